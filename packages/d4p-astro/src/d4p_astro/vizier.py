@@ -1,0 +1,104 @@
+"""The live source: an IVOA Simple Cone Search on VizieR's HyperLEDA catalogue (VII/237), via pyvo.
+
+Each attempt waits at most `timeout` seconds to connect and at most `timeout`
+seconds for each read; failed attempts (no connection, time-out, HTTP 429 or 5xx)
+are retried `retries` times after a pause that doubles from `backoff` seconds.
+So an unreachable service fails after at most
+``(retries + 1) * timeout + backoff * (2**retries - 1)`` seconds, with a
+`ServiceUnavailableError` that names the service and suggests ``-p source=fixture``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+import urllib3
+from pyvo.dal import DALQueryError, DALServiceError, SCSService
+
+from d4p_astro.errors import ServiceUnavailableError
+
+VIZIER_CONE_URL = "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc"
+"""VizieR's Simple Cone Search endpoint for the HyperLEDA table VII/237/pgc."""
+
+_USER_AGENT = "d4p-astro (pyvo)"
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session that gives every request a (connect, read) time-out."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.headers["User-Agent"] = _USER_AGENT
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", (self.timeout, self.timeout))
+        return super().request(method, url, **kwargs)
+
+
+def cone_search(
+    ra: float,
+    dec: float,
+    radius: float,
+    *,
+    url: str = VIZIER_CONE_URL,
+    timeout: float = 30.0,
+    retries: int = 2,
+    backoff: float = 1.0,
+    service: str = "VizieR cone search (VII/237)",
+) -> bytes:
+    """The VOTable bytes a Simple Cone Search service answers for a cone.
+
+    `ra`, `dec` and `radius` are in degrees. `service` names the service in errors.
+    Raises `ServiceUnavailableError` when every attempt fails.
+    """
+    attempts = retries + 1
+    reasons = []
+    with _TimeoutSession(timeout) as session:
+        scs = SCSService(url, session=session)
+        for attempt in range(1, attempts + 1):
+            try:
+                return _attempt(scs, ra, dec, radius)
+            except _Retryable as exc:
+                reasons.append(str(exc))
+            if attempt < attempts:
+                time.sleep(backoff * 2 ** (attempt - 1))
+    raise ServiceUnavailableError(
+        f"{service} at {url} failed {attempts} time(s) for ra={ra}, dec={dec} "
+        f"(time-out {timeout} s per attempt): {reasons[-1]}. Check the network, raise "
+        "-p timeout=SECONDS, or run offline with -p source=fixture."
+    )
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _attempt(scs: SCSService, ra: float, dec: float, radius: float) -> bytes:
+    query = scs.create_query(pos=(ra, dec), radius=radius, verbosity=3)
+    try:
+        stream = query.execute_stream()
+        data = stream.read()
+    except requests.Timeout as exc:
+        raise _Retryable(f"no answer within the time-out ({type(exc).__name__})") from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _Retryable("the answer stopped arriving within the time-out") from exc
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _Retryable(f"cannot connect ({_short(exc)})") from exc
+    try:
+        query.raise_if_error()
+    except DALQueryError:
+        raise
+    except DALServiceError as exc:
+        if exc.code is None or exc.code == 429 or exc.code >= 500:
+            raise _Retryable(f"HTTP {exc.code}: {_short(exc)}") from exc
+        raise ServiceUnavailableError(
+            f"{scs.baseurl} refused the query for ra={ra}, dec={dec}: HTTP {exc.code} {_short(exc)}"
+        ) from exc
+    return data
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
