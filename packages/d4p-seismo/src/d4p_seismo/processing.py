@@ -1,0 +1,354 @@
+"""The steps of ambient-noise preprocessing and cross-correlation, as plain functions.
+
+Each trace step takes an ObsPy ``Trace``, changes its data in place and
+returns it (so steps chain, and a PE can wrap any of them). The last step,
+:func:`spectrum`, turns a trace into a :class:`StationSpectrum` computed once
+per station, so that correlating a pair (:func:`correlate`) is one complex
+multiplication and one inverse FFT.
+
+Order used by the xcorr workflow (after Bensen et al., 2007, GJI 169):
+decimate → detrend → demean → remove_response → bandpass → normalise
+(one-bit or running-absolute-mean) → whiten → spectrum → correlate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from obspy import Inventory, Trace
+from obspy.geodetics import gps2dist_azimuth
+from scipy import fft as sp_fft
+from scipy import signal
+from scipy.ndimage import uniform_filter1d
+
+from d4p_seismo.errors import MissingDataError, ResponseError, SamplingRateError
+
+
+def _require_data(trace: Trace, step: str) -> None:
+    if trace.stats.npts == 0:
+        raise MissingDataError(f"{trace.id}: empty trace reached the {step} step")
+
+
+def decimate(trace: Trace, factor: int) -> Trace:
+    """Anti-alias low-pass (zero phase) and keep every ``factor``-th sample."""
+    if factor != int(factor) or factor < 1:
+        raise SamplingRateError(f"{trace.id}: decimation factor must be a positive integer, got {factor}")
+    factor = int(factor)
+    if factor == 1:
+        return trace
+    _require_data(trace, "decimate")
+    data = np.asarray(trace.data, dtype=np.float64)
+    trace.data = signal.decimate(data, factor, ftype="iir", zero_phase=True)
+    trace.stats.sampling_rate = trace.stats.sampling_rate / factor
+    return trace
+
+
+def decimation_factor(trace: Trace, sampling_rate: float) -> int:
+    """The integer factor that brings ``trace`` to ``sampling_rate``, or a clear error."""
+    ratio = trace.stats.sampling_rate / sampling_rate
+    factor = round(ratio)
+    if factor < 1 or abs(ratio - factor) > 1e-6:
+        raise SamplingRateError(
+            f"{trace.id}: sampled at {trace.stats.sampling_rate:g} Hz, which is not an integer "
+            f"multiple of the target {sampling_rate:g} Hz; resample it first "
+            "(Trace.resample) or choose another target rate"
+        )
+    return factor
+
+
+def detrend(trace: Trace) -> Trace:
+    """Remove the least-squares straight line."""
+    _require_data(trace, "detrend")
+    trace.data = signal.detrend(np.asarray(trace.data, dtype=np.float64), type="linear")
+    return trace
+
+
+def demean(trace: Trace) -> Trace:
+    """Remove the mean."""
+    _require_data(trace, "demean")
+    data = np.asarray(trace.data, dtype=np.float64)
+    trace.data = data - data.mean()
+    return trace
+
+
+def remove_response(
+    trace: Trace,
+    inventory: Inventory,
+    pre_filt: tuple[float, float, float, float] | None = None,
+    water_level: float | None = 60.0,
+    output: str = "VEL",
+) -> Trace:
+    """Deconvolve the instrument response (counts → m/s for ``output="VEL"``).
+
+    ``pre_filt`` defaults to a cosine taper passing 0.005–0.01 Hz up to 40–45 %
+    of the sampling rate, which keeps the deconvolution stable at both ends.
+    """
+    _require_data(trace, "remove_response")
+    if pre_filt is None:
+        nyquist = trace.stats.sampling_rate / 2.0
+        pre_filt = (0.005, 0.01, 0.8 * nyquist, 0.9 * nyquist)
+    try:
+        trace.remove_response(
+            inventory=inventory, pre_filt=pre_filt, water_level=water_level, output=output
+        )
+    except ValueError as exc:
+        if "response" not in str(exc).lower():
+            raise
+        raise ResponseError(
+            f"{trace.id}: no instrument response in the inventory for "
+            f"{trace.stats.starttime}; add the station's StationXML or skip the station"
+        ) from exc
+    return trace
+
+
+def bandpass(
+    trace: Trace, freqmin: float, freqmax: float, corners: int = 4, zerophase: bool = True
+) -> Trace:
+    """Butterworth band-pass (zero phase by default, so all stations keep their timing)."""
+    _require_data(trace, "bandpass")
+    nyquist = trace.stats.sampling_rate / 2.0
+    if not 0 < freqmin < freqmax < nyquist:
+        raise SamplingRateError(
+            f"{trace.id}: band-pass {freqmin:g}-{freqmax:g} Hz does not fit below the "
+            f"Nyquist frequency {nyquist:g} Hz"
+        )
+    sos = signal.butter(corners, [freqmin, freqmax], btype="bandpass", fs=trace.stats.sampling_rate, output="sos")
+    data = np.asarray(trace.data, dtype=np.float64)
+    trace.data = signal.sosfiltfilt(sos, data) if zerophase else signal.sosfilt(sos, data)
+    return trace
+
+
+def onebit(trace: Trace) -> Trace:
+    """One-bit normalisation: keep only the sign of every sample."""
+    _require_data(trace, "onebit")
+    trace.data = np.sign(np.asarray(trace.data, dtype=np.float64))
+    return trace
+
+
+def running_absolute_mean(trace: Trace, window: float) -> Trace:
+    """Divide every sample by the mean absolute amplitude in a centred window of ``window`` s.
+
+    Bensen et al. (2007) suggest half the longest period of the pass band. It
+    removes earthquakes and instrument glitches without clipping to one bit.
+    """
+    _require_data(trace, "running_absolute_mean")
+    data = np.asarray(trace.data, dtype=np.float64)
+    width = max(1, int(round(window * trace.stats.sampling_rate)) | 1)
+    weight = uniform_filter1d(np.abs(data), size=width, mode="nearest")
+    out = np.zeros_like(data)
+    np.divide(data, weight, out=out, where=weight > 0)
+    trace.data = out
+    return trace
+
+
+def whiten(trace: Trace, freqmin: float, freqmax: float, smoothing: float = 0.0) -> Trace:
+    """Spectral whitening: flat amplitude spectrum between ``freqmin`` and ``freqmax`` Hz.
+
+    The amplitude is divided by itself (or, with ``smoothing`` > 0, by its
+    running mean over ``smoothing`` Hz); outside the band a cosine taper half
+    an octave wide brings it to zero. Phases are kept, so timing is unchanged.
+    """
+    _require_data(trace, "whiten")
+    data = np.asarray(trace.data, dtype=np.float64)
+    n = data.size
+    spec = sp_fft.rfft(data)
+    freqs = sp_fft.rfftfreq(n, d=1.0 / trace.stats.sampling_rate)
+    amplitude = np.abs(spec)
+    if smoothing > 0:
+        width = max(1, int(round(smoothing / (freqs[1] - freqs[0]))))
+        amplitude = uniform_filter1d(amplitude, size=width, mode="nearest")
+    taper = band_taper(freqs, freqmin, freqmax)
+    scale = np.zeros_like(amplitude)
+    np.divide(taper, amplitude, out=scale, where=amplitude > 0)
+    trace.data = sp_fft.irfft(spec * scale, n=n)
+    return trace
+
+
+def band_taper(freqs: np.ndarray, freqmin: float, freqmax: float) -> np.ndarray:
+    """1 inside [freqmin, freqmax], cosine flanks half an octave wide, 0 beyond."""
+    taper = np.zeros(freqs.shape)
+    lo0, hi1 = freqmin / math.sqrt(2.0), freqmax * math.sqrt(2.0)
+    taper[(freqs >= freqmin) & (freqs <= freqmax)] = 1.0
+    rise = (freqs > lo0) & (freqs < freqmin)
+    taper[rise] = 0.5 - 0.5 * np.cos(math.pi * (freqs[rise] - lo0) / (freqmin - lo0))
+    fall = (freqs > freqmax) & (freqs < hi1)
+    taper[fall] = 0.5 + 0.5 * np.cos(math.pi * (freqs[fall] - freqmax) / (hi1 - freqmax))
+    return taper
+
+
+@dataclass
+class StationSpectrum:
+    """The FFT of one preprocessed trace plus what a pair needs about its station."""
+
+    id: str
+    sampling_rate: float
+    npts: int
+    nfft: int
+    starttime: float
+    energy: float
+    spectrum: np.ndarray = field(repr=False)
+    latitude: float = math.nan
+    longitude: float = math.nan
+    elevation: float = 0.0
+
+    @property
+    def station(self) -> str:
+        return self.id.split(".")[1]
+
+
+def trace_coordinates(trace: Trace) -> tuple[float, float, float]:
+    """(latitude, longitude, elevation) from ``trace.stats.coordinates``, NaN if unknown."""
+    coords = trace.stats.get("coordinates") or {}
+    return (
+        float(coords.get("latitude", math.nan)),
+        float(coords.get("longitude", math.nan)),
+        float(coords.get("elevation", 0.0)),
+    )
+
+
+def attach_coordinates(trace: Trace, inventory: Inventory) -> Trace:
+    """Copy the station position from ``inventory`` into ``trace.stats.coordinates``."""
+    try:
+        coords = inventory.get_coordinates(trace.id, trace.stats.starttime)
+    except Exception as exc:  # ObsPy raises a bare Exception here
+        raise ResponseError(
+            f"{trace.id}: no channel metadata (coordinates) in the inventory for "
+            f"{trace.stats.starttime}; add the station's StationXML or skip the station"
+        ) from exc
+    trace.stats.coordinates = {
+        "latitude": coords["latitude"], "longitude": coords["longitude"],
+        "elevation": coords.get("elevation", 0.0),
+    }
+    return trace
+
+
+def fft_length(npts: int, max_lag_samples: int) -> int:
+    """FFT length with enough zero padding that lags up to ``max_lag_samples`` do not wrap."""
+    return sp_fft.next_fast_len(npts + max_lag_samples, real=True)
+
+
+def spectrum(trace: Trace, max_lag: float) -> StationSpectrum:
+    """Zero-padded real FFT of ``trace``, ready to correlate at lags up to ``max_lag`` s."""
+    _require_data(trace, "spectrum")
+    data = np.asarray(trace.data, dtype=np.float64)
+    m = int(math.ceil(max_lag * trace.stats.sampling_rate))
+    nfft = fft_length(data.size, m)
+    lat, lon, elev = trace_coordinates(trace)
+    return StationSpectrum(
+        id=trace.id,
+        sampling_rate=float(trace.stats.sampling_rate),
+        npts=int(data.size),
+        nfft=int(nfft),
+        starttime=float(trace.stats.starttime.timestamp),
+        energy=float(np.dot(data, data)),
+        spectrum=sp_fft.rfft(data, n=nfft),
+        latitude=lat,
+        longitude=lon,
+        elevation=elev,
+    )
+
+
+@dataclass
+class Correlation:
+    """The normalised cross-correlation of stations ``a`` and ``b``.
+
+    ``data[k]`` is ``c(τ_k) = Σ_t a(t) b(t + τ_k) / sqrt(Σa² Σb²)`` at lag
+    ``τ_k = (k - max_lag_samples) / sampling_rate``: a positive lag means the
+    signal reaches ``b`` after ``a``.
+    """
+
+    id_a: str
+    id_b: str
+    sampling_rate: float
+    data: np.ndarray = field(repr=False)
+    distance_km: float = math.nan
+    azimuth: float = math.nan
+    coords_a: tuple[float, float] = (math.nan, math.nan)
+    coords_b: tuple[float, float] = (math.nan, math.nan)
+
+    @property
+    def max_lag_samples(self) -> int:
+        return (self.data.size - 1) // 2
+
+    @property
+    def lags(self) -> np.ndarray:
+        m = self.max_lag_samples
+        return np.arange(-m, m + 1) / self.sampling_rate
+
+    @property
+    def peak_lag(self) -> float:
+        """Lag (s) of the largest correlation value."""
+        return (int(np.argmax(self.data)) - self.max_lag_samples) / self.sampling_rate
+
+    @property
+    def pair(self) -> str:
+        return f"{self.id_a}_{self.id_b}"
+
+
+def interstation_distance(
+    lat_a: float, lon_a: float, lat_b: float, lon_b: float
+) -> tuple[float, float]:
+    """(distance in km, azimuth from a to b in degrees) on the WGS84 ellipsoid."""
+    if any(math.isnan(v) for v in (lat_a, lon_a, lat_b, lon_b)):
+        return math.nan, math.nan
+    metres, azimuth, _ = gps2dist_azimuth(lat_a, lon_a, lat_b, lon_b)
+    return metres / 1000.0, azimuth
+
+
+def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correlation:
+    """Cross-correlate two precomputed spectra at lags up to ``max_lag`` seconds."""
+    if a.sampling_rate != b.sampling_rate or a.nfft != b.nfft or a.npts != b.npts:
+        raise SamplingRateError(
+            f"cannot correlate {a.id} ({a.npts} samples at {a.sampling_rate:g} Hz) with "
+            f"{b.id} ({b.npts} samples at {b.sampling_rate:g} Hz): preprocess every station "
+            "to the same sampling rate and time window"
+        )
+    if abs(a.starttime - b.starttime) > 0.5 / a.sampling_rate:
+        raise SamplingRateError(
+            f"cannot correlate {a.id} with {b.id}: their windows start "
+            f"{b.starttime - a.starttime:+.3f} s apart; trim both to the same window"
+        )
+    m = int(math.ceil(max_lag * a.sampling_rate))
+    if a.nfft < a.npts + m:
+        raise ValueError(
+            f"{a.id}: spectrum padded for shorter lags than max_lag={max_lag:g} s; "
+            "compute the spectra with the same max_lag as the correlation"
+        )
+    full = sp_fft.irfft(np.conj(a.spectrum) * b.spectrum, n=a.nfft)
+    data = np.concatenate((full[-m:], full[: m + 1])) if m > 0 else full[:1].copy()
+    denominator = math.sqrt(a.energy * b.energy)
+    if denominator > 0:
+        data /= denominator
+    distance, azimuth = interstation_distance(a.latitude, a.longitude, b.latitude, b.longitude)
+    return Correlation(
+        id_a=a.id, id_b=b.id, sampling_rate=a.sampling_rate, data=data,
+        distance_km=distance, azimuth=azimuth,
+        coords_a=(a.latitude, a.longitude), coords_b=(b.latitude, b.longitude),
+    )
+
+
+def xcorr(
+    a: np.ndarray, b: np.ndarray, max_lag: int, normalize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """FFT cross-correlation of two equally long arrays: ``(lags in samples, c)``.
+
+    ``c[k] = Σ_t a[t] b[t + lags[k]]`` for ``lags = -max_lag..max_lag``,
+    divided by ``sqrt(Σa² Σb²)`` when ``normalize``. The maximum is at the
+    delay of ``b`` relative to ``a``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"xcorr needs two 1-D arrays of equal length, got {a.shape} and {b.shape}")
+    if not 0 <= max_lag < a.size:
+        raise ValueError(f"max_lag={max_lag} must be between 0 and len(a) - 1 = {a.size - 1}")
+    nfft = fft_length(a.size, max_lag)
+    full = sp_fft.irfft(np.conj(sp_fft.rfft(a, nfft)) * sp_fft.rfft(b, nfft), n=nfft)
+    c = np.concatenate((full[nfft - max_lag :], full[: max_lag + 1])) if max_lag else full[:1]
+    if normalize:
+        denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+        if denominator > 0:
+            c = c / denominator
+    return np.arange(-max_lag, max_lag + 1), c

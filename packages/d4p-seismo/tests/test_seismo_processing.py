@@ -1,0 +1,227 @@
+"""Each preprocessing step and the correlation, checked on signals with known answers."""
+
+import math
+
+import numpy as np
+import obspy
+import pytest
+from d4p_seismo import processing as P
+from d4p_seismo.errors import MissingDataError, ResponseError, SamplingRateError
+from d4p_seismo.synthetic import seismometer_response
+from obspy import Inventory, Trace, UTCDateTime
+from obspy.core.inventory import Channel, Network, Station
+
+START = UTCDateTime(2020, 1, 1)
+
+
+def make_trace(data, sampling_rate=20.0, station="AAA"):
+    return Trace(
+        data=np.asarray(data, dtype=np.float64),
+        header={"network": "XX", "station": station, "channel": "BHZ",
+                "sampling_rate": sampling_rate, "starttime": START},
+    )
+
+
+def sine(freq, seconds=600.0, sampling_rate=20.0, amplitude=1.0):
+    t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+    return amplitude * np.sin(2 * np.pi * freq * t)
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+def inventory_for(station="AAA", response=None, sampling_rate=20.0):
+    channel = Channel(code="BHZ", location_code="", latitude=46.0, longitude=8.0,
+                      elevation=0.0, depth=0.0, sample_rate=sampling_rate, response=response)
+    sta = Station(code=station, latitude=46.0, longitude=8.0, elevation=0.0, channels=[channel])
+    return Inventory(networks=[Network(code="XX", stations=[sta])], source="test")
+
+
+def test_decimate_halves_the_rate_and_keeps_a_low_frequency_sine():
+    tr = P.decimate(make_trace(sine(0.5)), 2)
+    assert tr.stats.sampling_rate == 10.0
+    assert tr.stats.npts == 6000
+    inner = tr.data[500:-500]
+    assert rms(inner) == pytest.approx(1 / math.sqrt(2), rel=0.015)  # Chebyshev ripple
+
+
+def test_decimate_removes_what_would_alias():
+    tr = P.decimate(make_trace(sine(7.0)), 2)  # 7 Hz is above the new Nyquist (5 Hz)
+    assert rms(tr.data[500:-500]) < 0.01
+
+
+def test_decimation_factor_accepts_integer_ratios_and_names_the_station_otherwise():
+    assert P.decimation_factor(make_trace(np.zeros(10), 40.0), 10.0) == 4
+    with pytest.raises(SamplingRateError, match=r"XX.BBB..BHZ.*25 Hz.*10 Hz"):
+        P.decimation_factor(make_trace(np.zeros(10), 25.0, station="BBB"), 10.0)
+
+
+def test_detrend_and_demean():
+    t = np.arange(1000.0)
+    tr = P.detrend(make_trace(3.0 + 0.5 * t))
+    assert np.abs(tr.data).max() < 1e-9
+    tr = P.demean(make_trace(7.0 + sine(1.0, 50.0)))
+    assert tr.data.mean() == pytest.approx(0.0, abs=1e-12)
+    assert tr.data.max() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_remove_response_recovers_ground_velocity_amplitude():
+    response = seismometer_response(natural_period=30.0, damping=0.707, sensitivity=8.0e8)
+    ground = sine(0.2, seconds=1800.0, amplitude=2.0e-6)  # m/s
+    freqs = np.fft.rfftfreq(ground.size, d=1 / 20.0)
+    transfer = response.get_evalresp_response_for_frequencies(freqs)
+    counts = np.fft.irfft(np.fft.rfft(ground) * transfer, n=ground.size)
+    assert rms(counts) == pytest.approx(8.0e8 * 2.0e-6 / math.sqrt(2), rel=0.01)
+    tr = P.remove_response(make_trace(counts), inventory_for(response=response))
+    inner = tr.data[2000:-2000]
+    assert rms(inner) == pytest.approx(2.0e-6 / math.sqrt(2), rel=0.01)
+    assert np.max(np.abs(inner - ground[2000:-2000])) < 0.05 * 2.0e-6
+
+
+def test_remove_response_without_response_names_the_station():
+    with pytest.raises(ResponseError, match=r"XX.CCC..BHZ: no instrument response"):
+        P.remove_response(make_trace(sine(1.0), station="CCC"), inventory_for(station="AAA"))
+
+
+def test_attach_coordinates_and_missing_metadata():
+    tr = P.attach_coordinates(make_trace(np.ones(5)), inventory_for())
+    assert P.trace_coordinates(tr) == (46.0, 8.0, 0.0)
+    with pytest.raises(ResponseError, match="XX.DDD..BHZ"):
+        P.attach_coordinates(make_trace(np.ones(5), station="DDD"), inventory_for())
+
+
+def test_bandpass_keeps_the_band_and_rejects_outside():
+    inside = P.bandpass(make_trace(sine(0.5)), 0.1, 1.0)
+    outside = P.bandpass(make_trace(sine(4.0)), 0.1, 1.0)
+    assert rms(inside.data[1000:-1000]) == pytest.approx(1 / math.sqrt(2), rel=0.01)
+    assert rms(outside.data[1000:-1000]) < 1e-4
+    with pytest.raises(SamplingRateError, match="Nyquist"):
+        P.bandpass(make_trace(sine(0.5)), 0.1, 12.0)
+
+
+def test_onebit_keeps_only_signs():
+    tr = P.onebit(make_trace([-3.0, 0.0, 0.2, 1e6, -1e-9]))
+    assert tr.data.tolist() == [-1.0, 0.0, 1.0, 1.0, -1.0]
+
+
+def test_running_absolute_mean_equalises_amplitudes():
+    # a quiet hour then an earthquake 1000x louder: both come out at the same level
+    data = np.concatenate([sine(0.5, 300.0), 1000.0 * sine(0.5, 300.0)])
+    tr = P.running_absolute_mean(make_trace(data), window=10.0)
+    quiet, loud = tr.data[500:5500], tr.data[6500:11500]
+    # the mean of |sin| is 2/pi, so a normalised sine peaks at pi/2
+    assert np.abs(quiet).max() == pytest.approx(math.pi / 2, rel=0.01)
+    assert np.abs(loud).max() == pytest.approx(math.pi / 2, rel=0.01)
+
+
+def test_running_absolute_mean_leaves_zeros_at_zero():
+    tr = P.running_absolute_mean(make_trace(np.zeros(100)), window=1.0)
+    assert not np.any(tr.data)
+
+
+def test_whiten_flattens_the_amplitude_spectrum_in_band():
+    rng = np.random.default_rng(0)
+    coloured = np.cumsum(rng.standard_normal(12000))  # red noise, amplitude ~ 1/f
+    tr = P.whiten(make_trace(coloured), 0.2, 2.0)
+    amp = np.abs(np.fft.rfft(tr.data))
+    freqs = np.fft.rfftfreq(tr.data.size, d=1 / 20.0)
+    band = amp[(freqs >= 0.2) & (freqs <= 2.0)]
+    assert band == pytest.approx(np.ones(band.size), rel=1e-6)
+    assert amp[freqs > 2.0 * math.sqrt(2)].max() < 1e-9
+    assert amp[freqs < 0.2 / math.sqrt(2)].max() < 1e-9
+
+
+def test_whiten_keeps_the_phase():
+    rng = np.random.default_rng(1)
+    data = P.bandpass(make_trace(rng.standard_normal(6000)), 0.3, 1.5).data
+    shifted = np.roll(data, 7)
+    a = P.whiten(make_trace(data), 0.3, 1.5).data
+    b = P.whiten(make_trace(shifted), 0.3, 1.5).data
+    lags, c = P.xcorr(a, b, 20)
+    assert lags[np.argmax(c)] == 7
+
+
+def test_xcorr_finds_the_delay_and_normalises():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal(5000)
+    b = np.concatenate([np.zeros(13), a[:-13]])
+    lags, c = P.xcorr(a, b, max_lag=50)
+    assert lags[0] == -50 and lags[-1] == 50 and c.size == 101
+    assert lags[np.argmax(c)] == 13
+    assert c.max() == pytest.approx(1.0, abs=0.01)
+    lags, c = P.xcorr(b, a, max_lag=50)
+    assert lags[np.argmax(c)] == -13
+    lags, c = P.xcorr(a, 3.0 * a, max_lag=0)
+    assert c.tolist() == pytest.approx([1.0])
+
+
+def test_xcorr_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="equal length"):
+        P.xcorr(np.ones(10), np.ones(11), 3)
+    with pytest.raises(ValueError, match="max_lag"):
+        P.xcorr(np.ones(10), np.ones(10), 10)
+
+
+def spectrum_of(data, station, sampling_rate=20.0, max_lag=5.0, lat=46.0, lon=8.0):
+    tr = make_trace(data, sampling_rate, station)
+    tr.stats.coordinates = {"latitude": lat, "longitude": lon, "elevation": 0.0}
+    return P.spectrum(tr, max_lag)
+
+
+def test_correlate_spectra_matches_xcorr_and_fills_metadata():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(4000)
+    b = np.roll(a, -9) + 0.1 * rng.standard_normal(4000)  # b leads a: negative lag
+    sa = spectrum_of(a, "AAA")
+    sb = spectrum_of(b, "BBB", lat=47.0)
+    assert sa.nfft >= 4000 + 100
+    c = P.correlate(sa, sb, max_lag=5.0)
+    lags, expected = P.xcorr(a, b, 100)
+    assert c.data == pytest.approx(expected)
+    assert c.lags == pytest.approx(lags / 20.0)
+    assert c.peak_lag == pytest.approx(-9 / 20.0)
+    assert c.pair == "XX.AAA..BHZ_XX.BBB..BHZ"
+    assert c.distance_km == pytest.approx(111.2, abs=0.3)
+    assert c.azimuth == pytest.approx(0.0, abs=1e-6)
+
+
+def test_correlate_refuses_mismatched_sampling_rates():
+    sa = spectrum_of(np.ones(400), "AAA", sampling_rate=20.0)
+    sb = spectrum_of(np.ones(200), "BBB", sampling_rate=10.0)
+    with pytest.raises(SamplingRateError, match=r"XX.AAA..BHZ .*20 Hz.*XX.BBB..BHZ .*10 Hz"):
+        P.correlate(sa, sb, max_lag=5.0)
+
+
+def test_correlate_refuses_more_lag_than_the_spectra_were_padded_for():
+    sa = spectrum_of(np.ones(400), "AAA", max_lag=1.0)
+    sb = spectrum_of(np.ones(400), "BBB", max_lag=1.0)
+    with pytest.raises(ValueError, match="max_lag=10"):
+        P.correlate(sa, sb, max_lag=10.0)
+
+
+def test_empty_trace_is_named():
+    with pytest.raises(MissingDataError, match="XX.EEE..BHZ: empty trace reached the detrend"):
+        P.detrend(make_trace([], station="EEE"))
+
+
+def test_interstation_distance_nan_without_coordinates():
+    assert all(math.isnan(v) for v in P.interstation_distance(math.nan, 0, 0, 0))
+
+
+def test_runs_on_obspy_example_waveforms():
+    st = obspy.read()  # ObsPy's bundled example: BW.RJOB, 100 Hz, 3 components
+    inv = obspy.read_inventory()
+    tr = st.select(component="Z")[0]
+    P.attach_coordinates(tr, inv)
+    P.decimate(tr, 5)
+    P.detrend(tr)
+    P.demean(tr)
+    P.remove_response(tr, inv)
+    P.bandpass(tr, 0.5, 5.0)
+    P.onebit(tr)
+    s = P.spectrum(tr, max_lag=2.0)
+    assert s.sampling_rate == 20.0
+    assert s.energy == pytest.approx(np.count_nonzero(tr.data))
+    c = P.correlate(s, s, max_lag=2.0)
+    assert c.peak_lag == 0.0 and c.data.max() == pytest.approx(1.0)
