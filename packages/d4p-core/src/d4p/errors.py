@@ -1,0 +1,78 @@
+"""The one exception hierarchy of d4p.
+
+``UsageError`` and its subclasses are mistakes in what the user asked for (a
+bad graph, unknown PE, missing file): the command line prints the message and
+exits with status 2. ``WorkflowFailed`` means the workflow itself failed while
+running (a PE raised, a worker died): exit status 1.
+"""
+
+from __future__ import annotations
+
+
+class D4PError(Exception):
+    """Base class of every error d4p raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(D4PError):
+    """The user asked for something that cannot work; the message says what to do."""
+
+    exit_code = 2
+
+
+class GraphError(UsageError):
+    """The workflow graph is invalid (unknown port, cycle, incompatible types...)."""
+
+
+class InputError(UsageError):
+    """The inputs given to a run do not fit the graph."""
+
+
+class PluginError(UsageError):
+    """A mapping or named workflow was not found, or a plugin is broken."""
+
+
+class WorkflowFailed(D4PError):
+    """A PE raised an exception, or a worker process died, during a run.
+
+    Attributes name where it happened so that the message can be acted on:
+    ``pe`` (PE id), ``instance`` (instance index), ``port`` (input port or
+    ``None`` for a source / postprocess), ``data`` (short repr of the data unit)
+    and ``traceback`` (the original traceback, as text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pe: str | None = None,
+        instance: int | None = None,
+        port: str | None = None,
+        data: str | None = None,
+        traceback: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.pe = pe
+        self.instance = instance
+        self.port = port
+        self.data = data
+        self.traceback = traceback
+
+    def __reduce__(self):
+        return (
+            _rebuild_failure,
+            (self.args[0], self.pe, self.instance, self.port, self.data, self.traceback),
+        )
+
+    def __str__(self) -> str:
+        text = self.args[0]
+        if self.traceback:
+            text += "\n\nOriginal traceback:\n" + self.traceback.rstrip()
+        return text
+
+
+def _rebuild_failure(message, pe, instance, port, data, traceback):
+    return WorkflowFailed(
+        message, pe=pe, instance=instance, port=port, data=data, traceback=traceback
+    )

@@ -1,0 +1,320 @@
+"""The executor: runs the PE instances that one process hosts.
+
+Every mapping uses it; a mapping supplies only the transport that carries
+batches of data units and end-of-stream signals between processes.
+
+Writes to an instance in the same process are direct calls (no queue, no
+copy); writes to an instance elsewhere are appended to a per-destination batch
+that is handed to the transport when full or when :meth:`Executor.flush` is
+called. An instance finishes when every upstream instance has finished: then
+its ``postprocess`` runs (it may write) and it signals its downstream
+instances.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import traceback
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .errors import WorkflowFailed
+from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
+from .pe import ConsumerPE, GenericPE, IterativePE
+from .plan import PAIR, Plan, Route
+
+DATA = "data"
+EOS = "eos"
+
+_short = reprlib.Repr()
+_short.maxstring = 80
+_short.maxother = 80
+_short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 5
+
+
+def short_repr(data: Any) -> str:
+    """A repr of a data unit short enough for an error message."""
+    try:
+        return _short.repr(data)
+    except Exception:  # a broken __repr__ must not hide the real error
+        return f"<{type(data).__name__}>"
+
+
+class Transport(Protocol):
+    """What a mapping gives the executor to reach other processes."""
+
+    def send(self, process: int, message: tuple) -> None:
+        """Deliver ``message`` to ``process``: ``("data", [(iid, port, [units]), ...])``
+        or ``("eos", from_iid, to_iid)``. May block for backpressure."""
+
+
+class _Local:
+    __slots__ = ("iid", "pe", "pe_id", "index", "calls", "waiting", "finished", "emit")
+
+    def __init__(self, iid: int, pe: GenericPE, waiting: int) -> None:
+        self.iid = iid
+        self.pe = pe
+        self.pe_id = pe.id
+        self.index = pe.instance
+        self.calls = 0
+        self.waiting = waiting
+        self.finished = False
+        self.emit: dict[str, Callable[[Any], None]] = {}
+
+
+class Executor:
+    """Runs the instances of ``plan`` placed on ``process``.
+
+    ``transport`` is needed when the plan spans several processes. ``reuse``
+    lets instance 0 of each PE be the graph's own PE object (sequential runs,
+    as in dispel4py); otherwise every instance is a copy.
+    """
+
+    def __init__(self, plan: Plan, process: int = 0, *, transport: Transport | None = None,
+                 reuse: bool = False, batch_size: int = 256) -> None:
+        self.plan = plan
+        self.process = process
+        self.transport = transport
+        self.batch_size = batch_size
+        self.results: dict[str, dict[str, list]] = {}
+        self._outbox: dict[int, dict[tuple[int, str], list]] = {}
+        self._pending: dict[int, int] = {}
+        self._proc_of = [i.process for i in plan.instances]
+        self.local: dict[int, _Local] = {}
+        for inst in plan.on_process(process):
+            pe = plan.new_pe(inst.iid, reuse=reuse)
+            self.local[inst.iid] = _Local(inst.iid, pe, len(plan.upstream[inst.iid]))
+        self._receivers: dict[tuple[int, str], Callable[[Any], None]] = {}
+        self._unfinished = len(self.local)
+        for iid in sorted(self.local, reverse=True):  # downstream first
+            self._wire(self.local[iid])
+
+    # -- wiring -------------------------------------------------------------------
+    def _wire(self, loc: _Local) -> None:
+        pe = loc.pe
+        for port in pe.outputconnections:
+            loc.emit[port] = self._emitter(loc, port)
+        pe._d4p_emit = loc.emit
+        for port in pe.inputconnections:
+            self._receivers[(loc.iid, port)] = self._receiver(loc, port)
+
+    def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
+        if self._proc_of[target] == self.process:
+            return self._receivers[(target, port)]
+        proc = self._proc_of[target]
+        box = self._outbox.setdefault(proc, {})
+        key = (target, port)
+        batch_size = self.batch_size
+        pending = self._pending
+        pending.setdefault(proc, 0)
+
+        def send_later(data):
+            try:
+                box[key].append(data)
+            except KeyError:
+                box[key] = [data]
+            pending[proc] += 1
+            if pending[proc] >= batch_size:
+                self._flush_to(proc)
+
+        return send_later
+
+    def _emitter(self, loc: _Local, port: str) -> Callable[[Any], None]:
+        routes = self.plan.routes_from.get((loc.pe_id, port), ())
+        if not routes:
+            sink = self.results.setdefault(loc.pe_id, {}).setdefault(port, [])
+            return sink.append
+        choosers = [self._chooser(loc, r) for r in routes]
+        if len(choosers) == 1:
+            return choosers[0]
+
+        def emit(data):
+            for deliver in choosers:
+                deliver(data)
+
+        return emit
+
+    def _chooser(self, loc: _Local, route: Route):
+        """A direct delivery function when the target is fixed, else a _Choice."""
+        targets = route.targets
+        rule = route.rule
+        port = route.dst_port
+        if rule == PAIR:
+            return self._deliver(targets[loc.index], port)
+        if rule == GLOBAL or len(targets) == 1:
+            return self._deliver(targets[0], port)
+        delivers = [self._deliver(t, port) for t in targets]
+        if rule == ALL:
+            return _Choice(lambda data: delivers, delivers)
+        if rule == SHUFFLE:
+            state = [loc.index % len(delivers)]
+
+            def next_one(data):
+                i = state[0]
+                state[0] = (i + 1) % len(delivers)
+                return (delivers[i],)
+
+            return _Choice(next_one, delivers)
+        assert isinstance(rule, GroupBy)
+        key_of, n = rule.key_of, len(delivers)
+        return _Choice(lambda data: (delivers[stable_hash(key_of(data)) % n],), delivers)
+
+    def _receiver(self, loc: _Local, port: str) -> Callable[[Any], None]:
+        pe = loc.pe
+        kind = type(pe).process
+        if kind is IterativePE.process or kind is ConsumerPE.process:
+            fn = pe._process
+            out = loc.emit.get(IterativePE.OUTPUT_NAME) if kind is IterativePE.process else None
+
+            def receive(data):
+                loc.calls += 1
+                try:
+                    result = fn(data)
+                except WorkflowFailed:
+                    raise
+                except Exception as exc:
+                    raise _failure(loc, port, data, exc) from None
+                if result is not None and out is not None:
+                    out(result)
+
+            return receive
+        process = pe.process
+        write = pe.write
+
+        def receive(data):
+            loc.calls += 1
+            try:
+                result = process({port: data})
+                if result:
+                    for name, value in result.items():
+                        write(name, value)
+            except WorkflowFailed:
+                raise
+            except Exception as exc:
+                raise _failure(loc, port, data, exc) from None
+
+        return receive
+
+    # -- running ------------------------------------------------------------------
+    def preprocess(self) -> None:
+        """Call ``preprocess`` of every local instance."""
+        for loc in self.local.values():
+            try:
+                loc.pe.preprocess()
+            except Exception as exc:
+                raise _failure(loc, None, None, exc, stage="preprocess") from None
+
+    def run_sources(self, between: Callable[[], None] | None = None) -> None:
+        """Run the local source instances over their inputs, then finish them.
+
+        ``between`` is called after every source call (a transport polls for
+        incoming messages there)."""
+        for iid, loc in self.local.items():
+            if loc.pe_id not in self.plan.inputs:
+                continue
+            given = self.plan.inputs[loc.pe_id]
+            items = ({} for _ in range(given)) if isinstance(given, int) else given
+            process, write = loc.pe.process, loc.pe.write
+            for n, item in enumerate(items):
+                loc.calls += 1
+                try:
+                    result = process(item)
+                    if result:
+                        for name, value in result.items():
+                            write(name, value)
+                except WorkflowFailed:
+                    raise
+                except Exception as exc:
+                    raise _failure(loc, None, item if item else None, exc,
+                                   stage=f"iteration {n}") from None
+                if between is not None:
+                    between()
+            self._finish(loc)
+        for loc in list(self.local.values()):  # PEs that nothing feeds
+            if loc.waiting == 0 and not loc.finished:
+                self._finish(loc)
+
+    def receive(self, batches: list[tuple[int, str, list]]) -> None:
+        """Process a data message from the transport."""
+        receivers = self._receivers
+        for iid, port, units in batches:
+            receive = receivers[(iid, port)]
+            for data in units:
+                receive(data)
+
+    def end_of_stream(self, source: int, target: int) -> None:
+        """Upstream instance ``source`` has finished feeding local ``target``."""
+        loc = self.local[target]
+        loc.waiting -= 1
+        if loc.waiting == 0:
+            self._finish(loc)
+
+    def _finish(self, loc: _Local) -> None:
+        try:
+            loc.pe.postprocess()
+        except WorkflowFailed:
+            raise
+        except Exception as exc:
+            raise _failure(loc, None, None, exc, stage="postprocess") from None
+        loc.finished = True
+        self._unfinished -= 1
+        for target in self.plan.downstream[loc.iid]:
+            proc = self._proc_of[target]
+            if proc == self.process:
+                self.end_of_stream(loc.iid, target)
+            else:
+                self._flush_to(proc)
+                self.transport.send(proc, (EOS, loc.iid, target))
+
+    def flush(self) -> None:
+        """Hand every non-empty batch to the transport."""
+        for proc, count in self._pending.items():
+            if count:
+                self._flush_to(proc)
+
+    def _flush_to(self, proc: int) -> None:
+        box = self._outbox[proc]
+        if not box:
+            return
+        batches = [(iid, port, units) for (iid, port), units in box.items()]
+        box.clear()
+        self._pending[proc] = 0
+        self.transport.send(proc, (DATA, batches))
+
+    @property
+    def done(self) -> bool:
+        """True when every local instance has finished."""
+        return self._unfinished == 0
+
+    def counts(self) -> dict[str, int]:
+        """Data units (or source iterations) processed so far, per PE."""
+        out: dict[str, int] = {}
+        for loc in self.local.values():
+            out[loc.pe_id] = out.get(loc.pe_id, 0) + loc.calls
+        return out
+
+
+class _Choice:
+    """Delivery to a target chosen per data unit (shuffle, group-by, all)."""
+
+    __slots__ = ("choose", "targets")
+
+    def __init__(self, choose, targets) -> None:
+        self.choose = choose
+        self.targets = targets
+
+    def __call__(self, data) -> None:
+        for deliver in self.choose(data):
+            deliver(data)
+
+
+def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
+             stage: str | None = None) -> WorkflowFailed:
+    where = f"on input {port!r}" if port is not None else (f"in {stage}" if stage else "")
+    shown = short_repr(data) if data is not None else None
+    text = f"PE {loc.pe_id!r} (instance {loc.index}) failed {where}".rstrip()
+    if shown is not None:
+        text += f" with data {shown}"
+    text += f": {type(exc).__name__}: {exc}"
+    return WorkflowFailed(text, pe=loc.pe_id, instance=loc.index, port=port, data=shown,
+                          traceback="".join(traceback.format_exception(exc)))

@@ -1,0 +1,364 @@
+"""The workflow graph: PEs connected from output ports to input ports.
+
+``WorkflowGraph`` is a directed multigraph (networkx) whose nodes wrap PEs or
+composite PEs and whose edges carry ``(output port, input port)``. Ports are
+checked at :meth:`WorkflowGraph.connect`, so a typo fails where it is made.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import networkx as nx
+
+from .errors import GraphError
+from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE
+
+_ids = itertools.count()
+
+
+class WorkflowNode:
+    """A node of the graph: wraps one PE or one composite PE (dispel4py name)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: GenericPE | WorkflowGraph) -> None:
+        self.obj = obj
+
+    def getContainedObject(self):  # noqa: N802 (dispel4py API)
+        return self.obj
+
+    def __repr__(self) -> str:
+        return f"WorkflowNode({self.obj!r})"
+
+
+class WorkflowGraph:
+    """A workflow: add PEs with :meth:`connect` (or :meth:`add`), then run it
+    with :func:`d4p.run`.
+
+    ``partitions`` (optional) is a list of lists of PEs that must run together
+    in one process.
+    """
+
+    def __init__(self) -> None:
+        self.graph = nx.MultiDiGraph()
+        self.objToNode: dict[Any, WorkflowNode] = {}
+        self.partitions: list[list[GenericPE]] | None = None
+
+    # -- building ---------------------------------------------------------------
+    def add(self, pe: GenericPE | WorkflowGraph) -> WorkflowNode:
+        """Add a PE (or composite) and return its node; adding twice is a no-op."""
+        node = self.objToNode.get(pe)
+        if node is not None:
+            return node
+        if isinstance(pe, GenericPE):
+            if "_d4p_emit" not in vars(pe):
+                raise GraphError(
+                    f"{type(pe).__name__} was not initialised: call "
+                    "super().__init__() (or GenericPE.__init__(self)) in its __init__"
+                )
+            pe.id = f"{pe.name}{next(_ids)}"
+        elif not isinstance(pe, WorkflowGraph):
+            raise GraphError(
+                f"cannot add {pe!r} to a workflow: expected a PE (GenericPE subclass) "
+                "or a CompositePE"
+            )
+        node = WorkflowNode(pe)
+        self.objToNode[pe] = node
+        self.graph.add_node(node)
+        return node
+
+    def connect(self, from_pe, from_port: str, to_pe, to_port: str) -> None:
+        """Connect output ``from_port`` of ``from_pe`` to input ``to_port`` of
+        ``to_pe``, adding either PE to the graph if needed."""
+        _check_port(from_pe, from_port, "output")
+        _check_port(to_pe, to_port, "input")
+        if from_pe is to_pe:
+            raise GraphError(f"cannot connect {_label(from_pe)} to itself: cycles are not supported")
+        _check_types(from_pe, from_port, to_pe, to_port)
+        src, dst = self.add(from_pe), self.add(to_pe)
+        for _, _, data in self.graph.edges(src, data=True):
+            if data["to_node"] is dst and (data["from_port"], data["to_port"]) == (from_port, to_port):
+                raise GraphError(
+                    f"{_label(from_pe)}.{from_port} is already connected to "
+                    f"{_label(to_pe)}.{to_port}"
+                )
+        if nx.has_path(self.graph, dst, src):
+            raise GraphError(
+                f"connecting {_label(from_pe)}.{from_port} -> {_label(to_pe)}.{to_port} "
+                "would close a cycle; d4p workflows must be acyclic"
+            )
+        self.graph.add_edge(src, dst, from_port=from_port, to_port=to_port, to_node=dst)
+
+    # -- reading ----------------------------------------------------------------
+    def get_contained_objects(self) -> list:
+        return [n.obj for n in self.graph.nodes]
+
+    getContainedObjects = get_contained_objects  # noqa: N815 (dispel4py API)
+
+    def edges(self) -> Iterator[tuple[Any, str, Any, str]]:
+        """Yield ``(from_pe, from_port, to_pe, to_port)`` for every connection."""
+        for src, dst, data in self.graph.edges(data=True):
+            yield src.obj, data["from_port"], dst.obj, data["to_port"]
+
+    def pes(self) -> list[GenericPE]:
+        """The PEs of the flattened graph, sources first (topological order)."""
+        flat = self.flattened()
+        return [n.obj for n in nx.lexicographical_topological_sort(flat.graph, key=_node_key)]
+
+    # -- composites -------------------------------------------------------------
+    def flattened(self) -> WorkflowGraph:
+        """A new graph where every composite PE is replaced by its contents."""
+        flat = WorkflowGraph()
+        flat.partitions = self.partitions
+        ends: dict[int, tuple[dict, dict]] = {}
+        for node in self.graph.nodes:
+            obj = node.obj
+            if isinstance(obj, WorkflowGraph):
+                inner = obj.flattened()
+                for pe in inner.get_contained_objects():
+                    flat._adopt(pe)
+                for a, pa, b, pb in inner.edges():
+                    flat._link(a, pa, b, pb)
+                ends[id(obj)] = (
+                    {k: _resolve(obj, v, "input") for k, v in _mappings(obj, "input").items()},
+                    {k: _resolve(obj, v, "output") for k, v in _mappings(obj, "output").items()},
+                )
+            else:
+                flat._adopt(obj)
+        for a, pa, b, pb in self.edges():
+            if isinstance(a, WorkflowGraph):
+                a, pa = ends[id(a)][1][pa]
+            if isinstance(b, WorkflowGraph):
+                b, pb = ends[id(b)][0][pb]
+            flat._link(a, pa, b, pb)
+        return flat
+
+    def flatten(self) -> None:
+        """Replace composites by their contents, in place (dispel4py API)."""
+        flat = self.flattened()
+        self.graph, self.objToNode = flat.graph, flat.objToNode
+
+    def _adopt(self, pe: GenericPE) -> None:
+        node = WorkflowNode(pe)
+        self.objToNode[pe] = node
+        self.graph.add_node(node)
+
+    def _link(self, a, pa, b, pb) -> None:
+        self.graph.add_edge(self.objToNode[a], self.objToNode[b], from_port=pa, to_port=pb,
+                            to_node=self.objToNode[b])
+
+    # -- drawing ----------------------------------------------------------------
+    def to_dot(self) -> str:
+        """The graph in Graphviz dot: one record per PE with its ports."""
+        flat = self.flattened()
+        lines = [
+            "digraph workflow {",
+            "  rankdir=LR;",
+            '  node [shape=Mrecord, style=filled, fillcolor="#f4f6fb", fontname="Helvetica"];',
+        ]
+        for pe in flat.get_contained_objects():
+            ins = "|".join(f"<in_{p}> {_dot_escape(p)}" for p in pe.inputconnections)
+            outs = "|".join(f"<out_{p}> {_dot_escape(p)}" for p in pe.outputconnections)
+            title = _dot_escape(pe.id) + (f" ×{pe.numprocesses}" if pe.numprocesses > 1 else "")
+            label = "|".join(x for x in (f"{{{ins}}}" if ins else "", title,
+                                         f"{{{outs}}}" if outs else "") if x)
+            lines.append(f'  "{_dot_escape(pe.id)}" [label="{{{label}}}"];')
+        for a, pa, b, pb in flat.edges():
+            grouping = _grouping_label(b, pb)
+            attr = f' [label="{_dot_escape(grouping)}"]' if grouping else ""
+            lines.append(f'  "{_dot_escape(a.id)}":out_{pa} -> "{_dot_escape(b.id)}":in_{pb}{attr};')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid flowchart."""
+        flat = self.flattened()
+        ids = {pe: f"pe{i}" for i, pe in enumerate(flat.get_contained_objects())}
+        lines = ["flowchart LR"]
+        for pe, key in ids.items():
+            title = pe.id + (f" ×{pe.numprocesses}" if pe.numprocesses > 1 else "")
+            lines.append(f'  {key}["{_mermaid_escape(title)}"]')
+        for a, pa, b, pb in flat.edges():
+            label = f"{pa} → {pb}"
+            grouping = _grouping_label(b, pb)
+            if grouping:
+                label += f" ({grouping})"
+            lines.append(f'  {ids[a]} -->|"{_mermaid_escape(label)}"| {ids[b]}')
+        return "\n".join(lines) + "\n"
+
+    def to_svg(self) -> str:
+        """The graph as SVG, drawn by Graphviz's ``dot`` (must be installed)."""
+        dot = shutil.which("dot")
+        if dot is None:
+            raise GraphError("drawing SVG or PNG needs Graphviz: install it (apt-get install "
+                             "graphviz) or use to_dot() / to_mermaid()")
+        done = subprocess.run([dot, "-Tsvg"], input=self.to_dot(), capture_output=True,
+                              text=True, check=True)
+        return done.stdout
+
+    def _repr_svg_(self) -> str | None:
+        if shutil.which("dot") is None:
+            return None
+        return self.to_svg()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} with {self.graph.number_of_nodes()} nodes>"
+
+
+class CompositePE(WorkflowGraph):
+    """A sub-workflow used as one PE: map its inputs and outputs to ports of
+    the PEs inside with :meth:`_map_input` and :meth:`_map_output`."""
+
+    def __init__(self, create_graph=None, params: dict | None = None) -> None:
+        super().__init__()
+        self.inputmappings: dict[str, tuple[Any, str]] = {}
+        self.outputmappings: dict[str, tuple[Any, str]] = {}
+        self.name = type(self).__name__
+        self.numprocesses = 1
+        if create_graph is not None:
+            create_graph(self, **(params or {}))
+
+    def _map_input(self, input_name: str, internal_pe, internal_input: str) -> None:
+        _check_port(internal_pe, internal_input, "input")
+        self.add(internal_pe)
+        self.inputmappings[input_name] = (internal_pe, internal_input)
+
+    def _map_output(self, output_name: str, internal_pe, internal_output: str) -> None:
+        _check_port(internal_pe, internal_output, "output")
+        self.add(internal_pe)
+        self.outputmappings[output_name] = (internal_pe, internal_output)
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+def create_iterative_chain(functions: Iterable, FunctionPE_class=SimpleFunctionPE,  # noqa: N803
+                           name_prefix: str = "PE_", name_suffix: str = "") -> CompositePE:
+    """A composite PE chaining ``functions`` (each ``fn`` or ``(fn, kwargs)``):
+    input ``'input'`` feeds the first, output ``'output'`` comes from the last."""
+    composite = CompositePE()
+    prev = first = None
+    for desc in functions:
+        fn, params = (desc[0], desc[1]) if isinstance(desc, tuple | list) else (desc, {})
+        pe = FunctionPE_class()
+        pe.compute_fn, pe.params = fn, dict(params)
+        pe.name = f"{name_prefix}{fn.__name__}{name_suffix}"
+        if prev is None:
+            first = pe
+        else:
+            composite.connect(prev, IterativePE.OUTPUT_NAME, pe, IterativePE.INPUT_NAME)
+        prev = pe
+    if first is None:
+        raise GraphError("create_iterative_chain needs at least one function")
+    composite._map_input("input", first, IterativePE.INPUT_NAME)
+    composite._map_output("output", prev, IterativePE.OUTPUT_NAME)
+    return composite
+
+
+# -- helpers of this module ------------------------------------------------------------
+
+
+def _label(obj) -> str:
+    if isinstance(obj, WorkflowGraph):
+        return f"composite {getattr(obj, 'name', type(obj).__name__)!r}"
+    return f"PE {obj.id!r}" if isinstance(obj, GenericPE) else repr(obj)
+
+
+def _mappings(obj, kind: str) -> dict:
+    return getattr(obj, "inputmappings" if kind == "input" else "outputmappings", None) or {}
+
+
+def _ports(obj, kind: str) -> dict:
+    if isinstance(obj, GenericPE):
+        return obj.inputconnections if kind == "input" else obj.outputconnections
+    if isinstance(obj, WorkflowGraph):
+        return _mappings(obj, kind)
+    raise GraphError(f"cannot connect {obj!r}: expected a PE (GenericPE subclass) or a CompositePE")
+
+
+def _check_port(obj, port: str, kind: str) -> None:
+    ports = _ports(obj, kind)
+    if port in ports:
+        return
+    known = ", ".join(repr(p) for p in ports) or "none"
+    if isinstance(obj, WorkflowGraph):
+        raise GraphError(
+            f"{_label(obj)} has no {kind} {port!r} mapped (mapped {kind}s: {known}); "
+            f"map it with _map_{kind}({port!r}, pe, port)"
+        )
+    raise GraphError(f"{_label(obj)} ({type(obj).__name__}) has no {kind} {port!r}; "
+                     f"its {kind}s are: {known}")
+
+
+def _resolve(obj, target: tuple, kind: str) -> tuple:
+    """Follow a composite's port mapping down to a plain PE and port."""
+    pe, port = target
+    while isinstance(pe, WorkflowGraph):
+        pe, port = _mappings(pe, kind)[port]
+    return pe, port
+
+
+def _port_type(obj, port: str, kind: str):
+    if isinstance(obj, WorkflowGraph):
+        obj, port = _resolve(obj, _mappings(obj, kind)[port], kind)
+    return _ports(obj, kind)[port].get(TYPE)
+
+
+def _check_types(from_pe, from_port, to_pe, to_port) -> None:
+    out_t = _port_type(from_pe, from_port, "output")
+    in_t = _port_type(to_pe, to_port, "input")
+    if out_t is None or in_t is None or _feeds(out_t, in_t):
+        return
+    raise GraphError(
+        f"type mismatch: {_label(from_pe)}.{from_port} produces {_type_name(out_t)} but "
+        f"{_label(to_pe)}.{to_port} accepts {_type_name(in_t)}"
+    )
+
+
+def _feeds(out_t, in_t) -> bool:
+    if isinstance(out_t, type) and isinstance(in_t, type | tuple):
+        return issubclass(out_t, in_t) or in_t is object
+    if isinstance(out_t, tuple) and all(isinstance(t, type) for t in out_t) \
+            and isinstance(in_t, type | tuple):
+        return all(issubclass(t, in_t) for t in out_t)
+    if isinstance(out_t, list) and isinstance(in_t, list):  # dispel4py tuple field names
+        return set(in_t) <= set(out_t)
+    return True  # undecidable (typing constructs): do not refuse
+
+
+def _type_name(t) -> str:
+    if isinstance(t, type):
+        return t.__name__
+    if isinstance(t, tuple):
+        return " | ".join(_type_name(x) for x in t)
+    return repr(t)
+
+
+def _grouping_label(pe, port: str) -> str:
+    from .grouping import SHUFFLE, describe, normalise
+
+    spec = pe.inputconnections[port].get(GROUPING)
+    try:
+        g = normalise(spec)
+    except ValueError:
+        return str(spec)
+    return "" if g == SHUFFLE else describe(g)
+
+
+def _node_key(node: WorkflowNode) -> str:
+    return node.obj.id
+
+
+def _dot_escape(text: str) -> str:
+    return "".join("\\" + c if c in '{}|<>"\\' else c for c in str(text))
+
+
+def _mermaid_escape(text: str) -> str:
+    return html.escape(str(text), quote=True)

@@ -1,0 +1,59 @@
+"""The hook specifications of d4p: every way a plugin extends it.
+
+A plugin is a module with functions decorated ``@d4p.hookimpl`` and named like
+the specs below, declared in its package's ``pyproject.toml``::
+
+    [project.entry-points.d4p]
+    my_plugin = "my_package.plugin"
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("d4p")
+
+
+@hookspec
+def d4p_register_mappings():
+    """Return a list of :class:`d4p.Mapping` subclasses.
+
+    Each class has a unique ``name`` (what ``--mapping`` and ``d4p.run(mapping=)``
+    take), a one-line ``description``, its ``options`` and a ``run(plan, options)``
+    method returning a :class:`d4p.Outcome`.
+    """
+
+
+@hookspec
+def d4p_register_workflows():
+    """Return a list of :class:`d4p.NamedWorkflow`.
+
+    A named workflow is a ``name`` (what ``d4p run NAME`` takes), a ``build``
+    function called with keyword parameters that returns ``(graph, inputs)``, the
+    parameters' defaults ``params`` (``-p key=value`` values are converted to the
+    type of the default) and a one-line ``description``.
+    """
+
+
+@hookspec
+def d4p_make_tracer(run):
+    """Return a tracer for ``run`` (a :class:`d4p.RunInfo`), or ``None``.
+
+    Called once per run in the process that started it, only when monitoring
+    was asked for (``d4p run --monitor [URI]`` or ``d4p.run(..., monitor=URI)``;
+    ``run.monitor`` holds the URI or ``True``). The tracer receives
+    ``run_started(run)``, ``record(events)`` with lists of timing events from
+    every process, and ``run_finished(run, seconds, error)`` (``error`` is the
+    exception that ended the run, or ``None``). When no plugin
+    returns a tracer, nothing is recorded.
+    """
+
+
+@hookspec
+def d4p_cli(subparsers):
+    """Add sub-commands to the ``d4p`` command.
+
+    ``subparsers`` is the :mod:`argparse` sub-parsers object of ``d4p``; add a
+    parser with ``subparsers.add_parser(...)`` and give it a ``handler``
+    default: a function taking the parsed arguments and returning an exit code.
+    """

@@ -1,0 +1,74 @@
+"""The interface every mapping implements, built-in or third-party.
+
+A complete minimal mapping plugin::
+
+    import d4p
+    from d4p.executor import Executor
+
+    class Sequential(d4p.Mapping):
+        \"\"\"Runs every instance in this process.\"\"\"
+        name = "sequential"
+        description = "every instance in the calling process"
+
+        def run(self, plan, options):
+            executor = Executor(plan, 0, reuse=True)
+            executor.preprocess()
+            executor.run_sources()
+            return d4p.Outcome(executor.results, executor.counts())
+
+    @d4p.hookimpl
+    def d4p_register_mappings():
+        return [Sequential]
+
+and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_module"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class Option:
+    """An option of a mapping: ``d4p.run(..., name=value)`` and ``d4p run --name VALUE``."""
+
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    multiple: bool = False
+    choices: tuple | None = None
+
+
+@dataclass
+class Outcome:
+    """What a mapping's ``run`` returns: the unconnected outputs
+    (``{pe_id: {port: [units]}}``) and the units processed per PE."""
+
+    results: dict[str, dict[str, list]]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class Mapping:
+    """Base class of mappings. Subclasses set ``name``, ``description`` and
+    ``options`` and implement :meth:`run`, which enacts a :class:`~d4p.plan.Plan`.
+
+    ``options`` passed to :meth:`run` always hold every declared option (with
+    its default when not given) plus ``progress``: ``None`` or a callable
+    taking ``{pe_id: units processed}`` that a mapping calls now and then.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+    default_processes: ClassVar[int | None] = 1
+    """Processes used when the caller gives none (``None``: the machine's CPU count)."""
+    max_processes: ClassVar[int | None] = None
+    """The most processes this mapping can use (``None``: no limit)."""
+
+    def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
+        raise NotImplementedError

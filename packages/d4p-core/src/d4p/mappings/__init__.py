@@ -1,0 +1,1 @@
+"""Built-in mappings, registered as plugins like any third-party mapping."""

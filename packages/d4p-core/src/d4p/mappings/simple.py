@@ -1,0 +1,41 @@
+"""The ``simple`` mapping: every instance in the calling process, in order.
+
+Writes are direct calls from PE to PE, so a workflow runs about as fast as
+plain Python calling the same methods.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .. import hookimpl
+from ..executor import Executor
+from ..mapping import Mapping, Outcome
+
+
+class SimpleMapping(Mapping):
+    name = "simple"
+    description = "sequential, in this process (for development and small runs)"
+
+    max_processes = 1
+
+    def run(self, plan, options):
+        executor = Executor(plan, 0, reuse=True)
+        progress = options.get("progress")
+        stop = threading.Event()
+        if progress is not None:
+            def report():
+                while not stop.wait(0.5):
+                    progress(executor.counts())
+            threading.Thread(target=report, daemon=True).start()
+        try:
+            executor.preprocess()
+            executor.run_sources()
+        finally:
+            stop.set()
+        return Outcome(executor.results, executor.counts())
+
+
+@hookimpl
+def d4p_register_mappings():
+    return [SimpleMapping]

@@ -1,0 +1,307 @@
+"""Processing elements (PEs): the nodes of a workflow.
+
+The classes keep dispel4py's names and behaviour so that a dispel4py workflow
+ports by changing its import lines only. :func:`producer`, :func:`iterative`
+and :func:`consumer` make a PE class from a plain function.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .errors import GraphError
+
+NAME = "name"
+TYPE = "type"
+GROUPING = "grouping"
+
+
+class GenericPE:
+    """Base class of every PE.
+
+    Declare ports in ``__init__`` with :meth:`_add_input` and
+    :meth:`_add_output`, then override :meth:`process` (a dict of input port to
+    data unit in; a dict of output port to data unit, or ``None``, out). Call
+    :meth:`write` to emit any number of data units per call. ``preprocess`` runs
+    once per instance before the first unit, ``postprocess`` once after the last
+    (it may write). ``numprocesses`` is the number of parallel instances.
+
+    Treat data units as immutable: the same object may be delivered to several
+    instances in one process.
+    """
+
+    def __init__(self, numprocesses: int = 1) -> None:
+        self.inputconnections: dict[str, dict[str, Any]] = {}
+        self.outputconnections: dict[str, dict[str, Any]] = {}
+        self.numprocesses = numprocesses
+        self.name = type(self).__name__
+        self.id = self.name
+        self.rank = 0
+        self.instance = 0
+        self._d4p_emit: dict[str, Callable[[Any], None]] = {}
+
+    # -- ports ---------------------------------------------------------------
+    def _add_input(self, name: str, grouping: Any = None, tuple_type: Any = None) -> None:
+        """Declare input port ``name``; ``grouping`` decides which instance gets
+        each unit (see :mod:`d4p.grouping`); ``tuple_type`` is an optional type
+        checked when the port is connected."""
+        port: dict[str, Any] = {NAME: name}
+        if grouping is not None:
+            port[GROUPING] = grouping
+        if tuple_type is not None:
+            port[TYPE] = tuple_type
+        self.inputconnections[name] = port
+
+    def _add_output(self, name: str, tuple_type: Any = None) -> None:
+        """Declare output port ``name`` with an optional ``tuple_type``."""
+        port: dict[str, Any] = {NAME: name}
+        if tuple_type is not None:
+            port[TYPE] = tuple_type
+        self.outputconnections[name] = port
+
+    # -- life cycle --------------------------------------------------------------
+    def preprocess(self) -> None:
+        self._preprocess()
+
+    def _preprocess(self) -> None:
+        pass
+
+    def process(self, inputs: dict[str, Any]) -> dict[str, Any] | None:
+        return self._process(inputs)
+
+    def _process(self, data: Any) -> Any:
+        return None
+
+    def postprocess(self) -> None:
+        self._postprocess()
+
+    def _postprocess(self) -> None:
+        pass
+
+    def write(self, name: str, data: Any) -> None:
+        """Emit ``data`` on output port ``name``."""
+        try:
+            emit = self._d4p_emit[name]
+        except KeyError:
+            raise _unknown_output(self, name) from None
+        emit(data)
+
+    _write = write
+
+    def log(self, msg: Any) -> None:
+        """Print ``msg`` prefixed with this PE's id, as one line."""
+        sys.stdout.write(f"{self.id}: {msg}\n")
+        sys.stdout.flush()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+    # dispel4py typing hooks, kept so that old PEs overriding them still load
+    def setInputTypes(self, types: dict[str, Any]) -> None:  # noqa: N802
+        pass
+
+    def getOutputTypes(self) -> dict[str, Any]:  # noqa: N802
+        return {n: p.get(TYPE) for n, p in self.outputconnections.items()}
+
+
+def _unknown_output(pe: GenericPE, name: str) -> GraphError:
+    if name in pe.outputconnections:
+        return GraphError(f"PE {pe.id!r} wrote to output {name!r} outside of a run")
+    known = ", ".join(repr(n) for n in pe.outputconnections) or "none"
+    return GraphError(
+        f"PE {pe.id!r} ({type(pe).__name__}) wrote to unknown output {name!r}; "
+        f"its outputs are: {known}. Declare it with self._add_output({name!r})."
+    )
+
+
+class BasePE(GenericPE):
+    """A PE with named inputs and outputs given to the constructor."""
+
+    INPUT_NAME = "input"
+    OUTPUT_NAME = "output"
+
+    def __init__(self, inputs=(), outputs=(), num_inputs=0, num_outputs=0) -> None:
+        super().__init__()
+        for i in range(num_inputs):
+            self._add_input(f"{self.INPUT_NAME}{i}")
+        for i in range(num_outputs):
+            self._add_output(f"{self.OUTPUT_NAME}{i}")
+        for name in inputs:
+            self._add_input(name)
+        for name in outputs:
+            self._add_output(name)
+
+
+class IterativePE(GenericPE):
+    """One input ``'input'``, one output ``'output'``: override ``_process(data)``;
+    its return value, unless ``None``, is written to ``'output'``."""
+
+    INPUT_NAME = "input"
+    OUTPUT_NAME = "output"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input(IterativePE.INPUT_NAME)
+        self._add_output(IterativePE.OUTPUT_NAME)
+
+    def process(self, inputs):
+        result = self._process(inputs[IterativePE.INPUT_NAME])
+        if result is not None:
+            return {self.OUTPUT_NAME: result}
+        return None
+
+
+class ProducerPE(GenericPE):
+    """No inputs, one output ``'output'``: override ``_process(inputs)``."""
+
+    OUTPUT_NAME = "output"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_output(ProducerPE.OUTPUT_NAME)
+
+    def process(self, inputs):
+        result = self._process(inputs)
+        if result is not None:
+            return {self.OUTPUT_NAME: result}
+        return None
+
+
+class ConsumerPE(GenericPE):
+    """One input ``'input'``, no outputs: override ``_process(data)``."""
+
+    INPUT_NAME = "input"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input(ConsumerPE.INPUT_NAME)
+
+    def process(self, inputs):
+        self._process(inputs[ConsumerPE.INPUT_NAME])
+        return None
+
+
+class SimpleFunctionPE(IterativePE):
+    """An IterativePE calling ``compute_fn(data, **params)``."""
+
+    def __init__(self, compute_fn: Callable | None = None, params: dict | None = None) -> None:
+        super().__init__()
+        if compute_fn is not None:
+            self.name = f"PE_{compute_fn.__name__}"
+            self.id = self.name
+        self.compute_fn = compute_fn
+        self.params = dict(params or {})
+
+    def _process(self, data):
+        return self.compute_fn(data, **self.params)
+
+
+# -- PEs from functions -------------------------------------------------------------
+
+
+class _FunctionPE(GenericPE):
+    _function: Callable = staticmethod(lambda *a, **k: None)
+    _generator = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        try:
+            inspect.signature(self._function).bind_partial(*self._leading(), **params)
+        except TypeError as exc:
+            raise GraphError(f"{type(self).__name__}: {exc}") from None
+        self.params = params
+
+    def _leading(self) -> tuple:
+        return ()
+
+    def _emit(self, result: Any) -> None:
+        if self._generator:
+            for value in result:
+                self.write("output", value)
+        elif result is not None:
+            self.write("output", result)
+
+
+class _ProducerFunctionPE(_FunctionPE):
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._add_output("output")
+
+    def process(self, inputs):
+        if inputs:
+            self._emit(self._function(inputs, **self.params))
+        else:
+            self._emit(self._function(**self.params))
+        return None
+
+
+class _IterativeFunctionPE(_FunctionPE):
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._add_input("input")
+        self._add_output("output")
+
+    def _leading(self) -> tuple:
+        return (None,)
+
+    def process(self, inputs):
+        self._emit(self._function(inputs["input"], **self.params))
+        return None
+
+
+class _ConsumerFunctionPE(_FunctionPE):
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._add_input("input")
+
+    def _leading(self) -> tuple:
+        return (None,)
+
+    def process(self, inputs):
+        result = self._function(inputs["input"], **self.params)
+        if self._generator:  # drain, so that the body runs
+            for _ in result:
+                pass
+        return None
+
+
+def _pe_class(base: type, fn: Callable) -> type:
+    cls = type(
+        fn.__name__,
+        (base,),
+        {
+            "_function": staticmethod(fn),
+            "_generator": inspect.isgeneratorfunction(fn),
+            "__module__": fn.__module__,
+            "__qualname__": fn.__qualname__,
+            "__doc__": fn.__doc__,
+        },
+    )
+    functools.update_wrapper(cls, fn, assigned=(), updated=())
+    return cls
+
+
+def producer(fn: Callable) -> type[GenericPE]:
+    """Make a source PE class from ``fn(**params)``.
+
+    Each iteration calls ``fn``; a ``yield``-ing function writes every value to
+    ``'output'``, a plain one writes its return value unless ``None``. When the
+    source is given a list of input items, each item is passed as the first
+    argument. Instantiate with the parameters: ``numbers(n=10)``.
+    """
+    return _pe_class(_ProducerFunctionPE, fn)
+
+
+def iterative(fn: Callable) -> type[GenericPE]:
+    """Make an ``'input'`` → ``'output'`` PE class from ``fn(data, **params)``;
+    generators may write many values per unit."""
+    return _pe_class(_IterativeFunctionPE, fn)
+
+
+def consumer(fn: Callable) -> type[GenericPE]:
+    """Make a sink PE class (input ``'input'``) from ``fn(data, **params)``."""
+    return _pe_class(_ConsumerFunctionPE, fn)

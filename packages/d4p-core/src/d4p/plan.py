@@ -1,0 +1,332 @@
+"""The plan: one pure function from a graph, a number of processes and the
+inputs to everything a mapping needs to enact the workflow.
+
+The plan decides the PE instances (``pe.numprocesses`` of each; sources have
+one), which process runs which instance, and for every edge the routing rule.
+Instance counts come from the graph, never from the number of processes, so
+every mapping runs the same instances and gives the same outputs; the number of
+processes only decides how instances share OS processes.
+
+Chains (a PE whose single output edge feeds a PE with a single input edge, same
+instance count, shuffle grouping) are fused: instance *j* feeds instance *j* in
+the same process, with no communication. ``graph.partitions`` groups PEs the
+same way explicitly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from .errors import GraphError, InputError
+from .graph import WorkflowGraph
+from .grouping import SHUFFLE, Grouping, normalise
+from .pe import GROUPING, GenericPE
+
+PAIR = "pair"
+"""Routing rule of a fused edge: instance *j* feeds instance *j*."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance of a PE: ``iid`` is its number in the whole plan."""
+
+    iid: int
+    pe_id: str
+    index: int
+    process: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """An edge of the graph with its routing rule (a grouping or ``PAIR``) and
+    the instance ids it delivers to, in instance order."""
+
+    src_pe: str
+    src_port: str
+    dst_pe: str
+    dst_port: str
+    rule: Grouping
+    targets: tuple[int, ...]
+
+
+class _InputFeed(GenericPE):
+    """Feeds input items given for a PE that also has upstream PEs: each item
+    is a dict of input port to data unit."""
+
+    def __init__(self, target: GenericPE, ports: list[str]) -> None:
+        super().__init__()
+        self.name = f"{target.id}.inputs"
+        self.id = self.name
+        for port in ports:
+            self._add_output(port)
+
+    def process(self, inputs):
+        return inputs
+
+
+class Plan:
+    """What every mapping enacts; see :func:`make_plan`."""
+
+    def __init__(self, pes: dict[str, GenericPE], instances: list[Instance],
+                 routes: list[Route], inputs: dict[str, int | list],
+                 unconnected: dict[str, list[str]], hidden: frozenset[str]) -> None:
+        self.pes = pes
+        self.instances = tuple(instances)
+        self.routes = tuple(routes)
+        self.inputs = inputs
+        self.unconnected = unconnected
+        self.hidden = hidden
+        self.processes = 1 + max((i.process for i in instances), default=0)
+        self.by_pe: dict[str, tuple[int, ...]] = {p: () for p in pes}
+        for inst in instances:
+            self.by_pe[inst.pe_id] += (inst.iid,)
+        self.routes_from: dict[tuple[str, str], tuple[Route, ...]] = {}
+        for r in routes:
+            self.routes_from[(r.src_pe, r.src_port)] = \
+                self.routes_from.get((r.src_pe, r.src_port), ()) + (r,)
+        up: dict[int, set[int]] = {i.iid: set() for i in instances}
+        down: dict[int, set[int]] = {i.iid: set() for i in instances}
+        for r in routes:
+            for s in self.by_pe[r.src_pe]:
+                for t in r.targets:
+                    up[t].add(s)
+                    down[s].add(t)
+        self.upstream = {k: tuple(sorted(v)) for k, v in up.items()}
+        self.downstream = {k: tuple(sorted(v)) for k, v in down.items()}
+
+    def on_process(self, process: int) -> list[Instance]:
+        return [i for i in self.instances if i.process == process]
+
+    def assignment(self) -> dict[str, list[int]]:
+        """PE id → process of each of its instances (for summaries and monitors)."""
+        return {p: [self.instances[i].process for i in iids] for p, iids in self.by_pe.items()
+                if p not in self.hidden}
+
+    def new_pe(self, iid: int, reuse: bool = False) -> GenericPE:
+        """The PE object for instance ``iid``: the graph's own object for
+        instance 0 when ``reuse`` (sequential runs, as dispel4py does), else a copy."""
+        inst = self.instances[iid]
+        template = self.pes[inst.pe_id]
+        if reuse and inst.index == 0:
+            pe = template
+        else:
+            try:
+                pe = copy.deepcopy(template)
+            except Exception as exc:
+                raise GraphError(
+                    f"PE {inst.pe_id!r} cannot be copied into instances ({exc}); create "
+                    "resources such as open files or connections in preprocess()"
+                ) from None
+        pe.instance = inst.index
+        pe.rank = inst.process
+        return pe
+
+
+def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None = None,
+              *, fuse: bool = True) -> Plan:
+    """Plan ``graph`` on ``processes`` OS processes with the given ``inputs``
+    (PE, PE id or PE name → iterations or list of input items).
+
+    Raises :class:`GraphError` or :class:`InputError` naming what is wrong.
+    """
+    if not isinstance(processes, int) or processes < 1:
+        raise InputError(f"the number of processes must be a positive integer, not {processes!r}")
+    flat = graph.flattened()
+    if flat.graph.number_of_nodes() == 0:
+        raise GraphError("the workflow graph is empty: connect some PEs first")
+    if not nx.is_directed_acyclic_graph(flat.graph):
+        cycle = nx.find_cycle(flat.graph)
+        names = " -> ".join(n.obj.id for n, *_ in cycle)
+        raise GraphError(f"the workflow has a cycle ({names}); d4p workflows must be acyclic")
+    pes = {n.obj.id: n.obj for n in flat.graph.nodes}
+    if len(pes) != flat.graph.number_of_nodes():
+        raise GraphError("two PEs in the workflow have the same id; give them different names")
+
+    edges = [(a.id, pa, b.id, pb) for a, pa, b, pb in flat.edges()]
+    has_upstream = {b for _, _, b, _ in edges}
+    feeds, source_inputs = _place_inputs(pes, has_upstream, inputs)
+    for target, (feed, items) in feeds.items():
+        pes[feed.id] = feed
+        source_inputs[feed.id] = items
+        edges += [(feed.id, p, target, p) for p in feed.outputconnections]
+
+    groupings = {}
+    for a, pa, b, pb in edges:
+        try:
+            groupings[(b, pb)] = normalise(pes[b].inputconnections[pb].get(GROUPING))
+        except ValueError as exc:
+            raise GraphError(f"PE {b!r} input {pb!r}: {exc}") from None
+
+    order = _topological(pes, edges)
+    counts = {p: _instance_count(pes[p], p in source_inputs) for p in order}
+    groups = _groups(graph, pes, order, edges, counts, groupings, fuse)
+    slot_process = _assign(groups, counts, processes)
+
+    instances: list[Instance] = []
+    for p in order:
+        g = next(i for i, members in enumerate(groups) if p in members)
+        for j in range(counts[p]):
+            instances.append(Instance(len(instances), p, j, slot_process[(g, j)]))
+    by_pe: dict[str, list[int]] = {}
+    for inst in instances:
+        by_pe.setdefault(inst.pe_id, []).append(inst.iid)
+    group_of = {p: g for g, members in enumerate(groups) for p in members}
+    routes = []
+    for a, pa, b, pb in edges:
+        rule = groupings[(b, pb)]
+        if rule == SHUFFLE and group_of[a] == group_of[b] and counts[a] == counts[b]:
+            rule = PAIR
+        routes.append(Route(a, pa, b, pb, rule, tuple(by_pe[b])))
+    connected = {(a, pa) for a, pa, _, _ in edges}
+    unconnected = {p: [o for o in pes[p].outputconnections if (p, o) not in connected]
+                   for p in order}
+    unconnected = {p: ports for p, ports in unconnected.items() if ports}
+    hidden = frozenset(f.id for f, _ in feeds.values())
+    return Plan({p: pes[p] for p in order}, instances, routes, source_inputs, unconnected, hidden)
+
+
+def _instance_count(pe: GenericPE, is_source: bool) -> int:
+    n = pe.numprocesses
+    if not isinstance(n, int) or n < 1:
+        raise GraphError(f"PE {pe.id!r}: numprocesses must be a positive integer, not {n!r}")
+    if is_source:
+        return 1
+    ports = [normalise(c.get(GROUPING)) for c in pe.inputconnections.values()]
+    if ports and all(g == "global" for g in ports):
+        return 1
+    return n
+
+
+def _find_pe(pes: dict[str, GenericPE], key: Any) -> str:
+    if isinstance(key, GenericPE):
+        if pes.get(key.id) is key:
+            return key.id
+        raise InputError(f"inputs name PE {key.id!r}, which is not in this workflow")
+    if isinstance(key, str):
+        if key in pes:
+            return key
+        named = [p for p, pe in pes.items() if pe.name == key]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise InputError(f"inputs name {key!r}, which several PEs are called "
+                             f"({', '.join(named)}); use one of these ids")
+    known = ", ".join(sorted(pes)) or "none"
+    raise InputError(f"inputs name {key!r}, which is not a PE of this workflow; its PEs are: {known}")
+
+
+def _place_inputs(pes, has_upstream, inputs):
+    """Split user inputs into source inputs and feeds for PEs with upstream PEs."""
+    given: dict[str, Any] = {}
+    for key, value in (inputs or {}).items():
+        given[_find_pe(pes, key)] = value
+    source_inputs: dict[str, int | list] = {}
+    feeds: dict[str, tuple[GenericPE, list]] = {}
+    for p, value in given.items():
+        pe = pes[p]
+        if isinstance(value, bool) or not isinstance(value, int | list | tuple):
+            raise InputError(f"inputs for PE {p!r} must be a number of iterations or a list of "
+                             f"input items, not {type(value).__name__}")
+        if isinstance(value, int):
+            if value < 0:
+                raise InputError(f"inputs for PE {p!r}: iterations must be >= 0, not {value}")
+            if p in has_upstream:
+                raise InputError(
+                    f"PE {p!r} is not a source (other PEs feed it), so it cannot run a number "
+                    "of iterations; give it a list of input items such as "
+                    f"[{{{next(iter(pe.inputconnections), 'input')!r}: value}}] instead")
+            source_inputs[p] = value
+            continue
+        items = list(value)
+        if p not in has_upstream:
+            source_inputs[p] = items
+            continue
+        ports: list[str] = []
+        for n, item in enumerate(items):
+            if not isinstance(item, dict) or not item:
+                raise InputError(f"input item {n} for PE {p!r} must be a dict of input port to "
+                                 f"data, such as {{'input': ...}}; got {item!r:.80}")
+            for port in item:
+                if port not in pe.inputconnections:
+                    known = ", ".join(map(repr, pe.inputconnections))
+                    raise InputError(f"input item {n} for PE {p!r} names unknown input {port!r}; "
+                                     f"its inputs are: {known}")
+                if port not in ports:
+                    ports.append(port)
+        feeds[p] = (_InputFeed(pe, ports), items)
+    for p, pe in pes.items():
+        if p not in has_upstream and p not in source_inputs and not pe.inputconnections:
+            source_inputs[p] = 1
+    return feeds, source_inputs
+
+
+def _topological(pes, edges) -> list[str]:
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(pes)
+    g.add_edges_from((a, b) for a, _, b, _ in edges)
+    return list(nx.lexicographical_topological_sort(g))
+
+
+def _groups(graph, pes, order, edges, counts, groupings, fuse) -> list[list[str]]:
+    """Sets of PEs whose instance j share a process slot."""
+    parent = {p: p for p in order}
+
+    def root(p):
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    if graph.partitions:
+        seen: dict[str, int] = {}
+        for k, part in enumerate(graph.partitions):
+            ids = []
+            for pe in part:
+                pid = getattr(pe, "id", None)
+                if pid not in parent or pes[pid] is not pe:
+                    raise GraphError(f"partition {k} names {pe!r}, which is not a PE of this "
+                                     "workflow (partitions list the PEs themselves)")
+                if pid in seen:
+                    raise GraphError(f"PE {pid!r} is in partitions {seen[pid]} and {k}; "
+                                     "a PE belongs to one partition")
+                seen[pid] = k
+                ids.append(pid)
+            for pid in ids[1:]:
+                parent[root(pid)] = root(ids[0])
+    elif fuse:
+        outs: dict[str, int] = {}
+        ins: dict[str, int] = {}
+        for a, _, b, _ in edges:
+            outs[a] = outs.get(a, 0) + 1
+            ins[b] = ins.get(b, 0) + 1
+        for a, _, b, pb in edges:
+            if (outs[a] == 1 and ins[b] == 1 and counts[a] == counts[b]
+                    and groupings[(b, pb)] == SHUFFLE):
+                parent[root(b)] = root(a)
+    groups: dict[str, list[str]] = {}
+    for p in order:
+        groups.setdefault(root(p), []).append(p)
+    return list(groups.values())
+
+
+def _assign(groups, counts, processes) -> dict[tuple[int, int], int]:
+    """Place slot (group, j) on a process: the least loaded one, preferring one
+    that holds no other instance of the same group, so that the instances of a
+    parallel PE land on different processes."""
+    load = [0] * processes
+    holds: list[set[int]] = [set() for _ in range(processes)]
+    placed = {}
+    for g, members in enumerate(groups):
+        for j in range(max(counts[p] for p in members)):
+            best = min(range(processes), key=lambda q: (load[q], g in holds[q], q))
+            placed[(g, j)] = best
+            load[best] += 1
+            holds[best].add(g)
+    used = sorted(set(placed.values()))
+    renumber = {q: i for i, q in enumerate(used)}
+    return {slot: renumber[q] for slot, q in placed.items()}
