@@ -1,7 +1,6 @@
 import math
 
 import pytest
-
 from d4p_astro.extinction import HUBBLE_T, extinction_for, internal_extinction, morphological_t
 
 

@@ -33,7 +33,9 @@ def read_coordinates(path: str | Path) -> Iterator[Position]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CoordinatesError(f"cannot read coordinates file {path}: {exc.strerror or exc}") from exc
+        raise CoordinatesError(
+            f"cannot read coordinates file {path}: {exc.strerror or exc}"
+        ) from exc
     count = 0
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
@@ -52,7 +54,9 @@ def _parse_line(line: str, path: Path, lineno: int) -> tuple[float, float]:
     try:
         ra, dec = float(fields[0]), float(fields[1])
     except ValueError:
-        raise CoordinatesError(f"{where}: ra and dec must be decimal degrees, got {line!r}") from None
+        raise CoordinatesError(
+            f"{where}: ra and dec must be decimal degrees, got {line!r}"
+        ) from None
     if not (math.isfinite(ra) and 0.0 <= ra < 360.0):
         raise CoordinatesError(f"{where}: ra {fields[0]} is outside [0, 360) degrees")
     if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):

@@ -83,7 +83,9 @@ def synthetic_rows(coordinates: str | Path = SHIPPED_COORDINATES) -> list[Fixtur
         position = positions[count]
         ra = (position.ra + east / math.cos(math.radians(position.dec))) % 360.0
         rows.append(
-            FixtureRow(9_000_000 + number, round(ra, 6), round(position.dec + north, 6), mtype, logr25)
+            FixtureRow(
+                9_000_000 + number, round(ra, 6), round(position.dec + north, 6), mtype, logr25
+            )
         )
     return rows
 

@@ -85,7 +85,7 @@ def _attempt(scs: SCSService, ra: float, dec: float, radius: float) -> bytes:
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise _Retryable("the answer stopped arriving within the time-out") from exc
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _Retryable(f"cannot connect ({_short(exc)})") from exc
+        raise _Retryable(f"cannot connect ({_root_cause(exc)})") from exc
     try:
         query.raise_if_error()
     except DALQueryError:
@@ -97,6 +97,20 @@ def _attempt(scs: SCSService, ra: float, dec: float, radius: float) -> bytes:
             f"{scs.baseurl} refused the query for ra={ra}, dec={dec}: HTTP {exc.code} {_short(exc)}"
         ) from exc
     return data
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a connection error, e.g. "Connection refused"."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+        if not isinstance(inner, BaseException) or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        exc = inner
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

@@ -169,7 +169,9 @@ def _separations(table: TableElement, rows, ra: float, dec: float) -> list[float
         decs = _angles(rows[dec_name], u.deg)
         if ras is not None and decs is not None:
             seps = np.degrees(
-                angular_separation(np.radians(ra), np.radians(dec), np.radians(ras), np.radians(decs))
+                angular_separation(
+                    np.radians(ra), np.radians(dec), np.radians(ras), np.radians(decs)
+                )
             )
             return [None if math.isnan(s) else float(s) for s in seps]
     if "_r" in rows.colnames:

@@ -1,0 +1,123 @@
+"""The live path against local HTTP servers: real sockets, requests and pyvo, no internet."""
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from d4p_astro.errors import ServiceUnavailableError
+from d4p_astro.fixture import FixtureCatalogue
+from d4p_astro.vizier import cone_search
+from d4p_astro.votable import nearest_galaxy
+
+
+class ConeServer:
+    """Serves cone searches from the fixture; `statuses` are answered first, one per request."""
+
+    def __init__(self, statuses=()):
+        self.requests = []
+        self.statuses = list(statuses)
+        catalogue = FixtureCatalogue()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+                server.requests.append((urlparse(self.path).path, query))
+                if server.statuses:
+                    self.send_response(server.statuses.pop(0))
+                    self.end_headers()
+                    self.wfile.write(b"<html>busy</html>")
+                    return
+                body = catalogue.cone(float(query["RA"]), float(query["DEC"]), float(query["SR"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/viz-bin/conesearch/VII/237/pgc"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def cone_server():
+    servers = []
+
+    def start(statuses=()):
+        servers.append(ConeServer(statuses))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_cone_search_sends_an_scs_query_and_returns_the_votable(cone_server):
+    server = cone_server()
+    data = cone_search(202.4696, 47.1952, 0.01, url=server.url, timeout=5)
+    assert nearest_galaxy(data, 202.4696, 47.1952, server.url).mtype == "Sbc"
+    ((path, query),) = server.requests
+    assert path == "/viz-bin/conesearch/VII/237/pgc"
+    assert float(query["RA"]) == 202.4696 and float(query["DEC"]) == 47.1952
+    assert float(query["SR"]) == 0.01 and query["VERB"] == "3"
+
+
+def test_server_errors_are_retried(cone_server):
+    server = cone_server(statuses=[503, 502])
+    data = cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, retries=2, backoff=0.01)
+    assert nearest_galaxy(data, 10.6847, 41.269, "s").mtype == "Sb"
+    assert len(server.requests) == 3
+
+
+def test_a_service_still_failing_after_its_retries_names_service_and_fixture(cone_server):
+    server = cone_server(statuses=[503] * 5)
+    with pytest.raises(ServiceUnavailableError) as excinfo:
+        cone_search(10.0, 20.0, 0.01, url=server.url, timeout=5, retries=1, backoff=0.01)
+    message = str(excinfo.value)
+    assert f"VizieR cone search (VII/237) at {server.url} failed 2 time(s)" in message
+    assert "HTTP 503" in message and "-p source=fixture" in message
+    assert len(server.requests) == 2
+
+
+def test_a_client_error_is_not_retried(cone_server):
+    server = cone_server(statuses=[400])
+    with pytest.raises(ServiceUnavailableError, match="refused the query .* HTTP 400"):
+        cone_search(10.0, 20.0, 0.01, url=server.url, timeout=5, retries=3, backoff=0.01)
+    assert len(server.requests) == 1
+
+
+def test_a_service_that_never_answers_fails_within_its_timeout():
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never replies
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/cone"
+    try:
+        start = time.monotonic()
+        with pytest.raises(ServiceUnavailableError) as excinfo:
+            cone_search(10.0, 20.0, 0.01, url=url, timeout=0.5, retries=1, backoff=0.1)
+        elapsed = time.monotonic() - start
+    finally:
+        silent.close()
+    assert 1.0 <= elapsed < 1.0 + 0.1 + 1.5  # 2 attempts x 0.5 s + one pause, plus slack
+    message = str(excinfo.value)
+    assert f"at {url} failed 2 time(s)" in message
+    assert "no answer within the time-out" in message and "-p source=fixture" in message
+
+
+def test_an_unreachable_host_fails_fast_with_a_clear_error():
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on this port any more: connection refused
+    start = time.monotonic()
+    with pytest.raises(ServiceUnavailableError, match=r"failed 3 time\(s\).*cannot connect"):
+        cone_search(10.0, 20.0, 0.01, url=f"http://127.0.0.1:{port}/cone", timeout=5, backoff=0.01)
+    assert time.monotonic() - start < 3
