@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-try:
-    from d4p import D4PError as _Base
-except ImportError:  # d4p-core without its error hierarchy yet
-    _Base = Exception
+from d4p import D4PError, UsageError
 
 
-class AstroError(_Base):
+class AstroError(D4PError):
     """Base class of every d4p-astro error."""
 
 
-class CoordinatesError(AstroError):
+class CoordinatesError(AstroError, UsageError):
     """A coordinates file is missing or one of its lines is not `ra,dec` in degrees."""
 
 

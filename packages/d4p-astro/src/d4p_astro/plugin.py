@@ -1,0 +1,20 @@
+"""Registers the ``int_ext`` workflow with d4p (entry point ``astro`` of the group ``d4p``)."""
+
+from __future__ import annotations
+
+import d4p
+
+from d4p_astro.workflow import DEFAULTS, build
+
+
+@d4p.hookimpl
+def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
+    return [
+        d4p.NamedWorkflow(
+            name="int_ext",
+            build=build,
+            params=dict(DEFAULTS),
+            description="Internal extinction of galaxies from HyperLEDA (VizieR VII/237) "
+            "cone searches; -p source=fixture runs offline on synthetic data",
+        )
+    ]

@@ -1,0 +1,91 @@
+"""The internal-extinction workflow, ``int_ext``, as a graph ready for ``d4p.run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from d4p import UsageError, WorkflowGraph
+
+from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
+from d4p_astro.fixture import FIXTURE_PATH
+from d4p_astro.pes import (
+    SOURCES,
+    FilterColumns,
+    GetVOTable,
+    InternalExtinction,
+    ReadRaDec,
+    WriteCSV,
+)
+from d4p_astro.vizier import VIZIER_CONE_URL
+
+DEFAULTS: dict[str, Any] = {
+    "coordinates": str(SHIPPED_COORDINATES),
+    "source": "vizier",
+    "radius": 0.01,
+    "output": "int_ext.csv",
+    "timeout": 30.0,
+    "retries": 2,
+    "url": VIZIER_CONE_URL,
+    "fixture": str(FIXTURE_PATH),
+    "instances": 2,
+}
+"""The parameters of `build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""
+
+
+def build(
+    coordinates: str | Path = DEFAULTS["coordinates"],
+    source: str = DEFAULTS["source"],
+    radius: float = DEFAULTS["radius"],
+    output: str | Path = DEFAULTS["output"],
+    timeout: float = DEFAULTS["timeout"],
+    retries: int = DEFAULTS["retries"],
+    url: str = DEFAULTS["url"],
+    fixture: str | Path = DEFAULTS["fixture"],
+    instances: int = DEFAULTS["instances"],
+) -> tuple[WorkflowGraph, dict]:
+    """The graph read_ra_dec → get_votable → filter_columns → internal_extinction → write_csv
+    and its inputs (the coordinates file for read_ra_dec).
+
+    `coordinates`: file of ``ra,dec`` lines (degrees). `source`: ``"vizier"`` (live
+    cone search on `url`, `timeout` seconds per attempt, `retries` more attempts) or
+    ``"fixture"`` (the synthetic `fixture` VOTable, offline). `radius`: cone radius
+    in degrees. `output`: the results CSV. `instances`: parallel instances of
+    get_votable, filter_columns and internal_extinction.
+
+    The coordinates file, the output directory and the numbers are checked here,
+    before anything runs.
+    """
+    if source not in SOURCES:
+        raise UsageError(f"int_ext: -p source must be one of {', '.join(SOURCES)}, not {source!r}")
+    for name, value in (("radius", radius), ("timeout", timeout)):
+        if not value > 0:
+            raise UsageError(f"int_ext: -p {name} must be a positive number, not {value!r}")
+    for name, value, least in (("retries", retries, 0), ("instances", instances, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UsageError(f"int_ext: -p {name} must be an integer >= {least}, not {value!r}")
+    for _ in read_coordinates(coordinates):
+        pass  # a bad file fails now, naming its line, rather than mid-run
+    out_dir = Path(output).resolve().parent
+    if not out_dir.is_dir():
+        raise UsageError(f"int_ext: the directory of -p output={output} does not exist: {out_dir}")
+
+    read = ReadRaDec()
+    get = GetVOTable(
+        source,
+        radius,
+        url=url,
+        timeout=timeout,
+        retries=retries,
+        fixture=fixture,
+        numprocesses=instances,
+    )
+    columns = FilterColumns(numprocesses=instances)
+    extinction = InternalExtinction(numprocesses=instances)
+    write = WriteCSV(output)
+    graph = WorkflowGraph()
+    graph.connect(read, "output", get, "input")
+    graph.connect(get, "output", columns, "input")
+    graph.connect(columns, "output", extinction, "input")
+    graph.connect(extinction, "output", write, "input")
+    return graph, {read: [{"input": str(coordinates)}]}
