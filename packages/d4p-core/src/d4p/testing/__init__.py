@@ -1,0 +1,1 @@
+"""Conformance kit for d4p mappings (work in progress)."""

@@ -1,0 +1,1 @@
+"""pytest plugin of the d4p conformance kit (work in progress)."""
