@@ -27,7 +27,7 @@ from astropy.coordinates import angular_separation
 
 from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
 from d4p_astro.errors import VOTableError
-from d4p_astro.votable import number_cells, read_votable, text_cells
+from d4p_astro.votable import find_column, number_cells, read_votable, text_cells
 
 FIXTURE_PATH: Path = Path(str(files("d4p_astro") / "data" / "hyperleda_synthetic.vot"))
 """The shipped synthetic fixture (made-up rows; see this module's docstring)."""
@@ -136,15 +136,20 @@ class FixtureCatalogue:
             data = self.path.read_bytes()
         except OSError as exc:
             raise VOTableError(f"cannot read fixture {self.path}: {exc.strerror or exc}") from exc
-        table = read_votable(data, str(self.path)).to_table(use_names_over_ids=True)
+        votable = read_votable(data, str(self.path))
+        pgc, ra, dec, mtype, logr25 = (
+            find_column(votable, name, f"fixture {self.path}")
+            for name in ("PGC", "RAJ2000", "DEJ2000", "MType", "logR25")
+        )
+        table = votable.to_table(use_names_over_ids=True)
         self._rows = [
-            FixtureRow(int(pgc), ra, dec, mtype, logr25)
-            for pgc, ra, dec, mtype, logr25 in zip(
-                number_cells(table["PGC"]),
-                number_cells(table["RAJ2000"]),
-                number_cells(table["DEJ2000"]),
-                text_cells(table["MType"]),
-                number_cells(table["logR25"]),
+            FixtureRow(int(row[0]), *row[1:])
+            for row in zip(
+                number_cells(table[pgc]),
+                number_cells(table[ra]),
+                number_cells(table[dec]),
+                text_cells(table[mtype]),
+                number_cells(table[logr25]),
                 strict=True,
             )
         ]

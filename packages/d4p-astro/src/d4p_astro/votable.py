@@ -69,9 +69,8 @@ def parse_galaxies(data: bytes, ra: float, dec: float, source: str) -> list[Gala
     Rows of unknown distance keep their order, after those of known distance.
     """
     table = read_votable(data, source)
-    names = [field.name for field in table.fields]
-    mtype_name = _column(names, MTYPE, source)
-    logr25_name = _column(names, LOGR25, source)
+    mtype_name = find_column(table, MTYPE, source)
+    logr25_name = find_column(table, LOGR25, source)
     rows = table.to_table(use_names_over_ids=True)
     if len(rows) == 0:
         return []
@@ -120,7 +119,12 @@ def _service_error(votable: VOTableFile) -> str | None:
     return None
 
 
-def _column(names: list[str], wanted: str, source: str) -> str:
+def find_column(table: TableElement, wanted: str, source: str) -> str:
+    """The name of column `wanted` of `table`, matched exactly or else whatever its case.
+
+    Raises `VOTableError` naming `source`, the column and the columns there are.
+    """
+    names = [field.name for field in table.fields]
     if wanted in names:
         return wanted
     for name in names:
@@ -128,7 +132,7 @@ def _column(names: list[str], wanted: str, source: str) -> str:
             return name
     raise VOTableError(
         f"{source}: the VOTable has no {wanted} column (columns: {', '.join(names) or 'none'}); "
-        "is the service the HyperLEDA catalogue VII/237?"
+        "is it the HyperLEDA catalogue VII/237?"
     )
 
 
