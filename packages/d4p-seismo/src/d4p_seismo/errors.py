@@ -7,7 +7,10 @@ derive from ``ValueError`` too, so code written against plain ObsPy habits
 
 from __future__ import annotations
 
-from d4p.errors import UsageError
+import warnings
+from typing import Any
+
+from d4p import UsageError
 
 
 class SeismoDataError(UsageError, ValueError):
@@ -24,3 +27,16 @@ class ResponseError(SeismoDataError):
 
 class SamplingRateError(SeismoDataError):
     """Traces that must share a sampling rate (or length) do not."""
+
+
+class SkippedStationWarning(UserWarning):
+    """A station was left out of a workflow (``on_error="skip"``); the message says why."""
+
+
+def fail_or_skip(pe: Any, on_error: str, error: SeismoDataError) -> None:
+    """Raise ``error`` (``on_error="raise"``) or warn and log that the station is skipped."""
+    if on_error == "raise":
+        raise error
+    message = f"skipping: {error}"
+    warnings.warn(message, SkippedStationWarning, stacklevel=3)
+    pe.log(message)

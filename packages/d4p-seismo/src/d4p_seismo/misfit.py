@@ -1,0 +1,200 @@
+"""Misfit between observed and synthetic seismograms: windows (pyflex) and measurements.
+
+Conventions (as in FLEXWIN / pyflex / pyadjoint):
+
+* ``time_shift`` is the lag of the maximum of ``c(τ) = Σ s(t) d(t + τ)``
+  between synthetic ``s`` and observed ``d``: positive when the observed
+  arrives *later* than the synthetic. It is refined below one sample by a
+  parabola through the three largest correlation values.
+* ``dlnA = 0.5 * ln(Σ d² / Σ s²)``: positive when the observed is larger.
+* ``l2 = 0.5 * Σ (d - s)² * dt`` and ``l2_relative = Σ (d - s)² / Σ d²``.
+
+pyflex 0.2.0 does not run on NumPy 2 as released: :mod:`d4p_seismo.pyflex_compat`
+explains the two problems and the shim :func:`select_windows` applies.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from obspy import Trace
+
+from d4p_seismo.errors import MissingDataError, SamplingRateError
+from d4p_seismo.pyflex_compat import pyflex_on_numpy2, with_ptp
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time window as sample indices ``[left, right]`` (inclusive) of the aligned pair."""
+
+    left: int
+    right: int
+    sampling_rate: float
+    max_cc_value: float = math.nan
+    cc_shift: float = math.nan
+    dlnA: float = math.nan
+
+    @property
+    def start(self) -> float:
+        return self.left / self.sampling_rate
+
+    @property
+    def end(self) -> float:
+        return self.right / self.sampling_rate
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Misfit of one window (or of the whole trace, ``window=None``)."""
+
+    time_shift: float
+    dlnA: float
+    cc_max: float
+    l2: float
+    l2_relative: float
+    start: float
+    end: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Trace, Trace]:
+    """Copies of both traces cut to their common time span, on the same samples.
+
+    Different sampling rates are an error naming both traces unless
+    ``resample`` is true, in which case the synthetic is interpolated onto the
+    observed samples. An empty overlap is a :class:`MissingDataError`.
+    """
+    obs, syn = observed.copy(), synthetic.copy()
+    if obs.stats.npts == 0 or syn.stats.npts == 0:
+        empty = obs if obs.stats.npts == 0 else syn
+        raise MissingDataError(f"{empty.id}: trace has no samples")
+    rates_differ = (
+        abs(obs.stats.sampling_rate - syn.stats.sampling_rate) > 1e-9 * obs.stats.sampling_rate
+    )
+    if rates_differ and not resample:
+        raise SamplingRateError(
+            f"observed {obs.id} is sampled at {obs.stats.sampling_rate:g} Hz but synthetic "
+            f"{syn.id} at {syn.stats.sampling_rate:g} Hz; resample one of them "
+            "(or pass resample=True to interpolate the synthetic)"
+        )
+    start = max(obs.stats.starttime, syn.stats.starttime)
+    end = min(obs.stats.endtime, syn.stats.endtime)
+    if end - start < 2 * obs.stats.delta:
+        raise MissingDataError(
+            f"observed {obs.id} ({obs.stats.starttime} - {obs.stats.endtime}) and synthetic "
+            f"{syn.id} ({syn.stats.starttime} - {syn.stats.endtime}) do not overlap"
+        )
+    obs.trim(start, end, nearest_sample=True)
+    offset = (syn.stats.starttime - obs.stats.starttime) * obs.stats.sampling_rate
+    on_grid = abs(offset - round(offset)) < 0.01
+    if rates_differ or not on_grid:
+        if not resample:
+            raise SamplingRateError(
+                f"synthetic {syn.id} samples fall between those of observed {obs.id} "
+                f"({offset - round(offset):+.2f} samples); pass resample=True to interpolate"
+            )
+        syn.data = np.asarray(syn.data, dtype=np.float64)
+        syn.interpolate(
+            sampling_rate=obs.stats.sampling_rate, starttime=obs.stats.starttime,
+            npts=obs.stats.npts, method="lanczos", a=20,
+        )
+    else:
+        syn.trim(obs.stats.starttime, obs.stats.endtime, nearest_sample=True)
+    n = min(obs.stats.npts, syn.stats.npts)
+    obs.data = np.asarray(obs.data[:n], dtype=np.float64)
+    syn.data = np.asarray(syn.data[:n], dtype=np.float64)
+    return obs, syn
+
+
+def select_windows(
+    observed: Trace,
+    synthetic: Trace,
+    min_period: float,
+    max_period: float,
+    **config: float,
+) -> list[Window]:
+    """pyflex window selection on an aligned pair (works on NumPy 1 and 2).
+
+    ``config`` goes to :class:`pyflex.Config` (e.g. ``stalta_waterlevel``,
+    ``cc_acceptance_level``, ``tshift_acceptance_level``). Without event and
+    station information pyflex skips its travel-time rejection; its warning
+    about that is silenced here because it is expected.
+    """
+    import pyflex
+
+    cfg = pyflex.Config(min_period=min_period, max_period=max_period, **config)
+    with warnings.catch_warnings(), pyflex_on_numpy2():
+        warnings.filterwarnings("ignore", message="No rejection based on traveltime")
+        warnings.filterwarnings("ignore", message="The amplitude difference")
+        found = pyflex.select_windows(with_ptp(observed), with_ptp(synthetic), cfg)
+    rate = observed.stats.sampling_rate
+    return [
+        Window(
+            left=int(w.left), right=int(w.right), sampling_rate=rate,
+            max_cc_value=float(w.max_cc_value), cc_shift=float(w.cc_shift) / rate,
+            dlnA=float(w.dlnA),
+        )
+        for w in found
+    ]
+
+
+def hann_taper(npts: int, fraction: float = 0.1) -> np.ndarray:
+    """A cosine taper over ``fraction`` of the length at each end (1 in the middle)."""
+    taper = np.ones(npts)
+    width = int(fraction * npts)
+    if width > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(width) / width)
+        taper[:width] = ramp
+        taper[npts - width :] = ramp[::-1]
+    return taper
+
+
+def _cc_shift(d: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """(shift in samples with parabolic refinement, normalised cc maximum)."""
+    n = d.size
+    nfft = 1 << (2 * n - 1).bit_length()
+    c = np.fft.irfft(np.conj(np.fft.rfft(s, nfft)) * np.fft.rfft(d, nfft), nfft)
+    c = np.concatenate((c[nfft - (n - 1) :], c[:n]))  # lags -(n-1)..(n-1)
+    k = int(np.argmax(c))
+    shift = float(k - (n - 1))
+    if 0 < k < c.size - 1:
+        y0, y1, y2 = c[k - 1], c[k], c[k + 1]
+        denom = y0 - 2 * y1 + y2
+        if denom != 0:
+            shift += 0.5 * (y0 - y2) / denom
+    norm = math.sqrt(float(np.dot(d, d)) * float(np.dot(s, s)))
+    return shift, (float(c[k]) / norm if norm > 0 else 0.0)
+
+
+def measure(
+    observed: np.ndarray,
+    synthetic: np.ndarray,
+    sampling_rate: float,
+    left: int = 0,
+    right: int | None = None,
+    taper_fraction: float = 0.1,
+) -> Measurement:
+    """Time shift, dlnA, cc and L2 misfit of samples ``left..right`` (inclusive), tapered."""
+    right = observed.size - 1 if right is None else right
+    if not 0 <= left < right < observed.size:
+        raise MissingDataError(
+            f"window [{left}, {right}] is empty or outside the {observed.size} samples"
+        )
+    taper = hann_taper(right - left + 1, taper_fraction)
+    d = np.asarray(observed[left : right + 1], dtype=np.float64) * taper
+    s = np.asarray(synthetic[left : right + 1], dtype=np.float64) * taper
+    dt = 1.0 / sampling_rate
+    shift, cc = _cc_shift(d, s)
+    es, ed = float(np.dot(s, s)), float(np.dot(d, d))
+    dlna = 0.5 * math.log(ed / es) if es > 0 and ed > 0 else math.nan
+    residual = float(np.sum((d - s) ** 2))
+    return Measurement(
+        time_shift=shift * dt, dlnA=dlna, cc_max=cc, l2=0.5 * residual * dt,
+        l2_relative=residual / ed if ed > 0 else math.nan,
+        start=left * dt, end=right * dt,
+    )

@@ -1,0 +1,257 @@
+"""Processing elements of the misfit workflow (the dispel4py paper's appendix).
+
+A producer emits aligned observed/synthetic pairs ``(station, component,
+observed, synthetic)``; the stream is tee'd into pyflex window selection →
+per-window misfit, and into the whole-trace misfit; the two halves meet again
+in :class:`JoinMisfit` (group_by station and component); :class:`StationImage`
+(group_by station) draws one image per station, and :class:`MisfitSummary`
+writes the metadata summary.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import obspy
+from d4p import GenericPE, IterativePE, ProducerPE, group_by
+
+from d4p_seismo import misfit
+from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+
+
+class MisfitPairs(ProducerPE):
+    """Pairs each observed trace with the synthetic of the same SEED id, aligned.
+
+    Give either two directories (``observed``, ``synthetic``; every file is
+    read, traces are matched by id) or two ``obspy.Stream`` objects. An
+    observed trace without a synthetic (or the reverse) raises a
+    :class:`MissingDataError` naming it, or with ``on_error="skip"`` is left
+    out with a warning.
+    """
+
+    def __init__(
+        self,
+        observed: str | Path | obspy.Stream,
+        synthetic: str | Path | obspy.Stream,
+        resample: bool = False,
+        on_error: str = "raise",
+    ) -> None:
+        super().__init__()
+        self.observed = observed if isinstance(observed, obspy.Stream) else str(observed)
+        self.synthetic = synthetic if isinstance(synthetic, obspy.Stream) else str(synthetic)
+        self.resample = resample
+        self.on_error = on_error
+
+    @staticmethod
+    def _stream(source: str | obspy.Stream, kind: str) -> obspy.Stream:
+        if isinstance(source, obspy.Stream):
+            return source
+        folder = Path(source)
+        if not folder.is_dir():
+            raise MissingDataError(f"{folder}: {kind} waveform directory not found")
+        stream = obspy.Stream()
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            try:
+                stream += obspy.read(str(path))
+            except Exception as exc:
+                raise MissingDataError(f"{path}: cannot read {kind} waveform ({exc})") from exc
+        if not stream:
+            raise MissingDataError(f"{folder}: no {kind} waveforms")
+        return stream
+
+    def _process(self, inputs: Any) -> None:
+        observed = {tr.id: tr for tr in self._stream(self.observed, "observed")}
+        synthetic = {tr.id: tr for tr in self._stream(self.synthetic, "synthetic")}
+        for sid in sorted(set(observed) | set(synthetic)):
+            try:
+                if sid not in synthetic:
+                    raise MissingDataError(f"{sid}: observed trace has no synthetic")
+                if sid not in observed:
+                    raise MissingDataError(f"{sid}: synthetic trace has no observed data")
+                obs, syn = misfit.align(observed[sid], synthetic[sid], resample=self.resample)
+            except SeismoDataError as error:
+                fail_or_skip(self, self.on_error, error)
+                continue
+            station = f"{obs.stats.network}.{obs.stats.station}"
+            self.write(self.OUTPUT_NAME, (station, obs.stats.channel, obs, syn))
+
+
+class SelectWindows(IterativePE):
+    """pyflex window selection; appends the list of windows to the data unit."""
+
+    def __init__(self, min_period: float, max_period: float, **config: float) -> None:
+        super().__init__()
+        self.min_period = min_period
+        self.max_period = max_period
+        self.config = config
+
+    def _process(self, data: tuple) -> tuple:
+        station, channel, obs, syn = data
+        windows = misfit.select_windows(obs, syn, self.min_period, self.max_period, **self.config)
+        return station, channel, obs, syn, windows
+
+
+class WindowMisfit(IterativePE):
+    """Tapers each window and measures its time shift, dlnA and L2 misfit.
+
+    A trace with no window left is kept, with an empty list (and a log line),
+    so the join still completes; the summary shows it.
+    """
+
+    def __init__(self, taper_fraction: float = 0.1) -> None:
+        super().__init__()
+        self.taper_fraction = taper_fraction
+
+    def _process(self, data: tuple) -> tuple:
+        station, channel, obs, syn, windows = data
+        rate = obs.stats.sampling_rate
+        measured = [
+            misfit.measure(obs.data, syn.data, rate, w.left, w.right, self.taper_fraction).as_dict()
+            for w in windows
+        ]
+        if not measured:
+            self.log(f"{station} {channel}: pyflex selected no window")
+        return station, channel, {
+            "windows": measured,
+            "times": obs.times(),
+            "observed": np.asarray(obs.data),
+            "synthetic": np.asarray(syn.data),
+        }
+
+
+class TraceMisfit(IterativePE):
+    """Misfit of the whole (tapered) trace."""
+
+    def __init__(self, taper_fraction: float = 0.1) -> None:
+        super().__init__()
+        self.taper_fraction = taper_fraction
+
+    def _process(self, data: tuple) -> tuple:
+        station, channel, obs, syn = data
+        whole = misfit.measure(
+            obs.data, syn.data, obs.stats.sampling_rate, taper_fraction=self.taper_fraction
+        )
+        return station, channel, {"trace": whole.as_dict()}
+
+
+class JoinMisfit(GenericPE):
+    """Joins the window and whole-trace results of one station/component.
+
+    Both inputs are grouped by ``(station, component)``, so the two halves of
+    a trace meet in the same instance whatever the mapping.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("windows", grouping=group_by(0, 1))
+        self._add_input("trace", grouping=group_by(0, 1))
+        self._add_output("output")
+        self.parts: dict[tuple[str, str], dict] = {}
+
+    def process(self, inputs: dict) -> None:
+        for data in inputs.values():
+            station, channel, part = data
+            merged = self.parts.setdefault((station, channel), {})
+            merged.update(part)
+            if "trace" in merged and "windows" in merged:
+                del self.parts[(station, channel)]
+                self.write("output", (station, channel, merged))
+
+    def postprocess(self) -> None:
+        if self.parts:
+            (station, channel), part = next(iter(self.parts.items()))
+            missing = "trace" if "trace" not in part else "windows"
+            raise MissingDataError(f"{station} {channel}: the {missing} misfit never arrived")
+
+
+class StationImage(GenericPE):
+    """Collects the components of each station (group_by station) and draws
+    one PNG per station at the end; outputs ``(station, summary dict)``."""
+
+    def __init__(self, directory: str | Path) -> None:
+        super().__init__()
+        self._add_input("input", grouping=group_by(0))
+        self._add_output("output")
+        self.directory = str(directory)
+        self.stations: dict[str, list[tuple[str, dict]]] = {}
+
+    def process(self, inputs: dict) -> None:
+        station, channel, result = inputs["input"]
+        self.stations.setdefault(station, []).append((channel, result))
+
+    def postprocess(self) -> None:
+        from d4p_seismo.plot import misfit_station
+
+        out = Path(self.directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for station in sorted(self.stations):
+            comps = sorted(self.stations[station], key=lambda c: c[0])
+            png = misfit_station(
+                station,
+                [
+                    {"component": ch, "times": r["times"], "observed": r["observed"],
+                     "synthetic": r["synthetic"], "windows": r["windows"], "trace": r["trace"]}
+                    for ch, r in comps
+                ],
+                out / f"{station}.png",
+            )
+            self.write("output", (station, {
+                "image": str(png),
+                "components": {
+                    ch: {"trace": r["trace"], "windows": r["windows"]} for ch, r in comps
+                },
+            }))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.floating | np.integer):
+        return _clean(value.item())
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+class MisfitSummary(GenericPE):
+    """Writes ``misfit_summary.json`` (every station, component, window and
+    measurement, plus mean time shift and dlnA over windows) and outputs it."""
+
+    def __init__(self, directory: str | Path) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.directory = str(directory)
+        self.stations: dict[str, dict] = {}
+
+    def process(self, inputs: dict) -> None:
+        station, info = inputs["input"]
+        self.stations[station] = info
+
+    def postprocess(self) -> None:
+        windows = [
+            w for info in self.stations.values() for comp in info["components"].values()
+            for w in comp["windows"]
+        ]
+        summary = {
+            "stations": {k: self.stations[k] for k in sorted(self.stations)},
+            "windows": len(windows),
+            "mean_time_shift": float(np.mean([w["time_shift"] for w in windows])) if windows else None,
+            "mean_dlnA": float(np.mean([w["dlnA"] for w in windows])) if windows else None,
+        }
+        out = Path(self.directory)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "misfit_summary.json"
+        path.write_text(json.dumps(_clean(summary), indent=1))
+        summary["summary"] = str(path)
+        self.log(
+            f"{len(self.stations)} stations, {len(windows)} windows; summary {path}, "
+            f"images in {out}"
+        )
+        self.write("output", summary)

@@ -1,0 +1,499 @@
+"""Processing elements of the ambient-noise cross-correlation workflow.
+
+Data units, in the order they flow:
+
+* ``str`` — a waveform file path (from :class:`StationFiles`);
+* ``obspy.Trace`` — one station's trace, cut to the common window and carrying
+  ``stats.coordinates`` (from :class:`ReadTrace`, through every step PE);
+* :class:`~d4p_seismo.processing.StationSpectrum` — from :class:`Spectrum`;
+* ``(id_a, id_b)`` — a station pair, ``id_a < id_b`` (from :class:`ProductPairs`);
+* :class:`~d4p_seismo.processing.Correlation` — from :class:`XCorr`;
+* ``dict`` — one row of the summary per pair (from :class:`WriteResults`).
+
+Pairs are formed in a streaming, parallel-friendly way: spectra are broadcast
+(grouping ``'all'``) to every :class:`XCorr` instance, while one
+:class:`ProductPairs` instance (grouping ``'global'``) sees each station once
+and emits the new pairs it makes with the stations already seen. Only the
+small pair keys are shuffled across instances; each spectrum travels once per
+instance, never once per pair.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import obspy
+from d4p import CompositePE, GenericPE, IterativePE, ProducerPE
+from obspy import Inventory, Trace, UTCDateTime
+from obspy.io.sac import SACTrace
+
+from d4p_seismo import processing
+from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+
+
+def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | None:
+    if inventory is None or isinstance(inventory, Inventory):
+        return inventory
+    path = Path(inventory)
+    if not path.is_file():
+        raise MissingDataError(f"{path}: inventory (StationXML) file not found")
+    return obspy.read_inventory(str(path))
+
+
+class StationFiles(ProducerPE):
+    """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted."""
+
+    def __init__(self, directory: str | Path, pattern: str = "*.mseed") -> None:
+        super().__init__()
+        self.directory = str(directory)
+        self.pattern = pattern
+
+    def _process(self, inputs: Any) -> None:
+        folder = Path(self.directory)
+        if not folder.is_dir():
+            raise MissingDataError(f"{folder}: waveform directory not found")
+        paths = sorted(folder.glob(self.pattern))
+        if not paths:
+            raise MissingDataError(
+                f"{folder}: no waveform files match {self.pattern!r}; check the directory "
+                "and the pattern"
+            )
+        for path in paths:
+            self.write(self.OUTPUT_NAME, str(path))
+
+
+class ReadTrace(IterativePE):
+    """Reads one waveform file (any ObsPy format) into traces cut to a common window.
+
+    Gaps are interpolated and a window edge not covered by data is padded
+    with the mean, so every station ends up with the same samples; a station
+    covering less than ``min_coverage`` of the window counts as empty. Each
+    trace gets ``stats.coordinates`` from the inventory.
+
+    ``on_error="raise"`` (default) fails the run on a missing or unreadable
+    file, a trace without metadata or an empty window, naming the file or
+    station; ``"skip"`` leaves the station out with a
+    :class:`SkippedStationWarning` and a log line instead.
+    """
+
+    def __init__(
+        self,
+        inventory: str | Path | Inventory | None = None,
+        starttime: UTCDateTime | str | None = None,
+        endtime: UTCDateTime | str | None = None,
+        min_coverage: float = 0.5,
+        on_error: str = "raise",
+    ) -> None:
+        super().__init__()
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        self.inventory = inventory if isinstance(inventory, Inventory) else (
+            str(inventory) if inventory is not None else None
+        )
+        self.starttime = UTCDateTime(starttime) if starttime is not None else None
+        self.endtime = UTCDateTime(endtime) if endtime is not None else None
+        self.min_coverage = min_coverage
+        self.on_error = on_error
+        self._inventory: Inventory | None = None
+
+    def preprocess(self) -> None:
+        self._inventory = _load_inventory(self.inventory)
+
+    def _process(self, path: str) -> None:
+        try:
+            for trace in self.read(path):
+                self.write(self.OUTPUT_NAME, trace)
+        except SeismoDataError as error:
+            fail_or_skip(self, self.on_error, error)
+
+    def read(self, path: str) -> list[Trace]:
+        """The traces of ``path`` ready for preprocessing (raises :class:`SeismoDataError`)."""
+        if not Path(path).is_file():
+            raise MissingDataError(f"{path}: waveform file not found")
+        try:
+            stream = obspy.read(path)
+        except Exception as exc:
+            raise MissingDataError(f"{path}: cannot read waveform file ({exc})") from exc
+        stream.merge(method=1, fill_value="interpolate")
+        traces = []
+        for trace in stream:
+            trace.data = np.asarray(trace.data, dtype=np.float64)
+            if self.starttime is not None or self.endtime is not None:
+                trace = self._cut(trace, path)
+            if trace.stats.npts == 0:
+                raise MissingDataError(f"{trace.id} ({path}): no samples")
+            if self._inventory is not None:
+                processing.attach_coordinates(trace, self._inventory)
+            traces.append(trace)
+        return traces
+
+    def _cut(self, trace: Trace, path: str) -> Trace:
+        start = self.starttime if self.starttime is not None else trace.stats.starttime
+        end = self.endtime if self.endtime is not None else trace.stats.endtime
+        covered = min(trace.stats.endtime, end) - max(trace.stats.starttime, start)
+        if covered < self.min_coverage * (end - start):
+            raise MissingDataError(
+                f"{trace.id} ({path}): data cover {max(covered, 0.0):.0f} s of the "
+                f"{end - start:.0f} s window {start} - {end} (less than "
+                f"{self.min_coverage:.0%}); choose another window or leave the station out"
+            )
+        fill = float(trace.data.mean())
+        trace.trim(start, end - trace.stats.delta / 2, pad=True, fill_value=fill, nearest_sample=False)
+        return trace
+
+
+class TraceStep(IterativePE):
+    """One preprocessing step: ``function(trace, **params)`` on a copy of each trace.
+
+    Subclasses set ``function``; the PE name is the class name (``Detrend``...).
+    """
+
+    function: Any = None
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.params = params
+
+    def _process(self, trace: Trace) -> Trace:
+        return type(self).function(trace.copy(), **self.params)
+
+
+class Decimate(TraceStep):
+    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate)."""
+
+    def __init__(self, sampling_rate: float) -> None:
+        super().__init__()
+        self.sampling_rate = sampling_rate
+
+    def _process(self, trace: Trace) -> Trace:
+        factor = processing.decimation_factor(trace, self.sampling_rate)
+        return processing.decimate(trace.copy(), factor)
+
+
+class Detrend(TraceStep):
+    function = staticmethod(processing.detrend)
+
+
+class Demean(TraceStep):
+    function = staticmethod(processing.demean)
+
+
+class RemoveResponse(TraceStep):
+    """Instrument correction with the inventory (a path, read once per instance)."""
+
+    def __init__(
+        self,
+        inventory: str | Path | Inventory,
+        pre_filt: tuple[float, float, float, float] | None = None,
+        water_level: float | None = 60.0,
+        output: str = "VEL",
+    ) -> None:
+        super().__init__(pre_filt=pre_filt, water_level=water_level, output=output)
+        self.inventory = inventory if isinstance(inventory, Inventory) else str(inventory)
+        self._inventory: Inventory | None = None
+
+    def preprocess(self) -> None:
+        self._inventory = _load_inventory(self.inventory)
+
+    def _process(self, trace: Trace) -> Trace:
+        return processing.remove_response(trace.copy(), self._inventory, **self.params)
+
+
+class Bandpass(TraceStep):
+    function = staticmethod(processing.bandpass)
+
+    def __init__(self, freqmin: float, freqmax: float, corners: int = 4) -> None:
+        super().__init__(freqmin=freqmin, freqmax=freqmax, corners=corners)
+
+
+class OneBit(TraceStep):
+    function = staticmethod(processing.onebit)
+
+
+class RunningAbsoluteMean(TraceStep):
+    function = staticmethod(processing.running_absolute_mean)
+
+    def __init__(self, window: float) -> None:
+        super().__init__(window=window)
+
+
+class Whiten(TraceStep):
+    function = staticmethod(processing.whiten)
+
+    def __init__(self, freqmin: float, freqmax: float, smoothing: float = 0.0) -> None:
+        super().__init__(freqmin=freqmin, freqmax=freqmax, smoothing=smoothing)
+
+
+class Spectrum(IterativePE):
+    """Trace → :class:`~d4p_seismo.processing.StationSpectrum`, padded for ``max_lag`` s."""
+
+    def __init__(self, max_lag: float) -> None:
+        super().__init__()
+        self.max_lag = max_lag
+
+    def _process(self, trace: Trace) -> processing.StationSpectrum:
+        return processing.spectrum(trace, self.max_lag)
+
+
+NORMALISATIONS = ("onebit", "ram", "none")
+
+
+def trace_prep(
+    inventory: str | Path | Inventory,
+    sampling_rate: float | None = 10.0,
+    freqmin: float = 0.1,
+    freqmax: float = 1.0,
+    normalisation: str = "onebit",
+    ram_window: float | None = None,
+    whiten: bool = True,
+    max_lag: float = 60.0,
+    numprocesses: int = 1,
+) -> CompositePE:
+    """The preprocessing composite: decimate → detrend → demean → remove response →
+    band-pass → normalise → whiten → spectrum; input ``'input'`` (traces),
+    output ``'output'`` (spectra).
+
+    ``sampling_rate=None`` skips decimation; ``normalisation`` is ``"onebit"``,
+    ``"ram"`` (running absolute mean over ``ram_window`` s, by default half the
+    longest period) or ``"none"``. Every step PE gets ``numprocesses`` instances.
+    """
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(
+            f"normalisation must be one of {', '.join(NORMALISATIONS)}, not {normalisation!r}"
+        )
+    steps: list[GenericPE] = []
+    if sampling_rate:
+        steps.append(Decimate(sampling_rate))
+    steps += [
+        Detrend(), Demean(), RemoveResponse(inventory), Bandpass(freqmin, freqmax),
+    ]
+    if normalisation == "onebit":
+        steps.append(OneBit())
+    elif normalisation == "ram":
+        steps.append(RunningAbsoluteMean(ram_window or 0.5 / freqmin))
+    if whiten:
+        steps.append(Whiten(freqmin, freqmax))
+    steps.append(Spectrum(max_lag))
+    for pe in steps:
+        pe.numprocesses = numprocesses
+    composite = CompositePE()
+    for first, second in zip(steps, steps[1:], strict=False):
+        composite.connect(first, "output", second, "input")
+    composite._map_input("input", steps[0], "input")
+    composite._map_output("output", steps[-1], "output")
+    composite.name = "trace_prep"
+    return composite
+
+
+class ProductPairs(GenericPE):
+    """Every pair of stations, streamed: each new station pairs with all seen before.
+
+    Input ``'input'`` (grouping ``'global'``: one instance sees every station)
+    takes anything with an ``id`` (a spectrum, a trace) or a plain id string;
+    output ``'output'`` is ``(id_a, id_b)`` with ``id_a < id_b``, so the pair
+    and the sign of its lags do not depend on arrival order. A station seen
+    twice is an error (two files for one channel?).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.seen: list[str] = []
+
+    def process(self, inputs: dict) -> None:
+        item = inputs["input"]
+        sid = item if isinstance(item, str) else item.id
+        if sid in self.seen:
+            raise SeismoDataError(
+                f"{sid}: station reached the pairing step twice; give each channel one file"
+            )
+        for other in self.seen:
+            self.write("output", (other, sid) if other < sid else (sid, other))
+        self.seen.append(sid)
+
+
+class XCorr(GenericPE):
+    """Cross-correlates station pairs at lags up to ``max_lag`` s.
+
+    Input ``'spectra'`` (grouping ``'all'``) gives every instance every
+    spectrum; input ``'pairs'`` (shuffled) says which pairs this instance
+    computes. A pair whose spectra have not arrived yet waits for them; a
+    pair still waiting at the end of the stream names the station that never
+    came.
+    """
+
+    def __init__(self, max_lag: float = 60.0) -> None:
+        super().__init__()
+        self._add_input("spectra", grouping="all")
+        self._add_input("pairs")
+        self._add_output("output")
+        self.max_lag = max_lag
+        self.spectra: dict[str, processing.StationSpectrum] = {}
+        self.waiting: dict[str, list[tuple[str, str]]] = {}
+
+    def process(self, inputs: dict) -> None:
+        if "spectra" in inputs:
+            spec = inputs["spectra"]
+            self.spectra[spec.id] = spec
+            for pair in self.waiting.pop(spec.id, []):
+                self._try(pair)
+        if "pairs" in inputs:
+            self._try(tuple(inputs["pairs"]))
+
+    def _try(self, pair: tuple[str, str]) -> None:
+        missing = [sid for sid in pair if sid not in self.spectra]
+        if missing:
+            self.waiting.setdefault(missing[0], []).append(pair)
+            return
+        a, b = self.spectra[pair[0]], self.spectra[pair[1]]
+        self.write("output", processing.correlate(a, b, self.max_lag))
+
+    def postprocess(self) -> None:
+        if self.waiting:
+            sid, pairs = next(iter(self.waiting.items()))
+            raise MissingDataError(
+                f"{sid}: {len(pairs)} pair(s) such as {pairs[0]} wait for this station's "
+                "spectrum, which never arrived"
+            )
+
+
+def correlation_row(corr: processing.Correlation, path: str = "") -> dict[str, Any]:
+    """The summary line of one pair."""
+    return {
+        "pair": corr.pair,
+        "station_a": corr.id_a,
+        "station_b": corr.id_b,
+        "latitude_a": corr.coords_a[0],
+        "longitude_a": corr.coords_a[1],
+        "latitude_b": corr.coords_b[0],
+        "longitude_b": corr.coords_b[1],
+        "distance_km": round(corr.distance_km, 4),
+        "azimuth": round(corr.azimuth, 3),
+        "peak_lag": corr.peak_lag,
+        "peak_value": round(float(corr.data.max()), 6),
+        "file": path,
+    }
+
+
+def write_sac(corr: processing.Correlation, path: Path) -> None:
+    """One correlation as SAC: station a is the virtual source (``evla``/``evlo``,
+    ``kevnm``), station b the receiver (``stla``/``stlo``, ``kstnm``); ``b`` is
+    ``-max_lag``; ``user0`` holds the peak lag, ``dist``/``az`` the geometry."""
+    net_b, sta_b, _, cha_b = corr.id_b.split(".")
+    sac = SACTrace(
+        data=corr.data.astype(np.float32), delta=1.0 / corr.sampling_rate,
+        b=-corr.max_lag_samples / corr.sampling_rate,
+        knetwk=net_b, kstnm=sta_b, kcmpnm=cha_b, kevnm=corr.id_a.split(".")[1],
+        lcalda=False, user0=corr.peak_lag, kuser0="peaklag",
+    )
+    for key, value in (
+        ("stla", corr.coords_b[0]), ("stlo", corr.coords_b[1]),
+        ("evla", corr.coords_a[0]), ("evlo", corr.coords_a[1]),
+        ("dist", corr.distance_km), ("az", corr.azimuth),
+    ):
+        if not math.isnan(value):
+            setattr(sac, key, value)
+    sac.write(str(path))
+
+
+class WriteResults(IterativePE):
+    """Writes each correlation to ``<directory>/<id_a>_<id_b>.sac``; outputs its summary row.
+
+    The row carries the correlation samples too (``"data"``, float32) so the
+    record section can be drawn downstream without reading the files back.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        super().__init__()
+        self.directory = str(directory)
+
+    def preprocess(self) -> None:
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+
+    def _process(self, corr: processing.Correlation) -> dict[str, Any]:
+        path = Path(self.directory) / f"{corr.pair}.sac"
+        write_sac(corr, path)
+        row = correlation_row(corr, str(path))
+        row["sampling_rate"] = corr.sampling_rate
+        row["data"] = corr.data.astype(np.float32)
+        return row
+
+
+SUMMARY_FIELDS = [
+    "pair", "station_a", "station_b", "latitude_a", "longitude_a", "latitude_b",
+    "longitude_b", "distance_km", "azimuth", "peak_lag", "peak_value", "expected_lag",
+    "lag_error_samples", "file",
+]
+
+
+class Summary(GenericPE):
+    """Collects every pair's row (grouping ``'global'``); at the end writes
+    ``summary.csv`` (sorted by pair) and the record-section PNG, logs where
+    they are, and outputs ``{"results", "summary", "plot", "pairs", ...}``.
+
+    With ``expected`` lags (e.g. from the synthetic data set) it adds the
+    expected lag and the error in samples to each row, and counts the pairs
+    recovered within one sample.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        plot: bool = True,
+        expected: dict[tuple[str, str], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.directory = str(directory)
+        self.plot = plot
+        self.expected = expected
+        self.rows: list[dict[str, Any]] = []
+
+    def process(self, inputs: dict) -> None:
+        self.rows.append(inputs["input"])
+
+    def postprocess(self) -> None:
+        from d4p_seismo.plot import record_section
+
+        out = Path(self.directory)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = sorted(self.rows, key=lambda r: r["pair"])
+        within = None
+        if self.expected is not None:
+            within = 0
+            for row in rows:
+                lag = self.expected.get((row["station_a"], row["station_b"]))
+                if lag is None:
+                    continue
+                row["expected_lag"] = lag
+                row["lag_error_samples"] = round((row["peak_lag"] - lag) * row["sampling_rate"], 3)
+                within += abs(row["lag_error_samples"]) <= 1.0
+        summary = out / "summary.csv"
+        with summary.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        png = None
+        if self.plot and rows:
+            png = out / "record_section.png"
+            record_section(rows, png)
+        result = {
+            "results": str(out / "correlations"), "summary": str(summary),
+            "plot": str(png) if png else None, "pairs": len(rows),
+            "stations": len({r["station_a"] for r in rows} | {r["station_b"] for r in rows}),
+        }
+        if within is not None:
+            result["within_one_sample"] = within
+        self.log(
+            f"{len(rows)} correlations in {result['results']}, summary {summary}"
+            + (f", record section {png}" if png else "")
+            + (f"; {within}/{len(rows)} peak lags within one sample of the expected lag"
+               if within is not None else "")
+        )
+        self.write("output", result)

@@ -1,0 +1,32 @@
+"""Registers the ``xcorr`` and ``misfit`` workflows with d4p (entry-point group ``d4p``)."""
+
+from __future__ import annotations
+
+import d4p
+
+from d4p_seismo.workflows import MISFIT_DEFAULTS, XCORR_DEFAULTS, build_misfit, build_xcorr
+
+
+@d4p.hookimpl
+def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
+    return [
+        d4p.NamedWorkflow(
+            name="xcorr",
+            build=build_xcorr,
+            params=dict(XCORR_DEFAULTS),
+            description=(
+                "Seismic ambient-noise cross-correlation of every station pair "
+                "(synthetic data with known delays unless -p data=DIR); writes one SAC "
+                "file per pair, summary.csv and record_section.png under -p output=DIR"
+            ),
+        ),
+        d4p.NamedWorkflow(
+            name="misfit",
+            build=build_misfit,
+            params=dict(MISFIT_DEFAULTS),
+            description=(
+                "Observed vs synthetic seismogram misfit: pyflex windows, time shift, dlnA "
+                "and L2 per window and per trace, an image per station and a JSON summary"
+            ),
+        ),
+    ]

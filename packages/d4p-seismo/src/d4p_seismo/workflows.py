@@ -1,0 +1,247 @@
+"""The named workflows ``xcorr`` and ``misfit``: graph builders with their defaults.
+
+Each ``build_*`` returns ``(graph, inputs)`` for :func:`d4p.run`; the plugin
+registers them so ``d4p run xcorr -p stations=100`` works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from d4p import WorkflowGraph
+from obspy import UTCDateTime
+
+from d4p_seismo import synthetic
+from d4p_seismo.misfit_pes import (
+    JoinMisfit,
+    MisfitPairs,
+    MisfitSummary,
+    SelectWindows,
+    StationImage,
+    TraceMisfit,
+    WindowMisfit,
+)
+from d4p_seismo.pes import (
+    ProductPairs,
+    ReadTrace,
+    StationFiles,
+    Summary,
+    WriteResults,
+    XCorr,
+    trace_prep,
+)
+
+XCORR_DEFAULTS: dict[str, Any] = {
+    "stations": 50,
+    "hours": 1.0,
+    "rate": 20.0,
+    "velocity": 3.0,
+    "seed": 0,
+    "data": "",
+    "inventory": "",
+    "pattern": "*.mseed",
+    "starttime": "",
+    "output": "d4p-xcorr-results",
+    "target_rate": 10.0,
+    "freqmin": 0.1,
+    "freqmax": 1.0,
+    "normalisation": "onebit",
+    "whiten": True,
+    "max_lag": 60.0,
+    "instances": 0,
+    "plot": True,
+    "on_error": "raise",
+}
+"""Parameters of ``xcorr`` (``d4p run xcorr -p NAME=VALUE``).
+
+``stations``/``hours``/``rate``/``velocity``/``seed`` describe the synthetic
+data made when ``data`` is empty (written to ``<output>/data`` and reused while
+the parameters stay the same). ``data`` is a directory of waveform files
+(``pattern``) with ``inventory`` (default ``<data>/stations.xml``).
+``starttime`` (ISO) and ``hours`` cut every station to one window (the
+synthetic data set's own window by default). Preprocessing decimates to
+``target_rate`` Hz (0: keep the rate), filters and whitens between
+``freqmin`` and ``freqmax`` Hz, normalises with ``normalisation`` (``onebit``,
+``ram`` or ``none``); correlations keep lags up to ``max_lag`` s.
+``instances`` is the number of instances of each parallel PE (0: one per
+CPU). ``on_error="skip"`` leaves bad stations out with a warning instead of
+failing.
+"""
+
+MISFIT_DEFAULTS: dict[str, Any] = {
+    "stations": 3,
+    "seed": 0,
+    "time_shift": 2.3,
+    "amplitude_ratio": 1.25,
+    "observed": "",
+    "synthetic": "",
+    "output": "d4p-misfit-results",
+    "min_period": 15.0,
+    "max_period": 50.0,
+    "taper": 0.1,
+    "instances": 0,
+    "on_error": "raise",
+}
+"""Parameters of ``misfit``. With ``observed``/``synthetic`` empty, synthetic
+event seismograms are made (``stations`` stations × 3 components) where the
+observed is the synthetic delayed by ``time_shift`` s and scaled by
+``amplitude_ratio``, and written under ``<output>/data``."""
+
+
+def _instances(n: int) -> int:
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
+def ensure_synthetic(directory: Path, **params: Any) -> synthetic.SyntheticDataset:
+    """The synthetic data set in ``directory``, made (again) unless it exists with ``params``."""
+    try:
+        existing = synthetic.load_dataset(directory)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None:
+        wanted = {k: v for k, v in params.items()}
+        same = all(existing.params.get(k) == v for k, v in wanted.items())
+        if same and all(p.is_file() for p in existing.waveform_paths):
+            return existing
+        for path in directory.glob("*.mseed"):
+            path.unlink()
+    return synthetic.make_dataset(directory, **params)
+
+
+def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
+    """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
+
+    files → read (parallel) → trace_prep (parallel) → product_pairs (global)
+    and spectra (broadcast) → xcorr (parallel) → write_results (parallel) →
+    summary + record section (global). The result of :func:`d4p.run` holds, at
+    the summary PE's ``'output'``, a dict with the paths of the results, the
+    summary CSV and the plot.
+    """
+    unknown = sorted(set(overrides) - set(XCORR_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"xcorr has no parameter {unknown[0]!r}; its parameters are: "
+            + ", ".join(XCORR_DEFAULTS)
+        )
+    p = {**XCORR_DEFAULTS, **overrides}
+    output = Path(p["output"])
+    expected = None
+    if p["data"]:
+        data = Path(p["data"])
+        start = UTCDateTime(p["starttime"]) if p["starttime"] else None
+        try:
+            dataset = synthetic.load_dataset(data)
+            expected = synthetic.expected_lags(dataset)
+            start = start or dataset.starttime
+        except FileNotFoundError:
+            dataset = None
+    else:
+        data = output / "data"
+        dataset = ensure_synthetic(
+            data, stations=int(p["stations"]), hours=float(p["hours"]),
+            sampling_rate=float(p["rate"]), velocity=float(p["velocity"]), seed=int(p["seed"]),
+        )
+        expected = synthetic.expected_lags(dataset)
+        start = UTCDateTime(p["starttime"]) if p["starttime"] else dataset.starttime
+    end = start + float(p["hours"]) * 3600.0 if start is not None else None
+    inventory = p["inventory"] or str(data / "stations.xml")
+    correlations = output / "correlations"
+    if correlations.is_dir():
+        for old in correlations.glob("*.sac"):
+            old.unlink()
+    n = _instances(int(p["instances"]))
+
+    files = StationFiles(data, p["pattern"])
+    read = ReadTrace(inventory, start, end, on_error=p["on_error"])
+    read.numprocesses = n
+    prep = trace_prep(
+        inventory,
+        sampling_rate=float(p["target_rate"]) or None,
+        freqmin=float(p["freqmin"]),
+        freqmax=float(p["freqmax"]),
+        normalisation=p["normalisation"],
+        whiten=bool(p["whiten"]),
+        max_lag=float(p["max_lag"]),
+        numprocesses=n,
+    )
+    pairs = ProductPairs()
+    xcorr = XCorr(float(p["max_lag"]))
+    xcorr.numprocesses = n
+    write = WriteResults(correlations)
+    write.numprocesses = n
+    summary = Summary(output, plot=bool(p["plot"]), expected=expected)
+
+    graph = WorkflowGraph()
+    graph.connect(files, "output", read, "input")
+    graph.connect(read, "output", prep, "input")
+    graph.connect(prep, "output", pairs, "input")
+    graph.connect(prep, "output", xcorr, "spectra")
+    graph.connect(pairs, "output", xcorr, "pairs")
+    graph.connect(xcorr, "output", write, "input")
+    graph.connect(write, "output", summary, "input")
+    graph.name = "xcorr"
+    return graph, {files: 1}
+
+
+def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
+    """The misfit workflow (see :data:`MISFIT_DEFAULTS`).
+
+    pairs → (select windows → window misfit) and (whole-trace misfit) → join
+    (group_by station, component) → image per station (group_by station) →
+    summary JSON (global).
+    """
+    unknown = sorted(set(overrides) - set(MISFIT_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"misfit has no parameter {unknown[0]!r}; its parameters are: "
+            + ", ".join(MISFIT_DEFAULTS)
+        )
+    p = {**MISFIT_DEFAULTS, **overrides}
+    output = Path(p["output"])
+    if p["observed"] or p["synthetic"]:
+        if not (p["observed"] and p["synthetic"]):
+            raise ValueError("misfit needs both observed=DIR and synthetic=DIR, or neither")
+        observed, synth = p["observed"], p["synthetic"]
+    else:
+        event = synthetic.make_event_waveforms(
+            stations=int(p["stations"]), seed=int(p["seed"]),
+            time_shift=float(p["time_shift"]), amplitude_ratio=float(p["amplitude_ratio"]),
+        )
+        data = output / "data"
+        if data.is_dir():
+            shutil.rmtree(data)
+        observed, synth = synthetic.write_event_waveforms(event, data)
+    n = _instances(int(p["instances"]))
+
+    pairs = MisfitPairs(observed, synth, on_error=p["on_error"])
+    windows = SelectWindows(float(p["min_period"]), float(p["max_period"]))
+    per_window = WindowMisfit(float(p["taper"]))
+    whole = TraceMisfit(float(p["taper"]))
+    join = JoinMisfit()
+    image = StationImage(output)
+    summary = MisfitSummary(output)
+    for pe in (windows, per_window, whole, join, image):
+        pe.numprocesses = n
+
+    graph = WorkflowGraph()
+    graph.connect(pairs, "output", windows, "input")
+    graph.connect(windows, "output", per_window, "input")
+    graph.connect(pairs, "output", whole, "input")
+    graph.connect(per_window, "output", join, "windows")
+    graph.connect(whole, "output", join, "trace")
+    graph.connect(join, "output", image, "input")
+    graph.connect(image, "output", summary, "input")
+    graph.name = "misfit"
+    return graph, {pairs: 1}
+
+
+def summary_of(result: dict) -> dict:
+    """The summary dict from a :func:`d4p.run` result of either workflow."""
+    for ports in result.values():
+        for values in ports.values():
+            if values and isinstance(values[0], dict) and "summary" in values[0]:
+                return values[0]
+    raise ValueError("no workflow summary in this result")
