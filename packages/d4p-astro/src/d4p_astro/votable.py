@@ -19,6 +19,7 @@ from astropy import units as u
 from astropy.coordinates import Angle, angular_separation
 from astropy.io.votable import parse
 from astropy.io.votable.tree import TableElement, VOTableFile
+from astropy.table import Column
 
 from d4p_astro.errors import VOTableError
 
@@ -91,12 +92,12 @@ def nearest_galaxy(data: bytes, ra: float, dec: float, source: str) -> Galaxy | 
     return galaxies[0] if galaxies else None
 
 
-def text_cells(column) -> list[str | None]:
+def text_cells(column: Column) -> list[str | None]:
     """The cells of a text column, stripped; ``None`` where masked or empty."""
     return [_text(cell) for cell in _cells(column)]
 
 
-def number_cells(column) -> list[float | None]:
+def number_cells(column: Column) -> list[float | None]:
     """The cells of a numeric column as floats; ``None`` where masked, NaN or not a number.
 
     Single-precision cells keep their shortest decimal form (0.45, not 0.449999988).

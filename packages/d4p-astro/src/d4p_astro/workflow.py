@@ -66,9 +66,11 @@ def build(
             raise UsageError(f"int_ext: -p {name} must be an integer >= {least}, not {value!r}")
     for _ in read_coordinates(coordinates):
         pass  # a bad file fails now, naming its line, rather than mid-run
-    out_dir = Path(output).resolve().parent
+    # Absolute paths: PE instances may run in other processes, or other directories.
+    coordinates, output, fixture = (Path(p).resolve() for p in (coordinates, output, fixture))
+    out_dir = output.parent
     if not out_dir.is_dir():
-        raise UsageError(f"int_ext: the directory of -p output={output} does not exist: {out_dir}")
+        raise UsageError(f"int_ext: the directory of -p output={output} does not exist")
 
     read = ReadRaDec()
     get = GetVOTable(
