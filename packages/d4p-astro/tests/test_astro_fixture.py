@@ -1,4 +1,6 @@
+import pytest
 from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
+from d4p_astro.errors import VOTableError
 from d4p_astro.fixture import (
     FIXTURE_PATH,
     SYNTHETIC_NOTE,
@@ -23,7 +25,7 @@ def test_shipped_fixture_is_labelled_synthetic():
 def test_rows_round_trip_through_the_votable_reader_with_masked_cells():
     rows = synthetic_rows()
     catalogue = FixtureCatalogue()
-    assert catalogue._rows == rows
+    assert catalogue.rows == rows
     assert len(rows) == 17
     assert ("Sc", None) in [(r.mtype, r.logr25) for r in rows]
     assert (None, 0.6) in [(r.mtype, r.logr25) for r in rows]
@@ -51,3 +53,8 @@ def test_votable_bytes_escapes_text():
     data = votable_bytes([row._replace(mtype="S<a>")], "a & b")
     assert b"<TD>S&lt;a&gt;</TD>" in data and b"a &amp; b" in data
     assert nearest_galaxy(data, row.ra, row.dec, "t").mtype == "S<a>"
+
+
+def test_a_missing_fixture_file_is_a_clear_error(tmp_path):
+    with pytest.raises(VOTableError, match=r"cannot read fixture .*none\.vot: No such file"):
+        FixtureCatalogue(tmp_path / "none.vot")

@@ -125,6 +125,10 @@ def test_own_coordinates_away_from_fixture_galaxies_give_blank_rows(tmp_path):
         ({"timeout": -1.0}, "-p timeout must be a positive number"),
         ({"retries": -1}, "-p retries must be an integer >= 0"),
         ({"instances": 0}, "-p instances must be an integer >= 1"),
+        (
+            {"source": "fixture", "fixture": "/nonexistent.vot"},
+            "-p fixture=/nonexistent.vot is not",
+        ),
         ({"output": "/nonexistent-dir/x.csv"}, "the directory of -p output=/nonexistent-dir/x.csv"),
     ],
 )

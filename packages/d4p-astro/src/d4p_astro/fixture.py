@@ -156,6 +156,11 @@ class FixtureCatalogue:
         self._ra = np.radians([row.ra for row in self._rows])
         self._dec = np.radians([row.dec for row in self._rows])
 
+    @property
+    def rows(self) -> list[FixtureRow]:
+        """Every row of the fixture, in file order."""
+        return list(self._rows)
+
     def cone(self, ra: float, dec: float, radius: float) -> bytes:
         """The VOTable answer for the cone of `radius` degrees around (`ra`, `dec`)."""
         separation = np.degrees(

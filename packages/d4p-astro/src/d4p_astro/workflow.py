@@ -68,6 +68,8 @@ def build(
         pass  # a bad file fails now, naming its line, rather than mid-run
     # Absolute paths: PE instances may run in other processes, or other directories.
     coordinates, output, fixture = (Path(p).resolve() for p in (coordinates, output, fixture))
+    if source == "fixture" and not fixture.is_file():
+        raise UsageError(f"int_ext: -p fixture={fixture} is not a file")
     out_dir = output.parent
     if not out_dir.is_dir():
         raise UsageError(f"int_ext: the directory of -p output={output} does not exist")
