@@ -209,7 +209,7 @@ class Executor:
 
         ``between`` is called after every source call (a transport polls for
         incoming messages there)."""
-        for iid, loc in self.local.items():
+        for loc in list(self.local.values()):
             if loc.pe_id not in self.plan.inputs:
                 continue
             given = self.plan.inputs[loc.pe_id]

@@ -156,7 +156,7 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
         edges += [(feed.id, p, target, p) for p in feed.outputconnections]
 
     groupings = {}
-    for a, pa, b, pb in edges:
+    for _, _, b, pb in edges:
         try:
             groupings[(b, pb)] = normalise(pes[b].inputconnections[pb].get(GROUPING))
         except ValueError as exc:

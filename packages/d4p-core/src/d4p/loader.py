@@ -1,0 +1,164 @@
+"""Finding the workflow a command names: a ``.py`` file, a module, or a
+registered workflow, with its inputs."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import UsageError
+from .graph import CompositePE, WorkflowGraph
+from .plugins import get_workflow, workflows
+
+
+@dataclass
+class Target:
+    """A loaded workflow: its graph, default inputs, a name, and the file or
+    module it came from (``None`` for a registered workflow)."""
+
+    graph: WorkflowGraph
+    inputs: dict | None
+    name: str
+    source: str | None = None
+
+
+def load_target(target: str, attr: str | None = None,
+                params: dict[str, str] | None = None) -> Target:
+    """Load ``target``: a path to a ``.py`` file, an importable module, or the
+    name of a registered workflow (built with ``params``, strings converted to
+    the type of each default)."""
+    params = params or {}
+    path = Path(target)
+    if target.endswith(".py") or os.sep in target:
+        if not path.is_file():
+            raise UsageError(f"workflow file {target!r} not found")
+        module = _load_file(path)
+        return _graph_in(module, target, attr, params, source=str(path.resolve()))
+    if target in workflows():
+        return _build_named(target, params, attr)
+    try:
+        module = importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            known = ", ".join(sorted(workflows())) or "none"
+            raise UsageError(f"{target!r} is not a file, an importable module or a registered "
+                             f"workflow (registered workflows: {known})") from None
+        raise _load_failed(target, exc) from None
+    except Exception as exc:
+        raise _load_failed(target, exc) from None
+    return _graph_in(module, target, attr, params, source=target)
+
+
+def _load_file(path: Path) -> ModuleType:
+    name = f"d4p_workflow_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise _load_failed(str(path), exc) from None
+    return module
+
+
+def _load_failed(target: str, exc: BaseException) -> UsageError:
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if "importlib" not in f.filename]
+    where = f" ({user[-1].filename}, line {user[-1].lineno})" if user else ""
+    return UsageError(f"loading {target!r} failed: {type(exc).__name__}: {exc}{where}")
+
+
+def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
+              source: str) -> Target:
+    if params:
+        raise UsageError(f"-p parameters apply to registered workflows; {target!r} is a "
+                         "file or module (set values in it, or register it as a named workflow)")
+    graphs = {k: v for k, v in vars(module).items()
+              if isinstance(v, WorkflowGraph) and not isinstance(v, CompositePE)}
+    if attr is not None:
+        if attr not in vars(module):
+            listed = ", ".join(graphs) or "none"
+            raise UsageError(f"{target!r} has no attribute {attr!r} (its graphs: {listed})")
+        graph = vars(module)[attr]
+        if not isinstance(graph, WorkflowGraph):
+            raise UsageError(f"{target}:{attr} is a {type(graph).__name__}, not a WorkflowGraph")
+        return Target(graph, None, attr, source)
+    if not graphs:
+        raise UsageError(f"no workflow graph found in {target!r}: define a module-level "
+                         "WorkflowGraph (or name one with -a)")
+    if len(graphs) > 1:
+        raise UsageError(f"{target!r} defines several graphs ({', '.join(graphs)}); "
+                         "choose one with -a NAME")
+    name, graph = next(iter(graphs.items()))
+    return Target(graph, None, Path(target).stem if target.endswith(".py") else name, source)
+
+
+def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
+    if attr is not None:
+        raise UsageError(f"-a applies to files and modules; {name!r} is a registered workflow")
+    wf = get_workflow(name)
+    values: dict[str, Any] = {}
+    for key, text in params.items():
+        if key not in wf.params:
+            known = ", ".join(wf.params) or "none"
+            raise UsageError(f"workflow {name!r} has no parameter {key!r}; its parameters: {known}")
+        values[key] = convert(text, wf.params[key], f"-p {key}")
+    graph, inputs = wf.build(**values)
+    return Target(graph, inputs, name, None)
+
+
+def convert(text: str, default: Any, what: str) -> Any:
+    """Convert command-line ``text`` to the type of ``default``."""
+    if not isinstance(text, str):
+        return text
+    try:
+        if isinstance(default, bool):
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise UsageError(f"{what}: expected {type(default).__name__}, got {text!r}") from None
+    return text
+
+
+def parse_inputs(data: str | None = None, file: str | None = None) -> dict | None:
+    """Inputs from ``-d JSON`` or ``-f FILE``: ``{PE name or id: iterations or [items]}``."""
+    if file is not None:
+        try:
+            data = Path(file).read_text()
+        except FileNotFoundError:
+            raise UsageError(f"input file {file!r} not found") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read input file {file!r}: {exc.strerror}") from None
+        what = f"input file {file!r}"
+    else:
+        what = "-d"
+    if data is None:
+        return None
+    try:
+        inputs = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(inputs, dict):
+        raise UsageError(f"{what} must be a JSON object mapping PE names to iterations or "
+                         f"lists of input items, not {type(inputs).__name__}")
+    return inputs

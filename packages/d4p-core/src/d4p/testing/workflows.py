@@ -1,0 +1,502 @@
+"""The workflows of the conformance kit, one builder per case.
+
+Every builder returns ``(graph, inputs)`` ready for :func:`d4p.run`. The PEs,
+key functions and chain functions are defined at module level so that a plan
+pickles: parallel mappings send plans to other processes and interpreters.
+
+The outputs are chosen so that they do not depend on where or in which order
+units are processed (only on the groupings' guarantees): per-unit transforms,
+per-key aggregates behind ``group_by``, totals behind ``'all'`` and
+``'global'``. Aggregates use integers, so that the order of additions cannot
+change a result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import group_by
+from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
+from ..pe import GenericPE, IterativePE, ProducerPE, iterative, producer
+
+# -- sources --------------------------------------------------------------------------
+
+
+class Numbers(ProducerPE):
+    """Writes ``start .. start+n-1`` on each iteration; with input items, writes
+    every integer of ``range(item)``."""
+
+    def __init__(self, n: int = 10, start: int = 0) -> None:
+        super().__init__()
+        self.n, self.start = n, start
+
+    def _process(self, inputs):
+        if inputs:
+            for i in range(inputs):
+                self.write("output", i)
+            return
+        for i in range(self.start, self.start + self.n):
+            self.write("output", i)
+
+
+class Pairs(ProducerPE):
+    """Writes ``(key, i)`` tuples, keys ``k0 .. k{keys-1}`` cycling."""
+
+    def __init__(self, n: int = 60, keys: int = 7, offset: int = 0) -> None:
+        super().__init__()
+        self.n, self.keys, self.offset = n, keys, offset
+
+    def _process(self, inputs):
+        for i in range(self.n):
+            self.write("output", (f"k{(i + self.offset) % self.keys}", i))
+
+
+class Counter(ProducerPE):
+    """Writes the iteration number (0, 1, ...) once per iteration: its state
+    lives in the one source instance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def _process(self, inputs):
+        self.calls += 1
+        return self.calls - 1
+
+
+class MultiPortSource(GenericPE):
+    """A source with three outputs: ``'even'``, ``'odd'`` and ``'info'``
+    (left unconnected, so it is a result)."""
+
+    def __init__(self, n: int = 20) -> None:
+        super().__init__()
+        self._add_output("even")
+        self._add_output("odd")
+        self._add_output("info")
+        self.n = n
+
+    def process(self, inputs):
+        for i in range(self.n):
+            self.write("even" if i % 2 == 0 else "odd", i)
+        return {"info": f"wrote {self.n}"}
+
+
+class Arrays(ProducerPE):
+    """Writes ``count`` NumPy arrays of ``size`` float64 values (seeded)."""
+
+    def __init__(self, count: int = 6, size: int = 100_000, seed: int = 7) -> None:
+        super().__init__()
+        self.count, self.size, self.seed = count, size, seed
+
+    def _process(self, inputs):
+        rng = np.random.default_rng(self.seed)
+        for i in range(self.count):
+            self.write("output", (i, rng.standard_normal(self.size)))
+
+
+# -- transforms -------------------------------------------------------------------------
+
+
+class Double(IterativePE):
+    def _process(self, data):
+        return 2 * data
+
+
+class AddOne(IterativePE):
+    def _process(self, data):
+        return data + 1
+
+
+class Square(IterativePE):
+    def _process(self, data):
+        return data * data
+
+
+class Tag(IterativePE):
+    """Writes ``(label, data)``."""
+
+    def __init__(self, label: str = "") -> None:
+        super().__init__()
+        self.label = label
+
+    def _process(self, data):
+        return (self.label, data)
+
+
+class Splitter(GenericPE):
+    """Input ``'input'``; writes small numbers to ``'small'``, the rest to ``'large'``."""
+
+    def __init__(self, limit: int = 10) -> None:
+        super().__init__()
+        self._add_input("input")
+        self._add_output("small")
+        self._add_output("large")
+        self.limit = limit
+
+    def process(self, inputs):
+        x = inputs["input"]
+        return {"small" if x < self.limit else "large": x}
+
+
+class Merge(GenericPE):
+    """Two inputs ``'a'`` and ``'b'``; writes ``(port, data)`` for each unit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("a")
+        self._add_input("b")
+        self._add_output("output")
+
+    def process(self, inputs):
+        for port, data in inputs.items():
+            self.write("output", (port, data))
+
+
+class KeyCount(GenericPE):
+    """Counts units per key; writes ``(key, count, total of values)`` at the end."""
+
+    def __init__(self, grouping=None, numprocesses: int = 3) -> None:
+        super().__init__(numprocesses=numprocesses)
+        self._add_input("input", grouping=grouping if grouping is not None else [0])
+        self._add_output("output")
+        self.seen: dict = {}
+
+    def process(self, inputs):
+        key, value = inputs["input"]
+        count, total = self.seen.get(key, (0, 0))
+        self.seen[key] = (count + 1, total + value)
+
+    def postprocess(self):
+        for key, (count, total) in sorted(self.seen.items()):
+            self.write("output", (key, count, total))
+
+
+class Total(GenericPE):
+    """Sums integer units and writes ``(count, total)`` in postprocess only."""
+
+    def __init__(self, grouping=None, numprocesses: int = 1) -> None:
+        super().__init__(numprocesses=numprocesses)
+        self._add_input("input", grouping=grouping)
+        self._add_output("output")
+        self.count = self.total = 0
+
+    def process(self, inputs):
+        self.count += 1
+        self.total += inputs["input"]
+
+    def postprocess(self):
+        self.write("output", (self.count, self.total))
+
+
+class ScaleArray(GenericPE):
+    """``(i, array)`` → ``(i, 2 * array + 1)`` on ``'output'`` and the scaled
+    array alone on ``'scaled'``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+        self._add_output("scaled")
+
+    def process(self, inputs):
+        i, array = inputs["input"]
+        scaled = 2.0 * array + 1.0
+        return {"output": (i, scaled), "scaled": scaled}
+
+
+class ArrayStats(IterativePE):
+    """``(i, array)`` → ``(i, size, rounded mean)``."""
+
+    def _process(self, data):
+        i, array = data
+        return (i, int(array.size), round(float(array.mean()), 9))
+
+
+class Fragile(IterativePE):
+    """Raises ``ValueError`` on the unit ``(5, 'five')``; passes the others on.
+    Grouped by the number, so the failing instance is known in advance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping=[0])
+
+    def _process(self, data):
+        if data == (5, "five"):
+            raise ValueError(f"cannot handle {data[1]}")
+        return data
+
+
+class Spell(IterativePE):
+    """``i`` → ``(i, english name)`` for small numbers."""
+
+    WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+    def _process(self, data):
+        return (data, self.WORDS[data % 10])
+
+
+def first_letter(pair) -> str:
+    """Key function of the group_by(key=...) case."""
+    return pair[0][:2]
+
+
+def plus(x, k=1):
+    return x + k
+
+
+def times(x, k=2):
+    return x * k
+
+
+@producer
+def countdown(n=5):
+    """Decorated generator source: n, n-1, ..., 1."""
+    yield from range(n, 0, -1)
+
+
+@iterative
+def repeat(x, times=2):
+    """Decorated generator transform: writes ``x`` ``times`` times."""
+    for _ in range(times):
+        yield x
+
+
+@iterative
+def halve(x):
+    return x / 2
+
+
+# -- composites -----------------------------------------------------------------------------
+
+
+class DoubleThenAdd(CompositePE):
+    """A composite: ``'input'`` → Double → AddOne → ``'output'``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        double, add = Double(), AddOne()
+        self.connect(double, "output", add, "input")
+        self._map_input("input", double, "input")
+        self._map_output("output", add, "output")
+
+
+class Nested(CompositePE):
+    """A composite holding a composite: ``'input'`` → DoubleThenAdd → Square (×2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        inner, square = DoubleThenAdd(), Square()
+        square.numprocesses = 2
+        self.connect(inner, "output", square, "input")
+        self._map_input("input", inner, "input")
+        self._map_output("output", square, "output")
+
+
+# -- the cases' builders -------------------------------------------------------------------
+
+
+def pipeline(n: int = 50):
+    """numbers → double → add one → total (postprocess write), plus the
+    per-unit outputs of add one through a tee."""
+    graph = WorkflowGraph()
+    src, double, add, total = Numbers(n), Double(), AddOne(), Total()
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", add, "input")
+    graph.connect(add, "output", total, "input")
+    return graph, {src: 1}
+
+
+def parallel_chain(n: int = 60):
+    """numbers → double ×3 → add one ×3 → square ×3: a chain the plan fuses."""
+    graph = WorkflowGraph()
+    src, double, add, square = Numbers(n), Double(), AddOne(), Square()
+    for pe in (double, add, square):
+        pe.numprocesses = 3
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", add, "input")
+    graph.connect(add, "output", square, "input")
+    return graph, {src: 1}
+
+
+def split_merge(n: int = 30):
+    """numbers → splitter (small / large) → double ×2 / add one ×2 → merge."""
+    graph = WorkflowGraph()
+    src, split, double, add, merge = Numbers(n), Splitter(10), Double(), AddOne(), Merge()
+    double.numprocesses = add.numprocesses = 2
+    graph.connect(src, "output", split, "input")
+    graph.connect(split, "small", double, "input")
+    graph.connect(split, "large", add, "input")
+    graph.connect(double, "output", merge, "a")
+    graph.connect(add, "output", merge, "b")
+    return graph, {src: 1}
+
+
+def tee(n: int = 25):
+    """One output feeding two PEs: every unit reaches both."""
+    graph = WorkflowGraph()
+    src, left, right = Numbers(n), Tag("left"), Tag("right")
+    right.numprocesses = 2
+    graph.connect(src, "output", left, "input")
+    graph.connect(src, "output", right, "input")
+    return graph, {src: 1}
+
+
+def fan_in(n: int = 40):
+    """Two sources → one group-by input of a 3-instance PE (two edges into one
+    input: a dispel4py hang)."""
+    graph = WorkflowGraph()
+    a, b, count = Pairs(n, keys=5), Pairs(n, keys=5, offset=2), KeyCount(numprocesses=3)
+    graph.connect(a, "output", count, "input")
+    graph.connect(b, "output", count, "input")
+    return graph, {a: 1, b: 1}
+
+
+def grouping_shuffle(n: int = 90):
+    """numbers → square ×3 (shuffle) → total ('global')."""
+    graph = WorkflowGraph()
+    src, square, total = Numbers(n), Square(), Total("global")
+    square.numprocesses = 3
+    graph.connect(src, "output", square, "input")
+    graph.connect(square, "output", total, "input")
+    return graph, {src: 1}
+
+
+def grouping_group_by(n: int = 70):
+    """pairs → per-key counts ×3, grouped by tuple index 0."""
+    graph = WorkflowGraph()
+    src, count = Pairs(n, keys=7), KeyCount([0], numprocesses=3)
+    graph.connect(src, "output", count, "input")
+    return graph, {src: 1}
+
+
+def grouping_group_by_key(n: int = 70):
+    """pairs → per-key counts ×3, grouped by a key function (the first two letters)."""
+    graph = WorkflowGraph()
+    src, count = Pairs(n, keys=12), KeyCount(group_by(key=first_letter), numprocesses=3)
+    graph.connect(src, "output", count, "input")
+    return graph, {src: 1}
+
+
+def grouping_all(n: int = 30):
+    """numbers → total ×3 ('all'): every instance sees every unit and writes
+    the same total in postprocess."""
+    graph = WorkflowGraph()
+    src, total = Numbers(n), Total("all", numprocesses=3)
+    graph.connect(src, "output", total, "input")
+    return graph, {src: 1}
+
+
+def grouping_global(n: int = 30):
+    """numbers → double ×3 → total ('global', asked for 3 instances, gets one)."""
+    graph = WorkflowGraph()
+    src, double, total = Numbers(n), Double(), Total("global", numprocesses=3)
+    double.numprocesses = 3
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", total, "input")
+    return graph, {src: 1}
+
+
+def composite(n: int = 20):
+    """numbers → Nested (a composite holding a composite) → total."""
+    graph = WorkflowGraph()
+    src, nested, total = Numbers(n), Nested(), Total()
+    graph.connect(src, "output", nested, "input")
+    graph.connect(nested, "output", total, "input")
+    return graph, {src: 1}
+
+
+def iterative_chain(n: int = 20):
+    """numbers → create_iterative_chain([plus, (times, {'k': 3}), (plus, {'k': -1})])."""
+    graph = WorkflowGraph()
+    src = Numbers(n)
+    chain = create_iterative_chain([plus, (times, {"k": 3}), (plus, {"k": -1})])
+    graph.connect(src, "output", chain, "input")
+    return graph, {src: 1}
+
+
+def partitions(n: int = 40):
+    """Explicit partitions: [numbers, double] and [add one, total]."""
+    graph = WorkflowGraph()
+    src, double, add, total = Numbers(n), Double(), AddOne(), Total("global")
+    double.numprocesses = add.numprocesses = 2
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", add, "input")
+    graph.connect(add, "output", total, "input")
+    graph.partitions = [[src, double], [add, total]]
+    return graph, {src: 1}
+
+
+def iterations(n: int = 12):
+    """A source run ``n`` times (its state counts the iterations) → tag ×2."""
+    graph = WorkflowGraph()
+    src, tag = Counter(), Tag("it")
+    tag.numprocesses = 2
+    graph.connect(src, "output", tag, "input")
+    return graph, {src: n}
+
+
+def input_list_source():
+    """A source given a list of input items: writes range(item) for each."""
+    graph = WorkflowGraph()
+    src, double = Numbers(), Double()
+    graph.connect(src, "output", double, "input")
+    return graph, {src: [3, 1, 4, 1, 5]}
+
+
+def input_list_feed(n: int = 10):
+    """Input items for a PE that also has an upstream PE (a dispel4py TypeError):
+    numbers → add one, and add one also gets [{'input': 100}, {'input': 200}]."""
+    graph = WorkflowGraph()
+    src, add, total = Numbers(n), AddOne(), Total()
+    graph.connect(src, "output", add, "input")
+    graph.connect(add, "output", total, "input")
+    return graph, {src: 1, add: [{"input": 100}, {"input": 200}]}
+
+
+def multi_output_source(n: int = 20):
+    """A source with three outputs: two feed different PEs, one is a result."""
+    graph = WorkflowGraph()
+    src, double, square = MultiPortSource(n), Double(), Square()
+    square.numprocesses = 2
+    graph.connect(src, "even", double, "input")
+    graph.connect(src, "odd", square, "input")
+    return graph, {src: 1}
+
+
+def decorators(n: int = 6):
+    """PEs made by @d4p.producer and @d4p.iterative (generators)."""
+    graph = WorkflowGraph()
+    src, rep, half = countdown(n=n), repeat(times=3), halve()
+    rep.numprocesses = 2
+    graph.connect(src, "output", rep, "input")
+    graph.connect(rep, "output", half, "input")
+    return graph, {src: 1}
+
+
+def numpy_arrays(count: int = 6, size: int = 100_000):
+    """NumPy payloads: arrays of ``size`` floats through scale ×2 → stats; the
+    scaled arrays themselves are results too."""
+    graph = WorkflowGraph()
+    src, scale, stats = Arrays(count, size), ScaleArray(), ArrayStats()
+    scale.numprocesses = 2
+    graph.connect(src, "output", scale, "input")
+    graph.connect(scale, "output", stats, "input")
+    return graph, {src: 1}
+
+
+def wordcount():
+    """The core's word count example, small: group-by counters → global collector."""
+    from ..examples import wordcount as build
+
+    return build(words=3000, vocabulary=40, counters=3, top=40, seed=3)
+
+
+def failure(n: int = 8):
+    """numbers → spell → Fragile ×2 (group_by the number), which raises on (5, 'five')
+    in instance 1."""
+    graph = WorkflowGraph()
+    src, spell, fragile = Numbers(n), Spell(), Fragile()
+    fragile.numprocesses = 2
+    graph.connect(src, "output", spell, "input")
+    graph.connect(spell, "output", fragile, "input")
+    return graph, {src: 1}
