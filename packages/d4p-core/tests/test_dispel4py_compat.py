@@ -1,0 +1,283 @@
+"""dispel4py workflows run on d4p after changing their import lines only.
+
+The workflows in ``dispel4py_workflows/`` are written against the dispel4py
+1.2.1 API (``dispel4py.core``, ``dispel4py.base``, ``dispel4py.workflow_graph``),
+modelled on dispel4py's own ``examples/graph_testing``. This test rewrites
+those three import lines to ``from d4p import ...``, changes nothing else, and
+runs the workflows on d4p.
+
+The expected values are what dispel4py 1.2.1 itself gave, obtained by running
+``dispel4py_workflows/reference_run.py`` in the venv that
+``bench/dispel4py_env.py`` makes (dispel4py 1.2.1 from PyPI, networkx 3.6.1,
+Python 3.11), e.g.::
+
+    bench/.venv-dispel4py/bin/python \\
+        packages/d4p-core/tests/dispel4py_workflows/reference_run.py word_count multi -n 4
+
+dispel4py's ``simple`` mapping forces one instance per PE, while its ``multi``
+mapping runs ``numprocesses`` instances when given enough processes; d4p runs
+``numprocesses`` instances in every mapping, so the workflows with several
+instances are compared with dispel4py ``multi`` (as multisets: order within a
+port is not compared, as no parallel mapping fixes it).
+
+The last tests cover dispel4py bugs that must not exist in d4p; each says what
+dispel4py 1.2.1 does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import d4p
+import networkx as nx
+import pytest
+from d4p.plan import make_plan
+
+WORKFLOWS = Path(__file__).parent / "dispel4py_workflows"
+
+IMPORT_REWRITES = {
+    "from dispel4py.core import ": "from d4p import ",
+    "from dispel4py.base import ": "from d4p import ",
+    "from dispel4py.workflow_graph import ": "from d4p import ",
+}
+
+MAPPINGS = [("simple", 1)]
+if "multi" in d4p.mappings():
+    MAPPINGS += [("multi", 2), ("multi", 3)]
+MAPPING_IDS = [f"{m}-n{n}" for m, n in MAPPINGS]
+
+
+def port_to_d4p(source: str) -> str:
+    """The one change a dispel4py workflow needs: its import lines."""
+    lines = source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        for old, new in IMPORT_REWRITES.items():
+            if line.startswith(old):
+                lines[i] = new + line[len(old):]
+    return "".join(lines)
+
+
+@pytest.fixture(scope="module")
+def ported(tmp_path_factory):
+    """Import a workflow module of dispel4py_workflows/ ported to d4p.
+
+    The ported files are written to a temporary folder put on ``sys.path``, so
+    that worker processes (fork or spawn) import the same PE classes."""
+    folder = tmp_path_factory.mktemp("ported")
+    names = []
+    for path in sorted(WORKFLOWS.glob("*.py")):
+        if path.name == "reference_run.py":
+            continue
+        (folder / path.name).write_text(port_to_d4p(path.read_text()))
+        names.append(path.stem)
+    for path in WORKFLOWS.glob("*.json"):
+        (folder / path.name).write_text(path.read_text())
+    for name in names:
+        assert name not in sys.modules, f"a module called {name!r} is already imported"
+    sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(str(folder))
+        for name in names:
+            sys.modules.pop(name, None)
+
+
+def normalise(results: dict) -> dict:
+    """``{pe_id: {port: [units]}}`` → ``{pe name: [{port: sorted units}, ...]}``,
+    as ``reference_run.py`` prints dispel4py's results: PE ids are numbered
+    differently, names are the same; empty outputs are left out."""
+    by_name: dict[str, list] = {}
+    for pe_id, ports in results.items():
+        entry = {port: sorted(units, key=_unit_key) for port, units in ports.items() if units}
+        if entry:
+            by_name.setdefault(re.sub(r"\d+$", "", pe_id), []).append(
+                json.loads(json.dumps(entry)))
+    return {name: sorted(entries, key=repr) for name, entries in sorted(by_name.items())}
+
+
+def _unit_key(unit):
+    return (0, unit, "") if isinstance(unit, int | float) else (1, 0, repr(unit))
+
+
+def run_ported(ported, workflow: str, mapping: str, processes: int, **params):
+    graph, inputs = ported(workflow).build(**params)
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    return normalise(result), result
+
+
+def numbers(*values):
+    return [{"output": list(values)}]
+
+
+WORDS = ["analysis", "computing", "data", "dispel4py", "mpi", "processing", "simple"]
+
+# RESULT lines printed by reference_run.py under dispel4py 1.2.1 (see the module
+# docstring); the comment names the command after "reference_run.py".
+EXPECTED = {
+    # pipeline simple  (same with: pipeline multi -n 6)
+    "pipeline": {"TestOneInOneOut": numbers(1, 2, 3, 4, 5)},
+    # split_merge simple  (same with: split_merge multi -n 4)
+    "split_merge": {"TestTwoInOneOut": [{"output": ["1", "1", "2", "2", "3", "3"]}]},
+    # teecopy simple  (same with: teecopy multi -n 3)
+    "teecopy": {"TestOneInOneOut": numbers(1, 2, 3, 4) * 2},
+    # parallel_pipeline simple  (same with: parallel_pipeline multi -n 4)
+    "parallel_pipeline": {"TestOneInOneOut": numbers(*range(1, 11)) * 2},
+    # grouping_onetoall multi -n 3  (2 instances of cons, each gets every unit;
+    # dispel4py simple runs 1 instance and gives 1..5 once)
+    "grouping_onetoall": {"TestOneInOneOut": numbers(1, 1, 2, 2, 3, 3, 4, 4, 5, 5)},
+    # grouping_alltoone multi -n 11  (5 + 5 instances, one instance of cons2 gets all)
+    "grouping_alltoone": {"TestOneInOneOut": numbers(*range(1, 11))},
+    # pipeline_composite simple --snapshot-nodes  (and multi -n 5 --snapshot-nodes):
+    # plain dispel4py cannot flatten a composite on networkx >= 2, see
+    # test_composite_flattening_on_networkx_3
+    "pipeline_composite": {"PE_subtract": numbers(5.0, 7.0, 9.0)},
+    # word_count multi -n 4  (3 counter instances grouped by word; same as simple)
+    "word_count": {"WordCounter": [{"output": [[w, c] for w in WORDS for c in (1, 2, 3)
+                                              if (w, c) != ("simple", 3)]}]},
+    # multi_producer simple  (same with: multi_producer multi -n 3)
+    "multi_producer": {"TestOneInOneOut": numbers(*range(10))},
+}
+
+
+def test_porting_changes_only_import_lines():
+    for path in sorted(WORKFLOWS.glob("*.py")):
+        if path.name == "reference_run.py":
+            continue
+        old = path.read_text().splitlines()
+        new = port_to_d4p(path.read_text()).splitlines()
+        changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+        assert changed, f"{path.name} does not import dispel4py"
+        assert all(a.startswith("from dispel4py.") and b.startswith("from d4p import ")
+                   for a, b in changed), changed
+        assert "dispel4py" not in "\n".join(line for line in new if "import" in line)
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+@pytest.mark.parametrize("workflow", sorted(EXPECTED))
+def test_dispel4py_workflow_gives_dispel4py_results(ported, workflow, mapping, processes):
+    got, _ = run_ported(ported, workflow, mapping, processes)
+    assert got == EXPECTED[workflow]
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_several_instances_run_as_declared(ported, mapping, processes):
+    """numprocesses is honoured in every mapping (dispel4py simple forces 1)."""
+    _, result = run_ported(ported, "grouping_alltoone", mapping, processes)
+    assert sorted(result.summary.instances.values()) == [1, 1, 5]
+    assert sorted(result.summary.units.values()) == [10, 10, 10]  # iterations, units, units
+    _, result = run_ported(ported, "word_count", mapping, processes)
+    assert sorted(result.summary.instances.values()) == [1, 3]
+    assert result.summary.units[next(p for p in result.summary.units
+                                     if p.startswith("WordCounter"))] == 20
+
+
+# -- dispel4py bugs that must not exist here -------------------------------------------
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_composite_flattening_on_networkx_3(ported, mapping, processes):
+    """dispel4py 1.2.1 ``WorkflowGraph.flatten()`` adds nodes while iterating
+    over ``graph.nodes()``: "RuntimeError: dictionary changed size during
+    iteration" on networkx >= 2, so no composite (create_iterative_chain)
+    workflow runs at all (reference_run.py pipeline_composite simple)."""
+    assert int(nx.__version__.split(".")[0]) >= 3
+    graph, inputs = ported("pipeline_composite").build()
+    graph.flatten()  # the dispel4py API, in place
+    assert sorted(pe.name for pe in graph.get_contained_objects()) == [
+        "PE_addTwo", "PE_divideByTwo", "PE_multiplyByFour", "PE_subtract", "TestProducer"]
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    assert normalise(result) == EXPECTED["pipeline_composite"]
+    got, _ = run_ported(ported, "pipeline_composite", mapping, processes)  # unflattened
+    assert got == EXPECTED["pipeline_composite"]
+
+
+def test_partitions_are_honoured_by_the_plan(ported):
+    graph, inputs = ported("parallel_pipeline").build(partitioned=True)
+    prod, cons1, cons2 = graph.partitions[0]
+    (cons3,) = graph.partitions[1]
+    for processes in (1, 2, 3):
+        plan = make_plan(graph, processes, inputs)
+        where = plan.assignment()
+        assert where[prod.id] == where[cons1.id] == where[cons2.id]
+        if processes > 1:
+            assert where[cons3.id] != where[prod.id]
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_partitioned_enactment(ported, mapping, processes):
+    """dispel4py 1.2.1 multi with ``graph.partitions`` crashes in
+    create_partitioned ("RuntimeError: dictionary changed size during
+    iteration": reference_run.py parallel_pipeline multi -n 3 --partitioned);
+    with that worked around (--snapshot-nodes) it runs but drops the output of
+    cons2, which is inside a partition: {"TestOneInOneOut": [1..10]} once.
+    The right result is dispel4py simple's: both unconnected outputs."""
+    got, result = run_ported(ported, "parallel_pipeline", mapping, processes, partitioned=True)
+    assert got == EXPECTED["parallel_pipeline"]
+    assert result.summary.processes == min(processes, 2)  # one per partition at most
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_fewer_processes_than_pes(ported, mapping, processes):
+    """dispel4py 1.2.1 multi with fewer processes than PE instances falls back
+    to partitioning and crashes: "RuntimeError: dictionary changed size during
+    iteration" (reference_run.py parallel_pipeline multi -n 3, 4 PEs) or
+    "TypeError: cannot unpack non-iterable NoneType object"
+    (reference_run.py fan_in multi -n 4, 5 instances)."""
+    got, result = run_ported(ported, "parallel_pipeline", mapping, processes)
+    assert got == EXPECTED["parallel_pipeline"]
+    assert len(result.summary.units) == 4 > processes
+
+
+FAN_IN = {"Collector": [{"output": [[*range(10), *range(100, 110)]]}]}
+"""reference_run.py fan_in simple (one instance of the merging PE)."""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_two_edges_into_one_input_of_a_parallel_pe_finishes(ported, mapping, processes):
+    """Two producers feed the one input of a PE with 2 instances. dispel4py
+    1.2.1 multi never finishes (reference_run.py fan_in multi -n 5 was killed
+    after 20 s): the merging PE's instances share one list of sources that is
+    extended once per instance, so they wait for end-of-stream signals that
+    never come. Here it finishes, with every unit exactly once."""
+    got, result = run_ported(ported, "fan_in", mapping, processes)
+    assert got == FAN_IN
+    merge = next(p for p in result.summary.instances if p.startswith("TestIterative"))
+    assert result.summary.instances[merge] == 2
+    assert result.summary.units[merge] == 20
+
+
+NONROOT = {"TestOneInOneOut": numbers(2, 4, 6, 200, 400)}
+"""Double gets 1, 2, 3 from the producer and 100, 200 from the file."""
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_file_inputs_for_a_non_root_pe(ported, mapping, processes):
+    """An input file naming a PE that has upstream PEs: dispel4py 1.2.1 simple
+    fails with "TypeError: list indices must be integers or slices, not str"
+    (reference_run.py nonroot_inputs simple -f nonroot_inputs.json), and its
+    multi silently drops the producer's units (gives [200, 400])."""
+    graph, _ = ported("nonroot_inputs").build()
+    inputs = json.loads((WORKFLOWS / "nonroot_inputs.json").read_text())
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    assert normalise(result) == NONROOT
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_file_inputs_for_a_non_root_pe_on_the_command_line(ported, tmp_path, mapping,
+                                                           processes):
+    """The same through ``d4p run FILE -f inputs.json``, as with ``dispel4py simple``."""
+    cli = pytest.importorskip("d4p.cli")
+    module = ported("nonroot_inputs")
+    out = tmp_path / "results.json"
+    code = cli.main([
+        "run", module.__file__, "-f", str(Path(module.__file__).with_suffix(".json")),
+        "-m", mapping, "-n", str(processes), "-q", "-o", str(out)])
+    assert code == 0
+    assert normalise(json.loads(out.read_text())["results"]) == NONROOT
