@@ -36,6 +36,7 @@ import d4p
 import networkx as nx
 import pytest
 from d4p.plan import make_plan
+from d4p.plugins import mappings as installed_mappings
 
 WORKFLOWS = Path(__file__).parent / "dispel4py_workflows"
 
@@ -46,7 +47,7 @@ IMPORT_REWRITES = {
 }
 
 MAPPINGS = [("simple", 1)]
-if "multi" in d4p.mappings():
+if "multi" in installed_mappings():
     MAPPINGS += [("multi", 2), ("multi", 3)]
 MAPPING_IDS = [f"{m}-n{n}" for m, n in MAPPINGS]
 
@@ -281,3 +282,12 @@ def test_file_inputs_for_a_non_root_pe_on_the_command_line(ported, tmp_path, map
         "-m", mapping, "-n", str(processes), "-q", "-o", str(out)])
     assert code == 0
     assert normalise(json.loads(out.read_text())["results"]) == NONROOT
+
+
+@pytest.mark.skipif("multi" not in installed_mappings(), reason="multi mapping not installed")
+def test_ported_workflows_run_under_spawn(ported):
+    """Ported PE classes are importable by spawned workers (they pickle by name)."""
+    for workflow in ("word_count", "pipeline_composite"):
+        graph, inputs = ported(workflow).build()
+        result = d4p.run(graph, inputs, mapping="multi", processes=2, start_method="spawn")
+        assert normalise(result) == EXPECTED[workflow]
