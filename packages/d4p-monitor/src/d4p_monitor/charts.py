@@ -1,0 +1,150 @@
+"""Charts as inline SVG, drawn on the server: no JavaScript, no network.
+
+Every chart is an ``<svg class="chart" data-chart=KIND>`` whose marks carry
+``class="mark"`` and a ``<title>`` with the exact value (a tooltip in the
+browser). Every label is escaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+           "#ff9da7", "#9c755f", "#bab0ac")
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _nice(value: float) -> float:
+    """A round axis maximum at or above ``value``."""
+    if value <= 0:
+        return 1.0
+    exp = 10 ** len(str(int(value))) / 10 if value >= 1 else 1.0
+    while exp > value:
+        exp /= 10
+    for step in (1, 2, 2.5, 5, 10):
+        if step * exp >= value:
+            return step * exp
+    return 10 * exp
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.3g}"
+    return f"{value:.3g}"
+
+
+def _legend(names: list[str], x: float, y: float) -> list[str]:
+    out = []
+    for i, name in enumerate(names):
+        out.append(f'<rect x="{x:.1f}" y="{y + i * 16:.1f}" width="10" height="10" '
+                   f'fill="{colour(i)}"/><text x="{x + 14:.1f}" y="{y + 9 + i * 16:.1f}" '
+                   f'class="legend">{escape(name)}</text>')
+    return out
+
+
+def bar_chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]], *,
+              unit: str = "s", title: str = "") -> str:
+    """Horizontal stacked bars: one row per label, one segment per series."""
+    left, right, row, top = 190, 150, 24, 28
+    width = 760
+    plot = width - left - right
+    height = top + row * max(len(labels), 1) + 30
+    totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
+    scale = _nice(max(totals, default=0.0))
+    out = [f'<svg class="chart" data-chart="{escape(kind)}" role="img" '
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for k in range(5):
+        x = left + plot * k / 4
+        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 26}" '
+                   f'class="grid"/><text x="{x:.1f}" y="{height - 10}" text-anchor="middle" '
+                   f'class="tick">{_fmt(scale * k / 4)} {escape(unit)}</text>')
+    for i, label in enumerate(labels):
+        y = top + i * row
+        out.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
+                   f'class="label">{escape(label)}</text>')
+        x = left
+        for s, (name, values) in enumerate(series):
+            w = plot * values[i] / scale if scale else 0
+            if values[i] > 0:
+                out.append(f'<rect class="mark" x="{x:.1f}" y="{y + 3}" width="{max(w, 0.5):.1f}" '
+                           f'height="{row - 6}" fill="{colour(s)}"><title>{escape(label)} '
+                           f'{escape(name)}: {values[i]:.6g} {escape(unit)}</title></rect>')
+            x += w
+    out += _legend([name for name, _ in series], width - right + 12, top)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *,
+               x_unit: str = "s", y_unit: str = "ms", title: str = "") -> str:
+    """One polyline (with point marks) per series."""
+    left, right, top, bottom = 70, 170, 16, 40
+    width, height = 760, 300
+    pw, ph = width - left - right, height - top - bottom
+    xs = [x for _, pts in series for x, _ in pts]
+    ys = [y for _, pts in series for _, y in pts]
+    xmax = _nice(max(xs, default=0.0))
+    ymax = _nice(max(ys, default=0.0))
+    out = [f'<svg class="chart" data-chart="{escape(kind)}" role="img" '
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for k in range(5):
+        y = top + ph - ph * k / 4
+        x = left + pw * k / 4
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+                   f'{_fmt(ymax * k / 4)} {escape(y_unit)}</text>'
+                   f'<text x="{x:.1f}" y="{height - 20}" text-anchor="middle" class="tick">'
+                   f'{_fmt(xmax * k / 4)} {escape(x_unit)}</text>')
+    for s, (name, pts) in enumerate(series):
+        coords = [(left + pw * x / xmax, top + ph - ph * y / ymax) for x, y in pts]
+        if len(coords) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{colour(s)}" '
+                       f'stroke-width="1.5"/>')
+        for (x, y), (vx, vy) in zip(coords, pts, strict=True):
+            out.append(f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="2.5" '
+                       f'fill="{colour(s)}"><title>{escape(name)} at {vx:.3f} {escape(x_unit)}: '
+                       f'{vy:.6g} {escape(y_unit)}</title></circle>')
+    out += _legend([name for name, _ in series], width - right + 12, top)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str]]]],
+                   names: list[str], seconds: float, *, title: str = "") -> str:
+    """One row per lane (a process, or an instance within one) with a bar per
+    (start, end, colour index, tooltip); ``names`` label the colours."""
+    left, right, row, top = 150, 170, 22, 16
+    width = 760
+    pw = width - left - right
+    height = top + row * max(len(lanes), 1) + 34
+    span = _nice(seconds)
+    out = [f'<svg class="chart" data-chart="timeline" role="img" '
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for k in range(5):
+        x = left + pw * k / 4
+        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 28}" '
+                   f'class="grid"/><text x="{x:.1f}" y="{height - 12}" text-anchor="middle" '
+                   f'class="tick">{_fmt(span * k / 4)} s</text>')
+    for i, (label, bars) in enumerate(lanes):
+        y = top + i * row
+        out.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
+                   f'class="label">{escape(label)}</text>')
+        for t0, t1, c, tip in bars:
+            x0 = left + pw * max(t0, 0) / span
+            w = max(pw * (t1 - max(t0, 0)) / span, 1.0)
+            out.append(f'<rect class="mark" x="{x0:.1f}" y="{y + 3}" width="{w:.1f}" '
+                       f'height="{row - 6}" fill="{colour(c)}"><title>{escape(tip)}</title></rect>')
+    out += _legend(names, width - right + 12, top)
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,175 @@
+"""``d4p monitor`` sub-commands: ``serve``, ``runs``, ``show RUN``, ``advise RUN``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from d4p import UsageError
+
+from .advise import advise, format_advice
+from .profile import RunNotFound, communication, load, profile
+from .store import StoreError, describe, open_store
+
+
+def add_parser(subparsers) -> None:
+    """Add ``d4p monitor`` and its sub-commands to the ``d4p`` command."""
+    monitor = subparsers.add_parser(
+        "monitor", help="monitoring: web service, recorded runs, profiles, advice",
+        description="Look at runs recorded with 'd4p run ... --monitor [URI]'. The store is "
+                    "--store URI, else the default SQLite file ($D4P_MONITOR_DB or "
+                    "~/.local/share/d4p/monitor.sqlite).")
+    monitor.set_defaults(handler=lambda args: _help(monitor))
+    sub = monitor.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, help: str, handler) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--store", default=None, metavar="URI",
+                       help="mongodb://host:port/db or a SQLite file (default: the default store)")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("serve", "serve the monitoring web pages and JSON API", _serve)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    p = command("runs", "list recorded runs, latest first", _runs)
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("--workflow", default=None, help="only runs of this workflow")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = command("show", "show one run: its facts and profile", _show)
+    p.add_argument("run", help="run id (see 'd4p monitor runs')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = command("advise", "suggest processes per PE, partitions and the command line", _advise)
+    p.add_argument("run", help="run id (see 'd4p monitor runs')")
+    p.add_argument("-n", "--processes", type=int, default=None,
+                   help="processes to plan for (default: what the run used, at least one per PE)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _store(args):
+    try:
+        return open_store(args.store)
+    except StoreError as exc:
+        raise UsageError(f"{exc}; give a reachable store with --store URI") from None
+
+
+def _load(args):
+    store = _store(args)
+    try:
+        return store, *load(store, args.run)
+    except RunNotFound:
+        store.close()
+        raise UsageError(f"no run {args.run!r} in the monitoring store "
+                         f"{describe(args.store)}; list the runs with 'd4p monitor runs"
+                         + (f" --store {args.store}" if args.store else "") + "'") from None
+    except StoreError as exc:
+        store.close()
+        raise UsageError(f"{exc}; check --store") from None
+
+
+def _serve(args) -> int:
+    from .web import make_server
+
+    store = _store(args)
+    try:
+        server = make_server(store, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                         "choose another --port") from None
+    host, port = server.server_address[:2]
+    print(f"d4p monitor: serving {describe(args.store)} on http://{host}:{port}/ "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        store.close()
+    return 0
+
+
+def _when(epoch) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "-"
+
+
+def _runs(args) -> int:
+    store = _store(args)
+    try:
+        runs = store.runs(limit=args.limit, workflow=args.workflow)
+    except StoreError as exc:
+        raise UsageError(f"{exc}; check --store") from None
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(runs, indent=1))
+        return 0
+    if not runs:
+        print(f"no runs in {describe(args.store)}: record one with 'd4p run WORKFLOW --monitor'")
+        return 0
+    print(f"{'id':<14}{'workflow':<20}{'mapping':<10}{'procs':>5}  {'start':<19}  "
+          f"{'seconds':>9}  status")
+    for r in runs:
+        secs = f"{r['seconds']:.3f}" if r["seconds"] is not None else "-"
+        print(f"{r['id']:<14}{r['workflow'][:19]:<20}{r['mapping']:<10}{r['processes']:>5}  "
+              f"{_when(r['started']):<19}  {secs:>9}  {r['status']}")
+    return 0
+
+
+def _show(args) -> int:
+    store, record, events = _load(args)
+    store.close()
+    prof = profile(record, events["instance"])
+    comm = communication(record, events["edge"])
+    if args.json:
+        print(json.dumps({"run": record, "profile": prof, "communication": comm,
+                          "errors": events["error"]}, indent=1))
+        return 0
+    secs = f"{record['seconds']:.3f} s" if record["seconds"] is not None else "-"
+    print(f"run {record['id']}: {record['workflow']} on {record['mapping']}, "
+          f"{record['processes']} processes, {record['status']}, {secs}")
+    print(f"started {_when(record['started'])}, ended {_when(record['finished'])}")
+    if record.get("error"):
+        print(f"error: {record['error']}")
+    if record.get("lost"):
+        print(f"monitoring data lost: {record['lost']}")
+    width = max((len(p["pe"]) for p in prof["pes"]), default=2)
+    print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'process s':>10}  "
+          f"{'read s':>8}  {'write s':>8}  {'ms/call':>9}")
+    where = {a["pe"]: ",".join(map(str, a["processes"])) for a in record["assignment"]}
+    for p in prof["pes"]:
+        mark = "  <- bottleneck" if p["pe"] == prof["bottleneck"] else ""
+        print(f"  {p['pe']:<{width}}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
+              f"{p['calls']:>10,}  {p['process_s']:>10.3f}  {p['read_s']:>8.3f}  "
+              f"{p['write_s']:>8.3f}  {p['mean_process_ms']:>9.4f}{mark}")
+    if comm["edges"]:
+        print("\n  communication:")
+        for e in comm["edges"]:
+            hot = comm["bottleneck"] == {"src_pe": e["src_pe"], "dst_pe": e["dst_pe"]}
+            print(f"  {e['src_pe']} -> {e['dst_pe']}: {e['units']:,} units, {e['bytes']:,} "
+                  f"bytes, {e['send_s']:.4f} s{'  <- bottleneck' if hot else ''}")
+    for e in events["error"]:
+        print(f"\n  error in {e['pe']}[{e['instance']}]: {e['message']}")
+    return 0
+
+
+def _advise(args) -> int:
+    if args.processes is not None and args.processes < 1:
+        raise UsageError(f"--processes must be at least 1, not {args.processes}")
+    store, record, events = _load(args)
+    store.close()
+    result = advise(record, events, args.processes)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(format_advice(result))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,420 @@
+"""The monitoring web service: ``d4p monitor serve``.
+
+Pages (HTML with inline SVG charts; no script runs, the Content-Security-Policy
+forbids it) and the JSON API that carries the same numbers:
+
+==============================  ==========================================
+page                            API
+==============================  ==========================================
+``/``                           ``/api/runs?limit=&workflow=&status=``
+``/runs/ID``                    ``/api/runs/ID`` (record, assignment, graph)
+``/runs/ID/profile``            ``/api/runs/ID/profile``
+``/runs/ID/charts``             ``/api/runs/ID/iterations`` (+ profile)
+``/runs/ID/timeline``           ``/api/runs/ID/timeline``
+``/runs/ID/communication``      ``/api/runs/ID/communication``
+``/runs/ID/advice``             ``/api/runs/ID/advice?processes=N``
+==============================  ==========================================
+
+Binds 127.0.0.1 unless told otherwise. Request values reach the store only
+as strings compared for equality; an unknown run id is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from html import escape
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .advise import advise
+from .charts import bar_chart, line_chart, timeline_chart
+from .graph_svg import graph_svg
+from .profile import RunNotFound, communication, iterations, load, profile, timeline
+from .store import Store, StoreError
+
+PAGES = ("run", "profile", "charts", "timeline", "communication", "advice")
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#2b3a4a;color:#fff;padding:10px 24px}header a{color:#fff}
+main{padding:12px 24px;max-width:1100px}
+nav.tabs a{margin-right:14px}nav.tabs a.here{font-weight:bold;text-decoration:none;color:#222}
+table{border-collapse:collapse;margin:8px 0 18px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.num{text-align:right;
+font-variant-numeric:tabular-nums}tr.hot td{background:#fde0dd;font-weight:bold}
+.status-ok{color:#2a7d2a}.status-failed{color:#c62828}.status-running{color:#b26a00}
+svg .grid{stroke:#e5e5e5}svg .tick,svg .legend,svg .edge-label{font-size:11px;fill:#555}
+svg .label,svg .node-info{font-size:12px;fill:#333}svg .node-name{font-size:13px;font-weight:600}
+.card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0}
+pre{background:#fff;border:1px solid #ddd;padding:8px;overflow-x:auto}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{font-weight:600}
+"""
+
+
+def _fmt_time(epoch: float | None) -> str:
+    if not epoch:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,} B" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _table(headers: list[str], rows: list[list[Any]], *, numeric: set[int] = frozenset(),
+           hot: set[int] = frozenset(), cls: str = "") -> str:
+    """A table whose cells are escaped text."""
+    out = [f'<table class="{escape(cls)}"><thead><tr>'
+           + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>"]
+    for i, row in enumerate(rows):
+        out.append(f'<tr{" class=hot" if i in hot else ""}>' + "".join(
+            f'<td{" class=num" if k in numeric else ""}>{escape(str(cell))}</td>'
+            for k, cell in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+class App:
+    """Answers requests from a store: ``(status, content type, body)``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def handle(self, raw_path: str) -> tuple[int, str, bytes]:
+        parts = urlsplit(raw_path)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            if segments[:1] == ["api"]:
+                return self._json(HTTPStatus.OK, self.api(segments[1:], query))
+            return self._html(HTTPStatus.OK, self.page(segments, query))
+        except RunNotFound as exc:
+            msg = f"no run {exc.args[0]!r} in store {self.store.uri}"
+            return self._error(segments, HTTPStatus.NOT_FOUND, msg)
+        except _NotFound:
+            return self._error(segments, HTTPStatus.NOT_FOUND, f"no such page: {parts.path}")
+        except _BadRequest as exc:
+            return self._error(segments, HTTPStatus.BAD_REQUEST, str(exc))
+        except StoreError as exc:
+            return self._error(segments, HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
+
+    # -- JSON -------------------------------------------------------------------------
+    def api(self, seg: list[str], query: dict[str, str]) -> Any:
+        if seg == ["runs"]:
+            return self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
+                                   workflow=query.get("workflow"), status=query.get("status"))
+        if len(seg) < 2 or seg[0] != "runs":
+            raise _NotFound
+        record, events = load(self.store, seg[1])
+        what = seg[2] if len(seg) > 2 else None
+        if len(seg) > 3:
+            raise _NotFound
+        if what is None:
+            return record
+        if what == "profile":
+            return profile(record, events["instance"])
+        if what == "iterations":
+            return iterations(record, events["instance"])
+        if what == "timeline":
+            return timeline(record, events["instance"])
+        if what == "communication":
+            return communication(record, events["edge"])
+        if what == "errors":
+            return events["error"]
+        if what == "advice":
+            return advise(record, events, _int(query, "processes", None, 1, 4096))
+        raise _NotFound
+
+    # -- pages ------------------------------------------------------------------------
+    def page(self, seg: list[str], query: dict[str, str]) -> str:
+        if not seg:
+            return self.runs_page(query)
+        if seg[0] != "runs" or len(seg) not in (2, 3):
+            raise _NotFound
+        which = seg[2] if len(seg) == 3 else "run"
+        if which not in PAGES:
+            raise _NotFound
+        record, events = load(self.store, seg[1])
+        body = getattr(self, f"{which}_page")(record, events, query)
+        tabs = "".join(
+            f'<a href="/runs/{_url(record["id"])}{"" if p == "run" else "/" + p}"'
+            f'{" class=here" if p == which else ""}>{p.capitalize()}</a>' for p in PAGES)
+        head = (f'<p><a href="/">All runs</a> › run <code>{escape(record["id"])}</code> '
+                f'({escape(record["workflow"])})</p><nav class="tabs">{tabs}</nav>')
+        return _layout(f"{which.capitalize()} · {record['workflow']} · {record['id']}",
+                       head + body)
+
+    def runs_page(self, query: dict[str, str]) -> str:
+        runs = self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
+                               workflow=query.get("workflow"), status=query.get("status"))
+        rows = []
+        for r in runs:
+            rows.append(f'<tr data-run="{escape(r["id"])}"><td><a href="/runs/{_url(r["id"])}">'
+                        f'{escape(r["id"])}</a></td><td>{escape(r["workflow"])}</td>'
+                        f'<td>{escape(r["mapping"])}</td><td class=num>{r["processes"]}</td>'
+                        f'<td>{_fmt_time(r["started"])}</td><td>{_fmt_time(r["finished"])}</td>'
+                        f'<td class=num>{_num(r["seconds"])}</td>'
+                        f'<td class="status-{escape(r["status"] or "")}">'
+                        f'{escape(r["status"] or "")}</td></tr>')
+        table = ('<table id="runs"><thead><tr><th>id</th><th>workflow</th><th>mapping</th>'
+                 '<th>processes</th><th>start</th><th>end</th><th>duration (s)</th>'
+                 '<th>status</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+        empty = "" if runs else ("<p>No runs yet: run a workflow with <code>d4p run WORKFLOW "
+                                 "--monitor</code>.</p>")
+        return _layout("d4p runs", f"<h1>Runs</h1><p>Store: <code>{escape(self.store.uri)}"
+                       f"</code></p>{table}{empty}")
+
+    def run_page(self, record, events, query) -> str:
+        prof = profile(record, events["instance"])
+        comm = communication(record, events["edge"])
+        hot = comm["bottleneck"]
+        facts = [("workflow", record["workflow"]), ("mapping", record["mapping"]),
+                 ("processes", record["processes"]), ("status", record["status"]),
+                 ("start", _fmt_time(record["started"])), ("end", _fmt_time(record["finished"])),
+                 ("total runtime", f"{_num(record['seconds'])} s"),
+                 ("bottleneck PE", prof["bottleneck"] or "—")]
+        if record.get("error"):
+            facts.append(("error", record["error"]))
+        if record.get("lost"):
+            facts.append(("monitoring data lost", record["lost"]))
+        dl = "<dl id=facts>" + "".join(f"<dt>{escape(k)}</dt><dd data-fact=\"{escape(k)}\">"
+                                       f"{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
+        assignment = _table(["PE", "instances", "processes"],
+                            [[a["pe"], len(a["processes"]), ", ".join(map(str, a["processes"]))]
+                             for a in record.get("assignment") or []],
+                            numeric={1}, cls="assignment")
+        drawing = graph_svg(record, bottleneck=prof["bottleneck"],
+                            hot_edge=(hot["src_pe"], hot["dst_pe"]) if hot else None)
+        errors = ""
+        if events["error"]:
+            errors = "<h2>Errors</h2>" + _table(
+                ["PE", "instance", "time", "message"],
+                [[e["pe"], e["instance"], _fmt_time(e["t"]), e["message"]]
+                 for e in events["error"]], cls="errors")
+        return (f"<h1>Run {escape(record['id'])}</h1>{dl}<h2>Workflow graph</h2>"
+                f'<div class="card">{drawing}</div><h2>PE → process assignment</h2>'
+                f"{assignment}{errors}")
+
+    def profile_page(self, record, events, query) -> str:
+        prof = profile(record, events["instance"])
+        hot = {i for i, p in enumerate(prof["pes"]) if p["pe"] == prof["bottleneck"]}
+        pes = _table(
+            ["PE", "instances", "calls", "process (s)", "read (s)", "write (s)", "total (s)",
+             "mean process (ms)", "mean read (ms)", "mean write (ms)"],
+            [[p["pe"], p["instances"], f"{p['calls']:,}", _num(p["process_s"]),
+              _num(p["read_s"]), _num(p["write_s"]), _num(p["total_s"]),
+              _num(p["mean_process_ms"], 4), _num(p["mean_read_ms"], 4),
+              _num(p["mean_write_ms"], 4)] for p in prof["pes"]],
+            numeric=set(range(1, 10)), hot=hot, cls="pes")
+        inst = _table(
+            ["PE", "instance", "process", "calls", "process (s)", "read (s)", "write (s)",
+             "mean process (ms)", "mean read (ms)", "mean write (ms)"],
+            [[r["pe"], r["instance"], r["process"], f"{r['calls']:,}", _num(r["process_s"]),
+              _num(r["read_s"]), _num(r["write_s"]), _num(r["mean_process_ms"], 4),
+              _num(r["mean_read_ms"], 4), _num(r["mean_write_ms"], 4)]
+             for r in prof["instances"]],
+            numeric=set(range(1, 10)), cls="instances")
+        chart = _method_chart("pe-methods", [p["pe"] for p in prof["pes"]], prof["pes"],
+                              "time per method per PE")
+        return (f"<h1>Profile</h1><p>Bottleneck: <strong id=bottleneck>"
+                f"{escape(prof['bottleneck'] or '—')}</strong> (busiest instance)</p>"
+                f"{chart}<h2>Per PE</h2>{pes}<h2>Per instance</h2>{inst}")
+
+    def charts_page(self, record, events, query) -> str:
+        prof = profile(record, events["instance"])
+        its = iterations(record, events["instance"])
+        line = line_chart("iterations", [(s["pe"], [(p["t"], p["ms"]) for p in s["points"]])
+                                         for s in its["series"]],
+                          title="time per iteration of each PE")
+        by_pe = _method_chart("pe-methods", [p["pe"] for p in prof["pes"]], prof["pes"],
+                              "time per method per PE")
+        by_proc = _method_chart("process-methods",
+                                [f"process {p['process']}" for p in prof["processes"]],
+                                prof["processes"], "time per method per process")
+        return ("<h1>Charts</h1><h2>Time per iteration (ms per call, over the run)</h2>"
+                f"{line}<h2>Time per method per PE</h2>{by_pe}"
+                f"<h2>Time per method per process</h2>{by_proc}")
+
+    def timeline_page(self, record, events, query) -> str:
+        tl = timeline(record, events["instance"])
+        names = list(dict.fromkeys(b["pe"] for p in tl["processes"] for b in p["bars"]))
+        lanes = []
+        for p in tl["processes"]:
+            keys = list(dict.fromkeys((b["pe"], b["instance"]) for b in p["bars"]))
+            for pe, k in keys:
+                bars = [(b["t0"], b["t1"], names.index(pe),
+                         f"{pe}[{k}] on process {p['process']}: {b['t0']:.3f}–{b['t1']:.3f} s, "
+                         f"{b['calls']} calls, {b['busy_s']:.4f} s busy")
+                        for b in p["bars"] if (b["pe"], b["instance"]) == (pe, k)]
+                lanes.append((f"process {p['process']} · {pe}[{k}]", bars))
+        chart = timeline_chart(lanes, names, tl["seconds"], title="timeline of processes")
+        rows = [[p["process"], len(p["bars"]), _num(min((b["t0"] for b in p["bars"]),
+                                                         default=0.0)),
+                 _num(max((b["t1"] for b in p["bars"]), default=0.0)),
+                 _num(sum(b["busy_s"] for b in p["bars"]))] for p in tl["processes"]]
+        table = _table(["process", "intervals", "first (s)", "last (s)", "busy (s)"], rows,
+                       numeric={0, 1, 2, 3, 4}, cls="processes")
+        return (f"<h1>Timeline</h1><p>Run time {_num(tl['seconds'])} s; bars are the "
+                f"intervals each PE instance reported.</p>{chart}{table}")
+
+    def communication_page(self, record, events, query) -> str:
+        comm = communication(record, events["edge"])
+        hot_edge = comm["bottleneck"]
+        hot = {i for i, e in enumerate(comm["edges"])
+               if hot_edge and (e["src_pe"], e["dst_pe"]) == (hot_edge["src_pe"],
+                                                             hot_edge["dst_pe"])}
+        table = _table(["from PE", "to PE", "data units", "bytes", "send time (s)",
+                        "bytes per unit"],
+                       [[e["src_pe"], e["dst_pe"], f"{e['units']:,}", _bytes(e["bytes"]),
+                         _num(e["send_s"], 4), _num(e["bytes_per_unit"], 1)]
+                        for e in comm["edges"]], numeric={2, 3, 4, 5}, hot=hot, cls="edges")
+        labels = [f"{e['src_pe']} → {e['dst_pe']}" for e in comm["edges"]]
+        time_chart = bar_chart("send-time", labels,
+                               [("send time", [e["send_s"] for e in comm["edges"]])],
+                               unit="s", title="send time per pair of PEs")
+        units_chart = bar_chart("units", labels, [("data units",
+                                                   [float(e["units"]) for e in comm["edges"]])],
+                                unit="", title="data units per pair of PEs")
+        bytes_chart = bar_chart("bytes", labels, [("bytes", [float(e["bytes"])
+                                                             for e in comm["edges"]])],
+                                unit="B", title="bytes per pair of PEs")
+        where = (f"{hot_edge['src_pe']} → {hot_edge['dst_pe']}" if hot_edge else "—")
+        drawing = graph_svg(record, hot_edge=(hot_edge["src_pe"], hot_edge["dst_pe"])
+                            if hot_edge else None)
+        return (f"<h1>Communication</h1><p>Bottleneck: <strong id=bottleneck>{escape(where)}"
+                f"</strong> (most send time)</p>{table}<div class=card>{drawing}</div>"
+                f"<h2>Send time</h2>{time_chart}<h2>Data units</h2>{units_chart}"
+                f"<h2>Bytes</h2>{bytes_chart}")
+
+    def advice_page(self, record, events, query) -> str:
+        adv = advise(record, events, _int(query, "processes", None, 1, 4096))
+        table = _table(["PE", "work (s)", "ms per call", "instances now", "suggested", "why"],
+                       [[r["pe"], _num(r["work_s"]), _num(r["ms_per_call"], 4), r["instances"],
+                         r["suggested"], r["reason"]] for r in adv["pes"]],
+                       numeric={1, 2, 3, 4}, cls="advice")
+        parts = "; ".join(" + ".join(p) for p in adv["partitions"]) or "none"
+        code = "\n".join(adv["code"]) or "(no change)"
+        speed = (f"<p>Slowest stage: {_num(adv['stage_s_now'])} s now, "
+                 f"{_num(adv['stage_s_after'])} s with the advice.</p>" if adv["speedup"] else "")
+        return (f"<h1>Advice for {adv['processes']} processes</h1>{table}{speed}"
+                f"<p>Partitions: {escape(parts)}</p><h2>Command line</h2>"
+                f"<pre id=command>{escape(adv['command'])}</pre><h2>In the workflow</h2>"
+                f"<pre id=code>{escape(code)}</pre>")
+
+    # -- responses ---------------------------------------------------------------------
+    @staticmethod
+    def _json(status: int, data: Any) -> tuple[int, str, bytes]:
+        return status, "application/json", json.dumps(data, default=_jsonable).encode()
+
+    @staticmethod
+    def _html(status: int, text: str) -> tuple[int, str, bytes]:
+        return status, "text/html; charset=utf-8", text.encode()
+
+    def _error(self, seg: list[str], status: HTTPStatus, message: str) -> tuple[int, str, bytes]:
+        if seg[:1] == ["api"]:
+            return self._json(status, {"error": message, "status": int(status)})
+        return self._html(status, _layout(f"{int(status)} {status.phrase}",
+                                          f'<h1>{int(status)} {status.phrase}</h1>'
+                                          f'<p class=error>{escape(message)}</p>'
+                                          '<p><a href="/">All runs</a></p>'))
+
+
+def _method_chart(kind: str, labels: list[str], rows: list[dict], title: str) -> str:
+    return bar_chart(kind, labels, [(m.removesuffix("_s"), [r[m] for r in rows])
+                                    for m in ("process_s", "read_s", "write_s")], title=title)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+def _url(text: str) -> str:
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
+def _int(query: dict[str, str], name: str, default: int | None, low: int, high: int):
+    if name not in query:
+        return default
+    try:
+        value = int(query[name])
+    except ValueError:
+        raise _BadRequest(f"parameter {name!r} must be a whole number, not "
+                          f"{query[name]!r}") from None
+    if not low <= value <= high:
+        raise _BadRequest(f"parameter {name!r} must be between {low} and {high}")
+    return value
+
+
+def _layout(title: str, body: str) -> str:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
+            f'</title><style>{_CSS}</style></head><body><header><a href="/">d4p monitor</a>'
+            f"</header><main>{body}</main></body></html>")
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _BadRequest(Exception):
+    pass
+
+
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """An HTTP server answering from ``store`` (port 0: any free port)."""
+    app = App(store)
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "d4p-monitor"
+
+        def do_GET(self) -> None:  # noqa: N802
+            status, ctype, body = app.handle(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in _HEADERS.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0):
+    """Start a server in a daemon thread; returns it (``server.server_address``,
+    ``server.shutdown()``)."""
+    server = make_server(store, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True,
+                     name="d4p-monitor-web").start()
+    return server
