@@ -1,0 +1,82 @@
+"""Where MPI is: are we already inside ``mpiexec``, where is ``mpiexec``, can
+mpi4py load an MPI library. Every answer that is "no" is a
+:class:`d4p.UsageError` that says what to install."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from d4p import UsageError
+
+INSTALL_HINT = ("pip install d4p-mpi (it brings mpi4py and MPICH from the 'mpich' wheel), "
+                "or pip install --force-reinstall mpi4py mpich")
+
+_RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def under_mpiexec() -> bool:
+    """True when this process was started by ``mpiexec`` (a process manager
+    set its rank variables), so the mpi mapping runs in place on every rank."""
+    return any(v in os.environ for v in _RANK_VARIABLES)
+
+
+def world_size() -> int | None:
+    """The number of ranks ``mpiexec`` started, from its environment (``None``
+    outside ``mpiexec``); read without initialising MPI."""
+    for var in _SIZE_VARIABLES:
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def env_rank() -> int:
+    """This process's rank according to the process manager (0 if unknown)."""
+    for var in _RANK_VARIABLES:
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def load_mpi():
+    """``mpi4py.MPI``, initialised; a :class:`UsageError` naming the fix when
+    mpi4py or its MPI library is missing or broken."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise UsageError(f"the mpi mapping cannot load MPI ({exc}); {INSTALL_HINT}") from None
+    except Exception as exc:  # mpi4py raises RuntimeError when libmpi cannot be opened
+        raise UsageError(f"the mpi mapping cannot load an MPI library through mpi4py "
+                         f"({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
+    return MPI
+
+
+def mpiexec_command(option: str = "") -> list[str]:
+    """The ``mpiexec`` command line prefix: the ``mpiexec`` option when given
+    (it may carry arguments, e.g. ``"mpiexec -hosts a,b"``), else the
+    ``mpiexec`` the mpich wheel put beside this Python, else the one on PATH."""
+    if option:
+        words = shlex.split(option)
+        found = shutil.which(words[0])
+        if found is None:
+            raise UsageError(f"option 'mpiexec' of mapping 'mpi' names {words[0]!r}, which is "
+                             f"not an executable program; give the path of mpiexec or "
+                             f"leave the option out to use the one of the mpich wheel")
+        return [found, *words[1:]]
+    candidates = [Path(sys.executable).parent / "mpiexec",
+                  Path(sysconfig.get_path("scripts")) / "mpiexec"]
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return [str(path)]
+    found = shutil.which("mpiexec")
+    if found is None:
+        raise UsageError(f"the mpi mapping needs mpiexec, which was found neither beside "
+                         f"{sys.executable} nor on PATH; {INSTALL_HINT}")
+    return [found]

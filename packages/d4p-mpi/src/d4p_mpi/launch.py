@@ -1,0 +1,168 @@
+"""The launching side: a plain Python process runs a plan on MPI by starting
+``mpiexec -n P python -m d4p_mpi.worker RUNDIR PID`` and reading back what
+rank 0 wrote.
+
+Everything lives in a temporary run folder (job, result, failures, mpiexec's
+stderr) removed afterwards. ``mpiexec`` runs in a process group of its own,
+which is killed on timeout, on Ctrl-C and on any error, so no rank outlives
+the call.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from d4p import D4PError, Outcome, UsageError, WorkflowFailed
+from d4p.plan import Plan
+
+from .environment import INSTALL_HINT, mpiexec_command
+from .job import write_job
+
+GRACE = 5.0
+"""Seconds the launcher waits past the ranks' own timeout before killing them."""
+
+
+def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
+    """Run ``plan`` on ``plan.processes`` fresh MPI ranks and return their outcome."""
+    command = mpiexec_command(options.get("mpiexec") or "")
+    rundir = Path(tempfile.mkdtemp(prefix="d4p-mpi-"))
+    try:
+        write_job(rundir / "job.pkl", plan, _job_options(options))
+        argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
+                str(rundir), str(os.getpid())]
+        code = _run(argv, rundir, options.get("timeout") or 0.0)
+        return _outcome(rundir, code, plan.processes)
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _job_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {"batch": options["batch"], "window": options["window"],
+            "timeout": options.get("timeout") or 0.0}
+
+
+def _run(argv: list[str], rundir: Path, timeout: float) -> int:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    with open(rundir / "stdout", "wb") as out, open(rundir / "stderr", "wb") as err:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    env=env, start_new_session=True)
+        except OSError as exc:
+            raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
+        try:
+            return proc.wait(timeout=timeout + GRACE if timeout else None)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s and was "
+                                 "stopped; raise the 'timeout' option or look for a PE that "
+                                 "never finishes") from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """End mpiexec and every process of its group (proxies and ranks)."""
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # stragglers of the group after mpiexec itself has gone
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _outcome(rundir: Path, code: int, processes: int) -> Outcome:
+    printed, said = _split_output(rundir)
+    _relay(printed)
+    failures = []
+    for path in rundir.glob("failure-*.pkl"):
+        with open(path, "rb") as src:
+            failures.append(pickle.load(src))
+    if failures:
+        _, first = min(failures, key=lambda f: f[0])
+        if isinstance(first, D4PError):
+            raise first
+        raise WorkflowFailed(str(first))
+    result = rundir / "result.pkl"
+    if code == 0 and result.is_file():
+        with open(result, "rb") as src:
+            results, counts = pickle.load(src)
+        if said:
+            sys.stderr.write(said)
+            sys.stderr.flush()
+        return Outcome(results, counts)
+    tail = "\n".join(said.strip().splitlines()[-20:])
+    started = len(list(rundir.glob("started-*")))
+    if started == 0:
+        raise UsageError(f"mpiexec could not start the MPI ranks (exit status {code}); "
+                         f"{INSTALL_HINT}." + (f"\nmpiexec said:\n{tail}" if tail else ""))
+    signal_number = _signal_of(said, code)
+    if signal_number:
+        how = f"killed by signal {signal_number} ({_signal_name(signal_number)})"
+    else:
+        how = f"mpiexec exit status {code}"
+    raise WorkflowFailed(f"an MPI rank died without reporting an error: {how}; {started} of "
+                         f"{processes} ranks had started. Look for a PE that crashes the "
+                         "interpreter or runs out of memory."
+                         + (f"\nmpiexec said:\n{tail}" if tail else ""))
+
+
+_BANNER = "=" * 20
+
+
+def _split_output(rundir: Path) -> tuple[str, str]:
+    """(what the ranks printed, what mpiexec said): mpiexec prints its report
+    of a dead rank on stdout after a line of '=' signs."""
+    def read(name: str) -> str:
+        try:
+            return (rundir / name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    printed, said = read("stdout"), read("stderr")
+    cut = printed.find(_BANNER)
+    if cut >= 0 and "BAD TERMINATION" in printed[cut:]:
+        cut = printed.rfind("\n", 0, cut) + 1
+        printed, said = printed[:cut], said + printed[cut:]
+    return printed, said
+
+
+def _relay(printed: str) -> None:
+    if printed:
+        sys.stdout.write(printed)
+        sys.stdout.flush()
+
+
+def _signal_of(said: str, code: int) -> int | None:
+    if code < 0:
+        return -code
+    match = re.search(r"\(signal (\d+)\)", said)
+    return int(match.group(1)) if match else None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"

@@ -1,0 +1,77 @@
+"""The ``mpi`` mapping: the plan's processes are MPI ranks.
+
+From a plain Python process it launches ``mpiexec`` itself (see
+:mod:`d4p_mpi.launch`); under ``mpiexec`` (``mpiexec -n 4 d4p run wf.py
+--mapping mpi``) it runs in place on every rank: rank 0 returns the results,
+the other ranks return empty results.
+"""
+
+from __future__ import annotations
+
+import d4p
+from d4p import Mapping, Option, Outcome, UsageError
+
+from .environment import under_mpiexec, world_size
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+class MPIMapping(Mapping):
+    """Runs the plan's processes as MPI ranks (mpi4py over MPICH by default)."""
+
+    name = "mpi"
+    description = "MPI ranks (mpi4py, MPICH); starts mpiexec itself unless run under it"
+    options = (
+        Option("timeout", 0.0, "seconds after which the run is stopped (0: no limit)", float),
+        Option("window", 8, "messages in flight to one rank before a sender waits "
+                            "(backpressure)", _positive),
+        Option("batch", 256, "data units sent to another rank in one message", _positive),
+        Option("mpiexec", "", "mpiexec command to launch with (default: the one of the "
+                              "mpich wheel beside this Python, else on PATH)"),
+    )
+    default_processes = world_size()
+    """Under mpiexec: the number of ranks; else the machine's CPU count."""
+
+    def run(self, plan, options):
+        for name in ("window", "batch"):
+            if not isinstance(options[name], int) or options[name] < 1:
+                raise UsageError(f"option {name!r} of mapping 'mpi' must be a positive "
+                                 f"integer, not {options[name]!r}")
+        if under_mpiexec():
+            outcome = _run_in_place(plan, options)
+        else:
+            from .launch import launch
+
+            outcome = launch(plan, options)
+        progress = options.get("progress")
+        if progress is not None:
+            progress(dict(outcome.counts))
+        return outcome
+
+
+def _run_in_place(plan, options) -> Outcome:
+    from .environment import load_mpi
+
+    mpi = load_mpi()
+    world = mpi.COMM_WORLD
+    if world.Get_size() < plan.processes:
+        raise UsageError(f"the plan needs {plan.processes} MPI ranks but mpiexec started "
+                         f"{world.Get_size()}; run mpiexec -n {plan.processes}, or give "
+                         f"-n {world.Get_size()} to d4p")
+    from .rank import run_rank
+
+    comm = world.Dup()  # our messages never meet the user's own MPI traffic
+    outcome = run_rank(comm, plan, batch=options["batch"], window=options["window"],
+                       timeout=options.get("timeout") or 0.0, announce=True)
+    comm.Free()
+    return outcome if outcome is not None else Outcome({}, {})
+
+
+@d4p.hookimpl
+def d4p_register_mappings():
+    return [MPIMapping]

@@ -1,0 +1,150 @@
+"""Workflows of the d4p-mpi tests. The PEs live at the top level of this file
+so that the MPI ranks can load them (the launcher ships this file's path)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import d4p
+import numpy as np
+
+
+class Numbers(d4p.ProducerPE):
+    """Writes 0 .. n-1 in a single call (so all its sends happen inside PE code)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def _process(self, inputs):
+        for i in range(self.n):
+            self.write("output", i)
+
+
+class Fragile(d4p.IterativePE):
+    """Doubles its input; fails on ``bad``."""
+
+    def __init__(self, bad: int) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def _process(self, data):
+        if data == self.bad:
+            raise ValueError(f"cannot take {data}")
+        return 2 * data
+
+
+class Suicidal(d4p.IterativePE):
+    """Kills its own rank with SIGKILL on ``fatal``."""
+
+    def __init__(self, fatal: int) -> None:
+        super().__init__()
+        self.fatal = fatal
+
+    def _process(self, data):
+        if data == self.fatal:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return data
+
+
+class Sleeper(d4p.IterativePE):
+    """Sleeps ``seconds`` on every unit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def _process(self, data):
+        time.sleep(self.seconds)
+        return data
+
+
+class Total(d4p.GenericPE):
+    """Sums its inputs; writes ``(instance, total, count)`` at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+        self.total = 0
+        self.count = 0
+
+    def process(self, inputs):
+        self.total += inputs["input"]
+        self.count += 1
+
+    def postprocess(self):
+        self.write("output", (self.instance, self.total, self.count))
+
+
+class Arrays(d4p.ProducerPE):
+    """Writes ``n`` float64 arrays of ``size`` elements, array k filled with k."""
+
+    def __init__(self, n: int, size: int) -> None:
+        super().__init__()
+        self.n, self.size = n, size
+
+    def _process(self, inputs):
+        for k in range(self.n):
+            self.write("output", np.full(self.size, float(k)))
+
+
+class ArrayStats(d4p.IterativePE):
+    """Writes ``(first value, sum, length, writeable)`` of each array."""
+
+    def _process(self, data):
+        return (float(data[0]), float(data.sum()), len(data), bool(data.flags.writeable))
+
+
+def failing(n: int = 1000, bad: int = 500) -> tuple[d4p.WorkflowGraph, dict]:
+    """numbers → fragile (2 instances) → total; fragile fails on ``bad``."""
+    graph = d4p.WorkflowGraph()
+    numbers, fragile, total = Numbers(n), Fragile(bad), Total()
+    fragile.numprocesses = 2
+    graph.connect(numbers, "output", fragile, "input")
+    graph.connect(fragile, "output", total, "input")
+    return graph, {numbers: 1}
+
+
+def killing(n: int = 1000, fatal: int = 300) -> tuple[d4p.WorkflowGraph, dict]:
+    """numbers → suicidal (2 instances) → total; a rank dies on ``fatal``."""
+    graph = d4p.WorkflowGraph()
+    numbers, suicidal, total = Numbers(n), Suicidal(fatal), Total()
+    suicidal.numprocesses = 2
+    graph.connect(numbers, "output", suicidal, "input")
+    graph.connect(suicidal, "output", total, "input")
+    return graph, {numbers: 1}
+
+
+def sleeping(seconds: float = 1000.0) -> tuple[d4p.WorkflowGraph, dict]:
+    """numbers → sleeper (2 instances) → total, where the sleeper never ends in time."""
+    graph = d4p.WorkflowGraph()
+    numbers, sleeper, total = Numbers(4), Sleeper(seconds), Total()
+    sleeper.numprocesses = 2
+    graph.connect(numbers, "output", sleeper, "input")
+    graph.connect(sleeper, "output", total, "input")
+    return graph, {numbers: 1}
+
+
+def crossing(n: int = 20_000) -> tuple[d4p.WorkflowGraph, dict]:
+    """Two independent producer → total pairs; on two processes each producer
+    and the total it feeds land on different ranks, so the ranks send to each
+    other at the same time from inside PE code."""
+    graph = d4p.WorkflowGraph()
+    a, b = Numbers(n), Numbers(n)
+    ta, tb = Total(), Total()
+    ta.numprocesses = tb.numprocesses = 2
+    graph.connect(a, "output", ta, "input")
+    graph.connect(b, "output", tb, "input")
+    return graph, {a: 1, b: 1}
+
+
+def arrays(n: int = 20, size: int = 50_000) -> tuple[d4p.WorkflowGraph, dict]:
+    """arrays → stats (2 instances): NumPy arrays between ranks."""
+    graph = d4p.WorkflowGraph()
+    source, stats = Arrays(n, size), ArrayStats()
+    stats.numprocesses = 2
+    graph.connect(source, "output", stats, "input")
+    return graph, {source: 1}
