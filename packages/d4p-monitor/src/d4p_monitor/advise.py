@@ -23,8 +23,8 @@ CHEAP = 0.10
 def advise(record: dict[str, Any], events: dict[str, list[dict]],
            processes: int | None = None) -> dict[str, Any]:
     """The advice for the run ``record`` with ``events``; ``processes`` is the
-    number of processes to plan for (default: what the run used, at least one
-    per PE)."""
+    number of processes to plan for (default: what the run used, at least as
+    many as it had instances)."""
     prof = profile(record, events["instance"])
     comm = communication(record, events["edge"])
     graph = record.get("graph") or {}
@@ -50,7 +50,8 @@ def advise(record: dict[str, Any], events: dict[str, list[dict]],
                      "ms_per_call": 1000 * p["total_s"] / p["calls"] if p["calls"] else 0.0,
                      "instances": p["instances"],
                      "suggested": p["instances"] if not p["calls"] else 1, "fixed": fixed})
-    target = processes or max(int(record.get("processes") or 1), len(rows))
+    target = processes or max(int(record.get("processes") or 1),
+                              sum(r["instances"] for r in rows))
     spare = max(0, target - sum(r["suggested"] for r in rows))
     movable = [r for r in rows if r["fixed"] is None and r["work_s"] > 0]
     while spare and movable:

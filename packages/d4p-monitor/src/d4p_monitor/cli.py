@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
     p = command("advise", "suggest processes per PE, partitions and the command line", _advise)
     p.add_argument("run", help="run id (see 'd4p monitor runs')")
     p.add_argument("-n", "--processes", type=int, default=None,
-                   help="processes to plan for (default: what the run used, at least one per PE)")
+                   help="processes to plan for (default: what the run used, or its number of instances if more)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 

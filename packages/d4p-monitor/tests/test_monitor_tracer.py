@@ -1,0 +1,165 @@
+"""The tracer: nothing lost at run end, concurrent runs apart, and an
+unreachable store never stops a workflow."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import d4p
+import pytest
+from d4p.examples import wordcount
+from d4p_monitor import MonitorWarning, Tracer, open_store
+
+
+def test_every_event_is_stored_by_the_end_of_the_run(store_uri, new_run, events_for):
+    run = new_run()
+    tracer = Tracer(run, store_uri, batch=500)
+    tracer.run_started(run)
+    base = events_for(run)
+    many = [dict(e, calls=1) for e in base if e["kind"] == "instance"] * 300  # 3,900 events
+    threads = [threading.Thread(target=lambda c=c: [tracer.record(many[k:k + 13])
+                                                    for k in range(c, len(many), 13 * 4)])
+               for c in range(0, 52, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tracer.run_finished(run, 2.5, None)
+    with open_store(store_uri) as store:
+        assert len(store.events(run.id, "instance")) == len(many)
+        got = store.run(run.id)
+    assert got["status"] == "ok" and got["seconds"] == 2.5 and got["lost"] is None
+    assert tracer.written["instance"] == len(many) and not tracer.lost
+
+
+def test_concurrent_runs_through_their_own_tracers_do_not_mix(store_uri, new_run, recorded):
+    runs = [new_run(processes=p) for p in (2, 3, 4)]
+    threads = [threading.Thread(target=recorded, args=(store_uri, r)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with open_store(store_uri) as store:
+        for run in runs:
+            inst = store.events(run.id, "instance")
+            assert {(e["pe"], e["instance"], e["process"]) for e in inst} == {
+                (i.pe_id, i.index, i.process) for i in run.plan.instances}
+            assert store.run(run.id)["status"] == "ok"
+
+
+def test_d4p_run_with_monitor_records_the_run(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    graph, inputs = wordcount(words=2000, counters=2)
+    plain = d4p.run(graph, inputs)
+    graph, inputs = wordcount(words=2000, counters=2)
+    monitored = d4p.run(graph, inputs, monitor=str(db), name="wordcount")
+    assert list(monitored.values()) == list(plain.values())
+    with open_store(str(db)) as store:
+        [rec] = store.runs()
+        full = store.run(rec["id"])
+    assert rec["workflow"] == "wordcount" and rec["mapping"] == "simple"
+    assert rec["status"] == "ok" and 0 < rec["seconds"] < 60
+    assert {a["pe"] for a in full["assignment"]} == set(monitored.summary.units)
+
+
+def test_a_failed_run_is_recorded_as_failed(tmp_path):
+    @d4p.iterative
+    def explode(x):
+        if x == 3:
+            raise ValueError("three is not allowed")
+        return x
+
+    @d4p.producer
+    def numbers(n=5):
+        yield from range(n)
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(numbers(), "output", explode(), "input")
+    with pytest.raises(d4p.WorkflowFailed):
+        d4p.run(graph, monitor=str(tmp_path / "f.sqlite"))
+    with open_store(str(tmp_path / "f.sqlite")) as store:
+        [rec] = store.runs()
+    assert rec["status"] == "failed"
+    assert "WorkflowFailed" in rec["error"] and "three is not allowed" in rec["error"]
+
+
+def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_loss(
+        unreachable_mongo_uri):
+    uri = unreachable_mongo_uri
+    graph, inputs = wordcount(words=2000, counters=2)
+    expected = d4p.run(graph, inputs)
+    graph, inputs = wordcount(words=2000, counters=2)
+    with pytest.warns(MonitorWarning) as caught:
+        got = d4p.run(graph, inputs, monitor=uri)
+    assert list(got.values()) == list(expected.values())
+    [w] = caught
+    text = str(w.message)
+    assert "monitoring data of run" in text and "the run record" in text
+    assert "the run's end" in text and uri in text and "results are not affected" in text
+
+
+def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for):
+    server = start_mongo()
+    try:
+        uri = f"{server.uri}/d4p"
+        run = new_run()
+        tracer = Tracer(run, uri, timeout=0.5, finish_timeout=3)
+        tracer.run_started(run)
+        events = events_for(run)
+        first = [e for e in events if e["kind"] == "instance"][:6]
+        tracer.record(first)
+        with open_store(uri) as store:  # wait until the first events are written
+            for _ in range(100):
+                if len(store.events(run.id, "instance")) == 6:
+                    break
+                threading.Event().wait(0.05)
+            assert len(store.events(run.id, "instance")) == 6
+    finally:
+        server.stop()
+    rest = [e for e in events if e not in first]
+    tracer.record(rest)
+    with pytest.warns(MonitorWarning) as caught:
+        tracer.run_finished(run, 1.0, None)
+    text = str(caught[0].message)
+    assert "7 instance events" in text and "5 edge events" in text
+    assert "the run record" not in text and "the run's end" in text
+    assert tracer.lost["events"] == {"instance": 7, "edge": 5}
+    assert tracer.lost["pes"] == sorted(run.plan.pes)
+
+
+def test_memory_is_bounded_and_dropped_events_are_reported(unreachable_mongo_uri, new_run,
+                                                           events_for):
+    run = new_run()
+    uri = unreachable_mongo_uri
+    tracer = Tracer(run, uri, max_buffered=10, timeout=0.3, finish_timeout=1)
+    tracer.run_started(run)
+    events = events_for(run)
+    tracer.record(events)
+    assert tracer._buffered <= 10
+    with pytest.warns(MonitorWarning, match="13 instance events"):
+        tracer.run_finished(run, 1.0, None)
+
+
+def test_dropped_events_are_noted_in_the_run_record(tmp_path, new_run, events_for):
+    run = new_run()
+    db = str(tmp_path / "b.sqlite")
+    tracer = Tracer(run, db, max_buffered=5)
+    with tracer._cond:  # hold the writer so that the buffer fills
+        tracer.run_started(run)
+        tracer.record(events_for(run))
+    with pytest.warns(MonitorWarning, match="more than 5 events were waiting"):
+        tracer.run_finished(run, 1.0, None)
+    with open_store(db) as store:
+        rec = store.run(run.id)
+        assert len(store.events(run.id, "instance")) == 5
+    assert rec["status"] == "ok" and "13 not recorded" not in rec["lost"]
+    assert "instance events" in rec["lost"] and "the buffer was full" in rec["lost"]
+
+
+def test_a_bad_store_uri_is_a_usage_error_before_the_run():
+    graph, inputs = wordcount(words=10)
+    with pytest.raises(d4p.UsageError, match="unknown monitoring store 'redis://x'"):
+        d4p.run(graph, inputs, monitor="redis://x")
