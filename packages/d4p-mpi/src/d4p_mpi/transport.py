@@ -1,9 +1,8 @@
 """The MPI transport: carries the executor's messages between ranks.
 
-* A message (``("data", batches)`` or ``("eos", src, dst)``) is pickled with
-  protocol 5; buffers of 64 KiB or more (NumPy arrays, bytes-likes) are taken
-  out of band and sent as raw MPI messages of their own, so they are not
-  copied into the pickle. The header's tag tells how many buffers follow.
+* A message (``("data", batches)`` or ``("eos", src, dst)``) is encoded by
+  :mod:`d4p_mpi.codec`: large buffers (NumPy arrays) are sent as raw MPI
+  messages of their own after the pickle; the pickle's tag tells how many follow.
 * Sends are non-blocking and synchronous (``Issend``): a send completes only
   when the receiver has taken the message, so the bound of ``window``
   messages in flight per destination is real backpressure.
@@ -23,6 +22,7 @@ from collections import deque
 from d4p import WorkflowFailed
 from d4p.executor import DATA
 
+from .codec import OUT_OF_BAND, decode, encode
 from .environment import load_mpi
 
 MPI = load_mpi()
@@ -34,34 +34,9 @@ TAG_BUF = 2
 TAG_MSG = 16
 """A pickled message; ``tag - TAG_MSG`` out-of-band buffers follow it."""
 
-OUT_OF_BAND = 64 * 1024
-_MAX_BUFFERS = 1 << 16
-
 
 class TimedOut(WorkflowFailed):
     """The run exceeded its ``timeout``."""
-
-
-def encode(message: object, out_of_band: int = OUT_OF_BAND) -> tuple[bytes, list]:
-    """Pickle ``message``; buffers of at least ``out_of_band`` bytes are
-    returned beside the pickle instead of copied into it."""
-    buffers: list = []
-
-    def take(buffer: pickle.PickleBuffer) -> bool:
-        try:
-            raw = buffer.raw()
-        except BufferError:  # not contiguous: pickle copies it in band
-            return True
-        if raw.nbytes < out_of_band or len(buffers) >= _MAX_BUFFERS:
-            return True
-        buffers.append(raw)
-        return False
-
-    return pickle.dumps(message, protocol=5, buffer_callback=take), buffers
-
-
-def decode(payload, buffers) -> object:
-    return pickle.loads(payload, buffers=buffers)
 
 
 class MPITransport:
