@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import d4p
-import pytest
 from d4p_astro import FIXTURE_PATH, SHIPPED_COORDINATES
 from d4p_astro.workflow import build
 
@@ -36,19 +35,16 @@ def test_the_registered_build_runs_with_string_parameters_like_the_cli_gives(tmp
     ] == "3,202.4696,47.1952,Sbc,0.45,4,0.7009"
 
 
-def test_d4p_run_int_ext_from_the_command_line(tmp_path):
+def test_d4p_run_int_ext_on_multi_from_the_command_line(tmp_path):
     d4p_cli = shutil.which("d4p") or str(
         __import__("pathlib").Path(sys.executable).with_name("d4p")
     )
-    try:
-        from d4p import cli  # noqa: F401
-    except ImportError:
-        pytest.skip("d4p-core has no command line yet")
     output = tmp_path / "cli.csv"
     done = subprocess.run(
         [d4p_cli, "run", "int_ext", "-p", "source=fixture", "-p", f"output={output}",
-         "-p", f"coordinates={SHIPPED_COORDINATES}"],
+         "-p", f"coordinates={SHIPPED_COORDINATES}", "--mapping", "multi", "-n", "2"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "multi mapping, 2 processes" in done.stdout + done.stderr
     assert output.read_text().splitlines()[8] == "8,187.7059,12.3911,E,0.05,-5,0.0000"

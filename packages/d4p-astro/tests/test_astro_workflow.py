@@ -1,6 +1,7 @@
 """The whole int_ext workflow, on the simple and multi mappings, offline and against a local server."""
 
 import os
+import time
 
 import d4p
 import pytest
@@ -47,14 +48,14 @@ def test_fixture_run_on_simple_writes_the_expected_table(tmp_path):
 
 
 def test_multi_with_two_processes_gives_the_identical_table(tmp_path):
-    try:
-        d4p.get_mapping("multi")
-    except d4p.PluginError:
-        pytest.skip("d4p-core has no multi mapping yet")
     simple, _ = run_int_ext(tmp_path, source="fixture")
     multi, result = run_int_ext(tmp_path, mapping="multi", processes=2, source="fixture")
     assert multi.read_bytes() == simple.read_bytes()
-    assert result.summary.processes == 2
+    assert multi.read_text() == EXPECTED_CSV
+    summary = result.summary
+    assert summary.processes == 2
+    (get_votable,) = [pe for pe in summary.assignment if pe.startswith("get_votable")]
+    assert sorted(summary.assignment[get_votable]) == [0, 1]  # its 2 instances on 2 processes
 
 
 def test_read_csv_gives_the_numbers_of_the_recipe(tmp_path):
@@ -72,22 +73,30 @@ def test_a_wider_radius_still_picks_the_nearest_galaxy(tmp_path):
     assert (rows[13].mtype, rows[13].t, rows[13].a_i) == ("Sa", 1, 0.2586)
 
 
-def test_vizier_source_against_a_local_cone_server_gives_the_same_table(tmp_path, cone_server):
+@pytest.mark.parametrize(("mapping", "processes"), [("simple", None), ("multi", 2)])
+def test_vizier_source_against_a_local_cone_server_gives_the_same_table(
+    tmp_path, cone_server, mapping, processes
+):
     server = cone_server()
-    output, _ = run_int_ext(tmp_path, source="vizier", url=server.url, timeout=5.0)
+    output, _ = run_int_ext(
+        tmp_path, mapping, processes, source="vizier", url=server.url, timeout=5.0
+    )
     assert output.read_text().replace("\r\n", "\n") == EXPECTED_CSV
     assert len(server.requests) == 13
     assert sorted(float(q["RA"]) for _, q in server.requests)[0] == 10.6847
 
 
-def test_unreachable_vizier_fails_the_run_in_time_and_leaves_no_csv(tmp_path, silent_url):
+@pytest.mark.parametrize(("mapping", "processes"), [("simple", None), ("multi", 2)])
+def test_unreachable_vizier_fails_the_run_in_time_and_leaves_no_csv(
+    tmp_path, silent_url, mapping, processes
+):
     output = tmp_path / "vizier.csv"
     output.write_text("older results\n")
-    graph, inputs = build_int_ext(
-        output=str(output), url=silent_url, timeout=0.3, retries=0, instances=1
-    )
-    with pytest.raises(d4p.D4PError) as excinfo:
-        d4p.run(graph, inputs)
+    graph, inputs = build_int_ext(output=str(output), url=silent_url, timeout=0.3, retries=0)
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed) as excinfo:
+        d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    assert time.monotonic() - start < 10
     message = str(excinfo.value)
     assert "get_votable" in message
     assert f"VizieR cone search (VII/237) at {silent_url} failed 1 time(s)" in message
