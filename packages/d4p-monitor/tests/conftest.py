@@ -211,3 +211,104 @@ def start_mongo(tmp_path):
 def unreachable_mongo_uri():
     """A mongodb:// URI where nothing listens."""
     return f"mongodb://127.0.0.1:{free_port()}/d4p"
+
+
+XSS = "<script>alert(1)</script>"
+
+
+def xss_graph():
+    """A two-PE workflow whose first PE is named like a script tag."""
+    @d4p.producer
+    def numbers(n=3):
+        yield from range(n)
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    a, b = numbers(), sink()
+    a.name = XSS
+    graph = d4p.WorkflowGraph()
+    graph.connect(a, "output", b, "input")
+    return graph, {a: 1}
+
+
+def populate(uri: str) -> dict[str, d4p.RunInfo]:
+    """Record three runs: word count (ok), word count (failed, with an error
+    event) and the script-named workflow."""
+    now = time.time()
+    ok = record_run(uri, make_run(3, started=now - 120), seconds=1.05)
+    failed_run = make_run(2, started=now - 60)
+    events = sample_events(failed_run) + [{
+        "kind": "error", "pe": list(failed_run.plan.pes)[1], "instance": 1,
+        "message": "ValueError: <b>bad</b> word", "t": now - 59.5}]
+    error = d4p.WorkflowFailed("PE failed", pe=list(failed_run.plan.pes)[1], instance=1)
+    record_run(uri, failed_run, events=events, seconds=0.5, error=error)
+    graph, inputs = xss_graph()
+    xss = make_run(2, graph=graph, inputs=inputs, workflow=f"{XSS} flow", started=now - 30)
+    src, dst = list(xss.plan.pes)
+    record_run(uri, xss, seconds=0.2, events=[
+        {"kind": "instance", "pe": src, "instance": 0, "process": 0, "t0": now - 30,
+         "t1": now - 29.9, "calls": 1, "process_s": 0.01, "read_s": 0.0, "write_s": 0.001},
+        {"kind": "instance", "pe": dst, "instance": 0, "process": 1, "t0": now - 30,
+         "t1": now - 29.85, "calls": 3, "process_s": 0.002, "read_s": 0.001, "write_s": 0.0},
+        {"kind": "edge", "src_pe": src, "dst_pe": dst, "units": 3, "bytes": 96, "send_s": 0.001,
+         "t1": now - 29.9}])
+    return {"ok": ok, "failed": failed_run, "xss": xss}
+
+
+class Served:
+    def __init__(self, uri: str) -> None:
+        from d4p_monitor import open_store, serve_in_thread
+
+        self.runs = populate(uri)
+        self.store = open_store(uri)
+        self.server = serve_in_thread(self.store)
+        host, port = self.server.server_address[:2]
+        self.base = f"http://{host}:{port}"
+
+    def get(self, path: str) -> tuple[int, str, bytes]:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=10) as r:
+                return r.status, r.headers["Content-Type"], r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers["Content-Type"], exc.read()
+
+    def json(self, path: str, status: int = 200):
+        import json
+
+        code, ctype, body = self.get(path)
+        assert (code, ctype) == (status, "application/json"), (path, code, body[:300])
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.store.close()
+
+
+@pytest.fixture(scope="module")
+def served_sqlite(tmp_path_factory):
+    served = Served(str(tmp_path_factory.mktemp("web") / "monitor.sqlite"))
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def served_mongodb(mongo_server):
+    uri = f"{mongo_server.uri}/d4p_web_{uuid.uuid4().hex[:8]}"
+    served = Served(uri)
+    yield served
+    served.close()
+    store = MongoStore(uri)
+    store.drop()
+    store.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mongodb"])
+def served(request):
+    """A web service on a free port over a store of each kind holding three runs."""
+    return request.getfixturevalue(f"served_{request.param}")

@@ -102,6 +102,11 @@ class App:
         segments = [unquote(s) for s in parts.path.split("/") if s]
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
+            allowed = _PARAMS.get(segments[-1] if segments else "", set())
+            unknown = sorted(set(query) - allowed)
+            if unknown:
+                raise _BadRequest(f"unknown parameter {unknown[0]!r}; this address takes "
+                                  f"{', '.join(sorted(allowed)) or 'no parameters'}")
             if segments[:1] == ["api"]:
                 return self._json(HTTPStatus.OK, self.api(segments[1:], query))
             return self._html(HTTPStatus.OK, self.page(segments, query))
@@ -369,6 +374,11 @@ def _layout(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
             f'</title><style>{_CSS}</style></head><body><header><a href="/">d4p monitor</a>'
             f"</header><main>{body}</main></body></html>")
+
+
+_PARAMS = {"": {"limit", "workflow", "status"}, "runs": {"limit", "workflow", "status"},
+           "advice": {"processes"}}
+"""The query parameters each address takes, by its last path segment."""
 
 
 class _NotFound(Exception):
