@@ -3,7 +3,8 @@
 Each attempt waits at most `timeout` seconds to connect and at most `timeout`
 seconds for each read; failed attempts (no connection, time-out, HTTP 429 or 5xx)
 are retried `retries` times after a pause that doubles from `backoff` seconds.
-So an unreachable service fails after at most
+So a service that cannot be reached, or that accepts the connection and never
+answers, fails after at most
 ``(retries + 1) * timeout + backoff * (2**retries - 1)`` seconds, with a
 `ServiceUnavailableError` that names the service and suggests ``-p source=fixture``.
 """
