@@ -273,7 +273,7 @@ class Executor:
                 self._flush_to(proc)
 
     def _flush_to(self, proc: int) -> None:
-        box = self._outbox[proc]
+        box = self._outbox.get(proc)
         if not box:
             return
         batches = [(iid, port, units) for (iid, port), units in box.items()]

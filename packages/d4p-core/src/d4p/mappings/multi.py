@@ -33,7 +33,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .. import hookimpl
-from ..errors import D4PError, WorkflowFailed
+from ..errors import D4PError, UsageError, WorkflowFailed
 from ..executor import DATA, EOS, Executor
 from ..mapping import Mapping, Option, Outcome
 from ..plan import Plan
@@ -123,7 +123,11 @@ class _Run:
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
         settings = {k: self.options[k] for k in ("batch_size", "queue_size")}
         settings["progress"] = self.options.get("progress") is not None
-        preload = _workflow_modules() if self.options["start_method"] != "fork" else []
+        preload = []
+        shipped: Plan | bytes = plan
+        if self.options["start_method"] != "fork":
+            preload = _workflow_modules()
+            shipped = pickle.dumps(plan, protocol=5)
         sys.stdout.flush()
         sys.stderr.flush()
         procs = []
@@ -131,7 +135,7 @@ class _Run:
             inbox = [r for (src, dst), (r, _) in links.items() if dst == k]
             outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
             proc = ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
-                               args=(plan, k, inbox, outbox, reports[k][1], settings,
+                               args=(shipped, k, inbox, outbox, reports[k][1], settings,
                                      os.getpid(), preload))
             procs.append(proc)
         try:
@@ -312,7 +316,7 @@ def _check_parent(parent: int) -> None:
         os._exit(3)  # the parent is gone: leave no orphan behind
 
 
-def _worker(plan: Plan, k: int, inbox, outbox, report: Connection, settings: dict,
+def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
             parent: int, preload: list) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
@@ -320,8 +324,19 @@ def _worker(plan: Plan, k: int, inbox, outbox, report: Connection, settings: dic
         sys.stdout.reconfigure(line_buffering=True)
     except (AttributeError, ValueError):
         pass
-    for name, path in preload:
-        _preload(name, path)
+    try:
+        for name, path in preload:
+            _preload(name, path)
+        if isinstance(plan, bytes):
+            plan = pickle.loads(plan)
+    except Exception as exc:
+        _send(report, ("failed", UsageError(
+            f"worker process {k} cannot load the workflow: {type(exc).__name__}: {exc}. "
+            "With start_method='spawn' every PE class must be importable (defined in a "
+            "module or workflow file, not in a test or a notebook cell); or use "
+            "start_method='fork'")))
+        report.close()
+        return
     transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,

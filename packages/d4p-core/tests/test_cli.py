@@ -1,0 +1,210 @@
+"""The d4p command, run as users run it: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def d4p(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "d4p", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+PIPELINE = """
+    from d4p import WorkflowGraph, ProducerPE, IterativePE, ConsumerPE
+
+    class Numbers(ProducerPE):
+        def _process(self, inputs):
+            for i in range(10):
+                self.write("output", i)
+
+    class Square(IterativePE):
+        def _process(self, x):
+            return x * x
+
+    graph = WorkflowGraph()
+    graph.connect(Numbers(), "output", Square(), "input")
+"""
+
+
+def test_run_file_prints_results(tmp_path):
+    wf = write(tmp_path / "wf.py", PIPELINE)
+    done = d4p("run", str(wf))
+    assert done.returncode == 0, done.stderr
+    assert "Square1.output: 10 values" in done.stdout
+    assert "  81" in done.stdout
+    assert "simple mapping, 1 process" in done.stderr
+
+
+def test_run_named_workflow_with_params_and_output_file(tmp_path):
+    out = tmp_path / "results.json"
+    done = d4p("run", "pipeline", "-p", "n=100", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(out.read_text())
+    (summer,) = saved["results"]
+    assert saved["results"][summer]["output"] == [2 * sum(range(100))]
+    assert saved["summary"]["units"]["Doubler1"] == 100
+
+
+def test_iterations_apply_to_every_source(tmp_path):
+    wf = write(tmp_path / "wf.py", PIPELINE)
+    done = d4p("run", str(wf), "-i", "3")
+    assert done.returncode == 0, done.stderr
+    assert "Square1.output: 30 values" in done.stdout
+
+
+def test_inputs_from_json_data_and_file(tmp_path):
+    wf = write(tmp_path / "wf.py", """
+        from d4p import WorkflowGraph, ProducerPE, IterativePE
+
+        class Echo(ProducerPE):
+            def _process(self, inputs):
+                return inputs["value"]
+
+        class Negate(IterativePE):
+            def _process(self, x):
+                return -x
+
+        graph = WorkflowGraph()
+        graph.connect(Echo(), "output", Negate(), "input")
+    """)
+    done = d4p("run", str(wf), "-d", '{"Echo": [{"value": 1}, {"value": 2}]}')
+    assert done.returncode == 0, done.stderr
+    assert "Negate1.output: 2 values\n  -1\n  -2" in done.stdout
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text('{"Echo": [{"value": 1}], "Negate": [{"input": 5}]}')
+    done = d4p("run", str(wf), "-f", str(inputs))  # a non-source PE fed from a file, too
+    assert done.returncode == 0, done.stderr
+    assert "Negate1.output: 2 values" in done.stdout
+    assert sorted(done.stdout.split("values\n")[1].split()) == ["-1", "-5"]
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_failing_pe_exits_1_naming_pe_port_and_data(tmp_path, mapping):
+    wf = write(tmp_path / "wf.py", """
+        from d4p import WorkflowGraph, ProducerPE, IterativePE
+
+        class Numbers(ProducerPE):
+            def _process(self, inputs):
+                for i in range(5):
+                    self.write("output", i)
+
+        class Divide(IterativePE):
+            def _process(self, x):
+                return 10 / (x - 3)
+
+        graph = WorkflowGraph()
+        graph.connect(Numbers(), "output", Divide(), "input")
+    """)
+    done = d4p("run", str(wf), "--mapping", mapping, "-n", "2")
+    assert done.returncode == 1
+    assert "PE 'Divide1' (instance 0) failed on input 'input' with data 3: " \
+           "ZeroDivisionError: division by zero" in done.stderr
+    assert "return 10 / (x - 3)" in done.stderr  # the original traceback
+
+
+USER_ERRORS = [
+    (["run", "missing.py"], "workflow file 'missing.py' not found"),
+    (["run", "no_such_thing"], "'no_such_thing' is not a file, an importable module or a "
+                               "registered workflow"),
+    (["run", "empty.py"], "no workflow graph found in 'empty.py'"),
+    (["run", "two.py"], "'two.py' defines several graphs (first, second); choose one with -a NAME"),
+    (["run", "two.py", "-a", "third"], "'two.py' has no attribute 'third'"),
+    (["run", "pipeline", "--mapping", "nope"], "unknown mapping 'nope'; installed mappings: simple"),
+    (["run", "pipeline", "-d", "{bad json"], "-d is not valid JSON"),
+    (["run", "pipeline", "-d", "[1, 2]"], "-d must be a JSON object"),
+    (["run", "pipeline", "-f", "nowhere.json"], "input file 'nowhere.json' not found"),
+    (["run", "pipeline", "-p", "m=3"], "workflow 'pipeline' has no parameter 'm'; "
+                                       "its parameters: n"),
+    (["run", "pipeline", "-p", "n=many"], "-p n: expected int, got 'many'"),
+    (["run", "pipeline", "-d", '{"Nobody": 3}'], "inputs name 'Nobody', which is not a PE"),
+    (["run", "pipeline", "-d", '{"Doubler": 3}'], "PE 'Doubler1' is not a source"),
+    (["run", "broken.py"], "loading 'broken.py' failed: NameError: name 'undefined_name' is not "
+                           "defined"),
+    (["run", "pipeline", "--mapping", "multi", "--start-method", "teleport"],
+     "option 'start_method' of mapping 'multi' must be one of fork, spawn, forkserver"),
+    (["run", "pipeline", "--bogus", "1"], "unknown option '--bogus' for mapping 'simple'"),
+    (["draw", "pipeline", "-o", "graph.pdf"], "cannot draw 'graph.pdf'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USER_ERRORS, ids=[" ".join(a) for a, _ in USER_ERRORS])
+def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
+    write(tmp_path / "empty.py", "x = 1\n")
+    write(tmp_path / "two.py", """
+        from d4p import WorkflowGraph
+        first = WorkflowGraph()
+        second = WorkflowGraph()
+    """)
+    write(tmp_path / "broken.py", "undefined_name\n")
+    done = d4p(*args, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("d4p: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_output_file_is_not_half_written_on_failure(tmp_path):
+    wf = write(tmp_path / "wf.py", """
+        from d4p import WorkflowGraph, ProducerPE, IterativePE
+
+        class Numbers(ProducerPE):
+            def _process(self, inputs):
+                self.write("output", 1)
+
+        class Fail(IterativePE):
+            def _process(self, x):
+                raise RuntimeError("no")
+
+        graph = WorkflowGraph()
+        graph.connect(Numbers(), "output", Fail(), "input")
+    """)
+    out = tmp_path / "out.json"
+    done = d4p("run", str(wf), "-o", str(out))
+    assert done.returncode == 1
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_mappings_lists_name_package_version_description():
+    done = d4p("mappings")
+    assert done.returncode == 0
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert "d4p-core" in rows["simple"] and "sequential" in rows["simple"]
+    assert "d4p-core" in rows["multi"] and "parallel" in rows["multi"]
+
+
+def test_workflows_lists_builtin_examples_with_parameters():
+    done = d4p("workflows")
+    assert done.returncode == 0
+    assert "pipeline" in done.stdout and "n=200000" in done.stdout
+    assert "wordcount" in done.stdout and "counters=2" in done.stdout
+
+
+def test_draw_writes_dot_and_mermaid(tmp_path):
+    done = d4p("draw", "wordcount", "-o", str(tmp_path / "wc.dot"))
+    assert done.returncode == 0, done.stderr
+    dot = (tmp_path / "wc.dot").read_text()
+    assert '"WordProducer0":out_output -> "WordCounter1":in_input [label="group_by(0)"]' in dot
+    done = d4p("draw", "wordcount", "-o", str(tmp_path / "wc.mmd"))
+    mmd = (tmp_path / "wc.mmd").read_text()
+    assert mmd.startswith("flowchart LR")
+    assert "WordCounter1 ×2" in mmd and "(global)" in mmd
+
+
+def test_progress_is_quiet_when_piped(tmp_path):
+    done = d4p("run", "pipeline", "-p", "n=300000")
+    assert "\r" not in done.stderr

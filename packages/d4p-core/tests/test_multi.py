@@ -1,0 +1,242 @@
+"""The multi mapping: conformance under fork and spawn, failures, Ctrl-C,
+backpressure and NumPy transport."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import d4p
+import numpy as np
+import pytest
+from d4p.examples import NumberProducer, Summer, pipeline, wordcount
+from d4p.testing import make_tests
+
+test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
+test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
+
+
+def children_of(pid: int) -> list[int]:
+    """Child processes of ``pid``, except multiprocessing's resource tracker
+    (started once by spawn, it lives as long as the test process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                cmdline = (entry / "cmdline").read_bytes()
+                if b"resource_tracker" not in cmdline:
+                    found.append(int(entry.name))
+    return found
+
+
+def wait_no_children(pid: int, grace: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + grace
+    while children_of(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return children_of(pid)
+
+
+def test_wordcount_same_counts_as_simple_on_every_process_count():
+    graph, inputs = wordcount(words=20_000)
+    (want,) = d4p.run(graph, inputs).values()
+    for n in (2, 3, 4):
+        graph, inputs = wordcount(words=20_000)
+        result = d4p.run(graph, inputs, mapping="multi", processes=n)
+        (got,) = result.values()
+        assert got == want
+        assert result.summary.processes == min(n, 4)
+        units = {k.rstrip("0123456789"): v for k, v in result.summary.units.items()}
+        assert units == {"WordProducer": 1, "WordCounter": 20_000, "CountCollector": 1000}
+
+
+def test_fewer_processes_than_pes_and_chain_fusion():
+    graph, inputs = pipeline(n=10_000)
+    result = d4p.run(graph, inputs, mapping="multi", processes=4)
+    assert list(result.values()) == [{"output": [2 * sum(range(10_000))]}]
+    assert result.summary.processes == 1  # the chain is fused into one process
+
+
+class Boom(d4p.IterativePE):
+    def _process(self, x):
+        if x == 700:
+            raise ValueError(f"cannot take {x}")
+        return x
+
+
+class SelfKill(d4p.IterativePE):
+    def _process(self, x):
+        if x == 700:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+
+def _failing_graph(pe_class):
+    graph = d4p.WorkflowGraph()
+    pe = pe_class()
+    pe.numprocesses = 2
+    graph.connect(NumberProducer(100_000), "output", pe, "input")
+    graph.connect(pe, "output", Summer(), "input")
+    return graph
+
+
+def test_pe_exception_fails_fast_and_leaves_no_process():
+    # (under spawn the conformance kit's failing case covers this: PEs defined
+    # in a test module cannot be imported by a spawned process)
+    started = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed) as caught:
+        d4p.run(_failing_graph(Boom), mapping="multi", processes=3)
+    assert time.monotonic() - started < 20
+    err = caught.value
+    assert err.pe.startswith("Boom") and err.port == "input" and err.data == "700"
+    assert "with data 700: ValueError: cannot take 700" in str(err)
+    assert 'raise ValueError(f"cannot take {x}")' in err.traceback
+    assert wait_no_children(os.getpid()) == []
+
+
+def test_spawn_refuses_pes_it_cannot_import():
+    with pytest.raises(d4p.UsageError, match=r"worker process \d cannot load the workflow: "
+                       r"ModuleNotFoundError: .* every PE class must be importable"):
+        d4p.run(_failing_graph(Boom), mapping="multi", processes=2, start_method="spawn")
+
+
+def test_killed_worker_fails_the_run_naming_the_signal():
+    with pytest.raises(d4p.WorkflowFailed, match=r"killed by signal 9 \(SIGKILL\)") as caught:
+        d4p.run(_failing_graph(SelfKill), mapping="multi", processes=3)
+    assert "SelfKill" in str(caught.value)
+    assert wait_no_children(os.getpid()) == []
+
+
+SLOW = """
+    import time
+    from d4p import WorkflowGraph, ProducerPE, IterativePE
+
+    class Endless(ProducerPE):
+        def _process(self, inputs):
+            for i in range(10**9):
+                self.write("output", i)
+
+    class Slow(IterativePE):
+        def _process(self, x):
+            time.sleep(0.001)
+            return x
+
+    graph = WorkflowGraph()
+    slow = Slow()
+    slow.numprocesses = 2
+    graph.connect(Endless(), "output", slow, "input")
+"""
+
+
+def test_ctrl_c_exits_130_and_leaves_no_child(tmp_path):
+    wf = tmp_path / "slow.py"
+    wf.write_text(textwrap.dedent(SLOW))
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "--mapping", "multi",
+                             "-n", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(children_of(proc.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kids = children_of(proc.pid)
+    assert len(kids) == 3
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    for kid in kids:
+        assert not Path(f"/proc/{kid}").exists() or "zombie" in Path(f"/proc/{kid}/status").read_text()
+
+
+def test_backpressure_keeps_memory_flat_with_a_slow_consumer():
+    """1,000,000 units into a consumer 10x slower: the producer is held back
+    by the bounded queues instead of buffering everything."""
+    import resource
+
+    graph = d4p.WorkflowGraph()
+
+    class Producer(d4p.ProducerPE):
+        def _process(self, inputs):
+            for i in range(200_000):
+                self.write("output", i)
+
+    graph.connect(Producer(), "output", _SlowCounter(), "input")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = d4p.run(graph, mapping="multi", processes=2, start_method="fork", queue_size=4)
+    (counted,) = result.values()
+    assert counted == {"output": [200_000]}
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert max(peak_kb, before) < 300 * 1024
+
+
+class _SlowCounter(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+        self.n = 0
+
+    def process(self, inputs):
+        self.n += 1
+        for _ in range(20):
+            pass
+
+    def postprocess(self):
+        self.write("output", self.n)
+
+
+class ArraySource(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(20):
+            self.write("output", np.full(200_000, float(i)))
+
+
+class Scale(d4p.IterativePE):
+    def _process(self, a):
+        a *= 2  # arrays arrive writable
+        return float(a.sum())
+
+
+def test_numpy_arrays_cross_processes_intact_and_writable():
+    graph = d4p.WorkflowGraph()
+    scale = Scale()
+    scale.numprocesses = 2
+    graph.connect(ArraySource(), "output", scale, "input")
+    result = d4p.run(graph, mapping="multi", processes=3)
+    (out,) = result.values()
+    assert sorted(out["output"]) == [2.0 * i * 200_000 for i in range(20)]
+
+
+def test_print_lines_from_processes_do_not_interleave(tmp_path):
+    wf = tmp_path / "talk.py"
+    wf.write_text(textwrap.dedent("""
+        from d4p import WorkflowGraph, ProducerPE, ConsumerPE
+
+        class Numbers(ProducerPE):
+            def _process(self, inputs):
+                for i in range(400):
+                    self.write("output", i)
+
+        class Talk(ConsumerPE):
+            def _process(self, x):
+                print(f"line {x} " + "x" * 300)
+
+        graph = WorkflowGraph()
+        talk = Talk()
+        talk.numprocesses = 3
+        graph.connect(Numbers(), "output", talk, "input")
+    """))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "--mapping", "multi",
+                           "-n", "4"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("line ")]
+    assert len(lines) == 400
+    assert all(line.endswith(" " + "x" * 300) for line in lines)
+    assert sorted(int(line.split()[1]) for line in lines) == list(range(400))
