@@ -18,6 +18,7 @@ sequentially, on multiprocessing, MPI, Spark or Storm::
     print(d4p.run(graph))        # {'square1': {'output': [0, 1, 4, 9, 16]}}
 """
 
+from . import mappings as _builtin_mappings  # noqa: F401  (see below)
 from .__about__ import __version__
 from .enact import RunInfo, RunResult, RunSummary, run
 from .errors import D4PError, GraphError, InputError, PluginError, UsageError, WorkflowFailed
@@ -35,6 +36,10 @@ from .pe import (
     iterative,
     producer,
 )
+
+# ``d4p.mappings()`` lists installed mappings; the sub-package of built-in
+# mappings was imported above, so importing its modules later does not rebind
+# the name ``d4p.mappings`` to the package.
 from .plugins import NamedWorkflow, get_mapping, get_plugin_manager, hookimpl, mappings, workflows
 
 __all__ = [
