@@ -1,0 +1,92 @@
+"""Failures end every rank within seconds, report once, and leave nothing behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import d4p
+import mpi_workflows
+import pytest
+from d4p.examples import pipeline
+from mpi_processes import assert_no_leftovers, leftovers
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_pe_exception_is_reported_like_simple(processes):
+    graph, inputs = mpi_workflows.failing()
+    with pytest.raises(d4p.WorkflowFailed) as simple:
+        d4p.run(graph, inputs)
+    graph, inputs = mpi_workflows.failing()
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph, inputs, mapping="mpi", processes=processes, timeout=60)
+    assert time.monotonic() - start < 10
+    exc, want = info.value, simple.value
+    assert exc.args[0] == want.args[0].replace(want.pe, exc.pe)
+    assert "failed on input 'input' with data 500: ValueError: cannot take 500" in exc.args[0]
+    assert (exc.instance, exc.port, exc.data) == (want.instance, want.port, want.data)
+    assert "mpi_workflows.py" in exc.traceback and "ValueError: cannot take 500" in exc.traceback
+    assert_no_leftovers()
+
+
+def test_rank_killed_by_a_signal_fails_the_run():
+    graph, inputs = mpi_workflows.killing()
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed, match=r"killed by signal 9 \(SIGKILL\)"):
+        d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60)
+    assert time.monotonic() - start < 10
+    assert_no_leftovers()
+
+
+def test_timeout_stops_a_run_that_never_ends():
+    graph, inputs = mpi_workflows.sleeping()
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout"):
+        d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=2)
+    assert time.monotonic() - start < 2 + 8
+    assert_no_leftovers()
+
+
+def test_missing_mpiexec_says_what_to_install():
+    with pytest.raises(d4p.UsageError, match="'mpiexec' of mapping 'mpi' names "
+                                             "'/nonexistent/mpiexec'"):
+        d4p.run(*pipeline(10), mapping="mpi", processes=2, mpiexec="/nonexistent/mpiexec")
+
+
+def test_broken_mpi_library_says_what_to_install(monkeypatch):
+    monkeypatch.setenv("MPI4PY_LIBMPI", "/nonexistent/libmpi.so.12")
+    start = time.monotonic()
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(*pipeline(10), mapping="mpi", processes=2, timeout=30)
+    assert "cannot load an MPI library" in str(info.value)
+    assert "pip install d4p-mpi" in str(info.value)
+    assert time.monotonic() - start < 15
+    assert_no_leftovers()
+
+
+def test_ranks_end_when_the_launching_process_is_killed(tmp_path):
+    script = tmp_path / "launcher.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(mpi_workflows.__file__)!r})
+        import d4p, mpi_workflows
+        d4p.run(*mpi_workflows.sleeping(), mapping="mpi", processes=2)
+    """))
+    launcher = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 30
+        while len(leftovers(launcher.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(leftovers(launcher.pid)) >= 3  # mpiexec and two ranks
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while leftovers(launcher.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leftovers(launcher.pid) == []
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()

@@ -1,0 +1,59 @@
+"""``mpiexec -n R python script.py`` / ``mpiexec -n R d4p run ...``: the mpi
+mapping runs in place on every rank; rank 0 returns the results."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import d4p
+from d4p.examples import wordcount
+from d4p_mpi.environment import mpiexec_command
+
+HERE = Path(__file__).parent
+
+
+def _mpiexec(ranks: int, *argv: str) -> tuple[int, list[dict], str]:
+    run = subprocess.run([*mpiexec_command(), "-n", str(ranks), *argv],
+                         capture_output=True, text=True, timeout=60)
+    reports = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    return run.returncode, sorted(reports, key=lambda r: r["rank"]), run.stdout + run.stderr
+
+
+def test_in_place_rank_zero_returns_results_and_a_spare_rank_idles():
+    code, reports, said = _mpiexec(4, sys.executable, str(HERE / "mpi_inplace_run.py"),
+                                   "wordcount", "3")
+    assert code == 0, said
+    graph, inputs = wordcount(5000, counters=3)
+    (simple_ports,) = d4p.run(graph, inputs).values()
+    want = sorted(map(list, simple_ports["output"]))
+    assert [r["rank"] for r in reports] == [0, 1, 2, 3]
+    (collector, top), = reports[0]["outputs"].items()
+    assert sorted(top) == want
+    assert reports[0]["units"][next(p for p in reports[0]["units"] if "WordCounter" in p)] == 5000
+    for r in reports[1:]:
+        assert r["outputs"] == {collector: []}
+
+
+def test_in_place_failure_ends_every_rank_with_the_same_error():
+    code, reports, said = _mpiexec(3, sys.executable, str(HERE / "mpi_inplace_run.py"),
+                                   "failing", "3")
+    assert code != 0
+    assert len(reports) == 3, said
+    for r in reports:
+        assert r["fields"] == ["Fragile1", 0, "input", "500"]
+        assert "PE 'Fragile1' (instance 0) failed on input 'input' with data 500" in r["failed"]
+        assert "ValueError: cannot take 500" in r["failed"]
+        assert r["seconds"] < 10
+
+
+def test_cli_under_mpiexec_prints_the_results_on_rank_zero(tmp_path):
+    d4p_command = str(Path(sys.executable).parent / "d4p")
+    run = subprocess.run([*mpiexec_command(), "-n", "3", d4p_command, "run", "wordcount",
+                          "--mapping", "mpi", "-p", "words=3000"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert run.returncode == 0, run.stderr
+    assert "CountCollector2.output: 10 values" in run.stdout
+    assert "('w0557', 10)" in run.stdout

@@ -1,0 +1,156 @@
+"""The mpi mapping launched from a plain Python process: same outputs as
+simple, NumPy arrays, backpressure, PEs from files and scripts, usage errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import d4p
+import mpi_workflows
+import numpy as np
+import pytest
+from d4p.examples import pipeline, wordcount
+from d4p_mpi import MPIMapping
+from mpi_processes import assert_no_leftovers
+
+
+def _values(result) -> list:
+    return sorted(repr(v) for ports in result.values() for units in ports.values() for v in units)
+
+
+def test_mpi_is_a_registered_mapping_with_its_options():
+    assert d4p.get_mapping("mpi") is MPIMapping
+    assert [o.name for o in MPIMapping.options] == ["timeout", "window", "batch", "mpiexec"]
+
+
+@pytest.mark.parametrize("processes", [2, 3, 4])
+def test_wordcount_matches_simple(processes):
+    graph, inputs = wordcount(20_000, counters=3)
+    result = d4p.run(graph, inputs, mapping="mpi", processes=processes, timeout=60)
+    assert _values(result) == _values(d4p.run(*wordcount(20_000, counters=3)))
+    assert result.summary.processes == processes
+    assert sum(u for pe, u in result.summary.units.items() if "WordCounter" in pe) == 20_000
+    assert_no_leftovers()
+
+
+def test_pipeline_matches_simple():
+    result = d4p.run(*pipeline(50_000), mapping="mpi", processes=2, timeout=60)
+    assert _values(result) == [repr(2 * sum(range(50_000)))]
+
+
+def test_numpy_arrays_cross_ranks_intact():
+    graph, inputs = mpi_workflows.arrays(n=20, size=50_000)
+    result = d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60)
+    (stats,) = result.values()
+    assert sorted(stats["output"]) == [(float(k), 50_000.0 * k, 50_000, True) for k in range(20)]
+    assert set(result.summary.assignment[next(iter(result))]) == {1, 2}  # not on the source's rank
+
+
+def test_ranks_feeding_each_other_with_a_tiny_window_finish():
+    graph, inputs = mpi_workflows.crossing(20_000)
+    result = d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=60, window=1, batch=4)
+    placed = result.summary.assignment
+    producers = [pe for pe in placed if pe.startswith("Numbers")]
+    assert sorted(placed[p][0] for p in producers) == [0, 1]
+    for ports in result.values():
+        assert sorted(t[1:] for t in ports["output"]) == [(99_990_000, 10_000),
+                                                          (100_000_000, 10_000)]
+
+
+def test_progress_is_told_the_final_counts():
+    seen = []
+    d4p.run(*pipeline(1000), mapping="mpi", processes=2, progress=seen.append, timeout=60)
+    assert seen and sum(seen[-1].values()) == 1 + 1000 + 1000
+
+
+WORKFLOW_FILE = '''
+import d4p
+
+class Numbers(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(100):
+            self.write("output", i)
+
+@d4p.iterative
+def square(x):
+    return x * x
+
+graph = d4p.WorkflowGraph()
+sq = square()
+sq.numprocesses = 2
+graph.connect(Numbers(), "output", sq, "input")
+
+if __name__ == "__main__":
+    result = d4p.run(graph, mapping="mpi", processes=3, timeout=60)
+    (ports,) = result.values()
+    print("SUM", sum(ports["output"]))
+'''
+
+
+def test_script_whose_pes_live_in_main(tmp_path):
+    script = tmp_path / "squares.py"
+    script.write_text(textwrap.dedent(WORKFLOW_FILE))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"SUM {sum(i * i for i in range(100))}" in run.stdout
+
+
+def test_cli_launches_mpiexec_for_a_workflow_file(tmp_path):
+    (tmp_path / "squares.py").write_text(textwrap.dedent(WORKFLOW_FILE))
+    d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
+    run = subprocess.run([d4p_command, "run", "squares.py", "--mapping", "mpi", "-n", "3"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "mpi mapping, 3 processes" in run.stdout + run.stderr
+    assert "square1.output: 100 values" in run.stdout
+    assert "\n  324\n" in run.stdout  # 18 * 18, among the values shown
+
+
+class Local(d4p.IterativePE):
+    def __init__(self):
+        super().__init__()
+        self.fn = lambda x: x  # a lambda does not pickle
+
+    def _process(self, data):
+        return self.fn(data)
+
+
+def test_a_pe_that_cannot_be_pickled_is_named():
+    graph = d4p.WorkflowGraph()
+    local = Local()
+    graph.connect(mpi_workflows.Numbers(10), "output", local, "input")
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(graph, mapping="mpi", processes=2)
+    text = str(info.value)
+    assert f"PE {local.id!r} (Local) cannot be sent to the MPI ranks" in text
+    assert "top level of a module" in text
+
+
+def test_a_pe_class_defined_in_a_function_is_named():
+    class Inner(d4p.IterativePE):
+        def _process(self, data):
+            return data
+
+    graph = d4p.WorkflowGraph()
+    inner = Inner()
+    graph.connect(mpi_workflows.Numbers(10), "output", inner, "input")
+    with pytest.raises(d4p.UsageError, match=rf"PE {inner.id!r} \(Inner\) cannot be sent"):
+        d4p.run(graph, mapping="mpi", processes=2)
+
+
+@pytest.mark.parametrize(("option", "value"), [("window", 0), ("batch", -1)])
+def test_bad_option_values_are_usage_errors(option, value):
+    with pytest.raises(d4p.UsageError, match=rf"option {option!r} of mapping 'mpi' must be"):
+        d4p.run(*pipeline(10), mapping="mpi", processes=2, **{option: value})
+
+
+def test_array_results_come_back_to_the_caller():
+    arrays_only = d4p.WorkflowGraph()
+    source = mpi_workflows.Arrays(2, 100_000)
+    arrays_only.add(source)
+    result = d4p.run(arrays_only, mapping="mpi", processes=2, timeout=60)
+    (ports,) = result.values()
+    assert [float(a[0]) for a in ports["output"]] == [0.0, 1.0]
+    assert all(isinstance(a, np.ndarray) and a.shape == (100_000,) for a in ports["output"])
