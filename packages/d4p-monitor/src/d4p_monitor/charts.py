@@ -24,7 +24,7 @@ def _nice(value: float) -> float:
     exp = 10 ** len(str(int(value))) / 10 if value >= 1 else 1.0
     while exp > value:
         exp /= 10
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * exp >= value:
             return step * exp
     return 10 * exp
@@ -40,6 +40,15 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _left(labels: list[str]) -> int:
+    """A left margin wide enough for the longest label (clipped at 44 characters)."""
+    return min(330, max(90, 7 * max((len(label) for label in labels), default=0) + 16))
+
+
+def _clip(label: str, n: int = 44) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
 def _legend(names: list[str], x: float, y: float) -> list[str]:
     out = []
     for i, name in enumerate(names):
@@ -52,9 +61,9 @@ def _legend(names: list[str], x: float, y: float) -> list[str]:
 def bar_chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]], *,
               unit: str = "s", title: str = "") -> str:
     """Horizontal stacked bars: one row per label, one segment per series."""
-    left, right, row, top = 190, 150, 24, 28
-    width = 760
-    plot = width - left - right
+    left, right, row, top = _left(labels), 150, 24, 28
+    plot = 460
+    width = left + plot + right
     height = top + row * max(len(labels), 1) + 30
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     scale = _nice(max(totals, default=0.0))
@@ -69,7 +78,7 @@ def bar_chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]
     for i, label in enumerate(labels):
         y = top + i * row
         out.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
-                   f'class="label">{escape(label)}</text>')
+                   f'class="label">{escape(_clip(label))}</text>')
         x = left
         for s, (name, values) in enumerate(series):
             w = plot * values[i] / scale if scale else 0
@@ -123,9 +132,9 @@ def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str]]]],
                    names: list[str], seconds: float, *, title: str = "") -> str:
     """One row per lane (a process, or an instance within one) with a bar per
     (start, end, colour index, tooltip); ``names`` label the colours."""
-    left, right, row, top = 150, 170, 22, 16
-    width = 760
-    pw = width - left - right
+    left, right, row, top = _left([label for label, _ in lanes]), 170, 22, 16
+    pw = 480
+    width = left + pw + right
     height = top + row * max(len(lanes), 1) + 34
     span = _nice(seconds)
     out = [f'<svg class="chart" data-chart="timeline" role="img" '
@@ -139,12 +148,13 @@ def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str]]]],
     for i, (label, bars) in enumerate(lanes):
         y = top + i * row
         out.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
-                   f'class="label">{escape(label)}</text>')
+                   f'class="label">{escape(_clip(label))}</text>')
         for t0, t1, c, tip in bars:
             x0 = left + pw * max(t0, 0) / span
             w = max(pw * (t1 - max(t0, 0)) / span, 1.0)
             out.append(f'<rect class="mark" x="{x0:.1f}" y="{y + 3}" width="{w:.1f}" '
-                       f'height="{row - 6}" fill="{colour(c)}"><title>{escape(tip)}</title></rect>')
+                       f'height="{row - 6}" fill="{colour(c)}" stroke="#fff" stroke-width="0.6">'
+                       f'<title>{escape(tip)}</title></rect>')
     out += _legend(names, width - right + 12, top)
     out.append("</svg>")
     return "".join(out)

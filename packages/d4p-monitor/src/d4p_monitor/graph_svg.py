@@ -44,8 +44,8 @@ def graph_svg(record: dict[str, Any], *, bottleneck: str | None = None,
     assignment = {a["pe"]: a["processes"] for a in record.get("assignment") or []}
     out = [f'<svg class="graph" role="img" viewBox="0 0 {width} {height}" width="{width}" '
            f'height="{height}" xmlns="http://www.w3.org/2000/svg"><defs><marker id="arrow" '
-           'viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+           'viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" '
+           'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
     for e in edges:
         if e["src_pe"] not in pos or e["dst_pe"] not in pos:
             continue

@@ -245,9 +245,14 @@ class App:
     def charts_page(self, record, events, query) -> str:
         prof = profile(record, events["instance"])
         its = iterations(record, events["instance"])
-        line = line_chart("iterations", [(s["pe"], [(p["t"], p["ms"]) for p in s["points"]])
-                                         for s in its["series"]],
-                          title="time per iteration of each PE")
+        lines = []
+        for s in its["series"]:
+            keys = sorted({p["instance"] for p in s["points"]})
+            for k in keys:
+                name = s["pe"] if len(keys) == 1 else f"{s['pe']}[{k}]"
+                lines.append((name, [(p["t"], p["ms"]) for p in s["points"]
+                                     if p["instance"] == k]))
+        line = line_chart("iterations", lines, title="time per iteration of each PE instance")
         by_pe = _method_chart("pe-methods", [p["pe"] for p in prof["pes"]], prof["pes"],
                               "time per method per PE")
         by_proc = _method_chart("process-methods",
