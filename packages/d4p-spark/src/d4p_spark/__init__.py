@@ -1,0 +1,21 @@
+"""d4p-spark: run d4p workflows on Apache Spark.
+
+Installing the package registers the mapping ``spark``::
+
+    import d4p
+    from d4p.examples import wordcount
+
+    graph, inputs = wordcount(words=10_000)
+    result = d4p.run(graph, inputs, mapping="spark")                  # local[*]
+    result = d4p.run(graph, inputs, mapping="spark", master="local[2]",
+                     conf=["spark.driver.memory=2g"])
+
+:func:`get_context` gives the SparkContext d4p runs on (the running one, or a
+new one with d4p's defaults); :func:`stop` stops the one d4p started.
+"""
+
+from .__about__ import __version__
+from .mapping import SparkMapping
+from .session import get_context, java_version, stop
+
+__all__ = ["SparkMapping", "__version__", "get_context", "java_version", "stop"]

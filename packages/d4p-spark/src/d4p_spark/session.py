@@ -1,0 +1,164 @@
+"""The SparkContext that d4p runs on: found or started, with d4p's defaults.
+
+One context per Python process (Spark allows no more). When one is already
+running (a notebook's ``spark.sparkContext``, a test fixture), d4p uses it;
+otherwise it starts one with the Spark UI off, logs at WARN, no console
+progress bar, and ``SPARK_LOCAL_IP=127.0.0.1`` for local masters, so that a
+machine whose host name resolves to a loopback address just works. The
+context d4p starts stays up for later runs in the same process (starting one
+takes seconds) and is stopped at exit or by :func:`stop`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from importlib import resources
+
+from d4p import UsageError
+
+DEFAULT_MASTER = "local[*]"
+JAVA_MINIMUM = 17
+
+_DEFAULTS = {
+    "spark.app.name": "d4p",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.python.worker.reuse": "true",
+}
+_lock = threading.RLock()
+_started = None  # the SparkContext this module started, if any
+
+
+def is_local(master: str) -> bool:
+    """True for ``local``, ``local[N]``, ``local[*]``, ``local[N,F]``."""
+    return master == "local" or master.startswith("local[")
+
+
+def parse_conf(conf) -> dict[str, str]:
+    """Spark settings from ``key=value`` strings (the ``conf`` option), a dict,
+    or ``None``. Raises :class:`d4p.UsageError` for anything else."""
+    if conf is None:
+        return {}
+    if isinstance(conf, dict):
+        return {str(k): str(v) for k, v in conf.items()}
+    if isinstance(conf, str):
+        conf = [conf]
+    out = {}
+    for item in conf:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"option 'conf' of mapping 'spark' takes key=value, such as "
+                             f"spark.executor.memory=2g; got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def java_version() -> int:
+    """The major version of the Java that Spark will start (``JAVA_HOME`` first,
+    then ``java`` on ``PATH``). Raises :class:`d4p.UsageError` naming the fix
+    when there is none or it is older than 17."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    fix = ("install Java 17 or newer (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) "
+           "and put its java on PATH or set JAVA_HOME to its directory")
+    if not java or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no 'java' on PATH"
+        raise UsageError(f"the spark mapping needs Java {JAVA_MINIMUM} or newer, and there is "
+                         f"none ({where}): {fix}")
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"the spark mapping could not run {java} -version ({exc}): {fix}") from None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if not found:
+        raise UsageError(f"the spark mapping could not tell the version of {java} "
+                         f"(it said {(done.stderr or done.stdout).strip()[:200]!r}): {fix}")
+    major = int(found[1])
+    if major == 1 and found[2]:  # 1.8 is Java 8
+        major = int(found[2])
+    if major < JAVA_MINIMUM:
+        raise UsageError(f"the spark mapping needs Java {JAVA_MINIMUM} or newer, but {java} is "
+                         f"Java {major}: {fix}")
+    return major
+
+
+def get_context(master: str | None = None, conf=None):
+    """The running SparkContext, or a new one for ``master`` (default
+    ``local[*]``) with ``conf`` (``key=value`` strings or a dict) on top of
+    d4p's defaults.
+
+    Asking for a master or settings that differ from those of the running
+    context raises :class:`d4p.UsageError`: Spark runs one context per process.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    settings = parse_conf(conf)
+    with _lock:
+        running = SparkContext._active_spark_context
+        if running is not None:
+            _check_same(running, master, settings)
+            return running
+        master = master or DEFAULT_MASTER
+        java_version()
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if is_local(master):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        spark_conf = SparkConf().setMaster(master)
+        for key, value in {**_DEFAULTS, **settings}.items():
+            spark_conf.set(key, value)
+        if "spark.driver.extraJavaOptions" not in settings and "spark.log.level" not in settings:
+            spark_conf.set("spark.driver.extraJavaOptions",
+                           f"-Dlog4j2.configurationFile={_log_config()}")
+        try:
+            sc = SparkContext(conf=spark_conf)
+        except Exception as exc:
+            raise UsageError(f"Spark did not start for master {master!r}: "
+                             f"{_first_line(exc)}; check the master URL and the 'conf' "
+                             "settings") from None
+        if "spark.log.level" not in settings:
+            sc.setLogLevel("WARN")
+        global _started
+        _started = sc
+        return sc
+
+
+def stop() -> None:
+    """Stop the SparkContext that d4p started, if it is still running."""
+    global _started
+    with _lock:
+        if _started is not None:
+            _started.stop()
+            _started = None
+
+
+atexit.register(stop)
+
+
+def _check_same(sc, master: str | None, settings: dict[str, str]) -> None:
+    if master and master != sc.master:
+        raise UsageError(f"a SparkContext for master {sc.master!r} is already running in this "
+                         f"process, so the spark mapping cannot use master {master!r}: leave the "
+                         "'master' option out to run on it, or stop it first (sc.stop())")
+    current = sc.getConf()
+    for key, value in settings.items():
+        if current.get(key) != value:
+            raise UsageError(f"a SparkContext is already running in this process with "
+                             f"{key}={current.get(key)}; the 'conf' setting {key}={value} cannot "
+                             "change it: leave it out, or stop the context first (sc.stop())")
+
+
+def _log_config() -> str:
+    path = resources.files("d4p_spark") / "data" / "log4j2.properties"
+    return str(path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,106 @@
+"""How a plan becomes Spark stages (pure: no Spark here).
+
+A *stage* is a PE together with the PEs it feeds through fused edges (the
+plan's ``pair`` routes: instance *j* feeds instance *j*) that have no other
+input. All PEs of a stage have the same number of instances, its *width*;
+Spark partition *j* of the stage runs instance *j* of each of them, so fused
+chains cost no shuffle. Only the first PE of a stage (its *root*) receives data
+from other stages, so the stages form a DAG in the order of their roots.
+
+The layout renumbers the plan's processes so that every partition of every
+stage is one process: the executor then hands everything bound for another
+stage to the transport, tagged with the target instance, and partitioning
+those records by the target's instance index reproduces every grouping
+(shuffle, group-by, 'all', 'global' and pair), because the executor has
+already chosen the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from d4p.plan import PAIR, Instance, Plan
+
+
+@dataclass(frozen=True)
+class Stage:
+    """PEs whose instance *j* run together in Spark partition *j*."""
+
+    number: int
+    pes: tuple[str, ...]
+    width: int
+    first_process: int
+    upstream: tuple[int, ...]
+    downstream: tuple[int, ...]
+    source: str | None
+    """The source PE of this stage (at most one: sources are roots), if any."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The stages of a plan and the plan renumbered for them."""
+
+    plan: Plan
+    stages: tuple[Stage, ...]
+    stage_of: tuple[int, ...]
+    """Instance id → number of the stage that runs it."""
+    waves: tuple[tuple[int, ...], ...]
+    """Stages in order of dependency: the stages of a wave need only earlier waves."""
+
+    def describe(self, number: int) -> str:
+        return ", ".join(p for p in self.stages[number].pes if p not in self.plan.hidden) \
+            or self.stages[number].pes[0]
+
+
+def layout(plan: Plan) -> Layout:
+    """Split ``plan`` into stages and give each stage partition its own process."""
+    order = list(plan.pes)  # the plan keeps PEs in topological order
+    inputs_of: dict[str, int] = {p: 0 for p in order}
+    for r in plan.routes:
+        inputs_of[r.dst_pe] += 1
+    parent = {p: p for p in order}
+
+    def root(p: str) -> str:
+        while parent[p] != p:
+            p = parent[p]
+        return p
+
+    for r in plan.routes:
+        if r.rule == PAIR and inputs_of[r.dst_pe] == 1:
+            parent[r.dst_pe] = root(r.src_pe)
+    members: dict[str, list[str]] = {}
+    for p in order:
+        members.setdefault(root(p), []).append(p)
+    roots = list(members)  # in topological order of the roots
+    number_of = {p: roots.index(root(p)) for p in order}
+
+    ups: list[set[int]] = [set() for _ in roots]
+    downs: list[set[int]] = [set() for _ in roots]
+    for r in plan.routes:
+        a, b = number_of[r.src_pe], number_of[r.dst_pe]
+        if a != b:
+            ups[b].add(a)
+            downs[a].add(b)
+
+    stages = []
+    first = 0
+    for n, r in enumerate(roots):
+        width = len(plan.by_pe[r])
+        source = next((p for p in members[r] if p in plan.inputs), None)
+        stages.append(Stage(n, tuple(members[r]), width, first, tuple(sorted(ups[n])),
+                            tuple(sorted(downs[n])), source))
+        first += width
+
+    instances = [Instance(i.iid, i.pe_id, i.index,
+                          stages[number_of[i.pe_id]].first_process + i.index)
+                 for i in plan.instances]
+    renumbered = Plan(plan.pes, instances, list(plan.routes), dict(plan.inputs),
+                      plan.unconnected, plan.hidden)
+    stage_of = tuple(number_of[i.pe_id] for i in plan.instances)
+
+    level: list[int] = []
+    for s in stages:  # upstream stages come first
+        level.append(1 + max((level[u] for u in s.upstream), default=-1))
+    waves = tuple(tuple(s.number for s in stages if level[s.number] == w)
+                  for w in range(1 + max(level, default=-1)))
+    return Layout(renumbered, tuple(stages), stage_of, waves)

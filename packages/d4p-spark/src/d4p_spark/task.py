@@ -1,0 +1,120 @@
+"""What runs on the Spark workers: one partition of one stage, through the
+d4p executor.
+
+A stage partition yields *records*: ``(iid, port, units)`` for every batch its
+instances send to an instance of a later stage, then one summary record
+``(META, stage, partition, results, counts, error)`` with the outputs of
+unconnected ports, the units processed per PE, and the :class:`d4p.D4PError`
+that stopped it, if any. Summary records of upstream stages that run in the
+same Spark job pass through to the stage's output, so one ``collect`` of the
+last stage's summaries gathers those of the whole chain.
+A PE that raises is reported in that record, not as a failed Spark task, so
+Spark never retries a deterministic user error and the driver raises the
+original :class:`d4p.WorkflowFailed`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+
+from d4p import D4PError
+from d4p.executor import DATA, Executor
+from d4p.plan import Plan
+
+from .stages import Stage
+
+META = -1
+
+
+class _Collect:
+    """The executor's transport: keeps data batches for later stages. End of
+    stream needs no message: a stage starts once its upstream stages are done."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def send(self, process: int, message: tuple) -> None:
+        if message[0] == DATA:
+            self.sent.extend(message[1])
+
+    def drain(self) -> list[tuple]:
+        out, self.sent = self.sent, []
+        return out
+
+
+class StageTask:
+    """``mapPartitionsWithIndex`` function of a stage: partition *j* runs
+    instance *j* of the stage's PEs over the records routed to it."""
+
+    def __init__(self, plan: Plan, stage: Stage, batch_size: int) -> None:
+        self.plan = plan
+        self.stage = stage
+        self.batch_size = batch_size
+
+    def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
+        plan, stage = self.plan, self.stage
+        process = stage.first_process + index
+        out = _Collect()
+        executor = None
+        try:
+            if stage.source is not None and isinstance(plan.inputs[stage.source], list):
+                plan = copy.copy(plan)  # a worker may run several tasks on one plan object
+                plan.inputs = {**plan.inputs, stage.source: list(records)}
+                records = ()
+            executor = Executor(plan, process, transport=out, batch_size=self.batch_size)
+            executor.preprocess()
+            executor.run_sources()
+            yield from out.drain()
+            receive = executor.receive
+            for _, batch in records:
+                if batch[0] == META:
+                    yield batch
+                    continue
+                receive((batch,))
+                if out.sent:
+                    yield from out.drain()
+            for target in executor.local:
+                for source in plan.upstream[target]:
+                    if plan.instances[source].process != process:
+                        executor.end_of_stream(source, target)
+            executor.flush()
+            yield from out.drain()
+            yield (META, stage.number, index, executor.results, executor.counts(), None)
+        except D4PError as exc:
+            counts = executor.counts() if executor is not None else {}
+            yield (META, stage.number, index, {}, counts, exc)
+
+
+class ForStage:
+    """Picks the records bound for stage ``number``, keyed by the partition of
+    their target instance (its instance index); passes summary records on (to
+    partition 0) when ``summaries``."""
+
+    def __init__(self, stage_of: tuple[int, ...], index_of: tuple[int, ...], number: int,
+                 summaries: bool) -> None:
+        self.stage_of = stage_of
+        self.index_of = index_of
+        self.number = number
+        self.summaries = summaries
+
+    def __call__(self, records: Iterable[tuple]) -> Iterator[tuple[int, tuple]]:
+        stage_of, index_of, number = self.stage_of, self.index_of, self.number
+        for record in records:
+            iid = record[0]
+            if iid >= 0:
+                if stage_of[iid] == number:
+                    yield index_of[iid], record
+            elif self.summaries:
+                yield 0, record
+
+
+def by_index(key: int) -> int:
+    """Partitioner: a record keyed *j* goes to partition *j*."""
+    return key
+
+
+def is_meta(record: tuple) -> bool:
+    return record[0] == META
