@@ -1,0 +1,58 @@
+"""The advisor: instances go where the work is; cheap neighbours share a process."""
+
+from __future__ import annotations
+
+import pytest
+from d4p.examples import pipeline
+from d4p_monitor import advise, format_advice
+from d4p_monitor.store import clean_event, run_record
+
+
+def _events(run, costs, edge_send=0.0):
+    out = []
+    for inst in run.plan.instances:
+        calls, seconds = costs[inst.pe_id]
+        out.append(clean_event({"kind": "instance", "pe": inst.pe_id, "instance": inst.index,
+                                "process": inst.process, "t0": run.started,
+                                "t1": run.started + 1, "calls": calls, "process_s": seconds,
+                                "read_s": 0.0, "write_s": 0.0}))
+    edges = [clean_event({"kind": "edge", "src_pe": r.src_pe, "dst_pe": r.dst_pe, "units": 100,
+                          "bytes": 800, "send_s": edge_send, "t1": run.started + 1})
+             for r in run.plan.routes]
+    return {"instance": out, "edge": edges, "error": []}
+
+
+def test_a_slow_middle_stage_gets_the_processes(new_run):
+    graph, inputs = pipeline(100)
+    run = new_run(3, graph=graph, inputs=inputs, workflow="pipeline")
+    producer, doubler, summer = run.plan.pes
+    events = _events(run, {producer: (1, 0.1), doubler: (100, 2.0), summer: (100, 0.05)})
+    adv = advise(run_record(run), events, processes=6)
+    assert {r["pe"]: r["suggested"] for r in adv["pes"]} == {producer: 1, doubler: 4,
+                                                            summer: 1}
+    assert adv["bottleneck"] == doubler
+    assert adv["stage_s_now"] == pytest.approx(2.0)
+    assert adv["stage_s_after"] == pytest.approx(0.5)
+    assert adv["partitions"] == []
+    assert adv["command"] == "d4p run pipeline --mapping multi -n 6"
+    assert f"{doubler}.numprocesses = 4  # the PE whose id is {doubler!r}" in adv["code"]
+    text = format_advice(adv)
+    assert "about 4.0x faster" in text and f"bottleneck now: {doubler}" in text
+
+
+def test_cheap_neighbours_are_proposed_as_one_partition(new_run):
+    graph, inputs = pipeline(100)
+    run = new_run(3, graph=graph, inputs=inputs, workflow="pipeline")
+    producer, doubler, summer = run.plan.pes
+    events = _events(run, {producer: (1, 1.0), doubler: (100, 0.01), summer: (100, 0.01)},
+                     edge_send=0.2)
+    adv = advise(run_record(run), events, processes=3)
+    assert adv["partitions"] == [[producer, doubler, summer]]
+    assert adv["code"][-1] == f"graph.partitions = [[{producer}, {doubler}, {summer}]]"
+
+
+def test_no_timings_keep_the_instances(new_run):
+    run = new_run(3)
+    adv = advise(run_record(run), {"instance": [], "edge": [], "error": []})
+    assert [r["suggested"] for r in adv["pes"]] == [1, 2, 1]
+    assert adv["speedup"] is None and adv["code"] == []
