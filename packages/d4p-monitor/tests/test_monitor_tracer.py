@@ -163,3 +163,19 @@ def test_a_bad_store_uri_is_a_usage_error_before_the_run():
     graph, inputs = wordcount(words=10)
     with pytest.raises(d4p.UsageError, match="unknown monitoring store 'redis://x'"):
         d4p.run(graph, inputs, monitor="redis://x")
+
+
+def test_a_bad_mongodb_uri_is_a_usage_error_before_the_run():
+    graph, inputs = wordcount(words=10)
+    with pytest.raises(d4p.UsageError, match="invalid MongoDB store URI 'mongodb://'"):
+        d4p.run(graph, inputs, monitor="mongodb://")
+
+
+def test_an_unwritable_sqlite_file_loses_the_data_but_not_the_run(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    graph, inputs = wordcount(words=500, counters=2)
+    with pytest.warns(MonitorWarning, match="cannot open the monitoring store") as caught:
+        result = d4p.run(graph, inputs, monitor=str(blocker / "monitor.sqlite"))
+    assert sum(c for _, c in next(iter(result.values()))["output"]) > 0
+    assert "the run record" in str(caught[0].message)

@@ -82,7 +82,16 @@ def parse_uri(uri: Any) -> tuple[str, str]:
         raise UsageError(f"--monitor takes a store URI (mongodb://host:port/db or a SQLite "
                          f"file), not {uri!r}")
     text = os.fspath(uri)
-    if text.startswith(("mongodb://", "mongodb+srv://")):
+    if text.startswith("mongodb://"):
+        from pymongo.errors import PyMongoError
+        from pymongo.uri_parser import parse_uri as parse_mongo_uri
+
+        try:
+            parse_mongo_uri(text)
+        except (PyMongoError, ValueError) as exc:
+            raise UsageError(f"invalid MongoDB store URI {text!r}: {exc}") from None
+        return "mongodb", text
+    if text.startswith("mongodb+srv://"):
         return "mongodb", text
     if text.startswith("sqlite://"):
         text = text.removeprefix("sqlite://")
