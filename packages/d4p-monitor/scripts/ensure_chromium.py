@@ -33,7 +33,7 @@ def ensure() -> bool:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     print("installing Debian's chromium for the d4p-monitor page tests...", file=sys.stderr)
     for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
+                ["apt-get", "install", "-y", "-q", "chromium"]):
         done = subprocess.run(prefix + cmd, env=env, stdout=subprocess.DEVNULL)
         if done.returncode != 0:
             print(f"'{' '.join(cmd)}' failed with status {done.returncode}", file=sys.stderr)
