@@ -41,7 +41,10 @@ def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | Non
     path = Path(inventory)
     if not path.is_file():
         raise MissingDataError(f"{path}: inventory (StationXML) file not found")
-    return obspy.read_inventory(str(path))
+    try:
+        return obspy.read_inventory(str(path))
+    except Exception as exc:
+        raise MissingDataError(f"{path}: cannot read the inventory ({exc})") from exc
 
 
 class StationFiles(ProducerPE):

@@ -15,6 +15,7 @@ from d4p import WorkflowGraph
 from obspy import UTCDateTime
 
 from d4p_seismo import synthetic
+from d4p_seismo.errors import MissingDataError
 from d4p_seismo.misfit_pes import (
     JoinMisfit,
     MisfitPairs,
@@ -131,6 +132,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     expected = None
     if p["data"]:
         data = Path(p["data"])
+        if not data.is_dir():
+            raise MissingDataError(f"{data}: waveform directory not found (-p data=DIR)")
         start = UTCDateTime(p["starttime"]) if p["starttime"] else None
         try:
             dataset = synthetic.load_dataset(data)
@@ -148,6 +151,10 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         start = UTCDateTime(p["starttime"]) if p["starttime"] else dataset.starttime
     end = start + float(p["hours"]) * 3600.0 if start is not None else None
     inventory = p["inventory"] or str(data / "stations.xml")
+    if not Path(inventory).is_file():
+        raise MissingDataError(
+            f"{inventory}: inventory (StationXML) file not found; pass -p inventory=FILE"
+        )
     correlations = output / "correlations"
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):

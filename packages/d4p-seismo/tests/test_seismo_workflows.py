@@ -1,0 +1,201 @@
+"""The xcorr and misfit workflows end to end, on the mappings d4p has."""
+
+import csv
+import json
+import math
+import shutil
+
+import d4p
+import numpy as np
+import obspy
+import pytest
+from d4p_seismo.errors import MissingDataError, SkippedStationWarning
+from d4p_seismo.synthetic import expected_lags, make_dataset
+from d4p_seismo.workflows import build_misfit, build_xcorr, summary_of
+
+PARALLEL_MAPPINGS = [m for m in ("multi",) if m in d4p.mappings()]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("xcorr-data"), stations=8, hours=1.0, seed=11)
+
+
+def run_xcorr(tmp_path, mapping="simple", processes=None, **params):
+    graph, inputs = build_xcorr(output=str(tmp_path / "out"), **params)
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    return summary_of(result)
+
+
+def read_summary(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_xcorr_recovers_every_known_lag_and_writes_its_files(dataset, tmp_path):
+    summary = run_xcorr(tmp_path, data=str(dataset.directory), instances=2)
+    assert summary["pairs"] == 28 and summary["stations"] == 8
+    assert summary["within_one_sample"] == 28
+    rows = read_summary(summary["summary"])
+    assert len(rows) == 28
+    expected = expected_lags(dataset)
+    for row in rows:
+        lag = expected[(row["station_a"], row["station_b"])]
+        assert abs(float(row["peak_lag"]) - lag) <= 0.1  # one sample at 10 Hz
+        assert float(row["expected_lag"]) == pytest.approx(lag)
+    files = sorted((tmp_path / "out" / "correlations").glob("*.sac"))
+    assert len(files) == 28
+    first = rows[0]
+    tr = obspy.read(first["file"])[0]
+    assert tr.stats.npts == 1201 and tr.stats.sampling_rate == 10.0
+    assert tr.stats.sac.b == pytest.approx(-60.0)
+    assert tr.stats.sac.kevnm.strip() == first["station_a"].split(".")[1]
+    assert tr.stats.station == first["station_b"].split(".")[1]
+    assert tr.stats.sac.dist == pytest.approx(float(first["distance_km"]), rel=1e-4)
+    assert tr.stats.sac.user0 == pytest.approx(float(first["peak_lag"]))
+    png = tmp_path / "out" / "record_section.png"
+    assert summary["plot"] == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def correlations_of(summary):
+    return {
+        row["pair"]: obspy.read(row["file"])[0].data.copy()
+        for row in read_summary(summary["summary"])
+    }
+
+
+def test_xcorr_results_do_not_depend_on_instances(dataset, tmp_path):
+    one = correlations_of(run_xcorr(tmp_path / "one", data=str(dataset.directory), instances=1))
+    three = correlations_of(
+        run_xcorr(tmp_path / "three", data=str(dataset.directory), instances=3)
+    )
+    assert one.keys() == three.keys() and len(one) == 28
+    for pair in one:
+        assert np.array_equal(one[pair], three[pair])
+
+
+@pytest.mark.parametrize("mapping", PARALLEL_MAPPINGS)
+def test_xcorr_results_are_identical_on_every_mapping(dataset, tmp_path, mapping):
+    simple = correlations_of(run_xcorr(tmp_path / "s", data=str(dataset.directory), instances=2))
+    other = correlations_of(
+        run_xcorr(tmp_path / "m", mapping=mapping, processes=2, data=str(dataset.directory),
+                  instances=2)
+    )
+    assert simple.keys() == other.keys()
+    for pair in simple:
+        assert np.array_equal(simple[pair], other[pair])
+
+
+def test_xcorr_makes_and_reuses_its_synthetic_data(tmp_path):
+    summary = run_xcorr(tmp_path, stations=4, hours=0.5, normalisation="ram", instances=1)
+    assert summary["pairs"] == 6 and summary["within_one_sample"] == 6
+    data = tmp_path / "out" / "data"
+    stamp = (data / "stations.xml").stat().st_mtime_ns
+    summary = run_xcorr(tmp_path, stations=4, hours=0.5, instances=1, plot=False)
+    assert (data / "stations.xml").stat().st_mtime_ns == stamp
+    assert summary["plot"] is None
+    summary = run_xcorr(tmp_path, stations=3, hours=0.5, instances=1, plot=False)
+    assert len(list(data.glob("*.mseed"))) == 3 and summary["pairs"] == 3
+
+
+def test_xcorr_rejects_unknown_parameters():
+    with pytest.raises(ValueError, match="no parameter 'station'.*stations"):
+        build_xcorr(station=3)
+
+
+@pytest.fixture
+def broken(dataset, tmp_path):
+    """A writable copy of the data set to damage."""
+    copy = tmp_path / "data"
+    shutil.copytree(dataset.directory, copy)
+    return copy
+
+
+def test_missing_response_names_the_station(broken, tmp_path):
+    inv = obspy.read_inventory(str(broken / "stations.xml"))
+    inv.networks[0].stations = [s for s in inv.networks[0].stations if s.code != "S0003"]
+    inv.write(str(broken / "stations.xml"), format="STATIONXML")
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0003\.\.BHZ: no channel metadata"):
+        run_xcorr(tmp_path, data=str(broken), instances=1)
+    with pytest.warns(SkippedStationWarning, match=r"SY\.S0003\.\.BHZ"):
+        summary = run_xcorr(tmp_path, data=str(broken), instances=1, on_error="skip")
+    assert summary["stations"] == 7 and summary["pairs"] == 21
+    assert summary["within_one_sample"] == 21
+
+
+def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
+    path = broken / "SY.S0005..BHZ.mseed"
+    st = obspy.read(str(path))
+    st.resample(25.0)
+    st[0].data = st[0].data.astype(np.int32)
+    st.write(str(path), format="MSEED")
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0005\.\.BHZ: sampled at 25 Hz"):
+        run_xcorr(tmp_path, data=str(broken), instances=1)
+
+
+def test_unreadable_file_is_named(broken, tmp_path):
+    (broken / "SY.S0002..BHZ.mseed").write_bytes(b"not a seismogram")
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0002\.\.BHZ\.mseed: cannot read"):
+        run_xcorr(tmp_path, data=str(broken), instances=1)
+    with pytest.warns(SkippedStationWarning):
+        summary = run_xcorr(tmp_path, data=str(broken), instances=1, on_error="skip")
+    assert summary["pairs"] == 21
+
+
+def test_empty_window_names_the_station(dataset, tmp_path):
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0001\.\.BHZ .*data cover 0 s"):
+        run_xcorr(tmp_path, data=str(dataset.directory), starttime="2021-01-01", instances=1)
+
+
+def test_missing_directory_or_inventory_is_named_before_running(dataset, tmp_path):
+    with pytest.raises(MissingDataError, match="nowhere: waveform directory not found"):
+        build_xcorr(data=str(tmp_path / "nowhere"))
+    with pytest.raises(MissingDataError, match="inv.xml: inventory .* not found"):
+        build_xcorr(data=str(dataset.directory), inventory=str(tmp_path / "inv.xml"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "stations.xml").write_text("")
+    graph, inputs = build_xcorr(data=str(tmp_path / "empty"), output=str(tmp_path / "o"))
+    with pytest.raises(d4p.WorkflowFailed, match=r"stations.xml: cannot read the inventory"):
+        d4p.run(graph, inputs)
+    shutil.copy(dataset.inventory_path, tmp_path / "empty" / "stations.xml")
+    graph, inputs = build_xcorr(data=str(tmp_path / "empty"), output=str(tmp_path / "o"))
+    with pytest.raises(d4p.WorkflowFailed, match=r"empty: no waveform files match '\*.mseed'"):
+        d4p.run(graph, inputs)
+
+
+def test_plugin_registers_both_workflows():
+    found = d4p.workflows()
+    assert found["xcorr"].params["stations"] == 50
+    assert found["xcorr"].build is build_xcorr
+    assert found["misfit"].build is build_misfit
+    assert "cross-correlation" in found["xcorr"].description
+
+
+def test_misfit_recovers_the_known_shift_and_amplitude(tmp_path):
+    graph, inputs = build_misfit(
+        output=str(tmp_path / "misfit"), stations=2, time_shift=1.7, amplitude_ratio=0.8,
+        instances=2,
+    )
+    summary = summary_of(d4p.run(graph, inputs))
+    assert sorted(summary["stations"]) == ["SY.E001", "SY.E002"]
+    assert summary["windows"] >= 6
+    assert summary["mean_time_shift"] == pytest.approx(1.7, abs=0.1)
+    assert summary["mean_dlnA"] == pytest.approx(math.log(0.8), abs=0.02)
+    for station, info in summary["stations"].items():
+        assert sorted(info["components"]) == ["BHE", "BHN", "BHZ"]
+        for comp in info["components"].values():
+            assert comp["trace"]["time_shift"] == pytest.approx(1.7, abs=0.02)
+            assert comp["trace"]["dlnA"] == pytest.approx(math.log(0.8), abs=0.01)
+            assert comp["windows"], f"{station}: no window selected"
+        image = tmp_path / "misfit" / f"{station}.png"
+        assert info["image"] == str(image) and image.stat().st_size > 20_000
+    written = json.loads((tmp_path / "misfit" / "misfit_summary.json").read_text())
+    assert written["windows"] == summary["windows"]
+
+
+def test_misfit_names_an_observed_trace_without_synthetic(tmp_path):
+    graph, inputs = build_misfit(output=str(tmp_path / "m"), stations=2, instances=1)
+    (tmp_path / "m" / "data" / "synthetic" / "SY.E002..BHN.mseed").unlink()
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.E002\.\.BHN: observed trace has no synthetic"):
+        d4p.run(graph, inputs)
