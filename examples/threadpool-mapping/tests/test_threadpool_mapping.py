@@ -1,0 +1,102 @@
+"""What is particular to the threadpool mapping: how d4p finds it, its option,
+its threads, progress reports and stopping every thread on a failure."""
+
+import threading
+import time
+
+import d4p
+import pytest
+from d4p.examples import pipeline, wordcount
+from d4p.plugins import get_mapping, registered_mappings
+from d4p_threadpool import ThreadPoolMapping
+
+
+def _threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("d4p-threadpool")]
+
+
+def test_found_through_its_entry_point():
+    found = {cls.name: (cls, dist) for cls, dist, _ in registered_mappings()}
+    assert found["threadpool"] == (ThreadPoolMapping, "d4p-threadpool")
+    assert get_mapping("threadpool") is ThreadPoolMapping
+
+
+def test_wordcount_spreads_over_threads_and_matches_simple():
+    graph, inputs = wordcount(words=5000, vocabulary=50, counters=3, top=5)
+    result = d4p.run(graph, inputs, mapping="threadpool", processes=3)
+    graph2, inputs2 = wordcount(words=5000, vocabulary=50, counters=3, top=5)
+    assert list(result.values()) == list(d4p.run(graph2, inputs2).values())
+    assert result.summary.mapping == "threadpool"
+    assert result.summary.processes == 3
+    counter = next(pe for pe in result.summary.instances if pe.startswith("WordCounter"))
+    assert sorted(result.summary.assignment[counter]) == [0, 1, 2]
+    assert result.summary.units[counter] == 5000
+    assert _threads() == []
+
+
+def test_pipeline_total():
+    graph, inputs = pipeline(10_000)
+    result = d4p.run(graph, inputs, mapping="threadpool", processes=2, batch_size=7)
+    assert list(result.values()) == [{"output": [10_000 * 9_999]}]
+
+
+@pytest.mark.parametrize("bad", [0, -3, "many"])
+def test_bad_batch_size_is_a_usage_error(bad):
+    graph, inputs = pipeline(10)
+    with pytest.raises(d4p.UsageError, match=r"option 'batch_size' of mapping 'threadpool' "
+                                             r"must be a positive integer"):
+        d4p.run(graph, inputs, mapping="threadpool", batch_size=bad)
+
+
+def test_unknown_option_names_the_known_one():
+    graph, inputs = pipeline(10)
+    with pytest.raises(d4p.UsageError, match="has no option 'batchsize'; its options are: "
+                                             "batch_size"):
+        d4p.run(graph, inputs, mapping="threadpool", batchsize=3)
+
+
+class Endless(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(10**9):
+            self.write("output", i)
+
+
+class Refuse(d4p.IterativePE):
+    def _process(self, data):
+        if data == 1000:
+            raise RuntimeError("no thousands here")
+        return data
+
+
+def test_a_failure_stops_every_thread():
+    graph = d4p.WorkflowGraph()
+    source, refuse = Endless(), Refuse()
+    refuse.numprocesses = 2
+    graph.connect(source, "output", refuse, "input")
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph, mapping="threadpool", processes=3, batch_size=16)
+    assert time.monotonic() - start < 30
+    assert info.value.pe == refuse.id and info.value.port == "input"
+    assert info.value.data == "1000" and info.value.instance == 0
+    assert "RuntimeError: no thousands here" in str(info.value)
+    assert _threads() == []
+
+
+class Slow(d4p.IterativePE):
+    def _process(self, data):
+        time.sleep(0.1)
+        return data
+
+
+def test_progress_reports_units_per_pe():
+    graph = d4p.WorkflowGraph()
+    source, slow = d4p.examples.NumberProducer(12), Slow()
+    slow.numprocesses = 2
+    graph.connect(source, "output", slow, "input")
+    seen = []
+    result = d4p.run(graph, mapping="threadpool", processes=2, progress=seen.append)
+    assert sorted(result[slow.id]["output"]) == list(range(12))
+    assert seen, "progress was never called during a run of about 0.6 s"
+    assert all(set(report) <= {source.id, slow.id} for report in seen)
+    assert max(report.get(slow.id, 0) for report in seen) <= 12
