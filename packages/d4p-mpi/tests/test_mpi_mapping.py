@@ -21,7 +21,7 @@ def _values(result) -> list:
 
 def test_mpi_is_a_registered_mapping_with_its_options():
     assert d4p.get_mapping("mpi") is MPIMapping
-    assert [o.name for o in MPIMapping.options] == ["timeout", "window", "batch", "mpiexec"]
+    assert [o.name for o in MPIMapping.options] == ["timeout", "batch_size", "queue_size", "mpiexec"]
 
 
 @pytest.mark.parametrize("processes", [2, 3, 4])
@@ -49,7 +49,8 @@ def test_numpy_arrays_cross_ranks_intact():
 
 def test_ranks_feeding_each_other_with_a_tiny_window_finish():
     graph, inputs = mpi_workflows.crossing(20_000)
-    result = d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=60, window=1, batch=4)
+    result = d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=60, queue_size=1,
+                    batch_size=4)
     placed = result.summary.assignment
     producers = [pe for pe in placed if pe.startswith("Numbers")]
     assert sorted(placed[p][0] for p in producers) == [0, 1]
@@ -140,7 +141,7 @@ def test_a_pe_class_defined_in_a_function_is_named():
         d4p.run(graph, mapping="mpi", processes=2)
 
 
-@pytest.mark.parametrize(("option", "value"), [("window", 0), ("batch", -1)])
+@pytest.mark.parametrize(("option", "value"), [("queue_size", 0), ("batch_size", -1)])
 def test_bad_option_values_are_usage_errors(option, value):
     with pytest.raises(d4p.UsageError, match=rf"option {option!r} of mapping 'mpi' must be"):
         d4p.run(*pipeline(10), mapping="mpi", processes=2, **{option: value})

@@ -27,6 +27,11 @@ from d4p.plan import Plan
 from .environment import INSTALL_HINT, mpiexec_command
 from .job import write_job
 
+LAST_RUN: dict[str, float] = {}
+"""Timing of the last successful launch in this process: ``enact_seconds``
+(from every rank ready to results gathered, so without the start-up of
+mpiexec and the interpreters) and ``processes``. For benchmarks."""
+
 GRACE = 5.0
 """Seconds the launcher waits past the ranks' own timeout before killing them."""
 
@@ -46,7 +51,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
 
 
 def _job_options(options: dict[str, Any]) -> dict[str, Any]:
-    return {"batch": options["batch"], "window": options["window"],
+    return {"batch_size": options["batch_size"], "queue_size": options["queue_size"],
             "timeout": options.get("timeout") or 0.0}
 
 
@@ -107,7 +112,9 @@ def _outcome(rundir: Path, code: int, processes: int) -> Outcome:
     result = rundir / "result.pkl"
     if code == 0 and result.is_file():
         with open(result, "rb") as src:
-            results, counts = pickle.load(src)
+            results, counts, timing = pickle.load(src)
+        LAST_RUN.clear()
+        LAST_RUN.update(timing, processes=processes)
         if said:
             sys.stderr.write(said)
             sys.stderr.flush()

@@ -28,9 +28,9 @@ class MPIMapping(Mapping):
     description = "MPI ranks (mpi4py, MPICH); starts mpiexec itself unless run under it"
     options = (
         Option("timeout", 0.0, "seconds after which the run is stopped (0: no limit)", float),
-        Option("window", 8, "messages in flight to one rank before a sender waits "
-                            "(backpressure)", _positive),
-        Option("batch", 256, "data units sent to another rank in one message", _positive),
+        Option("batch_size", 256, "data units sent to another rank in one message", _positive),
+        Option("queue_size", 16, "messages in flight to one rank before a sender waits "
+                                "(backpressure)", _positive),
         Option("mpiexec", "", "mpiexec command to launch with (default: the one of the "
                               "mpich wheel beside this Python, else on PATH)"),
     )
@@ -38,7 +38,7 @@ class MPIMapping(Mapping):
     """Under mpiexec: the number of ranks; else the machine's CPU count."""
 
     def run(self, plan, options):
-        for name in ("window", "batch"):
+        for name in ("batch_size", "queue_size"):
             if not isinstance(options[name], int) or options[name] < 1:
                 raise UsageError(f"option {name!r} of mapping 'mpi' must be a positive "
                                  f"integer, not {options[name]!r}")
@@ -66,7 +66,8 @@ def _run_in_place(plan, options) -> Outcome:
     from .rank import run_rank
 
     comm = world.Dup()  # our messages never meet the user's own MPI traffic
-    outcome = run_rank(comm, plan, batch=options["batch"], window=options["window"],
+    outcome = run_rank(comm, plan, batch_size=options["batch_size"],
+                       queue_size=options["queue_size"],
                        timeout=options.get("timeout") or 0.0, announce=True)
     comm.Free()
     return outcome if outcome is not None else Outcome({}, {})

@@ -20,24 +20,26 @@ FLUSH_EVERY = 0.05
 """Seconds after which a source's partial batches are sent even if not full."""
 
 
-def run_rank(comm, plan: Plan, *, batch: int = 256, window: int = 8, timeout: float = 0.0,
-             announce: bool = False) -> Outcome | None:
+def run_rank(comm, plan: Plan, *, batch_size: int = 256, queue_size: int = 16,
+             timeout: float = 0.0, announce: bool = False) -> Outcome | None:
     """Run the instances of ``plan`` placed on this rank of ``comm``.
 
     Returns the merged :class:`d4p.Outcome` of all ranks on rank 0 and
-    ``None`` elsewhere. A failure raises :class:`d4p.WorkflowFailed`; with
+    ``None`` elsewhere. ``queue_size`` bounds the messages in flight to
+    each rank (backpressure); ``timeout`` (seconds, 0: none) ends waits for
+    other ranks with :class:`d4p.WorkflowFailed`. A failure raises :class:`d4p.WorkflowFailed`; with
     ``announce`` the failing rank first tells the others, which raise the same
     failure (used when running in place under ``mpiexec``, where no parent
     process collects failures).
     """
     deadline = time.monotonic() + timeout if timeout else None
-    transport = MPITransport(comm, window=window, deadline=deadline)
+    transport = MPITransport(comm, window=queue_size, deadline=deadline)
     rank = comm.Get_rank()
     results: dict = {}
     counts: dict = {}
     try:
         if rank < plan.processes:
-            executor = Executor(plan, rank, transport=transport, batch_size=batch)
+            executor = Executor(plan, rank, transport=transport, batch_size=batch_size)
             _run(executor, transport)
             results, counts = executor.results, executor.counts()
         transport.wait_request(comm.Ibarrier())

@@ -1,7 +1,8 @@
 """A rank started by the launcher: ``python -m d4p_mpi.worker RUNDIR PARENT_PID``.
 
 Reads ``RUNDIR/job.pkl``, runs its share of the plan and, on rank 0, writes
-``RUNDIR/result.pkl``. A failure is written to ``RUNDIR/failure-RANK.pkl``
+``RUNDIR/result.pkl`` (results, counts and the seconds the enactment took once
+every rank was ready). A failure is written to ``RUNDIR/failure-RANK.pkl``
 and ends every rank at once with ``MPI_Abort``. A rank whose launching
 process has gone away exits by itself, so no rank outlives its run.
 """
@@ -73,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         from .rank import run_rank
 
         plan, options = read_job(rundir / "job.pkl")
-        outcome = run_rank(comm, plan, batch=options["batch"], window=options["window"],
+        comm.Barrier()  # every rank is ready: the enactment starts now
+        start = time.perf_counter()
+        outcome = run_rank(comm, plan, batch_size=options["batch_size"],
+                           queue_size=options["queue_size"],
                            timeout=options["timeout"])
         if outcome is not None:
-            write_atomic(rundir / "result.pkl", (outcome.results, outcome.counts))
+            timing = {"enact_seconds": time.perf_counter() - start}
+            write_atomic(rundir / "result.pkl", (outcome.results, outcome.counts, timing))
     except BaseException as exc:
         write_atomic(rundir / f"failure-{rank}.pkl", (time.time(), _failure_record(exc, rank)))
         sys.stdout.flush()
