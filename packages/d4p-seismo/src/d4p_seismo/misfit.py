@@ -194,7 +194,7 @@ def measure(
     dlna = 0.5 * math.log(ed / es) if es > 0 and ed > 0 else math.nan
     residual = float(np.sum((d - s) ** 2))
     return Measurement(
-        time_shift=shift * dt, dlnA=dlna, cc_max=cc, l2=0.5 * residual * dt,
+        time_shift=float(shift * dt), dlnA=dlna, cc_max=cc, l2=0.5 * residual * dt,
         l2_relative=residual / ed if ed > 0 else math.nan,
         start=left * dt, end=right * dt,
     )

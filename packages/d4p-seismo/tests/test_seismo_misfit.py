@@ -1,0 +1,101 @@
+"""Misfit measurements and pyflex windows on pairs with a known shift and amplitude ratio."""
+
+import math
+
+import numpy as np
+import pytest
+from d4p_seismo import misfit as M
+from d4p_seismo.errors import MissingDataError, SamplingRateError
+from d4p_seismo.synthetic import make_event_waveforms
+from obspy import Trace, UTCDateTime
+
+
+@pytest.fixture(scope="module")
+def event():
+    return make_event_waveforms(stations=2, time_shift=-3.1, amplitude_ratio=0.6, seed=5)
+
+
+def test_whole_trace_measurement_recovers_shift_and_dlna(event):
+    for obs, syn in zip(event.observed, event.synthetic, strict=True):
+        o, s = M.align(obs, syn)
+        m = M.measure(o.data, s.data, o.stats.sampling_rate)
+        assert m.time_shift == pytest.approx(-3.1, abs=0.02), obs.id
+        assert m.dlnA == pytest.approx(math.log(0.6), abs=0.01), obs.id
+        assert m.cc_max > 0.98
+        assert m.l2 > 0 and m.l2_relative > 0
+
+
+def test_identical_traces_have_zero_misfit():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(2000)
+    m = M.measure(x, x, 10.0)
+    assert m.time_shift == pytest.approx(0.0, abs=1e-9)
+    assert m.dlnA == 0.0 and m.l2 == 0.0
+    assert m.cc_max == pytest.approx(1.0)
+
+
+def test_subsample_shift_is_refined():
+    t = np.arange(4000) / 10.0
+    syn = np.exp(-(((t - 150.0) / 8.0) ** 2)) * np.cos(2 * np.pi * t / 12.0)
+    obs = np.exp(-(((t - 150.37) / 8.0) ** 2)) * np.cos(2 * np.pi * (t - 0.37) / 12.0)
+    m = M.measure(obs, syn, 10.0, 1000, 2000)
+    assert m.time_shift == pytest.approx(0.37, abs=0.01)
+    assert (m.start, m.end) == (100.0, 200.0)
+
+
+def test_pyflex_windows_and_per_window_measurements(event):
+    obs, syn = M.align(event.observed[0], event.synthetic[0])
+    windows = M.select_windows(obs, syn, min_period=15.0, max_period=50.0)
+    assert len(windows) >= 1
+    for w in windows:
+        assert 0 <= w.left < w.right < obs.stats.npts
+        assert w.max_cc_value > 0.9
+        m = M.measure(obs.data, syn.data, obs.stats.sampling_rate, w.left, w.right)
+        assert m.time_shift == pytest.approx(-3.1, abs=0.6)
+        assert m.dlnA == pytest.approx(math.log(0.6), abs=0.05)
+    longest = max(windows, key=lambda w: w.right - w.left)
+    m = M.measure(obs.data, syn.data, obs.stats.sampling_rate, longest.left, longest.right)
+    assert m.time_shift == pytest.approx(-3.1, abs=0.05)
+
+
+def test_hann_taper_shape():
+    taper = M.hann_taper(100, 0.1)
+    assert taper[0] == 0.0 and taper[50] == 1.0 and taper[-1] == 0.0
+    assert np.all(np.diff(taper[:10]) > 0)
+    assert M.hann_taper(5, 0.0).tolist() == [1.0] * 5
+
+
+def make(data, rate=2.0, start=UTCDateTime(2020, 1, 1), station="X1"):
+    return Trace(np.asarray(data, dtype=float),
+                 header={"network": "SY", "station": station, "channel": "BHZ",
+                         "sampling_rate": rate, "starttime": start})
+
+
+def test_align_cuts_to_the_common_span():
+    start = UTCDateTime(2020, 1, 1)
+    o, s = M.align(make(np.arange(100.0), start=start), make(np.arange(100.0), start=start + 10))
+    assert o.stats.starttime == start + 10 and s.stats.starttime == start + 10
+    assert o.stats.npts == s.stats.npts == 80
+    assert o.data[0] == 20.0 and s.data[0] == 0.0
+
+
+def test_align_refuses_mismatched_rates_unless_asked():
+    with pytest.raises(SamplingRateError, match=r"SY.X1..BHZ .* 2 Hz .*SY.X2..BHZ at 4 Hz"):
+        M.align(make(np.zeros(100)), make(np.zeros(200), rate=4.0, station="X2"))
+    t = np.arange(200) / 4.0
+    o, s = M.align(make(np.sin(t[::2])), make(np.sin(t), rate=4.0), resample=True)
+    assert s.stats.sampling_rate == 2.0 and o.stats.npts == s.stats.npts
+    assert np.max(np.abs(o.data[10:-10] - s.data[10:-10])) < 0.02
+
+
+def test_align_refuses_empty_overlap_and_empty_traces():
+    start = UTCDateTime(2020, 1, 1)
+    with pytest.raises(MissingDataError, match="do not overlap"):
+        M.align(make(np.zeros(10), start=start), make(np.zeros(10), start=start + 100))
+    with pytest.raises(MissingDataError, match="SY.X1..BHZ: trace has no samples"):
+        M.align(make([]), make(np.zeros(10)))
+
+
+def test_measure_refuses_an_empty_window():
+    with pytest.raises(MissingDataError, match=r"window \[5, 5\] is empty"):
+        M.measure(np.ones(10), np.ones(10), 1.0, 5, 5)
