@@ -20,8 +20,6 @@ instance, never once per pair.
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +27,10 @@ import numpy as np
 import obspy
 from d4p import CompositePE, GenericPE, IterativePE, ProducerPE
 from obspy import Inventory, Trace, UTCDateTime
-from obspy.io.sac import SACTrace
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.results import compare_with_expected, correlation_row, write_sac, write_summary
 
 
 def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | None:
@@ -365,45 +363,6 @@ class XCorr(GenericPE):
             )
 
 
-def correlation_row(corr: processing.Correlation, path: str = "") -> dict[str, Any]:
-    """The summary line of one pair."""
-    return {
-        "pair": corr.pair,
-        "station_a": corr.id_a,
-        "station_b": corr.id_b,
-        "latitude_a": corr.coords_a[0],
-        "longitude_a": corr.coords_a[1],
-        "latitude_b": corr.coords_b[0],
-        "longitude_b": corr.coords_b[1],
-        "distance_km": round(corr.distance_km, 4),
-        "azimuth": round(corr.azimuth, 3),
-        "peak_lag": corr.peak_lag,
-        "peak_value": round(float(corr.data.max()), 6),
-        "file": path,
-    }
-
-
-def write_sac(corr: processing.Correlation, path: Path) -> None:
-    """One correlation as SAC: station a is the virtual source (``evla``/``evlo``,
-    ``kevnm``), station b the receiver (``stla``/``stlo``, ``kstnm``); ``b`` is
-    ``-max_lag``; ``user0`` holds the peak lag, ``dist``/``az`` the geometry."""
-    net_b, sta_b, _, cha_b = corr.id_b.split(".")
-    sac = SACTrace(
-        data=corr.data.astype(np.float32), delta=1.0 / corr.sampling_rate,
-        b=-corr.max_lag_samples / corr.sampling_rate,
-        knetwk=net_b, kstnm=sta_b, kcmpnm=cha_b, kevnm=corr.id_a.split(".")[1],
-        lcalda=False, user0=corr.peak_lag, kuser0="peaklag",
-    )
-    for key, value in (
-        ("stla", corr.coords_b[0]), ("stlo", corr.coords_b[1]),
-        ("evla", corr.coords_a[0]), ("evlo", corr.coords_a[1]),
-        ("dist", corr.distance_km), ("az", corr.azimuth),
-    ):
-        if not math.isnan(value):
-            setattr(sac, key, value)
-    sac.write(str(path))
-
-
 class WriteResults(IterativePE):
     """Writes each correlation to ``<directory>/<id_a>_<id_b>.sac``; outputs its summary row.
 
@@ -425,13 +384,6 @@ class WriteResults(IterativePE):
         row["sampling_rate"] = corr.sampling_rate
         row["data"] = corr.data.astype(np.float32)
         return row
-
-
-SUMMARY_FIELDS = [
-    "pair", "station_a", "station_b", "latitude_a", "longitude_a", "latitude_b",
-    "longitude_b", "distance_km", "azimuth", "peak_lag", "peak_value", "expected_lag",
-    "lag_error_samples", "file",
-]
 
 
 class Summary(GenericPE):
@@ -469,19 +421,8 @@ class Summary(GenericPE):
         rows = sorted(self.rows, key=lambda r: r["pair"])
         within = None
         if self.expected is not None:
-            within = 0
-            for row in rows:
-                lag = self.expected.get((row["station_a"], row["station_b"]))
-                if lag is None:
-                    continue
-                row["expected_lag"] = lag
-                row["lag_error_samples"] = round((row["peak_lag"] - lag) * row["sampling_rate"], 3)
-                within += abs(row["lag_error_samples"]) <= 1.0
-        summary = out / "summary.csv"
-        with summary.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+            within = compare_with_expected(rows, self.expected)
+        summary = write_summary(rows, out / "summary.csv")
         png = None
         if self.plot and rows:
             png = out / "record_section.png"
