@@ -31,7 +31,7 @@ class Numbers(ProducerPE):
         self.n, self.start = n, start
 
     def _process(self, inputs):
-        if inputs:
+        if isinstance(inputs, int):
             for i in range(inputs):
                 self.write("output", i)
             return
@@ -440,7 +440,7 @@ def input_list_source():
     graph = WorkflowGraph()
     src, double = Numbers(), Double()
     graph.connect(src, "output", double, "input")
-    return graph, {src: [3, 1, 4, 1, 5]}
+    return graph, {src: [3, 0, 4, 1, 5]}
 
 
 def input_list_feed(n: int = 10):

@@ -1,0 +1,216 @@
+"""The workflow graph: connecting, validation errors, composites and drawing."""
+
+from __future__ import annotations
+
+import shutil
+
+import d4p
+import networkx as nx
+import pytest
+from d4p.examples import NumberProducer
+from d4p.testing.workflows import AddOne, DoubleThenAdd, Nested, Square, Total
+
+
+class Typed(d4p.GenericPE):
+    def __init__(self, out_type=None, in_type=None):
+        super().__init__()
+        self._add_input("input", tuple_type=in_type)
+        self._add_output("output", tuple_type=out_type)
+
+    def process(self, inputs):
+        return {"output": inputs["input"]}
+
+
+def test_connect_adds_both_pes_and_records_the_ports():
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(3), AddOne()
+    graph.connect(src, "output", add, "input")
+    assert graph.get_contained_objects() == [src, add]
+    assert list(graph.edges()) == [(src, "output", add, "input")]
+    assert src.id.startswith("NumberProducer") and add.id.startswith("AddOne")
+    assert src.id != add.id
+
+
+def test_adding_twice_is_a_no_op():
+    graph = d4p.WorkflowGraph()
+    pe = AddOne()
+    assert graph.add(pe) is graph.add(pe)
+    assert graph.graph.number_of_nodes() == 1
+
+
+@pytest.mark.parametrize(("side", "port", "known"), [
+    ("output", "out", "'output'"),
+    ("input", "inp", "'input'"),
+])
+def test_unknown_port_names_pe_and_its_ports(side, port, known):
+    graph = d4p.WorkflowGraph()
+    a, b = AddOne(), Square()
+    graph.add(a)
+    graph.add(b)
+    args = (a, port, b, "input") if side == "output" else (a, "output", b, port)
+    pe = a if side == "output" else b
+    with pytest.raises(d4p.GraphError) as info:
+        graph.connect(*args)
+    assert str(info.value) == (f"PE {pe.id!r} ({type(pe).__name__}) has no {side} {port!r}; "
+                               f"its {side}s are: {known}")
+
+
+def test_source_has_no_inputs():
+    with pytest.raises(d4p.GraphError, match=r"has no input 'input'; its inputs are: none"):
+        d4p.WorkflowGraph().connect(AddOne(), "output", NumberProducer(), "input")
+
+
+def test_cycle_is_refused_naming_the_edge():
+    graph = d4p.WorkflowGraph()
+    a, b, c = AddOne(), Square(), AddOne()
+    graph.connect(a, "output", b, "input")
+    graph.connect(b, "output", c, "input")
+    with pytest.raises(d4p.GraphError) as info:
+        graph.connect(c, "output", a, "input")
+    assert str(info.value) == (f"connecting PE {c.id!r}.output -> PE {a.id!r}.input would close "
+                               "a cycle; d4p workflows must be acyclic")
+    assert graph.graph.number_of_edges() == 2
+
+
+def test_self_loop_is_refused():
+    pe = AddOne()
+    with pytest.raises(d4p.GraphError, match="to itself: cycles are not supported"):
+        d4p.WorkflowGraph().connect(pe, "output", pe, "input")
+
+
+def test_duplicate_connection_is_refused():
+    graph = d4p.WorkflowGraph()
+    a, b = AddOne(), Square()
+    graph.connect(a, "output", b, "input")
+    with pytest.raises(d4p.GraphError) as info:
+        graph.connect(a, "output", b, "input")
+    assert str(info.value) == f"PE {a.id!r}.output is already connected to PE {b.id!r}.input"
+
+
+def test_incompatible_declared_types_name_both_pes_and_ports():
+    graph = d4p.WorkflowGraph()
+    a, b = Typed(out_type=str), Typed(in_type=int)
+    with pytest.raises(d4p.GraphError) as info:
+        graph.connect(a, "output", b, "input")
+    assert str(info.value) == (f"type mismatch: PE {a.id!r}.output produces str but "
+                               f"PE {b.id!r}.input accepts int")
+
+
+@pytest.mark.parametrize(("out_type", "in_type"), [
+    (bool, int), (int, (int, float)), (str, object), (None, int), (int, None),
+    (["a", "b"], ["a"]),
+])
+def test_compatible_or_undeclared_types_connect(out_type, in_type):
+    graph = d4p.WorkflowGraph()
+    graph.connect(Typed(out_type=out_type), "output", Typed(in_type=in_type), "input")
+    assert graph.graph.number_of_edges() == 1
+
+
+def test_types_are_checked_through_composite_mappings():
+    inner = Typed(in_type=int)
+    comp = d4p.CompositePE()
+    comp._map_input("input", inner, "input")
+    with pytest.raises(d4p.GraphError, match=r"produces str but composite 'CompositePE'.input accepts int"):
+        d4p.WorkflowGraph().connect(Typed(out_type=str), "output", comp, "input")
+
+
+def test_composite_with_unmapped_port_is_refused():
+    comp = DoubleThenAdd()
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(comp, "result", Square(), "input")
+    assert str(info.value) == ("composite 'DoubleThenAdd' has no output 'result' mapped "
+                               "(mapped outputs: 'output'); map it with "
+                               "_map_output('result', pe, port)")
+
+
+def test_composite_mapping_to_unknown_inner_port_is_refused():
+    with pytest.raises(d4p.GraphError, match=r"has no input 'in'; its inputs are: 'input'"):
+        d4p.CompositePE()._map_input("input", AddOne(), "in")
+
+
+def test_adding_something_else_is_refused():
+    with pytest.raises(d4p.GraphError, match=r"cannot add 42 to a workflow: expected a PE"):
+        d4p.WorkflowGraph().add(42)
+
+
+def test_empty_chain_is_refused():
+    with pytest.raises(d4p.GraphError, match="needs at least one function"):
+        d4p.create_iterative_chain([])
+
+
+def test_nested_composites_flatten_on_networkx_3():
+    assert int(nx.__version__.split(".")[0]) >= 3
+    graph = d4p.WorkflowGraph()
+    src, nested, total = NumberProducer(4), Nested(), Total()
+    graph.connect(src, "output", nested, "input")
+    graph.connect(nested, "output", total, "input")
+    flat = graph.flattened()
+    pes = flat.get_contained_objects()
+    assert all(isinstance(pe, d4p.GenericPE) for pe in pes)
+    names = sorted(pe.name for pe in pes)
+    assert names == ["AddOne", "Double", "NumberProducer", "Square", "Total"]
+    edges = sorted((a.name, pa, b.name, pb) for a, pa, b, pb in flat.edges())
+    assert edges == [("AddOne", "output", "Square", "input"),
+                     ("Double", "output", "AddOne", "input"),
+                     ("NumberProducer", "output", "Double", "input"),
+                     ("Square", "output", "Total", "input")]
+    # the original graph is left as it was
+    assert nested in graph.get_contained_objects()
+    # and it runs: sum over x in 0..3 of (2x + 1)^2
+    assert list(d4p.run(graph).values()) == [{"output": [(4, 1 + 9 + 25 + 49)]}]
+
+
+def test_flatten_in_place_keeps_the_dispel4py_api():
+    graph = d4p.WorkflowGraph()
+    chain = d4p.create_iterative_chain([abs, (round, {"ndigits": 1})])
+    graph.connect(NumberProducer(2), "output", chain, "input")
+    graph.flatten()
+    assert sorted(pe.name for pe in graph.getContainedObjects()) == [
+        "NumberProducer", "PE_abs", "PE_round"]
+
+
+def test_pes_are_in_topological_order():
+    graph = d4p.WorkflowGraph()
+    src, comp, total = NumberProducer(1), DoubleThenAdd(), Total()
+    graph.connect(comp, "output", total, "input")
+    graph.connect(src, "output", comp, "input")
+    assert [pe.name for pe in graph.pes()] == ["NumberProducer", "Double", "AddOne", "Total"]
+
+
+def test_to_dot_shows_ports_instances_and_groupings():
+    graph = d4p.WorkflowGraph()
+    src, total = NumberProducer(1), Total("global")
+    sq = Square()
+    sq.numprocesses = 3
+    graph.connect(src, "output", sq, "input")
+    graph.connect(sq, "output", total, "input")
+    dot = graph.to_dot()
+    assert dot.startswith("digraph workflow {")
+    assert f'"{sq.id}" [label="{{{{<in_input> input}}|{sq.id} ×3|{{<out_output> output}}}}"];' \
+        in dot
+    assert f'"{sq.id}":out_output -> "{total.id}":in_input [label="global"];' in dot
+    assert f'"{src.id}":out_output -> "{sq.id}":in_input;' in dot
+
+
+def test_to_mermaid_labels_edges_with_ports_and_grouping():
+    graph = d4p.WorkflowGraph()
+    src, total = NumberProducer(1), Total("all", numprocesses=2)
+    graph.connect(src, "output", total, "input")
+    text = graph.to_mermaid()
+    assert text.splitlines() == [
+        "flowchart LR",
+        f'  pe0["{src.id}"]',
+        f'  pe1["{total.id} ×2"]',
+        '  pe0 -->|"output → input (all)"| pe1',
+    ]
+
+
+def test_svg_needs_graphviz():
+    graph = d4p.WorkflowGraph()
+    graph.connect(NumberProducer(1), "output", AddOne(), "input")
+    if shutil.which("dot") is None:
+        with pytest.raises(d4p.GraphError, match="drawing SVG or PNG needs Graphviz"):
+            graph.to_svg()
+        assert graph._repr_svg_() is None
+    else:
+        assert "<svg" in graph.to_svg()

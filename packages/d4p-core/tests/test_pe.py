@@ -1,0 +1,227 @@
+"""Processing elements: ports, the dispel4py classes, and PEs made from
+functions with @d4p.producer / @d4p.iterative / @d4p.consumer."""
+
+from __future__ import annotations
+
+import pickle
+
+import d4p
+import pytest
+from d4p.examples import NumberProducer
+from d4p.pe import GROUPING, NAME, TYPE
+
+
+class Pair(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("left", grouping=[0], tuple_type=tuple)
+        self._add_input("right")
+        self._add_output("output", tuple_type=tuple)
+        self._add_output("count")
+        self.seen = 0
+
+    def process(self, inputs):
+        self.seen += 1
+        for port, data in inputs.items():
+            self.write("output", (port, data))
+            self.write("output", (port, data, "again"))
+        return {"count": self.seen}
+
+
+def test_ports_keep_name_grouping_and_type():
+    pe = Pair()
+    assert pe.inputconnections["left"] == {NAME: "left", GROUPING: [0], TYPE: tuple}
+    assert pe.inputconnections["right"] == {NAME: "right"}
+    assert pe.outputconnections["output"] == {NAME: "output", TYPE: tuple}
+    assert pe.getOutputTypes() == {"output": tuple, "count": None}
+    assert pe.numprocesses == 1 and pe.name == pe.id == "Pair"
+
+
+def test_write_any_number_of_times_and_return_a_dict():
+    graph = d4p.WorkflowGraph()
+    src, pair = NumberProducer(3), Pair()
+    graph.connect(src, "output", pair, "left")
+    result = d4p.run(graph)
+    assert sorted(result[pair.id]["output"]) == [
+        ("left", 0), ("left", 0, "again"), ("left", 1), ("left", 1, "again"),
+        ("left", 2), ("left", 2, "again")]
+    assert result[pair.id]["count"] == [1, 2, 3]
+
+
+def test_write_to_unknown_output_names_pe_port_and_fix():
+    class Typo(d4p.IterativePE):
+        def _process(self, data):
+            self.write("outptu", data)
+
+    graph = d4p.WorkflowGraph()
+    typo = Typo()
+    graph.connect(NumberProducer(1), "output", typo, "input")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph)
+    text = str(info.value)
+    assert f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu'" in text
+    assert "its outputs are: 'output'" in text
+    assert "self._add_output('outptu')" in text
+
+
+def test_write_outside_a_run_is_refused():
+    pe = Pair()
+    with pytest.raises(d4p.GraphError, match="wrote to output 'output' outside of a run"):
+        pe.write("output", 1)
+
+
+def test_pe_that_forgot_super_init_is_refused_when_added():
+    class Forgetful(d4p.GenericPE):
+        def __init__(self):
+            pass
+
+    with pytest.raises(d4p.GraphError, match=r"Forgetful was not initialised: call "
+                                             r"super\(\).__init__\(\)"):
+        d4p.WorkflowGraph().add(Forgetful())
+
+
+def test_iterative_none_writes_nothing():
+    class Evens(d4p.IterativePE):
+        def _process(self, data):
+            return data if data % 2 == 0 else None
+
+    graph = d4p.WorkflowGraph()
+    evens = Evens()
+    graph.connect(NumberProducer(7), "output", evens, "input")
+    assert d4p.run(graph)[evens.id]["output"] == [0, 2, 4, 6]
+
+
+def test_consumer_receives_every_unit_and_producer_runs_per_iteration():
+    class Tick(d4p.ProducerPE):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def _process(self, inputs):
+            self.n += 1
+            return self.n * 10
+
+    class Keep(d4p.ConsumerPE):
+        def __init__(self):
+            super().__init__()
+            self.kept = []
+
+        def _process(self, data):
+            self.kept.append(data)
+
+    graph = d4p.WorkflowGraph()
+    tick, keep = Tick(), Keep()
+    graph.connect(tick, "output", keep, "input")
+    result = d4p.run(graph, {tick: 4})
+    assert result == {}  # a consumer has no outputs
+    assert keep.kept == [10, 20, 30, 40]  # simple runs instance 0 on the graph's own object
+    assert result.summary.units == {tick.id: 4, keep.id: 4}
+
+
+def test_simple_function_pe_names_itself_after_the_function():
+    def scale(x, factor=1):
+        return x * factor
+
+    pe = d4p.SimpleFunctionPE(scale, {"factor": 3})
+    assert pe.name == "PE_scale"
+    graph = d4p.WorkflowGraph()
+    graph.connect(NumberProducer(3), "output", pe, "input")
+    assert d4p.run(graph)[pe.id]["output"] == [0, 3, 6]
+
+
+def test_base_pe_ports_from_constructor():
+    pe = d4p.BasePE(inputs=["a"], outputs=["b"], num_inputs=2, num_outputs=1)
+    assert list(pe.inputconnections) == ["input0", "input1", "a"]
+    assert list(pe.outputconnections) == ["output0", "b"]
+
+
+def test_log_prefixes_the_pe_id(capsys):
+    pe = Pair()
+    pe.log("hello")
+    assert capsys.readouterr().out == "Pair: hello\n"
+
+
+# -- PEs from functions -----------------------------------------------------------
+
+
+@d4p.producer
+def letters(word="abc"):
+    yield from word
+
+
+@d4p.producer
+def lengths(item, extra=0):
+    return len(item) + extra
+
+
+@d4p.iterative
+def upper(text, twice=False):
+    return text.upper() * (2 if twice else 1)
+
+
+@d4p.iterative
+def explode(text):
+    yield from text
+
+
+@d4p.consumer
+def collect(item, into=None):
+    into.append(item)
+
+
+def test_producer_generator_with_parameters():
+    graph = d4p.WorkflowGraph()
+    src, up = letters(word="xyz"), upper(twice=True)
+    graph.connect(src, "output", up, "input")
+    assert d4p.run(graph)[up.id]["output"] == ["XX", "YY", "ZZ"]
+
+
+def test_producer_gets_each_input_item_as_first_argument():
+    graph = d4p.WorkflowGraph()
+    src = lengths(extra=100)
+    graph.add(src)
+    result = d4p.run(graph, {src: ["a", "bbb", "cc"]})
+    assert result[src.id]["output"] == [101, 103, 102]
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: _ProducerFunctionPE.process tests `if inputs:`, "
+                   "so a falsy input item (0, '', []) calls the function without it")
+def test_producer_gets_falsy_input_items_too():
+    graph = d4p.WorkflowGraph()
+    src = lengths()
+    graph.add(src)
+    assert d4p.run(graph, {src: ["", "ab"]})[src.id]["output"] == [0, 2]
+
+
+def test_iterative_generator_writes_every_value():
+    graph = d4p.WorkflowGraph()
+    src, ex = letters(word="hi"), explode()
+    graph.connect(src, "output", ex, "input")
+    assert d4p.run(graph)[ex.id]["output"] == ["h", "i"]
+
+
+def test_consumer_function_is_called_with_parameters():
+    sink: list = []
+    graph = d4p.WorkflowGraph()
+    src, col = letters(word="ab"), collect(into=sink)
+    graph.connect(src, "output", col, "input")
+    d4p.run(graph)
+    assert sink == ["a", "b"]
+
+
+def test_decorated_pe_has_the_function_name_and_doc():
+    assert letters.__name__ == "letters" and upper.__name__ == "upper"
+    pe = upper()
+    assert pe.name == "upper"
+    assert "input" in pe.inputconnections and "output" in pe.outputconnections
+
+
+def test_decorated_pe_rejects_unknown_parameters():
+    with pytest.raises(d4p.GraphError, match=r"upper: .*unexpected keyword argument 'loud'"):
+        upper(loud=True)
+
+
+def test_decorated_pe_pickles_as_its_module_level_name():
+    pe = upper(twice=True)
+    copy = pickle.loads(pickle.dumps(pe))
+    assert type(copy) is upper and copy.params == {"twice": True}
