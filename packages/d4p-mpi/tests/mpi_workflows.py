@@ -148,3 +148,26 @@ def arrays(n: int = 20, size: int = 50_000) -> tuple[d4p.WorkflowGraph, dict]:
     stats.numprocesses = 2
     graph.connect(source, "output", stats, "input")
     return graph, {source: 1}
+
+
+class Printer(d4p.ConsumerPE):
+    """Prints every unit with its instance."""
+
+    def _process(self, data):
+        print(f"unit {data} on instance {self.instance}")
+
+
+def printing(n: int = 5) -> tuple[d4p.WorkflowGraph, dict]:
+    graph = d4p.WorkflowGraph()
+    printer = Printer()
+    printer.numprocesses = 2
+    graph.connect(Numbers(n), "output", printer, "input")
+    return graph, {}
+
+
+def stuck(seconds: float = 1000.0) -> tuple[d4p.WorkflowGraph, dict]:
+    """numbers → sleeper on one process: nothing waits for a message, the
+    only rank is inside PE code."""
+    graph = d4p.WorkflowGraph()
+    graph.connect(Numbers(3), "output", Sleeper(seconds), "input")
+    return graph, {}

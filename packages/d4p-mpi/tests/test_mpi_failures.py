@@ -50,6 +50,15 @@ def test_timeout_stops_a_run_that_never_ends():
     assert_no_leftovers()
 
 
+def test_timeout_stops_a_rank_stuck_in_pe_code():
+    graph, inputs = mpi_workflows.stuck()
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout of 1 s and was stopped"):
+        d4p.run(graph, inputs, mapping="mpi", processes=1, timeout=1)
+    assert time.monotonic() - start < 1 + 8
+    assert_no_leftovers()
+
+
 def test_missing_mpiexec_says_what_to_install():
     with pytest.raises(d4p.UsageError, match="'mpiexec' of mapping 'mpi' names "
                                              "'/nonexistent/mpiexec'"):

@@ -59,6 +59,14 @@ def test_ranks_feeding_each_other_with_a_tiny_window_finish():
                                                           (100_000_000, 10_000)]
 
 
+def test_what_pes_print_reaches_the_callers_stdout(capfd):
+    graph, inputs = mpi_workflows.printing(6)
+    d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60)
+    lines = sorted(line for line in capfd.readouterr().out.splitlines()
+                   if line.startswith("unit "))
+    assert lines == sorted(f"unit {i} on instance {i % 2}" for i in range(6))
+
+
 def test_progress_is_told_the_final_counts():
     seen = []
     d4p.run(*pipeline(1000), mapping="mpi", processes=2, progress=seen.append, timeout=60)

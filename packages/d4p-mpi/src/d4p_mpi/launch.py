@@ -4,8 +4,9 @@ rank 0 wrote.
 
 Everything lives in a temporary run folder (job, result, failures, mpiexec's
 stderr) removed afterwards. ``mpiexec`` runs in a process group of its own,
-which is killed on timeout, on Ctrl-C and on any error, so no rank outlives
-the call.
+which is killed on timeout, on Ctrl-C and on any error, with any rank of the
+run still alive; ranks also end by themselves when the launching process or
+the run folder goes away. No rank outlives the call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ LAST_RUN: dict[str, float] = {}
 (from every rank ready to results gathered, so without the start-up of
 mpiexec and the interpreters) and ``processes``. For benchmarks."""
 
-GRACE = 5.0
+GRACE = 3.0
 """Seconds the launcher waits past the ranks' own timeout before killing them."""
 
 
@@ -44,8 +46,8 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         write_job(rundir / "job.pkl", plan, _job_options(options))
         argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
                 str(rundir), str(os.getpid())]
-        code = _run(argv, rundir, options.get("timeout") or 0.0)
-        return _outcome(rundir, code, plan.processes)
+        code, report = _run(argv, rundir, options.get("timeout") or 0.0)
+        return _outcome(rundir, code, report, plan.processes)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
 
@@ -55,32 +57,76 @@ def _job_options(options: dict[str, Any]) -> dict[str, Any]:
             "timeout": options.get("timeout") or 0.0}
 
 
-def _run(argv: list[str], rundir: Path, timeout: float) -> int:
+def _run(argv: list[str], rundir: Path, timeout: float) -> tuple[int, str]:
+    """Run mpiexec; return its exit status and its report of a dead rank, if any.
+    What the ranks print reaches this process's stdout as they print it."""
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(rundir / "stdout", "wb") as out, open(rundir / "stderr", "wb") as err:
+    with open(rundir / "stderr", "wb") as err:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=env, start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err, env=env, start_new_session=True)
         except OSError as exc:
             raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
+        relay = _Relay(proc.stdout)
         try:
-            return proc.wait(timeout=timeout + GRACE if timeout else None)
+            code = proc.wait(timeout=timeout + GRACE if timeout else None)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            _kill(proc, rundir)
             raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s and was "
                                  "stopped; raise the 'timeout' option or look for a PE that "
                                  "never finishes") from None
         except BaseException:
-            _kill_group(proc)
+            _kill(proc, rundir)
             raise
         finally:
             if proc.poll() is None:
-                _kill_group(proc)
+                _kill(proc, rundir)
+            relay.join()
+    return code, relay.report
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """End mpiexec and every process of its group (proxies and ranks)."""
+class _Relay(threading.Thread):
+    """Copies mpiexec's stdout to ours line by line, keeping back mpiexec's own
+    report of a dead rank (a line of '=' signs, then 'BAD TERMINATION ...')."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(name="d4p-mpi-stdout", daemon=True)
+        self.stream = stream
+        self.report = ""
+        self.start()
+
+    def run(self) -> None:
+        held: list[bytes] = []  # blank lines and a line of '=' that may open the report
+        banner: list[bytes] = []
+        for line in self.stream:
+            if banner:
+                banner.append(line)
+            elif b"BAD TERMINATION" in line and held and held[-1].startswith(_BANNER):
+                banner += [*held, line]
+                held = []
+            elif not line.strip() or line.startswith(_BANNER):
+                held.append(line)
+            else:
+                self._write(b"".join(held) + line)
+                held = []
+        if held:
+            self._write(b"".join(held))
+        self.stream.close()
+        self.report = b"".join(banner).decode(errors="replace")
+
+    @staticmethod
+    def _write(data: bytes) -> None:
+        try:
+            sys.stdout.write(data.decode(errors="replace"))
+            sys.stdout.flush()
+        except (OSError, ValueError):  # our stdout is closed: drop the output
+            pass
+
+
+def _kill(proc: subprocess.Popen, rundir: Path) -> None:
+    """End mpiexec (which ends its proxies and ranks), then any rank of this
+    run still alive (they run in sessions of their own)."""
     for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
@@ -91,15 +137,39 @@ def _kill_group(proc: subprocess.Popen) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    try:  # stragglers of the group after mpiexec itself has gone
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    for pid in _ranks_of(rundir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
-def _outcome(rundir: Path, code: int, processes: int) -> Outcome:
-    printed, said = _split_output(rundir)
-    _relay(printed)
+def _ranks_of(rundir: Path) -> list[int]:
+    """Pids of live worker processes of this run (from /proc, on Linux)."""
+    marker = str(rundir).encode()
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as src:
+                words = src.read().split(b"\0")
+        except OSError:
+            continue
+        if b"d4p_mpi.worker" in words and marker in words:
+            pids.append(int(entry))
+    return pids
+
+
+def _outcome(rundir: Path, code: int, report: str, processes: int) -> Outcome:
+    try:
+        said = (rundir / "stderr").read_text(errors="replace") + report
+    except OSError:
+        said = report
     failures = []
     for path in rundir.glob("failure-*.pkl"):
         with open(path, "rb") as src:
@@ -135,30 +205,7 @@ def _outcome(rundir: Path, code: int, processes: int) -> Outcome:
                          + (f"\nmpiexec said:\n{tail}" if tail else ""))
 
 
-_BANNER = "=" * 20
-
-
-def _split_output(rundir: Path) -> tuple[str, str]:
-    """(what the ranks printed, what mpiexec said): mpiexec prints its report
-    of a dead rank on stdout after a line of '=' signs."""
-    def read(name: str) -> str:
-        try:
-            return (rundir / name).read_text(errors="replace")
-        except OSError:
-            return ""
-
-    printed, said = read("stdout"), read("stderr")
-    cut = printed.find(_BANNER)
-    if cut >= 0 and "BAD TERMINATION" in printed[cut:]:
-        cut = printed.rfind("\n", 0, cut) + 1
-        printed, said = printed[:cut], said + printed[cut:]
-    return printed, said
-
-
-def _relay(printed: str) -> None:
-    if printed:
-        sys.stdout.write(printed)
-        sys.stdout.flush()
+_BANNER = b"=" * 20
 
 
 def _signal_of(said: str, code: int) -> int | None:

@@ -4,7 +4,7 @@ Reads ``RUNDIR/job.pkl``, runs its share of the plan and, on rank 0, writes
 ``RUNDIR/result.pkl`` (results, counts and the seconds the enactment took once
 every rank was ready). A failure is written to ``RUNDIR/failure-RANK.pkl``
 and ends every rank at once with ``MPI_Abort``. A rank whose launching
-process has gone away exits by itself, so no rank outlives its run.
+process or run folder has gone away exits by itself, so no rank outlives its run.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def write_atomic(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def _watch_parent(pid: int) -> None:
+def _watch_parent(pid: int, rundir: Path) -> None:
+    """End this rank when the launching process or the run folder is gone."""
     def watch() -> None:
         while True:
             time.sleep(0.5)
@@ -42,6 +43,8 @@ def _watch_parent(pid: int) -> None:
                 os._exit(ABORT_CODE)
             except PermissionError:
                 pass
+            if not rundir.is_dir():
+                os._exit(ABORT_CODE)
 
     threading.Thread(target=watch, name="d4p-mpi-parent-watch", daemon=True).start()
 
@@ -60,7 +63,7 @@ def _failure_record(exc: BaseException, rank: int) -> BaseException:
 def main(argv: list[str] | None = None) -> int:
     rundir, parent = argv if argv is not None else sys.argv[1:3]
     rundir = Path(rundir)
-    _watch_parent(int(parent))
+    _watch_parent(int(parent), rundir)
     rank = env_rank()
     comm = None
     try:
