@@ -19,6 +19,7 @@ are collected at the same time.
 
 from __future__ import annotations
 
+import pickle
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -51,7 +52,7 @@ class SparkMapping(Mapping):
     master's cores; the number of processes is not used."""
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
-        batch_size = options.get("batch_size") or 1024
+        batch_size = options.get("batch_size", 1024)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise UsageError(f"option 'batch_size' of mapping 'spark' must be a positive "
                              f"integer, not {batch_size!r}")
@@ -81,7 +82,10 @@ class _Run:
         last = [s.number for s in stages if not s.downstream]
         try:
             for s in stages:
-                self.rdds[s.number] = self._stage(s.number, s.number in shared)
+                try:
+                    self.rdds[s.number] = self._stage(s.number, s.number in shared)
+                except pickle.PicklingError as exc:
+                    raise self._translate(s.number, exc) from None
             for number in shared:  # computed once, before the stages that read them
                 self._merge(self._collect(number))
             if len(last) == 1:
@@ -152,23 +156,35 @@ class _Run:
     def _translate(self, number: int, exc: Exception) -> D4PError:
         """A Spark failure as a d4p error: the Python traceback, not the Java one."""
         text = str(exc)
-        pes = self.layout.describe(number)
-        if "pickl" in text.lower() and "serialize" in text.lower():
+        if isinstance(exc, pickle.PicklingError) or "could not serialize" in text.lower():
             culprit = _unpicklable(self.layout.plan)
             if culprit is not None:
                 pe, reason = culprit
                 return GraphError(f"PE {pe!r} cannot be sent to the Spark workers ({reason}); "
                                   "create resources such as open files, locks or connections "
                                   "in preprocess()")
+        pes = self._job_pes(number)
         traceback = _python_traceback(text)
-        if "exited unexpectedly" in text or "crashed" in text:
-            what = "a Spark Python worker died"
+        if "exited unexpectedly" in text:
+            what = "a Spark Python worker died (os._exit, a crash or out of memory)"
         else:
             what = "a Spark task failed"
-        last = traceback.strip().splitlines()[-1] if traceback else _first_line(text)
-        return WorkflowFailed(f"{what} in the Spark job ending with PE {pes} (stage {number}): "
-                              f"{last}", pe=self.layout.stages[number].pes[0],
-                              traceback=traceback)
+        reason = traceback.strip().splitlines()[-1] if traceback else _spark_reason(text)
+        return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}",
+                              pe=pes[0] if len(pes) == 1 else None, traceback=traceback)
+
+    def _job_pes(self, number: int) -> list[str]:
+        """The PEs that the Spark job collecting stage ``number`` runs: the stage
+        and the upstream stages it computes (those not shared, hence not persisted)."""
+        stages, hidden = self.layout.stages, self.layout.plan.hidden
+        todo, seen = [number], set()
+        while todo:
+            n = todo.pop()
+            seen.add(n)
+            todo += [u for u in stages[n].upstream
+                     if u not in seen and (len(stages[u].downstream) == 1 or u == number)]
+        pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
+        return pes or list(stages[number].pes)
 
 
 def _python_traceback(text: str) -> str:
@@ -183,11 +199,12 @@ def _python_traceback(text: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return "unknown error"
+def _spark_reason(text: str) -> str:
+    """The cause of a failed Spark job, without Java class names and stacks."""
+    found = re.search(r"most recent failure: .*?\): (.*)", text)
+    line = found[1] if found else next((t for t in text.splitlines() if t.strip()), "")
+    line = re.sub(r"^([\w$]+\.)+[\w$]+(Exception|Error): ", "", line.strip())
+    return line.split(". Consider setting")[0].rstrip(" :")[:300] or "unknown error"
 
 
 def _unpicklable(plan: Plan) -> tuple[str, str] | None:

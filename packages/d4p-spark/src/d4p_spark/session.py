@@ -3,8 +3,9 @@
 One context per Python process (Spark allows no more). When one is already
 running (a notebook's ``spark.sparkContext``, a test fixture), d4p uses it;
 otherwise it starts one with the Spark UI off, logs at WARN, no console
-progress bar, and ``SPARK_LOCAL_IP=127.0.0.1`` for local masters, so that a
-machine whose host name resolves to a loopback address just works. The
+progress bar, and ``SPARK_LOCAL_IP=127.0.0.1`` (unless set) for local masters
+and masters on the loopback, so that a machine whose host name resolves to a
+loopback address just works. The
 context d4p starts stays up for later runs in the same process (starting one
 takes seconds) and is stopped at exit or by :func:`stop`.
 """
@@ -12,13 +13,16 @@ takes seconds) and is stopped at exit or by :func:`stop`.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 from importlib import resources
+from urllib.parse import urlsplit
 
 from d4p import UsageError
 
@@ -30,6 +34,7 @@ _DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.python.worker.reuse": "true",
+    "spark.python.worker.faulthandler.enabled": "true",
 }
 _lock = threading.RLock()
 _started = None  # the SparkContext this module started, if any
@@ -108,7 +113,7 @@ def get_context(master: str | None = None, conf=None):
         java_version()
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        if is_local(master):
+        if is_local(master) or _on_loopback(master):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark_conf = SparkConf().setMaster(master)
         for key, value in {**_DEFAULTS, **settings}.items():
@@ -152,6 +157,17 @@ def _check_same(sc, master: str | None, settings: dict[str, str]) -> None:
             raise UsageError(f"a SparkContext is already running in this process with "
                              f"{key}={current.get(key)}; the 'conf' setting {key}={value} cannot "
                              "change it: leave it out, or stop the context first (sc.stop())")
+
+
+def _on_loopback(master: str) -> bool:
+    """True for a cluster master on this machine's loopback (spark://127.0.0.1:7077)."""
+    host = urlsplit(master).hostname if "://" in master else None
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
 
 
 def _log_config() -> str:

@@ -43,9 +43,8 @@ class Layout:
     plan: Plan
     stages: tuple[Stage, ...]
     stage_of: tuple[int, ...]
-    """Instance id → number of the stage that runs it."""
-    waves: tuple[tuple[int, ...], ...]
-    """Stages in order of dependency: the stages of a wave need only earlier waves."""
+    """Instance id → number of the stage that runs it. Stages are numbered in
+    topological order: a stage's upstream stages have smaller numbers."""
 
     def describe(self, number: int) -> str:
         return ", ".join(p for p in self.stages[number].pes if p not in self.plan.hidden) \
@@ -97,10 +96,4 @@ def layout(plan: Plan) -> Layout:
     renumbered = Plan(plan.pes, instances, list(plan.routes), dict(plan.inputs),
                       plan.unconnected, plan.hidden)
     stage_of = tuple(number_of[i.pe_id] for i in plan.instances)
-
-    level: list[int] = []
-    for s in stages:  # upstream stages come first
-        level.append(1 + max((level[u] for u in s.upstream), default=-1))
-    waves = tuple(tuple(s.number for s in stages if level[s.number] == w)
-                  for w in range(1 + max(level, default=-1)))
-    return Layout(renumbered, tuple(stages), stage_of, waves)
+    return Layout(renumbered, tuple(stages), stage_of)

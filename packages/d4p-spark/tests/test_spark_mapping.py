@@ -1,0 +1,211 @@
+"""The spark mapping on a local SparkContext: outputs, options, failures and
+code that only the driver can import."""
+
+import importlib.util
+import os
+import sys
+import threading
+
+import d4p
+import pytest
+from d4p.examples import pipeline, wordcount
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+
+def test_wordcount_gives_the_same_top_words_as_simple():
+    graph, inputs = wordcount(words=5_000, counters=3)
+    want = d4p.run(graph, inputs)
+    graph, inputs = wordcount(words=5_000, counters=3)
+    got = d4p.run(graph, inputs, mapping="spark")
+    assert list(got.values()) == list(want.values())
+    assert list(got.summary.units.values()) == list(want.summary.units.values())
+    assert list(got.summary.units.values())[:2] == [1, 5_000]
+
+
+def test_the_context_has_d4p_defaults(spark):
+    conf = spark.getConf()
+    assert conf.get("spark.ui.enabled") == "false"
+    assert conf.get("spark.ui.showConsoleProgress") == "false"
+    assert spark.uiWebUrl is None
+    assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"
+
+
+def test_progress_is_reported_with_units_per_pe():
+    seen = []
+    graph, inputs = pipeline(300)
+    result = d4p.run(graph, inputs, mapping="spark", progress=seen.append)
+    assert list(result.values()) == [{"output": [2 * sum(range(300))]}]
+    assert seen and list(seen[-1].values()) == [1, 300, 300]
+
+
+def test_small_batches_give_the_same_outputs():
+    graph, inputs = wordcount(words=2_000, counters=2)
+    want = d4p.run(graph, inputs)
+    graph, inputs = wordcount(words=2_000, counters=2)
+    assert list(d4p.run(graph, inputs, mapping="spark", batch_size=7).values()) == \
+        list(want.values())
+
+
+def test_a_bad_batch_size_names_the_option():
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match="option 'batch_size' of mapping 'spark'"):
+        d4p.run(graph, inputs, mapping="spark", batch_size=0)
+
+
+def test_another_master_than_the_running_context_is_refused(spark):
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match=r"master 'local\[2\]' is already running.*cannot use master 'local\[3\]'"):
+        d4p.run(graph, inputs, mapping="spark", master="local[3]")
+    # the running one, named explicitly, is fine
+    assert d4p.run(graph, inputs, mapping="spark", master="local[2]")
+
+
+def test_a_setting_the_running_context_lacks_is_refused():
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match="spark.executor.memory=3g cannot change it"):
+        d4p.run(graph, inputs, mapping="spark", conf=["spark.executor.memory=3g"])
+    with pytest.raises(d4p.UsageError, match="takes key=value"):
+        d4p.run(graph, inputs, mapping="spark", conf=["spark.executor.memory"])
+
+
+# -- failures ------------------------------------------------------------------------------
+
+class Divide(d4p.IterativePE):
+    def _process(self, x):
+        return 10 // (x - 5)
+
+
+class FailAtEnd(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+
+    def process(self, inputs):
+        pass
+
+    def postprocess(self):
+        raise RuntimeError("no good at the end")
+
+
+def _numbers(n):
+    @d4p.producer
+    def numbers(n=n):
+        yield from range(n)
+    return numbers()
+
+
+def test_a_pe_error_in_a_later_stage_names_pe_port_data_and_traceback():
+    graph = d4p.WorkflowGraph()
+    source, divide, end = _numbers(8), Divide(), FailAtEnd()
+    divide.numprocesses = 3
+    graph.connect(source, "output", divide, "input")
+    graph.connect(divide, "output", end, "input")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph, {source: 1}, mapping="spark")
+    err = info.value
+    # the first stage to fail wins: Divide on 5, not FailAtEnd's postprocess
+    assert (err.pe, err.port, err.data) == (divide.id, "input", "5")
+    assert "ZeroDivisionError: integer division or modulo by zero" in str(err)
+    assert "Traceback (most recent call last)" in err.traceback
+    assert "return 10 // (x - 5)" in err.traceback
+    assert "java" not in str(err).lower()
+
+
+def test_an_error_in_postprocess_is_named():
+    graph = d4p.WorkflowGraph()
+    source, end = _numbers(3), FailAtEnd()
+    graph.connect(source, "output", end, "input")
+    with pytest.raises(d4p.WorkflowFailed, match=f"PE '{end.id}' .*in postprocess.*"
+                       "RuntimeError: no good at the end") as info:
+        d4p.run(graph, {source: 1}, mapping="spark")
+    assert 'raise RuntimeError("no good at the end")' in info.value.traceback
+
+
+class Die(d4p.IterativePE):
+    def _process(self, x):
+        if x == 2:
+            os._exit(3)
+        return x
+
+
+def test_a_dying_worker_fails_the_run_without_retries(spark):
+    graph = d4p.WorkflowGraph()
+    source, die = _numbers(5), Die()
+    die.numprocesses = 2
+    graph.connect(source, "output", die, "input")
+    with pytest.raises(d4p.WorkflowFailed, match="a Spark Python worker died") as info:
+        d4p.run(graph, {source: 1}, mapping="spark")
+    # the job runs the source and Die; the one that died cannot be told apart
+    assert f"running PE {source.id}, {die.id}: Python worker exited unexpectedly" \
+        in str(info.value)
+    # the context survives for the next run
+    graph, inputs = pipeline(4)
+    assert list(d4p.run(graph, inputs, mapping="spark").values()) == [{"output": [12]}]
+
+
+class HoldsALock(d4p.IterativePE):
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def _process(self, x):
+        return x
+
+
+def test_a_pe_that_cannot_be_shipped_is_named():
+    graph = d4p.WorkflowGraph()
+    source, bad = _numbers(2), HoldsALock()
+    graph.connect(source, "output", bad, "input")
+    with pytest.raises(d4p.GraphError, match=f"PE '{bad.id}' cannot be sent to the Spark "
+                       r"workers \(TypeError: cannot pickle '_thread.lock' object\); create"):
+        d4p.run(graph, {source: 1}, mapping="spark")
+
+
+# -- code only the driver can import -------------------------------------------------------
+
+WORKFLOW = '''
+import d4p
+import {helper}
+
+class Shift(d4p.IterativePE):
+    def _process(self, x):
+        return {helper}.shift(x)
+
+def build():
+    graph = d4p.WorkflowGraph()
+    shift = Shift()
+    shift.numprocesses = 2
+
+    @d4p.producer
+    def numbers(n=6):
+        yield from range(n)
+
+    graph.connect(numbers(), "output", shift, "input")
+    return graph
+'''
+
+
+def load_workflow(folder, name, helper):
+    """Load a workflow file the way ``d4p run FILE`` does: from a path that
+    the Spark workers do not have on theirs."""
+    (folder / f"{helper}.py").write_text("def shift(x):\n    return x + 100\n")
+    path = folder / f"{name}.py"
+    path.write_text(WORKFLOW.format(helper=helper))
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_a_workflow_file_and_its_helper_module_travel_by_value(tmp_path):
+    module = load_workflow(tmp_path, "spark_wf_local", "spark_wf_local_helper")
+    result = d4p.run(module.build(), mapping="spark")
+    (outputs,) = result.values()
+    assert sorted(outputs["output"]) == [100, 101, 102, 103, 104, 105]
