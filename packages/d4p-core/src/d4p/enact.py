@@ -10,7 +10,7 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import D4PError, InputError, UsageError
+from .errors import InputError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .mapping import Mapping
 from .plan import Plan, make_plan
@@ -90,6 +90,9 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         outcome = cls().run(plan, settings)
     except BaseException as exc:
         error = exc
+        if tracer is not None and isinstance(exc, WorkflowFailed):
+            tracer.record([{"kind": "error", "pe": exc.pe, "instance": exc.instance,
+                            "message": str(exc), "t": time.time()}])
         raise
     finally:
         seconds = time.perf_counter() - start
@@ -136,8 +139,9 @@ def _settings(cls: type[Mapping], options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tracer(info: RunInfo):
-    for tracer in get_plugin_manager().hook.d4p_make_tracer(run=info):
-        if tracer is not None:
-            return tracer
-    raise D4PError("monitoring was asked for but no monitoring plugin is installed: "
-                   "pip install d4p-monitor") from None
+    tracer = get_plugin_manager().hook.d4p_make_tracer(run=info)
+    if tracer is not None:
+        return tracer
+    raise UsageError(f"monitoring was asked for ({info.monitor!r}) but no monitoring plugin "
+                     "accepted it: install d4p-monitor (pip install d4p-monitor) or check the "
+                     "store URI") from None

@@ -13,7 +13,9 @@ instances.
 
 from __future__ import annotations
 
+import functools
 import reprlib
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ from .errors import WorkflowFailed
 from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
 from .pe import ConsumerPE, GenericPE, IterativePE
 from .plan import PAIR, Plan, Route
+from .tracing import Trace, pickled_size
 
 DATA = "data"
 EOS = "eos"
@@ -71,8 +74,9 @@ class Executor:
     """
 
     def __init__(self, plan: Plan, process: int = 0, *, transport: Transport | None = None,
-                 reuse: bool = False, batch_size: int = 256) -> None:
+                 reuse: bool = False, batch_size: int = 256, trace: bool = False) -> None:
         self.plan = plan
+        self.trace = Trace(process) if trace else None
         self.process = process
         self.transport = transport
         self.batch_size = batch_size
@@ -96,7 +100,19 @@ class Executor:
             loc.emit[port] = self._emitter(loc, port)
         pe._d4p_emit = loc.emit
         for port in pe.inputconnections:
-            self._receivers[(loc.iid, port)] = self._receiver(loc, port)
+            receive = self._receiver(loc, port)
+            if self.trace is not None:
+                receive = self.trace.timed(self._window(loc), receive)
+            self._receivers[(loc.iid, port)] = receive
+
+    def _window(self, loc: _Local):
+        return self.trace.window(loc.iid, loc.pe_id, loc.index)
+
+    def _to(self, loc: _Local, route: Route, target: int) -> Callable[[Any], None]:
+        deliver = self._deliver(target, route.dst_port)
+        if self.trace is not None:
+            deliver = self.trace.counted(loc.pe_id, route.dst_pe, deliver)
+        return deliver
 
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
@@ -138,12 +154,11 @@ class Executor:
         """A direct delivery function when the target is fixed, else a _Choice."""
         targets = route.targets
         rule = route.rule
-        port = route.dst_port
         if rule == PAIR:
-            return self._deliver(targets[loc.index], port)
+            return self._to(loc, route, targets[loc.index])
         if rule == GLOBAL or len(targets) == 1:
-            return self._deliver(targets[0], port)
-        delivers = [self._deliver(t, port) for t in targets]
+            return self._to(loc, route, targets[0])
+        delivers = [self._to(loc, route, t) for t in targets]
         if rule == ALL:
             return _Choice(lambda data: delivers, delivers)
         if rule == SHUFFLE:
@@ -214,14 +229,13 @@ class Executor:
                 continue
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
-            process, write = loc.pe.process, loc.pe.write
+            iterate = _source_call(loc.pe)
+            if self.trace is not None:
+                iterate = self.trace.timed(self._window(loc), iterate)
             for n, item in enumerate(items):
                 loc.calls += 1
                 try:
-                    result = process(item)
-                    if result:
-                        for name, value in result.items():
-                            write(name, value)
+                    iterate(item)
                 except WorkflowFailed:
                     raise
                 except Exception as exc:
@@ -234,9 +248,14 @@ class Executor:
             if loc.waiting == 0 and not loc.finished:
                 self._finish(loc)
 
-    def receive(self, batches: list[tuple[int, str, list]]) -> None:
-        """Process a data message from the transport."""
+    def receive(self, batches: list[tuple[int, str, list]], read_s: float = 0.0) -> None:
+        """Process a data message from the transport; ``read_s`` is the time
+        the transport took to get it (for tracing)."""
         receivers = self._receivers
+        if read_s and self.trace is not None:
+            total = sum(len(units) for _, _, units in batches) or 1
+            for iid, _, units in batches:
+                self.trace.read(self._window(self.local[iid]), read_s * len(units) / total)
         for iid, port, units in batches:
             receive = receivers[(iid, port)]
             for data in units:
@@ -250,8 +269,11 @@ class Executor:
             self._finish(loc)
 
     def _finish(self, loc: _Local) -> None:
+        call = _postprocess
+        if self.trace is not None:
+            call = self.trace.timed(self._window(loc), _postprocess, count=False)
         try:
-            loc.pe.postprocess()
+            call(loc.pe)
         except WorkflowFailed:
             raise
         except Exception as exc:
@@ -279,7 +301,28 @@ class Executor:
         batches = [(iid, port, units) for (iid, port), units in box.items()]
         box.clear()
         self._pending[proc] = 0
+        if self.trace is None:
+            self.transport.send(proc, (DATA, batches))
+            return
+        start = time.perf_counter()
         self.transport.send(proc, (DATA, batches))
+        seconds = time.perf_counter() - start
+        for iid, port, units in batches:
+            feeders = self._feeders(iid, port)
+            self.trace.sent(feeders, [1] * len(feeders), pickled_size(units),
+                            seconds / len(batches))
+
+    @functools.cache  # noqa: B019 (one executor per process and run)
+    def _feeders(self, iid: int, port: str) -> list[tuple[str, str]]:
+        """(source PE, destination PE) of local PEs that feed input ``port`` of ``iid``."""
+        dst = self.plan.instances[iid].pe_id
+        local = {loc.pe_id for loc in self.local.values()}
+        return [(r.src_pe, dst) for r in self.plan.routes
+                if r.dst_pe == dst and r.dst_port == port and r.src_pe in local] or [("?", dst)]
+
+    def take_events(self, final: bool = False) -> list[dict]:
+        """Timing events collected since the last call (tracing runs only)."""
+        return self.trace.take(final) if self.trace is not None else []
 
     @property
     def done(self) -> bool:
@@ -292,6 +335,22 @@ class Executor:
         for loc in self.local.values():
             out[loc.pe_id] = out.get(loc.pe_id, 0) + loc.calls
         return out
+
+
+def _source_call(pe: GenericPE) -> Callable[[Any], None]:
+    process, write = pe.process, pe.write
+
+    def iterate(item):
+        result = process(item)
+        if result:
+            for name, value in result.items():
+                write(name, value)
+
+    return iterate
+
+
+def _postprocess(pe: GenericPE) -> None:
+    pe.postprocess()
 
 
 class _Choice:

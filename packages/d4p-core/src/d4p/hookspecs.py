@@ -35,9 +35,10 @@ def d4p_register_workflows():
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def d4p_make_tracer(run):
-    """Return a tracer for ``run`` (a :class:`d4p.RunInfo`), or ``None``.
+    """Return a tracer for ``run`` (a :class:`d4p.RunInfo`), or ``None``; the
+    first plugin that returns one wins.
 
     Called once per run in the process that started it, only when monitoring
     was asked for (``d4p run --monitor [URI]`` or ``d4p.run(..., monitor=URI)``;

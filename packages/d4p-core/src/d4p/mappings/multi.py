@@ -123,6 +123,7 @@ class _Run:
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
         settings = {k: self.options[k] for k in ("batch_size", "queue_size")}
         settings["progress"] = self.options.get("progress") is not None
+        settings["trace"] = self.options.get("tracer") is not None
         preload = []
         shipped: Plan | bytes = plan
         if self.options["start_method"] != "fork":
@@ -153,6 +154,7 @@ class _Run:
     def _collect(self, procs, reports: list[Connection]) -> Outcome:
         plan = self.plan
         progress = self.options.get("progress")
+        tracer = self.options.get("tracer")
         results: dict[str, dict[str, list]] = {}
         counts: dict[str, int] = {}
         live = {r: k for k, r in enumerate(reports)}
@@ -177,11 +179,15 @@ class _Run:
                 if kind == "failed":
                     raise body[0]
                 if kind == "progress":
-                    latest[k] = body[0]
+                    latest[k], events = body
                     if progress is not None:
                         progress(_merge(latest.values()))
+                    if tracer is not None and events:
+                        tracer.record(events)
                     continue
-                got, got_counts = body
+                got, got_counts, events = body
+                if tracer is not None and events:
+                    tracer.record(events)
                 for pe, ports in got.items():
                     mine = results.setdefault(pe, {})
                     for port, units in ports.items():
@@ -288,16 +294,22 @@ class _PipeTransport:
         for conn in wait(self.inbox, timeout=0) if self.inbox else ():
             self._read(conn)
 
-    def _read(self, conn: Connection) -> None:
+    def _read(self, conn: Connection, since: float | None = None) -> None:
+        start = time.perf_counter() if since is None else since
         try:
-            self.pending.append(_recv(conn))
+            message = _recv(conn)
         except EOFError:
             self.inbox.remove(conn)
+            return
+        self.pending.append((message, time.perf_counter() - start))
 
     def wait_one(self, timeout: float) -> None:
+        """Wait for input; the waiting counts as read time of what arrives."""
         if self.inbox:
+            start = time.perf_counter()
             for conn in wait(self.inbox, timeout=timeout):
-                self._read(conn)
+                self._read(conn, since=start)
+                start = None
         else:
             time.sleep(timeout)
 
@@ -340,10 +352,11 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,
-                            batch_size=settings["batch_size"])
-        _drive(executor, transport, report, settings["progress"], parent)
+                            batch_size=settings["batch_size"], trace=settings["trace"])
+        _drive(executor, transport, report, settings["progress"] or settings["trace"], parent)
         transport.close()
-        _send(report, ("done", executor.results, executor.counts()))
+        _send(report, ("done", executor.results, executor.counts(),
+                       executor.take_events(final=True)))
     except D4PError as exc:
         _send(report, ("failed", exc))
     except BaseException as exc:
@@ -369,6 +382,12 @@ def _drive(executor: Executor, transport: _PipeTransport, report: Connection,
            progress: bool, parent: int) -> None:
     last_flush = last_report = time.monotonic()
 
+    def report_now() -> None:
+        nonlocal last_report
+        if progress and time.monotonic() - last_report > 0.5:
+            _send(report, ("progress", executor.counts(), executor.take_events()))
+            last_report = time.monotonic()
+
     def between() -> None:
         nonlocal last_flush
         now = time.monotonic()
@@ -376,6 +395,7 @@ def _drive(executor: Executor, transport: _PipeTransport, report: Connection,
             executor.flush()
             transport.read_available()
             last_flush = now
+            report_now()
 
     executor.preprocess()
     executor.run_sources(between=between)
@@ -389,12 +409,10 @@ def _drive(executor: Executor, transport: _PipeTransport, report: Connection,
             if transport.errors:
                 raise transport.errors[0]
         while pending:
-            kind, *body = pending.popleft()
+            (kind, *body), read_s = pending.popleft()
             if kind == DATA:
-                executor.receive(body[0])
+                executor.receive(body[0], read_s)
             elif kind == EOS:
                 executor.end_of_stream(*body)
-        if progress and time.monotonic() - last_report > 0.5:
-            _send(report, ("progress", executor.counts()))
-            last_report = time.monotonic()
+        report_now()
     executor.flush()

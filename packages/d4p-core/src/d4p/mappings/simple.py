@@ -20,7 +20,8 @@ class SimpleMapping(Mapping):
     max_processes = 1
 
     def run(self, plan, options):
-        executor = Executor(plan, 0, reuse=True)
+        tracer = options.get("tracer")
+        executor = Executor(plan, 0, reuse=True, trace=tracer is not None)
         progress = options.get("progress")
         stop = threading.Event()
         if progress is not None:
@@ -33,6 +34,8 @@ class SimpleMapping(Mapping):
             executor.run_sources()
         finally:
             stop.set()
+            if tracer is not None:
+                tracer.record(executor.take_events(final=True))
         return Outcome(executor.results, executor.counts())
 
 

@@ -1,0 +1,137 @@
+"""Timing events for monitoring, collected by the executor when a run is traced.
+
+Nothing here runs unless a tracer was asked for (``d4p.run(..., monitor=...)``).
+Costs stay low by aggregating: one ``instance`` event per instance per
+``every`` calls (and at its end), one ``edge`` event per pair of PEs each time
+the events are taken. The event dicts are the contract with tracers:
+
+* ``{"kind": "instance", "pe", "instance", "process", "t0", "t1", "calls",
+  "process_s", "read_s", "write_s"}``: ``process_s`` is time inside the PE's
+  own code, ``write_s`` time spent handing its writes on (to PEs in the same
+  process and to the transport), ``read_s`` time spent receiving its input.
+* ``{"kind": "edge", "src_pe", "dst_pe", "units", "bytes", "send_s", "t1"}``:
+  ``bytes`` and ``send_s`` count data that crossed a process boundary.
+* ``{"kind": "error", "pe", "instance", "message", "t"}``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from typing import Any
+
+_clock = time.perf_counter
+
+
+class _Window:
+    __slots__ = ("pe", "instance", "process", "t0", "calls", "process_s", "read_s", "write_s")
+
+    def __init__(self, pe: str, instance: int, process: int) -> None:
+        self.pe, self.instance, self.process = pe, instance, process
+        self.reset()
+
+    def reset(self) -> None:
+        self.t0 = time.time()
+        self.calls = 0
+        self.process_s = self.read_s = self.write_s = 0.0
+
+    def event(self) -> dict[str, Any]:
+        return {"kind": "instance", "pe": self.pe, "instance": self.instance,
+                "process": self.process, "t0": self.t0, "t1": time.time(), "calls": self.calls,
+                "process_s": self.process_s, "read_s": self.read_s, "write_s": self.write_s}
+
+
+class Trace:
+    """Per-process collector of timing events (used by :class:`d4p.executor.Executor`)."""
+
+    def __init__(self, process: int, every: int = 1000) -> None:
+        self.process = process
+        self.every = every
+        self.events: list[dict[str, Any]] = []
+        self.windows: dict[int, _Window] = {}
+        self.edges: dict[tuple[str, str], list[float]] = {}
+        self._nested = 0.0
+
+    def window(self, iid: int, pe: str, instance: int) -> _Window:
+        win = self.windows.get(iid)
+        if win is None:
+            win = self.windows[iid] = _Window(pe, instance, self.process)
+        return win
+
+    def timed(self, win: _Window, fn: Callable[[Any], Any], count: bool = True):
+        """Wrap ``fn`` so that its own time and the time of what it calls are
+        added to ``win``."""
+        every = self.every
+
+        def call(data):
+            start = _clock()
+            outer, self._nested = self._nested, 0.0
+            try:
+                return fn(data)
+            finally:
+                elapsed = _clock() - start
+                inner = self._nested
+                win.process_s += elapsed - inner
+                win.write_s += inner
+                self._nested = outer + elapsed
+                if count:
+                    win.calls += 1
+                    if win.calls >= every:
+                        self.events.append(win.event())
+                        win.reset()
+
+        return call
+
+    def counted(self, src: str, dst: str, deliver: Callable[[Any], None]):
+        """Wrap a delivery from PE ``src`` to PE ``dst`` so that units are counted."""
+        edge = self.edges.setdefault((src, dst), [0, 0, 0.0])
+
+        def call(data):
+            edge[0] += 1
+            deliver(data)
+
+        return call
+
+    def sent(self, edges: list[tuple[str, str]], weights: list[int], nbytes: int,
+             seconds: float) -> None:
+        """Attribute a message of ``nbytes`` that took ``seconds`` to send."""
+        self._nested += seconds
+        total = sum(weights) or 1
+        for key, w in zip(edges, weights, strict=True):
+            edge = self.edges.setdefault(key, [0, 0, 0.0])
+            edge[1] += nbytes * w // total
+            edge[2] += seconds * w / total
+
+    def read(self, win: _Window, seconds: float) -> None:
+        win.read_s += seconds
+
+    def take(self, final: bool = False) -> list[dict[str, Any]]:
+        """The events so far; with ``final``, also the partial windows."""
+        if final:
+            for win in self.windows.values():
+                if win.calls or win.process_s or win.write_s or win.read_s:
+                    self.events.append(win.event())
+                    win.reset()
+        now = time.time()
+        for (src, dst), edge in self.edges.items():
+            if edge[0] or edge[1]:
+                self.events.append({"kind": "edge", "src_pe": src, "dst_pe": dst,
+                                    "units": edge[0], "bytes": edge[1], "send_s": edge[2],
+                                    "t1": now})
+                edge[0], edge[1], edge[2] = 0, 0, 0.0
+        events, self.events = self.events, []
+        return events
+
+
+def pickled_size(units: list) -> int:
+    """Bytes a batch takes on the wire (NumPy buffers counted, not copied)."""
+    size = 0
+
+    def out_of_band(buf: pickle.PickleBuffer) -> bool:
+        nonlocal size
+        size += buf.raw().nbytes
+        return False
+
+    size += len(pickle.dumps(units, protocol=5, buffer_callback=out_of_band))
+    return size

@@ -1,0 +1,91 @@
+"""Timing events for monitors: what the executor reports through the tracer hook."""
+
+from __future__ import annotations
+
+import d4p
+import pytest
+from d4p.examples import wordcount
+
+
+class Recorder:
+    def __init__(self):
+        self.runs, self.events, self.finished = [], [], []
+
+    def run_started(self, run):
+        self.runs.append(run)
+
+    def record(self, events):
+        self.events.extend(events)
+
+    def run_finished(self, run, seconds, error):
+        self.finished.append((run.id, seconds, error))
+
+    def of(self, kind):
+        return [e for e in self.events if e["kind"] == kind]
+
+
+@pytest.fixture
+def recorder():
+    rec = Recorder()
+
+    class Plugin:
+        @d4p.hookimpl
+        def d4p_make_tracer(self, run):
+            return rec if run.monitor == "test://recorder" else None
+
+    plugin = Plugin()
+    d4p.get_plugin_manager().register(plugin)
+    try:
+        yield rec
+    finally:
+        d4p.get_plugin_manager().unregister(plugin)
+
+
+@pytest.mark.parametrize(("mapping", "processes"), [("simple", 1), ("multi", 4)])
+def test_events_account_for_every_unit(recorder, mapping, processes):
+    graph, inputs = wordcount(words=30_000)
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes,
+                     monitor="test://recorder")
+    (run,) = recorder.runs
+    assert run.mapping == mapping and run.processes == processes
+    assert recorder.finished[0][0] == run.id and recorder.finished[0][2] is None
+    calls: dict[str, int] = {}
+    for e in recorder.of("instance"):
+        calls[e["pe"]] = calls.get(e["pe"], 0) + e["calls"]
+        assert e["t0"] <= e["t1"] and e["process_s"] >= 0 and e["write_s"] >= 0
+        assert e["process"] in run.plan.assignment()[e["pe"]]
+    assert calls == result.summary.units
+    edges: dict[tuple, int] = {}
+    for e in recorder.of("edge"):
+        edges[(e["src_pe"], e["dst_pe"])] = edges.get((e["src_pe"], e["dst_pe"]), 0) + e["units"]
+    producer, counter, collector = run.plan.pes
+    assert edges == {(producer, counter): 30_000, (counter, collector): 1000}
+    crossing = sum(e["bytes"] for e in recorder.of("edge"))
+    assert (crossing > 30_000) if mapping == "multi" else (crossing == 0)
+    busy = sum(e["process_s"] for e in recorder.of("instance"))
+    assert 0 < busy <= result.summary.seconds * processes
+
+
+def test_a_failure_is_recorded_as_an_error_event(recorder):
+    graph = d4p.WorkflowGraph()
+
+    @d4p.producer
+    def one():
+        yield 1
+
+    @d4p.iterative
+    def broken(x):
+        raise RuntimeError("boom")
+
+    graph.connect(one(), "output", broken(), "input")
+    with pytest.raises(d4p.WorkflowFailed):
+        d4p.run(graph, monitor="test://recorder")
+    (error,) = recorder.of("error")
+    assert error["pe"].startswith("broken") and "RuntimeError: boom" in error["message"]
+    assert isinstance(recorder.finished[0][2], d4p.WorkflowFailed)
+
+
+def test_monitoring_nobody_accepts_is_a_usage_error_naming_the_uri():
+    graph, inputs = wordcount(words=10)
+    with pytest.raises(d4p.UsageError, match="nothing://here"):
+        d4p.run(graph, inputs, monitor="nothing://here")
