@@ -3,3 +3,8 @@
 from d4p.testing import make_tests
 
 test_conformance = make_tests("mpi", processes=(2, 3, 4), timeout=60)
+
+# tiny batches and one message in flight per rank: every ordering and
+# backpressure path of the transport is taken
+test_conformance_small_batches = make_tests("mpi", processes=(3,), batch_size=3, queue_size=1,
+                                            timeout=60)

@@ -3,7 +3,8 @@
 From a plain Python process it launches ``mpiexec`` itself (see
 :mod:`d4p_mpi.launch`); under ``mpiexec`` (``mpiexec -n 4 d4p run wf.py
 --mapping mpi``) it runs in place on every rank: rank 0 returns the results,
-the other ranks return empty results.
+the other ranks return empty results; their outcome and any exception they
+raise carry ``primary = False`` so that a command line can stay quiet there.
 """
 
 from __future__ import annotations
@@ -66,11 +67,19 @@ def _run_in_place(plan, options) -> Outcome:
     from .rank import run_rank
 
     comm = world.Dup()  # our messages never meet the user's own MPI traffic
-    outcome = run_rank(comm, plan, batch_size=options["batch_size"],
-                       queue_size=options["queue_size"],
-                       timeout=options.get("timeout") or 0.0, announce=True)
+    try:
+        outcome = run_rank(comm, plan, batch_size=options["batch_size"],
+                           queue_size=options["queue_size"],
+                           timeout=options.get("timeout") or 0.0, announce=True)
+    except BaseException as exc:
+        if world.Get_rank() != 0:
+            exc.primary = False  # rank 0 reports it; a command line stays quiet here
+        raise
     comm.Free()
-    return outcome if outcome is not None else Outcome({}, {})
+    if outcome is None:
+        outcome = Outcome({}, {})
+        outcome.primary = False  # only rank 0 holds the results
+    return outcome
 
 
 @d4p.hookimpl
