@@ -1,0 +1,90 @@
+"""Starting Spark: Java, settings, addresses (no SparkContext is started here)."""
+
+import os
+import stat
+
+import d4p
+import pytest
+from d4p.examples import pipeline
+from d4p_spark import java_version, session
+
+
+def fake_java(tmp_path, says):
+    """A JAVA_HOME whose bin/java prints ``says`` like ``java -version`` does."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho '{says}' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IXUSR)
+    return str(tmp_path / "jdk")
+
+
+def test_the_machines_java_is_recent_enough():
+    assert java_version() >= 17
+
+
+def test_an_old_java_is_named_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", fake_java(tmp_path, 'openjdk version "11.0.22" 2024-01-16'))
+    with pytest.raises(d4p.UsageError, match=r"needs Java 17 or newer, but .*/jdk/bin/java is "
+                       r"Java 11: install Java 17 or newer \(Debian/Ubuntu: apt-get install "
+                       r"openjdk-17-jre-headless\)"):
+        java_version()
+
+
+def test_java_8_is_told_as_8(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", fake_java(tmp_path, 'java version "1.8.0_392"'))
+    with pytest.raises(d4p.UsageError, match="is Java 8:"):
+        java_version()
+
+
+def test_a_missing_java_fails_the_run_before_spark_starts(tmp_path, monkeypatch):
+    from pyspark import SparkContext
+
+    assert SparkContext._active_spark_context is None, "a test module left Spark running"
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match=f"JAVA_HOME={tmp_path} has no bin/java.*set "
+                       "JAVA_HOME to its directory") as info:
+        d4p.run(graph, inputs, mapping="spark")
+    assert info.value.exit_code == 2
+    assert SparkContext._active_spark_context is None
+
+
+def test_no_java_on_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(d4p.UsageError, match="there is none \\(no 'java' on PATH\\)"):
+        java_version()
+
+
+def test_conf_takes_key_value_strings_or_a_dict():
+    assert session.parse_conf(["spark.executor.memory=2g", " a.b = c=d "]) == \
+        {"spark.executor.memory": "2g", "a.b": "c=d"}
+    assert session.parse_conf("x=1") == {"x": "1"}
+    assert session.parse_conf({"x": 1}) == {"x": "1"}
+    assert session.parse_conf(()) == {}
+    with pytest.raises(d4p.UsageError, match="option 'conf' of mapping 'spark' takes key=value"):
+        session.parse_conf(["=2g"])
+
+
+def test_local_and_loopback_masters_bind_to_loopback():
+    assert session.is_local("local[*]") and session.is_local("local") \
+        and session.is_local("local[2,3]")
+    assert not session.is_local("spark://127.0.0.1:7077")
+    assert session._on_loopback("spark://127.0.0.1:7077")
+    assert session._on_loopback("spark://localhost:7077")
+    assert not session._on_loopback("spark://192.0.2.77:7077")
+    assert not session._on_loopback("yarn")
+
+
+def test_unknown_options_are_listed():
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match="mapping 'spark' has no option 'masters'; its "
+                       "options are: master, conf, py_files, batch_size"):
+        d4p.run(graph, inputs, mapping="spark", masters="local")
+
+
+def test_the_log_configuration_ships_with_the_package():
+    path = session._log_config()
+    assert os.path.isfile(path)
+    with open(path) as f:
+        assert "rootLogger.level = warn" in f.read()
