@@ -1,0 +1,261 @@
+"""The executor, driven directly: results, counts, batching, end-of-stream
+order, postprocess writes, and the fields of a failure."""
+
+from __future__ import annotations
+
+import pickle
+
+import d4p
+import pytest
+from d4p.examples import NumberProducer
+from d4p.executor import DATA, EOS, Executor, short_repr
+from d4p.plan import make_plan
+from d4p.testing.workflows import AddOne, Double, KeyCount, Pairs, Total
+
+
+class Recorder(d4p.GenericPE):
+    """Passes units on and records what happens, in one list shared by every
+    instance (a class attribute is not copied into instances)."""
+
+    EVENTS: list = []
+
+    def __init__(self, label):
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+        self.label = label
+
+    def preprocess(self):
+        self.EVENTS.append(("pre", self.label, self.instance))
+
+    def process(self, inputs):
+        self.EVENTS.append(("process", self.label, self.instance))
+        return {"output": inputs["input"]}
+
+    def postprocess(self):
+        self.EVENTS.append(("post", self.label, self.instance))
+        self.write("output", f"end of {self.label}{self.instance}")
+
+
+class Mailbox:
+    """A transport that keeps every message, in order, per process."""
+
+    def __init__(self):
+        self.sent: list[tuple[int, tuple]] = []
+
+    def send(self, process, message):
+        self.sent.append((process, message))
+
+
+def deliver(executor: Executor, messages):
+    for message in messages:
+        if message[0] == DATA:
+            executor.receive(message[1])
+        else:
+            executor.end_of_stream(message[1], message[2])
+
+
+def test_one_process_runs_everything_and_counts():
+    graph = d4p.WorkflowGraph()
+    src, double, total = NumberProducer(100), Double(), Total()
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", total, "input")
+    executor = Executor(make_plan(graph))
+    assert not executor.done
+    executor.preprocess()
+    executor.run_sources()
+    assert executor.done
+    assert executor.results == {total.id: {"output": [(100, 9900)]}}
+    assert executor.counts() == {src.id: 1, double.id: 100, total.id: 100}
+
+
+def test_reuse_runs_instance_zero_on_the_graphs_own_pe():
+    graph = d4p.WorkflowGraph()
+    src, total = NumberProducer(5), Total()
+    graph.connect(src, "output", total, "input")
+    Executor(make_plan(graph)).run_sources()
+    assert total.count == 0
+    executor = Executor(make_plan(graph), reuse=True)
+    executor.run_sources()
+    assert (total.count, total.total) == (5, 10)
+
+
+def test_three_processes_batch_data_and_send_end_of_stream_after_it():
+    graph = d4p.WorkflowGraph()
+    src, count = Pairs(50, keys=4), KeyCount([0], numprocesses=2)
+    graph.connect(src, "output", count, "input")
+    graph.partitions = [[src], [count]]
+    plan = make_plan(graph, processes=3)
+    (src_iid,) = plan.by_pe[src.id]
+    assert plan.instances[src_iid].process == 0
+    assert sorted(plan.instances[i].process for i in plan.by_pe[count.id]) == [1, 2]
+    mail = Mailbox()
+    first = Executor(plan, 0, transport=mail, batch_size=8)
+    first.preprocess()
+    first.run_sources()
+    assert first.done and first.results == {}
+    assert {proc for proc, _ in mail.sent} == {1, 2}
+    outputs = []
+    for proc in (1, 2):
+        messages = [m for p, m in mail.sent if p == proc]
+        data = [m for m in messages if m[0] == DATA]
+        assert messages[-1][0] == EOS and len(data) == len(messages) - 1, \
+            "end of stream must follow every data message"
+        assert all(sum(len(units) for _, _, units in m[1]) <= 8 for m in data)
+        (target,) = [i.iid for i in plan.on_process(proc)]
+        assert messages[-1] == (EOS, src_iid, target)
+        executor = Executor(plan, proc, transport=mail)
+        executor.preprocess()
+        deliver(executor, messages[:-1])
+        assert not executor.done
+        deliver(executor, messages[-1:])
+        assert executor.done
+        outputs += executor.results[count.id]["output"]
+    assert sorted(outputs) == [
+        ("k0", 13, sum(range(0, 50, 4))), ("k1", 13, sum(range(1, 50, 4))),
+        ("k2", 12, sum(range(2, 50, 4))), ("k3", 12, sum(range(3, 50, 4)))]
+
+
+def test_flush_hands_over_partial_batches():
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(3), AddOne()
+    graph.connect(src, "output", add, "input")
+    graph.partitions = [[src], [add]]
+    plan = make_plan(graph, processes=2)
+    mail = Mailbox()
+    executor = Executor(plan, 0, transport=mail, batch_size=100)
+    seen = []
+    executor.run_sources(between=lambda: seen.append(len(mail.sent)))
+    assert seen == [0]  # one source call, nothing sent until the end of stream
+    assert [m[0] for _, m in mail.sent] == [DATA, EOS]
+    executor.flush()
+    assert len(mail.sent) == 2
+
+
+def test_postprocess_runs_after_all_upstream_instances_finished():
+    Recorder.EVENTS.clear()
+    graph = d4p.WorkflowGraph()
+    src, first, second = NumberProducer(6), Recorder("a"), Recorder("b")
+    first.numprocesses = 3
+    second.numprocesses = 2
+    graph.connect(src, "output", first, "input")
+    graph.connect(first, "output", second, "input")
+    executor = Executor(make_plan(graph, fuse=False))
+    executor.preprocess()
+    executor.run_sources()
+    events = Recorder.EVENTS
+    assert events[:5] == [("pre", "a", 0), ("pre", "a", 1), ("pre", "a", 2), ("pre", "b", 0),
+                          ("pre", "b", 1)]
+    position = {e: k for k, e in enumerate(events)}
+    for j in range(2):
+        last_a = max(position[("post", "a", i)] for i in range(3))
+        assert position[("post", "b", j)] > last_a
+        b_units = [k for k, e in enumerate(events) if e[:2] == ("process", "b") and e[2] == j]
+        assert max(b_units) < position[("post", "b", j)]
+    # postprocess writes travel on like any unit
+    outputs = executor.results[second.id]["output"]
+    assert sorted(o for o in outputs if isinstance(o, str)) == [
+        "end of a0", "end of a1", "end of a2", "end of b0", "end of b1"]
+    assert sorted(o for o in outputs if isinstance(o, int)) == list(range(6))
+    assert executor.counts() == {src.id: 1, first.id: 6, second.id: 9}
+
+
+class Fails(d4p.GenericPE):
+    def __init__(self, stage):
+        super().__init__()
+        self._add_input("input", grouping=[0])
+        self._add_output("output")
+        self.stage = stage
+        self.numprocesses = 2
+
+    def preprocess(self):
+        if self.stage == "preprocess" and self.instance == 1:
+            raise OSError("disk not mounted")
+
+    def process(self, inputs):
+        if self.stage == "process" and inputs["input"][0] == "bad":
+            raise KeyError("missing")
+
+    def postprocess(self):
+        if self.stage == "postprocess":
+            raise ZeroDivisionError("empty window")
+
+
+class BadSource(d4p.ProducerPE):
+    def _process(self, inputs):
+        if inputs == 2:
+            raise RuntimeError("no third item")
+        return inputs
+
+
+def _failing(stage):
+    graph = d4p.WorkflowGraph()
+    src = Pairs(4) if stage != "process" else _Words()
+    fails = Fails(stage)
+    graph.connect(src, "output", fails, "input")
+    return graph, fails
+
+
+class _Words(d4p.ProducerPE):
+    def _process(self, inputs):
+        self.write("output", ("ok", 1))
+        self.write("output", ("bad", "x" * 500))
+
+
+def test_failure_on_input_names_pe_instance_port_and_data():
+    graph, fails = _failing("process")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        Executor(make_plan(graph)).run_sources()
+    exc = info.value
+    instance = d4p.stable_hash("bad") % 2
+    assert (exc.pe, exc.instance, exc.port) == (fails.id, instance, "input")
+    assert exc.data.startswith("('bad', 'xxxx") and "..." in exc.data and len(exc.data) < 100
+    assert str(exc).startswith(f"PE {fails.id!r} (instance {instance}) failed on input 'input' "
+                               f"with data {exc.data}: KeyError: 'missing'")
+    assert "Original traceback:" in str(exc)
+    assert 'raise KeyError("missing")' in exc.traceback
+
+
+@pytest.mark.parametrize(("stage", "where", "error"), [
+    ("preprocess", "(instance 1) failed in preprocess", "OSError: disk not mounted"),
+    ("postprocess", "(instance 0) failed in postprocess", "ZeroDivisionError: empty window"),
+])
+def test_failure_outside_process_names_the_stage(stage, where, error):
+    graph, fails = _failing(stage)
+    executor = Executor(make_plan(graph))
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        executor.preprocess()
+        executor.run_sources()
+    exc = info.value
+    assert str(exc).startswith(f"PE {fails.id!r} {where}: {error}")
+    assert exc.port is None and exc.data is None and exc.pe == fails.id
+
+
+def test_failure_in_a_source_iteration_names_the_item():
+    graph = d4p.WorkflowGraph()
+    src = BadSource()
+    graph.add(src)
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        Executor(make_plan(graph, inputs={src: [0, 1, 2, 3]})).run_sources()
+    assert str(info.value).startswith(f"PE {src.id!r} (instance 0) failed in iteration 2 with "
+                                      "data 2: RuntimeError: no third item")
+
+
+def test_workflow_failed_pickles_with_its_fields():
+    exc = d4p.WorkflowFailed("PE 'x' failed", pe="x", instance=3, port="input", data="'u'",
+                             traceback="Traceback ...\nValueError: u\n")
+    copy = pickle.loads(pickle.dumps(exc))
+    assert (copy.pe, copy.instance, copy.port, copy.data, copy.traceback) == (
+        "x", 3, "input", "'u'", "Traceback ...\nValueError: u\n")
+    assert str(copy) == "PE 'x' failed\n\nOriginal traceback:\nTraceback ...\nValueError: u"
+    assert copy.exit_code == 1 and d4p.UsageError.exit_code == 2
+
+
+def test_short_repr_is_short_and_survives_broken_reprs():
+    class Broken:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    assert short_repr(list(range(100))) == "[0, 1, 2, 3, 4, ...]"
+    assert len(short_repr("y" * 10_000)) <= 82
+    assert short_repr(Broken()).startswith("<Broken")
