@@ -246,3 +246,30 @@ def test_pytest_plugin_as_a_plugin_author_uses_it(tmp_path):
     assert "test_author.py::test_kit[pipeline-n2]" in listed.stdout
     assert "test_author.py::test_each_case[numpy_arrays]" not in listed.stdout
     assert "4 selected" in listed.stdout or "4/" in listed.stdout
+
+
+def test_make_tests_sets_a_timeout_where_pytest_timeout_is_installed():
+    pytest.importorskip("pytest_timeout")
+    fn = make_tests("simple", processes=(1,), cases=["tee"], test_timeout=42)
+    assert [m.args for m in fn.pytestmark if m.name == "timeout"] == [(42,)]
+    fn = make_tests("simple", processes=(1,), cases=["tee"], test_timeout=None)
+    assert [m for m in fn.pytestmark if m.name == "timeout"] == []
+
+
+def test_the_kit_docstring_example_mapping_passes_the_kit():
+    """The complete plugin in d4p.testing's docstring works as written."""
+    import types
+
+    import d4p.testing
+
+    doc = d4p.testing.__doc__
+    code = doc.split("``my_mapping.py``::", 1)[1].split("declared in its", 1)[0]
+    module = types.ModuleType("my_mapping_from_docstring")
+    exec(compile(textwrap.dedent(code), "my_mapping.py", "exec"), module.__dict__)
+    pm = get_plugin_manager()
+    pm.register(module, name="docstring-example")
+    try:
+        for case in ("fan_in", "numpy_arrays", "failure"):
+            check_mapping("sequential", case, processes=2)
+    finally:
+        pm.unregister(name="docstring-example")

@@ -19,6 +19,7 @@ complete plugin package, ``my_mapping.py``::
     class Sequential(d4p.Mapping):
         name = "sequential"
         description = "every instance in the calling process"
+        max_processes = 1  # plans span one process: no transport needed
 
         def run(self, plan, options):
             executor = Executor(plan, 0)
@@ -65,6 +66,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import multiprocessing
 import re
 import time
@@ -331,7 +333,7 @@ def _check_no_children(where: str, grace: float = 10.0) -> None:
 
 def make_tests(mapping: str, processes: Iterable[int] = (1, 2), *,
                cases: Iterable[str] | None = None, check_counts: bool = True,
-               xfail: MappingABC[str, str] | None = None,
+               xfail: MappingABC[str, str] | None = None, test_timeout: float | None = 300,
                **options: Any) -> Callable[..., None]:
     """A pytest test function running every case (or those named in ``cases``)
     on ``mapping`` for each number of ``processes``, with the mapping's
@@ -342,7 +344,11 @@ def make_tests(mapping: str, processes: Iterable[int] = (1, 2), *,
     Test ids are ``<case>-n<processes>`` (``pipeline-n2``); the tests carry the
     ``d4p_conformance`` marker. ``xfail`` maps a test id or a case name to the
     reason it is known to fail: such a test is a strict ``xfail``, so it turns
-    red once the bug is fixed and the entry can go.
+    red once the bug is fixed and the entry can go. Where pytest-timeout is
+    installed, each test fails after ``test_timeout`` seconds instead of
+    hanging (``None``: no limit of its own). ``cases``, ``check_counts``,
+    ``xfail`` and ``test_timeout`` are the kit's; every other keyword is an
+    option of the mapping.
     """
     import pytest
 
@@ -366,6 +372,9 @@ def make_tests(mapping: str, processes: Iterable[int] = (1, 2), *,
     @pytest.mark.parametrize(("case", "processes"), params)
     def test_conformance(case: Case, processes: int) -> None:
         check_mapping(mapping, case, processes, check_counts=check_counts, **options)
+
+    if test_timeout is not None and importlib.util.find_spec("pytest_timeout") is not None:
+        test_conformance = pytest.mark.timeout(test_timeout)(test_conformance)
 
     test_conformance.__doc__ = f"The conformance kit on mapping {mapping!r}."
     return test_conformance
