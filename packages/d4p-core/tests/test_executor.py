@@ -259,3 +259,16 @@ def test_short_repr_is_short_and_survives_broken_reprs():
     assert short_repr(list(range(100))) == "[0, 1, 2, 3, 4, ...]"
     assert len(short_repr("y" * 10_000)) <= 82
     assert short_repr(Broken()).startswith("<Broken")
+
+
+@pytest.mark.xfail(strict=True, reason="core: a group_by key that cannot be taken from a unit "
+                   "fails as a bare TypeError of the upstream PE; the message should name the "
+                   "grouping and the receiving PE and port")
+def test_group_by_on_data_without_that_index_names_the_grouping():
+    graph = d4p.WorkflowGraph()
+    src, total = NumberProducer(5), Total([0], numprocesses=2)
+    graph.connect(src, "output", total, "input")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph)
+    text = str(info.value).splitlines()[0]
+    assert "group_by(0)" in text and repr(total.id) in text and "'input'" in text
