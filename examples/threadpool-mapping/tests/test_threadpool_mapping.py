@@ -100,3 +100,49 @@ def test_progress_reports_units_per_pe():
     assert seen, "progress was never called during a run of about 0.6 s"
     assert all(set(report) <= {source.id, slow.id} for report in seen)
     assert max(report.get(slow.id, 0) for report in seen) <= 12
+
+
+class _Tracer:
+    def __init__(self):
+        self.calls = []
+        self.events = []
+
+    def run_started(self, run):
+        self.calls.append(("started", run.mapping, run.processes))
+
+    def record(self, events):
+        self.events += events
+
+    def run_finished(self, run, seconds, error):
+        self.calls.append(("finished", error))
+
+
+class _TracerPlugin:
+    def __init__(self):
+        self.tracer = _Tracer()
+
+    @d4p.hookimpl
+    def d4p_make_tracer(self, run):
+        return self.tracer
+
+
+def test_monitored_run_hands_timing_events_to_the_tracer():
+    plugin = _TracerPlugin()
+    pm = d4p.get_plugin_manager()
+    pm.register(plugin, name="threadpool-test-tracer")
+    try:
+        graph, inputs = wordcount(words=3000, vocabulary=20, counters=2, top=3)
+        d4p.run(graph, inputs, mapping="threadpool", processes=2, monitor=True)
+    finally:
+        pm.unregister(name="threadpool-test-tracer")
+    tracer = plugin.tracer
+    assert tracer.calls == [("started", "threadpool", 2), ("finished", None)]
+    calls = {}
+    for event in tracer.events:
+        if event["kind"] == "instance":
+            name = event["pe"].rstrip("0123456789")
+            calls[name] = calls.get(name, 0) + event["calls"]
+    assert calls == {"WordProducer": 1, "WordCounter": 3000, "CountCollector": 20}
+    edges = {(e["src_pe"].rstrip("0123456789"), e["dst_pe"].rstrip("0123456789"))
+             for e in tracer.events if e["kind"] == "edge"}
+    assert ("WordProducer", "WordCounter") in edges

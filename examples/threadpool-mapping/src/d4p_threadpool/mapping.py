@@ -5,7 +5,8 @@ queues.
 It is an example of a third-party mapping: it uses only the core's public API
 (:class:`d4p.Mapping`, :class:`d4p.executor.Executor`, :func:`d4p.hookimpl`)
 and supplies nothing but the transport, a queue per thread. The executor
-does the rest: instances, routing, batching, end of stream, error messages.
+does the rest: instances, routing, batching, end of stream, error messages
+and, when the run is monitored, timing events for the tracer.
 
 Threads share the GIL, so this mapping gains speed only where PEs release it
 (NumPy, I/O); data units are passed by reference, never copied.
@@ -48,10 +49,12 @@ class _Worker(threading.Thread):
     """Runs the instances of one process of the plan."""
 
     def __init__(self, plan: Plan, process: int, transport: QueueTransport,
-                 stop: threading.Event, batch_size: int, finished: queue.SimpleQueue) -> None:
+                 stop: threading.Event, batch_size: int, finished: queue.SimpleQueue,
+                 trace: bool) -> None:
         super().__init__(name=f"d4p-threadpool-{process}", daemon=True)
         self.plan, self.process, self.transport = plan, process, transport
         self.stop, self.batch_size, self.finished = stop, batch_size, finished
+        self.trace = trace
         self.executor: Executor | None = None
         self.error: BaseException | None = None
 
@@ -68,7 +71,7 @@ class _Worker(threading.Thread):
 
     def _enact(self) -> None:
         executor = Executor(self.plan, self.process, transport=self.transport,
-                            batch_size=self.batch_size)
+                            batch_size=self.batch_size, trace=self.trace)
         self.executor = executor
         inbox = self.transport.queues[self.process]
 
@@ -122,7 +125,8 @@ class ThreadPoolMapping(d4p.Mapping):
         stop = threading.Event()
         transport = QueueTransport(plan.processes, stop)
         finished: queue.SimpleQueue = queue.SimpleQueue()
-        workers = [_Worker(plan, p, transport, stop, batch_size, finished)
+        tracer = options.get("tracer")
+        workers = [_Worker(plan, p, transport, stop, batch_size, finished, tracer is not None)
                    for p in range(plan.processes)]
         progress = options.get("progress")
         running = 0
@@ -146,6 +150,10 @@ class ThreadPoolMapping(d4p.Mapping):
             for worker in workers:
                 if worker.ident is not None:
                     worker.join()
+            if tracer is not None:  # timing events, recorded from the calling thread
+                for worker in workers:
+                    if worker.executor is not None:
+                        tracer.record(worker.executor.take_events(final=True))
         errors = [w.error for w in workers if w.error is not None]
         if errors:
             raise errors[0]
