@@ -128,7 +128,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             + ", ".join(XCORR_DEFAULTS)
         )
     p = {**XCORR_DEFAULTS, **overrides}
-    output = Path(p["output"])
+    output = Path(p["output"]).resolve()
     expected = None
     if p["data"]:
         data = Path(p["data"])
@@ -207,7 +207,7 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             + ", ".join(MISFIT_DEFAULTS)
         )
     p = {**MISFIT_DEFAULTS, **overrides}
-    output = Path(p["output"])
+    output = Path(p["output"]).resolve()
     if p["observed"] or p["synthetic"]:
         if not (p["observed"] and p["synthetic"]):
             raise ValueError("misfit needs both observed=DIR and synthetic=DIR, or neither")
