@@ -1,6 +1,7 @@
-"""Run under ``mpiexec -n R``: ``python mpi_inplace_run.py CASE PROCESSES``
-runs a workflow with ``mapping="mpi"`` in place and prints one JSON line per
-rank: its outputs, or the failure it raised."""
+"""Run under ``mpiexec -n R``: ``python mpi_inplace_run.py CASE PROCESSES DIR``
+runs a workflow with ``mapping="mpi"`` in place and writes ``DIR/rank-N.json``
+per rank: its outputs, or the failure it raised (files, because the lines
+that ranks print may interleave)."""
 
 import json
 import os
@@ -13,7 +14,7 @@ import d4p  # noqa: E402
 import mpi_workflows  # noqa: E402
 from d4p.examples import wordcount  # noqa: E402
 
-case, processes = sys.argv[1], int(sys.argv[2])
+case, processes, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 graph, inputs = wordcount(5000, counters=3) if case == "wordcount" else mpi_workflows.failing()
 start = time.monotonic()
 report = {"rank": int(os.environ["PMI_RANK"])}
@@ -27,5 +28,6 @@ except d4p.WorkflowFailed as exc:
     report["fields"] = [exc.pe, exc.instance, exc.port, exc.data]
     code = 1
 report["seconds"] = time.monotonic() - start
-print(json.dumps(report), flush=True)
+with open(os.path.join(folder, f"rank-{report['rank']}.json"), "w") as out:
+    json.dump(report, out)
 sys.exit(code)

@@ -36,8 +36,7 @@ while not sink.ended:
     if not transport.deliver(sink):
         transport.wait_for_message()
 transport.drain()
-comm.Barrier()
-print(json.dumps({
+report = json.dumps({
     "rank": rank,
     "in_order": [k for k, _ in sink.units] == list(range(N)),
     "arrays_intact": all(a.shape == (20_000,) and (a == k).all() for k, a in sink.units),
@@ -45,4 +44,8 @@ print(json.dumps({
     "ended": sink.ended,
     "slot_waits": transport.slot_waits,
     "sent_buffers": transport.sent_buffers,
-}), flush=True)
+})
+for turn in range(2):  # one rank after the other, so that the lines never mix
+    comm.Barrier()
+    if turn == rank:
+        print(report, flush=True)

@@ -14,16 +14,16 @@ from d4p_mpi.environment import mpiexec_command
 HERE = Path(__file__).parent
 
 
-def _mpiexec(ranks: int, *argv: str) -> tuple[int, list[dict], str]:
-    run = subprocess.run([*mpiexec_command(), "-n", str(ranks), *argv],
+def _mpiexec(folder: Path, ranks: int, case: str, processes: int) -> tuple[int, list[dict], str]:
+    run = subprocess.run([*mpiexec_command(), "-n", str(ranks), sys.executable,
+                          str(HERE / "mpi_inplace_run.py"), case, str(processes), str(folder)],
                          capture_output=True, text=True, timeout=60)
-    reports = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    reports = [json.loads(path.read_text()) for path in folder.glob("rank-*.json")]
     return run.returncode, sorted(reports, key=lambda r: r["rank"]), run.stdout + run.stderr
 
 
-def test_in_place_rank_zero_returns_results_and_a_spare_rank_idles():
-    code, reports, said = _mpiexec(4, sys.executable, str(HERE / "mpi_inplace_run.py"),
-                                   "wordcount", "3")
+def test_in_place_rank_zero_returns_results_and_a_spare_rank_idles(tmp_path):
+    code, reports, said = _mpiexec(tmp_path, 4, "wordcount", 3)
     assert code == 0, said
     graph, inputs = wordcount(5000, counters=3)
     (simple_ports,) = d4p.run(graph, inputs).values()
@@ -36,9 +36,8 @@ def test_in_place_rank_zero_returns_results_and_a_spare_rank_idles():
         assert r["outputs"] == {collector: []}
 
 
-def test_in_place_failure_ends_every_rank_with_the_same_error():
-    code, reports, said = _mpiexec(3, sys.executable, str(HERE / "mpi_inplace_run.py"),
-                                   "failing", "3")
+def test_in_place_failure_ends_every_rank_with_the_same_error(tmp_path):
+    code, reports, said = _mpiexec(tmp_path, 3, "failing", 3)
     assert code != 0
     assert len(reports) == 3, said
     for r in reports:

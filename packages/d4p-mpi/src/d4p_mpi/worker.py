@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         plan, options = read_job(rundir / "job.pkl")
         comm.Barrier()  # every rank is ready: the enactment starts now
         start = time.perf_counter()
-        outcome = run_rank(comm, plan, batch_size=options["batch_size"],
+        outcome = run_rank(comm.Dup(), plan, batch_size=options["batch_size"],
                            queue_size=options["queue_size"],
                            timeout=options["timeout"])
         if outcome is not None:
