@@ -83,6 +83,7 @@ def test_expected_outputs_of_some_cases():
     assert expected("pipeline").outputs == {"Total": {"output": ["(50, 2500)"]}}
     assert expected("grouping_all").outputs == {"Total": {"output": ["(30, 435)"] * 3}}
     assert expected("fan_in").counts == {"Pairs#0": 1, "Pairs#1": 1, "KeyCount": 80}
+    assert expected("tee").counts == {"Numbers": 1, "Tag#0": 25, "Tag#1": 25, "Sink": 25}
     assert expected("input_list_feed").outputs == {"Total": {"output": ["(12, 357)"]}}
     numpy = expected("numpy_arrays").outputs
     assert len(numpy["ScaleArray"]["scaled"]) == 6

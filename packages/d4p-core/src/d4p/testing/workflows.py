@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import group_by
 from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
-from ..pe import GenericPE, IterativePE, ProducerPE, iterative, producer
+from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, iterative, producer
 
 # -- sources --------------------------------------------------------------------------
 
@@ -121,6 +121,13 @@ class Tag(IterativePE):
 
     def _process(self, data):
         return (self.label, data)
+
+
+class Sink(ConsumerPE):
+    """Takes units and writes nothing: only the run's counts show what it got."""
+
+    def _process(self, data):
+        pass
 
 
 class Splitter(GenericPE):
@@ -332,12 +339,15 @@ def split_merge(n: int = 30):
 
 
 def tee(n: int = 25):
-    """One output feeding two PEs: every unit reaches both."""
+    """One output feeding three PEs: every unit reaches each of them (the
+    consumer ×3 has no outputs; the units it processed are counted)."""
     graph = WorkflowGraph()
-    src, left, right = Numbers(n), Tag("left"), Tag("right")
+    src, left, right, sink = Numbers(n), Tag("left"), Tag("right"), Sink()
     right.numprocesses = 2
+    sink.numprocesses = 3
     graph.connect(src, "output", left, "input")
     graph.connect(src, "output", right, "input")
+    graph.connect(src, "output", sink, "input")
     return graph, {src: 1}
 
 
