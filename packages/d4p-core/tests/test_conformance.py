@@ -72,7 +72,7 @@ def test_cases_cover_the_data_plane():
     for needed in ("pipeline", "split_merge", "tee", "fan_in", "grouping_shuffle",
                    "grouping_group_by", "grouping_group_by_key", "grouping_all",
                    "grouping_global", "composite", "iterative_chain", "partitions",
-                   "iterations", "input_list_source", "input_list_feed",
+                   "iterations", "empty_stream", "input_list_source", "input_list_feed",
                    "multi_output_source", "numpy_arrays", "failure"):
         assert needed in names
     assert [c.name for c in CASES if c.fails] == ["failure"]
@@ -84,6 +84,7 @@ def test_expected_outputs_of_some_cases():
     assert expected("grouping_all").outputs == {"Total": {"output": ["(30, 435)"] * 3}}
     assert expected("fan_in").counts == {"Pairs#0": 1, "Pairs#1": 1, "KeyCount": 80}
     assert expected("tee").counts == {"Numbers": 1, "Tag#0": 25, "Tag#1": 25, "Sink": 25}
+    assert expected("empty_stream").outputs == {"Total": {"output": ["(0, 0)", "(0, 0)"]}}
     assert expected("input_list_feed").outputs == {"Total": {"output": ["(12, 357)"]}}
     numpy = expected("numpy_arrays").outputs
     assert len(numpy["ScaleArray"]["scaled"]) == 6

@@ -445,6 +445,17 @@ def iterations(n: int = 12):
     return graph, {src: n}
 
 
+def empty_stream():
+    """A source run zero times: no data at all, yet every instance finishes and
+    the totals ×2 ('all') still write (0, 0) in postprocess."""
+    graph = WorkflowGraph()
+    src, double, total = Numbers(5), Double(), Total("all", numprocesses=2)
+    double.numprocesses = 3
+    graph.connect(src, "output", double, "input")
+    graph.connect(double, "output", total, "input")
+    return graph, {src: 0}
+
+
 def input_list_source():
     """A source given a list of input items: writes range(item) for each."""
     graph = WorkflowGraph()
