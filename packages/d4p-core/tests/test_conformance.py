@@ -275,3 +275,22 @@ def test_the_kit_docstring_example_mapping_passes_the_kit():
             check_mapping("sequential", case, processes=2)
     finally:
         pm.unregister(name="docstring-example")
+
+
+@pytest.mark.xfail(strict=True, reason="core doc: the Sequential example in d4p.mapping's "
+                   "docstring lacks max_processes = 1, so processes=2 plans two processes and "
+                   "its transport-less Executor fails with AttributeError ('NoneType' ... 'send')")
+def test_the_mapping_docstring_example_passes_the_kit_on_two_processes():
+    import types
+
+    import d4p.mapping
+
+    code = d4p.mapping.__doc__.split("plugin::", 1)[1].split("and in its", 1)[0]
+    module = types.ModuleType("sequential_from_mapping_docstring")
+    exec(compile(textwrap.dedent(code), "my_module.py", "exec"), module.__dict__)
+    pm = get_plugin_manager()
+    pm.register(module, name="mapping-docstring-example")
+    try:
+        check_mapping("sequential", "fan_in", processes=2)
+    finally:
+        pm.unregister(name="mapping-docstring-example")
