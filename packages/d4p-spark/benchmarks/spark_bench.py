@@ -137,13 +137,16 @@ def xcorr_rdd(sc, n: int, parallel: int):
 
 # -- harness -----------------------------------------------------------------------------
 
-def timed(fn, repeat: int):
-    times, answer = [], None
+def interleaved(ours, theirs, repeat: int) -> tuple[list[float], list[float]]:
+    """Times of ``repeat`` runs of each, alternating, so that a machine's
+    changing load weighs on both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        answer = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, answer
+        for fn, out in ((ours, times[0]), (theirs, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return times
 
 
 def main(argv=None) -> dict:
@@ -175,8 +178,8 @@ def main(argv=None) -> dict:
         a, b = ours(), theirs()  # warm-up: Python workers, JIT
         if a != b:
             raise SystemExit(f"{name}: d4p and PySpark disagree:\n{a[:5]}\n{b[:5]}")
-        t_ours, all_ours, _ = timed(ours, args.repeat)
-        t_theirs, all_theirs, _ = timed(theirs, args.repeat)
+        all_ours, all_theirs = interleaved(ours, theirs, args.repeat)
+        t_ours, t_theirs = statistics.median(all_ours), statistics.median(all_theirs)
         ratio = t_ours / t_theirs
         report["workloads"][name] = {
             "d4p_spark_seconds": round(t_ours, 3), "pyspark_seconds": round(t_theirs, 3),

@@ -6,9 +6,9 @@ life cycle through the d4p executor (:mod:`d4p_spark.task`). Sources are
 ``parallelize`` of their input items in one partition. What a stage sends to a
 later stage is a record tagged with the target instance; the later stage's
 input is the union of those records from its upstream stages, partitioned by
-the target's instance index (``partitionBy``; ``coalesce(1)`` when the PE has
-one instance), which reproduces shuffle, group-by, 'all' and 'global' exactly
-as the plan routes them.
+the target's instance index (``partitionBy``; no shuffle at all when one
+partition feeds one), which reproduces shuffle, group-by, 'all' and 'global'
+exactly as the plan routes them.
 
 A chain of stages runs as one Spark job (each stage passes the summaries of
 its upstream stages on, so one ``collect`` of the last stage's summaries
@@ -120,8 +120,8 @@ class _Run:
                          summaries=len(lay.stages[u].downstream) == 1))
                 for u in stage.upstream]
             rdd = parts[0] if len(parts) == 1 else sc.union(parts)
-            if stage.width == 1:
-                rdd = rdd.coalesce(1)
+            if stage.width == 1 and rdd.getNumPartitions() == 1:
+                pass  # one partition feeds one: no shuffle, same task
             else:
                 rdd = rdd.partitionBy(stage.width, by_index)
         out = rdd.mapPartitionsWithIndex(StageTask(plan, stage, self.batch_size))
