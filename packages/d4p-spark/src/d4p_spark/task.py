@@ -8,14 +8,22 @@ unconnected ports, the units processed per PE, and the :class:`d4p.D4PError`
 that stopped it, if any. Summary records of upstream stages that run in the
 same Spark job pass through to the stage's output, so one ``collect`` of the
 last stage's summaries gathers those of the whole chain.
+
 A PE that raises is reported in that record, not as a failed Spark task, so
 Spark never retries a deterministic user error and the driver raises the
 original :class:`d4p.WorkflowFailed`.
+
+The executor runs in a thread of the task and hands its batches over through a
+small bounded queue, so a source that writes millions of units streams them
+to Spark as it goes instead of holding them all in memory (the queue blocks
+the PEs while Spark catches up).
 """
 
 from __future__ import annotations
 
 import copy
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
@@ -26,23 +34,35 @@ from .stages import Stage
 
 META = -1
 
+_BACKLOG = 8
+"""Batches a stage task may hold before its PEs wait for Spark to take them."""
 
-class _Collect:
-    """The executor's transport: keeps data batches for later stages. End of
-    stream needs no message: a stage starts once its upstream stages are done."""
 
-    __slots__ = ("sent",)
+class _Closed(Exception):
+    """Spark stopped reading the task's output: the executor thread ends."""
+
+
+class _Stream:
+    """The executor's transport: batches for later stages go into a bounded
+    queue that the task's generator drains. End of stream needs no message: a
+    stage starts reading once its upstream stages are done."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple] = []
+        self.queue: queue.Queue = queue.Queue(_BACKLOG)
+        self.closed = threading.Event()
 
     def send(self, process: int, message: tuple) -> None:
         if message[0] == DATA:
-            self.sent.extend(message[1])
+            self.put(("data", message[1]))
 
-    def drain(self) -> list[tuple]:
-        out, self.sent = self.sent, []
-        return out
+    def put(self, item: tuple) -> None:
+        while True:
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self.closed.is_set():
+                    raise _Closed from None
 
 
 class StageTask:
@@ -55,37 +75,62 @@ class StageTask:
         self.batch_size = batch_size
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
+        stream = _Stream()
+        worker = threading.Thread(target=self._life, args=(index, records, stream),
+                                  name=f"d4p stage {self.stage.number}.{index}", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, payload = stream.queue.get()
+                if kind == "data":
+                    yield from payload
+                elif kind == "pass":
+                    yield payload
+                elif kind == "end":
+                    yield payload
+                    return
+                else:
+                    raise payload
+        finally:
+            stream.closed.set()
+
+    def _life(self, index: int, records: Iterable, stream: _Stream) -> None:
+        """The instances' life cycle, in the task's executor thread."""
         plan, stage = self.plan, self.stage
         process = stage.first_process + index
-        out = _Collect()
         executor = None
         try:
             if stage.source is not None and isinstance(plan.inputs[stage.source], list):
                 plan = copy.copy(plan)  # a worker may run several tasks on one plan object
                 plan.inputs = {**plan.inputs, stage.source: list(records)}
                 records = ()
-            executor = Executor(plan, process, transport=out, batch_size=self.batch_size)
+            executor = Executor(plan, process, transport=stream, batch_size=self.batch_size)
             executor.preprocess()
             executor.run_sources()
-            yield from out.drain()
             receive = executor.receive
             for _, batch in records:
                 if batch[0] == META:
-                    yield batch
-                    continue
-                receive((batch,))
-                if out.sent:
-                    yield from out.drain()
+                    stream.put(("pass", batch))
+                else:
+                    receive((batch,))
             for target in executor.local:
                 for source in plan.upstream[target]:
                     if plan.instances[source].process != process:
                         executor.end_of_stream(source, target)
             executor.flush()
-            yield from out.drain()
-            yield (META, stage.number, index, executor.results, executor.counts(), None)
+            summary = (META, stage.number, index, executor.results, executor.counts(), None)
+        except _Closed:
+            return
         except D4PError as exc:
             counts = executor.counts() if executor is not None else {}
-            yield (META, stage.number, index, {}, counts, exc)
+            summary = (META, stage.number, index, {}, counts, exc)
+        except BaseException as exc:  # a bug, not a PE's error: the Spark task fails
+            summary = None
+            error = exc
+        try:
+            stream.put(("end", summary) if summary is not None else ("raise", error))
+        except _Closed:
+            pass
 
 
 class ForStage:
