@@ -1,0 +1,343 @@
+"""The multi-lang components: a generic spout and bolt that run one PE
+instance each through d4p's executor.
+
+``d4p storm export`` writes a module ``src/<topology>_d4p.py`` with one
+subclass per PE, naming the PE (``pe``), the pickled plan beside it
+(``plan_file``) and the streams (``outputs``). Storm starts every task as
+``streamparse_run -s json <topology>_d4p.<Class>``; after the handshake the
+task finds its instance: task *k* (in task-id order) of a component runs
+instance *k* of its PE.
+
+The executor gets a plan in which this instance is alone in its process and
+has no outgoing routes, so everything the PE writes lands in
+``executor.results``; the component then emits each unit on the streams of
+its port, anchored to the input tuple (bolts) or with a message id (spouts),
+and Storm's groupings choose the receiving tasks.
+
+End of stream and ``postprocess``, in a topology that never ends:
+
+1. A spout runs one source iteration per ``next`` (in a helper thread, so
+   that Storm's calls never wait for more than one iteration) and emits its
+   units a batch per ``next``. After the last iteration (and postprocess) it
+   emits one tuple on ``d4p.eos``, which the ``ALL`` grouping copies to every
+   task of every downstream component.
+2. A bolt counts the ``d4p.eos`` tuples of its upstream instances. When the
+   last one arrives, the executor runs ``postprocess``; the bolt emits what it
+   wrote (anchored to that tuple) and then its own ``d4p.eos`` tuple.
+3. Storm delivers tuples between two tasks in order, so a task has every data
+   tuple of an upstream instance before that instance's ``d4p.eos`` tuple.
+
+A PE that raises fails the input tuple, logs the error (PE, instance, port,
+short data and the original traceback) to Storm's log and UI, and records the
+:class:`d4p.WorkflowFailed` for the local run; the task then goes on with the
+next tuples, as a Storm component must.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import traceback
+from collections import deque
+from typing import Any, ClassVar
+
+from d4p import D4PError, UsageError, WorkflowFailed
+from d4p.executor import Executor, short_repr
+from d4p.plan import Plan
+from streamparse import Bolt, Spout
+
+from .record import TaskRecord
+from .shipping import decode, encode, load_plan
+from .topology import EOS_STREAM, Component, translate
+
+_plans: dict[str, Plan] = {}
+
+
+def task_plan(plan: Plan, iid: int) -> Plan:
+    """``plan`` with instance ``iid`` alone on process 0 and no routes out of
+    its PE: the executor of one Storm task."""
+    pe_id = plan.instances[iid].pe_id
+    instances = [dataclasses.replace(i, process=0 if i.iid == iid else 1) for i in plan.instances]
+    routes = [r for r in plan.routes if r.src_pe != pe_id]
+    return Plan(plan.pes, instances, routes, plan.inputs, plan.unconnected, plan.hidden)
+
+
+class _Task:
+    """What the spout and the bolt share: finding the instance, emitting what
+    the PE wrote, reporting failures."""
+
+    pe: ClassVar[str] = ""
+    """The id of the PE this component runs (set by the generated subclass)."""
+    plan_file: ClassVar[str] = ""
+    """The pickled plan, relative to the generated module's folder."""
+
+    component: Component
+    executor: Executor
+    record: TaskRecord
+    iid: int
+    index: int
+    halted: bool = False
+
+    def _setup(self, storm_conf: dict, context: dict) -> bool:
+        """Find this task's instance and start its executor; False (and the
+        task halted) when that fails."""
+        name = self.component_name
+        tasks = sorted(int(t) for t, c in context.get("task->component", {}).items() if c == name)
+        self.index = tasks.index(int(self.task_id)) if int(self.task_id) in tasks else 0
+        self.record = TaskRecord(storm_conf.get("d4p.results_dir"), name, self.index)
+        self.results: dict[str, list] = {}
+        self.where = f"component {name!r} task {self.index}"
+        try:
+            if not self.record.start():
+                raise WorkflowFailed(
+                    f"{self.where} (PE {self.pe!r}) was restarted: its first process died (the "
+                    "Storm worker log says why); d4p stops the run, since a restarted instance "
+                    "would process its data again", pe=self.pe, instance=self.index)
+            plan = _load(self._plan_path())
+            self.component = translate(plan).of_pe(self.pe)
+            if self.component.name != name:
+                raise UsageError(f"{self.where} runs PE {self.pe!r}, whose component is called "
+                                 f"{self.component.name!r}: keep the names the topology declares")
+            if len(tasks) != self.component.tasks:
+                raise UsageError(
+                    f"component {name!r} has {len(tasks)} tasks but PE {self.pe!r} has "
+                    f"{self.component.tasks} instances: keep the parallelism the topology "
+                    "declares and do not set topology.tasks for it")
+            self.iid = self.component.iids[self.index]
+            self.executor = Executor(task_plan(plan, self.iid), 0, transport=_NoTransport(),
+                                     reuse=True)
+            self.executor.preprocess()
+        except D4PError as exc:
+            self._halt(exc)
+            return False
+        except Exception as exc:
+            self._halt(D4PError(f"{self.where} cannot start PE {self.pe!r}: "
+                                f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            return False
+        self.logger.info("%s runs PE %s instance %d", self.where, self.pe, self.index)
+        return True
+
+    def _plan_path(self) -> str:
+        folder = os.path.dirname(os.path.abspath(sys.modules[type(self).__module__].__file__))
+        return os.path.join(folder, self.plan_file)
+
+    def _halt(self, error: BaseException) -> None:
+        self.halted = True
+        self._report(error)
+
+    def _report(self, error: BaseException) -> None:
+        """Log ``error`` to Storm (log and UI) and record it for the local run."""
+        text = str(error)
+        self.logger.error("%s", text)
+        self.send_message({"command": "error", "msg": text})
+        self.record.failed(error)
+
+    def _taken(self) -> list[tuple[str, list]]:
+        """(port, units) the PE has written since the last call."""
+        out = []
+        for port, units in self.executor.results.get(self.pe, {}).items():
+            if units:
+                out.append((port, units[:]))
+                units.clear()
+        return out
+
+    def _tuples(self, port: str, unit: Any, cause: tuple[str | None, Any]) -> list[tuple[str, list]]:
+        """(stream, values) to emit for ``unit`` written on ``port``."""
+        if port in self.component.results and self.record.folder is not None:
+            self.results.setdefault(port, []).append(unit)
+        try:
+            text = encode(unit)
+            return [(s.id, [text, *(k.value(unit) for k in s.keys)])
+                    for s in self.component.streams_of(port)]
+        except Exception as exc:
+            in_port, data = cause
+            shown = short_repr(data) if data is not None else None
+            where = f"on input {in_port!r}" if in_port is not None else "in a source iteration"
+            text = (f"PE {self.pe!r} (instance {self.index}) failed {where}"
+                    + (f" with data {shown}" if shown is not None else "")
+                    + f": the unit it wrote on output {port!r} ({short_repr(unit)}) cannot be "
+                    f"sent through Storm: {type(exc).__name__}: {exc}")
+            raise WorkflowFailed(text, pe=self.pe, instance=self.index, port=in_port, data=shown,
+                                 traceback="".join(traceback.format_exception(exc))) from None
+
+    def _finished(self) -> None:
+        self.record.done({self.pe: self.results} if self.results else {}, self.executor.counts())
+        self.logger.info("%s finished PE %s instance %d: %d units", self.where, self.pe,
+                         self.index, self.executor.counts().get(self.pe, 0))
+
+
+class WorkflowSpout(_Task, Spout):
+    """Runs a source PE instance: one iteration per ``next``, its units
+    emitted with message ids, then the ``d4p.eos`` tuple."""
+
+    outputs: ClassVar[list] = []
+    emit_batch: ClassVar[int] = 100
+    """Tuples emitted per ``next`` at most."""
+
+    def initialize(self, storm_conf, context):
+        self.queue: deque = deque()
+        self.sent = 0
+        self.closed = False
+        if self._setup(storm_conf, context):
+            self.stepper = _Stepper(self.executor)
+
+    def next_tuple(self):
+        if self.halted or self.closed:
+            return
+        if not self.queue:
+            if self.stepper.finished:
+                self._close()
+                return
+            self.stepper.step()
+            if self.stepper.error is not None:
+                self._halt(self.stepper.error)
+                return
+            for port, units in self._taken():
+                self.queue.extend((port, unit) for unit in units)
+        try:
+            for _ in range(min(self.emit_batch, len(self.queue))):
+                port, unit = self.queue.popleft()
+                for stream, values in self._tuples(port, unit, (None, None)):
+                    self._send(stream, values)
+        except WorkflowFailed as exc:
+            self._halt(exc)
+
+    def _send(self, stream: str, values: list) -> None:
+        self.sent += 1
+        self.emit(values, tup_id=f"{self.iid}:{self.sent}", stream=stream)
+
+    def _close(self) -> None:
+        self._send(EOS_STREAM, [self.iid])
+        self.closed = True
+        self._finished()
+
+    def fail(self, tup_id):
+        self.logger.warning("%s: tuple %s failed downstream (see the failing bolt's error); "
+                            "d4p spouts do not replay it", self.where, tup_id)
+
+
+class WorkflowBolt(_Task, Bolt):
+    """Runs a PE instance with inputs: one data unit per tuple; postprocess
+    once every upstream instance has sent its ``d4p.eos`` tuple."""
+
+    outputs: ClassVar[list] = []
+    auto_ack = False
+    auto_fail = False
+
+    def initialize(self, storm_conf, context):
+        self.ports: dict[tuple[str, str], str] = {}
+        self.upstream: set[int] = set()
+        self.ended: set[int] = set()
+        if self._setup(storm_conf, context):
+            self.ports = {(s.component, s.stream): s.port for s in self.component.inputs
+                          if s.port is not None}
+            self.upstream = set(self.executor.plan.upstream[self.iid])
+
+    def process(self, tup):
+        if self.halted:
+            self.ack(tup)
+            return
+        eos = tup.stream == EOS_STREAM
+        try:
+            if eos:
+                self._end_of_stream(tup)
+            else:
+                self._receive(tup)
+        except Exception as exc:
+            if not isinstance(exc, WorkflowFailed):
+                exc = WorkflowFailed(
+                    f"{self.where} (PE {self.pe!r}, instance {self.index}) failed on tuple "
+                    f"{tup.id} of stream {tup.stream!r} from {tup.component!r}: "
+                    f"{type(exc).__name__}: {exc}", pe=self.pe, instance=self.index,
+                    traceback="".join(traceback.format_exception(exc)))
+            self._report(exc)
+            if eos and not self.executor.done:  # postprocess failed: let downstream finish
+                self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
+            self.fail(tup)
+            return
+        self.ack(tup)
+
+    def _receive(self, tup) -> None:
+        port = self.ports.get((tup.component, tup.stream))
+        if port is None:
+            self.logger.warning("%s ignores tuple %s: PE %s does not read stream %r of %r",
+                                self.where, tup.id, self.pe, tup.stream, tup.component)
+            return
+        unit = decode(tup.values[0])
+        self.executor.receive([(self.iid, port, [unit])])
+        self._emit_taken(tup, (port, unit))
+
+    def _end_of_stream(self, tup) -> None:
+        source = int(tup.values[0])
+        if source not in self.upstream or source in self.ended:
+            self.logger.warning("%s ignores end of stream from instance %s (%s)", self.where,
+                                source, "already ended" if source in self.ended else "not upstream")
+            return
+        self.ended.add(source)
+        self.executor.end_of_stream(source, self.iid)
+        if self.executor.done:
+            self._emit_taken(tup, (None, None))
+            self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
+            self._finished()
+
+    def _emit_taken(self, anchor, cause: tuple[str | None, Any]) -> None:
+        for port, units in self._taken():
+            for unit in units:
+                for stream, values in self._tuples(port, unit, cause):
+                    self.emit(values, stream=stream, anchors=[anchor])
+
+
+class _NoTransport:
+    """The executor of a task sends nothing itself: the task emits what its PE writes."""
+
+    def send(self, process: int, message: tuple) -> None:
+        raise RuntimeError(f"a Storm task's executor tried to send {message[0]!r} to process "
+                           f"{process}; its plan has no routes out")
+
+
+class _Stepper:
+    """Runs ``executor.run_sources`` in a helper thread one iteration at a time:
+    ``step()`` lets the next iteration run and waits until it has."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.finished = False
+        self.error: BaseException | None = None
+        self._go = threading.Semaphore(0)
+        self._stepped = threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._run, name="d4p-source", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._go.acquire()
+        try:
+            self.executor.run_sources(between=self._between)
+        except BaseException as exc:
+            self.error = exc
+        self.finished = True
+        self._stepped.release()
+
+    def _between(self) -> None:
+        self._stepped.release()
+        self._go.acquire()
+
+    def step(self) -> None:
+        self._go.release()
+        self._stepped.acquire()
+
+
+def _load(path: str) -> Plan:
+    if path not in _plans:
+        try:
+            _plans[path] = load_plan(path)
+        except FileNotFoundError:
+            raise UsageError(f"the workflow plan {path!r} is missing: export the project again "
+                             "with d4p storm export") from None
+        except Exception as exc:
+            raise UsageError(
+                f"cannot load the workflow plan {path!r}: {type(exc).__name__}: {exc}. The "
+                "workers need the packages the workflow imports (list them in the project's "
+                "virtualenvs/ file)") from None
+    return _plans[path]

@@ -1,0 +1,240 @@
+"""The ``storm`` mapping: a workflow as a Storm topology, run locally with
+streamparse's ``sparse run`` or submitted to a cluster with ``sparse submit``.
+
+A local run exports the project into a temporary folder, starts ``sparse run``
+(Storm's local cluster, one JVM) in a process group of its own with the
+setting ``d4p.results_dir`` naming a folder where every task records its
+results, its counts or its failure (:mod:`d4p_storm.record`), and waits until
+every task is done or one has failed, ``sparse run`` has ended, or the
+``timeout`` has passed. Then it stops the whole process group (Storm and
+every component) and returns the results, or raises the recorded
+:class:`d4p.WorkflowFailed`.
+
+``submit`` exports and runs ``sparse submit`` against ``nimbus``; the
+topology then runs on the cluster until killed (``sparse kill``), so the
+run returns no results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import d4p
+from d4p import D4PError, UsageError, WorkflowFailed
+from d4p.plan import Plan
+
+from . import record
+from .project import DEFAULT_STORM_VERSION, Project, export
+
+NOT_FOUND = (
+    "Apache Storm was not found (not on PATH: {missing}). The storm mapping runs workflows "
+    "with streamparse's `sparse run`, which needs Apache Storm 1.2 (`storm`; Storm 2 dropped "
+    "the local mode streamparse drives), Leiningen (`lein`) and Java: download "
+    "apache-storm-{version} from storm.apache.org and put its bin/ on PATH, and install "
+    "Leiningen from leiningen.org. Without Storm, `d4p storm export TARGET DIR` writes the "
+    "streamparse project, to run or submit where Storm is installed."
+)
+
+
+def _flag(text: Any) -> bool:
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in ("", "1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+class StormMapping(d4p.Mapping):
+    """Runs the plan as a Storm topology; see the module docstring."""
+
+    name = "storm"
+    description = "Apache Storm topology via streamparse (local sparse run, or --submit yes)"
+    options = (
+        d4p.Option("submit", False, "submit the topology to the cluster at --nimbus instead of "
+                   "running it locally (yes/no)", type=_flag),
+        d4p.Option("nimbus", "", "Nimbus host (host or host:port) for --submit"),
+        d4p.Option("topology", "d4p_workflow", "name of the Storm topology"),
+        d4p.Option("timeout", 0.0, "seconds a local run may take (0: no limit)", type=float),
+    )
+    default_processes = 1
+
+    def run(self, plan: Plan, options: dict[str, Any]) -> d4p.Outcome:
+        if options["submit"]:
+            return self._submit(plan, options)
+        version = self.check_local()
+        with tempfile.TemporaryDirectory(prefix="d4p-storm-") as work:
+            project = export(plan, os.path.join(work, "project"), options["topology"],
+                             storm_version=version)
+            results = os.path.join(work, "results")
+            os.mkdir(results)
+            settings = {"d4p.results_dir": results, "topology.workers": plan.processes}
+            command = self.local_command(project, settings)
+            return _LocalRun(plan, project, results, command, options).wait()
+
+    # -- what a subclass may change (the harness mapping does) ----------------------------------
+
+    def check_local(self) -> str:
+        """Check that a local run can work; return the Storm version for
+        ``project.clj``. Raises :class:`d4p.UsageError` saying what is missing."""
+        missing = [tool for tool in ("storm", "lein") if shutil.which(tool) is None]
+        if missing:
+            raise UsageError(NOT_FOUND.format(missing=", ".join(missing),
+                                              version=DEFAULT_STORM_VERSION))
+        done = subprocess.run(["storm", "version"], capture_output=True, text=True, timeout=120)
+        found = re.search(r"Storm ([0-9][0-9.]*)", done.stdout + done.stderr)
+        if found is None:
+            return DEFAULT_STORM_VERSION
+        version = found.group(1).rstrip(".")
+        if not version.startswith("1."):
+            raise UsageError(f"`storm version` says Storm {version}, but streamparse's `sparse "
+                             "run` needs Storm 1.x (Storm 2 has no `storm jar --local`); put "
+                             f"Storm {DEFAULT_STORM_VERSION}'s bin/ first on PATH, or submit "
+                             "to a cluster with --submit yes --nimbus HOST")
+        return version
+
+    def local_command(self, project: Project, settings: dict[str, Any]) -> list[str]:
+        """The command that runs ``project`` locally with Storm ``settings``."""
+        command = [_script("sparse"), "run", "-n", project.name, "-t", "0"]
+        for key, value in settings.items():
+            command += ["-o", f"{key}={value}"]
+        return command
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def _submit(self, plan: Plan, options: dict[str, Any]) -> d4p.Outcome:
+        nimbus = options["nimbus"]
+        if not nimbus:
+            raise UsageError("option 'submit' of mapping 'storm' needs the Nimbus host: "
+                             "--nimbus HOST (or host:port)")
+        if shutil.which("lein") is None:
+            raise UsageError(NOT_FOUND.format(missing="lein, which `sparse submit` needs to "
+                                              "build the topology jar",
+                                              version=DEFAULT_STORM_VERSION))
+        folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
+        project = export(plan, os.path.join(folder, "project"), options["topology"],
+                         nimbus=nimbus)
+        command = [_script("sparse"), "submit", "-n", project.name, "-e", "prod",
+                   "-o", f"topology.workers={plan.processes}", "--force"]
+        done = subprocess.run(command, cwd=project.folder, env=_environment(),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+            raise D4PError(f"`sparse submit` of topology {project.name!r} to {nimbus} failed "
+                           f"(exit status {done.returncode}); the project is in "
+                           f"{project.folder}. Its output ends with:\n{tail}")
+        print(f"d4p: topology {project.name!r} submitted to Nimbus {nimbus}; it runs until "
+              f"`sparse kill -n {project.name}` (project: {project.folder})", file=sys.stderr)
+        return d4p.Outcome({}, {})
+
+
+def _script(name: str) -> str:
+    """A console script of this Python's environment (found even when its
+    ``bin/`` is not on PATH)."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.exists(here) else (shutil.which(name) or name)
+
+
+def _environment() -> dict[str, str]:
+    """The environment of Storm and its components: this Python's ``bin/``
+    first on PATH, so that Storm starts ``streamparse_run`` of this Python."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    return env
+
+
+class _LocalRun:
+    """Runs the local command and waits for the tasks' records."""
+
+    def __init__(self, plan: Plan, project: Project, results: str, command: list[str],
+                 options: dict[str, Any]) -> None:
+        self.plan = plan
+        self.project = project
+        self.results = results
+        self.command = command
+        self.timeout = float(options.get("timeout") or 0)
+        self.progress = options.get("progress")
+        self.log_path = os.path.join(os.path.dirname(results), "run.log")
+
+    def wait(self) -> d4p.Outcome:
+        tasks = len(self.plan.instances)
+        start = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            proc = subprocess.Popen(self.command, cwd=self.project.folder, env=_environment(),
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        try:
+            shown = 0.0
+            while True:
+                done, failed = record.count_done(self.results)
+                if failed or done >= tasks:
+                    break
+                if proc.poll() is not None:
+                    raise WorkflowFailed(
+                        f"the Storm run ended (exit status {proc.returncode}) before the "
+                        f"workflow finished ({done} of {tasks} tasks done); its output ends "
+                        f"with:\n{self._tail()}")
+                now = time.monotonic()
+                if self.timeout and now - start > self.timeout:
+                    raise WorkflowFailed(
+                        f"the Storm run did not finish within {self.timeout:g} s (option "
+                        f"'timeout'; {done} of {tasks} tasks done); its output ends with:\n"
+                        f"{self._tail()}")
+                if self.progress is not None and now - shown > 0.5:
+                    self.progress(record.read(self.results).counts)
+                    shown = now
+                time.sleep(0.02)
+        finally:
+            _stop_group(proc)
+        got = record.read(self.results)
+        if got.failure is not None:
+            raise got.failure
+        return d4p.Outcome(got.results, got.counts)
+
+    def _tail(self, lines: int = 25) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM the run's process group (Storm and every component), then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and _group_alive(proc.pid):
+                time.sleep(0.05)
+            if not _group_alive(proc.pid):
+                return
+    proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,16 @@
+"""Registers the ``storm`` mapping and the ``d4p storm`` command (entry point ``d4p: storm``)."""
+
+import d4p
+
+from .cli import add_commands
+from .mapping import StormMapping
+
+
+@d4p.hookimpl
+def d4p_register_mappings():
+    return [StormMapping]
+
+
+@d4p.hookimpl
+def d4p_cli(subparsers):
+    add_commands(subparsers)
