@@ -277,9 +277,6 @@ def test_the_kit_docstring_example_mapping_passes_the_kit():
         pm.unregister(name="docstring-example")
 
 
-@pytest.mark.xfail(strict=True, reason="core doc: the Sequential example in d4p.mapping's "
-                   "docstring lacks max_processes = 1, so processes=2 plans two processes and "
-                   "its transport-less Executor fails with AttributeError ('NoneType' ... 'send')")
 def test_the_mapping_docstring_example_passes_the_kit_on_two_processes():
     import types
 

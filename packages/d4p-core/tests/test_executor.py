@@ -261,9 +261,6 @@ def test_short_repr_is_short_and_survives_broken_reprs():
     assert short_repr(Broken()).startswith("<Broken")
 
 
-@pytest.mark.xfail(strict=True, reason="core: a group_by key that cannot be taken from a unit "
-                   "fails as a bare TypeError of the upstream PE; the message should name the "
-                   "grouping and the receiving PE and port")
 def test_group_by_on_data_without_that_index_names_the_grouping():
     graph = d4p.WorkflowGraph()
     src, total = NumberProducer(5), Total([0], numprocesses=2)

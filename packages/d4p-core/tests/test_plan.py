@@ -309,10 +309,6 @@ def test_pe_that_cannot_be_copied_is_explained():
         plan.new_pe(plan.by_pe[locked.id][1])
 
 
-@pytest.mark.xfail(strict=True, reason="core: a PAIR route lists every target instance as "
-                   "downstream of every source instance, so fused instance j waits for end of "
-                   "stream from all instances and end-of-stream messages cross processes for "
-                   "nothing (results are right; the extra messages are waste)")
 def test_paired_instances_only_wait_for_their_partner():
     graph, (_, double, add, _) = chain(3, 3, grouping="global")
     plan = make_plan(graph, processes=3)

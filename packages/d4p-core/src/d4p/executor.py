@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .errors import WorkflowFailed
+from .errors import GraphError, WorkflowFailed
 from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
 from .pe import ConsumerPE, GenericPE, IterativePE
 from .plan import PAIR, Plan, Route
@@ -68,21 +68,28 @@ class _Local:
 class Executor:
     """Runs the instances of ``plan`` placed on ``process``.
 
+    A batch for another process is handed to the transport when it holds
+    ``batch_size`` units or when its first unit has waited ``latency`` seconds.
+
     ``transport`` is needed when the plan spans several processes. ``reuse``
-    lets instance 0 of each PE be the graph's own PE object (sequential runs,
-    as in dispel4py); otherwise every instance is a copy.
+    lets instance 0 of each PE be the plan's own PE object, for workers whose
+    plan is a private copy; otherwise every instance is a copy.
     """
 
     def __init__(self, plan: Plan, process: int = 0, *, transport: Transport | None = None,
-                 reuse: bool = False, batch_size: int = 256, trace: bool = False) -> None:
+                 reuse: bool = False, batch_size: int = 256, latency: float = 0.05,
+                 trace: bool = False) -> None:
+        if plan.processes > 1 and transport is None:
+            raise ValueError("this plan spans several processes: the executor needs a transport")
         self.plan = plan
+        self.latency = latency
         self.trace = Trace(process) if trace else None
         self.process = process
         self.transport = transport
         self.batch_size = batch_size
         self.results: dict[str, dict[str, list]] = {}
         self._outbox: dict[int, dict[tuple[int, str], list]] = {}
-        self._pending: dict[int, int] = {}
+        self._pending: dict[int, list] = {}
         self._proc_of = [i.process for i in plan.instances]
         self.local: dict[int, _Local] = {}
         for inst in plan.on_process(process):
@@ -120,17 +127,19 @@ class Executor:
         proc = self._proc_of[target]
         box = self._outbox.setdefault(proc, {})
         key = (target, port)
-        batch_size = self.batch_size
-        pending = self._pending
-        pending.setdefault(proc, 0)
+        batch_size, latency = self.batch_size, self.latency
+        pending = self._pending.setdefault(proc, [0, 0.0])  # units waiting, since when
+        clock = time.monotonic
 
         def send_later(data):
             try:
                 box[key].append(data)
             except KeyError:
                 box[key] = [data]
-            pending[proc] += 1
-            if pending[proc] >= batch_size:
+            pending[0] += 1
+            if pending[0] == 1:
+                pending[1] = clock()
+            elif pending[0] >= batch_size or clock() - pending[1] > latency:
                 self._flush_to(proc)
 
         return send_later
@@ -140,18 +149,18 @@ class Executor:
         if not routes:
             sink = self.results.setdefault(loc.pe_id, {}).setdefault(port, [])
             return sink.append
-        choosers = [self._chooser(loc, r) for r in routes]
-        if len(choosers) == 1:
-            return choosers[0]
+        routers = [self._router(loc, r) for r in routes]
+        if len(routers) == 1:
+            return routers[0]
 
         def emit(data):
-            for deliver in choosers:
-                deliver(data)
+            for route in routers:
+                route(data)
 
         return emit
 
-    def _chooser(self, loc: _Local, route: Route):
-        """A direct delivery function when the target is fixed, else a _Choice."""
+    def _router(self, loc: _Local, route: Route) -> Callable[[Any], None]:
+        """The function that hands a unit written on ``route`` to its instance(s)."""
         targets = route.targets
         rule = route.rule
         if rule == PAIR:
@@ -159,20 +168,35 @@ class Executor:
         if rule == GLOBAL or len(targets) == 1:
             return self._to(loc, route, targets[0])
         delivers = [self._to(loc, route, t) for t in targets]
+        n = len(delivers)
         if rule == ALL:
-            return _Choice(lambda data: delivers, delivers)
+            def to_all(data):
+                for deliver in delivers:
+                    deliver(data)
+
+            return to_all
         if rule == SHUFFLE:
-            state = [loc.index % len(delivers)]
+            turn = [loc.index % n]
 
-            def next_one(data):
-                i = state[0]
-                state[0] = (i + 1) % len(delivers)
-                return (delivers[i],)
+            def to_next(data):
+                i = turn[0]
+                turn[0] = (i + 1) % n
+                delivers[i](data)
 
-            return _Choice(next_one, delivers)
+            return to_next
         assert isinstance(rule, GroupBy)
-        key_of, n = rule.key_of, len(delivers)
-        return _Choice(lambda data: (delivers[stable_hash(key_of(data)) % n],), delivers)
+        key_of = rule.key_function()
+        where = f"{rule.describe()} of PE {route.dst_pe!r} input {route.dst_port!r}"
+
+        def by_key(data):
+            try:
+                key = key_of(data)
+            except Exception as exc:
+                raise GraphError(f"{where} cannot take a key from {short_repr(data)}: "
+                                 f"{type(exc).__name__}: {exc}") from None
+            delivers[stable_hash(key) % n](data)
+
+        return by_key
 
     def _receiver(self, loc: _Local, port: str) -> Callable[[Any], None]:
         pe = loc.pe
@@ -290,7 +314,7 @@ class Executor:
 
     def flush(self) -> None:
         """Hand every non-empty batch to the transport."""
-        for proc, count in self._pending.items():
+        for proc, (count, _) in self._pending.items():
             if count:
                 self._flush_to(proc)
 
@@ -300,7 +324,7 @@ class Executor:
             return
         batches = [(iid, port, units) for (iid, port), units in box.items()]
         box.clear()
-        self._pending[proc] = 0
+        self._pending[proc][0] = 0
         if self.trace is None:
             self.transport.send(proc, (DATA, batches))
             return
@@ -351,20 +375,6 @@ def _source_call(pe: GenericPE) -> Callable[[Any], None]:
 
 def _postprocess(pe: GenericPE) -> None:
     pe.postprocess()
-
-
-class _Choice:
-    """Delivery to a target chosen per data unit (shuffle, group-by, all)."""
-
-    __slots__ = ("choose", "targets")
-
-    def __init__(self, choose, targets) -> None:
-        self.choose = choose
-        self.targets = targets
-
-    def __call__(self, data) -> None:
-        for deliver in self.choose(data):
-            deliver(data)
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,

@@ -15,6 +15,7 @@ be used to route).
 from __future__ import annotations
 
 import math
+import operator
 import pickle
 import struct
 import zlib
@@ -35,11 +36,11 @@ class GroupBy:
     key: Callable[[Any], Hashable] | None = None
 
     def key_of(self, data: Any) -> Any:
-        if self.key is not None:
-            return self.key(data)
-        if len(self.indices) == 1:
-            return data[self.indices[0]]
-        return tuple(data[i] for i in self.indices)
+        """The key of ``data``: ``data[i]`` for one index, a tuple for several."""
+        return self.key_function()(data)
+
+    def key_function(self) -> Callable[[Any], Any]:
+        return self.key if self.key is not None else operator.itemgetter(*self.indices)
 
     def describe(self) -> str:
         if self.key is not None:

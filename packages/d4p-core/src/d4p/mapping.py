@@ -9,9 +9,10 @@ A complete minimal mapping plugin::
         \"\"\"Runs every instance in this process.\"\"\"
         name = "sequential"
         description = "every instance in the calling process"
+        max_processes = 1
 
         def run(self, plan, options):
-            executor = Executor(plan, 0, reuse=True)
+            executor = Executor(plan, 0)
             executor.preprocess()
             executor.run_sources()
             return d4p.Outcome(executor.results, executor.counts())

@@ -100,6 +100,11 @@ class GenericPE:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_d4p_emit"] = {}  # wiring of a run; never travels with the PE
+        return state
+
     # dispel4py typing hooks, kept so that old PEs overriding them still load
     def setInputTypes(self, types: dict[str, Any]) -> None:  # noqa: N802
         pass
@@ -232,10 +237,10 @@ class _ProducerFunctionPE(_FunctionPE):
         self._add_output("output")
 
     def process(self, inputs):
-        if inputs:
-            self._emit(self._function(inputs, **self.params))
-        else:
+        if isinstance(inputs, dict) and not inputs:  # an iteration, not an input item
             self._emit(self._function(**self.params))
+        else:
+            self._emit(self._function(inputs, **self.params))
         return None
 
 

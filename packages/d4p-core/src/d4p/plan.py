@@ -92,8 +92,8 @@ class Plan:
         up: dict[int, set[int]] = {i.iid: set() for i in instances}
         down: dict[int, set[int]] = {i.iid: set() for i in instances}
         for r in routes:
-            for s in self.by_pe[r.src_pe]:
-                for t in r.targets:
+            for k, s in enumerate(self.by_pe[r.src_pe]):
+                for t in (r.targets[k],) if r.rule == PAIR else r.targets:
                     up[t].add(s)
                     down[s].add(t)
         self.upstream = {k: tuple(sorted(v)) for k, v in up.items()}
@@ -108,8 +108,10 @@ class Plan:
                 if p not in self.hidden}
 
     def new_pe(self, iid: int, reuse: bool = False) -> GenericPE:
-        """The PE object for instance ``iid``: the graph's own object for
-        instance 0 when ``reuse`` (sequential runs, as dispel4py does), else a copy."""
+        """The PE object for instance ``iid``: a copy of the graph's PE, so that
+        a graph gives the same results however often it runs; ``reuse`` lets
+        instance 0 be the object itself where the plan is already a private
+        copy (a worker process)."""
         inst = self.instances[iid]
         template = self.pes[inst.pe_id]
         if reuse and inst.index == 0:

@@ -39,7 +39,6 @@ from ..mapping import Mapping, Option, Outcome
 from ..plan import Plan
 
 _IN_BAND = 64 * 1024  # NumPy buffers smaller than this travel inside the pickle
-_LATENCY = 0.05  # seconds a partial batch may wait while a source is busy
 
 
 def _default_start_method() -> str:
@@ -55,7 +54,7 @@ class MultiMapping(Mapping):
                "how worker processes start: fork (default on Linux) or spawn",
                choices=("fork", "spawn", "forkserver")),
         Option("batch_size", 256, "data units per message between processes", type=int),
-        Option("queue_size", 16, "messages in flight per destination (backpressure)", type=int),
+        Option("queue_size", 64, "messages in flight per destination (backpressure)", type=int),
     )
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
@@ -70,7 +69,9 @@ def d4p_register_mappings():
 # -- framing -------------------------------------------------------------------------------
 
 
-def _send(conn: Connection, message: Any) -> None:
+def _frames(message: Any) -> list:
+    """``message`` as the frames that go down a pipe: a header (buffer count
+    and sizes, then the pickle), then each large buffer as it is in memory."""
     buffers: list[pickle.PickleBuffer] = []
 
     def out_of_band(buf: pickle.PickleBuffer) -> bool:
@@ -81,9 +82,12 @@ def _send(conn: Connection, message: Any) -> None:
 
     body = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
     raws = [b.raw() for b in buffers]
-    conn.send_bytes(struct.pack(f"<I{len(raws)}Q", len(raws), *(r.nbytes for r in raws)) + body)
-    for raw in raws:
-        conn.send_bytes(raw)
+    return [struct.pack(f"<I{len(raws)}Q", len(raws), *(r.nbytes for r in raws)) + body, *raws]
+
+
+def _send(conn: Connection, message: Any) -> None:
+    for frame in _frames(message):
+        conn.send_bytes(frame)
 
 
 def _recv(conn: Connection) -> Any:
@@ -268,23 +272,25 @@ class _PipeTransport:
 
     def _write(self, conn: Connection, q: queue.Queue) -> None:
         while True:
-            message = q.get()
-            if message is None:
+            frames = q.get()
+            if frames is None:
                 conn.close()
                 return
             try:
-                _send(conn, message)
+                for frame in frames:  # the GIL is released while writing
+                    conn.send_bytes(frame)
             except BaseException as exc:  # the reader died: the parent will report it
                 self.errors.append(exc)
                 return
 
     def send(self, process: int, message: tuple) -> None:
-        self.send_to(self.queues[process], message)
+        """Pickle here, write in the destination's thread."""
+        self.send_to(self.queues[process], _frames(message))
 
-    def send_to(self, q: queue.Queue, message: tuple | None) -> None:
+    def send_to(self, q: queue.Queue, frames: list | None) -> None:
         while True:
             try:
-                q.put(message, timeout=0.01)
+                q.put(frames, timeout=0.01)
                 return
             except queue.Full:
                 self.read_available()
@@ -391,7 +397,7 @@ def _drive(executor: Executor, transport: _PipeTransport, report: Connection,
     def between() -> None:
         nonlocal last_flush
         now = time.monotonic()
-        if now - last_flush > _LATENCY:
+        if now - last_flush > executor.latency:
             executor.flush()
             transport.read_available()
             last_flush = now

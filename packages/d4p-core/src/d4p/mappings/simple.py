@@ -21,7 +21,7 @@ class SimpleMapping(Mapping):
 
     def run(self, plan, options):
         tracer = options.get("tracer")
-        executor = Executor(plan, 0, reuse=True, trace=tracer is not None)
+        executor = Executor(plan, 0, trace=tracer is not None)
         progress = options.get("progress")
         stop = threading.Event()
         if progress is not None:
