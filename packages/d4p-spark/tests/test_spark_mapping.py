@@ -209,3 +209,54 @@ def test_a_workflow_file_and_its_helper_module_travel_by_value(tmp_path):
     result = d4p.run(module.build(), mapping="spark")
     (outputs,) = result.values()
     assert sorted(outputs["output"]) == [100, 101, 102, 103, 104, 105]
+
+
+# -- monitoring ----------------------------------------------------------------------------
+
+class Recorder:
+    """A tracer, as a monitoring plugin gives one: keeps what it is told."""
+
+    def __init__(self):
+        self.events, self.finished = [], None
+
+    def run_started(self, run):
+        self.run = run
+
+    def record(self, events):
+        self.events += events
+
+    def run_finished(self, run, seconds, error):
+        self.finished = (seconds, error)
+
+
+class RecorderPlugin:
+    def __init__(self):
+        self.tracer = Recorder()
+
+    @d4p.hookimpl
+    def d4p_make_tracer(self, run):
+        return self.tracer
+
+
+def test_a_monitored_run_ships_the_workers_timing_events_to_the_tracer():
+    plugin = RecorderPlugin()
+    manager = d4p.get_plugin_manager()
+    manager.register(plugin, name="spark-test-recorder")
+    try:
+        graph, inputs = wordcount(words=3_000, counters=2)
+        result = d4p.run(graph, inputs, mapping="spark", monitor=True)
+    finally:
+        manager.unregister(plugin)
+    tracer = plugin.tracer
+    assert tracer.finished[1] is None and tracer.run.mapping == "spark"
+    calls = {}
+    for event in tracer.events:
+        if event["kind"] == "instance":
+            calls[event["pe"]] = calls.get(event["pe"], 0) + event["calls"]
+    counter, collector = list(result.summary.units)[1:]
+    assert calls[counter] == 3_000
+    assert calls[collector] == result.summary.units[collector]
+    instances = {(e["pe"], e["instance"]) for e in tracer.events if e["kind"] == "instance"}
+    assert {(counter, 0), (counter, 1)} <= instances
+    assert any(e["kind"] == "edge" and e["dst_pe"] == counter and e["units"] for e in
+               tracer.events)

@@ -58,17 +58,19 @@ class SparkMapping(Mapping):
                              f"integer, not {batch_size!r}")
         sc = session.get_context(options.get("master"), options.get("conf"))
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
-        return _Run(sc, layout(plan), batch_size, options.get("progress")).run()
+        return _Run(sc, layout(plan), batch_size, options.get("progress"),
+                    options.get("tracer")).run()
 
 
 class _Run:
     """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
 
-    def __init__(self, sc, lay: Layout, batch_size: int, progress) -> None:
+    def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer) -> None:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
         self.progress = progress
+        self.tracer = tracer
         self.index_of = tuple(i.index for i in lay.plan.instances)
         self.rdds: dict[int, Any] = {}
         self.kept: list = []
@@ -124,7 +126,8 @@ class _Run:
                 pass  # one partition feeds one: no shuffle, same task
             else:
                 rdd = rdd.partitionBy(stage.width, by_index)
-        out = rdd.mapPartitionsWithIndex(StageTask(plan, stage, self.batch_size))
+        out = rdd.mapPartitionsWithIndex(
+            StageTask(plan, stage, self.batch_size, trace=self.tracer is not None))
         out.setName(f"d4p stage {number}: {lay.describe(number)}")
         if shared:
             out.persist(StorageLevel.MEMORY_AND_DISK)
@@ -141,7 +144,9 @@ class _Run:
 
     def _merge(self, summaries: list[tuple]) -> None:
         summaries.sort(key=lambda m: m[1:3])
-        for _, stage, index, results, counts, failure in summaries:
+        for _, stage, index, results, counts, failure, events in summaries:
+            if events and self.tracer is not None:
+                self.tracer.record(events)
             for pe, n in counts.items():
                 self.counts[pe] = self.counts.get(pe, 0) + n
             for pe, ports in results.items():

@@ -3,9 +3,10 @@ d4p executor.
 
 A stage partition yields *records*: ``(iid, port, units)`` for every batch its
 instances send to an instance of a later stage, then one summary record
-``(META, stage, partition, results, counts, error)`` with the outputs of
-unconnected ports, the units processed per PE, and the :class:`d4p.D4PError`
-that stopped it, if any. Summary records of upstream stages that run in the
+``(META, stage, partition, results, counts, error, events)`` with the
+outputs of unconnected ports, the units processed per PE, the
+:class:`d4p.D4PError` that stopped it, if any, and the executor's timing
+events when the run is traced. Summary records of upstream stages that run in the
 same Spark job pass through to the stage's output, so one ``collect`` of the
 last stage's summaries gathers those of the whole chain.
 
@@ -22,6 +23,7 @@ the PEs while Spark catches up).
 from __future__ import annotations
 
 import copy
+import math
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -69,10 +71,11 @@ class StageTask:
     """``mapPartitionsWithIndex`` function of a stage: partition *j* runs
     instance *j* of the stage's PEs over the records routed to it."""
 
-    def __init__(self, plan: Plan, stage: Stage, batch_size: int) -> None:
+    def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False) -> None:
         self.plan = plan
         self.stage = stage
         self.batch_size = batch_size
+        self.trace = trace
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
         stream = _Stream()
@@ -104,7 +107,8 @@ class StageTask:
                 plan = copy.copy(plan)  # a worker may run several tasks on one plan object
                 plan.inputs = {**plan.inputs, stage.source: list(records)}
                 records = ()
-            executor = Executor(plan, process, transport=stream, batch_size=self.batch_size)
+            executor = Executor(plan, process, transport=stream, batch_size=self.batch_size,
+                                latency=math.inf, trace=self.trace)
             executor.preprocess()
             executor.run_sources()
             receive = executor.receive
@@ -118,12 +122,15 @@ class StageTask:
                     if plan.instances[source].process != process:
                         executor.end_of_stream(source, target)
             executor.flush()
-            summary = (META, stage.number, index, executor.results, executor.counts(), None)
+            summary = (META, stage.number, index, executor.results, executor.counts(), None,
+                       executor.take_events(final=True))
         except _Closed:
             return
         except D4PError as exc:
-            counts = executor.counts() if executor is not None else {}
-            summary = (META, stage.number, index, {}, counts, exc)
+            counts, events = {}, []
+            if executor is not None:
+                counts, events = executor.counts(), executor.take_events(final=True)
+            summary = (META, stage.number, index, {}, counts, exc, events)
         except BaseException as exc:  # a bug, not a PE's error: the Spark task fails
             summary = None
             error = exc

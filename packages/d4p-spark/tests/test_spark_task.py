@@ -1,0 +1,73 @@
+"""A stage task on its own (as a Spark worker runs it, without Spark)."""
+
+import threading
+import time
+
+import d4p
+from d4p.plan import make_plan
+from d4p_spark.stages import layout
+from d4p_spark.task import META, ForStage, StageTask
+
+written = []
+
+
+class Counting(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(1_000):
+            written.append(i)
+            self.write("output", i)
+
+
+class Keep(d4p.IterativePE):
+    def _process(self, x):
+        return x
+
+
+def two_stages():
+    graph = d4p.WorkflowGraph()
+    source, keep = Counting(), Keep()
+    keep.numprocesses = 2
+    graph.connect(source, "output", keep, "input")
+    return layout(make_plan(graph, 1, {source: 1})), source, keep
+
+
+def task_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("d4p stage")]
+
+
+def test_a_source_streams_its_batches_and_stops_when_spark_stops_reading():
+    written.clear()
+    lay, source, keep = two_stages()
+    records = StageTask(lay.plan, lay.stages[0], batch_size=10)(0, iter(()))
+    first = next(records)
+    time.sleep(0.3)
+    assert first[0] in lay.plan.by_pe[keep.id] and first[1] == "input" and len(first[2]) == 10
+    # a bounded backlog: the source waits for Spark instead of writing all 1,000 units
+    assert 10 <= len(written) <= 150
+    records.close()
+    deadline = time.monotonic() + 5
+    while task_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not task_threads()
+    assert len(written) < 1_000
+
+
+def test_every_unit_reaches_the_next_stage_once_and_summaries_pass_through():
+    written.clear()
+    lay, source, keep = two_stages()
+    out = list(StageTask(lay.plan, lay.stages[0], batch_size=64)(0, iter(())))
+    *data, summary = out
+    assert summary[:3] == (META, 0, 0) and summary[4] == {source.id: 1} and summary[5:] == (None, [])
+    assert sorted(u for _, _, units in data for u in units) == list(range(1_000))
+    index_of = tuple(i.index for i in lay.plan.instances)
+    keyed = list(ForStage(lay.stage_of, index_of, 1, summaries=True)(iter(out)))
+    assert (0, summary) in keyed  # the summary travels on with partition 0
+    results = []
+    for j in (0, 1):
+        mine = [record for key, record in keyed if key == j]
+        *_, last = StageTask(lay.plan, lay.stages[1], batch_size=64)(j, iter(
+            [(j, r) for r in mine]))
+        results.append(last)
+    got = sorted(u for r in results for u in r[3][keep.id]["output"])
+    assert got == list(range(1_000))
+    assert [r[4][keep.id] for r in results] == [500, 500]  # shuffle: balanced
