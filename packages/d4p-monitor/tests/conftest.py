@@ -187,6 +187,13 @@ def events_for():
     return sample_events
 
 
+@pytest.fixture(name="monitored")
+def monitored_fixture():
+    """``monitored(uri, graph, inputs, mapping=, processes=, name=)``: a real
+    monitored run (see :func:`monitored`)."""
+    return monitored
+
+
 @pytest.fixture
 def recorded():
     """``recorded(store_or_uri, run=None, ...)``: record a run through a Tracer."""
@@ -233,28 +240,79 @@ def xss_graph():
     return graph, {a: 1}
 
 
-def populate(uri: str) -> dict[str, d4p.RunInfo]:
-    """Record three runs: word count (ok), word count (failed, with an error
-    event) and the script-named workflow."""
-    now = time.time()
-    ok = record_run(uri, make_run(3, started=now - 120), seconds=1.05)
-    failed_run = make_run(2, started=now - 60)
-    events = sample_events(failed_run) + [{
-        "kind": "error", "pe": list(failed_run.plan.pes)[1], "instance": 1,
-        "message": "ValueError: <b>bad</b> word", "t": now - 59.5}]
-    error = d4p.WorkflowFailed("PE failed", pe=list(failed_run.plan.pes)[1], instance=1)
-    record_run(uri, failed_run, events=events, seconds=0.5, error=error)
+class RunCapture:
+    """A plugin that notes every RunInfo d4p.run makes and lets the monitor
+    plugin make the tracer (``d4p_make_tracer`` is firstresult: returning
+    ``None`` passes on)."""
+
+    def __init__(self) -> None:
+        self.runs: list[d4p.RunInfo] = []
+
+    @d4p.hookimpl(tryfirst=True)
+    def d4p_make_tracer(self, run):
+        self.runs.append(run)
+
+
+class Recorded:
+    """A real monitored run: its RunInfo (``id``, ``plan``) and its result
+    (``None`` when it failed, then ``error``)."""
+
+    def __init__(self, run: d4p.RunInfo, result, error=None) -> None:
+        self.run, self.result, self.error = run, result, error
+        self.id, self.plan = run.id, run.plan
+
+
+def monitored(uri: str, graph, inputs=None, *, mapping: str = "multi", processes: int = 4,
+              name: str | None = None) -> Recorded:
+    """Run ``graph`` for real with ``monitor=uri``; a WorkflowFailed is kept."""
+    capture = RunCapture()
+    pm = d4p.get_plugin_manager()
+    pm.register(capture)
+    try:
+        try:
+            result, error = d4p.run(graph, inputs, mapping=mapping, processes=processes,
+                                    monitor=uri, name=name), None
+        except d4p.WorkflowFailed as exc:
+            result, error = None, exc
+    finally:
+        pm.unregister(capture)
+    (run,) = capture.runs
+    return Recorded(run, result, error)
+
+
+WORDS = 20_000
+
+
+def failing_graph():
+    """numbers → a PE that fails on 3 with a message holding markup."""
+    @d4p.producer
+    def numbers(n=5):
+        yield from range(n)
+
+    @d4p.iterative
+    def picky(x):
+        if x == 3:
+            raise ValueError("<b>bad</b> word")
+        return x
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(numbers(), "output", picky(), "input")
+    return graph
+
+
+def populate(uri: str) -> dict[str, Recorded]:
+    """Record four real runs, oldest first: word count on multi -n 4 ("ok")
+    and on simple ("simple"), a failing workflow ("failed") and the
+    script-named workflow ("xss")."""
+    graph, inputs = wordcount(words=WORDS, counters=2)
+    ok = monitored(uri, graph, inputs, mapping="multi", processes=4, name="wordcount")
+    graph, inputs = wordcount(words=WORDS, counters=2)
+    simple = monitored(uri, graph, inputs, mapping="simple", processes=1, name="wordcount")
+    failed = monitored(uri, failing_graph(), mapping="multi", processes=2, name="picky")
+    assert failed.error is not None
     graph, inputs = xss_graph()
-    xss = make_run(2, graph=graph, inputs=inputs, workflow=f"{XSS} flow", started=now - 30)
-    src, dst = list(xss.plan.pes)
-    record_run(uri, xss, seconds=0.2, events=[
-        {"kind": "instance", "pe": src, "instance": 0, "process": 0, "t0": now - 30,
-         "t1": now - 29.9, "calls": 1, "process_s": 0.01, "read_s": 0.0, "write_s": 0.001},
-        {"kind": "instance", "pe": dst, "instance": 0, "process": 1, "t0": now - 30,
-         "t1": now - 29.85, "calls": 3, "process_s": 0.002, "read_s": 0.001, "write_s": 0.0},
-        {"kind": "edge", "src_pe": src, "dst_pe": dst, "units": 3, "bytes": 96, "send_s": 0.001,
-         "t1": now - 29.9}])
-    return {"ok": ok, "failed": failed_run, "xss": xss}
+    xss = monitored(uri, graph, inputs, mapping="multi", processes=2, name=f"{XSS} flow")
+    return {"ok": ok, "simple": simple, "failed": failed, "xss": xss}
 
 
 class Served:

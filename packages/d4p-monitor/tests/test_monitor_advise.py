@@ -56,3 +56,33 @@ def test_no_timings_keep_the_instances(new_run):
     adv = advise(run_record(run), {"instance": [], "edge": [], "error": []})
     assert [r["suggested"] for r in adv["pes"]] == [1, 2, 1]
     assert adv["speedup"] is None and adv["code"] == []
+
+
+def test_a_slow_source_keeps_the_others_from_getting_processes_they_cannot_use(new_run):
+    graph, inputs = pipeline(100)
+    run = new_run(3, graph=graph, inputs=inputs, workflow="pipeline")
+    producer, doubler, summer = run.plan.pes
+    events = _events(run, {producer: (1, 2.0), doubler: (100, 0.5), summer: (100, 0.05)})
+    adv = advise(run_record(run), events, processes=6)
+    assert {r["pe"]: r["suggested"] for r in adv["pes"]} == {producer: 1, doubler: 1,
+                                                            summer: 1}
+    assert (adv["processes"], adv["requested"]) == (3, 6)
+    assert adv["limit"].startswith(f"{producer} (a source: one instance) limits the run with "
+                                   "2.000 s of work")
+    assert adv["command"] == "d4p run pipeline --mapping multi -n 3"
+    text = format_advice(adv)
+    assert "plan for 3 processes (of the 6 asked for: more would only wait)" in text
+    assert f"note: {adv['limit']}" in text
+
+
+def test_waiting_for_input_is_not_work(new_run):
+    graph, inputs = pipeline(100)
+    run = new_run(3, graph=graph, inputs=inputs, workflow="pipeline")
+    producer, doubler, summer = run.plan.pes
+    events = _events(run, {producer: (1, 0.1), doubler: (100, 1.0), summer: (100, 0.01)})
+    for e in events["instance"]:
+        if e["pe"] == summer:
+            e["read_s"] = 5.0  # the summer waited for the doubler all along
+    adv = advise(run_record(run), events, processes=4)
+    assert {r["pe"]: r["suggested"] for r in adv["pes"]}[doubler] == 2
+    assert adv["bottleneck"] == doubler

@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 from d4p.cli import main
+from d4p.examples import wordcount
 
 
 def _run_ids(db, capsys):
@@ -18,13 +19,28 @@ def _run_ids(db, capsys):
     return [r["id"] for r in json.loads(capsys.readouterr().out)]
 
 
+def _summary_units(stderr: str) -> dict[str, int]:
+    """Units per PE from the run summary 'd4p run' prints on stderr."""
+    out = {}
+    for line in stderr.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "units":
+            out[parts[0]] = int(parts[1].replace(",", ""))
+    return out
+
+
+def _show_rows(out: str, pes) -> dict[str, list[str]]:
+    return {ln.split()[0]: ln.split() for ln in out.splitlines()
+            if ln.strip() and ln.split()[0] in pes and " -> " not in ln}
+
+
 def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_path, monkeypatch,
                                                                          capsys):
     db = tmp_path / "default.sqlite"
     monkeypatch.setenv("D4P_MONITOR_DB", str(db))
     assert main(["run", "wordcount", "-p", "words=3000", "-m", "simple", "--monitor", "-q"]) == 0
-    capsys.readouterr()
-    assert db.exists()
+    units = _summary_units(capsys.readouterr().err)
+    assert db.exists() and units
     [run_id] = _run_ids(str(db), capsys)
 
     assert main(["monitor", "runs"]) == 0  # the default store, from $D4P_MONITOR_DB
@@ -34,29 +50,49 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
     assert main(["monitor", "show", run_id]) == 0
     out = capsys.readouterr().out
     assert f"run {run_id}: wordcount on simple, 1 processes, ok" in out
-    assert "WordCounter" in out and "communication:" in out
+    rows = _show_rows(out, units)
+    assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
+    assert all(r[2] == "0" for r in rows.values())  # every instance in process 0
+    producer, counter, collector = units
+    assert f"{producer} -> {counter}: 3,000 units, 0 bytes" in out
+    assert f"{counter} -> {collector}: {units[collector]:,} units, 0 bytes" in out
 
     assert main(["monitor", "advise", run_id, "-n", "4", "--json"]) == 0
     advice = json.loads(capsys.readouterr().out)
-    assert advice["command"] == "d4p run wordcount --mapping multi -n 4"
-    assert [r["suggested"] for r in advice["pes"]] == [1, 2, 1]  # no timings yet: unchanged
+    assert [r["calls"] for r in advice["pes"]] == list(units.values())
+    assert advice["command"] == f"d4p run wordcount --mapping multi -n {advice['processes']}"
+    assert advice["requested"] == 4 and advice["processes"] <= 4
 
 
-def test_show_and_advise_recorded_profile(tmp_path, capsys, recorded, new_run):
-    db = str(tmp_path / "m.sqlite")
-    run = recorded(db, new_run(3))
-    producer, counter, collector = run.plan.pes
-    assert main(["monitor", "show", run.id, "--store", db]) == 0
+def test_multi_run_recorded_in_mongodb_by_the_d4p_command(mongo_uri, capsys):
+    exe = os.path.join(os.path.dirname(sys.executable), "d4p")
+    done = subprocess.run([exe, "run", "wordcount", "-p", "words=20000", "-m", "multi", "-n",
+                           "4", "--monitor", mongo_uri, "-q"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    units = _summary_units(done.stderr)
+    assert units and list(units.values())[1] == 20_000
+    [run_id] = _run_ids(mongo_uri, capsys)
+    assert main(["monitor", "show", run_id, "--store", mongo_uri]) == 0
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if ln.strip().startswith(counter))
-    assert line.split()[1:8] == ["2", "1,2", "1,000", "0.440", "0.040", "0.000", "0.4400"]
-    assert line.endswith("<- bottleneck")
-    assert f"{producer} -> {counter}: 1,000 units, 40,000 bytes, 0.1200 s  <- bottleneck" in out
-    assert main(["monitor", "advise", run.id, "--store", db, "-n", "6"]) == 0
+    assert f"run {run_id}: wordcount on multi, 4 processes, ok" in out
+    rows = _show_rows(out, units)
+    assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
+    assert [r[2] for r in rows.values()] == ["0", "1,2", "3"]
+    producer, counter, collector = units
+    sent = next(ln for ln in out.splitlines() if ln.strip().startswith(f"{producer} -> "))
+    assert sent.split()[3:5] == ["20,000", "units,"]
+    assert int(sent.split()[5].replace(",", "")) > 20_000  # bytes of 20,000 pickled words
+    assert main(["monitor", "show", run_id, "--store", mongo_uri, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {p["pe"]: p["calls"] for p in shown["profile"]["pes"]} == units
+    edges = {(e["src_pe"], e["dst_pe"]): e["units"] for e in shown["communication"]["edges"]}
+    assert edges == {(producer, counter): 20_000, (counter, collector): units[collector]}
+    assert main(["monitor", "advise", run_id, "--store", mongo_uri]) == 0
     out = capsys.readouterr().out
-    assert "d4p run wordcount --mapping multi -n 6" in out
-    assert f"{counter}.numprocesses = 4" in out
-    assert "about 2.2x faster" in out
+    assert f"run {run_id} (wordcount): plan for " in out
+    assert "command line:\n  d4p run wordcount --mapping multi -n " in out
 
 
 def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
@@ -71,9 +107,10 @@ def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
     assert "no runs in" in capsys.readouterr().out
 
 
-def test_serve_binds_localhost_answers_and_stops_on_ctrl_c(tmp_path, recorded, new_run):
+def test_serve_binds_localhost_answers_and_stops_on_ctrl_c(tmp_path, monitored):
     db = str(tmp_path / "s.sqlite")
-    run = recorded(db, new_run(2))
+    graph, inputs = wordcount(words=500)
+    run = monitored(db, graph, inputs, mapping="simple", processes=1)
     exe = os.path.join(os.path.dirname(sys.executable), "d4p")
     proc = subprocess.Popen([exe, "monitor", "serve", "--store", db, "--port", "0"],
                             stdout=subprocess.PIPE, text=True)

@@ -1,6 +1,7 @@
-"""Every page opened in headless Chromium: the run's real numbers are on the
-page, the charts and the graph are drawn, names are shown as text.
-Screenshots go to test-artifacts/monitor/ at the repository root."""
+"""Every page of real monitored runs opened in headless Chromium: the run's
+real numbers (units per PE from its summary, the plan's assignment, the
+bytes that crossed processes) are on the page, the charts and the graph are
+drawn, names are shown as text. Screenshots go to test-artifacts/monitor/."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _cells(page, selector):
 
 def _drawn(page, selector, marks=".mark"):
     """The number of visible marks of an SVG chart (width and height > 0)."""
-    box = page.locator(selector).bounding_box()
+    box = page.locator(selector).first.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 50, selector
     return page.eval_on_selector_all(
         f"{selector} {marks}",
@@ -29,102 +30,124 @@ def _drawn(page, selector, marks=".mark"):
         ".length")
 
 
+def _procs(processes):
+    return ", ".join(map(str, sorted(set(processes))))
+
+
 @pytest.fixture(scope="module")
-def ids(served_sqlite):
-    run = served_sqlite.runs["ok"]
-    return run, list(run.plan.pes)
+def ok(served_sqlite):
+    return served_sqlite.runs["ok"]
 
 
-def test_runs_list(page, served_sqlite, artifacts, ids):
-    run, _ = ids
+def test_runs_list(page, served_sqlite, artifacts, ok):
     _open(page, served_sqlite, "/", artifacts, "1-runs")
     rows = _cells(page, "#runs")
-    assert len(rows) == 3
-    ok = next(r for r in rows if r[0] == run.id)
-    assert ok[1:4] == ["wordcount", "multi", "3"] and ok[6:] == ["1.050", "ok"]
-    assert ok[4] < ok[5]  # start before end, both shown
-    failed = next(r for r in rows if r[0] == served_sqlite.runs["failed"].id)
-    assert failed[6:] == ["0.500", "failed"]
-    assert "<script>alert(1)</script> flow" in [r[1] for r in rows]
-    page.click(f"text={run.id}")
-    assert page.url.endswith(f"/runs/{run.id}")
+    assert [r[0] for r in rows] == [served_sqlite.runs[k].id
+                                    for k in ("xss", "failed", "simple", "ok")]
+    row = rows[3]
+    assert row[1:4] == ["wordcount", "multi", "4"] and row[7] == "ok"
+    assert row[6] == f"{ok.result.summary.seconds:,.3f}"
+    assert row[4] <= row[5]  # start before end, both shown
+    assert rows[1][7] == "failed" and rows[2][2] == "simple"
+    assert "<script>alert(1)</script> flow" == rows[0][1]
+    page.click(f"text={ok.id}")
+    assert page.url.endswith(f"/runs/{ok.id}")
 
 
-def test_run_page(page, served_sqlite, artifacts, ids):
-    run, (producer, counter, collector) = ids
-    _open(page, served_sqlite, f"/runs/{run.id}", artifacts, "2-run")
+@pytest.mark.parametrize("which", ["ok", "simple"])
+def test_run_page(page, served_sqlite, artifacts, which):
+    run = served_sqlite.runs[which]
+    summary = run.result.summary
+    _open(page, served_sqlite, f"/runs/{run.id}", artifacts, f"2-run-{which}")
     facts = dict(zip(page.locator("#facts dt").all_inner_texts(),
                      page.locator("#facts dd").all_inner_texts(), strict=True))
-    assert facts["mapping"] == "multi" and facts["processes"] == "3"
-    assert facts["total runtime"] == "1.050 s" and facts["status"] == "ok"
-    assert facts["bottleneck PE"] == counter
-    assert _cells(page, "table.assignment") == [[producer, "1", "0"], [counter, "2", "1, 2"],
-                                                [collector, "1", "0"]]
+    assert facts["mapping"] == summary.mapping and facts["processes"] == str(summary.processes)
+    assert facts["total runtime"] == f"{summary.seconds:,.3f} s" and facts["status"] == "ok"
+    assert facts["bottleneck PE"] in run.plan.pes
+    assert _cells(page, "table.assignment") == [
+        [pe, str(summary.instances[pe]), _procs(procs)]
+        for pe, procs in summary.assignment.items()]
     assert _drawn(page, "svg.graph", "g.node rect") == 3
     assert page.locator("svg.graph g.edge").count() == 2
-    assert page.locator("svg.graph g.node.bottleneck").get_attribute("data-pe") == counter
-    assert page.locator("svg.graph g.edge.hot").count() == 1
+    assert page.locator("svg.graph g.node.bottleneck").get_attribute("data-pe") == (
+        facts["bottleneck PE"])
 
 
-def test_profile_page(page, served_sqlite, artifacts, ids):
-    run, (producer, counter, collector) = ids
-    _open(page, served_sqlite, f"/runs/{run.id}/profile", artifacts, "3-profile")
+@pytest.mark.parametrize("which", ["ok", "simple"])
+def test_profile_page(page, served_sqlite, artifacts, which):
+    run = served_sqlite.runs[which]
+    summary = run.result.summary
+    _open(page, served_sqlite, f"/runs/{run.id}/profile", artifacts, f"3-profile-{which}")
     pes = {r[0]: r for r in _cells(page, "table.pes")}
-    assert pes[counter][1:] == ["2", "1,000", "0.440", "0.040", "0.000", "0.480", "0.4400",
-                                "0.0400", "0.0000"]
-    assert pes[producer][1:7] == ["1", "1,000", "0.040", "0.000", "0.080", "0.120"]
-    assert pes[collector][2] == "20" and pes[collector][8] == "0.1000"
-    assert page.locator("table.pes tr.hot td").first.inner_text() == counter
+    assert {pe: (r[1], r[2]) for pe, r in pes.items()} == {
+        pe: (str(summary.instances[pe]), f"{n:,}") for pe, n in summary.units.items()}
     inst = _cells(page, "table.instances")
-    assert [r[:4] for r in inst] == [[producer, "0", "0", "1,000"], [counter, "0", "1", "500"],
-                                     [counter, "1", "2", "500"], [collector, "0", "0", "20"]]
-    assert inst[2][4] == "0.240" and inst[1][4] == "0.200"
-    assert _drawn(page, "svg[data-chart=pe-methods]") == 7
+    assert [r[:3] for r in inst] == [[i.pe_id, str(i.index), str(i.process)]
+                                     for i in run.plan.instances]
+    counter = list(run.plan.pes)[1]
+    assert sum(int(r[3].replace(",", "")) for r in inst if r[0] == counter) == 20_000
+    bottleneck = page.locator("#bottleneck").inner_text()
+    assert page.locator("table.pes tr.hot td").first.inner_text() == bottleneck
+    assert _drawn(page, "svg[data-chart=pe-methods]") >= 3
 
 
-def test_charts_page(page, served_sqlite, artifacts, ids):
-    run, _ = ids
-    _open(page, served_sqlite, f"/runs/{run.id}/charts", artifacts, "4-charts")
-    assert _drawn(page, "svg[data-chart=iterations]") == 4 + 8 + 1
-    assert page.locator("svg[data-chart=iterations] polyline").count() == 3  # one per instance
-    assert _drawn(page, "svg[data-chart=pe-methods]") == 7
-    assert _drawn(page, "svg[data-chart=process-methods]") == 7
-    tips = page.locator("svg[data-chart=iterations] .mark title").all_text_contents()
-    assert any(t.endswith(": 0.48 ms") for t in tips) and any(t.endswith(": 0.04 ms")
-                                                                 for t in tips)
+@pytest.mark.parametrize("which", ["ok", "simple"])
+def test_charts_page(page, served_sqlite, artifacts, which):
+    run = served_sqlite.runs[which]
+    its = served_sqlite.json(f"/api/runs/{run.id}/iterations")
+    _open(page, served_sqlite, f"/runs/{run.id}/charts", artifacts, f"4-charts-{which}")
+    for s in its["series"]:
+        chart = f'svg[data-chart=iterations][data-pe="{s["pe"]}"]'
+        assert _drawn(page, chart) == len(s["points"]), s["pe"]
+        instances = len({p["instance"] for p in s["points"]})
+        assert page.locator(f"{chart} .legend").count() == instances
+    counter = list(run.plan.pes)[1]
+    assert page.locator(f'svg[data-chart=iterations][data-pe="{counter}"] polyline').count() == 2
+    processes = len({p for ps in run.result.summary.assignment.values() for p in ps})
+    assert page.locator("svg[data-chart=process-methods] text.label").count() == processes
+    assert _drawn(page, "svg[data-chart=process-methods]") >= processes
+    assert _drawn(page, "svg[data-chart=pe-methods]") >= 3
 
 
-def test_timeline_page(page, served_sqlite, artifacts, ids):
-    run, (producer, counter, collector) = ids
-    _open(page, served_sqlite, f"/runs/{run.id}/timeline", artifacts, "5-timeline")
-    assert _drawn(page, "svg[data-chart=timeline]") == 13
+@pytest.mark.parametrize("which", ["ok", "simple"])
+def test_timeline_page(page, served_sqlite, artifacts, which):
+    run = served_sqlite.runs[which]
+    tl = served_sqlite.json(f"/api/runs/{run.id}/timeline")
+    _open(page, served_sqlite, f"/runs/{run.id}/timeline", artifacts, f"5-timeline-{which}")
+    assert _drawn(page, "svg[data-chart=timeline]") == sum(len(p["bars"])
+                                                            for p in tl["processes"])
     labels = page.locator("svg[data-chart=timeline] text.label").all_text_contents()
-    assert labels == [f"process 0 · {producer}[0]", f"process 0 · {collector}[0]",
-                      f"process 1 · {counter}[0]", f"process 2 · {counter}[1]"]
-    assert _cells(page, "table.processes") == [
-        ["0", "5", "0.000", "1.000", "0.123"], ["1", "4", "0.000", "1.000", "0.220"],
-        ["2", "4", "0.000", "1.000", "0.260"]]
+    assert sorted(labels) == sorted(f"process {i.process} · {i.pe_id}[{i.index}]"
+                                    for i in run.plan.instances)
+    assert [r[0] for r in _cells(page, "table.processes")] == [
+        str(p["process"]) for p in tl["processes"]]
 
 
-def test_communication_page(page, served_sqlite, artifacts, ids):
-    run, (producer, counter, collector) = ids
-    _open(page, served_sqlite, f"/runs/{run.id}/communication", artifacts, "6-communication")
-    assert page.locator("#bottleneck").inner_text() == f"{producer} → {counter}"
-    assert _cells(page, "table.edges") == [
-        [producer, counter, "1,000", "39.1 KiB", "0.1200", "40.0"],
-        [counter, collector, "20", "800 B", "0.0020", "40.0"]]
-    assert page.locator("table.edges tr.hot td").first.inner_text() == producer
-    assert _drawn(page, "svg[data-chart=send-time]") == 2
+def test_communication_page(page, served_sqlite, artifacts, ok):
+    comm = served_sqlite.json(f"/api/runs/{ok.id}/communication")
+    _open(page, served_sqlite, f"/runs/{ok.id}/communication", artifacts, "6-communication")
+    units = ok.result.summary.units
+    rows = _cells(page, "table.edges")
+    assert [r[:3] for r in rows] == [[r.src_pe, r.dst_pe, f"{units[r.dst_pe]:,}"]
+                                     for r in ok.plan.routes]
+    assert all(r[3] != "0 B" for r in rows)  # every pair crossed processes
+    hot = comm["bottleneck"]
+    assert page.locator("#bottleneck").inner_text() == f"{hot['src_pe']} → {hot['dst_pe']}"
+    assert page.locator("table.edges tr.hot td").first.inner_text() == hot["src_pe"]
+    assert _drawn(page, "svg[data-chart=units]") == 2
     assert _drawn(page, "svg[data-chart=bytes]") == 2
+    assert _drawn(page, "svg[data-chart=send-time]") == 2
     assert page.locator("svg.graph g.edge.hot").count() == 1
 
 
-def test_advice_page(page, served_sqlite, artifacts, ids):
-    run, (producer, counter, collector) = ids
-    _open(page, served_sqlite, f"/runs/{run.id}/advice?processes=6", artifacts, "7-advice")
+def test_advice_page(page, served_sqlite, artifacts, ok):
+    adv = served_sqlite.json(f"/api/runs/{ok.id}/advice?processes=6")
+    _open(page, served_sqlite, f"/runs/{ok.id}/advice?processes=6", artifacts, "7-advice")
     rows = {r[0]: r for r in _cells(page, "table.advice")}
-    assert rows[counter][3:5] == ["2", "4"] and rows[producer][4] == "1"
-    assert page.locator("#command").inner_text() == "d4p run wordcount --mapping multi -n 6"
+    assert {pe: (r[3], r[4]) for pe, r in rows.items()} == {
+        r["pe"]: (str(r["instances"]), str(r["suggested"])) for r in adv["pes"]}
+    assert page.locator("#command").inner_text() == (
+        f"d4p run wordcount --mapping multi -n {adv['processes']}")
 
 
 def test_a_script_named_pe_shows_as_text(page, served_sqlite, artifacts):
@@ -136,15 +159,22 @@ def test_a_script_named_pe_shows_as_text(page, served_sqlite, artifacts):
         _open(page, served_sqlite, path, artifacts, shot)
         assert page.locator("script").count() == 0
         assert "<script>alert(1)</script>" in page.locator("main").inner_text()
-    assert page.locator("svg[data-chart=timeline] text.label").first.text_content() == (
-        f"process 0 · {src}[0]")
+    proc = xss.plan.instances[0].process
+    assert f"process {proc} · {src}[0]" in page.locator(
+        "svg[data-chart=timeline] text.label").all_text_contents()
     assert page.dialogs == []
 
 
 def test_failed_run_shows_its_error_escaped(page, served_sqlite, artifacts):
     failed = served_sqlite.runs["failed"]
     _open(page, served_sqlite, f"/runs/{failed.id}", artifacts, "9-failed-run")
-    assert _cells(page, "table.errors")[0][3] == "ValueError: <b>bad</b> word"
+    row = _cells(page, "table.errors")[0]
+    assert row[0] == failed.error.pe and row[1] == str(failed.error.instance)
+    assert page.locator("table.errors .message").inner_text() == str(failed.error).split("\n")[0]
+    assert page.locator("table.errors .message").inner_text().endswith(
+        "ValueError: <b>bad</b> word")
+    page.click("table.errors summary")  # the traceback, folded away
+    assert 'raise ValueError("<b>bad</b> word")' in page.locator("table.errors pre").inner_text()
     assert page.locator("main b").count() == 0
 
 
@@ -153,8 +183,11 @@ def test_unknown_run_page_is_404(page, served_sqlite, artifacts):
     assert "no run '0123456789ab'" in page.locator("main").inner_text()
 
 
-def test_run_page_from_mongodb(page, served_mongodb, artifacts):
+def test_run_pages_from_mongodb(page, served_mongodb, artifacts):
     run = served_mongodb.runs["ok"]
     _open(page, served_mongodb, f"/runs/{run.id}", artifacts, "11-run-mongodb")
     assert _drawn(page, "svg.graph", "g.node rect") == 3
-    assert "1.050 s" in page.locator("#facts").inner_text()
+    assert f"{run.result.summary.seconds:,.3f} s" in page.locator("#facts").inner_text()
+    _open(page, served_mongodb, f"/runs/{run.id}/profile", artifacts, "11-profile-mongodb")
+    calls = {r[0]: r[2] for r in _cells(page, "table.pes")}
+    assert calls == {pe: f"{n:,}" for pe, n in run.result.summary.units.items()}

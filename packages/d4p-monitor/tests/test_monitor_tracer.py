@@ -179,3 +179,33 @@ def test_an_unwritable_sqlite_file_loses_the_data_but_not_the_run(tmp_path):
         result = d4p.run(graph, inputs, monitor=str(blocker / "monitor.sqlite"))
     assert sum(c for _, c in next(iter(result.values()))["output"]) > 0
     assert "the run record" in str(caught[0].message)
+
+
+def test_another_plugin_gets_its_own_uris_first(tmp_path):
+    taken = []
+
+    class Other:
+        @d4p.hookimpl
+        def d4p_make_tracer(self, run):
+            if str(run.monitor).startswith("other://"):
+                taken.append(run.id)
+                return _Null()
+            return None
+
+    class _Null:
+        def run_started(self, run): pass
+        def record(self, events): pass
+        def run_finished(self, run, seconds, error): pass
+
+    other = Other()
+    d4p.get_plugin_manager().register(other)
+    try:
+        graph, inputs = wordcount(words=100)
+        d4p.run(graph, inputs, monitor="other://somewhere")
+        db = tmp_path / "m.sqlite"
+        d4p.run(graph, inputs, monitor=str(db))  # ours still get to d4p-monitor
+    finally:
+        d4p.get_plugin_manager().unregister(other)
+    assert len(taken) == 1
+    with open_store(str(db)) as store:
+        assert [r["status"] for r in store.runs()] == ["ok"]

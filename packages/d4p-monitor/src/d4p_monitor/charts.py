@@ -93,16 +93,19 @@ def bar_chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]
 
 
 def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *,
-               x_unit: str = "s", y_unit: str = "ms", title: str = "") -> str:
-    """One polyline (with point marks) per series."""
+               x_unit: str = "s", y_unit: str = "ms", title: str = "",
+               pe: str | None = None) -> str:
+    """One polyline (with point marks) per series; ``pe`` is written as the
+    chart's ``data-pe`` attribute."""
     left, right, top, bottom = 70, 170, 16, 40
-    width, height = 760, 300
+    width, height = 760, 220
     pw, ph = width - left - right, height - top - bottom
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts]
     xmax = _nice(max(xs, default=0.0))
     ymax = _nice(max(ys, default=0.0))
-    out = [f'<svg class="chart" data-chart="{escape(kind)}" role="img" '
+    extra = f' data-pe="{escape(pe)}"' if pe is not None else ""
+    out = [f'<svg class="chart" data-chart="{escape(kind)}"{extra} role="img" '
            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for k in range(5):
@@ -128,10 +131,11 @@ def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *
     return "".join(out)
 
 
-def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str]]]],
+def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str, float]]]],
                    names: list[str], seconds: float, *, title: str = "") -> str:
     """One row per lane (a process, or an instance within one) with a bar per
-    (start, end, colour index, tooltip); ``names`` label the colours."""
+    (start, end, colour index, tooltip, share busy: 0 pale .. 1 full colour);
+    ``names`` label the colours."""
     left, right, row, top = _left([label for label, _ in lanes]), 170, 22, 16
     pw = 480
     width = left + pw + right
@@ -149,12 +153,13 @@ def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str]]]],
         y = top + i * row
         out.append(f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
                    f'class="label">{escape(_clip(label))}</text>')
-        for t0, t1, c, tip in bars:
+        for t0, t1, c, tip, busy in bars:
             x0 = left + pw * max(t0, 0) / span
             w = max(pw * (t1 - max(t0, 0)) / span, 1.0)
             out.append(f'<rect class="mark" x="{x0:.1f}" y="{y + 3}" width="{w:.1f}" '
-                       f'height="{row - 6}" fill="{colour(c)}" stroke="#fff" stroke-width="0.6">'
-                       f'<title>{escape(tip)}</title></rect>')
+                       f'height="{row - 6}" fill="{colour(c)}" '
+                       f'fill-opacity="{0.25 + 0.75 * max(0.0, min(busy, 1.0)):.2f}" '
+                       f'stroke="#fff" stroke-width="0.6"><title>{escape(tip)}</title></rect>')
     out += _legend(names, width - right + 12, top)
     out.append("</svg>")
     return "".join(out)

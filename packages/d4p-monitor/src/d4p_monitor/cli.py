@@ -127,7 +127,7 @@ def _runs(args) -> int:
 def _show(args) -> int:
     store, record, events = _load(args)
     store.close()
-    prof = profile(record, events["instance"])
+    prof = profile(record, events["instance"], events["edge"])
     comm = communication(record, events["edge"])
     if args.json:
         print(json.dumps({"run": record, "profile": prof, "communication": comm,
@@ -142,14 +142,17 @@ def _show(args) -> int:
     if record.get("lost"):
         print(f"monitoring data lost: {record['lost']}")
     width = max((len(p["pe"]) for p in prof["pes"]), default=2)
-    print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'process s':>10}  "
-          f"{'read s':>8}  {'write s':>8}  {'ms/call':>9}")
-    where = {a["pe"]: ",".join(map(str, a["processes"])) for a in record["assignment"]}
+    print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'own s':>8}  "
+          f"{'send s':>8}  {'read s':>8}  {'ms/call':>9}")
+    where = {a["pe"]: ",".join(map(str, sorted(set(a["processes"]))))
+             for a in record["assignment"]}
     for p in prof["pes"]:
         mark = "  <- bottleneck" if p["pe"] == prof["bottleneck"] else ""
         print(f"  {p['pe']:<{width}}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
-              f"{p['calls']:>10,}  {p['process_s']:>10.3f}  {p['read_s']:>8.3f}  "
-              f"{p['write_s']:>8.3f}  {p['mean_process_ms']:>9.4f}{mark}")
+              f"{p['calls']:>10,}  {p['process_s']:>8.3f}  {p['send_s']:>8.3f}  "
+              f"{p['read_s']:>8.3f}  {p['mean_own_ms']:>9.4f}{mark}")
+    print("  (own: time in the PE's own code; send: to other processes; read: waiting for "
+          "input; ms/call: own + send per call)")
     if comm["edges"]:
         print("\n  communication:")
         for e in comm["edges"]:

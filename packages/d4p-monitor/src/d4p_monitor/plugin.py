@@ -8,8 +8,12 @@ from .cli import add_parser
 from .tracer import Tracer
 
 
-@d4p.hookimpl
+@d4p.hookimpl(trylast=True)
 def d4p_make_tracer(run):
+    """The tracer for ``--monitor``: the SQLite or MongoDB store the URI
+    names. Called last (the hook is firstresult), so that a plugin for
+    another kind of store gets its URIs first; any URI left over that is not
+    ours is a :class:`d4p.UsageError` naming it."""
     return Tracer(run, run.monitor)
 
 

@@ -134,7 +134,7 @@ class App:
         if what is None:
             return record
         if what == "profile":
-            return profile(record, events["instance"])
+            return profile(record, events["instance"], events["edge"])
         if what == "iterations":
             return iterations(record, events["instance"])
         if what == "timeline":
@@ -187,7 +187,7 @@ class App:
                        f"</code></p>{table}{empty}")
 
     def run_page(self, record, events, query) -> str:
-        prof = profile(record, events["instance"])
+        prof = profile(record, events["instance"], events["edge"])
         comm = communication(record, events["edge"])
         hot = comm["bottleneck"]
         facts = [("workflow", record["workflow"]), ("mapping", record["mapping"]),
@@ -202,65 +202,72 @@ class App:
         dl = "<dl id=facts>" + "".join(f"<dt>{escape(k)}</dt><dd data-fact=\"{escape(k)}\">"
                                        f"{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
         assignment = _table(["PE", "instances", "processes"],
-                            [[a["pe"], len(a["processes"]), ", ".join(map(str, a["processes"]))]
+                            [[a["pe"], len(a["processes"]), _procs(a["processes"])]
                              for a in record.get("assignment") or []],
                             numeric={1}, cls="assignment")
         drawing = graph_svg(record, bottleneck=prof["bottleneck"],
                             hot_edge=(hot["src_pe"], hot["dst_pe"]) if hot else None)
         errors = ""
         if events["error"]:
-            errors = "<h2>Errors</h2>" + _table(
-                ["PE", "instance", "time", "message"],
-                [[e["pe"], e["instance"], _fmt_time(e["t"]), e["message"]]
-                 for e in events["error"]], cls="errors")
+            rows = []
+            for e in events["error"]:
+                first, _, rest = e["message"].partition("\n")
+                more = (f"<details><summary>details</summary><pre>{escape(rest.strip())}</pre>"
+                        "</details>" if rest.strip() else "")
+                rows.append(f"<tr><td>{escape(e['pe'])}</td><td class=num>{e['instance']}</td>"
+                            f"<td>{_fmt_time(e['t'])}</td><td><span class=message>"
+                            f"{escape(first)}</span>{more}</td></tr>")
+            errors = ('<h2>Errors</h2><table class="errors"><thead><tr><th>PE</th>'
+                      "<th>instance</th><th>time</th><th>message</th></tr></thead><tbody>"
+                      + "".join(rows) + "</tbody></table>")
         return (f"<h1>Run {escape(record['id'])}</h1>{dl}<h2>Workflow graph</h2>"
                 f'<div class="card">{drawing}</div><h2>PE → process assignment</h2>'
                 f"{assignment}{errors}")
 
     def profile_page(self, record, events, query) -> str:
-        prof = profile(record, events["instance"])
+        prof = profile(record, events["instance"], events["edge"])
         hot = {i for i, p in enumerate(prof["pes"]) if p["pe"] == prof["bottleneck"]}
         pes = _table(
-            ["PE", "instances", "calls", "process (s)", "read (s)", "write (s)", "total (s)",
-             "mean process (ms)", "mean read (ms)", "mean write (ms)"],
+            ["PE", "instances", "calls", "own code (s)", "send (s)", "own total (s)",
+             "read, waiting (s)", "write incl. downstream (s)", "own code per call (ms)",
+             "own total per call (ms)"],
             [[p["pe"], p["instances"], f"{p['calls']:,}", _num(p["process_s"]),
-              _num(p["read_s"]), _num(p["write_s"]), _num(p["total_s"]),
-              _num(p["mean_process_ms"], 4), _num(p["mean_read_ms"], 4),
-              _num(p["mean_write_ms"], 4)] for p in prof["pes"]],
+              _num(p["send_s"]), _num(p["own_s"]), _num(p["read_s"]), _num(p["write_s"]),
+              _num(p["mean_process_ms"], 4), _num(p["mean_own_ms"], 4)] for p in prof["pes"]],
             numeric=set(range(1, 10)), hot=hot, cls="pes")
         inst = _table(
-            ["PE", "instance", "process", "calls", "process (s)", "read (s)", "write (s)",
-             "mean process (ms)", "mean read (ms)", "mean write (ms)"],
+            ["PE", "instance", "process", "calls", "own code (s)", "send (s)",
+             "read, waiting (s)", "write incl. downstream (s)", "own code per call (ms)"],
             [[r["pe"], r["instance"], r["process"], f"{r['calls']:,}", _num(r["process_s"]),
-              _num(r["read_s"]), _num(r["write_s"]), _num(r["mean_process_ms"], 4),
-              _num(r["mean_read_ms"], 4), _num(r["mean_write_ms"], 4)]
-             for r in prof["instances"]],
-            numeric=set(range(1, 10)), cls="instances")
+              _num(r["send_s"]), _num(r["read_s"]), _num(r["write_s"]),
+              _num(r["mean_process_ms"], 4)] for r in prof["instances"]],
+            numeric=set(range(1, 9)), cls="instances")
         chart = _method_chart("pe-methods", [p["pe"] for p in prof["pes"]], prof["pes"],
                               "time per method per PE")
         return (f"<h1>Profile</h1><p>Bottleneck: <strong id=bottleneck>"
-                f"{escape(prof['bottleneck'] or '—')}</strong> (busiest instance)</p>"
-                f"{chart}<h2>Per PE</h2>{pes}<h2>Per instance</h2>{inst}")
+                f"{escape(prof['bottleneck'] or '—')}</strong> (the PE whose busiest instance "
+                "spent the most time in its own code and sending)</p>"
+                f"{chart}{_METHODS_NOTE}<h2>Per PE</h2>{pes}<h2>Per instance</h2>{inst}")
 
     def charts_page(self, record, events, query) -> str:
-        prof = profile(record, events["instance"])
+        prof = profile(record, events["instance"], events["edge"])
         its = iterations(record, events["instance"])
-        lines = []
+        charts = []
         for s in its["series"]:
             keys = sorted({p["instance"] for p in s["points"]})
-            for k in keys:
-                name = s["pe"] if len(keys) == 1 else f"{s['pe']}[{k}]"
-                lines.append((name, [(p["t"], p["ms"]) for p in s["points"]
-                                     if p["instance"] == k]))
-        line = line_chart("iterations", lines, title="time per iteration of each PE instance")
+            lines = [(f"{s['pe']}[{k}]", [(p["t"], p["ms"]) for p in s["points"]
+                                          if p["instance"] == k]) for k in keys]
+            charts.append(f"<h3>{escape(s['pe'])}</h3>" + line_chart(
+                "iterations", lines, title=f"time per iteration of {s['pe']}", pe=s["pe"]))
         by_pe = _method_chart("pe-methods", [p["pe"] for p in prof["pes"]], prof["pes"],
                               "time per method per PE")
         by_proc = _method_chart("process-methods",
                                 [f"process {p['process']}" for p in prof["processes"]],
                                 prof["processes"], "time per method per process")
-        return ("<h1>Charts</h1><h2>Time per iteration (ms per call, over the run)</h2>"
-                f"{line}<h2>Time per method per PE</h2>{by_pe}"
-                f"<h2>Time per method per process</h2>{by_proc}")
+        return ("<h1>Charts</h1><h2>Time per iteration (ms of own code per call, over the "
+                "run)</h2>" + ("".join(charts) or "<p>No timing recorded.</p>")
+                + f"<h2>Time per method per PE</h2>{by_pe}"
+                f"<h2>Time per method per process</h2>{by_proc}{_METHODS_NOTE}")
 
     def timeline_page(self, record, events, query) -> str:
         tl = timeline(record, events["instance"])
@@ -271,7 +278,8 @@ class App:
             for pe, k in keys:
                 bars = [(b["t0"], b["t1"], names.index(pe),
                          f"{pe}[{k}] on process {p['process']}: {b['t0']:.3f}–{b['t1']:.3f} s, "
-                         f"{b['calls']} calls, {b['busy_s']:.4f} s busy")
+                         f"{b['calls']:,} calls, {b['busy_s']:.4f} s in its own code, "
+                         f"{b['read_s']:.4f} s reading", _busy(b))
                         for b in p["bars"] if (b["pe"], b["instance"]) == (pe, k)]
                 lanes.append((f"process {p['process']} · {pe}[{k}]", bars))
         chart = timeline_chart(lanes, names, tl["seconds"], title="timeline of processes")
@@ -279,10 +287,11 @@ class App:
                                                          default=0.0)),
                  _num(max((b["t1"] for b in p["bars"]), default=0.0)),
                  _num(sum(b["busy_s"] for b in p["bars"]))] for p in tl["processes"]]
-        table = _table(["process", "intervals", "first (s)", "last (s)", "busy (s)"], rows,
+        table = _table(["process", "intervals", "first (s)", "last (s)", "own code (s)"], rows,
                        numeric={0, 1, 2, 3, 4}, cls="processes")
-        return (f"<h1>Timeline</h1><p>Run time {_num(tl['seconds'])} s; bars are the "
-                f"intervals each PE instance reported.</p>{chart}{table}")
+        return (f"<h1>Timeline</h1><p>Run time {_num(tl['seconds'])} s. Bars are the "
+                "intervals each PE instance reported; the darker a bar, the more of it the "
+                f"instance spent in its own code.</p>{chart}{table}")
 
     def communication_page(self, record, events, query) -> str:
         comm = communication(record, events["edge"])
@@ -347,8 +356,28 @@ class App:
 
 
 def _method_chart(kind: str, labels: list[str], rows: list[dict], title: str) -> str:
-    return bar_chart(kind, labels, [(m.removesuffix("_s"), [r[m] for r in rows])
-                                    for m in ("process_s", "read_s", "write_s")], title=title)
+    return bar_chart(kind, labels, [(name, [r[m] for r in rows]) for m, name in (
+        ("process_s", "own code"), ("send_s", "send"), ("read_s", "read, waiting"))],
+        title=title)
+
+
+_METHODS_NOTE = ("<p class=note>Own code: time in the PE's process methods, without the PEs it "
+                 "calls in the same process. Send: handing its data to other processes. "
+                 "Read, waiting: waiting for and decoding input from other processes (mostly "
+                 "idle time while upstream works). Write incl. downstream: everything its "
+                 "writes cost, including the PEs they call in the same process, so it is not "
+                 "added up with them.</p>")
+
+
+def _procs(processes: list[int]) -> str:
+    """The processes of a PE's instances, each once."""
+    return ", ".join(map(str, sorted(set(processes))))
+
+
+def _busy(bar: dict[str, Any]) -> float:
+    """The share of a timeline bar spent in the PE's own code."""
+    span = bar["t1"] - bar["t0"]
+    return min(1.0, bar["busy_s"] / span) if span > 0 else 1.0
 
 
 def _jsonable(value: Any) -> Any:
