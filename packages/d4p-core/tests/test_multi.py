@@ -237,6 +237,7 @@ def test_print_lines_from_processes_do_not_interleave(tmp_path):
                            "-n", "4"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("line ")]
-    assert len(lines) == 400
-    assert all(line.endswith(" " + "x" * 300) for line in lines)
+    broken = [line[:80] for line in lines if not line.endswith(" " + "x" * 300)
+              or line.count("line ") != 1]
+    assert broken == []
     assert sorted(int(line.split()[1]) for line in lines) == list(range(400))

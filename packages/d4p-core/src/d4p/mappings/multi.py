@@ -19,6 +19,7 @@ parent terminates the rest and raises.
 
 from __future__ import annotations
 
+import io
 import multiprocessing as mp
 import os
 import pickle
@@ -338,10 +339,8 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             parent: int, preload: list) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
-    try:
-        sys.stdout.reconfigure(line_buffering=True)
-    except (AttributeError, ValueError):
-        pass
+    sys.stdout = _Lines(sys.stdout)
+    sys.stderr = _Lines(sys.stderr)
     try:
         for name, path in preload:
             _preload(name, path)
@@ -372,6 +371,44 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             f"worker process {k} failed: {type(exc).__name__}: {exc}",
             traceback="".join(traceback.format_exception(exc)))))
     report.close()
+
+
+class _Lines(io.TextIOBase):
+    """A worker's stdout or stderr: text is held until a line ends, then every
+    complete line goes out in one ``os.write``, so lines printed by different
+    processes never mix."""
+
+    def __init__(self, stream) -> None:
+        stream.flush()
+        self.stream = stream
+        self.fd = stream.fileno()
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in text:
+            lines, _, self.pending = self.pending.rpartition("\n")
+            self._out(lines + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            text, self.pending = self.pending, ""
+            self._out(text)
+
+    def _out(self, text: str) -> None:
+        data = memoryview(text.encode(self.stream.encoding or "utf-8", "replace"))
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
 
 
 def _preload(name: str, path: str) -> None:
