@@ -45,7 +45,8 @@ from typing import Any, ClassVar
 
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.executor import Executor, short_repr
-from d4p.plan import Plan
+from d4p.grouping import SHUFFLE
+from d4p.plan import PAIR, Plan
 from streamparse import Bolt, Spout
 
 from .record import TaskRecord
@@ -57,10 +58,13 @@ _plans: dict[str, Plan] = {}
 
 def task_plan(plan: Plan, iid: int) -> Plan:
     """``plan`` with instance ``iid`` alone on process 0 and no routes out of
-    its PE: the executor of one Storm task."""
+    its PE: the executor of one Storm task. Fused pairs become the shuffle
+    edges they are in Storm, so every upstream instance counts for the end
+    of stream."""
     pe_id = plan.instances[iid].pe_id
     instances = [dataclasses.replace(i, process=0 if i.iid == iid else 1) for i in plan.instances]
-    routes = [r for r in plan.routes if r.src_pe != pe_id]
+    routes = [dataclasses.replace(r, rule=SHUFFLE) if r.rule == PAIR else r
+              for r in plan.routes if r.src_pe != pe_id]
     return Plan(plan.pes, instances, routes, plan.inputs, plan.unconnected, plan.hidden)
 
 

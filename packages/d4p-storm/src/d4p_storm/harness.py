@@ -220,6 +220,14 @@ class ShellComponent:
         self.proc.stdout.close()
 
 
+def environment() -> dict[str, str]:
+    """The environment of the tasks: this Python's ``bin/`` first on PATH, so
+    that ``streamparse_run`` is this Python's."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    return env
+
+
 # -- the topology run ------------------------------------------------------------------------
 
 
@@ -330,7 +338,17 @@ class LocalCluster:
 
     # -- starting and stopping ---------------------------------------------------------------
 
-    def _context(self, task: int, comp: str) -> dict:
+    def command(self, comp: str) -> list[str]:
+        """The command line that starts a task of ``comp``, as the topology
+        declares it (after ``sparse``'s serializer argument)."""
+        shell = self.specs[comp].component_object.shell
+        if shell is None:
+            raise HarnessError(f"component {comp!r} is a Java component: it needs Storm")
+        return [shell.execution_command, shell.script]
+
+    def context(self, task: int) -> dict:
+        """The handshake's ``context`` for task ``task``."""
+        comp = self.component_of[task]
         spec = self.specs[comp]
         outputs = {s: list(info.output_fields) for s, info in spec.outputs.items()}
         to_targets: dict[str, dict] = {}
@@ -366,14 +384,10 @@ class LocalCluster:
         logs = os.path.join(self.workdir, "logs")
         os.makedirs(pid_dir)
         os.makedirs(logs)
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+        env = environment()
         for task_id, comp in sorted(self.component_of.items()):
             spec = self.specs[comp]
-            shell = spec.component_object.shell
-            if shell is None:
-                raise HarnessError(f"component {comp!r} is a Java component: it needs Storm")
-            argv = [shell.execution_command, shell.script]
+            argv = self.command(comp)
             name = f"component {comp!r} task {task_id}"
             try:
                 proc = ShellComponent(argv, resources, env,
@@ -382,7 +396,7 @@ class LocalCluster:
                 raise HarnessError(f"cannot start {name} with {argv}: {exc}") from None
             self.tasks[task_id] = _Task(task_id, comp, spec in self._spouts(), proc)
         for task in self.tasks.values():  # the processes start up side by side
-            task.shell.send_setup(self.conf, self._context(task.id, task.component), pid_dir)
+            task.shell.send_setup(self.conf, self.context(task.id), pid_dir)
         for task in self.tasks.values():
             task.shell.check_setup(pid_dir)
             task.last_heard = time.monotonic()

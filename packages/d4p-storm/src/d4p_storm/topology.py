@@ -157,7 +157,7 @@ def translate(plan: Plan) -> StormTopology:
             routes = plan.routes_from.get((pe_id, port), ())
             groups: list[tuple[str, list]] = []
             for route in routes:
-                for stream_id, members in groups:
+                for _, members in groups:
                     if all(r.dst_pe != route.dst_pe for r in members):
                         members.append(route)
                         break
