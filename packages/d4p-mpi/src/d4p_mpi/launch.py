@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +47,64 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         write_job(rundir / "job.pkl", plan, _job_options(options))
         argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
                 str(rundir), str(os.getpid())]
-        code, report = _run(argv, rundir, options.get("timeout") or 0.0)
-        return _outcome(rundir, code, report, plan.processes)
+        listener = _Listener(rundir, options.get("progress"), options.get("tracer"))
+        code, report = _run(argv, rundir, options.get("timeout") or 0.0, listener)
+        return _outcome(rundir, code, report, plan.processes, listener)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
 
 
 def _job_options(options: dict[str, Any]) -> dict[str, Any]:
+    tracing = options.get("tracer") is not None
     return {"batch_size": options["batch_size"], "queue_size": options["queue_size"],
-            "timeout": options.get("timeout") or 0.0}
+            "timeout": options.get("timeout") or 0.0, "trace": tracing,
+            "report": tracing or options.get("progress") is not None}
 
 
-def _run(argv: list[str], rundir: Path, timeout: float) -> tuple[int, str]:
+class _Listener:
+    """Hands the ranks' progress files to ``progress`` (units per PE so far)
+    and ``tracer`` (timing events), and removes them."""
+
+    def __init__(self, rundir: Path, progress, tracer) -> None:
+        self.rundir = rundir
+        self.progress = progress
+        self.tracer = tracer
+        self.active = progress is not None or tracer is not None
+        self.latest: dict[str, dict[str, int]] = {}
+
+    def poll(self) -> None:
+        if not self.active:
+            return
+        heard = False
+        for path in sorted(self.rundir.glob("progress-*.pkl")):
+            try:
+                with open(path, "rb") as src:
+                    counts, events = pickle.load(src)
+                path.unlink()
+            except (OSError, EOFError, pickle.UnpicklingError):
+                continue
+            heard = True
+            self.latest[path.name.split("-")[1]] = counts
+            if self.tracer is not None and events:
+                self.tracer.record(events)
+        if heard and self.progress is not None:
+            total: dict[str, int] = {}
+            for counts in self.latest.values():
+                for pe, n in counts.items():
+                    total[pe] = total.get(pe, 0) + n
+            self.progress(total)
+
+    def finish(self, events: list[dict]) -> None:
+        self.poll()
+        if self.tracer is not None and events:
+            self.tracer.record(events)
+
+
+def _run(argv: list[str], rundir: Path, timeout: float,
+         listener: _Listener) -> tuple[int, str]:
     """Run mpiexec; return its exit status and its report of a dead rank, if any.
     What the ranks print reaches this process's stdout as they print it."""
     env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
     with open(rundir / "stderr", "wb") as err:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -70,7 +113,7 @@ def _run(argv: list[str], rundir: Path, timeout: float) -> tuple[int, str]:
             raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
         relay = _Relay(proc.stdout)
         try:
-            code = proc.wait(timeout=timeout + GRACE if timeout else None)
+            code = _wait(proc, timeout + GRACE if timeout else None, listener)
         except subprocess.TimeoutExpired:
             _kill(proc, rundir)
             raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s and was "
@@ -84,6 +127,21 @@ def _run(argv: list[str], rundir: Path, timeout: float) -> tuple[int, str]:
                 _kill(proc, rundir)
             relay.join()
     return code, relay.report
+
+
+def _wait(proc: subprocess.Popen, limit: float | None, listener: _Listener) -> int:
+    """mpiexec's exit status, listening to progress meanwhile; raises
+    :class:`subprocess.TimeoutExpired` after ``limit`` seconds."""
+    if not listener.active:
+        return proc.wait(timeout=limit)
+    deadline = time.monotonic() + limit if limit else None
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            listener.poll()
 
 
 class _Relay(threading.Thread):
@@ -165,7 +223,8 @@ def _ranks_of(rundir: Path) -> list[int]:
     return pids
 
 
-def _outcome(rundir: Path, code: int, report: str, processes: int) -> Outcome:
+def _outcome(rundir: Path, code: int, report: str, processes: int,
+             listener: _Listener) -> Outcome:
     try:
         said = (rundir / "stderr").read_text(errors="replace") + report
     except OSError:
@@ -182,7 +241,8 @@ def _outcome(rundir: Path, code: int, report: str, processes: int) -> Outcome:
     result = rundir / "result.pkl"
     if code == 0 and result.is_file():
         with open(result, "rb") as src:
-            results, counts, timing = pickle.load(src)
+            results, counts, events, timing = pickle.load(src)
+        listener.finish(events)
         LAST_RUN.clear()
         LAST_RUN.update(timing, processes=processes)
         if said:

@@ -67,18 +67,24 @@ def _run_in_place(plan, options) -> Outcome:
     from .rank import run_rank
 
     comm = world.Dup()  # our messages never meet the user's own MPI traffic
+    tracer = options.get("tracer")
     try:
-        outcome = run_rank(comm, plan, batch_size=options["batch_size"],
-                           queue_size=options["queue_size"],
-                           timeout=options.get("timeout") or 0.0, announce=True)
+        done = run_rank(comm, plan, batch_size=options["batch_size"],
+                        queue_size=options["queue_size"],
+                        timeout=options.get("timeout") or 0.0, announce=True,
+                        trace=tracer is not None)
     except BaseException as exc:
         if world.Get_rank() != 0:
             exc.primary = False  # rank 0 reports it; a command line stays quiet here
         raise
     comm.Free()
-    if outcome is None:
+    if done is None:
         outcome = Outcome({}, {})
         outcome.primary = False  # only rank 0 holds the results
+        return outcome
+    outcome, events = done
+    if tracer is not None and events:
+        tracer.record(events)
     return outcome
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 
 from d4p import Outcome, WorkflowFailed
 from d4p.executor import Executor
@@ -16,60 +17,77 @@ from d4p.plan import Plan
 
 from .transport import MPITransport
 
-FLUSH_EVERY = 0.05
-"""Seconds after which a source's partial batches are sent even if not full."""
+REPORT_EVERY = 0.5
+"""Seconds between two progress reports of a rank (when someone listens)."""
+
+Report = Callable[[dict[str, int], list[dict]], None]
+"""Called now and then with the units processed so far per PE and the
+tracing events since the last call."""
 
 
 def run_rank(comm, plan: Plan, *, batch_size: int = 256, queue_size: int = 16,
-             timeout: float = 0.0, announce: bool = False) -> Outcome | None:
+             timeout: float = 0.0, announce: bool = False, trace: bool = False,
+             report: Report | None = None) -> tuple[Outcome, list[dict]] | None:
     """Run the instances of ``plan`` placed on this rank of ``comm``.
 
-    Returns the merged :class:`d4p.Outcome` of all ranks on rank 0 and
-    ``None`` elsewhere. ``queue_size`` bounds the messages in flight to
-    each rank (backpressure); ``timeout`` (seconds, 0: none) ends waits for
-    other ranks with :class:`d4p.WorkflowFailed`. A failure raises :class:`d4p.WorkflowFailed`; with
-    ``announce`` the failing rank first tells the others, which raise the same
-    failure (used when running in place under ``mpiexec``, where no parent
-    process collects failures).
+    Returns, on rank 0, the merged :class:`d4p.Outcome` of all ranks and their
+    tracing events (``trace``), and ``None`` elsewhere. ``queue_size`` bounds
+    the messages in flight to each rank (backpressure); ``timeout`` (seconds,
+    0: none) ends waits for other ranks with :class:`d4p.WorkflowFailed`;
+    ``report`` hears this rank's progress every :data:`REPORT_EVERY` seconds.
+    A failure raises :class:`d4p.WorkflowFailed`; with ``announce`` the
+    failing rank first tells the others, which raise the same failure (used
+    when running in place under ``mpiexec``, where no parent process collects
+    failures).
     """
     deadline = time.monotonic() + timeout if timeout else None
     transport = MPITransport(comm, window=queue_size, deadline=deadline)
     rank = comm.Get_rank()
     results: dict = {}
     counts: dict = {}
+    events: list = []
     try:
         if rank < plan.processes:
-            executor = Executor(plan, rank, transport=transport, batch_size=batch_size)
-            _run(executor, transport)
+            executor = Executor(plan, rank, transport=transport, batch_size=batch_size,
+                                trace=trace)
+            _run(executor, transport, report)
             results, counts = executor.results, executor.counts()
+            events = executor.take_events(final=True)
         transport.wait_request(comm.Ibarrier())
     except BaseException as exc:
         if announce and not getattr(exc, "announced", False):
             transport.announce(_as_failure(exc, rank))
         raise
-    gathered = comm.gather((results, counts), root=0)
+    gathered = comm.gather((results, counts, events), root=0)
     if rank != 0:
         return None
-    return merge(gathered)
+    return merge([(r, c) for r, c, _ in gathered]), [e for *_, ev in gathered for e in ev]
 
 
-def _run(executor: Executor, transport: MPITransport) -> None:
+def _run(executor: Executor, transport: MPITransport, report: Report | None) -> None:
     executor.preprocess()
-    last_flush = time.monotonic()
+    last_flush = last_report = time.monotonic()
 
-    def between() -> None:
-        nonlocal last_flush
-        transport.deliver(executor)
+    def tick() -> None:
+        nonlocal last_flush, last_report
         now = time.monotonic()
-        if now - last_flush > FLUSH_EVERY:
+        if now - last_flush > executor.latency:
             executor.flush()
             last_flush = now
+        if report is not None and now - last_report > REPORT_EVERY:
+            report(executor.counts(), executor.take_events())
+            last_report = now
+
+    def between() -> None:
+        transport.deliver(executor)
+        tick()
 
     executor.run_sources(between=between)
     while not executor.done:
         if not transport.deliver(executor):
             executor.flush()
             transport.wait_for_message()
+        tick()
     executor.flush()
     transport.drain()
 

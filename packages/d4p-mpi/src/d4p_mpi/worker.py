@@ -1,14 +1,16 @@
 """A rank started by the launcher: ``python -m d4p_mpi.worker RUNDIR PARENT_PID``.
 
 Reads ``RUNDIR/job.pkl``, runs its share of the plan and, on rank 0, writes
-``RUNDIR/result.pkl`` (results, counts and the seconds the enactment took once
-every rank was ready). A failure is written to ``RUNDIR/failure-RANK.pkl``
+``RUNDIR/result.pkl`` (results, counts, tracing events and the seconds the
+enactment took once every rank was ready). When the caller follows progress
+or traces, every rank also writes ``RUNDIR/progress-RANK-SEQ.pkl`` now and then. A failure is written to ``RUNDIR/failure-RANK.pkl``
 and ends every rank at once with ``MPI_Abort``. A rank whose launching
 process or run folder has gone away exits by itself, so no rank outlives its run.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import sys
@@ -60,9 +62,31 @@ def _failure_record(exc: BaseException, rank: int) -> BaseException:
                           traceback="".join(traceback.format_exception(exc)))
 
 
+def _whole_lines(stream):
+    """``stream`` writing each line in one system call as soon as it ends (even
+    under PYTHONUNBUFFERED), so that the lines of different ranks never mix."""
+    raw = io.FileIO(stream.fileno(), "w", closefd=False)
+    return io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=True)
+
+
+def _reporter(rundir: Path, rank: int):
+    """Progress reports as files ``progress-RANK-SEQ.pkl`` that the launcher
+    reads and removes: (units per PE so far, tracing events since the last)."""
+    seq = 0
+
+    def report(counts: dict[str, int], events: list[dict]) -> None:
+        nonlocal seq
+        write_atomic(rundir / f"progress-{rank}-{seq:08d}.pkl", (counts, events))
+        seq += 1
+
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     rundir, parent = argv if argv is not None else sys.argv[1:3]
     rundir = Path(rundir)
+    sys.stdout, sys.stderr = _whole_lines(sys.stdout), _whole_lines(sys.stderr)
     _watch_parent(int(parent), rundir)
     rank = env_rank()
     comm = None
@@ -79,15 +103,19 @@ def main(argv: list[str] | None = None) -> int:
         plan, options = read_job(rundir / "job.pkl")
         comm.Barrier()  # every rank is ready: the enactment starts now
         start = time.perf_counter()
-        outcome = run_rank(comm.Dup(), plan, batch_size=options["batch_size"],
-                           queue_size=options["queue_size"],
-                           timeout=options["timeout"])
-        if outcome is not None:
+        done = run_rank(comm.Dup(), plan, batch_size=options["batch_size"],
+                        queue_size=options["queue_size"], timeout=options["timeout"],
+                        trace=options["trace"],
+                        report=_reporter(rundir, rank) if options["report"] else None)
+        if done is not None:
+            outcome, events = done
             timing = {"enact_seconds": time.perf_counter() - start}
-            write_atomic(rundir / "result.pkl", (outcome.results, outcome.counts, timing))
+            write_atomic(rundir / "result.pkl",
+                         (outcome.results, outcome.counts, events, timing))
     except BaseException as exc:
         write_atomic(rundir / f"failure-{rank}.pkl", (time.time(), _failure_record(exc, rank)))
         sys.stdout.flush()
+        sys.stderr.flush()
         if comm is not None:
             comm.Abort(ABORT_CODE)
         return ABORT_CODE
