@@ -190,16 +190,16 @@ class WorkflowSpout(_Task, Spout):
     def next_tuple(self):
         if self.halted or self.closed:
             return
-        if not self.queue:
-            if self.stepper.finished:
-                self._close()
-                return
+        if not self.queue and not self.stepper.finished:
             self.stepper.step()
             if self.stepper.error is not None:
                 self._halt(self.stepper.error)
                 return
             for port, units in self._taken():
                 self.queue.extend((port, unit) for unit in units)
+        if not self.queue and self.stepper.finished:
+            self._close()
+            return
         try:
             for _ in range(min(self.emit_batch, len(self.queue))):
                 port, unit = self.queue.popleft()
