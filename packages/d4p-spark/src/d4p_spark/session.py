@@ -111,9 +111,8 @@ def get_context(master: str | None = None, conf=None):
             return running
         master = master or DEFAULT_MASTER
         java_version()
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        if is_local(master) or _on_loopback(master):
+        if is_local(master) or _on_loopback(master):  # workers on this machine
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark_conf = SparkConf().setMaster(master)
         for key, value in {**_DEFAULTS, **settings}.items():

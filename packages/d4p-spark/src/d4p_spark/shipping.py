@@ -50,13 +50,14 @@ def local_modules() -> list[ModuleType]:
     from another file."""
     found = []
     for name, module in list(sys.modules.items()):
-        if module is None or name == "__main__" or not getattr(module, "__file__", None):
+        origin = getattr(module, "__file__", None)
+        if module is None or name == "__main__" or not origin or not origin.endswith(".py"):
             continue
         top = name.partition(".")[0]
         if top in sys.stdlib_module_names:
             continue
-        origin = getattr(sys.modules.get(top), "__file__", None)
-        if not _importable(top, os.path.abspath(origin) if origin else None):
+        top_file = getattr(sys.modules.get(top), "__file__", None)
+        if not _importable(top, os.path.abspath(top_file) if top_file else None):
             found.append(module)
     return found
 
