@@ -116,8 +116,8 @@ def _write(root: Path, plan: Plan, topology: StormTopology, name: str, nimbus: s
                          reserved={"config", "specs", "write", "read", "to_flux_dict",
                                    "thrift_topology", "thrift_bolts", "thrift_spouts"})
     plan_file = f"{name}_plan.pickle"
-    dump_plan(plan, str(root / "src" / plan_file))
-    workflow_files = copy_workflow_files(str(root / "src"))
+    referenced = dump_plan(plan, str(root / "src" / plan_file))
+    workflow_files = copy_workflow_files(str(root / "src"), referenced)
     (root / "src" / f"{name}_d4p.py").write_text(
         _components_module(name, topology, classes, plan_file))
     (root / "topologies" / f"{name}.py").write_text(

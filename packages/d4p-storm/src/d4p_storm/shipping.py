@@ -52,19 +52,21 @@ def workflow_modules() -> list[ModuleType]:
             if name.startswith(WORKFLOW_PREFIX) and getattr(m, "__file__", None)]
 
 
-def copy_workflow_files(src: str) -> list[str]:
-    """Copy the loaded workflow files into ``src`` under their module names;
-    returns the file names written."""
+def copy_workflow_files(src: str, names: list[str]) -> list[str]:
+    """Copy the workflow files of modules ``names`` into ``src`` under their
+    module names; returns the file names written."""
     written = []
     for module in workflow_modules():
-        target = os.path.join(src, f"{module.__name__}.py")
-        shutil.copyfile(module.__file__, target)
-        written.append(os.path.basename(target))
+        if module.__name__ in names:
+            target = os.path.join(src, f"{module.__name__}.py")
+            shutil.copyfile(module.__file__, target)
+            written.append(os.path.basename(target))
     return sorted(written)
 
 
-def dump_plan(plan: Plan, path: str) -> None:
-    """Pickle ``plan`` to ``path`` for the components (see the module docstring)."""
+def dump_plan(plan: Plan, path: str) -> list[str]:
+    """Pickle ``plan`` to ``path`` for the components (see the module
+    docstring); returns the workflow modules the pickle refers to."""
     import cloudpickle
 
     by_value = [m for m in _local_modules() if not m.__name__.startswith(WORKFLOW_PREFIX)]
@@ -77,6 +79,7 @@ def dump_plan(plan: Plan, path: str) -> None:
             cloudpickle.unregister_pickle_by_value(module)
     with open(path, "wb") as out:
         out.write(data)
+    return [m.__name__ for m in workflow_modules() if m.__name__.encode() in data]
 
 
 def load_plan(path: str) -> Plan:

@@ -1,0 +1,203 @@
+"""The ``storm`` mapping: without Storm a clear usage error; with the harness
+in place of ``sparse run`` (mapping ``storm-harness``) the same export,
+components, results folder, failures, time-outs and clean-up; with a real
+Storm (not installable here) a local run."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import d4p
+import pytest
+from d4p.loader import load_target
+from d4p.testing import get_case, normalise, normalise_counts
+from d4p.testing.workflows import Numbers
+
+NO_STORM = ("Apache Storm is not installable here (no package registry this machine reaches "
+            "carries it), so the real local run is skipped; the harness tests prove the "
+            "components against Storm's multi-lang protocol")
+
+
+def simple(case):
+    graph, inputs = get_case(case).build()
+    return d4p.run(graph, inputs)
+
+
+def storm_processes(marker: str) -> list[str]:
+    """Command lines of live processes that mention ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd and str(os.getpid()) != pid:
+            found.append(cmd)
+    return found
+
+
+# -- without Storm -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("storm") is not None, reason="Storm is installed here")
+def test_without_storm_the_mapping_says_what_to_install_and_what_works():
+    graph, inputs = get_case("pipeline").build()
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(graph, inputs, mapping="storm")
+    text = str(info.value)
+    assert info.value.exit_code == 2
+    for part in ("Apache Storm was not found", "not on PATH: storm", "storm.apache.org",
+                 "d4p storm export TARGET DIR"):
+        assert part in text
+
+
+@pytest.mark.skipif(shutil.which("storm") is not None, reason="Storm is installed here")
+def test_without_storm_d4p_run_exits_2_with_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wordcount", "--mapping", "storm"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("d4p: error: Apache Storm was not found")
+    assert os.listdir(tmp_path) == []
+
+
+def test_submit_needs_a_nimbus_host():
+    graph, inputs = get_case("pipeline").build()
+    with pytest.raises(d4p.UsageError, match="needs the Nimbus host: --nimbus HOST"):
+        d4p.run(graph, inputs, mapping="storm", submit=True)
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wordcount", "--mapping", "storm",
+                           "--submit", "yes"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--nimbus HOST" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("lein") is not None, reason="Leiningen is installed here")
+def test_submit_without_leiningen_says_so():
+    graph, inputs = get_case("pipeline").build()
+    with pytest.raises(d4p.UsageError, match="lein, which `sparse submit` needs"):
+        d4p.run(graph, inputs, mapping="storm", submit=True, nimbus="127.0.0.1")
+
+
+def test_options_are_listed_and_checked():
+    cls = d4p.get_mapping("storm")
+    assert [o.name for o in cls.options] == ["submit", "nimbus", "topology", "timeout"]
+    with pytest.raises(d4p.UsageError, match="has no option 'master'"):
+        d4p.run(*get_case("pipeline").build(), mapping="storm", master="x")
+
+
+@pytest.mark.skipif(shutil.which("storm") is None or shutil.which("lein") is None, reason=NO_STORM)
+def test_local_run_on_a_real_storm():  # pragma: no cover - needs Storm 1.2 and Leiningen
+    graph, inputs = get_case("wordcount").build()
+    result = d4p.run(graph, inputs, mapping="storm", timeout=600)
+    assert normalise(result) == normalise(simple("wordcount"))
+
+
+# -- through the harness ------------------------------------------------------------------------
+
+
+def test_results_and_units_processed_match_simple():
+    graph, inputs = get_case("grouping_group_by").build()
+    result = d4p.run(graph, inputs, mapping="storm-harness", topology="by_key")
+    want = simple("grouping_group_by")
+    assert normalise(result) == normalise(want)
+    assert normalise_counts(result.summary.units) == normalise_counts(want.summary.units)
+    assert result.summary.mapping == "storm-harness"
+    assert normalise_counts(result.summary.instances) == normalise_counts(want.summary.instances)
+
+
+def test_a_workflow_file_travels_as_a_module_of_the_project(tmp_path):
+    wf = tmp_path / "labels.py"
+    wf.write_text(textwrap.dedent("""
+        import d4p
+
+        class Count(d4p.ProducerPE):
+            def _process(self, inputs):
+                for i in range(6):
+                    self.write("output", i)
+
+        class Label(d4p.IterativePE):
+            def _process(self, data):
+                return f"n{data}"
+
+        graph = d4p.WorkflowGraph()
+        label = Label()
+        label.numprocesses = 2
+        graph.connect(Count(), "output", label, "input")
+    """))
+    target = load_target(str(wf))
+    result = d4p.run(target.graph, mapping="storm-harness")
+    (label,) = [pe for pe in result if pe.startswith("Label")]
+    assert sorted(result[label]["output"]) == [f"n{i}" for i in range(6)]
+
+
+class Shout(d4p.IterativePE):
+    """Defined in this test module, which the components cannot import: it
+    travels by value inside the plan."""
+
+    def _process(self, data):
+        return str(data).upper() + "!"
+
+
+def test_pes_of_modules_the_workers_cannot_import_travel_by_value():
+    graph = d4p.WorkflowGraph()
+    src, shout = Numbers(4), Shout()
+    graph.connect(src, "output", shout, "input")
+    result = d4p.run(graph, mapping="storm-harness")
+    assert sorted(result[shout.id]["output"]) == ["0!", "1!", "2!", "3!"]
+
+
+class Sleepy(d4p.IterativePE):
+    def _process(self, data):
+        time.sleep(60)
+        return data
+
+
+class Dies(d4p.IterativePE):
+    def _process(self, data):
+        if data == 3:
+            os._exit(7)
+        return data
+
+
+class NoDatabase(d4p.IterativePE):
+    def preprocess(self):
+        raise ConnectionError("no database at db.invalid")
+
+    def _process(self, data):
+        return data
+
+
+def chain(pe, n=5):
+    graph = d4p.WorkflowGraph()
+    graph.connect(Numbers(n), "output", pe, "input")
+    return graph
+
+
+def test_timeout_stops_the_run_and_every_process():
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed, match=r"did not finish within 2 s \(option 'timeout'"):
+        d4p.run(chain(Sleepy()), mapping="storm-harness", topology="slow_orphans", timeout=2)
+    assert time.monotonic() - start < 30
+    assert storm_processes("slow_orphans") == []
+
+
+def test_a_dying_component_ends_the_run_without_hanging():
+    start = time.monotonic()
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(chain(Dies()), mapping="storm-harness", topology="dying_orphans")
+    text = str(info.value)
+    assert "the Storm run ended (exit status 1) before the workflow finished" in text
+    assert "closed its pipes" in text and "exit status 7" in text
+    assert time.monotonic() - start < 60
+    assert storm_processes("dying_orphans") == []
+
+
+def test_a_failing_preprocess_names_the_pe():
+    pe = NoDatabase()
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(chain(pe), mapping="storm-harness")
+    assert info.value.pe == pe.id
+    assert "preprocess" in str(info.value) and "no database at db.invalid" in str(info.value)
