@@ -35,6 +35,13 @@ TAG_MSG = 16
 """A pickled message; ``tag - TAG_MSG`` out-of-band buffers follow it."""
 
 
+SPINS = 64
+"""Polls of a waiting rank before it starts sleeping between polls."""
+FIRST_PAUSE = 20e-6
+LONGEST_PAUSE = 1e-3
+"""Sleeps between polls double from FIRST_PAUSE up to LONGEST_PAUSE seconds."""
+
+
 class TimedOut(WorkflowFailed):
     """The run exceeded its ``timeout``."""
 
@@ -151,15 +158,15 @@ class MPITransport:
     # -- waiting ------------------------------------------------------------------
     def _wait(self, ready) -> None:
         spins = 0
-        pause = 20e-6
+        pause = FIRST_PAUSE
         while True:
             self.take_incoming()
             if ready():
                 return
             spins += 1
-            if spins > 64:
+            if spins > SPINS:
                 time.sleep(pause)
-                pause = min(pause * 2, 1e-3)
+                pause = min(pause * 2, LONGEST_PAUSE)
                 if self.deadline is not None and time.monotonic() > self.deadline:
                     raise TimedOut("the mpi run exceeded its timeout while waiting for other "
                                    "ranks; raise the 'timeout' option or look for a PE that "
