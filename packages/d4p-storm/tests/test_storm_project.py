@@ -1,6 +1,7 @@
 """``d4p storm export``: the streamparse project on disk, from Python and
 from the ``d4p`` command."""
 
+import io
 import json
 import os
 import subprocess
@@ -138,3 +139,21 @@ def test_cli_storm_without_sub_command_shows_its_help():
     done = d4p_command("storm")
     assert done.returncode == 2
     assert "export" in done.stdout
+
+
+def test_cli_exports_a_module_whose_pes_travel_by_value(tmp_path):
+    from d4p_storm import record
+    from d4p_storm.harness import LocalCluster
+
+    (tmp_path / "labels_mod.py").write_text(WORKFLOW)
+    done = d4p_command("storm", "export", "labels_mod", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path / "out" / "src")) == \
+        ["graph_d4p.py", "graph_plan.pickle"]  # named after the graph; PEs by value
+    results = tmp_path / "results"
+    results.mkdir()
+    LocalCluster(tmp_path / "out", options={"d4p.results_dir": str(results)},
+                 log=io.StringIO()).run(seconds=120, until_idle=True)
+    got = record.read(str(results))
+    assert got.failure is None
+    assert sorted(got.results["Label1"]["output"]) == [f"n{i}" for i in range(6)]
