@@ -4,6 +4,7 @@ executors, which run in JVMs and Python workers of their own."""
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -92,13 +93,27 @@ def cluster(tmp_path_factory):
         yield master_url
     finally:
         d4p_spark.stop()
-        for process in reversed(started):
-            process.terminate()
+        for process in reversed(started):  # each leads a process group: the JVM, executors
+            stop_group(process)
+
+
+def stop_group(process):
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        deadline = time.monotonic() + wait  # the executors the worker started
+        while time.monotonic() < deadline:
             try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def test_a_workflow_file_runs_on_a_standalone_cluster(cluster, tmp_path):

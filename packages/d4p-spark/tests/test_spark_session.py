@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import d4p
 import pytest
@@ -88,3 +90,35 @@ def test_the_log_configuration_ships_with_the_package():
     assert os.path.isfile(path)
     with open(path) as f:
         assert "rootLogger.level = warn" in f.read()
+
+
+SCRIPT = """
+import d4p
+from d4p.examples import pipeline
+graph, inputs = pipeline(10)
+result = d4p.run(graph, inputs, mapping="spark", conf=["spark.app.name={name}"])
+print(list(result.values()))
+"""
+
+
+def processes_mentioning(text):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_no_java_process_outlives_a_script_that_ran_spark(tmp_path):
+    name = f"d4p-exit-test-{os.getpid()}"
+    done = subprocess.run([sys.executable, "-c", SCRIPT.format(name=name)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[{'output': [90]}]"
+    assert processes_mentioning(name) == []
+    assert "Traceback" not in done.stderr

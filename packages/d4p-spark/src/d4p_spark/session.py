@@ -38,6 +38,7 @@ _DEFAULTS = {
 }
 _lock = threading.RLock()
 _started = None  # the SparkContext this module started, if any
+_launched = False  # whether this module launched Spark's JVM
 
 
 def is_local(master: str) -> bool:
@@ -120,6 +121,8 @@ def get_context(master: str | None = None, conf=None):
         if "spark.driver.extraJavaOptions" not in settings and "spark.log.level" not in settings:
             spark_conf.set("spark.driver.extraJavaOptions",
                            f"-Dlog4j2.configurationFile={_log_config()}")
+        global _launched
+        _launched = _launched or SparkContext._gateway is None
         try:
             sc = SparkContext(conf=spark_conf)
         except Exception as exc:
@@ -134,7 +137,8 @@ def get_context(master: str | None = None, conf=None):
 
 
 def stop() -> None:
-    """Stop the SparkContext that d4p started, if it is still running."""
+    """Stop the SparkContext that d4p started, if it is still running. Its JVM
+    stays up for a later context and ends with this process."""
     global _started
     with _lock:
         if _started is not None:
@@ -142,7 +146,30 @@ def stop() -> None:
             _started = None
 
 
-atexit.register(stop)
+def _at_exit() -> None:
+    """Stop d4p's context and end and reap the JVM that d4p launched, so that
+    no Java process outlives this one."""
+    from pyspark import SparkContext
+
+    stop()
+    gateway = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    if not _launched or proc is None:
+        return
+    try:
+        gateway.shutdown()
+    except Exception:  # already gone
+        pass
+    if proc.stdin is not None:
+        proc.stdin.close()  # the gateway exits on end of input
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+atexit.register(_at_exit)
 
 
 def _check_same(sc, master: str | None, settings: dict[str, str]) -> None:
