@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -111,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     d4p.get_plugin_manager().register(DropPlugin())
     failed = False
+    table = os.dup(1)  # what the workflows print (their processes too) goes to stderr
+    sys.stdout.flush()
+    os.dup2(2, 1)
     with tempfile.TemporaryDirectory(prefix="d4p-monitor-bench-") as tmp:
         tmp = Path(tmp)
         db = str(tmp / "monitor.sqlite")
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                     best[kind] = min(best[kind], seconds)
                     print(f"{label}: {kind} run {k + 1}: {seconds:.3f} s", file=sys.stderr)
             rows.append((workload, label, best))
+        sys.stdout.flush()
+        os.dup2(table, 1)
         print("| workload | off (s) | events only (s) | SQLite (s) | events / off | "
               "SQLite / off | target |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

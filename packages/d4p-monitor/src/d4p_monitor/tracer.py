@@ -63,6 +63,7 @@ class Tracer:
         self._stopping = False
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # the run's end is written, or given up
         self._failure: str | None = None
         self._dropped: collections.Counter[str] = collections.Counter()
         self._dropped_pes: set[str] = set()
@@ -119,7 +120,9 @@ class Tracer:
             self._deadline = time.monotonic() + self.finish_timeout
             self._cond.notify()
         if self._thread is not None:
-            self._thread.join(self.finish_timeout + self.timeout + 1)
+            # wait until the run's end is written or the writer gave up, not
+            # for the store to close (a SQLite checkpoint takes tens of ms)
+            self._ended.wait(self.finish_timeout + self.timeout + 1)
         self._report()
 
     # -- the writer thread ----------------------------------------------------------
@@ -167,6 +170,8 @@ class Tracer:
                     done_op, done = self._ops.popleft()
                     if done_op == "events":
                         self._buffered -= len(done)
+                    elif done_op == "finish":
+                        self._ended.set()
                 if self._stopping and time.monotonic() >= self._deadline and self._ops:
                     self._failure = self._failure or (
                         f"the store was too slow: {self.finish_timeout:g} s after the run "
@@ -206,6 +211,7 @@ class Tracer:
                 lost[f"run {op}"] += 1
         self._ops.clear()
         self._buffered = 0
+        self._ended.set()
         self.lost = {"events": {k: v for k, v in lost.items() if not k.startswith("run ")},
                      "run start": bool(lost["run start"]), "run end": bool(lost["run finish"]),
                      "pes": sorted(p for p in pes if p), "reason": self._failure}
