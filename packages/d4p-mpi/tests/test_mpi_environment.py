@@ -46,3 +46,9 @@ def test_mpich_and_open_mpi_variables_are_read(monkeypatch, rank_var, size_var):
     assert environment.under_mpiexec()
     assert environment.world_size() == 4
     assert environment.env_rank() == 2
+
+
+def test_launching_process_is_primary():
+    from d4p_mpi import MPIMapping
+
+    assert MPIMapping.primary is True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import d4p
 from d4p import Mapping, Option, Outcome, UsageError
 
-from .environment import under_mpiexec, world_size
+from .environment import env_rank, under_mpiexec, world_size
 
 
 def _positive(text: str) -> int:
@@ -37,6 +37,9 @@ class MPIMapping(Mapping):
     )
     default_processes = world_size()
     """Under mpiexec: the number of ranks; else the machine's CPU count."""
+    primary = not under_mpiexec() or env_rank() == 0
+    """False on ranks other than 0 under mpiexec: they return empty results,
+    and a command line should print nothing there."""
 
     def run(self, plan, options):
         for name in ("batch_size", "queue_size"):
