@@ -17,7 +17,7 @@ from d4p.examples import wordcount  # noqa: E402
 case, processes, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 graph, inputs = wordcount(5000, counters=3) if case == "wordcount" else mpi_workflows.failing()
 start = time.monotonic()
-report = {"rank": int(os.environ["PMI_RANK"])}
+report = {"rank": int(os.environ["PMI_RANK"]), "primary": d4p.get_mapping("mpi").primary}
 try:
     result = d4p.run(graph, inputs, mapping="mpi", processes=processes, timeout=30)
     report["outputs"] = {pe: ports["output"] for pe, ports in result.items()}

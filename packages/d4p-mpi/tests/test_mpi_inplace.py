@@ -29,6 +29,7 @@ def test_in_place_rank_zero_returns_results_and_a_spare_rank_idles(tmp_path):
     (simple_ports,) = d4p.run(graph, inputs).values()
     want = sorted(map(list, simple_ports["output"]))
     assert [r["rank"] for r in reports] == [0, 1, 2, 3]
+    assert [r["primary"] for r in reports] == [True, False, False, False]
     (collector, top), = reports[0]["outputs"].items()
     assert sorted(top) == want
     assert reports[0]["units"][next(p for p in reports[0]["units"] if "WordCounter" in p)] == 5000
