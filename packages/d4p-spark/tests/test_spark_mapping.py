@@ -260,3 +260,20 @@ def test_a_monitored_run_ships_the_workers_timing_events_to_the_tracer():
     assert {(counter, 0), (counter, 1)} <= instances
     assert any(e["kind"] == "edge" and e["dst_pe"] == counter and e["units"] for e in
                tracer.events)
+
+
+class FailingSource(d4p.ProducerPE):
+    def _process(self, inputs):
+        self.write("output", 1)
+        raise OSError("the station file is gone")
+
+
+def test_a_failing_source_read_by_two_pes_stops_the_run_before_them():
+    graph = d4p.WorkflowGraph()
+    source, left, right = FailingSource(), Divide(), Divide()
+    graph.connect(source, "output", left, "input")
+    graph.connect(source, "output", right, "input")
+    with pytest.raises(d4p.WorkflowFailed, match=f"PE '{source.id}' .*in iteration 0.*"
+                       "OSError: the station file is gone") as info:
+        d4p.run(graph, {source: 1}, mapping="spark")
+    assert info.value.pe == source.id and info.value.port is None

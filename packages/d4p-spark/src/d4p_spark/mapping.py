@@ -81,27 +81,30 @@ class _Run:
     def run(self) -> Outcome:
         stages = self.layout.stages
         shared = [s.number for s in stages if len(s.downstream) > 1]
-        last = [s.number for s in stages if not s.downstream]
         try:
             for s in stages:
-                try:
-                    self.rdds[s.number] = self._stage(s.number, s.number in shared)
-                except pickle.PicklingError as exc:
-                    raise self._translate(s.number, exc) from None
+                self.rdds[s.number] = self._stage(s.number, s.number in shared)
             for number in shared:  # computed once, before the stages that read them
                 self._merge(self._collect(number))
-            if len(last) == 1:
-                self._merge(self._collect(last[0]))
+                if self.failures:  # nothing downstream of a failed PE runs
+                    break
             else:
-                with ThreadPoolExecutor(len(last)) as pool:
-                    for summaries in pool.map(self._collect, last):
-                        self._merge(summaries)
+                self._collect_all([s.number for s in stages if not s.downstream])
         finally:
             for rdd in self.kept:
                 rdd.unpersist(blocking=False)
         if self.failures:
             raise min(self.failures, key=lambda f: f[:2])[2]
         return Outcome(self.results, self.counts)
+
+    def _collect_all(self, numbers: list[int]) -> None:
+        """Run the jobs ending with stages ``numbers`` at the same time."""
+        if len(numbers) == 1:
+            self._merge(self._collect(numbers[0]))
+            return
+        with ThreadPoolExecutor(len(numbers)) as pool:
+            for summaries in pool.map(self._collect, numbers):
+                self._merge(summaries)
 
     def _stage(self, number: int, shared: bool):
         """The output RDD of stage ``number``, reading the RDDs of its upstream
@@ -128,7 +131,10 @@ class _Run:
                 rdd = rdd.partitionBy(stage.width, by_index)
         out = rdd.mapPartitionsWithIndex(
             StageTask(plan, stage, self.batch_size, trace=self.tracer is not None))
-        out.setName(f"d4p stage {number}: {lay.describe(number)}")
+        try:
+            out.setName(f"d4p stage {number}: {lay.describe(number)}")  # pickles the task
+        except pickle.PicklingError as exc:
+            raise self._translate(number, exc) from None
         if shared:
             out.persist(StorageLevel.MEMORY_AND_DISK)
             self.kept.append(out)
