@@ -43,26 +43,37 @@ def storm_processes(marker: str) -> list[str]:
 # -- without Storm -------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("storm") is not None, reason="Storm is installed here")
-def test_without_storm_the_mapping_says_what_to_install_and_what_works():
+@pytest.fixture
+def no_storm_path(monkeypatch, tmp_path):
+    """A PATH with this Python's scripts and no storm or lein on it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("sparse", "streamparse_run"):
+        (bin_dir / name).symlink_to(os.path.join(os.path.dirname(sys.executable), name))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return str(bin_dir)
+
+
+def test_without_storm_the_mapping_says_what_to_install_and_what_works(no_storm_path):
     graph, inputs = get_case("pipeline").build()
     with pytest.raises(d4p.UsageError) as info:
         d4p.run(graph, inputs, mapping="storm")
     text = str(info.value)
     assert info.value.exit_code == 2
-    for part in ("Apache Storm was not found", "not on PATH: storm", "storm.apache.org",
+    for part in ("Apache Storm was not found", "not on PATH: storm, lein", "storm.apache.org",
                  "d4p storm export TARGET DIR"):
         assert part in text
 
 
-@pytest.mark.skipif(shutil.which("storm") is not None, reason="Storm is installed here")
-def test_without_storm_d4p_run_exits_2_with_one_line(tmp_path):
+def test_without_storm_d4p_run_exits_2_with_one_line(no_storm_path, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
     done = subprocess.run([sys.executable, "-m", "d4p", "run", "wordcount", "--mapping", "storm"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=work)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("d4p: error: Apache Storm was not found")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(work) == []
 
 
 def test_submit_needs_a_nimbus_host():
@@ -74,8 +85,7 @@ def test_submit_needs_a_nimbus_host():
     assert done.returncode == 2 and "--nimbus HOST" in done.stderr
 
 
-@pytest.mark.skipif(shutil.which("lein") is not None, reason="Leiningen is installed here")
-def test_submit_without_leiningen_says_so():
+def test_submit_without_leiningen_says_so(no_storm_path):
     graph, inputs = get_case("pipeline").build()
     with pytest.raises(d4p.UsageError, match="lein, which `sparse submit` needs"):
         d4p.run(graph, inputs, mapping="storm", submit=True, nimbus="127.0.0.1")

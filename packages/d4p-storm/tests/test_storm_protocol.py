@@ -273,8 +273,8 @@ def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline
     plan, project = pipeline
     results = tmp_path / "results"
     results.mkdir()
-    cluster = LocalCluster(project.folder, options={"d4p.results_dir": str(results),
-                                            "topology.max.spout.pending": 2}, log=io.StringIO())
+    options = {"d4p.results_dir": str(results), "topology.max.spout.pending": 2}
+    cluster = LocalCluster(project.folder, options=options, log=io.StringIO())
     summary = cluster.run(seconds=120, until_idle=True)
     spout = summary[project.topology.spouts[0].name]
     assert spout["emitted"] == 51 and spout["acked"] == 51 and spout["failed"] == 0
