@@ -143,6 +143,36 @@ def test_a_workflow_file_travels_as_a_module_of_the_project(tmp_path):
     assert sorted(result[label]["output"]) == [f"n{i}" for i in range(6)]
 
 
+def test_modules_beside_the_workflow_file_travel_with_it(tmp_path):
+    from d4p.plan import make_plan
+    from d4p_storm import export
+
+    (tmp_path / "helpers_storm.py").write_text(textwrap.dedent("""
+        import d4p
+
+        class Twice(d4p.IterativePE):
+            def _process(self, data):
+                return [data, data]
+    """))
+    wf = tmp_path / "uses_helpers.py"
+    wf.write_text(textwrap.dedent("""
+        import d4p
+        from d4p.testing.workflows import Numbers
+        from helpers_storm import Twice
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(Numbers(3), "output", Twice(), "input")
+    """))
+    target = load_target(str(wf))
+    project = export(make_plan(target.graph, 1, None), tmp_path / "project", "helpers")
+    assert sorted(os.listdir(project.folder / "src")) == [
+        "d4p_workflow_uses_helpers.py", "helpers_d4p.py", "helpers_plan.pickle",
+        "helpers_storm.py"]
+    result = d4p.run(target.graph, mapping="storm-harness")
+    (twice,) = result
+    assert sorted(result[twice]["output"]) == [[0, 0], [1, 1], [2, 2]]
+
+
 class Shout(d4p.IterativePE):
     """Defined in this test module, which the components cannot import: it
     travels by value inside the plan."""

@@ -8,7 +8,8 @@
       topologies/NAME.py        the streamparse Topology: components, groupings, parallelism
       src/NAME_d4p.py           one WorkflowSpout / WorkflowBolt subclass per PE
       src/NAME_plan.pickle      the workflow's plan (PEs, inputs, routes), read by every task
-      src/d4p_workflow_*.py     the workflow file(s) the plan's classes come from
+      src/d4p_workflow_*.py     the workflow file the plan's classes come from (and the
+                                local modules beside it)
       virtualenvs/NAME.txt      what `sparse submit` installs on the workers
       README.md                 how to run and submit it
 
@@ -35,7 +36,7 @@ from d4p import UsageError
 from d4p.plan import Plan
 
 from .__about__ import __version__
-from .shipping import copy_workflow_files, dump_plan
+from .shipping import ship
 from .topology import FIELDS_GROUPING, StormTopology, translate
 
 DEFAULT_STORM_VERSION = "1.2.4"
@@ -116,8 +117,7 @@ def _write(root: Path, plan: Plan, topology: StormTopology, name: str, nimbus: s
                          reserved={"config", "specs", "write", "read", "to_flux_dict",
                                    "thrift_topology", "thrift_bolts", "thrift_spouts"})
     plan_file = f"{name}_plan.pickle"
-    referenced = dump_plan(plan, str(root / "src" / plan_file))
-    workflow_files = copy_workflow_files(str(root / "src"), referenced)
+    workflow_files = ship(plan, str(root / "src"), plan_file)
     (root / "src" / f"{name}_d4p.py").write_text(
         _components_module(name, topology, classes, plan_file))
     (root / "topologies" / f"{name}.py").write_text(

@@ -7,10 +7,11 @@ whose import path holds the project's ``src/`` (packaged as ``resources/``)
 and the installed packages, so
 
 * a workflow file that ``d4p run`` / ``d4p storm export`` loaded (module
-  ``d4p_workflow_<stem>``) is copied into ``src/`` under that module name and
-  its classes are pickled by reference: the components import it;
-* anything else a fresh interpreter could not import (``__main__``, modules
-  beside the workflow file, test modules) travels by value inside the plan;
+  ``d4p_workflow_<stem>``) is copied into ``src/`` under that module name,
+  with the local modules and packages beside it (it may import them), and
+  their classes are pickled by reference: the components import them;
+* anything else a fresh interpreter could not import (``__main__``, test
+  modules, modules elsewhere) travels by value inside the plan;
 * installed packages (d4p, d4p-seismo, NumPy...) are imported by reference.
 
 Data units travel as the ``unit`` field of a tuple: base64 text of their
@@ -52,24 +53,21 @@ def workflow_modules() -> list[ModuleType]:
             if name.startswith(WORKFLOW_PREFIX) and getattr(m, "__file__", None)]
 
 
-def copy_workflow_files(src: str, names: list[str]) -> list[str]:
-    """Copy the workflow files of modules ``names`` into ``src`` under their
-    module names; returns the file names written."""
-    written = []
-    for module in workflow_modules():
-        if module.__name__ in names:
-            target = os.path.join(src, f"{module.__name__}.py")
-            shutil.copyfile(module.__file__, target)
-            written.append(os.path.basename(target))
-    return sorted(written)
+def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
+    """Pickle ``plan`` into ``src/plan_file`` and copy the files the
+    components import into ``src``; returns the names of the copied files.
 
-
-def dump_plan(plan: Plan, path: str) -> list[str]:
-    """Pickle ``plan`` to ``path`` for the components (see the module
-    docstring); returns the workflow modules the pickle refers to."""
+    Copied, and pickled by reference: the workflow files the plan refers to
+    and the local modules beside them (which they may import); local modules
+    elsewhere travel by value.
+    """
     import cloudpickle
 
-    by_value = [m for m in _local_modules() if not m.__name__.startswith(WORKFLOW_PREFIX)]
+    local = _local_modules()
+    folders = {os.path.dirname(os.path.abspath(m.__file__)) for m in workflow_modules()}
+    beside = {m.__name__: m for m in local
+              if m.__name__.startswith(WORKFLOW_PREFIX) or _top_folder(m) in folders}
+    by_value = [m for m in local if m.__name__ not in beside]
     for module in by_value:
         cloudpickle.register_pickle_by_value(module)
     try:
@@ -77,9 +75,35 @@ def dump_plan(plan: Plan, path: str) -> list[str]:
     finally:
         for module in by_value:
             cloudpickle.unregister_pickle_by_value(module)
-    with open(path, "wb") as out:
+    with open(os.path.join(src, plan_file), "wb") as out:
         out.write(data)
-    return [m.__name__ for m in workflow_modules() if m.__name__.encode() in data]
+    used = {name for name in beside if name.encode() in data}
+    used_folders = {_top_folder(beside[name]) for name in used}
+    copy = {name.partition(".")[0] for name, m in beside.items()
+            if name in used or _top_folder(m) in used_folders}
+    written = []
+    for top in sorted(copy):
+        origin = os.path.abspath(sys.modules[top].__file__)
+        if os.path.basename(origin) == "__init__.py":
+            shutil.copytree(os.path.dirname(origin), os.path.join(src, top),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            written.append(top + "/")
+        else:
+            shutil.copyfile(origin, os.path.join(src, f"{top}.py"))
+            written.append(f"{top}.py")
+    return written
+
+
+def _top_folder(module: ModuleType) -> str | None:
+    """The folder holding the top-level module or package of ``module``."""
+    top = sys.modules.get(module.__name__.partition(".")[0])
+    origin = getattr(top, "__file__", None)
+    if origin is None:
+        return None
+    origin = os.path.abspath(origin)
+    if os.path.basename(origin) == "__init__.py":
+        origin = os.path.dirname(origin)
+    return os.path.dirname(origin)
 
 
 def load_plan(path: str) -> Plan:
