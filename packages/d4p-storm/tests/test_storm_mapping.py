@@ -110,8 +110,11 @@ def test_local_run_on_a_real_storm():  # pragma: no cover - needs Storm 1.2 and 
 
 def test_results_and_units_processed_match_simple():
     graph, inputs = get_case("grouping_group_by").build()
-    result = d4p.run(graph, inputs, mapping="storm-harness", topology="by_key")
+    seen = []
+    result = d4p.run(graph, inputs, mapping="storm-harness", topology="by_key",
+                     progress=seen.append)
     want = simple("grouping_group_by")
+    assert seen and all(set(counts) <= set(result.summary.units) for counts in seen)
     assert normalise(result) == normalise(want)
     assert normalise_counts(result.summary.units) == normalise_counts(want.summary.units)
     assert result.summary.mapping == "storm-harness"

@@ -174,7 +174,7 @@ class _LocalRun:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True)
         try:
-            shown = 0.0
+            shown = 0
             while True:
                 done, failed = record.count_done(self.results)
                 if failed or done >= tasks:
@@ -190,9 +190,9 @@ class _LocalRun:
                         f"the Storm run did not finish within {self.timeout:g} s (option "
                         f"'timeout'; {done} of {tasks} tasks done); its output ends with:\n"
                         f"{self._tail()}")
-                if self.progress is not None and now - shown > 0.5:
+                if self.progress is not None and done != shown:
                     self.progress(record.read(self.results).counts)
-                    shown = now
+                    shown = done
                 time.sleep(0.02)
         finally:
             _stop_group(proc)

@@ -84,7 +84,7 @@ def read(folder: str) -> RunRecord:
     """Collect the finished tasks' results and counts and the first failure
     (the earliest ``.failed`` file) in ``folder``."""
     record = RunRecord()
-    names = sorted(os.listdir(folder))
+    names = sorted(os.listdir(folder), key=_order)
     failed = [n for n in names if n.endswith("." + FAILED)]
     if failed:
         first = min(failed, key=lambda n: os.stat(os.path.join(folder, n)).st_mtime_ns)
@@ -103,6 +103,12 @@ def read(folder: str) -> RunRecord:
         for pe, n in task["counts"].items():
             record.counts[pe] = record.counts.get(pe, 0) + n
     return record
+
+
+def _order(name: str) -> tuple:
+    """Component, then task index (``Comp.10.done`` after ``Comp.9.done``)."""
+    stem, _, index = name.rpartition(".")[0].rpartition(".")
+    return (stem, int(index) if index.isdigit() else -1, name)
 
 
 def count_done(folder: str) -> tuple[int, bool]:
