@@ -199,6 +199,8 @@ class _LocalRun:
         got = record.read(self.results)
         if got.failure is not None:
             raise got.failure
+        if self.progress is not None:
+            self.progress(got.counts)
         return d4p.Outcome(got.results, got.counts)
 
     def _tail(self, lines: int = 25) -> str:
