@@ -285,3 +285,40 @@ def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline
     assert normalise({total: got.results[total]}) == normalise(
         {pe: ports for pe, ports in want.items() if pe.startswith("Total")})
     assert os.listdir(results)
+
+
+class BrokenTotal(d4p.GenericPE):
+    """Defined here, so it travels by value in the plan."""
+
+    def __init__(self):
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+
+    def process(self, inputs):
+        pass
+
+    def postprocess(self):
+        raise RuntimeError("disk full")
+
+
+def test_a_failing_postprocess_fails_the_last_end_of_stream_and_still_forwards_it(tmp_path):
+    from d4p.testing.workflows import Numbers
+
+    graph = d4p.WorkflowGraph()
+    src, broken = Numbers(3), BrokenTotal()
+    graph.connect(src, "output", broken, "input")
+    project = export(make_plan(graph, 1, {src: 1}), tmp_path / "p", "broken_post")
+    task = Task(project, "BrokenTotal", tmp_path)
+    try:
+        task.send({"id": "e", "comp": src.id, "stream": "d4p.eos", "task": 1, "tuple": [0]})
+        error, eos, fail = task.until(lambda m: m.get("command") == "fail")
+    finally:
+        task.stop()
+    assert error["command"] == "error"
+    assert f"PE {broken.id!r} (instance 0) failed in postprocess" in error["msg"]
+    assert "RuntimeError: disk full" in error["msg"]
+    assert eos["stream"] == "d4p.eos" and eos["anchors"] == ["e"]
+    assert fail == {"command": "fail", "id": "e"}
+    failure = record.read(str(task.results)).failure
+    assert (failure.pe, failure.instance, failure.port) == (broken.id, 0, None)

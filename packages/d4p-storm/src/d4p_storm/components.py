@@ -234,6 +234,7 @@ class WorkflowBolt(_Task, Bolt):
         self.ports: dict[tuple[str, str], str] = {}
         self.upstream: set[int] = set()
         self.ended: set[int] = set()
+        self.finishing = self.closed = False
         if self._setup(storm_conf, context):
             self.ports = {(s.component, s.stream): s.port for s in self.component.inputs
                           if s.port is not None}
@@ -257,8 +258,9 @@ class WorkflowBolt(_Task, Bolt):
                     f"{type(exc).__name__}: {exc}", pe=self.pe, instance=self.index,
                     traceback="".join(traceback.format_exception(exc)))
             self._report(exc)
-            if eos and not self.executor.done:  # postprocess failed: let downstream finish
+            if eos and self.finishing and not self.closed:  # let downstream finish
                 self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
+                self.closed = True
             self.fail(tup)
             return
         self.ack(tup)
@@ -280,10 +282,12 @@ class WorkflowBolt(_Task, Bolt):
                                 source, "already ended" if source in self.ended else "not upstream")
             return
         self.ended.add(source)
+        self.finishing = self.ended >= self.upstream
         self.executor.end_of_stream(source, self.iid)
         if self.executor.done:
             self._emit_taken(tup, (None, None))
             self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
+            self.closed = True
             self._finished()
 
     def _emit_taken(self, anchor, cause: tuple[str | None, Any]) -> None:

@@ -595,9 +595,11 @@ class LocalCluster:
             raise HarnessError(f"{task.name} emitted {values!r:.100} on stream {stream!r}, "
                                f"whose fields are {list(info.output_fields)}")
         if task.spout:
-            if task.waiting != "next":
-                raise HarnessError(f"{task.name} emitted outside of next")
-            task.emitted_in_next += 1
+            if task.waiting is None:
+                raise HarnessError(f"{task.name} emitted while Storm was not waiting for it "
+                                   "(outside next, ack, fail, activate)")
+            if task.waiting == "next":
+                task.emitted_in_next += 1
             roots: tuple[int, ...] = ()
             if message.get("id") is not None:
                 root = next(self._ids)
