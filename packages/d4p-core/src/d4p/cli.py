@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except D4PError as exc:
         sys.stdout.flush()
-        print(f"d4p: error: {exc}", file=sys.stderr)
+        if getattr(exc, "primary", True):  # another process reports it otherwise
+            print(f"d4p: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("d4p: interrupted", file=sys.stderr)
@@ -172,8 +173,8 @@ def _run(args, extra: list[str], parser) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    if getattr(result, "silent", False):
-        return 0
+    if not get_mapping(args.mapping).primary:
+        return 0  # another process of this job reports the results
     _print_results(result)
     if args.output:
         _write_json(args.output, result)

@@ -79,7 +79,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
     info = RunInfo(uuid.uuid4().hex[:12], name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
-    tracer = _tracer(info) if monitor else None
+    tracer = _tracer(info) if monitor and cls.primary else None
     settings["progress"] = progress
     settings["tracer"] = tracer
     start = time.perf_counter()

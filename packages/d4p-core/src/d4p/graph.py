@@ -14,8 +14,6 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import networkx as nx
-
 from .errors import GraphError
 from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE
 
@@ -46,6 +44,8 @@ class WorkflowGraph:
     """
 
     def __init__(self) -> None:
+        import networkx as nx  # imported on first use: worker processes never need it
+
         self.graph = nx.MultiDiGraph()
         self.objToNode: dict[Any, WorkflowNode] = {}
         self.partitions: list[list[GenericPE]] | None = None
@@ -88,6 +88,8 @@ class WorkflowGraph:
                     f"{_label(from_pe)}.{from_port} is already connected to "
                     f"{_label(to_pe)}.{to_port}"
                 )
+        import networkx as nx
+
         if nx.has_path(self.graph, dst, src):
             raise GraphError(
                 f"connecting {_label(from_pe)}.{from_port} -> {_label(to_pe)}.{to_port} "
@@ -108,6 +110,8 @@ class WorkflowGraph:
 
     def pes(self) -> list[GenericPE]:
         """The PEs of the flattened graph, sources first (topological order)."""
+        import networkx as nx
+
         flat = self.flattened()
         return [n.obj for n in nx.lexicographical_topological_sort(flat.graph, key=_node_key)]
 

@@ -70,6 +70,10 @@ class Mapping:
     """Processes used when the caller gives none (``None``: the machine's CPU count)."""
     max_processes: ClassVar[int | None] = None
     """The most processes this mapping can use (``None``: no limit)."""
+    primary: ClassVar[bool] = True
+    """``False`` in a process that runs part of a job whose results another
+    process reports (an MPI rank other than 0): the command line then prints
+    nothing there and no tracer is made."""
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
         raise NotImplementedError

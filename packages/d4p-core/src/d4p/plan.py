@@ -20,8 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
 from .errors import GraphError, InputError
 from .graph import WorkflowGraph
 from .grouping import SHUFFLE, Grouping, normalise
@@ -136,6 +134,8 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
 
     Raises :class:`GraphError` or :class:`InputError` naming what is wrong.
     """
+    import networkx as nx  # imported on first use: worker processes never need it
+
     if not isinstance(processes, int) or processes < 1:
         raise InputError(f"the number of processes must be a positive integer, not {processes!r}")
     flat = graph.flattened()
@@ -268,6 +268,8 @@ def _place_inputs(pes, has_upstream, inputs):
 
 
 def _topological(pes, edges) -> list[str]:
+    import networkx as nx
+
     g = nx.MultiDiGraph()
     g.add_nodes_from(pes)
     g.add_edges_from((a, b) for a, _, b, _ in edges)
