@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import d4p
@@ -244,3 +245,17 @@ def test_a_failing_preprocess_names_the_pe():
         d4p.run(chain(pe), mapping="storm-harness")
     assert info.value.pe == pe.id
     assert "preprocess" in str(info.value) and "no database at db.invalid" in str(info.value)
+
+
+class Unsendable(d4p.IterativePE):
+    def _process(self, data):
+        return threading.Lock()
+
+
+def test_a_unit_that_cannot_travel_fails_the_run_naming_the_writer():
+    pe = Unsendable()
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(chain(pe, n=1), mapping="storm-harness")
+    failure = info.value
+    assert (failure.pe, failure.instance, failure.port, failure.data) == (pe.id, 0, "input", "0")
+    assert "cannot be sent through Storm: TypeError" in str(failure)

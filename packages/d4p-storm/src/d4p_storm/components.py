@@ -148,23 +148,25 @@ class _Task:
         return out
 
     def _tuples(self, port: str, unit: Any, cause: tuple[str | None, Any]) -> list[tuple[str, list]]:
-        """(stream, values) to emit for ``unit`` written on ``port``."""
-        if port in self.component.results and self.record.folder is not None:
-            self.results.setdefault(port, []).append(unit)
+        """(stream, values) to emit for ``unit`` written on ``port``; ``cause``
+        is (input port, data unit) or (None, stage) for the error message."""
         try:
             text = encode(unit)
-            return [(s.id, [text, *(k.value(unit) for k in s.keys)])
-                    for s in self.component.streams_of(port)]
+            tuples = [(s.id, [text, *(k.value(unit) for k in s.keys)])
+                      for s in self.component.streams_of(port)]
         except Exception as exc:
             in_port, data = cause
-            shown = short_repr(data) if data is not None else None
-            where = f"on input {in_port!r}" if in_port is not None else "in a source iteration"
+            shown = short_repr(data) if in_port is not None else None
+            where = f"on input {in_port!r}" if in_port is not None else f"in {data}"
             text = (f"PE {self.pe!r} (instance {self.index}) failed {where}"
                     + (f" with data {shown}" if shown is not None else "")
                     + f": the unit it wrote on output {port!r} ({short_repr(unit)}) cannot be "
                     f"sent through Storm: {type(exc).__name__}: {exc}")
             raise WorkflowFailed(text, pe=self.pe, instance=self.index, port=in_port, data=shown,
                                  traceback="".join(traceback.format_exception(exc))) from None
+        if port in self.component.results and self.record.folder is not None:
+            self.results.setdefault(port, []).append(unit)
+        return tuples
 
     def _finished(self) -> None:
         self.record.done({self.pe: self.results} if self.results else {}, self.executor.counts())
@@ -203,7 +205,7 @@ class WorkflowSpout(_Task, Spout):
         try:
             for _ in range(min(self.emit_batch, len(self.queue))):
                 port, unit = self.queue.popleft()
-                for stream, values in self._tuples(port, unit, (None, None)):
+                for stream, values in self._tuples(port, unit, (None, "a source iteration")):
                     self._send(stream, values)
         except WorkflowFailed as exc:
             self._halt(exc)
@@ -285,7 +287,7 @@ class WorkflowBolt(_Task, Bolt):
         self.finishing = self.ended >= self.upstream
         self.executor.end_of_stream(source, self.iid)
         if self.executor.done:
-            self._emit_taken(tup, (None, None))
+            self._emit_taken(tup, (None, "postprocess"))
             self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
             self.closed = True
             self._finished()

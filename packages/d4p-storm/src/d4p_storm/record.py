@@ -55,7 +55,9 @@ class TaskRecord:
         self._write(DONE, {"results": results, "counts": counts})
 
     def failed(self, error: BaseException) -> None:
-        self._write(FAILED, error)
+        """Record ``error`` unless the task has recorded a failure already."""
+        if self.folder is not None and not os.path.exists(self._path(FAILED)):
+            self._write(FAILED, error)
 
     def _write(self, kind: str, value: Any) -> None:
         if self.folder is None:
