@@ -208,3 +208,28 @@ def test_draw_writes_dot_and_mermaid(tmp_path):
 def test_progress_is_quiet_when_piped(tmp_path):
     done = d4p("run", "pipeline", "-p", "n=300000")
     assert "\r" not in done.stderr
+
+
+def test_progress_shows_units_per_pe_on_a_terminal():
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", "wordcount", "-p",
+                             "words=1000000"], stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    text = seen.decode()
+    assert "\r" in text and "WordCounter1 " in text  # a status line, rewritten in place
+    assert "simple mapping, 1 process" in text  # the summary after it
