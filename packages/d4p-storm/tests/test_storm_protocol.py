@@ -3,6 +3,7 @@ and the harness against components that break it."""
 
 import io
 import os
+import re
 
 import d4p
 import pytest
@@ -242,19 +243,20 @@ def rogue_project(tmp_path, body):
 
 @pytest.mark.parametrize(("body", "error"), [
     ("    self.emit(['x'], stream='nowhere', anchors=[tup])",
-     "emitted on undeclared stream 'nowhere'"),
+     re.escape("emitted on undeclared stream 'nowhere'")),
     ("    self.emit(['x', 'y'], stream='output', anchors=[tup])",
-     "whose fields are ['unit']"),
+     re.escape("whose fields are ['unit']")),
     ("    self.ack(tup)\n    self.ack(tup)", "had already acked"),
     ("    self.ack(tup)\n    self.emit(['x'], stream='output', anchors=[tup])",
      "anchored onto tuple"),
-    ("    import os\n    os._exit(3)", "closed its pipes before answering (exit status 3)"),
+    # the harness's reader or writer of that task may notice first
+    ("    import os\n    os._exit(3)",
+     r"closed its pipes (before answering|while Storm was writing to it) \(exit status 3\)"),
 ])
 def test_harness_stops_on_a_protocol_error(tmp_path, body, error):
     project = rogue_project(tmp_path, body)
     cluster = LocalCluster(project.folder, log=io.StringIO())
-    with pytest.raises(HarnessError, match=error.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(HarnessError, match=error):
         cluster.run(seconds=60, until_idle=True)
     assert all(t.shell.proc.poll() is not None for t in cluster.tasks.values())
     assert cluster.workdir is None
@@ -262,7 +264,7 @@ def test_harness_stops_on_a_protocol_error(tmp_path, body, error):
 
 def test_harness_detects_a_silent_bolt(tmp_path):
     project = rogue_project(tmp_path, "    import time\n    time.sleep(30)")
-    cluster = LocalCluster(project.folder, options={"supervisor.worker.timeout.secs": 2},
+    cluster = LocalCluster(project.folder, options={"supervisor.worker.timeout.secs": 3},
                            log=io.StringIO())
     with pytest.raises(HarnessError, match="subprocess heartbeat timeout"):
         cluster.run(seconds=60, until_idle=True)
