@@ -277,3 +277,25 @@ def test_a_failing_source_read_by_two_pes_stops_the_run_before_them():
                        "OSError: the station file is gone") as info:
         d4p.run(graph, {source: 1}, mapping="spark")
     assert info.value.pe == source.id and info.value.port is None
+
+
+class Unloadable(d4p.IterativePE):
+    """Pickles in the driver, but cannot be unpickled on a worker."""
+
+    def __setstate__(self, state):
+        raise ImportError("the workers lack the 'seisdata' package")
+
+    def _process(self, x):
+        return x
+
+
+def test_a_task_that_fails_outside_the_pes_shows_the_python_cause():
+    graph = d4p.WorkflowGraph()
+    source, bad = _numbers(3), Unloadable()
+    graph.connect(source, "output", bad, "input")
+    with pytest.raises(d4p.WorkflowFailed, match=f"a Spark task failed running PE {source.id}, "
+                       f"{bad.id}: ImportError: the workers lack the 'seisdata' package") as info:
+        d4p.run(graph, {source: 1}, mapping="spark")
+    assert "Traceback (most recent call last)" in info.value.traceback
+    assert "in __setstate__" in info.value.traceback
+    assert "\tat org.apache" not in str(info.value)

@@ -206,7 +206,9 @@ def _python_traceback(text: str) -> str:
     for line in text[start:].splitlines():
         if re.match(r"\s+at [\w.$]+\(", line) or line.startswith("\tat "):
             break
-        lines.append(line)
+        line = re.sub(r"\s*SQLSTATE: \w+$", "", line)  # Spark's error class, not Python's
+        if line.strip():
+            lines.append(line)
     return "\n".join(lines).rstrip() + "\n"
 
 
