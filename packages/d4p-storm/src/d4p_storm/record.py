@@ -44,6 +44,7 @@ class TaskRecord:
         """Mark the task started; False if it had started before (a restart)."""
         if self.folder is None:
             return True
+        os.makedirs(self.folder, exist_ok=True)
         try:
             fd = os.open(self._path(STARTED), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
