@@ -88,7 +88,7 @@ def test_submit_needs_a_nimbus_host():
 
 def test_submit_without_leiningen_says_so(no_storm_path):
     graph, inputs = get_case("pipeline").build()
-    with pytest.raises(d4p.UsageError, match="lein, which `sparse submit` needs"):
+    with pytest.raises(d4p.UsageError, match=r"Leiningen was not found \(not on PATH: lein\)"):
         d4p.run(graph, inputs, mapping="storm", submit=True, nimbus="127.0.0.1")
 
 

@@ -35,13 +35,19 @@ from . import record
 from .project import DEFAULT_STORM_VERSION, Project, export
 
 NOT_FOUND = (
-    "Apache Storm was not found (not on PATH: {missing}). The storm mapping runs workflows "
+    "{what} was not found (not on PATH: {missing}). The storm mapping runs workflows "
     "with streamparse's `sparse run`, which needs Apache Storm 1.2 (`storm`; Storm 2 dropped "
-    "the local mode streamparse drives), Leiningen (`lein`) and Java: download "
-    "apache-storm-{version} from storm.apache.org and put its bin/ on PATH, and install "
-    "Leiningen from leiningen.org. Without Storm, `d4p storm export TARGET DIR` writes the "
-    "streamparse project, to run or submit where Storm is installed."
+    "the local mode streamparse drives), Leiningen (`lein`, to build the topology jar) and "
+    "Java: download apache-storm-{version} from storm.apache.org and put its bin/ on PATH, "
+    "and install Leiningen from leiningen.org. Without them, `d4p storm export TARGET DIR` "
+    "writes the streamparse project, to run or submit where Storm is installed."
 )
+
+
+def _not_found(missing: list[str]) -> UsageError:
+    what = "Apache Storm" if "storm" in missing else "Leiningen"
+    return UsageError(NOT_FOUND.format(what=what, missing=", ".join(missing),
+                                       version=DEFAULT_STORM_VERSION))
 
 
 def _flag(text: Any) -> bool:
@@ -89,8 +95,7 @@ class StormMapping(d4p.Mapping):
         ``project.clj``. Raises :class:`d4p.UsageError` saying what is missing."""
         missing = [tool for tool in ("storm", "lein") if shutil.which(tool) is None]
         if missing:
-            raise UsageError(NOT_FOUND.format(missing=", ".join(missing),
-                                              version=DEFAULT_STORM_VERSION))
+            raise _not_found(missing)
         done = subprocess.run(["storm", "version"], capture_output=True, text=True, timeout=120)
         found = re.search(r"Storm ([0-9][0-9.]*)", done.stdout + done.stderr)
         if found is None:
@@ -118,9 +123,7 @@ class StormMapping(d4p.Mapping):
             raise UsageError("option 'submit' of mapping 'storm' needs the Nimbus host: "
                              "--nimbus HOST (or host:port)")
         if shutil.which("lein") is None:
-            raise UsageError(NOT_FOUND.format(missing="lein, which `sparse submit` needs to "
-                                              "build the topology jar",
-                                              version=DEFAULT_STORM_VERSION))
+            raise _not_found(["lein"])
         folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
         project = export(plan, os.path.join(folder, "project"), options["topology"],
                          nimbus=nimbus)
