@@ -143,8 +143,6 @@ class _Run:
     def _collect(self, number: int) -> list[tuple]:
         try:
             return self.rdds[number].filter(is_meta).collect()
-        except D4PError:
-            raise
         except Exception as exc:
             raise self._translate(number, exc) from None
 
@@ -193,7 +191,7 @@ class _Run:
             n = todo.pop()
             seen.add(n)
             todo += [u for u in stages[n].upstream
-                     if u not in seen and (len(stages[u].downstream) == 1 or u == number)]
+                     if u not in seen and len(stages[u].downstream) == 1]
         pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
         return pes or list(stages[number].pes)
 

@@ -47,7 +47,7 @@ class _Closed(Exception):
 class _Stream:
     """The executor's transport: batches for later stages go into a bounded
     queue that the task's generator drains. End of stream needs no message: a
-    stage starts reading once its upstream stages are done."""
+    stage's input ends only when every upstream stage has finished."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue = queue.Queue(_BACKLOG)
