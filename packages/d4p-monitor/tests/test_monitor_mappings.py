@@ -1,0 +1,31 @@
+"""Monitored runs on the mappings of other packages, when they are installed:
+their events reach the store and account for every unit."""
+
+from __future__ import annotations
+
+import d4p
+import pytest
+from d4p.examples import wordcount
+from d4p_monitor import communication, load, open_store, profile
+
+OTHERS = [m for m in ("mpi",) if m in d4p.mappings()]
+
+
+@pytest.mark.skipif(not OTHERS, reason="no other mapping installed (d4p-mpi)")
+@pytest.mark.parametrize("mapping", OTHERS)
+def test_events_from_every_process_of_another_mapping(tmp_path, monitored, mapping):
+    db = str(tmp_path / "m.sqlite")
+    graph, inputs = wordcount(words=5000, counters=2)
+    run = monitored(db, graph, inputs, mapping=mapping, processes=4, name="wordcount")
+    summary = run.result.summary
+    with open_store(db) as store:
+        record, events = load(store, run.id)
+    assert record["mapping"] == mapping and record["status"] == "ok"
+    prof = profile(record, events["instance"], events["edge"])
+    assert {p["pe"]: p["calls"] for p in prof["pes"]} == summary.units
+    assert {(r["pe"], r["instance"], r["process"]) for r in prof["instances"]} == {
+        (i.pe_id, i.index, i.process) for i in run.plan.instances}
+    comm = communication(record, events["edge"])
+    assert {(e["src_pe"], e["dst_pe"]): e["units"] for e in comm["edges"]} == {
+        (r.src_pe, r.dst_pe): summary.units[r.dst_pe] for r in run.plan.routes}
+    assert all(e["bytes"] > 0 for e in comm["edges"])
