@@ -12,9 +12,9 @@ import time
 
 import d4p
 import d4p_spark
+import pyspark
 import pytest
 from pyspark import SparkContext
-from pyspark.find_spark_home import _find_spark_home
 
 WORKFLOW = '''
 import importlib
@@ -66,7 +66,7 @@ def wait_for(path, text, process, seconds=120):
 def cluster(tmp_path_factory):
     """spark://127.0.0.1:PORT with one worker of one core."""
     assert SparkContext._active_spark_context is None, "a test module left Spark running"
-    home = _find_spark_home()
+    home = os.path.dirname(pyspark.__file__)  # the pip package is a Spark home
     folder = tmp_path_factory.mktemp("cluster")
     env = {**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": "127.0.0.1",
            "PYSPARK_PYTHON": sys.executable}
