@@ -109,7 +109,9 @@ class Executor:
         for port in pe.inputconnections:
             receive = self._receiver(loc, port)
             if self.trace is not None:
-                receive = self.trace.timed(self._window(loc), receive)
+                feeders = self._all_feeders(loc.pe_id, port)
+                edge = (feeders[0], loc.pe_id) if len(feeders) == 1 else None
+                receive = self.trace.timed(self._window(loc), receive, edge=edge)
             self._receivers[(loc.iid, port)] = receive
 
     def _window(self, loc: _Local):
@@ -117,9 +119,15 @@ class Executor:
 
     def _to(self, loc: _Local, route: Route, target: int) -> Callable[[Any], None]:
         deliver = self._deliver(target, route.dst_port)
-        if self.trace is not None:
-            deliver = self.trace.counted(loc.pe_id, route.dst_pe, deliver)
+        if self.trace is not None and len(self._all_feeders(route.dst_pe, route.dst_port)) > 1:
+            deliver = self.trace.counted(loc.pe_id, route.dst_pe, deliver)  # else the receiver counts
         return deliver
+
+    @functools.cache  # noqa: B019 (one executor per process and run)
+    def _all_feeders(self, dst: str, port: str) -> list[str]:
+        """The PEs that feed input ``port`` of PE ``dst``."""
+        return sorted({r.src_pe for r in self.plan.routes
+                       if r.dst_pe == dst and r.dst_port == port})
 
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:

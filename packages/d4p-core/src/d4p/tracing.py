@@ -1,9 +1,9 @@
 """Timing events for monitoring, collected by the executor when a run is traced.
 
 Nothing here runs unless a tracer was asked for (``d4p.run(..., monitor=...)``).
-Costs stay low by aggregating: one ``instance`` event per instance per
-``every`` calls (and at its end), one ``edge`` event per pair of PEs each time
-the events are taken. The event dicts are the contract with tracers:
+Costs stay low by sampling the times of calls (counts stay exact) and by
+aggregating: one ``instance`` event per instance per ``every`` calls (and at
+its end), one ``edge`` event per pair of PEs each time the events are taken. The event dicts are the contract with tracers:
 
 * ``{"kind": "instance", "pe", "instance", "process", "t0", "t1", "calls",
   "process_s", "read_s", "write_s"}``: ``process_s`` is time inside the PE's
@@ -17,6 +17,7 @@ the events are taken. The event dicts are the contract with tracers:
 from __future__ import annotations
 
 import pickle
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,16 +43,42 @@ class _Window:
                 "process_s": self.process_s, "read_s": self.read_s, "write_s": self.write_s}
 
 
-class Trace:
-    """Per-process collector of timing events (used by :class:`d4p.executor.Executor`)."""
+class _Sampler:
+    """Sampling state of one wrapped function: ``countdown`` calls to the next
+    sample, which stands for the ``weight`` calls since the previous one."""
 
-    def __init__(self, process: int, every: int = 1000) -> None:
+    __slots__ = ("win", "units", "countdown", "weight")
+
+    def __init__(self, win: _Window, units: list) -> None:
+        self.win, self.units = win, units
+        self.countdown = self.weight = 1  # the first call is timed and stands for itself
+
+    def commit(self, calls: int) -> None:
+        self.win.calls += calls
+        self.units[0] += calls
+
+
+class Trace:
+    """Per-process collector of timing events (used by :class:`d4p.executor.Executor`).
+
+    Of the calls of each PE instance, about one in ``period`` (at random
+    spacing, so that periodic data cannot fool it) is timed and stands for
+    the calls since the previous sample; the others cost a counter. Counts
+    are exact; times are estimates whose sums add up to the run's time. A
+    timed call's own time is its duration less the weighted durations of the
+    sampled calls it made to other PEs.
+    """
+
+    def __init__(self, process: int, every: int = 1000, period: int = 32) -> None:
         self.process = process
         self.every = every
+        self.period = period
         self.events: list[dict[str, Any]] = []
         self.windows: dict[int, _Window] = {}
         self.edges: dict[tuple[str, str], list[float]] = {}
+        self.samplers: list[_Sampler] = []
         self._nested = 0.0
+        self._spacing = random.Random(process).randint
 
     def window(self, iid: int, pe: str, instance: int) -> _Window:
         win = self.windows.get(iid)
@@ -59,27 +86,43 @@ class Trace:
             win = self.windows[iid] = _Window(pe, instance, self.process)
         return win
 
-    def timed(self, win: _Window, fn: Callable[[Any], Any], count: bool = True):
-        """Wrap ``fn`` so that its own time and the time of what it calls are
-        added to ``win``."""
-        every = self.every
+    def timed(self, win: _Window, fn: Callable[[Any], Any], count: bool = True,
+              edge: tuple[str, str] | None = None):
+        """Wrap ``fn``, a call of ``win``'s PE, so that it is counted and sampled;
+        ``count=False`` (postprocess) times every call and counts none. Each
+        call is also a unit of ``edge`` (source PE, this PE), if given."""
+        trace, every, period, spacing = self, self.every, self.period, self._spacing
+        units = self.edges.setdefault(edge, [0, 0, 0.0]) if edge else [0]
+        sampler = _Sampler(win, units)
+        if count:
+            self.samplers.append(sampler)
 
         def call(data):
+            if count:
+                sampler.countdown -= 1
+                if sampler.countdown:  # not sampled: hide what nested samples report
+                    saved = trace._nested
+                    result = fn(data)
+                    trace._nested = saved
+                    return result
+                weight = sampler.weight
+                sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
+                sampler.commit(weight)
+                if win.calls >= every:
+                    trace.events.append(win.event())
+                    win.reset()
+            else:
+                weight = 1
             start = _clock()
-            outer, self._nested = self._nested, 0.0
+            outer, trace._nested = trace._nested, 0.0
             try:
                 return fn(data)
             finally:
                 elapsed = _clock() - start
-                inner = self._nested
-                win.process_s += elapsed - inner
-                win.write_s += inner
-                self._nested = outer + elapsed
-                if count:
-                    win.calls += 1
-                    if win.calls >= every:
-                        self.events.append(win.event())
-                        win.reset()
+                inner = min(trace._nested, elapsed)
+                win.process_s += (elapsed - inner) * weight
+                win.write_s += inner * weight
+                trace._nested = outer + elapsed * weight
 
         return call
 
@@ -109,6 +152,9 @@ class Trace:
     def take(self, final: bool = False) -> list[dict[str, Any]]:
         """The events so far; with ``final``, also the partial windows."""
         if final:
+            for sampler in self.samplers:  # calls since each last sample
+                sampler.commit(sampler.weight - sampler.countdown)
+                sampler.weight = sampler.countdown
             for win in self.windows.values():
                 if win.calls or win.process_s or win.write_s or win.read_s:
                     self.events.append(win.event())
