@@ -14,7 +14,6 @@ import d4p
 import d4p_spark
 import pyspark
 import pytest
-from pyspark import SparkContext
 
 WORKFLOW = '''
 import importlib
@@ -63,9 +62,8 @@ def wait_for(path, text, process, seconds=120):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(tmp_path_factory, no_spark):
     """spark://127.0.0.1:PORT with one worker of one core."""
-    assert SparkContext._active_spark_context is None, "a test module left Spark running"
     home = os.path.dirname(pyspark.__file__)  # the pip package is a Spark home
     folder = tmp_path_factory.mktemp("cluster")
     env = {**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": "127.0.0.1",
@@ -92,7 +90,7 @@ def cluster(tmp_path_factory):
         wait_for(log, "Successfully registered with master", worker)
         yield master_url
     finally:
-        d4p_spark.stop()
+        d4p_spark.stop()  # before its master goes
         for process in reversed(started):  # each leads a process group: the JVM, executors
             stop_group(process)
 

@@ -38,10 +38,9 @@ def test_java_8_is_told_as_8(tmp_path, monkeypatch):
         java_version()
 
 
-def test_a_missing_java_fails_the_run_before_spark_starts(tmp_path, monkeypatch):
+def test_a_missing_java_fails_the_run_before_spark_starts(tmp_path, monkeypatch, no_spark):
     from pyspark import SparkContext
 
-    assert SparkContext._active_spark_context is None, "a test module left Spark running"
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     graph, inputs = pipeline(3)
     with pytest.raises(d4p.UsageError, match=f"JAVA_HOME={tmp_path} has no bin/java.*set "
