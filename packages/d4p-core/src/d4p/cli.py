@@ -127,6 +127,9 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
         flag = "--" + opt.name.replace("_", "-")
         if opt.multiple:
             parser.add_argument(flag, dest=opt.name, action="append", help=opt.help)
+        elif isinstance(opt.default, bool):
+            parser.add_argument(flag, dest=opt.name, action="store_const", const=True,
+                                help=opt.help)
         else:
             parser.add_argument(flag, dest=opt.name, help=opt.help)
     known, unknown = parser.parse_known_args(extra)
@@ -147,7 +150,9 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
     return values
 
 
-def _option_value(opt, text: str) -> Any:
+def _option_value(opt, text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
     try:
         return opt.type(text)
     except (TypeError, ValueError):
@@ -176,6 +181,9 @@ def _run(args, extra: list[str], parser) -> int:
     if not get_mapping(args.mapping).primary:
         return 0  # another process of this job reports the results
     _print_results(result)
+    if args.monitor:
+        print(f"monitoring: recorded as run {result.summary.run_id} "
+              f"(d4p monitor show {result.summary.run_id})", file=sys.stderr)
     if args.output:
         _write_json(args.output, result)
         print(f"results written to {args.output}", file=sys.stderr)

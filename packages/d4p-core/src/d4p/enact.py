@@ -24,6 +24,7 @@ class RunSummary:
     mapping: str
     processes: int
     seconds: float
+    run_id: str
     units: dict[str, int]
     instances: dict[str, int]
     assignment: dict[str, list[int]]
@@ -104,7 +105,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
             got = outcome.results.get(pe, {})
             result[pe] = {port: list(got.get(port, ())) for port in ports}
     result.summary = RunSummary(
-        mapping=cls.name, processes=plan.processes, seconds=seconds,
+        mapping=cls.name, processes=plan.processes, seconds=seconds, run_id=info.id,
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
         assignment=plan.assignment())

@@ -182,6 +182,8 @@ class _Run:
                     procs[k].join(5)
                     raise _died(plan, k, procs[k].exitcode) from None
                 if kind == "failed":
+                    if tracer is not None and body[1:] and body[1]:
+                        tracer.record(body[1])  # what the failed run measured
                     raise body[0]
                 if kind == "progress":
                     latest[k], events = body
@@ -355,6 +357,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         report.close()
         return
     transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
+    executor = None
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,
                             batch_size=settings["batch_size"], trace=settings["trace"])
@@ -362,14 +365,14 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         transport.close()
         _send(report, ("done", executor.results, executor.counts(),
                        executor.take_events(final=True)))
-    except D4PError as exc:
-        _send(report, ("failed", exc))
     except BaseException as exc:
-        import traceback
+        if not isinstance(exc, D4PError):
+            import traceback
 
-        _send(report, ("failed", WorkflowFailed(
-            f"worker process {k} failed: {type(exc).__name__}: {exc}",
-            traceback="".join(traceback.format_exception(exc)))))
+            exc = WorkflowFailed(f"worker process {k} failed: {type(exc).__name__}: {exc}",
+                                 traceback="".join(traceback.format_exception(exc)))
+        events = executor.take_events(final=True) if executor is not None else []
+        _send(report, ("failed", exc, events))
     report.close()
 
 
