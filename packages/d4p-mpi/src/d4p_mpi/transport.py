@@ -64,6 +64,7 @@ class MPITransport:
         self.deadline = deadline
         self.out_of_band = out_of_band
         self.inbox: deque = deque()
+        self._waited = 0.0  # seconds spent waiting for input since the last delivery
         self._flight: list[deque] = [deque() for _ in range(comm.Get_size())]
         self._status = MPI.Status()
         self.sent_messages = 0
@@ -129,7 +130,8 @@ class MPITransport:
         while inbox:
             message = inbox.popleft()
             if message[0] == DATA:
-                executor.receive(message[1])
+                executor.receive(message[1], self._waited)  # waiting counts as read time
+                self._waited = 0.0
             else:
                 executor.end_of_stream(message[1], message[2])
             if not inbox:
@@ -138,7 +140,9 @@ class MPITransport:
 
     def wait_for_message(self) -> None:
         """Block (politely) until a message is waiting in :attr:`inbox`."""
+        start = time.perf_counter()
         self._wait(lambda: bool(self.inbox))
+        self._waited += time.perf_counter() - start
 
     def wait_request(self, request) -> None:
         """Wait for a non-blocking collective, still watching for failures."""
