@@ -104,11 +104,12 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         if pe not in plan.hidden:
             got = outcome.results.get(pe, {})
             result[pe] = {port: list(got.get(port, ())) for port in ports}
+    placed = outcome.placement or plan
     result.summary = RunSummary(
-        mapping=cls.name, processes=plan.processes, seconds=seconds, run_id=info.id,
+        mapping=cls.name, processes=placed.processes, seconds=seconds, run_id=info.id,
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
-        assignment=plan.assignment())
+        assignment=placed.assignment())
     return result
 
 

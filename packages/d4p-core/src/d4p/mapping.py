@@ -52,6 +52,9 @@ class Outcome:
 
     results: dict[str, dict[str, list]]
     counts: dict[str, int] = field(default_factory=dict)
+    placement: Plan | None = None
+    """The plan as the mapping placed it, when it renumbers processes (Spark
+    runs every instance in a partition of its own); the run summary reports it."""
 
 
 class Mapping:

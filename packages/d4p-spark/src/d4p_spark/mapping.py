@@ -95,7 +95,7 @@ class _Run:
                 rdd.unpersist(blocking=False)
         if self.failures:
             raise min(self.failures, key=lambda f: f[:2])[2]
-        return Outcome(self.results, self.counts)
+        return Outcome(self.results, self.counts, placement=self.layout.plan)
 
     def _collect_all(self, numbers: list[int]) -> None:
         """Run the jobs ending with stages ``numbers`` at the same time."""
