@@ -9,7 +9,7 @@ from d4p_astro.workflow import build
 
 def test_int_ext_is_registered_through_the_d4p_entry_point():
     workflow = d4p.workflows()["int_ext"]
-    assert workflow.build is build
+    assert workflow.builder() is build
     assert workflow.params == {
         "coordinates": str(SHIPPED_COORDINATES),
         "source": "vizier",
@@ -28,7 +28,7 @@ def test_the_registered_build_runs_with_string_parameters_like_the_cli_gives(tmp
     workflow = d4p.workflows()["int_ext"]
     params = dict(workflow.params, source="fixture", output=str(tmp_path / "r.csv"))
     params = {k: type(workflow.params[k])(v) for k, v in params.items()}
-    graph, inputs = workflow.build(**params)
+    graph, inputs = workflow.builder()(**params)
     d4p.run(graph, inputs)
     assert (tmp_path / "r.csv").read_text().splitlines()[
         3
@@ -48,3 +48,10 @@ def test_d4p_run_int_ext_on_multi_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "multi mapping, 2 processes" in done.stdout + done.stderr
     assert output.read_text().splitlines()[8] == "8,187.7059,12.3911,E,0.05,-5,0.0000"
+
+
+def test_finding_the_plugin_imports_neither_astropy_nor_pyvo():
+    code = ("import sys, d4p; d4p.workflows(); "
+            "print(sorted(m for m in ('astropy', 'pyvo') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr

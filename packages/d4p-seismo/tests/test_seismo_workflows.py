@@ -167,8 +167,8 @@ def test_missing_directory_or_inventory_is_named_before_running(dataset, tmp_pat
 def test_plugin_registers_both_workflows():
     found = d4p.workflows()
     assert found["xcorr"].params["stations"] == 50
-    assert found["xcorr"].build is build_xcorr
-    assert found["misfit"].build is build_misfit
+    assert found["xcorr"].builder() is build_xcorr
+    assert found["misfit"].builder() is build_misfit
     assert "cross-correlation" in found["xcorr"].description
 
 
@@ -199,3 +199,13 @@ def test_misfit_names_an_observed_trace_without_synthetic(tmp_path):
     (tmp_path / "m" / "data" / "synthetic" / "SY.E002..BHN.mseed").unlink()
     with pytest.raises(d4p.WorkflowFailed, match=r"SY\.E002\.\.BHN: observed trace has no synthetic"):
         d4p.run(graph, inputs)
+
+
+def test_finding_the_plugin_imports_neither_obspy_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, d4p; d4p.workflows(); "
+            "print(sorted(m for m in ('obspy', 'matplotlib', 'scipy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr

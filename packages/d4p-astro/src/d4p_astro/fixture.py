@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Sequence
-from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 from xml.sax.saxutils import escape
@@ -27,9 +26,9 @@ from astropy.coordinates import angular_separation
 
 from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
 from d4p_astro.errors import VOTableError
+from d4p_astro.params import FIXTURE_PATH
 from d4p_astro.votable import find_column, number_cells, read_votable, text_cells
 
-FIXTURE_PATH: Path = Path(str(files("d4p_astro") / "data" / "hyperleda_synthetic.vot"))
 """The shipped synthetic fixture (made-up rows; see this module's docstring)."""
 
 SYNTHETIC_NOTE = (

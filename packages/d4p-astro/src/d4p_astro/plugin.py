@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import d4p
 
-from d4p_astro.workflow import DEFAULTS, build
+from d4p_astro.params import DEFAULTS
 
 
 @d4p.hookimpl
@@ -12,7 +12,7 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
     return [
         d4p.NamedWorkflow(
             name="int_ext",
-            build=build,
+            build="d4p_astro.workflow:build",
             params=dict(DEFAULTS),
             description="Internal extinction of galaxies from HyperLEDA (VizieR VII/237) "
             "cone searches; -p source=fixture runs offline on synthetic data",

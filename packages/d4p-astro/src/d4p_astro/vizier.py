@@ -18,8 +18,8 @@ import urllib3
 from pyvo.dal import DALQueryError, DALServiceError, SCSService
 
 from d4p_astro.errors import ServiceUnavailableError
+from d4p_astro.params import VIZIER_CONE_URL
 
-VIZIER_CONE_URL = "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc"
 """VizieR's Simple Cone Search endpoint for the HyperLEDA table VII/237/pgc."""
 
 _USER_AGENT = "d4p-astro (pyvo)"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from d4p import UsageError, WorkflowGraph
 
-from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
-from d4p_astro.fixture import FIXTURE_PATH
+from d4p_astro.coordinates import read_coordinates
+from d4p_astro.params import DEFAULTS
 from d4p_astro.pes import (
     SOURCES,
     FilterColumns,
@@ -17,20 +16,6 @@ from d4p_astro.pes import (
     ReadRaDec,
     WriteCSV,
 )
-from d4p_astro.vizier import VIZIER_CONE_URL
-
-DEFAULTS: dict[str, Any] = {
-    "coordinates": str(SHIPPED_COORDINATES),
-    "source": "vizier",
-    "radius": 0.01,
-    "output": "int_ext.csv",
-    "timeout": 30.0,
-    "retries": 2,
-    "url": VIZIER_CONE_URL,
-    "fixture": str(FIXTURE_PATH),
-    "instances": 2,
-}
-"""The parameters of `build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""
 
 
 def build(

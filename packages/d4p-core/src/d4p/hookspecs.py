@@ -29,9 +29,11 @@ def d4p_register_workflows():
     """Return a list of :class:`d4p.NamedWorkflow`.
 
     A named workflow is a ``name`` (what ``d4p run NAME`` takes), a ``build``
-    function called with keyword parameters that returns ``(graph, inputs)``, the
-    parameters' defaults ``params`` (``-p key=value`` values are converted to the
-    type of the default) and a one-line ``description``.
+    function called with keyword parameters that returns ``(graph, inputs)``
+    (or its ``"module:function"`` name, imported when the workflow is built:
+    keep plugin modules light, every ``d4p`` command imports them), the
+    parameters' defaults ``params`` (``-p key=value`` values are converted to
+    the type of the default) and a one-line ``description``.
     """
 
 

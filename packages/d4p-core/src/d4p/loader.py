@@ -115,7 +115,7 @@ def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
             known = ", ".join(wf.params) or "none"
             raise UsageError(f"workflow {name!r} has no parameter {key!r}; its parameters: {known}")
         values[key] = convert(text, wf.params[key], f"-p {key}")
-    graph, inputs = wf.build(**values)
+    graph, inputs = wf.builder()(**values)
     return Target(graph, inputs, name, None)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,12 +29,21 @@ class NamedWorkflow:
     """A workflow users run by name: ``d4p run NAME -p key=value``.
 
     ``build(**params)`` returns ``(graph, inputs)``; ``params`` holds every
-    parameter's default (its type converts command-line strings)."""
+    parameter's default (its type converts command-line strings). ``build``
+    may be given as ``"module:function"``: the module is imported only when
+    the workflow is built, so that listing plugins stays fast and light."""
 
     name: str
-    build: Callable[..., tuple[Any, Any]]
+    build: Callable[..., tuple[Any, Any]] | str
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    def builder(self) -> Callable[..., tuple[Any, Any]]:
+        """The ``build`` function, imported if it was named as a string."""
+        if callable(self.build):
+            return self.build
+        module, _, attr = self.build.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
 
 @functools.cache

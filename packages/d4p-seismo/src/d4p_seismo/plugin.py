@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import d4p
 
-from d4p_seismo.workflows import MISFIT_DEFAULTS, XCORR_DEFAULTS, build_misfit, build_xcorr
+from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 
 
 @d4p.hookimpl
@@ -12,7 +12,7 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
     return [
         d4p.NamedWorkflow(
             name="xcorr",
-            build=build_xcorr,
+            build="d4p_seismo.workflows:build_xcorr",
             params=dict(XCORR_DEFAULTS),
             description=(
                 "Seismic ambient-noise cross-correlation of every station pair "
@@ -22,7 +22,7 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
         ),
         d4p.NamedWorkflow(
             name="misfit",
-            build=build_misfit,
+            build="d4p_seismo.workflows:build_misfit",
             params=dict(MISFIT_DEFAULTS),
             description=(
                 "Observed vs synthetic seismogram misfit: pyflex windows, time shift, dlnA "

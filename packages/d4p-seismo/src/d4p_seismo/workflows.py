@@ -25,6 +25,7 @@ from d4p_seismo.misfit_pes import (
     TraceMisfit,
     WindowMisfit,
 )
+from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 from d4p_seismo.pes import (
     ProductPairs,
     ReadTrace,
@@ -34,62 +35,6 @@ from d4p_seismo.pes import (
     XCorr,
     trace_prep,
 )
-
-XCORR_DEFAULTS: dict[str, Any] = {
-    "stations": 50,
-    "hours": 1.0,
-    "rate": 20.0,
-    "velocity": 3.0,
-    "seed": 0,
-    "data": "",
-    "inventory": "",
-    "pattern": "*.mseed",
-    "starttime": "",
-    "output": "d4p-xcorr-results",
-    "target_rate": 10.0,
-    "freqmin": 0.1,
-    "freqmax": 1.0,
-    "normalisation": "onebit",
-    "whiten": True,
-    "max_lag": 60.0,
-    "instances": 0,
-    "plot": True,
-    "on_error": "raise",
-}
-"""Parameters of ``xcorr`` (``d4p run xcorr -p NAME=VALUE``).
-
-``stations``/``hours``/``rate``/``velocity``/``seed`` describe the synthetic
-data made when ``data`` is empty (written to ``<output>/data`` and reused while
-the parameters stay the same). ``data`` is a directory of waveform files
-(``pattern``) with ``inventory`` (default ``<data>/stations.xml``).
-``starttime`` (ISO) and ``hours`` cut every station to one window (the
-synthetic data set's own window by default). Preprocessing decimates to
-``target_rate`` Hz (0: keep the rate), filters and whitens between
-``freqmin`` and ``freqmax`` Hz, normalises with ``normalisation`` (``onebit``,
-``ram`` or ``none``); correlations keep lags up to ``max_lag`` s.
-``instances`` is the number of instances of each parallel PE (0: one per
-CPU). ``on_error="skip"`` leaves bad stations out with a warning instead of
-failing.
-"""
-
-MISFIT_DEFAULTS: dict[str, Any] = {
-    "stations": 3,
-    "seed": 0,
-    "time_shift": 2.3,
-    "amplitude_ratio": 1.25,
-    "observed": "",
-    "synthetic": "",
-    "output": "d4p-misfit-results",
-    "min_period": 15.0,
-    "max_period": 50.0,
-    "taper": 0.1,
-    "instances": 0,
-    "on_error": "raise",
-}
-"""Parameters of ``misfit``. With ``observed``/``synthetic`` empty, synthetic
-event seismograms are made (``stations`` stations × 3 components) where the
-observed is the synthetic delayed by ``time_shift`` s and scaled by
-``amplitude_ratio``, and written under ``<output>/data``."""
 
 
 def _instances(n: int) -> int:

@@ -149,6 +149,8 @@ def stop() -> None:
 def _at_exit() -> None:
     """Stop d4p's context and end and reap the JVM that d4p launched, so that
     no Java process outlives this one."""
+    if "pyspark" not in sys.modules:  # no Spark was used: nothing to end
+        return
     from pyspark import SparkContext
 
     stop()

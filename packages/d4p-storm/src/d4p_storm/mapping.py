@@ -65,7 +65,7 @@ class StormMapping(d4p.Mapping):
     """Runs the plan as a Storm topology; see the module docstring."""
 
     name = "storm"
-    description = "Apache Storm topology via streamparse (local sparse run, or --submit yes)"
+    description = "Apache Storm topology via streamparse (local sparse run, or --submit --nimbus HOST)"
     options = (
         d4p.Option("submit", False, "submit the topology to the cluster at --nimbus instead of "
                    "running it locally (yes/no)", type=_flag),

@@ -1,0 +1,29 @@
+"""The parameters of the ``int_ext`` workflow and their defaults, in a module
+light enough to be imported whenever d4p looks for plugins."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from d4p_astro.coordinates import SHIPPED_COORDINATES
+
+FIXTURE_PATH: Path = Path(str(files("d4p_astro") / "data" / "hyperleda_synthetic.vot"))
+"""The shipped synthetic VOTable fixture (made-up rows; see :mod:`d4p_astro.fixture`)."""
+
+VIZIER_CONE_URL = "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc"
+"""VizieR's Simple Cone Search service for HyperLEDA (catalogue VII/237)."""
+
+DEFAULTS: dict[str, Any] = {
+    "coordinates": str(SHIPPED_COORDINATES),
+    "source": "vizier",
+    "radius": 0.01,
+    "output": "int_ext.csv",
+    "timeout": 30.0,
+    "retries": 2,
+    "url": VIZIER_CONE_URL,
+    "fixture": str(FIXTURE_PATH),
+    "instances": 2,
+}
+"""The parameters of `d4p_astro.workflow.build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""
