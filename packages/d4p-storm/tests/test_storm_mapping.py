@@ -82,7 +82,7 @@ def test_submit_needs_a_nimbus_host():
     with pytest.raises(d4p.UsageError, match="needs the Nimbus host: --nimbus HOST"):
         d4p.run(graph, inputs, mapping="storm", submit=True)
     done = subprocess.run([sys.executable, "-m", "d4p", "run", "wordcount", "--mapping", "storm",
-                           "--submit", "yes"], capture_output=True, text=True, timeout=120)
+                           "--submit"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "--nimbus HOST" in done.stderr
 
 

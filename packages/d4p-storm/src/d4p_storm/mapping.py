@@ -105,7 +105,7 @@ class StormMapping(d4p.Mapping):
             raise UsageError(f"`storm version` says Storm {version}, but streamparse's `sparse "
                              "run` needs Storm 1.x (Storm 2 has no `storm jar --local`); put "
                              f"Storm {DEFAULT_STORM_VERSION}'s bin/ first on PATH, or submit "
-                             "to a cluster with --submit yes --nimbus HOST")
+                             "to a cluster with --submit --nimbus HOST")
         return version
 
     def local_command(self, project: Project, settings: dict[str, Any]) -> list[str]:
