@@ -19,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
+from zlib import crc32
 
 from .errors import GraphError, WorkflowFailed
 from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
@@ -133,21 +134,17 @@ class Executor:
         if self._proc_of[target] == self.process:
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
-        box = self._outbox.setdefault(proc, {})
-        key = (target, port)
+        units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
         batch_size, latency = self.batch_size, self.latency
         pending = self._pending.setdefault(proc, [0, 0.0])  # units waiting, since when
         clock = time.monotonic
 
         def send_later(data):
-            try:
-                box[key].append(data)
-            except KeyError:
-                box[key] = [data]
-            pending[0] += 1
-            if pending[0] == 1:
+            units.append(data)
+            n = pending[0] = pending[0] + 1
+            if n == 1:
                 pending[1] = clock()
-            elif pending[0] >= batch_size or clock() - pending[1] > latency:
+            elif n >= batch_size or (not n & 15 and clock() - pending[1] > latency):
                 self._flush_to(proc)
 
         return send_later
@@ -202,7 +199,10 @@ class Executor:
             except Exception as exc:
                 raise GraphError(f"{where} cannot take a key from {short_repr(data)}: "
                                  f"{type(exc).__name__}: {exc}") from None
-            delivers[stable_hash(key) % n](data)
+            if type(key) is str:  # stable_hash's own fast path, without the call
+                delivers[crc32(key.encode("utf-8", "surrogatepass")) % n](data)
+            else:
+                delivers[stable_hash(key) % n](data)
 
         return by_key
 
@@ -330,9 +330,12 @@ class Executor:
         box = self._outbox.get(proc)
         if not box:
             return
-        batches = [(iid, port, units) for (iid, port), units in box.items()]
-        box.clear()
+        batches = [(iid, port, units[:]) for (iid, port), units in box.items() if units]
+        for units in box.values():
+            units.clear()
         self._pending[proc][0] = 0
+        if not batches:
+            return
         if self.trace is None:
             self.transport.send(proc, (DATA, batches))
             return

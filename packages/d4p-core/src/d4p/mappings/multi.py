@@ -54,7 +54,7 @@ class MultiMapping(Mapping):
         Option("start_method", _default_start_method(),
                "how worker processes start: fork (default on Linux) or spawn",
                choices=("fork", "spawn", "forkserver")),
-        Option("batch_size", 256, "data units per message between processes", type=int),
+        Option("batch_size", 1024, "data units per message between processes", type=int),
         Option("queue_size", 64, "messages in flight per destination (backpressure)", type=int),
     )
 
