@@ -23,7 +23,7 @@ class Sink:
     def __init__(self):
         self.units, self.ended = [], []
 
-    def receive(self, batches):
+    def receive(self, batches, read_s=0.0):
         for _, _, units in batches:
             self.units.append(units)
 
