@@ -19,7 +19,7 @@ from .__about__ import __version__
 from .enact import RunResult, run
 from .errors import D4PError, UsageError
 from .graph import WorkflowGraph
-from .loader import convert, load_target, parse_inputs
+from .loader import convert, load_target, parse_inputs, parse_params
 from .plan import make_plan
 from .plugins import get_mapping, get_plugin_manager, registered_mappings, workflows
 
@@ -110,16 +110,6 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _params(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p expects KEY=VALUE, got {pair!r}")
-        params[key.strip()] = value
-    return params
-
-
 def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
     cls = get_mapping(mapping)
     parser = argparse.ArgumentParser(prog=f"d4p run --mapping {mapping}", add_help=False)
@@ -161,7 +151,7 @@ def _option_value(opt, text: Any) -> Any:
 
 def _run(args, extra: list[str], parser) -> int:
     options = _mapping_options(args.mapping, extra)
-    target = load_target(args.target, args.attr, _params(args.param))
+    target = load_target(args.target, args.attr, parse_params(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is None:
         inputs = target.inputs
@@ -296,7 +286,7 @@ def _table(header: tuple, rows: list[tuple]) -> None:
 
 
 def _draw(args) -> int:
-    target = load_target(args.target, args.attr, _params(args.param))
+    target = load_target(args.target, args.attr, parse_params(args.param))
     graph = target.graph
     if not args.output:
         sys.stdout.write(graph.to_dot())

@@ -57,8 +57,30 @@ def load_target(target: str, attr: str | None = None,
     return _graph_in(module, target, attr, params, source=target)
 
 
+WORKFLOW_MODULE_PREFIX = "d4p_workflow_"
+"""Workflow files loaded by path become modules named with this prefix and the file's stem."""
+
+
+def workflow_modules() -> list[ModuleType]:
+    """The workflow files loaded by path so far (``d4p run wf.py``), as modules:
+    another interpreter must load them again before it can unpickle their PEs."""
+    return [m for name, m in list(sys.modules.items())
+            if name.startswith(WORKFLOW_MODULE_PREFIX) and getattr(m, "__file__", None)]
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """``["key=value", ...]`` (``-p`` options) as a dict; a clear error otherwise."""
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-p expects KEY=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    return params
+
+
 def _load_file(path: Path) -> ModuleType:
-    name = f"d4p_workflow_{path.stem}"
+    name = f"{WORKFLOW_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from d4p.loader import load_target, parse_inputs
+from d4p.loader import load_target, parse_inputs, parse_params
 from d4p.plan import make_plan
 
 from .project import DEFAULT_STORM_VERSION, export, topology_name
@@ -45,20 +45,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _params(pairs: list[str]) -> dict[str, str]:
-    from d4p import UsageError
-
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p expects KEY=VALUE, got {pair!r}")
-        params[key.strip()] = value
-    return params
-
-
 def _export(args) -> int:
-    target = load_target(args.target, args.attr, _params(args.param))
+    target = load_target(args.target, args.attr, parse_params(args.param))
     inputs = parse_inputs(args.data, args.file)
     plan = make_plan(target.graph, 1, target.inputs if inputs is None else inputs)
     project = export(plan, args.dir, args.name or topology_name(target.name),

@@ -33,9 +33,8 @@ from importlib.machinery import PathFinder
 from types import ModuleType
 from typing import Any
 
+from d4p.loader import WORKFLOW_MODULE_PREFIX, workflow_modules
 from d4p.plan import Plan
-
-WORKFLOW_PREFIX = "d4p_workflow_"
 
 
 def encode(unit: Any) -> str:
@@ -45,12 +44,6 @@ def encode(unit: Any) -> str:
 
 def decode(text: str) -> Any:
     return pickle.loads(base64.b64decode(text))
-
-
-def workflow_modules() -> list[ModuleType]:
-    """Workflow files loaded by path (``d4p run wf.py``), as modules."""
-    return [m for name, m in list(sys.modules.items())
-            if name.startswith(WORKFLOW_PREFIX) and getattr(m, "__file__", None)]
 
 
 def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
@@ -66,7 +59,7 @@ def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
     local = _local_modules()
     folders = {os.path.dirname(os.path.abspath(m.__file__)) for m in workflow_modules()}
     beside = {m.__name__: m for m in local
-              if m.__name__.startswith(WORKFLOW_PREFIX) or _top_folder(m) in folders}
+              if m.__name__.startswith(WORKFLOW_MODULE_PREFIX) or _top_folder(m) in folders}
     by_value = [m for m in local if m.__name__ not in beside]
     for module in by_value:
         cloudpickle.register_pickle_by_value(module)

@@ -36,6 +36,7 @@ from typing import Any
 from .. import hookimpl
 from ..errors import D4PError, UsageError, WorkflowFailed
 from ..executor import DATA, EOS, Executor
+from ..loader import workflow_modules
 from ..mapping import Mapping, Option, Outcome
 from ..plan import Plan
 
@@ -132,7 +133,7 @@ class _Run:
         preload = []
         shipped: Plan | bytes = plan
         if self.options["start_method"] != "fork":
-            preload = _workflow_modules()
+            preload = [(m.__name__, m.__file__) for m in workflow_modules()]
             shipped = pickle.dumps(plan, protocol=5)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -241,13 +242,6 @@ def _stop(procs) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(1)
-
-
-def _workflow_modules() -> list[tuple[str, str]]:
-    """Workflow files the CLI loaded by path: a spawned child must load them
-    again before it can unpickle their PEs."""
-    return [(name, mod.__file__) for name, mod in list(sys.modules.items())
-            if name.startswith("d4p_workflow_") and getattr(mod, "__file__", None)]
 
 
 # -- a worker ------------------------------------------------------------------------------
