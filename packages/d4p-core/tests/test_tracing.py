@@ -62,8 +62,8 @@ def test_events_account_for_every_unit(recorder, mapping, processes):
     assert edges == {(producer, counter): 30_000, (counter, collector): 1000}
     crossing = sum(e["bytes"] for e in recorder.of("edge"))
     assert (crossing > 30_000) if mapping == "multi" else (crossing == 0)
-    busy = sum(e["process_s"] for e in recorder.of("instance"))
-    assert 0 < busy <= result.summary.seconds * processes
+    busy = sum(e["process_s"] for e in recorder.of("instance"))  # sampled: an estimate
+    assert 0 < busy <= 1.5 * result.summary.seconds * processes
 
 
 def test_a_failure_is_recorded_as_an_error_event(recorder):

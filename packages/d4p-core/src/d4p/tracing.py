@@ -47,11 +47,12 @@ class _Sampler:
     """Sampling state of one wrapped function: ``countdown`` calls to the next
     sample, which stands for the ``weight`` calls since the previous one."""
 
-    __slots__ = ("win", "units", "countdown", "weight")
+    __slots__ = ("win", "units", "countdown", "weight", "timed", "timed_s")
 
     def __init__(self, win: _Window, units: list) -> None:
         self.win, self.units = win, units
         self.countdown = self.weight = 1  # the first call is timed and stands for itself
+        self.timed, self.timed_s = 0, 0.0  # samples so far and their plain durations
 
     def commit(self, calls: int) -> None:
         self.win.calls += calls
@@ -119,6 +120,11 @@ class Trace:
                 return fn(data)
             finally:
                 elapsed = _clock() - start
+                if count:
+                    if sampler.timed > 3 and elapsed > 8 * sampler.timed_s / sampler.timed:
+                        weight = 1  # an outlier (preempted, a GC pause) stands for itself
+                    sampler.timed += 1
+                    sampler.timed_s += elapsed
                 inner = min(trace._nested, elapsed)
                 win.process_s += (elapsed - inner) * weight
                 win.write_s += inner * weight
