@@ -40,19 +40,22 @@ class _Window:
     def event(self) -> dict[str, Any]:
         return {"kind": "instance", "pe": self.pe, "instance": self.instance,
                 "process": self.process, "t0": self.t0, "t1": time.time(), "calls": self.calls,
-                "process_s": self.process_s, "read_s": self.read_s, "write_s": self.write_s}
+                "process_s": max(self.process_s, 0.0), "read_s": self.read_s,
+                "write_s": self.write_s}
 
 
 class _Sampler:
     """Sampling state of one wrapped function: ``countdown`` calls to the next
-    sample, which stands for the ``weight`` calls since the previous one."""
+    timed call, which stands for the ``weight`` calls since the previous one.
+    Every call is timed until the function proves cheap (see :class:`Trace`)."""
 
-    __slots__ = ("win", "units", "countdown", "weight", "timed", "timed_s")
+    __slots__ = ("win", "units", "countdown", "weight", "timed", "timed_s", "sampling")
 
     def __init__(self, win: _Window, units: list) -> None:
         self.win, self.units = win, units
-        self.countdown = self.weight = 1  # the first call is timed and stands for itself
-        self.timed, self.timed_s = 0, 0.0  # samples so far and their plain durations
+        self.countdown = self.weight = 1  # the next call is timed and stands for itself
+        self.timed, self.timed_s = 0, 0.0  # timed calls so far and their plain durations
+        self.sampling = False
 
     def commit(self, calls: int) -> None:
         self.win.calls += calls
@@ -62,15 +65,21 @@ class _Sampler:
 class Trace:
     """Per-process collector of timing events (used by :class:`d4p.executor.Executor`).
 
-    Of the calls of each PE instance, about one in ``period`` (at random
+    Every call of a PE instance is timed until its first ``probe`` calls show
+    that it is cheap (under ``cheap`` seconds on average: timing would cost a
+    large share of it); from then on about one call in ``period`` (at random
     spacing, so that periodic data cannot fool it) is timed and stands for
-    the calls since the previous sample; the others cost a counter. Counts
-    are exact; times are estimates whose sums add up to the run's time. A
-    timed call's own time is its duration less the weighted durations of the
-    sampled calls it made to other PEs.
+    the calls since the previous one, and the others cost a counter. Counts
+    are exact; times of expensive PEs are exact, times of cheap PEs are
+    unbiased estimates (called often, so the estimate is close). A timed
+    call's own time is its duration less what the calls it made to other PEs
+    report (their duration, times their weight).
     """
 
-    def __init__(self, process: int, every: int = 1000, period: int = 32) -> None:
+    def __init__(self, process: int, every: int = 1000, period: int = 32, probe: int = 64,
+                 cheap: float = 20e-6) -> None:
+        self.probe = probe
+        self.cheap = cheap
         self.process = process
         self.every = every
         self.period = period
@@ -107,7 +116,13 @@ class Trace:
                     trace._nested = saved
                     return result
                 weight = sampler.weight
-                sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
+                if not sampler.sampling and sampler.timed >= trace.probe \
+                        and sampler.timed_s < trace.cheap * sampler.timed:
+                    sampler.sampling = True
+                if sampler.sampling:
+                    sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
+                else:
+                    sampler.countdown = sampler.weight = 1
                 sampler.commit(weight)
                 if win.calls >= every:
                     trace.events.append(win.event())
@@ -125,7 +140,7 @@ class Trace:
                         weight = 1  # an outlier (preempted, a GC pause) stands for itself
                     sampler.timed += 1
                     sampler.timed_s += elapsed
-                inner = min(trace._nested, elapsed)
+                inner = trace._nested  # may exceed elapsed now and then: unbiased on average
                 win.process_s += (elapsed - inner) * weight
                 win.write_s += inner * weight
                 trace._nested = outer + elapsed * weight
