@@ -70,7 +70,8 @@ class Executor:
     """Runs the instances of ``plan`` placed on ``process``.
 
     A batch for another process is handed to the transport when it holds
-    ``batch_size`` units or when its first unit has waited ``latency`` seconds.
+    ``batch_size`` units or when its first unit has waited ``latency`` seconds
+    (10 ms: a slow producer feeding a busy process must not starve it).
 
     ``transport`` is needed when the plan spans several processes. ``reuse``
     lets instance 0 of each PE be the plan's own PE object, for workers whose
@@ -78,7 +79,7 @@ class Executor:
     """
 
     def __init__(self, plan: Plan, process: int = 0, *, transport: Transport | None = None,
-                 reuse: bool = False, batch_size: int = 256, latency: float = 0.05,
+                 reuse: bool = False, batch_size: int = 256, latency: float = 0.01,
                  trace: bool = False) -> None:
         if plan.processes > 1 and transport is None:
             raise ValueError("this plan spans several processes: the executor needs a transport")
@@ -144,7 +145,7 @@ class Executor:
             n = pending[0] = pending[0] + 1
             if n == 1:
                 pending[1] = clock()
-            elif n >= batch_size or (not n & 15 and clock() - pending[1] > latency):
+            elif n >= batch_size or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
                 self._flush_to(proc)
 
         return send_later
