@@ -113,8 +113,14 @@ class Executor:
             if self.trace is not None:
                 feeders = self._all_feeders(loc.pe_id, port)
                 edge = (feeders[0], loc.pe_id) if len(feeders) == 1 else None
-                receive = self.trace.timed(self._window(loc), receive, edge=edge)
+                receive = self.trace.timed(self._window(loc), receive, edge=edge,
+                                           leaf=not self._feeds_local(loc))
             self._receivers[(loc.iid, port)] = receive
+
+    def _feeds_local(self, loc: _Local) -> bool:
+        """Whether ``loc``'s writes call instances in this process."""
+        return any(self._proc_of[t] == self.process for r in self.plan.routes
+                   if r.src_pe == loc.pe_id for t in r.targets)
 
     def _window(self, loc: _Local):
         return self.trace.window(loc.iid, loc.pe_id, loc.index)

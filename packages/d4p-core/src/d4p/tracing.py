@@ -97,38 +97,16 @@ class Trace:
         return win
 
     def timed(self, win: _Window, fn: Callable[[Any], Any], count: bool = True,
-              edge: tuple[str, str] | None = None):
+              edge: tuple[str, str] | None = None, leaf: bool = False):
         """Wrap ``fn``, a call of ``win``'s PE, so that it is counted and sampled;
         ``count=False`` (postprocess) times every call and counts none. Each
-        call is also a unit of ``edge`` (source PE, this PE), if given."""
+        call is also a unit of ``edge`` (source PE, this PE), if given. ``leaf``
+        says that ``fn`` calls no other PE in this process."""
         trace, every, period, spacing = self, self.every, self.period, self._spacing
         units = self.edges.setdefault(edge, [0, 0, 0.0]) if edge else [0]
         sampler = _Sampler(win, units)
-        if count:
-            self.samplers.append(sampler)
 
-        def call(data):
-            if count:
-                sampler.countdown -= 1
-                if sampler.countdown:  # not sampled: hide what nested samples report
-                    saved = trace._nested
-                    result = fn(data)
-                    trace._nested = saved
-                    return result
-                weight = sampler.weight
-                if not sampler.sampling and sampler.timed >= trace.probe \
-                        and sampler.timed_s < trace.cheap * sampler.timed:
-                    sampler.sampling = True
-                if sampler.sampling:
-                    sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
-                else:
-                    sampler.countdown = sampler.weight = 1
-                sampler.commit(weight)
-                if win.calls >= every:
-                    trace.events.append(win.event())
-                    win.reset()
-            else:
-                weight = 1
+        def timed_call(data, weight):
             start = _clock()
             outer, trace._nested = trace._nested, 0.0
             try:
@@ -144,6 +122,41 @@ class Trace:
                 win.process_s += (elapsed - inner) * weight
                 win.write_s += inner * weight
                 trace._nested = outer + elapsed * weight
+
+        if not count:
+            return lambda data: timed_call(data, 1)
+        self.samplers.append(sampler)
+
+        def sample(data):
+            weight = sampler.weight
+            if not sampler.sampling and sampler.timed >= trace.probe \
+                    and sampler.timed_s < trace.cheap * sampler.timed:
+                sampler.sampling = True
+            if sampler.sampling:
+                sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
+            else:
+                sampler.countdown = sampler.weight = 1
+            sampler.commit(weight)
+            if win.calls >= every:
+                trace.events.append(win.event())
+                win.reset()
+            return timed_call(data, weight)
+
+        if leaf:
+            def call(data):
+                sampler.countdown -= 1
+                if sampler.countdown:
+                    return fn(data)
+                return sample(data)
+        else:
+            def call(data):
+                sampler.countdown -= 1
+                if sampler.countdown:  # not timed: hide what nested samples report
+                    saved = trace._nested
+                    result = fn(data)
+                    trace._nested = saved
+                    return result
+                return sample(data)
 
         return call
 
