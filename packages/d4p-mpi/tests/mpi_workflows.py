@@ -171,3 +171,32 @@ def stuck(seconds: float = 1000.0) -> tuple[d4p.WorkflowGraph, dict]:
     graph = d4p.WorkflowGraph()
     graph.connect(Numbers(3), "output", Sleeper(seconds), "input")
     return graph, {}
+
+
+class Repeat(d4p.ProducerPE):
+    """Writes ``text`` ``times`` times in a single call."""
+
+    def __init__(self, text: str, times: int) -> None:
+        super().__init__()
+        self.text = text
+        self.times = times
+
+    def _process(self, inputs):
+        for _ in range(self.times):
+            self.write("output", self.text)
+
+
+class Environment(d4p.IterativePE):
+    """Writes (its instance, the value of the environment variable its input names)."""
+
+    def _process(self, name):
+        return (self.instance, os.environ.get(name))
+
+
+def environment(name: str, instances: int = 2) -> tuple[d4p.WorkflowGraph, dict]:
+    """The value of variable ``name`` as seen by ``instances`` instances."""
+    graph = d4p.WorkflowGraph()
+    probe = Environment()
+    probe.numprocesses = instances
+    graph.connect(Repeat(name, instances), "output", probe, "input")
+    return graph, {}

@@ -1,5 +1,6 @@
 """Finding MPI: inside mpiexec or not, which mpiexec, what to install."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,3 +53,45 @@ def test_launching_process_is_primary():
     from d4p_mpi import MPIMapping
 
     assert MPIMapping.primary is True
+
+
+def _no_cluster(monkeypatch):
+    for var in environment._CLUSTER_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("UCX_MEM_")]:
+        monkeypatch.delenv(var)
+
+
+def test_ranks_on_this_machine_run_without_ucx_memory_hooks(monkeypatch):
+    _no_cluster(monkeypatch)
+    monkeypatch.setenv("D4P_TEST_KEPT", "yes")
+    env = environment.rank_environment()
+    assert env["UCX_MEM_EVENTS"] == "no"
+    assert env["D4P_TEST_KEPT"] == "yes"
+    assert "UCX_MEM_EVENTS" not in os.environ
+
+
+def test_ucx_memory_hooks_stay_when_the_user_set_them(monkeypatch):
+    _no_cluster(monkeypatch)
+    monkeypatch.setenv("UCX_MEM_MALLOC_HOOKS", "yes")
+    assert "UCX_MEM_EVENTS" not in environment.rank_environment()
+
+
+@pytest.mark.parametrize("where", ["SLURM_JOB_ID", "PBS_JOBID", "HYDRA_HOST_FILE"])
+def test_ucx_memory_hooks_stay_when_ranks_may_go_to_other_machines(monkeypatch, where):
+    _no_cluster(monkeypatch)
+    monkeypatch.setenv(where, "42")
+    assert "UCX_MEM_EVENTS" not in environment.rank_environment()
+    monkeypatch.delenv(where)
+    (mpiexec,) = environment.mpiexec_command()
+    assert "UCX_MEM_EVENTS" not in environment.rank_environment(f"{mpiexec} -hosts a,b")
+
+
+def test_launched_ranks_get_the_rank_environment(monkeypatch):
+    import mpi_workflows
+
+    _no_cluster(monkeypatch)
+    graph, inputs = mpi_workflows.environment("UCX_MEM_EVENTS", instances=2)
+    result = d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60)
+    assert sorted(result["Environment1"]["output"]) == [(0, "no"), (1, "no")]
+    assert sorted(result.summary.assignment["Environment1"]) == [1, 2]

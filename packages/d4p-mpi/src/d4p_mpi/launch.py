@@ -27,7 +27,7 @@ from typing import Any
 from d4p import D4PError, Outcome, UsageError, WorkflowFailed
 from d4p.plan import Plan
 
-from .environment import INSTALL_HINT, mpiexec_command
+from .environment import INSTALL_HINT, mpiexec_command, rank_environment
 from .job import write_job
 
 LAST_RUN: dict[str, float] = {}
@@ -48,7 +48,8 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
                 str(rundir), str(os.getpid())]
         listener = _Listener(rundir, options.get("progress"), options.get("tracer"))
-        code, report = _run(argv, rundir, options.get("timeout") or 0.0, listener)
+        env = rank_environment(options.get("mpiexec") or "")
+        code, report = _run(argv, env, rundir, options.get("timeout") or 0.0, listener)
         return _outcome(rundir, code, report, plan.processes, listener)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
@@ -100,11 +101,10 @@ class _Listener:
             self.tracer.record(events)
 
 
-def _run(argv: list[str], rundir: Path, timeout: float,
+def _run(argv: list[str], env: dict[str, str], rundir: Path, timeout: float,
          listener: _Listener) -> tuple[int, str]:
     """Run mpiexec; return its exit status and its report of a dead rank, if any.
     What the ranks print reaches this process's stdout as they print it."""
-    env = dict(os.environ)
     with open(rundir / "stderr", "wb") as err:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

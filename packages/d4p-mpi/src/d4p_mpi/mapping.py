@@ -29,7 +29,7 @@ class MPIMapping(Mapping):
     description = "MPI ranks (mpi4py, MPICH); starts mpiexec itself unless run under it"
     options = (
         Option("timeout", 0.0, "seconds after which the run is stopped (0: no limit)", float),
-        Option("batch_size", 256, "data units sent to another rank in one message", _positive),
+        Option("batch_size", 1024, "data units sent to another rank in one message", _positive),
         Option("queue_size", 16, "messages in flight to one rank before a sender waits "
                                 "(backpressure)", _positive),
         Option("mpiexec", "", "mpiexec command to launch with (default: the one of the "

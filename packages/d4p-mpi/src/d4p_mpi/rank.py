@@ -25,7 +25,7 @@ Report = Callable[[dict[str, int], list[dict]], None]
 tracing events since the last call."""
 
 
-def run_rank(comm, plan: Plan, *, batch_size: int = 256, queue_size: int = 16,
+def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
              timeout: float = 0.0, announce: bool = False, trace: bool = False,
              report: Report | None = None) -> tuple[Outcome, list[dict]] | None:
     """Run the instances of ``plan`` placed on this rank of ``comm``.
