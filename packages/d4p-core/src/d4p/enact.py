@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -78,6 +77,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     cls = get_mapping(mapping)
     settings = _settings(cls, options)
     plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
+    import uuid  # here, not at the top: worker processes import d4p and never need it
+
     info = RunInfo(uuid.uuid4().hex[:12], name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
     tracer = _tracer(info) if monitor and cls.primary else None

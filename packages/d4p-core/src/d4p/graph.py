@@ -7,10 +7,7 @@ checked at :meth:`WorkflowGraph.connect`, so a typo fails where it is made.
 
 from __future__ import annotations
 
-import html
 import itertools
-import shutil
-import subprocess
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -198,6 +195,9 @@ class WorkflowGraph:
 
     def to_svg(self) -> str:
         """The graph as SVG, drawn by Graphviz's ``dot`` (must be installed)."""
+        import shutil
+        import subprocess
+
         dot = shutil.which("dot")
         if dot is None:
             raise GraphError("drawing SVG or PNG needs Graphviz: install it (apt-get install "
@@ -207,6 +207,8 @@ class WorkflowGraph:
         return done.stdout
 
     def _repr_svg_(self) -> str | None:
+        import shutil
+
         if shutil.which("dot") is None:
             return None
         return self.to_svg()
@@ -365,4 +367,6 @@ def _dot_escape(text: str) -> str:
 
 
 def _mermaid_escape(text: str) -> str:
+    import html
+
     return html.escape(str(text), quote=True)

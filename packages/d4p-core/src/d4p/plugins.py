@@ -12,7 +12,6 @@ import importlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -69,6 +68,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     """Like pluggy's ``load_setuptools_entrypoints``, but a plugin that fails
     to import is skipped with a warning instead of breaking every command."""
+    from importlib import metadata  # here: worker processes import d4p and never need it
+
     for dist in list(metadata.distributions()):
         for ep in dist.entry_points:
             if ep.group != "d4p" or pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
