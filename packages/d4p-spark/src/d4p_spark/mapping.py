@@ -10,11 +10,18 @@ the target's instance index (``partitionBy``; no shuffle at all when one
 partition feeds one), which reproduces shuffle, group-by, 'all' and 'global'
 exactly as the plan routes them.
 
+An input with the 'all' grouping and several instances gets its units from a
+Spark broadcast instead (``all_grouping="broadcast"``, the default): the
+stages feeding it send one copy, which the driver collects and broadcasts
+once, rather than one copy per instance through a shuffle (see
+:mod:`d4p_spark.stages`).
+
 A chain of stages runs as one Spark job (each stage passes the summaries of
 its upstream stages on, so one ``collect`` of the last stage's summaries
-gathers them all). A stage that several stages read is persisted and computed
-by a job of its own first, so no PE runs twice; stages that end the workflow
-are collected at the same time.
+gathers them all). A stage that several stages read, or that feeds a
+broadcast, is computed by a job of its own first (persisted when a later
+stage reads it through a shuffle), so no PE runs twice; stages that end the
+workflow are collected at the same time.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from d4p import D4PError, GraphError, Mapping, Option, Outcome, UsageError, Work
 from d4p.plan import Plan
 
 from . import session, shipping
-from .stages import Layout, layout
-from .task import ForStage, StageTask, by_index, is_meta
+from .stages import Layout, broadcast_inputs, layout
+from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
 
 
 class SparkMapping(Mapping):
@@ -46,6 +53,11 @@ class SparkMapping(Mapping):
                "need besides the workflow's own modules, which are shipped automatically "
                "(repeatable)", multiple=True),
         Option("batch_size", 1024, "data units per record sent between stages", type=int),
+        Option("all_grouping", "broadcast", "how the units of an input with the 'all' grouping "
+               "reach its instances: broadcast (sent once, through the driver, which holds "
+               "them all for a moment) or shuffle (one copy per instance written by the "
+               "sender: for streams larger than the driver's memory)",
+               choices=("broadcast", "shuffle")),
     )
     default_processes = 1
     """Spark's parallelism comes from the PEs' instances (``numprocesses``) and the
@@ -59,40 +71,68 @@ class SparkMapping(Mapping):
         sc = session.get_context(options.get("master"), options.get("conf"))
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
         return _Run(sc, layout(plan), batch_size, options.get("progress"),
-                    options.get("tracer")).run()
+                    options.get("tracer"),
+                    options.get("all_grouping", "broadcast") == "broadcast").run()
 
 
 class _Run:
     """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
 
-    def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer) -> None:
+    def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer,
+                 broadcast: bool = True) -> None:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
         self.progress = progress
         self.tracer = tracer
-        self.index_of = tuple(i.index for i in lay.plan.instances)
+        plan = lay.plan
+        self.index_of = tuple(i.index for i in plan.instances)
         self.rdds: dict[int, Any] = {}
-        self.kept: list = []
+        self.kept: list = []  # persisted RDDs
+        self.shared: list = []  # broadcasts
         self.results: dict[str, dict[str, list]] = {}
         self.counts: dict[str, int] = {}
         self.failures: list[tuple[int, int, D4PError]] = []
 
+        inputs = broadcast_inputs(plan) if broadcast else {}
+        self.drop = frozenset((iid, port) for (_, port), iids in inputs.items()
+                              for iid in iids[1:])
+        self.collected = frozenset((iids[0], port) for (_, port), iids in inputs.items())
+        self.instances_of = {iids[0]: iids for iids in inputs.values()}
+        stage_number = {pe: s.number for s in lay.stages for pe in s.pes}
+        self.shuffled_from: list[set[int]] = [set() for _ in lay.stages]
+        self.broadcast_from: list[set[int]] = [set() for _ in lay.stages]
+        for r in plan.routes:
+            a, b = stage_number[r.src_pe], stage_number[r.dst_pe]
+            if a != b:
+                via = self.broadcast_from if (r.dst_pe, r.dst_port) in inputs else \
+                    self.shuffled_from
+                via[b].add(a)
+        self.first = {s.number for s in lay.stages if len(s.downstream) > 1
+                      or any(s.number in b for b in self.broadcast_from)}
+        """Stages computed by a job of their own before the stages that read them."""
+        self.broadcasts: dict[int, list] = {}  # stage → records collected for its 'all' inputs
+
     def run(self) -> Outcome:
         stages = self.layout.stages
-        shared = [s.number for s in stages if len(s.downstream) > 1]
+        done: set[int] = set()
         try:
             for s in stages:
-                self.rdds[s.number] = self._stage(s.number, s.number in shared)
-            for number in shared:  # computed once, before the stages that read them
-                self._merge(self._collect(number))
-                if self.failures:  # nothing downstream of a failed PE runs
+                for u in sorted(set(s.upstream) & self.first - done):
+                    self._merge(self._collect(u))
+                    done.add(u)
+                    if self.failures:  # nothing downstream of a failed PE runs
+                        break
+                if self.failures:
                     break
+                self.rdds[s.number] = self._stage(s.number)
             else:
                 self._collect_all([s.number for s in stages if not s.downstream])
         finally:
             for rdd in self.kept:
                 rdd.unpersist(blocking=False)
+            for shared in self.shared:
+                shared.destroy(blocking=False)
         if self.failures:
             raise min(self.failures, key=lambda f: f[:2])[2]
         return Outcome(self.results, self.counts, placement=self.layout.plan)
@@ -106,45 +146,65 @@ class _Run:
             for summaries in pool.map(self._collect, numbers):
                 self._merge(summaries)
 
-    def _stage(self, number: int, shared: bool):
+    def _stage(self, number: int):
         """The output RDD of stage ``number``, reading the RDDs of its upstream
-        stages; a ``shared`` one is persisted (several stages read it)."""
+        stages and the broadcast of the records collected for it; persisted
+        when it is computed first and a later stage reads it through a shuffle."""
         from pyspark import StorageLevel
 
         sc, lay = self.sc, self.layout
         stage = lay.stages[number]
         plan = lay.plan
+        upstream = sorted(self.shuffled_from[number])
         if stage.source is not None:
             given = plan.inputs[stage.source]
             rdd = sc.parallelize(given if isinstance(given, list) else [], 1)
-        elif not stage.upstream:
+        elif not upstream:
             rdd = sc.parallelize([], stage.width)
         else:
             parts = [self.rdds[u].mapPartitions(
-                ForStage(lay.stage_of, self.index_of, number,
-                         summaries=len(lay.stages[u].downstream) == 1))
-                for u in stage.upstream]
+                ForStage(lay.stage_of, self.index_of, number, summaries=u not in self.first,
+                         skip=self.collected))
+                for u in upstream]
             rdd = parts[0] if len(parts) == 1 else sc.union(parts)
             if stage.width == 1 and rdd.getNumPartitions() == 1:
                 pass  # one partition feeds one: no shuffle, same task
             else:
                 rdd = rdd.partitionBy(stage.width, by_index)
+        shared = None
+        if self.broadcast_from[number]:
+            shared = (sc.broadcast(self.broadcasts.pop(number, [])), self.instances_of)
+            self.shared.append(shared[0])
         out = rdd.mapPartitionsWithIndex(
-            StageTask(plan, stage, self.batch_size, trace=self.tracer is not None))
+            StageTask(plan, stage, self.batch_size, trace=self.tracer is not None,
+                      drop=self.drop, broadcast=shared))
         try:
             out.setName(f"d4p stage {number}: {lay.describe(number)}")  # pickles the task
         except pickle.PicklingError as exc:
             raise self._translate(number, exc) from None
-        if shared:
+        if number in self.first and any(number in s for s in self.shuffled_from):
             out.persist(StorageLevel.MEMORY_AND_DISK)
             self.kept.append(out)
         return out
 
     def _collect(self, number: int) -> list[tuple]:
+        """Run the job that computes stage ``number``: its summaries (and those
+        of the stages it computes), after keeping the records it sends to
+        broadcasts for their stages."""
+        keep = MetaOr(self.collected) if number in self.first and self.collected else is_meta
         try:
-            return self.rdds[number].filter(is_meta).collect()
+            records = self.rdds[number].filter(keep).collect()
         except Exception as exc:
             raise self._translate(number, exc) from None
+        if keep is is_meta:
+            return records
+        summaries = []
+        for record in records:
+            if record[0] == META:
+                summaries.append(record)
+            else:
+                self.broadcasts.setdefault(self.layout.stage_of[record[0]], []).append(record)
+        return summaries
 
     def _merge(self, summaries: list[tuple]) -> None:
         summaries.sort(key=lambda m: m[1:3])
@@ -190,8 +250,7 @@ class _Run:
         while todo:
             n = todo.pop()
             seen.add(n)
-            todo += [u for u in stages[n].upstream
-                     if u not in seen and len(stages[u].downstream) == 1]
+            todo += [u for u in stages[n].upstream if u not in seen and u not in self.first]
         pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
         return pes or list(stages[number].pes)
 

@@ -179,7 +179,9 @@ def _check_same(sc, master: str | None, settings: dict[str, str]) -> None:
         raise UsageError(f"a SparkContext for master {sc.master!r} is already running in this "
                          f"process, so the spark mapping cannot use master {master!r}: leave the "
                          "'master' option out to run on it, or stop it first (sc.stop())")
-    current = sc.getConf()
+    if not settings:
+        return
+    current = sc.getConf()  # a copy through the JVM gateway: only when there is something to check
     for key, value in settings.items():
         if current.get(key) != value:
             raise UsageError(f"a SparkContext is already running in this process with "

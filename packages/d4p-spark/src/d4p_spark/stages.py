@@ -13,12 +13,20 @@ stage to the transport, tagged with the target instance, and partitioning
 those records by the target's instance index reproduces every grouping
 (shuffle, group-by, 'all', 'global' and pair), because the executor has
 already chosen the target.
+
+An input with the 'all' grouping and several instances is the exception
+(:func:`broadcast_inputs`): every instance receives the same units, so the
+stage that feeds it keeps only the copy for instance 0, the driver collects
+those and broadcasts them once (``SparkContext.broadcast``), and every
+partition of the receiving stage reads them from there, instead of the
+sender writing one copy per instance into a shuffle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from d4p.grouping import ALL
 from d4p.plan import PAIR, Instance, Plan
 
 
@@ -97,3 +105,12 @@ def layout(plan: Plan) -> Layout:
                       plan.unconnected, plan.hidden)
     stage_of = tuple(number_of[i.pe_id] for i in plan.instances)
     return Layout(renumbered, tuple(stages), stage_of)
+
+
+def broadcast_inputs(plan: Plan) -> dict[tuple[str, str], tuple[int, ...]]:
+    """(PE, input port) → its instances, for every input port with the 'all'
+    grouping and more than one instance. A grouping belongs to the input port,
+    so every unit that reaches such a port reaches all its instances, in the
+    order each sender wrote it."""
+    return {(r.dst_pe, r.dst_port): r.targets for r in plan.routes
+            if r.rule == ALL and len(r.targets) > 1}

@@ -10,6 +10,11 @@ events when the run is traced. Summary records of upstream stages that run in th
 same Spark job pass through to the stage's output, so one ``collect`` of the
 last stage's summaries gathers those of the whole chain.
 
+Batches for an 'all' input (see :func:`d4p_spark.stages.broadcast_inputs`)
+are sent for its instance 0 only; the stage that reads them gets them from a
+Spark broadcast of what the driver collected, and gives each partition's
+instance its own copy.
+
 A PE that raises is reported in that record, not as a failed Spark task, so
 Spark never retries a deterministic user error and the driver raises the
 original :class:`d4p.WorkflowFailed`.
@@ -49,13 +54,21 @@ class _Stream:
     queue that the task's generator drains. End of stream needs no message: a
     stage's input ends only when every upstream stage has finished."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop: frozenset = frozenset()) -> None:
         self.queue: queue.Queue = queue.Queue(_BACKLOG)
         self.closed = threading.Event()
+        self.drop = drop
+        """(iid, port) of the copies for instances other than 0 of 'all' inputs."""
 
     def send(self, process: int, message: tuple) -> None:
-        if message[0] == DATA:
-            self.put(("data", message[1]))
+        if message[0] != DATA:
+            return
+        batches = message[1]
+        if self.drop:
+            batches = [b for b in batches if (b[0], b[1]) not in self.drop]
+            if not batches:
+                return
+        self.put(("data", batches))
 
     def put(self, item: tuple) -> None:
         while True:
@@ -69,16 +82,24 @@ class _Stream:
 
 class StageTask:
     """``mapPartitionsWithIndex`` function of a stage: partition *j* runs
-    instance *j* of the stage's PEs over the records routed to it."""
+    instance *j* of the stage's PEs over the records routed to it.
 
-    def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False) -> None:
+    ``drop`` is passed to the transport (see :class:`_Stream`); ``broadcast``
+    is ``(Spark broadcast of records, {iid of instance 0: iids of every
+    instance})``: the records for this stage's 'all' inputs, which every
+    partition reads first."""
+
+    def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False,
+                 drop: frozenset = frozenset(), broadcast: tuple | None = None) -> None:
         self.plan = plan
         self.stage = stage
         self.batch_size = batch_size
         self.trace = trace
+        self.drop = drop
+        self.broadcast = broadcast
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
-        stream = _Stream()
+        stream = _Stream(self.drop)
         worker = threading.Thread(target=self._life, args=(index, records, stream),
                                   name=f"d4p stage {self.stage.number}.{index}", daemon=True)
         worker.start()
@@ -112,6 +133,10 @@ class StageTask:
             executor.preprocess()
             executor.run_sources()
             receive = executor.receive
+            if self.broadcast is not None:
+                shared, instances = self.broadcast
+                for iid, port, units in shared.value:
+                    receive(((instances[iid][index], port, units),))
             for _, batch in records:
                 if batch[0] == META:
                     stream.put(("pass", batch))
@@ -143,24 +168,36 @@ class StageTask:
 class ForStage:
     """Picks the records bound for stage ``number``, keyed by the partition of
     their target instance (its instance index); passes summary records on (to
-    partition 0) when ``summaries``."""
+    partition 0) when ``summaries``. Records whose (iid, port) is in ``skip``
+    (those the stage reads from a broadcast) stay behind."""
 
     def __init__(self, stage_of: tuple[int, ...], index_of: tuple[int, ...], number: int,
-                 summaries: bool) -> None:
+                 summaries: bool, skip: frozenset = frozenset()) -> None:
         self.stage_of = stage_of
         self.index_of = index_of
         self.number = number
         self.summaries = summaries
+        self.skip = skip
 
     def __call__(self, records: Iterable[tuple]) -> Iterator[tuple[int, tuple]]:
-        stage_of, index_of, number = self.stage_of, self.index_of, self.number
+        stage_of, index_of, number, skip = self.stage_of, self.index_of, self.number, self.skip
         for record in records:
             iid = record[0]
             if iid >= 0:
-                if stage_of[iid] == number:
+                if stage_of[iid] == number and not (skip and (iid, record[1]) in skip):
                     yield index_of[iid], record
             elif self.summaries:
                 yield 0, record
+
+
+class MetaOr:
+    """Filter: summary records and the records whose (iid, port) is in ``keys``."""
+
+    def __init__(self, keys: frozenset) -> None:
+        self.keys = keys
+
+    def __call__(self, record: tuple) -> bool:
+        return record[0] == META or (record[0], record[1]) in self.keys
 
 
 def by_index(key: int) -> int:
