@@ -299,3 +299,46 @@ def test_a_task_that_fails_outside_the_pes_shows_the_python_cause():
     assert "Traceback (most recent call last)" in info.value.traceback
     assert "in __setstate__" in info.value.traceback
     assert "\tat org.apache" not in str(info.value)
+
+
+class Both(d4p.GenericPE):
+    """Counts and sums what reaches its 'all' input and its shuffled input;
+    writes (instance, all count, all sum, shuffled count, shuffled sum) at the end."""
+
+    def __init__(self):
+        super().__init__(numprocesses=3)
+        self._add_input("every", grouping="all")
+        self._add_input("some")
+        self._add_output("output")
+        self.seen = {"every": [0, 0], "some": [0, 0]}
+
+    def process(self, inputs):
+        for port, x in inputs.items():
+            self.seen[port][0] += 1
+            self.seen[port][1] += x
+
+    def postprocess(self):
+        self.write("output", (self.instance, *self.seen["every"], *self.seen["some"]))
+
+
+@pytest.mark.parametrize("all_grouping", ["broadcast", "shuffle"])
+def test_all_inputs_get_every_unit_whether_broadcast_or_shuffled(all_grouping):
+    from d4p.testing.workflows import Double, Total
+
+    def run(**options):
+        graph = d4p.WorkflowGraph()
+        source, double, both, total = _numbers(100), Double(), Both(), Total("all", 2)
+        double.numprocesses = 2
+        graph.connect(source, "output", double, "input")
+        graph.connect(double, "output", both, "every")  # the same stage feeds both inputs
+        graph.connect(double, "output", both, "some")
+        graph.connect(source, "output", total, "input")  # a second 'all' input elsewhere
+        out = d4p.run(graph, {source: 1}, **options)
+        return sorted(out[both.id]["output"]), sorted(out[total.id]["output"])
+
+    both_out, total_out = run(mapping="spark", all_grouping=all_grouping)
+    assert (both_out, total_out) == run()
+    doubled = 2 * sum(range(100))
+    assert [row[1:3] for row in both_out] == [(100, doubled)] * 3
+    assert sum(row[3] for row in both_out) == 100 and sum(row[4] for row in both_out) == doubled
+    assert total_out == [(100, sum(range(100)))] * 2

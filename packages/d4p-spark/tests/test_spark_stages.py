@@ -3,7 +3,7 @@
 import d4p
 from d4p.examples import pipeline, wordcount
 from d4p.plan import make_plan
-from d4p_spark.stages import layout
+from d4p_spark.stages import broadcast_inputs, layout
 
 
 def _names(ids):
@@ -86,3 +86,15 @@ def test_a_feed_for_a_pe_with_upstream_is_hidden_in_names():
     assert lay.describe(feed_stage.number) == feed  # only hidden PEs: named anyway
     second_stage = next(s for s in lay.stages if second.id in s.pes)
     assert feed_stage.number in second_stage.upstream
+
+
+def test_only_all_inputs_with_several_instances_are_broadcast():
+    from d4p.testing.workflows import Numbers, Total
+
+    graph = d4p.WorkflowGraph()
+    src, wide, narrow, shuffled = (Numbers(4), Total("all", numprocesses=3), Total("all"),
+                                   Total(numprocesses=2))
+    for pe in (wide, narrow, shuffled):
+        graph.connect(src, "output", pe, "input")
+    plan = layout(make_plan(graph, 1, {src: 1})).plan
+    assert broadcast_inputs(plan) == {(wide.id, "input"): tuple(plan.by_pe[wide.id])}

@@ -71,3 +71,29 @@ def test_every_unit_reaches_the_next_stage_once_and_summaries_pass_through():
     got = sorted(u for r in results for u in r[3][keep.id]["output"])
     assert got == list(range(1_000))
     assert [r[4][keep.id] for r in results] == [500, 500]  # shuffle: balanced
+
+
+class Shared:
+    """Stands in for a Spark broadcast."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def test_units_for_an_all_input_travel_once_and_every_instance_reads_them():
+    graph = d4p.WorkflowGraph()
+    source, keep = Counting(), Keep()
+    keep._add_input("input", grouping="all")
+    keep.numprocesses = 3
+    graph.connect(source, "output", keep, "input")
+    lay = layout(make_plan(graph, 1, {source: 1}))
+    first, *others = lay.plan.by_pe[keep.id]
+    drop = frozenset((iid, "input") for iid in others)
+    *data, _ = StageTask(lay.plan, lay.stages[0], batch_size=64, drop=drop)(0, iter(()))
+    assert {iid for iid, _, _ in data} == {first}  # one copy, addressed to instance 0
+    assert [u for _, _, units in data for u in units] == list(range(1_000))
+    shared = (Shared(data), {first: (first, *others)})
+    for j in (0, 1, 2):
+        *_, summary = StageTask(lay.plan, lay.stages[1], batch_size=64, broadcast=shared)(
+            j, iter(()))
+        assert summary[3][keep.id]["output"] == list(range(1_000))

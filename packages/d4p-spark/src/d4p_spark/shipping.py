@@ -30,6 +30,7 @@ from types import ModuleType
 from d4p import UsageError
 
 _shipped: dict[str, set[str]] = {}  # application id → files added with addPyFile
+_seen: dict[str, tuple[ModuleType, bool]] = {}  # module name → (module, whether to ship it)
 
 
 @functools.cache
@@ -50,16 +51,23 @@ def local_modules() -> list[ModuleType]:
     from another file."""
     found = []
     for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None)
-        if module is None or name == "__main__" or not origin or not origin.endswith(".py"):
-            continue
-        top = name.partition(".")[0]
-        if top in sys.stdlib_module_names:
-            continue
-        top_file = getattr(sys.modules.get(top), "__file__", None)
-        if not _importable(top, os.path.abspath(top_file) if top_file else None):
+        seen = _seen.get(name)
+        if seen is None or seen[0] is not module:  # a module judged once per run is slow
+            seen = _seen[name] = (module, _is_local(name, module))
+        if seen[1]:
             found.append(module)
     return found
+
+
+def _is_local(name: str, module: ModuleType | None) -> bool:
+    origin = getattr(module, "__file__", None)
+    if module is None or name == "__main__" or not origin or not origin.endswith(".py"):
+        return False
+    top = name.partition(".")[0]
+    if top in sys.stdlib_module_names:
+        return False
+    top_file = getattr(sys.modules.get(top), "__file__", None)
+    return not _importable(top, os.path.abspath(top_file) if top_file else None)
 
 
 @functools.cache
@@ -86,6 +94,8 @@ def ship(sc, local: bool, py_files=()) -> None:
             raise UsageError(f"option 'py_files' of mapping 'spark' names {path!r}, which does "
                              "not exist; give .py, .zip or .egg files (or package directories)")
         files.append(path if os.path.isfile(path) else _zip(path))
+    if not files:
+        return
     added = _shipped.setdefault(sc.applicationId, set())
     for path in files:
         path = os.path.abspath(path)
