@@ -89,3 +89,38 @@ def test_monitoring_nobody_accepts_is_a_usage_error_naming_the_uri():
     graph, inputs = wordcount(words=10)
     with pytest.raises(d4p.UsageError, match="nothing://here"):
         d4p.run(graph, inputs, monitor="nothing://here")
+
+
+def test_own_times_of_a_fused_chain_add_up_and_name_the_slow_pe(recorder):
+    """producer → cheap → slow → cheap, fused in one process: most calls are not
+    timed, yet each PE's own time excludes what it calls (the slow PE stands
+    out) and the own times add up to the run's time."""
+    graph = d4p.WorkflowGraph()
+
+    @d4p.producer
+    def numbers():
+        yield from range(20_000)
+
+    @d4p.iterative
+    def cheap(x):
+        return x + 1
+
+    @d4p.iterative
+    def slow(x):
+        return sum(range(400)) + x
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    pes = [numbers(), cheap(), slow(), sink()]
+    for a, b in zip(pes, pes[1:], strict=False):
+        graph.connect(a, "output", b, "input")
+    result = d4p.run(graph, mapping="simple", monitor="test://recorder")
+    own: dict[str, float] = {}
+    for e in recorder.of("instance"):
+        own[e["pe"]] = own.get(e["pe"], 0.0) + e["process_s"]
+    ids = [pe.id for pe in pes]
+    assert result.summary.units == dict.fromkeys(ids[1:], 20_000) | {ids[0]: 1}
+    assert own[ids[2]] > 3 * max(own[ids[1]], own[ids[3]])
+    assert 0.5 * result.summary.seconds < sum(own.values()) < 1.5 * result.summary.seconds

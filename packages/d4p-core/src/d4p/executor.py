@@ -53,7 +53,8 @@ class Transport(Protocol):
 
 
 class _Local:
-    __slots__ = ("iid", "pe", "pe_id", "index", "calls", "waiting", "finished", "emit")
+    __slots__ = ("iid", "pe", "pe_id", "index", "calls", "due", "sample", "waiting",
+                 "finished", "emit")
 
     def __init__(self, iid: int, pe: GenericPE, waiting: int) -> None:
         self.iid = iid
@@ -61,6 +62,8 @@ class _Local:
         self.pe_id = pe.id
         self.index = pe.instance
         self.calls = 0
+        self.due = 0  # the call to time, when tracing (never, when 0)
+        self.sample: Any = None  # the tracing sampler (d4p.tracing._Sampler)
         self.waiting = waiting
         self.finished = False
         self.emit: dict[str, Callable[[Any], None]] = {}
@@ -99,6 +102,12 @@ class Executor:
             self.local[inst.iid] = _Local(inst.iid, pe, len(plan.upstream[inst.iid]))
         self._receivers: dict[tuple[int, str], Callable[[Any], None]] = {}
         self._unfinished = len(self.local)
+        if self.trace is not None:
+            for loc in self.local.values():
+                loc.sample = self.trace.sampler(loc, self._window(loc),
+                                                self._counted_edge(loc.pe_id))
+            for iid in self.local:
+                self.trace.reaches(iid, self._reach(iid))
         for iid in sorted(self.local, reverse=True):  # downstream first
             self._wire(self.local[iid])
 
@@ -108,34 +117,37 @@ class Executor:
         for port in pe.outputconnections:
             loc.emit[port] = self._emitter(loc, port)
         pe._d4p_emit = loc.emit
+        sample = loc.sample.call if loc.sample is not None else None
         for port in pe.inputconnections:
-            receive = self._receiver(loc, port)
-            if self.trace is not None:
-                feeders = self._all_feeders(loc.pe_id, port)
-                edge = (feeders[0], loc.pe_id) if len(feeders) == 1 else None
-                receive = self.trace.timed(self._window(loc), receive, edge=edge,
-                                           leaf=not self._feeds_local(loc))
-            self._receivers[(loc.iid, port)] = receive
+            self._receivers[(loc.iid, port)] = self._receiver(loc, port, sample)
 
-    def _feeds_local(self, loc: _Local) -> bool:
-        """Whether ``loc``'s writes call instances in this process."""
-        return any(self._proc_of[t] == self.process for r in self.plan.routes
-                   if r.src_pe == loc.pe_id for t in r.targets)
+    def _reach(self, iid: int) -> list[int]:
+        """The local instances that the writes of local instance ``iid`` reach."""
+        seen: set[int] = set()
+        todo = [iid]
+        while todo:
+            for target in self.plan.downstream[todo.pop()]:
+                if target in self.local and target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return sorted(seen)
 
     def _window(self, loc: _Local):
         return self.trace.window(loc.iid, loc.pe_id, loc.index)
 
     def _to(self, loc: _Local, route: Route, target: int) -> Callable[[Any], None]:
         deliver = self._deliver(target, route.dst_port)
-        if self.trace is not None and len(self._all_feeders(route.dst_pe, route.dst_port)) > 1:
-            deliver = self.trace.counted(loc.pe_id, route.dst_pe, deliver)  # else the receiver counts
+        if self.trace is not None and self._counted_edge(route.dst_pe) is None:
+            deliver = self.trace.counted(loc.pe_id, route.dst_pe, deliver)
         return deliver
 
     @functools.cache  # noqa: B019 (one executor per process and run)
-    def _all_feeders(self, dst: str, port: str) -> list[str]:
-        """The PEs that feed input ``port`` of PE ``dst``."""
-        return sorted({r.src_pe for r in self.plan.routes
-                       if r.dst_pe == dst and r.dst_port == port})
+    def _counted_edge(self, pe_id: str) -> tuple[str, str] | None:
+        """(feeder, ``pe_id``) when ``pe_id`` has one input port fed by one PE: its
+        calls are that edge's units, counted where it runs; otherwise (None) the
+        senders count the units of each edge into ``pe_id``."""
+        feeds = {(r.src_pe, r.dst_port) for r in self.plan.routes if r.dst_pe == pe_id}
+        return (next(iter(feeds))[0], pe_id) if len(feeds) == 1 else None
 
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
@@ -213,7 +225,9 @@ class Executor:
 
         return by_key
 
-    def _receiver(self, loc: _Local, port: str) -> Callable[[Any], None]:
+    def _receiver(self, loc: _Local, port: str, sample) -> Callable[[Any], None]:
+        """The function that runs ``loc``'s PE on a unit arriving at ``port``; it
+        hands the calls tracing picks (``loc.due``) to ``sample``."""
         pe = loc.pe
         kind = type(pe).process
         if kind is IterativePE.process or kind is ConsumerPE.process:
@@ -223,7 +237,7 @@ class Executor:
             def receive(data):
                 loc.calls += 1
                 try:
-                    result = fn(data)
+                    result = fn(data) if loc.calls != loc.due else sample(fn, data)
                 except WorkflowFailed:
                     raise
                 except Exception as exc:
@@ -238,7 +252,8 @@ class Executor:
         def receive(data):
             loc.calls += 1
             try:
-                result = process({port: data})
+                inputs = {port: data}
+                result = process(inputs) if loc.calls != loc.due else sample(process, inputs)
                 if result:
                     for name, value in result.items():
                         write(name, value)
@@ -269,12 +284,13 @@ class Executor:
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
             iterate = _source_call(loc.pe)
-            if self.trace is not None:
-                iterate = self.trace.timed(self._window(loc), iterate)
             for n, item in enumerate(items):
                 loc.calls += 1
                 try:
-                    iterate(item)
+                    if loc.calls != loc.due:
+                        iterate(item)
+                    else:
+                        loc.sample.call(iterate, item)
                 except WorkflowFailed:
                     raise
                 except Exception as exc:
@@ -308,11 +324,11 @@ class Executor:
             self._finish(loc)
 
     def _finish(self, loc: _Local) -> None:
-        call = _postprocess
-        if self.trace is not None:
-            call = self.trace.timed(self._window(loc), _postprocess, count=False)
         try:
-            call(loc.pe)
+            if loc.sample is None:
+                loc.pe.postprocess()
+            else:
+                loc.sample.once(_postprocess, loc.pe)
         except WorkflowFailed:
             raise
         except Exception as exc:

@@ -45,21 +45,92 @@ class _Window:
 
 
 class _Sampler:
-    """Sampling state of one wrapped function: ``countdown`` calls to the next
-    timed call, which stands for the ``weight`` calls since the previous one.
-    Every call is timed until the function proves cheap (see :class:`Trace`)."""
+    """Timing of one PE instance's calls (see :class:`Trace`).
 
-    __slots__ = ("win", "units", "countdown", "weight", "timed", "timed_s", "sampling")
+    The executor counts the instance's calls in ``loc.calls`` and makes call
+    number ``loc.due`` through :meth:`call`, which times it and sets the next
+    ``loc.due``; a timed call stands for the calls since the previous one.
+    ``inside`` are the samplers of the local instances this one's writes reach
+    (directly or not): what they did during a timed call is not its own time.
+    """
 
-    def __init__(self, win: _Window, units: list) -> None:
-        self.win, self.units = win, units
-        self.countdown = self.weight = 1  # the next call is timed and stands for itself
-        self.timed, self.timed_s = 0, 0.0  # timed calls so far and their plain durations
+    __slots__ = ("trace", "loc", "win", "edge", "inside", "last", "timed", "timed_s", "own_s",
+                 "sampling", "counted")
+
+    def __init__(self, trace: Trace, loc: Any, win: _Window, edge: list | None) -> None:
+        self.trace, self.loc, self.win, self.edge = trace, loc, win, edge
+        self.inside: list[_Sampler] = []
+        self.last = 0  # the call last timed
+        self.timed, self.timed_s, self.own_s = 0, 0.0, 0.0  # timed calls, their times
         self.sampling = False
+        self.counted = 0  # calls already in events
+        loc.due = 1
 
-    def commit(self, calls: int) -> None:
+    def call(self, fn: Callable[[Any], Any], data: Any) -> Any:
+        """``fn(data)``, call number ``loc.calls`` of the instance, timed."""
+        trace, loc, win = self.trace, self.loc, self.win
+        n = loc.calls
+        weight, self.last = n - self.last, n
+        if not self.sampling and self.timed >= trace.probe \
+                and self.timed_s < trace.cheap * self.timed:
+            self.sampling = True
+        loc.due = n + (trace.spacing(1, 2 * trace.period - 1) if self.sampling else 1)
+        if n - self.counted >= trace.every:
+            self.commit()
+            trace.events.append(win.event())
+            win.reset()
+        before = [s.loc.calls for s in self.inside] if self.inside else None
+        sent, start = trace.sent_s, _clock()
+        try:
+            return fn(data)
+        finally:
+            elapsed = _clock() - start
+            inner = _inner(trace, sent, self.inside, before)
+            own = elapsed - inner
+            if weight > 1 and self.timed > 3 and elapsed > 8 * self.timed_s / self.timed:
+                # an outlier (preempted, a GC pause) stands for itself, the other
+                # calls for the mean
+                mean = self.own_s / self.timed
+                win.process_s += own + mean * (weight - 1)
+                win.write_s += inner + (self.timed_s / self.timed - mean) * (weight - 1)
+            else:
+                win.process_s += own * weight
+                win.write_s += inner * weight
+            self.timed += 1
+            self.timed_s += elapsed
+            self.own_s += own
+
+    def once(self, fn: Callable[[Any], Any], data: Any) -> Any:
+        """``fn(data)`` timed, counted as no call (``postprocess``)."""
+        before = [s.loc.calls for s in self.inside]
+        sent, start = self.trace.sent_s, _clock()
+        try:
+            return fn(data)
+        finally:
+            elapsed = _clock() - start
+            inner = _inner(self.trace, sent, self.inside, before)
+            self.win.process_s += elapsed - inner
+            self.win.write_s += inner
+
+    def commit(self) -> None:
+        """Count the calls made since the last commit in the window and the edge."""
+        calls = self.loc.calls - self.counted
+        self.counted += calls
         self.win.calls += calls
-        self.units[0] += calls
+        if self.edge is not None:
+            self.edge[0] += calls
+
+
+def _inner(trace: Trace, sent: float, inside: list[_Sampler], before: list[int]) -> float:
+    """Seconds that calls of ``inside`` (at their mean own time) and sends took
+    since ``trace.sent_s`` was ``sent`` and their call counts were ``before``."""
+    inner = trace.sent_s - sent
+    if not inside:
+        return inner
+    for s, b in zip(inside, before, strict=True):
+        if s.loc.calls != b:
+            inner += (s.loc.calls - b) * s.own_s / max(s.timed, 1)
+    return inner
 
 
 class Trace:
@@ -69,11 +140,14 @@ class Trace:
     that it is cheap (under ``cheap`` seconds on average: timing would cost a
     large share of it); from then on about one call in ``period`` (at random
     spacing, so that periodic data cannot fool it) is timed and stands for
-    the calls since the previous one, and the others cost a counter. Counts
-    are exact; times of expensive PEs are exact, times of cheap PEs are
-    unbiased estimates (called often, so the estimate is close). A timed
-    call's own time is its duration less what the calls it made to other PEs
-    report (their duration, times their weight).
+    the calls since the previous one, and the others cost the executor one
+    comparison. Counts are exact; times of expensive PEs are exact, times of
+    cheap PEs are unbiased estimates (called often, so the estimate is close).
+
+    A timed call's own time is its duration less the time of the calls it
+    made, through its writes, to PEs in this process (each counted, at that
+    PE's mean own time per call, so untimed calls need no bookkeeping) and
+    less the time the transport took to send its batches.
     """
 
     def __init__(self, process: int, every: int = 1000, period: int = 32, probe: int = 64,
@@ -83,12 +157,12 @@ class Trace:
         self.process = process
         self.every = every
         self.period = period
+        self.spacing = random.Random(process).randint
         self.events: list[dict[str, Any]] = []
         self.windows: dict[int, _Window] = {}
         self.edges: dict[tuple[str, str], list[float]] = {}
-        self.samplers: list[_Sampler] = []
-        self._nested = 0.0
-        self._spacing = random.Random(process).randint
+        self.samplers: dict[int, _Sampler] = {}
+        self.sent_s = 0.0  # running total of the transport's send times
 
     def window(self, iid: int, pe: str, instance: int) -> _Window:
         win = self.windows.get(iid)
@@ -96,69 +170,16 @@ class Trace:
             win = self.windows[iid] = _Window(pe, instance, self.process)
         return win
 
-    def timed(self, win: _Window, fn: Callable[[Any], Any], count: bool = True,
-              edge: tuple[str, str] | None = None, leaf: bool = False):
-        """Wrap ``fn``, a call of ``win``'s PE, so that it is counted and sampled;
-        ``count=False`` (postprocess) times every call and counts none. Each
-        call is also a unit of ``edge`` (source PE, this PE), if given. ``leaf``
-        says that ``fn`` calls no other PE in this process."""
-        trace, every, period, spacing = self, self.every, self.period, self._spacing
-        units = self.edges.setdefault(edge, [0, 0, 0.0]) if edge else [0]
-        sampler = _Sampler(win, units)
+    def sampler(self, loc: Any, win: _Window, edge: tuple[str, str] | None) -> _Sampler:
+        """The sampler of the instance ``loc`` (see :class:`_Sampler`), whose calls
+        are also the units of ``edge`` (source PE, this PE), if given."""
+        units = self.edges.setdefault(edge, [0, 0, 0.0]) if edge else None
+        sampler = self.samplers[loc.iid] = _Sampler(self, loc, win, units)
+        return sampler
 
-        def timed_call(data, weight):
-            start = _clock()
-            outer, trace._nested = trace._nested, 0.0
-            try:
-                return fn(data)
-            finally:
-                elapsed = _clock() - start
-                if count:
-                    if sampler.timed > 3 and elapsed > 8 * sampler.timed_s / sampler.timed:
-                        weight = 1  # an outlier (preempted, a GC pause) stands for itself
-                    sampler.timed += 1
-                    sampler.timed_s += elapsed
-                inner = trace._nested  # may exceed elapsed now and then: unbiased on average
-                win.process_s += (elapsed - inner) * weight
-                win.write_s += inner * weight
-                trace._nested = outer + elapsed * weight
-
-        if not count:
-            return lambda data: timed_call(data, 1)
-        self.samplers.append(sampler)
-
-        def sample(data):
-            weight = sampler.weight
-            if not sampler.sampling and sampler.timed >= trace.probe \
-                    and sampler.timed_s < trace.cheap * sampler.timed:
-                sampler.sampling = True
-            if sampler.sampling:
-                sampler.countdown = sampler.weight = spacing(1, 2 * period - 1)
-            else:
-                sampler.countdown = sampler.weight = 1
-            sampler.commit(weight)
-            if win.calls >= every:
-                trace.events.append(win.event())
-                win.reset()
-            return timed_call(data, weight)
-
-        if leaf:
-            def call(data):
-                sampler.countdown -= 1
-                if sampler.countdown:
-                    return fn(data)
-                return sample(data)
-        else:
-            def call(data):
-                sampler.countdown -= 1
-                if sampler.countdown:  # not timed: hide what nested samples report
-                    saved = trace._nested
-                    result = fn(data)
-                    trace._nested = saved
-                    return result
-                return sample(data)
-
-        return call
+    def reaches(self, iid: int, inside: list[int]) -> None:
+        """Instance ``iid``'s writes reach the local instances ``inside``."""
+        self.samplers[iid].inside = [self.samplers[i] for i in inside]
 
     def counted(self, src: str, dst: str, deliver: Callable[[Any], None]):
         """Wrap a delivery from PE ``src`` to PE ``dst`` so that units are counted."""
@@ -173,7 +194,7 @@ class Trace:
     def sent(self, edges: list[tuple[str, str]], weights: list[int], nbytes: int,
              seconds: float) -> None:
         """Attribute a message of ``nbytes`` that took ``seconds`` to send."""
-        self._nested += seconds
+        self.sent_s += seconds
         total = sum(weights) or 1
         for key, w in zip(edges, weights, strict=True):
             edge = self.edges.setdefault(key, [0, 0, 0.0])
@@ -185,10 +206,9 @@ class Trace:
 
     def take(self, final: bool = False) -> list[dict[str, Any]]:
         """The events so far; with ``final``, also the partial windows."""
+        for sampler in self.samplers.values():
+            sampler.commit()
         if final:
-            for sampler in self.samplers:  # calls since each last sample
-                sampler.commit(sampler.weight - sampler.countdown)
-                sampler.weight = sampler.countdown
             for win in self.windows.values():
                 if win.calls or win.process_s or win.write_s or win.read_s:
                     self.events.append(win.event())
