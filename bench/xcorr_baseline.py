@@ -33,7 +33,8 @@ from d4p_seismo.synthetic import expected_lags, load_dataset, make_dataset
 def prepare(path: Path, inventory, start, end, target_rate, freqmin, freqmax, max_lag):
     tr = obspy.read(str(path)).merge(method=1, fill_value="interpolate")[0]
     tr.data = tr.data.astype("float64")
-    tr.trim(start, end - tr.stats.delta / 2, pad=True, fill_value=float(tr.data.mean()))
+    tr.trim(start, end - tr.stats.delta / 2, pad=True, fill_value=float(tr.data.mean()),
+            nearest_sample=False)
     P.attach_coordinates(tr, inventory)
     P.decimate(tr, P.decimation_factor(tr, target_rate))
     P.detrend(tr)

@@ -21,6 +21,7 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
 from d4p_seismo import misfit
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.plot import misfit_station
 
 
 class MisfitPairs(ProducerPE):
@@ -184,8 +185,6 @@ class StationImage(GenericPE):
         self.stations.setdefault(station, []).append((channel, result))
 
     def postprocess(self) -> None:
-        from d4p_seismo.plot import misfit_station
-
         out = Path(self.directory)
         out.mkdir(parents=True, exist_ok=True)
         for station in sorted(self.stations):

@@ -30,6 +30,7 @@ from obspy import Inventory, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.plot import record_section
 from d4p_seismo.results import compare_with_expected, correlation_row, write_sac, write_summary
 
 
@@ -414,8 +415,6 @@ class Summary(GenericPE):
         self.rows.append(inputs["input"])
 
     def postprocess(self) -> None:
-        from d4p_seismo.plot import record_section
-
         out = Path(self.directory)
         out.mkdir(parents=True, exist_ok=True)
         rows = sorted(self.rows, key=lambda r: r["pair"])

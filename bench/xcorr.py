@@ -1,0 +1,149 @@
+"""The xcorr benchmark: ``d4p run xcorr`` (simple, multi -n 2) against a bare script.
+
+    python bench/xcorr.py [--stations 100] [--hours 1] [--repeat 3]
+
+Makes the synthetic data set once (not timed), then runs, alternating, each
+in a fresh process on the same files: the bare NumPy/ObsPy script
+``bench/xcorr_baseline.py`` and the ``xcorr`` workflow (built as ``d4p run
+xcorr -p data=DIR`` builds it) under ``simple`` and ``multi -n 2``. Times are
+those of the work itself, as the baseline times its ``run()``: module imports
+and interpreter start are outside the clock for all three (the whole command's
+wall time is printed beside). Peak memory is the largest sum of resident
+memory over the command's processes (``bench/rss.py``). Every run's
+``summary.csv`` must match the baseline's (same pairs, peak lags and peak
+values) or the benchmark fails.
+
+Targets (issue 8): simple ≤ 1.15× the baseline; multi -n 2 ≤ 0.6× simple.
+Prints one table with the best and median times of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from rss import PeakRSS  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MAPPINGS = {"simple": ("simple", 1), "multi -n 2": ("multi", 2)}
+
+
+def commands(data: Path, out: Path) -> dict[str, list[str]]:
+    me = [sys.executable, str(Path(__file__).resolve()), "--data", str(data), "--one"]
+    return {
+        "baseline": [sys.executable, str(HERE / "xcorr_baseline.py"), "--data", str(data),
+                     "--output", str(out / "baseline")],
+        "simple": me + ["simple", "--output", str(out / "simple")],
+        "multi -n 2": me + ["multi -n 2", "--output", str(out / "multi")],
+    }
+
+
+def run_one(name: str, data: Path, output: Path) -> None:
+    """In a child: build the workflow (imports, untimed), run it, print the JSON line."""
+    import d4p
+    from d4p_seismo.workflows import build_xcorr, summary_of
+
+    mapping, processes = MAPPINGS[name]
+    d4p.get_mapping(mapping)
+    graph, inputs = build_xcorr(data=str(data), output=str(output))
+    start = time.perf_counter()
+    result = d4p.run(graph, inputs, mapping=mapping, processes=processes)
+    seconds = time.perf_counter() - start
+    summary = summary_of(result)
+    print(json.dumps({"seconds": round(seconds, 3), "pairs": summary["pairs"]}))
+
+
+def lags(summary: Path) -> dict[str, tuple[str, str]]:
+    with summary.open() as handle:
+        return {row["pair"]: (row["peak_lag"], row["peak_value"]) for row in csv.DictReader(handle)}
+
+
+def timed(cmd: list[str]) -> tuple[float, float, int]:
+    """(seconds the command reports, its wall time, peak memory in bytes)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    peak = PeakRSS(proc)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed ({' '.join(cmd)}):\n{err.decode()}")
+    report = json.loads(out.decode().strip().splitlines()[-1])
+    return report["seconds"], wall, peak.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=100)
+    parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="run only these (baseline, simple, 'multi -n 2')")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        run_one(args.one, args.data, args.output)
+        return
+    from d4p_seismo.synthetic import make_dataset
+
+    work = Path(tempfile.mkdtemp(prefix="d4p-xcorr-bench-"))
+    try:
+        data = work / "data"
+        make_dataset(data, stations=args.stations, hours=args.hours, seed=0)
+        cmds = commands(data, work)
+        names = args.only or list(cmds)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        walls: dict[str, list[float]] = {name: [] for name in names}
+        peaks: dict[str, int] = {name: 0 for name in names}
+        for round_ in range(args.repeat):
+            for name in names:
+                seconds, wall, peak = timed(cmds[name])
+                times[name].append(seconds)
+                walls[name].append(wall)
+                peaks[name] = max(peaks[name], peak)
+                print(f"round {round_ + 1}: {name}: {seconds:.2f} s ({wall:.2f} s whole command)",
+                      file=sys.stderr)
+        reference = lags(work / "baseline" / "summary.csv") if "baseline" in names else None
+        for name, folder in (("simple", "simple"), ("multi -n 2", "multi")):
+            if name in names and reference is not None:
+                got = lags(work / folder / "summary.csv")
+                if got != reference:
+                    sys.exit(f"{name}: summary.csv differs from the baseline's")
+        pairs = args.stations * (args.stations - 1) // 2
+        print(f"xcorr, {args.stations} stations x {args.hours:g} h at 20 Hz, {pairs} pairs; "
+              f"best and median of {args.repeat}; load average before: "
+              f"{os.getloadavg()[0]:.2f}")
+        print("| run | best (s) | median (s) | whole command, best (s) | peak memory (MiB) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for name in names:
+            print(f"| {name} | {min(times[name]):.2f} | {statistics.median(times[name]):.2f} | "
+                  f"{min(walls[name]):.2f} | {peaks[name] / 2**20:.0f} |")
+
+        def ratio(a: str, b: str, target: float) -> None:
+            if a in times and b in times:
+                best = min(times[a]) / min(times[b])
+                med = statistics.median(times[a]) / statistics.median(times[b])
+                print(f"{a} / {b}: {best:.2f} (best), {med:.2f} (median); target <= {target}")
+
+        print(f"pairs recovered by every run: {len(reference or {})}")
+        ratio("simple", "baseline", 1.15)
+        ratio("multi -n 2", "simple", 0.6)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
