@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -131,17 +132,51 @@ def _run(argv: list[str], env: dict[str, str], rundir: Path, timeout: float,
 
 def _wait(proc: subprocess.Popen, limit: float | None, listener: _Listener) -> int:
     """mpiexec's exit status, listening to progress meanwhile; raises
-    :class:`subprocess.TimeoutExpired` after ``limit`` seconds."""
-    if not listener.active:
-        return proc.wait(timeout=limit)
+    :class:`subprocess.TimeoutExpired` after ``limit`` seconds.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which would be
+    added to every run that has a timeout or a listener; a pidfd (Linux)
+    wakes up as soon as mpiexec exits."""
+    if not listener.active and limit is None:
+        return proc.wait()
     deadline = time.monotonic() + limit if limit else None
-    while True:
-        try:
-            return proc.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            if deadline is not None and time.monotonic() > deadline:
-                raise
+    exited = _exit_watch(proc)
+    try:
+        while True:
+            step = 0.5 if listener.active else 3600.0
+            if deadline is not None:
+                step = max(0.0, min(step, deadline - time.monotonic()))
+            exited(step)
+            if proc.poll() is not None:
+                return proc.returncode
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(proc.args, limit)
             listener.poll()
+    finally:
+        exited(None)
+
+
+def _exit_watch(proc: subprocess.Popen):
+    """A function that waits up to its argument's seconds for ``proc`` to
+    exit (``None``: release what it holds)."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or an old kernel
+        fd = None
+
+    def wait(seconds: float | None) -> None:
+        if seconds is None:
+            if fd is not None:
+                os.close(fd)
+        elif fd is not None:
+            select.select([fd], [], [], seconds)
+        else:
+            try:
+                proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                pass
+
+    return wait
 
 
 class _Relay(threading.Thread):
