@@ -100,8 +100,8 @@ def test_xcorr_makes_and_reuses_its_synthetic_data(tmp_path):
 
 
 def test_xcorr_rejects_unknown_parameters():
-    with pytest.raises(ValueError, match="no parameter 'station'.*stations"):
-        build_xcorr(station=3)
+    with pytest.raises(ValueError, match="no parameter 'statoins'.*stations"):
+        build_xcorr(statoins=3)
 
 
 @pytest.fixture

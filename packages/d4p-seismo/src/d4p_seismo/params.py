@@ -16,6 +16,11 @@ XCORR_DEFAULTS: dict[str, Any] = {
     "inventory": "",
     "pattern": "*.mseed",
     "starttime": "",
+    "fdsn": "",
+    "network": "*",
+    "station": "*",
+    "location": "*",
+    "channel": "BHZ",
     "output": "d4p-xcorr-results",
     "target_rate": 10.0,
     "freqmin": 0.1,
@@ -33,6 +38,11 @@ XCORR_DEFAULTS: dict[str, Any] = {
 data made when ``data`` is empty (written to ``<output>/data`` and reused while
 the parameters stay the same). ``data`` is a directory of waveform files
 (``pattern``) with ``inventory`` (default ``<data>/stations.xml``).
+``fdsn`` (a provider name ObsPy knows such as ``GEOFON``, or a base URL)
+downloads the data instead, from an FDSN web service: the channels matching
+``network``/``station``/``location``/``channel`` (wildcards and comma lists),
+in the window from ``starttime`` (then required) for ``hours``; their
+StationXML is fetched once into ``<output>/stations.xml``.
 ``starttime`` (ISO) and ``hours`` cut every station to one window (the
 synthetic data set's own window by default). Preprocessing decimates to
 ``target_rate`` Hz (0: keep the rate), filters and whitens between

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import obspy
 from d4p import CompositePE, GenericPE, IterativePE, ProducerPE
-from obspy import Inventory, Trace, UTCDateTime
+from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
@@ -120,26 +120,36 @@ class ReadTrace(IterativePE):
             stream = obspy.read(path)
         except Exception as exc:
             raise MissingDataError(f"{path}: cannot read waveform file ({exc})") from exc
+        return self.prepare(stream, path)
+
+    def prepare(self, stream: Stream, source: str) -> list[Trace]:
+        """``stream`` merged, cut to the window, as float64, with coordinates attached.
+
+        ``source`` (a file, a web service) says where the data came from in
+        error messages. Subclasses that get their data elsewhere (e.g.
+        :class:`~d4p_seismo.fdsn.FDSNWaveforms`) override :meth:`read` and end
+        with this.
+        """
         stream.merge(method=1, fill_value="interpolate")
         traces = []
         for trace in stream:
             trace.data = np.asarray(trace.data, dtype=np.float64)
             if self.starttime is not None or self.endtime is not None:
-                trace = self._cut(trace, path)
+                trace = self._cut(trace, source)
             if trace.stats.npts == 0:
-                raise MissingDataError(f"{trace.id} ({path}): no samples")
+                raise MissingDataError(f"{trace.id} ({source}): no samples")
             if self._inventory is not None:
                 processing.attach_coordinates(trace, self._inventory)
             traces.append(trace)
         return traces
 
-    def _cut(self, trace: Trace, path: str) -> Trace:
+    def _cut(self, trace: Trace, source: str) -> Trace:
         start = self.starttime if self.starttime is not None else trace.stats.starttime
         end = self.endtime if self.endtime is not None else trace.stats.endtime
         covered = min(trace.stats.endtime, end) - max(trace.stats.starttime, start)
         if covered < self.min_coverage * (end - start):
             raise MissingDataError(
-                f"{trace.id} ({path}): data cover {max(covered, 0.0):.0f} s of the "
+                f"{trace.id} ({source}): data cover {max(covered, 0.0):.0f} s of the "
                 f"{end - start:.0f} s window {start} - {end} (less than "
                 f"{self.min_coverage:.0%}); choose another window or leave the station out"
             )

@@ -11,11 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from d4p import WorkflowGraph
+from d4p import UsageError, WorkflowGraph
 from obspy import UTCDateTime
 
 from d4p_seismo import synthetic
 from d4p_seismo.errors import MissingDataError
+from d4p_seismo.fdsn import FDSNChannels, FDSNWaveforms, fetch_inventory
 from d4p_seismo.misfit_pes import (
     JoinMisfit,
     MisfitPairs,
@@ -57,14 +58,87 @@ def ensure_synthetic(directory: Path, **params: Any) -> synthetic.SyntheticDatas
     return synthetic.make_dataset(directory, **params)
 
 
+FDSN_CODES = ("network", "station", "location", "channel")
+
+
+def _time(text: str) -> UTCDateTime:
+    try:
+        return UTCDateTime(text)
+    except Exception:
+        raise UsageError(
+            f"-p starttime={text!r} is not a time; give an ISO time such as 2024-01-01T00:00:00"
+        ) from None
+
+
+def _fetch_fdsn(p: dict[str, Any], output: Path) -> tuple[UTCDateTime, UTCDateTime, str]:
+    """The window and the inventory (fetched into ``<output>/stations.xml``) of an online run."""
+    for clash in ("data", "inventory"):
+        if p[clash]:
+            raise UsageError(
+                f"-p fdsn={p['fdsn']} downloads the data and the inventory; leave out "
+                f"-p {clash}={p[clash]} (or fdsn, to use your own files)"
+            )
+    if not p["starttime"]:
+        raise UsageError(
+            f"-p fdsn={p['fdsn']} needs the start of the window: add -p starttime=ISO-TIME "
+            "(the window is starttime + hours)"
+        )
+    start = _time(p["starttime"])
+    end = start + float(p["hours"]) * 3600.0
+    inventory = output / "stations.xml"
+    fetch_inventory(p["fdsn"], inventory, start, end, *(str(p[k]) for k in FDSN_CODES))
+    return start, end, str(inventory)
+
+
+def _local_data(
+    p: dict[str, Any], output: Path
+) -> tuple[Path, UTCDateTime | None, UTCDateTime | None, str, dict | None]:
+    """The waveform directory, window, inventory and expected lags (synthetic data
+    only) of a run on files: ``data`` or the synthetic data set."""
+    codes = [f"{k}={p[k]}" for k in FDSN_CODES if p[k] != XCORR_DEFAULTS[k]]
+    if codes:
+        raise UsageError(
+            f"-p {codes[0]} selects channels of an FDSN web service: add -p fdsn=PROVIDER "
+            "(for the number of synthetic stations use -p stations=N)"
+        )
+    expected = None
+    if p["data"]:
+        data = Path(p["data"])
+        if not data.is_dir():
+            raise MissingDataError(f"{data}: waveform directory not found (-p data=DIR)")
+        start = _time(p["starttime"]) if p["starttime"] else None
+        try:
+            dataset = synthetic.load_dataset(data)
+            expected = synthetic.expected_lags(dataset)
+            start = start or dataset.starttime
+        except FileNotFoundError:
+            pass
+    else:
+        data = output / "data"
+        dataset = ensure_synthetic(
+            data, stations=int(p["stations"]), hours=float(p["hours"]),
+            sampling_rate=float(p["rate"]), velocity=float(p["velocity"]), seed=int(p["seed"]),
+        )
+        expected = synthetic.expected_lags(dataset)
+        start = _time(p["starttime"]) if p["starttime"] else dataset.starttime
+    end = start + float(p["hours"]) * 3600.0 if start is not None else None
+    inventory = p["inventory"] or str(data / "stations.xml")
+    if not Path(inventory).is_file():
+        raise MissingDataError(
+            f"{inventory}: inventory (StationXML) file not found; pass -p inventory=FILE"
+        )
+    return data, start, end, inventory, expected
+
+
 def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
 
-    files → read (parallel) → trace_prep (parallel) → product_pairs (global)
-    and spectra (broadcast) → xcorr (parallel) → write_results (parallel) →
-    summary + record section (global). The result of :func:`d4p.run` holds, at
-    the summary PE's ``'output'``, a dict with the paths of the results, the
-    summary CSV and the plot.
+    files → read (parallel), or FDSN channels → download (parallel), →
+    trace_prep (parallel) → product_pairs (global) and spectra (broadcast) →
+    xcorr (parallel) → write_results (parallel) → summary + record section
+    (global). The result of :func:`d4p.run` holds, at the summary PE's
+    ``'output'``, a dict with the paths of the results, the summary CSV and
+    the plot.
     """
     unknown = sorted(set(overrides) - set(XCORR_DEFAULTS))
     if unknown:
@@ -74,40 +148,23 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         )
     p = {**XCORR_DEFAULTS, **overrides}
     output = Path(p["output"]).resolve()
-    expected = None
-    if p["data"]:
-        data = Path(p["data"])
-        if not data.is_dir():
-            raise MissingDataError(f"{data}: waveform directory not found (-p data=DIR)")
-        start = UTCDateTime(p["starttime"]) if p["starttime"] else None
-        try:
-            dataset = synthetic.load_dataset(data)
-            expected = synthetic.expected_lags(dataset)
-            start = start or dataset.starttime
-        except FileNotFoundError:
-            dataset = None
+    if p["fdsn"]:
+        start, end, inventory = _fetch_fdsn(p, output)
+        expected = None
     else:
-        data = output / "data"
-        dataset = ensure_synthetic(
-            data, stations=int(p["stations"]), hours=float(p["hours"]),
-            sampling_rate=float(p["rate"]), velocity=float(p["velocity"]), seed=int(p["seed"]),
-        )
-        expected = synthetic.expected_lags(dataset)
-        start = UTCDateTime(p["starttime"]) if p["starttime"] else dataset.starttime
-    end = start + float(p["hours"]) * 3600.0 if start is not None else None
-    inventory = p["inventory"] or str(data / "stations.xml")
-    if not Path(inventory).is_file():
-        raise MissingDataError(
-            f"{inventory}: inventory (StationXML) file not found; pass -p inventory=FILE"
-        )
+        data, start, end, inventory, expected = _local_data(p, output)
     correlations = output / "correlations"
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):
             old.unlink()
     n = _instances(int(p["instances"]))
 
-    files = StationFiles(data, p["pattern"])
-    read = ReadTrace(inventory, start, end, on_error=p["on_error"])
+    if p["fdsn"]:
+        files = FDSNChannels(p["fdsn"], start, end, *(str(p[k]) for k in FDSN_CODES))
+        read = FDSNWaveforms(p["fdsn"], inventory, start, end, on_error=p["on_error"])
+    else:
+        files = StationFiles(data, p["pattern"])
+        read = ReadTrace(inventory, start, end, on_error=p["on_error"])
     read.numprocesses = n
     prep = trace_prep(
         inventory,
