@@ -226,8 +226,8 @@ class Executor:
         return by_key
 
     def _receiver(self, loc: _Local, port: str, sample) -> Callable[[Any], None]:
-        """The function that runs ``loc``'s PE on a unit arriving at ``port``; it
-        hands the calls tracing picks (``loc.due``) to ``sample``."""
+        """The function that runs ``loc``'s PE on a unit arriving at ``port``; the
+        call that tracing picks (``loc.due``) it makes again through ``sample``."""
         pe = loc.pe
         kind = type(pe).process
         if kind is IterativePE.process or kind is ConsumerPE.process:
@@ -236,8 +236,10 @@ class Executor:
 
             def receive(data):
                 loc.calls += 1
+                if loc.calls == loc.due:
+                    return sample(receive, data)
                 try:
-                    result = fn(data) if loc.calls != loc.due else sample(fn, data)
+                    result = fn(data)
                 except WorkflowFailed:
                     raise
                 except Exception as exc:
@@ -251,9 +253,10 @@ class Executor:
 
         def receive(data):
             loc.calls += 1
+            if loc.calls == loc.due:
+                return sample(receive, data)
             try:
-                inputs = {port: data}
-                result = process(inputs) if loc.calls != loc.due else sample(process, inputs)
+                result = process({port: data})
                 if result:
                     for name, value in result.items():
                         write(name, value)
@@ -283,14 +286,10 @@ class Executor:
                 continue
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
-            iterate = _source_call(loc.pe)
+            iterate = _source_call(loc)
             for n, item in enumerate(items):
-                loc.calls += 1
                 try:
-                    if loc.calls != loc.due:
-                        iterate(item)
-                    else:
-                        loc.sample.call(iterate, item)
+                    iterate(item)
                 except WorkflowFailed:
                     raise
                 except Exception as exc:
@@ -395,10 +394,14 @@ class Executor:
         return out
 
 
-def _source_call(pe: GenericPE) -> Callable[[Any], None]:
-    process, write = pe.process, pe.write
+def _source_call(loc: _Local) -> Callable[[Any], None]:
+    process, write = loc.pe.process, loc.pe.write
+    sample = loc.sample.call if loc.sample is not None else None
 
     def iterate(item):
+        loc.calls += 1
+        if loc.calls == loc.due:
+            return sample(iterate, item)
         result = process(item)
         if result:
             for name, value in result.items():
