@@ -16,8 +16,9 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
             params=dict(XCORR_DEFAULTS),
             description=(
                 "Seismic ambient-noise cross-correlation of every station pair "
-                "(synthetic data with known delays unless -p data=DIR); writes one SAC "
-                "file per pair, summary.csv and record_section.png under -p output=DIR"
+                "(synthetic data with known delays unless -p data=DIR or -p fdsn=PROVIDER); "
+                "writes one SAC file per pair, summary.csv and record_section.png under "
+                "-p output=DIR"
             ),
         ),
         d4p.NamedWorkflow(
