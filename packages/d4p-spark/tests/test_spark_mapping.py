@@ -342,3 +342,66 @@ def test_all_inputs_get_every_unit_whether_broadcast_or_shuffled(all_grouping):
     assert [row[1:3] for row in both_out] == [(100, doubled)] * 3
     assert sum(row[3] for row in both_out) == 100 and sum(row[4] for row in both_out) == doubled
     assert total_out == [(100, sum(range(100)))] * 2
+
+
+class Pick(d4p.GenericPE):
+    """'global': keeps the largest unit; raises on ``bad``."""
+
+    def __init__(self, bad=None):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.bad = bad
+        self.best = None
+
+    def process(self, inputs):
+        x = inputs["input"]
+        if x == self.bad:
+            raise ValueError(f"{x} is bad")
+        self.best = x if self.best is None else max(self.best, x)
+
+    def postprocess(self):
+        self.write("output", self.best)
+
+
+def _parallel_then_global(pick):
+    from d4p.testing.workflows import Double
+
+    graph = d4p.WorkflowGraph()
+    source, double = _numbers(50), Double()
+    double.numprocesses = 2
+    graph.connect(source, "output", double, "input")
+    graph.connect(double, "output", pick, "input")
+    return graph, {source: 1}
+
+
+@pytest.mark.parametrize("final_pe", ["driver", "spark"])
+def test_a_final_global_pe_gives_the_same_outputs_and_errors_wherever_it_runs(final_pe):
+    pick = Pick()
+    result = d4p.run(*_parallel_then_global(pick), mapping="spark", final_pe=final_pe)
+    assert result[pick.id] == {"output": [98]}
+    assert result.summary.units[pick.id] == 50
+    pick = Pick(bad=42)
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(*_parallel_then_global(pick), mapping="spark", final_pe=final_pe)
+    err = info.value
+    assert (err.pe, err.instance, err.port, err.data) == (pick.id, 0, "input", "42")
+    assert "ValueError: 42 is bad" in str(err) and 'raise ValueError(f"{x} is bad")' \
+        in err.traceback
+
+
+@pytest.mark.parametrize(("final_pe", "stages"), [("driver", 2), ("spark", 3)])
+def test_a_final_global_pe_in_the_driver_saves_a_spark_stage(spark, final_pe, stages):
+    graph, inputs = wordcount(words=1_000, counters=2)
+    want = d4p.run(graph, inputs)
+    group = f"d4p-final-{final_pe}"
+    spark.setJobGroup(group, group)
+    try:
+        graph, inputs = wordcount(words=1_000, counters=2)
+        got = d4p.run(graph, inputs, mapping="spark", final_pe=final_pe)
+    finally:
+        spark.setJobGroup(None, None)
+    assert list(got.values()) == list(want.values())
+    tracker = spark.statusTracker()
+    (job,) = tracker.getJobIdsForGroup(group)
+    assert len(tracker.getJobInfo(job).stageIds) == stages

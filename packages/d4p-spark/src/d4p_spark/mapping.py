@@ -16,6 +16,12 @@ stages feeding it send one copy, which the driver collects and broadcasts
 once, rather than one copy per instance through a shuffle (see
 :mod:`d4p_spark.stages`).
 
+On a local master, a last stage of one instance that reads from one other
+stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
+the default), like the end of a Spark action: its input is collected with the
+job that computes the stage before it, which saves a Spark stage and its
+tasks. Its PEs run exactly as in a task: same executor, errors and summary.
+
 A chain of stages runs as one Spark job (each stage passes the summaries of
 its upstream stages on, so one ``collect`` of the last stage's summaries
 gathers them all). A stage that several stages read, or that feeds a
@@ -58,6 +64,11 @@ class SparkMapping(Mapping):
                "them all for a moment) or shuffle (one copy per instance written by the "
                "sender: for streams larger than the driver's memory)",
                choices=("broadcast", "shuffle")),
+        Option("final_pe", "driver", "where the last stage runs on a local master when it is "
+               "one instance reading from one other stage (a 'global' collector): driver (its "
+               "input is collected to the driver, like a Spark action's result: one Spark "
+               "stage less) or spark (a Spark stage of its own, as on a cluster)",
+               choices=("driver", "spark")),
     )
     default_processes = 1
     """Spark's parallelism comes from the PEs' instances (``numprocesses``) and the
@@ -72,14 +83,16 @@ class SparkMapping(Mapping):
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
         return _Run(sc, layout(plan), batch_size, options.get("progress"),
                     options.get("tracer"),
-                    options.get("all_grouping", "broadcast") == "broadcast").run()
+                    broadcast=options.get("all_grouping", "broadcast") == "broadcast",
+                    final_on_driver=options.get("final_pe", "driver") == "driver"
+                    and session.is_local(sc.master)).run()
 
 
 class _Run:
     """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
 
     def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer,
-                 broadcast: bool = True) -> None:
+                 broadcast: bool = True, final_on_driver: bool = False) -> None:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
@@ -111,7 +124,18 @@ class _Run:
         self.first = {s.number for s in lay.stages if len(s.downstream) > 1
                       or any(s.number in b for b in self.broadcast_from)}
         """Stages computed by a job of their own before the stages that read them."""
-        self.broadcasts: dict[int, list] = {}  # stage → records collected for its 'all' inputs
+        self.on_driver = {
+            s.number for s in lay.stages
+            if final_on_driver and s.width == 1 and not s.downstream and s.source is None
+            and len(s.upstream) == 1 and not self.broadcast_from[s.number]
+            and lay.stages[s.upstream[0]].downstream == (s.number,)}
+        """Last stages that run in the driver, on the records collected from the stage
+        before them (which the 'first' stages never are: it has one downstream stage
+        and no broadcast inputs)."""
+        self.collected |= {(r.targets[0], r.dst_port) for r in plan.routes
+                           if stage_number[r.dst_pe] in self.on_driver}
+        self.gathered: dict[int, list] = {}
+        """Stage → records collected for it: for its 'all' inputs or to run it in the driver."""
 
     def run(self) -> Outcome:
         stages = self.layout.stages
@@ -125,7 +149,8 @@ class _Run:
                         break
                 if self.failures:
                     break
-                self.rdds[s.number] = self._stage(s.number)
+                if s.number not in self.on_driver:
+                    self.rdds[s.number] = self._stage(s.number)
             else:
                 self._collect_all([s.number for s in stages if not s.downstream])
         finally:
@@ -140,11 +165,23 @@ class _Run:
     def _collect_all(self, numbers: list[int]) -> None:
         """Run the jobs ending with stages ``numbers`` at the same time."""
         if len(numbers) == 1:
-            self._merge(self._collect(numbers[0]))
+            self._merge(self._job(numbers[0]))
             return
         with ThreadPoolExecutor(len(numbers)) as pool:
-            for summaries in pool.map(self._collect, numbers):
+            for summaries in pool.map(self._job, numbers):
                 self._merge(summaries)
+
+    def _job(self, number: int) -> list[tuple]:
+        """The summaries of the job that ends with stage ``number``."""
+        if number not in self.on_driver:
+            return self._collect(number)
+        summaries = self._collect(self.layout.stages[number].upstream[0])
+        if any(m[5] is not None for m in summaries):  # nothing downstream of a failed PE runs
+            return summaries
+        records = ((0, r) for r in self.gathered.pop(number, ()))
+        task = StageTask(self.layout.plan, self.layout.stages[number], self.batch_size,
+                         trace=self.tracer is not None)
+        return summaries + [r for r in task(0, records) if r[0] == META]
 
     def _stage(self, number: int):
         """The output RDD of stage ``number``, reading the RDDs of its upstream
@@ -173,7 +210,7 @@ class _Run:
                 rdd = rdd.partitionBy(stage.width, by_index)
         shared = None
         if self.broadcast_from[number]:
-            shared = (sc.broadcast(self.broadcasts.pop(number, [])), self.instances_of)
+            shared = (sc.broadcast(self.gathered.pop(number, [])), self.instances_of)
             self.shared.append(shared[0])
         out = rdd.mapPartitionsWithIndex(
             StageTask(plan, stage, self.batch_size, trace=self.tracer is not None,
@@ -190,8 +227,10 @@ class _Run:
     def _collect(self, number: int) -> list[tuple]:
         """Run the job that computes stage ``number``: its summaries (and those
         of the stages it computes), after keeping the records it sends to
-        broadcasts for their stages."""
-        keep = MetaOr(self.collected) if number in self.first and self.collected else is_meta
+        broadcasts or to a stage that runs in the driver."""
+        keep = MetaOr(self.collected) if self.collected and (
+            number in self.first or any(d in self.on_driver for d in
+                                        self.layout.stages[number].downstream)) else is_meta
         try:
             records = self.rdds[number].filter(keep).collect()
         except Exception as exc:
@@ -203,7 +242,7 @@ class _Run:
             if record[0] == META:
                 summaries.append(record)
             else:
-                self.broadcasts.setdefault(self.layout.stage_of[record[0]], []).append(record)
+                self.gathered.setdefault(self.layout.stage_of[record[0]], []).append(record)
         return summaries
 
     def _merge(self, summaries: list[tuple]) -> None:
