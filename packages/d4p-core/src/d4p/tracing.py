@@ -16,6 +16,7 @@ its end), one ``edge`` event per pair of PEs each time the events are taken. The
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import random
 import time
@@ -55,14 +56,14 @@ class _Sampler:
     """
 
     __slots__ = ("trace", "loc", "win", "edge", "inside", "last", "timed", "timed_s", "own_s",
-                 "sampling", "counted")
+                 "period", "counted")
 
     def __init__(self, trace: Trace, loc: Any, win: _Window, edge: list | None) -> None:
         self.trace, self.loc, self.win, self.edge = trace, loc, win, edge
         self.inside: list[_Sampler] = []
         self.last = 0  # the call last timed
         self.timed, self.timed_s, self.own_s = 0, 0.0, 0.0  # timed calls, their times
-        self.sampling = False
+        self.period = 1  # mean calls per timed call
         self.counted = 0  # calls already in events
         loc.due = 1
 
@@ -73,10 +74,11 @@ class _Sampler:
         n = loc.calls
         loc.calls = n - 1
         weight, self.last = n - self.last, n
-        if not self.sampling and self.timed >= trace.probe \
-                and self.timed_s < trace.cheap * self.timed:
-            self.sampling = True
-        loc.due = n + (trace.spacing(1, 2 * trace.period - 1) if self.sampling else 1)
+        if self.timed >= trace.probe:
+            own = max(self.own_s / self.timed, trace.budget / trace.max_period)
+            self.period = max(round(trace.budget / own), 1)
+        loc.due = n + 1 + int(trace.uniform() * (2 * self.period - 1)) if self.period > 1 \
+            else n + 1
         if n - self.counted >= trace.every:
             self.commit()
             trace.events.append(win.event())
@@ -152,13 +154,15 @@ def _inner(trace: Trace, sent: float, inside: list[_Sampler], before: list[int])
 class Trace:
     """Per-process collector of timing events (used by :class:`d4p.executor.Executor`).
 
-    Every call of a PE instance is timed until its first ``probe`` calls show
-    that it is cheap (under ``cheap`` seconds on average: timing would cost a
-    large share of it); from then on about one call in ``period`` (at random
-    spacing, so that periodic data cannot fool it) is timed and stands for
-    the calls since the previous one, and the others cost the executor one
-    comparison. Counts are exact; times of expensive PEs are exact, times of
-    cheap PEs are unbiased estimates (called often, so the estimate is close).
+    The first ``probe`` calls of a PE instance are timed; from then on one call
+    in ``period`` on average (at random spacing, so that periodic data cannot
+    fool it) is timed and stands for the calls since the previous one, where
+    ``period`` is ``budget`` over the mean own time of a call (at most
+    ``max_period``): calls of 20 µs or more are all timed, calls of 1 µs one
+    in 20, so timing (about 1 µs a call) costs a few per cent. The other calls
+    cost the executor one comparison. Counts are exact; times of expensive PEs
+    are exact, times of cheap PEs are unbiased estimates (called often, so
+    the estimate is close).
 
     A timed call's own time is its duration less the time of the calls it
     made, through its writes, to PEs in this process (each counted, at that
@@ -166,14 +170,15 @@ class Trace:
     less the time the transport took to send its batches.
     """
 
-    def __init__(self, process: int, every: int = 1000, period: int = 32, probe: int = 64,
-                 cheap: float = 20e-6) -> None:
+    def __init__(self, process: int, every: int = 1000, probe: int = 64, budget: float = 20e-6,
+                 max_period: int = 256) -> None:
         self.probe = probe
-        self.cheap = cheap
+        self.budget = budget
+        self.max_period = max_period
         self.process = process
         self.every = every
-        self.period = period
-        self.spacing = random.Random(process).randint
+        rng = random.Random(process)
+        self.uniform = itertools.cycle([rng.random() for _ in range(4093)]).__next__
         self.events: list[dict[str, Any]] = []
         self.windows: dict[int, _Window] = {}
         self.edges: dict[tuple[str, str], list[float]] = {}
