@@ -57,6 +57,13 @@ def test_run_named_workflow_with_params_and_output_file(tmp_path):
     assert saved["summary"]["units"]["Doubler1"] == 100
 
 
+def test_a_parameter_value_the_builder_rejects_is_one_line():
+    done = d4p("run", "wordcount", "-p", "counters=0")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("d4p: error: workflow 'wordcount': counters must be at "
+                                   "least 1, not 0")
+
+
 def test_iterations_apply_to_every_source(tmp_path):
     wf = write(tmp_path / "wf.py", PIPELINE)
     done = d4p("run", str(wf), "-i", "3")

@@ -108,6 +108,8 @@ class CountCollector(GenericPE):
 def wordcount(words: int = 200_000, vocabulary: int = 1000, counters: int = 2, top: int = 10,
               seed: int = 1) -> tuple[WorkflowGraph, dict]:
     """words → counter (group-by word, ``counters`` instances) → global collector."""
+    if counters < 1:
+        raise ValueError(f"counters must be at least 1, not {counters}")
     graph = WorkflowGraph()
     producer = WordProducer(words, vocabulary, seed)
     counter = WordCounter()

@@ -137,7 +137,10 @@ def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
             known = ", ".join(wf.params) or "none"
             raise UsageError(f"workflow {name!r} has no parameter {key!r}; its parameters: {known}")
         values[key] = convert(text, wf.params[key], f"-p {key}")
-    graph, inputs = wf.builder()(**values)
+    try:
+        graph, inputs = wf.builder()(**values)
+    except ValueError as exc:  # how builders reject parameter values
+        raise UsageError(f"workflow {name!r}: {exc}") from None
     return Target(graph, inputs, name, None)
 
 
