@@ -405,3 +405,18 @@ def test_a_final_global_pe_in_the_driver_saves_a_spark_stage(spark, final_pe, st
     tracker = spark.statusTracker()
     (job,) = tracker.getJobIdsForGroup(group)
     assert len(tracker.getJobInfo(job).stageIds) == stages
+
+
+def test_a_final_global_pe_after_one_partition_stays_in_its_spark_task(spark):
+    graph = d4p.WorkflowGraph()
+    source, pick = _numbers(20), Pick()
+    graph.connect(source, "output", pick, "input")
+    spark.setJobGroup("d4p-final-after-one", "d4p-final-after-one")
+    try:
+        result = d4p.run(graph, {source: 1}, mapping="spark", final_pe="driver")
+    finally:
+        spark.setJobGroup(None, None)
+    assert result[pick.id] == {"output": [19]}
+    tracker = spark.statusTracker()
+    (job,) = tracker.getJobIdsForGroup("d4p-final-after-one")
+    assert len(tracker.getJobInfo(job).stageIds) == 1  # streamed within one task

@@ -16,8 +16,8 @@ stages feeding it send one copy, which the driver collects and broadcasts
 once, rather than one copy per instance through a shuffle (see
 :mod:`d4p_spark.stages`).
 
-On a local master, a last stage of one instance that reads from one other
-stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
+On a local master, a last stage of one instance that reads from one other,
+parallel stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
 the default), like the end of a Spark action: its input is collected with the
 job that computes the stage before it, which saves a Spark stage and its
 tasks. Its PEs run exactly as in a task: same executor, errors and summary.
@@ -128,10 +128,12 @@ class _Run:
             s.number for s in lay.stages
             if final_on_driver and s.width == 1 and not s.downstream and s.source is None
             and len(s.upstream) == 1 and not self.broadcast_from[s.number]
-            and lay.stages[s.upstream[0]].downstream == (s.number,)}
+            and lay.stages[s.upstream[0]].downstream == (s.number,)
+            and lay.stages[s.upstream[0]].width > 1}
         """Last stages that run in the driver, on the records collected from the stage
-        before them (which the 'first' stages never are: it has one downstream stage
-        and no broadcast inputs)."""
+        before them (which is never a 'first' stage: it has one downstream stage and
+        no broadcast inputs). Not after a stage of one partition: that one feeds
+        them in the same Spark task already, streaming."""
         self.collected |= {(r.targets[0], r.dst_port) for r in plan.routes
                            if stage_number[r.dst_pe] in self.on_driver}
         self.gathered: dict[int, list] = {}
