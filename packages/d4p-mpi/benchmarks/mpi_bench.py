@@ -170,8 +170,8 @@ def main() -> int:
             mpi, multi = best["mpi"], best["multi"]
             ratio = multi["seconds"] / mpi["seconds"]
             steady = multi["seconds"] / mpi["enact_seconds"]
-            print(f"  {name:<16} mpi/multi throughput {ratio:.2f} end to end "
-                  f"({'met' if ratio >= TARGET else 'not met'}), {steady:.2f} enactment "
+            print(f"  {name:<16} mpi/multi throughput {ratio:.3f} end to end "
+                  f"({'met' if ratio >= TARGET else 'not met'}), {steady:.3f} enactment "
                   f"({'met' if steady >= TARGET else 'not met'}); target >= {TARGET}")
             rows.append({"workload": name, "units": units, "ratio_end_to_end": ratio,
                          "ratio_enactment": steady})
