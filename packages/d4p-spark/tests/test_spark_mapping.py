@@ -211,6 +211,50 @@ def test_a_workflow_file_and_its_helper_module_travel_by_value(tmp_path):
     assert sorted(outputs["output"]) == [100, 101, 102, 103, 104, 105]
 
 
+UNITS_OF_ITS_OWN = '''
+import d4p
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+class ToPoint(d4p.IterativePE):
+    def _process(self, x):
+        return Point(x)
+
+class SumX(d4p.GenericPE):
+    def __init__(self):
+        super().__init__(numprocesses=2)
+        self._add_input("input", grouping="all")
+        self._add_output("output")
+        self.total = 0
+
+    def process(self, inputs):
+        self.total += inputs["input"].x
+
+    def postprocess(self):
+        self.write("output", self.total)
+'''
+
+
+@pytest.mark.parametrize("all_grouping", ["broadcast", "shuffle"])
+def test_units_of_a_class_of_the_workflow_file_reach_an_all_input(tmp_path, all_grouping):
+    name = f"spark_wf_points_{all_grouping}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(UNITS_OF_ITS_OWN)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    graph = d4p.WorkflowGraph()
+    source, to_point, total = _numbers(6), module.ToPoint(), module.SumX()
+    to_point.numprocesses = 2
+    graph.connect(source, "output", to_point, "input")
+    graph.connect(to_point, "output", total, "input")
+    result = d4p.run(graph, {source: 1}, mapping="spark", all_grouping=all_grouping)
+    assert result[total.id] == {"output": [15, 15]}
+
+
 # -- monitoring ----------------------------------------------------------------------------
 
 class Recorder:

@@ -1,5 +1,6 @@
 """A stage task on its own (as a Spark worker runs it, without Spark)."""
 
+import pickle
 import threading
 import time
 
@@ -92,7 +93,7 @@ def test_units_for_an_all_input_travel_once_and_every_instance_reads_them():
     *data, _ = StageTask(lay.plan, lay.stages[0], batch_size=64, drop=drop)(0, iter(()))
     assert {iid for iid, _, _ in data} == {first}  # one copy, addressed to instance 0
     assert [u for _, _, units in data for u in units] == list(range(1_000))
-    shared = (Shared(data), {first: (first, *others)})
+    shared = (Shared(pickle.dumps(data)), {first: (first, *others)})
     for j in (0, 1, 2):
         *_, summary = StageTask(lay.plan, lay.stages[1], batch_size=64, broadcast=shared)(
             j, iter(()))

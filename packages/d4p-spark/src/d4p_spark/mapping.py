@@ -212,7 +212,12 @@ class _Run:
                 rdd = rdd.partitionBy(stage.width, by_index)
         shared = None
         if self.broadcast_from[number]:
-            shared = (sc.broadcast(self.gathered.pop(number, [])), self.instances_of)
+            from pyspark import cloudpickle
+
+            # pickled here as Spark pickles records (a broadcast would use plain
+            # pickle, which cannot send objects of the workflow's own modules)
+            records = cloudpickle.dumps(self.gathered.pop(number, []), pickle.HIGHEST_PROTOCOL)
+            shared = (sc.broadcast(records), self.instances_of)
             self.shared.append(shared[0])
         out = rdd.mapPartitionsWithIndex(
             StageTask(plan, stage, self.batch_size, trace=self.tracer is not None,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,8 @@ class StageTask:
     instance *j* of the stage's PEs over the records routed to it.
 
     ``drop`` is passed to the transport (see :class:`_Stream`); ``broadcast``
-    is ``(Spark broadcast of records, {iid of instance 0: iids of every
-    instance})``: the records for this stage's 'all' inputs, which every
+    is ``(Spark broadcast of pickled records, {iid of instance 0: iids of
+    every instance})``: the records for this stage's 'all' inputs, which every
     partition reads first."""
 
     def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False,
@@ -135,7 +136,7 @@ class StageTask:
             receive = executor.receive
             if self.broadcast is not None:
                 shared, instances = self.broadcast
-                for iid, port, units in shared.value:
+                for iid, port, units in pickle.loads(shared.value):
                     receive(((instances[iid][index], port, units),))
             for _, batch in records:
                 if batch[0] == META:
