@@ -182,7 +182,7 @@ class _Run:
             return summaries
         records = ((0, r) for r in self.gathered.pop(number, ()))
         task = StageTask(self.layout.plan, self.layout.stages[number], self.batch_size,
-                         trace=self.tracer is not None)
+                         trace=self.tracer is not None, in_worker=False)
         return summaries + [r for r in task(0, records) if r[0] == META]
 
     def _stage(self, number: int):

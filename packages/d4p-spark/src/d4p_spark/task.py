@@ -28,6 +28,7 @@ the PEs while Spark catches up).
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
 import pickle
 import queue
@@ -44,6 +45,28 @@ META = -1
 
 _BACKLOG = 8
 """Batches a stage task may hold before its PEs wait for Spark to take them."""
+
+
+_malloc_tuned = False
+
+
+def _keep_freed_memory() -> None:
+    """Once per worker process (glibc only): serve blocks up to 32 MiB from the
+    heap and keep up to 128 MiB of freed memory, instead of glibc's adaptive
+    thresholds, which in a Spark worker often hand NumPy's MB-sized temporary
+    arrays fresh pages from the kernel on every call (page faults that made an
+    FFT cross-correlation 1.5 to 2.5 times slower, depending on the thread and
+    the worker's history)."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+    mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD
 
 
 class _Closed(Exception):
@@ -91,15 +114,20 @@ class StageTask:
     partition reads first."""
 
     def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False,
-                 drop: frozenset = frozenset(), broadcast: tuple | None = None) -> None:
+                 drop: frozenset = frozenset(), broadcast: tuple | None = None,
+                 in_worker: bool = True) -> None:
         self.plan = plan
         self.stage = stage
         self.batch_size = batch_size
         self.trace = trace
         self.drop = drop
         self.broadcast = broadcast
+        self.in_worker = in_worker
+        """False for a stage run in the driver: leave the user's process as it is."""
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
+        if self.in_worker:
+            _keep_freed_memory()
         stream = _Stream(self.drop)
         worker = threading.Thread(target=self._life, args=(index, records, stream),
                                   name=f"d4p stage {self.stage.number}.{index}", daemon=True)
