@@ -212,14 +212,21 @@ class Executor:
         key_of = rule.key_function()
         where = f"{rule.describe()} of PE {route.dst_pe!r} input {route.dst_port!r}"
 
+        seen: dict[str, Callable[[Any], None]] = {}  # string key → its instance
+
         def by_key(data):
             try:
                 key = key_of(data)
             except Exception as exc:
                 raise GraphError(f"{where} cannot take a key from {short_repr(data)}: "
                                  f"{type(exc).__name__}: {exc}") from None
-            if type(key) is str:  # stable_hash's own fast path, without the call
-                delivers[crc32(key.encode("utf-8", "surrogatepass")) % n](data)
+            if type(key) is str:  # stable_hash's own fast path, remembered
+                deliver = seen.get(key)
+                if deliver is None:
+                    deliver = delivers[crc32(key.encode("utf-8", "surrogatepass")) % n]
+                    if len(seen) < 65536:
+                        seen[key] = deliver
+                deliver(data)
             else:
                 delivers[stable_hash(key) % n](data)
 

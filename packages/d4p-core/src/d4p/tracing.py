@@ -56,13 +56,14 @@ class _Sampler:
     """
 
     __slots__ = ("trace", "loc", "win", "edge", "inside", "last", "timed", "timed_s", "own_s",
-                 "period", "counted")
+                 "measured", "measured_s", "period", "counted")
 
     def __init__(self, trace: Trace, loc: Any, win: _Window, edge: list | None) -> None:
         self.trace, self.loc, self.win, self.edge = trace, loc, win, edge
         self.inside: list[_Sampler] = []
         self.last = 0  # the call last timed
-        self.timed, self.timed_s, self.own_s = 0, 0.0, 0.0  # timed calls, their times
+        self.timed, self.timed_s, self.own_s = 0, 0.0, 0.0  # timed calls (no outliers), times
+        self.measured, self.measured_s = 0, 0.0  # every timed call and its own time
         self.period = 1  # mean calls per timed call
         self.counted = 0  # calls already in events
         loc.due = 1
@@ -83,7 +84,7 @@ class _Sampler:
             self.commit()
             trace.events.append(win.event())
             win.reset()
-        before = [s.loc.calls for s in self.inside] if self.inside else None
+        before = _state(self.inside)
         sent, start = trace.sent_s, _clock()
         try:
             return fn(data)
@@ -91,6 +92,8 @@ class _Sampler:
             elapsed = max(_clock() - start - trace.bias, 0.0)
             inner = _inner(trace, sent, self.inside, before)
             own = elapsed - inner
+            self.measured += 1
+            self.measured_s += own
             if self.timed > 3 and elapsed > 8 * self.timed_s / self.timed:
                 # an outlier (preempted, a GC pause) stands for itself, the other
                 # calls for the mean, and stays out of the means
@@ -106,7 +109,7 @@ class _Sampler:
 
     def once(self, fn: Callable[[Any], Any], data: Any) -> Any:
         """``fn(data)`` timed, counted as no call (``postprocess``)."""
-        before = [s.loc.calls for s in self.inside]
+        before = _state(self.inside)
         sent, start = self.trace.sent_s, _clock()
         try:
             return fn(data)
@@ -139,15 +142,24 @@ def _timing_bias() -> float:
     return best
 
 
-def _inner(trace: Trace, sent: float, inside: list[_Sampler], before: list[int]) -> float:
-    """Seconds that calls of ``inside`` (at their mean own time) and sends took
-    since ``trace.sent_s`` was ``sent`` and their call counts were ``before``."""
+def _state(inside: list[_Sampler]) -> list[tuple[int, int, float]] | None:
+    return [(s.loc.calls, s.measured, s.measured_s) for s in inside] if inside else None
+
+
+def _inner(trace: Trace, sent: float, inside: list[_Sampler],
+           before: list[tuple[int, int, float]] | None) -> float:
+    """Seconds spent in the calls of ``inside`` and in sends since ``trace.sent_s``
+    was ``sent`` and ``inside`` were in the state ``before``: timed calls at
+    their own times, the others at their PE's mean own time per call."""
     inner = trace.sent_s - sent
     if not inside:
         return inner
-    for s, b in zip(inside, before, strict=True):
-        if s.loc.calls != b:
-            inner += (s.loc.calls - b) * s.own_s / max(s.timed, 1)
+    for s, (calls, measured, measured_s) in zip(inside, before, strict=True):
+        if s.loc.calls != calls:
+            inner += s.measured_s - measured_s
+            untimed = s.loc.calls - calls - (s.measured - measured)
+            if untimed:
+                inner += untimed * s.own_s / max(s.timed, 1)
     return inner
 
 
@@ -165,9 +177,9 @@ class Trace:
     the estimate is close).
 
     A timed call's own time is its duration less the time of the calls it
-    made, through its writes, to PEs in this process (each counted, at that
-    PE's mean own time per call, so untimed calls need no bookkeeping) and
-    less the time the transport took to send its batches.
+    made, through its writes, to PEs in this process (timed ones at their own
+    times, the others at their PE's mean own time per call, so untimed calls
+    need no bookkeeping) and less the time the transport took to send batches.
     """
 
     def __init__(self, process: int, every: int = 1000, probe: int = 64, budget: float = 20e-6,
