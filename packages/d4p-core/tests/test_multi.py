@@ -241,3 +241,28 @@ def test_print_lines_from_processes_do_not_interleave(tmp_path):
               or line.count("line ") != 1]
     assert broken == []
     assert sorted(int(line.split()[1]) for line in lines) == list(range(400))
+
+
+def test_workers_share_the_cores_among_native_thread_pools():
+    """Each worker's BLAS gets its share of the cores (one thread per core per
+    process would oversubscribe them)."""
+    from threadpoolctl import threadpool_info
+
+    @d4p.producer
+    def ask():
+        yield from range(2)
+
+    @d4p.iterative
+    def blas_threads(_):
+        import numpy  # noqa: F401  (loads the BLAS)
+
+        return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+
+    graph = d4p.WorkflowGraph()
+    threads = blas_threads()
+    threads.numprocesses = 2
+    graph.connect(ask(), "output", threads, "input")
+    result = d4p.run(graph, mapping="multi", processes=2)
+    assert result.summary.processes == 2
+    (values,) = [ports["output"] for ports in result.values()]
+    assert values == [[max(1, (os.cpu_count() or 1) // 2)]] * 2

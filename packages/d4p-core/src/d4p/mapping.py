@@ -26,6 +26,7 @@ and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_mod
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -80,3 +81,30 @@ class Mapping:
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
         raise NotImplementedError
+
+
+NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                           "BLIS_NUM_THREADS")
+
+
+def share_cores(processes: int) -> int:
+    """Limit the thread pools of native libraries (BLAS, OpenMP) in this process
+    to its share of the machine's cores, when ``processes`` processes of a run
+    share them; returns the threads per pool.
+
+    Each such library starts a thread per core in every process, so a run of
+    one process per core would have each core shared by as many threads as
+    processes, spinning against each other (NumPy's BLAS made the xcorr
+    workflow on ``multi -n 2`` no faster than on one process). Mappings call
+    this in every worker process. A limit the user set in one of
+    :data:`NATIVE_THREAD_VARIABLES` is kept.
+    """
+    threads = max(1, (os.cpu_count() or 1) // max(processes, 1))
+    if any(var in os.environ for var in NATIVE_THREAD_VARIABLES):
+        return threads
+    for var in NATIVE_THREAD_VARIABLES:  # for libraries loaded from now on
+        os.environ[var] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)  # for those loaded already
+    return threads

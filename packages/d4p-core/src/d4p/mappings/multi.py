@@ -37,7 +37,7 @@ from .. import hookimpl
 from ..errors import D4PError, UsageError, WorkflowFailed
 from ..executor import DATA, EOS, Executor
 from ..loader import workflow_modules
-from ..mapping import Mapping, Option, Outcome
+from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
 
 _IN_BAND = 64 * 1024  # NumPy buffers smaller than this travel inside the pickle
@@ -350,6 +350,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             "start_method='fork'")))
         report.close()
         return
+    share_cores(plan.processes)
     transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
     executor = None
     try:
