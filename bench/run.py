@@ -326,6 +326,9 @@ def machine() -> list[str]:
     ]
 
 
+HAND_WRITTEN = "<!-- written by hand from here on: --write keeps it -->"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="d4p benchmarks (see bench/README.md)")
     parser.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
@@ -362,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{started:%Y-%m-%d %H:%M} UTC, best of {args.repeat} runs.", "",
             *facts, "",
         ]
-        Path(args.write).write_text("\n".join(head) + "\n" + text)
+        path = Path(args.write)
+        old = path.read_text() if path.exists() else ""
+        kept = old[old.index(HAND_WRITTEN):] if HAND_WRITTEN in old else ""
+        path.write_text("\n".join(head) + "\n" + text + "\n" + kept)
         log(f"wrote {args.write}")
     return 0
 

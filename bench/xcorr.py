@@ -14,6 +14,11 @@ memory over the command's processes (``bench/rss.py``). Every run's
 values) or the benchmark fails.
 
 Targets (issue 8): simple ≤ 1.15× the baseline; multi -n 2 ≤ 0.6× simple.
+``--blas-threads 1`` runs all three with one BLAS thread per process (multi's
+workers always have their share of the cores): OpenBLAS's idle worker thread
+spins for a while after each call, and ``simple``, which interleaves the
+preprocessing (which calls BLAS) with the correlations, keeps it spinning
+on the second core for the whole run.
 Prints one table with the best and median times of ``--repeat`` runs.
 """
 
@@ -33,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from d4p.mapping import NATIVE_THREAD_VARIABLES  # noqa: E402
 from rss import PeakRSS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -69,11 +75,11 @@ def lags(summary: Path) -> dict[str, tuple[str, str]]:
         return {row["pair"]: (row["peak_lag"], row["peak_value"]) for row in csv.DictReader(handle)}
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(seconds the command reports, its wall time, peak memory in bytes)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     peak = PeakRSS(proc)
     out, err = proc.communicate()
     wall = time.perf_counter() - start
@@ -90,6 +96,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None,
                         help="run only these (baseline, simple, 'multi -n 2')")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="OPENBLAS/OMP/MKL_NUM_THREADS for every run (default: the "
+                             "libraries' own, one thread per core)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -108,24 +117,30 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in names}
         walls: dict[str, list[float]] = {name: [] for name in names}
         peaks: dict[str, int] = {name: 0 for name in names}
+        env = dict(os.environ)
+        if args.blas_threads:
+            env.update(dict.fromkeys(NATIVE_THREAD_VARIABLES, str(args.blas_threads)))
+        outputs = {"baseline": "baseline", "simple": "simple", "multi -n 2": "multi"}
         for round_ in range(args.repeat):
             for name in names:
-                seconds, wall, peak = timed(cmds[name])
+                shutil.rmtree(work / outputs[name], ignore_errors=True)  # every run writes anew
+                seconds, wall, peak = timed(cmds[name], env)
                 times[name].append(seconds)
                 walls[name].append(wall)
                 peaks[name] = max(peaks[name], peak)
                 print(f"round {round_ + 1}: {name}: {seconds:.2f} s ({wall:.2f} s whole command)",
                       file=sys.stderr)
         reference = lags(work / "baseline" / "summary.csv") if "baseline" in names else None
-        for name, folder in (("simple", "simple"), ("multi -n 2", "multi")):
+        for name in ("simple", "multi -n 2"):
             if name in names and reference is not None:
-                got = lags(work / folder / "summary.csv")
+                got = lags(work / outputs[name] / "summary.csv")
                 if got != reference:
                     sys.exit(f"{name}: summary.csv differs from the baseline's")
         pairs = args.stations * (args.stations - 1) // 2
+        threads = args.blas_threads or "the libraries' default"
         print(f"xcorr, {args.stations} stations x {args.hours:g} h at 20 Hz, {pairs} pairs; "
-              f"best and median of {args.repeat}; load average before: "
-              f"{os.getloadavg()[0]:.2f}")
+              f"best and median of {args.repeat}; BLAS threads: {threads}; load average "
+              f"after: {os.getloadavg()[0]:.2f}")
         print("| run | best (s) | median (s) | whole command, best (s) | peak memory (MiB) |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name in names:
