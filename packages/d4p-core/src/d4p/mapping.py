@@ -26,8 +26,9 @@ and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_mod
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -87,24 +88,32 @@ NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_T
                            "BLIS_NUM_THREADS")
 
 
-def share_cores(processes: int) -> int:
-    """Limit the thread pools of native libraries (BLAS, OpenMP) in this process
-    to its share of the machine's cores, when ``processes`` processes of a run
-    share them; returns the threads per pool.
+@contextlib.contextmanager
+def share_cores(processes: int) -> Iterator[int]:
+    """While in this context, native libraries' thread pools (BLAS, OpenMP) of
+    this process, and of processes started from it, have their share of the
+    machine's cores for ``processes`` processes of a run; yields the threads
+    per pool.
 
     Each such library starts a thread per core in every process, so a run of
     one process per core would have each core shared by as many threads as
     processes, spinning against each other (NumPy's BLAS made the xcorr
-    workflow on ``multi -n 2`` no faster than on one process). Mappings call
-    this in every worker process. A limit the user set in one of
+    workflow on ``multi -n 2`` no faster than on one process). Mappings start
+    their worker processes in this context: forked workers inherit the
+    limits, others the environment variables. A limit the user set in one of
     :data:`NATIVE_THREAD_VARIABLES` is kept.
     """
     threads = max(1, (os.cpu_count() or 1) // max(processes, 1))
-    if any(var in os.environ for var in NATIVE_THREAD_VARIABLES):
-        return threads
-    for var in NATIVE_THREAD_VARIABLES:  # for libraries loaded from now on
-        os.environ[var] = str(threads)
+    if any(var in os.environ for var in NATIVE_THREAD_VARIABLES) or threads == os.cpu_count():
+        yield threads
+        return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(threads)  # for those loaded already
-    return threads
+    limits = threadpool_limits(threads)
+    os.environ.update(dict.fromkeys(NATIVE_THREAD_VARIABLES, str(threads)))
+    try:
+        yield threads
+    finally:
+        for var in NATIVE_THREAD_VARIABLES:
+            del os.environ[var]
+        limits.restore_original_limits()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from d4p import D4PError, Outcome, UsageError, WorkflowFailed
+from d4p.mapping import share_cores
 from d4p.plan import Plan
 
 from .environment import INSTALL_HINT, mpiexec_command, rank_environment
@@ -49,7 +50,8 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
                 str(rundir), str(os.getpid())]
         listener = _Listener(rundir, options.get("progress"), options.get("tracer"))
-        env = rank_environment(options.get("mpiexec") or "")
+        with share_cores(plan.processes):  # the ranks' BLAS threads: their share of the cores
+            env = rank_environment(options.get("mpiexec") or "")
         code, report = _run(argv, env, rundir, options.get("timeout") or 0.0, listener)
         return _outcome(rundir, code, report, plan.processes, listener)
     finally:

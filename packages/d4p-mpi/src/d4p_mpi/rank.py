@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from d4p import Outcome, WorkflowFailed
 from d4p.executor import Executor
-from d4p.mapping import share_cores
 from d4p.plan import Plan
 
 from .transport import MPITransport
@@ -48,11 +47,6 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
     counts: dict = {}
     events: list = []
     try:
-        from mpi4py import MPI
-
-        local = comm.Split_type(MPI.COMM_TYPE_SHARED)  # collective: the ranks on this machine
-        share_cores(local.Get_size())
-        local.Free()
         if rank < plan.processes:
             executor = Executor(plan, rank, transport=transport, batch_size=batch_size,
                                 trace=trace)

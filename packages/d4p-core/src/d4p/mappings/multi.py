@@ -146,8 +146,9 @@ class _Run:
                                      os.getpid(), preload))
             procs.append(proc)
         try:
-            for proc in procs:
-                proc.start()
+            with share_cores(n):  # what the workers start with
+                for proc in procs:
+                    proc.start()
             for r, w in links.values():  # the children hold their own ends
                 r.close()
                 w.close()
@@ -350,7 +351,6 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             "start_method='fork'")))
         report.close()
         return
-    share_cores(plan.processes)
     transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
     executor = None
     try:
