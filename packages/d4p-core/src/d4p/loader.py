@@ -139,6 +139,8 @@ def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
         values[key] = convert(text, wf.params[key], f"-p {key}")
     try:
         graph, inputs = wf.builder()(**values)
+    except UsageError:
+        raise
     except ValueError as exc:  # how builders reject parameter values
         raise UsageError(f"workflow {name!r}: {exc}") from None
     return Target(graph, inputs, name, None)
