@@ -8,7 +8,8 @@ import pickle
 import d4p
 import pytest
 from d4p.examples import NumberProducer
-from d4p.executor import DATA, EOS, Executor, short_repr
+from d4p.driver import Data, EndOfStream
+from d4p.executor import Executor, short_repr
 from d4p.plan import make_plan
 from d4p.testing.workflows import AddOne, Double, KeyCount, Pairs, Total
 
@@ -49,10 +50,10 @@ class Mailbox:
 
 def deliver(executor: Executor, messages):
     for message in messages:
-        if message[0] == DATA:
-            executor.receive(message[1])
+        if type(message) is Data:
+            executor.receive(message.batches)
         else:
-            executor.end_of_stream(message[1], message[2])
+            executor.end_of_stream(*message)
 
 
 def test_one_process_runs_everything_and_counts():
@@ -98,12 +99,12 @@ def test_three_processes_batch_data_and_send_end_of_stream_after_it():
     outputs = []
     for proc in (1, 2):
         messages = [m for p, m in mail.sent if p == proc]
-        data = [m for m in messages if m[0] == DATA]
-        assert messages[-1][0] == EOS and len(data) == len(messages) - 1, \
+        data = [m for m in messages if type(m) is Data]
+        assert type(messages[-1]) is EndOfStream and len(data) == len(messages) - 1, \
             "end of stream must follow every data message"
-        assert all(sum(len(units) for _, _, units in m[1]) <= 8 for m in data)
+        assert all(sum(len(units) for _, _, units in m.batches) <= 8 for m in data)
         (target,) = [i.iid for i in plan.on_process(proc)]
-        assert messages[-1] == (EOS, src_iid, target)
+        assert messages[-1] == EndOfStream(src_iid, target)
         executor = Executor(plan, proc, transport=mail)
         executor.preprocess()
         deliver(executor, messages[:-1])
@@ -127,7 +128,7 @@ def test_flush_hands_over_partial_batches():
     seen = []
     executor.run_sources(between=lambda: seen.append(len(mail.sent)))
     assert seen == [0]  # one source call, nothing sent until the end of stream
-    assert [m[0] for _, m in mail.sent] == [DATA, EOS]
+    assert [type(m) for _, m in mail.sent] == [Data, EndOfStream]
     executor.flush()
     assert len(mail.sent) == 2
 

@@ -133,11 +133,7 @@ def _settings(cls: type[Mapping], options: dict[str, Any]) -> dict[str, Any]:
                          f"its options are: {listed}")
     settings = {}
     for name, opt in known.items():
-        value = options.get(name, opt.default)
-        if opt.choices is not None and value not in opt.choices:
-            raise UsageError(f"option {name!r} of mapping {cls.name!r} must be one of "
-                             f"{', '.join(map(str, opt.choices))}, not {value!r}")
-        settings[name] = value
+        settings[name] = opt.check(options[name], cls.name) if name in options else opt.default
     return settings
 
 

@@ -76,3 +76,10 @@ def _rebuild_failure(message, pe, instance, port, data, traceback):
     return WorkflowFailed(
         message, pe=pe, instance=instance, port=port, data=data, traceback=traceback
     )
+
+
+class Aborted(D4PError):
+    """The run was aborted: another worker failed, or a second interrupt. Not
+    a failure of any PE; the failure that caused it is reported instead."""
+
+    exit_code = 130

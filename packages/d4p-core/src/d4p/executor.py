@@ -17,18 +17,23 @@ import functools
 import reprlib
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 from zlib import crc32
 
-from .errors import GraphError, WorkflowFailed
+from .driver import Data, EndOfStream, Transport
+from .errors import Aborted, GraphError, WorkflowFailed
 from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
 from .pe import ConsumerPE, GenericPE, IterativePE
 from .plan import PAIR, Plan, Route
 from .tracing import Trace, pickled_size
 
-DATA = "data"
-EOS = "eos"
+BATCH_BYTES = 1 << 20
+"""A batch for another worker holds about this many bytes at most: the
+number of units per batch adapts to the sizes of the units sent so far."""
+
+_PASS = (WorkflowFailed, Aborted)  # raised through PE code as they are
 
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -44,17 +49,9 @@ def short_repr(data: Any) -> str:
         return f"<{type(data).__name__}>"
 
 
-class Transport(Protocol):
-    """What a mapping gives the executor to reach other processes."""
-
-    def send(self, process: int, message: tuple) -> None:
-        """Deliver ``message`` to ``process``: ``("data", [(iid, port, [units]), ...])``
-        or ``("eos", from_iid, to_iid)``. May block for backpressure."""
-
-
 class _Local:
     __slots__ = ("iid", "pe", "pe_id", "index", "calls", "due", "sample", "waiting",
-                 "finished", "emit")
+                 "finished", "emit", "busy")
 
     def __init__(self, iid: int, pe: GenericPE, waiting: int) -> None:
         self.iid = iid
@@ -66,6 +63,7 @@ class _Local:
         self.sample: Any = None  # the tracing sampler (d4p.tracing._Sampler)
         self.waiting = waiting
         self.finished = False
+        self.busy = False  # a call of this instance is on the stack
         self.emit: dict[str, Callable[[Any], None]] = {}
 
 
@@ -94,7 +92,8 @@ class Executor:
         self.batch_size = batch_size
         self.results: dict[str, dict[str, list]] = {}
         self._outbox: dict[int, dict[tuple[int, str], list]] = {}
-        self._pending: dict[int, list] = {}
+        self._pending: dict[int, list] = {}  # per worker: [units waiting, since when, limit]
+        self._arrived: deque = deque()  # (iid, port or None, units or source, bytes)
         self._proc_of = [i.process for i in plan.instances]
         self.local: dict[int, _Local] = {}
         for inst in plan.on_process(process):
@@ -154,8 +153,8 @@ class Executor:
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
         units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
-        batch_size, latency = self.batch_size, self.latency
-        pending = self._pending.setdefault(proc, [0, 0.0])  # units waiting, since when
+        latency = self.latency
+        pending = self._pending.setdefault(proc, [0, 0.0, min(16, self.batch_size)])
         clock = time.monotonic
 
         def send_later(data):
@@ -163,7 +162,9 @@ class Executor:
             n = pending[0] = pending[0] + 1
             if n == 1:
                 pending[1] = clock()
-            elif n >= batch_size or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
+                if pending[2] == 1:
+                    self._flush_to(proc)
+            elif n >= pending[2] or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
                 self._flush_to(proc)
 
         return send_later
@@ -245,14 +246,16 @@ class Executor:
                 loc.calls += 1
                 if loc.calls == loc.due:
                     return sample(receive, data)
+                loc.busy = True
                 try:
                     result = fn(data)
-                except WorkflowFailed:
+                except _PASS:
                     raise
                 except Exception as exc:
                     raise _failure(loc, port, data, exc) from None
                 if result is not None and out is not None:
                     out(result)
+                loc.busy = False
 
             return receive
         process = pe.process
@@ -262,15 +265,17 @@ class Executor:
             loc.calls += 1
             if loc.calls == loc.due:
                 return sample(receive, data)
+            loc.busy = True
             try:
                 result = process({port: data})
                 if result:
                     for name, value in result.items():
                         write(name, value)
-            except WorkflowFailed:
+            except _PASS:
                 raise
             except Exception as exc:
                 raise _failure(loc, port, data, exc) from None
+            loc.busy = False
 
         return receive
 
@@ -283,11 +288,12 @@ class Executor:
             except Exception as exc:
                 raise _failure(loc, None, None, exc, stage="preprocess") from None
 
-    def run_sources(self, between: Callable[[], None] | None = None) -> None:
+    def run_sources(self, between: Callable[[], None] | None = None, stop=None) -> None:
         """Run the local source instances over their inputs, then finish them.
 
-        ``between`` is called after every source call (a transport polls for
-        incoming messages there)."""
+        ``between`` is called after every source call (the driver takes
+        incoming messages there); once ``stop.is_set()`` the sources end
+        early (a graceful stop: what they wrote is still processed)."""
         for loc in list(self.local.values()):
             if loc.pe_id not in self.plan.inputs:
                 continue
@@ -295,19 +301,74 @@ class Executor:
             items = ({} for _ in range(given)) if isinstance(given, int) else given
             iterate = _source_call(loc)
             for n, item in enumerate(items):
+                if stop is not None and stop.is_set():
+                    break
+                loc.busy = True
                 try:
                     iterate(item)
-                except WorkflowFailed:
+                except _PASS:
                     raise
                 except Exception as exc:
                     raise _failure(loc, None, item if item else None, exc,
                                    stage=f"iteration {n}") from None
+                loc.busy = False
                 if between is not None:
                     between()
             self._finish(loc)
         for loc in list(self.local.values()):  # PEs that nothing feeds
             if loc.waiting == 0 and not loc.finished:
                 self._finish(loc)
+
+    def deliver(self, got: list[tuple[Data | EndOfStream, int]], read_s: float = 0.0,
+                release: Callable[[int], None] | None = None) -> None:
+        """Process messages from the transport, each with its size in bytes;
+        ``release(nbytes)`` is told the bytes of each part once processed.
+
+        Parts for an instance whose call is on the stack (it wrote, and the
+        transport is waiting to send) wait until that call returns: a PE is
+        never re-entered. Everything else is processed now, so a worker
+        blocked on a full outbound queue keeps consuming its input."""
+        arrived = self._arrived
+        if read_s and self.trace is not None:
+            self._trace_read([m.batches for m, _ in got if type(m) is Data], read_s)
+        for message, size in got:
+            if type(message) is Data:
+                batches = message.batches
+                total = sum(len(units) for _, _, units in batches) or 1
+                left = size
+                for k, (iid, port, units) in enumerate(batches):
+                    share = left if k == len(batches) - 1 else size * len(units) // total
+                    left -= share
+                    arrived.append((iid, port, units, share))
+            else:
+                arrived.append((message.target, None, message.source, size))
+        self._drain(release)
+
+    def _drain(self, release: Callable[[int], None] | None) -> None:
+        arrived, local, receivers = self._arrived, self.local, self._receivers
+        kept = []
+        while arrived:
+            part = arrived.popleft()
+            iid, port, units, size = part
+            if local[iid].busy:
+                kept.append(part)
+                continue
+            if port is None:
+                self.end_of_stream(units, iid)
+            else:
+                receive = receivers[(iid, port)]
+                for data in units:
+                    receive(data)
+            if size and release is not None:
+                release(size)
+        if kept:
+            arrived.extendleft(reversed(kept))
+
+    def _trace_read(self, many: list[list], read_s: float) -> None:
+        total = sum(len(units) for batches in many for _, _, units in batches) or 1
+        for batches in many:
+            for iid, _, units in batches:
+                self.trace.read(self._window(self.local[iid]), read_s * len(units) / total)
 
     def receive(self, batches: list[tuple[int, str, list]], read_s: float = 0.0) -> None:
         """Process a data message from the transport; ``read_s`` is the time
@@ -330,15 +391,17 @@ class Executor:
             self._finish(loc)
 
     def _finish(self, loc: _Local) -> None:
+        loc.busy = True
         try:
             if loc.sample is None:
                 loc.pe.postprocess()
             else:
                 loc.sample.once(_postprocess, loc.pe)
-        except WorkflowFailed:
+        except _PASS:
             raise
         except Exception as exc:
             raise _failure(loc, None, None, exc, stage="postprocess") from None
+        loc.busy = False
         loc.finished = True
         self._unfinished -= 1
         for target in self.plan.downstream[loc.iid]:
@@ -347,11 +410,11 @@ class Executor:
                 self.end_of_stream(loc.iid, target)
             else:
                 self._flush_to(proc)
-                self.transport.send(proc, (EOS, loc.iid, target))
+                self.transport.send(proc, EndOfStream(loc.iid, target))
 
     def flush(self) -> None:
         """Hand every non-empty batch to the transport."""
-        for proc, (count, _) in self._pending.items():
+        for proc, (count, *_) in self._pending.items():
             if count:
                 self._flush_to(proc)
 
@@ -362,14 +425,18 @@ class Executor:
         batches = [(iid, port, units[:]) for (iid, port), units in box.items() if units]
         for units in box.values():
             units.clear()
-        self._pending[proc][0] = 0
+        pending = self._pending[proc]
+        count, pending[0] = pending[0], 0
         if not batches:
             return
+        start = time.perf_counter() if self.trace is not None else 0.0
+        size = self.transport.send(proc, Data(batches))
+        if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
+            pending[2] = max(1, min(self.batch_size, BATCH_BYTES * count // size))
+        else:
+            pending[2] = self.batch_size
         if self.trace is None:
-            self.transport.send(proc, (DATA, batches))
             return
-        start = time.perf_counter()
-        self.transport.send(proc, (DATA, batches))
         seconds = time.perf_counter() - start
         for iid, port, units in batches:
             feeders = self._feeders(iid, port)

@@ -32,12 +32,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .errors import UsageError
 from .plan import Plan
 
 
 @dataclass(frozen=True)
 class Option:
-    """An option of a mapping: ``d4p.run(..., name=value)`` and ``d4p run --name VALUE``."""
+    """An option of a mapping: ``d4p.run(..., name=value)`` and ``d4p run --name VALUE``.
+
+    ``type`` converts text given on the command line (``int``, ``float``,
+    ``str`` or any function); ``min`` and ``choices`` bound the value. Every
+    value, from Python or the command line, is checked by :meth:`check`."""
 
     name: str
     default: Any
@@ -45,6 +50,33 @@ class Option:
     type: Callable[[str], Any] = str
     multiple: bool = False
     choices: tuple | None = None
+    min: float | None = None
+
+    def check(self, value: Any, mapping: str = "") -> Any:
+        """``value`` converted and checked; a :class:`~d4p.UsageError` naming
+        the option and what it accepts otherwise."""
+        where = f"option {self.name!r}" + (f" of mapping {mapping!r}" if mapping else "")
+        if self.multiple and isinstance(value, list | tuple):
+            return [self._one(v, where) for v in value]
+        return self._one(value, where)
+
+    def _one(self, value: Any, where: str) -> Any:
+        kind = self.type if self.type in (int, float, str) else None
+        if isinstance(value, str) and self.type is not str:
+            try:
+                value = self.type(value)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"{where}: invalid value {value!r} ({exc})") from None
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UsageError(f"{where} must be a whole number, not {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise UsageError(f"{where} must be a number, not {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise UsageError(f"{where} must be one of {', '.join(map(str, self.choices))}, "
+                             f"not {value!r}")
+        if self.min is not None and value < self.min:
+            raise UsageError(f"{where} must be at least {self.min:g}, not {value!r}")
+        return value
 
 
 @dataclass

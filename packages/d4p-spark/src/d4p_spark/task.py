@@ -36,7 +36,8 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
-from d4p.executor import DATA, Executor
+from d4p.driver import Data
+from d4p.executor import Executor
 from d4p.plan import Plan
 
 from .stages import Stage
@@ -84,10 +85,10 @@ class _Stream:
         self.drop = drop
         """(iid, port) of the copies for instances other than 0 of 'all' inputs."""
 
-    def send(self, process: int, message: tuple) -> None:
-        if message[0] != DATA:
+    def send(self, process: int, message) -> None:
+        if type(message) is not Data:
             return
-        batches = message[1]
+        batches = message.batches
         if self.drop:
             batches = [b for b in batches if (b[0], b[1]) not in self.drop]
             if not batches:

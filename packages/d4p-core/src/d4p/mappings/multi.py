@@ -1,20 +1,28 @@
 """The ``multi`` mapping: the plan's processes as OS processes on one machine.
 
-Transport: one pipe per pair of processes that exchange data, written by a
-writer thread per destination so that the executor never blocks in a system
-call. Batches are pickled with protocol 5; large NumPy buffers travel
-out-of-band, straight from the array's memory into the pipe and into a
-writable buffer on the other side, with no extra copy into a pickle. Each
-destination has a bounded queue of batches (backpressure): a process that
-finds it full keeps reading its own inbox into a local list, without running
-PE code, so two processes sending to each other can never deadlock.
+Transport: one pipe per pair of workers that exchange data, written by a
+writer thread per destination and read by one reader thread per worker, so
+that the worker's own thread never blocks in a system call. Messages are
+encoded by :mod:`d4p.codec`: large NumPy buffers travel out of band, straight
+from the array's memory into the pipe and into a writable buffer on the
+other side.
 
-Start method: ``fork`` by default on Linux (fast start; workflows defined in
-notebooks and scripts need no re-import), ``spawn`` everywhere else and on
-request (``start_method="spawn"``); PEs and their state are then pickled.
+Backpressure is a budget of bytes per worker (``buffer_mb``): half for what
+it has sent and not yet written, half for what it has read and not yet
+processed. A sender whose half is spent waits; while it waits it processes
+what arrives for its other instances (core's driver), woken by the reader
+or writer threads, never by a timer. The reader stops reading when its half
+is spent, so the pipe fills and the sender waits in turn: memory does not
+grow with the length of the stream or the size of the units.
 
-A PE that raises, a worker that dies, or Ctrl-C end every process: the
-parent terminates the rest and raises.
+Start method: ``fork`` by default on Linux (fast start), ``spawn`` elsewhere
+and on request (``start_method="spawn"``): the plan then travels by
+:mod:`d4p.shipping` (cloudpickle), so lambdas, local functions and classes of
+scripts and notebooks work too.
+
+A PE that raises, a worker that dies, Ctrl-C or SIGTERM end every process:
+the parent ends the rest and raises. Workers die with the parent even when
+it is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -22,8 +30,6 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
-import pickle
-import queue
 import signal
 import struct
 import sys
@@ -33,14 +39,18 @@ from collections import deque
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from .. import hookimpl
+from .. import codec, hookimpl, shipping
+from ..driver import drive
 from ..errors import D4PError, UsageError, WorkflowFailed
-from ..executor import DATA, EOS, Executor
-from ..loader import workflow_modules
+from ..executor import Executor
 from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
+from ..stopping import die_with_parent
 
-_IN_BAND = 64 * 1024  # NumPy buffers smaller than this travel inside the pickle
+ESCAPE = 0.5
+"""Seconds a sender waits with its input budget full of units for instances
+that are themselves waiting to send, before it reads one message more than
+its budget: workers that wait on each other that way never wait forever."""
 
 
 def _default_start_method() -> str:
@@ -55,8 +65,12 @@ class MultiMapping(Mapping):
         Option("start_method", _default_start_method(),
                "how worker processes start: fork (default on Linux) or spawn",
                choices=("fork", "spawn", "forkserver")),
-        Option("batch_size", 1024, "data units per message between processes", type=int),
-        Option("queue_size", 64, "messages in flight per destination (backpressure)", type=int),
+        Option("batch_size", 1024, "data units per message between processes (at most; "
+               "fewer when units are large)", type=int, min=1),
+        Option("queue_size", 64, "messages in flight per destination (backpressure)",
+               type=int, min=1),
+        Option("buffer_mb", 64, "MiB of data a worker holds sent-but-unwritten plus "
+               "received-but-unprocessed before senders wait (backpressure)", type=int, min=1),
     )
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
@@ -71,28 +85,21 @@ def d4p_register_mappings():
 # -- framing -------------------------------------------------------------------------------
 
 
-def _frames(message: Any) -> list:
-    """``message`` as the frames that go down a pipe: a header (buffer count
-    and sizes, then the pickle), then each large buffer as it is in memory."""
-    buffers: list[pickle.PickleBuffer] = []
-
-    def out_of_band(buf: pickle.PickleBuffer) -> bool:
-        if buf.raw().nbytes < _IN_BAND:
-            return True
-        buffers.append(buf)
-        return False
-
-    body = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
-    raws = [b.raw() for b in buffers]
-    return [struct.pack(f"<I{len(raws)}Q", len(raws), *(r.nbytes for r in raws)) + body, *raws]
+def _frames(message: Any) -> tuple[list, int]:
+    """``message`` as the frames that go down a pipe (a header with the
+    buffer count and sizes, then the pickle; then each large buffer as it is
+    in memory) and their size in bytes."""
+    payload, buffers = codec.encode(message)
+    header = struct.pack(f"<I{len(buffers)}Q", len(buffers), *(b.nbytes for b in buffers))
+    return [header + payload, *buffers], codec.nbytes(payload, buffers) + len(header)
 
 
 def _send(conn: Connection, message: Any) -> None:
-    for frame in _frames(message):
+    for frame in _frames(message)[0]:
         conn.send_bytes(frame)
 
 
-def _recv(conn: Connection) -> Any:
+def _recv_frames(conn: Connection) -> tuple[memoryview, list, int]:
     frame = conn.recv_bytes()
     (n,) = struct.unpack_from("<I", frame)
     sizes = struct.unpack_from(f"<{n}Q", frame, 4)
@@ -101,7 +108,12 @@ def _recv(conn: Connection) -> Any:
         buf = bytearray(size)
         conn.recv_bytes_into(buf)
         buffers.append(buf)
-    return pickle.loads(memoryview(frame)[4 + 8 * n:], buffers=buffers)
+    return memoryview(frame)[4 + 8 * n:], buffers, len(frame) + sum(sizes)
+
+
+def _recv(conn: Connection) -> Any:
+    payload, buffers, _ = _recv_frames(conn)
+    return codec.decode(payload, buffers)
 
 
 # -- the parent ----------------------------------------------------------------------------
@@ -127,14 +139,12 @@ class _Run:
             for src in srcs:
                 links[(src, dst)] = ctx.Pipe(duplex=False)
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
-        settings = {k: self.options[k] for k in ("batch_size", "queue_size")}
+        settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
         settings["progress"] = self.options.get("progress") is not None
         settings["trace"] = self.options.get("tracer") is not None
-        preload = []
         shipped: Plan | bytes = plan
         if self.options["start_method"] != "fork":
-            preload = [(m.__name__, m.__file__) for m in workflow_modules()]
-            shipped = pickle.dumps(plan, protocol=5)
+            shipped = shipping.dumps(plan)
         sys.stdout.flush()
         sys.stderr.flush()
         procs = []
@@ -143,7 +153,7 @@ class _Run:
             outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
             proc = ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
                                args=(shipped, k, inbox, outbox, reports[k][1], settings,
-                                     os.getpid(), preload))
+                                     os.getpid()))
             procs.append(proc)
         try:
             with share_cores(n):  # what the workers start with
@@ -249,28 +259,50 @@ def _stop(procs) -> None:
 
 
 class _PipeTransport:
-    """Sends through a writer thread per destination; waits for a free slot
-    while reading its own inbox into ``pending``."""
+    """The driver's transport over pipes: a writer thread per destination, a
+    reader thread for every inbox, and a byte budget shared by both sides."""
 
     def __init__(self, outbox: dict[int, Connection], inbox: list[Connection],
-                 queue_size: int, parent: int) -> None:
+                 queue_size: int, budget: int) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)  # the worker's thread waits here
+        self.room = threading.Condition(self.lock)  # the reader waits here
         self.inbox = list(inbox)
-        self.pending: deque = deque()
-        self.parent = parent
-        self.queues: dict[int, queue.Queue] = {}
+        self.arrived: deque = deque()  # (pickle, buffers, bytes)
+        self.held = 0  # bytes read and not yet released
+        self.queued = 0  # bytes handed to writers and not yet written
+        self.written = 0  # messages written so far (progress, for ESCAPE)
+        self.extra = 0  # messages the reader may read past its budget
+        self.budget = max(budget // 2, 1)
+        self.queue_size = queue_size
         self.errors: list[BaseException] = []
-        self.writers: list[threading.Thread] = []
+        self.absorb = None
+        self.queues: dict[int, deque] = {}
+        self.ready: dict[int, threading.Condition] = {}
+        self.threads: list[threading.Thread] = []
         for dst, conn in outbox.items():
-            q: queue.Queue = queue.Queue(maxsize=queue_size)
-            self.queues[dst] = q
-            writer = threading.Thread(target=self._write, args=(conn, q), daemon=True,
-                                      name=f"d4p-send-{dst}")
-            writer.start()
-            self.writers.append(writer)
+            self.queues[dst] = deque()
+            self.ready[dst] = threading.Condition(self.lock)
+            self._thread(self._write, dst, conn, name=f"d4p-send-{dst}")
 
-    def _write(self, conn: Connection, q: queue.Queue) -> None:
+    def _thread(self, target, *args, name: str) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+        thread.start()
+        self.threads.append(thread)
+
+    def start(self, absorb) -> None:
+        self.absorb = absorb
+        if self.inbox:
+            self._thread(self._read, name="d4p-receive")
+
+    # -- threads -------------------------------------------------------------------
+    def _write(self, dst: int, conn: Connection) -> None:
+        queue, ready = self.queues[dst], self.ready[dst]
         while True:
-            frames = q.get()
+            with self.lock:
+                while not queue:
+                    ready.wait()
+                frames, size = queue[0]
             if frames is None:
                 conn.close()
                 return
@@ -278,86 +310,123 @@ class _PipeTransport:
                 for frame in frames:  # the GIL is released while writing
                     conn.send_bytes(frame)
             except BaseException as exc:  # the reader died: the parent will report it
-                self.errors.append(exc)
+                with self.lock:
+                    self.errors.append(exc)
+                    self.wake.notify()
                 return
+            with self.lock:
+                queue.popleft()
+                self.queued -= size
+                self.written += 1
+                self.wake.notify()
 
-    def send(self, process: int, message: tuple) -> None:
-        """Pickle here, write in the destination's thread."""
-        self.send_to(self.queues[process], _frames(message))
-
-    def send_to(self, q: queue.Queue, frames: list | None) -> None:
-        while True:
-            try:
-                q.put(frames, timeout=0.01)
-                return
-            except queue.Full:
-                self.read_available()
-                _check_parent(self.parent)
-
-    def read_available(self) -> None:
-        for conn in wait(self.inbox, timeout=0) if self.inbox else ():
-            self._read(conn)
-
-    def _read(self, conn: Connection, since: float | None = None) -> None:
-        start = time.perf_counter() if since is None else since
+    def _read(self) -> None:
+        conns = list(self.inbox)
         try:
-            message = _recv(conn)
-        except EOFError:
-            self.inbox.remove(conn)
-            return
-        self.pending.append((message, time.perf_counter() - start))
+            while conns:
+                with self.lock:
+                    while self.held >= self.budget and not self.extra:
+                        self.room.wait()
+                    if self.held >= self.budget:
+                        self.extra -= 1
+                for conn in wait(conns):
+                    try:
+                        message = _recv_frames(conn)
+                    except EOFError:
+                        conns.remove(conn)
+                        continue
+                    with self.lock:
+                        self.held += message[2]
+                        self.arrived.append(message)
+                        self.wake.notify()
+        except BaseException as exc:
+            with self.lock:
+                self.errors.append(exc)
+                self.wake.notify()
 
-    def wait_one(self, timeout: float) -> None:
-        """Wait for input; the waiting counts as read time of what arrives."""
-        if self.inbox:
-            start = time.perf_counter()
-            for conn in wait(self.inbox, timeout=timeout):
-                self._read(conn, since=start)
-                start = None
-        else:
-            time.sleep(timeout)
+    # -- the worker's thread ---------------------------------------------------------
+    def send(self, process: int, message) -> int:
+        """Encode here, write in the destination's thread; wait while the
+        budget is spent, processing what arrives meanwhile."""
+        frames, size = _frames(message)
+        queue = self.queues[process]
+        with self.lock:
+            while (self.queued and self.queued + size > self.budget) \
+                    or len(queue) >= self.queue_size:
+                if self.errors:
+                    raise self.errors[0]
+                if self.arrived:
+                    self.lock.release()
+                    try:
+                        self.absorb()
+                    finally:
+                        self.lock.acquire()
+                    continue
+                written = self.written
+                if not self.wake.wait(ESCAPE) and self.written == written \
+                        and self.held >= self.budget:
+                    self.extra += 1  # everything held waits for us: read one more
+                    self.room.notify()
+            queue.append((frames, size))
+            self.queued += size
+            self.ready[process].notify()
+        return size
+
+    def receive(self, timeout: float | None) -> list:
+        with self.lock:
+            if not self.arrived and timeout != 0:
+                if self.errors:
+                    raise self.errors[0]
+                self.wake.wait(timeout)
+            got = list(self.arrived)
+            self.arrived.clear()
+        return [(codec.decode(payload, buffers), size) for payload, buffers, size in got]
+
+    def release(self, nbytes: int) -> None:
+        with self.lock:
+            self.held -= nbytes
+            self.room.notify()
 
     def close(self) -> None:
-        """Send what is queued, then close the pipes."""
-        for q in self.queues.values():
-            self.send_to(q, None)
-        for writer in self.writers:
-            while writer.is_alive():
-                writer.join(0.2)
-                _check_parent(self.parent)
-
-
-def _check_parent(parent: int) -> None:
-    if os.getppid() != parent:
-        os._exit(3)  # the parent is gone: leave no orphan behind
+        """Write what is queued, then close the pipes."""
+        with self.lock:
+            for dst, queue in self.queues.items():
+                queue.append((None, 0))
+                self.ready[dst].notify()
+        for thread in self.threads:
+            if thread.name.startswith("d4p-send"):
+                thread.join()
+        if self.errors:
+            raise self.errors[0]
 
 
 def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
-            parent: int, preload: list) -> None:
+            parent: int) -> None:
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
     sys.stdout = _Lines(sys.stdout)
     sys.stderr = _Lines(sys.stderr)
     try:
-        for name, path in preload:
-            _preload(name, path)
         if isinstance(plan, bytes):
-            plan = pickle.loads(plan)
+            plan = shipping.loads(plan)
     except Exception as exc:
         _send(report, ("failed", UsageError(
-            f"worker process {k} cannot load the workflow: {type(exc).__name__}: {exc}. "
-            "With start_method='spawn' every PE class must be importable (defined in a "
-            "module or workflow file, not in a test or a notebook cell); or use "
-            "start_method='fork'")))
+            f"worker process {k} cannot load the workflow: {type(exc).__name__}: {exc}")))
         report.close()
         return
-    transport = _PipeTransport(outbox, inbox, settings["queue_size"], parent)
+    transport = _PipeTransport(outbox, inbox, settings["queue_size"],
+                               settings["buffer_mb"] << 20)
     executor = None
+
+    def progress(counts, events) -> None:
+        _send(report, ("progress", counts, events))
+
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,
                             batch_size=settings["batch_size"], trace=settings["trace"])
-        _drive(executor, transport, report, settings["progress"] or settings["trace"], parent)
-        transport.close()
+        drive(executor, transport,
+              report=progress if settings["progress"] or settings["trace"] else None)
         _send(report, ("done", executor.results, executor.counts(),
                        executor.take_events(final=True)))
     except BaseException as exc:
@@ -407,53 +476,3 @@ class _Lines(io.TextIOBase):
 
     def isatty(self) -> bool:
         return os.isatty(self.fd)
-
-
-def _preload(name: str, path: str) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    sys.path.insert(0, os.path.dirname(path))
-    spec.loader.exec_module(module)
-
-
-def _drive(executor: Executor, transport: _PipeTransport, report: Connection,
-           progress: bool, parent: int) -> None:
-    last_flush = last_report = time.monotonic()
-
-    def report_now() -> None:
-        nonlocal last_report
-        if progress and time.monotonic() - last_report > 0.5:
-            _send(report, ("progress", executor.counts(), executor.take_events()))
-            last_report = time.monotonic()
-
-    def between() -> None:
-        nonlocal last_flush
-        now = time.monotonic()
-        if now - last_flush > executor.latency:
-            executor.flush()
-            transport.read_available()
-            last_flush = now
-            report_now()
-
-    executor.preprocess()
-    executor.run_sources(between=between)
-    executor.flush()
-    pending = transport.pending
-    while not executor.done:
-        if not pending:
-            executor.flush()
-            transport.wait_one(0.2)
-            _check_parent(parent)
-            if transport.errors:
-                raise transport.errors[0]
-        while pending:
-            (kind, *body), read_s = pending.popleft()
-            if kind == DATA:
-                executor.receive(body[0], read_s)
-            elif kind == EOS:
-                executor.end_of_stream(*body)
-        report_now()
-    executor.flush()

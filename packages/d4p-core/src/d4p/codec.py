@@ -1,0 +1,48 @@
+"""How a message becomes bytes between processes: pickle protocol 5 with
+large buffers (NumPy arrays, bytes-likes) taken out of band, so that a
+transport sends them straight from the array's memory and receives them into
+writable buffers, with no copy into or out of a pickle.
+
+A transport that crosses process boundaries (multi's pipes, MPI messages)
+encodes with :func:`encode`, learns the bytes a message holds from
+:func:`nbytes` (the unit of d4p's backpressure budget) and decodes with
+:func:`decode`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+OUT_OF_BAND = 64 * 1024
+"""Buffers of this many bytes or more travel out of band."""
+_MAX_BUFFERS = 1 << 16
+
+
+def encode(message: Any, out_of_band: int = OUT_OF_BAND) -> tuple[bytes, list[memoryview]]:
+    """Pickle ``message``; buffers of at least ``out_of_band`` bytes are
+    returned beside the pickle (as raw memoryviews) instead of copied into it."""
+    buffers: list[memoryview] = []
+
+    def take(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            raw = buffer.raw()
+        except BufferError:  # not contiguous: pickle copies it in band
+            return True
+        if raw.nbytes < out_of_band or len(buffers) >= _MAX_BUFFERS:
+            return True
+        buffers.append(raw)
+        return False
+
+    return pickle.dumps(message, protocol=5, buffer_callback=take), buffers
+
+
+def nbytes(payload: bytes, buffers: list) -> int:
+    """The bytes an encoded message occupies: its pickle and its buffers."""
+    return len(payload) + sum(memoryview(b).nbytes for b in buffers)
+
+
+def decode(payload: Any, buffers: list) -> Any:
+    """The message from :func:`encode`'s pickle and buffers (buffers received
+    as writable ``bytearray`` objects give writable arrays)."""
+    return pickle.loads(payload, buffers=buffers)

@@ -1,0 +1,166 @@
+"""The loop that every worker of every mapping runs.
+
+A mapping supplies a :class:`Transport` (how messages reach other workers)
+and calls :func:`drive`; core does the rest: ``preprocess``, the sources,
+delivering what arrives, end of stream, ``postprocess``, progress reports,
+stopping and aborting. A mapping keeps no receive loop of its own.
+
+Messages are :class:`Data` (batches of data units for instances of the
+receiving worker) and :class:`EndOfStream` (an upstream instance has
+finished feeding a local one).
+
+A :class:`Control` stops a run from outside: :meth:`Control.stop` ends the
+sources (everything already produced is still processed, ``postprocess``
+runs, outputs are returned: a graceful drain); :meth:`Control.abort` ends
+the worker at once, raising :class:`Aborted` from :func:`drive`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+from .errors import Aborted
+
+__all__ = ["Aborted", "Control", "Data", "EndOfStream", "Message", "Report", "Transport", "drive"]
+
+
+class Data(NamedTuple):
+    """Data units for instances of the receiving worker:
+    ``[(instance id, input port, [units]), ...]``."""
+
+    batches: list
+
+
+class EndOfStream(NamedTuple):
+    """Instance ``source`` has finished feeding instance ``target``."""
+
+    source: int
+    target: int
+
+
+Message = Data | EndOfStream
+
+
+class Control:
+    """Stops or aborts the workers of a run; safe to call from any thread or
+    a signal handler."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.aborted = False
+        self.reason = ""
+        self._woken = threading.Event()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """End the sources; what they produced is still processed."""
+        if not self.stopping:
+            self.reason = reason
+        self.stopping = True
+        self._woken.set()
+
+    def abort(self, reason: str = "aborted") -> None:
+        """End at once: :func:`drive` raises :class:`Aborted`."""
+        self.reason = self.reason or reason
+        self.stopping = self.aborted = True
+        self._woken.set()
+
+    def is_set(self) -> bool:
+        """True once the sources should stop (the executor asks between calls)."""
+        return self.stopping
+
+    def check(self) -> None:
+        """Raise :class:`Aborted` if the run was aborted."""
+        if self.aborted:
+            raise Aborted(f"the run was aborted ({self.reason})")
+
+
+class Transport(Protocol):
+    """What a mapping gives :func:`drive` to reach the other workers.
+
+    ``send`` may block for backpressure; while it waits it must keep taking
+    incoming messages and hand them to the ``absorb`` callable it was given
+    by :meth:`start` (so that two workers sending to each other never wait
+    on each other). ``receive`` returns the messages that have arrived,
+    waiting at most ``timeout`` seconds for the first; it may return early
+    with none. ``release(nbytes)`` is called once the messages of that many
+    received bytes have been processed (a transport that bounds what it
+    buffers counts with it; ``receive`` reports each message's bytes)."""
+
+    def start(self, absorb: Callable[[], None]) -> None: ...
+
+    def send(self, worker: int, message: Message) -> int | None:
+        """Deliver ``message``; returns its size in bytes when known."""
+
+    def receive(self, timeout: float | None) -> list[tuple[Message, int]]: ...
+
+    def release(self, nbytes: int) -> None: ...
+
+    def close(self) -> None:
+        """Everything sent has been handed over (called once, at the end)."""
+
+
+Report = Callable[[dict[str, int], list[dict]], None]
+"""Hears a worker's progress: units processed per PE so far, and the
+tracing events since the last report."""
+
+
+def drive(executor, transport: Transport | None = None, *, control: Control | None = None,
+          report: Report | None = None, report_every: float = 0.5) -> None:
+    """Run ``executor``'s instances to the end: preprocess, sources, what
+    arrives through ``transport`` until every local instance has finished,
+    postprocess. ``report`` is called every ``report_every`` seconds and once
+    at the end."""
+    control = control or Control()
+    last_report = time.monotonic()
+    latency = executor.latency
+
+    def absorb(wait: float | None = 0.0) -> bool:
+        """Deliver what has arrived (waiting up to ``wait`` s); True if anything did."""
+        control.check()
+        if transport is None:
+            return False
+        start = time.perf_counter()
+        got = transport.receive(wait)
+        if not got:
+            return False
+        read_s = time.perf_counter() - start
+        executor.deliver(got, read_s, transport.release)
+        return True
+
+    def tick() -> None:
+        nonlocal last_report
+        if report is not None and time.monotonic() - last_report > report_every:
+            report(executor.counts(), executor.take_events())
+            last_report = time.monotonic()
+
+    last_flush = time.monotonic()
+
+    def between() -> None:
+        nonlocal last_flush
+        now = time.monotonic()
+        if now - last_flush > latency:
+            executor.flush()
+            absorb()
+            last_flush = now
+            tick()
+        elif control.aborted:
+            control.check()
+
+    if transport is not None:
+        transport.start(absorb)
+    executor.preprocess()
+    executor.run_sources(between=between, stop=control)
+    executor.flush()
+    while not executor.done:
+        if not absorb(0.0):
+            executor.flush()
+            absorb(min(report_every, 0.5) if report is not None else 0.5)
+        tick()
+    executor.flush()
+    if transport is not None:
+        transport.close()
+    if report is not None:
+        report(executor.counts(), executor.take_events())

@@ -1,0 +1,135 @@
+"""Shipping a plan to a fresh interpreter: a spawned worker, an MPI rank, a
+Spark or Storm worker.
+
+A fresh interpreter imports what is installed and what its ``sys.path``
+finds, but not what exists only in this process: classes and functions of
+``__main__`` (a script, a notebook cell), of a workflow file loaded by path
+(``d4p run wf.py``), of a test module, lambdas, local functions and classes
+made at run time. :func:`dumps` pickles the plan with cloudpickle, which
+sends such objects *by value* (their code travels with the plan) and
+everything importable by reference. What cannot travel at all (open files,
+sockets, locks) is a :class:`~d4p.UsageError` naming the PE and attribute.
+
+Every mapping that starts fresh interpreters uses this module; a mapping
+whose engine pickles with its own cloudpickle copy (PySpark) registers
+:func:`local_modules` with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import sys
+import threading
+from importlib.machinery import PathFinder
+from types import ModuleType
+from typing import Any
+
+from .errors import UsageError
+
+_FIX = ("create open files, connections and locks in preprocess(), not in __init__ "
+        "or at module level")
+
+
+def dumps(obj: Any, *, pes: dict | None = None) -> bytes:
+    """``obj`` (usually a :class:`~d4p.plan.Plan`) as bytes that a fresh
+    interpreter with the same ``sys.path`` can load with :func:`loads`.
+
+    ``pes`` (PE id → PE, default ``obj.pes`` when it has them) names the PE
+    at fault when something cannot be pickled."""
+    import cloudpickle
+
+    _refuse_handles(pes if pes is not None else getattr(obj, "pes", {}))
+    modules = local_modules()
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(obj, protocol=5)
+    except Exception as exc:
+        raise _cannot_travel(pes if pes is not None else getattr(obj, "pes", {}), exc) from None
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def loads(data: bytes) -> Any:
+    """The object that :func:`dumps` pickled."""
+    return pickle.loads(data)
+
+
+def local_modules() -> list[ModuleType]:
+    """Loaded modules that a fresh interpreter could not import by name from
+    the same file: ``__main__``, workflow files loaded by path, test modules,
+    modules of a notebook. Their objects must travel by value."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name == "__main__" or module is None:
+            continue
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            continue
+        top = name.partition(".")[0]
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            continue
+        top_module = sys.modules.get(top)
+        top_file = getattr(top_module, "__file__", None) if top_module is not None else None
+        if not _importable(top, os.path.abspath(top_file) if top_file else None,
+                           tuple(sys.path)):
+            found.append(module)
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _importable(top: str, origin: str | None, path: tuple[str, ...]) -> bool:
+    try:
+        spec = PathFinder.find_spec(top, [p or os.curdir for p in path])
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    if origin is None:  # a namespace package
+        return True
+    return spec.origin is not None and os.path.abspath(spec.origin) == origin
+
+
+def _refuse_handles(pes: dict) -> None:
+    """Open files, sockets and locks belong to one process: refuse them
+    (cloudpickle would send a file opened for reading as a copy of its text)."""
+    import io
+    import socket
+
+    lock_types = (type(threading.Lock()), type(threading.RLock()))
+    for pe_id, pe in pes.items():
+        for attr, value in vars(pe).items():
+            if isinstance(value, (io.IOBase, socket.socket, *lock_types)):
+                raise UsageError(f"PE {pe_id!r} attribute {attr!r} ({type(value).__name__}) "
+                                 f"cannot be sent to another process; {_FIX}")
+
+
+def _cannot_travel(pes: dict, exc: Exception) -> UsageError:
+    """The clearest error for what failed to pickle: the PE and its attribute."""
+    import cloudpickle
+
+    for pe_id, pe in pes.items():
+        for attr, value in vars(pe).items():
+            if attr.startswith("_d4p"):
+                continue
+            try:
+                cloudpickle.dumps(value, protocol=5)
+            except Exception as err:
+                return UsageError(
+                    f"PE {pe_id!r} attribute {attr!r} ({type(value).__name__}) cannot be sent "
+                    f"to another process ({_reason(err)}); {_FIX}")
+        try:
+            cloudpickle.dumps(pe, protocol=5)
+        except Exception as err:
+            return UsageError(f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another "
+                              f"process ({_reason(err)}); {_FIX}")
+    return UsageError(f"the workflow's inputs cannot be sent to another process "
+                      f"({_reason(exc)}); give inputs that pickle (numbers, strings, lists, "
+                      "dicts, NumPy arrays)")
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]

@@ -1,0 +1,79 @@
+"""Stopping a run: signals, and processes that never outlive their parent.
+
+* :func:`signals_stop` turns SIGINT and SIGTERM (what ``kill``, batch
+  schedulers, systemd and container runtimes send) into
+  :class:`Interrupted`: the run is aborted and every worker ended. With
+  ``graceful=True`` the first signal only stops the run's sources (a
+  graceful drain) and the second aborts.
+* :func:`die_with_parent` makes a worker process end when the process that
+  started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
+  thread that watches the parent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+from .driver import Control
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second SIGINT or SIGTERM during a run: the run was aborted.
+    ``signal`` is the number of the signal (exit status 128 + signal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signal = signum
+
+
+@contextlib.contextmanager
+def signals_stop(control: Control, graceful: bool = False) -> Iterator[Control]:
+    """While in this context (in the main thread), SIGINT and SIGTERM abort
+    the run (``control.abort()``) and raise :class:`Interrupted`; with
+    ``graceful`` the first one only calls ``control.stop()``. Elsewhere it
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield control
+        return
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if control.stopping or not graceful:
+            control.abort(name)
+            raise Interrupted(signum)
+        control.stop(name)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield control
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process (SIGKILL) when process ``parent`` ends."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (OSError, AttributeError):
+        threading.Thread(target=_watch, args=(parent,), daemon=True,
+                         name="d4p-parent-watch").start()
+    if os.getppid() != parent:  # it ended before we could ask
+        os._exit(3)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
