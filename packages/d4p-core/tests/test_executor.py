@@ -7,8 +7,8 @@ import pickle
 
 import d4p
 import pytest
-from d4p.examples import NumberProducer
 from d4p.driver import Data, EndOfStream
+from d4p.examples import NumberProducer
 from d4p.executor import Executor, short_repr
 from d4p.plan import make_plan
 from d4p.testing.workflows import AddOne, Double, KeyCount, Pairs, Total

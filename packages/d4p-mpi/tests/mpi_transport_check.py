@@ -1,11 +1,13 @@
 """Run under ``mpiexec -n 2``: both ranks send to each other with a window of
-one message, from a loop that never hands messages on (as a PE writing inside
-``process`` does), then receive everything. Prints one JSON line per rank."""
+one message, from a loop that hands messages on only while a send waits (as
+the driver does for a PE writing inside ``process``), then receive the rest.
+Prints one JSON line per rank."""
 
 import json
 import sys
 
 import numpy as np
+from d4p.driver import Data, EndOfStream
 from d4p_mpi.transport import MPI, MPITransport
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 300
@@ -14,28 +16,30 @@ comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 other = 1 - rank
 transport = MPITransport(comm, window=1)
-for k in range(N):
-    transport.send(other, ("data", [(other, "input", [k, np.full(20_000, k, dtype=np.float64)])]))
-transport.send(other, ("eos", rank, other))
 
 
 class Sink:
     def __init__(self):
         self.units, self.ended = [], []
 
-    def receive(self, batches, read_s=0.0):
-        for _, _, units in batches:
-            self.units.append(units)
-
-    def end_of_stream(self, source, target):
-        self.ended.append((source, target))
+    def absorb(self):
+        for message, size in transport.receive(0):
+            if type(message) is Data:
+                for _, _, units in message.batches:
+                    self.units.append(units)
+            else:
+                self.ended.append(tuple(message))
+            transport.release(size)
 
 
 sink = Sink()
+transport.start(sink.absorb)
+for k in range(N):
+    transport.send(other, Data([(other, "input", [k, np.full(20_000, k, dtype=np.float64)])]))
+transport.send(other, EndOfStream(rank, other))
 while not sink.ended:
-    if not transport.deliver(sink):
-        transport.wait_for_message()
-transport.drain()
+    sink.absorb()
+transport.close()
 report = json.dumps({
     "rank": rank,
     "in_order": [k for k, _ in sink.units] == list(range(N)),

@@ -21,7 +21,8 @@ def _values(result) -> list:
 
 def test_mpi_is_a_registered_mapping_with_its_options():
     assert d4p.get_mapping("mpi") is MPIMapping
-    assert [o.name for o in MPIMapping.options] == ["timeout", "batch_size", "queue_size", "mpiexec"]
+    assert [o.name for o in MPIMapping.options] == ["timeout", "batch_size", "queue_size",
+                                                    "buffer_mb", "mpiexec"]
 
 
 @pytest.mark.parametrize("processes", [2, 3, 4])
@@ -120,33 +121,46 @@ def test_cli_launches_mpiexec_for_a_workflow_file(tmp_path):
 class Local(d4p.IterativePE):
     def __init__(self):
         super().__init__()
-        self.fn = lambda x: x  # a lambda does not pickle
+        self.fn = lambda x: x + 1  # travels by value (cloudpickle)
 
     def _process(self, data):
         return self.fn(data)
 
 
-def test_a_pe_that_cannot_be_pickled_is_named():
+def test_a_pe_holding_a_lambda_runs_on_the_ranks():
     graph = d4p.WorkflowGraph()
     local = Local()
     graph.connect(mpi_workflows.Numbers(10), "output", local, "input")
-    with pytest.raises(d4p.UsageError) as info:
-        d4p.run(graph, mapping="mpi", processes=2)
-    text = str(info.value)
-    assert f"PE {local.id!r} (Local) cannot be sent to the MPI ranks" in text
-    assert "top level of a module" in text
+    result = d4p.run(graph, mapping="mpi", processes=2, timeout=60)
+    assert sorted(result[local.id]["output"]) == list(range(1, 11))
+    assert_no_leftovers()
 
 
-def test_a_pe_class_defined_in_a_function_is_named():
+def test_a_pe_class_defined_in_a_function_runs_on_the_ranks():
     class Inner(d4p.IterativePE):
         def _process(self, data):
-            return data
+            return data * 10
 
     graph = d4p.WorkflowGraph()
     inner = Inner()
+    inner.numprocesses = 2
     graph.connect(mpi_workflows.Numbers(10), "output", inner, "input")
-    with pytest.raises(d4p.UsageError, match=rf"PE {inner.id!r} \(Inner\) cannot be sent"):
-        d4p.run(graph, mapping="mpi", processes=2)
+    result = d4p.run(graph, mapping="mpi", processes=3, timeout=60)
+    assert sorted(result[inner.id]["output"]) == [10 * i for i in range(10)]
+
+
+def test_a_pe_holding_an_open_file_is_named(tmp_path):
+    graph = d4p.WorkflowGraph()
+    local = Local()
+    local.log = open(tmp_path / "log.txt", "w")  # noqa: SIM115
+    try:
+        graph.connect(mpi_workflows.Numbers(10), "output", local, "input")
+        with pytest.raises(d4p.UsageError) as info:
+            d4p.run(graph, mapping="mpi", processes=2)
+    finally:
+        local.log.close()
+    assert f"PE {local.id!r} attribute 'log' (TextIOWrapper) cannot be sent" in str(info.value)
+    assert "preprocess()" in str(info.value)
 
 
 @pytest.mark.parametrize(("option", "value"), [("queue_size", 0), ("batch_size", -1)])

@@ -61,6 +61,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
 def _job_options(options: dict[str, Any]) -> dict[str, Any]:
     tracing = options.get("tracer") is not None
     return {"batch_size": options["batch_size"], "queue_size": options["queue_size"],
+            "buffer_mb": options["buffer_mb"],
             "timeout": options.get("timeout") or 0.0, "trace": tracing,
             "report": tracing or options.get("progress") is not None}
 

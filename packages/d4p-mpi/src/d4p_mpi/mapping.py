@@ -15,23 +15,20 @@ from d4p import Mapping, Option, Outcome, UsageError
 from .environment import env_rank, under_mpiexec, world_size
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be at least 1, not {value}")
-    return value
-
-
 class MPIMapping(Mapping):
     """Runs the plan's processes as MPI ranks (mpi4py over MPICH by default)."""
 
     name = "mpi"
     description = "MPI ranks (mpi4py, MPICH); starts mpiexec itself unless run under it"
     options = (
-        Option("timeout", 0.0, "seconds after which the run is stopped (0: no limit)", float),
-        Option("batch_size", 1024, "data units sent to another rank in one message", _positive),
+        Option("timeout", 0.0, "seconds after which the run is stopped (0: no limit)", float,
+               min=0),
+        Option("batch_size", 1024, "data units sent to another rank in one message (at most; "
+               "fewer when units are large)", int, min=1),
         Option("queue_size", 16, "messages in flight to one rank before a sender waits "
-                                "(backpressure)", _positive),
+                                "(backpressure)", int, min=1),
+        Option("buffer_mb", 64, "MiB a rank holds in flight plus received-but-unprocessed "
+               "before senders wait (backpressure)", int, min=1),
         Option("mpiexec", "", "mpiexec command to launch with (default: the one of the "
                               "mpich wheel beside this Python, else on PATH)"),
     )
@@ -42,10 +39,6 @@ class MPIMapping(Mapping):
     and a command line should print nothing there."""
 
     def run(self, plan, options):
-        for name in ("batch_size", "queue_size"):
-            if not isinstance(options[name], int) or options[name] < 1:
-                raise UsageError(f"option {name!r} of mapping 'mpi' must be a positive "
-                                 f"integer, not {options[name]!r}")
         if under_mpiexec():
             outcome = _run_in_place(plan, options)
         else:
@@ -73,7 +66,7 @@ def _run_in_place(plan, options) -> Outcome:
     tracer = options.get("tracer")
     try:
         done = run_rank(comm, plan, batch_size=options["batch_size"],
-                        queue_size=options["queue_size"],
+                        queue_size=options["queue_size"], buffer_mb=options["buffer_mb"],
                         timeout=options.get("timeout") or 0.0, announce=True,
                         trace=tracer is not None)
     except BaseException as exc:

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 
 from d4p import Outcome, WorkflowFailed
+from d4p.driver import drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -26,22 +27,25 @@ tracing events since the last call."""
 
 
 def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
-             timeout: float = 0.0, announce: bool = False, trace: bool = False,
-             report: Report | None = None) -> tuple[Outcome, list[dict]] | None:
+             buffer_mb: int = 64, timeout: float = 0.0, announce: bool = False,
+             trace: bool = False, report: Report | None = None
+             ) -> tuple[Outcome, list[dict]] | None:
     """Run the instances of ``plan`` placed on this rank of ``comm``.
 
     Returns, on rank 0, the merged :class:`d4p.Outcome` of all ranks and their
     tracing events (``trace``), and ``None`` elsewhere. ``queue_size`` bounds
-    the messages in flight to each rank (backpressure); ``timeout`` (seconds,
-    0: none) ends waits for other ranks with :class:`d4p.WorkflowFailed`;
-    ``report`` hears this rank's progress every :data:`REPORT_EVERY` seconds.
+    the messages in flight to each rank and ``buffer_mb`` the MiB a rank holds
+    in flight plus received (backpressure); ``timeout`` (seconds, 0: none)
+    ends waits for other ranks with :class:`d4p.WorkflowFailed`; ``report``
+    hears this rank's progress every :data:`REPORT_EVERY` seconds.
     A failure raises :class:`d4p.WorkflowFailed`; with ``announce`` the
     failing rank first tells the others, which raise the same failure (used
     when running in place under ``mpiexec``, where no parent process collects
     failures).
     """
     deadline = time.monotonic() + timeout if timeout else None
-    transport = MPITransport(comm, window=queue_size, deadline=deadline)
+    transport = MPITransport(comm, window=queue_size, budget=buffer_mb << 20,
+                             deadline=deadline)
     rank = comm.Get_rank()
     results: dict = {}
     counts: dict = {}
@@ -50,7 +54,7 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
         if rank < plan.processes:
             executor = Executor(plan, rank, transport=transport, batch_size=batch_size,
                                 trace=trace)
-            _run(executor, transport, report)
+            drive(executor, transport, report=report, report_every=REPORT_EVERY)
             results, counts = executor.results, executor.counts()
             events = executor.take_events(final=True)
         transport.wait_request(comm.Ibarrier())
@@ -62,34 +66,6 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
     if rank != 0:
         return None
     return merge([(r, c) for r, c, _ in gathered]), [e for *_, ev in gathered for e in ev]
-
-
-def _run(executor: Executor, transport: MPITransport, report: Report | None) -> None:
-    executor.preprocess()
-    last_flush = last_report = time.monotonic()
-
-    def tick() -> None:
-        nonlocal last_flush, last_report
-        now = time.monotonic()
-        if now - last_flush > executor.latency:
-            executor.flush()
-            last_flush = now
-        if report is not None and now - last_report > REPORT_EVERY:
-            report(executor.counts(), executor.take_events())
-            last_report = now
-
-    def between() -> None:
-        transport.deliver(executor)
-        tick()
-
-    executor.run_sources(between=between)
-    while not executor.done:
-        if not transport.deliver(executor):
-            executor.flush()
-            transport.wait_for_message()
-        tick()
-    executor.flush()
-    transport.drain()
 
 
 def merge(gathered: list[tuple[dict, dict]]) -> Outcome:

@@ -1,14 +1,17 @@
-"""The MPI transport: carries the executor's messages between ranks.
+"""The MPI transport: carries the driver's messages between ranks.
 
-* A message (``("data", batches)`` or ``("eos", src, dst)``) is encoded by
-  :mod:`d4p_mpi.codec`: large buffers (NumPy arrays) are sent as raw MPI
-  messages of their own after the pickle; the pickle's tag tells how many follow.
+* A message is encoded by :mod:`d4p.codec`: large buffers (NumPy arrays) are
+  sent as raw MPI messages of their own after the pickle; the pickle's tag
+  tells how many follow.
 * Sends are non-blocking and synchronous (``Issend``): a send completes only
-  when the receiver has taken the message, so the bound of ``window``
-  messages in flight per destination is real backpressure.
-* While waiting for a send slot the transport keeps receiving into a local
-  queue (never calling PE code from inside a PE's ``write``), so two ranks
-  that send to each other with full windows cannot deadlock.
+  when the receiver has taken the message, so the bounds of ``window``
+  messages in flight per destination and of half of ``budget`` bytes in
+  flight in all are real backpressure.
+* A rank receives while it holds less than half of ``budget`` bytes not yet
+  processed; what it does not receive stays with its sender.
+* While a send waits for room the transport hands what arrives to the
+  driver's ``absorb`` (which processes it for instances not waiting to
+  send), so ranks that send to each other never wait on each other.
 * Waiting polls with a short back-off sleep rather than a busy MPI wait, so
   idle ranks leave the CPU to busy ones when ranks outnumber cores.
 """
@@ -19,10 +22,8 @@ import pickle
 import time
 from collections import deque
 
-from d4p import WorkflowFailed
-from d4p.executor import DATA
+from d4p import WorkflowFailed, codec
 
-from .codec import OUT_OF_BAND, decode, encode
 from .environment import load_mpi
 
 MPI = load_mpi()
@@ -34,12 +35,14 @@ TAG_BUF = 2
 TAG_MSG = 16
 """A pickled message; ``tag - TAG_MSG`` out-of-band buffers follow it."""
 
-
 SPINS = 64
 """Polls of a waiting rank before it starts sleeping between polls."""
 FIRST_PAUSE = 20e-6
 LONGEST_PAUSE = 1e-3
 """Sleeps between polls double from FIRST_PAUSE up to LONGEST_PAUSE seconds."""
+ESCAPE = 0.5
+"""Seconds a blocked sender whose receive budget is full waits without any
+send completing before it receives one message more than its budget."""
 
 
 class TimedOut(WorkflowFailed):
@@ -47,106 +50,154 @@ class TimedOut(WorkflowFailed):
 
 
 class MPITransport:
-    """The executor's :class:`~d4p.executor.Transport` over an MPI communicator.
+    """The driver's :class:`~d4p.driver.Transport` over an MPI communicator.
 
-    ``window`` bounds the messages in flight to each destination;
+    ``window`` bounds the messages in flight to each destination, ``budget``
+    the bytes a rank has in flight plus received and not yet processed;
     ``deadline`` (a ``time.monotonic()`` value or ``None``) ends every wait
     with :class:`TimedOut`.
     """
 
-    def __init__(self, comm, window: int = 8, deadline: float | None = None,
-                 out_of_band: int = OUT_OF_BAND) -> None:
+    def __init__(self, comm, window: int = 8, budget: int = 64 << 20,
+                 deadline: float | None = None, out_of_band: int = codec.OUT_OF_BAND) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
         self.comm = comm
         self.rank = comm.Get_rank()
         self.window = window
+        self.budget = max(budget // 2, 1)
         self.deadline = deadline
         self.out_of_band = out_of_band
-        self.inbox: deque = deque()
-        self._waited = 0.0  # seconds spent waiting for input since the last delivery
+        self.inbox: deque = deque()  # (message, bytes)
+        self.held = 0  # bytes received and not yet released
+        self.flying = 0  # bytes sent and not yet taken
+        self.extra = 0  # messages to receive past the budget
+        self.absorb = None
         self._flight: list[deque] = [deque() for _ in range(comm.Get_size())]
+        self._queued: list[deque] = [deque() for _ in range(comm.Get_size())]
         self._status = MPI.Status()
         self.sent_messages = 0
         self.sent_buffers = 0
         self.slot_waits = 0
 
+    def start(self, absorb) -> None:
+        self.absorb = absorb
+
     # -- sending ------------------------------------------------------------------
-    def send(self, process: int, message: tuple) -> None:
-        flight = self._flight[process]
-        _reap(flight)
-        if len(flight) >= self.window:
+    def send(self, process: int, message) -> int:
+        """Post ``message`` after those queued before it for ``process`` (a
+        send made while this one waits goes behind it: order is kept)."""
+        payload, buffers = codec.encode(message, self.out_of_band)
+        size = codec.nbytes(payload, buffers)
+        queued = self._queued[process]
+        queued.append((payload, buffers, size))
+        self._post(process)
+        if queued:
             self.slot_waits += 1
-            self._wait(lambda: _reap(flight) or len(flight) < self.window)
-        payload, buffers = encode(message, self.out_of_band)
-        comm = self.comm
-        requests = [comm.Issend([payload, MPI.BYTE], process, TAG_MSG + len(buffers))]
-        for buf in buffers:
-            requests.append(comm.Issend([buf, MPI.BYTE], process, TAG_BUF))
-        flight.append((requests, payload, buffers))
-        self.sent_messages += 1
-        self.sent_buffers += len(buffers)
+            self._wait_for_room(process)
+        return size
 
-    def in_flight(self) -> int:
-        """Messages sent and not yet taken by their receiver."""
-        for flight in self._flight:
-            _reap(flight)
-        return sum(len(f) for f in self._flight)
+    def _post(self, process: int) -> None:
+        """Post the queued messages for ``process`` while there is room."""
+        flight, queued, comm = self._flight[process], self._queued[process], self.comm
+        self._reap(flight)
+        while queued and len(flight) < self.window and not (
+                self.flying and self.flying + queued[0][2] > self.budget):
+            payload, buffers, size = queued.popleft()
+            requests = [comm.Issend([payload, MPI.BYTE], process, TAG_MSG + len(buffers))]
+            for buf in buffers:
+                requests.append(comm.Issend([buf, MPI.BYTE], process, TAG_BUF))
+            flight.append((requests, payload, buffers, size))
+            self.flying += size
+            self.sent_messages += 1
+            self.sent_buffers += len(buffers)
 
-    def drain(self) -> None:
+    def _wait_for_room(self, process: int) -> None:
+        queued = self._queued[process]
+
+        def room() -> bool:
+            self._post(process)
+            return not queued
+
+        since, flying = time.monotonic(), self.flying
+        while not room():
+            if self.inbox and self.absorb is not None:
+                self.absorb()
+                continue
+            self._pause(lambda: room() or bool(self.inbox)
+                        or time.monotonic() - since > ESCAPE)
+            if self.flying != flying:
+                since, flying = time.monotonic(), self.flying
+            elif not self.inbox and time.monotonic() - since > ESCAPE:
+                if self.held >= self.budget:
+                    self.extra += 1  # everything held waits for us: take one more
+                since = time.monotonic()
+
+    def _reap(self, flight: deque) -> None:
+        while flight and MPI.Request.Testall(flight[0][0]):
+            self.flying -= flight.popleft()[3]
+
+    def close(self) -> None:
         """Wait until every message sent has been taken, receiving meanwhile."""
-        self._wait(lambda: self.in_flight() == 0)
+        def sent() -> bool:
+            for process in range(len(self._flight)):
+                self._post(process)
+            return not self.flying and not any(self._queued)
+
+        while not sent():
+            if self.inbox and self.absorb is not None:
+                self.absorb()
+                continue
+            self._pause(lambda: sent() or bool(self.inbox))
 
     # -- receiving ----------------------------------------------------------------
-    def take_incoming(self) -> int:
-        """Receive every message that has arrived into :attr:`inbox`, without
-        calling PE code; a failure announced by another rank is raised."""
+    def take_incoming(self) -> None:
+        """Receive what has arrived while the budget allows; a failure
+        announced by another rank is raised."""
         comm, status = self.comm, self._status
-        taken = 0
-        while comm.Iprobe(MPI.ANY_SOURCE, MPI.ANY_TAG, status):
+        if comm.Iprobe(MPI.ANY_SOURCE, TAG_FAIL, status):
+            self._raise_failure(status)
+        while (self.held < self.budget or self.extra) and comm.Iprobe(
+                MPI.ANY_SOURCE, MPI.ANY_TAG, status):
             source, tag = status.Get_source(), status.Get_tag()
+            if tag == TAG_FAIL:
+                self._raise_failure(status)
+            if self.held >= self.budget:
+                self.extra -= 1
             payload = bytearray(status.Get_count(MPI.BYTE))
             comm.Recv([payload, MPI.BYTE], source, tag)
-            if tag == TAG_FAIL:
-                failure = pickle.loads(payload)
-                failure.announced = True
-                raise failure
             buffers = []
             for _ in range(tag - TAG_MSG):
                 comm.Probe(source, TAG_BUF, status)
                 buf = bytearray(status.Get_count(MPI.BYTE))
                 comm.Recv([buf, MPI.BYTE], source, TAG_BUF)
                 buffers.append(buf)
-            self.inbox.append(decode(payload, buffers))
-            taken += 1
-        return taken
+            size = codec.nbytes(payload, buffers)
+            self.held += size
+            self.inbox.append((codec.decode(payload, buffers), size))
 
-    def deliver(self, executor) -> bool:
-        """Hand every message received so far to ``executor``; True if there was one."""
+    def _raise_failure(self, status) -> None:
+        payload = bytearray(status.Get_count(MPI.BYTE))
+        self.comm.Recv([payload, MPI.BYTE], status.Get_source(), TAG_FAIL)
+        failure = pickle.loads(payload)
+        failure.announced = True
+        raise failure
+
+    def receive(self, timeout: float | None) -> list:
         self.take_incoming()
-        inbox = self.inbox
-        if not inbox:
-            return False
-        while inbox:
-            message = inbox.popleft()
-            if message[0] == DATA:
-                executor.receive(message[1], self._waited)  # waiting counts as read time
-                self._waited = 0.0
-            else:
-                executor.end_of_stream(message[1], message[2])
-            if not inbox:
-                self.take_incoming()
-        return True
+        if not self.inbox and timeout != 0:
+            end = None if timeout is None else time.monotonic() + timeout
+            self._pause(lambda: bool(self.inbox) or (end is not None and time.monotonic() > end))
+        got = list(self.inbox)
+        self.inbox.clear()
+        return got
 
-    def wait_for_message(self) -> None:
-        """Block (politely) until a message is waiting in :attr:`inbox`."""
-        start = time.perf_counter()
-        self._wait(lambda: bool(self.inbox))
-        self._waited += time.perf_counter() - start
+    def release(self, nbytes: int) -> None:
+        self.held -= nbytes
 
     def wait_request(self, request) -> None:
         """Wait for a non-blocking collective, still watching for failures."""
-        self._wait(request.Test)
+        self._pause(request.Test)
 
     # -- failure ------------------------------------------------------------------
     def announce(self, failure: BaseException, grace: float = 2.0) -> None:
@@ -160,7 +211,8 @@ class MPITransport:
             time.sleep(0.001)
 
     # -- waiting ------------------------------------------------------------------
-    def _wait(self, ready) -> None:
+    def _pause(self, ready) -> None:
+        """Receive and poll until ``ready()``, politely."""
         spins = 0
         pause = FIRST_PAUSE
         while True:
@@ -175,8 +227,3 @@ class MPITransport:
                     raise TimedOut("the mpi run exceeded its timeout while waiting for other "
                                    "ranks; raise the 'timeout' option or look for a PE that "
                                    "never finishes")
-
-
-def _reap(flight: deque) -> None:
-    while flight and MPI.Request.Testall(flight[0][0]):
-        flight.popleft()

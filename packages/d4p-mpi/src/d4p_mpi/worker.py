@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         _wait_politely(comm.Ibarrier())  # every rank is ready: the enactment starts now
         start = time.perf_counter()
         done = run_rank(comm.Dup(), plan, batch_size=options["batch_size"],
-                        queue_size=options["queue_size"], timeout=options["timeout"],
+                        queue_size=options["queue_size"], buffer_mb=options["buffer_mb"],
+                        timeout=options["timeout"],
                         trace=options["trace"],
                         report=_reporter(rundir, rank) if options["report"] else None)
         if done is not None:

@@ -346,13 +346,17 @@ class _PipeTransport:
 
     # -- the worker's thread ---------------------------------------------------------
     def send(self, process: int, message) -> int:
-        """Encode here, write in the destination's thread; wait while the
-        budget is spent, processing what arrives meanwhile."""
+        """Encode here, write in the destination's thread. Queue first, then
+        wait while the budget is spent, processing what arrives meanwhile (a
+        send made meanwhile goes behind this one: order is kept)."""
         frames, size = _frames(message)
         queue = self.queues[process]
         with self.lock:
-            while (self.queued and self.queued + size > self.budget) \
-                    or len(queue) >= self.queue_size:
+            queue.append((frames, size))
+            self.queued += size
+            self.ready[process].notify()
+            while (self.queued > self.budget and self.queued > size) \
+                    or len(queue) > self.queue_size:
                 if self.errors:
                     raise self.errors[0]
                 if self.arrived:
@@ -367,9 +371,6 @@ class _PipeTransport:
                         and self.held >= self.budget:
                     self.extra += 1  # everything held waits for us: read one more
                     self.room.notify()
-            queue.append((frames, size))
-            self.queued += size
-            self.ready[process].notify()
         return size
 
     def receive(self, timeout: float | None) -> list:

@@ -1,7 +1,7 @@
 """The message codec: large buffers travel beside the pickle, not inside it."""
 
 import numpy as np
-from d4p_mpi.codec import OUT_OF_BAND, decode, encode
+from d4p.codec import OUT_OF_BAND, decode, encode
 
 
 def test_large_array_travels_out_of_band_and_comes_back_writable():

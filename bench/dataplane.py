@@ -1,0 +1,188 @@
+"""Data-plane benchmarks (issue 19): memory bounded by bytes with large NumPy
+units, and processes that send to each other at full speed.
+
+    python bench/dataplane.py                 # both, default sizes
+    python bench/dataplane.py arrays --arrays 600 2000
+    python bench/dataplane.py mutual --units 1000000
+
+``arrays``: producer -> Scale (2 instances) -> Check ('global', 5 ms per
+unit) with 8 MiB float64 arrays, on ``multi -n 4`` (and ``mpi -n 4`` when
+d4p-mpi is installed): peak resident memory of every process of the run
+(bench/rss.py), and every checksum verified.
+
+``mutual``: two producers -> a 3-instance group-by PE -> a 'global' total;
+``multi -n 2`` against ``multi -n 1`` alternating, and the same with
+``--batch-size 1 --queue-size 1`` at 50,000 units per producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import d4p  # noqa: E402
+from rss import PeakRSS  # noqa: E402
+
+MIB8 = 1 << 20  # float64 elements in 8 MiB
+
+
+class Arrays(d4p.ProducerPE):
+    def __init__(self, count=600):
+        super().__init__()
+        self.count = count
+
+    def _process(self, inputs):
+        import numpy as np
+
+        for i in range(self.count):
+            self.write("output", (i, np.full(MIB8, float(i))))
+
+
+class Scale(d4p.IterativePE):
+    def _process(self, unit):
+        i, array = unit
+        return i, array * 2.0
+
+
+class Check(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.seen = self.good = 0
+
+    def process(self, inputs):
+        i, array = inputs["input"]
+        time.sleep(0.005)
+        self.seen += 1
+        self.good += int(array.shape == (MIB8,) and float(array.sum()) == 2.0 * i * MIB8)
+
+    def postprocess(self):
+        self.write("output", (self.seen, self.good))
+
+
+def arrays_graph(count: int) -> d4p.WorkflowGraph:
+    graph = d4p.WorkflowGraph()
+    scale = Scale()
+    scale.numprocesses = 2
+    graph.connect(Arrays(count), "output", scale, "input")
+    graph.connect(scale, "output", Check(), "input")
+    return graph
+
+
+class Keys(d4p.ProducerPE):
+    def __init__(self, units=1000000, offset=0):
+        super().__init__()
+        self.units, self.offset = units, offset
+
+    def _process(self, inputs):
+        write = self.write
+        for i in range(self.offset, self.offset + self.units):
+            write("output", (i % 97, i))
+
+
+class PerKey(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping=[0])
+        self._add_output("output")
+
+    def process(self, inputs):
+        return {"output": inputs["input"][1]}
+
+
+class Total(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.total = self.count = 0
+
+    def process(self, inputs):
+        self.total += inputs["input"]
+        self.count += 1
+
+    def postprocess(self):
+        self.write("output", (self.count, self.total))
+
+
+def mutual_graph(units: int) -> d4p.WorkflowGraph:
+    graph = d4p.WorkflowGraph()
+    per_key = PerKey()
+    per_key.numprocesses = 3
+    total = Total()
+    graph.connect(Keys(units, 0), "output", per_key, "input")
+    graph.connect(Keys(units, units), "output", per_key, "input")
+    graph.connect(per_key, "output", total, "input")
+    return graph
+
+
+def child(argv: list[str]) -> None:
+    kind, size, mapping, procs, *opts = argv
+    size, procs = int(size), int(procs)
+    options = dict(zip(opts[::2], map(int, opts[1::2]), strict=True))
+    graph = arrays_graph(size) if kind == "arrays" else mutual_graph(size)
+    start = time.perf_counter()
+    result = d4p.run(graph, mapping=mapping, processes=procs, **options)
+    seconds = time.perf_counter() - start
+    (outputs,) = [ports["output"] for ports in result.values()]
+    if kind == "arrays":
+        assert outputs == [(size, size)], outputs
+    else:
+        n = 2 * size
+        assert outputs == [(n, n * (n - 1) // 2)], outputs
+    print(f"{seconds:.3f}")
+
+
+def measure(*argv) -> tuple[float, int]:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *map(str, argv)],
+                            stdout=subprocess.PIPE, start_new_session=True)
+    peak = PeakRSS(proc)
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"failed: {argv}")
+    return float(out), peak.stop()
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        return child(sys.argv[2:])
+    p = argparse.ArgumentParser()
+    p.add_argument("which", nargs="*", default=["arrays", "mutual"])
+    p.add_argument("--arrays", type=int, nargs="+", default=[600, 2000])
+    p.add_argument("--units", type=int, default=1000000)
+    p.add_argument("--small", type=int, default=50000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--mpi", action="store_true", help="also mpi -n 4 for arrays")
+    args = p.parse_args()
+    print(f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    if "arrays" in args.which:
+        print("| run | arrays of 8 MiB | seconds | peak RSS, all processes |\n|---|---|---|---|")
+        mappings = ["multi"] + (["mpi"] if args.mpi else [])
+        for mapping in mappings:
+            for n in args.arrays:
+                seconds, peak = measure("arrays", n, mapping, 4)
+                print(f"| {mapping} -n 4 | {n:,} | {seconds:.2f} | {peak / 2**20:,.0f} MB |",
+                      flush=True)
+    if "mutual" in args.which:
+        print("\n| run | units per producer | -n 1 best s | -n 2 best s | ratio -n 2 / -n 1 |"
+              "\n|---|---|---|---|---|")
+        for size, opts, label in ((args.units, [], "default"),
+                                  (args.small, ["batch_size", 1, "queue_size", 1],
+                                   "--batch-size 1 --queue-size 1")):
+            times: dict[int, list[float]] = {1: [], 2: []}
+            for _ in range(args.repeat):
+                for n in (1, 2):
+                    times[n].append(measure("mutual", size, "multi", n, *opts)[0])
+            one, two = min(times[1]), min(times[2])
+            print(f"| multi {label} | {size:,} | {one:.2f} | {two:.2f} | {two / one:.2f} |",
+                  flush=True)
+    print(f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
