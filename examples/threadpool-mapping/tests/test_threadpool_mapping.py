@@ -40,11 +40,14 @@ def test_pipeline_total():
     assert list(result.values()) == [{"output": [10_000 * 9_999]}]
 
 
-@pytest.mark.parametrize("bad", [0, -3, "many"])
-def test_bad_batch_size_is_a_usage_error(bad):
+@pytest.mark.parametrize(("bad", "said"), [(0, "must be at least 1, not 0"),
+                                           (-3, "must be at least 1, not -3"),
+                                           ("many", "invalid value 'many'"),
+                                           (2.5, "must be a whole number, not 2.5")])
+def test_bad_batch_size_is_a_usage_error(bad, said):
     graph, inputs = pipeline(10)
-    with pytest.raises(d4p.UsageError, match=r"option 'batch_size' of mapping 'threadpool' "
-                                             r"must be a positive integer"):
+    with pytest.raises(d4p.UsageError, match=rf"option 'batch_size' of mapping 'threadpool'"
+                                             rf"(:)? {said}"):
         d4p.run(graph, inputs, mapping="threadpool", batch_size=bad)
 
 

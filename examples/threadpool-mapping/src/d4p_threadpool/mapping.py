@@ -1,15 +1,12 @@
-"""The ``threadpool`` mapping: each process of the plan runs in a thread of
-the calling process; the threads exchange batches of data units through
-queues.
+"""The ``threadpool`` mapping: each worker of the plan runs in a thread of
+the calling process; the threads exchange messages through queues.
 
-It is an example of a third-party mapping: it uses only the core's public API
-(:class:`d4p.Mapping`, :class:`d4p.executor.Executor`, :func:`d4p.hookimpl`)
-and supplies nothing but the transport, a queue per thread. The executor
-does the rest: instances, routing, batching, end of stream, error messages
-and, when the run is monitored, timing events for the tracer.
-
-Threads share the GIL, so this mapping gains speed only where PEs release it
-(NumPy, I/O); data units are passed by reference, never copied.
+An example of a third-party mapping: it uses only the core's public API
+(:class:`d4p.Mapping`, :mod:`d4p.driver`, :class:`d4p.executor.Executor`)
+and supplies nothing but the transport, a queue per thread. Core's driver
+does the rest: instances, routing, batching, end of stream, errors and
+timing events. Threads share the GIL, so this gains speed only where PEs
+release it (NumPy, I/O); data units are passed by reference, never copied.
 """
 
 from __future__ import annotations
@@ -19,162 +16,95 @@ import threading
 from typing import Any
 
 import d4p
+from d4p.driver import Control, drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
-_POLL = 0.05
-"""Seconds a thread waits on its queue before it looks whether the run was stopped."""
-
-
-class _Stopped(BaseException):
-    """Raised inside a worker thread when another thread failed. Not an
-    ``Exception``, so that the executor does not report it as a PE failure."""
-
 
 class QueueTransport:
-    """The executor's transport: ``send`` puts the message on the queue of the
-    thread that runs ``process``."""
+    """A queue per worker; ``send`` never blocks, so nothing waits on anything."""
 
-    def __init__(self, processes: int, stop: threading.Event) -> None:
-        self.queues: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(processes)]
-        self.stop = stop
+    def __init__(self, queues: list[queue.SimpleQueue], me: int, control: Control) -> None:
+        self.queues, self.inbox, self.control = queues, queues[me], control
 
-    def send(self, process: int, message: tuple) -> None:
-        if self.stop.is_set():  # a source writing many units per call stops here
-            raise _Stopped
-        self.queues[process].put(message)
+    def start(self, absorb) -> None:
+        pass
 
+    def send(self, worker: int, message) -> None:
+        self.control.check()  # another thread failed: end here
+        self.queues[worker].put(message)
 
-class _Worker(threading.Thread):
-    """Runs the instances of one process of the plan."""
-
-    def __init__(self, plan: Plan, process: int, transport: QueueTransport,
-                 stop: threading.Event, batch_size: int, finished: queue.SimpleQueue,
-                 trace: bool) -> None:
-        super().__init__(name=f"d4p-threadpool-{process}", daemon=True)
-        self.plan, self.process, self.transport = plan, process, transport
-        self.stop, self.batch_size, self.finished = stop, batch_size, finished
-        self.trace = trace
-        self.executor: Executor | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
+    def receive(self, timeout: float | None) -> list:
         try:
-            self._enact()
-        except _Stopped:
-            pass
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
-            self.error = exc
-            self.stop.set()
-        finally:
-            self.finished.put(self)
+            got = [(self.inbox.get(timeout=timeout), 0)] if timeout else []
+        except queue.Empty:
+            return []
+        while not self.inbox.empty():
+            got.append((self.inbox.get(), 0))
+        return got
 
-    def _enact(self) -> None:
-        executor = Executor(self.plan, self.process, transport=self.transport,
-                            batch_size=self.batch_size, trace=self.trace)
-        self.executor = executor
-        inbox = self.transport.queues[self.process]
+    def release(self, nbytes: int) -> None:
+        pass
 
-        def handle(message: tuple) -> None:
-            if message[0] == "data":
-                executor.receive(message[1])
-            else:
-                _, source, target = message
-                executor.end_of_stream(source, target)
-
-        def poll() -> None:
-            if self.stop.is_set():
-                raise _Stopped
-            while True:
-                try:
-                    message = inbox.get_nowait()
-                except queue.Empty:
-                    return
-                handle(message)
-
-        executor.preprocess()
-        executor.run_sources(between=poll)
-        executor.flush()
-        while not executor.done:
-            if self.stop.is_set():
-                raise _Stopped
-            try:
-                message = inbox.get(timeout=_POLL)
-            except queue.Empty:
-                continue
-            handle(message)
-            poll()
-            executor.flush()
+    def close(self) -> None:
+        pass
 
 
 class ThreadPoolMapping(d4p.Mapping):
-    """Runs each process of the plan in a thread; queues carry the batches."""
+    """Runs each worker of the plan in a thread; queues carry the messages."""
 
     name = "threadpool"
     description = "each process of the plan in a thread, queues between threads (example plugin)"
-    options = (
-        d4p.Option("batch_size", 256, "data units per message between threads", int),
-    )
+    options = (d4p.Option("batch_size", 256, "data units per message between threads", int,
+                          min=1),)
     default_processes = 2
 
     def run(self, plan: Plan, options: dict[str, Any]) -> d4p.Outcome:
-        batch_size = options.get("batch_size", 256)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise d4p.UsageError(f"option 'batch_size' of mapping 'threadpool' must be a "
-                                 f"positive integer, not {batch_size!r}")
-        stop = threading.Event()
-        transport = QueueTransport(plan.processes, stop)
-        finished: queue.SimpleQueue = queue.SimpleQueue()
-        tracer = options.get("tracer")
-        workers = [_Worker(plan, p, transport, stop, batch_size, finished, tracer is not None)
-                   for p in range(plan.processes)]
-        progress = options.get("progress")
-        running = 0
+        control, trace = Control(), options.get("tracer") is not None
+        queues = [queue.SimpleQueue() for _ in range(plan.processes)]
+        executors = [Executor(plan, k, transport=QueueTransport(queues, k, control),
+                              batch_size=options["batch_size"], trace=trace)
+                     for k in range(plan.processes)]
+        errors: list[BaseException] = []
+
+        def work(executor: Executor) -> None:
+            try:
+                drive(executor, executor.transport, control=control)
+            except d4p.errors.Aborted:
+                pass
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                errors.append(exc)
+                control.abort("a worker failed")
+
+        threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in executors]
         try:
-            for worker in workers:
-                worker.start()
-                running += 1
-            while running:
-                try:
-                    worker = finished.get(timeout=0.5)
-                except queue.Empty:
-                    if progress is not None:
-                        progress(_merge_counts(workers))
-                    continue
-                running -= 1
-                if worker.error is not None:
-                    break
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.5)
+                    if options.get("progress") is not None:
+                        options["progress"](_counts(executors))
         finally:
-            if running:  # a worker failed, or the caller was interrupted: stop the others
-                stop.set()
-            for worker in workers:
-                if worker.ident is not None:
-                    worker.join()
-            if tracer is not None:  # timing events, recorded from the calling thread
-                for worker in workers:
-                    if worker.executor is not None:
-                        tracer.record(worker.executor.take_events(final=True))
-        errors = [w.error for w in workers if w.error is not None]
+            control.abort("the run ended")
+            if trace:
+                for executor in executors:
+                    options["tracer"].record(executor.take_events(final=True))
         if errors:
             raise errors[0]
-        return d4p.Outcome(_merge_results(workers), _merge_counts(workers))
+        results: dict[str, dict[str, list]] = {}
+        for executor in executors:
+            for pe, ports in executor.results.items():
+                for port, units in ports.items():
+                    results.setdefault(pe, {}).setdefault(port, []).extend(units)
+        return d4p.Outcome(results, _counts(executors))
 
 
-def _merge_results(workers: list[_Worker]) -> dict[str, dict[str, list]]:
-    merged: dict[str, dict[str, list]] = {}
-    for w in workers:
-        for pe, ports in w.executor.results.items():
-            for port, units in ports.items():
-                merged.setdefault(pe, {}).setdefault(port, []).extend(units)
-    return merged
-
-
-def _merge_counts(workers: list[_Worker]) -> dict[str, int]:
+def _counts(executors: list[Executor]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for w in workers:
-        if w.executor is not None:
-            for pe, n in w.executor.counts().items():
-                counts[pe] = counts.get(pe, 0) + n
+    for executor in executors:
+        for pe, n in executor.counts().items():
+            counts[pe] = counts.get(pe, 0) + n
     return counts
 
 

@@ -1,7 +1,7 @@
 """The ``d4p`` command.
 
 Exit status: 0 success, 1 the workflow failed, 2 a usage error (bad target,
-option, input...), 130 interrupted.
+option, input...), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(exc, "primary", True):  # another process reports it otherwise
             print(f"d4p: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("d4p: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
+        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
+              "was ended", file=sys.stderr)
+        return 128 + signum
 
 
 def _parser() -> argparse.ArgumentParser:

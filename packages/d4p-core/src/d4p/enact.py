@@ -9,11 +9,13 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
+from .driver import Control
 from .errors import InputError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .mapping import Mapping
 from .plan import Plan, make_plan
 from .plugins import get_mapping, get_plugin_manager
+from .stopping import signals_stop
 
 
 @dataclass
@@ -89,7 +91,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         tracer.run_started(info)
     error = None
     try:
-        outcome = cls().run(plan, settings)
+        with signals_stop(Control()):  # SIGTERM ends the run like Ctrl-C: no orphans
+            outcome = cls().run(plan, settings)
     except BaseException as exc:
         error = exc
         if tracer is not None and isinstance(exc, WorkflowFailed):

@@ -40,9 +40,9 @@ SPINS = 64
 FIRST_PAUSE = 20e-6
 LONGEST_PAUSE = 1e-3
 """Sleeps between polls double from FIRST_PAUSE up to LONGEST_PAUSE seconds."""
-ESCAPE = 0.5
+ESCAPE = 0.05
 """Seconds a blocked sender whose receive budget is full waits without any
-send completing before it receives one message more than its budget."""
+send completing before it receives past its budget until its send goes out."""
 
 
 class TimedOut(WorkflowFailed):
@@ -71,7 +71,7 @@ class MPITransport:
         self.inbox: deque = deque()  # (message, bytes)
         self.held = 0  # bytes received and not yet released
         self.flying = 0  # bytes sent and not yet taken
-        self.extra = 0  # messages to receive past the budget
+        self.overflow = False  # receive past the budget (see ESCAPE)
         self.absorb = None
         self._flight: list[deque] = [deque() for _ in range(comm.Get_size())]
         self._queued: list[deque] = [deque() for _ in range(comm.Get_size())]
@@ -124,14 +124,15 @@ class MPITransport:
             if self.inbox and self.absorb is not None:
                 self.absorb()
                 continue
-            self._pause(lambda: room() or bool(self.inbox)
-                        or time.monotonic() - since > ESCAPE)
+            until = since + ESCAPE
+            self._pause(lambda: room() or bool(self.inbox) or time.monotonic() > until)  # noqa: B023
             if self.flying != flying:
                 since, flying = time.monotonic(), self.flying
             elif not self.inbox and time.monotonic() - since > ESCAPE:
                 if self.held >= self.budget:
-                    self.extra += 1  # everything held waits for us: take one more
+                    self.overflow = True  # everything held waits for us: take more
                 since = time.monotonic()
+        self.overflow = False
 
     def _reap(self, flight: deque) -> None:
         while flight and MPI.Request.Testall(flight[0][0]):
@@ -157,13 +158,11 @@ class MPITransport:
         comm, status = self.comm, self._status
         if comm.Iprobe(MPI.ANY_SOURCE, TAG_FAIL, status):
             self._raise_failure(status)
-        while (self.held < self.budget or self.extra) and comm.Iprobe(
+        while (self.held < self.budget or self.overflow) and comm.Iprobe(
                 MPI.ANY_SOURCE, MPI.ANY_TAG, status):
             source, tag = status.Get_source(), status.Get_tag()
             if tag == TAG_FAIL:
                 self._raise_failure(status)
-            if self.held >= self.budget:
-                self.extra -= 1
             payload = bytearray(status.Get_count(MPI.BYTE))
             comm.Recv([payload, MPI.BYTE], source, tag)
             buffers = []

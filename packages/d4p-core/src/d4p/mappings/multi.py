@@ -47,10 +47,11 @@ from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
 from ..stopping import die_with_parent
 
-ESCAPE = 0.5
-"""Seconds a sender waits with its input budget full of units for instances
-that are themselves waiting to send, before it reads one message more than
-its budget: workers that wait on each other that way never wait forever."""
+ESCAPE = 0.05
+"""Seconds a sender waits, with nothing written and its input budget full of
+units for instances that are themselves waiting to send, before its reader
+reads past the budget until the send goes through: workers that wait on
+each other that way never wait for long."""
 
 
 def _default_start_method() -> str:
@@ -272,7 +273,7 @@ class _PipeTransport:
         self.held = 0  # bytes read and not yet released
         self.queued = 0  # bytes handed to writers and not yet written
         self.written = 0  # messages written so far (progress, for ESCAPE)
-        self.extra = 0  # messages the reader may read past its budget
+        self.overflow = False  # the reader may read past its budget (see ESCAPE)
         self.budget = max(budget // 2, 1)
         self.queue_size = queue_size
         self.errors: list[BaseException] = []
@@ -325,10 +326,8 @@ class _PipeTransport:
         try:
             while conns:
                 with self.lock:
-                    while self.held >= self.budget and not self.extra:
+                    while self.held >= self.budget and not self.overflow:
                         self.room.wait()
-                    if self.held >= self.budget:
-                        self.extra -= 1
                 for conn in wait(conns):
                     try:
                         message = _recv_frames(conn)
@@ -369,8 +368,9 @@ class _PipeTransport:
                 written = self.written
                 if not self.wake.wait(ESCAPE) and self.written == written \
                         and self.held >= self.budget:
-                    self.extra += 1  # everything held waits for us: read one more
+                    self.overflow = True  # everything held waits for us: read on
                     self.room.notify()
+            self.overflow = False
         return size
 
     def receive(self, timeout: float | None) -> list:

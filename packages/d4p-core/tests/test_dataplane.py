@@ -1,0 +1,265 @@
+"""Data plane v2 on the multi mapping: functions travel under spawn, large
+arrays stay bounded and intact, workers that send to each other finish,
+SIGTERM and SIGKILL leave no process behind, option values are checked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import d4p
+import numpy as np
+import pytest
+
+MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
+
+
+def _session_pids(sid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = open(f"/proc/{entry.name}/stat", "rb").read()  # noqa: SIM115
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2:].split()
+            if int(fields[3]) == sid and fields[0] != b"Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(sid: int, seconds: float) -> list[int]:
+    end = time.monotonic() + seconds
+    while _session_pids(sid) and time.monotonic() < end:
+        time.sleep(0.05)
+    return _session_pids(sid)
+
+
+def _numbers(n):
+    @d4p.producer
+    def numbers():
+        yield from range(n)
+
+    return numbers()
+
+
+def _lambda_graphs():
+    """(graph, PE whose output is checked) for each shape that must travel."""
+    shapes = {}
+    # a PE holding a lambda, fed through a lambda group-by key
+    class Scaled(d4p.GenericPE):  # a class made inside a function
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping=d4p.group_by(key=lambda x: x % 3))
+            self._add_output("output")
+            self.f = lambda x: x * 10
+
+        def process(self, inputs):
+            return {"output": self.f(inputs["input"])}
+
+    g = d4p.WorkflowGraph()
+    scaled = Scaled()
+    scaled.numprocesses = 3
+    g.connect(_numbers(30), "output", scaled, "input")
+    shapes["lambda"] = (g, scaled, sorted(10 * i for i in range(30)))
+
+    def add_one(x):
+        return x + 1
+
+    def double(x):
+        return 2 * x
+
+    g = d4p.WorkflowGraph()
+    chain = d4p.create_iterative_chain([add_one, double])
+    g.connect(_numbers(20), "output", chain, "input")
+    shapes["chain"] = (g, chain, sorted(2 * (i + 1) for i in range(20)))
+
+    Made = type("Made", (d4p.IterativePE,), {"_process": lambda self, x: -x})
+    g = d4p.WorkflowGraph()
+    made = Made()
+    made.numprocesses = 2
+    g.connect(_numbers(10), "output", made, "input")
+    shapes["runtime_class"] = (g, made, sorted(-i for i in range(10)))
+    return shapes
+
+
+@pytest.mark.parametrize("shape", ["lambda", "chain", "runtime_class"])
+@pytest.mark.parametrize(("mapping", "options"), MAPPINGS, ids=["fork", "spawn"])
+def test_functions_travel(shape, mapping, options):
+    graph, pe, want = _lambda_graphs()[shape]
+    simple = d4p.run(graph)
+    got = d4p.run(graph, mapping=mapping, processes=3, **options)
+    (outputs,) = [units for ports in got.values() for units in ports.values()]
+    (reference,) = [units for ports in simple.values() for units in ports.values()]
+    assert sorted(outputs) == sorted(reference) == want
+
+
+def test_an_open_file_under_spawn_is_one_clear_error(tmp_path):
+    graph, pe, _ = _lambda_graphs()["lambda"]
+    pe.log = open(tmp_path / "log.txt", "w")  # noqa: SIM115
+    try:
+        with pytest.raises(d4p.UsageError, match=rf"PE {pe.id!r} attribute 'log' "
+                                                 r"\(TextIOWrapper\) cannot be sent"):
+            d4p.run(graph, mapping="multi", processes=3, start_method="spawn")
+    finally:
+        pe.log.close()
+
+
+class Arrays(d4p.ProducerPE):
+    def __init__(self, count):
+        super().__init__()
+        self.count = count
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", (i, np.full(1 << 18, float(i))))  # 2 MiB
+
+
+class Scale(d4p.IterativePE):
+    def _process(self, unit):
+        i, array = unit
+        return i, array * 2.0
+
+
+class Check(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.good = 0
+
+    def process(self, inputs):
+        i, array = inputs["input"]
+        time.sleep(0.002)
+        self.good += int(float(array.sum()) == 2.0 * i * (1 << 18))
+
+    def postprocess(self):
+        self.write("output", self.good)
+
+
+@pytest.mark.parametrize("buffer_mb", [1, 8])
+def test_large_arrays_through_a_small_budget_arrive_intact(buffer_mb):
+    graph = d4p.WorkflowGraph()
+    scale, check = Scale(), Check()
+    scale.numprocesses = 2
+    graph.connect(Arrays(60), "output", scale, "input")
+    graph.connect(scale, "output", check, "input")
+    result = d4p.run(graph, mapping="multi", processes=4, buffer_mb=buffer_mb)
+    assert result[check.id]["output"] == [60]
+
+
+def test_workers_sending_to_each_other_with_tiny_queues_finish():
+    class Keys(d4p.ProducerPE):
+        def __init__(self, offset):
+            super().__init__()
+            self.offset = offset
+
+        def _process(self, inputs):
+            for i in range(self.offset, self.offset + 3000):
+                self.write("output", (i % 7, i))
+
+    class PerKey(d4p.GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping=[0])
+            self._add_output("output")
+
+        def process(self, inputs):
+            return {"output": inputs["input"][1]}
+
+    class Total(d4p.GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping="global")
+            self._add_output("output")
+            self.total = 0
+
+        def process(self, inputs):
+            self.total += inputs["input"]
+
+        def postprocess(self):
+            self.write("output", self.total)
+
+    graph = d4p.WorkflowGraph()
+    per_key, total = PerKey(), Total()
+    per_key.numprocesses = 3
+    graph.connect(Keys(0), "output", per_key, "input")
+    graph.connect(Keys(3000), "output", per_key, "input")
+    graph.connect(per_key, "output", total, "input")
+    result = d4p.run(graph, mapping="multi", processes=2, batch_size=1, queue_size=1,
+                     buffer_mb=1)
+    assert result[total.id]["output"] == [sum(range(6000))]
+
+
+ENDLESS = """
+    import d4p
+
+    class Endless(d4p.ProducerPE):
+        def _process(self, inputs):
+            i = 0
+            while True:
+                self.write("output", i)
+                i += 1
+
+    class Count(d4p.GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping="global")
+            self.n = 0
+
+        def process(self, inputs):
+            self.n += 1
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(Endless(), "output", Count(), "input")
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_signal_to_d4p_run_leaves_no_process(tmp_path, how):
+    wf = tmp_path / "endless.py"
+    wf.write_text(textwrap.dedent(ENDLESS))
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi",
+                             "-n", "2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_session_pids(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_session_pids(proc.pid)) >= 3, "the workers did not start"
+        time.sleep(0.5)
+        proc.send_signal(getattr(signal, how))
+        code = proc.wait(timeout=5)
+        assert _wait_gone(proc.pid, 2) == []
+        if how == "SIGTERM":
+            assert code == 143
+            assert "interrupted (SIGTERM); every worker was ended" in proc.stderr.read().decode()
+    finally:
+        for pid in _session_pids(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@pytest.mark.parametrize("args", [["--batch-size", "0"], ["--queue-size", "-1"],
+                                  ["--buffer-mb", "0"]])
+def test_non_positive_sizes_are_usage_errors(tmp_path, args):
+    wf = tmp_path / "wf.py"
+    wf.write_text(textwrap.dedent("""
+        import d4p
+
+        @d4p.producer
+        def numbers():
+            yield from range(3)
+
+        graph = d4p.WorkflowGraph()
+        graph.add(numbers())
+    """))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    name = args[0][2:].replace("-", "_")
+    assert f"option {name!r} of mapping 'multi' must be at least 1" in done.stderr
