@@ -22,6 +22,7 @@ import importlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -268,3 +269,28 @@ def test_dispel4py_example_on_mpi(ported_folder, example):
     pytest.importorskip("d4p_mpi")
     got = run_example(example, "mpi", 3)
     assert normalise(got) == EXPECTED[example]
+
+
+# -- mpi under a real mpiexec --------------------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_dispel4py_mpi_script_under_mpiexec(tmp_path):
+    """dispel4py's own ``mpi_process_test.py`` (a script every rank runs),
+    ported, under ``mpiexec -n 3``: the mpi mapping runs in place."""
+    pytest.importorskip("d4p_mpi")
+    from d4p_mpi.environment import mpiexec_command
+
+    (tmp_path / "graph_testing").mkdir()
+    for path in (UPSTREAM / "graph_testing").glob("*.py"):
+        (tmp_path / "graph_testing" / path.name).write_text(port(path.read_text()))
+    script = tmp_path / "mpi_process_test.py"
+    script.write_text(port((UPSTREAM / "test" / "mpi_process_test.py").read_text())
+                      + "\nprint('RESULT', process(graph, {prod: [{}, {}, {}]}))\n")
+    done = subprocess.run([*mpiexec_command(), "-n", "3", sys.executable, str(script)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(results) == 3  # every rank returns; rank 0 holds the outputs
+    assert "RESULT {'TestOneInOneOut2': {'output': [1, 2, 3]}}" in results
+    assert results.count("RESULT {}") == 2
