@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
-import json
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -163,15 +163,17 @@ RANDOM = ["word_count", "word_count_filter", "group_by", "grouping_split_merge"]
 EXAMPLE_MAPPINGS = [("simple", 1), ("multi", 3), ("multi", 12)]
 
 
-def normalise(results: dict) -> dict:
-    """As reference_run.py prints dispel4py's results: by PE name, sorted."""
-    by_name: dict[str, list] = {}
-    for pe_id, ports in results.items():
-        entry = {port: sorted(units, key=repr) for port, units in ports.items() if units}
-        if entry:
-            by_name.setdefault(re.sub(r"\d+$", "", pe_id), []).append(
-                json.loads(json.dumps(entry)))
-    return {name: sorted(entries, key=repr) for name, entries in sorted(by_name.items())}
+def _reference():
+    spec = importlib.util.spec_from_file_location("dispel4py_reference",
+                                                  UPSTREAM / "reference_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REFERENCE = _reference()
+normalise = REFERENCE.normalise
+"""As reference_run.py prints dispel4py's results: by PE name, sorted."""
 
 
 def run_example(example: str, mapping: str, processes: int, iterations: int = 5) -> dict:
@@ -198,18 +200,7 @@ def run_example(example: str, mapping: str, processes: int, iterations: int = 5)
         return process(graph, inputs, args)
     from d4p.compat.new.multi_process import STATUS_TERMINATED, process
 
-    queue = process(graph, inputs, args)
-    results: dict = {}
-    item = queue.get()
-    while item != STATUS_TERMINATED:
-        pe_id, port, data = item
-        if isinstance(port, tuple):  # partitioned: (partition, (pe, port), [data])
-            (pe_id, port), units = port, data
-        else:
-            units = [data]
-        results.setdefault(pe_id, {}).setdefault(port, []).extend(units)
-        item = queue.get()
-    return results
+    return REFERENCE.collect(process(graph, inputs, args), STATUS_TERMINATED)
 
 
 @pytest.mark.parametrize(("mapping", "processes"), EXAMPLE_MAPPINGS,

@@ -1,6 +1,7 @@
 """Run one of dispel4py's example workflows (``graph_testing``) with dispel4py
 itself and print its results as JSON, normalised as test_compat_upstream.py
-compares them (the expected values there were obtained this way).
+compares them (the expected values there were obtained this way; the test
+uses :func:`normalise` and :func:`collect` of this file on d4p's side too).
 
 Usage, from the repository root, with the venv that ``bench/dispel4py_env.py``
 makes (dispel4py 1.2.1)::
@@ -32,6 +33,18 @@ def normalise(results):
     return {name: sorted(entries, key=repr) for name, entries in sorted(by_name.items())}
 
 
+def collect(queue, terminated):
+    """The items of dispel4py multi's result queue as {pe_id: {port: [units]}}."""
+    results = {}
+    for pe_id, port, data in iter(queue.get, terminated):
+        if isinstance(port, tuple):  # partitioned: (partition, (pe, port), [data])
+            (pe_id, port), units = port, data
+        else:
+            units = [data]
+        results.setdefault(pe_id, {}).setdefault(port, []).extend(units)
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("example")
@@ -56,17 +69,7 @@ def main():
     else:
         from dispel4py.new.multi_process import STATUS_TERMINATED, process
 
-        queue = process(graph, inputs, args)
-        results = {}
-        item = queue.get()
-        while item != STATUS_TERMINATED:
-            pe_id, port, data = item
-            if isinstance(port, tuple):  # partitioned: (partition, (pe, port), [data])
-                (pe_id, port), units = port, data
-            else:
-                units = [data]
-            results.setdefault(pe_id, {}).setdefault(port, []).extend(units)
-            item = queue.get()
+        results = collect(process(graph, inputs, args), STATUS_TERMINATED)
     print("RESULT " + json.dumps(normalise(results), sort_keys=True))
 
 

@@ -106,68 +106,17 @@ class MaxPE(AggregatePE):
         return new if old is None else max(old, new)
 
 
-class AverageParallelPE(GenericPE):
-    """The partial of an average: ``[average, count, sum]`` of its units."""
+class _MomentsPE(GenericPE):
+    """Count, sum and sum of squares of the values at ``self.index`` (a
+    partial), or of the partials it receives (a merge: ``'global'``)."""
 
     INPUT_NAME = INPUT_NAME
     OUTPUT_NAME = OUTPUT_NAME
+    merge = False
 
     def __init__(self, index=0):
         GenericPE.__init__(self)
-        self._add_input(INPUT_NAME)
-        self._add_output(OUTPUT_NAME)
-        self.index = index
-        self.sum = 0
-        self.count = 0
-
-    def _process(self, inputs):
-        self.sum += inputs[INPUT_NAME][self.index]
-        self.count += 1
-
-    def _postprocess(self):
-        if self.count:
-            self.write(OUTPUT_NAME, [self.sum / self.count, self.count, self.sum])
-
-
-class AverageReducePE(GenericPE):
-    """Merges ``[average, count, sum]`` partials."""
-
-    INPUT_NAME = INPUT_NAME
-    OUTPUT_NAME = OUTPUT_NAME
-
-    def __init__(self):
-        GenericPE.__init__(self)
-        self._add_input(INPUT_NAME, grouping="global")
-        self._add_output(OUTPUT_NAME)
-        self.sum = 0
-        self.count = 0
-
-    def _process(self, inputs):
-        _, count, total = inputs[INPUT_NAME]
-        self.count += count
-        self.sum += total
-
-    def _postprocess(self):
-        if self.count:
-            self.write(OUTPUT_NAME, [self.sum / self.count, self.count, self.sum])
-
-
-def _stddev(count, total, squares):
-    if count < 2:
-        return None
-    return math.sqrt(max(0.0, (count * squares - total * total) / (count * (count - 1))))
-
-
-class StdDevPE(GenericPE):
-    """The partial of a sample standard deviation:
-    ``(stddev, count, sum, sum of squares)`` of its units."""
-
-    INPUT_NAME = INPUT_NAME
-    OUTPUT_NAME = OUTPUT_NAME
-
-    def __init__(self, index=0):
-        GenericPE.__init__(self)
-        self._add_input(INPUT_NAME)
+        self._add_input(INPUT_NAME, grouping="global" if self.merge else None)
         self._add_output(OUTPUT_NAME)
         self.index = index
         self.sum = 0
@@ -175,41 +124,63 @@ class StdDevPE(GenericPE):
         self.count = 0
 
     def _process(self, inputs):
-        v = inputs[INPUT_NAME][self.index]
-        self.sum += v
-        self.sum_squared += v * v
-        self.count += 1
-
-    def _postprocess(self):
-        if self.count:
-            self.write(OUTPUT_NAME, (_stddev(self.count, self.sum, self.sum_squared),
-                                     self.count, self.sum, self.sum_squared))
-
-
-class StdDevReducePE(GenericPE):
-    """Merges ``(stddev, count, sum, sum of squares)`` partials."""
-
-    INPUT_NAME = INPUT_NAME
-    OUTPUT_NAME = OUTPUT_NAME
-
-    def __init__(self):
-        GenericPE.__init__(self)
-        self._add_input(INPUT_NAME, grouping="global")
-        self._add_output(OUTPUT_NAME)
-        self.sum = 0
-        self.sum_squared = 0
-        self.count = 0
-
-    def _process(self, inputs):
-        _, count, total, squares = inputs[INPUT_NAME]
+        unit = inputs[INPUT_NAME]
+        if self.merge:
+            count, total, squares = self.moments_of(unit)
+        else:
+            v = unit[self.index]
+            count, total, squares = 1, v, v * v
         self.count += count
         self.sum += total
         self.sum_squared += squares
 
     def _postprocess(self):
         if self.count:
-            self.write(OUTPUT_NAME, (_stddev(self.count, self.sum, self.sum_squared),
-                                     self.count, self.sum, self.sum_squared))
+            self.write(OUTPUT_NAME, self.result())
+
+
+class AverageParallelPE(_MomentsPE):
+    """The partial of an average: ``[average, count, sum]`` of its units."""
+
+    def result(self):
+        return [self.sum / self.count, self.count, self.sum]
+
+
+class AverageReducePE(AverageParallelPE):
+    """Merges ``[average, count, sum]`` partials."""
+
+    merge = True
+
+    def __init__(self):
+        AverageParallelPE.__init__(self)
+
+    @staticmethod
+    def moments_of(partial):
+        return partial[1], partial[2], 0
+
+
+class StdDevPE(_MomentsPE):
+    """The partial of a sample standard deviation:
+    ``(stddev, count, sum, sum of squares)`` of its units."""
+
+    def result(self):
+        n, total, squares = self.count, self.sum, self.sum_squared
+        stddev = None if n < 2 else math.sqrt(max(0.0, (n * squares - total * total)
+                                                  / (n * (n - 1))))
+        return (stddev, n, total, squares)
+
+
+class StdDevReducePE(StdDevPE):
+    """Merges ``(stddev, count, sum, sum of squares)`` partials."""
+
+    merge = True
+
+    def __init__(self):
+        StdDevPE.__init__(self)
+
+    @staticmethod
+    def moments_of(partial):
+        return partial[1], partial[2], partial[3]
 
 
 def parallel_aggregate(instPE, reducePE) -> WorkflowGraph:  # noqa: N803 (dispel4py API)
