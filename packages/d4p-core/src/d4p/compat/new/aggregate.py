@@ -88,22 +88,22 @@ class SumPE(AggregatePE):
         return old + new
 
 
-class MinPE(AggregatePE):
+class _ExtremePE(AggregatePE):
     start = None
+    pick = staticmethod(min)
 
     def combine(self, old, new):
         if new is None:
             return old
-        return new if old is None else min(old, new)
+        return new if old is None else self.pick(old, new)
 
 
-class MaxPE(AggregatePE):
-    start = None
+class MinPE(_ExtremePE):
+    pick = staticmethod(min)
 
-    def combine(self, old, new):
-        if new is None:
-            return old
-        return new if old is None else max(old, new)
+
+class MaxPE(_ExtremePE):
+    pick = staticmethod(max)
 
 
 class _MomentsPE(GenericPE):
