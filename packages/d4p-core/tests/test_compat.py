@@ -409,3 +409,18 @@ def test_core_never_imports_compat():
             continue
         text = path.read_text()
         assert "d4p.compat" not in text and "from .compat" not in text, path
+
+
+def test_readme_porting_example_prints_what_it_says(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Porting from dispel4py"):]
+    start = section.index("```python\n") + 10
+    code = section[start:section.index("\n```", start)]
+    (script := tmp_path / "ported.py").write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    promised = code.rstrip().splitlines()[-1].removeprefix("# ")
+    assert done.stdout.strip() == promised == "{'SumPE1': {'output': [[385]]}}"
+    original = code.replace("d4p.compat", "dispel4py")
+    assert [line for line in original.splitlines() if "d4p" in line] == []
