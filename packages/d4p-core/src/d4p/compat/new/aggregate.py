@@ -29,11 +29,10 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 
 
-class AggregatePE(GenericPE):
-    """Keeps ``self.value`` (one entry per index) and writes it at the end."""
-
+class _IndexedPE(GenericPE):
     INPUT_NAME = INPUT_NAME
     OUTPUT_NAME = OUTPUT_NAME
+    start = 0
 
     def __init__(self, indexes=(0,)):
         GenericPE.__init__(self)
@@ -42,7 +41,9 @@ class AggregatePE(GenericPE):
         self.indexes = list(indexes)
         self.value = [self.start for _ in self.indexes]
 
-    start = 0
+
+class AggregatePE(_IndexedPE):
+    """Keeps ``self.value`` (one entry per index) and writes it at the end."""
 
     def _process(self, inputs):
         unit = inputs[INPUT_NAME]
@@ -56,19 +57,9 @@ class AggregatePE(GenericPE):
         self.write(OUTPUT_NAME, list(self.value))
 
 
-class ContinuousReducePE(GenericPE):
+class ContinuousReducePE(_IndexedPE):
     """Writes ``self.value`` after every data unit; subclasses update it in
     ``_process(data)``."""
-
-    INPUT_NAME = INPUT_NAME
-    OUTPUT_NAME = OUTPUT_NAME
-
-    def __init__(self, indexes=(0,)):
-        GenericPE.__init__(self)
-        self._add_input(INPUT_NAME)
-        self._add_output(OUTPUT_NAME)
-        self.indexes = list(indexes)
-        self.value = [0 for _ in self.indexes]
 
     def process(self, inputs):
         self._process(inputs[INPUT_NAME])
