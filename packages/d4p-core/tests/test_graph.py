@@ -78,13 +78,37 @@ def test_self_loop_is_refused():
         d4p.WorkflowGraph().connect(pe, "output", pe, "input")
 
 
-def test_duplicate_connection_is_refused():
+def test_connecting_the_same_ports_twice_delivers_each_unit_twice():
+    """As in dispel4py: each edge delivers every unit (a dispel4py composite
+    test connects the same ports twice and expects every value twice)."""
     graph = d4p.WorkflowGraph()
     a, b = AddOne(), Square()
     graph.connect(a, "output", b, "input")
+    graph.connect(a, "output", b, "input")
+    assert graph.graph.number_of_edges() == 2
+    (ports,) = d4p.run(graph, {a: [{"input": 1}, {"input": 2}]}).values()
+    assert sorted(ports["output"]) == [4, 4, 9, 9]
+
+
+def test_a_composite_mapping_to_a_missing_port_is_a_graph_error():
+    """dispel4py composites set ``inputmappings`` by hand; a mapping to a port
+    that does not exist is found when the graph is flattened (drawing does
+    not validate), and named."""
+    inner_a, inner_b = AddOne(), Square()
+    composite = d4p.WorkflowGraph()
+    composite.connect(inner_a, "output", inner_b, "input")
+    composite.inputmappings = {"in": (inner_a, "nope")}
+    graph = d4p.WorkflowGraph()
+    graph.connect(AddOne(), "output", composite, "in")
     with pytest.raises(d4p.GraphError) as info:
-        graph.connect(a, "output", b, "input")
-    assert str(info.value) == f"PE {a.id!r}.output is already connected to PE {b.id!r}.input"
+        graph.flattened()
+    assert str(info.value) == (
+        f"composite 'WorkflowGraph' maps its input 'in' to input 'nope' of PE {inner_a.id!r}, "
+        "which has no such input (its inputs: 'input')")
+    composite.inputmappings = {"in": inner_a}
+    with pytest.raises(d4p.GraphError, match="maps its input 'in' to .* not to a "
+                                             r"\(PE, port\) pair"):
+        d4p.run(graph)
 
 
 def test_incompatible_declared_types_name_both_pes_and_ports():

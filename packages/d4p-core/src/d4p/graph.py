@@ -72,19 +72,16 @@ class WorkflowGraph:
 
     def connect(self, from_pe, from_port: str, to_pe, to_port: str) -> None:
         """Connect output ``from_port`` of ``from_pe`` to input ``to_port`` of
-        ``to_pe``, adding either PE to the graph if needed."""
+        ``to_pe``, adding either PE to the graph if needed.
+
+        Connecting the same two ports again adds another edge: each data unit
+        is then delivered once per edge (as in dispel4py)."""
         _check_port(from_pe, from_port, "output")
         _check_port(to_pe, to_port, "input")
         if from_pe is to_pe:
             raise GraphError(f"cannot connect {_label(from_pe)} to itself: cycles are not supported")
         _check_types(from_pe, from_port, to_pe, to_port)
         src, dst = self.add(from_pe), self.add(to_pe)
-        for _, _, data in self.graph.edges(src, data=True):
-            if data["to_node"] is dst and (data["from_port"], data["to_port"]) == (from_port, to_port):
-                raise GraphError(
-                    f"{_label(from_pe)}.{from_port} is already connected to "
-                    f"{_label(to_pe)}.{to_port}"
-                )
         import networkx as nx
 
         if nx.has_path(self.graph, dst, src):
@@ -127,9 +124,12 @@ class WorkflowGraph:
                 for a, pa, b, pb in inner.edges():
                     flat._link(a, pa, b, pb)
                 ends[id(obj)] = (
-                    {k: _resolve(obj, v, "input") for k, v in _mappings(obj, "input").items()},
-                    {k: _resolve(obj, v, "output") for k, v in _mappings(obj, "output").items()},
+                    {k: _resolve(obj, k, "input") for k in _mappings(obj, "input")},
+                    {k: _resolve(obj, k, "output") for k in _mappings(obj, "output")},
                 )
+                for pe, _ in (*ends[id(obj)][0].values(), *ends[id(obj)][1].values()):
+                    if pe not in flat.objToNode:  # mapped, though connected to nothing inside
+                        flat._adopt(pe)
             else:
                 flat._adopt(obj)
         for a, pa, b, pb in self.edges():
@@ -303,17 +303,43 @@ def _check_port(obj, port: str, kind: str) -> None:
                      f"its {kind}s are: {known}")
 
 
-def _resolve(obj, target: tuple, kind: str) -> tuple:
-    """Follow a composite's port mapping down to a plain PE and port."""
-    pe, port = target
-    while isinstance(pe, WorkflowGraph):
-        pe, port = _mappings(pe, kind)[port]
-    return pe, port
+def _resolve(obj, name: str, kind: str) -> tuple:
+    """Follow composite ``obj``'s mapping of its port ``name`` down to a plain
+    PE and port; a GraphError names the composite and port when the mapping
+    leads nowhere (dispel4py composites set ``inputmappings`` by hand)."""
+    composite, port = obj, name
+    while True:
+        mapped = _mappings(composite, kind)
+        if port not in mapped:
+            known = ", ".join(repr(p) for p in mapped) or "none"
+            raise GraphError(f"{_label(composite)} has no {kind} {port!r} mapped (mapped "
+                             f"{kind}s: {known})")
+        target = mapped[port]
+        try:
+            pe, inner = target
+        except (TypeError, ValueError):
+            raise GraphError(f"{_label(composite)} maps its {kind} {port!r} to {target!r}, "
+                             "not to a (PE, port) pair") from None
+        if isinstance(pe, WorkflowGraph):
+            composite, port = pe, inner
+            continue
+        if not isinstance(pe, GenericPE):
+            raise GraphError(f"{_label(composite)} maps its {kind} {port!r} to {pe!r}, "
+                             "which is not a PE")
+        if inner not in _ports(pe, kind):
+            known = ", ".join(repr(p) for p in _ports(pe, kind)) or "none"
+            raise GraphError(f"{_label(composite)} maps its {kind} {port!r} to {kind} "
+                             f"{inner!r} of {_label(pe)}, which has no such {kind} (its "
+                             f"{kind}s: {known})")
+        return pe, inner
 
 
 def _port_type(obj, port: str, kind: str):
     if isinstance(obj, WorkflowGraph):
-        obj, port = _resolve(obj, _mappings(obj, kind)[port], kind)
+        try:
+            obj, port = _resolve(obj, port, kind)
+        except GraphError:
+            return None  # reported when the graph is flattened for a run, not when drawn
     return _ports(obj, kind)[port].get(TYPE)
 
 

@@ -108,7 +108,7 @@ def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
         raise UsageError(f"-p parameters apply to registered workflows; {target!r} is a "
                          "file or module (set values in it, or register it as a named workflow)")
     graphs = {k: v for k, v in vars(module).items()
-              if isinstance(v, WorkflowGraph) and not isinstance(v, CompositePE)}
+              if isinstance(v, WorkflowGraph) and not _is_composite(v)}
     if attr is not None:
         if attr not in vars(module):
             listed = ", ".join(graphs) or "none"
@@ -125,6 +125,14 @@ def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
                          "choose one with -a NAME")
     name, graph = next(iter(graphs.items()))
     return Target(graph, None, Path(target).stem if target.endswith(".py") else name, source)
+
+
+def _is_composite(graph: WorkflowGraph) -> bool:
+    """A composite PE, or a dispel4py-style one: a plain graph given input or
+    output mappings (dispel4py's ``parallelSum()``), which is a part of a
+    workflow, not one to run."""
+    return isinstance(graph, CompositePE) or bool(
+        getattr(graph, "inputmappings", None) or getattr(graph, "outputmappings", None))
 
 
 def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:

@@ -1,0 +1,49 @@
+"""How every compat mapping runs a graph: :func:`d4p.run`, with results in
+dispel4py's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import d4p
+
+
+def run(workflow: d4p.WorkflowGraph, inputs: Any, mapping: str, processes: int | None = None,
+        partitions: list | None = None) -> d4p.RunResult:
+    """Run ``workflow``; ``partitions`` (when given) replace the graph's own
+    for this run only."""
+    if partitions is not None:
+        workflow = workflow.flattened()
+        workflow.partitions = partitions
+    return d4p.run(workflow, inputs, mapping=mapping, processes=processes)
+
+
+def outputs(result: d4p.RunResult, resultmappings: dict | None = None) -> dict:
+    """``{pe_id: {port: [units]}}`` without the ports that produced nothing (and
+    PEs left with none), as dispel4py returns them; ``resultmappings``
+    (``{pe_id: [port, ...]}``) keeps only the ports it lists."""
+    shaped: dict[str, dict[str, list]] = {}
+    for pe_id, ports in result.items():
+        wanted = None if resultmappings is None else resultmappings.get(pe_id, ())
+        kept = {port: list(units) for port, units in ports.items()
+                if units and (wanted is None or port in wanted)}
+        if kept:
+            shaped[pe_id] = kept
+    return shaped
+
+
+def default_partitions(workflow: d4p.WorkflowGraph) -> list[list]:
+    """dispel4py's partitions when a graph has none: the sources, then the rest."""
+    flat = workflow.flattened()
+    sources = [n.obj for n in flat.graph.nodes if flat.graph.in_degree(n) == 0]
+    rest = [n.obj for n in flat.graph.nodes if flat.graph.in_degree(n) > 0]
+    return [part for part in (sources, rest) if part]
+
+
+def instances(workflow: d4p.WorkflowGraph) -> int:
+    """The processes dispel4py needs to give every PE instance its own: one
+    per source, ``numprocesses`` per other PE. With fewer, dispel4py runs the
+    graph in partitions."""
+    flat = workflow.flattened()
+    return sum(1 if flat.graph.in_degree(n) == 0 else n.obj.numprocesses
+               for n in flat.graph.nodes)

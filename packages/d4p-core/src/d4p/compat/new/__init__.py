@@ -1,0 +1,1 @@
+"""``dispel4py.new``: the process mappings, aggregates and monitoring wrappers."""

@@ -1,0 +1,426 @@
+"""``d4p.compat``: dispel4py's API over d4p, used as a ported program uses it.
+
+Each divergence between dispel4py and d4p that porting met has a test here
+(duplicate edges, empty outputs, composites beside the workflow graph,
+composite mappings to missing ports), as do the aggregates, ``draw`` with
+composites, the loader, the process APIs and the monitoring wrappers.
+dispel4py's own tests and examples run in test_compat_upstream.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import d4p
+import pytest
+from d4p.compat.base import CompositePE, ConsumerPE, IterativePE, ProducerPE
+from d4p.compat.core import GenericPE
+from d4p.compat.new import aggregate, monitoring, multi_process, processor, simple_process
+from d4p.compat.utils import load_graph
+from d4p.compat.workflow_graph import WorkflowGraph, WorkflowNode, draw
+from d4p.plugins import mappings as installed_mappings
+
+MAPPINGS = [("simple", 1)]
+if "multi" in installed_mappings():
+    MAPPINGS += [("multi", 2), ("multi", 4)]
+if "mpi" in installed_mappings():
+    MAPPINGS += [("mpi", 3)]
+MAPPING_IDS = [f"{m}-n{n}" for m, n in MAPPINGS]
+
+
+class Values(ProducerPE):
+    """Writes ``[v]`` for each of its values in one iteration."""
+
+    def __init__(self, values):
+        ProducerPE.__init__(self)
+        self.values = list(values)
+
+    def _process(self, inputs):
+        for v in self.values:
+            self.write("output", [v])
+
+
+class Double(IterativePE):
+    def _process(self, data):
+        return data * 2
+
+
+class Split(GenericPE):
+    """Even numbers to ``'even'``, odd ones to ``'odd'``."""
+
+    def __init__(self):
+        GenericPE.__init__(self)
+        self._add_input("input")
+        self._add_output("even")
+        self._add_output("odd")
+
+    def _process(self, inputs):
+        n = inputs["input"][0]
+        return {"even" if n % 2 == 0 else "odd": n}
+
+
+class Numbers(ProducerPE):
+    def _process(self, inputs):
+        for i in range(1, 6):
+            self.write("output", i)
+
+
+class Drop(ConsumerPE):
+    def _process(self, data):
+        pass
+
+
+def run(graph, inputs, mapping, processes):
+    """The outputs, in dispel4py's shape, through the compat API of ``mapping``."""
+    if mapping == "simple":
+        return simple_process.process_and_return(graph, inputs)
+    if mapping == "mpi":
+        from d4p.compat.new import mpi_process
+
+        return mpi_process.process(graph, inputs, argparse.Namespace(num=processes))
+    args = argparse.Namespace(num=processes, simple=False, results=True)
+    queue = multi_process.process(graph, inputs, args)
+    results: dict = {}
+    for item in iter(queue.get, processor.STATUS_TERMINATED):
+        pe_id, port, data = item
+        units = data if isinstance(port, tuple) else [data]
+        if isinstance(port, tuple):
+            pe_id, port = port
+        results.setdefault(pe_id, {}).setdefault(port, []).extend(units)
+    return results
+
+
+def aggregate_graph(make, values):
+    prod = Values(values)
+    agg = make()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", agg, "input")
+    return graph, {prod: 1}
+
+
+# -- results leave out outputs that produced nothing -----------------------------------
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_outputs_that_produced_nothing_are_left_out(mapping, processes):
+    """dispel4py gives ``{split: {'even': [...]}}`` when nothing was odd; d4p.run
+    itself lists every unconnected output (``'odd': []``)."""
+    prod, split = Values([2, 4, 6]), Split()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", split, "input")
+    assert run(graph, {prod: 1}, mapping, processes) == {split.id: {"even": [2, 4, 6]}}
+    assert d4p.run(graph, {prod: 1}) == {split.id: {"even": [2, 4, 6], "odd": []}}
+    sink = WorkflowGraph()
+    sink.connect(Numbers(), "output", Drop(), "input")
+    assert run(sink, None, mapping, processes) == {}
+
+
+# -- the same two ports connected twice ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_a_double_connection_delivers_every_unit_twice(mapping, processes):
+    prod, double = Numbers(), Double()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", double, "input")
+    graph.connect(prod, "output", double, "input")
+    got = run(graph, {prod: 1}, mapping, processes)
+    assert sorted(got[double.id]["output"]) == [2, 2, 4, 4, 6, 6, 8, 8, 10, 10]
+    assert draw(graph).count(f'"{prod.id}":out_output -> "{double.id}":in_input;') == 2
+
+
+# -- composites -------------------------------------------------------------------------------
+
+
+def test_a_composite_mapped_to_a_missing_port_is_a_graph_error_naming_it():
+    inner = Double()
+    composite = WorkflowGraph()
+    composite.add(inner)
+    composite.inputmappings = {"input": (inner, "in")}
+    composite.outputmappings = {"output": (inner, "output")}
+    prod = Numbers()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", composite, "input")  # accepted: dispel4py checks nothing
+    assert "subgraph cluster_" in draw(graph)  # and a drawing does not validate
+    with pytest.raises(d4p.GraphError) as info:
+        simple_process.process_and_return(graph, {prod: 1})
+    assert str(info.value) == (
+        f"composite 'WorkflowGraph' maps its input 'input' to input 'in' of PE {inner.id!r}, "
+        "which has no such input (its inputs: 'input')")
+
+
+def test_draw_gives_one_cluster_per_composite_and_every_edge():
+    def chain(graph):
+        first, second = Double(), Double()
+        graph.connect(first, "output", second, "input")
+        graph._map_input("input", first, "input")
+        graph._map_output("output", second, "output")
+
+    outer, inner = CompositePE(chain), CompositePE(chain)
+    outer.name, inner.name = "Outer", "Inner"
+    prod, last = Numbers(), Double()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", outer, "input")
+    graph.connect(outer, "output", inner, "input")
+    graph.connect(inner, "output", last, "input")
+    dot = draw(graph)
+    assert dot.count("subgraph cluster_") == 2
+    assert 'label = "Outer";' in dot and 'label = "Inner";' in dot
+    first_outer, second_outer = outer.get_contained_objects()
+    first_inner, _ = inner.get_contained_objects()
+    assert f'"{prod.id}":out_output -> "{first_outer.id}":in_input;' in dot
+    assert f'"{second_outer.id}":out_output -> "{first_inner.id}":in_input;' in dot
+    assert dot.count(" -> ") == 5
+    if subprocess.run(["which", "dot"], capture_output=True).returncode == 0:
+        done = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    got = simple_process.process_and_return(graph, {prod: 1})
+    assert got == {last.id: {"output": [32, 64, 96, 128, 160]}}
+
+
+def test_pes_are_numbered_as_in_dispel4py():
+    WorkflowNode.node_counter = 0
+    prod, cons = Numbers(), Double()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", cons, "input")
+    assert (prod.id, cons.id) == ("Numbers0", "Double1")
+    assert [pe.id for pe in graph.getContainedObjects()] == ["Double1", "Numbers0"]
+
+
+def test_propagate_types_gives_each_pe_the_types_feeding_it():
+    class Typed(GenericPE):
+        def __init__(self):
+            GenericPE.__init__(self)
+            self._add_input("input")
+            self._add_output("output", tuple_type=["word", "count"])
+            self.seen = None
+
+        def setInputTypes(self, types):  # noqa: N802
+            self.seen = types
+
+    a, b = Typed(), Typed()
+    graph = WorkflowGraph()
+    graph.connect(a, "output", b, "input")
+    graph.propagate_types()
+    assert (a.seen, b.seen) == ({}, {"input": ["word", "count"]})
+
+
+# -- a module with composites beside its workflow graph ---------------------------------------
+
+MODULE_WITH_COMPOSITE = """
+    from d4p.compat.workflow_graph import WorkflowGraph
+    from d4p.compat.base import ProducerPE
+    from d4p.compat.new.aggregate import parallelSum
+
+    class Values(ProducerPE):
+        def _process(self, inputs):
+            for v in range(1, 11):
+                self.write("output", [v])
+
+    total = parallelSum()        # a composite: skipped when looking for the graph
+    graph = WorkflowGraph()
+    graph.connect(Values(), "output", total, "input")
+"""
+
+
+def test_load_graph_and_d4p_run_skip_composites(tmp_path):
+    path = tmp_path / "summed.py"
+    path.write_text(textwrap.dedent(MODULE_WITH_COMPOSITE))
+    graph = load_graph(str(path))
+    assert graph is not None and not hasattr(graph, "inputmappings")
+    assert list(simple_process.process_and_return(graph, None).values()) == [
+        {"output": [[55]]}]
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(path)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "[55]" in done.stdout
+
+
+def test_load_graph_prints_why_it_failed_and_returns_none(tmp_path, capsys):
+    assert load_graph(str(tmp_path / "missing.py")) is None
+    assert "Failed to load graph from" in capsys.readouterr().out
+
+
+# -- aggregates -------------------------------------------------------------------------------
+
+VALUES = [3, -7, 12, 0, -2, 9, 4, 4, -11, 8, 1]
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_parallel_aggregates(mapping, processes):
+    def only(make, values=VALUES):
+        graph, inputs = aggregate_graph(make, values)
+        (ports,) = run(graph, inputs, mapping, processes).values()
+        (value,) = ports["output"]
+        return value
+
+    assert only(aggregate.parallelSum) == [sum(VALUES)]
+    assert only(aggregate.parallelCount) == [len(VALUES)]
+    assert only(aggregate.parallelMin) == [-11]
+    assert only(aggregate.parallelMax, [-5, -3, -9]) == [-3]  # dispel4py's MaxPE gave [0]
+    assert only(aggregate.parallelAvg) == [sum(VALUES) / len(VALUES), len(VALUES), sum(VALUES)]
+    std, count, total, squares = only(aggregate.parallelStdDev)
+    assert math.isclose(std, statistics.stdev(VALUES))
+    assert (count, total, squares) == (len(VALUES), sum(VALUES), sum(v * v for v in VALUES))
+
+
+class Pairs(ProducerPE):
+    def _process(self, inputs):
+        for v in range(100):
+            self.write("output", (v, 2 * v))
+
+
+def with_partials(composite, instances):
+    """``composite`` with ``instances`` instances of its partial PE."""
+    (partial,) = [pe for pe in composite.get_contained_objects()
+                  if composite.graph.in_degree(composite.objToNode[pe]) == 0]
+    partial.numprocesses = instances
+    return composite
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
+def test_partials_of_several_instances_merge_into_one_result(mapping, processes):
+    pairs = Pairs()
+    summed = with_partials(aggregate.parallelSum([0, 1]), 3)
+    spread = with_partials(aggregate.parallelStdDev(1), 3)
+    graph = WorkflowGraph()
+    graph.connect(pairs, "output", summed, "input")
+    graph.connect(pairs, "output", spread, "input")
+    got = {pe.rstrip("0123456789"): ports["output"]
+           for pe, ports in run(graph, {pairs: 1}, mapping, processes).items()}
+    assert got["SumPE"] == [[4950, 9900]]
+    ((std, count, total, _),) = got["StdDevReducePE"]
+    assert (count, total) == (100, 9900)
+    assert math.isclose(std, statistics.stdev(2 * v for v in range(100)))
+
+
+def test_aggregates_of_no_data():
+    """dispel4py's average and standard deviation raised ZeroDivisionError."""
+    for make, want in [(aggregate.parallelSum, [[0]]), (aggregate.parallelCount, [[0]]),
+                       (aggregate.parallelMin, [[None]]), (aggregate.parallelAvg, None),
+                       (aggregate.parallelStdDev, None)]:
+        graph, inputs = aggregate_graph(make, [])
+        got = simple_process.process_and_return(graph, inputs)
+        assert [ports["output"] for ports in got.values()] == ([want] if want else [])
+
+
+def test_continuous_reduce_writes_each_value_as_it_was():
+    class RunningSum(aggregate.ContinuousReducePE):
+        def _process(self, data):
+            self.value[0] += data[0]
+
+    prod, total = Values([1, 2, 3, 4]), RunningSum()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", total, "input")
+    got = simple_process.process_and_return(graph, {prod: 1})
+    assert got == {total.id: {"output": [[1], [3], [6], [10]]}}
+
+
+# -- the process APIs -----------------------------------------------------------------------
+
+
+def test_simple_process_prints_inputs_and_outputs(capsys):
+    prod, double = Numbers(), Double()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", double, "input")
+    assert simple_process.process(graph, {prod: 1}) is None
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"Inputs: {{'{prod.id}': 1}}",
+                   f"Outputs: {{'{double.id}': {{'output': [2, 4, 6, 8, 10]}}}}"]
+
+
+def test_multi_process_queue_forms():
+    """One item per unit when every instance has its own process, dispel4py's
+    partitioned form ``(partition, (pe, port), [units])`` with fewer
+    processes or ``args.simple``; ``None`` without ``args.results``."""
+    prod, double = Numbers(), Double()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", double, "input")
+    for num, simple, want in [(2, False, "units"), (1, False, "partitioned"),
+                              (4, True, "partitioned")]:
+        args = argparse.Namespace(num=num, simple=simple, results=True)
+        items = list(iter(multi_process.process(graph, {prod: 1}, args).get,
+                          processor.STATUS_TERMINATED))
+        if want == "units":
+            assert sorted(items) == [(double.id, "output", v) for v in (2, 4, 6, 8, 10)]
+        else:
+            ((part, (pe_id, port), units),) = items
+            assert (part, pe_id, port, sorted(units)) == (
+                "SimpleProcessingPE1", double.id, "output", [2, 4, 6, 8, 10])
+    assert multi_process.process(graph, {prod: 1}, argparse.Namespace(num=2)) is None
+
+
+def test_create_inputs_and_load_graph_and_inputs(tmp_path):
+    path = tmp_path / "doubled.py"
+    path.write_text(textwrap.dedent("""
+        from d4p.compat.workflow_graph import WorkflowGraph
+        from d4p.compat.base import ProducerPE, IterativePE
+
+        class Count(ProducerPE):
+            def _process(self, inputs):
+                return 1
+
+        class Double(IterativePE):
+            def _process(self, data):
+                return 2 * data
+
+        graph = WorkflowGraph()
+        graph.connect(Count(), "output", Double(), "input")
+    """))
+    args = argparse.Namespace(module=str(path), attr=None, file=None, data=None, iter=3)
+    graph, inputs = processor.load_graph_and_inputs(args)
+    (source,) = [pe for pe in graph.get_contained_objects() if pe.name == "Count"]
+    assert inputs == {source.id: 3}
+    args.data = '{"Count": [{}, {}]}'
+    assert processor.create_inputs(args, graph) == {source.id: [{}, {}]}
+    args.data = "{oops"
+    with pytest.raises(ValueError, match="-d is not valid JSON"):
+        processor.create_inputs(args, graph)
+
+
+# -- monitoring ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS[:2], ids=MAPPING_IDS[:2])
+def test_timing_wrappers_log_and_keep_results(mapping, processes, capfd):
+    prod = Numbers()
+    timed = monitoring.ProcessTimingPE(Double())
+    rated = monitoring.ReadTimingWrapper(Double())
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", timed, "input")
+    graph.connect(timed, "output", rated, "input")
+    got = run(graph, {prod: 1}, mapping, processes)
+    assert sorted(got[rated.id]["output"]) == [4, 8, 12, 16, 20]
+    out = capfd.readouterr().out
+    assert f"{timed.id}: Average processing time: " in out
+    assert f"{rated.id}: Average read rate : " in out
+
+
+def test_core_never_imports_compat():
+    core = Path(d4p.__file__).parent
+    for path in core.rglob("*.py"):
+        if "compat" in path.relative_to(core).parts:
+            continue
+        text = path.read_text()
+        assert "d4p.compat" not in text and "from .compat" not in text, path
+
+
+def test_readme_porting_example_prints_what_it_says(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Porting from dispel4py"):]
+    start = section.index("```python\n") + 10
+    code = section[start:section.index("\n```", start)]
+    (script := tmp_path / "ported.py").write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    promised = code.rstrip().splitlines()[-1].removeprefix("# ")
+    assert done.stdout.strip() == promised == "{'SumPE1': {'output': [[385]]}}"
+    original = code.replace("d4p.compat", "dispel4py")
+    assert [line for line in original.splitlines() if "d4p" in line] == []
