@@ -38,7 +38,8 @@ def test_unknown_grouping_lists_the_accepted_forms(spec):
     with pytest.raises(ValueError) as info:
         normalise(spec)
     assert str(info.value) == (f"unknown grouping {spec!r}: use 'shuffle', 'all', 'global', a "
-                               "list of tuple indices such as [0], or d4p.group_by(key=function)")
+                               "list of tuple indices such as [0], d4p.group_by(key=function) "
+                               "or a d4p.Grouping")
 
 
 @pytest.mark.parametrize("args", [((), None), ((0,), len)])

@@ -23,7 +23,7 @@ from .__about__ import __version__
 from .enact import RunInfo, RunResult, RunSummary, run
 from .errors import D4PError, GraphError, InputError, PluginError, UsageError, WorkflowFailed
 from .graph import CompositePE, WorkflowGraph, WorkflowNode, create_iterative_chain
-from .grouping import ALL, GLOBAL, SHUFFLE, group_by, stable_hash
+from .grouping import ALL, GLOBAL, SHUFFLE, Grouping, group_by, stable_hash
 from .mapping import Mapping, Option, Outcome
 from .pe import (
     BasePE,
@@ -44,7 +44,7 @@ from .plugins import NamedWorkflow, get_mapping, get_plugin_manager, hookimpl, m
 
 __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
-    "GraphError", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option", "Outcome",
+    "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option", "Outcome",
     "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
     "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__", "consumer",
     "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",

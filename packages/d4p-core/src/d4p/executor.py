@@ -20,13 +20,12 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-from zlib import crc32
 
 from .driver import Data, EndOfStream, Transport
-from .errors import Aborted, GraphError, WorkflowFailed
-from .grouping import ALL, GLOBAL, SHUFFLE, GroupBy, stable_hash
+from .errors import Aborted, WorkflowFailed
+from .grouping import PAIR
 from .pe import ConsumerPE, GenericPE, IterativePE
-from .plan import PAIR, Plan, Route
+from .plan import Plan, Route
 from .tracing import Trace, pickled_size
 
 BATCH_BYTES = 1 << 20
@@ -187,51 +186,13 @@ class Executor:
     def _router(self, loc: _Local, route: Route) -> Callable[[Any], None]:
         """The function that hands a unit written on ``route`` to its instance(s)."""
         targets = route.targets
-        rule = route.rule
-        if rule == PAIR:
+        if route.rule == PAIR:
             return self._to(loc, route, targets[loc.index])
-        if rule == GLOBAL or len(targets) == 1:
+        if len(targets) == 1:
             return self._to(loc, route, targets[0])
         delivers = [self._to(loc, route, t) for t in targets]
-        n = len(delivers)
-        if rule == ALL:
-            def to_all(data):
-                for deliver in delivers:
-                    deliver(data)
-
-            return to_all
-        if rule == SHUFFLE:
-            turn = [loc.index % n]
-
-            def to_next(data):
-                i = turn[0]
-                turn[0] = (i + 1) % n
-                delivers[i](data)
-
-            return to_next
-        assert isinstance(rule, GroupBy)
-        key_of = rule.key_function()
-        where = f"{rule.describe()} of PE {route.dst_pe!r} input {route.dst_port!r}"
-
-        seen: dict[str, Callable[[Any], None]] = {}  # string key → its instance
-
-        def by_key(data):
-            try:
-                key = key_of(data)
-            except Exception as exc:
-                raise GraphError(f"{where} cannot take a key from {short_repr(data)}: "
-                                 f"{type(exc).__name__}: {exc}") from None
-            if type(key) is str:  # stable_hash's own fast path, remembered
-                deliver = seen.get(key)
-                if deliver is None:
-                    deliver = delivers[crc32(key.encode("utf-8", "surrogatepass")) % n]
-                    if len(seen) < 65536:
-                        seen[key] = deliver
-                deliver(data)
-            else:
-                delivers[stable_hash(key) % n](data)
-
-        return by_key
+        return route.rule.router(delivers, loc.index,
+                                 f"PE {route.dst_pe!r} input {route.dst_port!r}")
 
     def _receiver(self, loc: _Local, port: str, sample) -> Callable[[Any], None]:
         """The function that runs ``loc``'s PE on a unit arriving at ``port``; the

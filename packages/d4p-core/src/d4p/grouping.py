@@ -6,6 +6,7 @@ instances of the receiving PE.
   units with the same key go to the same instance, chosen by a stable hash.
 * ``ALL`` (``'all'``): every instance receives every unit.
 * ``GLOBAL`` (``'global'``): every unit goes to instance 0.
+* A :class:`Grouping` subclass of your own.
 
 Routing uses :func:`stable_hash`, identical in every process, interpreter and
 machine (Python's ``hash()`` of a string is salted per process and must never
@@ -21,19 +22,129 @@ import struct
 import zlib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-SHUFFLE = "shuffle"
-ALL = "all"
-GLOBAL = "global"
+
+class Grouping:
+    """How the data units written to an edge spread over the instances of the
+    receiving PE. Subclass it to define a grouping of your own::
+
+        @dataclass(frozen=True)
+        class ByParity(d4p.Grouping):
+            name = "parity"
+
+            def instances(self, unit, n, sender):
+                return (unit % 2 % n,)
+
+        pe._add_input("input", grouping=ByParity())
+
+    :meth:`instances` is the rule; :meth:`router` (built from it unless a
+    subclass makes a faster one) is what the executor calls for each unit.
+    Mappings route through core's executor, so every mapping honours a new
+    grouping; a mapping that maps groupings to its engine's own (Storm)
+    refuses one it does not know, naming it.
+    """
+
+    name: ClassVar[str] = ""
+    single_instance: ClassVar[bool] = False
+    """The receiving PE runs one instance (``'global'``)."""
+    fusable: ClassVar[bool] = False
+    """An edge with this grouping between PEs of equal instance counts may be
+    fused: instance *j* feeds instance *j* in the same process."""
+
+    def instances(self, unit: Any, n: int, sender: int) -> Sequence[int]:
+        """The receiving instances (0..n-1) of ``unit`` written by instance ``sender``."""
+        raise NotImplementedError
+
+    def router(self, delivers: list[Callable[[Any], None]], sender: int,
+               where: str) -> Callable[[Any], None]:
+        """A function that hands each unit to its instance(s) in ``delivers``;
+        ``where`` names the edge for error messages."""
+        instances, n = self.instances, len(delivers)
+
+        def route(data):
+            for i in instances(data, n, sender):
+                delivers[i](data)
+
+        return route
+
+    def describe(self) -> str:
+        return self.name or type(self).__name__
 
 
 @dataclass(frozen=True)
-class GroupBy:
+class Shuffle(Grouping):
+    """Each unit to one instance, round-robin from the sender's own index."""
+
+    name = "shuffle"
+    fusable = True
+
+    def instances(self, unit, n, sender):
+        return (sender % n,)  # a router keeps the turn; see router()
+
+    def router(self, delivers, sender, where):
+        n = len(delivers)
+        turn = [sender % n]
+
+        def to_next(data):
+            i = turn[0]
+            turn[0] = (i + 1) % n
+            delivers[i](data)
+
+        return to_next
+
+
+@dataclass(frozen=True)
+class All(Grouping):
+    """Every instance receives every unit."""
+
+    name = "all"
+
+    def instances(self, unit, n, sender):
+        return range(n)
+
+    def router(self, delivers, sender, where):
+        def to_all(data):
+            for deliver in delivers:
+                deliver(data)
+
+        return to_all
+
+
+@dataclass(frozen=True)
+class Global(Grouping):
+    """Every unit to instance 0; the receiving PE runs one instance."""
+
+    name = "global"
+    single_instance = True
+
+    def instances(self, unit, n, sender):
+        return (0,)
+
+    def router(self, delivers, sender, where):
+        return delivers[0]
+
+
+@dataclass(frozen=True)
+class Pair(Grouping):
+    """Instance *j* feeds instance *j* (a chain the plan fused)."""
+
+    name = "pair"
+
+    def instances(self, unit, n, sender):
+        return (sender,)
+
+    def router(self, delivers, sender, where):
+        return delivers[sender]
+
+
+@dataclass(frozen=True)
+class GroupBy(Grouping):
     """Route by a key: tuple indices into the data unit, or a key function."""
 
     indices: tuple[int, ...] = ()
     key: Callable[[Any], Hashable] | None = None
+    name = "group_by"
 
     def key_of(self, data: Any) -> Any:
         """The key of ``data``: ``data[i]`` for one index, a tuple for several."""
@@ -47,6 +158,41 @@ class GroupBy:
             return f"group_by(key={getattr(self.key, '__name__', 'fn')})"
         return "group_by(" + ", ".join(map(str, self.indices)) + ")"
 
+    def instances(self, unit, n, sender):
+        return (stable_hash(self.key_of(unit)) % n,)
+
+    def router(self, delivers, sender, where):
+        from .errors import GraphError
+        from .executor import short_repr
+
+        key_of, n = self.key_function(), len(delivers)
+        where = f"{self.describe()} of {where}"
+        seen: dict[str, Callable[[Any], None]] = {}  # string key → its instance
+
+        def by_key(data):
+            try:
+                key = key_of(data)
+            except Exception as exc:
+                raise GraphError(f"{where} cannot take a key from {short_repr(data)}: "
+                                 f"{type(exc).__name__}: {exc}") from None
+            if type(key) is str:  # stable_hash's own fast path, remembered
+                deliver = seen.get(key)
+                if deliver is None:
+                    deliver = delivers[zlib.crc32(key.encode("utf-8", "surrogatepass")) % n]
+                    if len(seen) < 65536:
+                        seen[key] = deliver
+                deliver(data)
+            else:
+                delivers[stable_hash(key) % n](data)
+
+        return by_key
+
+
+SHUFFLE = Shuffle()
+ALL = All()
+GLOBAL = Global()
+PAIR = Pair()
+
 
 def group_by(*indices: int, key: Callable[[Any], Hashable] | None = None) -> GroupBy:
     """Group by tuple ``indices`` of each data unit, or by ``key(data)``."""
@@ -55,35 +201,34 @@ def group_by(*indices: int, key: Callable[[Any], Hashable] | None = None) -> Gro
     return GroupBy(tuple(indices), key)
 
 
-Grouping = str | GroupBy
+_NAMED = {"shuffle": SHUFFLE, "all": ALL, "one_to_all": ALL, "onetoall": ALL,
+          "global": GLOBAL, "all_to_one": GLOBAL, "alltoone": GLOBAL}
 
 
 def normalise(spec: Any) -> Grouping:
-    """Turn any accepted grouping spelling into ``SHUFFLE``, ``ALL``, ``GLOBAL``
-    or a :class:`GroupBy`. Raises ``ValueError`` with the accepted forms."""
-    if spec is None or spec == SHUFFLE:
+    """Turn any accepted grouping spelling into a :class:`Grouping`: one
+    already, ``None`` (shuffle), a name (``'shuffle'``, ``'all'``,
+    ``'global'``), a list of tuple indices or a key function. Raises
+    ``ValueError`` with the accepted forms."""
+    if spec is None:
         return SHUFFLE
-    if isinstance(spec, GroupBy):
+    if isinstance(spec, Grouping):
         return spec
     if isinstance(spec, str):
-        if spec in (ALL, GLOBAL):
-            return spec
-        if spec in ("one_to_all", "onetoall"):
-            return ALL
-        if spec in ("all_to_one", "alltoone"):
-            return GLOBAL
+        if spec in _NAMED:
+            return _NAMED[spec]
     elif isinstance(spec, Sequence) and spec and all(isinstance(i, int) for i in spec):
         return GroupBy(tuple(spec))
     elif callable(spec):
         return GroupBy(key=spec)
     raise ValueError(
         f"unknown grouping {spec!r}: use 'shuffle', 'all', 'global', a list of tuple "
-        "indices such as [0], or d4p.group_by(key=function)"
+        "indices such as [0], d4p.group_by(key=function) or a d4p.Grouping"
     )
 
 
 def describe(grouping: Grouping) -> str:
-    return grouping.describe() if isinstance(grouping, GroupBy) else grouping
+    return grouping.describe()
 
 
 def stable_hash(key: Any) -> int:

@@ -22,11 +22,8 @@ from typing import Any
 
 from .errors import GraphError, InputError
 from .graph import WorkflowGraph
-from .grouping import SHUFFLE, Grouping, normalise
+from .grouping import PAIR, Grouping, normalise
 from .pe import GROUPING, GenericPE
-
-PAIR = "pair"
-"""Routing rule of a fused edge: instance *j* feeds instance *j*."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class Route:
-    """An edge of the graph with its routing rule (a grouping or ``PAIR``) and
+    """An edge of the graph with its routing rule (the input's grouping, or
+    :data:`~d4p.grouping.PAIR` where the plan fused the chain) and
     the instance ids it delivers to, in instance order."""
 
     src_pe: str
@@ -181,7 +179,7 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
     routes = []
     for a, pa, b, pb in edges:
         rule = groupings[(b, pb)]
-        if rule == SHUFFLE and group_of[a] == group_of[b] and counts[a] == counts[b]:
+        if rule.fusable and group_of[a] == group_of[b] and counts[a] == counts[b]:
             rule = PAIR
         routes.append(Route(a, pa, b, pb, rule, tuple(by_pe[b])))
     connected = {(a, pa) for a, pa, _, _ in edges}
@@ -199,7 +197,7 @@ def _instance_count(pe: GenericPE, is_source: bool) -> int:
     if is_source:
         return 1
     ports = [normalise(c.get(GROUPING)) for c in pe.inputconnections.values()]
-    if ports and all(g == "global" for g in ports):
+    if ports and all(g.single_instance for g in ports):
         return 1
     return n
 
@@ -310,7 +308,7 @@ def _groups(graph, pes, order, edges, counts, groupings, fuse) -> list[list[str]
             ins[b] = ins.get(b, 0) + 1
         for a, _, b, pb in edges:
             if (outs[a] == 1 and ins[b] == 1 and counts[a] == counts[b]
-                    and groupings[(b, pb)] == SHUFFLE):
+                    and groupings[(b, pb)].fusable):
                 parent[root(b)] = root(a)
     groups: dict[str, list[str]] = {}
     for p in order:

@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from d4p.grouping import ALL, GLOBAL, GroupBy, stable_hash
+from d4p import UsageError
+from d4p.grouping import ALL, GLOBAL, PAIR, SHUFFLE, GroupBy, stable_hash
 from d4p.plan import Plan
 
 EOS_STREAM = "d4p.eos"
@@ -170,7 +171,8 @@ def translate(plan: Plan) -> StormTopology:
                 keys = []
                 for route in members:
                     target = names[route.dst_pe]
-                    grouping, fields = _storm_grouping(route.rule)
+                    grouping, fields = _storm_grouping(
+                        route.rule, f" (PE {route.dst_pe!r} input {route.dst_port!r})")
                     if grouping == FIELDS_GROUPING:
                         key = KeyField(_field(f"key_{target}_{route.dst_port}"), route.rule,
                                        len(plan.by_pe[route.dst_pe]))
@@ -211,14 +213,20 @@ def component_names(plan: Plan) -> dict[str, str]:
     return names
 
 
-def _storm_grouping(rule) -> tuple[str, tuple[str, ...]]:
+def _storm_grouping(rule, where: str = "") -> tuple[str, tuple[str, ...]]:
+    """Storm's own grouping for a d4p grouping; a grouping Storm has no
+    equivalent for is refused, never routed some other way."""
     if isinstance(rule, GroupBy):
         return FIELDS_GROUPING, ()
     if rule == ALL:
         return ALL_GROUPING, ()
     if rule == GLOBAL:
         return GLOBAL_GROUPING, ()
-    return SHUFFLE_GROUPING, ()  # shuffle, and the plan's fused pairs
+    if rule in (SHUFFLE, PAIR):  # the plan's fused pairs are shuffles between tasks
+        return SHUFFLE_GROUPING, ()
+    raise UsageError(f"the storm mapping cannot honour grouping {rule.describe()!r}{where}: "
+                     "Storm routes only shuffle, group_by, 'all' and 'global'; run this "
+                     "workflow on another mapping")
 
 
 def _field(text: str) -> str:
