@@ -13,6 +13,7 @@ from d4p import aggregate
 from d4p.plan import make_plan
 from d4p.testing.aggregates import (
     FORMS,
+    Cycle,
     check_aggregates,
     parity,
     records,
@@ -119,15 +120,10 @@ def test_a_chain_fuses_its_partial_and_the_users_graph_is_left_alone():
     assert d4p.run(graph)[counts.id]["output"] == [10]
 
 
-def _cycle(keys, rounds):
-    for _ in range(rounds):
-        yield from ((k,) for k in range(keys))
-
-
 @pytest.mark.parametrize("mapping", ["simple", "multi"])
 def test_a_partial_flushes_when_it_holds_partial_size_keys(mapping):
     graph = d4p.WorkflowGraph()
-    source = d4p.producer(_cycle)(keys=10, rounds=100)
+    source = Cycle(keys=10, rounds=100)
     counts = aggregate.count(by=0, partial_size=4)
     graph.connect(source, "output", counts, "input")
     result = d4p.run(graph, mapping=mapping, processes=2)
@@ -135,7 +131,7 @@ def test_a_partial_flushes_when_it_holds_partial_size_keys(mapping):
     # keys 0-3, 4-7, 8,9,0,1 ...: a flush of 4 states every 4 units
     assert result.summary.units[counts.id] == 1000
     graph = d4p.WorkflowGraph()
-    source = d4p.producer(_cycle)(keys=10, rounds=100)
+    source = Cycle(keys=10, rounds=100)
     counts = aggregate.count(by=0)
     graph.connect(source, "output", counts, "input")
     assert d4p.run(graph, mapping=mapping, processes=2).summary.units[counts.id] == 10
@@ -143,7 +139,7 @@ def test_a_partial_flushes_when_it_holds_partial_size_keys(mapping):
 
 def test_a_global_partial_flushes_every_partial_size_units():
     graph = d4p.WorkflowGraph()
-    source = d4p.producer(_cycle)(keys=10, rounds=10)
+    source = Cycle(keys=10, rounds=10)
     total = aggregate.count(partial_size=30)
     graph.connect(source, "output", total, "input")
     result = d4p.run(graph)

@@ -77,13 +77,16 @@ class Combiner:
     """The monoid of an aggregate. ``add`` and ``merge`` return the new state
     (they may update and return their first argument). ``empty``: whether a
     global aggregate writes ``finish(create())`` on an empty stream (count: 0)
-    or nothing (min, mean: no value)."""
+    or nothing (min, mean: no value). ``each``: the value every unit adds, when
+    it does not depend on the unit (count: 1, added with ``operator.add``)."""
 
     create: Callable[[], Any]
     add: Callable[[Any, Any], Any]
     merge: Callable[[Any, Any], Any]
     finish: Callable[[Any], Any] | None = None
     empty: bool = True
+    each: Any = None
+    """What every unit adds, when that does not depend on the unit (count: 1)."""
 
     def result(self, state: Any) -> Any:
         return state if self.finish is None else self.finish(state)
@@ -102,6 +105,8 @@ class AggregatePE(GenericPE):
         self.by = by
         self.key = _key_function(name, by)
         self.value = _value_function(name, value)
+        if combiner.each is not None:
+            self.value = functools.partial(_constant, combiner.each)
         if isinstance(partial_size, bool) or not isinstance(partial_size, int) \
                 or partial_size < 1:
             raise UsageError(f"{name}: partial_size must be a positive integer, "
@@ -168,32 +173,37 @@ class PartialAggregatePE(IterativePE):
         super().__init__()
         self.name = self.id = final.name
         self.numprocesses = numprocesses
-        self.combiner = final.combiner
+        self.create, self.add = final.combiner.create, final.combiner.add
         self.key = final.key
         self.value = final.value
+        self.each = final.combiner.each
         self.bound = final.partial_size
         self.states: dict[Any, Any] = {}
         self.folded = 0
 
     def _process(self, data):
-        c, states = self.combiner, self.states
-        value = data if self.value is None else self.value(data)
+        if self.each is not None:
+            value = self.each
+        else:
+            value = data if self.value is None else self.value(data)
+        states = self.states
         if self.key is None:
+            try:
+                states[None] = self.add(states[None] if states else self.create(), value)
+            except Exception as exc:
+                raise _failed("add", None, exc) from exc
             self.folded += 1
-            old = states.get(None, _MISSING)
-            states[None] = _guard(None, "add", c.add,
-                                  c.create() if old is _MISSING else old, value)
             if self.folded >= self.bound:
                 self.flush()
             return None
         key = self.key(data)
         old = states.get(key, _MISSING)
-        if old is _MISSING:
-            states[key] = _guard(key, "add", c.add, c.create(), value)
-            if len(states) >= self.bound:
-                self.flush()
-        else:
-            states[key] = _guard(key, "add", c.add, old, value)
+        try:
+            states[key] = self.add(self.create() if old is _MISSING else old, value)
+        except Exception as exc:
+            raise _failed("add", key, exc) from exc
+        if old is _MISSING and len(states) >= self.bound:
+            self.flush()
         return None
 
     def flush(self) -> None:
@@ -217,13 +227,17 @@ _MISSING = object()  # never leaves the process that compares with it
 
 
 def _guard(key: Any, step: str, fn: Callable, state: Any, value: Any) -> Any:
-    """``fn(state, value)``; an error names the step and the key (the executor
-    adds the PE, instance, port and data unit)."""
     try:
         return fn(state, value)
     except Exception as exc:
-        of = "" if key is None else f" of key {_short(key)}"
-        raise AggregateError(f"{step}{of} failed: {type(exc).__name__}: {exc}") from exc
+        raise _failed(step, key, exc) from exc
+
+
+def _failed(step: str, key: Any, exc: Exception) -> AggregateError:
+    """The error of a failing add or merge names the step and the key (the
+    executor adds the PE, instance, port and data unit)."""
+    of = "" if key is None else f" of key {_short(key)}"
+    return AggregateError(f"{step}{of} failed: {type(exc).__name__}: {exc}")
 
 
 def _short(key: Any) -> str:
@@ -264,12 +278,8 @@ def _none() -> None:
     return None
 
 
-def _count_add(state: int, value: Any) -> int:
-    return state + 1
-
-
-def _add(state: Any, value: Any) -> Any:
-    return state + value
+def _constant(value: Any, data: Any) -> Any:
+    return value
 
 
 def _min(state: Any, value: Any) -> Any:
@@ -391,12 +401,12 @@ class _Top:
 
 def count(by: Any = None, **options: Any) -> AggregatePE:
     """The number of units (per key, with ``by``)."""
-    return AggregatePE(Combiner(_zero, _count_add, operator.add), by, name="count", **options)
+    return AggregatePE(Combiner(_zero, operator.add, operator.add, each=1), by, name="count", **options)
 
 
 def sum(by: Any = None, value: Any = None, **options: Any) -> AggregatePE:
     """The sum of the values (exact for ints; floats: see the module notes)."""
-    return AggregatePE(Combiner(_zero, _add, operator.add), by, value, name="sum", **options)
+    return AggregatePE(Combiner(_zero, operator.add, operator.add), by, value, name="sum", **options)
 
 
 def min(by: Any = None, value: Any = None, **options: Any) -> AggregatePE:

@@ -41,6 +41,7 @@ from d4p import D4PError, GraphError, Mapping, Option, Outcome, UsageError, Work
 from d4p.plan import Plan
 
 from . import session, shipping
+from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs, layout
 from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
 
@@ -206,8 +207,12 @@ class _Run:
                          skip=self.collected))
                 for u in upstream]
             rdd = parts[0] if len(parts) == 1 else sc.union(parts)
+            aggregate = combinable(plan, stage)
             if stage.width == 1 and rdd.getNumPartitions() == 1:
                 pass  # one partition feeds one: no shuffle, same task
+            elif aggregate is not None:  # Spark merges the partial states by key
+                rdd = merge_states(rdd, aggregate, stage, plan.by_pe[stage.pes[0]],
+                                   self.batch_size)
             else:
                 rdd = rdd.partitionBy(stage.width, by_index)
         shared = None

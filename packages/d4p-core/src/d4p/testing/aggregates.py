@@ -51,6 +51,20 @@ def records(n: int = 2000, seed: int = 7) -> list[tuple[int, int, float]]:
             for _ in range(n)]
 
 
+class Cycle(ProducerPE):
+    """Writes ``(0,), (1,), … (keys - 1,)``, ``rounds`` times: a partial with
+    ``partial_size`` < ``keys`` must flush every ``partial_size`` units."""
+
+    def __init__(self, keys: int = 10, rounds: int = 100) -> None:
+        super().__init__()
+        self.keys, self.rounds = keys, rounds
+
+    def _process(self, inputs):
+        for _ in range(self.rounds):
+            for k in range(self.keys):
+                self.write("output", (k,))
+
+
 class Pass(IterativePE):
     """Passes records on (the parallel stage the partial aggregates join)."""
 
@@ -145,5 +159,5 @@ def check_aggregates(mapping: str, processes: int | None = None, *, n: int = 200
     return found
 
 
-__all__ = ["FORMS", "REL_TOL", "aggregates", "check_aggregates", "parity", "records",
+__all__ = ["FORMS", "Cycle", "REL_TOL", "aggregates", "check_aggregates", "parity", "records",
            "results", "same", "workflow"]

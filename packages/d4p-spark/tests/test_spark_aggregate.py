@@ -1,0 +1,28 @@
+"""d4p.aggregate on Spark (local[2]): every aggregate, global and keyed, gives
+simple's result; a keyed aggregate's partial states meet in Spark's
+reduceByKey, so the aggregate receives one state per key."""
+
+import d4p
+from d4p import aggregate
+from d4p.testing.aggregates import Cycle, check_aggregates
+
+
+def test_every_aggregate_gives_simples_result(spark):
+    found = check_aggregates("spark")
+    assert sum(found["index"]["count"].values()) == 2000
+
+
+def test_every_aggregate_gives_simples_result_with_the_final_stage_in_spark(spark):
+    check_aggregates("spark", final_pe="spark", forms=("global", "function"))
+
+
+def test_reduce_by_key_merges_the_partial_states_before_the_aggregate(spark):
+    graph = d4p.WorkflowGraph()
+    source = Cycle(keys=10, rounds=100)
+    counts = aggregate.count(by=0, partial_size=4)  # 250 flushes of 4 states
+    counts.numprocesses = 2
+    graph.connect(source, "output", counts, "input")
+    result = d4p.run(graph, mapping="spark")
+    assert sorted(result[counts.id]["output"]) == [(k, 100) for k in range(10)]
+    assert result.summary.units[counts.id] == 10
+    assert result.summary.units[f"{counts.id}.partial"] == 1000
