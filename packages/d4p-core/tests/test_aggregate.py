@@ -5,7 +5,9 @@ partial state stays within its bound, and simple and multi agree."""
 from __future__ import annotations
 
 import math
+import re
 import statistics
+from pathlib import Path
 
 import d4p
 import pytest
@@ -205,3 +207,14 @@ def test_an_aggregate_draws_like_any_pe():
     dot = graph.to_dot()
     assert f'"{counts.id}"' in dot and "group_by(0)" in dot
     assert ".partial" not in dot
+
+
+def test_the_readme_example_runs_and_prints_what_it_says(capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    (example,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                  if "aggregate.mean" in b]
+    exec(compile(example, "README.md", "exec"), {"__name__": "readme"})
+    means, spread = capsys.readouterr().out.splitlines()
+    assert eval(means) == [("station0", 1 / 334),
+                           ("station1", -12 / 999), ("station2", 0.0)]
+    assert spread == "[1.9987473577218309]"
