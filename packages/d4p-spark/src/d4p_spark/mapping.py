@@ -16,6 +16,11 @@ stages feeding it send one copy, which the driver collects and broadcasts
 once, rather than one copy per instance through a shuffle (see
 :mod:`d4p_spark.stages`).
 
+A keyed aggregate (:mod:`d4p.aggregate`) reads the partial states that the
+plan's partial aggregates send it through ``reduceByKey`` instead of
+``partitionBy`` (see :mod:`d4p_spark.combine`): Spark merges them before and
+after its shuffle, and the aggregate gets one state per key.
+
 On a local master, a last stage of one instance that reads from one other,
 parallel stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
 the default), like the end of a Spark action: its input is collected with the
