@@ -223,3 +223,49 @@ def test_the_readme_example_runs_and_prints_what_it_says(tmp_path):
     means, spread = done.stdout.splitlines()
     assert eval(means) == [("station0", 1 / 334), ("station1", -12 / 999), ("station2", 0.0)]
     assert spread == "[1.9987473577218309]"
+
+
+def _partitioned():
+    graph = d4p.WorkflowGraph()
+    source = d4p.producer(_numbers)(values=[(k % 3,) for k in range(30)])
+    counts = aggregate.count(by=0)
+    graph.connect(source, "output", counts, "input")
+    graph.partitions = [[source], [counts]]
+    return graph, source, counts
+
+
+def test_an_aggregate_in_a_partitioned_graph():
+    graph, source, counts = _partitioned()
+    result = d4p.run(graph, mapping="multi", processes=2)
+    assert sorted(result[counts.id]["output"]) == [(0, 10), (1, 10), (2, 10)]
+    assert graph.partitions == [[source], [counts]]  # the user's list is left alone
+    split = aggregate.split_aggregates(graph)
+    assert [[pe.id for pe in part] for part in split.partitions] == \
+        [[source.id, f"{counts.id}.partial"], [counts.id]]
+
+
+@pytest.mark.xfail(strict=True, reason="make_plan groups by graph.partitions, not by the "
+                   "partitions of the graph split_aggregates returns")
+def test_a_partial_runs_in_the_partition_of_the_pe_that_feeds_it():
+    graph, source, counts = _partitioned()
+    plan = make_plan(graph, 2)
+    where = {p: [plan.instances[i].process for i in iids] for p, iids in plan.by_pe.items()}
+    assert where[f"{counts.id}.partial"] == where[source.id] != where[counts.id]
+
+
+def test_an_aggregate_inside_a_composite():
+    def build(composite):
+        middle, total = d4p.iterative(_double)(), aggregate.sum()
+        composite.connect(middle, "output", total, "input")
+        composite._map_input("input", middle, "input")
+        composite._map_output("output", total, "output")
+
+    graph = d4p.WorkflowGraph()
+    source = d4p.producer(_numbers)(values=list(range(10)))
+    graph.connect(source, "output", d4p.CompositePE(build), "input")
+    (out,) = d4p.run(graph, mapping="multi", processes=2).values()
+    assert out == {"output": [90]}
+
+
+def _double(x):
+    return 2 * x
