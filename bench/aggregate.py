@@ -8,7 +8,10 @@ counts words next to the producer, so per-word partial counts cross the pipe,
 not words). Runs alternate (plain, aggregate, plain, ...) in this one
 process, so that a shared machine's changing load weighs on both alike; the
 clock covers ``d4p.run`` (process start-up of multi/mpi included, for both).
-Both must give the same top ten. Usage::
+CPU seconds are those of this process and of every process it started and
+waited for (the workers; mpiexec and its ranks), a measure of the work done
+that a loaded machine disturbs less than wall time. Both must give the same
+top ten. Usage::
 
     python bench/aggregate.py [--mapping multi] [-n 2] [--words 200000] [--repeat 5]
 """
@@ -16,6 +19,7 @@ Both must give the same top ten. Usage::
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 
@@ -48,18 +52,29 @@ def main(argv=None) -> None:
     if plain(*run, **options) != aggregated(*run, **options):  # also the warm-up
         raise SystemExit("the two word counts disagree")
     times: tuple[list[float], list[float]] = ([], [])
+    cpus: tuple[list[float], list[float]] = ([], [])
     for _ in range(args.repeat):
-        for fn, out in ((plain, times[0]), (aggregated, times[1])):
-            start = time.perf_counter()
+        for k, fn in enumerate((plain, aggregated)):
+            cpu, start = _cpu(), time.perf_counter()
             fn(*run, **options)
-            out.append(time.perf_counter() - start)
+            times[k].append(time.perf_counter() - start)
+            cpus[k].append(_cpu() - cpu)
     t_plain, t_agg = statistics.median(times[0]), statistics.median(times[1])
-    print(f"word count, {args.words:,} words, {args.mapping} -n {args.processes}: "
-          f"plain PEs {t_plain:.3f} s, d4p.aggregate {t_agg:.3f} s (medians of {args.repeat}); "
-          f"throughput ratio {t_plain / t_agg:.2f}x (of the best runs: "
-          f"{min(times[0]) / min(times[1]):.2f}x)")
-    print(f"  plain: {', '.join(f'{t:.3f}' for t in times[0])}")
-    print(f"  aggregate: {', '.join(f'{t:.3f}' for t in times[1])}")
+    c_plain, c_agg = statistics.median(cpus[0]), statistics.median(cpus[1])
+    print(f"word count, {args.words:,} words, {args.mapping} -n {args.processes}, "
+          f"medians of {args.repeat}: plain PEs {t_plain:.3f} s ({c_plain:.3f} CPU s), "
+          f"d4p.aggregate {t_agg:.3f} s ({c_agg:.3f} CPU s); throughput ratio "
+          f"{t_plain / t_agg:.2f}x (best runs: {min(times[0]) / min(times[1]):.2f}x), "
+          f"CPU ratio {c_plain / c_agg:.2f}x")
+    for k, name in enumerate(("plain", "aggregate")):
+        print(f"  {name}: " + ", ".join(f"{t:.3f} s/{c:.3f} CPU s"
+                                         for t, c in zip(times[k], cpus[k], strict=True)))
+
+
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":
