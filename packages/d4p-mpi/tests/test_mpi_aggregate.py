@@ -29,3 +29,28 @@ def test_partial_states_cross_ranks_not_units():
         assert_no_leftovers()
     assert sorted(result[counts.id]["output"]) == [(k, 100) for k in range(10)]
     assert result.summary.units[counts.id] == 1000  # 250 flushes of 4 states
+
+
+def _bad_add(state, value):
+    if value == "x":
+        raise ValueError("not a number")
+    return state + value
+
+
+def test_a_failing_add_names_the_pe_the_key_and_the_unit():
+    graph = d4p.WorkflowGraph()
+    source = d4p.producer(_pairs)()
+    total = aggregate.custom(int, _bad_add, _bad_add, by=0, value=1, name="total")
+    graph.connect(source, "output", total, "input")
+    try:
+        with pytest.raises(d4p.WorkflowFailed) as info:
+            d4p.run(graph, mapping="mpi", processes=2, timeout=60)
+    finally:
+        assert_no_leftovers()
+    text = str(info.value)
+    assert f"PE '{total.id}.partial'" in text and "with data ('b', 'x')" in text
+    assert "add of key 'b' failed: ValueError: not a number" in text
+
+
+def _pairs():
+    yield from [("a", 1), ("b", "x")]
