@@ -56,8 +56,9 @@ from .grouping import GLOBAL, group_by, normalise
 from .pe import GROUPING, GenericPE, IterativePE
 
 __all__ = [
-    "PARTIAL", "AggregateError", "AggregatePE", "Combiner", "count", "custom", "distinct",
-    "max", "mean", "min", "split_aggregates", "std", "sum", "top", "variance",
+    "PARTIAL", "AggregateError", "AggregatePE", "Combiner", "PartialAggregatePE", "count",
+    "custom", "distinct", "max", "mean", "min", "split_aggregates", "std", "sum", "top",
+    "variance",
 ]
 
 PARTIAL = "partial"
@@ -102,7 +103,6 @@ class AggregatePE(GenericPE):
         super().__init__(numprocesses)
         self.name = self.id = name
         self.combiner = combiner
-        self.by = by
         self.key = _key_function(name, by)
         self.value = _value_function(name, value)
         if combiner.each is not None:
