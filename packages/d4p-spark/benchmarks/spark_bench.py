@@ -1,6 +1,6 @@
 """d4p on Spark vs hand-written PySpark: the same work, the same SparkContext.
 
-Two workloads:
+Three workloads:
 
 * word count: ``d4p.examples.wordcount`` (seeded words from one source,
   group-by counters, a global top-10) against two RDD jobs that draw the same
@@ -8,6 +8,9 @@ Two workloads:
   partitions as d4p has counters, which combines counts before the shuffle,
   then ``takeOrdered(10)``) and d4p's own dataflow by hand (``partitionBy``
   the word, count per partition, ``takeOrdered(10)``);
+* aggregate word count: ``d4p.examples.wordcount_aggregate`` (the same
+  words, ``d4p.aggregate.count(by=0)`` then ``top(10)``: partial counts next
+  to the source, merged by ``reduceByKey``) against the ``reduceByKey`` job;
 * xcorr: N seeded random signals of 72,000 samples, FFT of each, cross
   correlation of every pair (peak lag and value). d4p: source → spectrum
   (parallel) → xcorr ('all' grouping: every instance sees every spectrum and
@@ -35,7 +38,7 @@ import time
 import d4p
 import d4p_spark
 import numpy as np
-from d4p.examples import wordcount
+from d4p.examples import wordcount, wordcount_aggregate
 
 SAMPLES = 72_000
 
@@ -46,6 +49,14 @@ def wordcount_d4p(words: int, counters: int):
     graph, inputs = wordcount(words=words, counters=counters)
     (out,) = d4p.run(graph, inputs, mapping="spark").values()
     return out["output"]
+
+
+def wordcount_aggregate_d4p(words: int, counters: int):
+    """The same word count with d4p.aggregate: count(by=0) then top(10)."""
+    graph, inputs = wordcount_aggregate(words=words, counters=counters)
+    (out,) = d4p.run(graph, inputs, mapping="spark").values()
+    (top,) = out["output"]
+    return top
 
 
 def wordcount_rdd(sc, words: int, counters: int, vocabulary: int = 1000, seed: int = 1):
@@ -182,7 +193,8 @@ def main(argv=None) -> dict:
                         help="instances of the parallel PEs = partitions of the RDD jobs")
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--json", help="also write the numbers to this file")
-    parser.add_argument("--only", choices=("wordcount", "xcorr"), help="run one workload")
+    parser.add_argument("--only", choices=("wordcount", "aggregate", "xcorr"),
+                        help="run one workload")
     parser.add_argument("--warmup", type=int, default=2,
                         help="untimed rounds of every workload first (checked to agree)")
     args = parser.parse_args(argv)
@@ -193,6 +205,10 @@ def main(argv=None) -> dict:
     workloads = {
         f"wordcount ({args.words:,} words, {args.parallel} counters) vs reduceByKey": (
             lambda: wordcount_d4p(args.words, args.parallel),
+            lambda: wordcount_rdd(sc, args.words, args.parallel)),
+        f"aggregate wordcount ({args.words:,} words, {args.parallel} counters) vs "
+        "reduceByKey": (
+            lambda: wordcount_aggregate_d4p(args.words, args.parallel),
             lambda: wordcount_rdd(sc, args.words, args.parallel)),
         f"wordcount ({args.words:,} words, {args.parallel} counters) vs partitionBy": (
             lambda: wordcount_d4p(args.words, args.parallel),

@@ -18,6 +18,7 @@ sequentially, on multiprocessing, MPI, Spark or Storm::
     print(d4p.run(graph))        # {'square1': {'output': [0, 1, 4, 9, 16]}}
 """
 
+from . import aggregate
 from . import mappings as _builtin_mappings  # noqa: F401  (see below)
 from .__about__ import __version__
 from .enact import RunInfo, RunResult, RunSummary, run
@@ -44,7 +45,8 @@ from .plugins import NamedWorkflow, get_mapping, get_plugin_manager, hookimpl, m
 
 __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
-    "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option", "Outcome",
+    "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option",
+    "Outcome", "aggregate",
     "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
     "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__", "consumer",
     "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",

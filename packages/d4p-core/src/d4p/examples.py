@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from . import aggregate
 from .graph import WorkflowGraph
 from .pe import GenericPE, IterativePE, ProducerPE
 from .plugins import NamedWorkflow, hookimpl
@@ -116,6 +117,27 @@ def wordcount(words: int = 200_000, vocabulary: int = 1000, counters: int = 2, t
     counter.numprocesses = counters
     graph.connect(producer, "output", counter, "input")
     graph.connect(counter, "output", CountCollector(top), "input")
+    return graph, {producer: 1}
+
+
+def by_count(word_count: tuple[str, int]) -> tuple[int, str]:
+    """Ranks (word, count) pairs: most frequent first, ties by word."""
+    return -word_count[1], word_count[0]
+
+
+def wordcount_aggregate(words: int = 200_000, vocabulary: int = 1000, counters: int = 2,
+                        top: int = 10, seed: int = 1) -> tuple[WorkflowGraph, dict]:
+    """Word count with :mod:`d4p.aggregate`: words → ``count(by=0)``
+    (``counters`` instances) → global ``top``, which writes one list of the
+    ``top`` (word, count) pairs. The plan counts words next to the producer
+    and sends per-word partial counts, not words, to the counters."""
+    if counters < 1:
+        raise ValueError(f"counters must be at least 1, not {counters}")
+    graph = WorkflowGraph()
+    producer = WordProducer(words, vocabulary, seed)
+    counts = aggregate.count(by=0, numprocesses=counters)
+    graph.connect(producer, "output", counts, "input")
+    graph.connect(counts, "output", aggregate.top(top, rank=by_count, smallest=True), "input")
     return graph, {producer: 1}
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .aggregate import split_aggregates
 from .errors import GraphError, InputError
 from .graph import WorkflowGraph
 from .grouping import PAIR, Grouping, normalise
@@ -136,7 +137,7 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
 
     if not isinstance(processes, int) or processes < 1:
         raise InputError(f"the number of processes must be a positive integer, not {processes!r}")
-    flat = graph.flattened()
+    flat = split_aggregates(graph.flattened())  # partial aggregates behind their feeders
     if flat.graph.number_of_nodes() == 0:
         raise GraphError("the workflow graph is empty: connect some PEs first")
     if not nx.is_directed_acyclic_graph(flat.graph):
@@ -164,7 +165,7 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
 
     order = _topological(pes, edges)
     counts = {p: _instance_count(pes[p], p in source_inputs) for p in order}
-    groups = _groups(graph, pes, order, edges, counts, groupings, fuse)
+    groups = _groups(flat, pes, order, edges, counts, groupings, fuse)
     slot_process = _assign(groups, counts, processes)
 
     instances: list[Instance] = []

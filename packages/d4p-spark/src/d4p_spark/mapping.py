@@ -16,6 +16,11 @@ stages feeding it send one copy, which the driver collects and broadcasts
 once, rather than one copy per instance through a shuffle (see
 :mod:`d4p_spark.stages`).
 
+A keyed aggregate (:mod:`d4p.aggregate`) reads the partial states that the
+plan's partial aggregates send it through ``reduceByKey`` instead of
+``partitionBy`` (see :mod:`d4p_spark.combine`): Spark merges them before and
+after its shuffle, and the aggregate gets one state per key.
+
 On a local master, a last stage of one instance that reads from one other,
 parallel stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
 the default), like the end of a Spark action: its input is collected with the
@@ -41,6 +46,7 @@ from d4p import D4PError, GraphError, Mapping, Option, Outcome, UsageError, Work
 from d4p.plan import Plan
 
 from . import session, shipping
+from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs, layout
 from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
 
@@ -206,8 +212,12 @@ class _Run:
                          skip=self.collected))
                 for u in upstream]
             rdd = parts[0] if len(parts) == 1 else sc.union(parts)
+            aggregate = combinable(plan, stage)
             if stage.width == 1 and rdd.getNumPartitions() == 1:
                 pass  # one partition feeds one: no shuffle, same task
+            elif aggregate is not None:  # Spark merges the partial states by key
+                rdd = merge_states(rdd, aggregate, stage, plan.by_pe[stage.pes[0]],
+                                   self.batch_size)
             else:
                 rdd = rdd.partitionBy(stage.width, by_index)
         shared = None

@@ -1,0 +1,85 @@
+"""Keyed aggregates (:mod:`d4p.aggregate`) merged by Spark itself.
+
+The plan puts a partial aggregate behind every PE that feeds an aggregate, so
+what reaches a keyed aggregate's stage is ``(key, state)`` pairs on its
+``partial`` input. Instead of ``partitionBy`` the target instance, the stage
+reads them through ``reduceByKey(aggregate.merge)``: Spark merges the states
+of a key on the map side before its shuffle (the partials of several flushes
+or upstream stages become one) and again after it, and partition *j* gets the
+keys that the plan's group-by gives instance *j* (the same stable hash), so
+the aggregate receives one state per key.
+
+Summary records of upstream stages travel through the same shuffle under keys
+of their own (:class:`_Summary`) and come out as they went in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from d4p import stable_hash
+from d4p.aggregate import PARTIAL, AggregatePE
+from d4p.plan import Plan
+
+from .stages import Stage
+from .task import META
+
+
+def combinable(plan: Plan, stage: Stage) -> AggregatePE | None:
+    """The keyed aggregate at the root of ``stage`` when everything that other
+    stages send it is partial states, else None."""
+    pe = plan.pes[stage.pes[0]]
+    if not isinstance(pe, AggregatePE) or not pe.keyed:
+        return None
+    into = [r for r in plan.routes if r.dst_pe == stage.pes[0]]
+    if not into or any(r.dst_port != PARTIAL for r in into):
+        return None
+    return pe
+
+
+def merge_states(rdd, pe: AggregatePE, stage: Stage, iids: tuple[int, ...], batch_size: int):
+    """``rdd`` of ``(partition, record)`` for ``stage`` → the same, with one
+    merged state per key, partitioned as the plan routes the keys."""
+    merged = rdd.flatMap(_pairs).reduceByKey(pe.merge, stage.width, _partition)
+    return merged.mapPartitionsWithIndex(_Records(iids, batch_size))
+
+
+class _Summary:
+    """The key of an upstream stage's summary record: equal only to itself,
+    so Spark never merges it with anything."""
+
+    __slots__ = ()
+
+
+def _pairs(item: tuple[int, tuple]) -> Iterator[tuple[Any, Any]]:
+    record = item[1]
+    if record[0] == META:
+        yield _Summary(), record
+    else:
+        yield from record[2]
+
+
+def _partition(key: Any) -> int:
+    return 0 if type(key) is _Summary else stable_hash(key)
+
+
+class _Records:
+    """Partition *j* of the merged pairs → records for instance *j*'s ``partial`` input."""
+
+    def __init__(self, iids: tuple[int, ...], batch_size: int) -> None:
+        self.iids, self.batch_size = iids, batch_size
+
+    def __call__(self, index: int, pairs: Iterable) -> Iterator[tuple[int, tuple]]:
+        iid, size = self.iids[index], self.batch_size
+        batch: list = []
+        for key, value in pairs:
+            if type(key) is _Summary:
+                yield index, value
+                continue
+            batch.append((key, value))
+            if len(batch) >= size:
+                yield index, (iid, PARTIAL, batch)
+                batch = []
+        if batch:
+            yield index, (iid, PARTIAL, batch)
