@@ -122,9 +122,10 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
         control.check()
         if transport is None:
             return False
+        waiting = executor.waiting  # parts kept while their instance was busy
         start = time.perf_counter()
-        got = transport.receive(wait)
-        if not got:
+        got = transport.receive(0.0 if waiting else wait)
+        if not got and not waiting:
             return False
         read_s = time.perf_counter() - start
         executor.deliver(got, read_s, transport.release)

@@ -417,6 +417,11 @@ class Executor:
         return self.trace.take(final) if self.trace is not None else []
 
     @property
+    def waiting(self) -> int:
+        """Parts of received messages not processed yet (their instance was busy)."""
+        return len(self._arrived)
+
+    @property
     def done(self) -> bool:
         """True when every local instance has finished."""
         return self._unfinished == 0

@@ -132,7 +132,6 @@ class MPITransport:
                 if self.held >= self.budget:
                     self.overflow = True  # everything held waits for us: take more
                 since = time.monotonic()
-        self.overflow = False
 
     def _reap(self, flight: deque) -> None:
         while flight and MPI.Request.Testall(flight[0][0]):
@@ -193,6 +192,8 @@ class MPITransport:
 
     def release(self, nbytes: int) -> None:
         self.held -= nbytes
+        if self.held < self.budget:
+            self.overflow = False
 
     def wait_request(self, request) -> None:
         """Wait for a non-blocking collective, still watching for failures."""

@@ -50,8 +50,8 @@ from ..stopping import die_with_parent
 ESCAPE = 0.05
 """Seconds a sender waits, with nothing written and its input budget full of
 units for instances that are themselves waiting to send, before its reader
-reads past the budget until the send goes through: workers that wait on
-each other that way never wait for long."""
+reads past the budget until what it holds is processed again: workers that
+wait on each other that way never wait for long."""
 
 
 def _default_start_method() -> str:
@@ -198,6 +198,11 @@ class _Run:
                     if tracer is not None and body[1:] and body[1]:
                         tracer.record(body[1])  # what the failed run measured
                     raise body[0]
+                if kind == "output":
+                    stream = sys.stdout if body[0] == "stdout" else sys.stderr
+                    stream.write(body[1])
+                    stream.flush()
+                    continue
                 if kind == "progress":
                     latest[k], events = body
                     if progress is not None:
@@ -370,7 +375,6 @@ class _PipeTransport:
                         and self.held >= self.budget:
                     self.overflow = True  # everything held waits for us: read on
                     self.room.notify()
-            self.overflow = False
         return size
 
     def receive(self, timeout: float | None) -> list:
@@ -386,6 +390,8 @@ class _PipeTransport:
     def release(self, nbytes: int) -> None:
         with self.lock:
             self.held -= nbytes
+            if self.held < self.budget:
+                self.overflow = False
             self.room.notify()
 
     def close(self) -> None:
@@ -406,13 +412,19 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
-    sys.stdout = _Lines(sys.stdout)
-    sys.stderr = _Lines(sys.stderr)
+    lock = threading.Lock()
+
+    def tell_parent(message) -> None:  # from any thread of the worker
+        with lock:
+            _send(report, message)
+
+    sys.stdout = _Lines("stdout", tell_parent)
+    sys.stderr = _Lines("stderr", tell_parent)
     try:
         if isinstance(plan, bytes):
             plan = shipping.loads(plan)
     except Exception as exc:
-        _send(report, ("failed", UsageError(
+        tell_parent(("failed", UsageError(
             f"worker process {k} cannot load the workflow: {type(exc).__name__}: {exc}")))
         report.close()
         return
@@ -421,14 +433,16 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     executor = None
 
     def progress(counts, events) -> None:
-        _send(report, ("progress", counts, events))
+        tell_parent(("progress", counts, events))
 
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,
                             batch_size=settings["batch_size"], trace=settings["trace"])
         drive(executor, transport,
               report=progress if settings["progress"] or settings["trace"] else None)
-        _send(report, ("done", executor.results, executor.counts(),
+        sys.stdout.flush()
+        sys.stderr.flush()
+        tell_parent(("done", executor.results, executor.counts(),
                        executor.take_events(final=True)))
     except BaseException as exc:
         if not isinstance(exc, D4PError):
@@ -437,19 +451,22 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             exc = WorkflowFailed(f"worker process {k} failed: {type(exc).__name__}: {exc}",
                                  traceback="".join(traceback.format_exception(exc)))
         events = executor.take_events(final=True) if executor is not None else []
-        _send(report, ("failed", exc, events))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        tell_parent(("failed", exc, events))
     report.close()
 
 
 class _Lines(io.TextIOBase):
-    """A worker's stdout or stderr: text is held until a line ends, then every
-    complete line goes out in one ``os.write``, so lines printed by different
-    processes never mix."""
+    """A worker's stdout or stderr: text is held until a line ends, then the
+    complete lines go to the parent in one message, which writes them to its
+    own ``sys.stdout`` / ``sys.stderr``: lines of different workers never mix,
+    and they reach whatever the caller's streams are (a terminal, a notebook
+    cell, a test's capture, a progress display)."""
 
-    def __init__(self, stream) -> None:
-        stream.flush()
-        self.stream = stream
-        self.fd = stream.fileno()
+    def __init__(self, name: str, send) -> None:
+        self.name = name
+        self.send = send
         self.pending = ""
 
     def writable(self) -> bool:
@@ -459,21 +476,13 @@ class _Lines(io.TextIOBase):
         self.pending += text
         if "\n" in text:
             lines, _, self.pending = self.pending.rpartition("\n")
-            self._out(lines + "\n")
+            self.send(("output", self.name, lines + "\n"))
         return len(text)
 
     def flush(self) -> None:
         if self.pending:
             text, self.pending = self.pending, ""
-            self._out(text)
-
-    def _out(self, text: str) -> None:
-        data = memoryview(text.encode(self.stream.encoding or "utf-8", "replace"))
-        while data:
-            data = data[os.write(self.fd, data):]
-
-    def fileno(self) -> int:
-        return self.fd
+            self.send(("output", self.name, text))
 
     def isatty(self) -> bool:
-        return os.isatty(self.fd)
+        return False
