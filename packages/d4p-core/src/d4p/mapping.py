@@ -1,11 +1,19 @@
-"""The interface every mapping implements, built-in or third-party.
+"""The interface every mapping implements, built-in or third-party, and
+every name a mapping needs (import them from here).
 
-A complete minimal mapping plugin::
+A mapping receives a :class:`Plan` (instances, their processes, routes) and
+runs it: for each of its workers it makes an :class:`Executor` and calls
+:func:`drive` with a :class:`Transport` of its own (how messages reach the
+other workers). Core does the rest: preprocess, sources, routing, batching,
+end of stream, postprocess, progress, errors, stopping.
+
+A complete minimal mapping plugin (every worker in this process, one after
+the other, so a plan of one process)::
 
     import d4p
-    from d4p.executor import Executor
+    from d4p.mapping import Executor, Mapping, Outcome, drive
 
-    class Sequential(d4p.Mapping):
+    class Sequential(Mapping):
         \"\"\"Runs every instance in this process.\"\"\"
         name = "sequential"
         description = "every instance in the calling process"
@@ -13,15 +21,18 @@ A complete minimal mapping plugin::
 
         def run(self, plan, options):
             executor = Executor(plan, 0)
-            executor.preprocess()
-            executor.run_sources()
-            return d4p.Outcome(executor.results, executor.counts())
+            drive(executor)
+            return Outcome(executor.results, executor.counts())
 
     @d4p.hookimpl
     def d4p_register_mappings():
         return [Sequential]
 
 and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_module"``.
+``examples/threadpool-mapping`` is a complete one with a transport (a queue
+per thread). A plan for one process per instance: ``plan.with_processes(lambda
+i: i.iid)``. To start a fresh interpreter, ship the plan with
+:func:`d4p.shipping.dumps`.
 """
 
 from __future__ import annotations
@@ -32,8 +43,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .driver import Control, Data, EndOfStream, Message, Transport, drive
 from .errors import UsageError
-from .plan import Plan
+from .executor import Executor
+from .plan import Instance, Plan, Route
+
+__all__ = ["Control", "Data", "EndOfStream", "Executor", "Instance", "Mapping", "Message",
+           "Option", "Outcome", "Plan", "Route", "Transport", "drive", "share_cores"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +112,12 @@ class Mapping:
     ``options`` and implement :meth:`run`, which enacts a :class:`~d4p.plan.Plan`.
 
     ``options`` passed to :meth:`run` always hold every declared option (with
-    its default when not given) plus ``progress``: ``None`` or a callable
-    taking ``{pe_id: units processed}`` that a mapping calls now and then.
+    its default when not given, checked by :meth:`Option.check`) plus
+    ``progress``: ``None`` or a callable taking ``{pe_id: units processed}``
+    that a mapping calls now and then, and ``tracer``: ``None`` or the
+    monitoring tracer, whose ``record(events)`` takes what
+    ``Executor.take_events()`` returns (``drive``'s ``report`` hands them
+    over in worker processes).
     """
 
     name: ClassVar[str] = ""

@@ -16,7 +16,8 @@ same way explicitly.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +68,23 @@ class _InputFeed(GenericPE):
 
 
 class Plan:
-    """What every mapping enacts; see :func:`make_plan`."""
+    """What every mapping enacts; made by :func:`make_plan`, changed by
+    :meth:`with_processes` and :meth:`replace` (a plan is never changed in
+    place).
 
-    def __init__(self, pes: dict[str, GenericPE], instances: list[Instance],
+    ``pes``: PE id → PE, in topological order; ``instances``: every
+    :class:`Instance` (``iid`` = its position); ``routes``: every edge as a
+    :class:`Route`; ``inputs``: source PE id → iterations or input items;
+    ``unconnected``: PE id → its output ports that feed nothing (the run's
+    results); ``hidden``: ids of PEs the plan added (input feeds), left out of
+    results and summaries. Derived: ``processes``, ``by_pe``,
+    ``routes_from``, ``upstream``, ``downstream``.
+    """
+
+    def __init__(self, *, pes: dict[str, GenericPE], instances: list[Instance],
                  routes: list[Route], inputs: dict[str, int | list],
-                 unconnected: dict[str, list[str]], hidden: frozenset[str]) -> None:
+                 unconnected: dict[str, list[str]],
+                 hidden: frozenset[str] = frozenset()) -> None:
         self.pes = pes
         self.instances = tuple(instances)
         self.routes = tuple(routes)
@@ -95,6 +108,21 @@ class Plan:
                     down[s].add(t)
         self.upstream = {k: tuple(sorted(v)) for k, v in up.items()}
         self.downstream = {k: tuple(sorted(v)) for k, v in down.items()}
+
+    def replace(self, **changes: Any) -> Plan:
+        """A copy of this plan with some of its constructor's arguments changed."""
+        given = {"pes": self.pes, "instances": self.instances, "routes": self.routes,
+                 "inputs": self.inputs, "unconnected": self.unconnected, "hidden": self.hidden}
+        unknown = set(changes) - set(given)
+        if unknown:
+            raise TypeError(f"Plan.replace() got unknown arguments: {', '.join(sorted(unknown))}")
+        return Plan(**(given | changes))
+
+    def with_processes(self, process_of: Callable[[Instance], int]) -> Plan:
+        """This plan with each instance on process ``process_of(instance)``
+        (for example ``lambda i: i.iid``: one process per instance)."""
+        return self.replace(instances=[dataclasses.replace(i, process=process_of(i))
+                                       for i in self.instances])
 
     def on_process(self, process: int) -> list[Instance]:
         return [i for i in self.instances if i.process == process]
@@ -188,7 +216,8 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
                    for p in order}
     unconnected = {p: ports for p, ports in unconnected.items() if ports}
     hidden = frozenset(f.id for f, _ in feeds.values())
-    return Plan({p: pes[p] for p in order}, instances, routes, source_inputs, unconnected, hidden)
+    return Plan(pes={p: pes[p] for p in order}, instances=instances, routes=routes,
+                inputs=source_inputs, unconnected=unconnected, hidden=hidden)
 
 
 def _instance_count(pe: GenericPE, is_source: bool) -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d4p.grouping import ALL
-from d4p.plan import PAIR, Instance, Plan
+from d4p.plan import PAIR, Plan
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,9 @@ def layout(plan: Plan) -> Layout:
                             tuple(sorted(downs[n])), source))
         first += width
 
-    instances = [Instance(i.iid, i.pe_id, i.index,
-                          stages[number_of[i.pe_id]].first_process + i.index)
-                 for i in plan.instances]
-    renumbered = Plan(plan.pes, instances, list(plan.routes), dict(plan.inputs),
-                      plan.unconnected, plan.hidden)
+    renumbered = plan.with_processes(
+        lambda i: stages[number_of[i.pe_id]].first_process + i.index).replace(
+        inputs=dict(plan.inputs))
     stage_of = tuple(number_of[i.pe_id] for i in plan.instances)
     return Layout(renumbered, tuple(stages), stage_of)
 

@@ -62,10 +62,9 @@ def task_plan(plan: Plan, iid: int) -> Plan:
     edges they are in Storm, so every upstream instance counts for the end
     of stream."""
     pe_id = plan.instances[iid].pe_id
-    instances = [dataclasses.replace(i, process=0 if i.iid == iid else 1) for i in plan.instances]
     routes = [dataclasses.replace(r, rule=SHUFFLE) if r.rule == PAIR else r
               for r in plan.routes if r.src_pe != pe_id]
-    return Plan(plan.pes, instances, routes, plan.inputs, plan.unconnected, plan.hidden)
+    return plan.with_processes(lambda i: 0 if i.iid == iid else 1).replace(routes=routes)
 
 
 class _Task:

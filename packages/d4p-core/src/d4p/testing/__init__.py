@@ -118,6 +118,7 @@ CASES: list[Case] = [
     _case(workflows.grouping_shuffle),
     _case(workflows.grouping_group_by),
     _case(workflows.grouping_group_by_key),
+    _case(workflows.grouping_custom),
     _case(workflows.grouping_all),
     _case(workflows.grouping_global),
     _case(workflows.composite),

@@ -13,10 +13,13 @@ change a result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import group_by
 from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
+from ..grouping import Grouping
 from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, iterative, producer
 
 # -- sources --------------------------------------------------------------------------
@@ -383,6 +386,25 @@ def grouping_group_by_key(n: int = 70):
     """pairs → per-key counts ×3, grouped by a key function (the first two letters)."""
     graph = WorkflowGraph()
     src, count = Pairs(n, keys=12), KeyCount(group_by(key=first_letter), numprocesses=3)
+    graph.connect(src, "output", count, "input")
+    return graph, {src: 1}
+
+
+@dataclass(frozen=True)
+class ByFirstLetter(Grouping):
+    """A grouping defined outside core, as a third-party package would: units
+    whose keys start with the same letter go to the same instance."""
+
+    name = "by_first_letter"
+
+    def instances(self, unit, n, sender):
+        return (ord(unit[0][0]) % n,)
+
+
+def grouping_custom(n: int = 70):
+    """pairs → per-key counts ×3, routed by a grouping class of its own."""
+    graph = WorkflowGraph()
+    src, count = Pairs(n, keys=12), KeyCount(ByFirstLetter(), numprocesses=3)
     graph.connect(src, "output", count, "input")
     return graph, {src: 1}
 
