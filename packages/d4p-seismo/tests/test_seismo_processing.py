@@ -225,3 +225,93 @@ def test_runs_on_obspy_example_waveforms():
     assert s.energy == pytest.approx(np.count_nonzero(tr.data))
     c = P.correlate(s, s, max_lag=2.0)
     assert c.peak_lag == 0.0 and c.data.max() == pytest.approx(1.0)
+
+
+def gapped_trace(rate=10.0, seconds=600.0, gap=(200.0, 300.0)):
+    """A sine with the samples of [gap) missing, merged by interpolation as a reader does."""
+    full = make_trace(sine(0.3, seconds, rate), rate)
+    before = full.slice(START, START + gap[0] - 0.5 / rate, nearest_sample=False)
+    after = full.slice(START + gap[1], full.stats.endtime)
+    segments = [(t.stats.starttime.timestamp, t.stats.endtime.timestamp) for t in (before, after)]
+    merged = obspy.Stream([before.copy(), after.copy()]).merge(method=1, fill_value="interpolate")[0]
+    merged.stats.gaps = P.find_gaps(merged, segments)
+    return merged
+
+
+def test_find_gaps_and_their_mask():
+    tr = gapped_trace()
+    assert tr.stats.npts == 6000
+    [(a, b)] = tr.stats.gaps
+    assert (a - START.timestamp, b - START.timestamp) == pytest.approx((199.9, 300.0))
+    mask = P.gap_mask(tr)
+    assert mask[:2000].all() and not mask[2000:3000].any() and mask[3000:].all()
+    assert P.missing_fraction(tr) == pytest.approx(1000 / 6000)
+    tapered = P.gap_mask(tr, taper=5.0)
+    assert not tapered[2000:3000].any() and tapered[:1950].min() == 1.0
+    assert 0 < tapered[1995] < tapered[1960] < 1 and np.all(np.diff(tapered[3000:3050]) > 0)
+    assert P.gap_mask(make_trace(np.ones(10))) is None
+
+
+def test_find_gaps_sees_a_padded_window_edge_but_not_contiguous_records():
+    tr = make_trace(np.ones(100), 10.0)
+    start = tr.stats.starttime.timestamp
+    assert P.find_gaps(tr, [(start, start + 4.9), (start + 5.0, start + 9.9)]) == []
+    [(a, b)] = P.find_gaps(tr, [(start + 1.0, start + 9.9)])
+    assert a == -math.inf and b == pytest.approx(start + 1.0)
+    assert P.gap_mask(tr.copy().__class__(tr.data, tr.stats)) is None
+    tr.stats.gaps = [(a, b)]
+    assert P.gap_mask(tr)[:10].sum() == 0 and P.gap_mask(tr)[10:].all()
+
+
+def test_zero_gaps_before_normalisation_keeps_filled_samples_out():
+    tr = gapped_trace()
+    assert np.abs(tr.data[2000:3000]).max() > 0  # the interpolated fill
+    P.zero_gaps(tr)
+    P.onebit(tr)
+    assert not tr.data[2000:3000].any() and np.abs(tr.data[1:2000]).min() == 1.0
+
+
+def test_running_absolute_mean_with_gaps_averages_recorded_samples_only():
+    tr = P.zero_gaps(gapped_trace())
+    P.running_absolute_mean(tr, window=10.0)
+    assert not tr.data[2000:3000].any()
+    # beside the gap a sine still comes out at pi/2, as far from it
+    assert np.abs(tr.data[1900:2000]).max() == pytest.approx(math.pi / 2, rel=0.05)
+    assert np.abs(tr.data[500:1500]).max() == pytest.approx(math.pi / 2, rel=0.01)
+
+
+def test_correlate_normalises_over_the_samples_both_stations_recorded():
+    rng = np.random.default_rng(4)
+    a = np.sign(rng.standard_normal(6000))
+    b = np.roll(a, 5)
+    ta, tb = make_trace(a, 10.0, "AAA"), make_trace(b, 10.0, "BBB")
+    tb.stats.gaps = [(START.timestamp + 99.95, START.timestamp + 400.0)]  # half of it missing
+    P.zero_gaps(tb)
+    c = P.correlate(P.spectrum(ta, 2.0), P.spectrum(tb, 2.0), 2.0)
+    assert c.peak_lag == pytest.approx(0.5)
+    assert c.data.max() == pytest.approx(1.0, abs=0.01)
+
+
+def test_align_to_grid_interpolates_a_station_between_grid_points():
+    rate = 20.0
+    t = np.arange(12000) / rate
+    signal_at = lambda times: np.sin(2 * np.pi * 0.2 * times) + 0.5 * np.sin(2 * np.pi * 0.7 * times)  # noqa: E731
+    off = make_trace(signal_at(t + 0.04), rate)  # samples taken at START + 0.04 + i / rate
+    off.stats.starttime = START + 0.04
+    P.align_to_grid(off, START)
+    assert off.stats.starttime == START + 0.05
+    assert off.stats.npts == 11999
+    inner = slice(200, -200)
+    expected = signal_at(t[:11999] + 0.05)
+    assert np.max(np.abs(off.data[inner] - expected[inner])) < 1e-3
+    on = make_trace(np.ones(10), rate)
+    on.stats.starttime = START + 1e-6
+    assert P.align_to_grid(on).stats.starttime == START and on.data.tolist() == [1.0] * 10
+
+
+def test_correlate_refuses_spectra_between_grid_points():
+    sa = spectrum_of(np.ones(400), "AAA")
+    tb = make_trace(np.ones(400), 20.0, "BBB")
+    tb.stats.starttime = START + 0.01
+    with pytest.raises(SamplingRateError, match=r"start \+0\.010 s apart.*align_to_grid"):
+        P.correlate(sa, P.spectrum(tb, 5.0), max_lag=5.0)

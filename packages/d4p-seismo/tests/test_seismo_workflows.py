@@ -209,3 +209,69 @@ def test_finding_the_plugin_imports_neither_obspy_nor_matplotlib():
             "print(sorted(m for m in ('obspy', 'matplotlib', 'scipy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def cut_gap(path, start_minute, end_minute):
+    """Remove minutes [start, end) of the hour from a miniSEED file (two records remain)."""
+    st = obspy.read(str(path))
+    tr = st[0]
+    t0 = tr.stats.starttime
+    before = tr.slice(t0, t0 + start_minute * 60 - tr.stats.delta / 2)
+    after = tr.slice(t0 + end_minute * 60, tr.stats.endtime)
+    obspy.Stream([before, after]).write(str(path), format="MSEED")
+
+
+def peaks_of(summary, station):
+    return {
+        row["pair"]: (float(row["peak_value"]), float(row["peak_lag"]))
+        for row in read_summary(summary["summary"]) if station in row["pair"]
+    }
+
+
+def test_a_24_minute_gap_keeps_every_correlation_peak(dataset, broken, tmp_path):
+    clean = peaks_of(run_xcorr(tmp_path / "clean", data=str(dataset.directory), instances=1),
+                     "S0004")
+    cut_gap(broken / "SY.S0004..BHZ.mseed", 20, 44)
+    gapped = run_xcorr(tmp_path / "gap", data=str(broken), instances=1)
+    assert gapped["pairs"] == 28 and gapped["within_one_sample"] == 28
+    assert gapped["rejected"] == []
+    holed = peaks_of(gapped, "S0004")
+    assert len(holed) == 7
+    for pair, (value, lag) in clean.items():
+        assert holed[pair][1] == lag, pair
+        assert holed[pair][0] == pytest.approx(value, rel=0.10), pair
+
+
+def test_gaps_reject_drops_the_window_and_lists_it(broken, tmp_path):
+    cut_gap(broken / "SY.S0004..BHZ.mseed", 20, 44)
+    summary = run_xcorr(tmp_path, data=str(broken), instances=1, gaps="reject", max_gap=0.3)
+    assert summary["stations"] == 7 and summary["pairs"] == 21
+    [rejected] = summary["rejected"]
+    assert rejected["station"] == "SY.S0004..BHZ"
+    assert rejected["missing"] == pytest.approx(0.4, abs=1e-3)
+    assert rejected["starttime"] == "2020-01-01T00:00:00.000000Z"
+    [row] = read_summary(tmp_path / "out" / "rejected.csv")
+    assert row["station"] == "SY.S0004..BHZ" and "data cover 2160 s of the 3600 s" in row["reason"]
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0004\.\.BHZ .*data cover 2160 s"):
+        run_xcorr(tmp_path, data=str(broken), instances=1, max_gap=0.3)
+    with pytest.raises(d4p.UsageError, match=r"-p gaps=fill: choose one of zero, reject"):
+        build_xcorr(data=str(broken), gaps="fill")
+
+
+def test_a_station_off_the_sample_grid_is_interpolated_onto_it(tmp_path):
+    from d4p_seismo.misfit import measure
+
+    clean = make_dataset(tmp_path / "clean", stations=4, hours=0.5, seed=7)
+    off = make_dataset(tmp_path / "off", stations=4, hours=0.5, seed=7,
+                       time_offsets={"S0002": 0.04})
+    raw_clean = obspy.read(str(clean.directory / "SY.S0002..BHZ.mseed"))[0]
+    raw_off = obspy.read(str(off.directory / "SY.S0002..BHZ.mseed"))[0]
+    assert raw_off.stats.starttime - raw_clean.stats.starttime == pytest.approx(0.04)
+    # the same samples, taken 0.04 s later: read on the same grid they lead by 0.04 s
+    assert measure(raw_off.data, raw_clean.data, 20.0).time_shift == pytest.approx(-0.04, abs=2e-3)
+    a = correlations_of(run_xcorr(tmp_path / "a", data=str(clean.directory), instances=1))
+    b = correlations_of(run_xcorr(tmp_path / "b", data=str(off.directory), instances=1))
+    assert a.keys() == b.keys() and len(a) == 6
+    for pair in a:
+        shift = measure(b[pair], a[pair], 10.0).time_shift
+        assert abs(shift) < 0.005, (pair, shift)

@@ -165,7 +165,7 @@ class FDSNWaveforms(ReadTrace):
     """Downloads one channel's waveform (input: its id ``NET.STA.LOC.CHA``) for
     ``[starttime, endtime)`` and outputs its traces merged, cut and padded
     exactly like :class:`~d4p_seismo.pes.ReadTrace` (which see, also for
-    ``min_coverage``, ``inventory`` and ``on_error``).
+    ``min_coverage``, ``gaps``, ``inventory`` and ``on_error``).
 
     A channel without data in the window (the service answers "no data"), a
     failed download or data covering too little of the window fail the run
@@ -182,8 +182,9 @@ class FDSNWaveforms(ReadTrace):
         min_coverage: float = 0.5,
         on_error: str = "raise",
         timeout: float = DEFAULT_TIMEOUT,
+        gaps: str = "zero",
     ) -> None:
-        super().__init__(inventory, starttime, endtime, min_coverage, on_error)
+        super().__init__(inventory, starttime, endtime, min_coverage, on_error, gaps)
         self.provider = provider
         self.timeout = timeout
         self._client: Client | None = None

@@ -28,6 +28,8 @@ XCORR_DEFAULTS: dict[str, Any] = {
     "normalisation": "onebit",
     "whiten": True,
     "max_lag": 60.0,
+    "gaps": "zero",
+    "max_gap": 0.5,
     "instances": 0,
     "plot": True,
     "on_error": "raise",
@@ -48,6 +50,11 @@ synthetic data set's own window by default). Preprocessing decimates to
 ``target_rate`` Hz (0: keep the rate), filters and whitens between
 ``freqmin`` and ``freqmax`` Hz, normalises with ``normalisation`` (``onebit``,
 ``ram`` or ``none``); correlations keep lags up to ``max_lag`` s.
+Gaps in the data are zeroed after filtering (edges tapered) and a pair is
+normalised over the samples both stations recorded; a station missing more
+than ``max_gap`` of the window fails the run (``gaps="zero"``, or is left out
+with ``on_error="skip"``) or is rejected and listed in ``rejected.csv``
+(``gaps="reject"``).
 ``instances`` is the number of instances of each parallel PE (0: one per
 CPU). ``on_error="skip"`` leaves bad stations out with a warning instead of
 failing.

@@ -31,7 +31,13 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import record_section
-from d4p_seismo.results import compare_with_expected, correlation_row, write_sac, write_summary
+from d4p_seismo.results import (
+    compare_with_expected,
+    correlation_row,
+    write_rejected,
+    write_sac,
+    write_summary,
+)
 
 
 def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | None:
@@ -68,13 +74,26 @@ class StationFiles(ProducerPE):
             self.write(self.OUTPUT_NAME, str(path))
 
 
+GAP_POLICIES = ("zero", "reject")
+
+
 class ReadTrace(IterativePE):
     """Reads one waveform file (any ObsPy format) into traces cut to a common window.
 
-    Gaps are interpolated and a window edge not covered by data is padded
-    with the mean, so every station ends up with the same samples; a station
-    covering less than ``min_coverage`` of the window counts as empty. Each
-    trace gets ``stats.coordinates`` from the inventory.
+    The pieces of a record are merged by interpolating across gaps and a
+    window edge not covered by data is padded with the mean, so every
+    station ends up with the same samples; the spans without data are kept
+    in ``stats.gaps`` (see :func:`~d4p_seismo.processing.find_gaps`) for
+    :class:`ZeroGaps`. Samples falling between those of the common grid
+    (the window start plus whole samples) are interpolated onto it
+    (:func:`~d4p_seismo.processing.align_to_grid`). Each trace gets
+    ``stats.coordinates`` from the inventory.
+
+    A window in which the station recorded less than ``min_coverage`` of the
+    samples is, with ``gaps="zero"``, an error (below); with
+    ``gaps="reject"`` it is dropped and described on output ``'rejected'``
+    (a dict: ``station``, ``starttime``, ``endtime``, ``missing`` fraction,
+    ``reason``), which the :class:`Summary` lists.
 
     ``on_error="raise"`` (default) fails the run on a missing or unreadable
     file, a trace without metadata or an empty window, naming the file or
@@ -89,10 +108,14 @@ class ReadTrace(IterativePE):
         endtime: UTCDateTime | str | None = None,
         min_coverage: float = 0.5,
         on_error: str = "raise",
+        gaps: str = "zero",
     ) -> None:
         super().__init__()
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        if gaps not in GAP_POLICIES:
+            raise ValueError(f"gaps must be one of {', '.join(GAP_POLICIES)}, not {gaps!r}")
+        self._add_output("rejected")
         self.inventory = inventory if isinstance(inventory, Inventory) else (
             str(inventory) if inventory is not None else None
         )
@@ -100,6 +123,7 @@ class ReadTrace(IterativePE):
         self.endtime = UTCDateTime(endtime) if endtime is not None else None
         self.min_coverage = min_coverage
         self.on_error = on_error
+        self.gaps = gaps
         self._inventory: Inventory | None = None
 
     def preprocess(self) -> None:
@@ -123,36 +147,74 @@ class ReadTrace(IterativePE):
         return self.prepare(stream, path)
 
     def prepare(self, stream: Stream, source: str) -> list[Trace]:
-        """``stream`` merged, cut to the window, as float64, with coordinates attached.
+        """``stream`` merged, on the common grid, cut to the window, as float64,
+        with its gaps and coordinates attached.
 
         ``source`` (a file, a web service) says where the data came from in
         error messages. Subclasses that get their data elsewhere (e.g.
         :class:`~d4p_seismo.fdsn.FDSNWaveforms`) override :meth:`read` and end
-        with this.
+        with this. A window rejected for its gaps (``gaps="reject"``) is
+        written to ``'rejected'`` and left out of the list.
         """
+        segments: dict[str, list[tuple[float, float]]] = {}
+        for trace in stream:
+            segments.setdefault(trace.id, []).append(
+                (trace.stats.starttime.timestamp, trace.stats.endtime.timestamp)
+            )
         stream.merge(method=1, fill_value="interpolate")
         traces = []
         for trace in stream:
             trace.data = np.asarray(trace.data, dtype=np.float64)
-            if self.starttime is not None or self.endtime is not None:
-                trace = self._cut(trace, source)
             if trace.stats.npts == 0:
                 raise MissingDataError(f"{trace.id} ({source}): no samples")
+            processing.align_to_grid(trace, self.starttime)
+            if self.starttime is not None or self.endtime is not None:
+                if not self._covered(trace, segments[trace.id], source):
+                    continue
+                trace = self._cut(trace)
+            gaps = processing.find_gaps(trace, segments[trace.id])
+            if gaps:
+                trace.stats.gaps = gaps
             if self._inventory is not None:
                 processing.attach_coordinates(trace, self._inventory)
             traces.append(trace)
         return traces
 
-    def _cut(self, trace: Trace, source: str) -> Trace:
+    def _covered(self, trace: Trace, segments: list[tuple[float, float]], source: str) -> bool:
+        """Whether the station recorded enough of the window; raise or reject if not."""
         start = self.starttime if self.starttime is not None else trace.stats.starttime
         end = self.endtime if self.endtime is not None else trace.stats.endtime
-        covered = min(trace.stats.endtime, end) - max(trace.stats.starttime, start)
-        if covered < self.min_coverage * (end - start):
-            raise MissingDataError(
-                f"{trace.id} ({source}): data cover {max(covered, 0.0):.0f} s of the "
-                f"{end - start:.0f} s window {start} - {end} (less than "
-                f"{self.min_coverage:.0%}); choose another window or leave the station out"
-            )
+        delta = trace.stats.delta
+        spans: list[list[float]] = []
+        for first, last in sorted(segments):
+            lo, hi = max(first, start.timestamp), min(last + delta, end.timestamp)
+            if hi <= lo:
+                continue
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], hi)
+            else:
+                spans.append([lo, hi])
+        covered = sum(hi - lo for lo, hi in spans)
+        if covered >= self.min_coverage * (end - start):
+            return True
+        reason = (
+            f"data cover {max(covered, 0.0):.0f} s of the {end - start:.0f} s window "
+            f"{start} - {end} (less than {self.min_coverage:.0%})"
+        )
+        if self.gaps == "reject":
+            self.log(f"rejecting {trace.id} ({source}): {reason}")
+            self.write("rejected", {
+                "station": trace.id, "starttime": str(start), "endtime": str(end),
+                "missing": round(1.0 - covered / (end - start), 4), "reason": reason,
+            })
+            return False
+        raise MissingDataError(
+            f"{trace.id} ({source}): {reason}; choose another window or leave the station out"
+        )
+
+    def _cut(self, trace: Trace) -> Trace:
+        start = self.starttime if self.starttime is not None else trace.stats.starttime
+        end = self.endtime if self.endtime is not None else trace.stats.endtime
         fill = float(trace.data.mean())
         trace.trim(start, end - trace.stats.delta / 2, pad=True, fill_value=fill, nearest_sample=False)
         return trace
@@ -222,6 +284,19 @@ class Bandpass(TraceStep):
         super().__init__(freqmin=freqmin, freqmax=freqmax, corners=corners)
 
 
+class ZeroGaps(TraceStep):
+    """Zero the samples in a trace's gaps (``stats.gaps``), tapered over ``taper``
+    s beside them; a trace without gaps passes unchanged (not copied)."""
+
+    def __init__(self, taper: float = 0.0) -> None:
+        super().__init__(taper=taper)
+
+    def _process(self, trace: Trace) -> Trace:
+        if not trace.stats.get("gaps"):
+            return trace
+        return processing.zero_gaps(trace.copy(), **self.params)
+
+
 class OneBit(TraceStep):
     function = staticmethod(processing.onebit)
 
@@ -266,12 +341,15 @@ def trace_prep(
     numprocesses: int = 1,
 ) -> CompositePE:
     """The preprocessing composite: decimate → detrend → demean → remove response →
-    band-pass → normalise → whiten → spectrum; input ``'input'`` (traces),
-    output ``'output'`` (spectra).
+    band-pass → zero gaps → normalise → zero gaps → whiten → zero gaps →
+    spectrum; input ``'input'`` (traces), output ``'output'`` (spectra).
 
     ``sampling_rate=None`` skips decimation; ``normalisation`` is ``"onebit"``,
     ``"ram"`` (running absolute mean over ``ram_window`` s, by default half the
-    longest period) or ``"none"``. Every step PE gets ``numprocesses`` instances.
+    longest period) or ``"none"``. Gaps are zeroed before normalisation (so
+    filled samples never reach it) and after it and after whitening with
+    edges tapered over one longest period (``1 / freqmin``). Every step PE
+    gets ``numprocesses`` instances.
     """
     if normalisation not in NORMALISATIONS:
         raise ValueError(
@@ -280,15 +358,18 @@ def trace_prep(
     steps: list[GenericPE] = []
     if sampling_rate:
         steps.append(Decimate(sampling_rate))
+    taper = 1.0 / freqmin
     steps += [
-        Detrend(), Demean(), RemoveResponse(inventory), Bandpass(freqmin, freqmax),
+        Detrend(), Demean(), RemoveResponse(inventory), Bandpass(freqmin, freqmax), ZeroGaps(),
     ]
     if normalisation == "onebit":
         steps.append(OneBit())
     elif normalisation == "ram":
         steps.append(RunningAbsoluteMean(ram_window or 0.5 / freqmin))
+    if normalisation != "none":
+        steps.append(ZeroGaps(taper))
     if whiten:
-        steps.append(Whiten(freqmin, freqmax))
+        steps += [Whiten(freqmin, freqmax), ZeroGaps(taper)]
     steps.append(Spectrum(max_lag))
     for pe in steps:
         pe.numprocesses = numprocesses
@@ -405,6 +486,10 @@ class Summary(GenericPE):
     With ``expected`` lags (e.g. from the synthetic data set) it adds the
     expected lag and the error in samples to each row, and counts the pairs
     recovered within one sample.
+
+    Input ``'rejected'`` takes the windows :class:`ReadTrace` dropped for
+    their gaps; they are listed in ``rejected.csv`` and in the output
+    (``"rejected"``: a list of dicts).
     """
 
     def __init__(
@@ -415,14 +500,19 @@ class Summary(GenericPE):
     ) -> None:
         super().__init__()
         self._add_input("input", grouping="global")
+        self._add_input("rejected", grouping="global")
         self._add_output("output")
         self.directory = str(directory)
         self.plot = plot
         self.expected = expected
         self.rows: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
 
     def process(self, inputs: dict) -> None:
-        self.rows.append(inputs["input"])
+        if "input" in inputs:
+            self.rows.append(inputs["input"])
+        if "rejected" in inputs:
+            self.rejected.append(inputs["rejected"])
 
     def postprocess(self) -> None:
         out = Path(self.directory)
@@ -443,10 +533,16 @@ class Summary(GenericPE):
         }
         if within is not None:
             result["within_one_sample"] = within
+        rejected = sorted(self.rejected, key=lambda r: (r["starttime"], r["station"]))
+        result["rejected"] = rejected
+        if rejected:
+            write_rejected(rejected, out / "rejected.csv")
         self.log(
             f"{len(rows)} correlations in {result['results']}, summary {summary}"
             + (f", record section {png}" if png else "")
             + (f"; {within}/{len(rows)} peak lags within one sample of the expected lag"
                if within is not None else "")
+            + (f"; {len(rejected)} station window(s) rejected for gaps, listed in "
+               f"{out / 'rejected.csv'}" if rejected else "")
         )
         self.write("output", result)

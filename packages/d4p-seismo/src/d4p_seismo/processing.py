@@ -7,8 +7,17 @@ per station, so that correlating a pair (:func:`correlate`) is one complex
 multiplication and one inverse FFT.
 
 Order used by the xcorr workflow (after Bensen et al., 2007, GJI 169):
-decimate → detrend → demean → remove_response → bandpass → normalise
-(one-bit or running-absolute-mean) → whiten → spectrum → correlate.
+align_to_grid → decimate → detrend → demean → remove_response → bandpass →
+zero_gaps → normalise (one-bit or running-absolute-mean) → zero_gaps →
+whiten → zero_gaps → spectrum → correlate.
+
+Gaps. A reader merges the pieces of a record by interpolating across gaps
+(so filters see a continuous signal) and records the spans without data in
+``trace.stats.gaps`` (see :func:`find_gaps`). :func:`zero_gaps` sets those
+samples to zero, with cosine-tapered edges, before and after normalisation
+and after whitening, so filled samples never count as data (Bensen et al.,
+2007; MSNoise and NoisePy do the same). :func:`correlate` then normalises a
+pair over the samples both stations recorded.
 """
 
 from __future__ import annotations
@@ -17,11 +26,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from obspy import Inventory, Trace
+from obspy import Inventory, Trace, UTCDateTime
 from obspy.geodetics import gps2dist_azimuth
 from scipy import fft as sp_fft
 from scipy import signal
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import distance_transform_edt, uniform_filter1d
 
 from d4p_seismo.errors import MissingDataError, ResponseError, SamplingRateError
 
@@ -29,6 +38,106 @@ from d4p_seismo.errors import MissingDataError, ResponseError, SamplingRateError
 def _require_data(trace: Trace, step: str) -> None:
     if trace.stats.npts == 0:
         raise MissingDataError(f"{trace.id}: empty trace reached the {step} step")
+
+
+def align_to_grid(
+    trace: Trace, anchor: UTCDateTime | None = None, tolerance: float = 1e-3
+) -> Trace:
+    """Put the samples of ``trace`` at ``anchor + k / sampling_rate`` (k integer).
+
+    A trace whose samples fall between grid points (by more than
+    ``tolerance`` of a sample) is interpolated onto the first grid point at
+    or after its start with a Lanczos kernel (``a=20``, ObsPy's
+    :meth:`~obspy.core.trace.Trace.interpolate`); a smaller offset only
+    moves the start time onto the grid. ``anchor=None`` means the grid of
+    whole multiples of the sample interval since 1970, so traces of
+    different files line up without a common window. Without it two
+    stations a fraction of a sample apart would correlate with their lags
+    shifted by that fraction.
+    """
+    _require_data(trace, "align_to_grid")
+    anchor = anchor if anchor is not None else UTCDateTime(0)
+    delta = trace.stats.delta
+    position = (trace.stats.starttime - anchor) / delta
+    offset = position - math.floor(position)
+    if offset <= tolerance or offset >= 1.0 - tolerance:
+        trace.stats.starttime = anchor + round(position) * delta
+        return trace
+    start = anchor + math.ceil(position) * delta
+    npts = int(math.floor((trace.stats.endtime - start) / delta + 1e-9)) + 1
+    if npts < 1:
+        raise MissingDataError(f"{trace.id}: too short to interpolate onto the sample grid")
+    trace.data = np.asarray(trace.data, dtype=np.float64)
+    trace.interpolate(
+        sampling_rate=trace.stats.sampling_rate, method="lanczos", a=20,
+        starttime=start, npts=npts,
+    )
+    return trace
+
+
+def find_gaps(trace: Trace, segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The spans of ``trace`` (merged, possibly padded) that no data segment covers.
+
+    ``segments`` are the ``(first sample, last sample)`` times (POSIX seconds)
+    of the pieces the trace was merged from. Each gap is ``(a, b)``: the time
+    of the last recorded sample before it (``-inf`` at the start) and of the
+    first after it (``inf`` at the end); samples strictly between are missing.
+    Only gaps holding at least one sample of ``trace`` are returned.
+    """
+    delta = trace.stats.delta
+    merged: list[list[float]] = []
+    for start, end in sorted(segments):
+        if merged and start <= merged[-1][1] + 1.5 * delta:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    first = trace.stats.starttime.timestamp
+    last = trace.stats.endtime.timestamp
+    edges = [-math.inf] + [v for seg in merged for v in seg] + [math.inf]
+    gaps = []
+    tol = 1e-3 * delta
+    for a, b in zip(edges[0::2], edges[1::2], strict=True):
+        lo, hi = max(a, first - delta), min(b, last + delta)
+        if hi - lo > delta + tol and lo + tol < last and hi - tol > first:
+            gaps.append((a, b))
+    return gaps
+
+
+def gap_mask(trace: Trace, taper: float = 0.0) -> np.ndarray | None:
+    """Weights of the samples of ``trace``: 0 in its gaps (``stats.gaps``), 1
+    elsewhere, rising as a cosine over ``taper`` s next to each gap; ``None``
+    when the trace has no gap."""
+    gaps = trace.stats.get("gaps")
+    if not gaps:
+        return None
+    npts, delta = trace.stats.npts, trace.stats.delta
+    t0 = trace.stats.starttime.timestamp
+    recorded = np.ones(npts, dtype=bool)
+    for a, b in gaps:
+        i0 = 0 if a == -math.inf else int(math.floor((a - t0) / delta + 1e-3)) + 1
+        i1 = npts if b == math.inf else int(math.ceil((b - t0) / delta - 1e-3))
+        recorded[max(i0, 0) : min(i1, npts)] = False
+    width = int(round(taper / delta))
+    if width < 1 or recorded.all():
+        return recorded.astype(np.float64)
+    distance = distance_transform_edt(recorded)
+    return np.where(
+        distance < width, 0.5 - 0.5 * np.cos(np.pi * np.minimum(distance, width) / width), 1.0
+    )
+
+
+def missing_fraction(trace: Trace) -> float:
+    """The fraction of the samples of ``trace`` that fall in its gaps."""
+    mask = gap_mask(trace)
+    return 0.0 if mask is None else 1.0 - float(mask.mean())
+
+
+def zero_gaps(trace: Trace, taper: float = 0.0) -> Trace:
+    """Zero the samples in the gaps of ``trace`` (tapered over ``taper`` s beside them)."""
+    mask = gap_mask(trace, taper)
+    if mask is not None:
+        trace.data = np.asarray(trace.data, dtype=np.float64) * mask
+    return trace
 
 
 def decimate(trace: Trace, factor: int) -> Trace:
@@ -132,11 +241,18 @@ def running_absolute_mean(trace: Trace, window: float) -> Trace:
 
     Bensen et al. (2007) suggest half the longest period of the pass band. It
     removes earthquakes and instrument glitches without clipping to one bit.
+    In a trace with gaps the mean is taken over the recorded samples only and
+    the gaps stay zero.
     """
     _require_data(trace, "running_absolute_mean")
     data = np.asarray(trace.data, dtype=np.float64)
     width = max(1, int(round(window * trace.stats.sampling_rate)) | 1)
     weight = uniform_filter1d(np.abs(data), size=width, mode="nearest")
+    recorded = gap_mask(trace)
+    if recorded is not None:  # the mean over recorded samples only: gaps do not lower it
+        share = uniform_filter1d(recorded, size=width, mode="nearest")
+        np.divide(weight, share, out=weight, where=share > 1e-9)
+        weight[recorded == 0] = 0.0
     out = np.zeros_like(data)
     np.divide(data, weight, out=out, where=weight > 0)
     trace.data = out
@@ -180,7 +296,13 @@ def band_taper(freqs: np.ndarray, freqmin: float, freqmax: float) -> np.ndarray:
 
 @dataclass
 class StationSpectrum:
-    """The FFT of one preprocessed trace plus what a pair needs about its station."""
+    """The FFT of one preprocessed trace plus what a pair needs about its station.
+
+    ``weights`` (``None`` without gaps) are the trace's gap weights
+    (:func:`gap_mask`); ``block_energy`` is the energy of the trace in blocks
+    of ``block`` samples, so that a pair can be normalised over the samples
+    both stations recorded without shipping the samples themselves.
+    """
 
     id: str
     sampling_rate: float
@@ -192,6 +314,13 @@ class StationSpectrum:
     latitude: float = math.nan
     longitude: float = math.nan
     elevation: float = 0.0
+    weights: np.ndarray | None = field(default=None, repr=False)
+    block: int = 1
+    block_energy: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def endtime(self) -> float:
+        return self.starttime + self.npts / self.sampling_rate
 
     @property
     def station(self) -> str:
@@ -230,12 +359,20 @@ def fft_length(npts: int, max_lag_samples: int) -> int:
 
 
 def spectrum(trace: Trace, max_lag: float) -> StationSpectrum:
-    """Zero-padded real FFT of ``trace``, ready to correlate at lags up to ``max_lag`` s."""
+    """Zero-padded real FFT of ``trace``, ready to correlate at lags up to ``max_lag`` s.
+
+    Gaps are expected to be zero already (:func:`zero_gaps`); their weights
+    and the energy per second go with the spectrum.
+    """
     _require_data(trace, "spectrum")
     data = np.asarray(trace.data, dtype=np.float64)
     m = int(math.ceil(max_lag * trace.stats.sampling_rate))
     nfft = fft_length(data.size, m)
     lat, lon, elev = trace_coordinates(trace)
+    block = max(1, int(round(trace.stats.sampling_rate)))
+    squared = np.square(data)
+    padded = np.zeros(-(-data.size // block) * block)
+    padded[: data.size] = squared
     return StationSpectrum(
         id=trace.id,
         sampling_rate=float(trace.stats.sampling_rate),
@@ -247,7 +384,28 @@ def spectrum(trace: Trace, max_lag: float) -> StationSpectrum:
         latitude=lat,
         longitude=lon,
         elevation=elev,
+        weights=gap_mask(trace),
+        block=block,
+        block_energy=padded.reshape(-1, block).sum(axis=1),
     )
+
+
+def _energy_where_recorded(spec: StationSpectrum, weights: np.ndarray) -> float:
+    """Energy of ``spec`` weighted by another station's (squared) gap weights."""
+    share = np.zeros(spec.block_energy.size * spec.block)
+    share[: weights.size] = np.square(weights)
+    return float(np.dot(spec.block_energy, share.reshape(-1, spec.block).mean(axis=1)))
+
+
+def pair_energy(a: StationSpectrum, b: StationSpectrum) -> float:
+    """The normaliser of a pair: ``sqrt(Ea Eb)``, each energy taken over the
+    samples the other station recorded when either has gaps (in blocks of one
+    second, exact where no gap edge falls inside a block)."""
+    if a.weights is None and b.weights is None:
+        return math.sqrt(a.energy * b.energy)
+    ea = a.energy if b.weights is None else _energy_where_recorded(a, b.weights)
+    eb = b.energy if a.weights is None else _energy_where_recorded(b, a.weights)
+    return math.sqrt(max(ea, 0.0) * max(eb, 0.0))
 
 
 @dataclass
@@ -305,10 +463,11 @@ def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correla
             f"{b.id} ({b.npts} samples at {b.sampling_rate:g} Hz): preprocess every station "
             "to the same sampling rate and time window"
         )
-    if abs(a.starttime - b.starttime) > 0.5 / a.sampling_rate:
+    if abs(a.starttime - b.starttime) > 1e-3 / a.sampling_rate:
         raise SamplingRateError(
             f"cannot correlate {a.id} with {b.id}: their windows start "
-            f"{b.starttime - a.starttime:+.3f} s apart; trim both to the same window"
+            f"{b.starttime - a.starttime:+.3f} s apart; trim both to the same window "
+            "on a common sample grid (align_to_grid)"
         )
     m = int(math.ceil(max_lag * a.sampling_rate))
     if a.nfft < a.npts + m:
@@ -318,7 +477,7 @@ def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correla
         )
     full = sp_fft.irfft(np.conj(a.spectrum) * b.spectrum, n=a.nfft)
     data = np.concatenate((full[-m:], full[: m + 1])) if m > 0 else full[:1].copy()
-    denominator = math.sqrt(a.energy * b.energy)
+    denominator = pair_energy(a, b)
     if denominator > 0:
         data /= denominator
     distance, azimuth = interstation_distance(a.latitude, a.longitude, b.latitude, b.longitude)

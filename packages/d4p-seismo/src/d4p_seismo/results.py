@@ -64,8 +64,6 @@ def write_sac(corr: processing.Correlation, path: Path) -> None:
     sac.write(str(path))
 
 
-
-
 def write_summary(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """Write the rows (sorted as given) as CSV with :data:`SUMMARY_FIELDS` columns."""
     path = Path(path)
@@ -73,6 +71,19 @@ def write_summary(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
         writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    return path
+
+
+REJECTED_FIELDS = ["station", "starttime", "endtime", "missing", "reason"]
+
+
+def write_rejected(rejected: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """The station windows left out for their gaps, as CSV (:data:`REJECTED_FIELDS`)."""
+    path = Path(path)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=REJECTED_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rejected)
     return path
 
 

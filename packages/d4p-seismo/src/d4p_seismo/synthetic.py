@@ -223,6 +223,7 @@ def make_dataset(
     channel: str = "BHZ",
     starttime: UTCDateTime = DEFAULT_STARTTIME,
     reference: tuple[float, float] = (46.0, 8.0),
+    time_offsets: dict[str, float] | None = None,
 ) -> SyntheticDataset:
     """Write a synthetic ambient-noise data set into ``directory`` and describe it.
 
@@ -243,6 +244,9 @@ def make_dataset(
         dominant source's signal at ``source_distance_km``.
     band: (fmin, fmax) Hz of the source spectra (cosine tapered outside).
     ground_velocity: RMS ground velocity of the dominant source (m/s).
+    time_offsets: station code → seconds: that station samples the ground at
+        ``starttime + offset + i / sampling_rate`` (its file starts there), as
+        a digitiser off the common grid would; the expected lags do not change.
     """
     if hours <= 0:
         raise ValueError(f"hours={hours}: must be positive")
@@ -276,6 +280,9 @@ def make_dataset(
             spreading = math.sqrt(reference_km / max(r, 1.0))
             ground += spreading * spec * np.exp(-2j * math.pi * freqs * (r / velocity))
         ground += local_noise * random_spectrum()
+        offset = (time_offsets or {}).get(sta.code, 0.0)
+        if offset:
+            ground = ground * np.exp(2j * math.pi * freqs * offset)
         response = seismometer_response(sta.natural_period, sta.damping, sta.sensitivity)
         transfer = np.asarray(
             response.get_evalresp_response_for_frequencies(freqs, output="VEL")
@@ -289,7 +296,7 @@ def make_dataset(
                 "location": "",
                 "channel": sta.channel,
                 "sampling_rate": sampling_rate,
-                "starttime": starttime,
+                "starttime": starttime + offset,
             },
         )
         path = directory / sta.filename
@@ -308,6 +315,7 @@ def make_dataset(
         "source_distance_km": source_distance_km, "source_azimuth": source_azimuth,
         "weak_sources": weak_sources, "weak_amplitude": weak_amplitude,
         "local_noise": local_noise, "band": list(band), "ground_velocity": ground_velocity,
+        "time_offsets": dict(time_offsets or {}),
     }
     dataset = SyntheticDataset(
         directory=directory, stations=station_list, sources=sources, velocity=velocity,

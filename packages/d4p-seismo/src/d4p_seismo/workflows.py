@@ -28,6 +28,7 @@ from d4p_seismo.misfit_pes import (
 )
 from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 from d4p_seismo.pes import (
+    GAP_POLICIES,
     ProductPairs,
     ReadTrace,
     StationFiles,
@@ -130,6 +131,22 @@ def _local_data(
     return data, start, end, inventory, expected
 
 
+def _gap_policy(p: dict[str, Any]) -> dict[str, Any]:
+    """``gaps`` and ``min_coverage`` for the reader, from ``-p gaps`` and ``-p max_gap``."""
+    if p["gaps"] not in GAP_POLICIES:
+        raise UsageError(
+            f"-p gaps={p['gaps']}: choose one of {', '.join(GAP_POLICIES)} (zero: zero the gaps "
+            "and fail on a window missing more than max_gap; reject: leave such windows out)"
+        )
+    max_gap = float(p["max_gap"])
+    if not 0.0 <= max_gap < 1.0:
+        raise UsageError(
+            f"-p max_gap={p['max_gap']}: give the largest missing fraction of a window "
+            "to accept, from 0 up to (not including) 1"
+        )
+    return {"gaps": p["gaps"], "min_coverage": 1.0 - max_gap}
+
+
 def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
 
@@ -158,13 +175,14 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         for old in correlations.glob("*.sac"):
             old.unlink()
     n = _instances(int(p["instances"]))
+    gap_policy = _gap_policy(p)
 
     if p["fdsn"]:
         files = FDSNChannels(p["fdsn"], start, end, *(str(p[k]) for k in FDSN_CODES))
-        read = FDSNWaveforms(p["fdsn"], inventory, start, end, on_error=p["on_error"])
+        read = FDSNWaveforms(p["fdsn"], inventory, start, end, on_error=p["on_error"], **gap_policy)
     else:
         files = StationFiles(data, p["pattern"])
-        read = ReadTrace(inventory, start, end, on_error=p["on_error"])
+        read = ReadTrace(inventory, start, end, on_error=p["on_error"], **gap_policy)
     read.numprocesses = n
     prep = trace_prep(
         inventory,
@@ -191,6 +209,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph.connect(pairs, "output", xcorr, "pairs")
     graph.connect(xcorr, "output", write, "input")
     graph.connect(write, "output", summary, "input")
+    graph.connect(read, "rejected", summary, "rejected")
     graph.name = "xcorr"
     return graph, {files: 1}
 
