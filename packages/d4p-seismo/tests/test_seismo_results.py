@@ -7,6 +7,7 @@ import obspy
 import pytest
 from d4p_seismo.processing import Correlation
 from d4p_seismo.results import compare_with_expected, correlation_row, write_sac, write_summary
+from obspy import UTCDateTime
 
 
 def make_corr():
@@ -15,6 +16,8 @@ def make_corr():
     return Correlation(
         id_a="SY.S0001..BHZ", id_b="SY.S0002..BHZ", sampling_rate=10.0, data=data,
         distance_km=12.5, azimuth=45.0, coords_a=(46.0, 8.0), coords_b=(46.1, 8.1),
+        starttime=UTCDateTime(2024, 3, 1, 5).timestamp,
+        endtime=UTCDateTime(2024, 3, 1, 6).timestamp,
     )
 
 
@@ -27,6 +30,12 @@ def test_sac_file_carries_both_stations_and_the_lags(tmp_path):
     assert (tr.stats.sac.evla, tr.stats.sac.stla) == pytest.approx((46.0, 46.1))
     assert tr.stats.sac.dist == pytest.approx(12.5) and tr.stats.sac.user0 == pytest.approx(0.3)
     assert np.argmax(tr.data) == 13
+    sac = tr.stats.sac
+    assert (sac.nzyear, sac.nzjday, sac.nzhour, sac.nzmin, sac.nzsec) == (2024, 61, 5, 0, 0)
+    assert sac.o == 0.0 and sac.iztype == 11  # IO: the reference time is the origin, zero lag
+    assert tr.stats.starttime == UTCDateTime(2024, 3, 1, 5) - 1.0
+    assert (sac.kuser1.strip(), sac.kuser2.strip()) == ("SY", "BHZ")  # station a
+    assert (tr.stats.network, tr.stats.channel) == ("SY", "BHZ")  # station b
 
 
 def test_summary_rows_and_expected_lags(tmp_path):
@@ -39,4 +48,6 @@ def test_summary_rows_and_expected_lags(tmp_path):
     path = write_summary([row], tmp_path / "summary.csv")
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 1 and rows[0]["file"] == "pair.sac"
+    assert rows[0]["starttime"] == "2024-03-01T05:00:00.000000Z"
+    assert rows[0]["endtime"] == "2024-03-01T06:00:00.000000Z"
     assert float(rows[0]["expected_lag"]) == pytest.approx(0.22)

@@ -53,6 +53,9 @@ def test_xcorr_recovers_every_known_lag_and_writes_its_files(dataset, tmp_path):
     assert tr.stats.station == first["station_b"].split(".")[1]
     assert tr.stats.sac.dist == pytest.approx(float(first["distance_km"]), rel=1e-4)
     assert tr.stats.sac.user0 == pytest.approx(float(first["peak_lag"]))
+    assert tr.stats.starttime == dataset.starttime - 60.0  # reference time: the window start
+    assert first["starttime"] == str(dataset.starttime) and first["endtime"] == str(dataset.endtime)
+    assert tr.stats.sac.kuser1.strip() == "SY" and tr.stats.sac.kuser2.strip() == "BHZ"
     png = tmp_path / "out" / "record_section.png"
     assert summary["plot"] == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000

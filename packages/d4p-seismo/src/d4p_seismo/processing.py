@@ -414,7 +414,8 @@ class Correlation:
 
     ``data[k]`` is ``c(τ_k) = Σ_t a(t) b(t + τ_k) / sqrt(Σa² Σb²)`` at lag
     ``τ_k = (k - max_lag_samples) / sampling_rate``: a positive lag means the
-    signal reaches ``b`` after ``a``.
+    signal reaches ``b`` after ``a``. ``starttime``/``endtime`` (POSIX
+    seconds) are the window the stations' traces covered.
     """
 
     id_a: str
@@ -425,6 +426,8 @@ class Correlation:
     azimuth: float = math.nan
     coords_a: tuple[float, float] = (math.nan, math.nan)
     coords_b: tuple[float, float] = (math.nan, math.nan)
+    starttime: float = math.nan
+    endtime: float = math.nan
 
     @property
     def max_lag_samples(self) -> int:
@@ -485,6 +488,7 @@ def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correla
         id_a=a.id, id_b=b.id, sampling_rate=a.sampling_rate, data=data,
         distance_km=distance, azimuth=azimuth,
         coords_a=(a.latitude, a.longitude), coords_b=(b.latitude, b.longitude),
+        starttime=a.starttime, endtime=a.endtime,
     )
 
 

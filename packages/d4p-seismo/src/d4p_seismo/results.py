@@ -14,21 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from obspy import UTCDateTime
 from obspy.io.sac import SACTrace
 
 from d4p_seismo import processing
 
 SUMMARY_FIELDS = [
-    "pair", "station_a", "station_b", "latitude_a", "longitude_a", "latitude_b",
+    "pair", "starttime", "endtime", "station_a", "station_b", "latitude_a", "longitude_a", "latitude_b",
     "longitude_b", "distance_km", "azimuth", "peak_lag", "peak_value", "expected_lag",
     "lag_error_samples", "file",
 ]
 
 
+def _iso(timestamp: float) -> str:
+    return str(UTCDateTime(timestamp)) if math.isfinite(timestamp) else ""
+
+
 def correlation_row(corr: processing.Correlation, path: str = "") -> dict[str, Any]:
-    """The summary line of one pair."""
+    """The summary line of one pair (``starttime``/``endtime``: the window, ISO)."""
     return {
         "pair": corr.pair,
+        "starttime": _iso(corr.starttime),
+        "endtime": _iso(corr.endtime),
         "station_a": corr.id_a,
         "station_b": corr.id_b,
         "latitude_a": corr.coords_a[0],
@@ -45,15 +52,26 @@ def correlation_row(corr: processing.Correlation, path: str = "") -> dict[str, A
 
 def write_sac(corr: processing.Correlation, path: Path) -> None:
     """One correlation as SAC: station a is the virtual source (``evla``/``evlo``,
-    ``kevnm``), station b the receiver (``stla``/``stlo``, ``kstnm``); ``b`` is
+    ``kevnm`` its station code, ``kuser1``/``kuser2`` its network/channel),
+    station b the receiver (``stla``/``stlo``, ``knetwk``/``kstnm``/``khole``/
+    ``kcmpnm``); the reference time (``nzyear`` … ``nzmsec``) is the start of
+    the window and is also the origin (``o = 0``, zero lag); ``b`` is
     ``-max_lag``; ``user0`` holds the peak lag, ``dist``/``az`` the geometry."""
-    net_b, sta_b, _, cha_b = corr.id_b.split(".")
+    net_a, sta_a, _, cha_a = corr.id_a.split(".")
+    net_b, sta_b, loc_b, cha_b = corr.id_b.split(".")
     sac = SACTrace(
         data=corr.data.astype(np.float32), delta=1.0 / corr.sampling_rate,
-        b=-corr.max_lag_samples / corr.sampling_rate,
-        knetwk=net_b, kstnm=sta_b, kcmpnm=cha_b, kevnm=corr.id_a.split(".")[1],
+        knetwk=net_b, kstnm=sta_b, kcmpnm=cha_b, kevnm=sta_a,
+        kuser1=net_a, kuser2=cha_a,
         lcalda=False, user0=corr.peak_lag, kuser0="peaklag",
     )
+    if loc_b:
+        sac.khole = loc_b
+    if math.isfinite(corr.starttime):
+        sac.reftime = UTCDateTime(corr.starttime)
+        sac.o = 0.0
+        sac.iztype = "io"
+    sac.b = -corr.max_lag_samples / corr.sampling_rate
     for key, value in (
         ("stla", corr.coords_b[0]), ("stlo", corr.coords_b[1]),
         ("evla", corr.coords_a[0]), ("evlo", corr.coords_a[1]),
