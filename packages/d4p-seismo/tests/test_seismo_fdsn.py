@@ -175,8 +175,8 @@ def test_online_parameters_are_checked_before_running(dataset, server, tmp_path)
         build_xcorr(fdsn=server.url, starttime="yesterday", output=out)
     with pytest.raises(d4p.UsageError, match=r"leave out -p data="):
         build_xcorr(fdsn=server.url, data=str(dataset.directory), **window(dataset), output=out)
-    with pytest.raises(d4p.UsageError, match=r"-p station=3 selects channels of an FDSN web "
-                                             r"service: add -p fdsn=.*stations=N"):
+    with pytest.raises(d4p.UsageError, match=r"-p station=3 selects stations by code; for the "
+                                             r"number of synthetic stations use -p stations=N"):
         build_xcorr(station=3, output=out)
 
 

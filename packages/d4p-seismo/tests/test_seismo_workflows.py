@@ -278,3 +278,55 @@ def test_a_station_off_the_sample_grid_is_interpolated_onto_it(tmp_path):
     for pair in a:
         shift = measure(b[pair], a[pair], 10.0).time_shift
         assert abs(shift) < 0.005, (pair, shift)
+
+
+@pytest.fixture(scope="module")
+def three_components(tmp_path_factory):
+    """ObsPy's bundled 3-component example (BW.RJOB) and a copy as station RJOC
+    recording the same ground 0.25 s later, with the example inventory."""
+    folder = tmp_path_factory.mktemp("rjob")
+    st = obspy.read()
+    st.write(str(folder / "RJOB.mseed"), format="MSEED")
+    late = st.copy()
+    for tr in late:
+        tr.stats.station = "RJOC"
+        tr.data = np.roll(tr.data, 25)  # 0.25 s at 100 Hz
+    late.write(str(folder / "RJOC.mseed"), format="MSEED")
+    inv = obspy.read_inventory()
+    rjob = inv.select(station="RJOB", time=st[0].stats.starttime)[0][0]  # the epoch of the data
+    rjoc = rjob.copy()
+    rjoc.code = "RJOC"
+    rjoc.latitude = float(rjoc.latitude) + 0.01
+    for cha in rjoc:
+        cha.latitude = float(cha.latitude) + 0.01
+    [bw] = [net for net in inv if net.code == "BW"]
+    bw.stations.append(rjoc)
+    inv.write(str(folder / "stations.xml"), format="STATIONXML")
+    return folder, st[0].stats.starttime
+
+
+def run_three(tmp_path, folder, start, **params):
+    return run_xcorr(tmp_path, data=str(folder), starttime=str(start), hours=29 / 3600,
+                     target_rate=20.0, freqmin=1.0, freqmax=5.0, max_lag=2.0, instances=1,
+                     plot=False, **params)
+
+
+def test_files_correlate_same_components_and_select_channels(three_components, tmp_path):
+    folder, start = three_components
+    summary = run_three(tmp_path / "same", folder, start)
+    rows = read_summary(summary["summary"])
+    assert [r["pair"] for r in rows] == [
+        "BW.RJOB..EHE_BW.RJOC..EHE", "BW.RJOB..EHN_BW.RJOC..EHN", "BW.RJOB..EHZ_BW.RJOC..EHZ",
+    ]
+    assert all(float(r["peak_lag"]) == pytest.approx(0.25) for r in rows)
+    assert all(float(r["distance_km"]) == pytest.approx(1.11, abs=0.01) for r in rows)
+    [row] = read_summary(run_three(tmp_path / "z", folder, start, channel="EHZ")["summary"])
+    assert row["pair"] == "BW.RJOB..EHZ_BW.RJOC..EHZ"
+    [row] = read_summary(run_three(tmp_path / "n", folder, start, channel="?HN",
+                                   station="RJOB,RJOC")["summary"])
+    assert row["pair"] == "BW.RJOB..EHN_BW.RJOC..EHN"
+    every = run_three(tmp_path / "all", folder, start, components="all")
+    assert every["pairs"] == 15  # 6 channels, every pair: cross-components and one station's own
+    assert run_three(tmp_path / "none", folder, start, channel="BHZ")["pairs"] == 0
+    with pytest.raises(d4p.UsageError, match=r"-p components=ZN: choose same .* or all"):
+        build_xcorr(data=str(folder), components="ZN")

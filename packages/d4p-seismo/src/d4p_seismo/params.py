@@ -20,7 +20,8 @@ XCORR_DEFAULTS: dict[str, Any] = {
     "network": "*",
     "station": "*",
     "location": "*",
-    "channel": "BHZ",
+    "channel": "",
+    "components": "same",
     "output": "d4p-xcorr-results",
     "target_rate": 10.0,
     "freqmin": 0.1,
@@ -44,7 +45,10 @@ the parameters stay the same). ``data`` is a directory of waveform files
 downloads the data instead, from an FDSN web service: the channels matching
 ``network``/``station``/``location``/``channel`` (wildcards and comma lists),
 in the window from ``starttime`` (then required) for ``hours``; their
-StationXML is fetched once into ``<output>/stations.xml``.
+StationXML is fetched once into ``<output>/stations.xml``. The same codes
+select the traces of files; ``channel`` empty means ``BHZ`` online and every
+channel in files. ``components="same"`` correlates only channels of the same
+component (Z with Z, ...), ``"all"`` every channel with every other.
 ``starttime`` (ISO) and ``hours`` cut every station to one window (the
 synthetic data set's own window by default). Preprocessing decimates to
 ``target_rate`` Hz (0: keep the rate), filters and whitens between

@@ -20,6 +20,7 @@ instance, never once per pair.
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ class StationFiles(ProducerPE):
 
 
 GAP_POLICIES = ("zero", "reject")
+COMPONENT_PAIRS = ("same", "all")
+
+
+def id_matches(seed_id: str, codes: tuple[str, str, str, str]) -> bool:
+    """Whether ``NET.STA.LOC.CHA`` matches the four patterns (``*``/``?`` wildcards,
+    comma lists, ``--`` for an empty location), as an FDSN station query does."""
+    parts = seed_id.split(".")
+    if len(parts) != 4:
+        return False
+    for value, pattern in zip(parts, codes, strict=True):
+        options = [o.strip() for o in str(pattern).split(",")]
+        if not any(fnmatchcase(value, "" if o == "--" else o) for o in options):
+            return False
+    return True
 
 
 class ReadTrace(IterativePE):
@@ -95,6 +110,10 @@ class ReadTrace(IterativePE):
     (a dict: ``station``, ``starttime``, ``endtime``, ``missing`` fraction,
     ``reason``), which the :class:`Summary` lists.
 
+    ``select`` (network, station, location, channel patterns, see
+    :func:`id_matches`) keeps only the matching traces of each file, e.g.
+    ``("*", "*", "*", "?HZ")`` for the vertical components.
+
     ``on_error="raise"`` (default) fails the run on a missing or unreadable
     file, a trace without metadata or an empty window, naming the file or
     station; ``"skip"`` leaves the station out with a
@@ -109,6 +128,7 @@ class ReadTrace(IterativePE):
         min_coverage: float = 0.5,
         on_error: str = "raise",
         gaps: str = "zero",
+        select: tuple[str, str, str, str] | None = None,
     ) -> None:
         super().__init__()
         if on_error not in ("raise", "skip"):
@@ -124,6 +144,7 @@ class ReadTrace(IterativePE):
         self.min_coverage = min_coverage
         self.on_error = on_error
         self.gaps = gaps
+        self.select = tuple(select) if select is not None else None
         self._inventory: Inventory | None = None
 
     def preprocess(self) -> None:
@@ -156,6 +177,8 @@ class ReadTrace(IterativePE):
         with this. A window rejected for its gaps (``gaps="reject"``) is
         written to ``'rejected'`` and left out of the list.
         """
+        if self.select is not None:
+            stream = Stream([tr for tr in stream if id_matches(tr.id, self.select)])
         segments: dict[str, list[tuple[float, float]]] = {}
         for trace in stream:
             segments.setdefault(trace.id, []).append(
@@ -390,12 +413,22 @@ class ProductPairs(GenericPE):
     output ``'output'`` is ``(id_a, id_b)`` with ``id_a < id_b``, so the pair
     and the sign of its lags do not depend on arrival order. A station seen
     twice is an error (two files for one channel?).
+
+    ``components="same"`` (default) pairs only channels of the same component
+    (the last letter of the channel code: Z with Z, N with N, ...);
+    ``"all"`` pairs every channel with every other, cross-components (Z with
+    N) and the components of one station included.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, components: str = "same") -> None:
         super().__init__()
+        if components not in COMPONENT_PAIRS:
+            raise ValueError(
+                f"components must be one of {', '.join(COMPONENT_PAIRS)}, not {components!r}"
+            )
         self._add_input("input", grouping="global")
         self._add_output("output")
+        self.components = components
         self.seen: list[str] = []
 
     def process(self, inputs: dict) -> None:
@@ -406,6 +439,8 @@ class ProductPairs(GenericPE):
                 f"{sid}: station reached the pairing step twice; give each channel one file"
             )
         for other in self.seen:
+            if self.components == "same" and other[-1:] != sid[-1:]:
+                continue
             self.write("output", (other, sid) if other < sid else (sid, other))
         self.seen.append(sid)
 

@@ -28,6 +28,7 @@ from d4p_seismo.misfit_pes import (
 )
 from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 from d4p_seismo.pes import (
+    COMPONENT_PAIRS,
     GAP_POLICIES,
     ProductPairs,
     ReadTrace,
@@ -62,6 +63,13 @@ def ensure_synthetic(directory: Path, **params: Any) -> synthetic.SyntheticDatas
 FDSN_CODES = ("network", "station", "location", "channel")
 
 
+def _codes(p: dict[str, Any], channel: str) -> tuple[str, str, str, str]:
+    """The network/station/location/channel patterns; ``channel`` if none given
+    (``BHZ`` online, every channel in files)."""
+    net, sta, loc, cha = (str(p[k]) for k in FDSN_CODES)
+    return net, sta, loc, cha or channel
+
+
 def _time(text: str) -> UTCDateTime:
     try:
         return UTCDateTime(text)
@@ -87,7 +95,7 @@ def _fetch_fdsn(p: dict[str, Any], output: Path) -> tuple[UTCDateTime, UTCDateTi
     start = _time(p["starttime"])
     end = start + float(p["hours"]) * 3600.0
     inventory = output / "stations.xml"
-    fetch_inventory(p["fdsn"], inventory, start, end, *(str(p[k]) for k in FDSN_CODES))
+    fetch_inventory(p["fdsn"], inventory, start, end, *_codes(p, "BHZ"))
     return start, end, str(inventory)
 
 
@@ -96,11 +104,10 @@ def _local_data(
 ) -> tuple[Path, UTCDateTime | None, UTCDateTime | None, str, dict | None]:
     """The waveform directory, window, inventory and expected lags (synthetic data
     only) of a run on files: ``data`` or the synthetic data set."""
-    codes = [f"{k}={p[k]}" for k in FDSN_CODES if p[k] != XCORR_DEFAULTS[k]]
-    if codes:
+    if str(p["station"]).isdigit():
         raise UsageError(
-            f"-p {codes[0]} selects channels of an FDSN web service: add -p fdsn=PROVIDER "
-            "(for the number of synthetic stations use -p stations=N)"
+            f"-p station={p['station']} selects stations by code; for the number of synthetic "
+            "stations use -p stations=N"
         )
     expected = None
     if p["data"]:
@@ -178,11 +185,13 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     gap_policy = _gap_policy(p)
 
     if p["fdsn"]:
-        files = FDSNChannels(p["fdsn"], start, end, *(str(p[k]) for k in FDSN_CODES))
+        files = FDSNChannels(p["fdsn"], start, end, *_codes(p, "BHZ"))
         read = FDSNWaveforms(p["fdsn"], inventory, start, end, on_error=p["on_error"], **gap_policy)
     else:
         files = StationFiles(data, p["pattern"])
-        read = ReadTrace(inventory, start, end, on_error=p["on_error"], **gap_policy)
+        read = ReadTrace(
+            inventory, start, end, on_error=p["on_error"], select=_codes(p, "*"), **gap_policy
+        )
     read.numprocesses = n
     prep = trace_prep(
         inventory,
@@ -194,7 +203,12 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         max_lag=float(p["max_lag"]),
         numprocesses=n,
     )
-    pairs = ProductPairs()
+    if p["components"] not in COMPONENT_PAIRS:
+        raise UsageError(
+            f"-p components={p['components']}: choose same (Z with Z, N with N, ...) or all "
+            "(every channel with every other)"
+        )
+    pairs = ProductPairs(p["components"])
     xcorr = XCorr(float(p["max_lag"]))
     xcorr.numprocesses = n
     write = WriteResults(correlations)
