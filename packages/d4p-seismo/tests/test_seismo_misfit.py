@@ -99,3 +99,32 @@ def test_align_refuses_empty_overlap_and_empty_traces():
 def test_measure_refuses_an_empty_window():
     with pytest.raises(MissingDataError, match=r"window \[5, 5\] is empty"):
         M.measure(np.ones(10), np.ones(10), 1.0, 5, 5)
+
+
+def test_preprocess_keeps_the_period_band_only():
+    t = np.arange(20000) / 10.0
+    inside = np.sin(2 * np.pi * t / 20.0)
+    tr = make(inside + np.sin(2 * np.pi * t / 2.0) + 0.01 * t, rate=10.0)
+    M.preprocess(tr, min_period=10.0, max_period=40.0)
+    middle = slice(4000, 16000)
+    assert np.max(np.abs(tr.data[middle] - inside[middle])) < 0.05
+    with pytest.raises(SamplingRateError, match=r"SY.X1..BHZ: sampled at 2 Hz, too slowly .*0.5 s"):
+        M.preprocess(make(np.ones(100)), min_period=0.5, max_period=10.0)
+    with pytest.raises(ValueError, match="0 < min_period < max_period"):
+        M.preprocess(make(np.ones(100)), min_period=20.0, max_period=10.0)
+
+
+def test_pairs_match_by_network_station_component():
+    from d4p_seismo.misfit_pes import MisfitPairs, match_key
+    from obspy import Stream
+
+    obs = make(np.ones(100))
+    obs.stats.location, obs.stats.channel = "00", "BHZ"
+    syn = make(np.ones(100))
+    syn.stats.channel = "MXZ"
+    assert match_key(obs) == match_key(syn) == "SY.X1.Z"
+    other = obs.copy()
+    other.stats.location = "10"
+    pairs = MisfitPairs(Stream([obs, other]), Stream([syn]))
+    with pytest.raises(MissingDataError, match=r"SY.X1.00.BHZ and SY.X1.10.BHZ both match SY.X1.Z"):
+        pairs._process(None)

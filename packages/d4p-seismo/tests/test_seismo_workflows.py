@@ -330,3 +330,114 @@ def test_files_correlate_same_components_and_select_channels(three_components, t
     assert run_three(tmp_path / "none", folder, start, channel="BHZ")["pairs"] == 0
     with pytest.raises(d4p.UsageError, match=r"-p components=ZN: choose same .* or all"):
         build_xcorr(data=str(folder), components="ZN")
+
+
+def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period=10.0):
+    """ObsPy's example stream as the observed (raw, broadband) and, as the
+    synthetic, the same ground band-limited (wider than the period band),
+    advanced by ``shift`` s and scaled by ``scale``, with synthetic channel
+    codes (MX?) and a location code: dlnA = ln(1/scale), time shift = +shift."""
+    from scipy import fft
+
+    observed = obspy.read()
+    synthetic = observed.copy()
+    for tr in synthetic:
+        tr.detrend("linear")
+        tr.taper(0.05)
+        tr.filter("bandpass", freqmin=0.25 / max_period, freqmax=4.0 / min_period, corners=4,
+                  zerophase=True)
+        n = tr.stats.npts
+        nfft = fft.next_fast_len(2 * n)
+        freqs = fft.rfftfreq(nfft, tr.stats.delta)
+        tr.data = scale * fft.irfft(fft.rfft(tr.data, nfft) * np.exp(2j * np.pi * freqs * shift),
+                                    nfft)[:n]
+        tr.stats.channel = "MX" + tr.stats.channel[-1]
+        tr.stats.location = "S3"
+    (folder / "observed").mkdir(parents=True)
+    (folder / "synthetic").mkdir()
+    observed.write(str(folder / "observed" / "RJOB.mseed"), format="MSEED")
+    synthetic.write(str(folder / "synthetic" / "RJOB.mseed"), format="MSEED", encoding="FLOAT64")
+    return observed, synthetic
+
+
+def test_misfit_preprocessing_recovers_dlna_on_obspy_example_data(tmp_path, caplog):
+    from d4p_seismo.misfit import align, measure
+
+    observed, synthetic = example_misfit_data(tmp_path / "data")
+    truth = math.log(1 / 0.8)
+    # without band-passing, the observed's energy outside the band inflates dlnA
+    o, s = align(observed.select(component="Z")[0], synthetic.select(component="Z")[0])
+    assert measure(o.data, s.data, 100.0).dlnA > truth + 0.1
+    graph, inputs = build_misfit(
+        observed=str(tmp_path / "data" / "observed"), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1,
+    )
+    with caplog.at_level("DEBUG", logger="d4p_seismo.pyflex"):
+        summary = summary_of(d4p.run(graph, inputs))
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]  # matched by network.station.component
+    for channel, comp in components.items():
+        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
+        assert comp["trace"]["dlnA"] == pytest.approx(truth, abs=0.01), channel
+        assert comp["windows"], channel
+    # pyflex's messages arrive as DEBUG records, never as warnings on the console
+    assert caplog.records and {r.levelname for r in caplog.records} == {"DEBUG"}
+    import logging
+
+    assert not any(isinstance(h, logging.Handler) and type(h).__name__ == "_ToDebug"
+                   for h in logging.getLogger("pyflex").handlers)
+
+
+def test_misfit_resample_parameter_interpolates_the_synthetic(tmp_path):
+    example_misfit_data(tmp_path / "data")
+    path = tmp_path / "data" / "synthetic" / "RJOB.mseed"
+    st = obspy.read(str(path))
+    st.resample(50.0)
+    st.write(str(path), format="MSEED", encoding="FLOAT64")
+    params = dict(observed=str(tmp_path / "data" / "observed"), synthetic=str(tmp_path / "data" / "synthetic"),
+                  output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"50 Hz; resample one of them .*-p resample=true"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(resample=True, **params)
+    summary = summary_of(d4p.run(graph, inputs))
+    trace = summary["stations"]["BW.RJOB"]["components"]["EHZ"]["trace"]
+    assert trace["time_shift"] == pytest.approx(0.3, abs=0.01)
+    assert trace["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01)
+
+
+def test_misfit_parameters_are_checked_before_running(tmp_path):
+    with pytest.raises(d4p.UsageError, match=r"min_period=50.0 -p max_period=15.0: the period band"):
+        build_misfit(min_period=50.0, max_period=15.0, output=str(tmp_path))
+    with pytest.raises(MissingDataError, match=r"nope.xml: file not found \(-p event=FILE\)"):
+        build_misfit(event=str(tmp_path / "nope.xml"), output=str(tmp_path))
+
+
+def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
+    from obspy.core.event import Catalog, Event, Origin
+    from obspy.taup import TauPyModel
+
+    observed, _ = example_misfit_data(tmp_path / "data")
+    start = observed[0].stats.starttime
+    inventory = obspy.read_inventory().select(station="RJOB", time=start)
+    inventory.write(str(tmp_path / "stations.xml"), format="STATIONXML")
+    here = inventory.get_coordinates("BW.RJOB..EHZ", start)
+    origin = Origin(time=start - 5.0, latitude=here["latitude"] + 0.9,
+                    longitude=here["longitude"], depth=10_000.0)
+    Catalog([Event(origins=[origin])]).write(str(tmp_path / "event.xml"), format="QUAKEML")
+    [p] = TauPyModel("ak135").get_travel_times(10.0, 0.9, phase_list=["p", "P"])[:1]
+    earliest = p.time - 5.0 - 1.0  # s after the trace start: pyflex keeps min_period before P
+    assert 10.0 < earliest < 12.0
+
+    def windows(**extra):
+        graph, inputs = build_misfit(
+            observed=str(tmp_path / "data" / "observed"),
+            synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
+            min_period=1.0, max_period=10.0, instances=1, **extra)
+        components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+        return [w for comp in components.values() for w in comp["windows"]]
+
+    blind = windows()
+    assert any(w["end"] < earliest for w in blind)  # a window of pre-event noise
+    informed = windows(event=str(tmp_path / "event.xml"), inventory=str(tmp_path / "stations.xml"))
+    assert informed and all(w["end"] >= earliest for w in informed)

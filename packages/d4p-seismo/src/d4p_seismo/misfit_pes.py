@@ -1,7 +1,9 @@
 """Processing elements of the misfit workflow (the dispel4py paper's appendix).
 
 A producer emits aligned observed/synthetic pairs ``(station, component,
-observed, synthetic)``; the stream is tee'd into pyflex window selection →
+observed, synthetic)``; :class:`Preprocess` (the paper's Phase 1) detrends,
+tapers and band-passes both to the period band; the stream is then tee'd
+into pyflex window selection →
 per-window misfit, and into the whole-trace misfit; the two halves meet again
 in :class:`JoinMisfit` (group_by station and component); :class:`StationImage`
 (group_by station) draws one image per station, and :class:`MisfitSummary`
@@ -24,14 +26,24 @@ from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import misfit_station
 
 
+def match_key(trace: obspy.Trace) -> str:
+    """``NET.STA.C``: how observed and synthetic traces are matched (network,
+    station and component, the last letter of the channel), since synthetics
+    seldom carry the location and band codes of the real channel
+    (``IU.ANMO.00.BHZ`` matches ``IU.ANMO..MXZ``)."""
+    return f"{trace.stats.network}.{trace.stats.station}.{trace.stats.channel[-1:]}"
+
+
 class MisfitPairs(ProducerPE):
-    """Pairs each observed trace with the synthetic of the same SEED id, aligned.
+    """Pairs each observed trace with its synthetic, aligned.
 
     Give either two directories (``observed``, ``synthetic``; every file is
-    read, traces are matched by id) or two ``obspy.Stream`` objects. An
-    observed trace without a synthetic (or the reverse) raises a
+    read) or two ``obspy.Stream`` objects. Traces are matched by network,
+    station and component (:func:`match_key`); two traces of one side with the
+    same key (two location codes?) are an error naming both. An observed
+    trace without a synthetic (or the reverse) raises a
     :class:`MissingDataError` naming it, or with ``on_error="skip"`` is left
-    out with a warning.
+    out with a warning. The pair carries the observed channel code.
     """
 
     def __init__(
@@ -64,16 +76,33 @@ class MisfitPairs(ProducerPE):
             raise MissingDataError(f"{folder}: no {kind} waveforms")
         return stream
 
+    @staticmethod
+    def _by_key(stream: obspy.Stream, kind: str) -> dict[str, obspy.Trace]:
+        traces: dict[str, obspy.Trace] = {}
+        for tr in stream:
+            key = match_key(tr)
+            if key in traces:
+                raise MissingDataError(
+                    f"{kind} traces {traces[key].id} and {tr.id} both match {key} "
+                    "(network.station.component); keep one of them"
+                )
+            traces[key] = tr
+        return traces
+
     def _process(self, inputs: Any) -> None:
-        observed = {tr.id: tr for tr in self._stream(self.observed, "observed")}
-        synthetic = {tr.id: tr for tr in self._stream(self.synthetic, "synthetic")}
-        for sid in sorted(set(observed) | set(synthetic)):
+        observed = self._by_key(self._stream(self.observed, "observed"), "observed")
+        synthetic = self._by_key(self._stream(self.synthetic, "synthetic"), "synthetic")
+        for key in sorted(set(observed) | set(synthetic)):
             try:
-                if sid not in synthetic:
-                    raise MissingDataError(f"{sid}: observed trace has no synthetic")
-                if sid not in observed:
-                    raise MissingDataError(f"{sid}: synthetic trace has no observed data")
-                obs, syn = misfit.align(observed[sid], synthetic[sid], resample=self.resample)
+                if key not in synthetic:
+                    raise MissingDataError(
+                        f"{observed[key].id}: observed trace has no synthetic ({key})"
+                    )
+                if key not in observed:
+                    raise MissingDataError(
+                        f"{synthetic[key].id}: synthetic trace has no observed data ({key})"
+                    )
+                obs, syn = misfit.align(observed[key], synthetic[key], resample=self.resample)
             except SeismoDataError as error:
                 fail_or_skip(self, self.on_error, error)
                 continue
@@ -81,19 +110,81 @@ class MisfitPairs(ProducerPE):
             self.write(self.OUTPUT_NAME, (station, obs.stats.channel, obs, syn))
 
 
-class SelectWindows(IterativePE):
-    """pyflex window selection; appends the list of windows to the data unit."""
+class Preprocess(IterativePE):
+    """Phase 1: :func:`~d4p_seismo.misfit.preprocess` on the observed and the
+    synthetic of each pair (detrend, demean, taper, band-pass to the period band)."""
 
-    def __init__(self, min_period: float, max_period: float, **config: float) -> None:
+    def __init__(self, min_period: float, max_period: float, taper: float = 0.05) -> None:
         super().__init__()
         self.min_period = min_period
         self.max_period = max_period
-        self.config = config
+        self.taper = taper
 
     def _process(self, data: tuple) -> tuple:
         station, channel, obs, syn = data
-        windows = misfit.select_windows(obs, syn, self.min_period, self.max_period, **self.config)
+        return station, channel, *(
+            misfit.preprocess(tr.copy(), self.min_period, self.max_period, self.taper)
+            for tr in (obs, syn)
+        )
+
+
+class SelectWindows(IterativePE):
+    """pyflex window selection; appends the list of windows to the data unit.
+
+    ``event`` (a QuakeML file) and ``inventory`` (a StationXML file), when
+    given, are read once per instance and passed to pyflex, which then
+    rejects windows by travel time and signal-to-noise ratio.
+    """
+
+    def __init__(
+        self, min_period: float, max_period: float, event: str | Path | None = None,
+        inventory: str | Path | None = None, **config: float,
+    ) -> None:
+        super().__init__()
+        self.min_period = min_period
+        self.max_period = max_period
+        self.event = str(event) if event else None
+        self.inventory = str(inventory) if inventory else None
+        self.config = config
+        self._event: Any = None
+        self._inventory: Any = None
+
+    def preprocess(self) -> None:
+        if self.event:
+            self._event = read_event(self.event)
+        if self.inventory:
+            self._inventory = read_inventory(self.inventory)
+
+    def _process(self, data: tuple) -> tuple:
+        station, channel, obs, syn = data
+        windows = misfit.select_windows(
+            obs, syn, self.min_period, self.max_period, event=self._event,
+            station=self._inventory, **self.config,
+        )
         return station, channel, obs, syn, windows
+
+
+def read_event(path: str | Path) -> obspy.core.event.Event:
+    """The one event of a QuakeML file, or a clear error naming the file."""
+    if not Path(path).is_file():
+        raise MissingDataError(f"{path}: event (QuakeML) file not found")
+    try:
+        catalog = obspy.read_events(str(path))
+    except Exception as exc:
+        raise MissingDataError(f"{path}: cannot read the event file ({exc})") from exc
+    if len(catalog) != 1:
+        raise MissingDataError(f"{path}: holds {len(catalog)} events; give a file with one")
+    return catalog[0]
+
+
+def read_inventory(path: str | Path) -> obspy.Inventory:
+    """A StationXML file, or a clear error naming it."""
+    if not Path(path).is_file():
+        raise MissingDataError(f"{path}: inventory (StationXML) file not found")
+    try:
+        return obspy.read_inventory(str(path))
+    except Exception as exc:
+        raise MissingDataError(f"{path}: cannot read the inventory ({exc})") from exc
 
 
 class WindowMisfit(IterativePE):

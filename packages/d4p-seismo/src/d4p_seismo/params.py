@@ -75,10 +75,20 @@ MISFIT_DEFAULTS: dict[str, Any] = {
     "min_period": 15.0,
     "max_period": 50.0,
     "taper": 0.1,
+    "resample": False,
+    "event": "",
+    "inventory": "",
     "instances": 0,
     "on_error": "raise",
 }
 """Parameters of ``misfit``. With ``observed``/``synthetic`` empty, synthetic
 event seismograms are made (``stations`` stations × 3 components) where the
 observed is the synthetic delayed by ``time_shift`` s and scaled by
-``amplitude_ratio``, and written under ``<output>/data``."""
+``amplitude_ratio``, and written under ``<output>/data``. Observed and
+synthetic traces are matched by network, station and component; both are
+detrended, tapered and band-passed to ``[1/max_period, 1/min_period]`` Hz
+before pyflex selects windows. ``resample`` interpolates synthetics that are
+sampled differently onto the observed samples. ``event`` (QuakeML) and
+``inventory`` (StationXML) let pyflex reject windows by travel time and
+signal-to-noise ratio. ``taper`` is the fraction tapered at each end of a
+window before it is measured."""

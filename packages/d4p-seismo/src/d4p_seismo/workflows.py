@@ -21,6 +21,7 @@ from d4p_seismo.misfit_pes import (
     JoinMisfit,
     MisfitPairs,
     MisfitSummary,
+    Preprocess,
     SelectWindows,
     StationImage,
     TraceMisfit,
@@ -231,7 +232,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
 def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The misfit workflow (see :data:`MISFIT_DEFAULTS`).
 
-    pairs → (select windows → window misfit) and (whole-trace misfit) → join
+    pairs → preprocess → (select windows → window misfit) and (whole-trace misfit) → join
     (group_by station, component) → image per station (group_by station) →
     summary JSON (global).
     """
@@ -258,20 +259,33 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         observed, synth = synthetic.write_event_waveforms(event, data)
     n = _instances(int(p["instances"]))
 
-    pairs = MisfitPairs(observed, synth, on_error=p["on_error"])
-    windows = SelectWindows(float(p["min_period"]), float(p["max_period"]))
+    min_period, max_period = float(p["min_period"]), float(p["max_period"])
+    if not 0 < min_period < max_period:
+        raise UsageError(
+            f"-p min_period={p['min_period']} -p max_period={p['max_period']}: the period band "
+            "needs 0 < min_period < max_period (seconds)"
+        )
+    for key in ("event", "inventory"):
+        if p[key] and not Path(p[key]).is_file():
+            raise MissingDataError(f"{p[key]}: file not found (-p {key}=FILE)")
+    pairs = MisfitPairs(observed, synth, resample=bool(p["resample"]), on_error=p["on_error"])
+    prep = Preprocess(min_period, max_period)
+    windows = SelectWindows(
+        min_period, max_period, event=p["event"] or None, inventory=p["inventory"] or None
+    )
     per_window = WindowMisfit(float(p["taper"]))
     whole = TraceMisfit(float(p["taper"]))
     join = JoinMisfit()
     image = StationImage(output)
     summary = MisfitSummary(output)
-    for pe in (windows, per_window, whole, join, image):
+    for pe in (prep, windows, per_window, whole, join, image):
         pe.numprocesses = n
 
     graph = WorkflowGraph()
-    graph.connect(pairs, "output", windows, "input")
+    graph.connect(pairs, "output", prep, "input")
+    graph.connect(prep, "output", windows, "input")
     graph.connect(windows, "output", per_window, "input")
-    graph.connect(pairs, "output", whole, "input")
+    graph.connect(prep, "output", whole, "input")
     graph.connect(per_window, "output", join, "windows")
     graph.connect(whole, "output", join, "trace")
     graph.connect(join, "output", image, "input")
