@@ -51,3 +51,12 @@ def test_summary_rows_and_expected_lags(tmp_path):
     assert rows[0]["starttime"] == "2024-03-01T05:00:00.000000Z"
     assert rows[0]["endtime"] == "2024-03-01T06:00:00.000000Z"
     assert float(rows[0]["expected_lag"]) == pytest.approx(0.22)
+
+
+def test_symmetric_sac_holds_lags_from_zero(tmp_path):
+    corr = make_corr()
+    corr.data[7] = 0.4  # lag -3 samples
+    write_sac(corr, tmp_path / "sym.sac", symmetric=True)
+    tr = obspy.read(str(tmp_path / "sym.sac"))[0]
+    assert tr.stats.npts == 11 and tr.stats.sac.b == 0.0
+    assert tr.data[3] == pytest.approx(0.6) and tr.data[0] == 0.0

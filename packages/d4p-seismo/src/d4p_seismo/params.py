@@ -31,6 +31,11 @@ XCORR_DEFAULTS: dict[str, Any] = {
     "max_lag": 60.0,
     "gaps": "zero",
     "max_gap": 0.5,
+    "window": 0.0,
+    "overlap": 0.0,
+    "stack": "",
+    "symmetric": False,
+    "format": "sac",
     "instances": 0,
     "plot": True,
     "on_error": "raise",
@@ -58,7 +63,12 @@ Gaps in the data are zeroed after filtering (edges tapered) and a pair is
 normalised over the samples both stations recorded; a station missing more
 than ``max_gap`` of the window fails the run (``gaps="zero"``, or is left out
 with ``on_error="skip"``) or is rejected and listed in ``rejected.csv``
-(``gaps="reject"``).
+(``gaps="reject"``). ``window`` > 0 (s) cuts the time window into windows
+of that length overlapping by ``overlap`` (a fraction), correlated one by
+one; ``stack`` (``linear`` or ``pws``) stacks each pair over them and over
+earlier runs into the same ``output`` (incremental, ``<output>/stacks``);
+``symmetric`` writes the mean of the causal and acausal sides; ``format`` is
+``sac``, ``asdf`` (one ``correlations.h5``) or ``sac,asdf``.
 ``instances`` is the number of instances of each parallel PE (0: one per
 CPU). ``on_error="skip"`` leaves bad stations out with a warning instead of
 failing.

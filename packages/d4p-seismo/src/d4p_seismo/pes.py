@@ -20,25 +20,30 @@ instance, never once per pair.
 
 from __future__ import annotations
 
+import math
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import obspy
-from d4p import CompositePE, GenericPE, IterativePE, ProducerPE
+from d4p import CompositePE, GenericPE, IterativePE, ProducerPE, group_by
 from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
+    STACK_FIELDS,
     compare_with_expected,
     correlation_row,
+    output_data,
+    write_asdf,
     write_rejected,
     write_sac,
     write_summary,
 )
+from d4p_seismo.stacking import STACK_KINDS, PairStack
 
 
 def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | None:
@@ -110,6 +115,11 @@ class ReadTrace(IterativePE):
     (a dict: ``station``, ``starttime``, ``endtime``, ``missing`` fraction,
     ``reason``), which the :class:`Summary` lists.
 
+    With ``window`` > 0 (s) the time window ``[starttime, endtime)`` is cut
+    into windows of that length, each ``window * (1 - overlap)`` s after the
+    previous one, and each becomes a trace of its own (the coverage rule and
+    ``gaps`` apply to each window).
+
     ``select`` (network, station, location, channel patterns, see
     :func:`id_matches`) keeps only the matching traces of each file, e.g.
     ``("*", "*", "*", "?HZ")`` for the vertical components.
@@ -129,8 +139,14 @@ class ReadTrace(IterativePE):
         on_error: str = "raise",
         gaps: str = "zero",
         select: tuple[str, str, str, str] | None = None,
+        window: float = 0.0,
+        overlap: float = 0.0,
     ) -> None:
         super().__init__()
+        if window < 0 or not 0.0 <= overlap < 1.0:
+            raise ValueError(
+                f"window={window} s and overlap={overlap}: need window >= 0 and 0 <= overlap < 1"
+            )
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         if gaps not in GAP_POLICIES:
@@ -145,6 +161,8 @@ class ReadTrace(IterativePE):
         self.on_error = on_error
         self.gaps = gaps
         self.select = tuple(select) if select is not None else None
+        self.window = float(window)
+        self.overlap = float(overlap)
         self._inventory: Inventory | None = None
 
     def preprocess(self) -> None:
@@ -168,8 +186,8 @@ class ReadTrace(IterativePE):
         return self.prepare(stream, path)
 
     def prepare(self, stream: Stream, source: str) -> list[Trace]:
-        """``stream`` merged, on the common grid, cut to the window, as float64,
-        with its gaps and coordinates attached.
+        """``stream`` merged, on the common grid, cut to the window(s), as
+        float64, with its gaps and coordinates attached.
 
         ``source`` (a file, a web service) says where the data came from in
         error messages. Subclasses that get their data elsewhere (e.g.
@@ -191,22 +209,41 @@ class ReadTrace(IterativePE):
             if trace.stats.npts == 0:
                 raise MissingDataError(f"{trace.id} ({source}): no samples")
             processing.align_to_grid(trace, self.starttime)
-            if self.starttime is not None or self.endtime is not None:
-                if not self._covered(trace, segments[trace.id], source):
+            for start, end in self.windows(trace):
+                if start is None:
+                    piece = trace
+                elif not self._covered(trace, segments[trace.id], source, start, end):
                     continue
-                trace = self._cut(trace)
-            gaps = processing.find_gaps(trace, segments[trace.id])
-            if gaps:
-                trace.stats.gaps = gaps
-            if self._inventory is not None:
-                processing.attach_coordinates(trace, self._inventory)
-            traces.append(trace)
+                else:
+                    piece = self._cut(trace, start, end)
+                gaps = processing.find_gaps(piece, segments[trace.id])
+                if gaps:
+                    piece.stats.gaps = gaps
+                if self._inventory is not None:
+                    processing.attach_coordinates(piece, self._inventory)
+                traces.append(piece)
         return traces
 
-    def _covered(self, trace: Trace, segments: list[tuple[float, float]], source: str) -> bool:
-        """Whether the station recorded enough of the window; raise or reject if not."""
+    def windows(self, trace: Trace) -> list[tuple[UTCDateTime | None, UTCDateTime | None]]:
+        """The ``(start, end)`` windows to cut from ``trace``: ``[(None, None)]``
+        (the trace as it is) without a time window; with ``window`` > 0 every
+        window of that length starting ``window * (1 - overlap)`` s after the
+        previous one that fits in ``[starttime, endtime)``."""
+        if self.starttime is None and self.endtime is None:
+            return [(None, None)]
         start = self.starttime if self.starttime is not None else trace.stats.starttime
         end = self.endtime if self.endtime is not None else trace.stats.endtime
+        if not self.window:
+            return [(start, end)]
+        step = self.window * (1.0 - self.overlap)
+        count = int(math.floor((end - start - self.window) / step + 1e-9)) + 1
+        return [(start + k * step, start + k * step + self.window) for k in range(max(count, 0))]
+
+    def _covered(
+        self, trace: Trace, segments: list[tuple[float, float]], source: str,
+        start: UTCDateTime, end: UTCDateTime,
+    ) -> bool:
+        """Whether the station recorded enough of the window; raise or reject if not."""
         delta = trace.stats.delta
         spans: list[list[float]] = []
         for first, last in sorted(segments):
@@ -235,12 +272,11 @@ class ReadTrace(IterativePE):
             f"{trace.id} ({source}): {reason}; choose another window or leave the station out"
         )
 
-    def _cut(self, trace: Trace) -> Trace:
-        start = self.starttime if self.starttime is not None else trace.stats.starttime
-        end = self.endtime if self.endtime is not None else trace.stats.endtime
-        fill = float(trace.data.mean())
-        trace.trim(start, end - trace.stats.delta / 2, pad=True, fill_value=fill, nearest_sample=False)
-        return trace
+    def _cut(self, trace: Trace, start: UTCDateTime, end: UTCDateTime) -> Trace:
+        piece = trace.slice(start - trace.stats.delta, end).copy() if self.window else trace
+        fill = float(piece.data.mean())
+        piece.trim(start, end - trace.stats.delta / 2, pad=True, fill_value=fill, nearest_sample=False)
+        return piece
 
 
 class TraceStep(IterativePE):
@@ -410,9 +446,11 @@ class ProductPairs(GenericPE):
 
     Input ``'input'`` (grouping ``'global'``: one instance sees every station)
     takes anything with an ``id`` (a spectrum, a trace) or a plain id string;
-    output ``'output'`` is ``(id_a, id_b)`` with ``id_a < id_b``, so the pair
-    and the sign of its lags do not depend on arrival order. A station seen
-    twice is an error (two files for one channel?).
+    output ``'output'`` is ``(id_a, id_b, window)`` with ``id_a < id_b``, so
+    the pair and the sign of its lags do not depend on arrival order;
+    ``window`` is the start time of the window (a spectrum's ``starttime``,
+    ``None`` for plain ids), and stations pair only within one window. A
+    station seen twice in one window is an error (two files for one channel?).
 
     ``components="same"`` (default) pairs only channels of the same component
     (the last letter of the channel code: Z with Z, N with N, ...);
@@ -429,30 +467,33 @@ class ProductPairs(GenericPE):
         self._add_input("input", grouping="global")
         self._add_output("output")
         self.components = components
-        self.seen: list[str] = []
+        self.seen: dict[Any, list[str]] = {}
 
     def process(self, inputs: dict) -> None:
         item = inputs["input"]
         sid = item if isinstance(item, str) else item.id
-        if sid in self.seen:
+        window = getattr(item, "starttime", None)
+        seen = self.seen.setdefault(window, [])
+        if sid in seen:
             raise SeismoDataError(
                 f"{sid}: station reached the pairing step twice; give each channel one file"
             )
-        for other in self.seen:
+        for other in seen:
             if self.components == "same" and other[-1:] != sid[-1:]:
                 continue
-            self.write("output", (other, sid) if other < sid else (sid, other))
-        self.seen.append(sid)
+            self.write("output", (other, sid, window) if other < sid else (sid, other, window))
+        seen.append(sid)
 
 
 class XCorr(GenericPE):
     """Cross-correlates station pairs at lags up to ``max_lag`` s.
 
     Input ``'spectra'`` (grouping ``'all'``) gives every instance every
-    spectrum; input ``'pairs'`` (shuffled) says which pairs this instance
-    computes. A pair whose spectra have not arrived yet waits for them; a
-    pair still waiting at the end of the stream names the station that never
-    came.
+    spectrum; input ``'pairs'`` (shuffled, ``(id_a, id_b, window)``) says
+    which pairs this instance computes. A pair whose spectra have not arrived
+    yet waits for them; a pair still waiting at the end of the stream names
+    the station that never came. Every instance keeps the spectra of every
+    window of the run (so split very long runs into days).
     """
 
     def __init__(self, max_lag: float = 60.0) -> None:
@@ -461,56 +502,162 @@ class XCorr(GenericPE):
         self._add_input("pairs")
         self._add_output("output")
         self.max_lag = max_lag
-        self.spectra: dict[str, processing.StationSpectrum] = {}
-        self.waiting: dict[str, list[tuple[str, str]]] = {}
+        self.spectra: dict[tuple[str, Any], processing.StationSpectrum] = {}
+        self.waiting: dict[tuple[str, Any], list[tuple]] = {}
 
     def process(self, inputs: dict) -> None:
         if "spectra" in inputs:
             spec = inputs["spectra"]
-            self.spectra[spec.id] = spec
-            for pair in self.waiting.pop(spec.id, []):
+            key = (spec.id, spec.starttime)
+            self.spectra[key] = spec
+            for pair in self.waiting.pop(key, []):
                 self._try(pair)
         if "pairs" in inputs:
             self._try(tuple(inputs["pairs"]))
 
-    def _try(self, pair: tuple[str, str]) -> None:
-        missing = [sid for sid in pair if sid not in self.spectra]
+    def _try(self, pair: tuple) -> None:
+        id_a, id_b, window = pair
+        keys = [(id_a, window), (id_b, window)]
+        missing = [key for key in keys if key not in self.spectra]
         if missing:
             self.waiting.setdefault(missing[0], []).append(pair)
             return
-        a, b = self.spectra[pair[0]], self.spectra[pair[1]]
+        a, b = (self.spectra[key] for key in keys)
         self.write("output", processing.correlate(a, b, self.max_lag))
 
     def postprocess(self) -> None:
         if self.waiting:
-            sid, pairs = next(iter(self.waiting.items()))
+            (sid, _), pairs = next(iter(self.waiting.items()))
             raise MissingDataError(
-                f"{sid}: {len(pairs)} pair(s) such as {pairs[0]} wait for this station's "
+                f"{sid}: {len(pairs)} pair(s) such as {pairs[0][:2]} wait for this station's "
                 "spectrum, which never arrived"
             )
 
 
+OUTPUT_FORMATS = ("sac", "asdf")
+
+
+def window_stamp(timestamp: float) -> str:
+    """A window start as it appears in file names: ``20200101T000000``."""
+    return UTCDateTime(timestamp).strftime("%Y%m%dT%H%M%S")
+
+
 class WriteResults(IterativePE):
-    """Writes each correlation to ``<directory>/<id_a>_<id_b>.sac``; outputs its summary row.
+    """Writes each correlation to ``<directory>/<id_a>_<id_b>.sac`` (with
+    ``windowed``: ``<id_a>_<id_b>_<window start>.sac``); outputs its summary row.
 
     The row carries the correlation samples too (``"data"``, float32) so the
-    record section can be drawn downstream without reading the files back.
+    record section can be drawn downstream without reading the files back,
+    and the samples written (``"output"``: the same, or with ``symmetric``
+    the symmetric part) for the ASDF file. ``sac=False`` writes no SAC file
+    (the ASDF file is then the only output).
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(
+        self, directory: str | Path, windowed: bool = False, symmetric: bool = False,
+        sac: bool = True,
+    ) -> None:
         super().__init__()
         self.directory = str(directory)
+        self.windowed = windowed
+        self.symmetric = symmetric
+        self.sac = sac
 
     def preprocess(self) -> None:
-        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        if self.sac:
+            Path(self.directory).mkdir(parents=True, exist_ok=True)
 
     def _process(self, corr: processing.Correlation) -> dict[str, Any]:
-        path = Path(self.directory) / f"{corr.pair}.sac"
-        write_sac(corr, path)
-        row = correlation_row(corr, str(path))
+        name = f"{corr.pair}_{window_stamp(corr.starttime)}" if self.windowed else corr.pair
+        path = Path(self.directory) / f"{name}.sac"
+        if self.sac:
+            write_sac(corr, path, symmetric=self.symmetric)
+        row = correlation_row(corr, str(path) if self.sac else "")
         row["sampling_rate"] = corr.sampling_rate
         row["data"] = corr.data.astype(np.float32)
+        row["output"] = output_data(corr, self.symmetric) if self.symmetric else row["data"]
         return row
+
+
+def pair_of(corr: processing.Correlation) -> str:
+    """The group-by key of a correlation: its pair."""
+    return corr.pair
+
+
+class Stack(GenericPE):
+    """Stacks each pair's correlations over the windows of the run, and over
+    earlier runs into the same ``directory`` (incremental, see
+    :mod:`d4p_seismo.stacking`).
+
+    Input ``'input'`` (correlations, grouped by pair) is added to the pair's
+    :class:`~d4p_seismo.stacking.PairStack`, loaded from
+    ``<directory>/<pair>.npz`` when a run left one (windows it holds already
+    are not added again). At the end each stack is saved and written as
+    ``<directory>/<pair>.sac`` (``kind``: ``"linear"`` or ``"pws"``;
+    ``symmetric`` as in :class:`WriteResults`; the number of windows in
+    ``user1``); output ``'output'`` is one row per pair (``pair``,
+    ``windows``, ``added``, ``file``, ``output`` samples, ...).
+    """
+
+    def __init__(
+        self, directory: str | Path, kind: str = "linear", symmetric: bool = False,
+        sac: bool = True,
+    ) -> None:
+        super().__init__()
+        if kind not in STACK_KINDS:
+            raise ValueError(f"stack must be one of {', '.join(STACK_KINDS)}, not {kind!r}")
+        self._add_input("input", grouping=group_by(key=pair_of))
+        self._add_output("output")
+        self.directory = str(directory)
+        self.kind = kind
+        self.symmetric = symmetric
+        self.sac = sac
+        self.stacks: dict[str, PairStack] = {}
+        self.added: dict[str, int] = {}
+
+    def process(self, inputs: dict) -> None:
+        corr = inputs["input"]
+        stack = self.stacks.get(corr.pair)
+        if stack is None:
+            saved = Path(self.directory) / f"{corr.pair}.npz"
+            stack = PairStack.load(saved) if saved.is_file() else PairStack.empty(
+                corr.pair, corr.sampling_rate, corr.data.size, meta={
+                    "id_a": corr.id_a, "id_b": corr.id_b, "coords_a": list(corr.coords_a),
+                    "coords_b": list(corr.coords_b), "distance_km": corr.distance_km,
+                    "azimuth": corr.azimuth,
+                },
+            )
+            self.stacks[corr.pair] = stack
+            self.added[corr.pair] = 0
+        added = stack.add(corr.data, corr.starttime, corr.endtime, corr.sampling_rate)
+        self.added[corr.pair] += added
+        if not added:
+            self.log(f"{corr.pair}: the stack holds the window {window_stamp(corr.starttime)} "
+                     "already; not added again")
+
+    def postprocess(self) -> None:
+        folder = Path(self.directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        for pair in sorted(self.stacks):
+            stack = self.stacks[pair]
+            stack.save(folder / f"{pair}.npz")
+            meta = stack.meta
+            corr = processing.Correlation(
+                id_a=meta["id_a"], id_b=meta["id_b"], sampling_rate=stack.sampling_rate,
+                data=stack.stack(self.kind), distance_km=meta["distance_km"],
+                azimuth=meta["azimuth"], coords_a=tuple(meta["coords_a"]),
+                coords_b=tuple(meta["coords_b"]), starttime=stack.starttime,
+                endtime=stack.endtime,
+            )
+            path = folder / f"{pair}.sac"
+            if self.sac:
+                write_sac(corr, path, symmetric=self.symmetric, windows=stack.count)
+            row = correlation_row(corr, str(path) if self.sac else "")
+            row.update(
+                stack=self.kind, windows=stack.count, added=self.added[pair],
+                sampling_rate=stack.sampling_rate, output=output_data(corr, self.symmetric),
+            )
+            self.write("output", row)
 
 
 class Summary(GenericPE):
@@ -524,7 +671,10 @@ class Summary(GenericPE):
 
     Input ``'rejected'`` takes the windows :class:`ReadTrace` dropped for
     their gaps; they are listed in ``rejected.csv`` and in the output
-    (``"rejected"``: a list of dicts).
+    (``"rejected"``: a list of dicts). Input ``'stacks'`` takes the rows of
+    :class:`Stack`, listed in ``stacks.csv``. With ``asdf`` every correlation
+    and stack is also written to ``correlations.h5`` (ASDF, with the
+    StationXML of ``inventory``; see :func:`~d4p_seismo.results.write_asdf`).
     """
 
     def __init__(
@@ -532,27 +682,38 @@ class Summary(GenericPE):
         directory: str | Path,
         plot: bool = True,
         expected: dict[tuple[str, str], float] | None = None,
+        asdf: bool = False,
+        inventory: str | Path | None = None,
+        symmetric: bool = False,
     ) -> None:
         super().__init__()
         self._add_input("input", grouping="global")
         self._add_input("rejected", grouping="global")
+        self._add_input("stacks", grouping="global")
         self._add_output("output")
         self.directory = str(directory)
         self.plot = plot
         self.expected = expected
+        self.asdf = asdf
+        self.inventory = str(inventory) if inventory else None
+        self.symmetric = symmetric
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
+        self.stacks: list[dict[str, Any]] = []
 
     def process(self, inputs: dict) -> None:
         if "input" in inputs:
             self.rows.append(inputs["input"])
         if "rejected" in inputs:
             self.rejected.append(inputs["rejected"])
+        if "stacks" in inputs:
+            self.stacks.append(inputs["stacks"])
 
     def postprocess(self) -> None:
         out = Path(self.directory)
         out.mkdir(parents=True, exist_ok=True)
-        rows = sorted(self.rows, key=lambda r: r["pair"])
+        rows = sorted(self.rows, key=lambda r: (r["pair"], r["starttime"]))
+        stacks = sorted(self.stacks, key=lambda r: r["pair"])
         within = None
         if self.expected is not None:
             within = compare_with_expected(rows, self.expected)
@@ -563,9 +724,16 @@ class Summary(GenericPE):
             record_section(rows, png)
         result = {
             "results": str(out / "correlations"), "summary": str(summary),
-            "plot": str(png) if png else None, "pairs": len(rows),
+            "plot": str(png) if png else None, "pairs": len({r["pair"] for r in rows}),
+            "correlations": len(rows),
             "stations": len({r["station_a"] for r in rows} | {r["station_b"] for r in rows}),
         }
+        if stacks:
+            result["stacks"] = str(write_summary(stacks, out / "stacks.csv", STACK_FIELDS))
+        if self.asdf:
+            result["asdf"] = str(write_asdf(
+                out / "correlations.h5", rows, stacks, self.inventory, self.symmetric
+            ))
         if within is not None:
             result["within_one_sample"] = within
         rejected = sorted(self.rejected, key=lambda r: (r["starttime"], r["station"]))
@@ -579,5 +747,7 @@ class Summary(GenericPE):
                if within is not None else "")
             + (f"; {len(rejected)} station window(s) rejected for gaps, listed in "
                f"{out / 'rejected.csv'}" if rejected else "")
+            + (f"; {len(stacks)} stacks, listed in {result['stacks']}" if stacks else "")
+            + (f"; ASDF {result['asdf']}" if self.asdf else "")
         )
         self.write("output", result)

@@ -492,6 +492,14 @@ def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correla
     )
 
 
+def symmetrise(data: np.ndarray) -> np.ndarray:
+    """The symmetric part of a correlation at lags ``-m..m``: the mean of its
+    causal and time-reversed acausal sides, at lags ``0..m``."""
+    data = np.asarray(data)
+    m = (data.size - 1) // 2
+    return 0.5 * (data[m:] + data[m::-1])
+
+
 def xcorr(
     a: np.ndarray, b: np.ndarray, max_lag: int, normalize: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -50,28 +50,41 @@ def correlation_row(corr: processing.Correlation, path: str = "") -> dict[str, A
     }
 
 
-def write_sac(corr: processing.Correlation, path: Path) -> None:
+def output_data(corr: processing.Correlation, symmetric: bool = False) -> np.ndarray:
+    """The samples written for ``corr`` (float32): all lags, or with
+    ``symmetric`` the mean of the causal and acausal sides at lags ``0..max_lag``."""
+    data = processing.symmetrise(corr.data) if symmetric else corr.data
+    return np.asarray(data).astype(np.float32)
+
+
+def write_sac(
+    corr: processing.Correlation, path: Path, symmetric: bool = False, windows: int = 0
+) -> None:
     """One correlation as SAC: station a is the virtual source (``evla``/``evlo``,
     ``kevnm`` its station code, ``kuser1``/``kuser2`` its network/channel),
     station b the receiver (``stla``/``stlo``, ``knetwk``/``kstnm``/``khole``/
     ``kcmpnm``); the reference time (``nzyear`` … ``nzmsec``) is the start of
     the window and is also the origin (``o = 0``, zero lag); ``b`` is
-    ``-max_lag``; ``user0`` holds the peak lag, ``dist``/``az`` the geometry."""
+    ``-max_lag`` (0 when ``symmetric``: lags ``0..max_lag``); ``user0`` holds
+    the peak lag, ``dist``/``az`` the geometry; for a stack ``user1`` holds
+    the number of ``windows`` stacked."""
     net_a, sta_a, _, cha_a = corr.id_a.split(".")
     net_b, sta_b, loc_b, cha_b = corr.id_b.split(".")
     sac = SACTrace(
-        data=corr.data.astype(np.float32), delta=1.0 / corr.sampling_rate,
+        data=output_data(corr, symmetric), delta=1.0 / corr.sampling_rate,
         knetwk=net_b, kstnm=sta_b, kcmpnm=cha_b, kevnm=sta_a,
         kuser1=net_a, kuser2=cha_a,
         lcalda=False, user0=corr.peak_lag, kuser0="peaklag",
     )
     if loc_b:
         sac.khole = loc_b
+    if windows:
+        sac.user1 = float(windows)
     if math.isfinite(corr.starttime):
         sac.reftime = UTCDateTime(corr.starttime)
         sac.o = 0.0
         sac.iztype = "io"
-    sac.b = -corr.max_lag_samples / corr.sampling_rate
+    sac.b = 0.0 if symmetric else -corr.max_lag_samples / corr.sampling_rate
     for key, value in (
         ("stla", corr.coords_b[0]), ("stlo", corr.coords_b[1]),
         ("evla", corr.coords_a[0]), ("evlo", corr.coords_a[1]),
@@ -82,13 +95,85 @@ def write_sac(corr: processing.Correlation, path: Path) -> None:
     sac.write(str(path))
 
 
-def write_summary(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """Write the rows (sorted as given) as CSV with :data:`SUMMARY_FIELDS` columns."""
+STACK_FIELDS = [
+    "pair", "stack", "windows", "added", "starttime", "endtime", "station_a", "station_b",
+    "distance_km", "azimuth", "peak_lag", "peak_value", "file",
+]
+
+
+def write_summary(
+    rows: Iterable[dict[str, Any]], path: str | Path, fields: list[str] = SUMMARY_FIELDS
+) -> Path:
+    """Write the rows (sorted as given) as CSV with ``fields`` (:data:`SUMMARY_FIELDS`) columns."""
     path = Path(path)
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    return path
+
+
+def _asdf_name(seed_id: str) -> str:
+    return seed_id.replace(".", "_")
+
+
+def _stamp(iso: str) -> str:
+    return UTCDateTime(iso).strftime("%Y%m%dT%H%M%S") if iso else "all"
+
+
+ASDF_PARAMETERS = (
+    "station_a", "station_b", "starttime", "endtime", "sampling_rate", "latitude_a",
+    "longitude_a", "latitude_b", "longitude_b", "distance_km", "azimuth", "peak_lag", "windows",
+)
+
+
+def write_asdf(
+    path: str | Path,
+    correlations: Iterable[dict[str, Any]] = (),
+    stacks: Iterable[dict[str, Any]] = (),
+    inventory: str | Path | None = None,
+    symmetric: bool = False,
+) -> Path:
+    """Correlations (and stacks) as one ASDF file (HDF5; NoisePy's format), with
+    ``pyasdf``.
+
+    Each row (from :class:`~d4p_seismo.pes.WriteResults` or
+    :class:`~d4p_seismo.pes.Stack`) holds the samples it wrote (``"output"``,
+    float32). Correlations go to auxiliary data ``CrossCorrelation/<a>/<b>/
+    <window start>`` and stacks to ``Stack/<a>/<b>/<kind>`` (ids with ``_``
+    for ``.``), with the row's metadata as parameters plus ``dt``, ``b``
+    (lag of the first sample) and ``symmetric``; the StationXML of
+    ``inventory`` is added, so the file carries the station metadata. The
+    file is written under a temporary name and renamed when complete.
+    """
+    import pyasdf
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    if tmp.exists():
+        tmp.unlink()
+    ds = pyasdf.ASDFDataSet(str(tmp), mode="w", mpi=False, compression=None)
+    try:
+        if inventory is not None and Path(inventory).is_file():
+            ds.add_stationxml(str(inventory))
+        for kind, rows in (("CrossCorrelation", correlations), ("Stack", stacks)):
+            for row in rows:
+                data = np.asarray(row["output"], dtype=np.float32)
+                rate = float(row["sampling_rate"])
+                parameters = {k: row[k] for k in ASDF_PARAMETERS if k in row and row[k] != ""}
+                m = (data.size - 1) // 2
+                parameters.update(
+                    dt=1.0 / rate, b=0.0 if symmetric else -m / rate, symmetric=int(symmetric)
+                )
+                leaf = row["stack"] if kind == "Stack" else _stamp(row["starttime"])
+                where = f"{_asdf_name(row['station_a'])}/{_asdf_name(row['station_b'])}/{leaf}"
+                ds.add_auxiliary_data(
+                    data=data, data_type=kind, path=where, parameters=parameters
+                )
+    finally:
+        ds.flush()
+        del ds
+    tmp.replace(path)
     return path
 
 

@@ -31,14 +31,17 @@ from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 from d4p_seismo.pes import (
     COMPONENT_PAIRS,
     GAP_POLICIES,
+    OUTPUT_FORMATS,
     ProductPairs,
     ReadTrace,
+    Stack,
     StationFiles,
     Summary,
     WriteResults,
     XCorr,
     trace_prep,
 )
+from d4p_seismo.stacking import STACK_KINDS
 
 
 def _instances(n: int) -> int:
@@ -155,6 +158,36 @@ def _gap_policy(p: dict[str, Any]) -> dict[str, Any]:
     return {"gaps": p["gaps"], "min_coverage": 1.0 - max_gap}
 
 
+def _window(p: dict[str, Any], start: UTCDateTime | None) -> float:
+    """The window length (s) from ``-p window``/``-p overlap``, checked."""
+    window, overlap = float(p["window"]), float(p["overlap"])
+    if window < 0 or not 0.0 <= overlap < 1.0:
+        raise UsageError(
+            f"-p window={p['window']} -p overlap={p['overlap']}: give a window length in "
+            "seconds (0: one window) and an overlap from 0 up to (not including) 1"
+        )
+    if window and start is None:
+        raise UsageError(
+            f"-p window={p['window']} cuts [starttime, starttime + hours) into windows: "
+            "add -p starttime=ISO-TIME"
+        )
+    if window > float(p["hours"]) * 3600.0:
+        raise UsageError(
+            f"-p window={p['window']} s is longer than -p hours={p['hours']}; "
+            "choose a shorter window or more hours"
+        )
+    return window
+
+
+def _formats(p: dict[str, Any]) -> set[str]:
+    formats = {f.strip() for f in str(p["format"]).split(",") if f.strip()}
+    if not formats or formats - set(OUTPUT_FORMATS):
+        raise UsageError(
+            f"-p format={p['format']}: choose sac, asdf or sac,asdf"
+        )
+    return formats
+
+
 def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
 
@@ -184,14 +217,23 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             old.unlink()
     n = _instances(int(p["instances"]))
     gap_policy = _gap_policy(p)
+    window = _window(p, start)
+    if p["stack"] not in ("", *STACK_KINDS):
+        raise UsageError(
+            f"-p stack={p['stack']}: choose linear or pws (phase-weighted), or leave it empty"
+        )
 
     if p["fdsn"]:
         files = FDSNChannels(p["fdsn"], start, end, *_codes(p, "BHZ"))
-        read = FDSNWaveforms(p["fdsn"], inventory, start, end, on_error=p["on_error"], **gap_policy)
+        read = FDSNWaveforms(
+            p["fdsn"], inventory, start, end, on_error=p["on_error"], **gap_policy
+        )
+        read.window, read.overlap = window, float(p["overlap"])
     else:
         files = StationFiles(data, p["pattern"])
         read = ReadTrace(
-            inventory, start, end, on_error=p["on_error"], select=_codes(p, "*"), **gap_policy
+            inventory, start, end, on_error=p["on_error"], select=_codes(p, "*"),
+            window=window, overlap=float(p["overlap"]), **gap_policy,
         )
     read.numprocesses = n
     prep = trace_prep(
@@ -212,9 +254,15 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     pairs = ProductPairs(p["components"])
     xcorr = XCorr(float(p["max_lag"]))
     xcorr.numprocesses = n
-    write = WriteResults(correlations)
+    formats, symmetric = _formats(p), bool(p["symmetric"])
+    write = WriteResults(
+        correlations, windowed=bool(window), symmetric=symmetric, sac="sac" in formats
+    )
     write.numprocesses = n
-    summary = Summary(output, plot=bool(p["plot"]), expected=expected)
+    summary = Summary(
+        output, plot=bool(p["plot"]), expected=expected, asdf="asdf" in formats,
+        inventory=inventory, symmetric=symmetric,
+    )
 
     graph = WorkflowGraph()
     graph.connect(files, "output", read, "input")
@@ -225,6 +273,11 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph.connect(xcorr, "output", write, "input")
     graph.connect(write, "output", summary, "input")
     graph.connect(read, "rejected", summary, "rejected")
+    if p["stack"]:
+        stack = Stack(output / "stacks", p["stack"], symmetric=symmetric, sac="sac" in formats)
+        stack.numprocesses = n
+        graph.connect(xcorr, "output", stack, "input")
+        graph.connect(stack, "output", summary, "stacks")
     graph.name = "xcorr"
     return graph, {files: 1}
 
