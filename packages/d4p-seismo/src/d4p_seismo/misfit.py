@@ -205,7 +205,7 @@ def select_windows(
     import pyflex
 
     cfg = pyflex.Config(min_period=min_period, max_period=max_period, **config)
-    with _pyflex_quiet(), pyflex_on_numpy2():
+    with pyflex_on_numpy2(), _pyflex_quiet():
         found = pyflex.select_windows(
             with_ptp(observed), with_ptp(synthetic), cfg, event=event, station=station
         )
