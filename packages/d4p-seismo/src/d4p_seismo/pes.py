@@ -34,12 +34,12 @@ from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
+    REJECTED_FIELDS,
     STACK_FIELDS,
     compare_with_expected,
     correlation_row,
     output_data,
     write_asdf,
-    write_rejected,
     write_sac,
     write_summary,
 )
@@ -739,7 +739,7 @@ class Summary(GenericPE):
         rejected = sorted(self.rejected, key=lambda r: (r["starttime"], r["station"]))
         result["rejected"] = rejected
         if rejected:
-            write_rejected(rejected, out / "rejected.csv")
+            write_summary(rejected, out / "rejected.csv", REJECTED_FIELDS)
         self.log(
             f"{len(rows)} correlations in {result['results']}, summary {summary}"
             + (f", record section {png}" if png else "")

@@ -178,16 +178,7 @@ def write_asdf(
 
 
 REJECTED_FIELDS = ["station", "starttime", "endtime", "missing", "reason"]
-
-
-def write_rejected(rejected: Iterable[dict[str, Any]], path: str | Path) -> Path:
-    """The station windows left out for their gaps, as CSV (:data:`REJECTED_FIELDS`)."""
-    path = Path(path)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=REJECTED_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rejected)
-    return path
+"""Columns of ``rejected.csv``: the station windows left out for their gaps."""
 
 
 def compare_with_expected(
