@@ -332,15 +332,21 @@ def test_files_correlate_same_components_and_select_channels(three_components, t
         build_xcorr(data=str(folder), components="ZN")
 
 
-def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period=10.0):
+def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period=10.0,
+                        units=None):
     """ObsPy's example stream as the observed (raw, broadband) and, as the
     synthetic, the same ground band-limited (wider than the period band),
     advanced by ``shift`` s and scaled by ``scale``, with synthetic channel
-    codes (MX?) and a location code: dlnA = ln(1/scale), time shift = +shift."""
+    codes (MX?) and a location code: dlnA = ln(1/scale), time shift = +shift.
+    With ``units`` ("VEL"...) the synthetic is in those units (the example's
+    response removed) while the observed stays in counts."""
     from scipy import fft
 
     observed = obspy.read()
     synthetic = observed.copy()
+    if units:
+        synthetic.remove_response(obspy.read_inventory(), output=units, water_level=None,
+                                  pre_filt=(0.025, 0.05, 20.0, 40.0))
     for tr in synthetic:
         tr.detrend("linear")
         tr.taper(0.05)
@@ -441,3 +447,23 @@ def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
     assert any(w["end"] < earliest for w in blind)  # a window of pre-event noise
     informed = windows(event=str(tmp_path / "event.xml"), inventory=str(tmp_path / "stations.xml"))
     assert informed and all(w["end"] >= earliest for w in informed)
+
+
+def test_misfit_removes_the_observed_response_when_asked(tmp_path):
+    example_misfit_data(tmp_path / "data", units="VEL")
+    obspy.read_inventory().write(str(tmp_path / "stations.xml"), format="STATIONXML")
+    params = dict(observed=str(tmp_path / "data" / "observed"),
+                  synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
+                  min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)  # counts against m/s
+    counts = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert counts["EHZ"]["trace"]["dlnA"] > 10
+    graph, inputs = build_misfit(response="VEL", inventory=str(tmp_path / "stations.xml"),
+                                 **params)
+    corrected = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    for channel, comp in corrected.items():
+        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
+        assert comp["trace"]["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01), channel
+    with pytest.raises(d4p.UsageError, match=r"-p response=VEL: give DISP, VEL or ACC .*"
+                                             r"-p inventory=STATIONXML"):
+        build_misfit(response="VEL", **params)

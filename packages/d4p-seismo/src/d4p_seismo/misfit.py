@@ -27,6 +27,7 @@ import numpy as np
 from obspy import Trace
 from scipy import signal
 
+from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SamplingRateError
 from d4p_seismo.pyflex_compat import pyflex_on_numpy2, with_ptp
 
@@ -156,6 +157,31 @@ def preprocess(
     )
     trace.data = signal.sosfiltfilt(sos, data)
     return trace
+
+
+RESPONSE_OUTPUTS = ("DISP", "VEL", "ACC")
+
+
+def remove_response(
+    trace: Trace, inventory: Any, min_period: float, max_period: float, output: str = "DISP"
+) -> Trace:
+    """Remove the instrument response of an observed trace (counts → ``output``:
+    ``DISP`` m, ``VEL`` m/s or ``ACC`` m/s²), in place, stabilised by a
+    pre-filter around the period band (flat over ``[1/max_period,
+    1/min_period]``, cosine flanks an octave wide) and no water level."""
+    if output not in RESPONSE_OUTPUTS:
+        raise ValueError(f"response must be one of {', '.join(RESPONSE_OUTPUTS)}, not {output!r}")
+    nyquist = trace.stats.sampling_rate / 2.0
+    f3 = 1.0 / min_period
+    f4 = min(2.0 * f3, nyquist)
+    if f4 <= f3:
+        raise SamplingRateError(
+            f"{trace.id}: sampled at {trace.stats.sampling_rate:g} Hz, too slowly to remove "
+            f"the response up to periods of {min_period:g} s"
+        )
+    pre_filt = (0.5 / max_period, 1.0 / max_period, f3, f4)
+    return processing.remove_response(trace, inventory, pre_filt=pre_filt, water_level=None,
+                                      output=output)
 
 
 class _ToDebug(logging.Handler):

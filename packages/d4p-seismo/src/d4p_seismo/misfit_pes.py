@@ -112,19 +112,42 @@ class MisfitPairs(ProducerPE):
 
 class Preprocess(IterativePE):
     """Phase 1: :func:`~d4p_seismo.misfit.preprocess` on the observed and the
-    synthetic of each pair (detrend, demean, taper, band-pass to the period band)."""
+    synthetic of each pair (detrend, demean, taper, band-pass to the period band).
 
-    def __init__(self, min_period: float, max_period: float, taper: float = 0.05) -> None:
+    With ``response`` (``"DISP"``, ``"VEL"`` or ``"ACC"``) and ``inventory``
+    (a StationXML file, read once per instance) the observed's instrument
+    response is removed first (:func:`~d4p_seismo.misfit.remove_response`),
+    for observed data in counts against synthetics in physical units.
+    """
+
+    def __init__(
+        self, min_period: float, max_period: float, taper: float = 0.05,
+        inventory: str | Path | None = None, response: str | None = None,
+    ) -> None:
         super().__init__()
+        if response and not inventory:
+            raise ValueError(f"response={response!r} needs the inventory (StationXML)")
         self.min_period = min_period
         self.max_period = max_period
         self.taper = taper
+        self.inventory = str(inventory) if inventory else None
+        self.response = response or None
+        self._inventory: Any = None
+
+    def preprocess(self) -> None:
+        if self.response:
+            self._inventory = read_inventory(self.inventory)
 
     def _process(self, data: tuple) -> tuple:
         station, channel, obs, syn = data
+        obs = obs.copy()
+        if self.response:
+            misfit.remove_response(
+                obs, self._inventory, self.min_period, self.max_period, self.response
+            )
         return station, channel, *(
-            misfit.preprocess(tr.copy(), self.min_period, self.max_period, self.taper)
-            for tr in (obs, syn)
+            misfit.preprocess(tr, self.min_period, self.max_period, self.taper)
+            for tr in (obs, syn.copy())
         )
 
 

@@ -88,6 +88,7 @@ MISFIT_DEFAULTS: dict[str, Any] = {
     "resample": False,
     "event": "",
     "inventory": "",
+    "response": "",
     "instances": 0,
     "on_error": "raise",
 }
@@ -100,5 +101,6 @@ detrended, tapered and band-passed to ``[1/max_period, 1/min_period]`` Hz
 before pyflex selects windows. ``resample`` interpolates synthetics that are
 sampled differently onto the observed samples. ``event`` (QuakeML) and
 ``inventory`` (StationXML) let pyflex reject windows by travel time and
-signal-to-noise ratio. ``taper`` is the fraction tapered at each end of a
-window before it is measured."""
+signal-to-noise ratio. ``response`` (``DISP``, ``VEL`` or ``ACC``) removes
+the observed's instrument response with ``inventory`` first. ``taper`` is
+the fraction tapered at each end of a window before it is measured."""

@@ -17,6 +17,7 @@ from obspy import UTCDateTime
 from d4p_seismo import synthetic
 from d4p_seismo.errors import MissingDataError
 from d4p_seismo.fdsn import FDSNChannels, FDSNWaveforms, fetch_inventory
+from d4p_seismo.misfit import RESPONSE_OUTPUTS
 from d4p_seismo.misfit_pes import (
     JoinMisfit,
     MisfitPairs,
@@ -322,7 +323,14 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         if p[key] and not Path(p[key]).is_file():
             raise MissingDataError(f"{p[key]}: file not found (-p {key}=FILE)")
     pairs = MisfitPairs(observed, synth, resample=bool(p["resample"]), on_error=p["on_error"])
-    prep = Preprocess(min_period, max_period)
+    if p["response"] and (p["response"] not in RESPONSE_OUTPUTS or not p["inventory"]):
+        raise UsageError(
+            f"-p response={p['response']}: give DISP, VEL or ACC (the synthetics' unit) and "
+            "-p inventory=STATIONXML with the observed stations' responses"
+        )
+    prep = Preprocess(
+        min_period, max_period, inventory=p["inventory"] or None, response=p["response"] or None
+    )
     windows = SelectWindows(
         min_period, max_period, event=p["event"] or None, inventory=p["inventory"] or None
     )
