@@ -195,3 +195,19 @@ def test_cli_reports_an_unknown_provider_in_one_line(dataset, tmp_path, capsys):
     assert code == 2
     assert err.startswith("d4p: error: FDSN provider 'NOPE' is not a provider name ObsPy knows;")
     assert "GEOFON" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_online_windows_and_stacks_match_the_files(dataset, server, tmp_path):
+    params = dict(hours=dataset.hours, window=600.0, overlap=0.5, stack="linear", instances=1,
+                  plot=False)
+    graph, inputs = build_xcorr(data=str(dataset.directory), output=str(tmp_path / "f"),
+                                **params)
+    files = summary_of(d4p.run(graph, inputs))
+    graph, inputs = build_xcorr(fdsn=server.url, starttime=str(dataset.starttime),
+                                output=str(tmp_path / "o"), **params)
+    online = summary_of(d4p.run(graph, inputs))
+    assert online["correlations"] == files["correlations"] == PAIRS * 5
+    for path in (tmp_path / "f" / "stacks").glob("*.sac"):
+        stacked = obspy.read(str(tmp_path / "o" / "stacks" / path.name))[0]
+        assert stacked.stats.sac.user1 == 5
+        assert np.array_equal(stacked.data, obspy.read(str(path))[0].data)

@@ -165,7 +165,8 @@ class FDSNWaveforms(ReadTrace):
     """Downloads one channel's waveform (input: its id ``NET.STA.LOC.CHA``) for
     ``[starttime, endtime)`` and outputs its traces merged, cut and padded
     exactly like :class:`~d4p_seismo.pes.ReadTrace` (which see, also for
-    ``min_coverage``, ``gaps``, ``inventory`` and ``on_error``).
+    ``min_coverage``, ``gaps``, ``window``, ``overlap``, ``inventory`` and
+    ``on_error``).
 
     A channel without data in the window (the service answers "no data"), a
     failed download or data covering too little of the window fail the run
@@ -183,8 +184,13 @@ class FDSNWaveforms(ReadTrace):
         on_error: str = "raise",
         timeout: float = DEFAULT_TIMEOUT,
         gaps: str = "zero",
+        window: float = 0.0,
+        overlap: float = 0.0,
     ) -> None:
-        super().__init__(inventory, starttime, endtime, min_coverage, on_error, gaps)
+        super().__init__(
+            inventory, starttime, endtime, min_coverage, on_error, gaps, window=window,
+            overlap=overlap,
+        )
         self.provider = provider
         self.timeout = timeout
         self._client: Client | None = None

@@ -227,9 +227,9 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     if p["fdsn"]:
         files = FDSNChannels(p["fdsn"], start, end, *_codes(p, "BHZ"))
         read = FDSNWaveforms(
-            p["fdsn"], inventory, start, end, on_error=p["on_error"], **gap_policy
+            p["fdsn"], inventory, start, end, on_error=p["on_error"], window=window,
+            overlap=float(p["overlap"]), **gap_policy,
         )
-        read.window, read.overlap = window, float(p["overlap"])
     else:
         files = StationFiles(data, p["pattern"])
         read = ReadTrace(
