@@ -36,10 +36,10 @@ from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
     REJECTED_FIELDS,
     STACK_FIELDS,
+    AsdfWriter,
     compare_with_expected,
     correlation_row,
     output_data,
-    write_asdf,
     write_sac,
     write_summary,
 )
@@ -662,8 +662,10 @@ class Stack(GenericPE):
 
 class Summary(GenericPE):
     """Collects every pair's row (grouping ``'global'``); at the end writes
-    ``summary.csv`` (sorted by pair) and the record-section PNG, logs where
-    they are, and outputs ``{"results", "summary", "plot", "pairs", ...}``.
+    ``summary.csv`` (sorted by pair and window) and the record-section PNG
+    (one wiggle per pair: the mean over its windows; the rows' samples are
+    not kept), logs where they are, and outputs ``{"results", "summary",
+    "plot", "pairs", "correlations", ...}``.
 
     With ``expected`` lags (e.g. from the synthetic data set) it adds the
     expected lag and the error in samples to each row, and counts the pairs
@@ -674,7 +676,8 @@ class Summary(GenericPE):
     (``"rejected"``: a list of dicts). Input ``'stacks'`` takes the rows of
     :class:`Stack`, listed in ``stacks.csv``. With ``asdf`` every correlation
     and stack is also written to ``correlations.h5`` (ASDF, with the
-    StationXML of ``inventory``; see :func:`~d4p_seismo.results.write_asdf`).
+    StationXML of ``inventory``; see :class:`~d4p_seismo.results.AsdfWriter`),
+    row by row as they come.
     """
 
     def __init__(
@@ -700,14 +703,35 @@ class Summary(GenericPE):
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.stacks: list[dict[str, Any]] = []
+        self.sums: dict[str, tuple[np.ndarray, int]] = {}
+        self._asdf: AsdfWriter | None = None
 
     def process(self, inputs: dict) -> None:
         if "input" in inputs:
-            self.rows.append(inputs["input"])
+            row = inputs["input"]
+            self._write_asdf(row)
+            data = row.pop("data", None)
+            if data is not None:  # the record section draws the mean over windows
+                total, count = self.sums.get(row["pair"], (0.0, 0))
+                self.sums[row["pair"]] = (total + np.asarray(data, dtype=np.float64), count + 1)
+            self.rows.append(row)
         if "rejected" in inputs:
             self.rejected.append(inputs["rejected"])
         if "stacks" in inputs:
+            self._write_asdf(inputs["stacks"], "Stack")
             self.stacks.append(inputs["stacks"])
+
+    def _write_asdf(self, row: dict[str, Any], kind: str = "CrossCorrelation") -> None:
+        """Each row goes to the ASDF file as it comes, so no samples pile up here."""
+        output = row.pop("output", None)
+        if not self.asdf or output is None:
+            return
+        if self._asdf is None:
+            Path(self.directory).mkdir(parents=True, exist_ok=True)
+            self._asdf = AsdfWriter(
+                Path(self.directory) / "correlations.h5", self.inventory, self.symmetric
+            )
+        self._asdf.add({**row, "output": output}, kind)
 
     def postprocess(self) -> None:
         out = Path(self.directory)
@@ -721,7 +745,13 @@ class Summary(GenericPE):
         png = None
         if self.plot and rows:
             png = out / "record_section.png"
-            record_section(rows, png)
+            first = {}
+            for row in rows:
+                first.setdefault(row["pair"], row)
+            record_section([
+                {**row, "data": (self.sums[pair][0] / self.sums[pair][1]).astype(np.float32)}
+                for pair, row in first.items() if pair in self.sums
+            ], png)
         result = {
             "results": str(out / "correlations"), "summary": str(summary),
             "plot": str(png) if png else None, "pairs": len({r["pair"] for r in rows}),
@@ -731,9 +761,10 @@ class Summary(GenericPE):
         if stacks:
             result["stacks"] = str(write_summary(stacks, out / "stacks.csv", STACK_FIELDS))
         if self.asdf:
-            result["asdf"] = str(write_asdf(
-                out / "correlations.h5", rows, stacks, self.inventory, self.symmetric
-            ))
+            if self._asdf is None:  # no correlation at all: an empty file with the stations
+                self._asdf = AsdfWriter(out / "correlations.h5", self.inventory, self.symmetric)
+            result["asdf"] = str(self._asdf.close())
+            self._asdf = None
         if within is not None:
             result["within_one_sample"] = within
         rejected = sorted(self.rejected, key=lambda r: (r["starttime"], r["station"]))

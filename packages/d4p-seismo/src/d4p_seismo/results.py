@@ -127,15 +127,9 @@ ASDF_PARAMETERS = (
 )
 
 
-def write_asdf(
-    path: str | Path,
-    correlations: Iterable[dict[str, Any]] = (),
-    stacks: Iterable[dict[str, Any]] = (),
-    inventory: str | Path | None = None,
-    symmetric: bool = False,
-) -> Path:
-    """Correlations (and stacks) as one ASDF file (HDF5; NoisePy's format), with
-    ``pyasdf``.
+class AsdfWriter:
+    """Correlations and stacks into one ASDF file (HDF5; NoisePy's format), one
+    row at a time, with ``pyasdf``.
 
     Each row (from :class:`~d4p_seismo.pes.WriteResults` or
     :class:`~d4p_seismo.pes.Stack`) holds the samples it wrote (``"output"``,
@@ -144,37 +138,42 @@ def write_asdf(
     for ``.``), with the row's metadata as parameters plus ``dt``, ``b``
     (lag of the first sample) and ``symmetric``; the StationXML of
     ``inventory`` is added, so the file carries the station metadata. The
-    file is written under a temporary name and renamed when complete.
+    file is written as ``<path>.part`` and renamed by :meth:`close`.
     """
-    import pyasdf
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    if tmp.exists():
-        tmp.unlink()
-    ds = pyasdf.ASDFDataSet(str(tmp), mode="w", mpi=False, compression=None)
-    try:
+    def __init__(
+        self, path: str | Path, inventory: str | Path | None = None, symmetric: bool = False
+    ) -> None:
+        import pyasdf
+
+        self.path = Path(path)
+        self.symmetric = symmetric
+        self._tmp = self.path.with_name(self.path.name + ".part")
+        if self._tmp.exists():
+            self._tmp.unlink()
+        self._ds = pyasdf.ASDFDataSet(str(self._tmp), mode="w", mpi=False, compression=None)
         if inventory is not None and Path(inventory).is_file():
-            ds.add_stationxml(str(inventory))
-        for kind, rows in (("CrossCorrelation", correlations), ("Stack", stacks)):
-            for row in rows:
-                data = np.asarray(row["output"], dtype=np.float32)
-                rate = float(row["sampling_rate"])
-                parameters = {k: row[k] for k in ASDF_PARAMETERS if k in row and row[k] != ""}
-                m = (data.size - 1) // 2
-                parameters.update(
-                    dt=1.0 / rate, b=0.0 if symmetric else -m / rate, symmetric=int(symmetric)
-                )
-                leaf = row["stack"] if kind == "Stack" else _stamp(row["starttime"])
-                where = f"{_asdf_name(row['station_a'])}/{_asdf_name(row['station_b'])}/{leaf}"
-                ds.add_auxiliary_data(
-                    data=data, data_type=kind, path=where, parameters=parameters
-                )
-    finally:
-        ds.flush()
-        del ds
-    tmp.replace(path)
-    return path
+            self._ds.add_stationxml(str(inventory))
+
+    def add(self, row: dict[str, Any], kind: str = "CrossCorrelation") -> None:
+        """One correlation (``kind="CrossCorrelation"``) or stack (``"Stack"``)."""
+        data = np.asarray(row["output"], dtype=np.float32)
+        rate = float(row["sampling_rate"])
+        parameters = {k: row[k] for k in ASDF_PARAMETERS if k in row and row[k] != ""}
+        parameters.update(
+            dt=1.0 / rate, b=0.0 if self.symmetric else -((data.size - 1) // 2) / rate,
+            symmetric=int(self.symmetric),
+        )
+        leaf = row["stack"] if kind == "Stack" else _stamp(row["starttime"])
+        where = f"{_asdf_name(row['station_a'])}/{_asdf_name(row['station_b'])}/{leaf}"
+        self._ds.add_auxiliary_data(data=data, data_type=kind, path=where, parameters=parameters)
+
+    def close(self) -> Path:
+        """Finish the file and give it its name; returns the path."""
+        self._ds.flush()
+        del self._ds
+        self._tmp.replace(self.path)
+        return self.path
 
 
 REJECTED_FIELDS = ["station", "starttime", "endtime", "missing", "reason"]
