@@ -123,7 +123,14 @@ def test_overlapping_windows(six_hours, tmp_path):
     with pytest.raises(d4p.UsageError, match=r"-p window=9000.0 s is longer than -p hours=2.0"):
         build_xcorr(data=str(six_hours.directory), hours=2.0, window=9000.0)
     with pytest.raises(d4p.UsageError, match=r"-p stack=mean: choose linear or pws"):
-        build_xcorr(data=str(six_hours.directory), stack="mean")
+        build_xcorr(stack="mean", output=str(tmp_path / "never"))
+    assert not (tmp_path / "never").exists()  # refused before any synthetic data are made
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for path in [*six_hours.waveform_paths, six_hours.inventory_path]:
+        (plain / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(d4p.UsageError, match=r"-p window=600.0 cuts .* add -p starttime="):
+        build_xcorr(data=str(plain), window=600.0, output=str(tmp_path / "p"))
 
 
 def test_asdf_holds_every_correlation_and_stack_as_the_sac_files(six_hours, tmp_path):

@@ -159,18 +159,13 @@ def _gap_policy(p: dict[str, Any]) -> dict[str, Any]:
     return {"gaps": p["gaps"], "min_coverage": 1.0 - max_gap}
 
 
-def _window(p: dict[str, Any], start: UTCDateTime | None) -> float:
+def _window(p: dict[str, Any]) -> float:
     """The window length (s) from ``-p window``/``-p overlap``, checked."""
     window, overlap = float(p["window"]), float(p["overlap"])
     if window < 0 or not 0.0 <= overlap < 1.0:
         raise UsageError(
             f"-p window={p['window']} -p overlap={p['overlap']}: give a window length in "
             "seconds (0: one window) and an overlap from 0 up to (not including) 1"
-        )
-    if window and start is None:
-        raise UsageError(
-            f"-p window={p['window']} cuts [starttime, starttime + hours) into windows: "
-            "add -p starttime=ISO-TIME"
         )
     if window > float(p["hours"]) * 3600.0:
         raise UsageError(
@@ -206,6 +201,17 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             + ", ".join(XCORR_DEFAULTS)
         )
     p = {**XCORR_DEFAULTS, **overrides}
+    gap_policy, formats = _gap_policy(p), _formats(p)
+    if p["stack"] not in ("", *STACK_KINDS):
+        raise UsageError(
+            f"-p stack={p['stack']}: choose linear or pws (phase-weighted), or leave it empty"
+        )
+    if p["components"] not in COMPONENT_PAIRS:
+        raise UsageError(
+            f"-p components={p['components']}: choose same (Z with Z, N with N, ...) or all "
+            "(every channel with every other)"
+        )
+    window = _window(p)
     output = Path(p["output"]).resolve()
     if p["fdsn"]:
         start, end, inventory = _fetch_fdsn(p, output)
@@ -216,13 +222,12 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):
             old.unlink()
-    n = _instances(int(p["instances"]))
-    gap_policy = _gap_policy(p)
-    window = _window(p, start)
-    if p["stack"] not in ("", *STACK_KINDS):
+    if window and start is None:
         raise UsageError(
-            f"-p stack={p['stack']}: choose linear or pws (phase-weighted), or leave it empty"
+            f"-p window={p['window']} cuts [starttime, starttime + hours) into windows: "
+            "add -p starttime=ISO-TIME"
         )
+    n = _instances(int(p["instances"]))
 
     if p["fdsn"]:
         files = FDSNChannels(p["fdsn"], start, end, *_codes(p, "BHZ"))
@@ -247,15 +252,10 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         max_lag=float(p["max_lag"]),
         numprocesses=n,
     )
-    if p["components"] not in COMPONENT_PAIRS:
-        raise UsageError(
-            f"-p components={p['components']}: choose same (Z with Z, N with N, ...) or all "
-            "(every channel with every other)"
-        )
     pairs = ProductPairs(p["components"])
     xcorr = XCorr(float(p["max_lag"]))
     xcorr.numprocesses = n
-    formats, symmetric = _formats(p), bool(p["symmetric"])
+    symmetric = bool(p["symmetric"])
     write = WriteResults(
         correlations, windowed=bool(window), symmetric=symmetric, sac="sac" in formats
     )
