@@ -703,7 +703,7 @@ class Summary(GenericPE):
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.stacks: list[dict[str, Any]] = []
-        self.sums: dict[str, tuple[np.ndarray, int]] = {}
+        self.sums: dict[str, tuple[np.ndarray, int]] = {}  # per pair: samples summed, count
         self._asdf: AsdfWriter | None = None
 
     def process(self, inputs: dict) -> None:
@@ -712,8 +712,11 @@ class Summary(GenericPE):
             self._write_asdf(row)
             data = row.pop("data", None)
             if data is not None:  # the record section draws the mean over windows
-                total, count = self.sums.get(row["pair"], (0.0, 0))
-                self.sums[row["pair"]] = (total + np.asarray(data, dtype=np.float64), count + 1)
+                if row["pair"] in self.sums:  # float64 from the second window on
+                    total, count = self.sums[row["pair"]]
+                    self.sums[row["pair"]] = (total + np.asarray(data, np.float64), count + 1)
+                else:
+                    self.sums[row["pair"]] = (data, 1)
             self.rows.append(row)
         if "rejected" in inputs:
             self.rejected.append(inputs["rejected"])
