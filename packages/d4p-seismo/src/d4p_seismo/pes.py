@@ -724,6 +724,11 @@ class Summary(GenericPE):
             self._write_asdf(inputs["stacks"], "Stack")
             self.stacks.append(inputs["stacks"])
 
+    def _mean(self, pair: str) -> np.ndarray:
+        """The mean of a pair's correlations over its windows (float32)."""
+        total, count = self.sums.pop(pair)
+        return total if count == 1 else (total / count).astype(np.float32)
+
     def _write_asdf(self, row: dict[str, Any], kind: str = "CrossCorrelation") -> None:
         """Each row goes to the ASDF file as it comes, so no samples pile up here."""
         output = row.pop("output", None)
@@ -752,8 +757,8 @@ class Summary(GenericPE):
             for row in rows:
                 first.setdefault(row["pair"], row)
             record_section([
-                {**row, "data": (self.sums[pair][0] / self.sums[pair][1]).astype(np.float32)}
-                for pair, row in first.items() if pair in self.sums
+                {**row, "data": self._mean(pair)} for pair, row in first.items()
+                if pair in self.sums
             ], png)
         result = {
             "results": str(out / "correlations"), "summary": str(summary),
