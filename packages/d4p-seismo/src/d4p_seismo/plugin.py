@@ -17,8 +17,9 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
             description=(
                 "Seismic ambient-noise cross-correlation of every station pair "
                 "(synthetic data with known delays unless -p data=DIR or -p fdsn=PROVIDER); "
-                "writes one SAC file per pair, summary.csv and record_section.png under "
-                "-p output=DIR"
+                "writes one SAC file per pair (and window), summary.csv and "
+                "record_section.png under -p output=DIR; optional windows, gap policy, "
+                "linear/phase-weighted stacks and ASDF output"
             ),
         ),
         d4p.NamedWorkflow(
@@ -26,8 +27,9 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
             build="d4p_seismo.workflows:build_misfit",
             params=dict(MISFIT_DEFAULTS),
             description=(
-                "Observed vs synthetic seismogram misfit: pyflex windows, time shift, dlnA "
-                "and L2 per window and per trace, an image per station and a JSON summary"
+                "Observed vs synthetic seismogram misfit: band-pass preprocessing, pyflex "
+                "windows, time shift, dlnA and L2 per window and per trace, an image per "
+                "station and a JSON summary"
             ),
         ),
     ]
