@@ -485,6 +485,11 @@ class ProductPairs(GenericPE):
         seen.append(sid)
 
 
+def window_of(spectrum: processing.StationSpectrum) -> float:
+    """The group-by key of a spectrum when pairs are grouped by window: its start."""
+    return spectrum.starttime
+
+
 class XCorr(GenericPE):
     """Cross-correlates station pairs at lags up to ``max_lag`` s.
 
@@ -492,14 +497,23 @@ class XCorr(GenericPE):
     spectrum; input ``'pairs'`` (shuffled, ``(id_a, id_b, window)``) says
     which pairs this instance computes. A pair whose spectra have not arrived
     yet waits for them; a pair still waiting at the end of the stream names
-    the station that never came. Every instance keeps the spectra of every
-    window of the run (so split very long runs into days).
+    the station that never came.
+
+    With ``by_window`` (runs cut into many windows) spectra and pairs are
+    grouped by window instead: each instance gets the spectra and pairs of
+    its windows only, so a window's spectra travel once and are held by one
+    instance. Every instance keeps the spectra of its windows until the end
+    of the run (so split very long runs into days).
     """
 
-    def __init__(self, max_lag: float = 60.0) -> None:
+    def __init__(self, max_lag: float = 60.0, by_window: bool = False) -> None:
         super().__init__()
-        self._add_input("spectra", grouping="all")
-        self._add_input("pairs")
+        if by_window:
+            self._add_input("spectra", grouping=group_by(key=window_of))
+            self._add_input("pairs", grouping=group_by(2))
+        else:
+            self._add_input("spectra", grouping="all")
+            self._add_input("pairs")
         self._add_output("output")
         self.max_lag = max_lag
         self.spectra: dict[tuple[str, Any], processing.StationSpectrum] = {}

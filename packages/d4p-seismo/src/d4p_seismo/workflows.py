@@ -253,7 +253,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         numprocesses=n,
     )
     pairs = ProductPairs(p["components"])
-    xcorr = XCorr(float(p["max_lag"]))
+    xcorr = XCorr(float(p["max_lag"]), by_window=bool(window))
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
