@@ -259,3 +259,13 @@ def test_a_unit_that_cannot_travel_fails_the_run_naming_the_writer():
     failure = info.value
     assert (failure.pe, failure.instance, failure.port, failure.data) == (pe.id, 0, "input", "0")
     assert "cannot be sent through Storm: TypeError" in str(failure)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="LEIN_ROOT matters to root only")
+def test_as_root_lein_root_is_set_for_sparse_unless_the_user_set_it(monkeypatch):
+    from d4p_storm.mapping import _environment
+
+    monkeypatch.delenv("LEIN_ROOT", raising=False)
+    assert _environment()["LEIN_ROOT"] == "1"
+    monkeypatch.setenv("LEIN_ROOT", "yes")
+    assert _environment()["LEIN_ROOT"] == "yes"

@@ -154,12 +154,12 @@ def test_spout_answers_each_command_with_sync_and_ends_with_end_of_stream(pipeli
     try:
         task.send({"command": "activate"})
         assert task.until(lambda m: True) == [{"command": "sync"}]
-        emits, nexts = [], 0
+        emits, per_next = [], []
         while not any(e["stream"] == "d4p.eos" for e in emits):
             task.send({"command": "next"})
-            nexts += 1
             got = task.until(lambda m: m.get("command") == "sync")
             emits += got[:-1]
+            per_next.append(len(got) - 1)
         task.send({"command": "next"})
         assert task.until(lambda m: True) == [{"command": "sync"}]  # nothing left
         task.send({"command": "ack", "id": emits[0]["id"]})
@@ -172,7 +172,7 @@ def test_spout_answers_each_command_with_sync_and_ends_with_end_of_stream(pipeli
     assert [decode(e["tuple"][0]) for e in data] == list(range(50))
     assert len({e["id"] for e in emits}) == len(emits) == 51  # every tuple has a message id
     assert emits[-1]["tuple"] == [task.component.iids[0]]
-    assert nexts == 2  # one iteration: 50 units, then the end of stream
+    assert max(per_next) <= 100  # one bounded batch per next (WorkflowSpout.emit_batch)
     assert any("do not replay" in m["msg"] and m["level"] == 3 for m in task.logs)
 
 
@@ -324,3 +324,97 @@ def test_a_failing_postprocess_fails_the_last_end_of_stream_and_still_forwards_i
     assert fail == {"command": "fail", "id": "e"}
     failure = record.read(str(task.results)).failure
     assert (failure.pe, failure.instance, failure.port) == (broken.id, 0, None)
+
+
+class SlowReadings(d4p.ProducerPE):
+    """One iteration of 60 s: a unit every half second (defined here, so it
+    travels by value in the plan)."""
+
+    def _process(self, inputs):
+        import time
+
+        for i in range(120):
+            time.sleep(0.5)
+            self.write("output", i)
+
+
+@pytest.mark.timeout(300)
+def test_a_60_s_source_iteration_streams_out_and_no_next_takes_a_second(tmp_path):
+    from d4p.testing.workflows import Double
+
+    graph = d4p.WorkflowGraph()
+    source, double = SlowReadings(), Double()
+    graph.connect(source, "output", double, "input")
+    project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "slow_source")
+    results = tmp_path / "results"
+    results.mkdir()
+    # ShellSpout kills a spout silent in a command for topology.subprocess.timeout.secs
+    options = {"d4p.results_dir": str(results), "topology.subprocess.timeout.secs": 5}
+    cluster = LocalCluster(project.folder, options=options, log=io.StringIO())
+    summary = cluster.run(seconds=240, until_idle=True)
+    spout = summary[project.topology.spouts[0].name]
+    bolt = summary[project.topology.bolts[0].name]
+    assert spout["emitted"] == 121 and spout["acked"] == 121  # 120 units and the end
+    assert spout["slowest_next_s"] < 1.0, spout
+    got = record.read(str(results))
+    assert sorted(got.results[double.id]["output"]) == [2 * i for i in range(120)]
+    # ShellBolt sends a heartbeat every second, though this bolt is never silent for one
+    assert bolt["heartbeats"] >= 50, bolt
+
+
+def test_the_subprocess_timeout_is_topology_subprocess_timeout_secs(tmp_path):
+    project = rogue_project(tmp_path, "    import time\n    time.sleep(30)")
+    cluster = LocalCluster(project.folder, log=io.StringIO(), options={
+        "topology.subprocess.timeout.secs": 2, "supervisor.worker.timeout.secs": 30})
+    with pytest.raises(HarnessError, match=r"subprocess heartbeat timeout \(2 s, "
+                       r"topology.subprocess.timeout.secs\)"):
+        cluster.run(seconds=60, until_idle=True)
+    assert all(t.shell.proc.poll() is not None for t in cluster.tasks.values())
+
+
+def test_shellbolt_max_pending_bounds_the_write_queue_not_the_unacked_tuples(tmp_path):
+    """A bolt that acks only every fifth tuple gets them with max pending 2:
+    ShellBolt's bound is on tuples not yet written to the process (with a bound
+    on unacked tuples, this topology would stall until the message timeout)."""
+    project = rogue_project(tmp_path, "\n".join([
+        "    held = self.__dict__.setdefault('_held', [])",
+        "    held.append(tup)",
+        "    if len(held) >= 5 or tup.stream == 'd4p.eos':",
+        "        for t in held:",
+        "            WorkflowBolt.process(self, t)",
+        "        held.clear()"]))
+    results = tmp_path / "results"
+    results.mkdir()
+    cluster = LocalCluster(project.folder, log=io.StringIO(), options={
+        "d4p.results_dir": str(results), "topology.shellbolt.max.pending": 2,
+        "topology.message.timeout.secs": 600})
+    summary = cluster.run(seconds=100, until_idle=True)
+    spout = summary[project.topology.spouts[0].name]
+    assert spout["acked"] == 51 and spout["failed"] == 0
+    got = record.read(str(results))
+    assert got.done == len(cluster.tasks) and got.failure is None
+
+
+@pytest.mark.parametrize(("version", "conf", "pauses"), [
+    ("1", {}, [0.001] * 4),  # SleepSpoutWaitStrategy, 1 ms
+    ("1.2.4", {"topology.sleep.spout.wait.strategy.time.ms": 50}, [0.05] * 4),
+    ("2", {}, [0.001] * 4),  # WaitStrategyProgressive with Storm 2's defaults
+    ("2", {"topology.spout.wait.progressive.level1.count": 1,
+           "topology.spout.wait.progressive.level2.count": 2,
+           "topology.spout.wait.progressive.level3.sleep.millis": 20}, [0.0, 1e-9, 1e-9, 0.02]),
+])
+def test_an_idle_spout_waits_as_the_storm_versions_wait_strategy_says(pipeline, version, conf,
+                                                                     pauses):
+    plan, project = pipeline
+    cluster = LocalCluster(project.folder, options=conf, log=io.StringIO(),
+                           storm_version=version)
+    assert [cluster.idle_pause(streak) for streak in (1, 2, 3, 4)] == pauses
+    other = "topology.sleep.spout.wait.strategy.time.ms" if version.startswith("2") else \
+        "topology.spout.wait.progressive.level3.sleep.millis"
+    assert other not in cluster.conf  # each version has its own settings
+
+
+def test_the_harness_plays_storm_1_or_2_only(pipeline):
+    plan, project = pipeline
+    with pytest.raises(HarnessError, match="Storm 1.x or 2.x, not '3.0'"):
+        LocalCluster(project.folder, storm_version="3.0")

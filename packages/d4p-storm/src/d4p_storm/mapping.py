@@ -68,7 +68,7 @@ class StormMapping(d4p.Mapping):
     description = "Apache Storm topology via streamparse (local sparse run, or --submit --nimbus HOST)"
     options = (
         d4p.Option("submit", False, "submit the topology to the cluster at --nimbus instead of "
-                   "running it locally (yes/no)", type=_flag),
+                   "running it locally (a flag)", type=_flag),
         d4p.Option("nimbus", "", "Nimbus host (host or host:port) for --submit"),
         d4p.Option("topology", "d4p_workflow", "name of the Storm topology"),
         d4p.Option("timeout", 0.0, "seconds a local run may take (0: no limit)", type=float),
@@ -150,9 +150,13 @@ def _script(name: str) -> str:
 
 def _environment() -> dict[str, str]:
     """The environment of Storm and its components: this Python's ``bin/``
-    first on PATH, so that Storm starts ``streamparse_run`` of this Python."""
+    first on PATH, so that Storm starts ``streamparse_run`` of this Python;
+    as root, ``LEIN_ROOT=1`` unless set (streamparse refuses to run Leiningen
+    as root without it, and d4p's containers often run as root)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    if os.geteuid() == 0:
+        env.setdefault("LEIN_ROOT", "1")
     return env
 
 
