@@ -94,7 +94,8 @@ def test_submit_without_leiningen_says_so(no_storm_path):
 
 def test_options_are_listed_and_checked():
     cls = d4p.get_mapping("storm")
-    assert [o.name for o in cls.options] == ["submit", "nimbus", "topology", "timeout"]
+    assert [o.name for o in cls.options] == ["submit", "nimbus", "topology", "timeout",
+                                             "serializer"]
     with pytest.raises(d4p.UsageError, match="has no option 'master'"):
         d4p.run(*get_case("pipeline").build(), mapping="storm", master="x")
 

@@ -81,6 +81,8 @@ class _Task:
 
     component: Component
     executor: Executor
+    binary: bool = False
+    """Whether units travel as bytes (the msgpack serializer) rather than text."""
     record: TaskRecord
     iid: int
     index: int
@@ -90,6 +92,7 @@ class _Task:
         """Find this task's instance and start its executor; False (and the
         task halted) when that fails."""
         name = self.component_name
+        self.binary = type(self.serializer).__name__ == "MsgpackSerializer"
         tasks = sorted(int(t) for t, c in context.get("task->component", {}).items() if c == name)
         self.index = tasks.index(int(self.task_id)) if int(self.task_id) in tasks else 0
         self.record = TaskRecord(storm_conf.get("d4p.results_dir"), name, self.index)
@@ -153,7 +156,7 @@ class _Task:
         """(stream, values) to emit for ``unit`` written on ``port``; ``cause``
         is (input port, data unit) or (None, stage) for the error message."""
         try:
-            text = encode(unit)
+            text = encode(unit, self.binary)
             tuples = [(s.id, [text, *(k.value(unit) for k in s.keys)])
                       for s in self.component.streams_of(port)]
         except Exception as exc:

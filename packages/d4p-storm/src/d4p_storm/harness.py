@@ -150,25 +150,36 @@ def fields_task_index(values: list, tasks: int) -> int:
 
 
 class ShellComponent:
-    """One task's process, talking JSON messages terminated by ``end`` lines."""
+    """One task's process, talking JSON messages terminated by ``end`` lines,
+    or msgpack messages (``serializer="msgpack"``, delimited by msgpack)."""
 
     def __init__(self, argv: list[str], cwd: str, env: dict, stderr_path: str,
-                 name: str) -> None:
+                 name: str, serializer: str = "json") -> None:
         self.name = name
         self.stderr_path = stderr_path
+        self.serializer = serializer
+        if serializer == "msgpack":
+            import msgpack
+
+            self._packb = msgpack.packb
+            self._unpacker = msgpack.Unpacker()
         with open(stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=err)
         self.pid = self.proc.pid
 
     def send(self, message: Any) -> None:
+        data = self._packb(message) if self.serializer == "msgpack" else \
+            json.dumps(message).encode() + b"\nend\n"
         try:
-            self.proc.stdin.write(json.dumps(message).encode() + b"\nend\n")
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError):
             raise self._died("while Storm was writing to it") from None
 
     def read(self) -> Any:
+        if self.serializer == "msgpack":
+            return self._read_msgpack()
         lines = []
         while True:
             line = self.proc.stdout.readline()
@@ -183,6 +194,17 @@ class ShellComponent:
         except ValueError:
             raise HarnessError(f"{self.name} wrote a message that is not JSON: "
                                f"{text[:200]!r}") from None
+
+    def _read_msgpack(self) -> Any:
+        while True:
+            try:
+                return next(self._unpacker)
+            except StopIteration:
+                pass
+            chunk = self.proc.stdout.read1(1 << 16)
+            if not chunk:
+                raise self._died("before answering")
+            self._unpacker.feed(chunk)
 
     def handshake(self, conf: dict, context: dict, pid_dir: str) -> int:
         """Send the setup message; check the pid reply and the pid file."""
@@ -422,9 +444,11 @@ class LocalCluster:
             spec = self.specs[comp]
             argv = self.command(comp)
             name = f"component {comp!r} task {task_id}"
+            serializer = "msgpack" if argv[-1].startswith("-s msgpack ") else "json"
             try:
                 proc = ShellComponent(argv, resources, env,
-                                      os.path.join(logs, f"{comp}-{task_id}.stderr"), name)
+                                      os.path.join(logs, f"{comp}-{task_id}.stderr"), name,
+                                      serializer)
             except OSError as exc:
                 raise HarnessError(f"cannot start {name} with {argv}: {exc}") from None
             self.tasks[task_id] = _Task(task_id, comp, spec in self._spouts(), proc)
@@ -840,7 +864,8 @@ class HarnessMapping(StormMapping):
 
     name = "storm-harness"
     description = "the storm mapping's topology over the multi-lang harness (tests; no Storm)"
-    options = tuple(o for o in StormMapping.options if o.name in ("topology", "timeout")) + (
+    options = tuple(o for o in StormMapping.options
+                    if o.name in ("topology", "timeout", "serializer")) + (
         Option("seed", 0, "seed of the harness's shuffle groupings", type=int),
     )
 

@@ -72,6 +72,9 @@ class StormMapping(d4p.Mapping):
         d4p.Option("nimbus", "", "Nimbus host (host or host:port) for --submit"),
         d4p.Option("topology", "d4p_workflow", "name of the Storm topology"),
         d4p.Option("timeout", 0.0, "seconds a local run may take (0: no limit)", type=float),
+        d4p.Option("serializer", "json", "multi-lang serializer: json (Storm's default; units "
+                   "as base64 text) or msgpack (units as bytes; Storm needs a msgpack "
+                   "topology.multilang.serializer class)", choices=("json", "msgpack")),
     )
     default_processes = 1
 
@@ -81,7 +84,8 @@ class StormMapping(d4p.Mapping):
         version = self.check_local()
         with tempfile.TemporaryDirectory(prefix="d4p-storm-") as work:
             project = export(plan, os.path.join(work, "project"), options["topology"],
-                             storm_version=version)
+                             storm_version=version,
+                             serializer=options.get("serializer", "json"))
             results = os.path.join(work, "results")
             os.mkdir(results)
             settings = {"d4p.results_dir": results, "topology.workers": plan.processes}
@@ -126,7 +130,7 @@ class StormMapping(d4p.Mapping):
             raise _not_found(["lein"])
         folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
         project = export(plan, os.path.join(folder, "project"), options["topology"],
-                         nimbus=nimbus)
+                         nimbus=nimbus, serializer=options.get("serializer", "json"))
         command = [_script("sparse"), "submit", "-n", project.name, "-e", "prod",
                    "-o", f"topology.workers={plan.processes}", "--force"]
         done = subprocess.run(command, cwd=project.folder, env=_environment(),
