@@ -31,11 +31,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import d4p
 from d4p import UsageError
 from d4p.plan import Plan
 
-from .__about__ import __version__
+from .requirements import write_requirements
 from .shipping import SERIALIZERS, ship
 from .topology import FIELDS_GROUPING, StormTopology, translate
 
@@ -128,8 +127,7 @@ def _write(root: Path, plan: Plan, topology: StormTopology, name: str, nimbus: s
         _topology_module(name, topology, classes, attrs))
     (root / "config.json").write_text(json.dumps(_config(nimbus, serializer), indent=4) + "\n")
     (root / "project.clj").write_text(_project_clj(name, storm_version))
-    (root / "virtualenvs" / f"{name}.txt").write_text(
-        f"d4p-core=={d4p.__version__}\nd4p-storm=={__version__}\nstreamparse>=5.0.1\n")
+    write_requirements(plan, root, name, serializer)
     (root / ".gitignore").write_text("_build/\n_resources/\nlogs/\n__pycache__/\n")
     (root / "README.md").write_text(_readme(name, topology, workflow_files, storm_version))
 
