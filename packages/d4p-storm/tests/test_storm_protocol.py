@@ -271,13 +271,20 @@ def test_harness_detects_a_silent_bolt(tmp_path):
     assert all(t.shell.proc.poll() is not None for t in cluster.tasks.values())
 
 
-def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline, tmp_path):
-    plan, project = pipeline
+def run_topology(project, tmp_path, seconds, **options):
+    """Run ``project`` in the harness with Storm ``options`` until idle: its
+    summary and the folder of the tasks' records."""
     results = tmp_path / "results"
     results.mkdir()
-    options = {"d4p.results_dir": str(results), "topology.max.spout.pending": 2}
-    cluster = LocalCluster(project.folder, options=options, log=io.StringIO())
-    summary = cluster.run(seconds=120, until_idle=True)
+    cluster = LocalCluster(project.folder, log=io.StringIO(),
+                           options={"d4p.results_dir": str(results), **options})
+    return cluster.run(seconds=seconds, until_idle=True), results
+
+
+def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline, tmp_path):
+    plan, project = pipeline
+    summary, results = run_topology(project, tmp_path, 120,
+                                    **{"topology.max.spout.pending": 2})
     spout = summary[project.topology.spouts[0].name]
     assert spout["emitted"] == 51 and spout["acked"] == 51 and spout["failed"] == 0
     got = record.read(str(results))
@@ -346,12 +353,9 @@ def test_a_60_s_source_iteration_streams_out_and_no_next_takes_a_second(tmp_path
     source, double = SlowReadings(), Double()
     graph.connect(source, "output", double, "input")
     project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "slow_source")
-    results = tmp_path / "results"
-    results.mkdir()
     # ShellSpout kills a spout silent in a command for topology.subprocess.timeout.secs
-    options = {"d4p.results_dir": str(results), "topology.subprocess.timeout.secs": 5}
-    cluster = LocalCluster(project.folder, options=options, log=io.StringIO())
-    summary = cluster.run(seconds=240, until_idle=True)
+    summary, results = run_topology(project, tmp_path, 240,
+                                    **{"topology.subprocess.timeout.secs": 5})
     spout = summary[project.topology.spouts[0].name]
     bolt = summary[project.topology.bolts[0].name]
     assert spout["emitted"] == 121 and spout["acked"] == 121  # 120 units and the end
@@ -383,16 +387,12 @@ def test_shellbolt_max_pending_bounds_the_write_queue_not_the_unacked_tuples(tmp
         "        for t in held:",
         "            WorkflowBolt.process(self, t)",
         "        held.clear()"]))
-    results = tmp_path / "results"
-    results.mkdir()
-    cluster = LocalCluster(project.folder, log=io.StringIO(), options={
-        "d4p.results_dir": str(results), "topology.shellbolt.max.pending": 2,
-        "topology.message.timeout.secs": 600})
-    summary = cluster.run(seconds=100, until_idle=True)
+    summary, results = run_topology(project, tmp_path, 100, **{
+        "topology.shellbolt.max.pending": 2, "topology.message.timeout.secs": 600})
     spout = summary[project.topology.spouts[0].name]
     assert spout["acked"] == 51 and spout["failed"] == 0
     got = record.read(str(results))
-    assert got.done == len(cluster.tasks) and got.failure is None
+    assert got.done == sum(row["tasks"] for row in summary.values()) and got.failure is None
 
 
 @pytest.mark.parametrize(("version", "conf", "pauses"), [
@@ -464,10 +464,7 @@ def test_msgpack_carries_arrays_as_pickle_bytes_and_round_trips_them(tmp_path):
     finally:
         shell.stop()
     # the whole topology through the harness, in msgpack, gives simple's arrays
-    results = tmp_path / "results"
-    results.mkdir()
-    LocalCluster(project.folder, options={"d4p.results_dir": str(results)},
-                 log=io.StringIO()).run(seconds=120, until_idle=True)
+    _, results = run_topology(project, tmp_path, 120)
     got = sorted(record.read(str(results)).results[scale.id]["output"], key=lambda r: r[0])
     want = sorted(next(iter(d4p.run(graph, {source: 1}).values()))["output"],
                   key=lambda r: r[0])
