@@ -327,3 +327,21 @@ def test_a_user_folder_workflow_from_the_command_line_equals_simple_and_ends_qui
     expected = [(k, sum(4 * i * 0.5 for i in range(40) if i % 5 == k)) for k in range(5)]
     assert outputs["simple"] == expected
     assert outputs["spark"] == outputs["simple"]
+
+
+def test_a_running_context_on_a_cluster_is_checked_too(cluster, tmp_path, monkeypatch):
+    """A context the user started (a notebook's) whose workers lack d4p: the
+    first run on it says so, and d4p leaves the user's context running."""
+    python = _venv(tmp_path / "bare")
+    d4p_spark.stop()
+    monkeypatch.setenv("PYSPARK_PYTHON", str(python))
+    conf = pyspark.SparkConf().setMaster(cluster).setAll(
+        [tuple(c.split("=", 1)) for c in CLUSTER_CONF])
+    sc = pyspark.SparkContext(conf=conf)
+    try:
+        with pytest.raises(d4p.UsageError, match=f"Python {tmp_path}/bare/bin/python "
+                           r"\(3\.\d+\.\d+\) cannot import d4p"):
+            d4p.run(_where_graph(tmp_path), mapping="spark")
+        assert pyspark.SparkContext._active_spark_context is sc
+    finally:
+        sc.stop()

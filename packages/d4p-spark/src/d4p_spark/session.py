@@ -112,6 +112,10 @@ def get_context(master: str | None = None, conf=None):
         running = SparkContext._active_spark_context
         if running is not None:
             _check_same(running, master, settings)
+            if not is_local(running.master):  # a notebook's context on a cluster: once
+                from .cluster import check_workers
+
+                check_workers(running, getattr(running, "pythonExec", None))
             return running
         master = master or DEFAULT_MASTER
         java_version()
