@@ -4,6 +4,7 @@ and the harness against components that break it."""
 import io
 import os
 import re
+import threading
 
 import d4p
 import pytest
@@ -470,3 +471,41 @@ def test_msgpack_carries_arrays_as_pickle_bytes_and_round_trips_them(tmp_path):
                   key=lambda r: r[0])
     assert [i for i, _ in got] == [0, 1, 2, 3]
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
+class Endless(d4p.ProducerPE):
+    """Writes 100,000 units in one iteration and notes how far it got (every
+    100 units) in the file ``progress``."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+    def _process(self, inputs):
+        for i in range(100_000):
+            if i % 100 == 0:
+                with open(self.progress, "w") as note:
+                    note.write(str(i))
+            self.write("output", i)
+
+
+def test_a_spout_source_runs_at_most_a_bounded_queue_ahead_of_the_emits(tmp_path):
+    from d4p.testing.workflows import Double
+
+    progress = tmp_path / "progress"
+    graph = d4p.WorkflowGraph()
+    source = Endless(str(progress))
+    graph.connect(source, "output", Double(), "input")
+    project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "endless")
+    task = Task(project, "Endless", tmp_path)
+    try:
+        task.send({"command": "next"})
+        emits = task.until(lambda m: m.get("command") == "sync")[:-1]
+        assert 0 < len(emits) <= 100, emits[:2]
+        assert all(m["command"] == "emit" for m in emits), emits[:2]
+        threading.Event().wait(2)  # the source thread runs on as far as the queue lets it
+        ahead = int(progress.read_text())
+    finally:
+        task.stop()
+    # WorkflowSpout.buffered (1,000) waiting plus one unit in hand, noted every 100
+    assert ahead <= len(emits) + 1000 + 100
