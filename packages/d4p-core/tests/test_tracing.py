@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import d4p
 import pytest
 from d4p.examples import wordcount
@@ -124,3 +126,38 @@ def test_own_times_of_a_fused_chain_add_up_and_name_the_slow_pe(recorder):
     ids = [pe.id for pe in pes]
     assert result.summary.units == dict.fromkeys(ids[1:], 20_000) | {ids[0]: 1}
     assert set(own) == set(ids) and all(seconds >= 0.0 for seconds in own.values())
+
+
+def test_pickled_size_counts_numpy_buffers_exactly():
+    np = pytest.importorskip("numpy")
+    from d4p.tracing import pickled_size
+
+    arrays = [np.zeros(16_384), np.ones(1000, dtype=np.int32), np.arange(7, dtype=np.uint8)]
+    payload = sum(a.nbytes for a in arrays)  # 131,072 + 4,000 + 7
+    size = pickled_size(arrays)
+    assert payload <= size <= payload * 1.01
+    stream = len(pickle.dumps(arrays, protocol=5, buffer_callback=lambda buf: False))
+    assert size == stream + payload
+
+
+def test_edge_bytes_of_an_array_workflow_match_the_arrays_sent(recorder):
+    np = pytest.importorskip("numpy")
+
+    @d4p.producer
+    def arrays():
+        for i in range(40):
+            yield np.full(16_384, float(i))
+
+    @d4p.iterative
+    def total(a):
+        return float(a.sum())
+
+    graph = d4p.WorkflowGraph()
+    source, sink = arrays(), total()
+    sink.numprocesses = 2
+    graph.connect(source, "output", sink, "input")
+    result = d4p.run(graph, mapping="multi", processes=3, monitor="test://recorder")
+    (sums,) = result.values()
+    assert sorted(*sums.values()) == [16_384.0 * i for i in range(40)]
+    crossing = sum(e["bytes"] for e in recorder.of("edge"))
+    assert 40 * 131_072 <= crossing <= 40 * 131_072 * 1.01

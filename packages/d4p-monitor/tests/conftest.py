@@ -98,8 +98,8 @@ def record_run(store, run=None, *, events=None, seconds: float = 1.05, error=Non
 class MongoServer:
     """A SecantusDB server (MongoDB wire protocol) on 127.0.0.1."""
 
-    def __init__(self, root: Path) -> None:
-        self.port = free_port()
+    def __init__(self, root: Path, port: int | None = None, auth: bool = False) -> None:
+        self.port = port or free_port()
         self.root = root
         exe = shutil.which("secantusd-py", path=os.path.dirname(sys.executable)) or \
             shutil.which("secantusd-py")
@@ -109,7 +109,8 @@ class MongoServer:
         self.log = open(root / "secantusd.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [exe, "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", str(root / "data"), "--log-level", "WARNING"],
+             "--storage-path", str(root / "data"), "--log-level", "WARNING",
+             *(["--auth"] if auth else [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.uri = f"mongodb://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
@@ -135,6 +136,19 @@ class MongoServer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_default_store(tmp_path_factory):
+    """The default store (and the notes of unfinished runs beside it) in a
+    folder of the test session, never the user's."""
+    old = os.environ.get("D4P_MONITOR_DB")
+    os.environ["D4P_MONITOR_DB"] = str(tmp_path_factory.mktemp("default") / "monitor.sqlite")
+    yield
+    if old is None:
+        os.environ.pop("D4P_MONITOR_DB", None)
+    else:
+        os.environ["D4P_MONITOR_DB"] = old
 
 
 @pytest.fixture(scope="session")
@@ -205,13 +219,30 @@ def start_mongo(tmp_path):
     """``start_mongo()``: a SecantusDB server of this test alone (stopped at its end)."""
     servers = []
 
-    def start():
-        servers.append(MongoServer(tmp_path))
+    def start(port=None, auth=False):
+        servers.append(MongoServer(tmp_path, port, auth))
         return servers[-1]
 
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def mongo_with_password(start_mongo):
+    """``mongodb://alice:s3cr%2Ft-pw@127.0.0.1:PORT/d4p?authSource=admin``: a SecantusDB
+    server of this test that requires that user (created before auth is switched on)."""
+    import pymongo
+
+    server = start_mongo()
+    client = pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=5000)
+    try:
+        client.admin.command("createUser", "alice", pwd="s3cr/t-pw", roles=["root"])
+    finally:
+        client.close()
+    server.stop()
+    server = start_mongo(server.port, auth=True)
+    return f"mongodb://alice:s3cr%2Ft-pw@127.0.0.1:{server.port}/d4p?authSource=admin"
 
 
 @pytest.fixture

@@ -138,3 +138,11 @@ def test_serve_on_a_busy_port_says_so(tmp_path, capsys):
                      "--port", str(port)])
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_monitor_in_a_missing_folder_is_refused_before_the_run(tmp_path, capsys):
+    target = tmp_path / "no" / "such" / "m.sqlite"
+    assert main(["run", "wordcount", "-p", "words=100", "--monitor", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"folder {str(target.parent)!r} does not exist" in err
+    assert "Traceback" not in err and not (tmp_path / "no").exists()

@@ -9,7 +9,7 @@ import warnings
 import d4p
 import pytest
 from d4p.examples import wordcount
-from d4p_monitor import MonitorWarning, Tracer, open_store
+from d4p_monitor import MonitorWarning, StoreError, Tracer, open_store, unfinished
 
 
 def test_every_event_is_stored_by_the_end_of_the_run(store_uri, new_run, events_for):
@@ -97,8 +97,11 @@ def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_lo
     assert list(got.values()) == list(expected.values())
     [w] = caught
     text = str(w.message)
-    assert "monitoring data of run" in text and "the run record" in text
-    assert "the run's end" in text and uri in text and "results are not affected" in text
+    assert text.startswith(f"monitoring lost run {got.summary.run_id} (workflow): its record "
+                           "and ")
+    assert "marked 'incomplete' when the store is next reached" in text
+    assert "Lost: the run record" in text and "the run's end" in text
+    assert uri in text and "results are not affected" in text
 
 
 def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for):
@@ -124,10 +127,25 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
     with pytest.warns(MonitorWarning) as caught:
         tracer.run_finished(run, 1.0, None)
     text = str(caught[0].message)
-    assert "7 instance events" in text and "5 edge events" in text
-    assert "the run record" not in text and "the run's end" in text
+    assert text.startswith(f"monitoring lost 12 events of run {run.id} (wordcount); the run "
+                           "record is incomplete (it is marked 'incomplete' when the store is "
+                           "next reached). Lost: 7 instance events; 5 edge events")
+    assert "Lost: the run record" not in text and "the run's end" in text
     assert tracer.lost["events"] == {"instance": 7, "edge": 5}
     assert tracer.lost["pes"] == sorted(run.plan.pes)
+    with open_store(uri, timeout=0.5) as store:  # the store is away: the note stays
+        with pytest.raises(StoreError):
+            store.run(run.id)
+    start_mongo(server.port)  # the same server (same data) is back
+    with open_store(uri) as store:  # the next connection completes the record
+        rec = store.run(run.id)
+        assert len(store.events(run.id, "instance")) == 6
+    assert rec["status"] == "incomplete" and rec["seconds"] == 1.0
+    assert "5 edge events, 7 instance events of PEs" in rec["lost"]
+    assert "the store was lost" in rec["lost"]
+    with open_store(uri) as store:  # once
+        assert store.run(run.id)["status"] == "incomplete"
+    assert not list(unfinished.folder().glob(f"*-{run.id}.json"))
 
 
 def test_memory_is_bounded_and_dropped_events_are_reported(unreachable_mongo_uri, new_run,
@@ -155,7 +173,7 @@ def test_dropped_events_are_noted_in_the_run_record(tmp_path, new_run, events_fo
     with open_store(db) as store:
         rec = store.run(run.id)
         assert len(store.events(run.id, "instance")) == 5
-    assert rec["status"] == "ok" and "13 not recorded" not in rec["lost"]
+    assert rec["status"] == "incomplete" and "13 not recorded" not in rec["lost"]
     assert "instance events" in rec["lost"] and "the buffer was full" in rec["lost"]
 
 
@@ -172,11 +190,11 @@ def test_a_bad_mongodb_uri_is_a_usage_error_before_the_run():
 
 
 def test_an_unwritable_sqlite_file_loses_the_data_but_not_the_run(tmp_path):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the store's folder should be")
+    blocker = tmp_path / "monitor.sqlite"
+    blocker.mkdir()  # a folder where the store's file should be
     graph, inputs = wordcount(words=500, counters=2)
     with pytest.warns(MonitorWarning, match="cannot open the monitoring store") as caught:
-        result = d4p.run(graph, inputs, monitor=str(blocker / "monitor.sqlite"))
+        result = d4p.run(graph, inputs, monitor=str(blocker))
     assert sum(c for _, c in next(iter(result.values()))["output"]) > 0
     assert "the run record" in str(caught[0].message)
 

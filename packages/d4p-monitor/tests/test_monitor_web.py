@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pytest
@@ -162,3 +163,65 @@ def test_security_headers(served):
         assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
         assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert served.base.startswith("http://127.0.0.1:")
+
+
+def _request(server, method: str, path: str, host: str | None):
+    import http.client
+
+    address, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(address, port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Length"), r.read()
+    finally:
+        conn.close()
+
+
+def test_only_requests_addressed_to_the_server_are_answered(served_sqlite):
+    server = served_sqlite.server
+    port = server.server_address[1]
+    run = served_sqlite.runs["ok"]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", None):
+        status, _, body = _request(server, "GET", f"/api/runs/{run.id}", host)
+        assert status == 200 and json.loads(body)["id"] == run.id, host
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}"):
+        status, _, body = _request(server, "GET", f"/api/runs/{run.id}", host)
+        assert status == 403, host
+        error = json.loads(body)["error"]
+        assert f"does not answer to the name {host!r}" in error and "--allow-host" in error
+        assert run.id not in body.decode()
+        status, _, body = _request(server, "GET", f"/runs/{run.id}", host)
+        assert status == 403 and b"--allow-host NAME" in body and b"wordcount" not in body
+
+
+def test_allow_host_adds_names_and_an_any_address_server_answers_ip_addresses(store):
+    from d4p_monitor import serve_in_thread
+
+    server = serve_in_thread(store, allow_hosts=["monitor.lab.example"])
+    try:
+        assert _request(server, "GET", "/api/runs", "monitor.lab.example:80")[0] == 200
+        assert _request(server, "GET", "/api/runs", "other.lab.example")[0] == 403
+        assert _request(server, "GET", "/api/runs", "10.1.2.3")[0] == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+    server = serve_in_thread(store, host="0.0.0.0")
+    try:
+        assert _request(server, "GET", "/api/runs", "10.1.2.3:8765")[0] == 200
+        assert _request(server, "GET", "/api/runs", "monitor.lab.example")[0] == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_head_answers_like_get_without_a_body(served):
+    run = served.runs["ok"]
+    for path in ("/", f"/runs/{run.id}/profile", "/api/runs", "/runs/0123456789ab"):
+        get_status, get_length, body = _request(served.server, "GET", path, "127.0.0.1")
+        status, length, empty = _request(served.server, "HEAD", path, "127.0.0.1")
+        assert (status, empty) == (get_status, b"") and get_status in (200, 404)
+        assert int(length) == len(body) > 0

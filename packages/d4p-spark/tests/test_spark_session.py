@@ -121,3 +121,25 @@ def test_no_java_process_outlives_a_script_that_ran_spark(tmp_path):
     assert done.stdout.strip() == "[{'output': [90]}]"
     assert processes_mentioning(name) == []
     assert "Traceback" not in done.stderr
+
+
+def test_the_workers_python_is_the_users_when_set(monkeypatch):
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert session.worker_python("local[2]", {}) == sys.executable
+    assert session.worker_python("spark://127.0.0.1:7077", {}) == sys.executable
+    assert session.worker_python("spark://192.0.2.1:7077", {}) is None  # Spark's default
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/py/bin/python")
+    assert session.worker_python("local[2]", {}) == "/opt/py/bin/python"
+    assert session.worker_python("spark://192.0.2.1:7077", {}) == "/opt/py/bin/python"
+    conf = {"spark.pyspark.python": "./env/bin/python"}
+    assert session.worker_python("spark://192.0.2.1:7077", conf) == "./env/bin/python"
+
+
+def test_a_driver_python_other_than_this_one_is_a_usage_error(no_spark):
+    graph, inputs = pipeline(3)
+    with pytest.raises(d4p.UsageError, match=r"spark.pyspark.driver.python=/usr/bin/false names "
+                       r"another Python than the one running d4p \(.*\), which is Spark's "
+                       r"driver: run d4p with that Python"):
+        d4p.run(graph, inputs, mapping="spark",
+                conf=["spark.pyspark.driver.python=/usr/bin/false"])
+    assert session._started is None

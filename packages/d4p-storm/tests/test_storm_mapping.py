@@ -94,7 +94,8 @@ def test_submit_without_leiningen_says_so(no_storm_path):
 
 def test_options_are_listed_and_checked():
     cls = d4p.get_mapping("storm")
-    assert [o.name for o in cls.options] == ["submit", "nimbus", "topology", "timeout"]
+    assert [o.name for o in cls.options] == ["submit", "nimbus", "topology", "timeout",
+                                             "serializer"]
     with pytest.raises(d4p.UsageError, match="has no option 'master'"):
         d4p.run(*get_case("pipeline").build(), mapping="storm", master="x")
 
@@ -259,3 +260,13 @@ def test_a_unit_that_cannot_travel_fails_the_run_naming_the_writer():
     failure = info.value
     assert (failure.pe, failure.instance, failure.port, failure.data) == (pe.id, 0, "input", "0")
     assert "cannot be sent through Storm: TypeError" in str(failure)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="LEIN_ROOT matters to root only")
+def test_as_root_lein_root_is_set_for_sparse_unless_the_user_set_it(monkeypatch):
+    from d4p_storm.mapping import _environment
+
+    monkeypatch.delenv("LEIN_ROOT", raising=False)
+    assert _environment()["LEIN_ROOT"] == "1"
+    monkeypatch.setenv("LEIN_ROOT", "yes")
+    assert _environment()["LEIN_ROOT"] == "yes"

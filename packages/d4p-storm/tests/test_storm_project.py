@@ -1,14 +1,18 @@
 """``d4p storm export``: the streamparse project on disk, from Python and
 from the ``d4p`` command."""
 
+import importlib.metadata as metadata
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 
+import d4p
+import d4p_storm
 import pytest
 from d4p import UsageError
 from d4p.plan import make_plan
@@ -44,9 +48,12 @@ def test_export_writes_a_complete_streamparse_project(tmp_path):
                      nimbus="nimbus.example.org", storm_version="1.2.3")
     root = project.folder
     assert project.name == "pipe_line"
-    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    wheels = [f for f in files if f.startswith("wheels/")]  # d4p's packages when not indexed
+    assert [f for f in files if f not in wheels] == [
         ".gitignore", "README.md", "config.json", "project.clj", "src/pipe_line_d4p.py",
         "src/pipe_line_plan.pickle", "topologies/pipe_line.py", "virtualenvs/pipe_line.txt"]
+    assert all(re.match(r"wheels/d4p_(core|storm)-[\w.]+-py3-none-any\.whl$", w) for w in wheels)
     config = json.loads((root / "config.json").read_text())
     assert config["serializer"] == "json"
     assert config["topology_specs"] == "topologies/"
@@ -55,8 +62,12 @@ def test_export_writes_a_complete_streamparse_project(tmp_path):
     assert '(defproject pipe_line "0.0.1-SNAPSHOT"' in clj
     assert '[org.apache.storm/storm-core "1.2.3"]' in clj
     assert '[org.apache.storm/flux-core "1.2.3"]' in clj
-    requirements = (root / "virtualenvs" / "pipe_line.txt").read_text().split()
-    assert requirements[0].startswith("d4p-core==") and requirements[1].startswith("d4p-storm==")
+    requirements = [line.split("  #")[0] for line in
+                    (root / "virtualenvs" / "pipe_line.txt").read_text().splitlines()
+                    if line and not line.startswith("#")]
+    assert requirements == (["--find-links wheels"] if wheels else []) + [
+        f"d4p-core=={d4p.__version__}", f"d4p-storm=={d4p_storm.__version__}",
+        f"streamparse=={metadata.version('streamparse')}"]
     readme = (root / "README.md").read_text()
     assert "sparse run -n pipe_line" in readme and "| Double" in readme
     assert oct(root.stat().st_mode & 0o777) != oct(0o700)  # not mkdtemp's private mode
@@ -157,3 +168,69 @@ def test_cli_exports_a_module_whose_pes_travel_by_value(tmp_path):
     got = record.read(str(results))
     assert got.failure is None
     assert sorted(got.results["Label1"]["output"]) == [f"n{i}" for i in range(6)]
+
+
+NUMPY_WORKFLOW = """
+import d4p
+import numpy as np
+
+import storm_req_helper  # beside the workflow: copied into src/, not a requirement
+
+
+@d4p.producer
+def arrays(n=3):
+    for i in range(n):
+        yield np.full(4, float(i))
+
+
+@d4p.iterative
+def total(a):
+    return storm_req_helper.twice(float(a.sum()))
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(arrays(), "output", total(), "input")
+"""
+
+
+@pytest.mark.timeout(600)
+def test_the_requirements_install_offline_in_a_fresh_venv_from_local_wheels(tmp_path):
+    from d4p_storm.wheels import closure, is_local, wheel_of
+
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    (folder / "numwf.py").write_text(NUMPY_WORKFLOW)
+    (folder / "storm_req_helper.py").write_text("def twice(x):\n    return 2 * x\n")
+    done = d4p_command("storm", "export", str(folder / "numwf.py"), str(tmp_path / "proj"))
+    assert done.returncode == 0, done.stderr
+    project = tmp_path / "proj"
+    text = (project / "virtualenvs" / "numwf.txt").read_text()
+    pins = {line.split("==")[0]: line.split("==")[1].split()[0]
+            for line in text.splitlines() if "==" in line and not line.startswith("#")}
+    assert pins == {"d4p-core": d4p.__version__, "d4p-storm": d4p_storm.__version__,
+                    "numpy": metadata.version("numpy"),
+                    "streamparse": metadata.version("streamparse")}
+    assert "numpy==" + metadata.version("numpy") + "  # imported by d4p_workflow_numwf.py" in text
+    assert "storm_req_helper" not in text and "no installed distribution" not in text
+    # the third-party wheels an index would give the workers, made from this environment
+    house = tmp_path / "house"
+    house.mkdir()
+    for name in closure(list(pins)):
+        if not is_local(name):
+            wheel_of(name, house)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-index", "--find-links",
+                           str(house), "-r", "virtualenvs/numwf.txt"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    check = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import d4p, d4p_storm.components, numpy, "
+         "streamparse; print(d4p.__file__, d4p.__version__, numpy.__version__)"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
+    where, version, numpy_version = check.stdout.split()
+    assert where.startswith(str(venv)) and version == d4p.__version__
+    assert numpy_version == metadata.version("numpy")
+    assert (venv / "bin" / "streamparse_run").exists()

@@ -4,6 +4,7 @@ and the harness against components that break it."""
 import io
 import os
 import re
+import threading
 
 import d4p
 import pytest
@@ -154,12 +155,12 @@ def test_spout_answers_each_command_with_sync_and_ends_with_end_of_stream(pipeli
     try:
         task.send({"command": "activate"})
         assert task.until(lambda m: True) == [{"command": "sync"}]
-        emits, nexts = [], 0
+        emits, per_next = [], []
         while not any(e["stream"] == "d4p.eos" for e in emits):
             task.send({"command": "next"})
-            nexts += 1
             got = task.until(lambda m: m.get("command") == "sync")
             emits += got[:-1]
+            per_next.append(len(got) - 1)
         task.send({"command": "next"})
         assert task.until(lambda m: True) == [{"command": "sync"}]  # nothing left
         task.send({"command": "ack", "id": emits[0]["id"]})
@@ -172,7 +173,7 @@ def test_spout_answers_each_command_with_sync_and_ends_with_end_of_stream(pipeli
     assert [decode(e["tuple"][0]) for e in data] == list(range(50))
     assert len({e["id"] for e in emits}) == len(emits) == 51  # every tuple has a message id
     assert emits[-1]["tuple"] == [task.component.iids[0]]
-    assert nexts == 2  # one iteration: 50 units, then the end of stream
+    assert max(per_next) <= 100  # one bounded batch per next (WorkflowSpout.emit_batch)
     assert any("do not replay" in m["msg"] and m["level"] == 3 for m in task.logs)
 
 
@@ -271,13 +272,20 @@ def test_harness_detects_a_silent_bolt(tmp_path):
     assert all(t.shell.proc.poll() is not None for t in cluster.tasks.values())
 
 
-def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline, tmp_path):
-    plan, project = pipeline
+def run_topology(project, tmp_path, seconds, **options):
+    """Run ``project`` in the harness with Storm ``options`` until idle: its
+    summary and the folder of the tasks' records."""
     results = tmp_path / "results"
     results.mkdir()
-    options = {"d4p.results_dir": str(results), "topology.max.spout.pending": 2}
-    cluster = LocalCluster(project.folder, options=options, log=io.StringIO())
-    summary = cluster.run(seconds=120, until_idle=True)
+    cluster = LocalCluster(project.folder, log=io.StringIO(),
+                           options={"d4p.results_dir": str(results), **options})
+    return cluster.run(seconds=seconds, until_idle=True), results
+
+
+def test_max_spout_pending_throttles_and_the_acker_completes_every_tree(pipeline, tmp_path):
+    plan, project = pipeline
+    summary, results = run_topology(project, tmp_path, 120,
+                                    **{"topology.max.spout.pending": 2})
     spout = summary[project.topology.spouts[0].name]
     assert spout["emitted"] == 51 and spout["acked"] == 51 and spout["failed"] == 0
     got = record.read(str(results))
@@ -324,3 +332,180 @@ def test_a_failing_postprocess_fails_the_last_end_of_stream_and_still_forwards_i
     assert fail == {"command": "fail", "id": "e"}
     failure = record.read(str(task.results)).failure
     assert (failure.pe, failure.instance, failure.port) == (broken.id, 0, None)
+
+
+class SlowReadings(d4p.ProducerPE):
+    """One iteration of 60 s: a unit every half second (defined here, so it
+    travels by value in the plan)."""
+
+    def _process(self, inputs):
+        import time
+
+        for i in range(120):
+            time.sleep(0.5)
+            self.write("output", i)
+
+
+@pytest.mark.timeout(300)
+def test_a_60_s_source_iteration_streams_out_and_no_next_takes_a_second(tmp_path):
+    from d4p.testing.workflows import Double
+
+    graph = d4p.WorkflowGraph()
+    source, double = SlowReadings(), Double()
+    graph.connect(source, "output", double, "input")
+    project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "slow_source")
+    # ShellSpout kills a spout silent in a command for topology.subprocess.timeout.secs
+    summary, results = run_topology(project, tmp_path, 240,
+                                    **{"topology.subprocess.timeout.secs": 5})
+    spout = summary[project.topology.spouts[0].name]
+    bolt = summary[project.topology.bolts[0].name]
+    assert spout["emitted"] == 121 and spout["acked"] == 121  # 120 units and the end
+    assert spout["slowest_next_s"] < 1.0, spout
+    got = record.read(str(results))
+    assert sorted(got.results[double.id]["output"]) == [2 * i for i in range(120)]
+    # ShellBolt sends a heartbeat every second, though this bolt is never silent for one
+    assert bolt["heartbeats"] >= 50, bolt
+
+
+def test_the_subprocess_timeout_is_topology_subprocess_timeout_secs(tmp_path):
+    project = rogue_project(tmp_path, "    import time\n    time.sleep(30)")
+    cluster = LocalCluster(project.folder, log=io.StringIO(), options={
+        "topology.subprocess.timeout.secs": 2, "supervisor.worker.timeout.secs": 30})
+    with pytest.raises(HarnessError, match=r"subprocess heartbeat timeout \(2 s, "
+                       r"topology.subprocess.timeout.secs\)"):
+        cluster.run(seconds=60, until_idle=True)
+    assert all(t.shell.proc.poll() is not None for t in cluster.tasks.values())
+
+
+def test_shellbolt_max_pending_bounds_the_write_queue_not_the_unacked_tuples(tmp_path):
+    """A bolt that acks only every fifth tuple gets them with max pending 2:
+    ShellBolt's bound is on tuples not yet written to the process (with a bound
+    on unacked tuples, this topology would stall until the message timeout)."""
+    project = rogue_project(tmp_path, "\n".join([
+        "    held = self.__dict__.setdefault('_held', [])",
+        "    held.append(tup)",
+        "    if len(held) >= 5 or tup.stream == 'd4p.eos':",
+        "        for t in held:",
+        "            WorkflowBolt.process(self, t)",
+        "        held.clear()"]))
+    summary, results = run_topology(project, tmp_path, 100, **{
+        "topology.shellbolt.max.pending": 2, "topology.message.timeout.secs": 600})
+    spout = summary[project.topology.spouts[0].name]
+    assert spout["acked"] == 51 and spout["failed"] == 0
+    got = record.read(str(results))
+    assert got.done == sum(row["tasks"] for row in summary.values()) and got.failure is None
+
+
+@pytest.mark.parametrize(("version", "conf", "pauses"), [
+    ("1", {}, [0.001] * 4),  # SleepSpoutWaitStrategy, 1 ms
+    ("1.2.4", {"topology.sleep.spout.wait.strategy.time.ms": 50}, [0.05] * 4),
+    ("2", {}, [0.001] * 4),  # WaitStrategyProgressive with Storm 2's defaults
+    ("2", {"topology.spout.wait.progressive.level1.count": 1,
+           "topology.spout.wait.progressive.level2.count": 2,
+           "topology.spout.wait.progressive.level3.sleep.millis": 20}, [0.0, 1e-9, 1e-9, 0.02]),
+])
+def test_an_idle_spout_waits_as_the_storm_versions_wait_strategy_says(pipeline, version, conf,
+                                                                     pauses):
+    plan, project = pipeline
+    cluster = LocalCluster(project.folder, options=conf, log=io.StringIO(),
+                           storm_version=version)
+    assert [cluster.idle_pause(streak) for streak in (1, 2, 3, 4)] == pauses
+    other = "topology.sleep.spout.wait.strategy.time.ms" if version.startswith("2") else \
+        "topology.spout.wait.progressive.level3.sleep.millis"
+    assert other not in cluster.conf  # each version has its own settings
+
+
+def test_the_harness_plays_storm_1_or_2_only(pipeline):
+    plan, project = pipeline
+    with pytest.raises(HarnessError, match="Storm 1.x or 2.x, not '3.0'"):
+        LocalCluster(project.folder, storm_version="3.0")
+
+
+class Scale(d4p.IterativePE):
+    def _process(self, data):
+        i, values = data
+        return i, values * 2
+
+
+def test_msgpack_carries_arrays_as_pickle_bytes_and_round_trips_them(tmp_path):
+    import numpy as np
+    from d4p.testing.workflows import Arrays
+
+    graph = d4p.WorkflowGraph()
+    source, scale = Arrays(count=4, size=16_384), Scale()
+    graph.connect(source, "output", scale, "input")
+    plan = make_plan(graph, 1, {source: 1})
+    project = export(plan, tmp_path / "p", "binary", serializer="msgpack")
+    config = __import__("json").loads((project.folder / "config.json").read_text())
+    assert config["serializer"] == "msgpack"
+    # a bolt task spoken to in msgpack: the unit field is the pickle's bytes, no base64
+    cluster = LocalCluster(project.folder, log=io.StringIO())
+    comp = next(c for c in project.topology.components if c.pe.startswith("Scale"))
+    argv = cluster.command(comp.name)
+    assert argv[-1].startswith("-s msgpack ")
+    (tmp_path / "pids").mkdir()
+    shell = ShellComponent(argv, str(project.folder / "src"), environment(),
+                           str(tmp_path / "scale.stderr"), "scale", serializer="msgpack")
+    try:
+        shell.handshake(cluster.conf, cluster.context(cluster.tasks_of[comp.name][0]),
+                        str(tmp_path / "pids"))
+        array = np.arange(16_384, dtype=np.float64)
+        sent = encode((3, array), binary=True)
+        assert isinstance(sent, bytes) and len(sent) < 16_384 * 8 * 1.01
+        shell.send({"id": "1", "comp": project.topology.spouts[0].name, "stream": "output",
+                    "task": 1, "tuple": [sent]})
+        while True:
+            message = shell.read()
+            if message.get("command") == "emit":
+                break
+        (value,) = message["tuple"]
+        assert isinstance(value, bytes) and len(value) < 16_384 * 8 * 1.01
+        i, doubled = decode(value)
+        assert i == 3 and np.array_equal(doubled, array * 2)
+    finally:
+        shell.stop()
+    # the whole topology through the harness, in msgpack, gives simple's arrays
+    _, results = run_topology(project, tmp_path, 120)
+    got = sorted(record.read(str(results)).results[scale.id]["output"], key=lambda r: r[0])
+    want = sorted(next(iter(d4p.run(graph, {source: 1}).values()))["output"],
+                  key=lambda r: r[0])
+    assert [i for i, _ in got] == [0, 1, 2, 3]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
+class Endless(d4p.ProducerPE):
+    """Writes 100,000 units in one iteration and notes how far it got (every
+    100 units) in the file ``progress``."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+    def _process(self, inputs):
+        for i in range(100_000):
+            if i % 100 == 0:
+                with open(self.progress, "w") as note:
+                    note.write(str(i))
+            self.write("output", i)
+
+
+def test_a_spout_source_runs_at_most_a_bounded_queue_ahead_of_the_emits(tmp_path):
+    from d4p.testing.workflows import Double
+
+    progress = tmp_path / "progress"
+    graph = d4p.WorkflowGraph()
+    source = Endless(str(progress))
+    graph.connect(source, "output", Double(), "input")
+    project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "endless")
+    task = Task(project, "Endless", tmp_path)
+    try:
+        task.send({"command": "next"})
+        emits = task.until(lambda m: m.get("command") == "sync")[:-1]
+        assert 0 < len(emits) <= 100, emits[:2]
+        assert all(m["command"] == "emit" for m in emits), emits[:2]
+        threading.Event().wait(2)  # the source thread runs on as far as the queue lets it
+        ahead = int(progress.read_text())
+    finally:
+        task.stop()
+    # WorkflowSpout.buffered (1,000) waiting plus one unit in hand, noted every 100
+    assert ahead <= len(emits) + 1000 + 100

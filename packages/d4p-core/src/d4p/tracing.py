@@ -259,13 +259,15 @@ class Trace:
 
 
 def pickled_size(units: list) -> int:
-    """Bytes a batch takes on the wire (NumPy buffers counted, not copied)."""
-    size = 0
+    """Bytes a batch takes on the wire: the pickle stream plus every
+    out-of-band buffer (NumPy arrays), counted without being copied."""
+    buffers = 0
 
     def out_of_band(buf: pickle.PickleBuffer) -> bool:
-        nonlocal size
-        size += buf.raw().nbytes
+        nonlocal buffers
+        with buf.raw() as view:
+            buffers += view.nbytes
         return False
 
-    size += len(pickle.dumps(units, protocol=5, buffer_callback=out_of_band))
-    return size
+    stream = len(pickle.dumps(units, protocol=5, buffer_callback=out_of_band))
+    return stream + buffers

@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to NAME (the Host header), e.g. the "
+                        "machine's name when --host binds another address; repeatable")
     p = command("runs", "list recorded runs, latest first", _runs)
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
     p.add_argument("--workflow", default=None, help="only runs of this workflow")
@@ -80,7 +83,7 @@ def _serve(args) -> int:
 
     store = _store(args)
     try:
-        server = make_server(store, args.host, args.port)
+        server = make_server(store, args.host, args.port, args.allow_host)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
                          "choose another --port") from None

@@ -14,7 +14,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .store import FIELDS, Store, StoreError, check_kind, check_text
+from .store import FIELDS, Store, StoreError, check_kind, check_text, redact, scrub
 
 _ORDER = {"instance": "t1", "edge": "t1", "error": "t"}
 _LIST_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
@@ -26,7 +26,8 @@ class MongoStore(Store):
     ``timeout`` (seconds) bounds server selection and every socket operation."""
 
     def __init__(self, uri: str, *, timeout: float = 5.0) -> None:
-        self.uri = uri
+        self.uri = redact(uri)  # what is shown; the password stays in the client only
+        self._secret_uri = uri
         ms = max(1, int(timeout * 1000))
         try:
             self._client = pymongo.MongoClient(
@@ -34,7 +35,8 @@ class MongoStore(Store):
                 appname="d4p-monitor")
             self._db = self._client.get_default_database(default="d4p")
         except (PyMongoError, ValueError) as exc:
-            raise StoreError(f"cannot use the monitoring store {uri}: {exc}") from exc
+            raise StoreError(f"cannot use the monitoring store {self.uri}: "
+                             f"{scrub(str(exc), uri)}") from None
         self._indexed = False
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -43,7 +45,8 @@ class MongoStore(Store):
                 self._ensure_indexes()
             return fn(*args, **kwargs)
         except PyMongoError as exc:
-            raise StoreError(f"cannot {what} the monitoring store {self.uri}: {exc}") from exc
+            raise StoreError(f"cannot {what} the monitoring store {self.uri}: "
+                             f"{scrub(str(exc), self._secret_uri)}") from None
 
     def _ensure_indexes(self) -> None:
         self._db.runs.create_index([("id", 1)], unique=True)

@@ -53,24 +53,58 @@ def default_location() -> Path:
 
 
 def describe(uri: Any) -> str:
-    """The URI as users see it (the default location spelled out)."""
+    """The URI as users see it: the default location spelled out, a password
+    replaced by ``***`` (see :func:`redact`)."""
     if uri is None or uri is True:
         return str(default_location())
-    return str(uri)
+    return redact(os.fspath(uri) if isinstance(uri, os.PathLike) else str(uri))
+
+
+def redact(uri: str) -> str:
+    """``uri`` with the password of its user information replaced by ``***``
+    (``mongodb://alice:***@host/db``); other text unchanged. Every place a
+    store URI is shown (banners, pages, JSON, warnings, errors) shows this."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+
+
+def scrub(text: str, uri: str) -> str:
+    """``text`` (an error message) with the full ``uri`` and its password
+    replaced by their redacted forms, wherever a library quoted them."""
+    shown = redact(uri)
+    if shown == uri:
+        return text
+    text = text.replace(uri, shown)
+    password = uri.partition("://")[2].partition("/")[0].rpartition("@")[0].partition(":")[2]
+    from urllib.parse import unquote
+
+    for secret in {password, unquote(password)}:
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
 
 
 def open_store(uri: Any = None, *, timeout: float = 5.0) -> Store:
     """The store for ``uri`` (see the module docstring); ``timeout`` bounds how
     long a network store may take to answer one operation."""
-    if uri is None or uri is True:
-        from .sqlite_store import SQLiteStore
-        return SQLiteStore(default_location())
+    from . import unfinished
+
     kind, target = parse_uri(uri)
     if kind == "mongodb":
         from .mongo_store import MongoStore
-        return MongoStore(target, timeout=timeout)
-    from .sqlite_store import SQLiteStore
-    return SQLiteStore(Path(target).expanduser())
+        store = MongoStore(target, timeout=timeout)
+    else:
+        from .sqlite_store import SQLiteStore
+        store = SQLiteStore(Path(target).expanduser())
+    unfinished.complete(store, uri)
+    return store
 
 
 def parse_uri(uri: Any) -> tuple[str, str]:
@@ -89,7 +123,8 @@ def parse_uri(uri: Any) -> tuple[str, str]:
         try:
             parse_mongo_uri(text)
         except (PyMongoError, ValueError) as exc:
-            raise UsageError(f"invalid MongoDB store URI {text!r}: {exc}") from None
+            raise UsageError(f"invalid MongoDB store URI {redact(text)!r}: "
+                             f"{scrub(str(exc), text)}") from None
         return "mongodb", text
     if text.startswith("mongodb+srv://"):
         return "mongodb", text
@@ -99,8 +134,12 @@ def parse_uri(uri: Any) -> tuple[str, str]:
             text = text[1:]
         return "sqlite", text
     if "://" in text:
-        raise UsageError(f"unknown monitoring store {text!r}: use mongodb://host:port/db, "
-                         "sqlite:///path/file.sqlite or a file path")
+        raise UsageError(f"unknown monitoring store {redact(text)!r}: use "
+                         "mongodb://host:port/db, sqlite:///path/file.sqlite or a file path")
+    folder = Path(text).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot keep the monitoring store {text!r}: folder {str(folder)!r} "
+                         "does not exist; create it or name a file in an existing folder")
     return "sqlite", text
 
 

@@ -26,7 +26,8 @@ import time
 import warnings
 from typing import Any
 
-from .store import Store, clean_event, describe, open_store, parse_uri, run_record
+from . import unfinished
+from .store import Store, clean_event, describe, open_store, parse_uri, run_record, scrub
 
 
 class MonitorWarning(UserWarning):
@@ -115,6 +116,8 @@ class Tracer:
             if self._dropped:
                 finish["lost"] = self._describe(self._dropped, self._dropped_pes,
                                                 "the buffer was full")
+                if status == "ok":
+                    finish["status"] = unfinished.STATUS
             self._ops.append(("finish", finish))
             self._stopping = True
             self._deadline = time.monotonic() + self.finish_timeout
@@ -133,7 +136,7 @@ class Tracer:
 
     def _work(self) -> None:
         store: Store | None = self._target if isinstance(self._target, Store) else None
-        backoff = 0.05
+        backoff, failures = 0.05, 0
         while True:
             with self._cond:
                 while not self._ops and not self._stopping:
@@ -154,17 +157,19 @@ class Tracer:
                 self._apply(store, op, value)
             except Exception as exc:  # any store failure: keep the data, retry, report
                 self._failure = f"{type(exc).__name__}: {exc}"
+                if isinstance(self._target, str):
+                    self._failure = scrub(self._failure, self._target)
+                failures += 1
                 with self._cond:
-                    if self._stopping and (time.monotonic() >= self._deadline
-                                           or self._failed_while_stopping):
+                    # the run has ended: one more try after the store failed, no waiting
+                    # out the timeout for a store known to be gone
+                    if self._stopping and (time.monotonic() >= self._deadline or failures > 1):
                         self._give_up()
                         break
-                    if self._stopping:
-                        self._failed_while_stopping = True
                     self._cond.wait(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue
-            backoff = 0.05
+            backoff, failures = 0.05, 0
             with self._cond:
                 for _ in range(taken):
                     done_op, done = self._ops.popleft()
@@ -184,8 +189,6 @@ class Tracer:
             except Exception:  # pragma: no cover - closing a dead connection
                 pass
 
-    _failed_while_stopping = False
-
     def _apply(self, store: Store, op: str, value: Any) -> None:
         if op == "start":
             store.start_run(value)
@@ -202,6 +205,7 @@ class Tracer:
         """Count everything still buffered as lost (called with the lock held)."""
         lost: collections.Counter[str] = collections.Counter(self._dropped)
         pes = set(self._dropped_pes)
+        start = finish = None
         for op, value in self._ops:
             if op == "events":
                 for e in value:
@@ -209,12 +213,21 @@ class Tracer:
                     pes.add(e.get("pe") or e.get("src_pe") or "")
             else:
                 lost[f"run {op}"] += 1
+                if op == "start":
+                    start = value
+                elif op == "finish":
+                    finish = value
         self._ops.clear()
         self._buffered = 0
-        self._ended.set()
         self.lost = {"events": {k: v for k, v in lost.items() if not k.startswith("run ")},
                      "run start": bool(lost["run start"]), "run end": bool(lost["run finish"]),
                      "pes": sorted(p for p in pes if p), "reason": self._failure}
+        if finish is not None and not isinstance(self._target, Store):
+            events = self.lost["events"]
+            text = self._describe(events, pes, f"the store was lost ({self._failure})") \
+                if events else f"the run's end was not recorded: {self._failure}"
+            unfinished.note(self._target, self.run_id, start, {**finish, "lost": text})
+        self._ended.set()
 
     def _report(self) -> None:
         with self._cond:
@@ -229,12 +242,23 @@ class Tracer:
             warnings.warn(self.warning_text(), MonitorWarning, stacklevel=3)
 
     def warning_text(self) -> str:
-        """What the warning says about the data lost."""
+        """What the warning says about the data lost: first what it means for
+        the run record, then what exactly was lost and why."""
         lost = self.lost
+        counts = lost.get("events", {})
+        total = sum(counts.values())
+        events = f"{total} event{'s' if total != 1 else ''}"
+        if lost.get("run start"):
+            head = (f"monitoring lost run {self.run_id} ({self._workflow}): its record and "
+                    f"{events} were not stored")
+        else:
+            head = (f"monitoring lost {events} of run {self.run_id} ({self._workflow}); the run "
+                    "record is incomplete")
+        if lost.get("run end") and not isinstance(self._target, Store):
+            head += f" (it is marked {unfinished.STATUS!r} when the store is next reached)"
         parts = []
         if lost.get("run start"):
             parts.append("the run record")
-        counts = lost.get("events", {})
         for kind in ("instance", "edge", "error"):
             if counts.get(kind):
                 parts.append(f"{counts[kind]} {kind} event{'s' if counts[kind] != 1 else ''}")
@@ -244,8 +268,7 @@ class Tracer:
         if lost.get("run end"):
             parts.append("the run's end (status and duration)")
         what = "; ".join(parts) or "nothing"
-        return (f"monitoring data of run {self.run_id} ({self._workflow}) was lost: "
-                f"{what}. Store {self.store_uri}: {lost.get('reason')}. "
+        return (f"{head}. Lost: {what}. Store {self.store_uri}: {lost.get('reason')}. "
                 "The workflow's results are not affected; check that the store is reachable "
                 "(d4p monitor runs --store URI).")
 

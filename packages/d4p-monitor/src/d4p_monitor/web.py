@@ -15,8 +15,11 @@ page                            API
 ``/runs/ID/advice``             ``/api/runs/ID/advice?processes=N``
 ==============================  ==========================================
 
-Binds 127.0.0.1 unless told otherwise. Request values reach the store only
-as strings compared for equality; an unknown run id is a 404.
+Binds 127.0.0.1 unless told otherwise and answers only requests whose
+``Host`` names that address (or ``localhost``, or a name allowed with
+``--allow-host``), so a page of another site cannot read it through DNS
+rebinding. Request values reach the store only as strings compared for
+equality; an unknown run id is a 404. HEAD is answered like GET.
 """
 
 from __future__ import annotations
@@ -346,6 +349,13 @@ class App:
     def _html(status: int, text: str) -> tuple[int, str, bytes]:
         return status, "text/html; charset=utf-8", text.encode()
 
+    def refuse_host(self, raw_path: str, host: str, allowed: list[str]) -> tuple[int, str, bytes]:
+        segments = [s for s in urlsplit(raw_path).path.split("/") if s]
+        return self._error(segments, HTTPStatus.FORBIDDEN,
+                           f"this server does not answer to the name {host!r}; it answers to "
+                           f"{', '.join(allowed)} (d4p monitor serve --allow-host NAME adds "
+                           "a name)")
+
     def _error(self, seg: list[str], status: HTTPStatus, message: str) -> tuple[int, str, bytes]:
         if seg[:1] == ["api"]:
             return self._json(status, {"error": message, "status": int(status)})
@@ -430,22 +440,69 @@ _HEADERS = {
 }
 
 
-def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-    """An HTTP server answering from ``store`` (port 0: any free port)."""
+def allowed_hosts(bind: str, extra: tuple[str, ...] | list[str] = ()) -> frozenset[str]:
+    """The names a request's ``Host`` may give for a server bound to ``bind``:
+    that address, ``localhost`` and the loopback addresses when it is a
+    loopback one, and ``extra``. A page of another site whose name was made to
+    resolve to 127.0.0.1 (DNS rebinding) sends its own name and is refused."""
+    names = {bind.lower(), *(h.lower() for h in extra)}
+    if bind in ("127.0.0.1", "::1", "localhost") or bind.startswith("127."):
+        names |= {"127.0.0.1", "::1", "localhost"}
+    return frozenset(names)
+
+
+def _host_name(header: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:80`` → ``::1``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def _any_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765,
+                allow_hosts: tuple[str, ...] | list[str] = ()) -> ThreadingHTTPServer:
+    """An HTTP server answering from ``store`` (port 0: any free port).
+    Requests whose ``Host`` is not in :func:`allowed_hosts` get a 403 naming
+    ``--allow-host``; a server bound to every address (``0.0.0.0``, ``::``)
+    also answers to any IP address."""
     app = App(store)
+    allowed = allowed_hosts(host, allow_hosts)
+    any_ip = host in ("0.0.0.0", "::", "")
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "d4p-monitor"
 
-        def do_GET(self) -> None:  # noqa: N802
-            status, ctype, body = app.handle(self.path)
+        def _answer(self, send_body: bool) -> None:
+            header = self.headers.get("Host")
+            name = _host_name(header) if header else None
+            if name is None or name in allowed or (any_ip and _any_address(name)):
+                status, ctype, body = app.handle(self.path)
+            else:
+                status, ctype, body = app.refuse_host(self.path, header, sorted(allowed))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             for k, v in _HEADERS.items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if send_body:
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(True)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._answer(False)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -455,10 +512,11 @@ def make_server(store: Store, host: str = "127.0.0.1", port: int = 8765) -> Thre
     return server
 
 
-def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0):
+def serve_in_thread(store: Store, host: str = "127.0.0.1", port: int = 0,
+                    allow_hosts: tuple[str, ...] | list[str] = ()):
     """Start a server in a daemon thread; returns it (``server.server_address``,
     ``server.shutdown()``)."""
-    server = make_server(store, host, port)
+    server = make_server(store, host, port, allow_hosts)
     threading.Thread(target=server.serve_forever, daemon=True,
                      name="d4p-monitor-web").start()
     return server

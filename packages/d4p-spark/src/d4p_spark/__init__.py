@@ -15,7 +15,8 @@ new one with d4p's defaults); :func:`stop` stops the one d4p started.
 """
 
 from .__about__ import __version__
+from .cluster import LocalFilesWarning
 from .mapping import SparkMapping
 from .session import get_context, java_version, stop
 
-__all__ = ["SparkMapping", "__version__", "get_context", "java_version", "stop"]
+__all__ = ["LocalFilesWarning", "SparkMapping", "__version__", "get_context", "java_version", "stop"]

@@ -45,7 +45,7 @@ from typing import Any
 from d4p import D4PError, GraphError, Mapping, Option, Outcome, UsageError, WorkflowFailed
 from d4p.plan import Plan
 
-from . import session, shipping
+from . import cluster, session, shipping
 from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs, layout
 from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
@@ -87,6 +87,8 @@ class SparkMapping(Mapping):
                              f"integer, not {batch_size!r}")
         sc = session.get_context(options.get("master"), options.get("conf"))
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
+        if not session.is_local(sc.master):
+            cluster.warn_local_files(plan, sc.master)
         return _Run(sc, layout(plan), batch_size, options.get("progress"),
                     options.get("tracer"),
                     broadcast=options.get("all_grouping", "broadcast") == "broadcast",

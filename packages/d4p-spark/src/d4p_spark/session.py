@@ -5,7 +5,10 @@ running (a notebook's ``spark.sparkContext``, a test fixture), d4p uses it;
 otherwise it starts one with the Spark UI off, logs at WARN, no console
 progress bar, and ``SPARK_LOCAL_IP=127.0.0.1`` (unless set) for local masters
 and masters on the loopback, so that a machine whose host name resolves to a
-loopback address just works. The
+loopback address just works. The workers' Python is ``spark.pyspark.python``
+or ``$PYSPARK_PYTHON`` when the user sets one (d4p never overwrites them),
+else this interpreter for workers on this machine; on a cluster (or another
+Python) one tiny job first checks that the workers can import d4p. The
 context d4p starts stays up for later runs in the same process (starting one
 takes seconds) and is stopped at exit or by :func:`stop`.
 """
@@ -109,11 +112,16 @@ def get_context(master: str | None = None, conf=None):
         running = SparkContext._active_spark_context
         if running is not None:
             _check_same(running, master, settings)
+            if not is_local(running.master):  # a notebook's context on a cluster: once
+                from .cluster import check_workers
+
+                check_workers(running, getattr(running, "pythonExec", None))
             return running
         master = master or DEFAULT_MASTER
         java_version()
+        _check_driver_python(settings)
+        python = worker_python(master, settings)
         if is_local(master) or _on_loopback(master):  # workers on this machine
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark_conf = SparkConf().setMaster(master)
         for key, value in {**_DEFAULTS, **settings}.items():
@@ -124,7 +132,8 @@ def get_context(master: str | None = None, conf=None):
         global _launched
         _launched = _launched or SparkContext._gateway is None
         try:
-            sc = SparkContext(conf=spark_conf)
+            with _environment("PYSPARK_PYTHON", python):  # PySpark reads it here, once
+                sc = SparkContext(conf=spark_conf)
         except Exception as exc:
             raise UsageError(f"Spark did not start for master {master!r}: "
                              f"{_first_line(exc)}; check the master URL and the 'conf' "
@@ -133,7 +142,58 @@ def get_context(master: str | None = None, conf=None):
             sc.setLogLevel("WARN")
         global _started
         _started = sc
+        if not is_local(master) or python != sys.executable:
+            from .cluster import check_workers
+
+            try:
+                check_workers(sc, python)
+            except UsageError:
+                stop()
+                raise
         return sc
+
+
+def worker_python(master: str, settings: dict[str, str]) -> str | None:
+    """The Python the workers start: ``spark.pyspark.python`` if set, else
+    ``$PYSPARK_PYTHON`` if set (never overwritten), else this interpreter when
+    the workers are on this machine (a local master or one on the loopback);
+    ``None`` leaves Spark's default (``python3`` on the workers' ``PATH``)."""
+    python = settings.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
+    if python:
+        return python
+    return sys.executable if is_local(master) or _on_loopback(master) else None
+
+
+def _check_driver_python(settings: dict[str, str]) -> None:
+    """The driver is this process: a ``spark.pyspark.driver.python`` naming
+    another Python cannot be honoured, so say how to run d4p with it."""
+    driver = settings.get("spark.pyspark.driver.python")
+    if not driver:
+        return
+    found = shutil.which(driver)
+    if found and os.path.realpath(found) == os.path.realpath(sys.executable):
+        return
+    raise UsageError(f"spark.pyspark.driver.python={driver} names another Python than the one "
+                     f"running d4p ({sys.executable}), which is Spark's driver: run d4p with "
+                     f"that Python ({driver} -m d4p run ...) or leave the setting out")
+
+
+class _environment:
+    """Set (or, with ``None``, leave) an environment variable for a block."""
+
+    def __init__(self, name: str, value: str | None) -> None:
+        self.name, self.value = name, value
+
+    def __enter__(self) -> None:
+        self.old = os.environ.get(self.name)
+        if self.value is not None:
+            os.environ[self.name] = self.value
+
+    def __exit__(self, *exc: object) -> None:
+        if self.old is None:
+            os.environ.pop(self.name, None)
+        else:
+            os.environ[self.name] = self.old
 
 
 def stop() -> None:
@@ -142,8 +202,22 @@ def stop() -> None:
     global _started
     with _lock:
         if _started is not None:
+            _quiet(_started)
             _started.stop()
             _started = None
+
+
+def _quiet(sc) -> None:
+    """Spark's driver logs nothing from here on: what stopping a context says
+    (executors lost, connections closed with requests outstanding, thread
+    pools refusing work) is noise after the results. A context started later
+    sets its own level again."""
+    try:
+        jvm = sc._jvm
+        jvm.org.apache.logging.log4j.core.config.Configurator.setAllLevels(
+            "", jvm.org.apache.logging.log4j.Level.OFF)
+    except Exception:  # no JVM any more, or another logging back end
+        pass
 
 
 def _at_exit() -> None:

@@ -36,14 +36,16 @@ _seen: dict[str, tuple[ModuleType, bool]] = {}  # module name → (module, wheth
 @functools.cache
 def worker_path() -> tuple[str, ...]:
     """``sys.path`` of a fresh interpreter like the workers' (this Python, this
-    directory, this environment's ``PYTHONPATH``)."""
+    environment's ``PYTHONPATH``), without the current folder: a worker's is
+    its own (an executor's working folder), so modules beside the workflow
+    file in the folder ``d4p run`` was started from must travel."""
     done = subprocess.run([sys.executable, "-c", "import sys; print(repr(sys.path))"],
                           capture_output=True, text=True, timeout=60)
     try:
         paths = ast.literal_eval(done.stdout.strip())
     except Exception:
         return ()
-    return tuple(os.path.abspath(p or os.curdir) for p in paths)
+    return tuple(os.path.abspath(p) for p in paths if p)
 
 
 def local_modules() -> list[ModuleType]:

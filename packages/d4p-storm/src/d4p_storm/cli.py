@@ -36,6 +36,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--nimbus", default="", help="Nimbus host for config.json's env \"prod\"")
     p.add_argument("--storm-version", default=DEFAULT_STORM_VERSION,
                    help=f"Storm version for project.clj (default: {DEFAULT_STORM_VERSION})")
+    p.add_argument("--serializer", default="json", choices=("json", "msgpack"),
+                   help="multi-lang serializer (default json; msgpack carries units as bytes "
+                        "and needs a msgpack topology.multilang.serializer class in Storm)")
     p.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
     p.set_defaults(handler=_export)
 
@@ -50,7 +53,8 @@ def _export(args) -> int:
     inputs = parse_inputs(args.data, args.file)
     plan = make_plan(target.graph, 1, target.inputs if inputs is None else inputs)
     project = export(plan, args.dir, args.name or topology_name(target.name),
-                     nimbus=args.nimbus, storm_version=args.storm_version, force=args.force)
+                     nimbus=args.nimbus, storm_version=args.storm_version, force=args.force,
+                     serializer=args.serializer)
     spouts, bolts = len(project.topology.spouts), len(project.topology.bolts)
     tasks = sum(c.tasks for c in project.topology.components)
     print(f"wrote streamparse project {project.folder} (topology {project.name!r}: "

@@ -16,11 +16,13 @@ and Storm's groupings choose the receiving tasks.
 
 End of stream and ``postprocess``, in a topology that never ends:
 
-1. A spout runs one source iteration per ``next`` (in a helper thread, so
-   that Storm's calls never wait for more than one iteration) and emits its
-   units a batch per ``next``. After the last iteration (and postprocess) it
-   emits one tuple on ``d4p.eos``, which the ``ALL`` grouping copies to every
-   task of every downstream component.
+1. A spout runs its source in a helper thread whose writes wait in a
+   bounded queue; each ``next`` emits at most one batch of them, waiting a
+   fraction of a second at most, so no ``next`` is slow however long an
+   iteration takes (Storm kills a spout silent in ``next`` past
+   ``topology.subprocess.timeout.secs``), and memory stays bounded. After the
+   last iteration (and postprocess) it emits one tuple on ``d4p.eos``, which
+   the ``ALL`` grouping copies to every task of every downstream component.
 2. A bolt counts the ``d4p.eos`` tuples of its upstream instances. When the
    last one arrives, the executor runs ``postprocess``; the bolt emits what it
    wrote (anchored to that tuple) and then its own ``d4p.eos`` tuple.
@@ -36,11 +38,12 @@ next tuples, as a Storm component must.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import queue
 import sys
 import threading
 import traceback
-from collections import deque
 from typing import Any, ClassVar
 
 from d4p import D4PError, UsageError, WorkflowFailed
@@ -78,6 +81,8 @@ class _Task:
 
     component: Component
     executor: Executor
+    binary: bool = False
+    """Whether units travel as bytes (the msgpack serializer) rather than text."""
     record: TaskRecord
     iid: int
     index: int
@@ -87,6 +92,7 @@ class _Task:
         """Find this task's instance and start its executor; False (and the
         task halted) when that fails."""
         name = self.component_name
+        self.binary = type(self.serializer).__name__ == "MsgpackSerializer"
         tasks = sorted(int(t) for t, c in context.get("task->component", {}).items() if c == name)
         self.index = tasks.index(int(self.task_id)) if int(self.task_id) in tasks else 0
         self.record = TaskRecord(storm_conf.get("d4p.results_dir"), name, self.index)
@@ -150,7 +156,7 @@ class _Task:
         """(stream, values) to emit for ``unit`` written on ``port``; ``cause``
         is (input port, data unit) or (None, stage) for the error message."""
         try:
-            text = encode(unit)
+            text = encode(unit, self.binary)
             tuples = [(s.id, [text, *(k.value(unit) for k in s.keys)])
                       for s in self.component.streams_of(port)]
         except Exception as exc:
@@ -174,36 +180,39 @@ class _Task:
 
 
 class WorkflowSpout(_Task, Spout):
-    """Runs a source PE instance: one iteration per ``next``, its units
-    emitted with message ids, then the ``d4p.eos`` tuple."""
+    """Runs a source PE instance in a thread of its own; each ``next`` emits
+    what it has written since (at most ``emit_batch`` tuples, with message
+    ids, waiting at most ``next_wait`` seconds for the first), then the
+    ``d4p.eos`` tuple once the source and its postprocess are done."""
 
     outputs: ClassVar[list] = []
     emit_batch: ClassVar[int] = 100
     """Tuples emitted per ``next`` at most."""
+    next_wait: ClassVar[float] = 0.2
+    """Seconds a ``next`` waits for the source's first unit (Storm's calls must
+    come back quickly: the spout is asked again at once when it emitted)."""
+    buffered: ClassVar[int] = 1000
+    """Units the source may write ahead of the emits (then its thread waits),
+    so memory stays bounded however long an iteration is."""
 
     def initialize(self, storm_conf, context):
-        self.queue: deque = deque()
         self.sent = 0
         self.closed = False
         if self._setup(storm_conf, context):
-            self.stepper = _Stepper(self.executor)
+            self.source = _Source(self.executor, self.iid, self.buffered)
 
     def next_tuple(self):
         if self.halted or self.closed:
             return
-        if not self.queue and not self.stepper.finished:
-            self.stepper.step()
-            if self.stepper.error is not None:
-                self._halt(self.stepper.error)
-                return
-            for port, units in self._taken():
-                self.queue.extend((port, unit) for unit in units)
-        if not self.queue and self.stepper.finished:
-            self._close()
-            return
         try:
-            for _ in range(min(self.emit_batch, len(self.queue))):
-                port, unit = self.queue.popleft()
+            for item in self.source.take(self.emit_batch, self.next_wait):
+                if item is _END:
+                    self._close()
+                    return
+                if isinstance(item, _Failed):
+                    self._halt(item.error)
+                    return
+                port, unit = item
                 for stream, values in self._tuples(port, unit, (None, "a source iteration")):
                     self._send(stream, values)
         except WorkflowFailed as exc:
@@ -306,35 +315,54 @@ class _NoTransport:
                            f"{process}; its plan has no routes out")
 
 
-class _Stepper:
-    """Runs ``executor.run_sources`` in a helper thread one iteration at a time:
-    ``step()`` lets the next iteration run and waits until it has."""
+_END = object()
+"""The source and its postprocess are done."""
 
-    def __init__(self, executor: Executor) -> None:
-        self.executor = executor
-        self.finished = False
-        self.error: BaseException | None = None
-        self._go = threading.Semaphore(0)
-        self._stepped = threading.Semaphore(0)
+
+@dataclasses.dataclass
+class _Failed:
+    error: BaseException
+
+
+class _Source:
+    """Runs ``executor.run_sources`` (every iteration, then postprocess) in a
+    helper thread. What the source instance writes goes to a queue of at most
+    ``bound`` units, which ``take`` empties a batch at a time: a long
+    iteration streams out while it runs, and a full queue makes the source
+    wait, so memory stays bounded."""
+
+    def __init__(self, executor: Executor, iid: int, bound: int) -> None:
+        self.queue: queue.Queue = queue.Queue(bound)
+        emit = executor.local[iid].emit  # the PE's writes, port by port
+        for port in list(emit):
+            emit[port] = functools.partial(self._put, port)
+        self._executor = executor
         self._thread = threading.Thread(target=self._run, name="d4p-source", daemon=True)
         self._thread.start()
 
+    def _put(self, port: str, unit: Any) -> None:
+        self.queue.put((port, unit))
+
     def _run(self) -> None:
-        self._go.acquire()
         try:
-            self.executor.run_sources(between=self._between)
+            self._executor.run_sources()
         except BaseException as exc:
-            self.error = exc
-        self.finished = True
-        self._stepped.release()
+            self.queue.put(_Failed(exc))
+            return
+        self.queue.put(_END)
 
-    def _between(self) -> None:
-        self._stepped.release()
-        self._go.acquire()
-
-    def step(self) -> None:
-        self._go.release()
-        self._stepped.acquire()
+    def take(self, most: int, wait: float) -> list:
+        """Up to ``most`` items, waiting at most ``wait`` seconds for the first."""
+        try:
+            items = [self.queue.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while len(items) < most and not isinstance(items[-1], _Failed) and items[-1] is not _END:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
 
 
 def _load(path: str) -> Plan:

@@ -15,15 +15,27 @@ that ``d4p storm export`` wrote:
 * Handshake: ``{"conf", "pidDir", "context"}`` with the task id, component
   id, ``task->component`` and the stream/grouping maps; it expects
   ``{"pid": ...}`` (the process's own pid) and the pid file in ``pidDir``.
-* Spouts are driven like ``ShellSpout``: ``activate``, then ``next`` while
-  fewer than ``topology.max.spout.pending`` tuple trees are pending, and
-  ``ack`` / ``fail`` of finished trees, one command at a time, each answered
-  by ``sync``; an idle spout is asked again after a growing pause (Storm's
-  progressive spout wait).
-* Bolts get tuples ``{"id", "comp", "stream", "task", "tuple"}``, at most
-  ``topology.shellbolt.max.pending`` unacknowledged at once, and a heartbeat
-  tuple (stream ``__heartbeat``, task -1) every second, answered by ``sync``;
-  a task silent past ``supervisor.worker.timeout.secs`` is an error.
+* Spouts are driven like ``ShellSpout``: ``activate`` (Storm 1.1 and later
+  send it), then ``next`` while fewer than ``topology.max.spout.pending``
+  tuple trees are pending, and ``ack`` / ``fail`` of finished trees, one
+  command at a time, each answered by ``sync``. A spout that emitted nothing
+  is asked again after the pause of Storm's spout wait strategy: Storm 1.x's
+  ``SleepSpoutWaitStrategy`` (``topology.sleep.spout.wait.strategy.time.ms``)
+  or, with ``storm_version="2"``, Storm 2's ``WaitStrategyProgressive``
+  (``topology.spout.wait.progressive.level1.count``, ``level2.count``,
+  ``level3.sleep.millis``). A spout dies when it does not finish a command
+  within the subprocess timeout of its last message (``ShellSpout`` checks
+  only while it waits for a ``sync``).
+* Bolts get tuples ``{"id", "comp", "stream", "task", "tuple"}`` through a
+  write queue of ``topology.shellbolt.max.pending`` messages (the tuples
+  ``ShellBolt`` has taken but not yet written to the process; more wait
+  upstream, as Storm's executor blocks), and a heartbeat tuple (stream
+  ``__heartbeat``, task -1) every second whatever else happens, answered by
+  ``sync``; every message of a task counts as a heartbeat.
+* The subprocess timeout is ``topology.subprocess.timeout.secs``, else
+  ``supervisor.worker.timeout.secs`` (30), as in ``ShellSpout`` /
+  ``ShellBolt``. Storm 1.2 and 2 behave alike in all of this but the spout
+  wait strategy.
 * ``emit`` messages are checked against the declared streams and fields and
   routed per the declared groupings: ``SHUFFLE`` (round-robin over a shuffled
   task list), ``FIELDS`` (task index ``floorMod(Arrays.deepHashCode(values),
@@ -70,6 +82,17 @@ from .project import DEFAULT_STORM_VERSION, Project, load_topology
 
 LEVELS = {0: "TRACE", 1: "DEBUG", 2: "INFO", 3: "WARN", 4: "ERROR"}
 HEARTBEAT_SECONDS = 1.0
+
+_WAIT_DEFAULTS = {
+    1: (("topology.sleep.spout.wait.strategy.time.ms", 1),),
+    2: (("topology.spout.wait.progressive.level1.count", 0),
+        ("topology.spout.wait.progressive.level2.count", 0),
+        ("topology.spout.wait.progressive.level3.sleep.millis", 1)),
+}
+"""Storm's defaults (``conf/defaults.yaml``) of the spout wait strategy, by major version."""
+
+_WRITTEN = object()
+"""A bolt's writer thread wrote a tuple: room in its write queue."""
 
 
 class HarnessError(D4PError):
@@ -127,25 +150,36 @@ def fields_task_index(values: list, tasks: int) -> int:
 
 
 class ShellComponent:
-    """One task's process, talking JSON messages terminated by ``end`` lines."""
+    """One task's process, talking JSON messages terminated by ``end`` lines,
+    or msgpack messages (``serializer="msgpack"``, delimited by msgpack)."""
 
     def __init__(self, argv: list[str], cwd: str, env: dict, stderr_path: str,
-                 name: str) -> None:
+                 name: str, serializer: str = "json") -> None:
         self.name = name
         self.stderr_path = stderr_path
+        self.serializer = serializer
+        if serializer == "msgpack":
+            import msgpack
+
+            self._packb = msgpack.packb
+            self._unpacker = msgpack.Unpacker()
         with open(stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=err)
         self.pid = self.proc.pid
 
     def send(self, message: Any) -> None:
+        data = self._packb(message) if self.serializer == "msgpack" else \
+            json.dumps(message).encode() + b"\nend\n"
         try:
-            self.proc.stdin.write(json.dumps(message).encode() + b"\nend\n")
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError):
             raise self._died("while Storm was writing to it") from None
 
     def read(self) -> Any:
+        if self.serializer == "msgpack":
+            return self._read_msgpack()
         lines = []
         while True:
             line = self.proc.stdout.readline()
@@ -160,6 +194,17 @@ class ShellComponent:
         except ValueError:
             raise HarnessError(f"{self.name} wrote a message that is not JSON: "
                                f"{text[:200]!r}") from None
+
+    def _read_msgpack(self) -> Any:
+        while True:
+            try:
+                return next(self._unpacker)
+            except StopIteration:
+                pass
+            chunk = self.proc.stdout.read1(1 << 16)
+            if not chunk:
+                raise self._died("before answering")
+            self._unpacker.feed(chunk)
 
     def handshake(self, conf: dict, context: dict, pid_dir: str) -> int:
         """Send the setup message; check the pid reply and the pid file."""
@@ -248,6 +293,7 @@ class _Task:
     commands: deque = field(default_factory=deque)
     waiting: str | None = None
     waiting_since: float = 0.0
+    slowest_next: float = 0.0
     emitted_in_next: int = 0
     idle_nexts: int = 0
     next_at: float = 0.0
@@ -255,13 +301,15 @@ class _Task:
     # bolts
     backlog: deque = field(default_factory=deque)
     unacked: int = 0
-    heartbeat_sent: float | None = None
+    queued: int = 0  # messages in the write queue, not yet written to the process
+    heartbeat_sent: float = field(default_factory=time.monotonic)
     last_heard: float = field(default_factory=time.monotonic)
     # counters
     emitted: int = 0
     executed: int = 0
     acked: int = 0
     failed: int = 0
+    heartbeats: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -287,7 +335,10 @@ class LocalCluster:
 
     def __init__(self, folder: str | os.PathLike, name: str | None = None,
                  options: dict | None = None, *, log: TextIO | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, storm_version: str = "1") -> None:
+        if storm_version.partition(".")[0] not in ("1", "2"):
+            raise HarnessError(f"the harness plays Storm 1.x or 2.x, not {storm_version!r}")
+        self.storm_version = int(storm_version.partition(".")[0])
         with warnings.catch_warnings():  # paramiko, imported by streamparse.util
             warnings.simplefilter("ignore")
             from streamparse.cli.common import resolve_options
@@ -308,9 +359,13 @@ class LocalCluster:
         for key, value in (("topology.message.timeout.secs", 30),
                            ("supervisor.worker.timeout.secs", 30),
                            ("topology.shellbolt.max.pending", 100),
-                           ("topology.debug", False)):
+                           ("topology.debug", False),
+                           *_WAIT_DEFAULTS[self.storm_version]):
             conf.setdefault(key, value)
         self.conf = conf
+        self.subprocess_timeout = float(conf.get("topology.subprocess.timeout.secs")
+                                        or conf["supervisor.worker.timeout.secs"])
+        self._lock = threading.Lock()
         self.specs = {spec.name: spec for spec in topology.specs}
         self.tasks_of: dict[str, list[int]] = {}
         next_id = 1
@@ -389,9 +444,11 @@ class LocalCluster:
             spec = self.specs[comp]
             argv = self.command(comp)
             name = f"component {comp!r} task {task_id}"
+            serializer = "msgpack" if argv[-1].startswith("-s msgpack ") else "json"
             try:
                 proc = ShellComponent(argv, resources, env,
-                                      os.path.join(logs, f"{comp}-{task_id}.stderr"), name)
+                                      os.path.join(logs, f"{comp}-{task_id}.stderr"), name,
+                                      serializer)
             except OSError as exc:
                 raise HarnessError(f"cannot start {name} with {argv}: {exc}") from None
             self.tasks[task_id] = _Task(task_id, comp, spec in self._spouts(), proc)
@@ -428,6 +485,10 @@ class LocalCluster:
             except HarnessError as exc:
                 self.events.put((task.id, exc))
                 return
+            if isinstance(message, dict) and "tuple" in message and not task.spout:
+                with self._lock:
+                    task.queued -= 1
+                self.events.put((task.id, _WRITTEN))
 
     def stop(self) -> None:
         """Ask :meth:`run` to return (from another thread or a signal handler)."""
@@ -515,17 +576,21 @@ class LocalCluster:
 
     def _timers(self) -> None:
         now = time.monotonic()
-        limit = float(self.conf["supervisor.worker.timeout.secs"])
+        limit = self.subprocess_timeout
         for task in self.tasks.values():
             if task.spout:
-                if task.waiting and now - task.waiting_since > limit:
-                    raise HarnessError(f"{task.name} did not answer {task.waiting!r} within "
-                                       f"{limit:g} s (supervisor.worker.timeout.secs)")
+                silent = now - max(task.waiting_since, task.last_heard)
+                if task.waiting and silent > limit:
+                    raise HarnessError(f"{task.name}: subprocess heartbeat timeout: no answer to "
+                                       f"{task.waiting!r} for {limit:g} s "
+                                       "(topology.subprocess.timeout.secs)")
                 continue
             if now - task.last_heard > limit:
-                raise HarnessError(f"{task.name}: subprocess heartbeat timeout ({limit:g} s)")
-            if task.heartbeat_sent is None and now - task.last_heard >= HEARTBEAT_SECONDS:
+                raise HarnessError(f"{task.name}: subprocess heartbeat timeout ({limit:g} s, "
+                                   "topology.subprocess.timeout.secs)")
+            if now - task.heartbeat_sent >= HEARTBEAT_SECONDS:  # every second, as ShellBolt
                 task.heartbeat_sent = now
+                task.heartbeats += 1
                 task.outbox.put({"id": str(next(self._ids)), "comp": "__system",
                                  "stream": "__heartbeat", "task": -1, "tuple": []})
         timeout = float(self.conf["topology.message.timeout.secs"])
@@ -537,6 +602,9 @@ class LocalCluster:
 
     def _handle(self, task_id: int, message: Any) -> None:
         task = self.tasks[task_id]
+        if message is _WRITTEN:
+            self._refill(task)
+            return
         if isinstance(message, BaseException):
             if self._stop.is_set():
                 return
@@ -571,17 +639,32 @@ class LocalCluster:
 
     def _sync(self, task: _Task) -> None:
         if not task.spout:
-            task.heartbeat_sent = None
             return
         if task.waiting is None:
             raise HarnessError(f"{task.name} sent sync without a command to answer")
         if task.waiting == "next":
+            now = time.monotonic()
+            task.slowest_next = max(task.slowest_next, now - task.waiting_since)
             if task.emitted_in_next:
                 task.idle_nexts = 0
             else:
                 task.idle_nexts += 1
-                task.next_at = time.monotonic() + min(0.001 * 2 ** min(task.idle_nexts, 6), 0.05)
+                task.next_at = now + self.idle_pause(task.idle_nexts)
         task.waiting = None
+
+    def idle_pause(self, streak: int) -> float:
+        """Seconds before a spout that emitted nothing in its last ``streak``
+        ``next`` calls is asked again: Storm's spout wait strategy."""
+        conf = self.conf
+        if self.storm_version == 1:  # SleepSpoutWaitStrategy
+            return float(conf["topology.sleep.spout.wait.strategy.time.ms"]) / 1000
+        level1 = int(conf["topology.spout.wait.progressive.level1.count"])
+        level2 = int(conf["topology.spout.wait.progressive.level2.count"])
+        if streak <= level1:
+            return 0.0  # spins
+        if streak <= level1 + level2:
+            return 1e-9  # parkNanos(1)
+        return float(conf["topology.spout.wait.progressive.level3.sleep.millis"]) / 1000
 
     def _emit(self, task: _Task, message: dict) -> None:
         stream = message.get("stream") or "default"
@@ -670,11 +753,18 @@ class LocalCluster:
         return order[i]
 
     def _deliver(self, target: _Task, message: dict) -> None:
-        if target.unacked < int(self.conf["topology.shellbolt.max.pending"]):
-            target.unacked += 1
-            target.outbox.put(message)
-        else:
-            target.backlog.append(message)
+        target.unacked += 1
+        target.backlog.append(message)
+        self._refill(target)
+
+    def _refill(self, task: _Task) -> None:
+        """Move tuples from the backlog (upstream, blocked) to the write queue
+        while it holds fewer than ``topology.shellbolt.max.pending``."""
+        most = int(self.conf["topology.shellbolt.max.pending"])
+        while task.backlog and task.queued < most:
+            with self._lock:
+                task.queued += 1
+            task.outbox.put(task.backlog.popleft())
 
     def _acked(self, task: _Task, message: dict, command: str) -> None:
         tuple_id = str(message.get("id"))
@@ -698,9 +788,6 @@ class LocalCluster:
                 tree.pending -= 1
                 if tree.pending == 0:
                     self._end_tree(root, "ack")
-        while task.backlog and task.unacked < int(self.conf["topology.shellbolt.max.pending"]):
-            task.unacked += 1
-            task.outbox.put(task.backlog.popleft())
 
     def _end_tree(self, root: int, command: str) -> None:
         tree = self.trees.pop(root)
@@ -716,13 +803,18 @@ class LocalCluster:
 
     def summary(self) -> dict:
         """Per component: tasks, tuples emitted, executed (bolts), trees acked
-        and failed (spouts) or tuples acked and failed (bolts), errors."""
+        and failed (spouts) or tuples acked and failed (bolts), errors; the
+        longest ``next`` of its spout tasks (seconds from ``next`` to
+        ``sync``), the heartbeats sent to its bolt tasks."""
         out: dict[str, dict] = {}
         for task in self.tasks.values():
             row = out.setdefault(task.component, {
                 "kind": "spout" if task.spout else "bolt", "tasks": 0, "emitted": 0,
-                "executed": 0, "acked": 0, "failed": 0, "errors": []})
+                "executed": 0, "acked": 0, "failed": 0, "errors": [], "slowest_next_s": 0.0,
+                "heartbeats": 0})
             row["tasks"] += 1
+            row["slowest_next_s"] = max(row["slowest_next_s"], task.slowest_next)
+            row["heartbeats"] += task.heartbeats
             row["emitted"] += task.emitted
             row["executed"] += task.executed
             row["acked"] += task.acked
@@ -772,7 +864,8 @@ class HarnessMapping(StormMapping):
 
     name = "storm-harness"
     description = "the storm mapping's topology over the multi-lang harness (tests; no Storm)"
-    options = tuple(o for o in StormMapping.options if o.name in ("topology", "timeout")) + (
+    options = tuple(o for o in StormMapping.options
+                    if o.name in ("topology", "timeout", "serializer")) + (
         Option("seed", 0, "seed of the harness's shuffle groupings", type=int),
     )
 
@@ -819,9 +912,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until-idle", action="store_true",
                         help="stop once no tuple is in flight and the spouts are idle")
     parser.add_argument("--seed", type=int, default=None, help="seed of the shuffle groupings")
+    parser.add_argument("--storm-version", default="1", metavar="MAJOR",
+                        help="the Storm whose ShellSpout/ShellBolt to play: 1 (1.2, default) or 2")
     args = parser.parse_args(argv)
     try:
-        cluster = LocalCluster(args.project, args.name, dict(args.option), seed=args.seed)
+        cluster = LocalCluster(args.project, args.name, dict(args.option), seed=args.seed,
+                               storm_version=args.storm_version)
     except D4PError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2

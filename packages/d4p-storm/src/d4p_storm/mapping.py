@@ -68,10 +68,13 @@ class StormMapping(d4p.Mapping):
     description = "Apache Storm topology via streamparse (local sparse run, or --submit --nimbus HOST)"
     options = (
         d4p.Option("submit", False, "submit the topology to the cluster at --nimbus instead of "
-                   "running it locally (yes/no)", type=_flag),
+                   "running it locally (a flag)", type=_flag),
         d4p.Option("nimbus", "", "Nimbus host (host or host:port) for --submit"),
         d4p.Option("topology", "d4p_workflow", "name of the Storm topology"),
         d4p.Option("timeout", 0.0, "seconds a local run may take (0: no limit)", type=float),
+        d4p.Option("serializer", "json", "multi-lang serializer: json (Storm's default; units "
+                   "as base64 text) or msgpack (units as bytes; Storm needs a msgpack "
+                   "topology.multilang.serializer class)", choices=("json", "msgpack")),
     )
     default_processes = 1
 
@@ -81,7 +84,8 @@ class StormMapping(d4p.Mapping):
         version = self.check_local()
         with tempfile.TemporaryDirectory(prefix="d4p-storm-") as work:
             project = export(plan, os.path.join(work, "project"), options["topology"],
-                             storm_version=version)
+                             storm_version=version,
+                             serializer=options.get("serializer", "json"))
             results = os.path.join(work, "results")
             os.mkdir(results)
             settings = {"d4p.results_dir": results, "topology.workers": plan.processes}
@@ -126,7 +130,7 @@ class StormMapping(d4p.Mapping):
             raise _not_found(["lein"])
         folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
         project = export(plan, os.path.join(folder, "project"), options["topology"],
-                         nimbus=nimbus)
+                         nimbus=nimbus, serializer=options.get("serializer", "json"))
         command = [_script("sparse"), "submit", "-n", project.name, "-e", "prod",
                    "-o", f"topology.workers={plan.processes}", "--force"]
         done = subprocess.run(command, cwd=project.folder, env=_environment(),
@@ -150,9 +154,13 @@ def _script(name: str) -> str:
 
 def _environment() -> dict[str, str]:
     """The environment of Storm and its components: this Python's ``bin/``
-    first on PATH, so that Storm starts ``streamparse_run`` of this Python."""
+    first on PATH, so that Storm starts ``streamparse_run`` of this Python;
+    as root, ``LEIN_ROOT=1`` unless set (streamparse refuses to run Leiningen
+    as root without it, and d4p's containers often run as root)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    if os.geteuid() == 0:
+        env.setdefault("LEIN_ROOT", "1")
     return env
 
 

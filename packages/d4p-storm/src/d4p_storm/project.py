@@ -31,12 +31,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import d4p
 from d4p import UsageError
 from d4p.plan import Plan
 
-from .__about__ import __version__
-from .shipping import ship
+from .requirements import write_requirements
+from .shipping import SERIALIZERS, ship
 from .topology import FIELDS_GROUPING, StormTopology, translate
 
 DEFAULT_STORM_VERSION = "1.2.4"
@@ -75,9 +74,13 @@ def topology_name(text: str) -> str:
 
 def export(plan: Plan, folder: str | os.PathLike, name: str = "workflow", *,
            nimbus: str = "", storm_version: str = DEFAULT_STORM_VERSION,
-           force: bool = False) -> Project:
+           force: bool = False, serializer: str = "json") -> Project:
     """Write the streamparse project of ``plan`` into ``folder`` (created; an
-    existing non-empty folder only with ``force``, and replaced whole)."""
+    existing non-empty folder only with ``force``, and replaced whole).
+    ``serializer`` is the multi-lang serializer (see :data:`SERIALIZERS`)."""
+    if serializer not in SERIALIZERS:
+        raise UsageError(f"unknown multi-lang serializer {serializer!r}: use "
+                         f"{' or '.join(SERIALIZERS)}")
     target = Path(folder).resolve()
     name = topology_name(name)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
@@ -92,7 +95,7 @@ def export(plan: Plan, folder: str | os.PathLike, name: str = "workflow", *,
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)
     try:
-        _write(tmp, plan, topology, name, nimbus, storm_version)
+        _write(tmp, plan, topology, name, nimbus, storm_version, serializer)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -108,7 +111,7 @@ def export(plan: Plan, folder: str | os.PathLike, name: str = "workflow", *,
 
 
 def _write(root: Path, plan: Plan, topology: StormTopology, name: str, nimbus: str,
-           storm_version: str) -> None:
+           storm_version: str, serializer: str) -> None:
     for sub in ("src", "topologies", "virtualenvs"):
         (root / sub).mkdir()
     classes = _identifiers([c.name for c in topology.components],
@@ -122,10 +125,9 @@ def _write(root: Path, plan: Plan, topology: StormTopology, name: str, nimbus: s
         _components_module(name, topology, classes, plan_file))
     (root / "topologies" / f"{name}.py").write_text(
         _topology_module(name, topology, classes, attrs))
-    (root / "config.json").write_text(json.dumps(_config(nimbus), indent=4) + "\n")
+    (root / "config.json").write_text(json.dumps(_config(nimbus, serializer), indent=4) + "\n")
     (root / "project.clj").write_text(_project_clj(name, storm_version))
-    (root / "virtualenvs" / f"{name}.txt").write_text(
-        f"d4p-core=={d4p.__version__}\nd4p-storm=={__version__}\nstreamparse>=5.0.1\n")
+    write_requirements(plan, root, name, serializer)
     (root / ".gitignore").write_text("_build/\n_resources/\nlogs/\n__pycache__/\n")
     (root / "README.md").write_text(_readme(name, topology, workflow_files, storm_version))
 
@@ -204,9 +206,9 @@ def _topology_module(name: str, topology: StormTopology, classes: list[str],
     return "\n".join(lines) + "\n"
 
 
-def _config(nimbus: str) -> dict:
+def _config(nimbus: str, serializer: str) -> dict:
     return {
-        "serializer": "json",
+        "serializer": serializer,
         "topology_specs": "topologies/",
         "virtualenv_specs": "virtualenvs/",
         "envs": {

@@ -16,7 +16,7 @@ and the installed packages, so
 
 Data units travel as the ``unit`` field of a tuple: base64 text of their
 pickle (protocol 5), since Storm's JSON multi-lang serializer carries only
-JSON values.
+JSON values; with the ``msgpack`` serializer, the pickle's bytes.
 """
 
 from __future__ import annotations
@@ -36,14 +36,25 @@ from typing import Any
 from d4p.loader import WORKFLOW_MODULE_PREFIX, workflow_modules
 from d4p.plan import Plan
 
+SERIALIZERS = ("json", "msgpack")
+"""The multi-lang serializers of an exported project: ``json`` (Storm's
+default) carries a unit as base64 text of its pickle; ``msgpack`` (pystorm's
+``MsgpackSerializer``; Storm needs a msgpack ``topology.multilang.serializer``
+class on the topology's classpath) carries the pickle's bytes as they are."""
 
-def encode(unit: Any) -> str:
-    """A data unit as JSON-safe text."""
-    return base64.b64encode(pickle.dumps(unit, protocol=5)).decode("ascii")
+
+def encode(unit: Any, binary: bool = False) -> str | bytes:
+    """A data unit as a tuple value: its pickle's bytes (``binary``, for
+    msgpack), else JSON-safe base64 text of them."""
+    data = pickle.dumps(unit, protocol=5)
+    return data if binary else base64.b64encode(data).decode("ascii")
 
 
-def decode(text: str) -> Any:
-    return pickle.loads(base64.b64decode(text))
+def decode(value: str | bytes) -> Any:
+    """The data unit of a tuple value made by :func:`encode` (either form)."""
+    if isinstance(value, str):
+        value = base64.b64decode(value)
+    return pickle.loads(value)
 
 
 def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
