@@ -41,8 +41,10 @@ FIRST_PAUSE = 20e-6
 LONGEST_PAUSE = 1e-3
 """Sleeps between polls double from FIRST_PAUSE up to LONGEST_PAUSE seconds."""
 ESCAPE = 0.05
-"""Seconds a blocked sender whose receive budget is full waits without any
-send completing before it receives past its budget until its send goes out."""
+"""Seconds a blocked sender whose receive budget is full (of units for its
+own waiting instances) waits without any send completing before it receives
+past its budget until its send goes out: ranks that send to each other never
+wait on each other for long."""
 
 
 class TimedOut(WorkflowFailed):
@@ -100,7 +102,8 @@ class MPITransport:
     def _post(self, process: int) -> None:
         """Post the queued messages for ``process`` while there is room."""
         flight, queued, comm = self._flight[process], self._queued[process], self.comm
-        self._reap(flight)
+        for each in self._flight:  # the byte budget counts messages to every rank
+            self._reap(each)
         while queued and len(flight) < self.window and not (
                 self.flying and self.flying + queued[0][2] > self.budget):
             payload, buffers, size = queued.popleft()
@@ -132,6 +135,7 @@ class MPITransport:
                 if self.held >= self.budget:
                     self.overflow = True  # everything held waits for us: take more
                 since = time.monotonic()
+        self.overflow = False
 
     def _reap(self, flight: deque) -> None:
         while flight and MPI.Request.Testall(flight[0][0]):
@@ -192,8 +196,6 @@ class MPITransport:
 
     def release(self, nbytes: int) -> None:
         self.held -= nbytes
-        if self.held < self.budget:
-            self.overflow = False
 
     def wait_request(self, request) -> None:
         """Wait for a non-blocking collective, still watching for failures."""

@@ -13,7 +13,10 @@ processed. A sender whose half is spent waits; while it waits it processes
 what arrives for its other instances (core's driver), woken by the reader
 or writer threads, never by a timer. The reader stops reading when its half
 is spent, so the pipe fills and the sender waits in turn: memory does not
-grow with the length of the stream or the size of the units.
+grow with the length of the stream or the size of the units. Workers that
+wait for each other in a circle (each one's input full of units for its
+own waiting instances) are found through a shared table of who waits for
+whom, and read past their budget until their sends go out.
 
 Start method: ``fork`` by default on Linux (fast start), ``spawn`` elsewhere
 and on request (``start_method="spawn"``): the plan then travels by
@@ -47,11 +50,8 @@ from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
 from ..stopping import die_with_parent
 
-ESCAPE = 0.05
-"""Seconds a sender waits, with nothing written and its input budget full of
-units for instances that are themselves waiting to send, before its reader
-reads past the budget until what it holds is processed again: workers that
-wait on each other that way never wait for long."""
+RECHECK = 0.05
+"""Seconds between two looks of a waiting sender at whom the others wait for."""
 
 
 def _default_start_method() -> str:
@@ -140,6 +140,7 @@ class _Run:
             for src in srcs:
                 links[(src, dst)] = ctx.Pipe(duplex=False)
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
+        waits_for = ctx.Array("i", [-1] * n, lock=False)  # worker → worker it waits for
         settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
         settings["progress"] = self.options.get("progress") is not None
         settings["trace"] = self.options.get("tracer") is not None
@@ -154,7 +155,7 @@ class _Run:
             outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
             proc = ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
                                args=(shipped, k, inbox, outbox, reports[k][1], settings,
-                                     os.getpid()))
+                                     os.getpid(), waits_for))
             procs.append(proc)
         try:
             with share_cores(n):  # what the workers start with
@@ -269,7 +270,7 @@ class _PipeTransport:
     reader thread for every inbox, and a byte budget shared by both sides."""
 
     def __init__(self, outbox: dict[int, Connection], inbox: list[Connection],
-                 queue_size: int, budget: int) -> None:
+                 queue_size: int, budget: int, me: int = 0, waits_for=None) -> None:
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)  # the worker's thread waits here
         self.room = threading.Condition(self.lock)  # the reader waits here
@@ -277,8 +278,8 @@ class _PipeTransport:
         self.arrived: deque = deque()  # (pickle, buffers, bytes)
         self.held = 0  # bytes read and not yet released
         self.queued = 0  # bytes handed to writers and not yet written
-        self.written = 0  # messages written so far (progress, for ESCAPE)
-        self.overflow = False  # the reader may read past its budget (see ESCAPE)
+        self.overflow = False  # the reader may read past its budget (see send)
+        self.me, self.waits_for = me, waits_for
         self.budget = max(budget // 2, 1)
         self.queue_size = queue_size
         self.errors: list[BaseException] = []
@@ -323,7 +324,6 @@ class _PipeTransport:
             with self.lock:
                 queue.popleft()
                 self.queued -= size
-                self.written += 1
                 self.wake.notify()
 
     def _read(self) -> None:
@@ -352,7 +352,13 @@ class _PipeTransport:
     def send(self, process: int, message) -> int:
         """Encode here, write in the destination's thread. Queue first, then
         wait while the budget is spent, processing what arrives meanwhile (a
-        send made meanwhile goes behind this one: order is kept)."""
+        send made meanwhile goes behind this one: order is kept).
+
+        A sender whose input budget is full of units for its own waiting
+        instances, and whose destination waits (through any chain of
+        workers) for it, reads past its budget until its send goes out:
+        without that, workers sending to each other could wait forever.
+        ``waits_for`` (shared by all workers) says who waits for whom."""
         frames, size = _frames(message)
         queue = self.queues[process]
         with self.lock:
@@ -370,12 +376,26 @@ class _PipeTransport:
                     finally:
                         self.lock.acquire()
                     continue
-                written = self.written
-                if not self.wake.wait(ESCAPE) and self.written == written \
-                        and self.held >= self.budget:
-                    self.overflow = True  # everything held waits for us: read on
-                    self.room.notify()
+                if self.waits_for is not None:
+                    self.waits_for[self.me] = process
+                    if self.held >= self.budget and not self.overflow \
+                            and self._waits_for_me(process):
+                        self.overflow = True
+                        self.room.notify()
+                self.wake.wait(RECHECK)
+            if self.waits_for is not None:
+                self.waits_for[self.me] = -1
+            self.overflow = False
         return size
+
+    def _waits_for_me(self, worker: int) -> bool:
+        for _ in range(len(self.waits_for)):
+            if worker < 0:
+                return False
+            if worker == self.me:
+                return True
+            worker = self.waits_for[worker]
+        return False
 
     def receive(self, timeout: float | None) -> list:
         with self.lock:
@@ -390,8 +410,6 @@ class _PipeTransport:
     def release(self, nbytes: int) -> None:
         with self.lock:
             self.held -= nbytes
-            if self.held < self.budget:
-                self.overflow = False
             self.room.notify()
 
     def close(self) -> None:
@@ -408,7 +426,7 @@ class _PipeTransport:
 
 
 def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
-            parent: int) -> None:
+            parent: int, waits_for) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
@@ -429,7 +447,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         report.close()
         return
     transport = _PipeTransport(outbox, inbox, settings["queue_size"],
-                               settings["buffer_mb"] << 20)
+                               settings["buffer_mb"] << 20, k, waits_for)
     executor = None
 
     def progress(counts, events) -> None:
