@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor", nargs="?", const=True, default=None, metavar="URI",
                    help="record a profile (default store, or a store URI such as mongodb://...)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
+                   help="stop the sources after this long (90, 30s, 10m, 2h) and finish "
+                        "what they produced (a graceful stop, like the first Ctrl-C)")
+    p.add_argument("--max-units", type=_positive, default=None, metavar="N",
+                   help="stop each source after it has written N data units")
     p.set_defaults(handler=_run)
 
     p = sub.add_parser("mappings", help="list installed mappings")
@@ -100,6 +105,20 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
     return value
+
+
+def _duration(text: str) -> float:
+    """Seconds from ``90``, ``1.5``, ``30s``, ``10m`` or ``2h``."""
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1:].lower(), None)
+    number = text[:-1] if scale else text
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90, 30s, 10m or 2h, "
+                                         f"not {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return seconds
 
 
 def _non_negative(text: str) -> int:
@@ -166,7 +185,8 @@ def _run(args, extra: list[str], parser) -> int:
         _check_writable(args.output)
     try:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
-                     monitor=args.monitor, progress=progress, name=target.name, **options)
+                     monitor=args.monitor, progress=progress, name=target.name,
+                     stop_after=args.stop_after, max_units=args.max_units, **options)
     finally:
         if progress is not None:
             progress.clear()

@@ -48,7 +48,9 @@ class Control:
     """Stops or aborts the workers of a run; safe to call from any thread or
     a signal handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_units: int | None = None) -> None:
+        self.max_units = max_units
+        """A source stops by itself after writing this many units."""
         self.stopping = False
         self.aborted = False
         self.reason = ""
@@ -66,6 +68,10 @@ class Control:
         self.reason = self.reason or reason
         self.stopping = self.aborted = True
         self._woken.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until stopped or aborted (True) or ``timeout`` seconds (False)."""
+        return self._woken.wait(timeout)
 
     def is_set(self) -> bool:
         """True once the sources should stop (the executor asks between calls)."""
@@ -153,7 +159,7 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
     if transport is not None:
         transport.start(absorb)
     executor.preprocess()
-    executor.run_sources(between=between, stop=control)
+    executor.run_sources(between=between, stop=control, max_units=control.max_units)
     executor.flush()
     while not executor.done:
         if not absorb(0.0):

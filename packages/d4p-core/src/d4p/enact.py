@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
@@ -29,11 +30,16 @@ class RunSummary:
     units: dict[str, int]
     instances: dict[str, int]
     assignment: dict[str, list[int]]
+    stopped: str | None = None
+    """Why the sources were stopped early (a signal, ``stop_after``,
+    ``max_units``, the ``stop`` event), or ``None`` when they ran to the end."""
 
     def __str__(self) -> str:
         width = max((len(p) for p in self.units), default=2)
         lines = [f"{self.mapping} mapping, {self.processes} process"
                  f"{'es' if self.processes != 1 else ''}, {self.seconds:.3f} s"]
+        if self.stopped:
+            lines[0] += f", stopped after {self.seconds:.1f} s ({self.stopped})"
         for pe, units in self.units.items():
             procs = ",".join(map(str, self.assignment.get(pe, [])))
             lines.append(f"  {pe:<{width}}  {units:>10,} units  "
@@ -59,12 +65,16 @@ class RunInfo:
     plan: Plan
     monitor: Any = None
     started: float = field(default_factory=time.time)
+    stopped: str | None = None
+    """Set before ``run_finished`` when the sources were stopped early (why)."""
 
 
 def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "simple",
         processes: int | None = None, *, monitor: Any = None,
         progress: Callable[[dict[str, int]], None] | None = None, fuse: bool = True,
-        name: str | None = None, **options: Any) -> RunResult:
+        name: str | None = None, stop: threading.Event | None = None,
+        stop_after: float | None = None, max_units: int | None = None,
+        **options: Any) -> RunResult:
     """Run ``graph`` on ``mapping`` and return the outputs of its unconnected
     output ports as ``{pe_id: {port: [units]}}`` (with ``.summary``).
 
@@ -73,6 +83,13 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     the mapping's choice. ``options`` are the mapping's options (see ``d4p
     mappings``). ``monitor`` switches monitoring on (a store URI or ``True``);
     ``progress`` is called now and then with the units processed per PE.
+
+    Stopping (a graceful stop: the sources stop, everything they produced is
+    processed, every ``postprocess`` runs and the outputs are returned, with
+    ``summary.stopped`` saying why): when ``stop`` (a ``threading.Event``) is
+    set, after ``stop_after`` seconds, when a source has written
+    ``max_units`` units, or on the first SIGINT (Ctrl-C) or SIGTERM. A second
+    signal aborts the run (``KeyboardInterrupt``; every worker is ended).
     """
     if not isinstance(graph, WorkflowGraph):
         raise UsageError(f"d4p.run needs a WorkflowGraph, not {type(graph).__name__}")
@@ -84,14 +101,16 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     info = RunInfo(uuid.uuid4().hex[:12], name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
     tracer = _tracer(info) if monitor and cls.primary else None
+    control = _control(stop, stop_after, max_units)
     settings["progress"] = progress
     settings["tracer"] = tracer
+    settings["control"] = control
     start = time.perf_counter()
     if tracer is not None:
         tracer.run_started(info)
     error = None
     try:
-        with signals_stop(Control()):  # SIGTERM ends the run like Ctrl-C: no orphans
+        with signals_stop(control, graceful=True):
             outcome = cls().run(plan, settings)
     except BaseException as exc:
         error = exc
@@ -101,6 +120,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         raise
     finally:
         seconds = time.perf_counter() - start
+        control.stop("the run ended")  # ends the stop_after timer and the stop watcher
+        info.stopped = control.reason if control.reason != "the run ended" else None
         if tracer is not None:
             tracer.run_finished(info, seconds, error)
     result = RunResult()
@@ -113,8 +134,33 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         mapping=cls.name, processes=placed.processes, seconds=seconds, run_id=info.id,
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
-        assignment=placed.assignment())
+        assignment=placed.assignment(), stopped=info.stopped)
     return result
+
+
+def _control(stop: threading.Event | None, stop_after: float | None,
+             max_units: int | None) -> Control:
+    """The run's :class:`Control`, stopped by ``stop``, after ``stop_after`` s."""
+    if stop_after is not None and (isinstance(stop_after, bool)
+                                   or not isinstance(stop_after, int | float) or stop_after <= 0):
+        raise UsageError(f"stop_after must be a positive number of seconds, not {stop_after!r}")
+    if max_units is not None and (isinstance(max_units, bool) or not isinstance(max_units, int)
+                                  or max_units < 1):
+        raise UsageError(f"max_units must be a positive whole number, not {max_units!r}")
+    control = Control(max_units=max_units)
+
+    def watch() -> None:
+        if stop is not None:
+            while not stop.wait(0.1):
+                if control.stopping:
+                    return
+            control.stop("the stop event was set")
+        elif not control.wait(stop_after):
+            control.stop(f"stop_after={stop_after:g} s")
+
+    if stop is not None or stop_after is not None:
+        threading.Thread(target=watch, daemon=True, name="d4p-stop").start()
+    return control
 
 
 def _processes(cls: type[Mapping], processes: int | None) -> int:

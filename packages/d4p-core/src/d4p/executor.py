@@ -34,6 +34,11 @@ number of units per batch adapts to the sizes of the units sent so far."""
 
 _PASS = (WorkflowFailed, Aborted)  # raised through PE code as they are
 
+
+class _SourceStopped(BaseException):
+    """Ends a source's iteration on a graceful stop (a ``BaseException``, so
+    that the PE's own ``except Exception`` does not swallow it)."""
+
 _short = reprlib.Repr()
 _short.maxstring = 80
 _short.maxother = 80
@@ -249,24 +254,33 @@ class Executor:
             except Exception as exc:
                 raise _failure(loc, None, None, exc, stage="preprocess") from None
 
-    def run_sources(self, between: Callable[[], None] | None = None, stop=None) -> None:
+    def run_sources(self, between: Callable[[], None] | None = None, stop=None,
+                    max_units: int | None = None) -> None:
         """Run the local source instances over their inputs, then finish them.
 
         ``between`` is called after every source call (the driver takes
-        incoming messages there); once ``stop.is_set()`` the sources end
-        early (a graceful stop: what they wrote is still processed)."""
+        incoming messages there). Once ``stop.is_set()`` (a
+        :class:`~d4p.driver.Control` or a ``threading.Event``) the sources
+        end, even in the middle of an iteration that writes forever, and so
+        does a source that has written ``max_units`` units: a graceful stop,
+        what they wrote is still processed and every ``postprocess`` runs."""
         for loc in list(self.local.values()):
             if loc.pe_id not in self.plan.inputs:
                 continue
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
             iterate = _source_call(loc)
+            if stop is not None:
+                self._watch_source(loc, stop, max_units)
             for n, item in enumerate(items):
                 if stop is not None and stop.is_set():
                     break
                 loc.busy = True
                 try:
                     iterate(item)
+                except _SourceStopped:
+                    loc.busy = False
+                    break
                 except _PASS:
                     raise
                 except Exception as exc:
@@ -279,6 +293,32 @@ class Executor:
         for loc in list(self.local.values()):  # PEs that nothing feeds
             if loc.waiting == 0 and not loc.finished:
                 self._finish(loc)
+
+    def _watch_source(self, loc: _Local, stop, max_units: int | None) -> None:
+        """Wrap the writes of source ``loc``: each asks whether to stop, and a
+        unit written after a pause longer than ``latency`` (a source that
+        waits for data) goes out at once instead of waiting for a batch."""
+        latency, clock, flush = self.latency, time.monotonic, self.flush
+        state = [0, clock()]  # units written, time of the last write
+
+        def watched(emit):
+            def write(data):
+                if stop.is_set():
+                    raise _SourceStopped
+                now = clock()
+                quiet = now - state[1] > latency
+                state[1] = now
+                emit(data)
+                if quiet:
+                    flush()
+                state[0] += 1
+                if max_units is not None and state[0] >= max_units:
+                    raise _SourceStopped
+
+            return write
+
+        for port, emit in list(loc.emit.items()):
+            loc.emit[port] = watched(emit)
 
     def deliver(self, got: list[tuple[Data | EndOfStream, int]], read_s: float = 0.0,
                 release: Callable[[int], None] | None = None) -> None:

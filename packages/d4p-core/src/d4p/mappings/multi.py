@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .. import codec, hookimpl, shipping
-from ..driver import drive
+from ..driver import Control, drive
 from ..errors import D4PError, UsageError, WorkflowFailed
 from ..executor import Executor
 from ..mapping import Mapping, Option, Outcome, share_cores
@@ -143,6 +143,8 @@ class _Run:
         waits_for = ctx.Array("i", [-1] * n, lock=False)  # worker → worker it waits for
         settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
         settings["progress"] = self.options.get("progress") is not None
+        control = self.options.get("control")
+        settings["max_units"] = control.max_units if control is not None else None
         settings["trace"] = self.options.get("tracer") is not None
         shipped: Plan | bytes = plan
         if self.options["start_method"] != "fork":
@@ -179,9 +181,15 @@ class _Run:
         live = {r: k for k, r in enumerate(reports)}
         sentinels = {p.sentinel: k for k, p in enumerate(procs)}
         latest: dict[int, dict[str, int]] = {}
+        control, told = self.options.get("control"), False
         while live:
             watched = {reports[k]: s for s, k in sentinels.items() if reports[k] in live}
-            for conn in wait([*live, *watched.values()], timeout=1.0):
+            if control is not None and control.stopping and not told:
+                told = True  # a graceful stop: each worker stops its sources
+                for proc in procs:
+                    if proc.is_alive():
+                        os.kill(proc.pid, signal.SIGINT)
+            for conn in wait([*live, *watched.values()], timeout=0.2):
                 if conn in sentinels:
                     k = sentinels[conn]
                     if reports[k] in live and not reports[k].poll():
@@ -428,7 +436,10 @@ class _PipeTransport:
 def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
             parent: int, waits_for) -> None:
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    control = Control(max_units=settings["max_units"])
+    # SIGINT (Ctrl-C, or the parent passing on a stop) stops the sources
+    # gracefully; SIGTERM (the parent ending the run) ends the worker at once
+    signal.signal(signal.SIGINT, lambda *a: control.stop("interrupted"))
     signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
     lock = threading.Lock()
 
@@ -456,7 +467,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     try:
         executor = Executor(plan, k, transport=transport, reuse=True,
                             batch_size=settings["batch_size"], trace=settings["trace"])
-        drive(executor, transport,
+        drive(executor, transport, control=control,
               report=progress if settings["progress"] or settings["trace"] else None)
         sys.stdout.flush()
         sys.stderr.flush()

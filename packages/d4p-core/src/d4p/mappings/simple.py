@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from .. import hookimpl
+from ..driver import drive
 from ..executor import Executor
 from ..mapping import Mapping, Outcome
 
@@ -30,8 +31,7 @@ class SimpleMapping(Mapping):
                     progress(executor.counts())
             threading.Thread(target=report, daemon=True).start()
         try:
-            executor.preprocess()
-            executor.run_sources()
+            drive(executor, control=options.get("control"))
         finally:
             stop.set()
             if tracer is not None:
