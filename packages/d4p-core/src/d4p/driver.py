@@ -55,19 +55,28 @@ class Control:
         self.aborted = False
         self.reason = ""
         self._woken = threading.Event()
+        self._on_stop: list[Callable[[], None]] = []
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when the run is stopped (at once if it is)."""
+        self._on_stop.append(callback)
+        if self.stopping:
+            callback()
 
     def stop(self, reason: str = "stopped") -> None:
         """End the sources; what they produced is still processed."""
-        if not self.stopping:
-            self.reason = reason
+        if self.stopping:
+            return
+        self.reason = reason
         self.stopping = True
         self._woken.set()
+        for callback in self._on_stop:
+            callback()
 
     def abort(self, reason: str = "aborted") -> None:
         """End at once: :func:`drive` raises :class:`Aborted`."""
-        self.reason = self.reason or reason
-        self.stopping = self.aborted = True
-        self._woken.set()
+        self.stop(reason)
+        self.aborted = True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until stopped or aborted (True) or ``timeout`` seconds (False)."""

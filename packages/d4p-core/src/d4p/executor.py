@@ -295,22 +295,31 @@ class Executor:
                 self._finish(loc)
 
     def _watch_source(self, loc: _Local, stop, max_units: int | None) -> None:
-        """Wrap the writes of source ``loc``: each asks whether to stop, and a
-        unit written after a pause longer than ``latency`` (a source that
-        waits for data) goes out at once instead of waiting for a batch."""
+        """Make source ``loc`` stoppable: once ``stop`` is set its next write
+        ends the iteration (its emitters are swapped for ones that raise, so
+        that writing costs nothing extra until then). With ``max_units`` its
+        writes are counted; where its units leave this process, a unit written
+        after a pause longer than ``latency`` (a source that waits for data)
+        goes out at once instead of waiting for a batch."""
+        if hasattr(stop, "on_stop"):
+            stop.on_stop(lambda: loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped)))
+        remote = any(self._proc_of[t] != self.process for t in self.plan.downstream[loc.iid])
+        if not remote and max_units is None:
+            return
         latency, clock, flush = self.latency, time.monotonic, self.flush
         state = [0, clock()]  # units written, time of the last write
 
         def watched(emit):
             def write(data):
-                if stop.is_set():
-                    raise _SourceStopped
-                now = clock()
-                quiet = now - state[1] > latency
-                state[1] = now
-                emit(data)
-                if quiet:
-                    flush()
+                if remote:
+                    now = clock()
+                    quiet = now - state[1] > latency
+                    state[1] = now
+                    emit(data)
+                    if quiet:
+                        flush()
+                else:
+                    emit(data)
                 state[0] += 1
                 if max_units is not None and state[0] >= max_units:
                     raise _SourceStopped
@@ -472,6 +481,10 @@ class Executor:
         for loc in self.local.values():
             out[loc.pe_id] = out.get(loc.pe_id, 0) + loc.calls
         return out
+
+
+def _raise_stopped(data: Any) -> None:
+    raise _SourceStopped
 
 
 def _source_call(loc: _Local) -> Callable[[Any], None]:
