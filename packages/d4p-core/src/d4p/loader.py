@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import UsageError
 from .graph import CompositePE, WorkflowGraph
-from .plugins import get_workflow, workflows
+from .plugins import find_workflow, get_workflow, workflows
 
 
 @dataclass
@@ -42,7 +42,7 @@ def load_target(target: str, attr: str | None = None,
             raise UsageError(f"workflow file {target!r} not found")
         module = _load_file(path)
         return _graph_in(module, target, attr, params, source=str(path.resolve()))
-    if target in workflows():
+    if find_workflow(target) is not None:
         return _build_named(target, params, attr)
     try:
         module = importlib.import_module(target)
