@@ -233,8 +233,24 @@ def test_svg_needs_graphviz():
     graph = d4p.WorkflowGraph()
     graph.connect(NumberProducer(1), "output", AddOne(), "input")
     if shutil.which("dot") is None:
-        with pytest.raises(d4p.GraphError, match="drawing SVG or PNG needs Graphviz"):
+        with pytest.raises(d4p.GraphError, match=r"drawing \.svg needs Graphviz's 'dot' "
+                                                  r"command: install Graphviz"):
             graph.to_svg()
+        with pytest.raises(d4p.GraphError, match=r"drawing \.png needs Graphviz"):
+            graph.to_png()
         assert graph._repr_svg_() is None
     else:
         assert "<svg" in graph.to_svg()
+        assert graph.to_png().startswith(b"\x89PNG")
+
+
+def test_a_notebook_shows_the_graph_without_graphviz(monkeypatch):
+    """Jupyter shows _repr_svg_ (Graphviz) or else _repr_html_: never a bare repr."""
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(1), AddOne()
+    graph.connect(src, "output", add, "input")
+    monkeypatch.setenv("PATH", "")  # no dot
+    assert graph._repr_svg_() is None
+    page = graph._repr_html_()
+    assert f"<li><b>{src.id}</b>.output &rarr; <b>{add.id}</b>.input</li>" in page
+    assert '<pre class="mermaid">flowchart LR' in page

@@ -195,23 +195,49 @@ class WorkflowGraph:
 
     def to_svg(self) -> str:
         """The graph as SVG, drawn by Graphviz's ``dot`` (must be installed)."""
+        return self._graphviz("svg").decode()
+
+    def to_png(self) -> bytes:
+        """The graph as PNG, drawn by Graphviz's ``dot`` (must be installed)."""
+        return self._graphviz("png")
+
+    def _graphviz(self, fmt: str) -> bytes:
         import shutil
         import subprocess
 
         dot = shutil.which("dot")
         if dot is None:
-            raise GraphError("drawing SVG or PNG needs Graphviz: install it (apt-get install "
-                             "graphviz) or use to_dot() / to_mermaid()")
-        done = subprocess.run([dot, "-Tsvg"], input=self.to_dot(), capture_output=True,
-                              text=True, check=True)
-        return done.stdout
+            raise GraphError(f"drawing .{fmt} needs Graphviz's 'dot' command: install Graphviz "
+                             "(apt-get install graphviz, brew install graphviz, conda install "
+                             "graphviz) or draw .dot / .mmd (Mermaid) instead")
+        return subprocess.run([dot, f"-T{fmt}"], input=self.to_dot().encode(),
+                              capture_output=True, check=True).stdout
 
     def _repr_svg_(self) -> str | None:
         import shutil
 
         if shutil.which("dot") is None:
-            return None
+            return None  # the notebook shows _repr_html_ instead
         return self.to_svg()
+
+    def _repr_html_(self) -> str | None:
+        """Without Graphviz: the PEs and connections as an HTML list (and the
+        Mermaid text, which Jupyter front ends that know Mermaid draw)."""
+        import html
+        import shutil
+
+        if shutil.which("dot") is not None:
+            return None
+        flat = self.flattened()
+        rows = "".join(
+            f"<li><b>{html.escape(a.id)}</b>.{html.escape(pa)} &rarr; "
+            f"<b>{html.escape(b.id)}</b>.{html.escape(pb)}</li>" for a, pa, b, pb in flat.edges())
+        lonely = [pe.id for pe in flat.get_contained_objects()
+                  if not pe.inputconnections and not pe.outputconnections]
+        rows += "".join(f"<li><b>{html.escape(pe)}</b></li>" for pe in lonely)
+        return (f"<div><p>{type(self).__name__}: {flat.graph.number_of_nodes()} PEs</p>"
+                f"<ul>{rows}</ul><pre class=\"mermaid\">{html.escape(self.to_mermaid())}</pre>"
+                "</div>")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} with {self.graph.number_of_nodes()} nodes>"
