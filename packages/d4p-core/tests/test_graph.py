@@ -254,3 +254,44 @@ def test_a_notebook_shows_the_graph_without_graphviz(monkeypatch):
     page = graph._repr_html_()
     assert f"<li><b>{src.id}</b>.output &rarr; <b>{add.id}</b>.input</li>" in page
     assert '<pre class="mermaid">flowchart LR' in page
+
+
+def test_topological_order_is_networkx_lexicographical_order():
+    import random
+
+    import networkx as nx
+    from d4p.graph import topological_order
+
+    rng = random.Random(7)
+    for _ in range(50):
+        nodes = [f"n{rng.randrange(1000):03d}" for _ in range(rng.randrange(1, 30))]
+        nodes = list(dict.fromkeys(nodes))
+        edges = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:]
+                 if rng.random() < 0.15]
+        g = nx.MultiDiGraph()
+        g.add_nodes_from(nodes)
+        g.add_edges_from(edges)
+        assert topological_order(nodes, edges) == list(nx.lexicographical_topological_sort(g))
+
+
+def test_find_cycle_and_cycles_rejected_in_order():
+    from d4p.graph import find_cycle, topological_order
+
+    assert find_cycle("abcd", [("a", "b"), ("b", "c"), ("c", "d")]) is None
+    assert find_cycle("abcd", [("a", "b"), ("b", "c"), ("c", "b"), ("c", "d")]) == ["b", "c", "b"]
+    with pytest.raises(d4p.GraphError, match="the workflow has a cycle"):
+        topological_order("ab", [("a", "b"), ("b", "a")])
+
+
+def test_building_a_graph_does_not_import_networkx_and_graph_is_its_view():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom d4p.examples import wordcount\ngraph, _ = wordcount(10)\n"
+            "order = [pe.id for pe in graph.pes()]\nassert 'networkx' not in sys.modules\n"
+            "view = graph.graph\nprint(order, view.number_of_nodes(), view.number_of_edges())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("]")[1].split() == ["3", "2"]
+    assert done.stdout.startswith("['WordProducer")
