@@ -54,3 +54,8 @@ __all__ = [
     "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",
     "installed_mappings", "iterative", "producer", "run", "stable_hash", "workflows",
 ]
+
+if "IPython" in __import__("sys").modules:  # in a notebook: failures shown short
+    from .notebook import install as _install_notebook_display
+
+    _install_notebook_display()

@@ -1,0 +1,77 @@
+"""d4p in a real Jupyter kernel (nbclient + ipykernel): what a notebook shows."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+nbclient = pytest.importorskip("nbclient")
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("ipykernel")
+
+WORKFLOW = '''
+import d4p
+
+@d4p.producer
+def numbers(n=5):
+    yield from range(n)
+
+@d4p.iterative
+def inverse(x):
+    print("got", x)
+    return 1 / (x - 3)
+
+graph = d4p.WorkflowGraph()
+graph.connect(numbers(), "output", inverse(), "input")
+graph
+'''
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _execute(*cells: str) -> list:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True)
+    client.execute()  # starts the kernel and shuts it down, also on failure
+    return [cell.outputs for cell in nb.cells]
+
+
+def _error_lines(outputs) -> list[str]:
+    (error,) = [o for o in outputs if o.output_type == "error"]
+    return ANSI.sub("", "\n".join(error.traceback)).splitlines()
+
+
+@pytest.fixture(scope="module")
+def cells():
+    return _execute(WORKFLOW, "ok = d4p.WorkflowGraph()\n"
+                    "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
+                    "d4p.run(graph)",
+                    "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)")
+
+
+def test_a_graph_shows_itself_as_svg_or_html(cells):
+    (shown,) = [o for o in cells[0] if o.output_type == "execute_result"]
+    assert {"image/svg+xml", "text/html"} & set(shown.data)
+    if "text/html" in shown.data:
+        assert "<b>numbers0</b>.output &rarr; <b>inverse1</b>.input" in shown.data["text/html"]
+
+
+def test_print_in_a_pe_appears_in_the_cell(cells):
+    text = "".join(o.text for o in cells[1] if o.output_type == "stream")
+    assert text == "got 0\ngot 1\ngot 2\n"
+
+
+def test_a_failing_pe_shows_the_message_and_the_users_lines_only(cells):
+    lines = _error_lines(cells[2])
+    assert len(lines) <= 15, lines
+    assert "    d4p.run(graph)" in lines
+    assert "    return 1 / (x - 3)" in lines
+    assert ("WorkflowFailed: PE 'inverse1' (instance 0) failed on input 'input' with data 3: "
+            "ZeroDivisionError: division by zero") in lines
+    assert not any("d4p/enact.py" in line or "d4p/executor.py" in line for line in lines)
+
+
+def test_d4p_debug_shows_the_internal_frames(cells):
+    lines = _error_lines(cells[3])
+    assert any("d4p/enact.py" in line for line in lines)
+    assert len(lines) > 15
