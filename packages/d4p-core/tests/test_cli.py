@@ -121,7 +121,13 @@ def test_failing_pe_exits_1_naming_pe_port_and_data(tmp_path, mapping):
     assert done.returncode == 1
     assert "PE 'Divide1' (instance 0) failed on input 'input' with data 3: " \
            "ZeroDivisionError: division by zero" in done.stderr
-    assert "return 10 / (x - 3)" in done.stderr  # the original traceback
+    lines = done.stderr.splitlines()
+    assert lines[1:] == [f'  File "{wf}", line 11, in _process',  # the user's lines only
+                         "    return 10 / (x - 3)",
+                         "           ~~~^~~~~~~~~",
+                         "(D4P_DEBUG=1 shows d4p's own frames too)"]
+    done = d4p("run", str(wf), "--mapping", mapping, "-n", "2", env={"D4P_DEBUG": "1"})
+    assert "Original traceback:" in done.stderr and "d4p/executor.py" in done.stderr
 
 
 USER_ERRORS = [

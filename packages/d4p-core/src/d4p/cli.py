@@ -18,9 +18,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from . import failure
 from .__about__ import __version__
 from .enact import RunResult, run
-from .errors import D4PError, UsageError
+from .errors import D4PError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .loader import convert, load_target, parse_inputs, parse_params
 from .plan import make_plan
@@ -67,13 +68,21 @@ def _main(argv: list[str]) -> int:
     except D4PError as exc:
         sys.stdout.flush()
         if getattr(exc, "primary", True):  # another process reports it otherwise
-            print(f"d4p: error: {exc}", file=sys.stderr)
+            print(_failure(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
         print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
               "was ended", file=sys.stderr)
         return 128 + signum
+
+
+def _failure(exc: D4PError) -> str:
+    """The error as the user reads it: for a failed PE the message and the
+    user's own lines of the traceback (all of it with ``D4P_DEBUG=1``)."""
+    if not isinstance(exc, WorkflowFailed) or not exc.traceback or failure.debugging():
+        return f"d4p: error: {exc}"
+    return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
