@@ -295,3 +295,23 @@ def test_building_a_graph_does_not_import_networkx_and_graph_is_its_view():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("]")[1].split() == ["3", "2"]
     assert done.stdout.startswith("['WordProducer")
+
+
+def test_pe_ids_are_numbered_within_their_graph_so_a_rebuilt_graph_has_the_same_ids():
+    def build():
+        graph = d4p.WorkflowGraph()
+        graph.connect(NumberProducer(3), "output", AddOne(), "input")
+        return graph, list(d4p.run(graph))
+
+    first, second = build(), build()
+    assert first[1] == second[1] == ["AddOne1"]
+    assert [pe.id for pe in first[0].pes()] == ["NumberProducer0", "AddOne1"]
+
+
+def test_equal_composites_get_distinct_pe_ids_when_flattened():
+    graph = d4p.WorkflowGraph()
+    one = d4p.create_iterative_chain([str.upper])
+    two = d4p.create_iterative_chain([str.upper])
+    graph.connect(one, "output", two, "input")
+    ids = [pe.id for pe in graph.pes()]
+    assert len(set(ids)) == 2 and ids[0] == "PE_upper0"

@@ -11,14 +11,11 @@ networkx view that dispel4py code may read.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from .errors import GraphError
 from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE
-
-_ids = itertools.count()
 
 
 class WorkflowNode:
@@ -74,7 +71,7 @@ class WorkflowGraph:
                     f"{type(pe).__name__} was not initialised: call "
                     "super().__init__() (or GenericPE.__init__(self)) in its __init__"
                 )
-            pe.id = f"{pe.name}{next(_ids)}"
+            pe.id = f"{pe.name}{len(self._succ)}"  # numbered in this graph: stable on re-runs
         elif not isinstance(pe, WorkflowGraph):
             raise GraphError(
                 f"cannot add {pe!r} to a workflow: expected a PE (GenericPE subclass) "
@@ -168,6 +165,7 @@ class WorkflowGraph:
             if isinstance(b, WorkflowGraph):
                 b, pb = ends[id(b)][0][pb]
             flat._link(a, pa, b, pb)
+        _unique_ids(flat.get_contained_objects())
         return flat
 
     def flatten(self) -> None:
@@ -493,6 +491,19 @@ def _grouping_label(pe, port: str) -> str:
     except ValueError:
         return str(spec)
     return "" if g == SHUFFLE else describe(g)
+
+
+def _unique_ids(pes: list[GenericPE]) -> None:
+    """Renumber a PE whose id another PE of the flattened graph already has
+    (the same PE class numbered alike in two composites)."""
+    taken: set[str] = set()
+    for pe in pes:
+        if pe.id in taken:
+            n = len(pes)
+            while f"{pe.name}{n}" in taken or any(p.id == f"{pe.name}{n}" for p in pes):
+                n += 1
+            pe.id = f"{pe.name}{n}"
+        taken.add(pe.id)
 
 
 def _pe_key(pe: GenericPE) -> str:
