@@ -26,6 +26,8 @@ graph = d4p.WorkflowGraph()
 graph.connect(numbers(), "output", inverse(), "input")
 graph
 '''
+RERUN = ("again = d4p.WorkflowGraph()\n"
+         "again.connect(numbers(n=1), 'output', inverse(), 'input')\nprint(list(d4p.run(again)))")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -45,7 +47,7 @@ def _error_lines(outputs) -> list[str]:
 def cells():
     return _execute(WORKFLOW, "ok = d4p.WorkflowGraph()\n"
                     "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
-                    "d4p.run(graph)",
+                    "d4p.run(graph)", RERUN, RERUN,
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)")
 
 
@@ -71,7 +73,13 @@ def test_a_failing_pe_shows_the_message_and_the_users_lines_only(cells):
     assert not any("d4p/enact.py" in line or "d4p/executor.py" in line for line in lines)
 
 
+def test_a_re_run_cell_gives_the_same_result_keys(cells):
+    first, second = ("".join(o.text for o in cell if o.output_type == "stream")
+                     for cell in cells[3:5])
+    assert first == second == "got 0\n['inverse1']\n"
+
+
 def test_d4p_debug_shows_the_internal_frames(cells):
-    lines = _error_lines(cells[3])
+    lines = _error_lines(cells[5])
     assert any("d4p/enact.py" in line for line in lines)
     assert len(lines) > 15
