@@ -362,3 +362,48 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     assert done.returncode == 0
     assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr
     assert json.loads(out.read_text())["results"]["Summer2"]["output"] == [20]
+
+
+def _core_only(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """d4p as with d4p-core alone: the plugins of d4p's other packages blocked."""
+    code = ("import sys\nfrom d4p import plugins\n"
+            "for name in ('monitor', 'storm', 'spark', 'mpi', 'seismo', 'astro'):\n"
+            "    plugins._plugins().pm.set_blocked(name)\n"
+            "from d4p.cli import main\nsys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_a_plugin_command_or_monitoring_without_its_package_says_what_to_install(tmp_path):
+    done = _core_only("monitor", "runs")
+    assert done.returncode == 2
+    assert done.stderr == ("d4p: error: 'd4p monitor' comes with d4p-monitor, which is not "
+                           "installed: pip install d4p-monitor\n")
+    wf = write(tmp_path / "wf.py", PIPELINE)
+    done = _core_only("run", str(wf), "--monitor")
+    assert done.returncode == 2
+    assert done.stderr == ("d4p: error: --monitor needs a monitoring plugin, and none is "
+                           "installed: pip install d4p-monitor\n")
+
+
+def test_an_unknown_command_suggests_one():
+    done = d4p("runn", "wf.py")
+    assert done.returncode == 2
+    assert done.stderr.startswith("d4p: error: unknown command 'runn' (did you mean 'run'?); "
+                                  "commands: run, mappings, workflows, draw")
+
+
+def test_a_load_error_points_at_the_users_line(tmp_path):
+    write(tmp_path / "wf.py", """
+        import d4p
+
+        @d4p.iterative
+        def f(x):
+            return x
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(f(), "outptu", f(), "input")
+    """)
+    done = d4p("run", "wf.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.rstrip().endswith(f"({tmp_path / 'wf.py'}, line 9)")

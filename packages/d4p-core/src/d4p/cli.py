@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from .plugins import (
     NamedWorkflow,
     add_commands,
     get_mapping,
+    get_plugin_manager,
     get_workflow,
     registered_mappings,
     workflow_origin,
@@ -37,6 +39,9 @@ from .plugins import (
 
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
+
+PLUGIN_COMMANDS = {"monitor": "d4p-monitor", "storm": "d4p-storm"}
+"""Sub-commands of d4p's own plugin packages, named when they are not installed."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +61,8 @@ def _main(argv: list[str]) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = _parser(command)
+        if command is not None and command not in parser.d4p_commands:
+            raise UsageError(_unknown_command(command, list(parser.d4p_commands)))
         args, extra = parser.parse_known_args(argv)
         if getattr(args, "handler", None) is None:
             parser.print_help()
@@ -139,7 +146,17 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(handler=_draw)
     if command not in COMMANDS:
         add_commands(sub, command)
+    parser.d4p_commands = sub.choices
     return parser
+
+
+def _unknown_command(command: str, known: list[str]) -> str:
+    if command in PLUGIN_COMMANDS:
+        dist = PLUGIN_COMMANDS[command]
+        return f"'d4p {command}' comes with {dist}, which is not installed: pip install {dist}"
+    hint = difflib.get_close_matches(command, known, n=1)
+    return (f"unknown command {command!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; commands: {', '.join(known)}")
 
 
 def _target_options(p: argparse.ArgumentParser) -> None:
@@ -228,6 +245,9 @@ def _run(args, extra: list[str]) -> int:
         raise UsageError("d4p run needs a TARGET: a .py file, a module or a registered "
                          "workflow (see d4p workflows)")
     options = _mapping_options(args.mapping, extra)
+    if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
+        raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
+                         "pip install d4p-monitor")
     target = load_target(args.target, args.attr, parse_params(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is None:

@@ -30,7 +30,7 @@ def user_frames(exc: D4PError, tb=None) -> list[str]:
     and of the PE that failed, each with its source line."""
     lines = []
     for frame in traceback.extract_tb(tb):
-        if _is_users(frame.filename):
+        if is_users(frame.filename):
             lines += traceback.format_list([frame])
     lines = [line for chunk in lines for line in chunk.rstrip("\n").split("\n")]
     if isinstance(exc, WorkflowFailed) and exc.traceback:
@@ -43,7 +43,7 @@ def _frames_in(text: str) -> list[str]:
     for line in text.splitlines():
         match = _FRAME.match(line)
         if match:
-            keep = _is_users(match["file"])
+            keep = is_users(match["file"])
             if keep:
                 out.append(line)
         elif keep and line.startswith("    "):
@@ -53,7 +53,9 @@ def _frames_in(text: str) -> list[str]:
     return out
 
 
-def _is_users(filename: str) -> bool:
+def is_users(filename: str) -> bool:
+    """Whether ``filename`` is the user's code: not d4p's, the standard library's
+    or an installed package's."""
     try:
         path = str(Path(filename).resolve())
     except (OSError, ValueError):

@@ -96,8 +96,11 @@ def _load_file(path: Path) -> ModuleType:
 
 
 def _load_failed(target: str, exc: BaseException) -> UsageError:
+    """The error, at the user's line that raised it (not d4p's or importlib's)."""
+    from .failure import is_users
+
     frames = traceback.extract_tb(exc.__traceback__)
-    user = [f for f in frames if "importlib" not in f.filename]
+    user = [f for f in frames if is_users(f.filename) and "<frozen" not in f.filename]
     where = f" ({user[-1].filename}, line {user[-1].lineno})" if user else ""
     return UsageError(f"loading {target!r} failed: {type(exc).__name__}: {exc}{where}")
 
