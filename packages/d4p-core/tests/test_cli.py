@@ -407,3 +407,19 @@ def test_a_load_error_points_at_the_users_line(tmp_path):
     done = d4p("run", "wf.py", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.rstrip().endswith(f"({tmp_path / 'wf.py'}, line 9)")
+
+
+@pytest.mark.parametrize(("line", "expected"), [("d4p run -m mu", ["multi"]),
+                                                ("d4p run wordc", ["wordcount"]),
+                                                ("d4p mappings si", ["simple"]),
+                                                ("d4p run w", ["wf.py", "wordcount"])])
+def test_shell_completion_offers_commands_mappings_workflows_and_files(tmp_path, line, expected):
+    pytest.importorskip("argcomplete")
+    write(tmp_path / "wf.py", PIPELINE)
+    out = tmp_path / "completions"
+    env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
+    done = subprocess.run([sys.executable, "-m", "d4p"], env=env, cwd=tmp_path, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(c.strip() for c in out.read_text().split("\x0b")) == expected

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (shell completion: see _complete)
 """The ``d4p`` command.
 
 Exit status: 0 success, 1 the workflow failed, 2 a usage error (bad target,
@@ -32,6 +33,7 @@ from .plugins import (
     get_mapping,
     get_plugin_manager,
     get_workflow,
+    installed_mappings,
     registered_mappings,
     workflow_origin,
     workflows,
@@ -47,6 +49,8 @@ PLUGIN_COMMANDS = {"monitor": "d4p-monitor", "storm": "d4p-storm"}
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``d4p`` command; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "_ARGCOMPLETE" in os.environ:
+        _complete()
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"d4p: warning: {msg}\n"
     try:
@@ -106,9 +110,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         "('d4p run -m MAPPING --help' lists them)."))
     p.add_argument("-h", "--help", action="store_true",
                    help="show this help and the options of the mapping (-m) and exit")
-    p.add_argument("target", nargs="?", help=".py file, module or registered workflow name")
+    p.add_argument("target", nargs="?", help=".py file, module or registered workflow name"
+                   ).completer = _complete_target
     _target_options(p)
-    p.add_argument("-m", "--mapping", default="simple", help="mapping (default: simple)")
+    p.add_argument("-m", "--mapping", default="simple", help="mapping (default: simple)"
+                   ).completer = _complete_mapping
     p.add_argument("-n", "--processes", type=_positive, default=None,
                    help="number of processes (default: the mapping's choice)")
     p.add_argument("-i", "--iterations", type=_non_negative, default=None,
@@ -132,13 +138,15 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(handler=_run, parser=p)
 
     p = sub.add_parser("mappings", help="list installed mappings; with NAME, its options")
-    p.add_argument("name", nargs="?", help="a mapping: show its options")
+    p.add_argument("name", nargs="?", help="a mapping: show its options"
+                   ).completer = _complete_mapping
     p.set_defaults(handler=_mappings)
     p = sub.add_parser("workflows", help="list registered workflows; with NAME, its parameters")
     p.add_argument("name", nargs="?", help="a registered workflow: show its parameters")
     p.set_defaults(handler=_workflows)
     p = sub.add_parser("draw", help="draw a workflow graph (.dot, .mmd; .svg, .png need Graphviz)")
-    p.add_argument("target", help=".py file, module or registered workflow name")
+    p.add_argument("target", help=".py file, module or registered workflow name"
+                   ).completer = _complete_target
     _target_options(p)
     p.add_argument("-o", "--output", help="output file; its extension picks the format: "
                    ".dot, .mmd, or .svg/.png drawn by Graphviz's 'dot' "
@@ -148,6 +156,28 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         add_commands(sub, command)
     parser.d4p_commands = sub.choices
     return parser
+
+
+def _complete() -> None:
+    """Answer the shell's completion request (bash/zsh, through argcomplete:
+    ``eval "$(register-python-argcomplete d4p)"``) and exit."""
+    import argcomplete
+
+    argcomplete.autocomplete(_parser(None))
+    sys.exit(0)
+
+
+def _complete_target(prefix: str, **_: Any) -> list[str]:
+    """Registered workflows and .py files (and folders) for TARGET."""
+    import glob
+
+    paths = [p + os.sep if os.path.isdir(p) else p for p in glob.glob(prefix + "*")]
+    return ([name for name in workflows() if name.startswith(prefix)]
+            + [p for p in paths if p.endswith((os.sep, ".py"))])
+
+
+def _complete_mapping(prefix: str, **_: Any) -> list[str]:
+    return [name for name in installed_mappings() if name.startswith(prefix)]
 
 
 def _unknown_command(command: str, known: list[str]) -> str:
