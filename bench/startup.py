@@ -4,7 +4,7 @@
 command:
 
 - ``d4p run wf.py`` of a 10-unit pipeline (producer → doubler → summer, the
-  PEs of ``workloads.py``, written out so that neither imports NumPy) against dispel4py 1.2.1's ``dispel4py simple wf.py``
+  PEs of ``workloads.py``, which imports NumPy only for the cpu workload) against dispel4py 1.2.1's ``dispel4py simple wf.py``
   of the very same file, run alternately, median of ``--repeat``;
 - ``d4p mappings`` (every installed plugin's mappings), median of ``--repeat``.
 
@@ -26,49 +26,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORKFLOW = """
-try:
-    from d4p import ConsumerPE, IterativePE, ProducerPE, WorkflowGraph
-except ImportError:  # the dispel4py venv
-    from dispel4py.base import ConsumerPE, IterativePE, ProducerPE
-    from dispel4py.workflow_graph import WorkflowGraph
+WORKFLOW = f"""
+import sys
+sys.path.insert(0, {str(HERE)!r})
+from workloads import pipeline
 
-
-class NumberProducer(ProducerPE):
-    def __init__(self, n):
-        ProducerPE.__init__(self)
-        self.n = n
-
-    def _process(self, inputs):
-        for i in range(self.n):
-            self.write("output", i)
-
-
-class Doubler(IterativePE):
-    def __init__(self):
-        IterativePE.__init__(self)
-
-    def _process(self, data):
-        return 2 * data
-
-
-class Summer(ConsumerPE):
-    def __init__(self):
-        ConsumerPE.__init__(self)
-        self._add_output("output")
-        self.total = 0
-
-    def _process(self, data):
-        self.total += data
-
-    def _postprocess(self):
-        self.write("output", self.total)
-
-
-producer, doubler, summer = NumberProducer(10), Doubler(), Summer()
-graph = WorkflowGraph()
-graph.connect(producer, "output", doubler, "input")
-graph.connect(doubler, "output", summer, "input")
+graph, _ = pipeline(10)
 """
 
 
@@ -81,7 +44,7 @@ CPU: dict[str, list[float]] = {}
 """CPU seconds (user + system) of each command's runs: less sensitive to a loaded host."""
 
 
-def _time(cmd: list[str], expect: str | None) -> float:
+def _time(cmd: list[str], expect: str | None, record: bool = True) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -89,8 +52,9 @@ def _time(cmd: list[str], expect: str | None) -> float:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0 or (expect is not None and expect not in done.stdout):
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
-    CPU.setdefault(" ".join(cmd[:2]), []).append(
-        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    if record:
+        CPU.setdefault(" ".join(cmd[:2]), []).append(
+            after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return seconds
 
 
@@ -109,13 +73,13 @@ def main() -> None:
         ours = [*_d4p(), "run", str(wf)]
         theirs = [str(dispel4py), "simple", str(wf), "-i", "1"]
         print("$ " + " ".join(ours), "\n$ " + " ".join(theirs), file=sys.stderr)
-        _time(ours, "90"), _time(theirs, "90")  # warm the file system caches
+        _time(ours, "90", record=False), _time(theirs, "90", record=False)  # warm the caches
         d4p_s, dispel4py_s = [], []
         for _ in range(args.repeat):
             d4p_s.append(_time(ours, "90"))
             dispel4py_s.append(_time(theirs, "90"))
         listing = [_time([*_d4p(), "mappings"], "simple") for _ in range(args.repeat)]
-    cpu = [statistics.median(runs[1:]) for runs in CPU.values()]  # less the warm-up run
+    cpu = [statistics.median(runs) for runs in CPU.values()]
     d4p_m, dispel4py_m = statistics.median(d4p_s), statistics.median(dispel4py_s)
     print(f"load average before: {load[0]:.1f}, after: {os.getloadavg()[0]:.1f}\n")
     print("| command | median wall time (s) | runs (s) | median CPU time (s) |")
