@@ -210,7 +210,8 @@ def test_mappings_name_shows_options_with_types_defaults_and_help():
     done = d4p("mappings", "multi")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("multi: parallel OS processes")
-    assert "  --batch-size INT  (default: 1024)\n      data units per message" in done.stdout
+    assert "  --batch-size INT  (default: 1024; at least 1)\n      data units per message" \
+        in done.stdout
     assert "one of fork, spawn, forkserver" in done.stdout
     assert max(map(len, done.stdout.splitlines())) <= 100
 

@@ -425,6 +425,8 @@ def _options_text(cls) -> str:
         facts = [f"default: {opt.default!r}"] if opt.default not in ("", None, ()) else []
         if opt.choices:
             facts.append("one of " + ", ".join(map(str, opt.choices)))
+        if opt.min is not None:
+            facts.append(f"at least {opt.min:g}")
         if opt.multiple:
             facts.append("repeatable")
         lines.append(f"  {flag}" + (f"  ({'; '.join(facts)})" if facts else ""))
