@@ -2,15 +2,14 @@
 
 A panel on standard error (drawn with ``rich``) shows one row per PE (units,
 rate, instances), the mapping, the processes and the elapsed time. Whatever
-the run prints, from this process or any worker process, goes through pipes
-that stand in for file descriptors 1 and 2 during the run; a thread prints
-those lines whole *above* the panel, so output never runs through it.
+the run prints, from this process or any worker process, is captured at file
+descriptors 1 and 2 (:mod:`d4p.output`) and printed whole *above* the panel,
+so output never runs through it.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from typing import Any
@@ -59,15 +58,14 @@ class Progress:
         from rich.console import Console
         from rich.live import Live
 
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._saved: dict[int, int] = {}
-        self._readers: list[threading.Thread] = []
+        from .output import forwarded
+
         self._terminal = os.fdopen(os.dup(2), "w", buffering=1, closefd=True)
         self._console = Console(file=self._terminal, force_terminal=True,
                                 width=self._width(), highlight=False)
-        for fd in (1, 2) if os.isatty(1) else (2,):
-            self._capture(fd)
+        fds = (1, 2) if os.isatty(1) else (2,)  # a redirected stdout does not disturb the panel
+        self._output = forwarded(dict.fromkeys(fds, self._print))
+        self._output.__enter__()
         self._live = Live(get_renderable=self._render, console=self._console,
                           refresh_per_second=4, transient=False, redirect_stdout=False,
                           redirect_stderr=False)
@@ -75,13 +73,7 @@ class Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, saved in self._saved.items():
-            os.dup2(saved, fd)  # closes this process's end of the pipe: the reader sees EOF
-            os.close(saved)
-        for reader in self._readers:
-            reader.join(timeout=5)
+        self._output.__exit__(*exc)
         self._live.stop()
         self._terminal.close()
 
@@ -93,35 +85,14 @@ class Progress:
         except OSError:
             return 80
 
-    def _capture(self, fd: int) -> None:
-        read, write = os.pipe()
-        self._saved[fd] = os.dup(fd)
-        os.dup2(write, fd)
-        os.close(write)
-        thread = threading.Thread(target=self._forward, args=(read,), daemon=True,
-                                  name=f"d4p-progress-fd{fd}")
-        thread.start()
-        self._readers.append(thread)
-
-    def _forward(self, fd: int) -> None:
-        """Print every line read from ``fd`` above the panel."""
-        pending = b""
-        with os.fdopen(fd, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
-                *lines, pending = (pending + chunk).split(b"\n")
-                if lines:
-                    self._print(b"\n".join(lines))
-        if pending:
-            self._print(pending)
-
-    def _print(self, data: bytes) -> None:
+    def _print(self, text: str) -> None:
+        """Lines the run wrote, printed above the panel."""
         from rich.text import Text
 
-        text = Text(data.decode(errors="replace"), no_wrap=False)
         if self._live is not None and self._live.is_started:
-            self._live.console.print(text, soft_wrap=True)
+            self._live.console.print(Text(text.removesuffix("\n")), soft_wrap=True)
         else:
-            self._terminal.write(text.plain + "\n")
+            self._terminal.write(text)
 
     def _render(self):
         from rich.console import Group
