@@ -42,6 +42,21 @@ with to_python_streams():
     os.waitpid(child, 0)
 print("after")
 """
+PROGRESS = """
+import time
+from d4p.progress import NotebookProgress
+
+@d4p.iterative
+def slowly(x):
+    time.sleep(0.001)
+    return x
+
+timed = d4p.WorkflowGraph()
+timed.connect(numbers(n=1500), "output", slowly(), "input")
+progress = NotebookProgress("simple")
+r = d4p.run(timed, progress=progress)
+progress.finish(r.summary.units, r.summary.processes, r.summary.instances)
+"""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -63,7 +78,7 @@ def cells():
                     "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
                     "d4p.run(graph)", RERUN, RERUN,
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)", FORKED,
-                    CHILD)
+                    CHILD, PROGRESS)
 
 
 def test_a_graph_shows_itself_as_svg_or_html(cells):
@@ -115,3 +130,11 @@ def test_to_python_streams_puts_what_processes_write_to_descriptors_in_the_cell(
     err = "".join(text for name, text in got if name == "stderr")
     assert out == "parent\nchild, to descriptor 1\nafter\n"
     assert err == "child, to descriptor 2\n"
+
+
+def test_notebook_progress_ends_with_the_final_figures(cells):
+    (shown,) = [o for o in cells[8] if o.output_type == "display_data"]  # updated in place
+    page = shown.data["text/html"]
+    assert "<i>simple, 1 process · done · " in page
+    assert "<tr><td>slowly1</td><td>1,500</td>" in page
+    assert "<tr><td>numbers0</td><td>1</td>" in page

@@ -316,9 +316,9 @@ def _progress(live: bool, mapping: str):
     if not live:
         yield None
         return
-    from .progress import Progress
+    from .progress import TerminalProgress
 
-    with Progress(mapping) as progress:
+    with TerminalProgress(mapping) as progress:
         yield progress
 
 

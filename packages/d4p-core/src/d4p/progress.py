@@ -1,10 +1,13 @@
-"""The live progress panel of ``d4p run`` on a terminal.
+"""Progress of a run as it goes: one row per PE (units, rate, instances),
+the mapping, the processes and the elapsed time.
 
-A panel on standard error (drawn with ``rich``) shows one row per PE (units,
-rate, instances), the mapping, the processes and the elapsed time. Whatever
-the run prints, from this process or any worker process, is captured at file
-descriptors 1 and 2 (:mod:`d4p.output`) and printed whole *above* the panel,
-so output never runs through it.
+:class:`TerminalProgress` is the live panel of ``d4p run`` on a terminal: on
+standard error (drawn with ``rich``), with whatever the run prints, from this
+process or any worker process, captured at file descriptors 1 and 2
+(:mod:`d4p.output`) and printed whole *above* the panel, so output never runs
+through it. :class:`NotebookProgress` is the same table in a notebook cell.
+Both are ``d4p.run(progress=...)`` callbacks; :meth:`Progress.finish` shows
+the final figures.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any
 
 
 class Progress:
-    """Use as ``with Progress(mapping) as progress:`` and pass ``progress``
-    as ``d4p.run(progress=...)``; call :meth:`finish` with the run's summary
-    figures when it has ended."""
+    """Units per PE as a run reports them (``d4p.run(progress=...)``) and
+    their rates; :meth:`finish` with the run's summary figures ends it.
+    Subclasses show it (:meth:`show`)."""
 
     def __init__(self, mapping: str) -> None:
         self.mapping = mapping
@@ -41,6 +44,7 @@ class Progress:
                               for pe, n in counts.items()}
                 self._last = (now, dict(counts))
             self.counts = dict(counts)
+        self.show()
 
     def finish(self, counts: dict[str, int], processes: int,
                instances: dict[str, int]) -> None:
@@ -50,11 +54,41 @@ class Progress:
             self._done = time.monotonic() - self.start
             self.counts = dict(counts)
             self.rates = {pe: n / self._done if self._done else 0.0 for pe, n in counts.items()}
-        if self._live is not None:
-            self._live.refresh()
+        self.show(final=True)
 
-    # -- the terminal -------------------------------------------------------------
-    def __enter__(self) -> Progress:
+    def show(self, final: bool = False) -> None:
+        """Show the figures now (the last time when ``final``)."""
+
+    def title(self) -> str:
+        with self._lock:
+            done = self._done
+        elapsed = done if done is not None else time.monotonic() - self.start
+        procs = (f", {self.processes} process{'es' if self.processes != 1 else ''}"
+                 if self.processes else "")
+        return f"{self.mapping}{procs} · {'done' if done is not None else 'running'} · " \
+            f"{elapsed:.1f} s"
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(PE, units, units/s, instances) per PE, as text."""
+        with self._lock:
+            counts, rates = dict(self.counts), dict(self.rates)
+        return [(pe, f"{n:,}", f"{rates.get(pe, 0):,.0f}", str(self.instances.get(pe, "")))
+                for pe, n in counts.items()]
+
+
+HEADER = ("PE", "units", "units/s", "inst.")
+
+
+class TerminalProgress(Progress):
+    """The live panel: use as ``with TerminalProgress(mapping) as progress:``."""
+
+    _live = None
+
+    def show(self, final: bool = False) -> None:
+        if final and self._live is not None:
+            self._live.refresh()  # otherwise the panel refreshes itself, 4 times a second
+
+    def __enter__(self) -> TerminalProgress:
         from rich.console import Console
         from rich.live import Live
 
@@ -77,8 +111,6 @@ class Progress:
         self._live.stop()
         self._terminal.close()
 
-    _live = None
-
     def _width(self) -> int:
         try:
             return os.get_terminal_size(self._terminal.fileno()).columns
@@ -100,19 +132,42 @@ class Progress:
         from rich.text import Text
 
         self._console.width = self._width()
-        with self._lock:
-            counts, rates, done = dict(self.counts), dict(self.rates), self._done
-        elapsed = done if done is not None else time.monotonic() - self.start
-        procs = f", {self.processes} process{'es' if self.processes != 1 else ''}" \
-            if self.processes else ""
-        state = "done" if done is not None else "running"
-        title = Text(f"{self.mapping}{procs} · {state} · {elapsed:.1f} s", style="italic")
         table = Table(box=None, pad_edge=False, expand=False)
-        table.add_column("PE", overflow="fold")
-        table.add_column("units", justify="right")
-        table.add_column("units/s", justify="right")
-        table.add_column("inst.", justify="right")
-        for pe, n in counts.items():
-            table.add_row(pe, f"{n:,}", f"{rates.get(pe, 0):,.0f}",
-                          str(self.instances.get(pe, "")))
-        return Group(title, table)
+        for i, name in enumerate(HEADER):
+            table.add_column(name, justify="left" if i == 0 else "right",
+                             overflow="fold" if i == 0 else "ellipsis")
+        for row in self.rows():
+            table.add_row(*row)
+        return Group(Text(self.title(), style="italic"), table)
+
+
+class NotebookProgress(Progress):
+    """The figures as an HTML table in the running notebook cell, updated at
+    most twice a second and once more at :meth:`finish`."""
+
+    def __init__(self, mapping: str) -> None:
+        super().__init__(mapping)
+        self._handle = None
+        self._shown = 0.0
+
+    def show(self, final: bool = False) -> None:
+        from IPython.display import HTML, display
+
+        now = time.monotonic()
+        if not final and now - self._shown < 0.5:
+            return
+        self._shown = now
+        page = HTML(self.html())
+        if self._handle is None:
+            self._handle = display(page, display_id=True)
+        else:
+            self._handle.update(page)
+
+    def html(self) -> str:
+        import html
+
+        cells = "".join(f"<th>{h}</th>" for h in HEADER)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in self.rows())
+        return (f"<div class=\"d4p-progress\"><p><i>{html.escape(self.title())}</i></p>"
+                f"<table><tr>{cells}</tr>{rows}</table></div>")
