@@ -78,7 +78,7 @@ def cells():
                     "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
                     "d4p.run(graph)", RERUN, RERUN,
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)", FORKED,
-                    CHILD, PROGRESS)
+                    CHILD, PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())")
 
 
 def test_a_graph_shows_itself_as_svg_or_html(cells):
@@ -138,3 +138,10 @@ def test_notebook_progress_ends_with_the_final_figures(cells):
     assert "<i>simple, 1 process · done · " in page
     assert "<tr><td>slowly1</td><td>1,500</td>" in page
     assert "<tr><td>numbers0</td><td>1</td>" in page
+
+
+def test_in_kernel_tells_a_kernel_from_a_plain_interpreter(cells):
+    import d4p.notebook
+
+    assert [o.text for o in cells[9] if o.output_type == "stream"] == ["True\n"]
+    assert d4p.notebook.in_kernel() is False

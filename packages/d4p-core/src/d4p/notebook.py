@@ -13,6 +13,15 @@ from .errors import D4PError
 from .failure import HINT, debugging, user_frames
 
 
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (ipykernel), where ``d4p.run``
+    should show :class:`d4p.progress.NotebookProgress` and bring worker
+    output into the cell (:func:`d4p.output.to_python_streams`)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and "ipykernel" in sys.modules else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def install() -> None:
     """Show :class:`d4p.D4PError` short in the running IPython shell, if any
     (and if no other custom exception display was set there)."""
