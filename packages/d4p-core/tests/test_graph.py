@@ -315,3 +315,18 @@ def test_equal_composites_get_distinct_pe_ids_when_flattened():
     graph.connect(one, "output", two, "input")
     ids = [pe.id for pe in graph.pes()]
     assert len(set(ids)) == 2 and ids[0] == "PE_upper0"
+
+
+def test_disconnect_removes_a_connection_and_the_networkx_view_is_read_only():
+    import networkx as nx
+
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(2), AddOne()
+    graph.connect(src, "output", add, "input")
+    graph.connect(src, "output", add, "input")  # twice: delivered once per edge
+    assert graph.graph.number_of_edges() == 2
+    with pytest.raises(nx.NetworkXError, match="Frozen graph can't be modified"):
+        graph.graph.remove_node(next(iter(graph.graph.nodes)))
+    assert graph.disconnect(src, "output", add, "input") == 2
+    assert list(graph.edges()) == []
+    assert graph.disconnect(src, "output", AddOne(), "input") == 0

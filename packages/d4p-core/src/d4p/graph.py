@@ -48,8 +48,9 @@ class WorkflowGraph:
 
     @property
     def graph(self):
-        """The graph as a networkx ``MultiDiGraph`` (a copy, made when asked):
-        dispel4py programs read ``workflow.graph``."""
+        """The graph as a networkx ``MultiDiGraph``, made when asked, for
+        reading (dispel4py programs read ``workflow.graph``). It is frozen:
+        change the workflow with :meth:`connect` and :meth:`disconnect`."""
         import networkx as nx
 
         view = nx.MultiDiGraph()
@@ -57,7 +58,7 @@ class WorkflowGraph:
         for src, outs in self._succ.items():
             for dst, data in outs:
                 view.add_edge(src, dst, **data)
-        return view
+        return nx.freeze(view)
 
     # -- building ---------------------------------------------------------------
     def add(self, pe: GenericPE | WorkflowGraph) -> WorkflowNode:
@@ -100,6 +101,19 @@ class WorkflowGraph:
                 "would close a cycle; d4p workflows must be acyclic"
             )
         self._succ[src].append((dst, {"from_port": from_port, "to_port": to_port, "to_node": dst}))
+
+    def disconnect(self, from_pe, from_port: str, to_pe, to_port: str) -> int:
+        """Remove every connection of output ``from_port`` of ``from_pe`` to
+        input ``to_port`` of ``to_pe``; returns how many there were."""
+        src, dst = self.objToNode.get(from_pe), self.objToNode.get(to_pe)
+        if src is None or dst is None:
+            return 0
+        kept = [(node, data) for node, data in self._succ[src]
+                if not (node is dst and data["from_port"] == from_port
+                        and data["to_port"] == to_port)]
+        removed = len(self._succ[src]) - len(kept)
+        self._succ[src] = kept
+        return removed
 
     def _reaches(self, start: WorkflowNode, goal: WorkflowNode) -> bool:
         seen, todo = {start}, [start]
