@@ -29,19 +29,6 @@ graph
 RERUN = ("again = d4p.WorkflowGraph()\n"
          "again.connect(numbers(n=1), 'output', inverse(), 'input')\nprint(list(d4p.run(again)))")
 FORKED = "d4p.run(ok, mapping='multi', processes=2, fuse=False, start_method='fork')"
-CHILD = """
-import os, time
-from d4p.output import to_python_streams
-with to_python_streams():
-    print("parent")
-    child = os.fork()
-    if child == 0:
-        os.write(1, b"child, to descriptor 1\\n")
-        os.write(2, b"child, to descriptor 2\\n")
-        os._exit(0)
-    os.waitpid(child, 0)
-print("after")
-"""
 PROGRESS = """
 import time
 from d4p.progress import NotebookProgress
@@ -78,7 +65,7 @@ def cells():
                     "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
                     "d4p.run(graph)", RERUN, RERUN,
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)", FORKED,
-                    CHILD, PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())")
+                    PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())")
 
 
 def test_a_graph_shows_itself_as_svg_or_html(cells):
@@ -115,25 +102,13 @@ def test_d4p_debug_shows_the_internal_frames(cells):
     assert len(lines) > 15
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "multi's workers write to sys.stdout.fileno(), under ipykernel a copy of the kernel's "
-    "terminal: they should write to descriptors 1 and 2 (multi.py _Lines), and d4p.run in "
-    "a kernel should run the mapping inside d4p.output.to_python_streams() (enact.py)"))
 def test_output_of_forked_workers_reaches_the_cell(cells):
     text = "".join(o.text for o in cells[6] if o.output_type == "stream")
     assert sorted(text.splitlines()) == ["got 0", "got 1", "got 2"]
 
 
-def test_to_python_streams_puts_what_processes_write_to_descriptors_in_the_cell(cells):
-    got = [(o.name, o.text) for o in cells[7] if o.output_type == "stream"]
-    out = "".join(text for name, text in got if name == "stdout")
-    err = "".join(text for name, text in got if name == "stderr")
-    assert out == "parent\nchild, to descriptor 1\nafter\n"
-    assert err == "child, to descriptor 2\n"
-
-
 def test_notebook_progress_ends_with_the_final_figures(cells):
-    (shown,) = [o for o in cells[8] if o.output_type == "display_data"]  # updated in place
+    (shown,) = [o for o in cells[7] if o.output_type == "display_data"]  # updated in place
     page = shown.data["text/html"]
     assert "<i>simple, 1 process · done · " in page
     assert "<tr><td>slowly1</td><td>1,500</td>" in page
@@ -143,5 +118,5 @@ def test_notebook_progress_ends_with_the_final_figures(cells):
 def test_in_kernel_tells_a_kernel_from_a_plain_interpreter(cells):
     import d4p.notebook
 
-    assert [o.text for o in cells[9] if o.output_type == "stream"] == ["True\n"]
+    assert [o.text for o in cells[8] if o.output_type == "stream"] == ["True\n"]
     assert d4p.notebook.in_kernel() is False

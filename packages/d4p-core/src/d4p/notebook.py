@@ -15,8 +15,7 @@ from .failure import HINT, debugging, user_frames
 
 def in_kernel() -> bool:
     """Whether this process is a Jupyter kernel (ipykernel), where ``d4p.run``
-    should show :class:`d4p.progress.NotebookProgress` and bring worker
-    output into the cell (:func:`d4p.output.to_python_streams`)."""
+    should show :class:`d4p.progress.NotebookProgress`."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None and "ipykernel" in sys.modules else None
     return shell is not None and hasattr(shell, "kernel")

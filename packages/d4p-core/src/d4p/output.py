@@ -1,10 +1,7 @@
 """Output written to file descriptors 1 and 2, by this process or by any
 process started while it is captured (forked or spawned workers, mpiexec),
 handed to Python whole, a line or more at a time: the terminal progress
-panel (:mod:`d4p.progress`) prints it above itself; in a Jupyter kernel
-:func:`to_python_streams` puts it in the running cell before the run returns
-(ipykernel forwards descriptor 1 only later, from a thread of its own, so
-the last lines of a short run reach the next cell or nothing).
+panel (:mod:`d4p.progress`) prints it above itself.
 """
 
 from __future__ import annotations
@@ -45,13 +42,6 @@ def forwarded(write: dict[int, Callable[[str], None]]) -> Iterator[None]:
             os.close(old)
         for reader in readers:
             reader.join(timeout=5)  # a worker that outlived the run must not hold us
-
-
-def to_python_streams() -> contextlib.AbstractContextManager[None]:
-    """Descriptors 1 and 2 forwarded to ``sys.stdout`` and ``sys.stderr`` (in
-    a notebook: the running cell) for as long as the context lasts."""
-    out, err = sys.stdout, sys.stderr
-    return forwarded({1: out.write, 2: err.write})
 
 
 def _forward(fd: int, sink: Callable[[str], None]) -> None:
