@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -65,7 +66,9 @@ def cells():
                     "ok.connect(numbers(n=3), 'output', inverse(), 'input')\nr = d4p.run(ok)",
                     "d4p.run(graph)", RERUN, RERUN,
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)", FORKED,
-                    PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())")
+                    PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())",
+                    FORKED.replace("'fork'", "'spawn'"),
+                    "d4p.run(ok, mapping='mpi', processes=2, fuse=False)")
 
 
 def test_a_graph_shows_itself_as_svg_or_html(cells):
@@ -102,8 +105,11 @@ def test_d4p_debug_shows_the_internal_frames(cells):
     assert len(lines) > 15
 
 
-def test_output_of_forked_workers_reaches_the_cell(cells):
-    text = "".join(o.text for o in cells[6] if o.output_type == "stream")
+@pytest.mark.parametrize("cell", [6, 9, 10], ids=["multi-fork", "multi-spawn", "mpi"])
+def test_print_in_worker_processes_appears_in_the_cell(cells, cell):
+    if cell == 10 and importlib.util.find_spec("d4p_mpi") is None:
+        pytest.skip("d4p-mpi is not installed")
+    text = "".join(o.text for o in cells[cell] if o.output_type == "stream")
     assert sorted(text.splitlines()) == ["got 0", "got 1", "got 2"]
 
 
