@@ -75,9 +75,9 @@ class Harness:
         self.scale = scale
         self.log = log
         self.dispel4py_python = str(dispel4py_env.ensure(log)) if dispel4py else None
-        from d4p.plugins import mappings
+        from d4p.plugins import installed_mappings
 
-        self.has_multi = "multi" in mappings()
+        self.has_multi = "multi" in installed_mappings()
         self.cores = 0.0
         self.cpu = 0.0
 

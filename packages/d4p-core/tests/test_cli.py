@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,9 +13,10 @@ from pathlib import Path
 import pytest
 
 
-def d4p(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def d4p(*args: str, cwd: Path | None = None, timeout: float = 120,
+        env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "d4p", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+                          cwd=cwd, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def write(path: Path, text: str) -> Path:
@@ -118,7 +121,13 @@ def test_failing_pe_exits_1_naming_pe_port_and_data(tmp_path, mapping):
     assert done.returncode == 1
     assert "PE 'Divide1' (instance 0) failed on input 'input' with data 3: " \
            "ZeroDivisionError: division by zero" in done.stderr
-    assert "return 10 / (x - 3)" in done.stderr  # the original traceback
+    lines = done.stderr.splitlines()
+    assert lines[1:] == [f'  File "{wf}", line 11, in _process',  # the user's lines only
+                         "    return 10 / (x - 3)",
+                         "           ~~~^~~~~~~~~",
+                         "(D4P_DEBUG=1 shows d4p's own frames too)"]
+    done = d4p("run", str(wf), "--mapping", mapping, "-n", "2", env={"D4P_DEBUG": "1"})
+    assert "Original traceback:" in done.stderr and "d4p/executor.py" in done.stderr
 
 
 USER_ERRORS = [
@@ -189,16 +198,51 @@ def test_output_file_is_not_half_written_on_failure(tmp_path):
 def test_mappings_lists_name_package_version_description():
     done = d4p("mappings")
     assert done.returncode == 0
-    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["MAPPING", "PACKAGE", "DESCRIPTION"]
+    rows = {line.split()[0]: line for line in lines[1:] if line[:1].strip()}
     assert "d4p-core" in rows["simple"] and "sequential" in rows["simple"]
+    assert max(map(len, lines)) <= 100
     assert "d4p-core" in rows["multi"] and "parallel" in rows["multi"]
 
 
-def test_workflows_lists_builtin_examples_with_parameters():
-    done = d4p("workflows")
+def test_mappings_name_shows_options_with_types_defaults_and_help():
+    done = d4p("mappings", "multi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("multi: parallel OS processes")
+    assert "  --batch-size INT  (default: 1024; at least 1)\n      data units per message" \
+        in done.stdout
+    assert "one of fork, spawn, forkserver" in done.stdout
+    assert max(map(len, done.stdout.splitlines())) <= 100
+
+
+def test_run_help_of_a_mapping_lists_its_options():
+    done = d4p("run", "-m", "multi", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "usage: d4p run" in done.stdout and "--no-fuse" in done.stdout
+    assert "options of mapping 'multi'" in done.stdout and "--queue-size INT" in done.stdout
+
+
+def test_workflows_fit_100_columns_and_name_shows_parameters():
+    done = d4p("workflows", env={"COLUMNS": "200"})
     assert done.returncode == 0
-    assert "pipeline" in done.stdout and "n=200000" in done.stdout
-    assert "wordcount" in done.stdout and "counters=2" in done.stdout
+    rows = done.stdout.splitlines()
+    assert rows[0].split() == ["WORKFLOW", "PACKAGE", "DESCRIPTION"]
+    assert any(r.startswith("pipeline ") and "d4p-core" in r for r in rows)
+    assert max(map(len, rows)) <= 100
+    done = d4p("workflows", "wordcount")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("wordcount (d4p-core ")
+    assert "  counters=2  (int)" in lines
+    assert "      instances of the word counter (group-by word)" in lines
+
+
+def test_unknown_workflow_name_suggests_one():
+    done = d4p("workflows", "wordcont")
+    assert done.returncode == 2
+    assert done.stderr.startswith("d4p: error: unknown workflow 'wordcont' (did you mean "
+                                  "'wordcount'?)")
 
 
 def test_draw_writes_dot_and_mermaid(tmp_path):
@@ -214,29 +258,169 @@ def test_draw_writes_dot_and_mermaid(tmp_path):
 
 def test_progress_is_quiet_when_piped(tmp_path):
     done = d4p("run", "pipeline", "-p", "n=300000")
-    assert "\r" not in done.stderr
+    assert "\x1b[" not in done.stderr and "running" not in done.stderr
 
 
-def test_progress_shows_units_per_pe_on_a_terminal():
-    import os
+PRINTING = """
+    import sys, time
+    from d4p import WorkflowGraph, ProducerPE, ConsumerPE
+
+    class Numbers(ProducerPE):
+        def _process(self, inputs):
+            for i in range(40):
+                time.sleep(0.05)
+                self.write("output", i)
+
+    class Show(ConsumerPE):
+        def _process(self, x):
+            print(f"got {x} " + "=" * 70)
+            print(f"err {x}", file=sys.stderr)
+
+    graph = WorkflowGraph()
+    graph.connect(Numbers(), "output", Show(), "input")
+"""
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _on_a_terminal(*args: str, columns: int = 60) -> str:
+    """Run d4p with stdout and stderr on a pseudo-terminal; what it showed."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", "wordcount", "-p",
-                             "words=1000000"], stdout=subprocess.PIPE, stderr=follower)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", *args], stdout=follower,
+                            stderr=follower, stdin=subprocess.DEVNULL)
     os.close(follower)
     seen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed: the command ended
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.wait(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
-    text = seen.decode()
-    assert "\r" in text and "WordCounter1 " in text  # a status line, rewritten in place
-    assert "simple mapping, 1 process" in text  # the summary after it
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
+    finally:
+        proc.kill()
+        os.close(leader)
+    return seen.decode()
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_progress_panel_keeps_every_printed_line_whole(tmp_path, mapping):
+    wf = write(tmp_path / "wf.py", PRINTING)
+    text = _on_a_terminal("run", str(wf), "-m", mapping, "-n", "2", "--no-fuse")
+    # what lies between two control sequences or line ends: a garbled line would be cut
+    lines = [line.strip() for line in re.split(r"[\r\n]+", ANSI.sub("\n", text))]
+    for i in range(40):
+        assert f"got {i} " + "=" * 70 in lines, i  # whole, on a line of its own
+        assert f"err {i}" in lines, i
+    processes = 1 if mapping == "simple" else 2
+    assert f"{mapping} · running · " in text  # the panel, shown while the run went on
+    final = [line for line in lines if line.startswith(f"{mapping}, {processes} process")]
+    assert final[0].startswith(f"{mapping}, {processes} process{'es' * (processes > 1)} · done")
+    assert any(line.startswith("Show1") and line.split()[1] == "40" for line in lines)
+    assert max(len(line) for line in lines if "=" not in line) <= 60
+
+
+def test_no_progress_on_a_terminal_shows_no_panel(tmp_path):
+    wf = write(tmp_path / "wf.py", PRINTING)
+    text = _on_a_terminal("run", str(wf), "--no-progress")
+    assert "running" not in text and "\x1b[" not in text
+    assert "got 39 " in text
+
+
+def test_fewer_processes_than_asked_are_explained(tmp_path):
+    wf = write(tmp_path / "wf.py", PIPELINE)
+    done = d4p("run", str(wf), "-m", "multi", "-n", "4")
+    assert done.returncode == 0, done.stderr
+    assert ("4 processes asked, 1 used: chains of PEs are fused into one process each; "
+            "see --no-fuse") in done.stderr
+    done = d4p("run", str(wf), "-m", "multi", "-n", "4", "--no-fuse")
+    assert done.returncode == 0, done.stderr
+    assert "multi mapping, 2 processes" in done.stderr
+    assert ("4 processes asked, 2 used: the workflow has 2 PE instances (give a PE more "
+            "with pe.numprocesses = k)") in done.stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """``d4p ... | head -1``: the reader has gone before d4p writes."""
+    read, write = os.pipe()
+    os.close(read)
+    out = tmp_path / "r.json"
+    try:
+        done = subprocess.run([sys.executable, "-m", "d4p", "run", "pipeline", "-p", "n=5",
+                               "-o", str(out)], stdout=write, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 0
+    assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr
+    assert json.loads(out.read_text())["results"]["Summer2"]["output"] == [20]
+
+
+def _core_only(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """d4p as with d4p-core alone: the plugins of d4p's other packages blocked."""
+    code = ("import sys\nfrom d4p import plugins\n"
+            "for name in ('monitor', 'storm', 'spark', 'mpi', 'seismo', 'astro'):\n"
+            "    plugins._plugins().pm.set_blocked(name)\n"
+            "from d4p.cli import main\nsys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_a_plugin_command_or_monitoring_without_its_package_says_what_to_install(tmp_path):
+    done = _core_only("monitor", "runs")
+    assert done.returncode == 2
+    assert done.stderr == ("d4p: error: 'd4p monitor' comes with d4p-monitor, which is not "
+                           "installed: pip install d4p-monitor\n")
+    wf = write(tmp_path / "wf.py", PIPELINE)
+    done = _core_only("run", str(wf), "--monitor")
+    assert done.returncode == 2
+    assert done.stderr == ("d4p: error: --monitor needs a monitoring plugin, and none is "
+                           "installed: pip install d4p-monitor\n")
+
+
+def test_an_unknown_command_suggests_one():
+    done = d4p("runn", "wf.py")
+    assert done.returncode == 2
+    assert done.stderr.startswith("d4p: error: unknown command 'runn' (did you mean 'run'?); "
+                                  "commands: run, mappings, workflows, draw")
+
+
+def test_a_load_error_points_at_the_users_line(tmp_path):
+    write(tmp_path / "wf.py", """
+        import d4p
+
+        @d4p.iterative
+        def f(x):
+            return x
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(f(), "outptu", f(), "input")
+    """)
+    done = d4p("run", "wf.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.rstrip().endswith(f"({tmp_path / 'wf.py'}, line 9)")
+
+
+@pytest.mark.parametrize(("line", "expected"), [("d4p run -m mu", ["multi"]),
+                                                ("d4p run wordc", ["wordcount"]),
+                                                ("d4p mappings si", ["simple"]),
+                                                ("d4p run w", ["wf.py", "wordcount"])])
+def test_shell_completion_offers_commands_mappings_workflows_and_files(tmp_path, line, expected):
+    pytest.importorskip("argcomplete")
+    write(tmp_path / "wf.py", PIPELINE)
+    out = tmp_path / "completions"
+    env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
+    done = subprocess.run([sys.executable, "-m", "d4p"], env=env, cwd=tmp_path, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(c.strip() for c in out.read_text().split("\x0b")) == expected

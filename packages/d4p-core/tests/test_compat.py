@@ -24,7 +24,7 @@ from d4p.compat.core import GenericPE
 from d4p.compat.new import aggregate, monitoring, multi_process, processor, simple_process
 from d4p.compat.utils import load_graph
 from d4p.compat.workflow_graph import WorkflowGraph, WorkflowNode, draw
-from d4p.plugins import mappings as installed_mappings
+from d4p.plugins import installed_mappings
 
 MAPPINGS = [("simple", 1)]
 if "multi" in installed_mappings():

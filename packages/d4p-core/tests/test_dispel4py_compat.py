@@ -37,7 +37,7 @@ import d4p
 import networkx as nx
 import pytest
 from d4p.plan import make_plan
-from d4p.plugins import mappings as installed_mappings
+from d4p.plugins import installed_mappings
 
 WORKFLOWS = Path(__file__).parent / "dispel4py_workflows"
 

@@ -233,8 +233,100 @@ def test_svg_needs_graphviz():
     graph = d4p.WorkflowGraph()
     graph.connect(NumberProducer(1), "output", AddOne(), "input")
     if shutil.which("dot") is None:
-        with pytest.raises(d4p.GraphError, match="drawing SVG or PNG needs Graphviz"):
+        with pytest.raises(d4p.GraphError, match=r"drawing \.svg needs Graphviz's 'dot' "
+                                                  r"command: install Graphviz"):
             graph.to_svg()
+        with pytest.raises(d4p.GraphError, match=r"drawing \.png needs Graphviz"):
+            graph.to_png()
         assert graph._repr_svg_() is None
     else:
         assert "<svg" in graph.to_svg()
+        assert graph.to_png().startswith(b"\x89PNG")
+
+
+def test_a_notebook_shows_the_graph_without_graphviz(monkeypatch):
+    """Jupyter shows _repr_svg_ (Graphviz) or else _repr_html_: never a bare repr."""
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(1), AddOne()
+    graph.connect(src, "output", add, "input")
+    monkeypatch.setenv("PATH", "")  # no dot
+    assert graph._repr_svg_() is None
+    page = graph._repr_html_()
+    assert f"<li><b>{src.id}</b>.output &rarr; <b>{add.id}</b>.input</li>" in page
+    assert '<pre class="mermaid">flowchart LR' in page
+
+
+def test_topological_order_is_networkx_lexicographical_order():
+    import random
+
+    import networkx as nx
+    from d4p.graph import topological_order
+
+    rng = random.Random(7)
+    for _ in range(50):
+        nodes = [f"n{rng.randrange(1000):03d}" for _ in range(rng.randrange(1, 30))]
+        nodes = list(dict.fromkeys(nodes))
+        edges = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:]
+                 if rng.random() < 0.15]
+        g = nx.MultiDiGraph()
+        g.add_nodes_from(nodes)
+        g.add_edges_from(edges)
+        assert topological_order(nodes, edges) == list(nx.lexicographical_topological_sort(g))
+
+
+def test_find_cycle_and_cycles_rejected_in_order():
+    from d4p.graph import find_cycle, topological_order
+
+    assert find_cycle("abcd", [("a", "b"), ("b", "c"), ("c", "d")]) is None
+    assert find_cycle("abcd", [("a", "b"), ("b", "c"), ("c", "b"), ("c", "d")]) == ["b", "c", "b"]
+    with pytest.raises(d4p.GraphError, match="the workflow has a cycle"):
+        topological_order("ab", [("a", "b"), ("b", "a")])
+
+
+def test_building_a_graph_does_not_import_networkx_and_graph_is_its_view():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom d4p.examples import wordcount\ngraph, _ = wordcount(10)\n"
+            "order = [pe.id for pe in graph.pes()]\nassert 'networkx' not in sys.modules\n"
+            "view = graph.graph\nprint(order, view.number_of_nodes(), view.number_of_edges())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("]")[1].split() == ["3", "2"]
+    assert done.stdout.startswith("['WordProducer")
+
+
+def test_pe_ids_are_numbered_within_their_graph_so_a_rebuilt_graph_has_the_same_ids():
+    def build():
+        graph = d4p.WorkflowGraph()
+        graph.connect(NumberProducer(3), "output", AddOne(), "input")
+        return graph, list(d4p.run(graph))
+
+    first, second = build(), build()
+    assert first[1] == second[1] == ["AddOne1"]
+    assert [pe.id for pe in first[0].pes()] == ["NumberProducer0", "AddOne1"]
+
+
+def test_equal_composites_get_distinct_pe_ids_when_flattened():
+    graph = d4p.WorkflowGraph()
+    one = d4p.create_iterative_chain([str.upper])
+    two = d4p.create_iterative_chain([str.upper])
+    graph.connect(one, "output", two, "input")
+    ids = [pe.id for pe in graph.pes()]
+    assert len(set(ids)) == 2 and ids[0] == "PE_upper0"
+
+
+def test_disconnect_removes_a_connection_and_the_networkx_view_is_read_only():
+    import networkx as nx
+
+    graph = d4p.WorkflowGraph()
+    src, add = NumberProducer(2), AddOne()
+    graph.connect(src, "output", add, "input")
+    graph.connect(src, "output", add, "input")  # twice: delivered once per edge
+    assert graph.graph.number_of_edges() == 2
+    with pytest.raises(nx.NetworkXError, match="Frozen graph can't be modified"):
+        graph.graph.remove_node(next(iter(graph.graph.nodes)))
+    assert graph.disconnect(src, "output", add, "input") == 2
+    assert list(graph.edges()) == []
+    assert graph.disconnect(src, "output", AddOne(), "input") == 0

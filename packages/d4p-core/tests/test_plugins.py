@@ -4,11 +4,14 @@ points of the group ``d4p`` (working and broken ones), lookups by name."""
 from __future__ import annotations
 
 import inspect
+import json
+import subprocess
+import sys
 import textwrap
 
 import d4p
 import pytest
-from d4p import hookspecs
+from d4p import hookspecs, plugins
 from d4p.examples import pipeline
 from d4p.plugins import get_plugin_manager, get_workflow, registered_mappings
 
@@ -59,12 +62,13 @@ def installed_plugins(tmp_path, monkeypatch):
     plugin) and broken-plugin (its entry point names a missing module); the
     plugin manager is rebuilt before and after the test."""
     (tmp_path / "d4p_echo_test_plugin.py").write_text(textwrap.dedent(ECHO_PLUGIN))
-    _distribution(tmp_path, "echo-plugin", {"echo": "d4p_echo_test_plugin"})
+    _distribution(tmp_path, "echo-plugin", {"echo-test": "d4p_echo_test_plugin",
+                                            "echo-pipeline": "d4p_echo_test_plugin"})
     _distribution(tmp_path, "broken-plugin", {"broken": "d4p_no_such_module_anywhere"})
     monkeypatch.syspath_prepend(str(tmp_path))
-    get_plugin_manager.cache_clear()
+    plugins._plugins.cache_clear()
     yield
-    get_plugin_manager.cache_clear()
+    plugins._plugins.cache_clear()
 
 
 def test_every_hookspec_is_documented_and_prefixed():
@@ -84,13 +88,15 @@ def test_builtins_are_registered_as_plugins():
     assert pm.get_plugin("d4p.examples") is not None
     found = {cls.name: dist for cls, dist, _ in registered_mappings()}
     assert found["simple"] == "d4p-core"
-    assert list(d4p.mappings())[0] == "simple"  # built-ins first
+    assert list(d4p.installed_mappings())[0] == "simple"  # built-ins first
 
 
-def test_mappings_stays_the_function_after_plugins_load():
+def test_d4p_mappings_is_the_package_of_builtin_mappings():
     get_plugin_manager()
-    __import__("d4p.mappings.simple")
-    assert callable(d4p.mappings) and "simple" in d4p.mappings()
+    import d4p.mappings.simple
+
+    assert d4p.mappings.simple.SimpleMapping is d4p.installed_mappings()["simple"]
+    assert not callable(d4p.mappings)
 
 
 def test_every_registered_mapping_is_complete():
@@ -105,10 +111,11 @@ def test_every_registered_mapping_is_complete():
 
 def test_entry_point_plugin_is_found_and_runs(installed_plugins):
     with pytest.warns(UserWarning):
-        mappings = d4p.mappings()
+        mappings = d4p.installed_mappings()
     cls = mappings["echo-test"]
     found = {c.name: (dist, version) for c, dist, version in registered_mappings()}
     assert found["echo-test"] == ("echo-plugin", "1.2.3")
+    assert get_plugin_manager().get_plugin("echo-pipeline") is None  # one module, registered once
     graph, inputs = pipeline(10)
     result = d4p.run(graph, inputs, mapping="echo-test", shout=True)
     assert list(result.values()) == [{"output": [90]}]
@@ -125,7 +132,7 @@ def test_broken_entry_point_warns_and_is_skipped(installed_plugins):
         "d4p plugin 'broken' from broken-plugin failed to load and is skipped: "
         "ModuleNotFoundError: No module named 'd4p_no_such_module_anywhere'")
     assert pm.get_plugin("broken") is None
-    assert "echo-test" in d4p.mappings()  # the others still load
+    assert "echo-test" in d4p.installed_mappings()  # the others still load
 
 
 class _FailingPlugin:
@@ -139,24 +146,75 @@ def test_plugin_failing_in_a_hook_is_named():
     pm.register(_FailingPlugin(), name="failing-test-plugin")
     try:
         with pytest.raises(d4p.PluginError) as info:
-            d4p.mappings()
+            d4p.installed_mappings()
     finally:
         pm.unregister(name="failing-test-plugin")
-    assert str(info.value) == ("plugin 'failing-test-plugin' (d4p-core) failed in "
+    assert str(info.value) == ("plugin 'failing-test-plugin' failed in "
                                "d4p_register_mappings: RuntimeError: cannot import its engine")
-    assert "simple" in d4p.mappings()
+    assert "simple" in d4p.installed_mappings()
 
 
 def test_unknown_mapping_lists_installed_ones():
     with pytest.raises(d4p.PluginError) as info:
         d4p.get_mapping("spark-cluster-9")
-    installed = ", ".join(d4p.mappings())
+    installed = ", ".join(d4p.installed_mappings())
     assert str(info.value) == (f"unknown mapping 'spark-cluster-9'; installed mappings: "
                                f"{installed}. Other mappings come in their own packages, such "
                                "as d4p-mpi or d4p-spark.")
 
 
 def test_unknown_workflow_lists_registered_ones():
-    with pytest.raises(d4p.PluginError, match=r"unknown workflow 'wordcont'; registered "
+    with pytest.raises(d4p.PluginError, match=r"unknown workflow 'wordcont' \(did you mean "
+                                              r"'wordcount'\?\); registered "
                                               r"workflows: .*pipeline.*wordcount"):
         get_workflow("wordcont")
+
+
+def test_a_lookup_by_name_loads_only_the_plugin_of_that_name(installed_plugins, monkeypatch):
+    monkeypatch.setattr(plugins, "BUILTINS", {"simple": "d4p.mappings.simple"})
+    plugins._plugins.cache_clear()
+    pm = plugins._plugins().pm
+    assert d4p.get_mapping("simple").name == "simple"
+    assert [pm.get_name(p) for p in pm.get_plugins()] == ["d4p.mappings.simple"]
+    assert not plugins._plugins().scanned  # no entry point read
+    assert d4p.get_mapping("echo-test").name == "echo-test"
+    assert sorted(pm.get_name(p) for p in pm.get_plugins()) == ["d4p.mappings.simple",
+                                                                 "echo-test"]
+    assert plugins.find_workflow("echo-pipeline").params == {"n": 5}
+    assert pm.get_plugin("broken") is None  # never loaded, so never warned about
+
+
+def test_entry_points_are_read_from_metadata_without_importing(installed_plugins, monkeypatch):
+    monkeypatch.delitem(sys.modules, "d4p_echo_test_plugin", raising=False)
+    found = {ep.name: ep for ep in plugins._entry_points()}
+    assert found["echo-test"] == plugins._EntryPoint("echo-test", "d4p_echo_test_plugin",
+                                                     "echo-plugin", "1.2.3")
+    assert found["broken"].module == "d4p_no_such_module_anywhere"
+    assert "d4p_echo_test_plugin" not in sys.modules
+
+
+def _modules_after(*args: str) -> set[str]:
+    code = ("import json, sys\nfrom d4p.cli import main\nstatus = main(sys.argv[1:])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.splitlines()[-1]))
+
+
+HEAVY = {"pyspark", "streamparse", "d4p_monitor.web", "http.server", "obspy", "d4p_spark",
+         "d4p_storm", "d4p_monitor", "d4p_seismo", "d4p_astro", "multiprocessing"}
+
+
+def test_running_a_small_workflow_imports_no_plugin(tmp_path):
+    wf = tmp_path / "wf.py"
+    wf.write_text("from d4p.examples import pipeline\ngraph, _ = pipeline(10)\n")
+    assert _modules_after("run", str(wf)) & HEAVY == set()
+
+
+def test_a_mapping_by_name_imports_its_plugin_only():
+    if "spark" not in (ep.name for ep in plugins._entry_points()):
+        pytest.skip("d4p-spark is not installed")
+    loaded = _modules_after("mappings", "spark")
+    assert "d4p_spark" in loaded
+    assert loaded & (HEAVY - {"d4p_spark", "multiprocessing"}) == set()

@@ -1,11 +1,14 @@
-"""Install Debian's Chromium for the d4p-monitor page tests when it is missing.
+"""Find, or install, the Chromium that the d4p-monitor page tests drive.
 
     python packages/d4p-monitor/scripts/ensure_chromium.py
 
-Does nothing when /usr/bin/chromium exists; otherwise runs ``apt-get update``
-and ``apt-get install -y chromium`` (as root, or through sudo). Playwright
-drives this browser (``executable_path="/usr/bin/chromium"``); it never
-downloads one of its own. Exit status 0 when Chromium is there afterwards.
+Does nothing when a Chromium is found (:func:`find`); otherwise runs
+``apt-get update`` and ``apt-get install -y chromium`` (as root, or through
+sudo). CI (``.ci/run``) calls it before the tests; ``hatch run test`` does
+not, so the tests need no root: without a Chromium the page tests are
+skipped with a one-line reason. Playwright drives this browser
+(``executable_path``); it never downloads one of its own. Exit status 0 when
+Chromium is there afterwards.
 """
 
 from __future__ import annotations
@@ -16,10 +19,22 @@ import subprocess
 import sys
 
 CHROMIUM = "/usr/bin/chromium"
+"""Where Debian's package puts it (and where this script installs it)."""
+
+
+def find() -> str | None:
+    """The path of an installed Chromium, or ``None``."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 def ensure() -> bool:
-    if os.path.exists(CHROMIUM):
+    if find():
         return True
     if shutil.which("apt-get") is None:
         print(f"{CHROMIUM} is missing and this machine has no apt-get: install Chromium "
@@ -38,7 +53,7 @@ def ensure() -> bool:
         if done.returncode != 0:
             print(f"'{' '.join(cmd)}' failed with status {done.returncode}", file=sys.stderr)
             return False
-    return os.path.exists(CHROMIUM)
+    return find() is not None
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import runpy
 import shutil
 import socket
 import subprocess
@@ -403,24 +404,26 @@ def served(request):
     return request.getfixturevalue(f"served_{request.param}")
 
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    if not os.path.exists(CHROMIUM):
-        script = Path(__file__).resolve().parents[1] / "scripts" / "ensure_chromium.py"
-        subprocess.run([sys.executable, str(script)], check=False)
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run 'python packages/d4p-monitor/scripts/"
-                    "ensure_chromium.py' (apt-get install chromium) first")
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser);
+    the page tests are skipped without one, unless D4P_REQUIRE_CHROMIUM=1 (CI)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "ensure_chromium.py"
+    chromium = runpy.run_path(str(script))["find"]()
+    if chromium is None:
+        reason = ("no Chromium found: install it (apt-get install chromium, or python "
+                  "packages/d4p-monitor/scripts/ensure_chromium.py) to run the page tests")
+        if os.environ.get("D4P_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

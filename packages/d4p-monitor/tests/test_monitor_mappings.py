@@ -8,7 +8,7 @@ import pytest
 from d4p.examples import wordcount
 from d4p_monitor import communication, load, open_store, profile
 
-OTHERS = [m for m in ("mpi",) if m in d4p.mappings()]
+OTHERS = [m for m in ("mpi",) if m in d4p.installed_mappings()]
 
 
 @pytest.mark.skipif(not OTHERS, reason="no other mapping installed (d4p-mpi)")

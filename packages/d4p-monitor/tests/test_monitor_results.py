@@ -9,7 +9,7 @@ import pytest
 from d4p.testing import CASES, expected, normalise
 from d4p_monitor import open_store
 
-MAPPINGS = [("simple", 1), ("multi", 2)] if "multi" in d4p.mappings() else [("simple", 1)]
+MAPPINGS = [("simple", 1), ("multi", 2)] if "multi" in d4p.installed_mappings() else [("simple", 1)]
 
 
 @pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=[m for m, _ in MAPPINGS])

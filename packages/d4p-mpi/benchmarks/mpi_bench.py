@@ -137,7 +137,7 @@ def main() -> int:
     if args.pingpong:
         pingpong(args.seconds, args.batch)
         return 0
-    if "multi" not in d4p.mappings():
+    if "multi" not in d4p.installed_mappings():
         parser.error("the multi mapping (d4p-core) is needed as the baseline")
 
     p = args.processes

@@ -13,7 +13,7 @@ from d4p_seismo.errors import MissingDataError, SkippedStationWarning
 from d4p_seismo.synthetic import expected_lags, make_dataset
 from d4p_seismo.workflows import build_misfit, build_xcorr, summary_of
 
-PARALLEL_MAPPINGS = [m for m in ("multi",) if m in d4p.mappings()]
+PARALLEL_MAPPINGS = [m for m in ("multi",) if m in d4p.installed_mappings()]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ sequentially, on multiprocessing, MPI, Spark or Storm::
 """
 
 from . import aggregate
-from . import mappings as _builtin_mappings  # noqa: F401  (see below)
 from .__about__ import __version__
 from .enact import RunInfo, RunResult, RunSummary, run
 from .errors import D4PError, GraphError, InputError, PluginError, UsageError, WorkflowFailed
@@ -37,11 +36,14 @@ from .pe import (
     iterative,
     producer,
 )
-
-# ``d4p.mappings()`` lists installed mappings; the sub-package of built-in
-# mappings was imported above, so importing its modules later does not rebind
-# the name ``d4p.mappings`` to the package.
-from .plugins import NamedWorkflow, get_mapping, get_plugin_manager, hookimpl, mappings, workflows
+from .plugins import (
+    NamedWorkflow,
+    get_mapping,
+    get_plugin_manager,
+    hookimpl,
+    installed_mappings,
+    workflows,
+)
 
 __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
@@ -50,5 +52,10 @@ __all__ = [
     "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
     "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__", "consumer",
     "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",
-    "iterative", "mappings", "producer", "run", "stable_hash", "workflows",
+    "installed_mappings", "iterative", "producer", "run", "stable_hash", "workflows",
 ]
+
+if "IPython" in __import__("sys").modules:  # in a notebook: failures shown short
+    from .notebook import install as _install_notebook_display
+
+    _install_notebook_display()

@@ -495,14 +495,10 @@ def split_aggregates(graph: WorkflowGraph) -> WorkflowGraph:
                if isinstance(b, AggregatePE) and pb == "input"]
     if not feeding:
         return graph
-    nodes = flat.objToNode
     partitions = [list(part) for part in graph.partitions] if graph.partitions else None
     numbered: dict[str, int] = {}
     for a, pa, b in feeding:
-        src, dst = nodes[a], nodes[b]
-        for key, data in list(flat.graph.get_edge_data(src, dst).items()):
-            if (data["from_port"], data["to_port"]) == (pa, "input"):
-                flat.graph.remove_edge(src, dst, key)
+        flat.disconnect(a, pa, b, "input")
         partial = b.partial(_instances(flat, a))
         flat.connect(a, pa, partial, "input")
         n = numbered[b.id] = numbered.get(b.id, -1) + 1

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (shell completion: see _complete)
 """The ``d4p`` command.
 
 Exit status: 0 success, 1 the workflow failed, 2 a usage error (bad target,
@@ -7,42 +8,78 @@ option, input...), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import json
 import os
+import shutil
 import sys
 import tempfile
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
 
+from . import failure
 from .__about__ import __version__
 from .enact import RunResult, run
-from .errors import D4PError, UsageError
+from .errors import D4PError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .loader import convert, load_target, parse_inputs, parse_params
 from .plan import make_plan
-from .plugins import get_mapping, get_plugin_manager, registered_mappings, workflows
+from .plugins import (
+    NamedWorkflow,
+    add_commands,
+    get_mapping,
+    get_plugin_manager,
+    get_workflow,
+    installed_mappings,
+    registered_mappings,
+    workflow_origin,
+    workflows,
+)
+
+COMMANDS = ("run", "mappings", "workflows", "draw")
+"""The built-in sub-commands; any other is looked up among the plugins."""
+
+PLUGIN_COMMANDS = {"monitor": "d4p-monitor", "storm": "d4p-storm"}
+"""Sub-commands of d4p's own plugin packages, named when they are not installed."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``d4p`` command; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "_ARGCOMPLETE" in os.environ:
+        _complete()
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"d4p: warning: {msg}\n"
-    parser = _parser()
-    args, extra = parser.parse_known_args(argv)
     try:
+        return _main(argv)
+    except BrokenPipeError:  # d4p ... | head: the reader has gone, which is no error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str]) -> int:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        parser = _parser(command)
+        if command is not None and command not in parser.d4p_commands:
+            raise UsageError(_unknown_command(command, list(parser.d4p_commands)))
+        args, extra = parser.parse_known_args(argv)
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2
         if args.handler is _run:
-            return _run(args, extra, parser)
+            return _run(args, extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.handler(args) or 0)
     except D4PError as exc:
         sys.stdout.flush()
         if getattr(exc, "primary", True):  # another process reports it otherwise
-            print(f"d4p: error: {exc}", file=sys.stderr)
+            print(_failure(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
@@ -51,17 +88,33 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signum
 
 
-def _parser() -> argparse.ArgumentParser:
+def _failure(exc: D4PError) -> str:
+    """The error as the user reads it: for a failed PE the message and the
+    user's own lines of the traceback (all of it with ``D4P_DEBUG=1``)."""
+    if not isinstance(exc, WorkflowFailed) or not exc.traceback or failure.debugging():
+        return f"d4p: error: {exc}"
+    return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``d4p``; plugins add their sub-commands only when
+    ``command`` is not a built-in one (so ``d4p run`` imports no plugin)."""
     parser = argparse.ArgumentParser(
         prog="d4p", description="Run stream-based workflows on any mapping.")
     parser.add_argument("--version", action="version", version=f"d4p {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a workflow", description=(
+    p = sub.add_parser("run", help="run a workflow", add_help=False, description=(
         "Run TARGET: a .py file, an importable module, or a registered workflow "
-        "(see 'd4p workflows'). Mapping options (see 'd4p mappings') follow as --NAME VALUE."))
-    _target_args(p)
-    p.add_argument("-m", "--mapping", default="simple", help="mapping (default: simple)")
+        "(see 'd4p workflows'). Mapping options follow as --NAME VALUE "
+        "('d4p run -m MAPPING --help' lists them)."))
+    p.add_argument("-h", "--help", action="store_true",
+                   help="show this help and the options of the mapping (-m) and exit")
+    p.add_argument("target", nargs="?", help=".py file, module or registered workflow name"
+                   ).completer = _complete_target
+    _target_options(p)
+    p.add_argument("-m", "--mapping", default="simple", help="mapping (default: simple)"
+                   ).completer = _complete_mapping
     p.add_argument("-n", "--processes", type=_positive, default=None,
                    help="number of processes (default: the mapping's choice)")
     p.add_argument("-i", "--iterations", type=_non_negative, default=None,
@@ -72,29 +125,71 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="also write the results to this JSON file")
     p.add_argument("--monitor", nargs="?", const=True, default=None, metavar="URI",
                    help="record a profile (default store, or a store URI such as mongodb://...)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
                    help="stop the sources after this long (90, 30s, 10m, 2h) and finish "
                         "what they produced (a graceful stop, like the first Ctrl-C)")
     p.add_argument("--max-units", type=_positive, default=None, metavar="N",
                    help="stop each source after it has written N data units")
-    p.set_defaults(handler=_run)
+    p.add_argument("--no-fuse", dest="fuse", action="store_false",
+                   help="one process per PE instance where processes allow: no chains fused "
+                   "into one process")
+    p.add_argument("--no-progress", "-q", "--quiet", dest="progress", action="store_false",
+                   help="no live progress panel (it is shown only on a terminal)")
+    p.set_defaults(handler=_run, parser=p)
 
-    p = sub.add_parser("mappings", help="list installed mappings")
+    p = sub.add_parser("mappings", help="list installed mappings; with NAME, its options")
+    p.add_argument("name", nargs="?", help="a mapping: show its options"
+                   ).completer = _complete_mapping
     p.set_defaults(handler=_mappings)
-    p = sub.add_parser("workflows", help="list registered workflows")
+    p = sub.add_parser("workflows", help="list registered workflows; with NAME, its parameters")
+    p.add_argument("name", nargs="?", help="a registered workflow: show its parameters")
     p.set_defaults(handler=_workflows)
-    p = sub.add_parser("draw", help="draw a workflow graph (.dot, .mmd, .svg, .png)")
-    _target_args(p)
-    p.add_argument("-o", "--output", help="output file; its extension picks the format "
+    p = sub.add_parser("draw", help="draw a workflow graph (.dot, .mmd; .svg, .png need Graphviz)")
+    p.add_argument("target", help=".py file, module or registered workflow name"
+                   ).completer = _complete_target
+    _target_options(p)
+    p.add_argument("-o", "--output", help="output file; its extension picks the format: "
+                   ".dot, .mmd, or .svg/.png drawn by Graphviz's 'dot' "
                    "(default: dot on standard output)")
     p.set_defaults(handler=_draw)
-    get_plugin_manager().hook.d4p_cli(subparsers=sub)
+    if command not in COMMANDS:
+        add_commands(sub, command)
+    parser.d4p_commands = sub.choices
     return parser
 
 
-def _target_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", help=".py file, module or registered workflow name")
+def _complete() -> None:
+    """Answer the shell's completion request (bash/zsh, through argcomplete:
+    ``eval "$(register-python-argcomplete d4p)"``) and exit."""
+    import argcomplete
+
+    argcomplete.autocomplete(_parser(None))
+    sys.exit(0)
+
+
+def _complete_target(prefix: str, **_: Any) -> list[str]:
+    """Registered workflows and .py files (and folders) for TARGET."""
+    import glob
+
+    paths = [p + os.sep if os.path.isdir(p) else p for p in glob.glob(prefix + "*")]
+    return ([name for name in workflows() if name.startswith(prefix)]
+            + [p for p in paths if p.endswith((os.sep, ".py"))])
+
+
+def _complete_mapping(prefix: str, **_: Any) -> list[str]:
+    return [name for name in installed_mappings() if name.startswith(prefix)]
+
+
+def _unknown_command(command: str, known: list[str]) -> str:
+    if command in PLUGIN_COMMANDS:
+        dist = PLUGIN_COMMANDS[command]
+        return f"'d4p {command}' comes with {dist}, which is not installed: pip install {dist}"
+    hint = difflib.get_close_matches(command, known, n=1)
+    return (f"unknown command {command!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            + f"; commands: {', '.join(known)}")
+
+
+def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attr", help="name of the graph in the file or module")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="parameter of a registered workflow (repeatable)")
@@ -170,36 +265,75 @@ def _option_value(opt, text: Any) -> Any:
         raise UsageError(f"--{opt.name.replace('_', '-')}: invalid value {text!r}") from None
 
 
-def _run(args, extra: list[str], parser) -> int:
+def _run(args, extra: list[str]) -> int:
+    if args.help:
+        args.parser.print_help()
+        print()
+        print(_options_text(get_mapping(args.mapping)))
+        return 0
+    if args.target is None:
+        raise UsageError("d4p run needs a TARGET: a .py file, a module or a registered "
+                         "workflow (see d4p workflows)")
     options = _mapping_options(args.mapping, extra)
+    if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
+        raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
+                         "pip install d4p-monitor")
     target = load_target(args.target, args.attr, parse_params(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is None:
         inputs = target.inputs
         if args.iterations is not None:
             inputs = _with_iterations(target.graph, inputs, args.iterations)
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        progress = _Progress()
     if args.output:
         _check_writable(args.output)
-    try:
+    live = args.progress and sys.stderr.isatty() and get_mapping(args.mapping).primary
+    with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
                      monitor=args.monitor, progress=progress, name=target.name,
-                     stop_after=args.stop_after, max_units=args.max_units, **options)
-    finally:
+                     fuse=args.fuse, stop_after=args.stop_after, max_units=args.max_units,
+                     **options)
         if progress is not None:
-            progress.clear()
+            summary = result.summary
+            progress.finish(summary.units, summary.processes, summary.instances)
     if not get_mapping(args.mapping).primary:
         return 0  # another process of this job reports the results
+    if args.output:
+        _write_json(args.output, result)
     _print_results(result)
+    placement = _placement(result.summary, args.processes, args.fuse)
+    if placement:
+        print(placement, file=sys.stderr)
     if args.monitor:
         print(f"monitoring: recorded as run {result.summary.run_id} "
               f"(d4p monitor show {result.summary.run_id})", file=sys.stderr)
     if args.output:
-        _write_json(args.output, result)
         print(f"results written to {args.output}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _progress(live: bool, mapping: str):
+    if not live:
+        yield None
+        return
+    from .progress import TerminalProgress
+
+    with TerminalProgress(mapping) as progress:
+        yield progress
+
+
+def _placement(summary, asked: int | None, fuse: bool) -> str:
+    """Why fewer processes ran than were asked for, in one line (empty when as asked)."""
+    if asked is None or summary.processes >= asked:
+        return ""
+    instances = sum(summary.instances.values())
+    used = f"{asked} processes asked, {summary.processes} used: "
+    if fuse and instances > summary.processes:
+        return used + "chains of PEs are fused into one process each; see --no-fuse"
+    if instances <= summary.processes:
+        return (used + f"the workflow has {instances} PE instance"
+                f"{'s' if instances != 1 else ''} (give a PE more with pe.numprocesses = k)")
+    return used + f"the {summary.mapping} mapping uses at most {summary.processes}"
 
 
 def _with_iterations(graph: WorkflowGraph, inputs: dict | None, iterations: int) -> dict:
@@ -213,26 +347,6 @@ def _with_iterations(graph: WorkflowGraph, inputs: dict | None, iterations: int)
     if not merged:
         merged = sources
     return merged
-
-
-class _Progress:
-    """One status line on the terminal: data units processed per PE."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, counts: dict[str, int]) -> None:
-        text = "  ".join(f"{pe} {n:,}" for pe, n in counts.items())
-        width = os.get_terminal_size(sys.stderr.fileno()).columns - 1
-        sys.stderr.write("\r" + text[:width].ljust(width))
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            width = os.get_terminal_size(sys.stderr.fileno()).columns - 1
-            sys.stderr.write("\r" + " " * width + "\r")
-            sys.stderr.flush()
 
 
 def _print_results(result: RunResult, limit: int = 10) -> None:
@@ -282,29 +396,94 @@ def _jsonable(value: Any) -> Any:
 
 
 def _mappings(args) -> int:
-    rows = [(cls.name, dist, version, cls.description) for cls, dist, version
+    if args.name:
+        cls = get_mapping(args.name)
+        print(f"{cls.name}: {cls.description}")
+        print(_options_text(cls))
+        return 0
+    rows = [(cls.name, f"{dist} {version}", cls.description) for cls, dist, version
             in registered_mappings()]
-    _table(("MAPPING", "PACKAGE", "VERSION", "DESCRIPTION"), rows)
+    _table(("MAPPING", "PACKAGE", "DESCRIPTION"), rows)
+    print("\n'd4p mappings NAME' shows a mapping's options.")
     return 0
+
+
+def _options_text(cls) -> str:
+    """The options of mapping ``cls``: flag, type, default and help, wrapped to the terminal."""
+    if not cls.options:
+        return f"mapping {cls.name!r} has no options"
+    width = _width()
+    lines = textwrap.wrap(f"options of mapping {cls.name!r} (d4p run -m {cls.name} --NAME VALUE, "
+                          f"or d4p.run(..., mapping={cls.name!r}, name=value)):", width)
+    for opt in cls.options:
+        flag = "--" + opt.name.replace("_", "-")
+        if isinstance(opt.default, bool) and not opt.multiple:
+            kind = "flag"
+        else:
+            kind = getattr(opt.type, "__name__", "value").lstrip("_")
+            flag += " " + ("TEXT" if kind == "str" else kind.upper())
+        facts = [f"default: {opt.default!r}"] if opt.default not in ("", None, ()) else []
+        if opt.choices:
+            facts.append("one of " + ", ".join(map(str, opt.choices)))
+        if opt.min is not None:
+            facts.append(f"at least {opt.min:g}")
+        if opt.multiple:
+            facts.append("repeatable")
+        lines.append(f"  {flag}" + (f"  ({'; '.join(facts)})" if facts else ""))
+        lines += textwrap.wrap(opt.help, width, initial_indent=" " * 6,
+                               subsequent_indent=" " * 6)
+    return "\n".join(lines)
 
 
 def _workflows(args) -> int:
-    rows = []
-    for name, wf in sorted(workflows().items()):
-        params = " ".join(f"{k}={v}" for k, v in wf.params.items())
-        rows.append((name, wf.description, params))
-    if not rows:
+    if args.name:
+        return _workflow(get_workflow(args.name))
+    found = workflows()
+    if not found:
         print("no registered workflows")
         return 0
-    _table(("WORKFLOW", "DESCRIPTION", "PARAMETERS (-p KEY=VALUE)"), rows)
+    rows = [(name, "{} {}".format(*workflow_origin(wf)), wf.description)
+            for name, wf in sorted(found.items())]
+    _table(("WORKFLOW", "PACKAGE", "DESCRIPTION"), rows)
+    print("\n'd4p workflows NAME' shows a workflow's parameters; "
+          "'d4p run NAME -p KEY=VALUE' runs it.")
     return 0
 
 
+def _workflow(wf: NamedWorkflow) -> int:
+    width = _width()
+    dist, version = workflow_origin(wf)
+    print(f"{wf.name} ({dist} {version})")
+    for line in textwrap.wrap(wf.description, width - 2):
+        print(f"  {line}")
+    if not wf.params:
+        print("\nno parameters")
+        return 0
+    print(f"\nparameters (d4p run {wf.name} -p KEY=VALUE):")
+    for key, default in wf.params.items():
+        print(f"  {key}={default!s}  ({type(default).__name__})"[: max(width, 20)])
+        if wf.help.get(key):
+            print(textwrap.fill(wf.help[key], width, initial_indent=" " * 6,
+                                subsequent_indent=" " * 6))
+    return 0
+
+
+def _width() -> int:
+    """Columns to fill: the terminal's, at most 100."""
+    return min(shutil.get_terminal_size((100, 24)).columns, 100)
+
+
 def _table(header: tuple, rows: list[tuple]) -> None:
+    """Rows under ``header``; the last column wraps so that lines fit :func:`_width`."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    indent = sum(widths) + 2 * len(widths)
+    room = max(_width() - indent, 20)
     for row in [header, *rows]:
         cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
-        print("  ".join([*cells, str(row[-1])]).rstrip())
+        last = textwrap.wrap(str(row[-1]), room) or [""]
+        print("  ".join([*cells, last[0]]).rstrip())
+        for more in last[1:]:
+            print(" " * indent + more)
 
 
 def _draw(args) -> int:
@@ -321,15 +500,7 @@ def _draw(args) -> int:
     elif suffix == ".svg":
         data = graph.to_svg()
     elif suffix == ".png":
-        import shutil
-        import subprocess
-
-        dot = shutil.which("dot")
-        if dot is None:
-            raise UsageError("drawing PNG needs Graphviz: install it (apt-get install graphviz) "
-                             "or draw .dot / .mmd")
-        data = subprocess.run([dot, "-Tpng"], input=graph.to_dot().encode(),
-                              capture_output=True, check=True).stdout
+        data = graph.to_png()
     else:
         raise UsageError(f"cannot draw {args.output!r}: use a .dot, .mmd, .svg or .png file name")
     mode = "wb" if isinstance(data, bytes) else "w"

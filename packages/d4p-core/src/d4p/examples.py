@@ -145,8 +145,14 @@ def wordcount_aggregate(words: int = 200_000, vocabulary: int = 1000, counters: 
 def d4p_register_workflows():
     return [
         NamedWorkflow("pipeline", pipeline, {"n": 200_000},
-                      "producer → doubler → summer over n integers"),
+                      "producer → doubler → summer over n integers",
+                      {"n": "how many integers the producer writes"}),
         NamedWorkflow("wordcount", wordcount,
                       {"words": 200_000, "vocabulary": 1000, "counters": 2, "top": 10, "seed": 1},
-                      "count words: group-by counters, a global collector, the top words"),
+                      "count words: group-by counters, a global collector, the top words",
+                      {"words": "how many words the producer draws",
+                       "vocabulary": "how many different words it draws them from",
+                       "counters": "instances of the word counter (group-by word)",
+                       "top": "how many of the most frequent words the collector writes",
+                       "seed": "seed of the random draw"}),
     ]

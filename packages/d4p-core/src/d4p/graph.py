@@ -1,20 +1,21 @@
 """The workflow graph: PEs connected from output ports to input ports.
 
-``WorkflowGraph`` is a directed multigraph (networkx) whose nodes wrap PEs or
+``WorkflowGraph`` is a directed multigraph whose nodes wrap PEs or
 composite PEs and whose edges carry ``(output port, input port)``. Ports are
 checked at :meth:`WorkflowGraph.connect`, so a typo fails where it is made.
+The few graph operations d4p needs are plain Python here (networkx costs
+~60 ms to import, a third of a short run); ``graph.graph`` gives the
+networkx view that dispel4py code may read.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+import heapq
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from .errors import GraphError
 from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE
-
-_ids = itertools.count()
 
 
 class WorkflowNode:
@@ -41,11 +42,23 @@ class WorkflowGraph:
     """
 
     def __init__(self) -> None:
-        import networkx as nx  # imported on first use: worker processes never need it
-
-        self.graph = nx.MultiDiGraph()
+        self._succ: dict[WorkflowNode, list[tuple[WorkflowNode, dict]]] = {}
         self.objToNode: dict[Any, WorkflowNode] = {}
         self.partitions: list[list[GenericPE]] | None = None
+
+    @property
+    def graph(self):
+        """The graph as a networkx ``MultiDiGraph``, made when asked, for
+        reading (dispel4py programs read ``workflow.graph``). It is frozen:
+        change the workflow with :meth:`connect` and :meth:`disconnect`."""
+        import networkx as nx
+
+        view = nx.MultiDiGraph()
+        view.add_nodes_from(self._succ)
+        for src, outs in self._succ.items():
+            for dst, data in outs:
+                view.add_edge(src, dst, **data)
+        return nx.freeze(view)
 
     # -- building ---------------------------------------------------------------
     def add(self, pe: GenericPE | WorkflowGraph) -> WorkflowNode:
@@ -59,7 +72,7 @@ class WorkflowGraph:
                     f"{type(pe).__name__} was not initialised: call "
                     "super().__init__() (or GenericPE.__init__(self)) in its __init__"
                 )
-            pe.id = f"{pe.name}{next(_ids)}"
+            pe.id = f"{pe.name}{len(self._succ)}"  # numbered in this graph: stable on re-runs
         elif not isinstance(pe, WorkflowGraph):
             raise GraphError(
                 f"cannot add {pe!r} to a workflow: expected a PE (GenericPE subclass) "
@@ -67,7 +80,7 @@ class WorkflowGraph:
             )
         node = WorkflowNode(pe)
         self.objToNode[pe] = node
-        self.graph.add_node(node)
+        self._succ[node] = []
         return node
 
     def connect(self, from_pe, from_port: str, to_pe, to_port: str) -> None:
@@ -82,32 +95,60 @@ class WorkflowGraph:
             raise GraphError(f"cannot connect {_label(from_pe)} to itself: cycles are not supported")
         _check_types(from_pe, from_port, to_pe, to_port)
         src, dst = self.add(from_pe), self.add(to_pe)
-        import networkx as nx
-
-        if nx.has_path(self.graph, dst, src):
+        if self._reaches(dst, src):
             raise GraphError(
                 f"connecting {_label(from_pe)}.{from_port} -> {_label(to_pe)}.{to_port} "
                 "would close a cycle; d4p workflows must be acyclic"
             )
-        self.graph.add_edge(src, dst, from_port=from_port, to_port=to_port, to_node=dst)
+        self._succ[src].append((dst, {"from_port": from_port, "to_port": to_port, "to_node": dst}))
+
+    def disconnect(self, from_pe, from_port: str, to_pe, to_port: str) -> int:
+        """Remove every connection of output ``from_port`` of ``from_pe`` to
+        input ``to_port`` of ``to_pe``; returns how many there were."""
+        src, dst = self.objToNode.get(from_pe), self.objToNode.get(to_pe)
+        if src is None or dst is None:
+            return 0
+        kept = [(node, data) for node, data in self._succ[src]
+                if not (node is dst and data["from_port"] == from_port
+                        and data["to_port"] == to_port)]
+        removed = len(self._succ[src]) - len(kept)
+        self._succ[src] = kept
+        return removed
+
+    def _reaches(self, start: WorkflowNode, goal: WorkflowNode) -> bool:
+        seen, todo = {start}, [start]
+        while todo:
+            node = todo.pop()
+            if node is goal:
+                return True
+            for nxt, _ in self._succ[node]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
 
     # -- reading ----------------------------------------------------------------
     def get_contained_objects(self) -> list:
-        return [n.obj for n in self.graph.nodes]
+        return [n.obj for n in self._succ]
 
     getContainedObjects = get_contained_objects  # noqa: N815 (dispel4py API)
 
     def edges(self) -> Iterator[tuple[Any, str, Any, str]]:
         """Yield ``(from_pe, from_port, to_pe, to_port)`` for every connection."""
-        for src, dst, data in self.graph.edges(data=True):
-            yield src.obj, data["from_port"], dst.obj, data["to_port"]
+        for src, outs in self._succ.items():
+            for dst, data in outs:
+                yield src.obj, data["from_port"], dst.obj, data["to_port"]
 
     def pes(self) -> list[GenericPE]:
         """The PEs of the flattened graph, sources first (topological order)."""
-        import networkx as nx
-
         flat = self.flattened()
-        return [n.obj for n in nx.lexicographical_topological_sort(flat.graph, key=_node_key)]
+        return topological_order(flat.get_contained_objects(),
+                                 ((a, b) for a, _, b, _ in flat.edges()), key=_pe_key)
+
+    def cycle(self) -> list[GenericPE] | None:
+        """The PEs of a cycle in the flattened graph (first repeated last), or ``None``."""
+        flat = self.flattened()
+        return find_cycle(flat.get_contained_objects(), ((a, b) for a, _, b, _ in flat.edges()))
 
     # -- composites -------------------------------------------------------------
     def flattened(self) -> WorkflowGraph:
@@ -115,7 +156,7 @@ class WorkflowGraph:
         flat = WorkflowGraph()
         flat.partitions = self.partitions
         ends: dict[int, tuple[dict, dict]] = {}
-        for node in self.graph.nodes:
+        for node in self._succ:
             obj = node.obj
             if isinstance(obj, WorkflowGraph):
                 inner = obj.flattened()
@@ -138,21 +179,23 @@ class WorkflowGraph:
             if isinstance(b, WorkflowGraph):
                 b, pb = ends[id(b)][0][pb]
             flat._link(a, pa, b, pb)
+        _unique_ids(flat.get_contained_objects())
         return flat
 
     def flatten(self) -> None:
         """Replace composites by their contents, in place (dispel4py API)."""
         flat = self.flattened()
-        self.graph, self.objToNode = flat.graph, flat.objToNode
+        self._succ, self.objToNode = flat._succ, flat.objToNode
 
     def _adopt(self, pe: GenericPE) -> None:
         node = WorkflowNode(pe)
         self.objToNode[pe] = node
-        self.graph.add_node(node)
+        self._succ[node] = []
 
     def _link(self, a, pa, b, pb) -> None:
-        self.graph.add_edge(self.objToNode[a], self.objToNode[b], from_port=pa, to_port=pb,
-                            to_node=self.objToNode[b])
+        dst = self.objToNode[b]
+        self._succ[self.objToNode[a]].append((dst, {"from_port": pa, "to_port": pb,
+                                                    "to_node": dst}))
 
     # -- drawing ----------------------------------------------------------------
     def to_dot(self) -> str:
@@ -195,26 +238,52 @@ class WorkflowGraph:
 
     def to_svg(self) -> str:
         """The graph as SVG, drawn by Graphviz's ``dot`` (must be installed)."""
+        return self._graphviz("svg").decode()
+
+    def to_png(self) -> bytes:
+        """The graph as PNG, drawn by Graphviz's ``dot`` (must be installed)."""
+        return self._graphviz("png")
+
+    def _graphviz(self, fmt: str) -> bytes:
         import shutil
         import subprocess
 
         dot = shutil.which("dot")
         if dot is None:
-            raise GraphError("drawing SVG or PNG needs Graphviz: install it (apt-get install "
-                             "graphviz) or use to_dot() / to_mermaid()")
-        done = subprocess.run([dot, "-Tsvg"], input=self.to_dot(), capture_output=True,
-                              text=True, check=True)
-        return done.stdout
+            raise GraphError(f"drawing .{fmt} needs Graphviz's 'dot' command: install Graphviz "
+                             "(apt-get install graphviz, brew install graphviz, conda install "
+                             "graphviz) or draw .dot / .mmd (Mermaid) instead")
+        return subprocess.run([dot, f"-T{fmt}"], input=self.to_dot().encode(),
+                              capture_output=True, check=True).stdout
 
     def _repr_svg_(self) -> str | None:
         import shutil
 
         if shutil.which("dot") is None:
-            return None
+            return None  # the notebook shows _repr_html_ instead
         return self.to_svg()
 
+    def _repr_html_(self) -> str | None:
+        """Without Graphviz: the PEs and connections as an HTML list (and the
+        Mermaid text, which Jupyter front ends that know Mermaid draw)."""
+        import html
+        import shutil
+
+        if shutil.which("dot") is not None:
+            return None
+        flat = self.flattened()
+        rows = "".join(
+            f"<li><b>{html.escape(a.id)}</b>.{html.escape(pa)} &rarr; "
+            f"<b>{html.escape(b.id)}</b>.{html.escape(pb)}</li>" for a, pa, b, pb in flat.edges())
+        lonely = [pe.id for pe in flat.get_contained_objects()
+                  if not pe.inputconnections and not pe.outputconnections]
+        rows += "".join(f"<li><b>{html.escape(pe)}</b></li>" for pe in lonely)
+        return (f"<div><p>{type(self).__name__}: {len(flat._succ)} PEs</p>"
+                f"<ul>{rows}</ul><pre class=\"mermaid\">{html.escape(self.to_mermaid())}</pre>"
+                "</div>")
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} with {self.graph.number_of_nodes()} nodes>"
+        return f"<{type(self).__name__} with {len(self._succ)} nodes>"
 
 
 class CompositePE(WorkflowGraph):
@@ -266,6 +335,60 @@ def create_iterative_chain(functions: Iterable, FunctionPE_class=SimpleFunctionP
     composite._map_input("input", first, IterativePE.INPUT_NAME)
     composite._map_output("output", prev, IterativePE.OUTPUT_NAME)
     return composite
+
+
+def topological_order(nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]],
+                      key: Callable[[Any], Any] | None = None) -> list:
+    """``nodes`` sources first, each after every node with an edge to it; ties
+    go to the smallest ``key`` (the node itself by default), then to the
+    earlier node: the order of networkx's ``lexicographical_topological_sort``.
+    Raises :class:`GraphError` if the edges make a cycle."""
+    nodes = list(nodes)
+    index = {node: i for i, node in enumerate(nodes)}
+    succ: dict[Any, list] = {node: [] for node in nodes}
+    indegree = dict.fromkeys(nodes, 0)
+    for a, b in edges:
+        succ[a].append(b)
+        indegree[b] += 1
+    key = key or (lambda node: node)
+    ready = [(key(n), index[n]) for n in nodes if indegree[n] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = nodes[heapq.heappop(ready)[1]]
+        order.append(node)
+        for nxt in succ[node]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                heapq.heappush(ready, (key(nxt), index[nxt]))
+    if len(order) < len(nodes):
+        raise GraphError("the workflow has a cycle; d4p workflows must be acyclic")
+    return order
+
+
+def find_cycle(nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]]) -> list | None:
+    """The nodes of one cycle (the first node repeated at the end), or ``None``."""
+    succ: dict[Any, list] = {node: [] for node in nodes}
+    for a, b in edges:
+        succ[a].append(b)
+    state: dict[Any, int] = {}  # 1: on the current path, 2: done
+    for root in succ:
+        if root in state:
+            continue
+        path, stack = [root], [iter(succ[root])]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(succ[nxt]))
+    return None
 
 
 # -- helpers of this module ------------------------------------------------------------
@@ -384,8 +507,21 @@ def _grouping_label(pe, port: str) -> str:
     return "" if g == SHUFFLE else describe(g)
 
 
-def _node_key(node: WorkflowNode) -> str:
-    return node.obj.id
+def _unique_ids(pes: list[GenericPE]) -> None:
+    """Renumber a PE whose id another PE of the flattened graph already has
+    (the same PE class numbered alike in two composites)."""
+    taken: set[str] = set()
+    for pe in pes:
+        if pe.id in taken:
+            n = len(pes)
+            while f"{pe.name}{n}" in taken or any(p.id == f"{pe.name}{n}" for p in pes):
+                n += 1
+            pe.id = f"{pe.name}{n}"
+        taken.add(pe.id)
+
+
+def _pe_key(pe: GenericPE) -> str:
+    return pe.id
 
 
 def _dot_escape(text: str) -> str:

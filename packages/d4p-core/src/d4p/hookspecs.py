@@ -5,6 +5,15 @@ the specs below, declared in its package's ``pyproject.toml``::
 
     [project.entry-points.d4p]
     my_plugin = "my_package.plugin"
+
+Plugins are loaded lazily: a command imports a plugin module only when it
+needs one of its names. Name the entry point after what the plugin provides
+(the mapping, workflow or sub-command), and give the module several entry
+points when it provides several (``xcorr = "my_package.plugin"`` and
+``misfit = "my_package.plugin"``): then ``d4p run xcorr`` imports that module
+alone. A name no entry point carries makes d4p import every plugin, so keep
+plugin modules light: import engines and heavy libraries where the work
+happens, not at the top.
 """
 
 from __future__ import annotations
@@ -31,9 +40,10 @@ def d4p_register_workflows():
     A named workflow is a ``name`` (what ``d4p run NAME`` takes), a ``build``
     function called with keyword parameters that returns ``(graph, inputs)``
     (or its ``"module:function"`` name, imported when the workflow is built:
-    keep plugin modules light, every ``d4p`` command imports them), the
+    keep plugin modules light, listing commands import them), the
     parameters' defaults ``params`` (``-p key=value`` values are converted to
-    the type of the default) and a one-line ``description``.
+    the type of the default), a one-line ``description`` and, optionally,
+    ``help``: a line per parameter for ``d4p workflows NAME``.
     """
 
 

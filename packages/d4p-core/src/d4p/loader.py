@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import UsageError
 from .graph import CompositePE, WorkflowGraph
-from .plugins import get_workflow, workflows
+from .plugins import find_workflow, get_workflow, workflows
 
 
 @dataclass
@@ -42,7 +42,7 @@ def load_target(target: str, attr: str | None = None,
             raise UsageError(f"workflow file {target!r} not found")
         module = _load_file(path)
         return _graph_in(module, target, attr, params, source=str(path.resolve()))
-    if target in workflows():
+    if find_workflow(target) is not None:
         return _build_named(target, params, attr)
     try:
         module = importlib.import_module(target)
@@ -96,8 +96,11 @@ def _load_file(path: Path) -> ModuleType:
 
 
 def _load_failed(target: str, exc: BaseException) -> UsageError:
+    """The error, at the user's line that raised it (not d4p's or importlib's)."""
+    from .failure import is_users
+
     frames = traceback.extract_tb(exc.__traceback__)
-    user = [f for f in frames if "importlib" not in f.filename]
+    user = [f for f in frames if is_users(f.filename) and "<frozen" not in f.filename]
     where = f" ({user[-1].filename}, line {user[-1].lineno})" if user else ""
     return UsageError(f"loading {target!r} failed: {type(exc).__name__}: {exc}{where}")
 

@@ -1,7 +1,12 @@
 """The plugin manager and lookups by name.
 
 Built-in mappings and workflows are registered as plugins through the same
-hooks third parties use; then the entry points of the group ``d4p`` are loaded.
+hooks third parties use; then come the entry points of the group ``d4p``.
+Plugins are loaded lazily (hatchling's plugin manager works this way): a
+lookup by name first loads the built-ins, then the plugin whose entry point
+has that name (``d4p run -m spark`` loads the ``spark`` entry point only),
+then every other plugin, so a command imports only the plugins it needs.
+Listing (``d4p mappings``) loads them all.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +25,12 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .mapping import Mapping
 
 hookimpl = pluggy.HookimplMarker("d4p")
+
+BUILTINS = {"simple": "d4p.mappings.simple", "multi": "d4p.mappings.multi",
+            "examples": "d4p.examples"}
+"""Built-in plugins (name → module), registered before any entry point."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +40,14 @@ class NamedWorkflow:
     ``build(**params)`` returns ``(graph, inputs)``; ``params`` holds every
     parameter's default (its type converts command-line strings). ``build``
     may be given as ``"module:function"``: the module is imported only when
-    the workflow is built, so that listing plugins stays fast and light."""
+    the workflow is built, so that listing plugins stays fast and light.
+    ``help`` may describe parameters (name → one line) for ``d4p workflows NAME``."""
 
     name: str
     build: Callable[..., tuple[Any, Any]] | str
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    help: dict[str, str] = field(default_factory=dict)
 
     def builder(self) -> Callable[..., tuple[Any, Any]]:
         """The ``build`` function, imported if it was named as a string."""
@@ -45,111 +57,268 @@ class NamedWorkflow:
         return getattr(importlib.import_module(module), attr)
 
 
-@functools.cache
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The plugin manager with the specs, the built-ins and every installed plugin."""
-    from . import examples
-    from .mappings import simple
+@dataclass(frozen=True)
+class _EntryPoint:
+    name: str
+    module: str
+    distribution: str
+    version: str
 
-    pm = pluggy.PluginManager("d4p")
-    pm.add_hookspecs(hookspecs)
-    pm.register(simple, "d4p.mappings.simple")
-    try:
-        from .mappings import multi
-    except ImportError:  # pragma: no cover - multi is part of core once it lands
-        multi = None
-    if multi is not None:
-        pm.register(multi, "d4p.mappings.multi")
-    pm.register(examples, "d4p.examples")
-    _load_entry_points(pm)
-    return pm
+    @property
+    def builtin(self) -> bool:
+        return self.module.startswith("d4p.")
+
+    @property
+    def plugin_name(self) -> str:
+        """Built-ins are registered under their module's name, so that no entry
+        point's name can collide with them."""
+        return self.module if self.builtin else self.name
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    """Like pluggy's ``load_setuptools_entrypoints``, but a plugin that fails
-    to import is skipped with a warning instead of breaking every command."""
-    from importlib import metadata  # here: worker processes import d4p and never need it
+class _Plugins:
+    """The pluggy manager and the plugins not loaded yet, in load order:
+    built-ins first, then entry points in ``sys.path`` order."""
 
-    for dist in list(metadata.distributions()):
-        for ep in dist.entry_points:
-            if ep.group != "d4p" or pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                warnings.warn(f"d4p plugin {ep.name!r} from {dist.metadata['name']} failed to "
-                              f"load and is skipped: {type(exc).__name__}: {exc}", stacklevel=2)
-                continue
-            pm.register(plugin, name=ep.name)
-            _DISTRIBUTIONS[ep.name] = (dist.metadata["name"], dist.version)
+    def __init__(self) -> None:
+        from .__about__ import __version__
 
+        self.pm = pluggy.PluginManager("d4p")
+        self.pm.add_hookspecs(hookspecs)
+        self.pending = [_EntryPoint(n, m, "d4p-core", __version__) for n, m in BUILTINS.items()]
+        self.scanned = False  # entry points are read on first need
+        self.origins: dict[str, tuple[str, str]] = {}  # top-level package → (dist, version)
 
-_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
-"""Plugin name → (distribution, version) of plugins loaded from entry points."""
+    def load(self, name: str | None = None, builtins: bool = False) -> bool:
+        """Load the plugins called ``name``, the built-ins (``builtins=True``)
+        or every plugin (neither given); ``False`` when nothing was left to load."""
+        if not builtins and not self.scanned and (
+                name is None or all(ep.name != name for ep in self.pending)):
+            self.scanned = True
+            self.pending += _entry_points()
+        chosen = [ep for ep in self.pending if (ep.builtin if builtins else
+                                                 name is None or ep.name == name)]
+        for ep in chosen:
+            self.pending.remove(ep)
+            self._register(ep)
+        return bool(chosen)
 
-
-def _registered(hook_name: str) -> list[tuple[Any, str, str]]:
-    """(item, distribution, version) for everything plugins register through
-    ``hook_name``; built-ins first, then plugins in load order."""
-    from .__about__ import __version__
-
-    pm = get_plugin_manager()
-    impls = getattr(pm.hook, hook_name).get_hookimpls()
-    impls.sort(key=lambda impl: impl.plugin_name in _DISTRIBUTIONS)
-    found = []
-    for impl in impls:
-        dist, version = _DISTRIBUTIONS.get(impl.plugin_name, ("d4p-core", __version__))
+    def _register(self, ep: _EntryPoint) -> None:
+        if self.pm.is_blocked(ep.plugin_name) or self.pm.get_plugin(ep.plugin_name) is not None:
+            return
         try:
-            items = impl.function() or ()
+            module = importlib.import_module(ep.module)
         except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} ({dist}) failed in {hook_name}: "
+            warnings.warn(f"d4p plugin {ep.name!r} from {ep.distribution} failed to load and "
+                          f"is skipped: {type(exc).__name__}: {exc}", stacklevel=4)
+            return
+        self.origins.setdefault(ep.module.partition(".")[0], (ep.distribution, ep.version))
+        if self.pm.is_registered(module):  # several entry points may name one module
+            return
+        self.pm.register(module, name=ep.plugin_name)
+
+    def call(self, hook_name: str) -> list[Any]:
+        """Everything the loaded plugins return from ``hook_name``, in
+        registration order (built-ins first)."""
+        try:
+            results = getattr(self.pm.hook, hook_name)()
+        except Exception as exc:
+            raise PluginError(f"plugin {self._culprit(exc)} failed in {hook_name}: "
                               f"{type(exc).__name__}: {exc}") from exc
-        found += [(item, dist, version) for item in items]
+        return [item for items in reversed(results) for item in (items or ())]
+
+    def _culprit(self, exc: BaseException) -> str:
+        """The plugin whose code raised ``exc``, named with its distribution."""
+        by_module = {}
+        for plugin in self.pm.get_plugins():
+            module = plugin.__name__ if hasattr(plugin, "__file__") else type(plugin).__module__
+            by_module.setdefault(module, self.pm.get_name(plugin))
+        tb = exc.__traceback__
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            if module in by_module:
+                dist = self.origin(module)[0]
+                return f"{by_module[module]!r}" + (f" ({dist})" if dist else "")
+            tb = tb.tb_next
+        return "(unknown)"
+
+    def origin(self, module: str) -> tuple[str, str]:
+        """(distribution, version) of the plugin package that ``module`` belongs to."""
+        from .__about__ import __version__
+
+        top = module.partition(".")[0]
+        if top == "d4p":
+            return "d4p-core", __version__
+        return self.origins.get(top, ("", ""))  # a plugin registered by code, not installed
+
+
+def _entry_points() -> list[_EntryPoint]:
+    """The entry points of the group ``d4p`` of the installed distributions,
+    read from their ``*.dist-info`` folders on ``sys.path`` (the first copy of
+    a distribution wins, as for :mod:`importlib.metadata`, whose import alone
+    costs a third of ``d4p``'s start-up)."""
+    found, seen = [], set()
+    for folder in sys.path:
+        try:
+            entries = sorted(os.scandir(folder or "."), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = entry.name.rpartition(".")[0].partition("-")[0].lower().replace("_", "-")
+            if dist in seen:
+                continue
+            seen.add(dist)
+            points = _section(os.path.join(entry.path, "entry_points.txt"), "d4p")
+            if points:
+                version = _version(entry.path)
+                found += [_EntryPoint(n, m.partition(":")[0].strip(), dist, version)
+                          for n, m in points]
     return found
 
 
-def registered_mappings() -> list[tuple[type[Mapping], str, str]]:
-    """(mapping class, distribution, version) for every installed mapping."""
-    seen: set[str] = set()
-    out = []
-    for cls, dist, version in _registered("d4p_register_mappings"):
-        if cls.name not in seen:
-            seen.add(cls.name)
-            out.append((cls, dist, version))
+def _section(path: str, name: str) -> list[tuple[str, str]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out, inside = [], False
+    for line in lines:
+        line = line.strip()
+        if line.startswith("["):
+            inside = line == f"[{name}]"
+        elif inside and "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            out.append((key.strip(), value.strip()))
     return out
 
 
-def mappings() -> dict[str, type[Mapping]]:
-    """Installed mappings by name, built-ins first."""
+def _version(info: str) -> str:
+    for meta in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(info, meta), encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Version:"):
+                        return line.partition(":")[2].strip()
+                    if not line.strip():
+                        break
+        except OSError:
+            continue
+    return ""
+
+
+@functools.cache
+def _plugins() -> _Plugins:
+    return _Plugins()
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The plugin manager with the specs, the built-ins and every installed
+    plugin (all loaded: lookups by name load only what they need)."""
+    plugins = _plugins()
+    plugins.load()
+    return plugins.pm
+
+
+def _find(hook_name: str, name: str, key: Callable[[Any], str]) -> Any | None:
+    """The item called ``name`` that a plugin registers through ``hook_name``:
+    built-ins first, then the plugin with the entry point ``name``, then all."""
+    plugins = _plugins()
+    steps = (lambda: True, lambda: plugins.load(name), lambda: plugins.load(builtins=True),
+             plugins.load)
+    for step in steps:
+        if step():
+            for item in plugins.call(hook_name):
+                if key(item) == name:
+                    return item
+    return None
+
+
+def _all(hook_name: str) -> list[Any]:
+    plugins = _plugins()
+    plugins.load()
+    return plugins.call(hook_name)
+
+
+def _item_module(item: Any) -> str:
+    if isinstance(item, NamedWorkflow):
+        build = item.build
+        return build.partition(":")[0] if isinstance(build, str) else build.__module__
+    return item.__module__
+
+
+def registered_mappings() -> list[tuple[type, str, str]]:
+    """(mapping class, distribution, version) for every installed mapping."""
+    plugins = _plugins()
+    seen: set[str] = set()
+    out = []
+    for cls in _all("d4p_register_mappings"):
+        if cls.name not in seen:
+            seen.add(cls.name)
+            out.append((cls, *plugins.origin(_item_module(cls))))
+    return out
+
+
+def installed_mappings() -> dict[str, type]:
+    """Installed mappings by name, built-ins first (loads every plugin)."""
     return {cls.name: cls for cls, _, _ in registered_mappings()}
 
 
-def get_mapping(name: str) -> type[Mapping]:
+def get_mapping(name: str) -> type:
     """The mapping class called ``name``; the error lists the installed ones."""
-    found = mappings()
-    if name in found:
-        return found[name]
-    hint = difflib.get_close_matches(name, found, n=1)
+    found = _find("d4p_register_mappings", name, lambda cls: cls.name)
+    if found is not None:
+        return found
+    names = installed_mappings()
+    hint = difflib.get_close_matches(name, names, n=1)
     raise PluginError(
         f"unknown mapping {name!r}"
         + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        + f"; installed mappings: {', '.join(found)}. "
+        + f"; installed mappings: {', '.join(names)}. "
         "Other mappings come in their own packages, such as d4p-mpi or d4p-spark."
     )
 
 
 def workflows() -> dict[str, NamedWorkflow]:
-    """Registered named workflows by name."""
+    """Registered named workflows by name (loads every plugin)."""
     found: dict[str, NamedWorkflow] = {}
-    for wf, _, _ in _registered("d4p_register_workflows"):
+    for wf in _all("d4p_register_workflows"):
         found.setdefault(wf.name, wf)
     return found
 
 
+def workflow_origin(wf: NamedWorkflow) -> tuple[str, str]:
+    """(distribution, version) of the package that registers ``wf``."""
+    return _plugins().origin(_item_module(wf))
+
+
+def find_workflow(name: str) -> NamedWorkflow | None:
+    """The named workflow ``name``, or ``None`` (loads only what the lookup needs)."""
+    return _find("d4p_register_workflows", name, lambda wf: wf.name)
+
+
 def get_workflow(name: str) -> NamedWorkflow:
     """The named workflow ``name``; the error lists the registered ones."""
-    found = workflows()
-    if name in found:
-        return found[name]
-    raise PluginError(f"unknown workflow {name!r}; registered workflows: "
-                      f"{', '.join(sorted(found)) or 'none'}")
+    found = find_workflow(name)
+    if found is not None:
+        return found
+    names = sorted(workflows())
+    hint = difflib.get_close_matches(name, names, n=1)
+    raise PluginError(f"unknown workflow {name!r}"
+                      + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                      + f"; registered workflows: {', '.join(names) or 'none'}")
+
+
+def add_commands(subparsers: Any, command: str | None) -> None:
+    """Let plugins add their sub-commands: the plugin whose entry point is
+    called ``command`` alone when it adds that command, else every plugin."""
+    plugins = _plugins()
+    called: list[Any] = []
+    if command is not None and plugins.load(command):
+        plugins.pm.hook.d4p_cli(subparsers=subparsers)
+        if command in subparsers.choices:
+            return
+        called = plugins.pm.get_plugins()
+    plugins.load()
+    plugins.pm.subset_hook_caller("d4p_cli", remove_plugins=called)(subparsers=subparsers)
