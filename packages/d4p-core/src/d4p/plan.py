@@ -23,7 +23,7 @@ from typing import Any
 
 from .aggregate import split_aggregates
 from .errors import GraphError, InputError
-from .graph import WorkflowGraph
+from .graph import WorkflowGraph, find_cycle, topological_order
 from .grouping import PAIR, Grouping, normalise
 from .pe import GROUPING, GenericPE
 
@@ -161,19 +161,18 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
 
     Raises :class:`GraphError` or :class:`InputError` naming what is wrong.
     """
-    import networkx as nx  # imported on first use: worker processes never need it
-
     if not isinstance(processes, int) or processes < 1:
         raise InputError(f"the number of processes must be a positive integer, not {processes!r}")
     flat = split_aggregates(graph.flattened())  # partial aggregates behind their feeders
-    if flat.graph.number_of_nodes() == 0:
+    nodes = flat.get_contained_objects()
+    if not nodes:
         raise GraphError("the workflow graph is empty: connect some PEs first")
-    if not nx.is_directed_acyclic_graph(flat.graph):
-        cycle = nx.find_cycle(flat.graph)
-        names = " -> ".join(n.obj.id for n, *_ in cycle)
+    cycle = find_cycle(nodes, ((a, b) for a, _, b, _ in flat.edges()))
+    if cycle:
+        names = " -> ".join(pe.id for pe in cycle)
         raise GraphError(f"the workflow has a cycle ({names}); d4p workflows must be acyclic")
-    pes = {n.obj.id: n.obj for n in flat.graph.nodes}
-    if len(pes) != flat.graph.number_of_nodes():
+    pes = {pe.id: pe for pe in nodes}
+    if len(pes) != len(nodes):
         raise GraphError("two PEs in the workflow have the same id; give them different names")
 
     edges = [(a.id, pa, b.id, pb) for a, pa, b, pb in flat.edges()]
@@ -296,12 +295,7 @@ def _place_inputs(pes, has_upstream, inputs):
 
 
 def _topological(pes, edges) -> list[str]:
-    import networkx as nx
-
-    g = nx.MultiDiGraph()
-    g.add_nodes_from(pes)
-    g.add_edges_from((a, b) for a, _, b, _ in edges)
-    return list(nx.lexicographical_topological_sort(g))
+    return topological_order(pes, ((a, b) for a, _, b, _ in edges))
 
 
 def _groups(graph, pes, order, edges, counts, groupings, fuse) -> list[list[str]]:
