@@ -182,7 +182,7 @@ def test_symmetric_output_is_the_mean_of_both_sides(six_hours, tmp_path):
         build_xcorr(data=str(six_hours.directory), format="mseed")
 
 
-@pytest.mark.skipif("multi" not in d4p.mappings(), reason="no multi mapping")
+@pytest.mark.skipif("multi" not in d4p.installed_mappings(), reason="no multi mapping")
 def test_windows_and_stacks_on_the_multi_mapping(six_hours, tmp_path):
     simple = run(six_hours, tmp_path / "s", hours=1.0, window=900.0, stack="pws")
     graph, inputs = build_xcorr(data=str(six_hours.directory), output=str(tmp_path / "m"),

@@ -46,10 +46,31 @@ class RunSummary:
                          f"{self.instances.get(pe, 1)} inst. on process {procs}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        head, *rows = str(self).splitlines()
+        cells = "".join(f"<tr><td><code>{html.escape(r.strip())}</code></td></tr>" for r in rows)
+        return f"<p><i>{html.escape(head)}</i></p><table>{cells}</table>"
+
 
 class RunResult(dict):
     """The outputs of unconnected output ports, ``{pe_id: {port: [units]}}``,
     with the run's :class:`RunSummary` as ``.summary``."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = []
+        for pe, ports in self.items():
+            for port, units in ports.items():
+                shown = html.escape(repr(units[:10])[:300]) + (" …" if len(units) > 10 else "")
+                rows.append(f"<tr><td>{html.escape(pe)}</td><td>{html.escape(port)}</td>"
+                            f"<td>{len(units):,}</td><td><code>{shown}</code></td></tr>")
+        summary = getattr(self, "summary", None)
+        return ("<table><tr><th>PE</th><th>port</th><th>units</th><th>first units</th></tr>"
+                + "".join(rows) + "</table>"
+                + (summary._repr_html_() if summary is not None else ""))
 
     summary: RunSummary
 
@@ -82,7 +103,10 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     list of input items; sources not named run once. ``processes`` defaults to
     the mapping's choice. ``options`` are the mapping's options (see ``d4p
     mappings``). ``monitor`` switches monitoring on (a store URI or ``True``);
-    ``progress`` is called now and then with the units processed per PE.
+    ``progress`` is called now and then with the units processed per PE, and
+    once more at the end with the final counts (its ``finish(counts,
+    processes, instances)`` if it has one); in a Jupyter kernel it defaults
+    to a progress table in the cell.
 
     Stopping (a graceful stop: the sources stop, everything they produced is
     processed, every ``postprocess`` runs and the outputs are returned, with
@@ -102,6 +126,13 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
                    cls.name, plan.processes, plan, monitor)
     tracer = _tracer(info) if monitor and cls.primary else None
     control = _control(stop, stop_after, max_units)
+    if progress is None and cls.primary:
+        from .notebook import in_kernel
+
+        if in_kernel():
+            from .progress import NotebookProgress
+
+            progress = NotebookProgress(cls.name)
     settings["progress"] = progress
     settings["tracer"] = tracer
     settings["control"] = control
@@ -135,6 +166,13 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
         assignment=placed.assignment(), stopped=info.stopped)
+    if progress is not None:  # the final figures: a bar ends at 100%
+        summary = result.summary
+        finish = getattr(progress, "finish", None)
+        if finish is not None:
+            finish(summary.units, summary.processes, summary.instances)
+        else:
+            progress(dict(summary.units))
     return result
 
 
