@@ -4,11 +4,15 @@ units, and processes that send to each other at full speed.
     python bench/dataplane.py                 # both, default sizes
     python bench/dataplane.py arrays --arrays 600 2000
     python bench/dataplane.py mutual --units 1000000
+    python bench/dataplane.py latency --mpi
 
 ``arrays``: producer -> Scale (2 instances) -> Check ('global', 5 ms per
 unit) with 8 MiB float64 arrays, on ``multi -n 4`` (and ``mpi -n 4`` when
 d4p-mpi is installed): peak resident memory of every process of the run
 (bench/rss.py), and every checksum verified.
+
+``latency``: a source writing one unit per millisecond in one process, a
+sink in another: how long a unit takes to arrive (p50, p99, worst).
 
 ``mutual``: two producers -> a 3-instance group-by PE -> a 'global' total;
 ``multi -n 2`` against ``multi -n 1`` alternating, and the same with
@@ -121,6 +125,49 @@ def mutual_graph(units: int) -> d4p.WorkflowGraph:
     return graph
 
 
+class Ticker(d4p.ProducerPE):
+    """A slow source: one unit (its send time) every millisecond."""
+
+    def __init__(self, units=3000, every=0.001):
+        super().__init__()
+        self.units, self.every = units, every
+
+    def _process(self, inputs):
+        start = time.perf_counter()
+        for i in range(self.units):
+            while time.perf_counter() < start + i * self.every:
+                time.sleep(self.every / 4)
+            self.write("output", time.time())
+
+
+class Latency(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.delays = []
+
+    def process(self, inputs):
+        self.delays.append(time.time() - inputs["input"])
+
+    def postprocess(self):
+        delays = sorted(self.delays)
+        self.write("output", (len(delays), delays[len(delays) // 2],
+                              delays[int(len(delays) * 0.99)], delays[-1]))
+
+
+def latency(mapping: str, units: int) -> None:
+    graph = d4p.WorkflowGraph()
+    sink = Latency()
+    graph.connect(Ticker(units), "output", sink, "input")
+    graph.partitions = [[graph.get_contained_objects()[0]], [sink]]
+    result = d4p.run(graph, mapping=mapping, processes=2)
+    n, p50, p99, worst = result[sink.id]["output"][0]
+    assert n == units, n
+    print(f"| {mapping} -n 2 | {units:,} at 1,000/s | {p50 * 1e3:.2f} ms | {p99 * 1e3:.2f} ms | "
+          f"{worst * 1e3:.2f} ms |", flush=True)
+
+
 def child(argv: list[str]) -> None:
     kind, size, mapping, procs, *opts = argv
     size, procs = int(size), int(procs)
@@ -152,7 +199,7 @@ def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         return child(sys.argv[2:])
     p = argparse.ArgumentParser()
-    p.add_argument("which", nargs="*", default=["arrays", "mutual"])
+    p.add_argument("which", nargs="*", default=["arrays", "mutual", "latency"])
     p.add_argument("--arrays", type=int, nargs="+", default=[600, 2000])
     p.add_argument("--units", type=int, default=1000000)
     p.add_argument("--small", type=int, default=50000)
@@ -168,6 +215,10 @@ def main() -> None:
                 seconds, peak = measure("arrays", n, mapping, 4)
                 print(f"| {mapping} -n 4 | {n:,} | {seconds:.2f} | {peak / 2**20:,.0f} MB |",
                       flush=True)
+    if "latency" in args.which:
+        print("\n| run | units | p50 | p99 | worst |\n|---|---|---|---|---|")
+        for mapping in ["multi"] + (["mpi"] if args.mpi else []):
+            latency(mapping, 3000)
     if "mutual" in args.which:
         print("\n| run | units per producer | -n 1 best s | -n 2 best s | ratio -n 2 / -n 1 |"
               "\n|---|---|---|---|---|")

@@ -18,7 +18,7 @@ sequentially, on multiprocessing, MPI, Spark or Storm::
     print(d4p.run(graph))        # {'square1': {'output': [0, 1, 4, 9, 16]}}
 """
 
-from . import aggregate
+from . import aggregate, window
 from .__about__ import __version__
 from .enact import RunInfo, RunResult, RunSummary, run
 from .errors import D4PError, GraphError, InputError, PluginError, UsageError, WorkflowFailed
@@ -48,7 +48,7 @@ from .plugins import (
 __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
     "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option",
-    "Outcome", "aggregate",
+    "Outcome", "aggregate", "window",
     "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
     "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__", "consumer",
     "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",

@@ -47,21 +47,32 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
     rundir = Path(tempfile.mkdtemp(prefix="d4p-mpi-"))
     try:
         write_job(rundir / "job.pkl", plan, _job_options(options))
+        control = options.get("control")
+        if control is not None:  # a graceful stop: the ranks look for this file
+            control.on_stop(lambda: _touch(rundir / "stop"))
         argv = [*command, "-n", str(plan.processes), sys.executable, "-m", "d4p_mpi.worker",
                 str(rundir), str(os.getpid())]
         listener = _Listener(rundir, options.get("progress"), options.get("tracer"))
         with share_cores(plan.processes):  # the ranks' BLAS threads: their share of the cores
             env = rank_environment(options.get("mpiexec") or "")
         code, report = _run(argv, env, rundir, options.get("timeout") or 0.0, listener)
-        return _outcome(rundir, code, report, plan.processes, listener)
+        return _outcome(rundir, code, report, plan, listener)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _touch(path: Path) -> None:
+    try:
+        path.touch()
+    except OSError:  # the run has ended and its folder is gone
+        pass
 
 
 def _job_options(options: dict[str, Any]) -> dict[str, Any]:
     tracing = options.get("tracer") is not None
     return {"batch_size": options["batch_size"], "queue_size": options["queue_size"],
             "buffer_mb": options["buffer_mb"],
+            "max_units": getattr(options.get("control"), "max_units", None),
             "timeout": options.get("timeout") or 0.0, "trace": tracing,
             "report": tracing or options.get("progress") is not None}
 
@@ -261,8 +272,9 @@ def _ranks_of(rundir: Path) -> list[int]:
     return pids
 
 
-def _outcome(rundir: Path, code: int, report: str, processes: int,
+def _outcome(rundir: Path, code: int, report: str, plan: Plan,
              listener: _Listener) -> Outcome:
+    processes = plan.processes
     try:
         said = (rundir / "stderr").read_text(errors="replace") + report
     except OSError:
@@ -297,7 +309,12 @@ def _outcome(rundir: Path, code: int, report: str, processes: int,
         how = f"killed by signal {signal_number} ({_signal_name(signal_number)})"
     else:
         how = f"mpiexec exit status {code}"
-    raise WorkflowFailed(f"an MPI rank died without reporting an error: {how}; {started} of "
+    rank = re.search(r"RANK (\d+) PID", said)
+    who = "an MPI rank"
+    if rank is not None and int(rank[1]) < processes:
+        hosted = ", ".join(f"{i.pe_id}[{i.index}]" for i in plan.on_process(int(rank[1])))
+        who = f"MPI rank {rank[1]} (running {hosted})"
+    raise WorkflowFailed(f"{who} died without reporting an error: {how}; {started} of "
                          f"{processes} ranks had started. Look for a PE that crashes the "
                          "interpreter or runs out of memory."
                          + (f"\nmpiexec said:\n{tail}" if tail else ""))

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 
 from d4p import Outcome, WorkflowFailed
-from d4p.driver import drive
+from d4p.driver import Control, drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -28,7 +28,7 @@ tracing events since the last call."""
 
 def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
              buffer_mb: int = 64, timeout: float = 0.0, announce: bool = False,
-             trace: bool = False, report: Report | None = None
+             trace: bool = False, report: Report | None = None, control: Control | None = None
              ) -> tuple[Outcome, list[dict]] | None:
     """Run the instances of ``plan`` placed on this rank of ``comm``.
 
@@ -37,7 +37,8 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
     the messages in flight to each rank and ``buffer_mb`` the MiB a rank holds
     in flight plus received (backpressure); ``timeout`` (seconds, 0: none)
     ends waits for other ranks with :class:`d4p.WorkflowFailed`; ``report``
-    hears this rank's progress every :data:`REPORT_EVERY` seconds.
+    hears this rank's progress every :data:`REPORT_EVERY` seconds; ``control``
+    stops its sources gracefully or aborts it.
     A failure raises :class:`d4p.WorkflowFailed`; with ``announce`` the
     failing rank first tells the others, which raise the same failure (used
     when running in place under ``mpiexec``, where no parent process collects
@@ -54,7 +55,8 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
         if rank < plan.processes:
             executor = Executor(plan, rank, transport=transport, batch_size=batch_size,
                                 trace=trace)
-            drive(executor, transport, report=report, report_every=REPORT_EVERY)
+            drive(executor, transport, control=control, report=report,
+                  report_every=REPORT_EVERY)
             results, counts = executor.results, executor.counts()
             events = executor.take_events(final=True)
         transport.wait_request(comm.Ibarrier())

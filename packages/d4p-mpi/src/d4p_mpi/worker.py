@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 
 from d4p import D4PError, WorkflowFailed
+from d4p.driver import Control
 
 from .environment import env_rank
 
@@ -34,11 +35,12 @@ def write_atomic(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def _watch_parent(pid: int, rundir: Path) -> None:
-    """End this rank when the launching process or the run folder is gone."""
+def _watch_parent(pid: int, rundir: Path, control: Control) -> None:
+    """End this rank when the launching process or the run folder is gone;
+    stop its sources gracefully when the launcher leaves a ``stop`` file."""
     def watch() -> None:
         while True:
-            time.sleep(0.5)
+            time.sleep(0.2)
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -47,6 +49,8 @@ def _watch_parent(pid: int, rundir: Path) -> None:
                 pass
             if not rundir.is_dir():
                 os._exit(ABORT_CODE)
+            if not control.stopping and (rundir / "stop").exists():
+                control.stop("stopped by the launcher")
 
     threading.Thread(target=watch, name="d4p-mpi-parent-watch", daemon=True).start()
 
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     rundir, parent = argv if argv is not None else sys.argv[1:3]
     rundir = Path(rundir)
     sys.stdout, sys.stderr = _whole_lines(sys.stdout), _whole_lines(sys.stderr)
-    _watch_parent(int(parent), rundir)
+    control = Control()
+    _watch_parent(int(parent), rundir, control)
     rank = env_rank()
     comm = None
     try:
@@ -110,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         from .rank import run_rank
 
         plan, options = read_job(rundir / "job.pkl")
+        control.max_units = options.get("max_units")
         _wait_politely(comm.Ibarrier())  # every rank is ready: the enactment starts now
         start = time.perf_counter()
-        done = run_rank(comm.Dup(), plan, batch_size=options["batch_size"],
+        done = run_rank(comm.Dup(), plan, control=control, batch_size=options["batch_size"],
                         queue_size=options["queue_size"], buffer_mb=options["buffer_mb"],
                         timeout=options["timeout"],
                         trace=options["trace"],

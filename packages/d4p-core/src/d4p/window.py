@@ -1,0 +1,157 @@
+"""Windows over streams that may never end: count windows and event-time
+windows, global or per key.
+
+A window PE collects the units of its input and writes them a window at a
+time, so that what follows (a stack, an average, a cross-correlation of one
+window) runs on finite pieces of an endless stream::
+
+    every_100 = d4p.window.count(100)                    # lists of 100 units
+    per_min = d4p.window.time(60, time=lambda u: u[0])   # (start, end, units)
+    per_key = d4p.window.time(60, time=lambda u: u[1], by=0, slide=30)
+
+Count windows write ``[units]`` (``(key, [units])`` with ``by``). Event-time
+windows write ``(start, end, [units])`` (``(key, start, end, [units])``)
+once the stream's time has passed ``end`` by ``lateness``: the watermark is
+the largest time seen less ``lateness``; a unit older than a window already
+written is late, counted in ``late`` and left out. At the end of the stream
+(or a graceful stop) every open window is written, so nothing is lost.
+Windows are in order of their start (per key).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from .grouping import GLOBAL, group_by
+from .pe import GenericPE
+
+__all__ = ["CountWindow", "TimeWindow", "count", "time"]
+
+
+def _grouping_of(by):
+    if by is None:
+        return GLOBAL, None
+    if callable(by):
+        return group_by(key=by), by
+    indices = (by,) if isinstance(by, int) else tuple(by)
+    grouping = group_by(*indices)
+    return grouping, grouping.key_function()
+
+
+class _Window(GenericPE):
+    def __init__(self, by) -> None:
+        super().__init__()
+        grouping, self._key = _grouping_of(by)
+        self._add_input("input", grouping=grouping)
+        self._add_output("output")
+
+    def _key_of(self, unit) -> Hashable:
+        return self._key(unit) if self._key is not None else None
+
+    def _out(self, key, *fields) -> None:
+        self.write("output", (key, *fields) if self._key is not None else
+                   (fields[0] if len(fields) == 1 else fields))
+
+
+class CountWindow(_Window):
+    """Every ``size`` units (per key with ``by``), slid by ``slide`` units
+    (``None``: tumbling, ``slide = size``); ``partial`` writes the last,
+    shorter window at the end of the stream."""
+
+    def __init__(self, size: int, slide: int | None = None, by=None,
+                 partial: bool = True) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"a count window needs a positive size, not {size!r}")
+        slide = size if slide is None else slide
+        if not isinstance(slide, int) or not 1 <= slide:
+            raise ValueError(f"a count window slides by a positive number of units, "
+                             f"not {slide!r}")
+        super().__init__(by)
+        self.size, self.slide, self.partial = size, slide, partial
+        self.pending: dict[Any, list] = {}
+
+    def process(self, inputs):
+        unit = inputs["input"]
+        key = self._key_of(unit)
+        held = self.pending.setdefault(key, [[], 0])  # units, how many not written yet
+        units = held[0]
+        units.append(unit)
+        held[1] += 1
+        if len(units) == self.size:
+            self._out(key, list(units))
+            del units[:self.slide]
+            held[1] = 0
+
+    def postprocess(self):
+        for key, (units, fresh) in self.pending.items():
+            if fresh and self.partial:
+                self._out(key, list(units))
+        self.pending.clear()
+
+
+class TimeWindow(_Window):
+    """Windows of ``length`` in the units' own time (``time(unit)``: seconds,
+    or any number), starting at multiples of ``slide`` (``None``: tumbling),
+    written once the watermark passes their end."""
+
+    def __init__(self, length: float, time: Callable[[Any], float], slide: float | None = None,
+                 by=None, lateness: float = 0.0) -> None:
+        if not length > 0:
+            raise ValueError(f"a time window needs a positive length, not {length!r}")
+        slide = length if slide is None else slide
+        if not 0 < slide <= length:
+            raise ValueError(f"a time window slides by more than 0 and at most its length "
+                             f"({length}), not {slide!r}")
+        if lateness < 0:
+            raise ValueError(f"lateness must not be negative, not {lateness!r}")
+        super().__init__(by)
+        self.length, self.slide, self.lateness, self.time = length, slide, lateness, time
+        self.open: dict[Any, dict[float, list]] = {}  # key -> window start -> units
+        self.closed: dict[Any, float] = {}  # key -> end of the last window written
+        self.watermark = -math.inf
+        self.late = 0
+
+    def process(self, inputs):
+        unit = inputs["input"]
+        t = self.time(unit)
+        key = self._key_of(unit)
+        done = self.closed.get(key, -math.inf)
+        first = math.floor((t - self.length) / self.slide + 1) * self.slide
+        windows = self.open.setdefault(key, {})
+        placed = False
+        start = first
+        while start <= t:
+            if start + self.length > t and start + self.length > done:
+                windows.setdefault(start, []).append(unit)
+                placed = True
+            start += self.slide
+        if not placed:
+            self.late += 1
+        if t - self.lateness > self.watermark:
+            self.watermark = t - self.lateness
+            self._emit(lambda end: end <= self.watermark)
+
+    def _emit(self, due) -> None:
+        for key, windows in self.open.items():
+            for start in sorted(windows):
+                end = start + self.length
+                if not due(end):
+                    break
+                self._out(key, start, end, windows.pop(start))
+                self.closed[key] = max(self.closed.get(key, -math.inf), end)
+
+    def postprocess(self):
+        self._emit(lambda end: True)
+
+
+def count(size: int, slide: int | None = None, *, by=None, partial: bool = True) -> CountWindow:
+    """A PE writing every ``size`` units as a list (see :class:`CountWindow`)."""
+    return CountWindow(size, slide, by, partial)
+
+
+def time(length: float, *, time: Callable[[Any], float], slide: float | None = None,
+         by=None, lateness: float = 0.0) -> TimeWindow:
+    """A PE writing event-time windows ``(start, end, units)`` (see :class:`TimeWindow`)."""
+    return TimeWindow(length, time, slide, by, lateness)

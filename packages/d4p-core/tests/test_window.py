@@ -1,0 +1,93 @@
+"""Count and event-time windows, global and per key, on simple and multi;
+what is open at the end of the stream (or a graceful stop) is written."""
+
+from __future__ import annotations
+
+import d4p
+import pytest
+
+
+def _run(window, units, mapping="simple"):
+    @d4p.producer
+    def source():
+        yield from units
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(source(), "output", window, "input")
+    return d4p.run(graph, mapping=mapping, processes=2)[window.id]["output"]
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_tumbling_count_windows_write_the_rest_at_the_end(mapping):
+    assert _run(d4p.window.count(4), list(range(10)), mapping) == \
+        [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_sliding_count_windows_do_not_repeat_units_at_the_end():
+    assert _run(d4p.window.count(4, 2), list(range(8))) == \
+        [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7]]
+    assert _run(d4p.window.count(4, 2), list(range(9))) == \
+        [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8]]
+    assert _run(d4p.window.count(3, partial=False), list(range(7))) == [[0, 1, 2], [3, 4, 5]]
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_keyed_count_windows(mapping):
+    got = _run(d4p.window.count(2, by=0), [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)],
+               mapping)
+    assert sorted(got) == [("a", [("a", 1), ("a", 3)]), ("a", [("a", 5)]),
+                           ("b", [("b", 2), ("b", 4)])]
+
+
+def test_tumbling_time_windows_close_when_time_passes_their_end():
+    units = [(0.5, "a"), (3.0, "b"), (9.9, "c"), (10.0, "d"), (25.0, "e")]
+    got = _run(d4p.window.time(10, time=lambda u: u[0]), units)
+    assert got == [(0, 10, [(0.5, "a"), (3.0, "b"), (9.9, "c")]), (10, 20, [(10.0, "d")]),
+                   (20, 30, [(25.0, "e")])]
+
+
+def test_sliding_time_windows_hold_each_unit_in_every_window_it_falls_in():
+    got = _run(d4p.window.time(10, time=lambda u: u, slide=5), [1, 6, 12])
+    assert got == [(-5, 5, [1]), (0, 10, [1, 6]), (5, 15, [6, 12]), (10, 20, [12])]
+
+
+def test_late_units_are_counted_and_left_out_unless_within_lateness():
+    window = d4p.window.time(10, time=lambda u: u)
+    got = _run(window, [1, 12, 3, 25])
+    assert got == [(0, 10, [1]), (10, 20, [12]), (20, 30, [25])]  # 3 came after 0-10 closed
+    relaxed = d4p.window.time(10, time=lambda u: u, lateness=5)
+    assert _run(relaxed, [1, 12, 3, 25]) == [(0, 10, [1, 3]), (10, 20, [12]), (20, 30, [25])]
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_keyed_time_windows(mapping):
+    units = [("x", 1), ("y", 2), ("x", 11), ("y", 13), ("x", 21)]
+    got = _run(d4p.window.time(10, time=lambda u: u[1], by=0), units, mapping)
+    assert sorted(got) == [("x", 0, 10, [("x", 1)]), ("x", 10, 20, [("x", 11)]),
+                           ("x", 20, 30, [("x", 21)]), ("y", 0, 10, [("y", 2)]),
+                           ("y", 10, 20, [("y", 13)])]
+
+
+def test_a_graceful_stop_writes_the_open_windows():
+    class Endless(d4p.ProducerPE):
+        def _process(self, inputs):
+            i = 0
+            while True:
+                self.write("output", i)
+                i += 1
+
+    graph = d4p.WorkflowGraph()
+    window = d4p.window.count(1000)
+    graph.connect(Endless(), "output", window, "input")
+    result = d4p.run(graph, max_units=2500)
+    assert [len(w) for w in result[window.id]["output"]] == [1000, 1000, 500]
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda: d4p.window.count(0), "positive size"),
+    (lambda: d4p.window.time(0, time=abs), "positive length"),
+    (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
+])
+def test_bad_window_parameters(make, said):
+    with pytest.raises(ValueError, match=said):
+        make()

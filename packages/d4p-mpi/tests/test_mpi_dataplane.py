@@ -1,0 +1,158 @@
+"""Data plane v2 on MPI: graceful stop and signals, plans that travel by
+value (a workflow file removed after loading), hostfiles naming 127.0.0.1,
+large arrays through a small budget, workers sending to each other."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import d4p
+import numpy as np
+import pytest
+from d4p.examples import wordcount
+from d4p.loader import load_target
+from d4p_mpi.environment import mpiexec_command
+from mpi_processes import assert_no_leftovers, leftovers
+
+ENDLESS = """
+    import d4p
+
+    class Endless(d4p.ProducerPE):
+        def _process(self, inputs):
+            i = 0
+            while True:
+                self.write("output", i)
+                i += 1
+
+    class Count(d4p.GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping="global")
+            self._add_output("output")
+            self.n = 0
+
+        def process(self, inputs):
+            self.n += 1
+
+        def postprocess(self):
+            self.write("output", self.n)
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(Endless(), "output", Count(), "input")
+"""
+
+
+def _endless(tmp_path):
+    wf = tmp_path / "endless.py"
+    wf.write_text(textwrap.dedent(ENDLESS))
+    return wf
+
+
+def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
+    graph = load_target(str(_endless(tmp_path)), None, {}).graph
+    result = d4p.run(graph, mapping="mpi", processes=2, max_units=500, timeout=60)
+    assert list(result.values()) == [{"output": [500]}]
+    result = d4p.run(graph, mapping="mpi", processes=2, stop_after=0.5, timeout=60)
+    (count,) = list(result.values())[0]["output"]
+    assert count > 0 and result.summary.stopped == "stop_after=0.5 s"
+    assert_no_leftovers()
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_sigterm_to_d4p_run_on_mpi(tmp_path, twice):
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(_endless(tmp_path)), "-m",
+                             "mpi", "-n", "2", "-q"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(leftovers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        if twice:
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        if twice:
+            assert proc.returncode in (0, 143), err
+        else:
+            assert proc.returncode == 0, err
+            assert out.decode().splitlines()[0] == "Count1.output: 1 value"
+            assert "stopped after" in err.decode() and "(SIGTERM)" in err.decode()
+        assert_no_leftovers()
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_a_workflow_file_removed_after_loading_still_runs(tmp_path):
+    wf = tmp_path / "local_wf.py"
+    wf.write_text(textwrap.dedent("""
+        import d4p
+
+        class Shift(d4p.IterativePE):
+            def _process(self, x):
+                return x + 100
+
+        @d4p.producer
+        def numbers():
+            yield from range(10)
+
+        graph = d4p.WorkflowGraph()
+        shift = Shift()
+        shift.numprocesses = 2
+        graph.connect(numbers(), "output", shift, "input")
+    """))
+    graph = load_target(str(wf), None, {}).graph
+    wf.unlink()  # the ranks get the classes by value, not by path
+    result = d4p.run(graph, mapping="mpi", processes=3, timeout=60)
+    assert sorted(next(iter(result.values()))["output"]) == list(range(100, 110))
+
+
+@pytest.mark.parametrize("hosts", ["hostfile", "-hosts"])
+def test_hosts_named_several_times(tmp_path, hosts):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("127.0.0.1\n127.0.0.1\n127.0.0.1\n")
+    extra = f"-f {hostfile}" if hosts == "hostfile" else "-hosts 127.0.0.1,127.0.0.1,127.0.0.1"
+    graph, inputs = wordcount(3000, counters=3)
+    want = d4p.run(*wordcount(3000, counters=3))
+    result = d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60,
+                     mpiexec=" ".join(mpiexec_command()) + " " + extra)
+    assert sorted(map(str, next(iter(result.values()))["output"])) == \
+        sorted(map(str, next(iter(want.values()))["output"]))
+    assert result.summary.processes == 3
+
+
+class Arrays(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(40):
+            self.write("output", (i, np.full(1 << 18, float(i))))
+
+
+class Check(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.good = 0
+
+    def process(self, inputs):
+        i, array = inputs["input"]
+        self.good += int(float(array.sum()) == 2.0 * i * (1 << 18))
+
+    def postprocess(self):
+        self.write("output", self.good)
+
+
+def test_large_arrays_through_a_small_budget():
+    graph = d4p.WorkflowGraph()
+    scale, check = d4p.iterative(lambda unit: (unit[0], unit[1] * 2.0))(), Check()
+    scale.numprocesses = 2
+    graph.connect(Arrays(), "output", scale, "input")
+    graph.connect(scale, "output", check, "input")
+    result = d4p.run(graph, mapping="mpi", processes=4, buffer_mb=1, timeout=60)
+    assert result[check.id]["output"] == [40]
