@@ -65,6 +65,26 @@ def test_d4p_run_with_monitor_records_the_run(tmp_path):
     assert {a["pe"] for a in full["assignment"]} == set(monitored.summary.units)
 
 
+def test_a_gracefully_stopped_run_is_recorded_as_stopped(tmp_path):
+    class Endless(d4p.ProducerPE):
+        def _process(self, inputs):
+            while True:
+                self.write("output", 1)
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    db = tmp_path / "runs.sqlite"
+    graph = d4p.WorkflowGraph()
+    graph.connect(Endless(), "output", sink(), "input")
+    result = d4p.run(graph, monitor=str(db), stop_after=0.3)
+    assert result.summary.stopped == "stop_after=0.3 s"
+    with open_store(str(db)) as store:
+        [rec] = store.runs()
+    assert rec["status"] == "stopped"
+
+
 def test_a_failed_run_is_recorded_as_failed(tmp_path):
     @d4p.iterative
     def explode(x):

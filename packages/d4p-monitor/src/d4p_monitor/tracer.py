@@ -102,7 +102,9 @@ class Tracer:
                 self._cond.notify()
 
     def run_finished(self, run: Any, seconds: float, error: BaseException | None) -> None:
-        if error is None:
+        if error is None and getattr(run, "stopped", None):
+            status, text = "stopped", f"stopped: {run.stopped}"  # a graceful stop
+        elif error is None:
             status, text = "ok", None
         elif isinstance(error, KeyboardInterrupt):
             status, text = "interrupted", "interrupted"
