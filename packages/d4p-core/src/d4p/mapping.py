@@ -7,8 +7,8 @@ runs it: for each of its workers it makes an :class:`Executor` and calls
 other workers). Core does the rest: preprocess, sources, routing, batching,
 end of stream, postprocess, progress, errors, stopping.
 
-A complete minimal mapping plugin (every worker in this process, one after
-the other, so a plan of one process)::
+A mapping runs every instance of a one-process plan in the calling process
+with nothing but this: a complete minimal mapping plugin::
 
     import d4p
     from d4p.mapping import Executor, Mapping, Outcome, drive

@@ -9,6 +9,8 @@ raise carry ``primary = False`` so that a command line can stay quiet there.
 
 from __future__ import annotations
 
+import sys
+
 import d4p
 from d4p import Mapping, Option, Outcome, UsageError
 
@@ -62,6 +64,10 @@ def _run_in_place(plan, options) -> Outcome:
                          f"-n {world.Get_size()} to d4p")
     from .rank import run_rank
 
+    from .worker import whole_lines
+
+    if not getattr(sys.stdout, "d4p_whole_lines", False):  # ranks' lines never mix
+        sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     comm = world.Dup()  # our messages never meet the user's own MPI traffic
     tracer = options.get("tracer")
     try:

@@ -66,12 +66,15 @@ def _failure_record(exc: BaseException, rank: int) -> BaseException:
                           traceback="".join(traceback.format_exception(exc)))
 
 
-def _whole_lines(stream):
+def whole_lines(stream):
     """``stream`` writing each line in one system call as soon as it ends (even
     under PYTHONUNBUFFERED), so that the lines of different ranks never mix."""
+    stream.flush()
     raw = io.FileIO(stream.fileno(), "w", closefd=False)
-    return io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding=stream.encoding,
-                            errors=stream.errors, line_buffering=True)
+    wrapped = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding=stream.encoding,
+                               errors=stream.errors, line_buffering=True)
+    wrapped.d4p_whole_lines = True
+    return wrapped
 
 
 def _reporter(rundir: Path, rank: int):
@@ -99,7 +102,7 @@ def _wait_politely(request) -> None:
 def main(argv: list[str] | None = None) -> int:
     rundir, parent = argv if argv is not None else sys.argv[1:3]
     rundir = Path(rundir)
-    sys.stdout, sys.stderr = _whole_lines(sys.stdout), _whole_lines(sys.stderr)
+    sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     control = Control()
     _watch_parent(int(parent), rundir, control)
     rank = env_rank()
