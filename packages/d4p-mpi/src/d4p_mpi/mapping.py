@@ -63,7 +63,6 @@ def _run_in_place(plan, options) -> Outcome:
                          f"{world.Get_size()}; run mpiexec -n {plan.processes}, or give "
                          f"-n {world.Get_size()} to d4p")
     from .rank import run_rank
-
     from .worker import whole_lines
 
     if not getattr(sys.stdout, "d4p_whole_lines", False):  # ranks' lines never mix
