@@ -11,6 +11,11 @@ unit) with 8 MiB float64 arrays, on ``multi -n 4`` (and ``mpi -n 4`` when
 d4p-mpi is installed): peak resident memory of every process of the run
 (bench/rss.py), and every checksum verified.
 
+``endless`` (not in the default set: it takes ``--minutes``, 10 by
+default): an endless source of small arrays -> 2 instances -> per-key count
+windows, stopped gracefully at the end; resident memory at minute 1 and at
+the end.
+
 ``latency``: a source writing one unit per millisecond in one process, a
 sink in another: how long a unit takes to arrive (p50, p99, worst).
 
@@ -168,7 +173,74 @@ def latency(mapping: str, units: int) -> None:
           f"{worst * 1e3:.2f} ms |", flush=True)
 
 
+class Readings(d4p.ProducerPE):
+    """An endless source of small NumPy readings."""
+
+    def _process(self, inputs):
+        import numpy as np
+
+        i = 0
+        while True:
+            self.write("output", (i % 50, np.full(256, float(i))))
+            i += 1
+
+
+class Mean(d4p.IterativePE):
+    def _process(self, unit):
+        return unit[0], float(unit[1].mean())
+
+
+class Windows(d4p.GenericPE):
+    """Counts the windows it gets; writes the count at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.windows = 0
+
+    def process(self, inputs):
+        self.windows += 1
+
+    def postprocess(self):
+        self.write("output", self.windows)
+
+
+def endless_graph() -> d4p.WorkflowGraph:
+    graph = d4p.WorkflowGraph()
+    mean, window = Mean(), d4p.window.count(1000, by=0)
+    mean.numprocesses = 2
+    graph.connect(Readings(), "output", mean, "input")
+    graph.connect(mean, "output", window, "input")
+    graph.connect(window, "output", Windows(), "input")
+    return graph
+
+
+def endless(minutes: float) -> None:
+    """RSS of every process of an endless run on multi -n 2 at minute 1 and
+    at the end (stopped gracefully after ``minutes``)."""
+    from rss import session_rss
+
+    proc = subprocess.Popen([sys.executable, __file__, "--child", "endless", str(minutes * 60),
+                             "multi", "2"], stdout=subprocess.PIPE, start_new_session=True)
+    samples = []
+    start = time.monotonic()
+    while proc.poll() is None:
+        samples.append((time.monotonic() - start, session_rss(proc.pid)))
+        time.sleep(1.0)
+    proc.communicate()
+    first = max(r for t, r in samples if 50 <= t <= 70)
+    last = max(r for t, r in samples if t >= samples[-1][0] - 20)
+    print(f"| multi -n 2, endless source, stopped after {minutes:g} min | "
+          f"{first / 2**20:,.0f} MB | {last / 2**20:,.0f} MB | {last / first:.2f} |", flush=True)
+
+
 def child(argv: list[str]) -> None:
+    if argv[0] == "endless":
+        result = d4p.run(endless_graph(), mapping=argv[2], processes=int(argv[3]),
+                         stop_after=float(argv[1]))
+        print(result.summary, file=sys.stderr)
+        return
     kind, size, mapping, procs, *opts = argv
     size, procs = int(size), int(procs)
     options = dict(zip(opts[::2], map(int, opts[1::2]), strict=True))
@@ -204,6 +276,7 @@ def main() -> None:
     p.add_argument("--units", type=int, default=1000000)
     p.add_argument("--small", type=int, default=50000)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--minutes", type=float, default=10, help="length of the endless run")
     p.add_argument("--mpi", action="store_true", help="also mpi -n 4 for arrays")
     args = p.parse_args()
     print(f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
@@ -215,6 +288,9 @@ def main() -> None:
                 seconds, peak = measure("arrays", n, mapping, 4)
                 print(f"| {mapping} -n 4 | {n:,} | {seconds:.2f} | {peak / 2**20:,.0f} MB |",
                       flush=True)
+    if "endless" in args.which:
+        print("\n| run | RSS at minute 1 | RSS at the end | ratio |\n|---|---|---|---|")
+        endless(args.minutes)
     if "latency" in args.which:
         print("\n| run | units | p50 | p99 | worst |\n|---|---|---|---|---|")
         for mapping in ["multi"] + (["mpi"] if args.mpi else []):
