@@ -223,16 +223,18 @@ ENDLESS = """
 """
 
 
-def _start(tmp_path, mapping: str = "multi") -> subprocess.Popen:
+def _start(tmp_path, mapping: str = "multi", *extra: str, source: str = ENDLESS
+           ) -> subprocess.Popen:
     wf = tmp_path / "endless.py"
-    wf.write_text(textwrap.dedent(ENDLESS))
+    wf.write_text(textwrap.dedent(source))
     proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", mapping,
-                             "-n", "2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                             "-n", "2", "-q", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    processes = 3 if mapping == "multi" else 1
     deadline = time.monotonic() + 30
-    while len(_session_pids(proc.pid)) < 3 and time.monotonic() < deadline:
+    while len(_session_pids(proc.pid)) < processes and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_session_pids(proc.pid)) >= 3, "the workers did not start"
+    assert len(_session_pids(proc.pid)) >= processes, "the workers did not start"
     time.sleep(0.5)
     return proc
 
@@ -243,9 +245,10 @@ def _end(proc: subprocess.Popen) -> None:
     proc.wait(5)
 
 
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
-def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how):
-    proc = _start(tmp_path)
+def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping):
+    proc = _start(tmp_path, mapping)
     try:
         proc.send_signal(getattr(signal, how))
         out, err = proc.communicate(timeout=10)
@@ -271,6 +274,46 @@ def test_a_second_signal_or_sigkill_leaves_no_process(tmp_path, how):
         code = proc.wait(timeout=5)
         assert _wait_gone(proc.pid, 2) == []
         assert code in ((0, 143) if how == "SIGTERM" else (-9,))
+    finally:
+        _end(proc)
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+@pytest.mark.parametrize("args", [["--stop-after", "1s"], ["--max-units", "10000"]])
+def test_stop_after_and_max_units_from_the_command_line(tmp_path, mapping, args):
+    wf = tmp_path / "endless.py"
+    wf.write_text(textwrap.dedent(ENDLESS))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", mapping, "-n", "2",
+                           "-q", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    counted = int(done.stdout.splitlines()[1])
+    if args[0] == "--max-units":
+        assert counted == 10000
+    else:
+        assert counted > 0 and "stopped after" in done.stderr and "stop_after=1 s" in done.stderr
+
+
+SLOW_END = ENDLESS.replace("""        def postprocess(self):
+            self.write("output", self.n)""", """        def postprocess(self):
+            import time
+            time.sleep(60)
+            self.write("output", self.n)""")
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_second_signal_during_a_slow_postprocess_aborts_at_once(tmp_path, mapping):
+    assert SLOW_END != ENDLESS
+    proc = _start(tmp_path, mapping, source=SLOW_END)
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.0)  # the source has stopped; Count's postprocess sleeps
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        code = proc.wait(timeout=10)
+        assert time.monotonic() - start < 2
+        assert code == 130
+        assert _wait_gone(proc.pid, 2) == []
     finally:
         _end(proc)
 

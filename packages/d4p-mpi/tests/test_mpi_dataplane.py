@@ -62,17 +62,18 @@ def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
     assert_no_leftovers()
 
 
-@pytest.mark.parametrize("twice", [False, True])
-def test_sigterm_to_d4p_run_on_mpi(tmp_path, twice):
+@pytest.mark.parametrize(("how", "twice"), [("SIGTERM", False), ("SIGINT", False),
+                                           ("SIGTERM", True)])
+def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
     proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(_endless(tmp_path)), "-m",
-                             "mpi", "-n", "2", "-q"], stdout=subprocess.PIPE,
+                             "mpi", "-n", "3", "-q"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while len(leftovers()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, how))
         if twice:
             time.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
@@ -82,7 +83,7 @@ def test_sigterm_to_d4p_run_on_mpi(tmp_path, twice):
         else:
             assert proc.returncode == 0, err
             assert out.decode().splitlines()[0] == "Count1.output: 1 value"
-            assert "stopped after" in err.decode() and "(SIGTERM)" in err.decode()
+            assert "stopped after" in err.decode() and f"({how})" in err.decode()
         assert_no_leftovers()
     finally:
         proc.kill()
@@ -156,3 +157,28 @@ def test_large_arrays_through_a_small_budget():
     graph.connect(scale, "output", check, "input")
     result = d4p.run(graph, mapping="mpi", processes=4, buffer_mb=1, timeout=60)
     assert result[check.id]["output"] == [40]
+
+
+def _windows(window, units):
+    @d4p.producer
+    def source():
+        yield from units
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(source(), "output", window, "input")
+    return graph
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (d4p.window.count(4, 2), list(range(11))),
+    lambda: (d4p.window.count(2, by=0), [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]),
+    lambda: (d4p.window.time(10, time=lambda u: u), [1, 12, 3, 25, 14]),  # 3 is late
+    lambda: (d4p.window.time(10, time=lambda u: u[1], by=0, slide=5, lateness=2),
+             [("x", 1), ("y", 2), ("x", 11), ("y", 9), ("x", 21)]),
+], ids=["count-sliding", "count-keyed", "time-late", "time-keyed-sliding"])
+def test_windows_give_simples_outputs_on_mpi(make):
+    window, units = make()
+    want = d4p.run(_windows(window, units))[window.id]["output"]
+    window, units = make()
+    got = d4p.run(_windows(window, units), mapping="mpi", processes=3, timeout=60)
+    assert sorted(map(repr, got[window.id]["output"])) == sorted(map(repr, want)) and want
