@@ -1,7 +1,14 @@
 import math
 
 import pytest
-from d4p_astro.extinction import HUBBLE_T, extinction_for, internal_extinction, morphological_t
+from d4p_astro.extinction import (
+    DISPEL4PY_T,
+    HUBBLE_T,
+    RC3_T,
+    extinction_for,
+    internal_extinction,
+    morphological_t,
+)
 
 
 def test_sbc_with_logr25_045_gives_t4_and_ai_07009():
@@ -18,13 +25,43 @@ def test_early_types_have_no_internal_extinction(mtype):
     assert math.copysign(1.0, a_i) == 1.0  # +0.0, not -0.0
 
 
-def test_type_table_is_the_one_of_the_recipe():
-    assert HUBBLE_T == {
+def test_dispel4py_table_is_kept_for_comparison():
+    assert DISPEL4PY_T == {
         "E": -5, "E-S0": -3, "S0": -2, "S0a": 0,
         "Sa": 1, "SBa": 1, "Sab": 2, "SBab": 2, "Sb": 3, "SBb": 3,
         "Sbc": 4, "SBbc": 4, "Sc": 6, "SBc": 6, "Scd": 7, "SBcd": 7,
         "Sd": 8, "SBd": 8, "Sm": 9, "SBm": 9,
     }  # fmt: skip
+
+
+def test_the_default_table_is_rc3():
+    assert HUBBLE_T is RC3_T
+    assert [RC3_T[t] for t in ("E", "S0", "S0-a", "Sa", "Sb", "Sc", "Scd", "Sd", "Sdm", "Sm", "I")] \
+        == [-5, -2, 0, 1, 3, 5, 6, 7, 8, 9, 10]
+    assert RC3_T["SABbc"] == RC3_T["SBbc"] == RC3_T["SAbc"] == RC3_T["Sbc"] == 4
+
+
+# exponent = 2 C (1 + 0.2 / K2) - 1 = 0.08 * (1 + 0.2 / 0.094) - 1 = -0.74979 for T >= 0;
+# R^exponent = 10**(logR25 * -0.74979): 0.70802 at logR25 = 0.2, 0.35492 at 0.6.
+@pytest.mark.parametrize(("mtype", "logr25", "t", "a_i"), [
+    ("Sc", 0.2, 5, 0.3416),        # k = 0.754 * 10**-1 = 0.0754; 0.0754 + 0.9246 * 0.70802 = 0.73003
+    ("Sc", 0.6, 5, 0.9852),        # 0.0754 + 0.9246 * 0.35492 = 0.40356
+    ("Sdm", 0.2, 8, 0.3664),       # k = 0.754 * 10**-1.6 = 0.01894; sum 0.71355
+    ("Sdm", 0.6, 8, 1.0879),       # sum 0.36714
+    ("SAB(s)bc", 0.2, 4, 0.3227),  # k = 0.754 * 10**-0.8 = 0.11950; sum 0.74291
+    ("SAB(s)bc", 0.6, 4, 0.9113),  # sum 0.43201
+    ("I", 0.2, 10, 0.3715),        # k = 0.754 * 10**-2 = 0.00754; sum 0.71022
+    ("I", 0.6, 10, 1.1099),        # sum 0.35978
+])  # fmt: skip
+def test_rc3_rows_against_hand_computed_values(mtype, logr25, t, a_i):
+    got_t, got_a = extinction_for(mtype, logr25)
+    assert got_t == t
+    assert got_a == pytest.approx(a_i, abs=5e-5)
+
+
+def test_dispel4py_table_gives_the_old_values_for_comparison():
+    assert extinction_for("Sc", 0.6, DISPEL4PY_T) == extinction_for("Scd", 0.6)
+    assert extinction_for("I", 0.6, DISPEL4PY_T) == (None, None)
 
 
 def test_formula_against_hand_computed_values():
@@ -43,19 +80,19 @@ def test_barred_and_unbarred_types_give_the_same_extinction():
     assert extinction_for("SBbc", 0.3) == extinction_for("Sbc", 0.3)
 
 
-@pytest.mark.parametrize("mtype", ["I", "S0-a", "SABb", "E?", "sbc", "", None])
+@pytest.mark.parametrize("mtype", ["E?", "sbc", "Sq", "", None])
 def test_unknown_types_give_no_t_and_no_extinction(mtype):
     assert morphological_t(mtype) is None
     assert extinction_for(mtype, 0.45) == (None, None)
 
 
 def test_blanks_around_a_type_are_ignored():
-    assert morphological_t(" Sc ") == 6
+    assert morphological_t(" Sc ") == 5
 
 
 @pytest.mark.parametrize("logr25", [None, math.nan])
 def test_missing_axis_ratio_keeps_t_but_gives_no_extinction(logr25):
-    assert extinction_for("Sc", logr25) == (6, None)
+    assert extinction_for("Sc", logr25) == (5, None)
 
 
 def test_a_custom_type_table_can_extend_the_recipe():

@@ -20,6 +20,7 @@ def test_int_ext_is_registered_through_the_d4p_entry_point():
         "url": "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc",
         "fixture": str(FIXTURE_PATH),
         "instances": 2,
+        "types": "rc3",
     }
     assert "VII/237" in workflow.description
 

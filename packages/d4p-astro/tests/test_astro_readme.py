@@ -16,7 +16,7 @@ def test_the_python_example_runs_and_prints_what_the_readme_says(tmp_path, monke
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == ["(4, 0.7008859967338689)", "(None, None)"]
-    assert out[-3:] == ["1 Sb 0.49 3 0.6745", "2 Scd 0.23 7 0.4154", "3 Sbc 0.45 4 0.7009"]
+    assert out[-3:] == ["1 Sb 0.49 3 0.6745", "2 Scd 0.23 6 0.4062", "3 Sbc 0.45 4 0.7009"]
     assert (tmp_path / "int_ext.csv").exists()
 
 

@@ -9,22 +9,23 @@ from d4p_astro import build_int_ext, read_csv
 from d4p_astro.coordinates import SHIPPED_COORDINATES
 from d4p_astro.errors import CoordinatesError
 
-# The results of the shipped coordinates on the synthetic fixture, A_i by the recipe
+# The results of the shipped coordinates on the synthetic fixture, T on the RC3 scale,
+# A_i by the recipe
 # (e.g. Sb, logR25 0.49: k = 0.754 * 10**-0.6 = 0.18940, R**-0.74979 = 0.42917,
 # A_i = -2.5 log10(0.18940 + 0.81060 * 0.42917) = 0.6745).
 EXPECTED_CSV = """\
 count,ra,dec,MType,logR25,T,A_i
 1,10.6847,41.269,Sb,0.49,3,0.6745
-2,23.4621,30.6599,Scd,0.23,7,0.4154
+2,23.4621,30.6599,Scd,0.23,6,0.4062
 3,202.4696,47.1952,Sbc,0.45,4,0.7009
 4,148.8882,69.0653,Sab,0.28,2,0.3391
-5,210.8023,54.349,SBc,0.02,6,0.0357
+5,210.8023,54.349,SBc,0.02,5,0.0346
 6,35.6392,42.3491,SBb,0.73,3,0.9438
-7,189.0866,25.9877,Sd,0.87,8,1.5613
+7,189.0866,25.9877,Sd,0.87,7,1.5226
 8,187.7059,12.3911,E,0.05,-5,0.0000
 9,189.9976,-11.6231,S0a,0.39,0,0.1395
-10,49.9208,-19.4111,I,0.18,,
-11,11.888,-25.2882,Sc,,6,
+10,49.9208,-19.4111,I,0.18,10,0.3344
+11,11.888,-25.2882,Sc,,5,
 12,114.2142,65.6031,,0.6,,
 13,150.1,2.2,,,,
 """
@@ -63,7 +64,20 @@ def test_read_csv_gives_the_numbers_of_the_recipe(tmp_path):
     rows = {row.count: row for row in read_csv(output)}
     assert (rows[3].mtype, rows[3].logr25, rows[3].t, rows[3].a_i) == ("Sbc", 0.45, 4, 0.7009)
     assert rows[8].a_i == 0.0
-    assert (rows[10].t, rows[10].a_i) == (None, None)  # unknown type "I"
+    assert (rows[10].t, rows[10].a_i) == (10, 0.3344)  # "I": T = 10 on the RC3 scale
+    assert (rows[12].t, rows[12].a_i) == (None, None)  # no type
+
+
+def test_types_dispel4py_reproduces_dispel4pys_table(tmp_path):
+    output, _ = run_int_ext(tmp_path, source="fixture", types="dispel4py")
+    rows = {row.count: row for row in read_csv(output)}
+    assert (rows[2].mtype, rows[2].t, rows[2].a_i) == ("Scd", 7, 0.4154)
+    assert (rows[10].t, rows[10].a_i) == (None, None)  # dispel4py's table has no "I"
+
+
+def test_unknown_types_table_is_a_usage_error(tmp_path):
+    with pytest.raises(d4p.UsageError, match="-p types must be one of rc3, dispel4py"):
+        build_int_ext(source="fixture", output=str(tmp_path / "r.csv"), types="rc2")
 
 
 def test_a_wider_radius_still_picks_the_nearest_galaxy(tmp_path):

@@ -1,8 +1,10 @@
 """Internal extinction of a galaxy from its morphological type and axis ratio.
 
-The recipe is the one of dispel4py's internal-extinction example:
+The recipe is the one of dispel4py's internal-extinction example, with T on
+the RC3 scale that HyperLEDA's types follow (``RC3_T``; dispel4py's own table,
+one step off from Sc on, is ``DISPEL4PY_T``):
 
-    T   from the morphological type (``HUBBLE_T``)
+    T   from the morphological type
     k   = min(0.754 * 10**(-0.2 T), 1)
     K2  = 0.12 - 0.007 T  if T < 0  else 0.094
     C   = 0.04
@@ -17,45 +19,51 @@ told apart from the real "no extinction" of an elliptical galaxy.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
-HUBBLE_T: Mapping[str, int] = {
-    "E": -5,
-    "E-S0": -3,
-    "S0": -2,
-    "S0a": 0,
-    "Sa": 1,
-    "SBa": 1,
-    "Sab": 2,
-    "SBab": 2,
-    "Sb": 3,
-    "SBb": 3,
-    "Sbc": 4,
-    "SBbc": 4,
-    "Sc": 6,
-    "SBc": 6,
-    "Scd": 7,
-    "SBcd": 7,
-    "Sd": 8,
-    "SBd": 8,
-    "Sm": 9,
-    "SBm": 9,
-}
-"""Numerical morphological type T of each known MType (exact, case-sensitive names)."""
+DISPEL4PY_T: Mapping[str, int] = {
+    "E": -5, "E-S0": -3, "S0": -2, "S0a": 0,
+    "Sa": 1, "SBa": 1, "Sab": 2, "SBab": 2, "Sb": 3, "SBb": 3,
+    "Sbc": 4, "SBbc": 4, "Sc": 6, "SBc": 6, "Scd": 7, "SBcd": 7,
+    "Sd": 8, "SBd": 8, "Sm": 9, "SBm": 9,
+}  # fmt: skip
+"""dispel4py's table: one step off the RC3 scale from Sc on (Sc = 6), and without
+SAB*, S0-a, Sdm and I. Kept to compare with dispel4py (``-p types=dispel4py``)."""
+
+_STAGES = {"a": 1, "ab": 2, "b": 3, "bc": 4, "c": 5, "cd": 6, "d": 7, "dm": 8, "m": 9}
+
+RC3_T: Mapping[str, int] = {
+    "E": -5, "E-S0": -3, "S0": -2, "S0-a": 0, "S0a": 0,
+    **{family + stage: t for family in ("S", "SA", "SB", "SAB") for stage, t in _STAGES.items()},
+    "I": 10, "Im": 10, "IB": 10, "IAB": 10,
+}  # fmt: skip
+"""Numerical type T of each MType on the RC3 scale (de Vaucouleurs et al. 1991, Third
+Reference Catalogue of Bright Galaxies, section 3.1.c), which HyperLEDA's type
+codes follow: Sa = 1 ... Sc = 5, Scd = 6, Sd = 7, Sdm = 8, Sm = 9, I = 10, for
+every bar family (S, SA, SB, SAB)."""
+
+HUBBLE_T = RC3_T
+"""The table used by default."""
+
+TYPE_TABLES: Mapping[str, Mapping[str, int]] = {"rc3": RC3_T, "dispel4py": DISPEL4PY_T}
+"""The tables ``-p types=`` chooses from."""
 
 C = 0.04
 """The constant C of the recipe."""
 
 
 def morphological_t(mtype: str | None, table: Mapping[str, int] = HUBBLE_T) -> int | None:
-    """T of a morphological type such as ``"Sbc"``; ``None`` when the type is not in `table`.
+    """T of a morphological type such as ``"Sbc"`` or ``"SAB(s)bc"``; ``None`` when
+    the type is not in `table`.
 
-    Surrounding blanks are ignored; any other spelling (``"S0-a"``, ``"SABb"``, ``"I"``,
-    ``"E?"``, an empty or masked value) is unknown.
+    Surrounding blanks and the ring/spiral marks in parentheses (``(s)``, ``(r)``,
+    ``(rs)``) are ignored; any other spelling (``"E?"``, ``"sbc"``, an empty or
+    masked value) is unknown.
     """
     if mtype is None:
         return None
-    return table.get(mtype.strip())
+    return table.get(re.sub(r"\([a-z]*\)", "", mtype.strip()))
 
 
 def internal_extinction(t: float, logr25: float) -> float:

@@ -25,5 +25,6 @@ DEFAULTS: dict[str, Any] = {
     "url": VIZIER_CONE_URL,
     "fixture": str(FIXTURE_PATH),
     "instances": 2,
+    "types": "rc3",
 }
 """The parameters of `d4p_astro.workflow.build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""

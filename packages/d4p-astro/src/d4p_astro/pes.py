@@ -13,7 +13,7 @@ from typing import NamedTuple
 from d4p import GenericPE, IterativePE, UsageError
 
 from d4p_astro.coordinates import Position, read_coordinates
-from d4p_astro.extinction import extinction_for
+from d4p_astro.extinction import TYPE_TABLES, extinction_for
 from d4p_astro.fixture import FIXTURE_PATH, FixtureCatalogue
 from d4p_astro.results import ExtinctionRow, write_csv
 from d4p_astro.vizier import VIZIER_CONE_URL, cone_search
@@ -120,15 +120,19 @@ class FilterColumns(IterativePE):
 
 
 class InternalExtinction(IterativePE):
-    """internal_extinction: a `GalaxyRecord` in; its `ExtinctionRow` (T, A_i) out."""
+    """internal_extinction: a `GalaxyRecord` in; its `ExtinctionRow` (T, A_i) out, T
+    from the `types` table (``"rc3"``, or ``"dispel4py"`` to compare with dispel4py)."""
 
-    def __init__(self, numprocesses: int = 1) -> None:
+    def __init__(self, numprocesses: int = 1, types: str = "rc3") -> None:
         super().__init__()
+        if types not in TYPE_TABLES:
+            raise UsageError(f"types must be one of {', '.join(TYPE_TABLES)}, not {types!r}")
         self.name = "internal_extinction"
         self.numprocesses = numprocesses
+        self.table = dict(TYPE_TABLES[types])
 
     def _process(self, record: GalaxyRecord) -> ExtinctionRow:
-        t, a_i = extinction_for(record.mtype, record.logr25)
+        t, a_i = extinction_for(record.mtype, record.logr25, self.table)
         return ExtinctionRow(*record, t, a_i)
 
 

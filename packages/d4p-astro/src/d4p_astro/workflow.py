@@ -7,6 +7,7 @@ from pathlib import Path
 from d4p import UsageError, WorkflowGraph
 
 from d4p_astro.coordinates import read_coordinates
+from d4p_astro.extinction import TYPE_TABLES
 from d4p_astro.params import DEFAULTS
 from d4p_astro.pes import (
     SOURCES,
@@ -28,6 +29,7 @@ def build(
     url: str = DEFAULTS["url"],
     fixture: str | Path = DEFAULTS["fixture"],
     instances: int = DEFAULTS["instances"],
+    types: str = DEFAULTS["types"],
 ) -> tuple[WorkflowGraph, dict]:
     """The graph read_ra_dec → get_votable → filter_columns → internal_extinction → write_csv
     and its inputs (the coordinates file for read_ra_dec).
@@ -36,13 +38,17 @@ def build(
     cone search on `url`, `timeout` seconds per attempt, `retries` more attempts) or
     ``"fixture"`` (the synthetic `fixture` VOTable, offline). `radius`: cone radius
     in degrees. `output`: the results CSV. `instances`: parallel instances of
-    get_votable, filter_columns and internal_extinction.
+    get_votable, filter_columns and internal_extinction. `types`: the table of
+    numerical types, ``"rc3"`` (HyperLEDA's scale) or ``"dispel4py"``.
 
     The coordinates file, the output directory and the numbers are checked here,
     before anything runs.
     """
     if source not in SOURCES:
         raise UsageError(f"int_ext: -p source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if types not in TYPE_TABLES:
+        raise UsageError(f"int_ext: -p types must be one of {', '.join(TYPE_TABLES)}, "
+                         f"not {types!r}")
     for name, value in (("radius", radius), ("timeout", timeout)):
         if not value > 0:
             raise UsageError(f"int_ext: -p {name} must be a positive number, not {value!r}")
@@ -70,7 +76,7 @@ def build(
         numprocesses=instances,
     )
     columns = FilterColumns(numprocesses=instances)
-    extinction = InternalExtinction(numprocesses=instances)
+    extinction = InternalExtinction(numprocesses=instances, types=types)
     write = WriteCSV(output)
     graph = WorkflowGraph()
     graph.connect(read, "output", get, "input")
