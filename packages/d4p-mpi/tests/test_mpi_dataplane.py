@@ -182,3 +182,17 @@ def test_windows_give_simples_outputs_on_mpi(make):
     window, units = make()
     got = d4p.run(_windows(window, units), mapping="mpi", processes=3, timeout=60)
     assert sorted(map(repr, got[window.id]["output"])) == sorted(map(repr, want)) and want
+
+
+def test_run_folders_of_a_killed_launcher_are_removed_at_the_next_start(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    stale = Path(tempfile.mkdtemp(prefix="d4p-mpi-"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (stale / "owner").write_text(str(dead.pid))  # a launcher that is gone
+    (stale / "job.pkl").write_bytes(b"left behind")
+    graph, inputs = wordcount(100, counters=2)
+    d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=60)
+    assert not stale.exists()

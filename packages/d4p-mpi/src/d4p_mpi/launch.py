@@ -44,7 +44,9 @@ GRACE = 3.0
 def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
     """Run ``plan`` on ``plan.processes`` fresh MPI ranks and return their outcome."""
     command = mpiexec_command(options.get("mpiexec") or "")
-    rundir = Path(tempfile.mkdtemp(prefix="d4p-mpi-"))
+    _remove_stale_run_folders()
+    rundir = Path(tempfile.mkdtemp(prefix=RUNDIR_PREFIX))
+    (rundir / "owner").write_text(str(os.getpid()))
     try:
         write_job(rundir / "job.pkl", plan, _job_options(options))
         control = options.get("control")
@@ -59,6 +61,23 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         return _outcome(rundir, code, report, plan, listener)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+RUNDIR_PREFIX = "d4p-mpi-"
+
+
+def _remove_stale_run_folders() -> None:
+    """Remove the run folders of launchers that were killed before they could
+    (their ``owner`` process is gone); ranks of such a run have ended by
+    themselves, since they watch the launcher."""
+    for folder in Path(tempfile.gettempdir()).glob(RUNDIR_PREFIX + "*"):
+        try:
+            owner = int((folder / "owner").read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):  # not ours, or another user's live run
+            continue
 
 
 def _touch(path: Path) -> None:
