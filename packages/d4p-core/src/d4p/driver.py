@@ -53,7 +53,8 @@ class Control:
         """A source stops by itself after writing this many units."""
         self.stopping = False
         self.aborted = False
-        self.reason = ""
+        self.reason = ""  # why the sources were stopped
+        self.abort_reason = ""
         self._woken = threading.Event()
         self._on_stop: list[Callable[[], None]] = []
 
@@ -76,6 +77,7 @@ class Control:
     def abort(self, reason: str = "aborted") -> None:
         """End at once: :func:`drive` raises :class:`Aborted`."""
         self.stop(reason)
+        self.abort_reason = reason
         self.aborted = True
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -89,7 +91,7 @@ class Control:
     def check(self) -> None:
         """Raise :class:`Aborted` if the run was aborted."""
         if self.aborted:
-            raise Aborted(f"the run was aborted ({self.reason})")
+            raise Aborted(f"the run was aborted ({self.abort_reason})")
 
 
 class Transport(Protocol):

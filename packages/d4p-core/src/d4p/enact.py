@@ -16,7 +16,7 @@ from .graph import WorkflowGraph
 from .mapping import Mapping
 from .plan import Plan, make_plan
 from .plugins import get_mapping, get_plugin_manager
-from .stopping import signals_stop
+from .stopping import aborted_by_signal, signals_stop
 
 
 @dataclass
@@ -145,6 +145,11 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
             outcome = cls().run(plan, settings)
     except BaseException as exc:
         error = exc
+        interrupted = aborted_by_signal(control)
+        if interrupted is not None and not isinstance(exc, KeyboardInterrupt):
+            # the engine turned the interrupt into an error of its own: it is the interrupt
+            error = interrupted
+            raise interrupted from None
         if tracer is not None and isinstance(exc, WorkflowFailed):
             tracer.record([{"kind": "error", "pe": exc.pe, "instance": exc.instance,
                             "message": str(exc), "t": time.time()}])

@@ -58,6 +58,16 @@ def signals_stop(control: Control, graceful: bool = False) -> Iterator[Control]:
             signal.signal(s, h)
 
 
+def aborted_by_signal(control: Control) -> Interrupted | None:
+    """The :class:`Interrupted` of a run that a second signal aborted, if it was."""
+    if not control.aborted:
+        return None
+    try:
+        return Interrupted(signal.Signals[control.abort_reason])
+    except KeyError:  # aborted for another reason
+        return None
+
+
 def die_with_parent(parent: int) -> None:
     """End this process (SIGKILL) when process ``parent`` ends."""
     try:

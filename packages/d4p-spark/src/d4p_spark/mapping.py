@@ -42,7 +42,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from d4p import D4PError, GraphError, Mapping, Option, Outcome, UsageError, WorkflowFailed
+from d4p import D4PError, GraphError, Mapping, Option, Outcome, WorkflowFailed
 from d4p.plan import Plan
 
 from . import cluster, session, shipping
@@ -64,7 +64,8 @@ class SparkMapping(Mapping):
         Option("py_files", (), "a .py, .zip or .egg file (or package directory) the workers "
                "need besides the workflow's own modules, which are shipped automatically "
                "(repeatable)", multiple=True),
-        Option("batch_size", 1024, "data units per record sent between stages", type=int),
+        Option("batch_size", 1024, "data units per record sent between stages", type=int,
+               min=1),
         Option("all_grouping", "broadcast", "how the units of an input with the 'all' grouping "
                "reach its instances: broadcast (sent once, through the driver, which holds "
                "them all for a moment) or shuffle (one copy per instance written by the "
@@ -82,9 +83,7 @@ class SparkMapping(Mapping):
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
         batch_size = options.get("batch_size", 1024)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise UsageError(f"option 'batch_size' of mapping 'spark' must be a positive "
-                             f"integer, not {batch_size!r}")
+        _quiet_py4j_on_interrupt()
         sc = session.get_context(options.get("master"), options.get("conf"))
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
         if not session.is_local(sc.master):
@@ -94,6 +93,29 @@ class SparkMapping(Mapping):
                     broadcast=options.get("all_grouping", "broadcast") == "broadcast",
                     final_on_driver=options.get("final_pe", "driver") == "driver"
                     and session.is_local(sc.master)).run()
+
+
+def _quiet_py4j_on_interrupt() -> None:
+    """py4j logs an ERROR with a traceback when Ctrl-C or a second SIGTERM
+    interrupts a call to the JVM; d4p reports the interrupt in one line."""
+    import logging
+
+    for name in ("", "py4j.clientserver", "py4j.java_gateway"):  # py4j logs on both
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoInterrupts) for f in logger.filters):
+            logger.addFilter(_NoInterrupts())
+
+
+class _NoInterrupts:
+    """Drops log records about an exception caused by an interrupt."""
+
+    def filter(self, record) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, KeyboardInterrupt):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
 
 
 class _Run:
