@@ -229,10 +229,12 @@ def endless(minutes: float) -> None:
         samples.append((time.monotonic() - start, session_rss(proc.pid)))
         time.sleep(1.0)
     proc.communicate()
-    first = max(r for t, r in samples if 50 <= t <= 70)
-    last = max(r for t, r in samples if t >= samples[-1][0] - 20)
+    minutes_peak = [max((r for t, r in samples if 60 * m <= t < 60 * (m + 1)), default=0)
+                    for m in range(int(minutes))]
+    first, last = minutes_peak[0], minutes_peak[-1]
     print(f"| multi -n 2, endless source, stopped after {minutes:g} min | "
-          f"{first / 2**20:,.0f} MB | {last / 2**20:,.0f} MB | {last / first:.2f} |", flush=True)
+          f"{first / 2**20:,.0f} MB | {last / 2**20:,.0f} MB | {last / first:.2f} | "
+          + " ".join(f"{p / 2**20:.0f}" for p in minutes_peak) + " |", flush=True)
 
 
 def child(argv: list[str]) -> None:
@@ -289,7 +291,8 @@ def main() -> None:
                 print(f"| {mapping} -n 4 | {n:,} | {seconds:.2f} | {peak / 2**20:,.0f} MB |",
                       flush=True)
     if "endless" in args.which:
-        print("\n| run | RSS at minute 1 | RSS at the end | ratio |\n|---|---|---|---|")
+        print("\n| run | peak RSS, minute 1 | peak RSS, last minute | ratio | peak of each "
+              "minute, MB |\n|---|---|---|---|---|")
         endless(args.minutes)
     if "latency" in args.which:
         print("\n| run | units | p50 | p99 | worst |\n|---|---|---|---|---|")
