@@ -14,6 +14,7 @@ import time
 import d4p
 import numpy as np
 import pytest
+from d4p.testing.workflows import ENDLESS_FILE
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -195,32 +196,7 @@ def test_workers_sending_to_each_other_with_tiny_queues_finish():
     assert result[total.id]["output"] == [sum(range(6000))]
 
 
-ENDLESS = """
-    import d4p
-
-    class Endless(d4p.ProducerPE):
-        def _process(self, inputs):
-            i = 0
-            while True:
-                self.write("output", i)
-                i += 1
-
-    class Count(d4p.GenericPE):
-        def __init__(self):
-            super().__init__()
-            self._add_input("input", grouping="global")
-            self._add_output("output")
-            self.n = 0
-
-        def process(self, inputs):
-            self.n += 1
-
-        def postprocess(self):
-            self.write("output", self.n)
-
-    graph = d4p.WorkflowGraph()
-    graph.connect(Endless(), "output", Count(), "input")
-"""
+ENDLESS = ENDLESS_FILE
 
 
 def _start(tmp_path, mapping: str = "multi", *extra: str, source: str = ENDLESS
@@ -293,11 +269,7 @@ def test_stop_after_and_max_units_from_the_command_line(tmp_path, mapping, args)
         assert counted > 0 and "stopped after" in done.stderr and "stop_after=1 s" in done.stderr
 
 
-SLOW_END = ENDLESS.replace("""        def postprocess(self):
-            self.write("output", self.n)""", """        def postprocess(self):
-            import time
-            time.sleep(60)
-            self.write("output", self.n)""")
+SLOW_END = ENDLESS.replace("endless()", "endless(pause_at_end=60)")
 
 
 @pytest.mark.parametrize("mapping", ["simple", "multi"])

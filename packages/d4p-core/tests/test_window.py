@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import d4p
 import pytest
+from d4p.testing.workflows import Endless
 
 
 def _run(window, units, mapping="simple"):
@@ -69,13 +70,6 @@ def test_keyed_time_windows(mapping):
 
 
 def test_a_graceful_stop_writes_the_open_windows():
-    class Endless(d4p.ProducerPE):
-        def _process(self, inputs):
-            i = 0
-            while True:
-                self.write("output", i)
-                i += 1
-
     graph = d4p.WorkflowGraph()
     window = d4p.window.count(1000)
     graph.connect(Endless(), "output", window, "input")

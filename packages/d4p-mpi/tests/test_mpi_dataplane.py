@@ -15,35 +15,11 @@ import numpy as np
 import pytest
 from d4p.examples import wordcount
 from d4p.loader import load_target
+from d4p.testing.workflows import ENDLESS_FILE
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
 
-ENDLESS = """
-    import d4p
-
-    class Endless(d4p.ProducerPE):
-        def _process(self, inputs):
-            i = 0
-            while True:
-                self.write("output", i)
-                i += 1
-
-    class Count(d4p.GenericPE):
-        def __init__(self):
-            super().__init__()
-            self._add_input("input", grouping="global")
-            self._add_output("output")
-            self.n = 0
-
-        def process(self, inputs):
-            self.n += 1
-
-        def postprocess(self):
-            self.write("output", self.n)
-
-    graph = d4p.WorkflowGraph()
-    graph.connect(Endless(), "output", Count(), "input")
-"""
+ENDLESS = ENDLESS_FILE
 
 
 def _endless(tmp_path):
@@ -56,9 +32,9 @@ def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
     graph = load_target(str(_endless(tmp_path)), None, {}).graph
     result = d4p.run(graph, mapping="mpi", processes=2, max_units=500, timeout=60)
     assert list(result.values()) == [{"output": [500]}]
-    result = d4p.run(graph, mapping="mpi", processes=2, stop_after=0.5, timeout=60)
+    result = d4p.run(graph, mapping="mpi", processes=2, stop_after=3, timeout=60)
     (count,) = list(result.values())[0]["output"]
-    assert count > 0 and result.summary.stopped == "stop_after=0.5 s"
+    assert count > 0 and result.summary.stopped == "stop_after=3 s"
     assert_no_leftovers()
 
 

@@ -543,3 +543,50 @@ def failure(n: int = 8):
     graph.connect(src, "output", spell, "input")
     graph.connect(spell, "output", fragile, "input")
     return graph, {src: 1}
+
+
+# -- endless streams (tests of stopping) -------------------------------------------------
+
+
+class Endless(ProducerPE):
+    """Writes 0, 1, 2, ... forever, in one iteration: only a stop ends it."""
+
+    def _process(self, inputs):
+        i = 0
+        while True:
+            self.write("output", i)
+            i += 1
+
+
+class Count(GenericPE):
+    """Counts units ('global'); writes the count in postprocess, after
+    sleeping ``pause_at_end`` seconds there."""
+
+    def __init__(self, pause_at_end: float = 0.0) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.n = 0
+        self.pause_at_end = pause_at_end
+
+    def process(self, inputs):
+        self.n += 1
+
+    def postprocess(self):
+        if self.pause_at_end:
+            import time
+
+            time.sleep(self.pause_at_end)
+        self.write("output", self.n)
+
+
+def endless(pause_at_end: float = 0.0) -> WorkflowGraph:
+    """An endless source → a 'global' count, which writes ``[count]`` when the
+    run is stopped (``Count1.output``)."""
+    graph = WorkflowGraph()
+    graph.connect(Endless(), "output", Count(pause_at_end), "input")
+    return graph
+
+
+ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n"
+"""A workflow file for ``d4p run``: :func:`endless`."""
