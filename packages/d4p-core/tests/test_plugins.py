@@ -212,6 +212,12 @@ def test_running_a_small_workflow_imports_no_plugin(tmp_path):
     assert _modules_after("run", str(wf)) & HEAVY == set()
 
 
+def test_listing_mappings_imports_no_engine_and_no_web_server():
+    loaded = _modules_after("mappings")
+    assert loaded & {"pyspark", "streamparse", "d4p_monitor.web", "http.server",
+                     "d4p_spark.session", "d4p_storm.project", "d4p_storm.topology"} == set()
+
+
 def test_a_mapping_by_name_imports_its_plugin_only():
     if "spark" not in (ep.name for ep in plugins._entry_points()):
         pytest.skip("d4p-spark is not installed")
