@@ -33,6 +33,9 @@ class RunSummary:
     stopped: str | None = None
     """Why the sources were stopped early (a signal, ``stop_after``,
     ``max_units``, the ``stop`` event), or ``None`` when they ran to the end."""
+    monitoring_lost: str | None = None
+    """What monitoring could not record (the tracer's ``incomplete`` line),
+    or ``None``: nothing lost, or no monitoring."""
 
     def __str__(self) -> str:
         width = max((len(p) for p in self.units), default=2)
@@ -170,7 +173,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         mapping=cls.name, processes=placed.processes, seconds=seconds, run_id=info.id,
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
-        assignment=placed.assignment(), stopped=info.stopped)
+        assignment=placed.assignment(), stopped=info.stopped,
+        monitoring_lost=getattr(tracer, "incomplete", None))
     if progress is not None:  # the final figures: a bar ends at 100%
         summary = result.summary
         finish = getattr(progress, "finish", None)

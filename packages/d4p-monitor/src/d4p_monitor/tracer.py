@@ -243,6 +243,18 @@ class Tracer:
         if self.lost:
             warnings.warn(self.warning_text(), MonitorWarning, stacklevel=3)
 
+    @property
+    def incomplete(self) -> str | None:
+        """One line on what was not recorded (``None`` when nothing was lost):
+        what ``d4p run --monitor`` ends with instead of "recorded as run …"."""
+        if not self.lost:
+            return None
+        total = sum(self.lost.get("events", {}).values())
+        events = f"{total} event{'s' if total != 1 else ''}"
+        if self.lost.get("run start"):
+            return f"monitoring lost run {self.run_id} and {events}: nothing was recorded"
+        return f"monitoring lost {events}; the run record is incomplete"
+
     def warning_text(self) -> str:
         """What the warning says about the data lost: first what it means for
         the run record, then what exactly was lost and why."""
