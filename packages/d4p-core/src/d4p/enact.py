@@ -90,7 +90,9 @@ class RunInfo:
     monitor: Any = None
     started: float = field(default_factory=time.time)
     stopped: str | None = None
-    """Set before ``run_finished`` when the sources were stopped early (why)."""
+    """Set before ``run_finished`` when the sources were stopped early (why).
+    ``plan`` and ``processes`` are the mapping's placement by then, when it
+    placed the instances itself (Spark: a process per partition)."""
 
 
 def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "simple",
@@ -146,6 +148,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     try:
         with signals_stop(control, graceful=True):
             outcome = cls().run(plan, settings)
+        if outcome.placement is not None:  # the tracer records the run as it was placed
+            info.plan, info.processes = outcome.placement, outcome.placement.processes
     except BaseException as exc:
         error = exc
         interrupted = aborted_by_signal(control)
