@@ -7,27 +7,19 @@ runs, profiles, charts, timelines and communication as web pages;
 ``d4p monitor advise RUN`` suggests process counts per PE.
 """
 
-import importlib
+from d4p.plugins import lazy_exports
 
 from .__about__ import __version__
 from .advise import advise, format_advice  # eager: a name that is also a module's
 from .profile import RunNotFound, communication, iterations, load, profile, timeline
 from .store import Store, StoreError, default_location, open_store, run_record
 
-_WHERE = {
+__getattr__ = lazy_exports(__name__, {
     "MonitorWarning": "tracer",
     "Tracer": "tracer",
     "make_server": "web",
     "serve_in_thread": "web",
-}
-"""Public name → its module, imported on first use: the plugin's entry point
-imports this package, and loading a plugin must not import the web server."""
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})  # imported on first use: loading the plugin stays light
 
 
 __all__ = [

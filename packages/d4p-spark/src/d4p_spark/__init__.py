@@ -14,25 +14,17 @@ Installing the package registers the mapping ``spark``::
 new one with d4p's defaults); :func:`stop` stops the one d4p started.
 """
 
-import importlib
+from d4p.plugins import lazy_exports
 
 from .__about__ import __version__
 
-_WHERE = {
+__getattr__ = lazy_exports(__name__, {
     "LocalFilesWarning": "cluster",
     "SparkMapping": "mapping",
     "get_context": "session",
     "java_version": "session",
     "stop": "session",
-}
-"""Public name → its module, imported on first use: the plugin's entry point
-imports this package, and loading a plugin must stay light."""
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})  # imported on first use: loading the plugin stays light
 
 
 __all__ = ["LocalFilesWarning", "SparkMapping", "__version__", "get_context", "java_version", "stop"]

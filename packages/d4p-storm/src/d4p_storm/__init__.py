@@ -7,25 +7,17 @@ streamparse's ``sparse run`` on a local Storm, or submits it to a cluster;
 when no Storm is at hand.
 """
 
-import importlib
+from d4p.plugins import lazy_exports
 
 from .__about__ import __version__
 
-_WHERE = {
+__getattr__ = lazy_exports(__name__, {
     "Project": "project",
     "export": "project",
     "load_topology": "project",
     "StormTopology": "topology",
     "translate": "topology",
-}
-"""Public name → its module, imported on first use: the plugin's entry point
-imports this package, and loading a plugin must stay light."""
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})  # imported on first use: loading the plugin stays light
 
 
 __all__ = ["Project", "StormTopology", "__version__", "export", "load_topology", "translate"]
