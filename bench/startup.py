@@ -6,7 +6,11 @@ command:
 - ``d4p run wf.py`` of a 10-unit pipeline (producer → doubler → summer, the
   PEs of ``workloads.py``, which imports NumPy only for the cpu workload) against dispel4py 1.2.1's ``dispel4py simple wf.py``
   of the very same file, run alternately, median of ``--repeat``;
-- ``d4p mappings`` (every installed plugin's mappings), median of ``--repeat``.
+- ``d4p mappings`` (every installed plugin's mappings), median of ``--repeat``;
+- with ``--baseline-tree DIR`` (another checkout, e.g. the main branch),
+  ``d4p mappings`` with that tree's package sources first on ``PYTHONPATH``
+  against this tree's, alternately: what a change to the plugins' start-up
+  gained, as a ratio measured in the same run.
 
 Each run's output is checked (the sum 90), so a failing command cannot pass
 for a fast one. Results go to stdout as Markdown.
@@ -58,9 +62,28 @@ def _time(cmd: list[str], expect: str | None, record: bool = True) -> float:
     return seconds
 
 
+TREES: dict[str, list[float]] = {}
+"""``d4p mappings`` CPU seconds per source tree (``--baseline-tree``)."""
+
+
+def _time_in(tree: Path, label: str) -> None:
+    paths = sorted(str(p) for p in tree.glob("packages/*/src"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "d4p", "mappings"], env=env,
+                          capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0 or "simple" not in done.stdout:
+        raise SystemExit(f"d4p mappings from {tree} failed:\n{done.stdout}{done.stderr}")
+    TREES.setdefault(f"{label} ({tree})", []).append(
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="a checkout whose d4p mappings is timed against this one's")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     from dispel4py_env import ensure
@@ -79,6 +102,11 @@ def main() -> None:
             d4p_s.append(_time(ours, "90"))
             dispel4py_s.append(_time(theirs, "90"))
         listing = [_time([*_d4p(), "mappings"], "simple") for _ in range(args.repeat)]
+        if args.baseline_tree is not None:
+            trees = {"baseline": args.baseline_tree.resolve(), "this tree": HERE.parent}
+            for _ in range(args.repeat):
+                for label, tree in trees.items():
+                    _time_in(tree, label)
     cpu = [statistics.median(runs) for runs in CPU.values()]
     d4p_m, dispel4py_m = statistics.median(d4p_s), statistics.median(dispel4py_s)
     print(f"load average before: {load[0]:.1f}, after: {os.getloadavg()[0]:.1f}\n")
@@ -92,6 +120,14 @@ def main() -> None:
     print(f"\nd4p / dispel4py: **{d4p_m / dispel4py_m:.2f}×** wall, "
           f"**{cpu[0] / cpu[1]:.2f}×** CPU (target ≤ 0.6×); "
           f"d4p mappings: **{statistics.median(listing):.3f} s** (target ≤ 0.1 s)")
+    if TREES:
+        (base, base_s), (ours, ours_s) = TREES.items()
+        print("\n| `d4p mappings` from | median CPU time (s) | runs (s) |\n| --- | ---: | --- |")
+        for name, runs in TREES.items():
+            print(f"| {name} | {statistics.median(runs):.3f} | "
+                  f"{', '.join(f'{s:.3f}' for s in runs)} |")
+        print(f"\nthis tree / baseline: **{statistics.median(ours_s) / statistics.median(base_s):.2f}×**"
+              " CPU")
 
 
 if __name__ == "__main__":

@@ -368,7 +368,7 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
 def _core_only(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """d4p as with d4p-core alone: the plugins of d4p's other packages blocked."""
     code = ("import sys\nfrom d4p import plugins\n"
-            "for name in ('monitor', 'storm', 'spark', 'mpi', 'seismo', 'astro'):\n"
+            "for name in ('monitor', 'storm', 'spark', 'mpi', 'xcorr', 'misfit', 'int_ext'):\n"
             "    plugins._plugins().pm.set_blocked(name)\n"
             "from d4p.cli import main\nsys.exit(main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,

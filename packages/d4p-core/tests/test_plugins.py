@@ -212,9 +212,37 @@ def test_running_a_small_workflow_imports_no_plugin(tmp_path):
     assert _modules_after("run", str(wf)) & HEAVY == set()
 
 
+def test_listing_mappings_imports_no_engine_and_no_web_server():
+    loaded = _modules_after("mappings")
+    assert loaded & {"pyspark", "streamparse", "d4p_monitor.web", "http.server",
+                     "d4p_spark.session", "d4p_storm.project", "d4p_storm.topology"} == set()
+
+
 def test_a_mapping_by_name_imports_its_plugin_only():
     if "spark" not in (ep.name for ep in plugins._entry_points()):
         pytest.skip("d4p-spark is not installed")
     loaded = _modules_after("mappings", "spark")
     assert "d4p_spark" in loaded
     assert loaded & (HEAVY - {"d4p_spark", "multiprocessing"}) == set()
+
+
+def test_lazy_exports_import_a_name_where_it_lives_on_first_use(tmp_path, monkeypatch):
+    package = tmp_path / "d4p_lazy_test_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from d4p.plugins import lazy_exports\n"
+        "__getattr__ = lazy_exports(__name__, {'Engine': 'engine'})\n")
+    (package / "engine.py").write_text("class Engine:\n    wheels = 4\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import d4p_lazy_test_pkg
+
+    try:
+        assert "d4p_lazy_test_pkg.engine" not in sys.modules
+        assert d4p_lazy_test_pkg.Engine.wheels == 4
+        assert "d4p_lazy_test_pkg.engine" in sys.modules
+        with pytest.raises(AttributeError, match="module 'd4p_lazy_test_pkg' has no attribute "
+                                                 "'Motor'"):
+            d4p_lazy_test_pkg.Motor  # noqa: B018
+    finally:
+        for name in ("d4p_lazy_test_pkg", "d4p_lazy_test_pkg.engine"):
+            sys.modules.pop(name, None)

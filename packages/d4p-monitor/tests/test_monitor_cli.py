@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 
 from d4p.cli import main
@@ -39,9 +40,11 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
     db = tmp_path / "default.sqlite"
     monkeypatch.setenv("D4P_MONITOR_DB", str(db))
     assert main(["run", "wordcount", "-p", "words=3000", "-m", "simple", "--monitor", "-q"]) == 0
-    units = _summary_units(capsys.readouterr().err)
+    err = capsys.readouterr().err
+    units = _summary_units(err)
     assert db.exists() and units
     [run_id] = _run_ids(str(db), capsys)
+    assert err.splitlines()[-1] == f"monitoring: recorded as run {run_id} (d4p monitor show {run_id})"
 
     assert main(["monitor", "runs"]) == 0  # the default store, from $D4P_MONITOR_DB
     out = capsys.readouterr().out
@@ -146,3 +149,53 @@ def test_monitor_in_a_missing_folder_is_refused_before_the_run(tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"folder {str(target.parent)!r} does not exist" in err
     assert "Traceback" not in err and not (tmp_path / "no").exists()
+
+
+SLOW_SOURCE = """
+import time
+import d4p
+
+@d4p.producer
+def ticks(n=30):
+    for i in range(n):
+        time.sleep(0.1)
+        yield i
+
+@d4p.consumer
+def total(data):
+    pass
+
+graph = d4p.WorkflowGraph()
+graph.connect(ticks(), "output", total(), "input")
+"""
+
+
+def test_a_store_lost_mid_run_ends_with_an_honest_line_not_recorded(tmp_path, start_mongo):
+    from d4p_monitor import open_store
+
+    server = start_mongo()
+    uri = f"{server.uri}/d4p"
+    wf = tmp_path / "slow.py"
+    wf.write_text(SLOW_SOURCE)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "--monitor", uri],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with open_store(uri) as store:  # the run is recorded as started
+            for _ in range(200):
+                if store.runs():
+                    break
+                threading.Event().wait(0.05)
+            [rec] = store.runs()
+        assert rec["status"] == "running" and proc.poll() is None
+        server.stop()  # the store goes away mid-run
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("monitoring lost ") and last.endswith(
+        f" events; the run record is incomplete (d4p monitor show {rec['id']})"), err
+    assert int(last.split()[2]) > 0
+    assert "recorded as run" not in err
+    assert "simple mapping, 1 process" in err

@@ -29,3 +29,17 @@ def test_events_from_every_process_of_another_mapping(tmp_path, monitored, mappi
     assert {(e["src_pe"], e["dst_pe"]): e["units"] for e in comm["edges"]} == {
         (r.src_pe, r.dst_pe): summary.units[r.dst_pe] for r in run.plan.routes}
     assert all(e["bytes"] > 0 for e in comm["edges"])
+
+
+@pytest.mark.skipif("spark" not in d4p.installed_mappings(), reason="d4p-spark is not installed")
+def test_a_spark_run_is_recorded_with_the_processes_the_summary_reports(tmp_path):
+    db = str(tmp_path / "s.sqlite")
+    graph, inputs = wordcount(words=2000, counters=3)
+    result = d4p.run(graph, inputs, mapping="spark", monitor=db, name="wordcount")
+    summary = result.summary
+    with open_store(db) as store:
+        record, events = load(store, summary.run_id)
+    assert summary.processes == 5  # Spark: one partition each, 1 + 3 + 1 instances
+    assert record["processes"] == summary.processes and record["status"] == "ok"
+    assert {a["pe"]: a["processes"] for a in record["assignment"]} == summary.assignment
+    assert {e["process"] for e in events["instance"]} == set(range(summary.processes))

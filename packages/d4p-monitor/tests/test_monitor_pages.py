@@ -5,6 +5,9 @@ drawn, names are shown as text. Screenshots go to test-artifacts/monitor/."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 
@@ -191,3 +194,59 @@ def test_run_pages_from_mongodb(page, served_mongodb, artifacts):
     _open(page, served_mongodb, f"/runs/{run.id}/profile", artifacts, "11-profile-mongodb")
     calls = {r[0]: r[2] for r in _cells(page, "table.pes")}
     assert calls == {pe: f"{n:,}" for pe, n in run.result.summary.units.items()}
+
+
+def _wait(condition):
+    for _ in range(200):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the tracer did not write its events")
+
+
+def test_a_running_run_page_updates_its_counts_by_itself_until_the_run_ends(
+        page, served_sqlite, artifacts, new_run):
+    from d4p_monitor import Tracer
+    from playwright.sync_api import expect
+
+    run = new_run(processes=1)
+    producer, counter, _ = run.plan.pes
+    tracer = Tracer(run, served_sqlite.store.uri)
+    tracer.run_started(run)
+
+    def report(pe, calls):
+        now = time.time()
+        tracer.record([{"kind": "instance", "pe": pe, "instance": 0, "process": 0,
+                        "t0": now - 0.5, "t1": now, "calls": calls, "process_s": 0.01,
+                        "read_s": 0.0, "write_s": 0.0}])
+
+    try:
+        report(producer, 1000)
+        _wait(lambda: tracer.written["instance"] == 1)
+        _open(page, served_sqlite, f"/runs/{run.id}", artifacts, "8-running-1")
+        assert page.locator("#facts dd[data-fact=status]").inner_text() == "running"
+        assert page.locator('meta[http-equiv="refresh"]').count() == 1
+        rows = {r[0]: r for r in _cells(page, "table.live")}
+        assert rows[producer][1] == "1,000" and rows[counter][1] == "0"
+        assert float(rows[producer][2].replace(",", "")) > 0
+        assert rows[counter][2] == "0.0"
+        assert page.locator("#elapsed").inner_text().endswith(" s")
+
+        report(producer, 1000)
+        report(counter, 700)
+        _wait(lambda: tracer.written["instance"] == 3)
+        live = page.locator("table.live tbody tr")  # the page reloads itself: no goto
+        expect(live.filter(has_text=producer).locator("td").nth(1)).to_have_text(
+            "2,000", timeout=20_000)
+        expect(live.filter(has_text=counter).locator("td").nth(1)).to_have_text("700")
+        page.screenshot(path=str(artifacts / "8-running-2.png"), full_page=True)
+        status, _, body = served_sqlite.get(f"/api/runs/{run.id}/live")
+        so_far = json.loads(body)
+        assert status == 200 and so_far["elapsed_s"] > 0
+        assert {p["pe"]: p["units"] for p in so_far["pes"]} == {
+            producer: 2000, counter: 700, list(run.plan.pes)[2]: 0}
+    finally:
+        tracer.run_finished(run, 1.5, None)
+    expect(page.locator("#facts dd[data-fact=status]")).to_have_text("ok", timeout=20_000)
+    assert page.locator('meta[http-equiv="refresh"]').count() == 0
+    assert page.locator("table.live").count() == 0

@@ -122,6 +122,8 @@ def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_lo
     assert "marked 'incomplete' when the store is next reached" in text
     assert "Lost: the run record" in text and "the run's end" in text
     assert uri in text and "results are not affected" in text
+    assert got.summary.monitoring_lost.startswith(f"monitoring lost run {got.summary.run_id} and ")
+    assert got.summary.monitoring_lost.endswith(" events: nothing was recorded")
 
 
 def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for):
@@ -152,6 +154,7 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
                            "next reached). Lost: 7 instance events; 5 edge events")
     assert "Lost: the run record" not in text and "the run's end" in text
     assert tracer.lost["events"] == {"instance": 7, "edge": 5}
+    assert tracer.incomplete == "monitoring lost 12 events; the run record is incomplete"
     assert tracer.lost["pes"] == sorted(run.plan.pes)
     with open_store(uri, timeout=0.5) as store:  # the store is away: the note stays
         with pytest.raises(StoreError):

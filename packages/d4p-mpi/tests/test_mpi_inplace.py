@@ -57,3 +57,14 @@ def test_cli_under_mpiexec_prints_the_results_on_rank_zero(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "CountCollector2.output: 10 values" in run.stdout
     assert "('w0557', 10)" in run.stdout
+
+
+def test_cli_under_mpiexec_with_too_few_ranks_says_so_once(tmp_path):
+    d4p_command = str(Path(sys.executable).parent / "d4p")
+    run = subprocess.run([*mpiexec_command(), "-n", "2", d4p_command, "run", "pipeline",
+                          "--mapping", "mpi", "-n", "3", "--no-fuse"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode != 0
+    said = "d4p: error: the plan needs 3 MPI ranks but mpiexec started 2; run mpiexec -n 3, " \
+           "or give -n 2 to d4p"
+    assert (run.stdout + run.stderr).count(said) == 1, run.stderr

@@ -214,6 +214,28 @@ def test_finding_the_plugin_imports_neither_obspy_nor_matplotlib():
     assert done.stdout.strip() == "[]", done.stderr
 
 
+def test_a_seismo_workflow_by_name_loads_this_plugin_alone():
+    import json
+    import subprocess
+    import sys
+
+    from d4p import plugins
+
+    if "xcorr" not in (ep.name for ep in plugins._entry_points()):
+        pytest.skip("the installed d4p-seismo predates its entry points xcorr and misfit: "
+                    "pip install -e packages/d4p-seismo --no-deps")
+    code = ("import json, sys\nfrom d4p.cli import main\nstatus = main(['workflows', 'xcorr'])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stderr.splitlines()[-1]))
+    assert "d4p_seismo.plugin" in loaded
+    assert {"d4p_astro", "d4p_monitor", "d4p_spark", "d4p_storm", "obspy"} & loaded == set()
+    assert "normalisation=onebit  (str)\n      time-domain normalisation: onebit, ram or none" \
+        in done.stdout
+
+
 def cut_gap(path, start_minute, end_minute):
     """Remove minutes [start, end) of the hour from a miniSEED file (two records remain)."""
     st = obspy.read(str(path))

@@ -28,3 +28,16 @@ DEFAULTS: dict[str, Any] = {
     "types": "rc3",
 }
 """The parameters of `d4p_astro.workflow.build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""
+
+HELP: dict[str, str] = {
+    "coordinates": "file of 'ra,dec' lines in decimal degrees (J2000); '#' starts a comment",
+    "source": "vizier (live cone searches) or fixture (the synthetic VOTable, no network)",
+    "radius": "cone-search radius in degrees",
+    "output": "the results CSV file",
+    "timeout": "seconds to wait for the connection and for each read, per attempt",
+    "retries": "attempts after the first (no connection, time-out, HTTP 429 or 5xx)",
+    "url": "any IVOA Simple Cone Search URL serving MType and logR25",
+    "fixture": "the VOTable that source=fixture searches",
+    "instances": "parallel instances of get_votable, filter_columns and internal_extinction",
+}
+"""One line per parameter, for ``d4p workflows int_ext``."""

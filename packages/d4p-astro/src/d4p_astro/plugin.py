@@ -1,10 +1,10 @@
-"""Registers the ``int_ext`` workflow with d4p (entry point ``astro`` of the group ``d4p``)."""
+"""Registers the ``int_ext`` workflow with d4p (entry point ``int_ext`` of the group ``d4p``)."""
 
 from __future__ import annotations
 
 import d4p
 
-from d4p_astro.params import DEFAULTS
+from d4p_astro.params import DEFAULTS, HELP
 
 
 @d4p.hookimpl
@@ -16,5 +16,6 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
             params=dict(DEFAULTS),
             description="Internal extinction of galaxies from HyperLEDA (VizieR VII/237) "
             "cone searches; -p source=fixture runs offline on synthetic data",
+            help=HELP,
         )
     ]

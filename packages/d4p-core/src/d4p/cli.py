@@ -304,8 +304,11 @@ def _run(args, extra: list[str]) -> int:
     if placement:
         print(placement, file=sys.stderr)
     if args.monitor:
-        print(f"monitoring: recorded as run {result.summary.run_id} "
-              f"(d4p monitor show {result.summary.run_id})", file=sys.stderr)
+        summary = result.summary
+        print(f"{summary.monitoring_lost} (d4p monitor show {summary.run_id})"
+              if summary.monitoring_lost else
+              f"monitoring: recorded as run {summary.run_id} "
+              f"(d4p monitor show {summary.run_id})", file=sys.stderr)
     if args.output:
         print(f"results written to {args.output}", file=sys.stderr)
     return 0

@@ -33,6 +33,9 @@ class RunSummary:
     stopped: str | None = None
     """Why the sources were stopped early (a signal, ``stop_after``,
     ``max_units``, the ``stop`` event), or ``None`` when they ran to the end."""
+    monitoring_lost: str | None = None
+    """What monitoring could not record (the tracer's ``incomplete`` line),
+    or ``None``: nothing lost, or no monitoring."""
 
     def __str__(self) -> str:
         width = max((len(p) for p in self.units), default=2)
@@ -87,7 +90,9 @@ class RunInfo:
     monitor: Any = None
     started: float = field(default_factory=time.time)
     stopped: str | None = None
-    """Set before ``run_finished`` when the sources were stopped early (why)."""
+    """Set before ``run_finished`` when the sources were stopped early (why).
+    ``plan`` and ``processes`` are the mapping's placement by then, when it
+    placed the instances itself (Spark: a process per partition)."""
 
 
 def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "simple",
@@ -143,6 +148,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     try:
         with signals_stop(control, graceful=True):
             outcome = cls().run(plan, settings)
+        if outcome.placement is not None:  # the tracer records the run as it was placed
+            info.plan, info.processes = outcome.placement, outcome.placement.processes
     except BaseException as exc:
         error = exc
         interrupted = aborted_by_signal(control)
@@ -170,7 +177,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
         mapping=cls.name, processes=placed.processes, seconds=seconds, run_id=info.id,
         units={pe: outcome.counts.get(pe, 0) for pe in plan.pes if pe not in plan.hidden},
         instances={pe: len(iids) for pe, iids in plan.by_pe.items() if pe not in plan.hidden},
-        assignment=placed.assignment(), stopped=info.stopped)
+        assignment=placed.assignment(), stopped=info.stopped,
+        monitoring_lost=getattr(tracer, "incomplete", None))
     if progress is not None:  # the final figures: a bar ends at 100%
         summary = result.summary
         finish = getattr(progress, "finish", None)

@@ -57,8 +57,10 @@ def d4p_make_tracer(run):
     ``run.monitor`` holds the URI or ``True``). The tracer receives
     ``run_started(run)``, ``record(events)`` with lists of timing events from
     every process, and ``run_finished(run, seconds, error)`` (``error`` is the
-    exception that ended the run, or ``None``). When no plugin
-    returns a tracer, nothing is recorded.
+    exception that ended the run, or ``None``). After ``run_finished`` a
+    tracer that could not record everything says so in its ``incomplete``
+    attribute (one line, or ``None``), which becomes the run summary's
+    ``monitoring_lost``. When no plugin returns a tracer, nothing is recorded.
     """
 
 

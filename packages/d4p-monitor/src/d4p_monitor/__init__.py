@@ -7,12 +7,20 @@ runs, profiles, charts, timelines and communication as web pages;
 ``d4p monitor advise RUN`` suggests process counts per PE.
 """
 
+from d4p.plugins import lazy_exports
+
 from .__about__ import __version__
-from .advise import advise, format_advice
+from .advise import advise, format_advice  # eager: a name that is also a module's
 from .profile import RunNotFound, communication, iterations, load, profile, timeline
 from .store import Store, StoreError, default_location, open_store, run_record
-from .tracer import MonitorWarning, Tracer
-from .web import make_server, serve_in_thread
+
+__getattr__ = lazy_exports(__name__, {
+    "MonitorWarning": "tracer",
+    "Tracer": "tracer",
+    "make_server": "web",
+    "serve_in_thread": "web",
+})  # imported on first use: loading the plugin stays light
+
 
 __all__ = [
     "MonitorWarning", "RunNotFound", "Store", "StoreError", "Tracer", "__version__", "advise",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import d4p
 
 from .cli import add_parser
-from .tracer import Tracer
 
 
 @d4p.hookimpl(trylast=True)
@@ -14,6 +13,8 @@ def d4p_make_tracer(run):
     names. Called last (the hook is firstresult), so that a plugin for
     another kind of store gets its URIs first; any URI left over that is not
     ours is a :class:`d4p.UsageError` naming it."""
+    from .tracer import Tracer
+
     return Tracer(run, run.monitor)
 
 

@@ -22,6 +22,7 @@ bottleneck is the PE whose busiest instance has the most ``own_s``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .store import Store
@@ -175,6 +176,32 @@ def iterations(record: dict[str, Any], instance_events: list[dict]) -> dict[str,
     order = _pe_order(record, list(series))
     return {"series": [{"pe": pe, "points": sorted(series[pe], key=lambda p: p["t"])}
                        for pe in order if pe in series]}
+
+
+RATE_WINDOW = 10.0
+"""Seconds over which :func:`live` measures rates."""
+
+
+def live(record: dict[str, Any], instance_events: list[dict],
+         now: float | None = None) -> dict[str, Any]:
+    """A running run so far: ``elapsed_s`` since it started and, per PE, the
+    ``units`` its instances reported and their ``rate`` (units per second
+    reported over the last :data:`RATE_WINDOW` seconds, or since the start
+    when it began more recently). Instances report every thousand units and at
+    their end, so the figures trail the run by up to that much."""
+    now = time.time() if now is None else now
+    elapsed = max(now - record["started"], 0.0)
+    window = min(RATE_WINDOW, elapsed) or 1.0
+    units: dict[str, int] = {}
+    recent: dict[str, int] = {}
+    for e in instance_events:
+        units[e["pe"]] = units.get(e["pe"], 0) + e["calls"]
+        if e["t1"] >= now - window:
+            recent[e["pe"]] = recent.get(e["pe"], 0) + e["calls"]
+    order = _pe_order(record, list(units))
+    return {"elapsed_s": elapsed, "window_s": window,
+            "pes": [{"pe": pe, "units": units.get(pe, 0), "rate": recent.get(pe, 0) / window}
+                    for pe in order]}
 
 
 def timeline(record: dict[str, Any], instance_events: list[dict]) -> dict[str, Any]:

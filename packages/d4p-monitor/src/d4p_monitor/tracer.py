@@ -65,6 +65,7 @@ class Tracer:
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
         self._ended = threading.Event()  # the run's end is written, or given up
+        self._placed: Any = None  # the plan the run record was written with
         self._failure: str | None = None
         self._dropped: collections.Counter[str] = collections.Counter()
         self._dropped_pes: set[str] = set()
@@ -79,6 +80,7 @@ class Tracer:
         self.run_id = str(run.id)
         self._workflow = run.workflow
         self._push("start", run_record(run))
+        self._placed = run.plan
         self._thread = threading.Thread(target=self._work, name=f"d4p-monitor-{run.id}",
                                         daemon=True)
         self._thread.start()
@@ -115,6 +117,8 @@ class Tracer:
         finish = {"finished": time.time(), "seconds": float(seconds), "status": status,
                   "error": text}
         with self._cond:
+            if self._placed is not None and run.plan is not self._placed:
+                self._ops.append(("start", run_record(run)))  # as the mapping placed it
             if self._dropped:
                 finish["lost"] = self._describe(self._dropped, self._dropped_pes,
                                                 "the buffer was full")
@@ -242,6 +246,18 @@ class Tracer:
                              "reason": f"more than {self.max_buffered} events were waiting"}
         if self.lost:
             warnings.warn(self.warning_text(), MonitorWarning, stacklevel=3)
+
+    @property
+    def incomplete(self) -> str | None:
+        """One line on what was not recorded (``None`` when nothing was lost):
+        what ``d4p run --monitor`` ends with instead of "recorded as run …"."""
+        if not self.lost:
+            return None
+        total = sum(self.lost.get("events", {}).values())
+        events = f"{total} event{'s' if total != 1 else ''}"
+        if self.lost.get("run start"):
+            return f"monitoring lost run {self.run_id} and {events}: nothing was recorded"
+        return f"monitoring lost {events}; the run record is incomplete"
 
     def warning_text(self) -> str:
         """What the warning says about the data lost: first what it means for

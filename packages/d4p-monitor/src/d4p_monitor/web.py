@@ -7,13 +7,19 @@ forbids it) and the JSON API that carries the same numbers:
 page                            API
 ==============================  ==========================================
 ``/``                           ``/api/runs?limit=&workflow=&status=``
-``/runs/ID``                    ``/api/runs/ID`` (record, assignment, graph)
+``/runs/ID``                    ``/api/runs/ID`` (record, assignment, graph);
+                                ``/api/runs/ID/live`` (so far, while running)
 ``/runs/ID/profile``            ``/api/runs/ID/profile``
 ``/runs/ID/charts``             ``/api/runs/ID/iterations`` (+ profile)
 ``/runs/ID/timeline``           ``/api/runs/ID/timeline``
 ``/runs/ID/communication``      ``/api/runs/ID/communication``
 ``/runs/ID/advice``             ``/api/runs/ID/advice?processes=N``
 ==============================  ==========================================
+
+The page of a running run shows it live (elapsed time, units per PE so far,
+their rate over the last seconds) and reloads itself every
+:data:`REFRESH_S` seconds with a ``<meta http-equiv="refresh">`` (no script),
+until the run has ended.
 
 Binds 127.0.0.1 unless told otherwise and answers only requests whose
 ``Host`` names that address (or ``localhost``, or a name allowed with
@@ -37,10 +43,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
 from .graph_svg import graph_svg
-from .profile import RunNotFound, communication, iterations, load, profile, timeline
+from .profile import RunNotFound, communication, iterations, live, load, profile, timeline
 from .store import Store, StoreError
 
 PAGES = ("run", "profile", "charts", "timeline", "communication", "advice")
+
+REFRESH_S = 2
+"""How often the page of a running run reloads itself, in seconds."""
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -144,6 +153,8 @@ class App:
             return timeline(record, events["instance"])
         if what == "communication":
             return communication(record, events["edge"])
+        if what == "live":
+            return live(record, events["instance"])
         if what == "errors":
             return events["error"]
         if what == "advice":
@@ -166,8 +177,9 @@ class App:
             f'{" class=here" if p == which else ""}>{p.capitalize()}</a>' for p in PAGES)
         head = (f'<p><a href="/">All runs</a> › run <code>{escape(record["id"])}</code> '
                 f'({escape(record["workflow"])})</p><nav class="tabs">{tabs}</nav>')
+        running = which == "run" and record["status"] == "running"
         return _layout(f"{which.capitalize()} · {record['workflow']} · {record['id']}",
-                       head + body)
+                       head + body, refresh=REFRESH_S if running else None)
 
     def runs_page(self, query: dict[str, str]) -> str:
         runs = self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
@@ -223,7 +235,16 @@ class App:
             errors = ('<h2>Errors</h2><table class="errors"><thead><tr><th>PE</th>'
                       "<th>instance</th><th>time</th><th>message</th></tr></thead><tbody>"
                       + "".join(rows) + "</tbody></table>")
-        return (f"<h1>Run {escape(record['id'])}</h1>{dl}<h2>Workflow graph</h2>"
+        so_far = ""
+        if record["status"] == "running":
+            now = live(record, events["instance"])
+            so_far = (f'<h2>Live</h2><p id=live>Running for <strong id=elapsed>'
+                      f'{now["elapsed_s"]:.0f} s</strong>; rates over the last '
+                      f'{now["window_s"]:.0f} s; this page reloads every {REFRESH_S} s.</p>'
+                      + _table(["PE", "units so far", "units/s"],
+                               [[p["pe"], f"{p['units']:,}", _num(p["rate"], 1)]
+                                for p in now["pes"]], numeric={1, 2}, cls="live"))
+        return (f"<h1>Run {escape(record['id'])}</h1>{dl}{so_far}<h2>Workflow graph</h2>"
                 f'<div class="card">{drawing}</div><h2>PE → process assignment</h2>'
                 f"{assignment}{errors}")
 
@@ -414,8 +435,10 @@ def _int(query: dict[str, str], name: str, default: int | None, low: int, high: 
     return value
 
 
-def _layout(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
+def _layout(title: str, body: str, refresh: int | None = None) -> str:
+    reload = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{reload}'
+            f'<title>{escape(title)}'
             f'</title><style>{_CSS}</style></head><body><header><a href="/">d4p monitor</a>'
             f"</header><main>{body}</main></body></html>")
 

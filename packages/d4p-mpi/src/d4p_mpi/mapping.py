@@ -59,9 +59,11 @@ def _run_in_place(plan, options) -> Outcome:
     mpi = load_mpi()
     world = mpi.COMM_WORLD
     if world.Get_size() < plan.processes:
-        raise UsageError(f"the plan needs {plan.processes} MPI ranks but mpiexec started "
-                         f"{world.Get_size()}; run mpiexec -n {plan.processes}, or give "
-                         f"-n {world.Get_size()} to d4p")
+        error = UsageError(f"the plan needs {plan.processes} MPI ranks but mpiexec started "
+                           f"{world.Get_size()}; run mpiexec -n {plan.processes}, or give "
+                           f"-n {world.Get_size()} to d4p")
+        error.primary = world.Get_rank() == 0  # said once, by rank 0, not by every rank
+        raise error
     from .rank import run_rank
     from .worker import whole_lines
 

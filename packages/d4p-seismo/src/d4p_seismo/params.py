@@ -104,3 +104,59 @@ sampled differently onto the observed samples. ``event`` (QuakeML) and
 signal-to-noise ratio. ``response`` (``DISP``, ``VEL`` or ``ACC``) removes
 the observed's instrument response with ``inventory`` first. ``taper`` is
 the fraction tapered at each end of a window before it is measured."""
+
+XCORR_HELP: dict[str, str] = {
+    "stations": "stations of the synthetic data set (used when data and fdsn are empty)",
+    "hours": "length of the time window in hours (synthetic, FDSN or files)",
+    "rate": "sampling rate of the synthetic data in Hz",
+    "velocity": "wave speed of the synthetic data in km/s (sets the known delays)",
+    "seed": "random seed of the synthetic data",
+    "data": "folder of waveform files to read instead of synthetic data",
+    "inventory": "StationXML of the files (default: <data>/stations.xml)",
+    "pattern": "waveform files to read in data (glob)",
+    "starttime": "start of the window, ISO time (required with fdsn)",
+    "fdsn": "FDSN provider name (e.g. GEOFON) or base URL to download the data from",
+    "network": "network codes to select (wildcards, comma lists)",
+    "station": "station codes to select (wildcards, comma lists)",
+    "location": "location codes to select (wildcards, comma lists)",
+    "channel": "channel codes to select (empty: BHZ online, every channel in files)",
+    "components": "same (Z with Z, ...) or all (every channel with every other)",
+    "output": "results folder: SAC files, summary.csv, record_section.png",
+    "target_rate": "decimate to this rate in Hz (0: keep the rate)",
+    "freqmin": "low corner of the band-pass and whitening in Hz",
+    "freqmax": "high corner of the band-pass and whitening in Hz",
+    "normalisation": "time-domain normalisation: onebit, ram or none",
+    "whiten": "whiten the spectrum between freqmin and freqmax",
+    "max_lag": "largest lag kept in the correlations, in seconds",
+    "gaps": "zero (zero gaps, fail past max_gap) or reject (list in rejected.csv)",
+    "max_gap": "largest fraction of the window a station may miss",
+    "window": "cut the time window into windows of this many seconds (0: one)",
+    "overlap": "overlap of consecutive windows, a fraction",
+    "stack": "stack each pair over windows and runs: linear or pws (empty: none)",
+    "symmetric": "write the mean of the causal and acausal sides",
+    "format": "sac, asdf (one correlations.h5) or sac,asdf",
+    "instances": "instances of each parallel PE (0: one per CPU)",
+    "plot": "draw record_section.png",
+    "on_error": "raise (fail the run) or skip (leave bad stations out with a warning)",
+}
+"""One line per ``xcorr`` parameter, for ``d4p workflows xcorr``."""
+
+MISFIT_HELP: dict[str, str] = {
+    "stations": "stations of the synthetic event (3 components each)",
+    "seed": "random seed of the synthetic seismograms",
+    "time_shift": "delay of the synthetic observed seismograms in seconds",
+    "amplitude_ratio": "scale of the synthetic observed seismograms",
+    "observed": "observed waveform files (empty: synthetic)",
+    "synthetic": "synthetic waveform files (empty: synthetic)",
+    "output": "results folder: an image per station and a JSON summary",
+    "min_period": "shortest period of the band-pass in seconds",
+    "max_period": "longest period of the band-pass in seconds",
+    "taper": "fraction tapered at each end of a window before it is measured",
+    "resample": "interpolate synthetics sampled differently onto the observed samples",
+    "event": "QuakeML of the event (lets pyflex reject windows by travel time)",
+    "inventory": "StationXML (lets pyflex use signal-to-noise ratio; needed by response)",
+    "response": "remove the observed's instrument response first: DISP, VEL or ACC",
+    "instances": "instances of each parallel PE (0: one per CPU)",
+    "on_error": "raise (fail the run) or skip (leave bad stations out with a warning)",
+}
+"""One line per ``misfit`` parameter, for ``d4p workflows misfit``."""

@@ -1,10 +1,10 @@
-"""Registers the ``xcorr`` and ``misfit`` workflows with d4p (entry-point group ``d4p``)."""
+"""Registers the ``xcorr`` and ``misfit`` workflows with d4p (entry points ``xcorr`` and ``misfit`` of the group ``d4p``)."""
 
 from __future__ import annotations
 
 import d4p
 
-from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
+from d4p_seismo.params import MISFIT_DEFAULTS, MISFIT_HELP, XCORR_DEFAULTS, XCORR_HELP
 
 
 @d4p.hookimpl
@@ -21,6 +21,7 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
                 "record_section.png under -p output=DIR; optional windows, gap policy, "
                 "linear/phase-weighted stacks and ASDF output"
             ),
+            help=XCORR_HELP,
         ),
         d4p.NamedWorkflow(
             name="misfit",
@@ -31,5 +32,6 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
                 "windows, time shift, dlnA and L2 per window and per trace, an image per "
                 "station and a JSON summary"
             ),
+            help=MISFIT_HELP,
         ),
     ]

@@ -14,9 +14,17 @@ Installing the package registers the mapping ``spark``::
 new one with d4p's defaults); :func:`stop` stops the one d4p started.
 """
 
+from d4p.plugins import lazy_exports
+
 from .__about__ import __version__
-from .cluster import LocalFilesWarning
-from .mapping import SparkMapping
-from .session import get_context, java_version, stop
+
+__getattr__ = lazy_exports(__name__, {
+    "LocalFilesWarning": "cluster",
+    "SparkMapping": "mapping",
+    "get_context": "session",
+    "java_version": "session",
+    "stop": "session",
+})  # imported on first use: loading the plugin stays light
+
 
 __all__ = ["LocalFilesWarning", "SparkMapping", "__version__", "get_context", "java_version", "stop"]

@@ -7,8 +7,17 @@ streamparse's ``sparse run`` on a local Storm, or submits it to a cluster;
 when no Storm is at hand.
 """
 
+from d4p.plugins import lazy_exports
+
 from .__about__ import __version__
-from .project import Project, export, load_topology
-from .topology import StormTopology, translate
+
+__getattr__ = lazy_exports(__name__, {
+    "Project": "project",
+    "export": "project",
+    "load_topology": "project",
+    "StormTopology": "topology",
+    "translate": "topology",
+})  # imported on first use: loading the plugin stays light
+
 
 __all__ = ["Project", "StormTopology", "__version__", "export", "load_topology", "translate"]

@@ -8,7 +8,7 @@ import sys
 from d4p.loader import load_target, parse_inputs, parse_params
 from d4p.plan import make_plan
 
-from .project import DEFAULT_STORM_VERSION, export, topology_name
+from .__about__ import DEFAULT_STORM_VERSION
 
 
 def add_commands(subparsers) -> None:
@@ -49,6 +49,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _export(args) -> int:
+    from .project import export, topology_name  # the project writer, only when it is used
+
     target = load_target(args.target, args.attr, parse_params(args.param))
     inputs = parse_inputs(args.data, args.file)
     plan = make_plan(target.graph, 1, target.inputs if inputs is None else inputs)

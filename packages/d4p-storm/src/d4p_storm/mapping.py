@@ -25,14 +25,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import d4p
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.plan import Plan
 
 from . import record
-from .project import DEFAULT_STORM_VERSION, Project, export
+from .__about__ import DEFAULT_STORM_VERSION
+
+if TYPE_CHECKING:
+    from .project import Project
 
 NOT_FOUND = (
     "{what} was not found (not on PATH: {missing}). The storm mapping runs workflows "
@@ -82,6 +85,8 @@ class StormMapping(d4p.Mapping):
         if options["submit"]:
             return self._submit(plan, options)
         version = self.check_local()
+        from .project import export  # the project writer, only when a run needs it
+
         with tempfile.TemporaryDirectory(prefix="d4p-storm-") as work:
             project = export(plan, os.path.join(work, "project"), options["topology"],
                              storm_version=version,
@@ -128,6 +133,8 @@ class StormMapping(d4p.Mapping):
                              "--nimbus HOST (or host:port)")
         if shutil.which("lein") is None:
             raise _not_found(["lein"])
+        from .project import export
+
         folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
         project = export(plan, os.path.join(folder, "project"), options["topology"],
                          nimbus=nimbus, serializer=options.get("serializer", "json"))

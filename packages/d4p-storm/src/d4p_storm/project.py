@@ -34,13 +34,10 @@ from pathlib import Path
 from d4p import UsageError
 from d4p.plan import Plan
 
+from .__about__ import DEFAULT_STORM_VERSION
 from .requirements import write_requirements
 from .shipping import SERIALIZERS, ship
 from .topology import FIELDS_GROUPING, StormTopology, translate
-
-DEFAULT_STORM_VERSION = "1.2.4"
-"""Storm release for ``project.clj`` when no ``storm`` command says otherwise:
-``sparse run`` drives ``storm jar … --local``, which Storm 2 no longer has."""
 
 MAX_SPOUT_PENDING = 1000
 """Tuple trees a spout task may have in flight (``topology.max.spout.pending``)."""

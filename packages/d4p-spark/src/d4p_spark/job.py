@@ -1,0 +1,266 @@
+"""The Spark job of one run of the ``spark`` mapping: the RDD of every stage
+and the Spark jobs that compute them (see :mod:`d4p_spark.mapping`)."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from d4p import D4PError, GraphError, Outcome, WorkflowFailed
+from d4p.plan import Plan
+
+from .combine import combinable, merge_states
+from .stages import Layout, broadcast_inputs
+from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
+
+
+class Run:
+    """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
+
+    def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer,
+                 broadcast: bool = True, final_on_driver: bool = False) -> None:
+        self.sc = sc
+        self.layout = lay
+        self.batch_size = batch_size
+        self.progress = progress
+        self.tracer = tracer
+        plan = lay.plan
+        self.index_of = tuple(i.index for i in plan.instances)
+        self.rdds: dict[int, Any] = {}
+        self.kept: list = []  # persisted RDDs
+        self.shared: list = []  # broadcasts
+        self.results: dict[str, dict[str, list]] = {}
+        self.counts: dict[str, int] = {}
+        self.failures: list[tuple[int, int, D4PError]] = []
+
+        inputs = broadcast_inputs(plan) if broadcast else {}
+        self.drop = frozenset((iid, port) for (_, port), iids in inputs.items()
+                              for iid in iids[1:])
+        self.collected = frozenset((iids[0], port) for (_, port), iids in inputs.items())
+        self.instances_of = {iids[0]: iids for iids in inputs.values()}
+        stage_number = {pe: s.number for s in lay.stages for pe in s.pes}
+        self.shuffled_from: list[set[int]] = [set() for _ in lay.stages]
+        self.broadcast_from: list[set[int]] = [set() for _ in lay.stages]
+        for r in plan.routes:
+            a, b = stage_number[r.src_pe], stage_number[r.dst_pe]
+            if a != b:
+                via = self.broadcast_from if (r.dst_pe, r.dst_port) in inputs else \
+                    self.shuffled_from
+                via[b].add(a)
+        self.first = {s.number for s in lay.stages if len(s.downstream) > 1
+                      or any(s.number in b for b in self.broadcast_from)}
+        """Stages computed by a job of their own before the stages that read them."""
+        self.on_driver = {
+            s.number for s in lay.stages
+            if final_on_driver and s.width == 1 and not s.downstream and s.source is None
+            and len(s.upstream) == 1 and not self.broadcast_from[s.number]
+            and lay.stages[s.upstream[0]].downstream == (s.number,)
+            and lay.stages[s.upstream[0]].width > 1}
+        """Last stages that run in the driver, on the records collected from the stage
+        before them (which is never a 'first' stage: it has one downstream stage and
+        no broadcast inputs). Not after a stage of one partition: that one feeds
+        them in the same Spark task already, streaming."""
+        self.collected |= {(r.targets[0], r.dst_port) for r in plan.routes
+                           if stage_number[r.dst_pe] in self.on_driver}
+        self.gathered: dict[int, list] = {}
+        """Stage → records collected for it: for its 'all' inputs or to run it in the driver."""
+
+    def run(self) -> Outcome:
+        stages = self.layout.stages
+        done: set[int] = set()
+        try:
+            for s in stages:
+                for u in sorted(set(s.upstream) & self.first - done):
+                    self._merge(self._collect(u))
+                    done.add(u)
+                    if self.failures:  # nothing downstream of a failed PE runs
+                        break
+                if self.failures:
+                    break
+                if s.number not in self.on_driver:
+                    self.rdds[s.number] = self._stage(s.number)
+            else:
+                self._collect_all([s.number for s in stages if not s.downstream])
+        finally:
+            for rdd in self.kept:
+                rdd.unpersist(blocking=False)
+            for shared in self.shared:
+                shared.destroy(blocking=False)
+        if self.failures:
+            raise min(self.failures, key=lambda f: f[:2])[2]
+        return Outcome(self.results, self.counts, placement=self.layout.plan)
+
+    def _collect_all(self, numbers: list[int]) -> None:
+        """Run the jobs ending with stages ``numbers`` at the same time."""
+        if len(numbers) == 1:
+            self._merge(self._job(numbers[0]))
+            return
+        with ThreadPoolExecutor(len(numbers)) as pool:
+            for summaries in pool.map(self._job, numbers):
+                self._merge(summaries)
+
+    def _job(self, number: int) -> list[tuple]:
+        """The summaries of the job that ends with stage ``number``."""
+        if number not in self.on_driver:
+            return self._collect(number)
+        summaries = self._collect(self.layout.stages[number].upstream[0])
+        if any(m[5] is not None for m in summaries):  # nothing downstream of a failed PE runs
+            return summaries
+        records = ((0, r) for r in self.gathered.pop(number, ()))
+        task = StageTask(self.layout.plan, self.layout.stages[number], self.batch_size,
+                         trace=self.tracer is not None, in_worker=False)
+        return summaries + [r for r in task(0, records) if r[0] == META]
+
+    def _stage(self, number: int):
+        """The output RDD of stage ``number``, reading the RDDs of its upstream
+        stages and the broadcast of the records collected for it; persisted
+        when it is computed first and a later stage reads it through a shuffle."""
+        from pyspark import StorageLevel
+
+        sc, lay = self.sc, self.layout
+        stage = lay.stages[number]
+        plan = lay.plan
+        upstream = sorted(self.shuffled_from[number])
+        if stage.source is not None:
+            given = plan.inputs[stage.source]
+            rdd = sc.parallelize(given if isinstance(given, list) else [], 1)
+        elif not upstream:
+            rdd = sc.parallelize([], stage.width)
+        else:
+            parts = [self.rdds[u].mapPartitions(
+                ForStage(lay.stage_of, self.index_of, number, summaries=u not in self.first,
+                         skip=self.collected))
+                for u in upstream]
+            rdd = parts[0] if len(parts) == 1 else sc.union(parts)
+            aggregate = combinable(plan, stage)
+            if stage.width == 1 and rdd.getNumPartitions() == 1:
+                pass  # one partition feeds one: no shuffle, same task
+            elif aggregate is not None:  # Spark merges the partial states by key
+                rdd = merge_states(rdd, aggregate, stage, plan.by_pe[stage.pes[0]],
+                                   self.batch_size)
+            else:
+                rdd = rdd.partitionBy(stage.width, by_index)
+        shared = None
+        if self.broadcast_from[number]:
+            from pyspark import cloudpickle
+
+            # pickled here as Spark pickles records (a broadcast would use plain
+            # pickle, which cannot send objects of the workflow's own modules)
+            records = cloudpickle.dumps(self.gathered.pop(number, []), pickle.HIGHEST_PROTOCOL)
+            shared = (sc.broadcast(records), self.instances_of)
+            self.shared.append(shared[0])
+        out = rdd.mapPartitionsWithIndex(
+            StageTask(plan, stage, self.batch_size, trace=self.tracer is not None,
+                      drop=self.drop, broadcast=shared))
+        try:
+            out.setName(f"d4p stage {number}: {lay.describe(number)}")  # pickles the task
+        except pickle.PicklingError as exc:
+            raise self._translate(number, exc) from None
+        if number in self.first and any(number in s for s in self.shuffled_from):
+            out.persist(StorageLevel.MEMORY_AND_DISK)
+            self.kept.append(out)
+        return out
+
+    def _collect(self, number: int) -> list[tuple]:
+        """Run the job that computes stage ``number``: its summaries (and those
+        of the stages it computes), after keeping the records it sends to
+        broadcasts or to a stage that runs in the driver."""
+        keep = MetaOr(self.collected) if self.collected and (
+            number in self.first or any(d in self.on_driver for d in
+                                        self.layout.stages[number].downstream)) else is_meta
+        try:
+            records = self.rdds[number].filter(keep).collect()
+        except Exception as exc:
+            raise self._translate(number, exc) from None
+        if keep is is_meta:
+            return records
+        summaries = []
+        for record in records:
+            if record[0] == META:
+                summaries.append(record)
+            else:
+                self.gathered.setdefault(self.layout.stage_of[record[0]], []).append(record)
+        return summaries
+
+    def _merge(self, summaries: list[tuple]) -> None:
+        summaries.sort(key=lambda m: m[1:3])
+        for _, stage, index, results, counts, failure, events in summaries:
+            if events and self.tracer is not None:
+                self.tracer.record(events)
+            for pe, n in counts.items():
+                self.counts[pe] = self.counts.get(pe, 0) + n
+            for pe, ports in results.items():
+                mine = self.results.setdefault(pe, {})
+                for port, units in ports.items():
+                    mine.setdefault(port, []).extend(units)
+            if failure is not None:
+                self.failures.append((stage, index, failure))
+        if self.progress is not None:
+            self.progress(dict(self.counts))
+
+    def _translate(self, number: int, exc: Exception) -> D4PError:
+        """A Spark failure as a d4p error: the Python traceback, not the Java one."""
+        text = str(exc)
+        if isinstance(exc, pickle.PicklingError) or "could not serialize" in text.lower():
+            culprit = _unpicklable(self.layout.plan)
+            if culprit is not None:
+                pe, reason = culprit
+                return GraphError(f"PE {pe!r} cannot be sent to the Spark workers ({reason}); "
+                                  "create resources such as open files, locks or connections "
+                                  "in preprocess()")
+        pes = self._job_pes(number)
+        traceback = _python_traceback(text)
+        if "exited unexpectedly" in text:
+            what = "a Spark Python worker died (os._exit, a crash or out of memory)"
+        else:
+            what = "a Spark task failed"
+        reason = traceback.strip().splitlines()[-1] if traceback else _spark_reason(text)
+        return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}",
+                              pe=pes[0] if len(pes) == 1 else None, traceback=traceback)
+
+    def _job_pes(self, number: int) -> list[str]:
+        """The PEs that the Spark job collecting stage ``number`` runs: the stage
+        and the upstream stages it computes (those not shared, hence not persisted)."""
+        stages, hidden = self.layout.stages, self.layout.plan.hidden
+        todo, seen = [number], set()
+        while todo:
+            n = todo.pop()
+            seen.add(n)
+            todo += [u for u in stages[n].upstream if u not in seen and u not in self.first]
+        pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
+        return pes or list(stages[number].pes)
+
+
+def _python_traceback(text: str) -> str:
+    start = text.find("Traceback (most recent call last):")
+    if start < 0:
+        return ""
+    lines = []
+    for line in text[start:].splitlines():
+        if re.match(r"\s+at [\w.$]+\(", line) or line.startswith("\tat "):
+            break
+        line = re.sub(r"\s*SQLSTATE: \w+$", "", line)  # Spark's error class, not Python's
+        if line.strip():
+            lines.append(line)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _spark_reason(text: str) -> str:
+    """The cause of a failed Spark job, without Java class names and stacks."""
+    found = re.search(r"most recent failure: .*?\): (.*)", text)
+    line = found[1] if found else next((t for t in text.splitlines() if t.strip()), "")
+    line = re.sub(r"^([\w$]+\.)+[\w$]+(Exception|Error): ", "", line.strip())
+    return line.split(". Consider setting")[0].rstrip(" :")[:300] or "unknown error"
+
+
+def _unpicklable(plan: Plan) -> tuple[str, str] | None:
+    from pyspark import cloudpickle
+
+    for pe_id, pe in plan.pes.items():
+        try:
+            cloudpickle.dumps(pe)
+        except Exception as exc:
+            return pe_id, f"{type(exc).__name__}: {exc}"
+    return None
