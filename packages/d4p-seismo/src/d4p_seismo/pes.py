@@ -503,10 +503,14 @@ class XCorr(GenericPE):
     grouped by window instead: each instance gets the spectra and pairs of
     its windows only, so a window's spectra travel once and are held by one
     instance. Every instance keeps the spectra of its windows until the end
-    of the run (so split very long runs into days).
+    of the run (so split very long runs into days), unless ``release`` (s)
+    is given: for streams whose windows come in time order, the spectra of
+    windows starting more than ``release`` s before the newest spectrum are
+    dropped, so an endless run holds a few windows only.
     """
 
-    def __init__(self, max_lag: float = 60.0, by_window: bool = False) -> None:
+    def __init__(self, max_lag: float = 60.0, by_window: bool = False,
+                 release: float | None = None) -> None:
         super().__init__()
         if by_window:
             self._add_input("spectra", grouping=group_by(key=window_of))
@@ -516,6 +520,8 @@ class XCorr(GenericPE):
             self._add_input("pairs")
         self._add_output("output")
         self.max_lag = max_lag
+        self.release = release
+        self.newest = -math.inf
         self.spectra: dict[tuple[str, Any], processing.StationSpectrum] = {}
         self.waiting: dict[tuple[str, Any], list[tuple]] = {}
 
@@ -526,6 +532,10 @@ class XCorr(GenericPE):
             self.spectra[key] = spec
             for pair in self.waiting.pop(key, []):
                 self._try(pair)
+            if self.release is not None and spec.starttime > self.newest:
+                self.newest = spec.starttime
+                for old in [k for k in self.spectra if k[1] < self.newest - self.release]:
+                    del self.spectra[old]
         if "pairs" in inputs:
             self._try(tuple(inputs["pairs"]))
 
