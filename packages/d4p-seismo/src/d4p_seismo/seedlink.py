@@ -33,9 +33,16 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 from d4p_seismo.errors import SeismoDataError
 from d4p_seismo.pes import ReadTrace
 
-IDLE = 1.0
-"""Seconds without a record after which the source writes on ``'idle'``, so
+IDLE = 0.5
+"""Seconds a call of the source waits for a record before it returns, so
 that a stop reaches it even while the server sends nothing."""
+
+BATCH = 1000
+"""Records written by one call of the source at most."""
+
+ENDLESS = 2**62
+"""The iterations of a :class:`SeedLinkSource` (one call per batch of
+records): ``{source: ENDLESS}`` as its input makes it run until stopped."""
 
 RECONNECT = 5.0
 """Seconds between two attempts to reconnect after the connection is lost."""
@@ -67,19 +74,21 @@ class SeedLinkSource(ProducerPE):
     ``STATION`` request. ``channel`` (e.g. ``BHZ``, ``BH?``) and ``location``
     make the selector (``LLCCC``; ``*`` or empty location: any); empty
     ``channel``: every channel. The connection is made in a thread that
-    hands records over; while the server is quiet the source writes a
-    heartbeat (``None``) on ``'idle'`` every :data:`IDLE` s. A lost
-    connection is made again, resuming after the last record received.
+    hands records over. A lost connection is made again, resuming after the
+    last record received.
     A server that cannot be reached, or that accepts none of the stations,
-    fails the run naming it. ``dialup=True`` asks for what the server holds
-    now (SeedLink ``FETCH``) and ends when the server says ``END``.
+    fails the run naming it. Give it :data:`ENDLESS` iterations
+    (``{source: ENDLESS}``): each call writes the records that have arrived
+    (waiting up to :data:`IDLE` s), so the run takes what reached the other
+    PEs of its process between calls and notices a stop even while the server
+    is quiet. ``dialup=True`` asks for what the server holds now (SeedLink
+    ``FETCH``); after the server's ``END`` the source idles until stopped.
     """
 
     def __init__(self, address: str, network: str = "*", station: str = "*",
                  location: str = "*", channel: str = "", timeout: float = 10.0,
                  dialup: bool = False) -> None:
         super().__init__()
-        self._add_output("idle")
         self.address = str(address)
         parse_address(self.address)
         self.network, self.station = str(network), str(station)
@@ -155,42 +164,58 @@ class SeedLinkSource(ProducerPE):
                 except SeismoDataError as error:
                     self._records.put(str(error))
 
-    def _process(self, inputs: Any) -> None:
+    def preprocess(self) -> None:
         self._records: queue.Queue = queue.Queue()
         self._closing = threading.Event()
-        self._started = False
-        self._client = self._connect()
-        thread = threading.Thread(target=self._receive, args=(self._client,), daemon=True,
-                                  name="d4p-seedlink")
-        thread.start()
+        self._started = self._ended = False
+        self._client = None
+
+    def _process(self, inputs: Any) -> None:
+        """One call: the records that have arrived (waiting up to :data:`IDLE`
+        s for the first), so that the run notices a stop between calls."""
+        if self._client is None:
+            self._client = self._connect()
+            threading.Thread(target=self._receive, args=(self._client,), daemon=True,
+                             name="d4p-seedlink").start()
+        if self._ended:
+            self._closing.wait(IDLE)
+            return
         try:
-            while True:
-                try:
-                    item = self._records.get(timeout=IDLE)
-                except queue.Empty:
-                    self.write("idle", None)
-                    continue
-                if isinstance(item, Trace):
-                    self._started = True
-                    self.write("output", item)
-                elif isinstance(item, StopIteration):
-                    self.log(f"the SeedLink server {self.address} ended the stream")
-                    return
-                elif isinstance(item, Exception):
-                    raise item
-                else:
-                    self.log(f"SeedLink server {self.address}: {item}")
-        finally:
-            self._close()
+            item = self._records.get(timeout=IDLE)
+        except queue.Empty:
+            return
+        for _ in range(BATCH):
+            if isinstance(item, Trace):
+                self._started = True
+                self.write("output", item)
+            elif isinstance(item, StopIteration):
+                self._ended = True
+                self.log(f"the SeedLink server {self.address} ended the stream; "
+                         "waiting to be stopped")
+                return
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                self.log(f"SeedLink server {self.address}: {item}")
+            try:
+                item = self._records.get_nowait()
+            except queue.Empty:
+                return
+
+    def postprocess(self) -> None:
+        self._close()
 
     def _close(self) -> None:
         self._closing.set()
         client = self._client
+        if client is None:
+            return
         client.conn.terminate()
         sock = client.conn.socket
         if sock is not None:
             try:
                 sock.shutdown(2)  # SHUT_RDWR: the thread's recv returns at once
+                sock.close()
             except OSError:
                 pass
 
@@ -222,18 +247,15 @@ class StationWindows(TimeWindow):
     is counted and logged at the end. When the stream ends or is stopped,
     a channel's window that its own data had reached the end of is written;
     windows the stream stopped inside are left out (logged), never
-    correlated half full. Input ``'idle'`` takes the source's heartbeats.
+    correlated half full.
     """
 
     def __init__(self, length: float, slide: float | None = None, lateness: float = 60.0) -> None:
         super().__init__(length, time=start_of, slide=slide, by=channel_of, lateness=lateness)
-        self._add_input("idle")
         self.reached: dict[str, float] = {}  # channel -> end of its latest sample
 
     def process(self, inputs: dict) -> None:
-        trace = inputs.get("input")
-        if trace is None:
-            return
+        trace = inputs["input"]
         s = trace.stats
         self.reached[trace.id] = max(self.reached.get(trace.id, -math.inf),
                                      s.endtime.timestamp + s.delta)

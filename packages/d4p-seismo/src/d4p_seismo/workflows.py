@@ -42,7 +42,7 @@ from d4p_seismo.pes import (
     XCorr,
     trace_prep,
 )
-from d4p_seismo.seedlink import SeedLinkSource, StationWindows, WindowTraces, parse_address
+from d4p_seismo.seedlink import ENDLESS, SeedLinkSource, StationWindows, WindowTraces, parse_address
 from d4p_seismo.stacking import STACK_KINDS
 
 
@@ -311,7 +311,6 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph = WorkflowGraph()
     if p["seedlink"]:
         graph.connect(files, "output", windows, "input")
-        graph.connect(files, "idle", windows, "idle")
         graph.connect(windows, "output", read, "input")
     else:
         graph.connect(files, "output", read, "input")
@@ -328,7 +327,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         graph.connect(xcorr, "output", stack, "input")
         graph.connect(stack, "output", summary, "stacks")
     graph.name = "xcorr"
-    return graph, {files: 1}
+    return graph, {files: ENDLESS if p["seedlink"] else 1}
 
 
 def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
