@@ -219,7 +219,9 @@ def _formats(p: dict[str, Any]) -> set[str]:
 def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
 
-    files → read (parallel), or FDSN channels → download (parallel), →
+    files → read (parallel), or FDSN channels → download (parallel), or a
+    SeedLink stream → windows per channel → cut (parallel; endless, until
+    stopped), →
     trace_prep (parallel) → product_pairs (global) and spectra (broadcast) →
     xcorr (parallel) → write_results (parallel) → summary + record section
     (global). The result of :func:`d4p.run` holds, at the summary PE's
