@@ -57,9 +57,8 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=20.0)
     args = ap.parse_args()
 
-    from obspy import UTCDateTime
-
     from d4p_seismo.synthetic import make_dataset
+    from obspy import UTCDateTime
 
     work = Path(tempfile.mkdtemp(prefix="d4p-rt-"))
     data = make_dataset(work / "data", stations=args.stations, hours=args.hours, seed=0)

@@ -19,6 +19,7 @@ The real-time counterpart of :class:`~d4p_seismo.pes.StationFiles` →
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -210,6 +211,9 @@ class SeedLinkSource(ProducerPE):
         client = self._client
         if client is None:
             return
+        # ObsPy logs the end of its loop and the closed socket as warnings; the
+        # stop is ours, so they would only alarm
+        logging.getLogger("obspy.clients.seedlink").setLevel(logging.ERROR)
         client.conn.terminate()
         sock = client.conn.socket
         if sock is not None:
