@@ -5,6 +5,7 @@ data set through ObsPy's own SeedLink client."""
 import csv
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,6 +95,41 @@ def test_each_window_of_the_stream_correlates_as_the_files_do(
     for key, row in stacks.items():
         assert row["windows"] == str(windows)
         assert np.array_equal(samples(row), samples(file_stacks[key]))
+
+
+def test_gaps_in_the_stream_are_handled_as_in_files(dataset, tmp_path):
+    """A 2-minute gap inside a window is zeroed exactly as in the file; a window
+    missing 8 of its 10 minutes is rejected and listed (-p gaps=reject)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset.directory, broken)
+    cut_gap(broken / "SY.S0004..BHZ.mseed", 720, 840)
+    cut_gap(broken / "SY.S0002..BHZ.mseed", 1860, 2340)
+    graph, inputs = build_xcorr(data=str(broken), window=WINDOW, gaps="reject", instances=1,
+                                output=str(tmp_path / "files"), plot=False)
+    files = summary_of(d4p.run(graph, inputs))
+    stop = threading.Event()
+    with SeedLinkServer(broken, speed=600) as server:
+        graph, inputs = realtime(server, dataset, tmp_path / "rt", gaps="reject", instances=1)
+        threading.Thread(target=stop_when_all_sent, args=(server, stop), daemon=True).start()
+        stream = summary_of(d4p.run(graph, inputs, stop=stop))
+
+    assert [(r["station"], r["starttime"]) for r in stream["rejected"]] == [
+        ("SY.S0002..BHZ", str(dataset.starttime + 3 * WINDOW))]
+    assert [(r["station"], r["starttime"], r["missing"]) for r in stream["rejected"]] == [
+        (r["station"], r["starttime"], r["missing"]) for r in files["rejected"]]
+    got, want = rows_of(stream["summary"]), rows_of(files["summary"])
+    assert got.keys() == want.keys() and len(got) == 6 * 6 - 3
+    for key, row in got.items():
+        assert np.array_equal(samples(row), samples(want[key])), key
+
+
+def cut_gap(path, start, end):
+    """Remove the seconds [start, end) of the record from a miniSEED file."""
+    trace = obspy.read(str(path))[0]
+    t0 = trace.stats.starttime
+    pieces = [trace.slice(t0, t0 + start - trace.stats.delta / 2),
+              trace.slice(t0 + end, trace.stats.endtime)]
+    obspy.Stream(pieces).write(str(path), format="MSEED")
 
 
 def test_sigint_writes_the_stack_so_far_and_exits_0(dataset, file_run, tmp_path):
@@ -186,3 +222,30 @@ def test_info_packets_parse_in_obspy():
     assert parsed.get_type() == SLPacket.TYPE_SLINFT
     assert parsed.get_string_payload() == b"<seedlink/>"
     assert io.BytesIO(packet).read(6) == b"SLINFO"
+
+
+def test_xcorr_releases_the_spectra_of_old_windows_in_a_stream():
+    from d4p_seismo.errors import SeismoDataError
+    from d4p_seismo.pes import XCorr
+    from d4p_seismo.processing import spectrum
+
+    rng = np.random.default_rng(0)
+
+    def spec(station, start):
+        trace = obspy.Trace(rng.standard_normal(600), {
+            "network": "SY", "station": station, "channel": "BHZ", "sampling_rate": 10.0,
+            "starttime": obspy.UTCDateTime(start)})
+        return spectrum(trace, 5.0)
+
+    xcorr = XCorr(5.0, by_window=True, release=120.0)
+    written = []
+    xcorr._d4p_emit = {"output": written.append}  # the PE on its own, as the executor wires it
+    for k in range(10):
+        start = 60.0 * k
+        xcorr.process({"spectra": spec("A", start)})
+        xcorr.process({"spectra": spec("B", start)})
+        xcorr.process({"pairs": ("SY.A..BHZ", "SY.B..BHZ", start)})
+        assert {w for _, w in xcorr.spectra} <= {start - 60 * j for j in range(3)}
+    assert len(written) == 10 and len(xcorr.spectra) <= 6
+    with pytest.raises(SeismoDataError, match="the run falls behind the stream"):
+        xcorr.process({"pairs": ("SY.A..BHZ", "SY.B..BHZ", 0.0)})
