@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,8 @@ class SeedLinkSource(ProducerPE):
             def on_terminate(self) -> None:
                 records.put(StopIteration())
 
-        try:
+        try:  # a server that is not there: our own socket, closed (ObsPy's would leak)
+            socket.create_connection(parse_address(self.address), self.timeout).close()
             client = Client(self.address, autoconnect=False)
             client.conn.timeout = self.timeout  # ObsPy needs a number to connect ...
             client.connect()
