@@ -17,6 +17,8 @@ XCORR_DEFAULTS: dict[str, Any] = {
     "pattern": "*.mseed",
     "starttime": "",
     "fdsn": "",
+    "seedlink": "",
+    "lateness": 60.0,
     "network": "*",
     "station": "*",
     "location": "*",
@@ -69,6 +71,11 @@ one; ``stack`` (``linear`` or ``pws``) stacks each pair over them and over
 earlier runs into the same ``output`` (incremental, ``<output>/stacks``);
 ``symmetric`` writes the mean of the causal and acausal sides; ``format`` is
 ``sac``, ``asdf`` (one ``correlations.h5``) or ``sac,asdf``.
+``seedlink`` (``HOST:PORT``) reads the channels matching the codes from a
+SeedLink server in real time instead, forever (until stopped: Ctrl-C,
+``--stop-after``), cut into windows of ``window`` s on the stream's own
+timestamps, each written once the stream has passed its end by
+``lateness`` s; it needs ``inventory``.
 ``instances`` is the number of instances of each parallel PE (0: one per
 CPU). ``on_error="skip"`` leaves bad stations out with a warning instead of
 failing.

@@ -503,10 +503,15 @@ class XCorr(GenericPE):
     grouped by window instead: each instance gets the spectra and pairs of
     its windows only, so a window's spectra travel once and are held by one
     instance. Every instance keeps the spectra of its windows until the end
-    of the run (so split very long runs into days).
+    of the run (so split very long runs into days), unless ``release`` (s)
+    is given: for streams whose windows come in time order, the spectra of
+    windows starting more than ``release`` s before the newest pair's window
+    are dropped (unless a waiting pair needs them), so an endless run holds a
+    few windows only.
     """
 
-    def __init__(self, max_lag: float = 60.0, by_window: bool = False) -> None:
+    def __init__(self, max_lag: float = 60.0, by_window: bool = False,
+                 release: float | None = None) -> None:
         super().__init__()
         if by_window:
             self._add_input("spectra", grouping=group_by(key=window_of))
@@ -516,6 +521,8 @@ class XCorr(GenericPE):
             self._add_input("pairs")
         self._add_output("output")
         self.max_lag = max_lag
+        self.release = release
+        self.newest = -math.inf
         self.spectra: dict[tuple[str, Any], processing.StationSpectrum] = {}
         self.waiting: dict[tuple[str, Any], list[tuple]] = {}
 
@@ -527,7 +534,25 @@ class XCorr(GenericPE):
             for pair in self.waiting.pop(key, []):
                 self._try(pair)
         if "pairs" in inputs:
-            self._try(tuple(inputs["pairs"]))
+            pair = tuple(inputs["pairs"])
+            if self.release is not None and pair[2] < self.newest - self.release:
+                raise SeismoDataError(
+                    f"{pair[0]}, {pair[1]}: the pair of the window {window_stamp(pair[2])} came "
+                    f"after the spectra of windows {self.release:g} s older than the newest "
+                    "were released; the run falls behind the stream (fewer stations, more "
+                    "processes, or a larger -p lateness)"
+                )
+            self._try(pair)
+            if self.release is not None and pair[2] > self.newest:
+                self._release(pair[2])
+
+    def _release(self, newest: float) -> None:
+        """Drop the spectra of windows starting ``release`` s before ``newest``
+        (the latest pair's window) that no waiting pair needs."""
+        self.newest = newest
+        needed = {w for (_, w) in self.waiting} | {p[2] for ps in self.waiting.values() for p in ps}
+        for key in [k for k in self.spectra if k[1] < newest - self.release and k[1] not in needed]:
+            del self.spectra[key]
 
     def _try(self, pair: tuple) -> None:
         id_a, id_b, window = pair

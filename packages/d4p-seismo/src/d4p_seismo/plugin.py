@@ -16,7 +16,8 @@ def d4p_register_workflows() -> list[d4p.NamedWorkflow]:
             params=dict(XCORR_DEFAULTS),
             description=(
                 "Seismic ambient-noise cross-correlation of every station pair "
-                "(synthetic data with known delays unless -p data=DIR or -p fdsn=PROVIDER); "
+                "(synthetic data with known delays unless -p data=DIR, -p fdsn=PROVIDER, or "
+                "-p seedlink=HOST:PORT in real time until stopped); "
                 "writes one SAC file per pair (and window), summary.csv and "
                 "record_section.png under -p output=DIR; optional windows, gap policy, "
                 "linear/phase-weighted stacks and ASDF output"

@@ -42,6 +42,7 @@ from d4p_seismo.pes import (
     XCorr,
     trace_prep,
 )
+from d4p_seismo.seedlink import ENDLESS, SeedLinkSource, StationWindows, WindowTraces, parse_address
 from d4p_seismo.stacking import STACK_KINDS
 
 
@@ -167,12 +168,43 @@ def _window(p: dict[str, Any]) -> float:
             f"-p window={p['window']} -p overlap={p['overlap']}: give a window length in "
             "seconds (0: one window) and an overlap from 0 up to (not including) 1"
         )
-    if window > float(p["hours"]) * 3600.0:
+    if window > float(p["hours"]) * 3600.0 and not p["seedlink"]:
         raise UsageError(
             f"-p window={p['window']} s is longer than -p hours={p['hours']}; "
             "choose a shorter window or more hours"
         )
     return window
+
+
+def _seedlink(p: dict[str, Any], window: float) -> tuple[str, dict | None]:
+    """The inventory and expected lags (a synthetic data set's inventory only) of
+    a real-time run, with its parameters checked."""
+    for clash in ("data", "fdsn", "starttime"):
+        if p[clash]:
+            raise UsageError(
+                f"-p seedlink={p['seedlink']} reads the stream from now on; leave out "
+                f"-p {clash}={p[clash]}"
+            )
+    parse_address(p["seedlink"])
+    if not window:
+        raise UsageError(
+            f"-p seedlink={p['seedlink']} cuts the endless stream into windows: add "
+            "-p window=SECONDS (e.g. 3600)"
+        )
+    if float(p["lateness"]) < 0:
+        raise UsageError(f"-p lateness={p['lateness']}: give the seconds a station may lag "
+                         "behind the others (0 or more)")
+    inventory = p["inventory"]
+    if not inventory or not Path(inventory).is_file():
+        raise MissingDataError(
+            f"-p seedlink={p['seedlink']} needs the stations' responses and coordinates: "
+            "-p inventory=STATIONXML" + (f" ({inventory}: file not found)" if inventory else "")
+        )
+    try:
+        expected = synthetic.expected_lags(synthetic.load_dataset(Path(inventory).parent))
+    except FileNotFoundError:
+        expected = None
+    return inventory, expected
 
 
 def _formats(p: dict[str, Any]) -> set[str]:
@@ -187,7 +219,9 @@ def _formats(p: dict[str, Any]) -> set[str]:
 def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The ambient-noise cross-correlation workflow (see :data:`XCORR_DEFAULTS`).
 
-    files → read (parallel), or FDSN channels → download (parallel), →
+    files → read (parallel), or FDSN channels → download (parallel), or a
+    SeedLink stream → windows per channel → cut (parallel; endless, until
+    stopped), →
     trace_prep (parallel) → product_pairs (global) and spectra (broadcast) →
     xcorr (parallel) → write_results (parallel) → summary + record section
     (global). The result of :func:`d4p.run` holds, at the summary PE's
@@ -213,7 +247,10 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         )
     window = _window(p)
     output = Path(p["output"]).resolve()
-    if p["fdsn"]:
+    if p["seedlink"]:
+        inventory, expected = _seedlink(p, window)
+        start = end = None
+    elif p["fdsn"]:
         start, end, inventory = _fetch_fdsn(p, output)
         expected = None
     else:
@@ -222,14 +259,21 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):
             old.unlink()
-    if window and start is None:
+    if window and start is None and not p["seedlink"]:
         raise UsageError(
             f"-p window={p['window']} cuts [starttime, starttime + hours) into windows: "
             "add -p starttime=ISO-TIME"
         )
     n = _instances(int(p["instances"]))
 
-    if p["fdsn"]:
+    step = window * (1.0 - float(p["overlap"]))
+    if p["seedlink"]:
+        files = SeedLinkSource(p["seedlink"], *_codes(p, ""))
+        windows = StationWindows(window, step, lateness=float(p["lateness"]))
+        windows.numprocesses = n
+        read = WindowTraces(inventory, f"SeedLink {p['seedlink']}", on_error=p["on_error"],
+                            **gap_policy)
+    elif p["fdsn"]:
         files = FDSNChannels(p["fdsn"], start, end, *_codes(p, "BHZ"))
         read = FDSNWaveforms(
             p["fdsn"], inventory, start, end, on_error=p["on_error"], window=window,
@@ -253,7 +297,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         numprocesses=n,
     )
     pairs = ProductPairs(p["components"])
-    xcorr = XCorr(float(p["max_lag"]), by_window=bool(window))
+    release = 2 * window + float(p["lateness"]) if p["seedlink"] else None
+    xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release)
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
@@ -266,7 +311,11 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     )
 
     graph = WorkflowGraph()
-    graph.connect(files, "output", read, "input")
+    if p["seedlink"]:
+        graph.connect(files, "output", windows, "input")
+        graph.connect(windows, "output", read, "input")
+    else:
+        graph.connect(files, "output", read, "input")
     graph.connect(read, "output", prep, "input")
     graph.connect(prep, "output", pairs, "input")
     graph.connect(prep, "output", xcorr, "spectra")
@@ -280,7 +329,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         graph.connect(xcorr, "output", stack, "input")
         graph.connect(stack, "output", summary, "stacks")
     graph.name = "xcorr"
-    return graph, {files: 1}
+    return graph, {files: ENDLESS if p["seedlink"] else 1}
 
 
 def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
