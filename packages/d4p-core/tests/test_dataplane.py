@@ -309,3 +309,51 @@ def test_non_positive_sizes_are_usage_errors(tmp_path, args):
     assert done.returncode == 2, done.stderr
     name = args[0][2:].replace("-", "_")
     assert f"option {name!r} of mapping 'multi' must be at least 1" in done.stderr
+
+
+class _SlowEndless(d4p.ProducerPE):
+    """An endless source whose one call never returns, a unit per millisecond."""
+
+    def _process(self, inputs):
+        i = 0
+        while True:
+            time.sleep(0.001)
+            self.write("output", i)
+            i += 1
+
+
+class _Burst(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(2000):
+            self.write("output", i)
+
+
+def test_a_source_that_never_returns_does_not_starve_its_process():
+    """The endless source shares a process with a PE fed from another process:
+    that PE's units are processed while the source runs, not at the stop."""
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    @d4p.consumer
+    def seen(x):
+        pass
+
+    graph = d4p.WorkflowGraph()
+    slow, burst, consumer = _SlowEndless(), _Burst(), seen()
+    graph.connect(slow, "output", sink(), "input")
+    graph.connect(burst, "output", consumer, "input")
+    graph.partitions = [[slow, consumer], [burst]]
+    heard: list[dict] = []
+    stop = __import__("threading").Event()
+
+    def progress(counts):
+        heard.append(dict(counts))
+        if counts.get(consumer.id) == 2000:
+            stop.set()
+
+    result = d4p.run(graph, mapping="multi", processes=2, progress=progress, stop=stop,
+                     stop_after=20)
+    assert result.summary.stopped == "the stop event was set"
+    assert result.summary.units[consumer.id] == 2000

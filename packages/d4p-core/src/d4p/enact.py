@@ -201,13 +201,14 @@ def _control(stop: threading.Event | None, stop_after: float | None,
     control = Control(max_units=max_units)
 
     def watch() -> None:
-        if stop is not None:
-            while not stop.wait(0.1):
-                if control.stopping:
-                    return
-            control.stop("the stop event was set")
-        elif not control.wait(stop_after):
-            control.stop(f"stop_after={stop_after:g} s")
+        end = None if stop_after is None else time.monotonic() + stop_after
+        while not control.stopping:
+            if stop is not None and stop.wait(0.1):
+                control.stop("the stop event was set")
+            elif end is not None and time.monotonic() >= end:
+                control.stop(f"stop_after={stop_after:g} s")
+            elif stop is None:
+                control.wait(end - time.monotonic())
 
     if stop is not None or stop_after is not None:
         threading.Thread(target=watch, daemon=True, name="d4p-stop").start()

@@ -271,7 +271,7 @@ class Executor:
             items = ({} for _ in range(given)) if isinstance(given, int) else given
             iterate = _source_call(loc)
             if stop is not None:
-                self._watch_source(loc, stop, max_units)
+                self._watch_source(loc, stop, max_units, between)
             for n, item in enumerate(items):
                 if stop is not None and stop.is_set():
                     break
@@ -294,17 +294,24 @@ class Executor:
             if loc.waiting == 0 and not loc.finished:
                 self._finish(loc)
 
-    def _watch_source(self, loc: _Local, stop, max_units: int | None) -> None:
+    def _watch_source(self, loc: _Local, stop, max_units: int | None,
+                      between: Callable[[], None] | None = None) -> None:
         """Make source ``loc`` stoppable: once ``stop`` is set its next write
         ends the iteration (its emitters are swapped for ones that raise, so
         that writing costs nothing extra until then). With ``max_units`` its
         writes are counted; where its units leave this process, a unit written
         after a pause longer than ``latency`` (a source that waits for data)
-        goes out at once instead of waiting for a batch."""
+        goes out at once; where other local instances receive units from
+        other processes, ``between`` runs during the source's writes too, so
+        that a source whose one call never returns does not starve them."""
         if hasattr(stop, "on_stop"):
             stop.on_stop(lambda: loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped)))
         remote = any(self._proc_of[t] != self.process for t in self.plan.downstream[loc.iid])
-        if not remote and max_units is None:
+        if between is not None and not any(
+                self._proc_of[u] != self.process
+                for iid in self.local for u in self.plan.upstream[iid]):
+            between = None  # nothing arrives from elsewhere
+        if not remote and max_units is None and between is None:
             return
         latency, clock, flush = self.latency, time.monotonic, self.flush
         state = [0, clock()]  # units written, time of the last write
@@ -320,6 +327,8 @@ class Executor:
                         flush()
                 else:
                     emit(data)
+                if between is not None:
+                    between()
                 state[0] += 1
                 if max_units is not None and state[0] >= max_units:
                     raise _SourceStopped
