@@ -95,7 +95,7 @@ def test_a_failed_export_leaves_no_half_written_project(tmp_path):
     graph, inputs = get_case("pipeline").build()
     plan = make_plan(graph, 1, inputs)
     next(iter(plan.pes.values())).lock = threading.Lock()  # cannot be pickled
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError, match=r"PE 'Numbers0' attribute 'lock' \(lock\) cannot be sent"):
         export(plan, tmp_path / "proj", "pipeline")
     assert os.listdir(tmp_path) == []
 

@@ -78,6 +78,25 @@ def _rebuild_failure(message, pe, instance, port, data, traceback):
     )
 
 
+def as_failure(exc: BaseException, where: str) -> D4PError:
+    """``exc``, raised in ``where`` (e.g. ``"worker process 2"``), as an error
+    that another process can receive: a :class:`D4PError` that pickles as it
+    is, anything else (a bug, a lost connection) as :class:`WorkflowFailed`
+    naming ``where``, with the original traceback."""
+    if isinstance(exc, D4PError):
+        import pickle
+
+        try:
+            pickle.dumps(exc)
+            return exc
+        except Exception:
+            pass
+    import traceback
+
+    return WorkflowFailed(f"{where} failed: {type(exc).__name__}: {exc}",
+                          traceback="".join(traceback.format_exception(exc)))
+
+
 class Aborted(D4PError):
     """The run was aborted: another worker failed, or a second interrupt. Not
     a failure of any PE; the failure that caused it is reported instead."""

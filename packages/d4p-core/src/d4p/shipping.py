@@ -17,11 +17,14 @@ whose engine pickles with its own cloudpickle copy (PySpark) registers
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
 import pickle
+import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from importlib.machinery import PathFinder
 from types import ModuleType
 from typing import Any
@@ -32,16 +35,18 @@ _FIX = ("create open files, connections and locks in preprocess(), not in __init
         "or at module level")
 
 
-def dumps(obj: Any, *, pes: dict | None = None) -> bytes:
+def dumps(obj: Any, *, pes: dict | None = None,
+          by_value: list[ModuleType] | None = None) -> bytes:
     """``obj`` (usually a :class:`~d4p.plan.Plan`) as bytes that a fresh
     interpreter with the same ``sys.path`` can load with :func:`loads`.
 
     ``pes`` (PE id → PE, default ``obj.pes`` when it has them) names the PE
-    at fault when something cannot be pickled."""
+    at fault when something cannot be pickled. ``by_value``: the modules
+    whose objects travel by value (default :func:`local_modules`)."""
     import cloudpickle
 
     _refuse_handles(pes if pes is not None else getattr(obj, "pes", {}))
-    modules = local_modules()
+    modules = local_modules() if by_value is None else by_value
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
@@ -58,10 +63,15 @@ def loads(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def local_modules() -> list[ModuleType]:
+def local_modules(path: Sequence[str] | None = None) -> list[ModuleType]:
     """Loaded modules that a fresh interpreter could not import by name from
     the same file: ``__main__``, workflow files loaded by path, test modules,
-    modules of a notebook. Their objects must travel by value."""
+    modules of a notebook. Their objects must travel by value.
+
+    ``path`` is the fresh interpreter's ``sys.path`` (default: this one's,
+    the current folder included, as in a worker started here); a worker
+    started elsewhere has :func:`worker_path`."""
+    path = tuple(sys.path) if path is None else tuple(path)
     found = []
     for name, module in list(sys.modules.items()):
         if name == "__main__" or module is None:
@@ -74,10 +84,26 @@ def local_modules() -> list[ModuleType]:
             continue
         top_module = sys.modules.get(top)
         top_file = getattr(top_module, "__file__", None) if top_module is not None else None
-        if not _importable(top, os.path.abspath(top_file) if top_file else None,
-                           tuple(sys.path)):
+        if not _importable(top, os.path.abspath(top_file) if top_file else None, path):
             found.append(module)
     return found
+
+
+@functools.cache
+def worker_path(isolated: bool = False) -> tuple[str, ...]:
+    """``sys.path`` of a fresh interpreter of this Python started in another
+    folder (a Spark executor's, a Storm worker's): this environment's
+    packages and ``PYTHONPATH`` (not even that when ``isolated``: the
+    workers may not share this shell's environment), without the current
+    folder, so modules beside a workflow file must travel."""
+    flags = ["-I"] if isolated else []
+    done = subprocess.run([sys.executable, *flags, "-c", "import sys; print(repr(sys.path))"],
+                          capture_output=True, text=True, timeout=60)
+    try:
+        paths = ast.literal_eval(done.stdout.strip())
+    except (ValueError, SyntaxError):
+        return ()
+    return tuple(os.path.abspath(p) for p in paths if p)
 
 
 @functools.lru_cache(maxsize=4096)

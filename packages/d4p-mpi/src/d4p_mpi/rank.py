@@ -8,11 +8,11 @@ in the final barrier and gather, and exit cleanly.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
 
-from d4p import Outcome, WorkflowFailed
+from d4p import Outcome
 from d4p.driver import Control, drive
+from d4p.errors import as_failure
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -62,7 +62,7 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
         transport.wait_request(comm.Ibarrier())
     except BaseException as exc:
         if announce and not getattr(exc, "announced", False):
-            transport.announce(_as_failure(exc, rank))
+            transport.announce(as_failure(exc, f"MPI rank {rank}"))
         raise
     gathered = comm.gather((results, counts, events), root=0)
     if rank != 0:
@@ -82,10 +82,3 @@ def merge(gathered: list[tuple[dict, dict]]) -> Outcome:
         for pe, n in rank_counts.items():
             counts[pe] = counts.get(pe, 0) + n
     return Outcome(results, counts)
-
-
-def _as_failure(exc: BaseException, rank: int) -> WorkflowFailed:
-    if isinstance(exc, WorkflowFailed):
-        return exc
-    return WorkflowFailed(f"MPI rank {rank} failed: {type(exc).__name__}: {exc}",
-                          traceback="".join(traceback.format_exception(exc)))

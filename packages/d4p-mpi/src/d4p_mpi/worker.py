@@ -16,11 +16,10 @@ import pickle
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
-from d4p import D4PError, WorkflowFailed
 from d4p.driver import Control
+from d4p.errors import as_failure
 
 from .environment import env_rank
 
@@ -53,17 +52,6 @@ def _watch_parent(pid: int, rundir: Path, control: Control) -> None:
                 control.stop("stopped by the launcher")
 
     threading.Thread(target=watch, name="d4p-mpi-parent-watch", daemon=True).start()
-
-
-def _failure_record(exc: BaseException, rank: int) -> BaseException:
-    if isinstance(exc, D4PError):
-        try:
-            pickle.dumps(exc)
-            return exc
-        except Exception:
-            pass
-    return WorkflowFailed(f"MPI rank {rank} failed: {type(exc).__name__}: {exc}",
-                          traceback="".join(traceback.format_exception(exc)))
 
 
 def whole_lines(stream):
@@ -132,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             write_atomic(rundir / "result.pkl",
                          (outcome.results, outcome.counts, events, timing))
     except BaseException as exc:
-        write_atomic(rundir / f"failure-{rank}.pkl", (time.time(), _failure_record(exc, rank)))
+        write_atomic(rundir / f"failure-{rank}.pkl",
+                     (time.time(), as_failure(exc, f"MPI rank {rank}")))
         sys.stdout.flush()
         sys.stderr.flush()
         if comm is not None:

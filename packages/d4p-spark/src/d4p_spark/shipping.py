@@ -17,69 +17,14 @@ own ``spark.archives`` / ``spark.submit.pyFiles`` settings in ``conf``.
 
 from __future__ import annotations
 
-import ast
-import functools
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
-from importlib.machinery import PathFinder
 from types import ModuleType
 
-from d4p import UsageError
+from d4p import UsageError, shipping
 
 _shipped: dict[str, set[str]] = {}  # application id → files added with addPyFile
-_seen: dict[str, tuple[ModuleType, bool]] = {}  # module name → (module, whether to ship it)
-
-
-@functools.cache
-def worker_path() -> tuple[str, ...]:
-    """``sys.path`` of a fresh interpreter like the workers' (this Python, this
-    environment's ``PYTHONPATH``), without the current folder: a worker's is
-    its own (an executor's working folder), so modules beside the workflow
-    file in the folder ``d4p run`` was started from must travel."""
-    done = subprocess.run([sys.executable, "-c", "import sys; print(repr(sys.path))"],
-                          capture_output=True, text=True, timeout=60)
-    try:
-        paths = ast.literal_eval(done.stdout.strip())
-    except Exception:
-        return ()
-    return tuple(os.path.abspath(p) for p in paths if p)
-
-
-def local_modules() -> list[ModuleType]:
-    """The loaded modules that a fresh worker could not import, or would import
-    from another file."""
-    found = []
-    for name, module in list(sys.modules.items()):
-        seen = _seen.get(name)
-        if seen is None or seen[0] is not module:  # a module judged once per run is slow
-            seen = _seen[name] = (module, _is_local(name, module))
-        if seen[1]:
-            found.append(module)
-    return found
-
-
-def _is_local(name: str, module: ModuleType | None) -> bool:
-    origin = getattr(module, "__file__", None)
-    if module is None or name == "__main__" or not origin or not origin.endswith(".py"):
-        return False
-    top = name.partition(".")[0]
-    if top in sys.stdlib_module_names:
-        return False
-    top_file = getattr(sys.modules.get(top), "__file__", None)
-    return not _importable(top, os.path.abspath(top_file) if top_file else None)
-
-
-@functools.cache
-def _importable(top: str, origin: str | None) -> bool:
-    spec = PathFinder.find_spec(top, list(worker_path()))
-    if spec is None:
-        return False
-    if origin is None:  # a namespace package
-        return True
-    return spec.origin is not None and os.path.abspath(spec.origin) == origin
 
 
 def ship(sc, local: bool, py_files=()) -> None:
@@ -87,10 +32,11 @@ def ship(sc, local: bool, py_files=()) -> None:
     of ``sc`` (a local master needs only the by-value registration)."""
     from pyspark import cloudpickle
 
-    modules = local_modules()
+    modules = shipping.local_modules(shipping.worker_path())
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
-    files = [] if local else [_file_of(m) for m in modules if "." not in m.__name__]
+    files = [] if local else [_file_of(m) for m in modules
+                              if "." not in m.__name__ and m.__file__.endswith(".py")]
     for path in _as_list(py_files):
         if not os.path.exists(path):
             raise UsageError(f"option 'py_files' of mapping 'spark' names {path!r}, which does "

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import itertools
 import math
 import pickle
 import queue
@@ -36,7 +37,7 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
-from d4p.driver import Data
+from d4p.driver import Data, EndOfStream, Message, drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -75,15 +76,39 @@ class _Closed(Exception):
 
 
 class _Stream:
-    """The executor's transport: batches for later stages go into a bounded
-    queue that the task's generator drains. End of stream needs no message: a
-    stage's input ends only when every upstream stage has finished."""
+    """The executor's transport (:class:`d4p.driver.Transport`). What it
+    receives is the partition's records: first those of the stage's broadcast
+    'all' inputs, then those routed to it, each as a :class:`~d4p.driver.Data`
+    message, and at the end an :class:`~d4p.driver.EndOfStream` from every
+    upstream instance in other stages (a stage's input ends only when every
+    upstream stage has finished). Summary records of upstream stages pass
+    straight to the output. Batches for later stages go into a bounded queue
+    that the task's generator drains."""
 
     def __init__(self, drop: frozenset = frozenset()) -> None:
         self.queue: queue.Queue = queue.Queue(_BACKLOG)
         self.closed = threading.Event()
+        self.records: Iterator[tuple] = iter(())
+        self.ends: list[EndOfStream] | None = []
         self.drop = drop
         """(iid, port) of the copies for instances other than 0 of 'all' inputs."""
+
+    def start(self, absorb) -> None:
+        pass
+
+    def receive(self, timeout: float | None) -> list[tuple[Message, int]]:
+        for batch in self.records:
+            if batch[0] == META:
+                self.put(("pass", batch))
+            else:
+                return [(Data([batch]), 0)]
+        if self.ends is None:
+            raise RuntimeError("a stage task's input ended before its instances finished")
+        ends, self.ends = self.ends, None
+        return [(end, 0) for end in ends]
+
+    def release(self, nbytes: int) -> None:
+        pass
 
     def send(self, process: int, message) -> None:
         if type(message) is not Data:
@@ -103,6 +128,9 @@ class _Stream:
             except queue.Full:
                 if self.closed.is_set():
                     raise _Closed from None
+
+    def close(self) -> None:
+        pass
 
 
 class StageTask:
@@ -160,23 +188,11 @@ class StageTask:
                 records = ()
             executor = Executor(plan, process, transport=stream, batch_size=self.batch_size,
                                 latency=math.inf, trace=self.trace)
-            executor.preprocess()
-            executor.run_sources()
-            receive = executor.receive
-            if self.broadcast is not None:
-                shared, instances = self.broadcast
-                for iid, port, units in pickle.loads(shared.value):
-                    receive(((instances[iid][index], port, units),))
-            for _, batch in records:
-                if batch[0] == META:
-                    stream.put(("pass", batch))
-                else:
-                    receive((batch,))
-            for target in executor.local:
-                for source in plan.upstream[target]:
-                    if plan.instances[source].process != process:
-                        executor.end_of_stream(source, target)
-            executor.flush()
+            stream.records = itertools.chain(self._shared(index), (b for _, b in records))
+            stream.ends = [EndOfStream(source, target) for target in executor.local
+                           for source in plan.upstream[target]
+                           if plan.instances[source].process != process]
+            drive(executor, stream)
             summary = (META, stage.number, index, executor.results, executor.counts(), None,
                        executor.take_events(final=True))
         except _Closed:
@@ -193,6 +209,14 @@ class StageTask:
             stream.put(("end", summary) if summary is not None else ("raise", error))
         except _Closed:
             pass
+
+    def _shared(self, index: int) -> Iterator[tuple]:
+        """The records of the stage's 'all' inputs, for partition ``index``."""
+        if self.broadcast is None:
+            return
+        shared, instances = self.broadcast
+        for iid, port, units in pickle.loads(shared.value):
+            yield instances[iid][index], port, units
 
 
 class ForStage:

@@ -310,9 +310,9 @@ class WorkflowBolt(_Task, Bolt):
 class _NoTransport:
     """The executor of a task sends nothing itself: the task emits what its PE writes."""
 
-    def send(self, process: int, message: tuple) -> None:
-        raise RuntimeError(f"a Storm task's executor tried to send {message[0]!r} to process "
-                           f"{process}; its plan has no routes out")
+    def send(self, process: int, message) -> None:
+        raise RuntimeError(f"a Storm task's executor tried to send {type(message).__name__} to "
+                           f"process {process}; its plan has no routes out")
 
 
 _END = object()

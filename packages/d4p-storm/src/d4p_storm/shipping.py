@@ -21,18 +21,15 @@ JSON values; with the ``msgpack`` serializer, the pickle's bytes.
 
 from __future__ import annotations
 
-import ast
 import base64
-import functools
 import os
 import pickle
 import shutil
-import subprocess
 import sys
-from importlib.machinery import PathFinder
 from types import ModuleType
 from typing import Any
 
+from d4p import shipping
 from d4p.loader import WORKFLOW_MODULE_PREFIX, workflow_modules
 from d4p.plan import Plan
 
@@ -65,20 +62,11 @@ def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
     and the local modules beside them (which they may import); local modules
     elsewhere travel by value.
     """
-    import cloudpickle
-
-    local = _local_modules()
+    local = shipping.local_modules(shipping.worker_path(isolated=True))
     folders = {os.path.dirname(os.path.abspath(m.__file__)) for m in workflow_modules()}
     beside = {m.__name__: m for m in local
               if m.__name__.startswith(WORKFLOW_MODULE_PREFIX) or _top_folder(m) in folders}
-    by_value = [m for m in local if m.__name__ not in beside]
-    for module in by_value:
-        cloudpickle.register_pickle_by_value(module)
-    try:
-        data = cloudpickle.dumps(plan, protocol=5)
-    finally:
-        for module in by_value:
-            cloudpickle.unregister_pickle_by_value(module)
+    data = shipping.dumps(plan, by_value=[m for m in local if m.__name__ not in beside])
     with open(os.path.join(src, plan_file), "wb") as out:
         out.write(data)
     used = {name for name in beside if name.encode() in data}
@@ -113,37 +101,3 @@ def _top_folder(module: ModuleType) -> str | None:
 def load_plan(path: str) -> Plan:
     with open(path, "rb") as f:
         return pickle.load(f)
-
-
-def _local_modules() -> list[ModuleType]:
-    """Loaded modules that a fresh interpreter would not import from the same file."""
-    found = []
-    for name, module in list(sys.modules.items()):
-        if module is None or name == "__main__" or not getattr(module, "__file__", None):
-            continue
-        top = name.partition(".")[0]
-        if top in sys.stdlib_module_names:
-            continue
-        origin = getattr(sys.modules.get(top), "__file__", None)
-        if origin is None or not _importable(top, os.path.abspath(origin)):
-            found.append(module)
-    return found
-
-
-@functools.cache
-def _fresh_path() -> tuple[str, ...]:
-    """``sys.path`` of a fresh interpreter of this Python (its site-packages
-    and editable installs), without the current directory."""
-    done = subprocess.run([sys.executable, "-I", "-c", "import sys; print(repr(sys.path))"],
-                          capture_output=True, text=True, timeout=60)
-    try:
-        paths = ast.literal_eval(done.stdout.strip())
-    except (ValueError, SyntaxError):
-        return ()
-    return tuple(os.path.abspath(p) for p in paths if p)
-
-
-@functools.cache
-def _importable(top: str, origin: str) -> bool:
-    spec = PathFinder.find_spec(top, list(_fresh_path()))
-    return spec is not None and spec.origin is not None and os.path.abspath(spec.origin) == origin

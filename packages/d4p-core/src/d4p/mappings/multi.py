@@ -44,7 +44,7 @@ from typing import Any
 
 from .. import codec, hookimpl, shipping
 from ..driver import Control, drive
-from ..errors import D4PError, UsageError, WorkflowFailed
+from ..errors import UsageError, WorkflowFailed, as_failure
 from ..executor import Executor
 from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
@@ -474,11 +474,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         tell_parent(("done", executor.results, executor.counts(),
                        executor.take_events(final=True)))
     except BaseException as exc:
-        if not isinstance(exc, D4PError):
-            import traceback
-
-            exc = WorkflowFailed(f"worker process {k} failed: {type(exc).__name__}: {exc}",
-                                 traceback="".join(traceback.format_exception(exc)))
+        exc = as_failure(exc, f"worker process {k}")
         events = executor.take_events(final=True) if executor is not None else []
         sys.stdout.flush()
         sys.stderr.flush()

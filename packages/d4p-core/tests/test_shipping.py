@@ -1,0 +1,29 @@
+import importlib
+import sys
+
+from d4p import shipping
+
+
+def test_a_module_from_a_folder_of_this_process_only_travels_to_workers_started_elsewhere(
+        tmp_path, monkeypatch):
+    (tmp_path / "beside_wf.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("beside_wf")
+    try:
+        assert module not in shipping.local_modules()  # a worker started here finds it
+        assert str(tmp_path) not in shipping.worker_path()
+        assert module in shipping.local_modules(shipping.worker_path())
+        assert sys.modules["d4p"] not in shipping.local_modules(shipping.worker_path())
+    finally:
+        del sys.modules["beside_wf"]
+
+
+def test_the_isolated_worker_path_ignores_pythonpath(tmp_path, monkeypatch):
+    shipping.worker_path.cache_clear()
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    try:
+        assert str(tmp_path) in shipping.worker_path()
+        assert str(tmp_path) not in shipping.worker_path(isolated=True)
+    finally:
+        monkeypatch.undo()
+        shipping.worker_path.cache_clear()
