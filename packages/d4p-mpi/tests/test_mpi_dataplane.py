@@ -86,7 +86,11 @@ def test_a_workflow_file_removed_after_loading_still_runs(tmp_path):
     """))
     graph = load_target(str(wf), None, {}).graph
     wf.unlink()  # the ranks get the classes by value, not by path
-    result = d4p.run(graph, mapping="mpi", processes=3, timeout=60)
+    try:
+        result = d4p.run(graph, mapping="mpi", processes=3, timeout=60)
+    finally:  # later tests must not meet a loaded module whose file is gone
+        for name in [n for n in sys.modules if n.endswith("local_wf")]:
+            del sys.modules[name]
     assert sorted(next(iter(result.values()))["output"]) == list(range(100, 110))
 
 

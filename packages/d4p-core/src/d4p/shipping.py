@@ -82,11 +82,19 @@ def local_modules(path: Sequence[str] | None = None) -> list[ModuleType]:
         top = name.partition(".")[0]
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
             continue
+        if _is_d4p(top):  # every worker has d4p (and the plugins it runs): never by value,
+            continue       # or its objects (groupings, PE base classes) would be copies
         top_module = sys.modules.get(top)
         top_file = getattr(top_module, "__file__", None) if top_module is not None else None
         if not _importable(top, os.path.abspath(top_file) if top_file else None, path):
             found.append(module)
     return found
+
+
+def _is_d4p(top: str) -> bool:
+    from .loader import WORKFLOW_MODULE_PREFIX
+
+    return top == "d4p" or (top.startswith("d4p_") and not top.startswith(WORKFLOW_MODULE_PREFIX))
 
 
 @functools.cache

@@ -35,8 +35,9 @@ def ship(sc, local: bool, py_files=()) -> None:
     modules = shipping.local_modules(shipping.worker_path())
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
-    files = [] if local else [_file_of(m) for m in modules
-                              if "." not in m.__name__ and m.__file__.endswith(".py")]
+    files = [] if local else [_file_of(m) for m in modules  # (a file deleted since it was
+                              if "." not in m.__name__ and m.__file__.endswith(".py")  # loaded
+                              and os.path.exists(m.__file__)]  # travels by value only)
     for path in _as_list(py_files):
         if not os.path.exists(path):
             raise UsageError(f"option 'py_files' of mapping 'spark' names {path!r}, which does "
