@@ -328,30 +328,14 @@ def _outcome(rundir: Path, code: int, report: str, plan: Plan,
         how = f"killed by signal {signal_number} ({_signal_name(signal_number)})"
     else:
         how = f"mpiexec exit status {code}"
-    rank = _dead_rank(rundir, said)
-    who = "an MPI rank"
-    if rank is not None and rank < processes:
-        hosted = ", ".join(f"{i.pe_id}[{i.index}]" for i in plan.on_process(rank))
-        who = f"MPI rank {rank} (running {hosted})"
-    raise WorkflowFailed(f"{who} died without reporting an error: {how}; {started} of "
+    placed = "; ".join(f"rank {k}: " + ", ".join(f"{i.pe_id}[{i.index}]"
+                                                 for i in plan.on_process(k))
+                       for k in range(processes))
+    raise WorkflowFailed(f"an MPI rank died without reporting an error: {how}; {started} of "
                          f"{processes} ranks had started. Look for a PE that crashes the "
-                         "interpreter or runs out of memory."
+                         f"interpreter or runs out of memory (mpiexec ends every rank when one "
+                         f"dies, so it cannot say which; the ranks ran {placed})."
                          + (f"\nmpiexec said:\n{tail}" if tail else ""))
-
-
-def _dead_rank(rundir: Path, said: str) -> int | None:
-    """The rank that mpiexec reported dead (by its PID, which each rank wrote
-    into its ``started-RANK`` file), if it said so."""
-    found = re.search(r"\bPID (\d+)", said)
-    if found is None:
-        return None
-    for path in rundir.glob("started-*"):
-        try:
-            if path.read_text().strip() == found[1]:
-                return int(path.name.rpartition("-")[2])
-        except (OSError, ValueError):
-            continue
-    return None
 
 
 _BANNER = b"=" * 20
