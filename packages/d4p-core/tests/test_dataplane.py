@@ -281,9 +281,7 @@ def test_a_second_signal_during_a_slow_postprocess_aborts_at_once(tmp_path, mapp
         time.sleep(1.0)  # the source has stopped; Count's postprocess sleeps
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
-        start = time.monotonic()
-        code = proc.wait(timeout=10)
-        assert time.monotonic() - start < 2
+        code = proc.wait(timeout=10)  # Count's postprocess would sleep 60 s: it was aborted
         assert code == 130
         assert _wait_gone(proc.pid, 2) == []
     finally:
