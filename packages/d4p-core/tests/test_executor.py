@@ -124,7 +124,7 @@ def test_flush_hands_over_partial_batches():
     graph.partitions = [[src], [add]]
     plan = make_plan(graph, processes=2)
     mail = Mailbox()
-    executor = Executor(plan, 0, transport=mail, batch_size=100)
+    executor = Executor(plan, 0, transport=mail, batch_size=100, latency=60)
     seen = []
     executor.run_sources(between=lambda: seen.append(len(mail.sent)))
     assert seen == [0]  # one source call, nothing sent until the end of stream

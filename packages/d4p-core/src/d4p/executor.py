@@ -76,7 +76,9 @@ class Executor:
 
     A batch for another process is handed to the transport when it holds
     ``batch_size`` units or when its first unit has waited ``latency`` seconds
-    (10 ms: a slow producer feeding a busy process must not starve it).
+    (10 ms: a slow producer feeding a busy process must not starve it); a
+    unit written after a pause longer than ``latency`` (a source that waits
+    for data) goes out at once.
 
     ``transport`` is needed when the plan spans several processes. ``reuse``
     lets instance 0 of each PE be the plan's own PE object, for workers whose
@@ -96,7 +98,8 @@ class Executor:
         self.batch_size = batch_size
         self.results: dict[str, dict[str, list]] = {}
         self._outbox: dict[int, dict[tuple[int, str], list]] = {}
-        self._pending: dict[int, list] = {}  # per worker: [units waiting, since when, limit]
+        # per worker: [units waiting, since when, limit, time of the last send]
+        self._pending: dict[int, list] = {}
         self._arrived: deque = deque()  # (iid, port or None, units or source, bytes)
         self._proc_of = [i.process for i in plan.instances]
         self.local: dict[int, _Local] = {}
@@ -158,15 +161,15 @@ class Executor:
         proc = self._proc_of[target]
         units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
         latency = self.latency
-        pending = self._pending.setdefault(proc, [0, 0.0, min(16, self.batch_size)])
         clock = time.monotonic
+        pending = self._pending.setdefault(proc, [0, 0.0, min(16, self.batch_size), clock()])
 
         def send_later(data):
             units.append(data)
             n = pending[0] = pending[0] + 1
             if n == 1:
-                pending[1] = clock()
-                if pending[2] == 1:
+                now = pending[1] = clock()
+                if pending[2] == 1 or now - pending[3] > latency:
                     self._flush_to(proc)
             elif n >= pending[2] or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
                 self._flush_to(proc)
@@ -299,34 +302,22 @@ class Executor:
         """Make source ``loc`` stoppable: once ``stop`` is set its next write
         ends the iteration (its emitters are swapped for ones that raise, so
         that writing costs nothing extra until then). With ``max_units`` its
-        writes are counted; where its units leave this process, a unit written
-        after a pause longer than ``latency`` (a source that waits for data)
-        goes out at once; where other local instances receive units from
+        writes are counted; where other local instances receive units from
         other processes, ``between`` runs during the source's writes too, so
         that a source whose one call never returns does not starve them."""
         if hasattr(stop, "on_stop"):
             stop.on_stop(lambda: loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped)))
-        remote = any(self._proc_of[t] != self.process for t in self.plan.downstream[loc.iid])
         if between is not None and not any(
                 self._proc_of[u] != self.process
                 for iid in self.local for u in self.plan.upstream[iid]):
             between = None  # nothing arrives from elsewhere
-        if not remote and max_units is None and between is None:
+        if max_units is None and between is None:
             return
-        latency, clock, flush = self.latency, time.monotonic, self.flush
-        state = [0, clock()]  # units written, time of the last write
+        state = [0]  # units written
 
         def watched(emit):
             def write(data):
-                if remote:
-                    now = clock()
-                    quiet = now - state[1] > latency
-                    state[1] = now
-                    emit(data)
-                    if quiet:
-                        flush()
-                else:
-                    emit(data)
+                emit(data)
                 if between is not None:
                     between()
                 state[0] += 1
@@ -450,6 +441,7 @@ class Executor:
             return
         start = time.perf_counter() if self.trace is not None else 0.0
         size = self.transport.send(proc, Data(batches))
+        pending[3] = time.monotonic()
         if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
             pending[2] = max(1, min(self.batch_size, BATCH_BYTES * count // size))
         else:
