@@ -71,15 +71,14 @@ class Refuse(d4p.IterativePE):
         return data
 
 
+@pytest.mark.timeout(60)
 def test_a_failure_stops_every_thread():
     graph = d4p.WorkflowGraph()
     source, refuse = Endless(), Refuse()
     refuse.numprocesses = 2
     graph.connect(source, "output", refuse, "input")
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph, mapping="threadpool", processes=3, batch_size=16)
-    assert time.monotonic() - start < 30
     assert info.value.pe == refuse.id and info.value.port == "input"
     assert info.value.data == "1000" and info.value.instance == 0
     assert "RuntimeError: no thousands here" in str(info.value)

@@ -1,7 +1,6 @@
 """The whole int_ext workflow, on the simple and multi mappings, offline and against a local server."""
 
 import os
-import time
 
 import d4p
 import pytest
@@ -100,6 +99,7 @@ def test_vizier_source_against_a_local_cone_server_gives_the_same_table(
     assert sorted(float(q["RA"]) for _, q in server.requests)[0] == 10.6847
 
 
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize(("mapping", "processes"), [("simple", None), ("multi", 2)])
 def test_unreachable_vizier_fails_the_run_in_time_and_leaves_no_csv(
     tmp_path, silent_url, mapping, processes
@@ -107,10 +107,8 @@ def test_unreachable_vizier_fails_the_run_in_time_and_leaves_no_csv(
     output = tmp_path / "vizier.csv"
     output.write_text("older results\n")
     graph, inputs = build_int_ext(output=str(output), url=silent_url, timeout=0.3, retries=0)
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed) as excinfo:
         d4p.run(graph, inputs, mapping=mapping, processes=processes)
-    assert time.monotonic() - start < 10
     message = str(excinfo.value)
     assert "get_votable" in message
     assert f"VizieR cone search (VII/237) at {silent_url} failed 1 time(s)" in message

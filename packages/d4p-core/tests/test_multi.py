@@ -88,13 +88,12 @@ def _failing_graph(pe_class):
     return graph
 
 
+@pytest.mark.timeout(30)
 def test_pe_exception_fails_fast_and_leaves_no_process():
     # (under spawn the conformance kit's failing case covers this: PEs defined
     # in a test module cannot be imported by a spawned process)
-    started = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed) as caught:
         d4p.run(_failing_graph(Boom), mapping="multi", processes=3)
-    assert time.monotonic() - started < 20
     err = caught.value
     assert err.pe.startswith("Boom") and err.port == "input" and err.data == "700"
     assert "with data 700: ValueError: cannot take 700" in str(err)

@@ -14,16 +14,15 @@ from d4p.examples import pipeline
 from mpi_processes import assert_no_leftovers, leftovers
 
 
+@pytest.mark.timeout(30)  # a failure ends the run: it does not wait for its timeout of 60 s
 @pytest.mark.parametrize("processes", [2, 4])
 def test_pe_exception_is_reported_like_simple(processes):
     graph, inputs = mpi_workflows.failing()
     with pytest.raises(d4p.WorkflowFailed) as simple:
         d4p.run(graph, inputs)
     graph, inputs = mpi_workflows.failing()
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph, inputs, mapping="mpi", processes=processes, timeout=60)
-    assert time.monotonic() - start < 10
     exc, want = info.value, simple.value
     assert exc.args[0] == want.args[0].replace(want.pe, exc.pe)
     assert "failed on input 'input' with data 500: ValueError: cannot take 500" in exc.args[0]
@@ -32,32 +31,29 @@ def test_pe_exception_is_reported_like_simple(processes):
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(30)
 def test_rank_killed_by_a_signal_fails_the_run():
     graph, inputs = mpi_workflows.killing()
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed, match=r"died without reporting an error: killed by "
                                                  r"signal 9 \(SIGKILL\).*the ranks ran rank 0: "
                                                  r".*Suicidal\d+\[\d\]"):
         d4p.run(graph, inputs, mapping="mpi", processes=3, timeout=60)
-    assert time.monotonic() - start < 10
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(30)
 def test_timeout_stops_a_run_that_never_ends():
     graph, inputs = mpi_workflows.sleeping()
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout"):
         d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=2)
-    assert time.monotonic() - start < 2 + 8
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(30)
 def test_timeout_stops_a_rank_stuck_in_pe_code():
     graph, inputs = mpi_workflows.stuck()
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout of 1 s and was stopped"):
         d4p.run(graph, inputs, mapping="mpi", processes=1, timeout=1)
-    assert time.monotonic() - start < 1 + 8
     assert_no_leftovers()
 
 
@@ -67,14 +63,13 @@ def test_missing_mpiexec_says_what_to_install():
         d4p.run(*pipeline(10), mapping="mpi", processes=2, mpiexec="/nonexistent/mpiexec")
 
 
+@pytest.mark.timeout(30)
 def test_broken_mpi_library_says_what_to_install(monkeypatch):
     monkeypatch.setenv("MPI4PY_LIBMPI", "/nonexistent/libmpi.so.12")
-    start = time.monotonic()
     with pytest.raises(d4p.UsageError) as info:
         d4p.run(*pipeline(10), mapping="mpi", processes=2, timeout=30)
     assert "cannot load an MPI library" in str(info.value)
     assert "pip install d4p-mpi" in str(info.value)
-    assert time.monotonic() - start < 15
     assert_no_leftovers()
 
 

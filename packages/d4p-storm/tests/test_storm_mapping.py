@@ -221,22 +221,20 @@ def chain(pe, n=5):
     return graph
 
 
+@pytest.mark.timeout(60)
 def test_timeout_stops_the_run_and_every_process():
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed, match=r"did not finish within 2 s \(option 'timeout'"):
         d4p.run(chain(Sleepy()), mapping="storm-harness", topology="slow_orphans", timeout=2)
-    assert time.monotonic() - start < 30
     assert storm_processes("slow_orphans") == []
 
 
+@pytest.mark.timeout(90)
 def test_a_dying_component_ends_the_run_without_hanging():
-    start = time.monotonic()
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(chain(Dies()), mapping="storm-harness", topology="dying_orphans")
     text = str(info.value)
     assert "the Storm run ended (exit status 1) before the workflow finished" in text
     assert "closed its pipes" in text and "exit status 7" in text
-    assert time.monotonic() - start < 60
     assert storm_processes("dying_orphans") == []
 
 
