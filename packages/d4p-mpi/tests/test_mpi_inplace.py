@@ -45,7 +45,6 @@ def test_in_place_failure_ends_every_rank_with_the_same_error(tmp_path):
         assert r["fields"] == ["Fragile1", 0, "input", "500"]
         assert "PE 'Fragile1' (instance 0) failed on input 'input' with data 500" in r["failed"]
         assert "ValueError: cannot take 500" in r["failed"]
-        assert r["seconds"] < 10
 
 
 def test_cli_under_mpiexec_prints_the_results_on_rank_zero(tmp_path):
