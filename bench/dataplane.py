@@ -34,100 +34,18 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import d4p  # noqa: E402
+from d4p.testing.workflows import large_arrays, mutual  # noqa: E402
 from rss import PeakRSS  # noqa: E402
 
 MIB8 = 1 << 20  # float64 elements in 8 MiB
 
 
-class Arrays(d4p.ProducerPE):
-    def __init__(self, count=600):
-        super().__init__()
-        self.count = count
-
-    def _process(self, inputs):
-        import numpy as np
-
-        for i in range(self.count):
-            self.write("output", (i, np.full(MIB8, float(i))))
-
-
-class Scale(d4p.IterativePE):
-    def _process(self, unit):
-        i, array = unit
-        return i, array * 2.0
-
-
-class Check(d4p.GenericPE):
-    def __init__(self):
-        super().__init__()
-        self._add_input("input", grouping="global")
-        self._add_output("output")
-        self.seen = self.good = 0
-
-    def process(self, inputs):
-        i, array = inputs["input"]
-        time.sleep(0.005)
-        self.seen += 1
-        self.good += int(array.shape == (MIB8,) and float(array.sum()) == 2.0 * i * MIB8)
-
-    def postprocess(self):
-        self.write("output", (self.seen, self.good))
-
-
 def arrays_graph(count: int) -> d4p.WorkflowGraph:
-    graph = d4p.WorkflowGraph()
-    scale = Scale()
-    scale.numprocesses = 2
-    graph.connect(Arrays(count), "output", scale, "input")
-    graph.connect(scale, "output", Check(), "input")
-    return graph
-
-
-class Keys(d4p.ProducerPE):
-    def __init__(self, units=1000000, offset=0):
-        super().__init__()
-        self.units, self.offset = units, offset
-
-    def _process(self, inputs):
-        write = self.write
-        for i in range(self.offset, self.offset + self.units):
-            write("output", (i % 97, i))
-
-
-class PerKey(d4p.GenericPE):
-    def __init__(self):
-        super().__init__()
-        self._add_input("input", grouping=[0])
-        self._add_output("output")
-
-    def process(self, inputs):
-        return {"output": inputs["input"][1]}
-
-
-class Total(d4p.GenericPE):
-    def __init__(self):
-        super().__init__()
-        self._add_input("input", grouping="global")
-        self._add_output("output")
-        self.total = self.count = 0
-
-    def process(self, inputs):
-        self.total += inputs["input"]
-        self.count += 1
-
-    def postprocess(self):
-        self.write("output", (self.count, self.total))
+    return large_arrays(count, elements=MIB8, pause=0.005)
 
 
 def mutual_graph(units: int) -> d4p.WorkflowGraph:
-    graph = d4p.WorkflowGraph()
-    per_key = PerKey()
-    per_key.numprocesses = 3
-    total = Total()
-    graph.connect(Keys(units, 0), "output", per_key, "input")
-    graph.connect(Keys(units, units), "output", per_key, "input")
-    graph.connect(per_key, "output", total, "input")
-    return graph
+    return mutual(units, keys=97)
 
 
 class Ticker(d4p.ProducerPE):

@@ -12,9 +12,8 @@ import textwrap
 import time
 
 import d4p
-import numpy as np
 import pytest
-from d4p.testing.workflows import ENDLESS_FILE
+from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -110,90 +109,18 @@ def test_an_open_file_under_spawn_is_one_clear_error(tmp_path):
         pe.log.close()
 
 
-class Arrays(d4p.ProducerPE):
-    def __init__(self, count):
-        super().__init__()
-        self.count = count
-
-    def _process(self, inputs):
-        for i in range(self.count):
-            self.write("output", (i, np.full(1 << 18, float(i))))  # 2 MiB
-
-
-class Scale(d4p.IterativePE):
-    def _process(self, unit):
-        i, array = unit
-        return i, array * 2.0
-
-
-class Check(d4p.GenericPE):
-    def __init__(self):
-        super().__init__()
-        self._add_input("input", grouping="global")
-        self._add_output("output")
-        self.good = 0
-
-    def process(self, inputs):
-        i, array = inputs["input"]
-        time.sleep(0.002)
-        self.good += int(float(array.sum()) == 2.0 * i * (1 << 18))
-
-    def postprocess(self):
-        self.write("output", self.good)
-
-
 @pytest.mark.parametrize("buffer_mb", [1, 8])
 def test_large_arrays_through_a_small_budget_arrive_intact(buffer_mb):
-    graph = d4p.WorkflowGraph()
-    scale, check = Scale(), Check()
-    scale.numprocesses = 2
-    graph.connect(Arrays(60), "output", scale, "input")
-    graph.connect(scale, "output", check, "input")
-    result = d4p.run(graph, mapping="multi", processes=4, buffer_mb=buffer_mb)
-    assert result[check.id]["output"] == [60]
+    result = d4p.run(large_arrays(60), mapping="multi", processes=4, buffer_mb=buffer_mb)
+    (ports,) = result.values()
+    assert ports["output"] == [(60, 60)]
 
 
 def test_workers_sending_to_each_other_with_tiny_queues_finish():
-    class Keys(d4p.ProducerPE):
-        def __init__(self, offset):
-            super().__init__()
-            self.offset = offset
-
-        def _process(self, inputs):
-            for i in range(self.offset, self.offset + 3000):
-                self.write("output", (i % 7, i))
-
-    class PerKey(d4p.GenericPE):
-        def __init__(self):
-            super().__init__()
-            self._add_input("input", grouping=[0])
-            self._add_output("output")
-
-        def process(self, inputs):
-            return {"output": inputs["input"][1]}
-
-    class Total(d4p.GenericPE):
-        def __init__(self):
-            super().__init__()
-            self._add_input("input", grouping="global")
-            self._add_output("output")
-            self.total = 0
-
-        def process(self, inputs):
-            self.total += inputs["input"]
-
-        def postprocess(self):
-            self.write("output", self.total)
-
-    graph = d4p.WorkflowGraph()
-    per_key, total = PerKey(), Total()
-    per_key.numprocesses = 3
-    graph.connect(Keys(0), "output", per_key, "input")
-    graph.connect(Keys(3000), "output", per_key, "input")
-    graph.connect(per_key, "output", total, "input")
-    result = d4p.run(graph, mapping="multi", processes=2, batch_size=1, queue_size=1,
-                     buffer_mb=1)
-    assert result[total.id]["output"] == [sum(range(6000))]
+    result = d4p.run(mutual(3000, keys=7), mapping="multi", processes=2, batch_size=1,
+                     queue_size=1, buffer_mb=1)
+    (ports,) = result.values()
+    assert ports["output"] == [(6000, sum(range(6000)))]
 
 
 ENDLESS = ENDLESS_FILE

@@ -545,6 +545,102 @@ def failure(n: int = 8):
     return graph, {src: 1}
 
 
+# -- data-plane shapes (tests and bench/dataplane.py) -----------------------------------
+
+
+class Ramp(ProducerPE):
+    """Writes ``(i, array)`` for ``i < count``: ``elements`` float64 values, all ``i``."""
+
+    def __init__(self, count: int, elements: int) -> None:
+        super().__init__()
+        self.count, self.elements = count, elements
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", (i, np.full(self.elements, float(i))))
+
+
+class Twice(IterativePE):
+    """``(i, array)`` → ``(i, 2 * array)``."""
+
+    def _process(self, data):
+        i, array = data
+        return i, array * 2.0
+
+
+class CheckTwice(GenericPE):
+    """'global', ``pause`` seconds a unit (slower than the producer): counts
+    the units and those whose array is intact; writes ``(seen, intact)``."""
+
+    def __init__(self, elements: int, pause: float) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.elements, self.pause = elements, pause
+        self.seen = self.intact = 0
+
+    def process(self, inputs):
+        import time
+
+        i, array = inputs["input"]
+        time.sleep(self.pause)
+        self.seen += 1
+        self.intact += int(array.shape == (self.elements,)
+                           and float(array.sum()) == 2.0 * i * self.elements)
+
+    def postprocess(self):
+        self.write("output", (self.seen, self.intact))
+
+
+def large_arrays(count: int, elements: int = 1 << 18, pause: float = 0.002) -> WorkflowGraph:
+    """Large NumPy units through a slow end: Ramp → Twice (2 instances) →
+    CheckTwice ('global'); writes ``[(count, count)]`` when every array arrived
+    intact."""
+    graph = WorkflowGraph()
+    twice = Twice()
+    twice.numprocesses = 2
+    graph.connect(Ramp(count, elements), "output", twice, "input")
+    graph.connect(twice, "output", CheckTwice(elements, pause), "input")
+    return graph
+
+
+class Keyed(ProducerPE):
+    """Writes ``(i % keys, i)`` for ``offset <= i < offset + units``."""
+
+    def __init__(self, units: int, offset: int = 0, keys: int = 97) -> None:
+        super().__init__()
+        self.units, self.offset, self.keys = units, offset, keys
+
+    def _process(self, inputs):
+        write, keys = self.write, self.keys
+        for i in range(self.offset, self.offset + self.units):
+            write("output", (i % keys, i))
+
+
+class Value(GenericPE):
+    """Grouped by key (``[0]``); writes the value of each ``(key, value)``."""
+
+    def __init__(self, numprocesses: int = 3) -> None:
+        super().__init__(numprocesses=numprocesses)
+        self._add_input("input", grouping=[0])
+        self._add_output("output")
+
+    def process(self, inputs):
+        return {"output": inputs["input"][1]}
+
+
+def mutual(units: int, keys: int = 97) -> WorkflowGraph:
+    """Processes that send to each other: two Keyed producers → Value (3
+    instances, by key) → Total ('global'); writes ``[(n, n * (n - 1) // 2)]``
+    with ``n = 2 * units``."""
+    graph = WorkflowGraph()
+    value = Value()
+    graph.connect(Keyed(units, 0, keys), "output", value, "input")
+    graph.connect(Keyed(units, units, keys), "output", value, "input")
+    graph.connect(value, "output", Total("global"), "input")
+    return graph
+
+
 # -- endless streams (tests of stopping) -------------------------------------------------
 
 
