@@ -39,6 +39,17 @@ def _wait_gone(sid: int, seconds: float) -> list[int]:
     return _session_pids(sid)
 
 
+def _catches(pid: int, *signums: int) -> bool:
+    """Whether process ``pid`` has handlers for every signal of ``signums``."""
+    try:
+        status = open(f"/proc/{pid}/status").read()  # noqa: SIM115
+    except OSError:
+        return False
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+                 .split()[1], 16)
+    return all(caught >> (signum - 1) & 1 for signum in signums)
+
+
 def _numbers(n):
     @d4p.producer
     def numbers():
@@ -138,6 +149,9 @@ def _start(tmp_path, mapping: str = "multi", *extra: str, source: str = ENDLESS
     while len(_session_pids(proc.pid)) < processes and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(_session_pids(proc.pid)) >= processes, "the workers did not start"
+    while not _catches(proc.pid, signal.SIGINT, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.05)  # d4p's handlers are installed: the run has begun
+    assert _catches(proc.pid, signal.SIGINT, signal.SIGTERM), "d4p did not handle signals"
     time.sleep(0.5)
     return proc
 
