@@ -46,6 +46,7 @@ import functools
 import heapq
 import math
 import operator
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ from .pe import GROUPING, GenericPE, IterativePE
 __all__ = [
     "PARTIAL", "AggregateError", "AggregatePE", "Combiner", "PartialAggregatePE", "count",
     "custom", "distinct", "max", "mean", "min", "split_aggregates", "std", "sum", "top",
-    "variance",
+    "Unfolded", "variance",
 ]
 
 PARTIAL = "partial"
@@ -167,7 +168,9 @@ class AggregatePE(GenericPE):
 
 class PartialAggregatePE(IterativePE):
     """Folds units into bounded partial states for an :class:`AggregatePE`;
-    the plan places one behind each PE that feeds an aggregate."""
+    the plan places one behind each PE that feeds an aggregate. The executor
+    hands a partial in the process of its feeder lists of units
+    (:meth:`fold`), not one call per unit."""
 
     def __init__(self, final: AggregatePE, numprocesses: int = 1) -> None:
         super().__init__()
@@ -178,33 +181,72 @@ class PartialAggregatePE(IterativePE):
         self.value = final.value
         self.each = final.combiner.each
         self.bound = final.partial_size
-        self.states: dict[Any, Any] = {}
+        # a count by key: every unit adds 1 to an int, so a Counter counts them (in C)
+        self.counting = self.key is not None and self.each == 1 \
+            and self.add is operator.add and self.create is _zero
+        self.states: dict[Any, Any] = Counter() if self.counting else {}
         self.folded = 0
 
     def _process(self, data):
-        if self.each is not None:
-            value = self.each
-        else:
-            value = data if self.value is None else self.value(data)
-        states = self.states
-        if self.key is None:
-            try:
-                states[None] = self.add(states[None] if states else self.create(), value)
-            except Exception as exc:
-                raise _failed("add", None, exc) from exc
-            self.folded += 1
-            if self.folded >= self.bound:
-                self.flush()
-            return None
-        key = self.key(data)
-        old = states.get(key, _MISSING)
         try:
-            states[key] = self.add(self.create() if old is _MISSING else old, value)
-        except Exception as exc:
-            raise _failed("add", key, exc) from exc
-        if old is _MISSING and len(states) >= self.bound:
-            self.flush()
-        return None
+            self.fold((data,))
+        except Unfolded as exc:
+            raise exc.error from None
+
+    def fold(self, units: Sequence) -> None:
+        """Fold ``units`` in order, writing the states held whenever the bound
+        is reached. A unit that fails raises :class:`Unfolded` naming it."""
+        states = self.states
+        if self.counting and len(states) + len(units) < self.bound:
+            try:
+                states.update(map(self.key, units))
+            except Exception:
+                for data in units:  # the first unit whose key fails
+                    try:
+                        self.key(data)
+                    except Exception as exc:
+                        raise Unfolded(data, exc) from None
+                raise
+        elif self.key is None:
+            self._fold_global(units)
+        else:
+            self._fold_keyed(units)
+
+    def _fold_keyed(self, units: Sequence) -> None:
+        states, bound, key, value, each = self.states, self.bound, self.key, self.value, self.each
+        add, create = self.add, self.create
+        for data in units:
+            try:
+                k = key(data)
+                old = states.get(k, _MISSING)
+                v = each if each is not None else data if value is None else value(data)
+            except Exception as exc:
+                raise Unfolded(data, exc) from None
+            try:
+                states[k] = add(create() if old is _MISSING else old, v)
+            except Exception as exc:
+                raise Unfolded(data, _failed("add", k, exc)) from exc
+            if old is _MISSING and len(states) >= bound:
+                self.flush()
+
+    def _fold_global(self, units: Sequence) -> None:
+        states, bound, value, each, add = self.states, self.bound, self.value, self.each, self.add
+        state = states.pop(None, _MISSING)
+        for data in units:
+            try:
+                v = each if each is not None else data if value is None else value(data)
+            except Exception as exc:
+                raise Unfolded(data, exc) from None
+            try:
+                state = add(self.create() if state is _MISSING else state, v)
+            except Exception as exc:
+                raise Unfolded(data, _failed("add", None, exc)) from exc
+            self.folded += 1
+            if self.folded >= bound:
+                states[None], state = state, _MISSING
+                self.flush()
+        if state is not _MISSING:
+            states[None] = state
 
     def flush(self) -> None:
         """Write every partial state held, then hold none."""
@@ -221,6 +263,16 @@ class PartialAggregatePE(IterativePE):
 
     def postprocess(self):
         self.flush()
+
+
+class Unfolded(Exception):
+    """A unit that a partial aggregate could not fold: ``unit``, and ``error``
+    (what its key, value or add raised). The executor reports it as the
+    partial's failure on that unit."""
+
+    def __init__(self, unit: Any, error: BaseException) -> None:
+        super().__init__(unit, error)
+        self.unit, self.error = unit, error
 
 
 _MISSING = object()  # never leaves the process that compares with it

@@ -21,12 +21,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .aggregate import PartialAggregatePE, Unfolded
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, WorkflowFailed
 from .grouping import PAIR
 from .pe import ConsumerPE, GenericPE, IterativePE
 from .plan import Plan, Route
 from .tracing import Trace, pickled_size
+
+FOLD_BATCH = 1024
+"""Units a partial aggregate in the process of its feeder is handed at once."""
 
 BATCH_BYTES = 1 << 20
 """A batch for another worker holds about this many bytes at most: the
@@ -107,6 +111,7 @@ class Executor:
             pe = plan.new_pe(inst.iid, reuse=reuse)
             self.local[inst.iid] = _Local(inst.iid, pe, len(plan.upstream[inst.iid]))
         self._receivers: dict[tuple[int, str], Callable[[Any], None]] = {}
+        self._folds: dict[int, list[Callable[[], None]]] = {}  # iid → its fold_now()s
         self._unfinished = len(self.local)
         if self.trace is not None:
             for loc in self.local.values():
@@ -157,6 +162,9 @@ class Executor:
 
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
+            loc = self.local[target]
+            if isinstance(loc.pe, PartialAggregatePE) and self.trace is None:
+                return self._fold_later(loc, port)
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
         units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
@@ -175,6 +183,40 @@ class Executor:
                 self._flush_to(proc)
 
         return send_later
+
+    def _fold_later(self, loc: _Local, port: str) -> Callable[[Any], None]:
+        """Map-side combining: the units written to a partial aggregate in this
+        process are folded :data:`FOLD_BATCH` at a time (and all before its
+        end of stream), one call for many units."""
+        units: list = []
+        fold = loc.pe.fold
+
+        def fold_now():
+            if not units:
+                return
+            batch = units[:]
+            units.clear()
+            loc.calls += len(batch)
+            loc.busy = True
+            try:
+                fold(batch)
+            except _PASS:
+                raise
+            except Unfolded as exc:
+                raise _failure(loc, port, exc.unit, exc.error) from None
+            except Exception as exc:
+                raise _failure(loc, port, None, exc) from None
+            loc.busy = False
+
+        append = units.append
+
+        def fold_later(data):
+            append(data)
+            if len(units) >= FOLD_BATCH:
+                fold_now()
+
+        self._folds.setdefault(loc.iid, []).append(fold_now)
+        return fold_later
 
     def _emitter(self, loc: _Local, port: str) -> Callable[[Any], None]:
         routes = self.plan.routes_from.get((loc.pe_id, port), ())
@@ -401,6 +443,8 @@ class Executor:
             self._finish(loc)
 
     def _finish(self, loc: _Local) -> None:
+        for fold_now in self._folds.get(loc.iid, ()):
+            fold_now()
         loc.busy = True
         try:
             if loc.sample is None:
