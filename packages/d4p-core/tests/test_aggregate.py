@@ -20,6 +20,7 @@ from d4p.testing.aggregates import (
     FORMS,
     Cycle,
     check_aggregates,
+    distinct_keys,
     parity,
     records,
     results,
@@ -140,6 +141,26 @@ def test_a_partial_flushes_when_it_holds_partial_size_keys(mapping):
     counts = aggregate.count(by=0)
     graph.connect(source, "output", counts, "input")
     assert d4p.run(graph, mapping=mapping, processes=2).summary.units[counts.id] == 10
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_partial_state_stays_within_its_bound_on_a_stream_of_distinct_keys():
+    """The memory test: 200,000 distinct keys through a partial with a bound of
+    1,000 keys. The source's process (the source and the partial, nothing
+    else) grows its peak resident memory by well under 5 MiB, while the same
+    run with a bound above the number of keys grows it by more (the partial
+    then holds every key): the measure sees an unbounded partial.
+    ``bench/aggregate_memory.py`` runs the same code with 10M keys."""
+    n, limit = 200_000, 5 << 20
+    grown = {}
+    for bound in (1_000, n + 1):
+        graph, inputs, pes = distinct_keys(n, partial_size=bound)
+        result = d4p.run(graph, inputs, mapping="multi", processes=2, buffer_mb=2)
+        assert result[pes["keys"].id]["output"] == [n]  # n keys, counts adding up to n:
+        assert result[pes["total"].id]["output"] == [n]  # every key counted once
+        assert result.summary.units[pes["counts"].id] == n  # one state per key
+        (grown[bound],) = result[pes["source"].id]["memory"]
+    assert grown[1_000] < limit < grown[n + 1], grown
 
 
 def test_a_global_partial_flushes_every_partial_size_units():

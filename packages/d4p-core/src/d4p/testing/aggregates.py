@@ -65,6 +65,63 @@ class Cycle(ProducerPE):
                 self.write("output", (k,))
 
 
+class DistinctKeys(ProducerPE):
+    """Writes ``(0,), (1,), … (n - 1,)``: ``n`` distinct keys. Then it writes
+    on output ``'memory'`` how many bytes the peak resident memory of its
+    process grew while it wrote them (``/proc/self``, so Linux only; ``None``
+    elsewhere): with a partial aggregate fused behind it, that is the
+    partial's states plus what waits to be sent."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self._add_output("memory")
+
+    def _process(self, inputs):
+        start = _peak_reset()
+        for i in range(self.n):
+            self.write("output", (i,))
+        self.write("memory", None if start is None else _status("VmHWM") - start)
+
+
+def _peak_reset() -> int | None:
+    """Reset this process's peak resident memory to its resident memory, and
+    return that (bytes); None where /proc/self cannot do it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status("VmRSS")
+    except OSError:
+        return None
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def distinct_keys(n: int, **options: Any) -> tuple[WorkflowGraph, dict, dict[str, Any]]:
+    """``(graph, inputs, pes)``: :class:`DistinctKeys` (``pes['source']``) →
+    ``count(by=0, **options)`` (``pes['counts']``) → a global ``count()``
+    (``pes['keys']``) and ``sum(value=1)`` (``pes['total']``). Every key is
+    counted once when both write ``n``: ``n`` keys with counts of at least 1
+    that add up to ``n``. The source runs in a partition of its own, so its
+    process holds the source, the partial behind it and nothing else."""
+    graph = WorkflowGraph()
+    source = DistinctKeys(n)
+    counts = aggregate.count(by=0, **options)
+    keys, total = aggregate.count(), aggregate.sum(value=1)
+    graph.connect(source, "output", counts, "input")
+    graph.connect(counts, "output", keys, "input")
+    graph.connect(counts, "output", total, "input")
+    graph.partitions = [[source], [counts, keys, total]]
+    return graph, {source: 1}, {"source": source, "counts": counts, "keys": keys,
+                                "total": total}
+
+
 class Pass(IterativePE):
     """Passes records on (the parallel stage the partial aggregates join)."""
 
@@ -159,5 +216,5 @@ def check_aggregates(mapping: str, processes: int | None = None, *, n: int = 200
     return found
 
 
-__all__ = ["FORMS", "Cycle", "REL_TOL", "aggregates", "check_aggregates", "parity", "records",
-           "results", "same", "workflow"]
+__all__ = ["FORMS", "Cycle", "DistinctKeys", "REL_TOL", "aggregates", "check_aggregates",
+           "distinct_keys", "parity", "records", "results", "same", "workflow"]
