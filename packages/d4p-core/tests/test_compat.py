@@ -24,6 +24,7 @@ from d4p.compat.core import GenericPE
 from d4p.compat.new import aggregate, monitoring, multi_process, processor, simple_process
 from d4p.compat.utils import load_graph
 from d4p.compat.workflow_graph import WorkflowGraph, WorkflowNode, draw
+from d4p.plan import make_plan
 from d4p.plugins import installed_mappings
 
 MAPPINGS = [("simple", 1)]
@@ -276,28 +277,43 @@ class Pairs(ProducerPE):
             self.write("output", (v, 2 * v))
 
 
-def with_partials(composite, instances):
-    """``composite`` with ``instances`` instances of its partial PE."""
-    (partial,) = [pe for pe in composite.get_contained_objects()
-                  if composite.graph.in_degree(composite.objToNode[pe]) == 0]
-    partial.numprocesses = instances
-    return composite
+class Through(IterativePE):
+    def _process(self, data):
+        return data
 
 
 @pytest.mark.parametrize(("mapping", "processes"), MAPPINGS, ids=MAPPING_IDS)
 def test_partials_of_several_instances_merge_into_one_result(mapping, processes):
-    pairs = Pairs()
-    summed = with_partials(aggregate.parallelSum([0, 1]), 3)
-    spread = with_partials(aggregate.parallelStdDev(1), 3)
+    """The aggregates are fed by 3 instances: the plan puts a partial behind each."""
+    pairs, through = Pairs(), Through()
+    through.numprocesses = 3
+    summed, spread = aggregate.parallelSum([0, 1]), aggregate.parallelStdDev(1)
     graph = WorkflowGraph()
-    graph.connect(pairs, "output", summed, "input")
-    graph.connect(pairs, "output", spread, "input")
+    graph.connect(pairs, "output", through, "input")
+    graph.connect(through, "output", summed, "input")
+    graph.connect(through, "output", spread, "input")
     got = {pe.rstrip("0123456789"): ports["output"]
            for pe, ports in run(graph, {pairs: 1}, mapping, processes).items()}
     assert got["SumPE"] == [[4950, 9900]]
     ((std, count, total, _),) = got["StdDevReducePE"]
     assert (count, total) == (100, 9900)
     assert math.isclose(std, statistics.stdev(2 * v for v in range(100)))
+
+
+def test_parallel_aggregates_are_d4p_aggregates_with_dispel4pys_ids():
+    """Each composite holds one d4p.aggregate PE, numbered as dispel4py's
+    merging PE (its partial PE took the number before)."""
+    WorkflowNode.node_counter = 0
+    made = [make() for make in (aggregate.parallelSum, aggregate.parallelCount,
+                                aggregate.parallelMin, aggregate.parallelMax,
+                                aggregate.parallelAvg, aggregate.parallelStdDev)]
+    pes = [pe for composite in made for pe in composite.get_contained_objects()]
+    assert all(isinstance(pe, d4p.aggregate.AggregatePE) for pe in pes)
+    assert [pe.id for pe in pes] == ["SumPE1", "CountReduce3", "MinPE5", "MaxPE7",
+                                     "AverageReducePE9", "StdDevReducePE11"]
+    graph = WorkflowGraph()
+    graph.connect(Values([1, 2]), "output", made[0], "input")
+    assert "SumPE1.partial" in make_plan(graph, 2).by_pe  # counted next to Values
 
 
 def test_aggregates_of_no_data():

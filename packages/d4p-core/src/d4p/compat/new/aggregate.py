@@ -1,12 +1,21 @@
-"""``dispel4py.new.aggregate``: aggregations that run in parallel, as
-composites of a partial PE (one result per instance, written at the end of
-the stream) and a merging PE that receives every partial (``'global'``).
+"""``dispel4py.new.aggregate``: aggregations that run in parallel.
 
-Data units are lists or tuples; ``indexes`` pick the positions aggregated.
-Each aggregate writes one list at the end, as in dispel4py:
-``parallelSum() -> [sum]``, ``parallelCount() -> [count]``, ``parallelMin()``
-/ ``parallelMax() -> [value]``, ``parallelAvg() -> [average, count, sum]``,
-``parallelStdDev() -> (stddev, count, sum, sum of squares)``.
+``parallelSum``, ``parallelCount``, ``parallelMin``, ``parallelMax``,
+``parallelAvg`` and ``parallelStdDev`` are composites holding one
+:mod:`d4p.aggregate` PE, so the plan counts next to the PEs that feed them
+(partial states cross processes, not units; Spark merges them natively) and
+one instance merges the partials. Data units are lists or tuples; ``indexes``
+pick the positions aggregated. Each writes one value at the end, as in
+dispel4py: ``parallelSum() -> [sum, ...]``, ``parallelCount() -> [count]``,
+``parallelMin()`` / ``parallelMax() -> [value, ...]``, ``parallelAvg() ->
+[average, count, sum]``, ``parallelStdDev() -> (stddev, count, sum, sum of
+squares)``; the result is keyed by dispel4py's id of its merging PE
+(``SumPE1``, ``CountReduce1``, ``MinPE1``, ``MaxPE1``, ``AverageReducePE1``,
+``StdDevReducePE1``: the partial PE of dispel4py's composite takes the
+number before it).
+
+dispel4py's PE classes (``SumPE``, ``AverageParallelPE``, …) and
+``parallel_aggregate(instPE, reducePE)`` remain for composites built by hand.
 
 dispel4py bugs not reproduced (d4p follows the documented intent):
 ``MaxPE`` started from 0 (the maximum of negative numbers was 0); sums,
@@ -16,14 +25,19 @@ deviation of no data raised ``ZeroDivisionError``; the standard deviation's
 merge read the partials' fields shifted by one (it wrote the partials' count
 as the sum and their standard deviation as the count); ``ContinuousReducePE``
 wrote the same list object every time, so earlier outputs changed later.
+The minimum, maximum and sum of no data are ``[None]``, ``[None]`` and
+``[0]``; the average and standard deviation of no data write nothing.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+
+from d4p import aggregate as d4p_aggregate
 
 from ..core import GenericPE
-from ..workflow_graph import WorkflowGraph
+from ..workflow_graph import WorkflowGraph, WorkflowNode
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -186,34 +200,105 @@ def parallel_aggregate(instPE, reducePE) -> WorkflowGraph:  # noqa: N803 (dispel
     return composite
 
 
+class _Parts:
+    """The monoid of several :mod:`d4p.aggregate` combiners side by side: a
+    state is the list of theirs; ``picks[j]`` takes part *j*'s value from a
+    unit (unused when the combiner adds a constant, as count does);
+    ``result`` makes the output from the parts' results."""
+
+    def __init__(self, makes, picks, result) -> None:
+        self.combiners = [make().combiner for make in makes]
+        self.picks = list(picks)
+        self.result = result
+
+    def create(self) -> list:
+        return [c.create() for c in self.combiners]
+
+    def add(self, state: list, unit) -> list:
+        for j, (c, pick) in enumerate(zip(self.combiners, self.picks, strict=True)):
+            state[j] = c.add(state[j], c.each if c.each is not None else pick(unit))
+        return state
+
+    def merge(self, a: list, b: list) -> list:
+        return [c.merge(x, y) for c, x, y in zip(self.combiners, a, b, strict=True)]
+
+    def finish(self, state: list):
+        return self.result([c.result(s) for c, s in zip(self.combiners, state, strict=True)])
+
+
+class _Square:
+    """The square of position ``index`` of a unit."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __call__(self, unit):
+        v = unit[self.index]
+        return v * v
+
+
+def _average(parts: list) -> list:
+    count, total = parts
+    return [total / count, count, total]
+
+
+def _std_dev(parts: list) -> tuple:
+    return tuple(parts)
+
+
+def _composite(name: str, parts: _Parts, empty: bool = True) -> WorkflowGraph:
+    """A dispel4py composite (input ``'input'``, output ``'output'``) of one
+    global d4p aggregate named ``name`` that computes ``parts``."""
+    pe = d4p_aggregate.custom(parts.create, parts.add, parts.merge, parts.finish, empty=empty,
+                              name=name)
+    WorkflowNode.node_counter += 1  # the number of dispel4py's partial PE
+    composite = WorkflowGraph()
+    composite.add(pe)
+    composite.inputmappings = {"input": (pe, INPUT_NAME)}
+    composite.outputmappings = {"output": (pe, OUTPUT_NAME)}
+    return composite
+
+
+def _each(make, indexes) -> _Parts:
+    indexes = list(indexes)
+    return _Parts([make] * len(indexes), [operator.itemgetter(i) for i in indexes], list)
+
+
 def parallelCount() -> WorkflowGraph:  # noqa: N802 (dispel4py API)
     """Counts the data units: writes ``[count]``."""
-    merge = SumPE([0])
-    merge.name = "CountReduce"
-    return parallel_aggregate(CountPE(), merge)
+    return _composite("CountReduce", _Parts([d4p_aggregate.count], [None], list))
 
 
 def parallelSum(indexes=(0,)) -> WorkflowGraph:  # noqa: N802 (dispel4py API)
     """Sums positions ``indexes`` of the units: writes ``[sum, ...]``."""
-    return parallel_aggregate(SumPE(indexes), SumPE(range(len(indexes))))
+    return _composite("SumPE", _each(d4p_aggregate.sum, indexes))
 
 
 def parallelMin(indexes=(0,)) -> WorkflowGraph:  # noqa: N802 (dispel4py API)
     """The minimum at positions ``indexes``: writes ``[min, ...]``."""
-    return parallel_aggregate(MinPE(indexes), MinPE(range(len(indexes))))
+    return _composite("MinPE", _each(d4p_aggregate.min, indexes))
 
 
 def parallelMax(indexes=(0,)) -> WorkflowGraph:  # noqa: N802 (dispel4py API)
     """The maximum at positions ``indexes``: writes ``[max, ...]``."""
-    return parallel_aggregate(MaxPE(indexes), MaxPE(range(len(indexes))))
+    return _composite("MaxPE", _each(d4p_aggregate.max, indexes))
 
 
 def parallelAvg(index=0) -> WorkflowGraph:  # noqa: N802 (dispel4py API)
     """The average at position ``index``: writes ``[average, count, sum]``."""
-    return parallel_aggregate(AverageParallelPE(index), AverageReducePE())
+    return _composite("AverageReducePE", _Parts(
+        [d4p_aggregate.count, d4p_aggregate.sum], [None, operator.itemgetter(index)],
+        _average), empty=False)
 
 
 def parallelStdDev(index=0) -> WorkflowGraph:  # noqa: N802 (dispel4py API)
-    """The sample standard deviation at position ``index``: writes
-    ``(stddev, count, sum, sum of squares)``."""
-    return parallel_aggregate(StdDevPE(index), StdDevReducePE())
+    """The sample standard deviation at position ``index`` (``None`` for one
+    value): writes ``(stddev, count, sum, sum of squares)``."""
+    value = operator.itemgetter(index)
+    return _composite("StdDevReducePE", _Parts(
+        [_sample_std, d4p_aggregate.count, d4p_aggregate.sum, d4p_aggregate.sum],
+        [value, None, value, _Square(index)], _std_dev), empty=False)
+
+
+def _sample_std():
+    return d4p_aggregate.std(ddof=1)
