@@ -120,7 +120,8 @@ def main() -> None:
 
 
 def _size_names(workload: str) -> list[str]:
-    return {"pipeline": ["n"], "wordcount": ["words"], "cpu": ["n"], "memory": ["n"]}[workload]
+    return {"pipeline": ["n"], "wordcount": ["words"],
+            "wordcount_aggregate": ["words"], "cpu": ["n"], "memory": ["n"]}[workload]
 
 
 if __name__ == "__main__":

@@ -158,6 +158,20 @@ def wordcount(words=200_000, vocabulary=1000, counters=2):
     return graph, {producer: 1}
 
 
+def wordcount_aggregate(words=200_000, vocabulary=1000, counters=2):
+    """The same word count with ``d4p.aggregate.count(by=0)`` as the counter
+    (d4p only): the plan counts words next to the producer, so per-word
+    partial counts cross processes, not words."""
+    from d4p import aggregate
+
+    graph = WorkflowGraph()
+    producer, collector = WordProducer(words, vocabulary), CountCollector()
+    counter = aggregate.count(by=0, numprocesses=counters)
+    graph.connect(producer, "output", counter, "input")
+    graph.connect(counter, "output", collector, "input")
+    return graph, {producer: 1}
+
+
 def wordcount_expected(words=200_000, vocabulary=1000):
     rng = random.Random(1)
     vocab = [f"w{i:04d}" for i in range(vocabulary)]
@@ -247,6 +261,7 @@ def memory_expected(n=5_000_000):
 WORKLOADS = {
     "pipeline": (pipeline, pipeline_expected),
     "wordcount": (wordcount, wordcount_expected),
+    "wordcount_aggregate": (wordcount_aggregate, wordcount_expected),
     "cpu": (cpu, cpu_expected),
     "memory": (memory, memory_expected),
 }
