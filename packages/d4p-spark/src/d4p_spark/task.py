@@ -193,6 +193,8 @@ class StageTask:
                            for source in plan.upstream[target]
                            if plan.instances[source].process != process]
             drive(executor, stream)
+            for _ in stream.records:  # a source stage never reads its (empty) partition:
+                pass  # PySpark reuses a Python worker only once its input is read to the end
             summary = (META, stage.number, index, executor.results, executor.counts(), None,
                        executor.take_events(final=True))
         except _Closed:
