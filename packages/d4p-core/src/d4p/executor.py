@@ -29,6 +29,9 @@ from .pe import ConsumerPE, GenericPE, IterativePE
 from .plan import Plan, Route
 from .tracing import Trace, pickled_size
 
+BETWEEN_WRITES = 0.001
+"""Seconds between two calls of the driver's housekeeping during a source's writes."""
+
 FOLD_BATCH = 1024
 """Units a partial aggregate in the process of its feeder is handed at once."""
 
@@ -345,7 +348,8 @@ class Executor:
         ends the iteration (its emitters are swapped for ones that raise, so
         that writing costs nothing extra until then). With ``max_units`` its
         writes are counted; where other local instances receive units from
-        other processes, ``between`` runs during the source's writes too, so
+        other processes, ``between`` runs during the source's writes too (at
+        most every :data:`BETWEEN_WRITES` seconds, not at every write), so
         that a source whose one call never returns does not starve them."""
         if hasattr(stop, "on_stop"):
             stop.on_stop(lambda: loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped)))
@@ -355,13 +359,15 @@ class Executor:
             between = None  # nothing arrives from elsewhere
         if max_units is None and between is None:
             return
-        state = [0]  # units written
+        state = [0, 0.0]  # units written, when ``between`` runs next
+        clock = time.monotonic
 
         def watched(emit):
             def write(data):
                 emit(data)
-                if between is not None:
+                if between is not None and clock() >= state[1]:
                     between()
+                    state[1] = clock() + BETWEEN_WRITES
                 state[0] += 1
                 if max_units is not None and state[0] >= max_units:
                     raise _SourceStopped
