@@ -30,6 +30,7 @@ interpreters. Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -46,29 +47,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import workloads  # noqa: E402
 
 
-def plain(words: int, mapping: str, processes: int, **options) -> list:
-    (out,) = d4p.run(*workloads.wordcount(words), mapping=mapping, processes=processes,
-                     **options).values()
-    return out["output"]
+def word_count(build, words: int, mapping: str, processes: int, **options) -> list:
+    """The top words of a run of the workflow ``build(words)``."""
+    (out,) = d4p.run(*build(words), mapping=mapping, processes=processes, **options).values()
+    top = out["output"]
+    return top[0] if build is examples.wordcount_aggregate else top  # one list of pairs
 
 
-def aggregated(words: int, mapping: str, processes: int, **options) -> list:
-    (out,) = d4p.run(*workloads.wordcount_aggregate(words), mapping=mapping,
-                     processes=processes, **options).values()
-    return out["output"]
-
-
-def plain_example(words: int, mapping: str, processes: int, **options) -> list:
-    (out,) = d4p.run(*examples.wordcount(words), mapping=mapping, processes=processes,
-                     **options).values()
-    return out["output"]
-
-
-def aggregated_example(words: int, mapping: str, processes: int, **options) -> list:
-    (out,) = d4p.run(*examples.wordcount_aggregate(words), mapping=mapping,
-                     processes=processes, **options).values()
-    (top,) = out["output"]
-    return top
+PAIRS = {  # (plain PEs, d4p.aggregate)
+    "bench/workloads.py": (workloads.wordcount, workloads.wordcount_aggregate),
+    "d4p.examples": (examples.wordcount, examples.wordcount_aggregate),
+}
 
 
 def dispel4py_multi(words: int) -> float:
@@ -98,8 +87,9 @@ def main(argv=None) -> None:
                         help="also time dispel4py 1.2.1 multi -n 4 on the plain word count")
     args = parser.parse_args(argv)
     options = {"timeout": 120} if args.mapping == "mpi" else {}
+    which = "d4p.examples" if args.examples else "bench/workloads.py"
+    pair = [functools.partial(word_count, build) for build in PAIRS[which]]
     run = (args.words, args.mapping, args.processes)
-    pair = (plain_example, aggregated_example) if args.examples else (plain, aggregated)
     if pair[0](*run, **options) != pair[1](*run, **options):  # also the warm-up
         raise SystemExit("the two word counts disagree")
     times: tuple[list[float], list[float]] = ([], [])
@@ -120,7 +110,6 @@ def main(argv=None) -> None:
             theirs.append(dispel4py_multi(args.words))
     t_plain, t_agg = statistics.median(times[0]), statistics.median(times[1])
     c_plain, c_agg = statistics.median(cpus[0]), statistics.median(cpus[1])
-    which = "d4p.examples" if args.examples else "bench/workloads.py"
     print(f"word count ({which}), {args.words:,} words, {args.mapping} -n {args.processes}, "
           f"medians of {args.repeat}: plain PEs {t_plain:.3f} s ({c_plain:.3f} CPU s), "
           f"d4p.aggregate {t_agg:.3f} s ({c_agg:.3f} CPU s); throughput ratio "
