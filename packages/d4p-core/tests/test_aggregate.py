@@ -200,15 +200,19 @@ def _bad_add(state, value):
     return state + value
 
 
-@pytest.mark.parametrize("mapping", ["simple", "multi"])
-def test_a_failing_add_names_the_pe_the_key_and_the_unit(mapping):
+def _failing_run(mapping, values, pe):
+    """The error text of a run of ``values`` → ``pe`` that fails."""
     graph = d4p.WorkflowGraph()
-    source = d4p.producer(_numbers)(values=[("a", 1), ("b", "x")])
-    total = aggregate.custom(int, _bad_add, _bad_add, by=0, value=1, name="total")
-    graph.connect(source, "output", total, "input")
+    graph.connect(d4p.producer(_numbers)(values=values), "output", pe, "input")
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph, mapping=mapping, processes=2)
-    text = str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_failing_add_names_the_pe_the_key_and_the_unit(mapping):
+    total = aggregate.custom(int, _bad_add, _bad_add, by=0, value=1, name="total")
+    text = _failing_run(mapping, [("a", 1), ("b", "x")], total)
     assert f"PE '{total.id}.partial'" in text
     assert "with data ('b', 'x')" in text
     assert "add of key 'b' failed: ValueError: not a number" in text
@@ -218,13 +222,8 @@ def test_a_failing_add_names_the_pe_the_key_and_the_unit(mapping):
 def test_a_unit_without_the_key_names_the_pe_and_the_unit(mapping):
     """A count by key folds many units at once: the error still names the one
     whose key failed, after the units before it."""
-    graph = d4p.WorkflowGraph()
-    source = d4p.producer(_numbers)(values=[("a",)] * 100 + [7] + [("b",)])
     counts = aggregate.count(by=0)
-    graph.connect(source, "output", counts, "input")
-    with pytest.raises(d4p.WorkflowFailed) as info:
-        d4p.run(graph, mapping=mapping, processes=2)
-    text = str(info.value)
+    text = _failing_run(mapping, [("a",)] * 100 + [7] + [("b",)], counts)
     assert f"PE '{counts.id}.partial'" in text
     assert "with data 7: TypeError: 'int' object is not subscriptable" in text
 
