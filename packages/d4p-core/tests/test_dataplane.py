@@ -229,6 +229,54 @@ def test_a_second_signal_during_a_slow_postprocess_aborts_at_once(tmp_path, mapp
         _end(proc)
 
 
+ENDS_ITSELF = """
+    import d4p
+    from d4p.testing.workflows import Count
+
+    class Feed(d4p.ProducerPE):
+        \"\"\"A source whose one call would run forever, until its feed is done.\"\"\"
+
+        def _process(self, inputs):
+            i = 0
+            while True:
+                if i == 12345:  # the feed closed
+                    raise d4p.StopSource
+                self.write("output", i)
+                i += 1
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(Feed(), "output", Count(), "input")
+"""
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_source_that_ends_itself_ends_the_run_like_a_finite_one(tmp_path, mapping):
+    wf = tmp_path / "feed.py"
+    wf.write_text(textwrap.dedent(ENDS_ITSELF))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", mapping, "-n", "2"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [line.strip() for line in done.stdout.splitlines()[:2]] == [
+        "Count1.output: 1 value", "12345"]
+    assert "Count1" in done.stderr and "stopped" not in done.stderr
+
+
+def test_stop_source_from_a_pe_with_inputs_fails_the_run_naming_it():
+    @d4p.iterative
+    def picky(x):
+        if x == 3:
+            raise d4p.StopSource
+        return x
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(_numbers(5), "output", picky(), "input")
+    with pytest.raises(d4p.WorkflowFailed) as failed:
+        d4p.run(graph)
+    assert str(failed.value).startswith(
+        "PE 'picky1' (instance 0) failed on input 'input' with data 3: it raised "
+        "d4p.StopSource, but only a source (a PE without inputs) can end itself")
+
+
 @pytest.mark.parametrize("args", [["--batch-size", "0"], ["--queue-size", "-1"],
                                   ["--buffer-mb", "0"]])
 def test_non_positive_sizes_are_usage_errors(tmp_path, args):

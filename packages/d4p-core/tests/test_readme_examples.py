@@ -27,7 +27,8 @@ def _expected(block: str) -> list[str]:
     return want
 
 
-@pytest.mark.parametrize("marker", ["class Ticks", "class ByParity", "d4p.window.time(10"])
+@pytest.mark.parametrize("marker", ["class Ticks", "class Lines", "class ByParity",
+                                    "d4p.window.time(10"])
 def test_readme_example_prints_what_it_says(marker, tmp_path):
     (block,) = [b for b in BLOCKS if marker in b]
     script = tmp_path / "example.py"

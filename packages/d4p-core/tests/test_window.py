@@ -69,6 +69,46 @@ def test_keyed_time_windows(mapping):
                            ("y", 10, 20, [("y", 13)])]
 
 
+LAGGING = [("x", 1), ("y", 2), ("x", 15), ("y", 5), ("x", 27), ("y", 12)]
+"""Station y lags x: its 5 arrives after x's time has passed 10."""
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_shared_watermark_makes_a_lagging_key_late(mapping):
+    window = d4p.window.time(10, time=lambda u: u[1], by=0)
+    got = _run(window, LAGGING, mapping)
+    assert sorted(got) == [("x", 0, 10, [("x", 1)]), ("x", 10, 20, [("x", 15)]),
+                           ("x", 20, 30, [("x", 27)]), ("y", 0, 10, [("y", 2)]),
+                           ("y", 10, 20, [("y", 12)])]  # ("y", 5) was late
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_watermark_per_key_lets_keys_lag_each_other(mapping):
+    window = d4p.window.time(10, time=lambda u: u[1], by=0, watermark="key")
+    got = _run(window, LAGGING, mapping)
+    assert sorted(got) == [("x", 0, 10, [("x", 1)]), ("x", 10, 20, [("x", 15)]),
+                           ("x", 20, 30, [("x", 27)]), ("y", 0, 10, [("y", 2), ("y", 5)]),
+                           ("y", 10, 20, [("y", 12)])]
+
+
+def test_a_watermark_per_key_still_drops_a_keys_own_late_units():
+    window = d4p.window.time(10, time=lambda u: u[1], by=0, watermark="key")
+    got = _run(window, [("x", 1), ("y", 30), ("x", 12), ("x", 3), ("y", 4)])
+    assert got == [("x", 0, 10, [("x", 1)]), ("x", 10, 20, [("x", 12)]),
+                   ("y", 0, 10, [("y", 4)]), ("y", 30, 40, [("y", 30)])]
+    # ("x", 3) was late (x's 0-10 was written); ("y", 4) was not: y's 0-10 was open
+
+
+def test_per_key_windows_do_not_depend_on_how_keys_are_spread_over_instances():
+    units = [(k, t) for t in range(0, 60, 3) for k in "abcde"[: 1 + t % 5]]
+    outputs = []
+    for instances in (1, 3):
+        window = d4p.window.time(10, time=lambda u: u[1], by=0, watermark="key", slide=5)
+        window.numprocesses = instances
+        outputs.append(sorted(_run(window, units, "multi")))
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 20
+
+
 def test_a_graceful_stop_writes_the_open_windows():
     graph = d4p.WorkflowGraph()
     window = d4p.window.count(1000)
@@ -81,6 +121,8 @@ def test_a_graceful_stop_writes_the_open_windows():
     (lambda: d4p.window.count(0), "positive size"),
     (lambda: d4p.window.time(0, time=abs), "positive length"),
     (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
+    (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),
+    (lambda: d4p.window.time(5, time=abs, watermark="key"), "needs the key: give by="),
 ])
 def test_bad_window_parameters(make, said):
     with pytest.raises(ValueError, match=said):

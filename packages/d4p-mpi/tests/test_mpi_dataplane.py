@@ -155,7 +155,12 @@ def _windows(window, units):
     lambda: (d4p.window.time(10, time=lambda u: u), [1, 12, 3, 25, 14]),  # 3 is late
     lambda: (d4p.window.time(10, time=lambda u: u[1], by=0, slide=5, lateness=2),
              [("x", 1), ("y", 2), ("x", 11), ("y", 9), ("x", 21)]),
-], ids=["count-sliding", "count-keyed", "time-late", "time-keyed-sliding"])
+    lambda: (d4p.window.time(10, time=lambda u: u[1], by=0),  # ("y", 5) is late
+             [("x", 1), ("y", 2), ("x", 15), ("y", 5), ("x", 27), ("y", 12)]),
+    lambda: (d4p.window.time(10, time=lambda u: u[1], by=0, watermark="key"),  # not late
+             [("x", 1), ("y", 2), ("x", 15), ("y", 5), ("x", 27), ("y", 12)]),
+], ids=["count-sliding", "count-keyed", "time-late", "time-keyed-sliding",
+        "time-keyed-lagging", "time-watermark-per-key"])
 def test_windows_give_simples_outputs_on_mpi(make):
     window, units = make()
     want = d4p.run(_windows(window, units))[window.id]["output"]

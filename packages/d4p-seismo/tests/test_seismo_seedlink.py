@@ -17,7 +17,7 @@ import numpy as np
 import obspy
 import pytest
 from d4p.cli import main
-from d4p_seismo.seedlink import SeedLinkSource, StationWindows, WindowTraces
+from d4p_seismo.seedlink import ENDLESS, SeedLinkSource, StationWindows, WindowTraces
 from d4p_seismo.stacking import PairStack
 from d4p_seismo.synthetic import make_dataset
 from d4p_seismo.workflows import build_xcorr, summary_of
@@ -170,6 +170,24 @@ def test_sigint_writes_the_stack_so_far_and_exits_0(dataset, file_run, tmp_path)
         mean = np.mean([samples(written[(pair, start)]).astype(np.float64) for start in done], 0)
         assert np.allclose(stack.linear(), mean, atol=1e-6)
     assert len(stacks) == STATIONS * (STATIONS - 1) // 2
+
+
+@pytest.mark.parametrize("mapping, processes", [("simple", None), ("multi", 2)])
+def test_a_dialup_source_ends_the_run_when_the_server_ends_the_stream(dataset, mapping,
+                                                                      processes):
+    """FETCH: the server sends what it holds, then END; the source ends itself and
+    the run ends with every record counted, no stop needed."""
+    from d4p.testing.workflows import Count
+
+    with SeedLinkServer(dataset.directory, speed=0) as server:
+        graph = d4p.WorkflowGraph()
+        source, count = SeedLinkSource(server.address, "SY", channel="BHZ", dialup=True), Count()
+        graph.connect(source, "output", count, "input")
+        result = d4p.run(graph, {source: ENDLESS}, mapping=mapping, processes=processes,
+                         stop_after=120)
+        assert "FETCH" in server.commands
+        assert result[count.id]["output"] == [len(server.records)] and server.records
+    assert result.summary.stopped is None
 
 
 def test_records_are_cut_at_window_edges_and_the_window_matches_the_file(dataset):

@@ -32,6 +32,7 @@ from .pe import (
     IterativePE,
     ProducerPE,
     SimpleFunctionPE,
+    StopSource,
     consumer,
     iterative,
     producer,
@@ -50,8 +51,8 @@ __all__ = [
     "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option",
     "Outcome", "aggregate", "window",
     "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
-    "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__", "consumer",
-    "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",
+    "StopSource", "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__",
+    "consumer", "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",
     "installed_mappings", "iterative", "producer", "run", "stable_hash", "workflows",
 ]
 

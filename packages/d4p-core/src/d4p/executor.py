@@ -25,7 +25,7 @@ from .aggregate import PartialAggregatePE, Unfolded
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, WorkflowFailed
 from .grouping import PAIR
-from .pe import ConsumerPE, GenericPE, IterativePE
+from .pe import ConsumerPE, GenericPE, IterativePE, StopSource
 from .plan import Plan, Route
 from .tracing import Trace, pickled_size
 
@@ -326,7 +326,7 @@ class Executor:
                 loc.busy = True
                 try:
                     iterate(item)
-                except _SourceStopped:
+                except (_SourceStopped, StopSource):
                     loc.busy = False
                     break
                 except _PASS:
@@ -565,6 +565,10 @@ def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
     text = f"PE {loc.pe_id!r} (instance {loc.index}) failed {where}".rstrip()
     if shown is not None:
         text += f" with data {shown}"
-    text += f": {type(exc).__name__}: {exc}"
+    if isinstance(exc, StopSource):
+        text += (": it raised d4p.StopSource, but only a source (a PE without inputs) "
+                 "can end itself; this PE ends when its upstream PEs have ended")
+    else:
+        text += f": {type(exc).__name__}: {exc}"
     return WorkflowFailed(text, pe=loc.pe_id, instance=loc.index, port=port, data=shown,
                           traceback="".join(traceback.format_exception(exc)))

@@ -20,6 +20,25 @@ TYPE = "type"
 GROUPING = "grouping"
 
 
+class StopSource(Exception):
+    """Raised by a source (a PE without inputs) to end itself: it is called
+    no more, what it wrote (in this call too) is processed as usual, and
+    the run ends as a finite one does once every source has ended, with
+    every ``postprocess`` run. For a source that runs until the stream it
+    reads from ends::
+
+        class Feed(d4p.ProducerPE):
+            def _process(self, inputs):
+                record = self.connection.next()
+                if record is None:          # the server closed the stream
+                    raise d4p.StopSource
+                return record
+
+    It works the same in a ``@d4p.producer`` generator and on every
+    mapping. Raised by a PE that has inputs it fails the run (such a PE ends
+    when its upstream PEs have ended)."""
+
+
 class GenericPE:
     """Base class of every PE.
 

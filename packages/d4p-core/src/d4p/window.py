@@ -16,6 +16,17 @@ the largest time seen less ``lateness``; a unit older than a window already
 written is late, counted in ``late`` and left out. At the end of the stream
 (or a graceful stop) every open window is written, so nothing is lost.
 Windows are in order of their start (per key).
+
+With ``by``, the watermark is shared by the keys of an instance (the
+default, ``watermark="shared"``: a key that lags the others by more than
+``lateness`` loses its units as late, and a quiet key's windows are written
+as the others advance) or kept per key (``watermark="key"``: each key's
+windows close on its own time only, so keys may lag each other by any
+amount, and a key that goes quiet keeps its last window open until it
+speaks again or the stream ends). Per key, the outputs do not depend on
+how the keys are spread over instances::
+
+    per_station = d4p.window.time(600, time=start, by=station, watermark="key")
 """
 
 from __future__ import annotations
@@ -91,13 +102,18 @@ class CountWindow(_Window):
         self.pending.clear()
 
 
+WATERMARKS = ("shared", "key")
+
+
 class TimeWindow(_Window):
     """Windows of ``length`` in the units' own time (``time(unit)``: seconds,
     or any number), starting at multiples of ``slide`` (``None``: tumbling),
-    written once the watermark passes their end."""
+    written once the watermark passes their end: the instance's watermark
+    (``watermark="shared"``) or, with ``by``, the unit's key's own
+    (``watermark="key"``)."""
 
     def __init__(self, length: float, time: Callable[[Any], float], slide: float | None = None,
-                 by=None, lateness: float = 0.0) -> None:
+                 by=None, lateness: float = 0.0, watermark: str = "shared") -> None:
         if not length > 0:
             raise ValueError(f"a time window needs a positive length, not {length!r}")
         slide = length if slide is None else slide
@@ -106,11 +122,18 @@ class TimeWindow(_Window):
                              f"({length}), not {slide!r}")
         if lateness < 0:
             raise ValueError(f"lateness must not be negative, not {lateness!r}")
+        if watermark not in WATERMARKS:
+            raise ValueError(f"watermark is 'shared' (one for all keys) or 'key' (one per "
+                             f"key), not {watermark!r}")
+        if watermark == "key" and by is None:
+            raise ValueError("watermark='key' needs the key: give by= as well")
         super().__init__(by)
         self.length, self.slide, self.lateness, self.time = length, slide, lateness, time
+        self.per_key = watermark == "key"
         self.open: dict[Any, dict[float, list]] = {}  # key -> window start -> units
         self.closed: dict[Any, float] = {}  # key -> end of the last window written
-        self.watermark = -math.inf
+        self.watermark = -math.inf  # the shared one
+        self.watermarks: dict[Any, float] = {}  # key -> its own (watermark="key")
         self.late = 0
 
     def process(self, inputs):
@@ -129,21 +152,28 @@ class TimeWindow(_Window):
             start += self.slide
         if not placed:
             self.late += 1
-        if t - self.lateness > self.watermark:
-            self.watermark = t - self.lateness
-            self._emit(lambda end: end <= self.watermark)
+        mark = t - self.lateness
+        if self.per_key:
+            if mark > self.watermarks.get(key, -math.inf):
+                self.watermarks[key] = mark
+                self._emit(key, windows, mark)
+        elif mark > self.watermark:
+            self.watermark = mark
+            for key, windows in self.open.items():
+                self._emit(key, windows, mark)
 
-    def _emit(self, due) -> None:
-        for key, windows in self.open.items():
-            for start in sorted(windows):
-                end = start + self.length
-                if not due(end):
-                    break
-                self._out(key, start, end, windows.pop(start))
-                self.closed[key] = max(self.closed.get(key, -math.inf), end)
+    def _emit(self, key, windows: dict[float, list], watermark: float) -> None:
+        """Write ``key``'s windows that end at or before ``watermark``, oldest first."""
+        for start in sorted(windows):
+            end = start + self.length
+            if end > watermark:
+                break
+            self._out(key, start, end, windows.pop(start))
+            self.closed[key] = max(self.closed.get(key, -math.inf), end)
 
     def postprocess(self):
-        self._emit(lambda end: True)
+        for key, windows in self.open.items():
+            self._emit(key, windows, math.inf)
 
 
 def count(size: int, slide: int | None = None, *, by=None, partial: bool = True) -> CountWindow:
@@ -152,6 +182,6 @@ def count(size: int, slide: int | None = None, *, by=None, partial: bool = True)
 
 
 def time(length: float, *, time: Callable[[Any], float], slide: float | None = None,
-         by=None, lateness: float = 0.0) -> TimeWindow:
+         by=None, lateness: float = 0.0, watermark: str = "shared") -> TimeWindow:
     """A PE writing event-time windows ``(start, end, units)`` (see :class:`TimeWindow`)."""
-    return TimeWindow(length, time, slide, by, lateness)
+    return TimeWindow(length, time, slide, by, lateness, watermark)

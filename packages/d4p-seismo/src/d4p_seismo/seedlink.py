@@ -4,10 +4,10 @@ The real-time counterpart of :class:`~d4p_seismo.pes.StationFiles` →
 :class:`~d4p_seismo.pes.ReadTrace`, built on ObsPy's own SeedLink client
 (:class:`obspy.clients.seedlink.easyseedlink.EasySeedLinkClient`):
 
-* :class:`SeedLinkSource` (a producer that never ends by itself) connects to
-  a SeedLink server, selects the stations and channels, and writes every
-  miniSEED record it receives as an ``obspy.Trace``; a graceful stop (Ctrl-C,
-  ``--stop-after``) ends it;
+* :class:`SeedLinkSource` (a producer that runs until the server ends the
+  stream) connects to a SeedLink server, selects the stations and channels,
+  and writes every miniSEED record it receives as an ``obspy.Trace``; a
+  graceful stop (Ctrl-C, ``--stop-after``) ends it too;
 * :class:`StationWindows` (an event-time window of :mod:`d4p.window`, per
   channel) cuts the records at window boundaries and writes each channel's
   window once the stream's time has passed its end by ``lateness`` s;
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from d4p import ProducerPE
+from d4p import ProducerPE, StopSource
 from d4p.window import TimeWindow
 from obspy import Inventory, Stream, Trace, UTCDateTime
 
@@ -84,7 +84,9 @@ class SeedLinkSource(ProducerPE):
     (waiting up to :data:`IDLE` s), so the run takes what reached the other
     PEs of its process between calls and notices a stop even while the server
     is quiet. ``dialup=True`` asks for what the server holds now (SeedLink
-    ``FETCH``); after the server's ``END`` the source idles until stopped.
+    ``FETCH``); after the server's ``END`` the source ends itself
+    (:class:`d4p.StopSource`), and the run ends once the rest has been
+    processed.
     """
 
     def __init__(self, address: str, network: str = "*", station: str = "*",
@@ -170,7 +172,7 @@ class SeedLinkSource(ProducerPE):
     def preprocess(self) -> None:
         self._records: queue.Queue = queue.Queue()
         self._closing = threading.Event()
-        self._started = self._ended = False
+        self._started = False
         self._client = None
 
     def _process(self, inputs: Any) -> None:
@@ -180,9 +182,6 @@ class SeedLinkSource(ProducerPE):
             self._client = self._connect()
             threading.Thread(target=self._receive, args=(self._client,), daemon=True,
                              name="d4p-seedlink").start()
-        if self._ended:
-            self._closing.wait(IDLE)
-            return
         try:
             item = self._records.get(timeout=IDLE)
         except queue.Empty:
@@ -192,10 +191,8 @@ class SeedLinkSource(ProducerPE):
                 self._started = True
                 self.write("output", item)
             elif isinstance(item, StopIteration):
-                self._ended = True
-                self.log(f"the SeedLink server {self.address} ended the stream; "
-                         "waiting to be stopped")
-                return
+                self.log(f"the SeedLink server {self.address} ended the stream")
+                raise StopSource
             elif isinstance(item, Exception):
                 raise item
             else:

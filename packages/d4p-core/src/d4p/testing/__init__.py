@@ -7,8 +7,8 @@ that names the PE, the instance, the input port and the data unit. The kit
 holds workflows that exercise every part of the data plane
 (:mod:`d4p.testing.workflows`: pipelines, split/merge, tee, fan-in, every
 grouping with several instances, composites and chains, partitions,
-postprocess writes, iterations, an empty stream, input lists, NumPy payloads,
-a failing PE, a source with several outputs) and runs them on any mapping by name.
+postprocess writes, iterations, an empty stream, input lists, sources that
+end themselves, NumPy payloads, a failing PE, a source with several outputs) and runs them on any mapping by name.
 
 A third-party mapping tests itself with one line, the way the core does. A
 complete plugin package, ``my_mapping.py``::
@@ -130,6 +130,7 @@ CASES: list[Case] = [
     _case(workflows.input_list_feed),
     _case(workflows.multi_output_source),
     _case(workflows.decorators),
+    _case(workflows.source_ends_itself),
     _case(workflows.numpy_arrays),
     _case(workflows.wordcount),
     _case(workflows.failure, fails=True),

@@ -20,7 +20,7 @@ import numpy as np
 from .. import group_by
 from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
 from ..grouping import Grouping
-from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, iterative, producer
+from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, StopSource, iterative, producer
 
 # -- sources --------------------------------------------------------------------------
 
@@ -262,6 +262,32 @@ def times(x, k=2):
 def countdown(n=5):
     """Decorated generator source: n, n-1, ..., 1."""
     yield from range(n, 0, -1)
+
+
+class Finite(ProducerPE):
+    """Writes ``0 .. n-1``, ``per_call`` units a call, then ends itself
+    (:class:`d4p.StopSource`, in the middle of a call unless ``per_call``
+    divides ``n``), however many iterations it was given."""
+
+    def __init__(self, n: int = 250, per_call: int = 40) -> None:
+        super().__init__()
+        self.n, self.per_call, self.next = n, per_call, 0
+
+    def _process(self, inputs):
+        for _ in range(self.per_call):
+            if self.next == self.n:
+                raise StopSource
+            self.write("output", self.next)
+            self.next += 1
+
+
+@producer
+def until_negative(item):
+    """For each input item writes ``range(abs(item))``; after a negative one
+    it ends itself (:class:`d4p.StopSource`), leaving the items after it."""
+    yield from range(abs(item))
+    if item < 0:
+        raise StopSource
 
 
 @iterative
@@ -514,6 +540,25 @@ def decorators(n: int = 6):
     graph.connect(src, "output", rep, "input")
     graph.connect(rep, "output", half, "input")
     return graph, {src: 1}
+
+
+ENDLESS = 2**62
+"""Iterations enough for a source that ends itself (:func:`source_ends_itself`)."""
+
+
+def source_ends_itself(n: int = 250):
+    """Sources that end themselves (d4p.StopSource) long before their inputs
+    run out: one given 2**62 iterations stops in the middle of a call after
+    ``n`` units → 'global' total; a generator over input items stops after
+    the -4 (whose units count) → double ×2 → total. Everything written
+    before the end is processed and every postprocess runs."""
+    graph = WorkflowGraph()
+    finite, items, double = Finite(n), until_negative(), Double()
+    double.numprocesses = 2
+    graph.connect(finite, "output", Total("global"), "input")
+    graph.connect(items, "output", double, "input")
+    graph.connect(double, "output", Total(), "input")
+    return graph, {finite: ENDLESS, items: [3, 0, 5, -4, 7, 100]}
 
 
 def numpy_arrays(count: int = 6, size: int = 100_000):
