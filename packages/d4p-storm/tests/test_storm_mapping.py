@@ -5,6 +5,7 @@ Storm (not installable here) a local run."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -268,3 +269,94 @@ def test_as_root_lein_root_is_set_for_sparse_unless_the_user_set_it(monkeypatch)
     assert _environment()["LEIN_ROOT"] == "1"
     monkeypatch.setenv("LEIN_ROOT", "yes")
     assert _environment()["LEIN_ROOT"] == "yes"
+
+
+# -- stopping a local run -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("how", "why"), [({"stop_after": 3}, "stop_after=3 s"),
+                                          ({"max_units": 2500}, "")])
+def test_a_graceful_stop_drains_the_topology(how, why):
+    """The spouts stop their sources at the run's stop file (or count max_units
+    themselves); the end of stream reaches every bolt, postprocess runs."""
+    from d4p.testing.workflows import endless
+
+    graph = endless()
+    (count,) = [pe for pe in graph.pes() if pe.name == "Count"]
+    result = d4p.run(graph, mapping="storm-harness", topology="stopped_gracefully",
+                     timeout=120, **how)
+    (counted,) = result[count.id]["output"]
+    if "max_units" in how:
+        assert counted == 2500
+    else:
+        assert counted > 0 and result.summary.stopped == why
+    assert storm_processes("stopped_gracefully") == []
+
+
+def test_a_source_that_ends_itself_ends_the_topology():
+    check = get_case("source_ends_itself")
+    graph, inputs = check.build()
+    result = d4p.run(graph, inputs, mapping="storm-harness")
+    assert normalise(result) == normalise(simple("source_ends_itself"))
+    assert result.summary.stopped is None
+
+
+SIGNALLED = """
+import sys
+
+import d4p
+from d4p.cli import main
+from d4p_storm.harness import HarnessMapping
+
+
+class Plugin:
+    @d4p.hookimpl
+    def d4p_register_mappings(self):
+        return [HarnessMapping]
+
+
+d4p.get_plugin_manager().register(Plugin(), "storm-harness")
+sys.exit(main(["run", sys.argv[1], "-m", "storm-harness", "--topology", "signalled", "-q"]))
+"""
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["once", "twice"])
+def test_a_signal_to_a_local_run(tmp_path, twice):
+    """SIGINT: the sources stop, the counts come out, exit 0. A second SIGINT
+    while a postprocess sleeps: exit 130 at once, no component left."""
+    from d4p.testing.workflows import ENDLESS_FILE
+
+    wf = tmp_path / "endless.py"
+    wf.write_text(ENDLESS_FILE.replace("endless()", "endless(pause_at_end=60)") if twice
+                  else ENDLESS_FILE)
+    script = tmp_path / "run.py"
+    script.write_text(SIGNALLED)
+    proc = subprocess.Popen([sys.executable, str(script), str(wf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(storm_processes("signalled")) < 3:  # the harness and two components
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the topology did not start"
+            time.sleep(0.1)
+        time.sleep(2.0)  # the source writes
+        proc.send_signal(signal.SIGINT)
+        if twice:
+            time.sleep(3.0)  # the source has stopped; Count's postprocess sleeps 60 s
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if twice:
+        assert proc.returncode == 130, err
+    else:
+        assert proc.returncode == 0, err
+        assert out.splitlines()[0] == "Count1.output: 1 value" and int(out.splitlines()[1]) > 0
+        assert "stopped after" in err and "(SIGINT)" in err
+    deadline = time.monotonic() + 10
+    while storm_processes("signalled") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert storm_processes("signalled") == []

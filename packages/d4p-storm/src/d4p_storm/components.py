@@ -23,6 +23,9 @@ End of stream and ``postprocess``, in a topology that never ends:
    ``topology.subprocess.timeout.secs``), and memory stays bounded. After the
    last iteration (and postprocess) it emits one tuple on ``d4p.eos``, which
    the ``ALL`` grouping copies to every task of every downstream component.
+   The source also ends, as on every mapping, when it raises
+   :class:`d4p.StopSource`, after ``d4p.max_units`` units, or once the
+   local run leaves its ``stop`` file (:func:`d4p_storm.record.request_stop`).
 2. A bolt counts the ``d4p.eos`` tuples of its upstream instances. When the
    last one arrives, the executor runs ``postprocess``; the bolt emits what it
    wrote (anchored to that tuple) and then its own ``d4p.eos`` tuple.
@@ -49,10 +52,11 @@ from typing import Any, ClassVar
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.executor import Executor, short_repr
 from d4p.grouping import SHUFFLE
+from d4p.mapping import Control
 from d4p.plan import PAIR, Plan
 from streamparse import Bolt, Spout
 
-from .record import TaskRecord
+from .record import TaskRecord, stop_requested
 from .shipping import decode, encode, load_plan
 from .topology import EOS_STREAM, Component, translate
 
@@ -199,7 +203,9 @@ class WorkflowSpout(_Task, Spout):
         self.sent = 0
         self.closed = False
         if self._setup(storm_conf, context):
-            self.source = _Source(self.executor, self.iid, self.buffered)
+            control = Control(max_units=storm_conf.get("d4p.max_units"))
+            self.source = _Source(self.executor, self.iid, self.buffered, control)
+            _watch_stop(storm_conf.get("d4p.results_dir"), control)
 
     def next_tuple(self):
         if self.halted or self.closed:
@@ -331,12 +337,13 @@ class _Source:
     iteration streams out while it runs, and a full queue makes the source
     wait, so memory stays bounded."""
 
-    def __init__(self, executor: Executor, iid: int, bound: int) -> None:
+    def __init__(self, executor: Executor, iid: int, bound: int, control: Control) -> None:
         self.queue: queue.Queue = queue.Queue(bound)
         emit = executor.local[iid].emit  # the PE's writes, port by port
         for port in list(emit):
             emit[port] = functools.partial(self._put, port)
         self._executor = executor
+        self._control = control
         self._thread = threading.Thread(target=self._run, name="d4p-source", daemon=True)
         self._thread.start()
 
@@ -345,7 +352,7 @@ class _Source:
 
     def _run(self) -> None:
         try:
-            self._executor.run_sources()
+            self._executor.run_sources(stop=self._control, max_units=self._control.max_units)
         except BaseException as exc:
             self.queue.put(_Failed(exc))
             return
@@ -363,6 +370,20 @@ class _Source:
             except queue.Empty:
                 break
         return items
+
+
+def _watch_stop(folder: str | None, control: Control, every: float = 0.2) -> None:
+    """Stop the sources (``control.stop()``) once the local run leaves its
+    ``stop`` file in ``folder`` (none on a cluster: nothing to watch)."""
+    if folder is None:
+        return
+
+    def watch() -> None:
+        while not control.wait(every):
+            if stop_requested(folder):
+                control.stop("stopped by the local run")
+
+    threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
 
 def _load(path: str) -> Plan:

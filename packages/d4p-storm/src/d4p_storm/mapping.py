@@ -10,6 +10,18 @@ every task is done or one has failed, ``sparse run`` has ended, or the
 every component) and returns the results, or raises the recorded
 :class:`d4p.WorkflowFailed`.
 
+Stopping a local run: a graceful stop (the first Ctrl-C or SIGTERM,
+``stop_after``, ``max_units``, ``stop``) leaves a ``stop`` file in the
+results folder; the spouts stop their sources at it (``max_units`` they
+count themselves, setting ``d4p.max_units``), the end of stream flows
+through the topology, every postprocess runs and the results come back as
+on the other mappings. A second signal ends the process group at once (no
+JVM or component left). A submitted topology runs until ``sparse kill`` /
+``storm kill -w SECONDS NAME``: Storm then deactivates the spouts (their
+sources pause: no ``next`` comes, and what they write waits in a bounded
+queue), waits, and kills every worker; Storm has no end of a topology, so
+no postprocess runs there.
+
 ``submit`` exports and runs ``sparse submit`` against ``nimbus``; the
 topology then runs on the cluster until killed (``sparse kill``), so the
 run returns no results.
@@ -94,6 +106,11 @@ class StormMapping(d4p.Mapping):
             results = os.path.join(work, "results")
             os.mkdir(results)
             settings = {"d4p.results_dir": results, "topology.workers": plan.processes}
+            control = options.get("control")
+            if control is not None:
+                if control.max_units is not None:
+                    settings["d4p.max_units"] = control.max_units
+                control.on_stop(lambda: record.request_stop(results))
             command = self.local_command(project, settings)
             return _LocalRun(plan, project, results, command, options).wait()
 
