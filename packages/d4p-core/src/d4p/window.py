@@ -102,7 +102,7 @@ class CountWindow(_Window):
         self.pending.clear()
 
 
-WATERMARKS = ("shared", "key")
+_WATERMARKS = ("shared", "key")
 
 
 class TimeWindow(_Window):
@@ -122,7 +122,7 @@ class TimeWindow(_Window):
                              f"({length}), not {slide!r}")
         if lateness < 0:
             raise ValueError(f"lateness must not be negative, not {lateness!r}")
-        if watermark not in WATERMARKS:
+        if watermark not in _WATERMARKS:
             raise ValueError(f"watermark is 'shared' (one for all keys) or 'key' (one per "
                              f"key), not {watermark!r}")
         if watermark == "key" and by is None:
