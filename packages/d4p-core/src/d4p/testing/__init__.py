@@ -8,7 +8,8 @@ holds workflows that exercise every part of the data plane
 (:mod:`d4p.testing.workflows`: pipelines, split/merge, tee, fan-in, every
 grouping with several instances, composites and chains, partitions,
 postprocess writes, iterations, an empty stream, input lists, sources that
-end themselves, NumPy payloads, a failing PE, a source with several outputs) and runs them on any mapping by name.
+end themselves, windows, NumPy payloads, a failing PE, a source with several
+outputs) and runs them on any mapping by name.
 
 A third-party mapping tests itself with one line, the way the core does. A
 complete plugin package, ``my_mapping.py``::
@@ -131,6 +132,7 @@ CASES: list[Case] = [
     _case(workflows.multi_output_source),
     _case(workflows.decorators),
     _case(workflows.source_ends_itself),
+    _case(workflows.windows),
     _case(workflows.numpy_arrays),
     _case(workflows.wordcount),
     _case(workflows.failure, fails=True),

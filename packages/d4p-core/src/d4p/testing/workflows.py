@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import group_by
+from .. import group_by, window
 from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
 from ..grouping import Grouping
 from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, StopSource, iterative, producer
@@ -539,6 +539,46 @@ def decorators(n: int = 6):
     rep.numprocesses = 2
     graph.connect(src, "output", rep, "input")
     graph.connect(rep, "output", half, "input")
+    return graph, {src: 1}
+
+
+class Readings(ProducerPE):
+    """``n`` readings ``(station, time, value)`` of stations a, b, c in
+    arrival order: b a little behind a, c 12 s behind, and every 10th
+    reading of a 15 s late."""
+
+    def __init__(self, n: int = 90) -> None:
+        super().__init__()
+        self.n = n
+
+    def _process(self, inputs):
+        for i in range(self.n):
+            station = "abc"[i % 3]
+            t = i + {"a": 0.0, "b": 0.5, "c": -12.0}[station]
+            if station == "a" and i % 10 == 0:
+                t -= 15.0
+            self.write("output", (station, t, i))
+
+
+def reading_time(reading) -> float:
+    return reading[1]
+
+
+def windows(n: int = 90):
+    """Windows of one stream of readings (d4p.window): count windows sliding
+    per station ×2; event-time windows per station with a shared watermark
+    and lateness (the lagging station and the late readings are left out);
+    sliding event-time windows with a watermark per station ×2 (only the
+    late readings are left out)."""
+    graph = WorkflowGraph()
+    src = Readings(n)
+    counted = window.count(4, 2, by=0)
+    counted.numprocesses = 2
+    shared = window.time(10, time=reading_time, by=0, lateness=2)
+    per_key = window.time(10, time=reading_time, by=0, slide=5, watermark="key")
+    per_key.numprocesses = 2
+    for pe in (counted, shared, per_key):
+        graph.connect(src, "output", pe, "input")
     return graph, {src: 1}
 
 
