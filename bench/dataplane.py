@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -147,12 +148,15 @@ def endless(minutes: float) -> None:
         samples.append((time.monotonic() - start, session_rss(proc.pid)))
         time.sleep(1.0)
     proc.communicate()
-    minutes_peak = [max((r for t, r in samples if 60 * m <= t < 60 * (m + 1)), default=0)
-                    for m in range(int(minutes))]
+    by_minute = [[r for t, r in samples if 60 * m <= t < 60 * (m + 1)] or [0]
+                 for m in range(int(minutes))]
+    minutes_peak = [max(rs) for rs in by_minute]
+    minutes_median = [statistics.median(rs) for rs in by_minute]
     first, last = minutes_peak[0], minutes_peak[-1]
     print(f"| multi -n 2, endless source, stopped after {minutes:g} min | "
           f"{first / 2**20:,.0f} MB | {last / 2**20:,.0f} MB | {last / first:.2f} | "
-          + " ".join(f"{p / 2**20:.0f}" for p in minutes_peak) + " |", flush=True)
+          + " ".join(f"{p / 2**20:.0f}" for p in minutes_peak) + " | "
+          + " ".join(f"{p / 2**20:.0f}" for p in minutes_median) + " |", flush=True)
 
 
 def child(argv: list[str]) -> None:
@@ -210,7 +214,7 @@ def main() -> None:
                       flush=True)
     if "endless" in args.which:
         print("\n| run | peak RSS, minute 1 | peak RSS, last minute | ratio | peak of each "
-              "minute, MB |\n|---|---|---|---|---|")
+              "minute, MB | median of each minute, MB |\n|---|---|---|---|---|---|")
         endless(args.minutes)
     if "latency" in args.which:
         print("\n| run | units | p50 | p99 | worst |\n|---|---|---|---|---|")
