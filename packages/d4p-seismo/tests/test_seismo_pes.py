@@ -1,8 +1,11 @@
 """PE building blocks used by the xcorr workflow: channel selection and pairing."""
 
 import d4p
+import numpy as np
+import obspy
 import pytest
-from d4p_seismo.pes import ProductPairs, id_matches
+from d4p_seismo.pes import XCorr, id_matches
+from d4p_seismo.processing import spectrum
 
 
 def test_id_matches_codes_as_an_fdsn_query_does():
@@ -13,21 +16,52 @@ def test_id_matches_codes_as_an_fdsn_query_does():
     assert not id_matches("not-an-id", ("*", "*", "*", "*"))
 
 
-class Spectrum:
-    def __init__(self, sid, starttime):
-        self.id, self.starttime = sid, starttime
+def spec(sid, start, seed=0):
+    net, sta, loc, cha = sid.split(".")
+    trace = obspy.Trace(np.random.default_rng(seed).standard_normal(200), {
+        "network": net, "station": sta, "location": loc, "channel": cha,
+        "sampling_rate": 10.0, "starttime": obspy.UTCDateTime(start)})
+    return spectrum(trace, 2.0)
 
 
-def pairs_of(items, components="same"):
-    pe = ProductPairs(components)
+@d4p.producer
+def spectra(items):
+    yield from items
+
+
+def pairs_of(items, components="same", instances=1, mapping="simple", by_window=False):
+    source = spectra(items=items)
+    pe = XCorr(2.0, components=components, by_window=by_window)
+    pe.numprocesses = instances
     graph = d4p.WorkflowGraph()
-    graph.add(pe)
-    return sorted(d4p.run(graph, {pe: [{"input": item} for item in items]})[pe.id]["output"])
+    graph.connect(source, "output", pe, "spectra")
+    result = d4p.run(graph, {source: 1}, mapping=mapping, processes=instances)
+    return sorted((c.id_a, c.id_b, c.starttime) for c in result[pe.id]["output"])
 
 
 def test_pairs_form_within_each_window_and_component():
-    items = [Spectrum(s, t) for t in (0.0, 900.0) for s in ("A..Z", "B..Z", "B..N")]
-    assert pairs_of(items) == [("A..Z", "B..Z", 0.0), ("A..Z", "B..Z", 900.0)]
+    items = [spec(s, t) for t in (0.0, 900.0) for s in ("S.A..BHZ", "S.B..BHZ", "S.B..BHN")]
+    assert pairs_of(items) == [("S.A..BHZ", "S.B..BHZ", 0.0), ("S.A..BHZ", "S.B..BHZ", 900.0)]
     assert len(pairs_of(items, "all")) == 6
-    with pytest.raises(d4p.WorkflowFailed, match=r"A\.\.Z: station reached the pairing step twice"):
-        pairs_of([Spectrum("A..Z", 0.0), Spectrum("A..Z", 0.0)])
+    with pytest.raises(d4p.WorkflowFailed, match=r"S\.A\.\.BHZ: station reached the pairing step"):
+        pairs_of([spec("S.A..BHZ", 0.0), spec("S.A..BHZ", 0.0)])
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_each_pair_is_correlated_once_by_one_of_the_instances(mapping):
+    """Every instance sees every spectrum but correlates only the pairs it owns:
+    20 stations make 190 pairs, each once, shared between three instances."""
+    items = [spec(f"S.S{k:02d}..BHZ", 0.0, seed=k) for k in range(20)]
+    pairs = pairs_of(items, instances=3, mapping=mapping)
+    assert len(pairs) == len(set(pairs)) == 190
+    assert pairs == pairs_of(items)
+    owners = [XCorr(2.0) for _ in range(3)]
+    for k, pe in enumerate(owners):
+        pe.numprocesses, pe.instance = 3, k
+    shares = [sum(pe._owns(a, b) for a, b, _ in pairs) for pe in owners]
+    assert sum(shares) == 190 and min(shares) >= 190 // 3 - 20
+
+
+def test_by_window_an_instance_correlates_every_pair_of_its_windows():
+    items = [spec(s, t) for t in (0.0, 900.0, 1800.0) for s in ("S.A..BHZ", "S.B..BHZ", "S.C..BHZ")]
+    assert len(pairs_of(items, instances=2, by_window=True)) == 9

@@ -6,20 +6,20 @@ Data units, in the order they flow:
 * ``obspy.Trace`` — one station's trace, cut to the common window and carrying
   ``stats.coordinates`` (from :class:`ReadTrace`, through every step PE);
 * :class:`~d4p_seismo.processing.StationSpectrum` — from :class:`Spectrum`;
-* ``(id_a, id_b)`` — a station pair, ``id_a < id_b`` (from :class:`ProductPairs`);
 * :class:`~d4p_seismo.processing.Correlation` — from :class:`XCorr`;
 * ``dict`` — one row of the summary per pair (from :class:`WriteResults`).
 
 Pairs are formed in a streaming, parallel-friendly way: spectra are broadcast
-(grouping ``'all'``) to every :class:`XCorr` instance, while one
-:class:`ProductPairs` instance (grouping ``'global'``) sees each station once
-and emits the new pairs it makes with the stations already seen. Only the
-small pair keys are shuffled across instances; each spectrum travels once per
-instance, never once per pair.
+(grouping ``'all'``) to every :class:`XCorr` instance, and each instance pairs
+each new spectrum with those seen before and correlates the pairs it owns (a
+stable hash of the pair decides, the same in every process). Each spectrum
+travels once per instance, never once per pair, and no pair key travels at
+all.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import obspy
-from d4p import CompositePE, GenericPE, IterativePE, ProducerPE, group_by
+from d4p import CompositePE, GenericPE, IterativePE, ProducerPE, group_by, stable_hash
 from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
@@ -47,13 +47,21 @@ from d4p_seismo.stacking import STACK_KINDS, PairStack
 
 
 def _load_inventory(inventory: str | Path | Inventory | None) -> Inventory | None:
+    """The inventory, read from a path once per process (PEs only read it: the
+    reader and the response removal of every instance share one copy)."""
     if inventory is None or isinstance(inventory, Inventory):
         return inventory
     path = Path(inventory)
     if not path.is_file():
         raise MissingDataError(f"{path}: inventory (StationXML) file not found")
+    stat = path.stat()
+    return _read_inventory(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_inventory(path: str, mtime_ns: int, size: int) -> Inventory:
     try:
-        return obspy.read_inventory(str(path))
+        return obspy.read_inventory(path)
     except Exception as exc:
         raise MissingDataError(f"{path}: cannot read the inventory ({exc})") from exc
 
@@ -441,136 +449,86 @@ def trace_prep(
     return composite
 
 
-class ProductPairs(GenericPE):
-    """Every pair of stations, streamed: each new station pairs with all seen before.
-
-    Input ``'input'`` (grouping ``'global'``: one instance sees every station)
-    takes anything with an ``id`` (a spectrum, a trace) or a plain id string;
-    output ``'output'`` is ``(id_a, id_b, window)`` with ``id_a < id_b``, so
-    the pair and the sign of its lags do not depend on arrival order;
-    ``window`` is the start time of the window (a spectrum's ``starttime``,
-    ``None`` for plain ids), and stations pair only within one window. A
-    station seen twice in one window is an error (two files for one channel?).
-
-    ``components="same"`` (default) pairs only channels of the same component
-    (the last letter of the channel code: Z with Z, N with N, ...);
-    ``"all"`` pairs every channel with every other, cross-components (Z with
-    N) and the components of one station included.
-    """
-
-    def __init__(self, components: str = "same") -> None:
-        super().__init__()
-        if components not in COMPONENT_PAIRS:
-            raise ValueError(
-                f"components must be one of {', '.join(COMPONENT_PAIRS)}, not {components!r}"
-            )
-        self._add_input("input", grouping="global")
-        self._add_output("output")
-        self.components = components
-        self.seen: dict[Any, list[str]] = {}
-
-    def process(self, inputs: dict) -> None:
-        item = inputs["input"]
-        sid = item if isinstance(item, str) else item.id
-        window = getattr(item, "starttime", None)
-        seen = self.seen.setdefault(window, [])
-        if sid in seen:
-            raise SeismoDataError(
-                f"{sid}: station reached the pairing step twice; give each channel one file"
-            )
-        for other in seen:
-            if self.components == "same" and other[-1:] != sid[-1:]:
-                continue
-            self.write("output", (other, sid, window) if other < sid else (sid, other, window))
-        seen.append(sid)
-
-
 def window_of(spectrum: processing.StationSpectrum) -> float:
     """The group-by key of a spectrum when pairs are grouped by window: its start."""
     return spectrum.starttime
 
 
 class XCorr(GenericPE):
-    """Cross-correlates station pairs at lags up to ``max_lag`` s.
+    """Forms the station pairs and cross-correlates them at lags up to ``max_lag`` s.
 
     Input ``'spectra'`` (grouping ``'all'``) gives every instance every
-    spectrum; input ``'pairs'`` (shuffled, ``(id_a, id_b, window)``) says
-    which pairs this instance computes. A pair whose spectra have not arrived
-    yet waits for them; a pair still waiting at the end of the stream names
-    the station that never came.
+    spectrum; each instance pairs a new spectrum with those of its window seen
+    before and correlates the pairs it owns: ``d4p.stable_hash`` of the pair
+    modulo the number of instances, the same answer in every instance and
+    process whatever the order of arrival, so each pair is computed exactly
+    once and the work is shared evenly. Output ``'output'``: one
+    :class:`~d4p_seismo.processing.Correlation` per pair, station ``a`` the
+    smaller id (so a pair and the sign of its lags do not depend on arrival
+    order). Stations pair only within one window; a station seen twice in a
+    window is an error (two files for one channel?).
 
-    With ``by_window`` (runs cut into many windows) spectra and pairs are
-    grouped by window instead: each instance gets the spectra and pairs of
-    its windows only, so a window's spectra travel once and are held by one
-    instance. Every instance keeps the spectra of its windows until the end
-    of the run (so split very long runs into days), unless ``release`` (s)
-    is given: for streams whose windows come in time order, the spectra of
-    windows starting more than ``release`` s before the newest pair's window
-    are dropped (unless a waiting pair needs them), so an endless run holds a
-    few windows only.
+    ``components="same"`` (default) pairs only channels of the same component
+    (the last letter of the channel code: Z with Z, N with N, ...);
+    ``"all"`` pairs every channel with every other, cross-components (Z with
+    N) and the components of one station included.
+
+    With ``by_window`` (runs cut into many windows) spectra are grouped by
+    window instead: each instance gets the spectra of its windows only and
+    correlates all their pairs, so a window's spectra travel once and are
+    held by one instance. Every instance keeps the spectra of its windows
+    until the end of the run (so split very long runs into days), unless
+    ``release`` (s) is given: for streams whose windows come in time order,
+    the spectra of windows starting more than ``release`` s before the newest
+    window are dropped, so an endless run holds a few windows only.
     """
 
     def __init__(self, max_lag: float = 60.0, by_window: bool = False,
-                 release: float | None = None) -> None:
+                 release: float | None = None, components: str = "same") -> None:
         super().__init__()
-        if by_window:
-            self._add_input("spectra", grouping=group_by(key=window_of))
-            self._add_input("pairs", grouping=group_by(2))
-        else:
-            self._add_input("spectra", grouping="all")
-            self._add_input("pairs")
+        if components not in COMPONENT_PAIRS:
+            raise ValueError(
+                f"components must be one of {', '.join(COMPONENT_PAIRS)}, not {components!r}"
+            )
+        self._add_input("spectra", grouping=group_by(key=window_of) if by_window else "all")
         self._add_output("output")
         self.max_lag = max_lag
+        self.by_window = by_window
         self.release = release
+        self.components = components
         self.newest = -math.inf
-        self.spectra: dict[tuple[str, Any], processing.StationSpectrum] = {}
-        self.waiting: dict[tuple[str, Any], list[tuple]] = {}
+        self.spectra: dict[float, dict[str, processing.StationSpectrum]] = {}
 
     def process(self, inputs: dict) -> None:
-        if "spectra" in inputs:
-            spec = inputs["spectra"]
-            key = (spec.id, spec.starttime)
-            self.spectra[key] = spec
-            for pair in self.waiting.pop(key, []):
-                self._try(pair)
-        if "pairs" in inputs:
-            pair = tuple(inputs["pairs"])
-            if self.release is not None and pair[2] < self.newest - self.release:
+        spec = inputs["spectra"]
+        window = spec.starttime
+        if self.release is not None:
+            if window < self.newest - self.release:
                 raise SeismoDataError(
-                    f"{pair[0]}, {pair[1]}: the pair of the window {window_stamp(pair[2])} came "
-                    f"after the spectra of windows {self.release:g} s older than the newest "
-                    "were released; the run falls behind the stream (fewer stations, more "
+                    f"{spec.id}: the spectrum of the window {window_stamp(window)} came after "
+                    f"the spectra of windows {self.release:g} s older than the newest were "
+                    "released; the run falls behind the stream (fewer stations, more "
                     "processes, or a larger -p lateness)"
                 )
-            self._try(pair)
-            if self.release is not None and pair[2] > self.newest:
-                self._release(pair[2])
-
-    def _release(self, newest: float) -> None:
-        """Drop the spectra of windows starting ``release`` s before ``newest``
-        (the latest pair's window) that no waiting pair needs."""
-        self.newest = newest
-        needed = {w for (_, w) in self.waiting} | {p[2] for ps in self.waiting.values() for p in ps}
-        for key in [k for k in self.spectra if k[1] < newest - self.release and k[1] not in needed]:
-            del self.spectra[key]
-
-    def _try(self, pair: tuple) -> None:
-        id_a, id_b, window = pair
-        keys = [(id_a, window), (id_b, window)]
-        missing = [key for key in keys if key not in self.spectra]
-        if missing:
-            self.waiting.setdefault(missing[0], []).append(pair)
-            return
-        a, b = (self.spectra[key] for key in keys)
-        self.write("output", processing.correlate(a, b, self.max_lag))
-
-    def postprocess(self) -> None:
-        if self.waiting:
-            (sid, _), pairs = next(iter(self.waiting.items()))
-            raise MissingDataError(
-                f"{sid}: {len(pairs)} pair(s) such as {pairs[0][:2]} wait for this station's "
-                "spectrum, which never arrived"
+            if window > self.newest:
+                self.newest = window
+                for old in [w for w in self.spectra if w < window - self.release]:
+                    del self.spectra[old]
+        seen = self.spectra.setdefault(window, {})
+        if spec.id in seen:
+            raise SeismoDataError(
+                f"{spec.id}: station reached the pairing step twice; give each channel one file"
             )
+        for other in seen.values():
+            if self.components == "same" and other.id[-1:] != spec.id[-1:]:
+                continue
+            a, b = (other, spec) if other.id < spec.id else (spec, other)
+            if self.by_window or self._owns(a.id, b.id):
+                self.write("output", processing.correlate(a, b, self.max_lag))
+        seen[spec.id] = spec
+
+    def _owns(self, id_a: str, id_b: str) -> bool:
+        return stable_hash(f"{id_a}_{id_b}") % self.numprocesses == self.instance
 
 
 OUTPUT_FORMATS = ("sac", "asdf")

@@ -33,7 +33,6 @@ from d4p_seismo.pes import (
     COMPONENT_PAIRS,
     GAP_POLICIES,
     OUTPUT_FORMATS,
-    ProductPairs,
     ReadTrace,
     Stack,
     StationFiles,
@@ -222,9 +221,12 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     files → read (parallel), or FDSN channels → download (parallel), or a
     SeedLink stream → windows per channel → cut (parallel; endless, until
     stopped), →
-    trace_prep (parallel) → product_pairs (global) and spectra (broadcast) →
-    xcorr (parallel) → write_results (parallel) → summary + record section
-    (global). The result of :func:`d4p.run` holds, at the summary PE's
+    trace_prep (parallel) → spectra (broadcast) → xcorr, which forms the pairs
+    (parallel) → write_results (parallel) → summary + record section
+    (global). Windows rejected for their gaps go from the reader to the
+    summary (connected only with ``gaps="reject"``, so that otherwise the
+    reader and the preprocessing fuse into one chain: no trace leaves its
+    process). The result of :func:`d4p.run` holds, at the summary PE's
     ``'output'``, a dict with the paths of the results, the summary CSV and
     the plot.
     """
@@ -296,9 +298,9 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         max_lag=float(p["max_lag"]),
         numprocesses=n,
     )
-    pairs = ProductPairs(p["components"])
     release = 2 * window + float(p["lateness"]) if p["seedlink"] else None
-    xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release)
+    xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release,
+                  components=p["components"])
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
@@ -317,12 +319,11 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     else:
         graph.connect(files, "output", read, "input")
     graph.connect(read, "output", prep, "input")
-    graph.connect(prep, "output", pairs, "input")
     graph.connect(prep, "output", xcorr, "spectra")
-    graph.connect(pairs, "output", xcorr, "pairs")
     graph.connect(xcorr, "output", write, "input")
     graph.connect(write, "output", summary, "input")
-    graph.connect(read, "rejected", summary, "rejected")
+    if p["gaps"] == "reject":
+        graph.connect(read, "rejected", summary, "rejected")
     if p["stack"]:
         stack = Stack(output / "stacks", p["stack"], symmetric=symmetric, sac="sac" in formats)
         stack.numprocesses = n
