@@ -503,3 +503,87 @@ def test_gaps_give_the_same_correlations_on_every_mapping(broken, tmp_path, mapp
     assert simple.keys() == other.keys() and len(simple) == 28
     for pair in simple:
         assert np.array_equal(simple[pair], other[pair]), pair
+
+
+def oriented_inventory(path, azimuth):
+    """The example station RJOB with a Z sensor and horizontals 1/2 pointing at
+    ``azimuth`` and ``azimuth + 90`` degrees, as StationXML at ``path``."""
+    from obspy.core.inventory import Channel, Inventory, Network, Station
+
+    here = obspy.read_inventory().get_coordinates("BW.RJOB..EHZ", obspy.read()[0].stats.starttime)
+    where = dict(latitude=here["latitude"], longitude=here["longitude"],
+                 elevation=here["elevation"], depth=0.0)
+    channels = [Channel(code, "", azimuth=az, dip=dip, sample_rate=100.0, **where)
+                for code, az, dip in (("EHZ", 0.0, -90.0), ("EH1", azimuth, 0.0),
+                                      ("EH2", azimuth + 90.0, 0.0))]
+    station = Station("RJOB", here["latitude"], here["longitude"], here["elevation"],
+                      channels=channels)
+    Inventory([Network("BW", stations=[station])], source="d4p test").write(
+        str(path), format="STATIONXML")
+
+
+def test_misfit_rotates_observed_1_2_components_to_north_east(tmp_path):
+    """A sensor turned 30 degrees records 1/2 instead of N/E: with the inventory
+    the observed are rotated back to Z/N/E and match the N/E synthetics."""
+    observed, _ = example_misfit_data(tmp_path / "data")
+    north, east = (observed.select(component=c)[0].data.astype(float) for c in "NE")
+    a = math.radians(30.0)
+    turned = observed.select(component="Z").copy()
+    for code, data in (("EH1", north * math.cos(a) + east * math.sin(a)),
+                       ("EH2", -north * math.sin(a) + east * math.cos(a))):
+        trace = observed[0].copy()
+        trace.stats.channel, trace.data = code, data
+        turned += trace
+    shutil.rmtree(tmp_path / "data" / "observed")
+    (tmp_path / "data" / "observed").mkdir()
+    turned.write(str(tmp_path / "data" / "observed" / "RJOB.mseed"), format="MSEED",
+                 encoding="FLOAT64")
+    oriented_inventory(tmp_path / "stations.xml", 30.0)
+    params = dict(observed=str(tmp_path / "data" / "observed"),
+                  synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
+                  min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW.RJOB..EH1: observed trace has no synthetic "
+                                                 r"\(BW.RJOB.1\); components 1/2/3 are rotated"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(inventory=str(tmp_path / "stations.xml"), **params)
+    components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]
+    for channel, comp in components.items():
+        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
+        assert comp["trace"]["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01), channel
+    with pytest.raises(d4p.UsageError, match=r"-p channel_map=1:N: '1:N': component 1 points at "
+                                             r"the azimuth the inventory gives"):
+        build_misfit(channel_map="1:N", **params)
+
+
+def test_misfit_channel_map_matches_differently_named_synthetic_components(tmp_path):
+    """Synthetics with X (east) and Y (north) components match the observed
+    E and N through -p channel_map=E:X,N:Y, with the same measurements."""
+    example_misfit_data(tmp_path / "data")
+    params = dict(observed=str(tmp_path / "data" / "observed"),
+                  synthetic=str(tmp_path / "data" / "synthetic"),
+                  min_period=1.0, max_period=10.0, instances=1)
+
+    def components(**extra):
+        graph, inputs = build_misfit(output=str(tmp_path / "out"), **params, **extra)
+        return summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+
+    before = components()
+    path = tmp_path / "data" / "synthetic" / "RJOB.mseed"
+    renamed = obspy.read(str(path))
+    for trace in renamed:
+        trace.stats.channel = {"MXE": "MXX", "MXN": "MXY"}.get(trace.stats.channel,
+                                                             trace.stats.channel)
+    renamed.write(str(path), format="MSEED", encoding="FLOAT64")
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW.RJOB..EHE: observed trace has no synthetic "
+                                                 r"\(BW.RJOB.E\); .* -p channel_map="):
+        components()
+    after = components(channel_map="E:X,N:Y")
+    assert sorted(after) == ["EHE", "EHN", "EHZ"]
+    for channel in after:
+        assert after[channel]["trace"] == before[channel]["trace"]
+    for bad, message in (("E", "write OBSERVED:SYNTHETIC"), ("E:X,E:Y", "E is mapped twice"),
+                         ("HHE:X", "write OBSERVED:SYNTHETIC")):
+        with pytest.raises(d4p.UsageError, match=rf"-p channel_map={bad}: .*{message}"):
+            build_misfit(output=str(tmp_path / "out"), channel_map=bad, **params)

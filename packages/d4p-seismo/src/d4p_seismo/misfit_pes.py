@@ -26,12 +26,75 @@ from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import misfit_station
 
 
-def match_key(trace: obspy.Trace) -> str:
+def match_key(trace: obspy.Trace, channel_map: dict[str, str] | None = None) -> str:
     """``NET.STA.C``: how observed and synthetic traces are matched (network,
     station and component, the last letter of the channel), since synthetics
     seldom carry the location and band codes of the real channel
-    (``IU.ANMO.00.BHZ`` matches ``IU.ANMO..MXZ``)."""
-    return f"{trace.stats.network}.{trace.stats.station}.{trace.stats.channel[-1:]}"
+    (``IU.ANMO.00.BHZ`` matches ``IU.ANMO..MXZ``).
+
+    ``channel_map`` (observed channel code or component → the synthetic's,
+    see :func:`parse_channel_map`) renames the observed component first:
+    with ``{"E": "X", "N": "Y"}`` an observed ``BHE`` matches a synthetic
+    ``MXX``; a whole channel code (``{"HHZ": "MXZ"}``) wins over its component."""
+    channel = trace.stats.channel
+    if channel_map:
+        channel = channel_map.get(channel, channel_map.get(channel[-1:], channel))
+    return f"{trace.stats.network}.{trace.stats.station}.{channel[-1:]}"
+
+
+ORIENTED = "123"
+"""Component codes of sensors oriented by azimuth and dip (the inventory
+says where they point), rotated to Z/N/E before matching."""
+
+
+def parse_channel_map(text: str) -> dict[str, str]:
+    """``"E:X,N:Y"`` → ``{"E": "X", "N": "Y"}``: observed → synthetic channel
+    codes (three letters, ``HHZ:MXZ``) or components (one letter, ``E:X``).
+
+    Components ``1``/``2``/``3`` cannot be renamed: they point where the
+    inventory says, not north or east, so they are rotated instead (give
+    an inventory; see :func:`rotate_to_zne`). Raises ``ValueError`` naming
+    the entry at fault.
+    """
+    mapping: dict[str, str] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        obs, sep, syn = (part.strip() for part in entry.partition(":"))
+        if not sep or not obs or not syn or len(obs) != len(syn) or len(obs) not in (1, 3):
+            raise ValueError(
+                f"{entry!r}: write OBSERVED:SYNTHETIC, both components (E:X) or both "
+                "channel codes (HHZ:MXZ), entries separated by commas"
+            )
+        if obs[-1] in ORIENTED and syn[-1] not in ORIENTED:
+            raise ValueError(
+                f"{entry!r}: component {obs[-1]} points at the azimuth the inventory gives, "
+                f"not along {syn[-1]}; give the StationXML (-p inventory=FILE) and the observed "
+                "1/2/3 components are rotated to Z/N/E before matching"
+            )
+        if obs in mapping:
+            raise ValueError(f"{entry!r}: {obs} is mapped twice")
+        mapping[obs] = syn
+    return mapping
+
+
+def rotate_to_zne(stream: obspy.Stream, inventory: obspy.Inventory) -> obspy.Stream:
+    """``stream`` with every station's Z/1/2 (or 1/2/3) set rotated to Z/N/E
+    by the azimuths and dips of ``inventory`` (ObsPy's
+    ``Stream.rotate("->ZNE")``); other traces pass unchanged. A station with
+    1/2 components but no orientation in the inventory is an error naming it."""
+    if not any(tr.stats.channel[-1:] in ORIENTED for tr in stream):
+        return stream
+    stream = stream.copy()
+    try:
+        stream.rotate("->ZNE", inventory=inventory, components=("Z12", "123"))
+    except Exception as exc:
+        oriented = sorted({tr.id for tr in stream if tr.stats.channel[-1:] in ORIENTED})
+        raise MissingDataError(
+            f"{', '.join(oriented)}: cannot rotate to Z/N/E with the inventory ({exc}); "
+            "give a StationXML with these channels' azimuth and dip"
+        ) from exc
+    return stream
 
 
 class MisfitPairs(ProducerPE):
@@ -39,11 +102,14 @@ class MisfitPairs(ProducerPE):
 
     Give either two directories (``observed``, ``synthetic``; every file is
     read) or two ``obspy.Stream`` objects. Traces are matched by network,
-    station and component (:func:`match_key`); two traces of one side with the
-    same key (two location codes?) are an error naming both. An observed
-    trace without a synthetic (or the reverse) raises a
-    :class:`MissingDataError` naming it, or with ``on_error="skip"`` is left
-    out with a warning. The pair carries the observed channel code.
+    station and component (:func:`match_key`, renamed by ``channel_map``);
+    two traces of one side with the same key (two location codes?) are an
+    error naming both. With ``inventory`` (a StationXML path or an
+    ``Inventory``), observed components 1/2/3 are rotated to Z/N/E first
+    (:func:`rotate_to_zne`). An observed trace without a synthetic (or the
+    reverse) raises a :class:`MissingDataError` naming it, or with
+    ``on_error="skip"`` is left out with a warning. The pair carries the
+    observed channel code.
     """
 
     def __init__(
@@ -52,12 +118,17 @@ class MisfitPairs(ProducerPE):
         synthetic: str | Path | obspy.Stream,
         resample: bool = False,
         on_error: str = "raise",
+        channel_map: dict[str, str] | None = None,
+        inventory: str | Path | obspy.Inventory | None = None,
     ) -> None:
         super().__init__()
         self.observed = observed if isinstance(observed, obspy.Stream) else str(observed)
         self.synthetic = synthetic if isinstance(synthetic, obspy.Stream) else str(synthetic)
         self.resample = resample
         self.on_error = on_error
+        self.channel_map = dict(channel_map or {})
+        self.inventory = inventory if isinstance(inventory, obspy.Inventory | None) else str(
+            inventory)
 
     @staticmethod
     def _stream(source: str | obspy.Stream, kind: str) -> obspy.Stream:
@@ -77,26 +148,42 @@ class MisfitPairs(ProducerPE):
         return stream
 
     @staticmethod
-    def _by_key(stream: obspy.Stream, kind: str) -> dict[str, obspy.Trace]:
+    def _by_key(
+        stream: obspy.Stream, kind: str, channel_map: dict[str, str] | None = None
+    ) -> dict[str, obspy.Trace]:
         traces: dict[str, obspy.Trace] = {}
         for tr in stream:
-            key = match_key(tr)
+            key = match_key(tr, channel_map)
             if key in traces:
                 raise MissingDataError(
                     f"{kind} traces {traces[key].id} and {tr.id} both match {key} "
                     "(network.station.component); keep one of them"
+                    + (" or change -p channel_map" if channel_map else "")
                 )
             traces[key] = tr
         return traces
 
     def _process(self, inputs: Any) -> None:
-        observed = self._by_key(self._stream(self.observed, "observed"), "observed")
+        stream = self._stream(self.observed, "observed")
+        if self.inventory is not None:
+            inventory = self.inventory
+            if not isinstance(inventory, obspy.Inventory):
+                inventory = read_inventory(inventory)
+            stream = rotate_to_zne(stream, inventory)
+        observed = self._by_key(stream, "observed", self.channel_map)
         synthetic = self._by_key(self._stream(self.synthetic, "synthetic"), "synthetic")
         for key in sorted(set(observed) | set(synthetic)):
             try:
                 if key not in synthetic:
+                    hint = ""
+                    if observed[key].stats.channel[-1:] in ORIENTED:
+                        hint = ("; components 1/2/3 are rotated to Z/N/E when you give the "
+                                "inventory (-p inventory=STATIONXML)")
+                    elif self.channel_map or len(synthetic):
+                        hint = ("; if the synthetics name this component differently, map it: "
+                                "-p channel_map=OBSERVED:SYNTHETIC (e.g. E:X,N:Y)")
                     raise MissingDataError(
-                        f"{observed[key].id}: observed trace has no synthetic ({key})"
+                        f"{observed[key].id}: observed trace has no synthetic ({key}){hint}"
                     )
                 if key not in observed:
                     raise MissingDataError(

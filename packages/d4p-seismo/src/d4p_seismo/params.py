@@ -93,6 +93,7 @@ MISFIT_DEFAULTS: dict[str, Any] = {
     "max_period": 50.0,
     "taper": 0.1,
     "resample": False,
+    "channel_map": "",
     "event": "",
     "inventory": "",
     "response": "",
@@ -103,7 +104,10 @@ MISFIT_DEFAULTS: dict[str, Any] = {
 event seismograms are made (``stations`` stations × 3 components) where the
 observed is the synthetic delayed by ``time_shift`` s and scaled by
 ``amplitude_ratio``, and written under ``<output>/data``. Observed and
-synthetic traces are matched by network, station and component; both are
+synthetic traces are matched by network, station and component
+(``channel_map``, ``OBS:SYN,...``, renames observed components or channel
+codes first, e.g. ``E:X,N:Y``; with ``inventory`` observed 1/2/3 components
+are rotated to Z/N/E first); both are
 detrended, tapered and band-passed to ``[1/max_period, 1/min_period]`` Hz
 before pyflex selects windows. ``resample`` interpolates synthetics that are
 sampled differently onto the observed samples. ``event`` (QuakeML) and
@@ -160,6 +164,7 @@ MISFIT_HELP: dict[str, str] = {
     "max_period": "longest period of the band-pass in seconds",
     "taper": "fraction tapered at each end of a window before it is measured",
     "resample": "interpolate synthetics sampled differently onto the observed samples",
+    "channel_map": "observed:synthetic components or channels to match, e.g. E:X,N:Y",
     "event": "QuakeML of the event (lets pyflex reject windows by travel time)",
     "inventory": "StationXML (lets pyflex use signal-to-noise ratio; needed by response)",
     "response": "remove the observed's instrument response first: DISP, VEL or ACC",

@@ -27,6 +27,7 @@ from d4p_seismo.misfit_pes import (
     StationImage,
     TraceMisfit,
     WindowMisfit,
+    parse_channel_map,
 )
 from d4p_seismo.params import MISFIT_DEFAULTS, XCORR_DEFAULTS
 from d4p_seismo.pes import (
@@ -372,7 +373,14 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     for key in ("event", "inventory"):
         if p[key] and not Path(p[key]).is_file():
             raise MissingDataError(f"{p[key]}: file not found (-p {key}=FILE)")
-    pairs = MisfitPairs(observed, synth, resample=bool(p["resample"]), on_error=p["on_error"])
+    try:
+        channel_map = parse_channel_map(str(p["channel_map"]))
+    except ValueError as exc:
+        raise UsageError(f"-p channel_map={p['channel_map']}: {exc}") from None
+    pairs = MisfitPairs(
+        observed, synth, resample=bool(p["resample"]), on_error=p["on_error"],
+        channel_map=channel_map, inventory=p["inventory"] or None,
+    )
     if p["response"] and (p["response"] not in RESPONSE_OUTPUTS or not p["inventory"]):
         raise UsageError(
             f"-p response={p['response']}: give DISP, VEL or ACC (the synthetics' unit) and "
