@@ -587,3 +587,39 @@ def test_misfit_channel_map_matches_differently_named_synthetic_components(tmp_p
                          ("HHE:X", "write OBSERVED:SYNTHETIC")):
         with pytest.raises(d4p.UsageError, match=rf"-p channel_map={bad}: .*{message}"):
             build_misfit(output=str(tmp_path / "out"), channel_map=bad, **params)
+
+
+def test_misfit_tf_draws_and_summarises_the_time_frequency_misfit(tmp_path):
+    """-p tf=true: per component a PNG and EM/PM in the summary, equal to the
+    misfit of the preprocessed traces; the synthetic, 0.8 times the observed
+    and 0.3 s early, has EM near 0.2."""
+    from d4p_seismo.misfit import align, preprocess, tf_misfit
+    from PIL import Image
+
+    observed, synthetic = example_misfit_data(tmp_path / "data")
+    graph, inputs = build_misfit(
+        observed=str(tmp_path / "data" / "observed"), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, tf=True)
+    summary = summary_of(d4p.run(graph, inputs, mapping="multi", processes=2))
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]
+    for channel, comp in components.items():
+        o, s = align(observed.select(channel=channel)[0], synthetic.select(component=channel[-1])[0])
+        o, s = (preprocess(tr, 1.0, 10.0) for tr in (o, s))
+        expected = tf_misfit(o.data, s.data, 100.0, 0.1, 1.0)
+        assert comp["tf"]["em"] == pytest.approx(expected.em, rel=1e-9), channel
+        assert comp["tf"]["pm"] == pytest.approx(expected.pm, rel=1e-9), channel
+        assert 0.15 < comp["tf"]["em"] < 0.3, channel
+        image = tmp_path / "out" / f"BW.RJOB.{channel}.tf.png"
+        assert comp["tf"]["image"] == str(image)
+        with Image.open(image) as png:
+            assert png.size == (1100, 990)
+            assert len(png.getcolors(1 << 16) or range(1 << 16)) > 50  # drawn, not blank
+    written = json.loads((tmp_path / "out" / "misfit_summary.json").read_text())
+    assert written["stations"]["BW.RJOB"]["components"]["EHZ"]["tf"]["em"] == pytest.approx(
+        components["EHZ"]["tf"]["em"])
+    graph, inputs = build_misfit(
+        observed=str(tmp_path / "data" / "observed"), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "plain"), min_period=1.0, max_period=10.0)
+    plain = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert "tf" not in plain["EHZ"] and not list((tmp_path / "plain").glob("*.tf.png"))

@@ -23,7 +23,7 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
 from d4p_seismo import misfit
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
-from d4p_seismo.plot import misfit_station
+from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
 
 def match_key(trace: obspy.Trace, channel_map: dict[str, str] | None = None) -> str:
@@ -340,17 +340,43 @@ class TraceMisfit(IterativePE):
         return station, channel, {"trace": whole.as_dict()}
 
 
-class JoinMisfit(GenericPE):
-    """Joins the window and whole-trace results of one station/component.
+class TimeFrequencyMisfit(IterativePE):
+    """The time–frequency misfit of each whole trace (observed as reference,
+    :func:`~d4p_seismo.misfit.tf_misfit`, over the period band), drawn as
+    ``<directory>/<station>.<channel>.tf.png``; outputs ``{"tf": {"em",
+    "pm", "image"}}`` for the join."""
 
-    Both inputs are grouped by ``(station, component)``, so the two halves of
-    a trace meet in the same instance whatever the mapping.
+    def __init__(self, min_period: float, max_period: float, directory: str | Path) -> None:
+        super().__init__()
+        self.min_period = min_period
+        self.max_period = max_period
+        self.directory = str(directory)
+
+    def preprocess(self) -> None:
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+
+    def _process(self, data: tuple) -> tuple:
+        station, channel, obs, syn = data
+        tf = misfit.tf_misfit(obs.data, syn.data, obs.stats.sampling_rate,
+                              1.0 / self.max_period, 1.0 / self.min_period)
+        path = tf_misfit_plot(f"{station} {channel}", tf, obs.data, syn.data,
+                              Path(self.directory) / f"{station}.{channel}.tf.png")
+        return station, channel, {"tf": {"em": tf.em, "pm": tf.pm, "image": str(path)}}
+
+
+class JoinMisfit(GenericPE):
+    """Joins the window and whole-trace results (and with ``tf`` the
+    time–frequency misfit) of one station/component.
+
+    Every input is grouped by ``(station, component)``, so the parts of a
+    trace meet in the same instance whatever the mapping.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tf: bool = False) -> None:
         super().__init__()
-        self._add_input("windows", grouping=group_by(0, 1))
-        self._add_input("trace", grouping=group_by(0, 1))
+        self.expected = ("windows", "trace", "tf") if tf else ("windows", "trace")
+        for port in self.expected:
+            self._add_input(port, grouping=group_by(0, 1))
         self._add_output("output")
         self.parts: dict[tuple[str, str], dict] = {}
 
@@ -359,14 +385,14 @@ class JoinMisfit(GenericPE):
             station, channel, part = data
             merged = self.parts.setdefault((station, channel), {})
             merged.update(part)
-            if "trace" in merged and "windows" in merged:
+            if all(port in merged for port in self.expected):
                 del self.parts[(station, channel)]
                 self.write("output", (station, channel, merged))
 
     def postprocess(self) -> None:
         if self.parts:
             (station, channel), part = next(iter(self.parts.items()))
-            missing = "trace" if "trace" not in part else "windows"
+            missing = next(port for port in self.expected if port not in part)
             raise MissingDataError(f"{station} {channel}: the {missing} misfit never arrived")
 
 
@@ -402,7 +428,8 @@ class StationImage(GenericPE):
             self.write("output", (station, {
                 "image": str(png),
                 "components": {
-                    ch: {"trace": r["trace"], "windows": r["windows"]} for ch, r in comps
+                    ch: {k: r[k] for k in ("trace", "windows", "tf") if k in r}
+                    for ch, r in comps
                 },
             }))
 

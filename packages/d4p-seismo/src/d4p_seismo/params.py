@@ -97,6 +97,7 @@ MISFIT_DEFAULTS: dict[str, Any] = {
     "event": "",
     "inventory": "",
     "response": "",
+    "tf": False,
     "instances": 0,
     "on_error": "raise",
 }
@@ -114,7 +115,10 @@ sampled differently onto the observed samples. ``event`` (QuakeML) and
 ``inventory`` (StationXML) let pyflex reject windows by travel time and
 signal-to-noise ratio. ``response`` (``DISP``, ``VEL`` or ``ACC``) removes
 the observed's instrument response with ``inventory`` first. ``taper`` is
-the fraction tapered at each end of a window before it is measured."""
+the fraction tapered at each end of a window before it is measured. ``tf``
+adds the time–frequency misfit of every whole trace (envelope and phase,
+Kristekova et al. 2009, observed as reference): its EM and PM in the
+summary and ``<station>.<channel>.tf.png``."""
 
 XCORR_HELP: dict[str, str] = {
     "stations": "stations of the synthetic data set (used when data and fdsn are empty)",
@@ -168,6 +172,7 @@ MISFIT_HELP: dict[str, str] = {
     "event": "QuakeML of the event (lets pyflex reject windows by travel time)",
     "inventory": "StationXML (lets pyflex use signal-to-noise ratio; needed by response)",
     "response": "remove the observed's instrument response first: DISP, VEL or ACC",
+    "tf": "also the time-frequency misfit of each trace (EM, PM, <station>.<channel>.tf.png)",
     "instances": "instances of each parallel PE (0: one per CPU)",
     "on_error": "raise (fail the run) or skip (leave bad stations out with a warning)",
 }

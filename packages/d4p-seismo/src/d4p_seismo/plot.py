@@ -114,3 +114,53 @@ def misfit_station(
     axes[-1].set_xlabel("time after trace start (s)")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def tf_misfit_plot(
+    title: str, tf: Any, observed: np.ndarray, synthetic: np.ndarray, path: str | Path
+) -> Path:
+    """The time–frequency misfit of one trace as a PNG at ``path``, laid out as
+    Kristekova et al. (2009) and ObsPy's ``plot_tf_misfits`` draw it: the
+    observed (black) and synthetic (red) waveforms; the envelope misfit
+    TFEM and the phase misfit TFPM over time and frequency, each with its
+    sum over frequency (TEM, TPM) below and over time (FEM, FPM) beside.
+
+    ``tf`` is a :class:`~d4p_seismo.misfit.TFMisfit`; ``observed`` and
+    ``synthetic`` are the traces it was computed from (any sampling: drawn
+    over ``tf.times``' span).
+    """
+    fig = Figure(figsize=(10, 9))
+    grid = fig.add_gridspec(5, 2, width_ratios=(6, 1), height_ratios=(1.2, 2, 0.8, 2, 0.8),
+                            hspace=0.35, wspace=0.05)
+    t = tf.times
+    span = (t[0], t[-1]) if t.size > 1 else (0.0, 1.0)
+    wave = fig.add_subplot(grid[0, 0])
+    samples = np.linspace(span[0], span[1], len(observed))
+    wave.plot(samples, observed, color="black", lw=0.8, label="observed")
+    wave.plot(samples, synthetic, color="tab:red", lw=0.8, label="synthetic")
+    wave.set_xlim(*span)
+    wave.legend(loc="upper right", fontsize=7)
+    wave.set_title(f"{title}: time-frequency misfit, EM={tf.em:.3f}, PM={tf.pm:.3f}", fontsize=10)
+    for row, (name, image, over_time, over_freq) in enumerate(
+        (("envelope", tf.tfem, tf.tem, tf.fem), ("phase", tf.tfpm, tf.tpm, tf.fpm))
+    ):
+        ax = fig.add_subplot(grid[1 + 2 * row, 0], sharex=wave)
+        top = float(np.abs(image).max()) or 1.0
+        mesh = ax.pcolormesh(t, tf.freqs, image, cmap="RdBu_r", vmin=-top, vmax=top,
+                             shading="nearest", rasterized=True)
+        ax.set_yscale("log")
+        ax.set_ylabel("frequency (Hz)")
+        ax.text(0.01, 0.95, f"TF{name[0].upper()}M", transform=ax.transAxes, va="top",
+                fontsize=8)
+        line = fig.add_subplot(grid[2 + 2 * row, 0], sharex=wave)
+        line.plot(t, over_time, color="black", lw=0.8)
+        line.axhline(0.0, color="grey", lw=0.5)
+        line.set_ylabel(f"T{name[0].upper()}M", fontsize=8)
+        side = fig.add_subplot(grid[1 + 2 * row, 1], sharey=ax)
+        side.plot(over_freq, tf.freqs, color="black", lw=0.8)
+        side.axvline(0.0, color="grey", lw=0.5)
+        side.set_xlabel(f"F{name[0].upper()}M", fontsize=8)
+        side.tick_params(labelleft=False)
+        fig.colorbar(mesh, ax=side, fraction=0.5, pad=0.1)
+    line.set_xlabel("time after trace start (s)")
+    return _save(fig, path)

@@ -25,6 +25,7 @@ from d4p_seismo.misfit_pes import (
     Preprocess,
     SelectWindows,
     StationImage,
+    TimeFrequencyMisfit,
     TraceMisfit,
     WindowMisfit,
     parse_channel_map,
@@ -337,7 +338,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
 def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The misfit workflow (see :data:`MISFIT_DEFAULTS`).
 
-    pairs → preprocess → (select windows → window misfit) and (whole-trace misfit) → join
+    pairs → preprocess → (select windows → window misfit) and (whole-trace misfit)
+    and, with ``tf``, (time–frequency misfit and its image) → join
     (group_by station, component) → image per station (group_by station) →
     summary JSON (global).
     """
@@ -394,11 +396,13 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     )
     per_window = WindowMisfit(float(p["taper"]))
     whole = TraceMisfit(float(p["taper"]))
-    join = JoinMisfit()
+    join = JoinMisfit(tf=bool(p["tf"]))
     image = StationImage(output)
     summary = MisfitSummary(output)
-    for pe in (prep, windows, per_window, whole, join, image):
-        pe.numprocesses = n
+    tf = TimeFrequencyMisfit(min_period, max_period, output) if p["tf"] else None
+    for pe in (prep, windows, per_window, whole, join, image, tf):
+        if pe is not None:
+            pe.numprocesses = n
 
     graph = WorkflowGraph()
     graph.connect(pairs, "output", prep, "input")
@@ -407,6 +411,9 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph.connect(prep, "output", whole, "input")
     graph.connect(per_window, "output", join, "windows")
     graph.connect(whole, "output", join, "trace")
+    if tf is not None:
+        graph.connect(prep, "output", tf, "input")
+        graph.connect(tf, "output", join, "tf")
     graph.connect(join, "output", image, "input")
     graph.connect(image, "output", summary, "input")
     graph.name = "misfit"
