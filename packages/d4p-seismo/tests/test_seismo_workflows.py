@@ -390,6 +390,14 @@ def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period
     return observed, synthetic
 
 
+def assert_recovers_the_truth(components):
+    """Every component's whole-trace time shift and dlnA are those
+    :func:`example_misfit_data` made (0.3 s, ln(1 / 0.8)) within 0.01."""
+    for channel, comp in components.items():
+        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
+        assert comp["trace"]["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01), channel
+
+
 def test_misfit_preprocessing_recovers_dlna_on_obspy_example_data(tmp_path, caplog):
     from d4p_seismo.misfit import align, measure
 
@@ -485,9 +493,7 @@ def test_misfit_removes_the_observed_response_when_asked(tmp_path):
     graph, inputs = build_misfit(response="VEL", inventory=str(tmp_path / "stations.xml"),
                                  **params)
     corrected = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
-    for channel, comp in corrected.items():
-        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
-        assert comp["trace"]["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01), channel
+    assert_recovers_the_truth(corrected)
     with pytest.raises(d4p.UsageError, match=r"-p response=VEL: give DISP, VEL or ACC .*"
                                              r"-p inventory=STATIONXML"):
         build_misfit(response="VEL", **params)
@@ -549,9 +555,7 @@ def test_misfit_rotates_observed_1_2_components_to_north_east(tmp_path):
     graph, inputs = build_misfit(inventory=str(tmp_path / "stations.xml"), **params)
     components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
     assert sorted(components) == ["EHE", "EHN", "EHZ"]
-    for channel, comp in components.items():
-        assert comp["trace"]["time_shift"] == pytest.approx(0.3, abs=0.01), channel
-        assert comp["trace"]["dlnA"] == pytest.approx(math.log(1 / 0.8), abs=0.01), channel
+    assert_recovers_the_truth(components)
     with pytest.raises(d4p.UsageError, match=r"-p channel_map=1:N: '1:N': component 1 points at "
                                              r"the azimuth the inventory gives"):
         build_misfit(channel_map="1:N", **params)
