@@ -170,7 +170,7 @@ MISFIT_HELP: dict[str, str] = {
     "resample": "interpolate synthetics sampled differently onto the observed samples",
     "channel_map": "observed:synthetic components or channels to match, e.g. E:X,N:Y",
     "event": "QuakeML of the event (lets pyflex reject windows by travel time)",
-    "inventory": "StationXML (lets pyflex use signal-to-noise ratio; needed by response)",
+    "inventory": "StationXML (pyflex's signal-to-noise check, response, rotating 1/2 to N/E)",
     "response": "remove the observed's instrument response first: DISP, VEL or ACC",
     "tf": "also the time-frequency misfit of each trace (EM, PM, <station>.<channel>.tf.png)",
     "instances": "instances of each parallel PE (0: one per CPU)",
