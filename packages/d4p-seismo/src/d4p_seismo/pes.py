@@ -121,7 +121,8 @@ class ReadTrace(IterativePE):
     samples is, with ``gaps="zero"``, an error (below); with
     ``gaps="reject"`` it is dropped and described on output ``'rejected'``
     (a dict: ``station``, ``starttime``, ``endtime``, ``missing`` fraction,
-    ``reason``), which the :class:`Summary` lists.
+    ``reason``), which the :class:`Summary` lists; that output exists only
+    with ``gaps="reject"``.
 
     With ``window`` > 0 (s) the time window ``[starttime, endtime)`` is cut
     into windows of that length, each ``window * (1 - overlap)`` s after the
@@ -159,7 +160,8 @@ class ReadTrace(IterativePE):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         if gaps not in GAP_POLICIES:
             raise ValueError(f"gaps must be one of {', '.join(GAP_POLICIES)}, not {gaps!r}")
-        self._add_output("rejected")
+        if gaps == "reject":
+            self._add_output("rejected")
         self.inventory = inventory if isinstance(inventory, Inventory) else (
             str(inventory) if inventory is not None else None
         )
