@@ -550,23 +550,31 @@ class WriteResults(IterativePE):
     and the samples written (``"output"``: the same, or with ``symmetric``
     the symmetric part) for the ASDF file. ``sac=False`` writes no SAC file
     (the ASDF file is then the only output).
+
+    Rows leave in bursts of ``burst`` (and the rest at the end of the
+    stream): the summary is one instance, so most rows cross to another
+    process, and one message per burst costs far less than one every few
+    rows (as they would leave while correlations are made, a few ms apart).
+    The SAC files are written at once.
     """
 
     def __init__(
         self, directory: str | Path, windowed: bool = False, symmetric: bool = False,
-        sac: bool = True,
+        sac: bool = True, burst: int = 64,
     ) -> None:
         super().__init__()
         self.directory = str(directory)
         self.windowed = windowed
         self.symmetric = symmetric
         self.sac = sac
+        self.burst = burst
+        self.held: list[dict[str, Any]] = []
 
     def preprocess(self) -> None:
         if self.sac:
             Path(self.directory).mkdir(parents=True, exist_ok=True)
 
-    def _process(self, corr: processing.Correlation) -> dict[str, Any]:
+    def _process(self, corr: processing.Correlation) -> None:
         name = f"{corr.pair}_{window_stamp(corr.starttime)}" if self.windowed else corr.pair
         path = Path(self.directory) / f"{name}.sac"
         if self.sac:
@@ -575,7 +583,17 @@ class WriteResults(IterativePE):
         row["sampling_rate"] = corr.sampling_rate
         row["data"] = corr.data.astype(np.float32)
         row["output"] = output_data(corr, self.symmetric) if self.symmetric else row["data"]
-        return row
+        self.held.append(row)
+        if len(self.held) >= self.burst:
+            self._release()
+
+    def _release(self) -> None:
+        held, self.held = self.held, []
+        for row in held:
+            self.write(self.OUTPUT_NAME, row)
+
+    def postprocess(self) -> None:
+        self._release()
 
 
 def pair_of(corr: processing.Correlation) -> str:
