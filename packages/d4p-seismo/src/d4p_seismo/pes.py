@@ -464,10 +464,12 @@ class XCorr(GenericPE):
     before and correlates the pairs it owns: ``d4p.stable_hash`` of the pair
     modulo the number of instances, the same answer in every instance and
     process whatever the order of arrival, so each pair is computed exactly
-    once and the work is shared evenly. Output ``'output'``: one
-    :class:`~d4p_seismo.processing.Correlation` per pair, station ``a`` the
-    smaller id (so a pair and the sign of its lags do not depend on arrival
-    order). Stations pair only within one window; a station seen twice in a
+    once and the work is shared evenly (the number of instances is
+    ``numprocesses``, as the plan makes them for a PE fed by another; give
+    the spectra through an upstream PE, not as the run's inputs). Output
+    ``'output'``: one :class:`~d4p_seismo.processing.Correlation` per pair,
+    station ``a`` the smaller id (so a pair and the sign of its lags do not
+    depend on arrival order). Stations pair only within one window; a station seen twice in a
     window is an error (two files for one channel?).
 
     ``components="same"`` (default) pairs only channels of the same component

@@ -227,7 +227,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     (parallel) → write_results (parallel) → summary + record section
     (global). With ``gaps="reject"`` the windows rejected for their gaps go
     from the reader to the summary; otherwise the reader has no such port and
-    fuses with the preprocessing into one chain (no trace leaves its process). The result of :func:`d4p.run` holds, at the summary PE's
+    fuses with the preprocessing into one chain (no trace leaves its
+    process). The result of :func:`d4p.run` holds, at the summary PE's
     ``'output'``, a dict with the paths of the results, the summary CSV and
     the plot.
     """
