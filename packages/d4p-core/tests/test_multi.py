@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.testing import make_tests
+from d4p.testing.workflows import Pairs
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -279,3 +280,38 @@ def test_workers_share_the_cores_among_native_thread_pools():
     assert result.summary.processes == 2
     (values,) = [ports["output"] for ports in result.values()]
     assert values == [[max(1, (os.cpu_count() or 1) // 2)]] * 2
+
+
+class _Where(d4p.GenericPE):
+    """Writes (instance, numprocesses) of the instance that ran, once."""
+
+    def __init__(self, grouping=None, numprocesses=3):
+        super().__init__(numprocesses=numprocesses)
+        self._add_input("input", grouping=grouping)
+        self._add_output("output")
+        self.said = False
+
+    def process(self, inputs):
+        if not self.said:
+            self.said = True
+            return {"output": (self.instance, self.numprocesses)}
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_an_instance_knows_how_many_instances_the_plan_made(mapping):
+    fed = d4p.WorkflowGraph()
+    many = _Where([0])
+    fed.connect(Pairs(30, keys=30), "output", many, "input")
+    result = d4p.run(fed, mapping=mapping, processes=2)
+    assert sorted(result[many.id]["output"]) == [(0, 3), (1, 3), (2, 3)]
+
+    one = _Where("global")  # asked for 3, 'global' makes one
+    fed = d4p.WorkflowGraph()
+    fed.connect(Pairs(30, keys=30), "output", one, "input")
+    assert d4p.run(fed, mapping=mapping, processes=2)[one.id]["output"] == [(0, 1)]
+
+    source = _Where()  # given its data as the run's inputs: a source, one instance
+    alone = d4p.WorkflowGraph()
+    alone.add(source)
+    result = d4p.run(alone, {source: [{"input": k} for k in range(5)]}, mapping=mapping)
+    assert result[source.id]["output"] == [(0, 1)]

@@ -136,7 +136,10 @@ class Plan:
         """The PE object for instance ``iid``: a copy of the graph's PE, so that
         a graph gives the same results however often it runs; ``reuse`` lets
         instance 0 be the object itself where the plan is already a private
-        copy (a worker process)."""
+        copy (a worker process). The PE knows its place: ``instance`` (its
+        index), ``numprocesses`` (how many instances the plan made: 1 for a
+        source or a 'global' input, whatever was asked) and ``rank`` (its
+        process)."""
         inst = self.instances[iid]
         template = self.pes[inst.pe_id]
         if reuse and inst.index == 0:
@@ -150,6 +153,7 @@ class Plan:
                     "resources such as open files or connections in preprocess()"
                 ) from None
         pe.instance = inst.index
+        pe.numprocesses = len(self.by_pe[inst.pe_id])  # the instances there are
         pe.rank = inst.process
         return pe
 
