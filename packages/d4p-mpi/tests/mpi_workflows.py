@@ -37,14 +37,20 @@ class Fragile(d4p.IterativePE):
 
 
 class Suicidal(d4p.IterativePE):
-    """Kills its own rank with SIGKILL on ``fatal``."""
+    """Kills its own rank with SIGKILL on ``fatal`` (or exits with status
+    ``exit``), after writing ``(rank, instance)`` to the file ``record``."""
 
-    def __init__(self, fatal: int) -> None:
+    def __init__(self, fatal: int, record: str = "", exit: int = 0) -> None:
         super().__init__()
-        self.fatal = fatal
+        self.fatal, self.record, self.exit = fatal, record, exit
 
     def _process(self, data):
         if data == self.fatal:
+            if self.record:
+                with open(self.record, "w") as out:
+                    out.write(f"{os.environ['PMI_RANK']} {self.instance}")
+            if self.exit:
+                os._exit(self.exit)
             os.kill(os.getpid(), signal.SIGKILL)
         return data
 
@@ -108,10 +114,11 @@ def failing(n: int = 1000, bad: int = 500) -> tuple[d4p.WorkflowGraph, dict]:
     return graph, {numbers: 1}
 
 
-def killing(n: int = 1000, fatal: int = 300) -> tuple[d4p.WorkflowGraph, dict]:
+def killing(n: int = 1000, fatal: int = 300, record: str = "", exit: int = 0
+            ) -> tuple[d4p.WorkflowGraph, dict]:
     """numbers → suicidal (2 instances) → total; a rank dies on ``fatal``."""
     graph = d4p.WorkflowGraph()
-    numbers, suicidal, total = Numbers(n), Suicidal(fatal), Total()
+    numbers, suicidal, total = Numbers(n), Suicidal(fatal, record, exit), Total()
     suicidal.numprocesses = 2
     graph.connect(numbers, "output", suicidal, "input")
     graph.connect(suicidal, "output", total, "input")

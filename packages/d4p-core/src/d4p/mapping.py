@@ -33,6 +33,12 @@ and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_mod
 per thread). A plan for one process per instance: ``plan.with_processes(lambda
 i: i.iid)``. To start a fresh interpreter, ship the plan with
 :func:`d4p.shipping.dumps`.
+
+A mapping whose workers are processes of their own collects what they report
+with :class:`Gather` and names a worker that died with :func:`worker_died`;
+one that starts them through another program (``mpiexec``) shares a
+:class:`RunFolder` with them, runs that program as a :class:`Child`, and has
+each worker call :func:`supervise` (see :mod:`d4p.launcher`).
 """
 
 from __future__ import annotations
@@ -41,15 +47,29 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .driver import Control, Data, EndOfStream, Message, Transport, drive
+from .driver import Control, Data, EndOfStream, Message, Report, Transport, drive
 from .errors import UsageError
 from .executor import Executor
 from .plan import Instance, Plan, Route
 
-__all__ = ["Control", "Data", "EndOfStream", "Executor", "Instance", "Mapping", "Message",
-           "Option", "Outcome", "Plan", "Route", "Transport", "drive", "share_cores"]
+if TYPE_CHECKING:
+    from .launcher import Child, Gather, RunFolder, supervise, whole_lines, worker_died
+
+__all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Instance", "Mapping",
+           "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "Transport",
+           "drive", "share_cores", "supervise", "whole_lines", "worker_died"]
+
+_LAUNCHER = ("Child", "Gather", "RunFolder", "supervise", "whole_lines", "worker_died")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAUNCHER:  # imported on first use: ``import d4p`` stays light
+        from . import launcher
+
+        return getattr(launcher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

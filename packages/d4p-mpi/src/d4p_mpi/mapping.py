@@ -13,6 +13,7 @@ import sys
 
 import d4p
 from d4p import Mapping, Option, Outcome, UsageError
+from d4p.mapping import whole_lines
 
 from .environment import env_rank, under_mpiexec, world_size
 
@@ -65,10 +66,8 @@ def _run_in_place(plan, options) -> Outcome:
         error.primary = world.Get_rank() == 0  # said once, by rank 0, not by every rank
         raise error
     from .rank import run_rank
-    from .worker import whole_lines
 
-    if not getattr(sys.stdout, "d4p_whole_lines", False):  # ranks' lines never mix
-        sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
+    sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)  # lines never mix
     comm = world.Dup()  # our messages never meet the user's own MPI traffic
     tracer = options.get("tracer")
     try:

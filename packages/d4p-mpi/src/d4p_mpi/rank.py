@@ -8,22 +8,15 @@ in the final barrier and gather, and exit cleanly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from d4p import Outcome
-from d4p.driver import Control, drive
 from d4p.errors import as_failure
-from d4p.executor import Executor
-from d4p.plan import Plan
+from d4p.mapping import Control, Executor, Gather, Plan, Report, drive
 
 from .transport import MPITransport
 
 REPORT_EVERY = 0.5
 """Seconds between two progress reports of a rank (when someone listens)."""
-
-Report = Callable[[dict[str, int], list[dict]], None]
-"""Called now and then with the units processed so far per PE and the
-tracing events since the last call."""
 
 
 def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
@@ -67,18 +60,7 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
     gathered = comm.gather((results, counts, events), root=0)
     if rank != 0:
         return None
-    return merge([(r, c) for r, c, _ in gathered]), [e for *_, ev in gathered for e in ev]
-
-
-def merge(gathered: list[tuple[dict, dict]]) -> Outcome:
-    """One outcome from the per-rank ``(results, counts)``, in rank order."""
-    results: dict[str, dict[str, list]] = {}
-    counts: dict[str, int] = {}
-    for rank_results, rank_counts in gathered:
-        for pe, ports in rank_results.items():
-            mine = results.setdefault(pe, {})
-            for port, units in ports.items():
-                mine.setdefault(port, []).extend(units)
-        for pe, n in rank_counts.items():
-            counts[pe] = counts.get(pe, 0) + n
-    return Outcome(results, counts)
+    merged = Gather()
+    for k, (rank_results, rank_counts, _) in enumerate(gathered):
+        merged.add(k, rank_results, rank_counts)
+    return merged.outcome(), [e for *_, ev in gathered for e in ev]

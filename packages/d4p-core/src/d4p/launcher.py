@@ -1,0 +1,422 @@
+"""Workers that run as processes of their own, and what they report back:
+what every mapping that starts processes needs, written once.
+
+* :class:`Gather` collects what the workers report: results and counts
+  merged, the sum of their latest progress for the run's ``progress``,
+  tracing events for its tracer, and the first failure.
+* :func:`worker_died` is the error for a worker that ended without
+  reporting: it names the worker, the PE instances it ran and how it ended.
+* :class:`RunFolder` is a temporary folder that a launcher shares with the
+  workers it starts through another program (``mpiexec``): the plan (by
+  value), progress, results, failures, how each worker ended, and a stop
+  request, every file written whole. It is removed at the end, or at the
+  next start when its launcher was killed.
+* :func:`supervise` makes a worker fork: the child runs the worker, the
+  parent records how it ended (a signal, an exit status). A process manager
+  that ends every worker when one dies (mpiexec) then cannot hide which one
+  died first.
+* :class:`Child` runs a command in a session of its own, passes its output
+  on line by line, waits for it without polling and ends it with everything
+  it started.
+* :func:`whole_lines` makes a stream write each line in one system call, so
+  that the lines of workers sharing a terminal never mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from . import shipping
+from .driver import Control, Report
+from .errors import D4PError, WorkflowFailed, as_failure
+from .mapping import Outcome
+from .plan import Plan
+from .stopping import die_with_parent
+
+__all__ = ["Child", "Gather", "RunFolder", "ended", "supervise", "whole_lines", "worker_died"]
+
+
+class Gather:
+    """What the workers of a run report, collected. ``progress`` and
+    ``tracer`` are the run's (``options["progress"]``, ``options["tracer"]``);
+    either may be ``None``. Workers are named by any key (a number, a
+    ``(stage, partition)`` pair)."""
+
+    def __init__(self, progress: Callable[[dict[str, int]], None] | None = None,
+                 tracer: Any = None) -> None:
+        self.progress = progress
+        self.tracer = tracer
+        self.results: dict[str, dict[str, list]] = {}
+        self.latest: dict[Any, dict[str, int]] = {}
+        self.failures: list[tuple[Any, BaseException]] = []
+
+    @property
+    def listening(self) -> bool:
+        """Whether anyone hears progress or tracing events."""
+        return self.progress is not None or self.tracer is not None
+
+    def record(self, events: list[dict]) -> None:
+        """Hand tracing events to the tracer."""
+        if events and self.tracer is not None:
+            self.tracer.record(events)
+
+    def report(self, worker: Any, counts: dict[str, int], events: list[dict] = ()) -> None:
+        """A running worker's progress: units per PE so far, and the tracing
+        events since its last report."""
+        self.record(events)
+        self.latest[worker] = counts
+        if self.progress is not None:
+            self.progress(self.counts())
+
+    def add(self, worker: Any, results: dict[str, dict[str, list]], counts: dict[str, int],
+            events: list[dict] = ()) -> None:
+        """What a finished worker produced (results are kept in the order added)."""
+        for pe, ports in results.items():
+            mine = self.results.setdefault(pe, {})
+            for port, units in ports.items():
+                mine.setdefault(port, []).extend(units)
+        self.report(worker, counts, events)
+
+    def fail(self, error: BaseException, order: Any = 0) -> None:
+        """A worker failed; :meth:`outcome` raises the failure of smallest ``order``."""
+        self.failures.append((order, error))
+
+    def counts(self) -> dict[str, int]:
+        """Units processed per PE, summed over the workers."""
+        total: dict[str, int] = {}
+        for counts in self.latest.values():
+            for pe, n in counts.items():
+                total[pe] = total.get(pe, 0) + n
+        return total
+
+    def outcome(self, placement: Plan | None = None) -> Outcome:
+        """The merged :class:`~d4p.mapping.Outcome`; raises the first failure."""
+        if self.failures:
+            raise min(self.failures, key=lambda f: f[0])[1]
+        return Outcome(self.results, self.counts(), placement=placement)
+
+
+def ended(code: int | None) -> str:
+    """How a process ended, from its exit status (negative: killed by that signal)."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"was killed by signal {-code} ({name})"
+    return f"exited with status {code}"
+
+
+def worker_died(plan: Plan, worker: int, code: int | None, what: str = "worker process",
+                hint: str = "") -> WorkflowFailed:
+    """The error for worker ``worker`` of ``plan`` ending with exit status
+    ``code`` before it finished: names it (``what``, e.g. ``"MPI rank"``) and
+    the PE instances it ran; ``hint`` is added (``"; look for ..."``)."""
+    hosted = ", ".join(f"{i.pe_id}[{i.index}]" for i in plan.on_process(worker))
+    return WorkflowFailed(f"{what} {worker} (running {hosted}) {ended(code)} before "
+                          f"finishing{hint}")
+
+
+class RunFolder:
+    """A temporary folder shared by a launcher and the workers it starts.
+
+    Files: ``owner`` (the launcher's pid), ``plan.pkl`` (:meth:`write_plan`),
+    ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
+    (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
+    (:func:`supervise`), ``stop`` (:meth:`request_stop`), and whatever the
+    mapping :meth:`write`\\ s. As a context manager it is removed at the end.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, prefix: str) -> RunFolder:
+        """A new folder in the temporary directory; first removes the folders
+        of this ``prefix`` whose launcher is gone (it was killed before it
+        could: its workers have ended by themselves, see :meth:`watch`)."""
+        import tempfile
+
+        for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
+            try:
+                os.kill(int((folder / "owner").read_text()), 0)
+            except ProcessLookupError:
+                shutil.rmtree(folder, ignore_errors=True)
+            except (OSError, ValueError):  # not ours, or another user's live run
+                continue
+        run = cls(tempfile.mkdtemp(prefix=prefix))
+        (run.path / "owner").write_text(str(os.getpid()))
+        return run
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def write(self, name: str, obj: object) -> None:
+        """Pickle ``obj`` to file ``name``: readers see all of it or nothing."""
+        path = self.path / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            pickle.dump(obj, out, protocol=5)
+        os.replace(tmp, path)
+
+    def read(self, name: str) -> Any:
+        with open(self.path / name, "rb") as src:
+            return pickle.load(src)
+
+    def write_plan(self, plan: Plan, options: dict[str, Any]) -> None:
+        """Ship ``plan`` (by :mod:`d4p.shipping`: a PE that cannot travel is a
+        :class:`~d4p.UsageError` naming it) with ``options`` and this
+        process's ``sys.path``, for :meth:`read_plan` in the workers."""
+        body = shipping.dumps(plan)
+        with open(self.path / "plan.pkl", "wb") as out:
+            pickle.dump({"sys_path": [p for p in sys.path if p], "options": options}, out,
+                        protocol=5)
+            out.write(body)
+
+    def read_plan(self) -> tuple[Plan, dict[str, Any]]:
+        with open(self.path / "plan.pkl", "rb") as src:
+            header = pickle.load(src)
+            for entry in reversed(header["sys_path"]):
+                if entry not in sys.path:
+                    sys.path.insert(0, entry)
+            return shipping.loads(src.read()), header["options"]
+
+    # -- the workers' side ------------------------------------------------------------------
+    def started(self, worker: int) -> None:
+        (self.path / f"started-{worker}").write_text(str(os.getpid()))
+
+    def reporter(self, worker: int) -> Report:
+        """A ``report`` for :func:`~d4p.mapping.drive` that leaves worker
+        ``worker``'s progress for :meth:`take_progress`."""
+        seq = 0
+
+        def report(counts: dict[str, int], events: list[dict]) -> None:
+            nonlocal seq
+            self.write(f"progress-{worker}-{seq:08d}.pkl", (counts, events))
+            seq += 1
+
+        return report
+
+    def fail(self, worker: int, exc: BaseException, where: str) -> None:
+        """Record that worker ``worker`` (``where``, e.g. ``"MPI rank 2"``) failed."""
+        self.write(f"failure-{worker}.pkl", (time.time(), as_failure(exc, where)))
+
+    def watch(self, launcher: int, control: Control, code: int = 17) -> None:
+        """End this worker (exit status ``code``) when process ``launcher`` or
+        this folder is gone; stop its sources gracefully on a stop request."""
+        def watch() -> None:
+            while True:
+                time.sleep(0.2)
+                try:
+                    os.kill(launcher, 0)
+                except ProcessLookupError:
+                    os._exit(code)
+                except PermissionError:
+                    pass
+                if not self.path.is_dir():
+                    os._exit(code)
+                if not control.stopping and (self.path / "stop").exists():
+                    control.stop("stopped by the launcher")
+
+        threading.Thread(target=watch, name="d4p-launcher-watch", daemon=True).start()
+
+    # -- the launcher's side ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the workers to stop their sources (a graceful stop)."""
+        with contextlib.suppress(OSError):  # the run has ended and its folder is gone
+            (self.path / "stop").touch()
+
+    def take_progress(self, gather: Gather) -> None:
+        """Hand the workers' progress reports to ``gather`` and remove them."""
+        for path in sorted(self.path.glob("progress-*.pkl")):
+            try:
+                counts, events = self.read(path.name)
+                path.unlink()
+            except (OSError, EOFError, pickle.UnpicklingError):
+                continue
+            gather.report(int(path.name.split("-")[1]), counts, events)
+
+    def started_workers(self) -> int:
+        return len(list(self.path.glob("started-*")))
+
+    def failure(self) -> D4PError | None:
+        """The first failure a worker recorded, if any."""
+        found = [self.read(p.name) for p in self.path.glob("failure-*.pkl")]
+        return min(found, key=lambda f: f[0])[1] if found else None
+
+    def first_death(self) -> tuple[int, int] | None:
+        """``(worker, exit status)`` of the first worker whose process ended
+        badly by itself (see :func:`supervise`), if any."""
+        found = [(*self.read(p.name), int(p.name[len("ended-"):-len(".pkl")]))
+                 for p in self.path.glob("ended-*.pkl")]
+        if not found:
+            return None
+        _, code, worker = min(found)
+        return worker, code
+
+    def processes(self) -> list[int]:
+        """Pids of live processes with this folder on their command line (Linux)."""
+        marker, pids = str(self.path).encode(), []
+        with contextlib.suppress(OSError):
+            for entry in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as src:
+                        if marker in src.read().split(b"\0"):
+                            pids.append(int(entry))
+                except OSError:
+                    continue
+        return pids
+
+
+def supervise(folder: RunFolder, worker: int) -> None:
+    """Run the rest of this worker in a child process. This process waits for
+    it, records in ``folder`` how it ended unless it ended well or by a
+    signal this process passed on (``ended-W.pkl``: time, exit status), and
+    ends the same way. Returns in the child only; call it before starting
+    threads. The child dies with this process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        die_with_parent(parent)
+        return
+    passed: list[int] = []
+
+    def pass_on(signum, frame) -> None:
+        passed.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, pass_on)
+    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+    if code != 0 and not passed:
+        with contextlib.suppress(OSError):
+            folder.write(f"ended-{worker}.pkl", (time.time(), code))
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+class Child:
+    """``argv`` run in a session of its own, so that it and every process it
+    starts end together (:meth:`kill`). Its stdout goes line by line (bytes)
+    to ``lines`` (default: this process's ``sys.stdout``, so that a notebook
+    or a test's capture sees it), which gets ``None`` at the end; its stderr
+    to ``stderr`` (an open file; default: ours). Raises ``OSError`` when it
+    cannot start. As a context manager it is killed if still running at the
+    end."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
+                 lines: Callable[[bytes | None], None] | None = None, stderr=None) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=stderr, env=env, start_new_session=True)
+        self._relay = threading.Thread(target=self._relay_lines, args=(lines or self.echo,),
+                                       name="d4p-child-output", daemon=True)
+        self._relay.start()
+
+    def _relay_lines(self, lines: Callable[[bytes | None], None]) -> None:
+        with self.proc.stdout as stream:
+            for line in stream:
+                lines(line)
+        lines(None)
+
+    def wait(self, timeout: float | None = None, *, every: float = 3600.0,
+             tick: Callable[[], None] | None = None) -> int:
+        """The exit status, calling ``tick()`` every ``every`` seconds
+        meanwhile; raises :class:`subprocess.TimeoutExpired` after ``timeout``
+        seconds. A pidfd (Linux) wakes up as soon as the process exits
+        (``Popen.wait(timeout)`` would poll with sleeps of up to 50 ms)."""
+        import select
+        import subprocess
+
+        deadline = time.monotonic() + timeout if timeout else None
+        try:
+            fd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):  # not Linux, or an old kernel
+            fd = None
+        try:
+            while self.proc.poll() is None:
+                step = every if deadline is None else min(every, deadline - time.monotonic())
+                if step <= 0:
+                    raise subprocess.TimeoutExpired(self.proc.args, timeout)
+                if fd is not None:
+                    select.select([fd], [], [], step)
+                else:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout=step)
+                if tick is not None and self.proc.poll() is None:
+                    tick()
+        finally:
+            if fd is not None:
+                os.close(fd)
+        self._relay.join()
+        return self.proc.returncode
+
+    def kill(self, also: Callable[[], Iterable[int]] = tuple) -> None:
+        """SIGTERM its process group, then SIGKILL; then SIGKILL the processes
+        that ``also()`` names (those it started in sessions of their own)."""
+        import subprocess
+
+        for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for pid in also():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        self._relay.join()
+
+    @staticmethod
+    def echo(line: bytes | None) -> None:
+        """Write ``line`` to this process's ``sys.stdout`` (the default ``lines``)."""
+        if not line:
+            return
+        try:
+            sys.stdout.write(line.decode(errors="replace"))
+            sys.stdout.flush()
+        except (OSError, ValueError):  # our stdout is closed: drop the output
+            pass
+
+
+def whole_lines(stream):
+    """``stream`` writing each line in one system call as soon as it ends
+    (even under PYTHONUNBUFFERED), so that the lines of different workers
+    writing to one terminal never mix."""
+    if getattr(stream, "d4p_whole_lines", False):
+        return stream
+    stream.flush()
+    raw = io.FileIO(stream.fileno(), "w", closefd=False)
+    wrapped = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding=stream.encoding,
+                               errors=stream.errors, line_buffering=True)
+    wrapped.d4p_whole_lines = True
+    return wrapped
