@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from d4p import D4PError, GraphError, Outcome, WorkflowFailed
-from d4p.plan import Plan
+from d4p.mapping import Gather, Plan
 
 from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs
@@ -24,16 +24,13 @@ class Run:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
-        self.progress = progress
         self.tracer = tracer
         plan = lay.plan
         self.index_of = tuple(i.index for i in plan.instances)
         self.rdds: dict[int, Any] = {}
         self.kept: list = []  # persisted RDDs
         self.shared: list = []  # broadcasts
-        self.results: dict[str, dict[str, list]] = {}
-        self.counts: dict[str, int] = {}
-        self.failures: list[tuple[int, int, D4PError]] = []
+        self.gather = Gather(progress, tracer)
 
         inputs = broadcast_inputs(plan) if broadcast else {}
         self.drop = frozenset((iid, port) for (_, port), iids in inputs.items()
@@ -75,9 +72,9 @@ class Run:
                 for u in sorted(set(s.upstream) & self.first - done):
                     self._merge(self._collect(u))
                     done.add(u)
-                    if self.failures:  # nothing downstream of a failed PE runs
+                    if self.gather.failures:  # nothing downstream of a failed PE runs
                         break
-                if self.failures:
+                if self.gather.failures:
                     break
                 if s.number not in self.on_driver:
                     self.rdds[s.number] = self._stage(s.number)
@@ -88,9 +85,7 @@ class Run:
                 rdd.unpersist(blocking=False)
             for shared in self.shared:
                 shared.destroy(blocking=False)
-        if self.failures:
-            raise min(self.failures, key=lambda f: f[:2])[2]
-        return Outcome(self.results, self.counts, placement=self.layout.plan)
+        return self.gather.outcome(placement=self.layout.plan)
 
     def _collect_all(self, numbers: list[int]) -> None:
         """Run the jobs ending with stages ``numbers`` at the same time."""
@@ -187,18 +182,9 @@ class Run:
     def _merge(self, summaries: list[tuple]) -> None:
         summaries.sort(key=lambda m: m[1:3])
         for _, stage, index, results, counts, failure, events in summaries:
-            if events and self.tracer is not None:
-                self.tracer.record(events)
-            for pe, n in counts.items():
-                self.counts[pe] = self.counts.get(pe, 0) + n
-            for pe, ports in results.items():
-                mine = self.results.setdefault(pe, {})
-                for port, units in ports.items():
-                    mine.setdefault(port, []).extend(units)
+            self.gather.add((stage, index), results, counts, events)
             if failure is not None:
-                self.failures.append((stage, index, failure))
-        if self.progress is not None:
-            self.progress(dict(self.counts))
+                self.gather.fail(failure, (stage, index))
 
     def _translate(self, number: int, exc: Exception) -> D4PError:
         """A Spark failure as a d4p error: the Python traceback, not the Java one."""

@@ -44,8 +44,9 @@ from typing import Any
 
 from .. import codec, hookimpl, shipping
 from ..driver import Control, drive
-from ..errors import UsageError, WorkflowFailed, as_failure
+from ..errors import UsageError, as_failure
 from ..executor import Executor
+from ..launcher import Gather, worker_died
 from ..mapping import Mapping, Option, Outcome, share_cores
 from ..plan import Plan
 from ..stopping import die_with_parent
@@ -174,13 +175,9 @@ class _Run:
 
     def _collect(self, procs, reports: list[Connection]) -> Outcome:
         plan = self.plan
-        progress = self.options.get("progress")
-        tracer = self.options.get("tracer")
-        results: dict[str, dict[str, list]] = {}
-        counts: dict[str, int] = {}
+        gather = Gather(self.options.get("progress"), self.options.get("tracer"))
         live = {r: k for k, r in enumerate(reports)}
         sentinels = {p.sentinel: k for k, p in enumerate(procs)}
-        latest: dict[int, dict[str, int]] = {}
         control, told = self.options.get("control"), False
         while live:
             watched = {reports[k]: s for s, k in sentinels.items() if reports[k] in live}
@@ -194,7 +191,7 @@ class _Run:
                     k = sentinels[conn]
                     if reports[k] in live and not reports[k].poll():
                         procs[k].join(1)
-                        raise _died(plan, k, procs[k].exitcode)
+                        raise worker_died(plan, k, procs[k].exitcode)
                     continue  # its last message is waiting: read it first
                 k = live[conn]
                 try:
@@ -202,58 +199,22 @@ class _Run:
                 except (EOFError, OSError):
                     del live[conn]
                     procs[k].join(5)
-                    raise _died(plan, k, procs[k].exitcode) from None
+                    raise worker_died(plan, k, procs[k].exitcode) from None
                 if kind == "failed":
-                    if tracer is not None and body[1:] and body[1]:
-                        tracer.record(body[1])  # what the failed run measured
+                    gather.record(body[1] if body[1:] else [])  # what the failed run measured
                     raise body[0]
                 if kind == "output":
                     stream = sys.stdout if body[0] == "stdout" else sys.stderr
                     stream.write(body[1])
                     stream.flush()
-                    continue
-                if kind == "progress":
-                    latest[k], events = body
-                    if progress is not None:
-                        progress(_merge(latest.values()))
-                    if tracer is not None and events:
-                        tracer.record(events)
-                    continue
-                got, got_counts, events = body
-                if tracer is not None and events:
-                    tracer.record(events)
-                for pe, ports in got.items():
-                    mine = results.setdefault(pe, {})
-                    for port, units in ports.items():
-                        mine.setdefault(port, []).extend(units)
-                for pe, c in got_counts.items():
-                    counts[pe] = counts.get(pe, 0) + c
-                del live[conn]
+                elif kind == "progress":
+                    gather.report(k, *body)
+                else:
+                    gather.add(k, *body)
+                    del live[conn]
         for proc in procs:
             proc.join(5)
-        return Outcome(results, counts)
-
-
-def _merge(many) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for counts in many:
-        for pe, c in counts.items():
-            total[pe] = total.get(pe, 0) + c
-    return total
-
-
-def _died(plan: Plan, k: int, exitcode: int | None) -> WorkflowFailed:
-    hosted = ", ".join(f"{i.pe_id}[{i.index}]" for i in plan.on_process(k))
-    how = (f"was killed by signal {-exitcode} ({_signal_name(-exitcode)})"
-           if exitcode is not None and exitcode < 0 else f"exited with status {exitcode}")
-    return WorkflowFailed(f"worker process {k} (running {hosted}) {how} before finishing")
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return "unknown"
+        return gather.outcome()
 
 
 def _stop(procs) -> None:

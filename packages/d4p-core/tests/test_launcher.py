@@ -1,0 +1,154 @@
+"""d4p.launcher: what mappings whose workers are processes of their own share."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import d4p
+import pytest
+from d4p.examples import pipeline
+from d4p.mapping import Child, Control, Gather, RunFolder, worker_died
+from d4p.plan import make_plan
+
+
+class Tracer:
+    def __init__(self):
+        self.events = []
+
+    def record(self, events):
+        self.events += events
+
+
+def test_gather_merges_results_sums_latest_progress_and_raises_the_first_failure():
+    heard, tracer = [], Tracer()
+    gather = Gather(heard.append, tracer)
+    gather.report(0, {"a": 5}, [{"e": 1}])
+    gather.report(1, {"a": 2, "b": 1})
+    gather.report(0, {"a": 7})  # a later report replaces the worker's earlier one
+    assert heard[-1] == {"a": 9, "b": 1}
+    gather.add(1, {"b": {"output": [1, 2]}}, {"a": 3, "b": 2}, [{"e": 2}])
+    gather.add(0, {"b": {"output": [3]}, "c": {"x": [4]}}, {"a": 7})
+    outcome = gather.outcome()
+    assert outcome.results == {"b": {"output": [1, 2, 3]}, "c": {"x": [4]}}
+    assert outcome.counts == heard[-1] == {"a": 10, "b": 2}
+    assert tracer.events == [{"e": 1}, {"e": 2}]
+    gather.fail(d4p.WorkflowFailed("second"), (2, 0))
+    gather.fail(d4p.WorkflowFailed("first"), (1, 5))
+    with pytest.raises(d4p.WorkflowFailed, match="^first$"):
+        gather.outcome()
+
+
+def test_worker_died_names_the_worker_its_pe_instances_and_how_it_ended():
+    graph, _ = pipeline(10)
+    plan = make_plan(graph, 3, fuse=False)
+    k = plan.instances[-1].process
+    hosted = ", ".join(f"{i.pe_id}[{i.index}]" for i in plan.on_process(k))
+    assert str(worker_died(plan, k, -9, what="MPI rank", hint="; look here")) == (
+        f"MPI rank {k} (running {hosted}) was killed by signal 9 (SIGKILL) before finishing; "
+        "look here")
+    assert str(worker_died(plan, k, 3)).endswith("exited with status 3 before finishing")
+
+
+def test_run_folder_round_trips_the_plan_progress_and_failures():
+    square = lambda x: x * x  # noqa: E731  (travels by value)
+    with RunFolder.create("d4p-test-launcher-") as folder:
+        assert (folder.path / "owner").read_text() == str(os.getpid())
+        folder.write_plan({"f": square}, {"batch_size": 3})
+        plan, options = folder.read_plan()
+        assert plan["f"](4) == 16 and options == {"batch_size": 3}
+        report = folder.reporter(2)
+        report({"a": 1}, [])
+        report({"a": 4}, [{"e": 1}])
+        heard = []
+        gather = Gather(heard.append)
+        folder.take_progress(gather)
+        assert heard[-1] == {"a": 4} and not list(folder.path.glob("progress-*"))
+        assert folder.failure() is None and folder.first_death() is None
+        folder.fail(1, ValueError("bad"), "worker 1")
+        folder.fail(0, d4p.WorkflowFailed("later"), "worker 0")
+        assert "worker 1 failed: ValueError: bad" in str(folder.failure())
+        folder.started(0)
+        assert folder.started_workers() == 1
+        folder.request_stop()
+        control = Control()
+        folder.watch(os.getpid(), control)
+        assert control.wait(10) and control.reason == "stopped by the launcher"
+    assert not folder.path.exists()
+    folder.request_stop()  # after the end: nothing to do, no error
+
+
+def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix="d4p-test-launcher-"))
+    (stale / "owner").write_text(str(dead.pid))
+    live = Path(tempfile.mkdtemp(prefix="d4p-test-launcher-"))
+    (live / "owner").write_text(str(os.getpid()))
+    try:
+        with RunFolder.create("d4p-test-launcher-"):
+            assert not stale.exists() and live.exists()
+    finally:
+        for folder in (stale, live):
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+
+
+SUPERVISED = textwrap.dedent("""
+    import os, signal, sys, time
+    from d4p.mapping import RunFolder, supervise
+    folder = RunFolder(sys.argv[1])
+    supervise(folder, 3)
+    print(os.getpid(), flush=True)
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif sys.argv[2] == "exit":
+        os._exit(5)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.parametrize(("how", "status", "death"), [
+    ("kill", -signal.SIGKILL, (3, -signal.SIGKILL)),
+    ("exit", 5, (3, 5)),
+    ("sleep", -signal.SIGTERM, None),  # a signal passed on from the supervisor: not a death
+])
+def test_supervise_records_how_the_worker_ended_and_ends_the_same_way(how, status, death):
+    with RunFolder.create("d4p-test-launcher-") as folder:
+        proc = subprocess.Popen([sys.executable, "-c", SUPERVISED, str(folder.path), how],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            child = int(proc.stdout.readline())
+            assert child != proc.pid
+            if how == "sleep":
+                proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == status
+            assert folder.first_death() == death
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+
+
+def test_child_passes_its_output_on_line_by_line_and_ticks_while_it_runs():
+    lines, ticks = [], []
+    with Child([sys.executable, "-c", "import time; print('a', flush=True); time.sleep(1); "
+                "print('b')"], lines=lines.append) as child:
+        assert child.wait(every=0.1, tick=lambda: ticks.append(1)) == 0
+    assert lines == [b"a\n", b"b\n", None] and ticks
+
+
+def test_child_past_its_timeout_is_killed_with_everything_it_started():
+    child = Child(["sh", "-c", "sleep 60 & echo $!; sleep 60"], lines=lambda line: None)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(0.5)
+    finally:
+        child.kill()
+    assert child.proc.returncode == -signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child.proc.pid, 0)
