@@ -11,7 +11,7 @@ from pathlib import Path
 import d4p
 import pytest
 from d4p.examples import pipeline
-from d4p.mapping import Child, Control, Gather, RunFolder, worker_died
+from d4p.mapping import Child, Gather, RunFolder, worker_died
 from d4p.plan import make_plan
 
 
@@ -73,12 +73,37 @@ def test_run_folder_round_trips_the_plan_progress_and_failures():
         assert "worker 1 failed: ValueError: bad" in str(folder.failure())
         folder.started(0)
         assert folder.started_workers() == 1
-        folder.request_stop()
-        control = Control()
-        folder.watch(os.getpid(), control)
-        assert control.wait(10) and control.reason == "stopped by the launcher"
     assert not folder.path.exists()
     folder.request_stop()  # after the end: nothing to do, no error
+
+
+WATCHING = textwrap.dedent("""
+    import os, sys
+    from d4p.mapping import Control, RunFolder
+    control = Control()
+    RunFolder(sys.argv[1]).watch(int(sys.argv[2]), control)
+    print(control.wait(30) and control.reason, flush=True)
+    __import__("time").sleep(30)
+""")
+
+
+@pytest.mark.timeout(60)
+def test_a_watching_worker_stops_on_request_and_ends_with_its_folder():
+    with RunFolder.create("d4p-test-launcher-") as folder:
+        proc = subprocess.Popen([sys.executable, "-c", WATCHING, str(folder.path),
+                                 str(os.getpid())], stdout=subprocess.PIPE, text=True)
+        try:
+            folder.request_stop()
+            assert proc.stdout.readline() == "stopped by the launcher\n"
+        except BaseException:
+            proc.kill()
+            raise
+    try:
+        assert proc.wait(20) == 17  # its folder is gone: it ends by itself
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
 def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create():
@@ -150,5 +175,17 @@ def test_child_past_its_timeout_is_killed_with_everything_it_started():
     finally:
         child.kill()
     assert child.proc.returncode == -signal.SIGTERM
-    with pytest.raises(ProcessLookupError):
-        os.killpg(child.proc.pid, 0)
+    assert _live_in_group(child.proc.pid) == []
+
+
+def _live_in_group(group: int) -> list[int]:
+    """Pids of the processes of process group ``group`` that are not zombies."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(pid))
+    return found

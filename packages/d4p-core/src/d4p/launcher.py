@@ -309,7 +309,8 @@ def supervise(folder: RunFolder, worker: int) -> None:
         with contextlib.suppress(OSError):
             folder.write(f"ended-{worker}.pkl", (time.time(), code))
     if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep theirs
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code if code >= 0 else 128 - code)
 
