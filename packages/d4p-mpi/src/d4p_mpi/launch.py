@@ -59,7 +59,8 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                 raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
         with mpiexec:
             try:
-                code = mpiexec.wait(timeout + GRACE if timeout else None, every=0.5,
+                code = mpiexec.wait(timeout + GRACE if timeout else None,
+                                    every=0.5 if gather.listening else 3600.0,
                                     tick=lambda: folder.take_progress(gather))
             except subprocess.TimeoutExpired:
                 raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s and "
