@@ -20,6 +20,13 @@ start-up is that of the best end-to-end run (its seconds minus its
 enactment), and is measured once more on its own with a 10-unit run. Use ``--repeat`` on a busy machine:
 the best run of each is kept; runs of the two mappings are interleaved.
 
+With ``--baseline-tree DIR`` (another checkout, e.g. the main branch) it
+only compares the two trees' mpi mapping: a 10-unit pipeline (start-up) and
+a 200,000-word count on ``mpi -n P``, each in a fresh interpreter with that
+tree's package sources first on ``PYTHONPATH``, alternately, ``--repeat``
+rounds: median wall seconds and CPU seconds of the launcher and every
+process it waited for (mpiexec, ranks).
+
 Then a raw mpi4py ping-pong of pickled batches between two ranks of the same
 machine (``comm.send``/``comm.recv`` of ``--batch`` word tuples, the mapping's
 default batch size), so the mapping's overhead over the transport is visible.
@@ -120,6 +127,41 @@ def startup(processes: int, repeat: int) -> dict:
     return best
 
 
+_ONE_RUN = """
+import resource, sys, time, d4p
+from d4p.examples import pipeline, wordcount
+graph, inputs = {"startup": pipeline, "wordcount": wordcount}[sys.argv[1]](int(sys.argv[2]))
+start = time.perf_counter()
+d4p.run(graph, inputs, mapping="mpi", processes=int(sys.argv[3]), timeout=300)
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - start, me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime)
+"""
+
+
+def versus_tree(baseline: str, processes: int, repeat: int) -> None:
+    """This tree's mpi mapping against ``baseline``'s, run alternately."""
+    import statistics
+
+    here = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    trees = {"baseline": os.path.abspath(baseline), "this tree": here}
+    for name, units in (("startup", 10), ("wordcount", 200_000)):
+        got: dict[str, list] = {tree: [] for tree in trees}
+        for _ in range(repeat):
+            for tree, root in trees.items():
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                    f"{root}/packages/{p}/src" for p in ("d4p-core", "d4p-mpi")))
+                out = subprocess.run([sys.executable, "-c", _ONE_RUN, name, str(units),
+                                      str(processes)], env=env, capture_output=True, text=True,
+                                     check=True).stdout.split()
+                got[tree].append((float(out[-2]), float(out[-1])))
+        wall = {t: statistics.median(r[0] for r in rows) for t, rows in got.items()}
+        cpu = {t: statistics.median(r[1] for r in rows) for t, rows in got.items()}
+        print(f"  {name} ({units:,} units, mpi -n {processes}, median of {repeat}): "
+              + "; ".join(f"{t} {wall[t]:.3f} s wall, {cpu[t]:.3f} s CPU" for t in trees)
+              + f"; this/baseline wall {wall['this tree'] / wall['baseline']:.3f}, "
+              f"CPU {cpu['this tree'] / cpu['baseline']:.3f}")
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -132,10 +174,17 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--json", help="also write the measurements to this file")
+    parser.add_argument("--baseline-tree", help="compare this tree's mpi mapping with the one "
+                        "of this checkout (alternately) and stop")
     parser.add_argument("--pingpong", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pingpong:
         pingpong(args.seconds, args.batch)
+        return 0
+    if args.baseline_tree:
+        print(f"d4p mpi: this tree vs {args.baseline_tree}; load average {load()}")
+        versus_tree(args.baseline_tree, args.processes, args.repeat)
+        print(f"  load average at the end {load()}")
         return 0
     if "multi" not in d4p.installed_mappings():
         parser.error("the multi mapping (d4p-core) is needed as the baseline")
