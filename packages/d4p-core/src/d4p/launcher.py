@@ -134,8 +134,9 @@ class RunFolder:
     Files: ``owner`` (the launcher's pid), ``plan.pkl`` (:meth:`write_plan`),
     ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
     (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
-    (:func:`supervise`), ``stop`` (:meth:`request_stop`), and whatever the
-    mapping :meth:`write`\\ s. As a context manager it is removed at the end.
+    (:func:`supervise`), ``stop`` (:meth:`request_stop`), and what the
+    mapping itself puts there with :meth:`write`. As a context manager it is
+    removed at the end.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:

@@ -107,6 +107,8 @@ class RunRecord:
 def read(folder: str) -> RunRecord:
     """Collect the finished tasks' results and counts and the first failure
     (the earliest ``.failed`` file) in ``folder``."""
+    from d4p.mapping import Gather  # the mapping's side only: tasks do not need it
+
     record = RunRecord()
     names = sorted(os.listdir(folder), key=_order)
     failed = [n for n in names if n.endswith("." + FAILED)]
@@ -114,18 +116,15 @@ def read(folder: str) -> RunRecord:
         first = min(failed, key=lambda n: os.stat(os.path.join(folder, n)).st_mtime_ns)
         with open(os.path.join(folder, first), "rb") as f:
             record.failure = pickle.load(f)
+    gather = Gather()
     for name in names:
         if not name.endswith("." + DONE):
             continue
         with open(os.path.join(folder, name), "rb") as f:
             task = pickle.load(f)
         record.done += 1
-        for pe, ports in task["results"].items():
-            mine = record.results.setdefault(pe, {})
-            for port, units in ports.items():
-                mine.setdefault(port, []).extend(units)
-        for pe, n in task["counts"].items():
-            record.counts[pe] = record.counts.get(pe, 0) + n
+        gather.add(name, task["results"], task["counts"])
+    record.results, record.counts = gather.results, gather.counts()
     return record
 
 
