@@ -322,8 +322,8 @@ class Child:
     to ``lines`` (default: this process's ``sys.stdout``, so that a notebook
     or a test's capture sees it), which gets ``None`` at the end; its stderr
     to ``stderr`` (an open file; default: ours). Raises ``OSError`` when it
-    cannot start. As a context manager it is killed if still running at the
-    end."""
+    cannot start. Use it as a context manager: at the end it is killed if
+    still running, and all its output has been passed on."""
 
     def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
                  lines: Callable[[bytes | None], None] | None = None, stderr=None) -> None:
@@ -370,7 +370,6 @@ class Child:
         finally:
             if fd is not None:
                 os.close(fd)
-        self._relay.join()
         return self.proc.returncode
 
     def kill(self, also: Callable[[], Iterable[int]] = tuple) -> None:
@@ -396,7 +395,8 @@ class Child:
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
             self.kill()
-        self._relay.join()
+        self._relay.join(10)  # its output has all been passed on (unless a process it
+        # started outlives it holding the pipe: that one must not hold us)
 
     @staticmethod
     def echo(line: bytes | None) -> None:

@@ -67,7 +67,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                                      "was stopped; raise the 'timeout' option or look for a PE "
                                      "that never finishes") from None
             finally:
-                if mpiexec.proc.poll() is None:
+                if mpiexec.proc.poll() is None or folder.processes():
                     mpiexec.kill(also=folder.processes)
         return _outcome(folder, code, banner.report, plan, gather)
 
