@@ -49,27 +49,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .driver import Control, Data, EndOfStream, Message, Report, Transport, drive
+from ._lazy import lazy_exports
 from .errors import UsageError
-from .executor import Executor
-from .plan import Instance, Plan, Route
 
 if TYPE_CHECKING:
+    from .driver import Control, Data, EndOfStream, Message, Report, Transport, drive
+    from .executor import Executor
     from .launcher import Child, Gather, RunFolder, supervise, whole_lines, worker_died
+    from .plan import Instance, Plan, Route
+
+__getattr__ = lazy_exports(__name__, {
+    "Control": "driver", "Data": "driver", "EndOfStream": "driver", "Message": "driver",
+    "Report": "driver", "Transport": "driver", "drive": "driver", "Executor": "executor",
+    "Instance": "plan", "Plan": "plan", "Route": "plan", "Child": "launcher",
+    "Gather": "launcher", "RunFolder": "launcher", "supervise": "launcher",
+    "whole_lines": "launcher", "worker_died": "launcher",
+})  # imported on first use: ``import d4p`` and a plugin that only registers its mapping stay light
 
 __all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Instance", "Mapping",
            "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "Transport",
            "drive", "share_cores", "supervise", "whole_lines", "worker_died"]
-
-_LAUNCHER = ("Child", "Gather", "RunFolder", "supervise", "whole_lines", "worker_died")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAUNCHER:  # imported on first use: ``import d4p`` stays light
-        from . import launcher
-
-        return getattr(launcher, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._lazy import lazy_exports as lazy_exports  # public here, for plugin packages
 from .errors import PluginError
 
 hookimpl = pluggy.HookimplMarker("d4p")
@@ -308,21 +309,6 @@ def get_workflow(name: str) -> NamedWorkflow:
     raise PluginError(f"unknown workflow {name!r}"
                       + (f" (did you mean {hint[0]!r}?)" if hint else "")
                       + f"; registered workflows: {', '.join(names) or 'none'}")
-
-
-def lazy_exports(package: str, where: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for a plugin package that imports each public
-    name's module (``where``: name → submodule) on first use, so that loading
-    the plugin (its entry point imports the package) stays light::
-
-        __getattr__ = lazy_exports(__name__, {"SparkMapping": "mapping"})
-    """
-    def __getattr__(name: str) -> Any:
-        if name in where:
-            return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
-
-    return __getattr__
 
 
 def add_commands(subparsers: Any, command: str | None) -> None:
