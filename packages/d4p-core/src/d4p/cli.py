@@ -10,23 +10,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import textwrap
 import warnings
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import failure
 from .__about__ import __version__
-from .enact import RunResult, run
 from .errors import D4PError, UsageError, WorkflowFailed
-from .graph import WorkflowGraph
-from .loader import convert, load_target, parse_inputs, parse_params
-from .plan import make_plan
 from .plugins import (
     NamedWorkflow,
     add_commands,
@@ -38,6 +29,10 @@ from .plugins import (
     workflow_origin,
     workflows,
 )
+
+if TYPE_CHECKING:  # the rest is imported by the command that needs it: 'd4p mappings' stays light
+    from .enact import RunResult
+    from .graph import WorkflowGraph
 
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
@@ -91,6 +86,8 @@ def _main(argv: list[str]) -> int:
 def _failure(exc: D4PError) -> str:
     """The error as the user reads it: for a failed PE the message and the
     user's own lines of the traceback (all of it with ``D4P_DEBUG=1``)."""
+    from . import failure
+
     if not isinstance(exc, WorkflowFailed) or not exc.traceback or failure.debugging():
         return f"d4p: error: {exc}"
     return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
@@ -227,6 +224,8 @@ def _non_negative(text: str) -> int:
 
 
 def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
+    from .loader import convert
+
     cls = get_mapping(mapping)
     parser = argparse.ArgumentParser(prog=f"d4p run --mapping {mapping}", add_help=False)
     for opt in cls.options:
@@ -274,6 +273,9 @@ def _run(args, extra: list[str]) -> int:
     if args.target is None:
         raise UsageError("d4p run needs a TARGET: a .py file, a module or a registered "
                          "workflow (see d4p workflows)")
+    from .enact import run
+    from .loader import load_target, parse_inputs, parse_params
+
     options = _mapping_options(args.mapping, extra)
     if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
         raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
@@ -340,6 +342,8 @@ def _placement(summary, asked: int | None, fuse: bool) -> str:
 
 
 def _with_iterations(graph: WorkflowGraph, inputs: dict | None, iterations: int) -> dict:
+    from .plan import make_plan
+
     plan = make_plan(graph, 1, None)
     sources = {p: iterations for p, given in plan.inputs.items() if isinstance(given, int)
                and p not in plan.hidden}
@@ -371,6 +375,8 @@ def _short(value: Any, width: int = 200) -> str:
 
 
 def _check_writable(path: str) -> None:
+    from pathlib import Path
+
     folder = Path(path).resolve().parent
     if not folder.is_dir():
         raise UsageError(f"cannot write results to {path!r}: folder {str(folder)!r} does not exist")
@@ -378,6 +384,10 @@ def _check_writable(path: str) -> None:
 
 def _write_json(path: str, result: RunResult) -> None:
     """Write atomically: a failure leaves no half-written file."""
+    import json
+    import tempfile
+    from pathlib import Path
+
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.")
     try:
@@ -473,6 +483,8 @@ def _workflow(wf: NamedWorkflow) -> int:
 
 def _width() -> int:
     """Columns to fill: the terminal's, at most 100."""
+    import shutil
+
     return min(shutil.get_terminal_size((100, 24)).columns, 100)
 
 
@@ -490,6 +502,10 @@ def _table(header: tuple, rows: list[tuple]) -> None:
 
 
 def _draw(args) -> int:
+    from pathlib import Path
+
+    from .loader import load_target, parse_params
+
     target = load_target(args.target, args.attr, parse_params(args.param))
     graph = target.graph
     if not args.output:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from .. import hookimpl
-from ..driver import drive
-from ..executor import Executor
 from ..mapping import Mapping, Outcome
+from ..plugins import hookimpl
 
 
 class SimpleMapping(Mapping):
@@ -21,6 +19,9 @@ class SimpleMapping(Mapping):
     max_processes = 1
 
     def run(self, plan, options):
+        from ..driver import drive
+        from ..executor import Executor
+
         tracer = options.get("tracer")
         executor = Executor(plan, 0, trace=tracer is not None)
         progress = options.get("progress")
