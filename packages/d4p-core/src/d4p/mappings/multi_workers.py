@@ -1,0 +1,425 @@
+"""How the ``multi`` mapping (:mod:`d4p.mappings.multi`) runs a plan: the
+parent, the pipes between workers, their reader and writer threads, and the
+worker processes. Imported when a run starts, so that listing mappings does
+not import :mod:`multiprocessing` and the executor."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .. import codec, shipping
+from ..driver import Control, drive
+from ..errors import UsageError, as_failure
+from ..executor import Executor
+from ..launcher import Gather, worker_died
+from ..mapping import Outcome, share_cores
+from ..plan import Plan
+from ..stopping import die_with_parent
+
+RECHECK = 0.05
+"""Seconds between two looks of a waiting sender at whom the others wait for."""
+
+
+def run(plan: Plan, options: dict[str, Any]) -> Outcome:
+    """Run ``plan`` as :class:`~d4p.mappings.multi.MultiMapping` does."""
+    return _Run(plan, options).enact()
+
+
+# -- framing -------------------------------------------------------------------------------
+
+
+def _frames(message: Any) -> tuple[list, int]:
+    """``message`` as the frames that go down a pipe (a header with the
+    buffer count and sizes, then the pickle; then each large buffer as it is
+    in memory) and their size in bytes."""
+    payload, buffers = codec.encode(message)
+    header = struct.pack(f"<I{len(buffers)}Q", len(buffers), *(b.nbytes for b in buffers))
+    return [header + payload, *buffers], codec.nbytes(payload, buffers) + len(header)
+
+
+def _send(conn: Connection, message: Any) -> None:
+    for frame in _frames(message)[0]:
+        conn.send_bytes(frame)
+
+
+def _recv_frames(conn: Connection) -> tuple[memoryview, list, int]:
+    frame = conn.recv_bytes()
+    (n,) = struct.unpack_from("<I", frame)
+    sizes = struct.unpack_from(f"<{n}Q", frame, 4)
+    buffers = []
+    for size in sizes:
+        buf = bytearray(size)
+        conn.recv_bytes_into(buf)
+        buffers.append(buf)
+    return memoryview(frame)[4 + 8 * n:], buffers, len(frame) + sum(sizes)
+
+
+def _recv(conn: Connection) -> Any:
+    payload, buffers, _ = _recv_frames(conn)
+    return codec.decode(payload, buffers)
+
+
+# -- the parent ----------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, plan: Plan, options: dict[str, Any]) -> None:
+        self.plan = plan
+        self.options = options
+        self.ctx = mp.get_context(options["start_method"])
+
+    def enact(self) -> Outcome:
+        plan, ctx = self.plan, self.ctx
+        n = plan.processes
+        senders: dict[int, set[int]] = {k: set() for k in range(n)}
+        for inst in plan.instances:
+            for target in plan.downstream[inst.iid]:
+                dst = plan.instances[target].process
+                if dst != inst.process:
+                    senders[dst].add(inst.process)
+        links: dict[tuple[int, int], tuple[Connection, Connection]] = {}
+        for dst, srcs in senders.items():
+            for src in srcs:
+                links[(src, dst)] = ctx.Pipe(duplex=False)
+        reports = [ctx.Pipe(duplex=False) for _ in range(n)]
+        waits_for = ctx.Array("i", [-1] * n, lock=False)  # worker → worker it waits for
+        settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
+        settings["progress"] = self.options.get("progress") is not None
+        control = self.options.get("control")
+        settings["max_units"] = control.max_units if control is not None else None
+        settings["trace"] = self.options.get("tracer") is not None
+        shipped: Plan | bytes = plan
+        if self.options["start_method"] != "fork":
+            shipped = shipping.dumps(plan)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        procs = []
+        for k in range(n):
+            inbox = [r for (src, dst), (r, _) in links.items() if dst == k]
+            outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
+            proc = ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
+                               args=(shipped, k, inbox, outbox, reports[k][1], settings,
+                                     os.getpid(), waits_for))
+            procs.append(proc)
+        try:
+            with share_cores(n):  # what the workers start with
+                for proc in procs:
+                    proc.start()
+            for r, w in links.values():  # the children hold their own ends
+                r.close()
+                w.close()
+            for _, w in reports:
+                w.close()
+            return self._collect(procs, [r for r, _ in reports])
+        finally:
+            _stop(procs)
+
+    def _collect(self, procs, reports: list[Connection]) -> Outcome:
+        plan = self.plan
+        gather = Gather(self.options.get("progress"), self.options.get("tracer"))
+        live = {r: k for k, r in enumerate(reports)}
+        sentinels = {p.sentinel: k for k, p in enumerate(procs)}
+        control, told = self.options.get("control"), False
+        while live:
+            watched = {reports[k]: s for s, k in sentinels.items() if reports[k] in live}
+            if control is not None and control.stopping and not told:
+                told = True  # a graceful stop: each worker stops its sources
+                for proc in procs:
+                    if proc.is_alive():
+                        os.kill(proc.pid, signal.SIGINT)
+            for conn in wait([*live, *watched.values()], timeout=0.2):
+                if conn in sentinels:
+                    k = sentinels[conn]
+                    if reports[k] in live and not reports[k].poll():
+                        procs[k].join(1)
+                        raise worker_died(plan, k, procs[k].exitcode)
+                    continue  # its last message is waiting: read it first
+                k = live[conn]
+                try:
+                    kind, *body = _recv(conn)
+                except (EOFError, OSError):
+                    del live[conn]
+                    procs[k].join(5)
+                    raise worker_died(plan, k, procs[k].exitcode) from None
+                if kind == "failed":
+                    gather.record(body[1] if body[1:] else [])  # what the failed run measured
+                    raise body[0]
+                if kind == "output":
+                    stream = sys.stdout if body[0] == "stdout" else sys.stderr
+                    stream.write(body[1])
+                    stream.flush()
+                elif kind == "progress":
+                    gather.report(k, *body)
+                else:
+                    gather.add(k, *body)
+                    del live[conn]
+        for proc in procs:
+            proc.join(5)
+        return gather.outcome()
+
+
+def _stop(procs) -> None:
+    """End every child still running: SIGTERM, then SIGKILL."""
+    procs = [p for p in procs if p.pid is not None]
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + 3
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1)
+
+
+# -- a worker ------------------------------------------------------------------------------
+
+
+class _PipeTransport:
+    """The driver's transport over pipes: a writer thread per destination, a
+    reader thread for every inbox, and a byte budget shared by both sides."""
+
+    def __init__(self, outbox: dict[int, Connection], inbox: list[Connection],
+                 queue_size: int, budget: int, me: int = 0, waits_for=None) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)  # the worker's thread waits here
+        self.room = threading.Condition(self.lock)  # the reader waits here
+        self.inbox = list(inbox)
+        self.arrived: deque = deque()  # (pickle, buffers, bytes)
+        self.held = 0  # bytes read and not yet released
+        self.queued = 0  # bytes handed to writers and not yet written
+        self.overflow = False  # the reader may read past its budget (see send)
+        self.me, self.waits_for = me, waits_for
+        self.budget = max(budget // 2, 1)
+        self.queue_size = queue_size
+        self.errors: list[BaseException] = []
+        self.absorb = None
+        self.queues: dict[int, deque] = {}
+        self.ready: dict[int, threading.Condition] = {}
+        self.threads: list[threading.Thread] = []
+        for dst, conn in outbox.items():
+            self.queues[dst] = deque()
+            self.ready[dst] = threading.Condition(self.lock)
+            self._thread(self._write, dst, conn, name=f"d4p-send-{dst}")
+
+    def _thread(self, target, *args, name: str) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+        thread.start()
+        self.threads.append(thread)
+
+    def start(self, absorb) -> None:
+        self.absorb = absorb
+        if self.inbox:
+            self._thread(self._read, name="d4p-receive")
+
+    # -- threads -------------------------------------------------------------------
+    def _write(self, dst: int, conn: Connection) -> None:
+        queue, ready = self.queues[dst], self.ready[dst]
+        while True:
+            with self.lock:
+                while not queue:
+                    ready.wait()
+                frames, size = queue[0]
+            if frames is None:
+                conn.close()
+                return
+            try:
+                for frame in frames:  # the GIL is released while writing
+                    conn.send_bytes(frame)
+            except BaseException as exc:  # the reader died: the parent will report it
+                with self.lock:
+                    self.errors.append(exc)
+                    self.wake.notify()
+                return
+            with self.lock:
+                queue.popleft()
+                self.queued -= size
+                self.wake.notify()
+
+    def _read(self) -> None:
+        conns = list(self.inbox)
+        try:
+            while conns:
+                with self.lock:
+                    while self.held >= self.budget and not self.overflow:
+                        self.room.wait()
+                for conn in wait(conns):
+                    try:
+                        message = _recv_frames(conn)
+                    except EOFError:
+                        conns.remove(conn)
+                        continue
+                    with self.lock:
+                        self.held += message[2]
+                        self.arrived.append(message)
+                        self.wake.notify()
+        except BaseException as exc:
+            with self.lock:
+                self.errors.append(exc)
+                self.wake.notify()
+
+    # -- the worker's thread ---------------------------------------------------------
+    def send(self, process: int, message) -> int:
+        """Encode here, write in the destination's thread. Queue first, then
+        wait while the budget is spent, processing what arrives meanwhile (a
+        send made meanwhile goes behind this one: order is kept).
+
+        A sender whose input budget is full of units for its own waiting
+        instances, and whose destination waits (through any chain of
+        workers) for it, reads past its budget until its send goes out:
+        without that, workers sending to each other could wait forever.
+        ``waits_for`` (shared by all workers) says who waits for whom."""
+        frames, size = _frames(message)
+        queue = self.queues[process]
+        with self.lock:
+            queue.append((frames, size))
+            self.queued += size
+            self.ready[process].notify()
+            while (self.queued > self.budget and self.queued > size) \
+                    or len(queue) > self.queue_size:
+                if self.errors:
+                    raise self.errors[0]
+                if self.arrived:
+                    self.lock.release()
+                    try:
+                        self.absorb()
+                    finally:
+                        self.lock.acquire()
+                    continue
+                if self.waits_for is not None:
+                    self.waits_for[self.me] = process
+                    if self.held >= self.budget and not self.overflow \
+                            and self._waits_for_me(process):
+                        self.overflow = True
+                        self.room.notify()
+                self.wake.wait(RECHECK)
+            if self.waits_for is not None:
+                self.waits_for[self.me] = -1
+            self.overflow = False
+        return size
+
+    def _waits_for_me(self, worker: int) -> bool:
+        for _ in range(len(self.waits_for)):
+            if worker < 0:
+                return False
+            if worker == self.me:
+                return True
+            worker = self.waits_for[worker]
+        return False
+
+    def receive(self, timeout: float | None) -> list:
+        with self.lock:
+            if not self.arrived and timeout != 0:
+                if self.errors:
+                    raise self.errors[0]
+                self.wake.wait(timeout)
+            got = list(self.arrived)
+            self.arrived.clear()
+        return [(codec.decode(payload, buffers), size) for payload, buffers, size in got]
+
+    def release(self, nbytes: int) -> None:
+        with self.lock:
+            self.held -= nbytes
+            self.room.notify()
+
+    def close(self) -> None:
+        """Write what is queued, then close the pipes."""
+        with self.lock:
+            for dst, queue in self.queues.items():
+                queue.append((None, 0))
+                self.ready[dst].notify()
+        for thread in self.threads:
+            if thread.name.startswith("d4p-send"):
+                thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+
+def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
+            parent: int, waits_for) -> None:
+    die_with_parent(parent)
+    control = Control(max_units=settings["max_units"])
+    # SIGINT (Ctrl-C, or the parent passing on a stop) stops the sources
+    # gracefully; SIGTERM (the parent ending the run) ends the worker at once
+    signal.signal(signal.SIGINT, lambda *a: control.stop("interrupted"))
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+    lock = threading.Lock()
+
+    def tell_parent(message) -> None:  # from any thread of the worker
+        with lock:
+            _send(report, message)
+
+    sys.stdout = _Lines("stdout", tell_parent)
+    sys.stderr = _Lines("stderr", tell_parent)
+    try:
+        if isinstance(plan, bytes):
+            plan = shipping.loads(plan)
+    except Exception as exc:
+        tell_parent(("failed", UsageError(
+            f"worker process {k} cannot load the workflow: {type(exc).__name__}: {exc}")))
+        report.close()
+        return
+    transport = _PipeTransport(outbox, inbox, settings["queue_size"],
+                               settings["buffer_mb"] << 20, k, waits_for)
+    executor = None
+
+    def progress(counts, events) -> None:
+        tell_parent(("progress", counts, events))
+
+    try:
+        executor = Executor(plan, k, transport=transport, reuse=True,
+                            batch_size=settings["batch_size"], trace=settings["trace"])
+        drive(executor, transport, control=control,
+              report=progress if settings["progress"] or settings["trace"] else None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        tell_parent(("done", executor.results, executor.counts(),
+                       executor.take_events(final=True)))
+    except BaseException as exc:
+        exc = as_failure(exc, f"worker process {k}")
+        events = executor.take_events(final=True) if executor is not None else []
+        sys.stdout.flush()
+        sys.stderr.flush()
+        tell_parent(("failed", exc, events))
+    report.close()
+
+
+class _Lines(io.TextIOBase):
+    """A worker's stdout or stderr: text is held until a line ends, then the
+    complete lines go to the parent in one message, which writes them to its
+    own ``sys.stdout`` / ``sys.stderr``: lines of different workers never mix,
+    and they reach whatever the caller's streams are (a terminal, a notebook
+    cell, a test's capture, a progress display)."""
+
+    def __init__(self, name: str, send) -> None:
+        self.name = name
+        self.send = send
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in text:
+            lines, _, self.pending = self.pending.rpartition("\n")
+            self.send(("output", self.name, lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            text, self.pending = self.pending, ""
+            self.send(("output", self.name, text))
+
+    def isatty(self) -> bool:
+        return False
