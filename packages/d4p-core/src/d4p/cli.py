@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
+import shutil
 import sys
 import textwrap
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
-from .errors import D4PError, UsageError, WorkflowFailed
+from .errors import D4PError, UsageError, WorkflowFailed, did_you_mean
 from .plugins import (
     NamedWorkflow,
     add_commands,
@@ -181,9 +181,8 @@ def _unknown_command(command: str, known: list[str]) -> str:
     if command in PLUGIN_COMMANDS:
         dist = PLUGIN_COMMANDS[command]
         return f"'d4p {command}' comes with {dist}, which is not installed: pip install {dist}"
-    hint = difflib.get_close_matches(command, known, n=1)
-    return (f"unknown command {command!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            + f"; commands: {', '.join(known)}")
+    return (f"unknown command {command!r}{did_you_mean(command, known)}"
+            f"; commands: {', '.join(known)}")
 
 
 def _target_options(p: argparse.ArgumentParser) -> None:
@@ -483,8 +482,6 @@ def _workflow(wf: NamedWorkflow) -> int:
 
 def _width() -> int:
     """Columns to fill: the terminal's, at most 100."""
-    import shutil
-
     return min(shutil.get_terminal_size((100, 24)).columns, 100)
 
 

@@ -8,6 +8,8 @@ running (a PE raised, a worker died): exit status 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class D4PError(Exception):
     """Base class of every error d4p raises on purpose."""
@@ -102,3 +104,12 @@ class Aborted(D4PError):
     a failure of any PE; the failure that caused it is reported instead."""
 
     exit_code = 130
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'NAME'?)`` naming the one of ``known`` closest to the
+    misspelt ``name``, or ``""`` when none is close."""
+    import difflib  # here: only an error pays for it
+
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""

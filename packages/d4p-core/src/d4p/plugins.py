@@ -11,7 +11,6 @@ Listing (``d4p mappings``) loads them all.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import os
@@ -25,7 +24,7 @@ import pluggy
 
 from . import hookspecs
 from ._lazy import lazy_exports as lazy_exports  # public here, for plugin packages
-from .errors import PluginError
+from .errors import PluginError, did_you_mean
 
 hookimpl = pluggy.HookimplMarker("d4p")
 
@@ -272,10 +271,8 @@ def get_mapping(name: str) -> type:
     if found is not None:
         return found
     names = installed_mappings()
-    hint = difflib.get_close_matches(name, names, n=1)
     raise PluginError(
-        f"unknown mapping {name!r}"
-        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        f"unknown mapping {name!r}{did_you_mean(name, names)}"
         + f"; installed mappings: {', '.join(names)}. "
         "Other mappings come in their own packages, such as d4p-mpi or d4p-spark."
     )
@@ -305,9 +302,7 @@ def get_workflow(name: str) -> NamedWorkflow:
     if found is not None:
         return found
     names = sorted(workflows())
-    hint = difflib.get_close_matches(name, names, n=1)
-    raise PluginError(f"unknown workflow {name!r}"
-                      + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    raise PluginError(f"unknown workflow {name!r}{did_you_mean(name, names)}"
                       + f"; registered workflows: {', '.join(names) or 'none'}")
 
 
