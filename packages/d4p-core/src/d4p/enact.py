@@ -125,9 +125,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     cls = get_mapping(mapping)
     settings = _settings(cls, options)
     plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
-    import uuid  # here, not at the top: worker processes import d4p and never need it
-
-    info = RunInfo(uuid.uuid4().hex[:12], name or getattr(graph, "name", None) or "workflow",
+    info = RunInfo(os.urandom(6).hex(), name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
     tracer = _tracer(info) if monitor and cls.primary else None
     control = _control(stop, stop_after, max_units)

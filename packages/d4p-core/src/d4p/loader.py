@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import sys
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -36,12 +33,11 @@ def load_target(target: str, attr: str | None = None,
     name of a registered workflow (built with ``params``, strings converted to
     the type of each default)."""
     params = params or {}
-    path = Path(target)
     if target.endswith(".py") or os.sep in target:
-        if not path.is_file():
+        if not os.path.isfile(target):
             raise UsageError(f"workflow file {target!r} not found")
-        module = _load_file(path)
-        return _graph_in(module, target, attr, params, source=str(path.resolve()))
+        module = _load_file(target)
+        return _graph_in(module, target, attr, params, source=os.path.realpath(target))
     if find_workflow(target) is not None:
         return _build_named(target, params, attr)
     try:
@@ -79,24 +75,30 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _load_file(path: Path) -> ModuleType:
-    name = f"{WORKFLOW_MODULE_PREFIX}{path.stem}"
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _load_file(path: str) -> ModuleType:
+    name = f"{WORKFLOW_MODULE_PREFIX}{_stem(path)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    folder = str(path.resolve().parent)
+    folder = os.path.dirname(os.path.realpath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise _load_failed(str(path), exc) from None
+        raise _load_failed(path, exc) from None
     return module
 
 
 def _load_failed(target: str, exc: BaseException) -> UsageError:
     """The error, at the user's line that raised it (not d4p's or importlib's)."""
+    import traceback
+
     from .failure import is_users
 
     frames = traceback.extract_tb(exc.__traceback__)
@@ -127,7 +129,7 @@ def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
         raise UsageError(f"{target!r} defines several graphs ({', '.join(graphs)}); "
                          "choose one with -a NAME")
     name, graph = next(iter(graphs.items()))
-    return Target(graph, None, Path(target).stem if target.endswith(".py") else name, source)
+    return Target(graph, None, _stem(target) if target.endswith(".py") else name, source)
 
 
 def _is_composite(graph: WorkflowGraph) -> bool:
@@ -182,7 +184,8 @@ def parse_inputs(data: str | None = None, file: str | None = None) -> dict | Non
     """Inputs from ``-d JSON`` or ``-f FILE``: ``{PE name or id: iterations or [items]}``."""
     if file is not None:
         try:
-            data = Path(file).read_text()
+            with open(file) as f:
+                data = f.read()
         except FileNotFoundError:
             raise UsageError(f"input file {file!r} not found") from None
         except OSError as exc:
@@ -192,6 +195,8 @@ def parse_inputs(data: str | None = None, file: str | None = None) -> dict | Non
         what = "-d"
     if data is None:
         return None
+    import json
+
     try:
         inputs = json.loads(data)
     except json.JSONDecodeError as exc:

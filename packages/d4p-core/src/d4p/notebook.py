@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 from .errors import D4PError
-from .failure import HINT, debugging, user_frames
 
 
 def in_kernel() -> bool:
@@ -31,6 +30,8 @@ def install() -> None:
 
 
 def _show(shell, etype, value, tb, tb_offset=None):
+    from .failure import HINT, debugging, user_frames  # here: every run asks in_kernel()
+
     if debugging():
         return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     message = value.args[0] if value.args else str(value)
