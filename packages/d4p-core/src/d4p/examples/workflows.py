@@ -1,15 +1,13 @@
-"""Example workflows shipped with the core and registered by name:
-``d4p run pipeline`` and ``d4p run wordcount``. They are also the workflows of
-the benchmarks in ``bench/``."""
+"""The example workflows and their PEs (registered by name in
+:mod:`d4p.examples`)."""
 
 from __future__ import annotations
 
 import random
 
-from . import aggregate
-from .graph import WorkflowGraph
-from .pe import GenericPE, IterativePE, ProducerPE
-from .plugins import NamedWorkflow, hookimpl
+from .. import aggregate
+from ..graph import WorkflowGraph
+from ..pe import GenericPE, IterativePE, ProducerPE
 
 
 class NumberProducer(ProducerPE):
@@ -139,20 +137,3 @@ def wordcount_aggregate(words: int = 200_000, vocabulary: int = 1000, counters: 
     graph.connect(producer, "output", counts, "input")
     graph.connect(counts, "output", aggregate.top(top, rank=by_count, smallest=True), "input")
     return graph, {producer: 1}
-
-
-@hookimpl
-def d4p_register_workflows():
-    return [
-        NamedWorkflow("pipeline", pipeline, {"n": 200_000},
-                      "producer → doubler → summer over n integers",
-                      {"n": "how many integers the producer writes"}),
-        NamedWorkflow("wordcount", wordcount,
-                      {"words": 200_000, "vocabulary": 1000, "counters": 2, "top": 10, "seed": 1},
-                      "count words: group-by counters, a global collector, the top words",
-                      {"words": "how many words the producer draws",
-                       "vocabulary": "how many different words it draws them from",
-                       "counters": "instances of the word counter (group-by word)",
-                       "top": "how many of the most frequent words the collector writes",
-                       "seed": "seed of the random draw"}),
-    ]
