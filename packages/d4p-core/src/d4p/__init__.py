@@ -41,7 +41,13 @@ _WHERE = {
 """Where each public name lives: imported on first use, so that ``import d4p``
 (every worker process, every command) pays only for what it touches."""
 
-__getattr__ = _lazy_exports(__name__, _WHERE, submodules=("aggregate", "window"))
+_SUBMODULES = ("aggregate", "cli", "codec", "compat", "driver", "enact", "errors", "examples",
+               "executor", "failure", "graph", "grouping", "hookspecs", "loader", "mapping",
+               "mappings", "notebook", "output", "pe", "plan", "plugins", "progress", "shipping",
+               "stopping", "testing", "tracing", "window")
+"""Modules reached as attributes (``d4p.plan.make_plan``) even before anything imported them."""
+
+__getattr__ = _lazy_exports(__name__, _WHERE, submodules=_SUBMODULES)
 
 __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
