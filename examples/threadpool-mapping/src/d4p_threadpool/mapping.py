@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import d4p
-from d4p.driver import Control, drive
-from d4p.executor import Executor
-from d4p.plan import Plan
+
+if TYPE_CHECKING:
+    from d4p.driver import Control
+    from d4p.executor import Executor
+    from d4p.plan import Plan
 
 
 class QueueTransport:
@@ -60,6 +62,10 @@ class ThreadPoolMapping(d4p.Mapping):
     default_processes = 2
 
     def run(self, plan: Plan, options: dict[str, Any]) -> d4p.Outcome:
+        # imported here, not at the top: d4p imports this module whenever it lists mappings
+        from d4p.driver import Control, drive
+        from d4p.executor import Executor
+
         control, trace = Control(), options.get("tracer") is not None
         queues = [queue.SimpleQueue() for _ in range(plan.processes)]
         executors = [Executor(plan, k, transport=QueueTransport(queues, k, control),

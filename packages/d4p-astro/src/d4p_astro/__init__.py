@@ -36,7 +36,7 @@ _WHERE = {
     "InternalExtinction": ("d4p_astro.pes", "InternalExtinction"),
     "Position": ("d4p_astro.coordinates", "Position"),
     "ReadRaDec": ("d4p_astro.pes", "ReadRaDec"),
-    "SHIPPED_COORDINATES": ("d4p_astro.coordinates", "SHIPPED_COORDINATES"),
+    "SHIPPED_COORDINATES": ("d4p_astro.params", "SHIPPED_COORDINATES"),
     "ServiceUnavailableError": ("d4p_astro.errors", "ServiceUnavailableError"),
     "VIZIER_CONE_URL": ("d4p_astro.params", "VIZIER_CONE_URL"),
     "VOTableError": ("d4p_astro.errors", "VOTableError"),

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 
 from d4p_astro.errors import CoordinatesError
-
-SHIPPED_COORDINATES: Path = Path(str(files("d4p_astro") / "data" / "coordinates.txt"))
-"""The coordinates file shipped with the package (12 galaxy centres and an empty field)."""
+from d4p_astro.params import SHIPPED_COORDINATES as SHIPPED_COORDINATES  # its home until now
 
 
 class Position(NamedTuple):

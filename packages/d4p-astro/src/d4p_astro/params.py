@@ -3,13 +3,17 @@ light enough to be imported whenever d4p looks for plugins."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from d4p_astro.coordinates import SHIPPED_COORDINATES
+DATA = Path(__file__).with_name("data")
+"""The package's data files (a folder beside this module: no importlib.resources
+to import when d4p lists its plugins)."""
 
-FIXTURE_PATH: Path = Path(str(files("d4p_astro") / "data" / "hyperleda_synthetic.vot"))
+SHIPPED_COORDINATES: Path = DATA / "coordinates.txt"
+"""The coordinates file shipped with the package (12 galaxy centres and an empty field)."""
+
+FIXTURE_PATH: Path = DATA / "hyperleda_synthetic.vot"
 """The shipped synthetic VOTable fixture (made-up rows; see :mod:`d4p_astro.fixture`)."""
 
 VIZIER_CONE_URL = "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc"

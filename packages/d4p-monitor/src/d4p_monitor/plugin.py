@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import d4p
 
-from .cli import add_parser
-
 
 @d4p.hookimpl(trylast=True)
 def d4p_make_tracer(run):
@@ -20,4 +18,6 @@ def d4p_make_tracer(run):
 
 @d4p.hookimpl
 def d4p_cli(subparsers):
+    from .cli import add_parser  # here: commands other than 'd4p monitor' do without it
+
     add_parser(subparsers)

@@ -37,10 +37,12 @@ workflow are collected at the same time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d4p import Mapping, Option, Outcome
-from d4p.plan import Plan
+
+if TYPE_CHECKING:
+    from d4p.plan import Plan
 
 
 class SparkMapping(Mapping):

@@ -32,21 +32,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 from typing import TYPE_CHECKING, Any
 
 import d4p
-from d4p import D4PError, UsageError, WorkflowFailed
-from d4p.plan import Plan
+from d4p import D4PError, UsageError
 
-from . import record
 from .__about__ import DEFAULT_STORM_VERSION
 
 if TYPE_CHECKING:
+    from d4p.plan import Plan
+
     from .project import Project
 
 NOT_FOUND = (
@@ -97,7 +93,10 @@ class StormMapping(d4p.Mapping):
         if options["submit"]:
             return self._submit(plan, options)
         version = self.check_local()
-        from .project import export  # the project writer, only when a run needs it
+        import tempfile
+
+        from .local import LocalRun  # the run and the project writer, only when a run needs them
+        from .project import export
 
         with tempfile.TemporaryDirectory(prefix="d4p-storm-") as work:
             project = export(plan, os.path.join(work, "project"), options["topology"],
@@ -112,7 +111,7 @@ class StormMapping(d4p.Mapping):
                     settings["d4p.max_units"] = control.max_units
                 control.on_stop(lambda: record.request_stop(results))
             command = self.local_command(project, settings)
-            return _LocalRun(plan, project, results, command, options).wait()
+            return LocalRun(plan, project, results, command, options).wait()
 
     # -- what a subclass may change (the harness mapping does) ----------------------------------
 
@@ -122,6 +121,8 @@ class StormMapping(d4p.Mapping):
         missing = [tool for tool in ("storm", "lein") if shutil.which(tool) is None]
         if missing:
             raise _not_found(missing)
+        import subprocess
+
         done = subprocess.run(["storm", "version"], capture_output=True, text=True, timeout=120)
         found = re.search(r"Storm ([0-9][0-9.]*)", done.stdout + done.stderr)
         if found is None:
@@ -150,6 +151,9 @@ class StormMapping(d4p.Mapping):
                              "--nimbus HOST (or host:port)")
         if shutil.which("lein") is None:
             raise _not_found(["lein"])
+        import subprocess
+        import tempfile
+
         from .project import export
 
         folder = tempfile.mkdtemp(prefix="d4p-storm-submit-")
@@ -186,92 +190,3 @@ def _environment() -> dict[str, str]:
     if os.geteuid() == 0:
         env.setdefault("LEIN_ROOT", "1")
     return env
-
-
-class _LocalRun:
-    """Runs the local command and waits for the tasks' records."""
-
-    def __init__(self, plan: Plan, project: Project, results: str, command: list[str],
-                 options: dict[str, Any]) -> None:
-        self.plan = plan
-        self.project = project
-        self.results = results
-        self.command = command
-        self.timeout = float(options.get("timeout") or 0)
-        self.progress = options.get("progress")
-        self.log_path = os.path.join(os.path.dirname(results), "run.log")
-
-    def wait(self) -> d4p.Outcome:
-        tasks = len(self.plan.instances)
-        start = time.monotonic()
-        with open(self.log_path, "wb") as log:
-            proc = subprocess.Popen(self.command, cwd=self.project.folder, env=_environment(),
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
-        try:
-            shown = 0
-            while True:
-                done, failed = record.count_done(self.results)
-                if failed or done >= tasks:
-                    break
-                if proc.poll() is not None:
-                    raise WorkflowFailed(
-                        f"the Storm run ended (exit status {proc.returncode}) before the "
-                        f"workflow finished ({done} of {tasks} tasks done); its output ends "
-                        f"with:\n{self._tail()}")
-                now = time.monotonic()
-                if self.timeout and now - start > self.timeout:
-                    raise WorkflowFailed(
-                        f"the Storm run did not finish within {self.timeout:g} s (option "
-                        f"'timeout'; {done} of {tasks} tasks done); its output ends with:\n"
-                        f"{self._tail()}")
-                if self.progress is not None and done != shown:
-                    self.progress(record.read(self.results).counts)
-                    shown = done
-                time.sleep(0.02)
-        finally:
-            _stop_group(proc)
-        got = record.read(self.results)
-        if got.failure is not None:
-            raise got.failure
-        if self.progress is not None:
-            self.progress(got.counts)
-        return d4p.Outcome(got.results, got.counts)
-
-    def _tail(self, lines: int = 25) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                text = f.read()
-        except OSError:
-            return ""
-        return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM the run's process group (Storm and every component), then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _group_alive(proc.pid):
-                time.sleep(0.05)
-            if not _group_alive(proc.pid):
-                return
-    proc.wait()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -2,7 +2,6 @@
 
 import d4p
 
-from .cli import add_commands
 from .mapping import StormMapping
 
 
@@ -13,4 +12,6 @@ def d4p_register_mappings():
 
 @d4p.hookimpl
 def d4p_cli(subparsers):
+    from .cli import add_commands  # here: commands other than 'd4p storm' do without it
+
     add_commands(subparsers)
