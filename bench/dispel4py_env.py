@@ -8,6 +8,7 @@ the d4p environment.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -19,6 +20,13 @@ VENV = Path(__file__).resolve().parent / ".venv-dispel4py"
 
 def python() -> Path:
     return VENV / "bin" / "python"
+
+
+def environment() -> dict[str, str]:
+    """The environment for dispel4py's interpreter: this one without
+    ``PYTHONPATH``, which may name d4p's sources (``/work/bin/wt-run`` does),
+    so that ``bench/workloads.py`` there imports dispel4py, not d4p."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 def installed_version() -> str | None:

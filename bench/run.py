@@ -98,8 +98,9 @@ class Harness:
         want = expected(size) if size is not None else expected()
         best = None
         self.cpu = float("inf")
+        env = dispel4py_env.environment() if engine == "dispel4py" else None
         for _ in range(self.repeat):
-            out = _run(cmd)
+            out = _run(cmd, env)
             if out["outputs"] != want:
                 raise RuntimeError(f"{shlex.join(cmd)} gave {str(out['outputs'])[:200]}, "
                                    f"expected {str(want)[:200]}")
@@ -110,9 +111,9 @@ class Harness:
         return best
 
 
-def _run(cmd: list[str]) -> dict:
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -48,10 +48,11 @@ CPU: dict[str, list[float]] = {}
 """CPU seconds (user + system) of each command's runs: less sensitive to a loaded host."""
 
 
-def _time(cmd: list[str], expect: str | None, record: bool = True) -> float:
+def _time(cmd: list[str], expect: str | None, record: bool = True,
+          env: dict[str, str] | None = None) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0 or (expect is not None and expect not in done.stdout):
@@ -86,7 +87,7 @@ def main() -> None:
                         help="a checkout whose d4p mappings is timed against this one's")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    from dispel4py_env import ensure
+    from dispel4py_env import ensure, environment
 
     load = os.getloadavg()
     dispel4py = ensure(log=lambda m: print(m, file=sys.stderr)).parent / "dispel4py"
@@ -96,11 +97,12 @@ def main() -> None:
         ours = [*_d4p(), "run", str(wf)]
         theirs = [str(dispel4py), "simple", str(wf), "-i", "1"]
         print("$ " + " ".join(ours), "\n$ " + " ".join(theirs), file=sys.stderr)
-        _time(ours, "90", record=False), _time(theirs, "90", record=False)  # warm the caches
+        _time(ours, "90", record=False)  # warm the caches
+        _time(theirs, "90", record=False, env=environment())
         d4p_s, dispel4py_s = [], []
         for _ in range(args.repeat):
             d4p_s.append(_time(ours, "90"))
-            dispel4py_s.append(_time(theirs, "90"))
+            dispel4py_s.append(_time(theirs, "90", env=environment()))
         listing = [_time([*_d4p(), "mappings"], "simple") for _ in range(args.repeat)]
         if args.baseline_tree is not None:
             trees = {"baseline": args.baseline_tree.resolve(), "this tree": HERE.parent}
