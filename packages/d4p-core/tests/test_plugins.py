@@ -218,6 +218,46 @@ def test_listing_mappings_imports_no_engine_and_no_web_server():
                      "d4p_spark.session", "d4p_storm.project", "d4p_storm.topology"} == set()
 
 
+def test_listing_mappings_imports_no_run_machinery():
+    """Registering a mapping or a workflow costs its class and its options,
+    not what a run needs: ``d4p mappings`` imports no executor, plan,
+    multiprocessing, subprocess or example workflow."""
+    loaded = _modules_after("mappings")
+    assert loaded & {"d4p.enact", "d4p.plan", "d4p.executor", "d4p.graph", "d4p.loader",
+                     "d4p.examples.workflows", "d4p.mappings.multi_workers", "multiprocessing",
+                     "subprocess", "importlib.resources", "d4p_storm.local",
+                     "d4p_monitor.cli", "d4p_storm.cli"} == set()
+    assert {"d4p.mappings.multi", "d4p.examples"} <= loaded  # the built-ins are registered
+
+
+def test_import_d4p_imports_a_name_where_it_lives_on_first_use():
+    code = ("import sys, d4p\n"
+            "first = sorted(m for m in sys.modules if m.startswith('d4p'))\n"
+            "graph = d4p.WorkflowGraph()\n"
+            "print(first, 'd4p.graph' in sys.modules, 'd4p.executor' in sys.modules,\n"
+            "      'WorkflowGraph' in vars(d4p), d4p.plan.make_plan.__module__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['d4p',", "'d4p.__about__',", "'d4p._lazy']", "True",
+                                   "False", "True", "d4p.plan"]
+
+
+def test_every_public_name_of_d4p_resolves_and_is_listed():
+    import pkgutil
+
+    assert set(d4p.__all__) == {*d4p._WHERE, "aggregate", "window", "__version__"}
+    assert set(dir(d4p)) >= set(d4p.__all__)
+    for name in d4p.__all__:
+        assert getattr(d4p, name) is not None, name
+    assert d4p.WorkflowGraph is d4p.graph.WorkflowGraph
+    assert d4p.run.__module__ == "d4p.enact"
+    modules = {m.name for m in pkgutil.iter_modules(d4p.__path__) if not m.name.startswith("_")}
+    assert set(d4p._SUBMODULES) == modules
+    with pytest.raises(AttributeError, match="module 'd4p' has no attribute 'Workflowgraph'"):
+        d4p.Workflowgraph  # noqa: B018
+
+
 def test_a_mapping_by_name_imports_its_plugin_only():
     if "spark" not in (ep.name for ep in plugins._entry_points()):
         pytest.skip("d4p-spark is not installed")
@@ -240,9 +280,31 @@ def test_lazy_exports_import_a_name_where_it_lives_on_first_use(tmp_path, monkey
         assert "d4p_lazy_test_pkg.engine" not in sys.modules
         assert d4p_lazy_test_pkg.Engine.wheels == 4
         assert "d4p_lazy_test_pkg.engine" in sys.modules
+        assert vars(d4p_lazy_test_pkg)["Engine"] is d4p_lazy_test_pkg.engine.Engine  # kept
         with pytest.raises(AttributeError, match="module 'd4p_lazy_test_pkg' has no attribute "
                                                  "'Motor'"):
             d4p_lazy_test_pkg.Motor  # noqa: B018
     finally:
         for name in ("d4p_lazy_test_pkg", "d4p_lazy_test_pkg.engine"):
+            sys.modules.pop(name, None)
+
+
+def test_lazy_exports_of_a_module_import_from_its_package(tmp_path, monkeypatch):
+    """In a module (not a package) the names are found beside it, as
+    ``from .engine import Engine`` would find them (``d4p.mapping`` does this)."""
+    package = tmp_path / "d4p_lazy_test_pkg2"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "api.py").write_text(
+        "from d4p.plugins import lazy_exports\n"
+        "__getattr__ = lazy_exports(__name__, {'Engine': 'engine'})\n")
+    (package / "engine.py").write_text("class Engine:\n    wheels = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        from d4p_lazy_test_pkg2.api import Engine
+
+        assert Engine.wheels == 3
+        assert Engine.__module__ == "d4p_lazy_test_pkg2.engine"
+    finally:
+        for name in ("d4p_lazy_test_pkg2", "d4p_lazy_test_pkg2.api", "d4p_lazy_test_pkg2.engine"):
             sys.modules.pop(name, None)
