@@ -40,7 +40,8 @@ class NamedWorkflow:
     ``build(**params)`` returns ``(graph, inputs)``; ``params`` holds every
     parameter's default (its type converts command-line strings). ``build``
     may be given as ``"module:function"``: the module is imported only when
-    the workflow is built, so that listing plugins stays fast and light.
+    the workflow is first built, so that listing plugins stays fast and
+    light (``build`` is callable either way).
     ``help`` may describe parameters (name → one line) for ``d4p workflows NAME``."""
 
     name: str
@@ -49,12 +50,38 @@ class NamedWorkflow:
     description: str = ""
     help: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.build, str):
+            object.__setattr__(self, "build", _Named(self.build))
+
     def builder(self) -> Callable[..., tuple[Any, Any]]:
         """The ``build`` function, imported if it was named as a string."""
-        if callable(self.build):
-            return self.build
-        module, _, attr = self.build.partition(":")
+        return self.build.function() if isinstance(self.build, _Named) else self.build
+
+
+class _Named:
+    """A function named ``"module:function"``, imported at its first call."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def function(self) -> Callable[..., Any]:
+        module, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function()(*args, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Named) and other.target == self.target
+
+    def __hash__(self) -> int:
+        return hash(self.target)
+
+    def __repr__(self) -> str:
+        return repr(self.target)
 
 
 @dataclass(frozen=True)
@@ -244,7 +271,7 @@ def _all(hook_name: str) -> list[Any]:
 def _item_module(item: Any) -> str:
     if isinstance(item, NamedWorkflow):
         build = item.build
-        return build.partition(":")[0] if isinstance(build, str) else build.__module__
+        return build.target.partition(":")[0] if isinstance(build, _Named) else build.__module__
     return item.__module__
 
 
