@@ -27,7 +27,6 @@ from .errors import Aborted, WorkflowFailed
 from .grouping import PAIR
 from .pe import ConsumerPE, GenericPE, IterativePE, StopSource
 from .plan import Plan, Route
-from .tracing import Trace, pickled_size
 
 BETWEEN_WRITES = 0.001
 """Seconds between two calls of the driver's housekeeping during a source's writes."""
@@ -99,7 +98,11 @@ class Executor:
             raise ValueError("this plan spans several processes: the executor needs a transport")
         self.plan = plan
         self.latency = latency
-        self.trace = Trace(process) if trace else None
+        self.trace = None
+        if trace:
+            from .tracing import Trace  # here: a run without monitoring does without it
+
+            self.trace = Trace(process)
         self.process = process
         self.transport = transport
         self.batch_size = batch_size
@@ -499,6 +502,8 @@ class Executor:
         if self.trace is None:
             return
         seconds = time.perf_counter() - start
+        from .tracing import pickled_size  # loaded with Trace: a lookup
+
         for iid, port, units in batches:
             feeders = self._feeders(iid, port)
             self.trace.sent(feeders, [1] * len(feeders), pickled_size(units),

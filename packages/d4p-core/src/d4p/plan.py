@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .aggregate import split_aggregates
 from .errors import GraphError, InputError
 from .graph import WorkflowGraph, find_cycle, topological_order
 from .grouping import PAIR, Grouping, normalise
@@ -167,7 +167,10 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None =
     """
     if not isinstance(processes, int) or processes < 1:
         raise InputError(f"the number of processes must be a positive integer, not {processes!r}")
-    flat = split_aggregates(graph.flattened())  # partial aggregates behind their feeders
+    flat = graph.flattened()
+    aggregate = sys.modules.get("d4p.aggregate")  # a graph holds no aggregate unless it is loaded
+    if aggregate is not None:
+        flat = aggregate.split_aggregates(flat)  # partial aggregates behind their feeders
     nodes = flat.get_contained_objects()
     if not nodes:
         raise GraphError("the workflow graph is empty: connect some PEs first")
