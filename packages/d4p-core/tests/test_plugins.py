@@ -212,6 +212,29 @@ def test_running_a_small_workflow_imports_no_plugin(tmp_path):
     assert _modules_after("run", str(wf)) & HEAVY == set()
 
 
+def test_running_a_small_workflow_imports_only_what_the_run_needs(tmp_path):
+    wf = tmp_path / "wf.py"
+    wf.write_text(textwrap.dedent("""\
+        import d4p
+
+        @d4p.producer
+        def numbers(n=3):
+            yield from range(n)
+
+        @d4p.iterative
+        def square(x):
+            return x * x
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(numbers(), "output", square(), "input")
+        """))
+    loaded = _modules_after("run", str(wf))
+    assert {"d4p.enact", "d4p.plan", "d4p.executor", "d4p.mappings.simple"} <= loaded
+    assert loaded & {"d4p.tracing", "d4p.aggregate", "d4p.window", "d4p.failure",
+                     "d4p.examples", "d4p.mappings.multi", "uuid", "pathlib",
+                     "multiprocessing"} == set()
+
+
 def test_listing_mappings_imports_no_engine_and_no_web_server():
     loaded = _modules_after("mappings")
     assert loaded & {"pyspark", "streamparse", "d4p_monitor.web", "http.server",
