@@ -289,45 +289,42 @@ def test_a_mapping_by_name_imports_its_plugin_only():
     assert loaded & (HEAVY - {"d4p_spark", "multiprocessing"}) == set()
 
 
-def test_lazy_exports_import_a_name_where_it_lives_on_first_use(tmp_path, monkeypatch):
+LAZY_NAMES = ("from d4p.plugins import lazy_exports\n"
+              "__getattr__ = lazy_exports(__name__, {'Engine': 'engine'})\n")
+
+
+@pytest.fixture
+def lazy_package(tmp_path, monkeypatch):
+    """A package ``d4p_lazy_test_pkg`` on sys.path whose ``__init__`` and
+    module ``api`` name ``Engine`` of its module ``engine`` lazily; unloaded
+    afterwards."""
     package = tmp_path / "d4p_lazy_test_pkg"
     package.mkdir()
-    (package / "__init__.py").write_text(
-        "from d4p.plugins import lazy_exports\n"
-        "__getattr__ = lazy_exports(__name__, {'Engine': 'engine'})\n")
+    (package / "__init__.py").write_text(LAZY_NAMES)
+    (package / "api.py").write_text(LAZY_NAMES)
     (package / "engine.py").write_text("class Engine:\n    wheels = 4\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    for name in [m for m in sys.modules if m.startswith("d4p_lazy_test_pkg")]:
+        del sys.modules[name]
+
+
+def test_lazy_exports_import_a_name_where_it_lives_on_first_use(lazy_package):
     import d4p_lazy_test_pkg
 
-    try:
-        assert "d4p_lazy_test_pkg.engine" not in sys.modules
-        assert d4p_lazy_test_pkg.Engine.wheels == 4
-        assert "d4p_lazy_test_pkg.engine" in sys.modules
-        assert vars(d4p_lazy_test_pkg)["Engine"] is d4p_lazy_test_pkg.engine.Engine  # kept
-        with pytest.raises(AttributeError, match="module 'd4p_lazy_test_pkg' has no attribute "
-                                                 "'Motor'"):
-            d4p_lazy_test_pkg.Motor  # noqa: B018
-    finally:
-        for name in ("d4p_lazy_test_pkg", "d4p_lazy_test_pkg.engine"):
-            sys.modules.pop(name, None)
+    assert "d4p_lazy_test_pkg.engine" not in sys.modules
+    assert d4p_lazy_test_pkg.Engine.wheels == 4
+    assert "d4p_lazy_test_pkg.engine" in sys.modules
+    assert vars(d4p_lazy_test_pkg)["Engine"] is d4p_lazy_test_pkg.engine.Engine  # kept
+    with pytest.raises(AttributeError, match="module 'd4p_lazy_test_pkg' has no attribute "
+                                             "'Motor'"):
+        d4p_lazy_test_pkg.Motor  # noqa: B018
 
 
-def test_lazy_exports_of_a_module_import_from_its_package(tmp_path, monkeypatch):
+def test_lazy_exports_of_a_module_import_from_its_package(lazy_package):
     """In a module (not a package) the names are found beside it, as
     ``from .engine import Engine`` would find them (``d4p.mapping`` does this)."""
-    package = tmp_path / "d4p_lazy_test_pkg2"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "api.py").write_text(
-        "from d4p.plugins import lazy_exports\n"
-        "__getattr__ = lazy_exports(__name__, {'Engine': 'engine'})\n")
-    (package / "engine.py").write_text("class Engine:\n    wheels = 3\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        from d4p_lazy_test_pkg2.api import Engine
+    from d4p_lazy_test_pkg.api import Engine
 
-        assert Engine.wheels == 3
-        assert Engine.__module__ == "d4p_lazy_test_pkg2.engine"
-    finally:
-        for name in ("d4p_lazy_test_pkg2", "d4p_lazy_test_pkg2.api", "d4p_lazy_test_pkg2.engine"):
-            sys.modules.pop(name, None)
+    assert Engine.wheels == 4
+    assert Engine.__module__ == "d4p_lazy_test_pkg.engine"
