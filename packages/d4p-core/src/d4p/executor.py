@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import reprlib
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -575,5 +574,7 @@ def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
                  "can end itself; this PE ends when its upstream PEs have ended")
     else:
         text += f": {type(exc).__name__}: {exc}"
+    import traceback  # here: only a failure pays for it
+
     return WorkflowFailed(text, pe=loc.pe_id, instance=loc.index, port=port, data=shown,
                           traceback="".join(traceback.format_exception(exc)))
