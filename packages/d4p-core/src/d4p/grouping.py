@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import operator
-import pickle
 import struct
 import zlib
 from collections.abc import Callable, Hashable, Sequence
@@ -262,4 +261,6 @@ def _encode(key: Any) -> bytes:
     item = getattr(key, "item", None)  # NumPy scalar
     if item is not None and getattr(key, "shape", None) == ():
         return _encode(item())
+    import pickle  # here: the last resort, which most keys never reach
+
     return b"\x00p" + pickle.dumps(key, protocol=4)
