@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from d4p_astro.errors import CoordinatesError
-from d4p_astro.params import SHIPPED_COORDINATES as SHIPPED_COORDINATES  # its home until now
+from d4p_astro.params import SHIPPED_COORDINATES as SHIPPED_COORDINATES  # its former home
 
 
 class Position(NamedTuple):

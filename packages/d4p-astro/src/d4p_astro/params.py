@@ -3,31 +3,46 @@ light enough to be imported whenever d4p looks for plugins."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
-DATA = Path(__file__).with_name("data")
-"""The package's data files (a folder beside this module: no importlib.resources
-to import when d4p lists its plugins)."""
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+"""The package's data files, a folder beside this module (a string: listing d4p's
+plugins imports this module, and neither pathlib nor importlib.resources)."""
 
-SHIPPED_COORDINATES: Path = DATA / "coordinates.txt"
-"""The coordinates file shipped with the package (12 galaxy centres and an empty field)."""
+_FILES = {"SHIPPED_COORDINATES": "coordinates.txt", "FIXTURE_PATH": "hyperleda_synthetic.vot"}
 
-FIXTURE_PATH: Path = DATA / "hyperleda_synthetic.vot"
-"""The shipped synthetic VOTable fixture (made-up rows; see :mod:`d4p_astro.fixture`)."""
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    SHIPPED_COORDINATES: Path
+    """The coordinates file shipped with the package (12 galaxy centres and an empty field)."""
+    FIXTURE_PATH: Path
+    """The shipped synthetic VOTable fixture (made-up rows; see :mod:`d4p_astro.fixture`)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``SHIPPED_COORDINATES`` and ``FIXTURE_PATH`` (:class:`pathlib.Path`), made on first use."""
+    if name not in _FILES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pathlib import Path
+
+    value = globals()[name] = Path(DATA, _FILES[name])
+    return value
+
 
 VIZIER_CONE_URL = "https://vizier.cds.unistra.fr/viz-bin/conesearch/VII/237/pgc"
 """VizieR's Simple Cone Search service for HyperLEDA (catalogue VII/237)."""
 
 DEFAULTS: dict[str, Any] = {
-    "coordinates": str(SHIPPED_COORDINATES),
+    "coordinates": os.path.join(DATA, _FILES["SHIPPED_COORDINATES"]),
     "source": "vizier",
     "radius": 0.01,
     "output": "int_ext.csv",
     "timeout": 30.0,
     "retries": 2,
     "url": VIZIER_CONE_URL,
-    "fixture": str(FIXTURE_PATH),
+    "fixture": os.path.join(DATA, _FILES["FIXTURE_PATH"]),
     "instances": 2,
     "types": "rc3",
 }

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from d4p import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 KINDS = ("instance", "edge", "error")
 """The kinds of events a store keeps."""
@@ -45,6 +47,8 @@ class StoreError(Exception):
 
 def default_location() -> Path:
     """The default SQLite file: ``$D4P_MONITOR_DB`` or ``~/.local/share/d4p/monitor.sqlite``."""
+    from pathlib import Path  # here and below: d4p imports this module to list plugins
+
     env = os.environ.get("D4P_MONITOR_DB")
     if env:
         return Path(env).expanduser()
@@ -101,6 +105,8 @@ def open_store(uri: Any = None, *, timeout: float = 5.0) -> Store:
         from .mongo_store import MongoStore
         store = MongoStore(target, timeout=timeout)
     else:
+        from pathlib import Path
+
         from .sqlite_store import SQLiteStore
         store = SQLiteStore(Path(target).expanduser())
     unfinished.complete(store, uri)
@@ -136,6 +142,8 @@ def parse_uri(uri: Any) -> tuple[str, str]:
     if "://" in text:
         raise UsageError(f"unknown monitoring store {redact(text)!r}: use "
                          "mongodb://host:port/db, sqlite:///path/file.sqlite or a file path")
+    from pathlib import Path
+
     folder = Path(text).expanduser().resolve().parent
     if not folder.is_dir():
         raise UsageError(f"cannot keep the monitoring store {text!r}: folder {str(folder)!r} "

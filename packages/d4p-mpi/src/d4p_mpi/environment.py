@@ -5,11 +5,9 @@ mpi4py load an MPI library. Every answer that is "no" is a
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
 import sysconfig
-from pathlib import Path
 
 from d4p import UsageError
 
@@ -83,6 +81,9 @@ def mpiexec_command(option: str = "") -> list[str]:
     """The ``mpiexec`` command line prefix: the ``mpiexec`` option when given
     (it may carry arguments, e.g. ``"mpiexec -hosts a,b"``), else the
     ``mpiexec`` the mpich wheel put beside this Python, else the one on PATH."""
+    import shlex  # here: d4p imports this module whenever it lists mappings
+    from pathlib import Path
+
     if option:
         words = shlex.split(option)
         found = shutil.which(words[0])
