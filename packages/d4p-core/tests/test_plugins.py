@@ -248,7 +248,7 @@ def test_listing_mappings_imports_no_run_machinery():
     loaded = _modules_after("mappings")
     assert loaded & {"d4p.enact", "d4p.plan", "d4p.executor", "d4p.graph", "d4p.loader",
                      "d4p.examples.workflows", "d4p.mappings.multi_workers", "multiprocessing",
-                     "subprocess", "importlib.resources", "d4p_storm.local",
+                     "subprocess", "importlib.resources", "pathlib", "d4p_storm.local",
                      "d4p_monitor.cli", "d4p_storm.cli"} == set()
     assert {"d4p.mappings.multi", "d4p.examples"} <= loaded  # the built-ins are registered
 
