@@ -207,11 +207,13 @@ def _entry_points() -> list[_EntryPoint]:
 def _section(path: str, name: str) -> list[tuple[str, str]]:
     try:
         with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            text = f.read()
     except OSError:
         return []
+    if f"[{name}]" not in text:  # most distributions: no need to parse
+        return []
     out, inside = [], False
-    for line in lines:
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("["):
             inside = line == f"[{name}]"
