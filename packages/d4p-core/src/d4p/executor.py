@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 import reprlib
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .aggregate import PartialAggregatePE, Unfolded
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, WorkflowFailed
 from .grouping import PAIR
@@ -168,7 +168,7 @@ class Executor:
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
             loc = self.local[target]
-            if isinstance(loc.pe, PartialAggregatePE) and self.trace is None:
+            if self.trace is None and _is_partial_aggregate(loc.pe):
                 return self._fold_later(loc, port)
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
@@ -193,6 +193,8 @@ class Executor:
         """Map-side combining: the units written to a partial aggregate in this
         process are folded :data:`FOLD_BATCH` at a time (and all before its
         end of stream), one call for many units."""
+        from .aggregate import Unfolded
+
         units: list = []
         fold = loc.pe.fold
 
@@ -560,6 +562,13 @@ def _source_call(loc: _Local) -> Callable[[Any], None]:
 
 def _postprocess(pe: GenericPE) -> None:
     pe.postprocess()
+
+
+def _is_partial_aggregate(pe: GenericPE) -> bool:
+    """Whether ``pe`` is a partial aggregate: none exists unless :mod:`d4p.aggregate`
+    is loaded, which a run without aggregates then does without."""
+    aggregate = sys.modules.get("d4p.aggregate")
+    return aggregate is not None and isinstance(pe, aggregate.PartialAggregatePE)
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
