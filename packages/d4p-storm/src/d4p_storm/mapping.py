@@ -95,6 +95,7 @@ class StormMapping(d4p.Mapping):
         version = self.check_local()
         import tempfile
 
+        from . import record
         from .local import LocalRun  # the run and the project writer, only when a run needs them
         from .project import export
 
