@@ -42,7 +42,7 @@ _WHERE = {
 (every worker process, every command) pays only for what it touches."""
 
 _SUBMODULES = ("aggregate", "cli", "codec", "compat", "driver", "enact", "errors", "examples",
-               "executor", "failure", "graph", "grouping", "hookspecs", "loader", "mapping",
+               "executor", "failure", "graph", "grouping", "hookspecs", "launcher", "loader", "mapping",
                "mappings", "notebook", "output", "pe", "plan", "plugins", "progress", "shipping",
                "stopping", "testing", "tracing", "window")
 """Modules reached as attributes (``d4p.plan.make_plan``) even before anything imported them."""

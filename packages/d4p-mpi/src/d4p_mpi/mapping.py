@@ -13,7 +13,6 @@ import sys
 
 import d4p
 from d4p import Mapping, Option, Outcome, UsageError
-from d4p.mapping import whole_lines
 
 from .environment import env_rank, under_mpiexec, world_size
 
@@ -65,6 +64,8 @@ def _run_in_place(plan, options) -> Outcome:
                            f"-n {world.Get_size()} to d4p")
         error.primary = world.Get_rank() == 0  # said once, by rank 0, not by every rank
         raise error
+    from d4p.mapping import whole_lines
+
     from .rank import run_rank
 
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)  # lines never mix
