@@ -53,9 +53,16 @@ def outputs(results: dict) -> list:
 def prepare(engine: str, mapping: str) -> None:
     """Imports and plugin discovery, done before the clock starts."""
     if engine == "d4p":
+        import importlib
+
         import d4p
 
         d4p.get_mapping(mapping)
+        # d4p imports its run machinery lazily, at the first run: import it here,
+        # as dispel4py's modules are imported below
+        for name in ("d4p.enact", "d4p.loader", "d4p.plan", "d4p.executor", "d4p.driver",
+                     "d4p.codec", "d4p.launcher", "d4p.mappings.multi_workers"):
+            importlib.import_module(name)
     elif engine == "dispel4py":
         from dispel4py.new import multi_process, processor, simple_process  # noqa: F401
 
