@@ -37,8 +37,8 @@ def leftovers(parent: int | None = None) -> list[str]:
     return found
 
 
-def assert_no_leftovers(grace: float = 5.0) -> None:
+def assert_no_leftovers(grace: float = 5.0, parent: int | None = None) -> None:
     deadline = time.monotonic() + grace
-    while (left := leftovers()) and time.monotonic() < deadline:
+    while (left := leftovers(parent)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"processes left running after the run: {left}"

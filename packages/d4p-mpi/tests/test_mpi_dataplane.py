@@ -46,8 +46,9 @@ def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
-        while len(leftovers()) < 2 and time.monotonic() < deadline:
+        while len(leftovers(proc.pid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert len(leftovers(proc.pid)) >= 3, "the ranks did not start"
         time.sleep(1.0)
         proc.send_signal(getattr(signal, how))
         if twice:
@@ -60,7 +61,7 @@ def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
             assert proc.returncode == 0, err
             assert out.decode().splitlines()[0] == "Count1.output: 1 value"
             assert "stopped after" in err.decode() and f"({how})" in err.decode()
-        assert_no_leftovers()
+        assert_no_leftovers(parent=proc.pid)
     finally:
         proc.kill()
         proc.wait(5)
