@@ -55,8 +55,8 @@ def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
             time.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
-        if twice:  # a second SIGTERM that lands as d4p exits meets the default action
-            assert proc.returncode in (0, 143, -signal.SIGTERM), err
+        if twice:  # the second SIGTERM may land after the drain: the run ends either way
+            assert proc.returncode in (0, 143), err
         else:
             assert proc.returncode == 0, err
             assert out.decode().splitlines()[0] == "Count1.output: 1 value"

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import textwrap
 import warnings
@@ -34,6 +35,9 @@ if TYPE_CHECKING:  # the rest is imported by the command that needs it: 'd4p map
     from .enact import RunResult
     from .graph import WorkflowGraph
 
+_as_command = False
+"""True when :func:`main` runs as the ``d4p`` command (not called from Python)."""
+
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
 
@@ -43,6 +47,8 @@ PLUGIN_COMMANDS = {"monitor": "d4p-monitor", "storm": "d4p-storm"}
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``d4p`` command; returns the exit status."""
+    global _as_command
+    command = _as_command = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if "_ARGCOMPLETE" in os.environ:
         _complete()
@@ -54,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    finally:
+        if command and signal.getsignal(signal.SIGTERM) is _terminated:
+            signal.signal(signal.SIGTERM, _exit_terminated)  # the interpreter's exit
 
 
 def _main(argv: list[str]) -> int:
@@ -81,6 +90,19 @@ def _main(argv: list[str]) -> int:
         print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
               "was ended", file=sys.stderr)
         return 128 + signum
+
+
+def _terminated(signum, frame) -> None:
+    from .stopping import Interrupted
+
+    raise Interrupted(signum)
+
+
+def _exit_terminated(signum, frame) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _failure(exc: D4PError) -> str:
@@ -288,6 +310,8 @@ def _run(args, extra: list[str]) -> int:
     if args.output:
         _check_writable(args.output)
     live = args.progress and sys.stderr.isatty() and get_mapping(args.mapping).primary
+    if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
+        signal.signal(signal.SIGTERM, _terminated)
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
                      monitor=args.monitor, progress=progress, name=target.name,
