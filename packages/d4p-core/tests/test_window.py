@@ -52,10 +52,12 @@ def test_sliding_time_windows_hold_each_unit_in_every_window_it_falls_in():
     assert got == [(-5, 5, [1]), (0, 10, [1, 6]), (5, 15, [6, 12]), (10, 20, [12])]
 
 
-def test_late_units_are_counted_and_left_out_unless_within_lateness():
+def test_late_units_are_counted_and_left_out_unless_within_lateness(capsys):
     window = d4p.window.time(10, time=lambda u: u)
     got = _run(window, [1, 12, 3, 25])
     assert got == [(0, 10, [1]), (10, 20, [12]), (20, 30, [25])]  # 3 came after 0-10 closed
+    assert f"{window.id}: 1 unit(s) arrived after their window was written (more than " \
+        "lateness=0 behind) and were left out; raise lateness to keep them" in capsys.readouterr().out
     relaxed = d4p.window.time(10, time=lambda u: u, lateness=5)
     assert _run(relaxed, [1, 12, 3, 25]) == [(0, 10, [1, 3]), (10, 20, [12]), (20, 30, [25])]
 

@@ -174,6 +174,10 @@ class TimeWindow(_Window):
     def postprocess(self):
         for key, windows in self.open.items():
             self._emit(key, windows, math.inf)
+        if self.late:
+            self.log(f"{self.late} unit(s) arrived after their window was written (more than "
+                     f"lateness={self.lateness:g} behind) and were left out; raise lateness "
+                     "to keep them")
 
 
 def count(size: int, slide: int | None = None, *, by=None, partial: bool = True) -> CountWindow:

@@ -296,10 +296,7 @@ class StationWindows(TimeWindow):
                     self.log(f"{channel}: the stream ended inside the window "
                              f"{UTCDateTime(start)} - {UTCDateTime(start + self.length)}; "
                              "left out")
-        if self.late:
-            self.log(f"{self.late} record piece(s) arrived after their window was written "
-                     f"(more than lateness={self.lateness:g} s behind); raise -p lateness")
-        super().postprocess()
+        super().postprocess()  # says how many pieces came too late
 
 
 class WindowTraces(ReadTrace):
