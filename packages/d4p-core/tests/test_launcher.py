@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import d4p
@@ -176,6 +177,20 @@ def test_child_past_its_timeout_is_killed_with_everything_it_started():
         child.kill()
     assert child.proc.returncode == -signal.SIGTERM
     assert _live_in_group(child.proc.pid) == []
+
+
+def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
+    log = tmp_path / "out.log"
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
+        "print('ready', flush=True); time.sleep(60)"
+    with open(log, "wb") as out, Child(["sh", "-c", f"{sys.executable} -c \"{stubborn}\" & "
+                                        "wait"], stdout=out, cwd=str(tmp_path)) as child:
+        deadline = time.monotonic() + 30
+        while b"ready" not in log.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.kill(grace=0.5)
+        assert _live_in_group(child.proc.pid) == []
+    assert log.read_bytes() == b"ready\n"  # its stdout went to the file given
 
 
 def _live_in_group(group: int) -> list[int]:

@@ -317,23 +317,27 @@ def supervise(folder: RunFolder, worker: int) -> None:
 
 
 class Child:
-    """``argv`` run in a session of its own, so that it and every process it
-    starts end together (:meth:`kill`). Its stdout goes line by line (bytes)
-    to ``lines`` (default: this process's ``sys.stdout``, so that a notebook
-    or a test's capture sees it), which gets ``None`` at the end; its stderr
-    to ``stderr`` (an open file; default: ours). Raises ``OSError`` when it
+    """``argv`` run in a session of its own (in folder ``cwd``), so that it and
+    every process it starts end together (:meth:`kill`). Its stdout goes line
+    by line (bytes) to ``lines`` (default: this process's ``sys.stdout``, so
+    that a notebook or a test's capture sees it), which gets ``None`` at the
+    end, or straight to ``stdout`` (an open file); its stderr to ``stderr``
+    (an open file; default: ours). Raises ``OSError`` when it
     cannot start. Use it as a context manager: at the end it is killed if
     still running, and all its output has been passed on."""
 
     def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
-                 lines: Callable[[bytes | None], None] | None = None, stderr=None) -> None:
+                 lines: Callable[[bytes | None], None] | None = None, stderr=None,
+                 stdout=None, cwd: str | None = None) -> None:
         import subprocess
 
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=stderr, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=stdout or subprocess.PIPE, stderr=stderr, env=env,
+                                     cwd=cwd, start_new_session=True)
         self._relay = threading.Thread(target=self._relay_lines, args=(lines or self.echo,),
                                        name="d4p-child-output", daemon=True)
-        self._relay.start()
+        if stdout is None:
+            self._relay.start()
 
     def _relay_lines(self, lines: Callable[[bytes | None], None]) -> None:
         with self.proc.stdout as stream:
@@ -372,19 +376,25 @@ class Child:
                 os.close(fd)
         return self.proc.returncode
 
-    def kill(self, also: Callable[[], Iterable[int]] = tuple) -> None:
-        """SIGTERM its process group, then SIGKILL; then SIGKILL the processes
-        that ``also()`` names (those it started in sessions of their own)."""
+    def kill(self, also: Callable[[], Iterable[int]] = tuple, grace: float = 2.0) -> None:
+        """SIGTERM its process group; SIGKILL it when any of the group is left
+        after ``grace`` seconds; then SIGKILL the processes that ``also()``
+        names (those it started in sessions of their own)."""
         import subprocess
 
-        for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        group = self.proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=grace)
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(group):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+                os.killpg(group, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5.0)
         for pid in also():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -395,7 +405,8 @@ class Child:
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
             self.kill()
-        self._relay.join(10)  # its output has all been passed on (unless a process it
+        if self._relay.is_alive():
+            self._relay.join(10)  # its output has all been passed on (unless a process it
         # started outlives it holding the pipe: that one must not hold us)
 
     @staticmethod
@@ -408,6 +419,18 @@ class Child:
             sys.stdout.flush()
         except (OSError, ValueError):  # our stdout is closed: drop the output
             pass
+
+
+def _group_alive(group: int) -> bool:
+    """Whether any process of process group ``group`` is left (zombies count
+    until reaped)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def whole_lines(stream):

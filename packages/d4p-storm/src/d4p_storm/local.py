@@ -1,18 +1,18 @@
 """A local run of the storm mapping (:mod:`d4p_storm.mapping`): Storm's
-command in a process group of its own, waited for through the records every
-task writes (:mod:`d4p_storm.record`), then the whole group stopped. Imported
-when a run starts, so that listing mappings imports none of this."""
+command as a :class:`d4p.mapping.Child` (a session of its own), waited for
+through the records every task writes (:mod:`d4p_storm.record`), then the
+whole group stopped. Imported when a run starts, so that listing mappings
+imports none of this."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
 import d4p
 from d4p import WorkflowFailed
+from d4p.mapping import Child
 
 from . import record
 from .mapping import _environment
@@ -39,19 +39,17 @@ class LocalRun:
     def wait(self) -> d4p.Outcome:
         tasks = len(self.plan.instances)
         start = time.monotonic()
-        with open(self.log_path, "wb") as log:
-            proc = subprocess.Popen(self.command, cwd=self.project.folder, env=_environment(),
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
-        try:
+        with open(self.log_path, "wb") as log, \
+                Child(self.command, env=_environment(), cwd=self.project.folder,
+                      stdout=log, stderr=log) as storm:
             shown = 0
             while True:
                 done, failed = record.count_done(self.results)
                 if failed or done >= tasks:
                     break
-                if proc.poll() is not None:
+                if storm.proc.poll() is not None:
                     raise WorkflowFailed(
-                        f"the Storm run ended (exit status {proc.returncode}) before the "
+                        f"the Storm run ended (exit status {storm.proc.returncode}) before the "
                         f"workflow finished ({done} of {tasks} tasks done); its output ends "
                         f"with:\n{self._tail()}")
                 now = time.monotonic()
@@ -64,8 +62,7 @@ class LocalRun:
                     self.progress(record.read(self.results).counts)
                     shown = done
                 time.sleep(0.02)
-        finally:
-            _stop_group(proc)
+            storm.kill(grace=5.0)  # the topology never ends by itself: Storm and every task
         got = record.read(self.results)
         if got.failure is not None:
             raise got.failure
@@ -81,32 +78,3 @@ class LocalRun:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
 
-
-def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM the run's process group (Storm and every component), then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _group_alive(proc.pid):
-                time.sleep(0.05)
-            if not _group_alive(proc.pid):
-                return
-    proc.wait()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
