@@ -282,6 +282,39 @@ def test_workers_share_the_cores_among_native_thread_pools():
     assert values == [[max(1, (os.cpu_count() or 1) // 2)]] * 2
 
 
+def test_workers_share_the_cores_when_they_load_the_blas_themselves():
+    """A parent without NumPy limits the workers' BLAS through the environment
+    (without importing threadpoolctl, which costs more than a small run)."""
+    script = textwrap.dedent("""
+        import os, sys
+        import d4p
+
+        @d4p.producer
+        def ask():
+            yield from range(2)
+
+        @d4p.iterative
+        def blas_threads(_):
+            import numpy  # loads the BLAS after the fork
+            from threadpoolctl import threadpool_info
+            return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+
+        graph = d4p.WorkflowGraph()
+        threads = blas_threads()
+        threads.numprocesses = 2
+        graph.connect(ask(), "output", threads, "input")
+        result = d4p.run(graph, mapping="multi", processes=2)
+        (values,) = [ports["output"] for ports in result.values()]
+        print(values, "numpy" in sys.modules, "threadpoolctl" in sys.modules)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = [max(1, (os.cpu_count() or 1) // 2)]
+    assert done.stdout.split("\n")[0] == f"{[expected] * 2} False False"
+
+
 class _Where(d4p.GenericPE):
     """Writes (instance, numprocesses) of the instance that ran, once."""
 
