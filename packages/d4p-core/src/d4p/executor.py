@@ -175,28 +175,17 @@ class Executor:
         units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
         latency = self.latency
         clock = time.monotonic
-        # units waiting for ``proc``, the count at which to look again, units per
-        # batch, when the first of them was written, when the last batch went out
-        pending = self._pending.setdefault(proc, [0, 1, min(16, self.batch_size), 0.0, clock()])
-
-        def look(n: int) -> None:
-            """A batch goes out when full, when its first unit waited ``latency``,
-            or at once when the unit came after a pause; looks at the clock for
-            each of the first 16 units of a batch, then every 16th."""
-            now = clock()
-            if n == 1:
-                pending[3] = now
-                if pending[2] == 1 or now - pending[4] > latency:
-                    return self._flush_to(proc)
-            elif n >= pending[2] or now - pending[3] > latency:
-                return self._flush_to(proc)
-            pending[1] = min(n + 1 if n < 16 else n + 16, pending[2])
+        pending = self._pending.setdefault(proc, [0, 0.0, min(16, self.batch_size), clock()])
 
         def send_later(data):
             units.append(data)
             n = pending[0] = pending[0] + 1
-            if n >= pending[1]:
-                look(n)
+            if n == 1:
+                now = pending[1] = clock()
+                if pending[2] == 1 or now - pending[3] > latency:
+                    self._flush_to(proc)
+            elif n >= pending[2] or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
+                self._flush_to(proc)
 
         return send_later
 
@@ -501,12 +490,12 @@ class Executor:
         for units in box.values():
             units.clear()
         pending = self._pending[proc]
-        count, pending[0], pending[1] = pending[0], 0, 1
+        count, pending[0] = pending[0], 0
         if not batches:
             return
         start = time.perf_counter() if self.trace is not None else 0.0
         size = self.transport.send(proc, Data(batches))
-        pending[4] = time.monotonic()
+        pending[3] = time.monotonic()
         if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
             pending[2] = max(1, min(self.batch_size, BATCH_BYTES * count // size))
         else:
