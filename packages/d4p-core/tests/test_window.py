@@ -57,7 +57,7 @@ def test_late_units_are_counted_and_left_out_unless_within_lateness(capsys):
     got = _run(window, [1, 12, 3, 25])
     assert got == [(0, 10, [1]), (10, 20, [12]), (20, 30, [25])]  # 3 came after 0-10 closed
     assert f"{window.id}: 1 unit(s) arrived after their window was written (more than " \
-        "lateness=0 behind) and were left out; raise lateness to keep them" in capsys.readouterr().out
+        "lateness=0 behind) and were left out; raise lateness to keep them" in capsys.readouterr().err
     relaxed = d4p.window.time(10, time=lambda u: u, lateness=5)
     assert _run(relaxed, [1, 12, 3, 25]) == [(0, 10, [1, 3]), (10, 20, [12]), (20, 30, [25])]
 

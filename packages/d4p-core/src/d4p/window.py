@@ -32,6 +32,7 @@ how the keys are spread over instances::
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -174,10 +175,10 @@ class TimeWindow(_Window):
     def postprocess(self):
         for key, windows in self.open.items():
             self._emit(key, windows, math.inf)
-        if self.late:
-            self.log(f"{self.late} unit(s) arrived after their window was written (more than "
-                     f"lateness={self.lateness:g} behind) and were left out; raise lateness "
-                     "to keep them")
+        if self.late:  # a warning: on stderr, apart from the results
+            print(f"{self.id}: {self.late} unit(s) arrived after their window was written "
+                  f"(more than lateness={self.lateness:g} behind) and were left out; raise "
+                  "lateness to keep them", file=sys.stderr, flush=True)
 
 
 def count(size: int, slide: int | None = None, *, by=None, partial: bool = True) -> CountWindow:
