@@ -107,8 +107,10 @@ class Executor:
         self.batch_size = batch_size
         self.results: dict[str, dict[str, list]] = {}
         self._outbox: dict[int, dict[tuple[int, str], list]] = {}
-        # per worker: [units waiting, since when, limit, time of the last send]
+        # per worker: [since when its units wait, units per batch, time of the last send]
         self._pending: dict[int, list] = {}
+        # per worker: for each of its boxes, what makes it look at a new batch at once
+        self._looks: dict[int, list[Callable[[], None]]] = {}
         self._arrived: deque = deque()  # (iid, port or None, units or source, bytes)
         self._proc_of = [i.process for i in plan.instances]
         self.local: dict[int, _Local] = {}
@@ -172,20 +174,46 @@ class Executor:
                 return self._fold_later(loc, port)
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
-        units = self._outbox.setdefault(proc, {}).setdefault((target, port), [])
+        boxes = self._outbox.setdefault(proc, {})
+        units = boxes.setdefault((target, port), [])
         latency = self.latency
         clock = time.monotonic
-        pending = self._pending.setdefault(proc, [0, 0.0, min(16, self.batch_size), clock()])
+        pending = self._pending.setdefault(proc, [0.0, min(16, self.batch_size), clock()])
+        again = 1  # the length of ``units`` at which to look at the batch again
+        append = units.append
 
-        def send_later(data):
-            units.append(data)
-            n = pending[0] = pending[0] + 1
+        def look() -> None:
+            """A batch goes out when full, when its first unit has waited
+            ``latency``, or at once when that unit came after a pause. The
+            clock is read at each of a batch's first 16 units, then when the
+            rate so far says the batch will be full or ``latency`` old (at
+            least every 64th unit)."""
+            nonlocal again
+            n = sum(map(len, boxes.values())) if len(boxes) > 1 else len(units)
+            now = clock()
             if n == 1:
-                now = pending[1] = clock()
-                if pending[2] == 1 or now - pending[3] > latency:
-                    self._flush_to(proc)
-            elif n >= pending[2] or ((n < 16 or not n & 15) and clock() - pending[1] > latency):
-                self._flush_to(proc)
+                pending[0] = now
+                if pending[1] == 1 or now - pending[2] > latency:
+                    return self._flush_to(proc)
+            elif n >= pending[1] or now - pending[0] > latency:
+                return self._flush_to(proc)
+            step = 1.0
+            if n >= 16:  # look again when the batch will be full or ``latency`` old
+                waited = now - pending[0]
+                step = min(64.0, (pending[1] - n) / len(boxes),
+                           (latency - waited) * n / waited if waited > 0 else 64.0)
+            again = len(units) + max(1, int(step))
+
+        def anew() -> None:
+            nonlocal again
+            again = 1
+
+        self._looks.setdefault(proc, []).append(anew)
+
+        def send_later(data):  # per unit: as few steps as can be
+            append(data)
+            if len(units) >= again:
+                look()
 
         return send_later
 
@@ -478,8 +506,8 @@ class Executor:
 
     def flush(self) -> None:
         """Hand every non-empty batch to the transport."""
-        for proc, (count, *_) in self._pending.items():
-            if count:
+        for proc, boxes in self._outbox.items():
+            if any(boxes.values()):
                 self._flush_to(proc)
 
     def _flush_to(self, proc: int) -> None:
@@ -489,17 +517,19 @@ class Executor:
         batches = [(iid, port, units[:]) for (iid, port), units in box.items() if units]
         for units in box.values():
             units.clear()
-        pending = self._pending[proc]
-        count, pending[0] = pending[0], 0
+        for anew in self._looks[proc]:
+            anew()
         if not batches:
             return
+        count = sum(len(units) for _, _, units in batches)
         start = time.perf_counter() if self.trace is not None else 0.0
         size = self.transport.send(proc, Data(batches))
-        pending[3] = time.monotonic()
+        pending = self._pending[proc]
+        pending[2] = time.monotonic()
         if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
-            pending[2] = max(1, min(self.batch_size, BATCH_BYTES * count // size))
+            pending[1] = max(1, min(self.batch_size, BATCH_BYTES * count // size))
         else:
-            pending[2] = self.batch_size
+            pending[1] = self.batch_size
         if self.trace is None:
             return
         seconds = time.perf_counter() - start
