@@ -1,5 +1,6 @@
 """d4p.launcher: what mappings whose workers are processes of their own share."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,7 +58,8 @@ def test_worker_died_names_the_worker_its_pe_instances_and_how_it_ended():
 def test_run_folder_round_trips_the_plan_progress_and_failures():
     square = lambda x: x * x  # noqa: E731  (travels by value)
     with RunFolder.create("d4p-test-launcher-") as folder:
-        assert (folder.path / "owner").read_text() == str(os.getpid())
+        assert (folder.path / "owner").read_text().split()[0] == str(os.getpid())
+        assert folder.on_launcher_host()
         folder.write_plan({"f": square}, {"batch_size": 3})
         plan, options = folder.read_plan()
         assert plan["f"](4) == 16 and options == {"batch_size": 3}
@@ -107,19 +109,89 @@ def test_a_watching_worker_stops_on_request_and_ends_with_its_folder():
         proc.stdout.close()
 
 
-def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create():
+def _dead_pid() -> int:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = Path(tempfile.mkdtemp(prefix="d4p-test-launcher-"))
-    (stale / "owner").write_text(str(dead.pid))
-    live = Path(tempfile.mkdtemp(prefix="d4p-test-launcher-"))
-    (live / "owner").write_text(str(os.getpid()))
+    return dead.pid
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", ["this", "another"])
+def test_a_worker_watches_the_launcher_pid_only_on_the_launchers_host(tmp_path, host):
+    with RunFolder.create(".d4p-test-launcher-", tmp_path) as folder:
+        assert folder.path.parent == tmp_path and folder.on_launcher_host()
+        dead = _dead_pid()
+        if host == "another":  # a launcher on another machine: its pid means nothing here
+            (folder.path / "owner").write_text(f"{dead} elsewhere/boot-id/4026531836")
+            assert not folder.on_launcher_host()
+        folder.request_stop()  # each round of the watch looks at the pid before the request
+        proc = subprocess.Popen([sys.executable, "-c", WATCHING, str(folder.path), str(dead)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            if host == "this":
+                assert proc.wait(20) == 17 and proc.stdout.read() == ""
+            else:
+                assert proc.stdout.readline() == "stopped by the launcher\n"
+        except BaseException:
+            proc.kill()
+            raise
+    try:
+        assert proc.wait(20) == 17  # its folder is gone: it ends by itself
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create(tmp_path):
+    stale, live, elsewhere = (Path(tempfile.mkdtemp(prefix="d4p-test-launcher-"))
+                              for _ in range(3))
+    subprocess.run([sys.executable, "-c", "import sys; from d4p.mapping import RunFolder; "
+                    "RunFolder.create('.d4p-test-launcher-', sys.argv[1])", str(tmp_path)],
+                   check=True)  # killed before it could remove its folder
+    (abandoned,) = tmp_path.glob(".d4p-test-launcher-*")
+    with RunFolder.create("d4p-test-launcher-") as ours:
+        (live / "owner").write_text((ours.path / "owner").read_text())
+        (stale / "owner").write_text(f"{_dead_pid()} " + (ours.path / "owner").read_text()
+                                     .split(" ", 1)[1])
+        (elsewhere / "owner").write_text(f"{_dead_pid()} elsewhere/boot-id/4026531836")
     try:
         with RunFolder.create("d4p-test-launcher-"):
-            assert not stale.exists() and live.exists()
+            assert not stale.exists() and live.exists() and elsewhere.exists()
+        with RunFolder.create(".d4p-test-launcher-", tmp_path) as new:
+            assert list(tmp_path.glob(".d4p-test-launcher-*")) == [new.path]
+        assert not abandoned.exists()
     finally:
-        for folder in (stale, live):
+        for folder in (stale, live, elsewhere):
             subprocess.run(["rm", "-rf", str(folder)], check=True)
+
+
+LAUNCHER = textwrap.dedent("""
+    import sys, time
+    from d4p.mapping import Child
+    child = Child(["sleep", "60"])
+    print(child.proc.pid, flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.timeout(60)
+def test_a_child_ends_when_the_process_that_started_it_is_killed():
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        child = int(launcher.stdout.readline())
+        assert _live_in_group(child) == [child]
+        launcher.kill()
+        launcher.wait()
+        while _live_in_group(child):  # SIGTERM from the kernel (PR_SET_PDEATHSIG)
+            time.sleep(0.05)
+    finally:
+        launcher.kill()
+        launcher.wait()
+        launcher.stdout.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child, signal.SIGKILL)
 
 
 SUPERVISED = textwrap.dedent("""
@@ -168,6 +240,7 @@ def test_child_passes_its_output_on_line_by_line_and_ticks_while_it_runs():
     assert lines == [b"a\n", b"b\n", None] and ticks
 
 
+@pytest.mark.timeout(60)
 def test_child_past_its_timeout_is_killed_with_everything_it_started():
     child = Child(["sh", "-c", "sleep 60 & echo $!; sleep 60"], lines=lambda line: None)
     try:
@@ -176,7 +249,8 @@ def test_child_past_its_timeout_is_killed_with_everything_it_started():
     finally:
         child.kill()
     assert child.proc.returncode == -signal.SIGTERM
-    assert _live_in_group(child.proc.pid) == []
+    while _live_in_group(child.proc.pid):  # the SIGTERM reaches the background sleep too
+        time.sleep(0.05)
 
 
 def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):

@@ -281,8 +281,9 @@ def _option_value(opt, text: Any) -> Any:
         return text
     try:
         return opt.type(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{opt.name.replace('_', '-')}: invalid value {text!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--{opt.name.replace('_', '-')}: invalid value {text!r} ({exc})"
+                         ) from None
 
 
 def _run(args, extra: list[str]) -> int:

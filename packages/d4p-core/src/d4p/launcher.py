@@ -10,14 +10,16 @@ what every mapping that starts processes needs, written once.
   workers it starts through another program (``mpiexec``): the plan (by
   value), progress, results, failures, how each worker ended, and a stop
   request, every file written whole. It is removed at the end, or at the
-  next start when its launcher was killed.
+  next start on the same host when its launcher was killed. Put in a
+  folder that other machines see (a cluster's shared file system), it
+  serves workers on those machines too.
 * :func:`supervise` makes a worker fork: the child runs the worker, the
   parent records how it ended (a signal, an exit status). A process manager
   that ends every worker when one dies (mpiexec) then cannot hide which one
   died first.
 * :class:`Child` runs a command in a session of its own, passes its output
   on line by line, waits for it without polling and ends it with everything
-  it started.
+  it started; it also ends when the process that started it dies.
 * :func:`whole_lines` makes a stream write each line in one system call, so
   that the lines of workers sharing a terminal never mix.
 """
@@ -128,10 +130,24 @@ def worker_died(plan: Plan, worker: int, code: int | None, what: str = "worker p
                           f"finishing{hint}")
 
 
+def _this_host() -> str:
+    """Names this host and process table: the host name, the kernel's boot id
+    and the pid namespace (Linux), so that two containers of one machine
+    differ. A pid is meaningful only between processes that agree on it."""
+    import socket
+
+    key = socket.gethostname()
+    with contextlib.suppress(OSError):
+        with open("/proc/sys/kernel/random/boot_id") as src:
+            key += "/" + src.read().strip()
+        key += f"/{os.stat('/proc/self/ns/pid').st_ino}"
+    return key
+
+
 class RunFolder:
     """A temporary folder shared by a launcher and the workers it starts.
 
-    Files: ``owner`` (the launcher's pid), ``plan.pkl`` (:meth:`write_plan`),
+    Files: ``owner`` (the launcher's pid and host), ``plan.pkl`` (:meth:`write_plan`),
     ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
     (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
     (:func:`supervise`), ``stop`` (:meth:`request_stop`), and what the
@@ -143,22 +159,35 @@ class RunFolder:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, prefix: str) -> RunFolder:
-        """A new folder in the temporary directory; first removes the folders
-        of this ``prefix`` whose launcher is gone (it was killed before it
-        could: its workers have ended by themselves, see :meth:`watch`)."""
+    def create(cls, prefix: str, where: str | os.PathLike | None = None) -> RunFolder:
+        """A new folder in folder ``where`` (default: the temporary directory);
+        first removes the folders of this ``prefix`` there whose launcher ran
+        on this host and is gone (it was killed before it could: its workers
+        have ended by themselves, see :meth:`watch`). Raises ``OSError`` when
+        ``where`` cannot hold it."""
         import tempfile
 
-        for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        where = Path(tempfile.gettempdir() if where is None else where)
+        for folder in where.glob(prefix + "*"):
             try:
-                os.kill(int((folder / "owner").read_text()), 0)
+                pid, _, host = (folder / "owner").read_text().partition(" ")
+                if host == _this_host():
+                    os.kill(int(pid), 0)
             except ProcessLookupError:
                 shutil.rmtree(folder, ignore_errors=True)
             except (OSError, ValueError):  # not ours, or another user's live run
                 continue
-        run = cls(tempfile.mkdtemp(prefix=prefix))
-        (run.path / "owner").write_text(str(os.getpid()))
+        run = cls(tempfile.mkdtemp(prefix=prefix, dir=where))
+        (run.path / "owner").write_text(f"{os.getpid()} {_this_host()}")
         return run
+
+    def on_launcher_host(self) -> bool:
+        """Whether this process runs where the launcher does (same kernel and
+        process table), so that the launcher's pid means that process here."""
+        try:
+            return (self.path / "owner").read_text().partition(" ")[2] == _this_host()
+        except OSError:
+            return False
 
     def __enter__(self) -> RunFolder:
         return self
@@ -217,17 +246,22 @@ class RunFolder:
         self.write(f"failure-{worker}.pkl", (time.time(), as_failure(exc, where)))
 
     def watch(self, launcher: int, control: Control, code: int = 17) -> None:
-        """End this worker (exit status ``code``) when process ``launcher`` or
-        this folder is gone; stop its sources gracefully on a stop request."""
+        """End this worker (exit status ``code``) when this folder is gone, or
+        process ``launcher`` when it runs on this host (elsewhere its pid
+        means nothing: the program that started the worker ends it, as
+        ``mpiexec`` does); stop its sources gracefully on a stop request."""
+        local = self.on_launcher_host()
+
         def watch() -> None:
             while True:
                 time.sleep(0.2)
-                try:
-                    os.kill(launcher, 0)
-                except ProcessLookupError:
-                    os._exit(code)
-                except PermissionError:
-                    pass
+                if local:
+                    try:
+                        os.kill(launcher, 0)
+                    except ProcessLookupError:
+                        os._exit(code)
+                    except PermissionError:
+                        pass
                 if not self.path.is_dir():
                     os._exit(code)
                 if not control.stopping and (self.path / "stop").exists():
@@ -318,8 +352,9 @@ def supervise(folder: RunFolder, worker: int) -> None:
 
 class Child:
     """``argv`` run in a session of its own (in folder ``cwd``), so that it and
-    every process it starts end together (:meth:`kill`). Its stdout goes line
-    by line (bytes) to ``lines`` (default: this process's ``sys.stdout``, so
+    every process it starts end together (:meth:`kill`); it gets SIGTERM when
+    this process (the thread that made it) dies (Linux), so that it can end
+    what it started, on any host. Its stdout goes line by line (bytes) to ``lines`` (default: this process's ``sys.stdout``, so
     that a notebook or a test's capture sees it), which gets ``None`` at the
     end, or straight to ``stdout`` (an open file); its stderr to ``stderr``
     (an open file; default: ours). Raises ``OSError`` when it
@@ -333,7 +368,8 @@ class Child:
 
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=stdout or subprocess.PIPE, stderr=stderr, env=env,
-                                     cwd=cwd, start_new_session=True)
+                                     cwd=cwd, start_new_session=True,
+                                     preexec_fn=_terminate_with_parent())
         self._relay = threading.Thread(target=self._relay_lines, args=(lines or self.echo,),
                                        name="d4p-child-output", daemon=True)
         if stdout is None:
@@ -431,6 +467,19 @@ def _group_alive(group: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _terminate_with_parent() -> Callable[[], None] | None:
+    """For ``Popen(preexec_fn=...)``: the child gets SIGTERM when its parent
+    dies (Linux ``PR_SET_PDEATHSIG``; ``None`` elsewhere). Looked up here, so
+    that the child only calls a C function."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 def whole_lines(stream):
