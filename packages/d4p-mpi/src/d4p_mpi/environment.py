@@ -64,6 +64,61 @@ def rank_environment(mpiexec_option: str = "") -> dict[str, str]:
     return env
 
 
+_HOST_LIST_FLAGS = ("-hosts", "-host", "--host", "-H")
+_HOST_FILE_FLAGS = ("-f", "-hostfile", "--hostfile", "-machinefile", "--machinefile",
+                    "-machine", "--default-hostfile")
+
+
+def other_hosts(mpiexec_option: str = "") -> list[str]:
+    """The hosts other than this machine where ``mpiexec`` may start ranks:
+    those named by its arguments (``-hosts``/``-host``, a host file given
+    by ``-f``/``-hostfile``/``-machinefile``, MPICH's ``HYDRA_HOST_FILE``)
+    that are not this machine, or the batch system's job (``SLURM_JOB_ID``,
+    ...) whose nodes hydra uses. A host file that cannot be read counts as
+    naming other hosts."""
+    import shlex
+
+    words = shlex.split(mpiexec_option)[1:]
+    lists = [os.environ["HYDRA_HOSTS"]] if os.environ.get("HYDRA_HOSTS") else []
+    files = [os.environ["HYDRA_HOST_FILE"]] if os.environ.get("HYDRA_HOST_FILE") else []
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag in _HOST_LIST_FLAGS:
+            lists.append(value)
+        elif flag in _HOST_FILE_FLAGS:
+            files.append(value)
+    for flag in words:  # --hostfile=PATH, --host=a,b
+        name, eq, value = flag.partition("=")
+        if eq and name in _HOST_FILE_FLAGS:
+            files.append(value)
+        elif eq and name in _HOST_LIST_FLAGS:
+            lists.append(value)
+    hosts = [h for text in lists for h in text.split(",")]
+    for path in files:
+        try:
+            with open(path) as src:
+                hosts += [line.split("#")[0].split()[0] for line in src
+                          if line.split("#")[0].strip()]
+        except OSError:
+            hosts.append(path)
+    hosts = [h.split(":")[0] if h.count(":") == 1 else h for h in hosts]
+    batch = [f"the nodes of job ${v}" for v in _CLUSTER_VARIABLES
+             if not v.startswith("HYDRA_") and v in os.environ]
+    return sorted({h for h in hosts if h and not _is_this_machine(h)}) + batch[:1]
+
+
+def _is_this_machine(host: str) -> bool:
+    import socket
+
+    names = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+    if host in names or host.split(".")[0] == socket.gethostname().split(".")[0]:
+        return True
+    try:
+        ours = {"127.0.0.1", *socket.gethostbyname_ex(socket.gethostname())[2]}
+        return socket.gethostbyname(host) in ours
+    except OSError:
+        return False
+
+
 def load_mpi():
     """``mpi4py.MPI``, initialised; a :class:`UsageError` naming the fix when
     mpi4py or its MPI library is missing or broken."""

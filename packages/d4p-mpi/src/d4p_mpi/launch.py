@@ -3,12 +3,16 @@
 rank 0 wrote.
 
 Everything lives in a run folder (:class:`d4p.mapping.RunFolder`: plan,
-result, failures, progress, mpiexec's stderr) removed afterwards.
+result, failures, progress, mpiexec's stderr) removed afterwards. It is in
+the temporary folder, unless mpiexec may start ranks on other hosts: then it
+is a hidden folder in the current folder (on a cluster, a file system every
+node sees), or in the ``run_folder`` option's folder.
 ``mpiexec`` runs as a :class:`d4p.mapping.Child`, ended on timeout, on
-Ctrl-C and on any error together with any rank of the run still alive;
-ranks also end by themselves when the launching process or the run folder
-goes away. No rank outlives the call. A rank that dies is named with its PEs:
-each rank is supervised, so it is known even though mpiexec then ends them all.
+Ctrl-C, on any error and when the launching process dies, and ends every
+rank on every host; ranks also end by themselves when the run folder goes
+away, or the launching process when they run on its host. No rank outlives
+the call. A rank that dies is named with its PEs: each rank is supervised,
+so it is known even though mpiexec then ends them all.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 from d4p import UsageError, WorkflowFailed
 from d4p.mapping import Child, Gather, Outcome, Plan, RunFolder, share_cores, worker_died
 
-from .environment import INSTALL_HINT, mpiexec_command, rank_environment
+from .environment import INSTALL_HINT, mpiexec_command, other_hosts, rank_environment
 
 LAST_RUN: dict[str, float] = {}
 """Timing of the last successful launch in this process: ``enact_seconds``
@@ -33,13 +37,16 @@ GRACE = 3.0
 
 RUNDIR_PREFIX = "d4p-mpi-"
 
+UNSEEN = "cannot see the run folder"
+"""What a rank says (on stderr) when the run folder is not on its host."""
+
 
 def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
     """Run ``plan`` on ``plan.processes`` fresh MPI ranks and return their outcome."""
     command = mpiexec_command(options.get("mpiexec") or "")
     gather = Gather(options.get("progress"), options.get("tracer"))
     timeout = options.get("timeout") or 0.0
-    with RunFolder.create(RUNDIR_PREFIX) as folder:
+    with _run_folder(options) as folder:
         folder.write_plan(plan, {
             "batch_size": options["batch_size"], "queue_size": options["queue_size"],
             "buffer_mb": options["buffer_mb"], "timeout": timeout,
@@ -70,6 +77,18 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                 if mpiexec.proc.poll() is None or folder.processes():
                     mpiexec.kill(also=folder.processes)
         return _outcome(folder, code, banner.report, plan, gather)
+
+
+def _run_folder(options: dict[str, Any]) -> RunFolder:
+    where = options.get("run_folder") or None
+    if where is None and other_hosts(options.get("mpiexec") or ""):
+        where = os.getcwd()  # hidden there; on a cluster, a folder every node sees
+    try:
+        return RunFolder.create(RUNDIR_PREFIX if where is None else "." + RUNDIR_PREFIX, where)
+    except OSError as exc:
+        raise UsageError(f"the mpi mapping cannot make its run folder in {str(where)!r} "
+                         f"({exc.strerror or exc}); give option run_folder a folder you can "
+                         f"write that every host of the run sees") from None
 
 
 class _Banner:
@@ -114,6 +133,9 @@ def _outcome(folder: RunFolder, code: int, report: str, plan: Plan, gather: Gath
         return Outcome(results, counts)
     tail = "\n".join(said.strip().splitlines()[-20:])
     started = folder.started_workers()
+    unseen = [line for line in said.splitlines() if UNSEEN in line]
+    if unseen:  # a rank on a host without the folder: the others were ended by mpiexec
+        raise UsageError(unseen[0].removeprefix("d4p: "))
     if started == 0:
         raise UsageError(f"mpiexec could not start the MPI ranks (exit status {code}); "
                          f"{INSTALL_HINT}." + (f"\nmpiexec said:\n{tail}" if tail else ""))

@@ -9,6 +9,7 @@ raise carry ``primary = False`` so that a command line can stay quiet there.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import d4p
@@ -33,6 +34,9 @@ class MPIMapping(Mapping):
                "before senders wait (backpressure)", int, min=1),
         Option("mpiexec", "", "mpiexec command to launch with (default: the one of the "
                               "mpich wheel beside this Python, else on PATH)"),
+        Option("run_folder", "", "folder for the run's files, on a file system every host "
+               "sees (default: the temporary folder, or the current folder when mpiexec names "
+               "other hosts)", lambda text: _existing_folder(text)),
     )
     default_processes = world_size()
     """Under mpiexec: the number of ranks; else the machine's CPU count."""
@@ -51,6 +55,13 @@ class MPIMapping(Mapping):
         if progress is not None:
             progress(dict(outcome.counts))
         return outcome
+
+
+def _existing_folder(text: str) -> str:
+    if text and not os.path.isdir(text):
+        raise ValueError("no such folder; name an existing folder that every host of the "
+                         "run sees")
+    return text
 
 
 def _run_in_place(plan, options) -> Outcome:

@@ -5,12 +5,15 @@ writes ``result.pkl`` there (results, counts, tracing events and the seconds
 the enactment took once every rank was ready), every rank its progress when
 the caller follows it, a failure, and how its process ended when it died
 (the rank runs :func:`~d4p.mapping.supervise`\\ d). A failure ends every rank at
-once with ``MPI_Abort``. A rank whose launching process or run folder has
-gone away exits by itself, so no rank outlives its run.
+once with ``MPI_Abort``. A rank whose run folder has gone away exits by
+itself, as does a rank on the launcher's host whose launcher has, so no rank
+outlives its run. A rank on a host that does not see the run folder says so
+and exits.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 
@@ -33,6 +36,14 @@ def _wait_politely(request) -> None:
 def main(argv: list[str] | None = None) -> int:
     path, parent = argv if argv is not None else sys.argv[1:3]
     folder, rank = RunFolder(path), env_rank()
+    if not folder.path.is_dir():
+        from .launch import UNSEEN
+
+        sys.stderr.write(f"d4p: MPI rank {rank} on host {socket.gethostname()} {UNSEEN} "
+                         f"{path}; give the mpi mapping option run_folder a folder on a file "
+                         f"system that every host of the run sees\n")
+        sys.stderr.flush()
+        return ABORT_CODE
     supervise(folder, rank)  # before MPI starts: the process manager knows the supervisor
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     control = Control()
