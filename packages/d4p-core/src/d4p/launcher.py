@@ -171,7 +171,7 @@ class RunFolder:
         for folder in where.glob(prefix + "*"):
             try:
                 pid, _, host = (folder / "owner").read_text().partition(" ")
-                if host == _this_host():
+                if host in ("", _this_host()):  # "": written by d4p 0.1 on this host
                     os.kill(int(pid), 0)
             except ProcessLookupError:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -92,30 +92,31 @@ def other_hosts(mpiexec_option: str = "") -> list[str]:
             files.append(value)
         elif eq and name in _HOST_LIST_FLAGS:
             lists.append(value)
-    hosts = [h for text in lists for h in text.split(",")]
+    hosts, unread = [h for text in lists for h in text.split(",")], []
     for path in files:
         try:
             with open(path) as src:
                 hosts += [line.split("#")[0].split()[0] for line in src
                           if line.split("#")[0].strip()]
         except OSError:
-            hosts.append(path)
+            unread.append(f"the hosts of {path}")
     hosts = [h.split(":")[0] if h.count(":") == 1 else h for h in hosts]
     batch = [f"the nodes of job ${v}" for v in _CLUSTER_VARIABLES
              if not v.startswith("HYDRA_") and v in os.environ]
-    return sorted({h for h in hosts if h and not _is_this_machine(h)}) + batch[:1]
+    return sorted({h for h in hosts if h and not _is_this_machine(h)}) + unread + batch[:1]
 
 
 def _is_this_machine(host: str) -> bool:
+    """``host`` is this machine's name or one of its addresses (no name is
+    looked up: an alias counts as another host)."""
     import socket
 
-    names = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
-    if host in names or host.split(".")[0] == socket.gethostname().split(".")[0]:
+    name = socket.gethostname()
+    if host in ("localhost", "127.0.0.1", "::1", name, socket.getfqdn()):
         return True
     try:
-        ours = {"127.0.0.1", *socket.gethostbyname_ex(socket.gethostname())[2]}
-        return socket.gethostbyname(host) in ours
-    except OSError:
+        return host in socket.gethostbyname_ex(name)[2]
+    except (OSError, UnicodeError):
         return False
 
 
