@@ -90,25 +90,6 @@ WATCHING = textwrap.dedent("""
 """)
 
 
-@pytest.mark.timeout(60)
-def test_a_watching_worker_stops_on_request_and_ends_with_its_folder():
-    with RunFolder.create("d4p-test-launcher-") as folder:
-        proc = subprocess.Popen([sys.executable, "-c", WATCHING, str(folder.path),
-                                 str(os.getpid())], stdout=subprocess.PIPE, text=True)
-        try:
-            folder.request_stop()
-            assert proc.stdout.readline() == "stopped by the launcher\n"
-        except BaseException:
-            proc.kill()
-            raise
-    try:
-        assert proc.wait(20) == 17  # its folder is gone: it ends by itself
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-
-
 def _dead_pid() -> int:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -116,19 +97,21 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("host", ["this", "another"])
-def test_a_worker_watches_the_launcher_pid_only_on_the_launchers_host(tmp_path, host):
+@pytest.mark.parametrize("launcher", ["alive here", "dead here", "dead elsewhere"])
+def test_a_watching_worker_stops_on_request_ends_with_its_folder_and_its_launcher(
+        tmp_path, launcher):
+    """It watches the launcher's pid only on the launcher's host."""
     with RunFolder.create(".d4p-test-launcher-", tmp_path) as folder:
         assert folder.path.parent == tmp_path and folder.on_launcher_host()
-        dead = _dead_pid()
-        if host == "another":  # a launcher on another machine: its pid means nothing here
-            (folder.path / "owner").write_text(f"{dead} elsewhere/boot-id/4026531836")
+        pid = os.getpid() if launcher == "alive here" else _dead_pid()
+        if launcher == "dead elsewhere":  # a launcher on another machine: its pid means nothing
+            (folder.path / "owner").write_text(f"{pid} elsewhere/boot-id/4026531836")
             assert not folder.on_launcher_host()
         folder.request_stop()  # each round of the watch looks at the pid before the request
-        proc = subprocess.Popen([sys.executable, "-c", WATCHING, str(folder.path), str(dead)],
+        proc = subprocess.Popen([sys.executable, "-c", WATCHING, str(folder.path), str(pid)],
                                 stdout=subprocess.PIPE, text=True)
         try:
-            if host == "this":
+            if launcher == "dead here":
                 assert proc.wait(20) == 17 and proc.stdout.read() == ""
             else:
                 assert proc.stdout.readline() == "stopped by the launcher\n"
