@@ -245,11 +245,12 @@ def _endless(hosts: str) -> subprocess.Popen:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("twice", [False, True])
-def test_sigterm_to_d4p_run_on_three_hosts(hosts, tmp_path, twice):
+@pytest.mark.parametrize(("how", "twice"), [("SIGINT", False), ("SIGTERM", False),
+                                           ("SIGTERM", True)])
+def test_a_signal_to_d4p_run_on_three_hosts(hosts, tmp_path, how, twice):
     proc = _endless(hosts)
     try:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, how))
         if twice:
             time.sleep(0.05)
             proc.send_signal(signal.SIGTERM)
@@ -259,7 +260,7 @@ def test_sigterm_to_d4p_run_on_three_hosts(hosts, tmp_path, twice):
         else:  # a graceful stop: the sources stop, everything produced is counted
             assert proc.returncode == 0, err
             assert out.decode().splitlines()[0] == "Count1.output: 1 value"
-            assert "stopped after" in err.decode() and "(SIGTERM)" in err.decode()
+            assert "stopped after" in err.decode() and f"({how})" in err.decode()
         _wait_until_gone(tmp_path)
         assert not list(Path().glob(".d4p-mpi-*"))
     finally:

@@ -18,6 +18,14 @@ from d4p import Mapping, Option, Outcome, UsageError
 from .environment import env_rank, under_mpiexec, world_size
 
 
+def _folder(text: str) -> str:
+    """An existing folder (the ``run_folder`` option)."""
+    if text and not os.path.isdir(text):
+        raise ValueError("no such folder; name an existing folder that every host of the "
+                         "run sees")
+    return text
+
+
 class MPIMapping(Mapping):
     """Runs the plan's processes as MPI ranks (mpi4py over MPICH by default)."""
 
@@ -36,7 +44,7 @@ class MPIMapping(Mapping):
                               "mpich wheel beside this Python, else on PATH)"),
         Option("run_folder", "", "folder for the run's files, on a file system every host "
                "sees (default: the temporary folder, or the current folder when mpiexec names "
-               "other hosts)", lambda text: _existing_folder(text)),
+               "other hosts)", _folder),
     )
     default_processes = world_size()
     """Under mpiexec: the number of ranks; else the machine's CPU count."""
@@ -55,13 +63,6 @@ class MPIMapping(Mapping):
         if progress is not None:
             progress(dict(outcome.counts))
         return outcome
-
-
-def _existing_folder(text: str) -> str:
-    if text and not os.path.isdir(text):
-        raise ValueError("no such folder; name an existing folder that every host of the "
-                         "run sees")
-    return text
 
 
 def _run_in_place(plan, options) -> Outcome:
