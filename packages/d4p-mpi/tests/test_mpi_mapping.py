@@ -22,7 +22,7 @@ def _values(result) -> list:
 def test_mpi_is_a_registered_mapping_with_its_options():
     assert d4p.get_mapping("mpi") is MPIMapping
     assert [o.name for o in MPIMapping.options] == ["timeout", "batch_size", "queue_size",
-                                                    "buffer_mb", "mpiexec"]
+                                                    "buffer_mb", "mpiexec", "run_folder"]
 
 
 @pytest.mark.parametrize("processes", [2, 3, 4])
