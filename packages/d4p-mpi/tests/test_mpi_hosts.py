@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -169,14 +170,39 @@ def test_group_by_with_numpy_on_three_hosts_equals_simple(hosts, tmp_path, monke
     (pe,) = simple
     assert sorted(mpi[pe]["output"]) == sorted(simple[pe]["output"])
     assert len(simple[pe]["output"]) == 7
+    _assert_ran_on_other_hosts(tmp_path)
+
+
+def _assert_ran_on_other_hosts(tmp_path: Path) -> None:
+    """Both SumByKey instances of WHERE ran on a "host" of their own."""
     notes = [p.read_text().split() for p in Path().glob("where-*")]
-    assert len(notes) == 2  # both SumByKey instances, each on a "host" of its own:
+    assert len(notes) == 2
     ours = str(os.stat("/proc/self/ns/pid").st_ino)
     assert len({n[0] for n in notes}) == 2 and ours not in {n[0] for n in notes}
     assert {n[1] for n in notes} == {"False"}  # the launcher's /tmp is not there
     assert all(n[2].startswith(".d4p-mpi-") for n in notes)  # the run folder is here
     assert not list(Path().glob(".d4p-mpi-*"))  # and removed afterwards
     assert not _ours(tmp_path)
+
+
+@pytest.mark.timeout(180)
+def test_the_readme_recipe_with_a_hostfile(hosts, tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    line = re.search(r"^d4p run wf\.py .*-f hosts\"$", readme, re.M).group(0)
+    (tmp_path / "shared" / "wf.py").write_text(WHERE)
+    Path("hosts").write_text("".join(f"{h}\n" for h in HOSTS.split(",")))
+    monkeypatch.setenv("HYDRA_LAUNCHER", "ssh")  # hydra's ssh is the fake one
+    monkeypatch.setenv("HYDRA_LAUNCHER_EXEC", str(tmp_path / "fake-ssh"))
+    monkeypatch.setenv("PATH", os.path.dirname(mpiexec_command()[0]), prepend=os.pathsep)
+    want = _d4p("wf.py", "-q", "-o", "simple.json")
+    monkeypatch.setenv("D4P_TEST_LAUNCHER_TMP", str(tmp_path / "fake-ssh"))  # in our /tmp
+    got = _d4p(*shlex.split(line)[2:], "-q", "-o", "mpi.json")
+    assert got.returncode == 0, got.stderr
+    simple, mpi = (json.loads(Path(name).read_text())["results"]
+                   for name in ("simple.json", "mpi.json"))
+    assert sorted(mpi["SumByKey1"]["output"]) == sorted(simple["SumByKey1"]["output"])
+    assert want.returncode == 0 and len(simple["SumByKey1"]["output"]) == 7
+    _assert_ran_on_other_hosts(tmp_path)
 
 
 @pytest.mark.timeout(180)
