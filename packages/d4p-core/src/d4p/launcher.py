@@ -413,9 +413,10 @@ class Child:
         return self.proc.returncode
 
     def kill(self, also: Callable[[], Iterable[int]] = tuple, grace: float = 2.0) -> None:
-        """SIGTERM its process group; SIGKILL it when any of the group is left
-        after ``grace`` seconds; then SIGKILL the processes that ``also()``
-        names (those it started in sessions of their own)."""
+        """SIGTERM its process group; SIGKILL it when any of the group still
+        runs after ``grace`` seconds, and wait until none does; then SIGKILL
+        the processes that ``also()`` names (those it started in sessions of
+        their own)."""
         import subprocess
 
         group = self.proc.pid
@@ -424,11 +425,14 @@ class Child:
         deadline = time.monotonic() + grace
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=grace)
-        while _group_alive(group) and time.monotonic() < deadline:
+        while _group_running(group) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _group_alive(group):
+        if _group_running(group):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while _group_running(group) and time.monotonic() < deadline:  # dying takes a while
+                time.sleep(0.02)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5.0)
         for pid in also():
@@ -457,16 +461,27 @@ class Child:
             pass
 
 
-def _group_alive(group: int) -> bool:
-    """Whether any process of process group ``group`` is left (zombies count
-    until reaped)."""
+def _group_running(group: int) -> bool:
+    """Whether any process of process group ``group`` is still running. A
+    zombie is not (an orphan's waits for init to reap it, and no signal can
+    end it); where there is no ``/proc``, zombies count."""
     try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
         return True
-    return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as src:
+                fields = src.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
 
 
 def _terminate_with_parent() -> Callable[[], None] | None:
