@@ -134,9 +134,7 @@ def _this_host() -> str:
     """Names this host and process table: the host name, the kernel's boot id
     and the pid namespace (Linux), so that two containers of one machine
     differ. A pid is meaningful only between processes that agree on it."""
-    import socket
-
-    key = socket.gethostname()
+    key = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
     with contextlib.suppress(OSError):
         with open("/proc/sys/kernel/random/boot_id") as src:
             key += "/" + src.read().strip()

@@ -76,9 +76,11 @@ def other_hosts(mpiexec_option: str = "") -> list[str]:
     that are not this machine, or the batch system's job (``SLURM_JOB_ID``,
     ...) whose nodes hydra uses. A host file that cannot be read counts as
     naming other hosts."""
-    import shlex
+    words: list[str] = []
+    if mpiexec_option:
+        import shlex  # here: d4p imports this module whenever it lists mappings
 
-    words = shlex.split(mpiexec_option)[1:]
+        words = shlex.split(mpiexec_option)[1:]
     lists = [os.environ["HYDRA_HOSTS"]] if os.environ.get("HYDRA_HOSTS") else []
     files = [os.environ["HYDRA_HOST_FILE"]] if os.environ.get("HYDRA_HOST_FILE") else []
     for flag, value in zip(words, words[1:], strict=False):

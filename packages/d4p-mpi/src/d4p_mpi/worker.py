@@ -13,7 +13,7 @@ and exits.
 
 from __future__ import annotations
 
-import socket
+import os
 import sys
 import time
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.path.is_dir():
         from .launch import UNSEEN
 
-        sys.stderr.write(f"d4p: MPI rank {rank} on host {socket.gethostname()} {UNSEEN} "
+        sys.stderr.write(f"d4p: MPI rank {rank} on host {os.uname().nodename} {UNSEEN} "
                          f"{path}; give the mpi mapping option run_folder a folder on a file "
                          f"system that every host of the run sees\n")
         sys.stderr.flush()
