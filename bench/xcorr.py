@@ -20,6 +20,18 @@ spins for a while after each call, and ``simple``, which interleaves the
 preprocessing (which calls BLAS) with the correlations, keeps it spinning
 on the second core for the whole run.
 Prints one table with the best and median times of ``--repeat`` runs.
+
+Every run writes its 4,950 SAC files into a new folder, and nothing is
+deleted until the end: on a Linux ext4 file system without a journal (this
+project's build host), creating a file picks a free inode by skipping the
+ones deleted in the last 1-6 minutes, each skip a lookup under one lock for
+the whole disk, so creating files right after deleting thousands costs
+0.2-1 ms each, and two processes creating files wait for each other. Deleting
+the last run's output before each run made every run pay for that and made
+``multi``'s file writing serial. The last line says what creating one file
+cost before and after the runs (tens of microseconds when the file system is
+not in that state); the benchmark's own deletions at its end put the file
+system in that state for the next few minutes.
 """
 
 from __future__ import annotations
@@ -45,14 +57,25 @@ HERE = Path(__file__).resolve().parent
 MAPPINGS = {"simple": ("simple", 1), "multi -n 2": ("multi", 2)}
 
 
-def commands(data: Path, out: Path) -> dict[str, list[str]]:
-    me = [sys.executable, str(Path(__file__).resolve()), "--data", str(data), "--one"]
-    return {
-        "baseline": [sys.executable, str(HERE / "xcorr_baseline.py"), "--data", str(data),
-                     "--output", str(out / "baseline")],
-        "simple": me + ["simple", "--output", str(out / "simple")],
-        "multi -n 2": me + ["multi -n 2", "--output", str(out / "multi")],
-    }
+OUTPUTS = {"baseline": "baseline", "simple": "simple", "multi -n 2": "multi"}
+
+
+def command(name: str, data: Path, output: Path) -> list[str]:
+    if name == "baseline":
+        return [sys.executable, str(HERE / "xcorr_baseline.py"), "--data", str(data),
+                "--output", str(output)]
+    return [sys.executable, str(Path(__file__).resolve()), "--data", str(data), "--one", name,
+            "--output", str(output)]
+
+
+def creation_cost(folder: Path, files: int = 500) -> float:
+    """Microseconds to create (and write) one small file in a new ``folder``
+    (left in place: deleting them would slow the runs that follow)."""
+    folder.mkdir()
+    start = time.perf_counter()
+    for k in range(files):
+        (folder / f"{k}.sac").write_bytes(b"\0" * 5436)
+    return (time.perf_counter() - start) / files * 1e6
 
 
 def run_one(name: str, data: Path, output: Path) -> None:
@@ -112,35 +135,37 @@ def main() -> None:
     try:
         data = work / "data"
         make_dataset(data, stations=args.stations, hours=args.hours, seed=0)
-        cmds = commands(data, work)
-        names = args.only or list(cmds)
+        names = args.only or list(OUTPUTS)
+        probe = creation_cost(work / "probe")
         times: dict[str, list[float]] = {name: [] for name in names}
         walls: dict[str, list[float]] = {name: [] for name in names}
         peaks: dict[str, int] = {name: 0 for name in names}
         env = dict(os.environ)
         if args.blas_threads:
             env.update(dict.fromkeys(NATIVE_THREAD_VARIABLES, str(args.blas_threads)))
-        outputs = {"baseline": "baseline", "simple": "simple", "multi -n 2": "multi"}
         for round_ in range(args.repeat):
-            for name in names:
-                shutil.rmtree(work / outputs[name], ignore_errors=True)  # every run writes anew
-                seconds, wall, peak = timed(cmds[name], env)
+            for name in names:  # every run writes into a new folder; all are deleted at the end
+                output = work / f"{OUTPUTS[name]}-{round_ + 1}"
+                seconds, wall, peak = timed(command(name, data, output), env)
                 times[name].append(seconds)
                 walls[name].append(wall)
                 peaks[name] = max(peaks[name], peak)
                 print(f"round {round_ + 1}: {name}: {seconds:.2f} s ({wall:.2f} s whole command)",
                       file=sys.stderr)
-        reference = lags(work / "baseline" / "summary.csv") if "baseline" in names else None
+        reference = lags(work / "baseline-1" / "summary.csv") if "baseline" in names else None
         for name in ("simple", "multi -n 2"):
             if name in names and reference is not None:
-                got = lags(work / outputs[name] / "summary.csv")
-                if got != reference:
-                    sys.exit(f"{name}: summary.csv differs from the baseline's")
+                for round_ in range(args.repeat):
+                    got = lags(work / f"{OUTPUTS[name]}-{round_ + 1}" / "summary.csv")
+                    if got != reference:
+                        sys.exit(f"{name}, round {round_ + 1}: summary.csv differs from the "
+                                 "baseline's")
         pairs = args.stations * (args.stations - 1) // 2
         threads = args.blas_threads or "the libraries' default"
         print(f"xcorr, {args.stations} stations x {args.hours:g} h at 20 Hz, {pairs} pairs; "
               f"best and median of {args.repeat}; BLAS threads: {threads}; load average "
-              f"after: {os.getloadavg()[0]:.2f}")
+              f"after: {os.getloadavg()[0]:.2f}; creating a file here: {probe:.0f} us before "
+              f"the runs, {creation_cost(work / 'probe-after'):.0f} us after")
         print("| run | best (s) | median (s) | whole command, best (s) | peak memory (MiB) |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name in names:
