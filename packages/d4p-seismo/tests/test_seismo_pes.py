@@ -4,7 +4,8 @@ import d4p
 import numpy as np
 import obspy
 import pytest
-from d4p_seismo.pes import XCorr, id_matches
+from d4p_seismo import pes
+from d4p_seismo.pes import RecordSection, XCorr, id_matches
 from d4p_seismo.processing import spectrum
 
 
@@ -65,3 +66,27 @@ def test_each_pair_is_correlated_once_by_one_of_the_instances(mapping):
 def test_by_window_an_instance_correlates_every_pair_of_its_windows():
     items = [spec(s, t) for t in (0.0, 900.0, 1800.0) for s in ("S.A..BHZ", "S.B..BHZ", "S.C..BHZ")]
     assert len(pairs_of(items, instances=2, by_window=True)) == 9
+
+
+def test_the_record_section_draws_each_pair_s_mean_over_windows(monkeypatch, tmp_path):
+    drawn = {}
+    monkeypatch.setattr(pes, "record_section", lambda rows, path: drawn.update(rows=rows, path=path))
+    pe = RecordSection(tmp_path, expected={("A", "B"): 1.5})
+    for start, peak, value in ((3600.0, 0.2, 3.0), (0.0, 0.1, 1.0), (7200.0, 0.3, 8.0)):
+        pe.process({"input": {
+            "pair": "A_B", "station_a": "A", "station_b": "B", "distance_km": 10.0,
+            "peak_lag": peak, "sampling_rate": 10.0, "starttime": start,
+            "data": np.full(3, value, np.float32),
+        }})
+    pe.process({"input": {
+        "pair": "A_C", "station_a": "A", "station_b": "C", "distance_km": 20.0,
+        "peak_lag": -0.1, "sampling_rate": 10.0, "starttime": 0.0,
+        "data": np.full(3, 5.0, np.float32),
+    }})
+    pe.postprocess()
+    assert drawn["path"] == tmp_path / "record_section.png"
+    ab, ac = drawn["rows"]
+    assert ab["peak_lag"] == 0.1 and ab["expected_lag"] == 1.5  # the first window's peak
+    assert ab["data"].dtype == np.float32 and np.array_equal(ab["data"], np.full(3, 4.0))
+    assert ac["peak_lag"] == -0.1 and "expected_lag" not in ac
+    assert np.array_equal(ac["data"], np.full(3, 5.0))

@@ -61,6 +61,27 @@ def test_xcorr_recovers_every_known_lag_and_writes_its_files(dataset, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+@pytest.mark.parametrize("mapping", ["simple", *PARALLEL_MAPPINGS])
+def test_the_record_section_is_the_one_drawn_from_the_results_files(dataset, tmp_path, mapping):
+    """The record section (drawn by its own PE, beside the summary) is,
+    byte for byte, the one ``record_section`` draws from the summary CSV
+    and the SAC files, as a script (bench/xcorr_baseline.py) draws it."""
+    from d4p_seismo.plot import record_section
+
+    summary = run_xcorr(tmp_path, mapping=mapping, processes=2, data=str(dataset.directory),
+                        instances=2)
+    rows = []
+    for row in sorted(read_summary(summary["summary"]), key=lambda r: r["pair"]):
+        rows.append({
+            "distance_km": float(row["distance_km"]), "peak_lag": float(row["peak_lag"]),
+            "expected_lag": float(row["expected_lag"]), "sampling_rate": 10.0,
+            "data": obspy.read(row["file"])[0].data,
+        })
+    again = record_section(rows, tmp_path / "again.png")
+    assert len(rows) == 28
+    assert again.read_bytes() == (tmp_path / "out" / "record_section.png").read_bytes()
+
+
 def correlations_of(summary):
     return {
         row["pair"]: obspy.read(row["file"])[0].data.copy()

@@ -547,11 +547,15 @@ class WriteResults(IterativePE):
     """Writes each correlation to ``<directory>/<id_a>_<id_b>.sac`` (with
     ``windowed``: ``<id_a>_<id_b>_<window start>.sac``); outputs its summary row.
 
-    The row carries the correlation samples too (``"data"``, float32) so the
-    record section can be drawn downstream without reading the files back,
-    and the samples written (``"output"``: the same, or with ``symmetric``
-    the symmetric part) for the ASDF file. ``sac=False`` writes no SAC file
-    (the ASDF file is then the only output).
+    With ``samples`` the row carries the samples written (``"output"``,
+    float32: all lags, or with ``symmetric`` the symmetric part) for the ASDF
+    file. ``sac=False`` writes no SAC file (the ASDF file is then the only
+    output). With ``plot`` each correlation's samples also go to output
+    ``'plot'`` (a dict with ``pair``, ``starttime``, ``station_a``,
+    ``station_b``, ``distance_km``, ``peak_lag``, ``sampling_rate`` and
+    ``data``, float32) for :class:`RecordSection`, so the record section is
+    drawn without reading the files back; that output exists only with
+    ``plot``.
 
     Rows leave in bursts of ``burst`` (and the rest at the end of the
     stream): the summary is one instance, so most rows cross to another
@@ -562,15 +566,19 @@ class WriteResults(IterativePE):
 
     def __init__(
         self, directory: str | Path, windowed: bool = False, symmetric: bool = False,
-        sac: bool = True, burst: int = 64,
+        sac: bool = True, burst: int = 64, samples: bool = True, plot: bool = False,
     ) -> None:
         super().__init__()
+        if plot:
+            self._add_output("plot")
         self.directory = str(directory)
         self.windowed = windowed
         self.symmetric = symmetric
         self.sac = sac
         self.burst = burst
-        self.held: list[dict[str, Any]] = []
+        self.samples = samples
+        self.plot = plot
+        self.held: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
 
     def preprocess(self) -> None:
         if self.sac:
@@ -583,16 +591,23 @@ class WriteResults(IterativePE):
             write_sac(corr, path, symmetric=self.symmetric)
         row = correlation_row(corr, str(path) if self.sac else "")
         row["sampling_rate"] = corr.sampling_rate
-        row["data"] = corr.data.astype(np.float32)
-        row["output"] = output_data(corr, self.symmetric) if self.symmetric else row["data"]
-        self.held.append(row)
+        data = corr.data.astype(np.float32)
+        if self.samples:
+            row["output"] = output_data(corr, self.symmetric) if self.symmetric else data
+        drawn = None
+        if self.plot:
+            drawn = {k: row[k] for k in PLOTTED}
+            drawn.update(starttime=corr.starttime, data=data)
+        self.held.append((row, drawn))
         if len(self.held) >= self.burst:
             self._release()
 
     def _release(self) -> None:
         held, self.held = self.held, []
-        for row in held:
+        for row, drawn in held:
             self.write(self.OUTPUT_NAME, row)
+            if drawn is not None:
+                self.write("plot", drawn)
 
     def postprocess(self) -> None:
         self._release()
@@ -679,12 +694,67 @@ class Stack(GenericPE):
             self.write("output", row)
 
 
+PLOTTED = ("pair", "station_a", "station_b", "distance_km", "peak_lag", "sampling_rate")
+"""The fields of a summary row that :class:`WriteResults` sends to :class:`RecordSection`."""
+
+
+class RecordSection(GenericPE):
+    """Draws ``<directory>/record_section.png`` at the end (grouping
+    ``'global'``): one wiggle per pair, the mean of its correlations over the
+    windows (see :func:`~d4p_seismo.plot.record_section`), with the peak lag
+    of its first window and, with ``expected`` lags, the expected lag.
+
+    Input ``'input'``: the dicts of :class:`WriteResults`' output ``'plot'``.
+    A PE of its own beside :class:`Summary`, so that with several processes
+    the drawing and the summary's CSV are made at the same time.
+    """
+
+    def __init__(
+        self, directory: str | Path, expected: dict[tuple[str, str], float] | None = None
+    ) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self.directory = str(directory)
+        self.expected = expected
+        self.first: dict[str, dict[str, Any]] = {}  # per pair: its earliest window
+        self.sums: dict[str, tuple[np.ndarray, int]] = {}  # per pair: samples summed, count
+
+    def process(self, inputs: dict) -> None:
+        drawn = inputs["input"]
+        pair, data = drawn["pair"], drawn.pop("data")
+        if pair in self.sums:  # float64 from the second window on
+            total, count = self.sums[pair]
+            self.sums[pair] = (total + np.asarray(data, np.float64), count + 1)
+            if drawn["starttime"] < self.first[pair]["starttime"]:
+                self.first[pair] = drawn
+        else:
+            self.sums[pair] = (data, 1)
+            self.first[pair] = drawn
+
+    def postprocess(self) -> None:
+        if not self.first:
+            return
+        rows = []
+        for pair in sorted(self.first):
+            total, count = self.sums[pair]
+            row = {**self.first[pair],
+                   "data": total if count == 1 else (total / count).astype(np.float32)}
+            lag = (self.expected or {}).get((row["station_a"], row["station_b"]))
+            if lag is not None:
+                row["expected_lag"] = lag
+            rows.append(row)
+        out = Path(self.directory)
+        out.mkdir(parents=True, exist_ok=True)
+        record_section(rows, out / "record_section.png")
+
+
 class Summary(GenericPE):
     """Collects every pair's row (grouping ``'global'``); at the end writes
-    ``summary.csv`` (sorted by pair and window) and the record-section PNG
-    (one wiggle per pair: the mean over its windows; the rows' samples are
-    not kept), logs where they are, and outputs ``{"results", "summary",
-    "plot", "pairs", "correlations", ...}``.
+    ``summary.csv`` (sorted by pair and window), logs where the results are,
+    and outputs ``{"results", "summary", "plot", "pairs", "correlations",
+    ...}``. With ``plot`` the record section (drawn by a
+    :class:`RecordSection` beside it) is ``<directory>/record_section.png``
+    when there is any row.
 
     With ``expected`` lags (e.g. from the synthetic data set) it adds the
     expected lag and the error in samples to each row, and counts the pairs
@@ -722,31 +792,18 @@ class Summary(GenericPE):
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.stacks: list[dict[str, Any]] = []
-        self.sums: dict[str, tuple[np.ndarray, int]] = {}  # per pair: samples summed, count
         self._asdf: AsdfWriter | None = None
 
     def process(self, inputs: dict) -> None:
         if "input" in inputs:
             row = inputs["input"]
             self._write_asdf(row)
-            data = row.pop("data", None)
-            if data is not None:  # the record section draws the mean over windows
-                if row["pair"] in self.sums:  # float64 from the second window on
-                    total, count = self.sums[row["pair"]]
-                    self.sums[row["pair"]] = (total + np.asarray(data, np.float64), count + 1)
-                else:
-                    self.sums[row["pair"]] = (data, 1)
             self.rows.append(row)
         if "rejected" in inputs:
             self.rejected.append(inputs["rejected"])
         if "stacks" in inputs:
             self._write_asdf(inputs["stacks"], "Stack")
             self.stacks.append(inputs["stacks"])
-
-    def _mean(self, pair: str) -> np.ndarray:
-        """The mean of a pair's correlations over its windows (float32)."""
-        total, count = self.sums.pop(pair)
-        return total if count == 1 else (total / count).astype(np.float32)
 
     def _write_asdf(self, row: dict[str, Any], kind: str = "CrossCorrelation") -> None:
         """Each row goes to the ASDF file as it comes, so no samples pile up here."""
@@ -769,16 +826,7 @@ class Summary(GenericPE):
         if self.expected is not None:
             within = compare_with_expected(rows, self.expected)
         summary = write_summary(rows, out / "summary.csv")
-        png = None
-        if self.plot and rows:
-            png = out / "record_section.png"
-            first = {}
-            for row in rows:
-                first.setdefault(row["pair"], row)
-            record_section([
-                {**row, "data": self._mean(pair)} for pair, row in first.items()
-                if pair in self.sums
-            ], png)
+        png = out / "record_section.png" if self.plot and rows else None
         result = {
             "results": str(out / "correlations"), "summary": str(summary),
             "plot": str(png) if png else None, "pairs": len({r["pair"] for r in rows}),

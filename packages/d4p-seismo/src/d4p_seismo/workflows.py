@@ -36,6 +36,7 @@ from d4p_seismo.pes import (
     GAP_POLICIES,
     OUTPUT_FORMATS,
     ReadTrace,
+    RecordSection,
     Stack,
     StationFiles,
     Summary,
@@ -224,8 +225,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     SeedLink stream → windows per channel → cut (parallel; endless, until
     stopped), →
     trace_prep (parallel) → spectra (broadcast) → xcorr, which forms the pairs
-    (parallel) → write_results (parallel) → summary + record section
-    (global). With ``gaps="reject"`` the windows rejected for their gaps go
+    (parallel) → write_results (parallel) → summary and record section
+    (global, one instance each). With ``gaps="reject"`` the windows rejected for their gaps go
     from the reader to the summary; otherwise the reader has no such port and
     fuses with the preprocessing into one chain (no trace leaves its
     process). The result of :func:`d4p.run` holds, at the summary PE's
@@ -306,7 +307,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
-        correlations, windowed=bool(window), symmetric=symmetric, sac="sac" in formats
+        correlations, windowed=bool(window), symmetric=symmetric, sac="sac" in formats,
+        samples="asdf" in formats, plot=bool(p["plot"]),
     )
     write.numprocesses = n
     summary = Summary(
@@ -324,6 +326,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph.connect(prep, "output", xcorr, "spectra")
     graph.connect(xcorr, "output", write, "input")
     graph.connect(write, "output", summary, "input")
+    if p["plot"]:
+        graph.connect(write, "plot", RecordSection(output, expected), "input")
     if p["gaps"] == "reject":
         graph.connect(read, "rejected", summary, "rejected")
     if p["stack"]:
