@@ -31,7 +31,8 @@ the last run's output before each run made every run pay for that and made
 ``multi``'s file writing serial. The last line says what creating one file
 cost before and after the runs (tens of microseconds when the file system is
 not in that state); the benchmark's own deletions at its end put the file
-system in that state for the next few minutes.
+system in that state for the next few minutes. ``--dir /dev/shm`` (a tmpfs)
+measures without the disk's file system.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where the data and the results go (default: the temporary "
+                             "directory; /dev/shm leaves the disk's file system out)")
     parser.add_argument("--only", nargs="*", default=None,
                         help="run only these (baseline, simple, 'multi -n 2')")
     parser.add_argument("--blas-threads", type=int, default=None,
@@ -131,7 +135,7 @@ def main() -> None:
         return
     from d4p_seismo.synthetic import make_dataset
 
-    work = Path(tempfile.mkdtemp(prefix="d4p-xcorr-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="d4p-xcorr-bench-", dir=args.dir))
     try:
         data = work / "data"
         make_dataset(data, stations=args.stations, hours=args.hours, seed=0)
