@@ -5,7 +5,7 @@ import numpy as np
 import obspy
 import pytest
 from d4p_seismo import pes
-from d4p_seismo.pes import RecordSection, XCorr, id_matches
+from d4p_seismo.pes import RecordSection, StationFiles, XCorr, id_matches
 from d4p_seismo.processing import spectrum
 
 
@@ -90,3 +90,18 @@ def test_the_record_section_draws_each_pair_s_mean_over_windows(monkeypatch, tmp
     assert ab["data"].dtype == np.float32 and np.array_equal(ab["data"], np.full(3, 4.0))
     assert ac["peak_lag"] == -0.1 and "expected_lag" not in ac
     assert np.array_equal(ac["data"], np.full(3, 5.0))
+
+
+def test_station_files_in_shares_give_each_reader_its_files_at_once(tmp_path):
+    for k in range(5):
+        (tmp_path / f"S{k}.mseed").write_bytes(b"")
+    paths = [str(tmp_path / f"S{k}.mseed") for k in range(5)]
+
+    def written(files):
+        graph = d4p.WorkflowGraph()
+        graph.add(files)
+        return d4p.run(graph, {files: 1})[files.id]["output"]
+
+    assert written(StationFiles(tmp_path, shares=2)) == [paths[0::2], paths[1::2]]
+    assert written(StationFiles(tmp_path, "S[01].mseed", shares=3)) == [[paths[0]], [paths[1]]]
+    assert written(StationFiles(tmp_path, "S[01].mseed")) == paths[:2]

@@ -67,12 +67,23 @@ def _read_inventory(path: str, mtime_ns: int, size: int) -> Inventory:
 
 
 class StationFiles(ProducerPE):
-    """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted."""
+    """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted.
 
-    def __init__(self, directory: str | Path, pattern: str = "*.mseed") -> None:
+    With ``shares`` = n > 0 it writes n lists of paths instead (path k in
+    list k mod n; empty lists left out), for n :class:`ReadTrace` instances
+    fed round robin: each reader then gets its whole share at the start.
+    One path at a time, a reader in another process gets its next file only
+    when the source writes it, and a source writes its next path only when
+    the reader in its own process has done everything that follows the
+    previous one (local writes are calls), so the other readers keep pace
+    with that one and wait whenever they are ahead.
+    """
+
+    def __init__(self, directory: str | Path, pattern: str = "*.mseed", shares: int = 0) -> None:
         super().__init__()
         self.directory = str(directory)
         self.pattern = pattern
+        self.shares = shares
 
     def _process(self, inputs: Any) -> None:
         folder = Path(self.directory)
@@ -84,6 +95,10 @@ class StationFiles(ProducerPE):
                 f"{folder}: no waveform files match {self.pattern!r}; check the directory "
                 "and the pattern"
             )
+        if self.shares > 0:
+            for k in range(min(self.shares, len(paths))):
+                self.write(self.OUTPUT_NAME, [str(path) for path in paths[k::self.shares]])
+            return
         for path in paths:
             self.write(self.OUTPUT_NAME, str(path))
 
@@ -106,7 +121,8 @@ def id_matches(seed_id: str, codes: tuple[str, str, str, str]) -> bool:
 
 
 class ReadTrace(IterativePE):
-    """Reads one waveform file (any ObsPy format) into traces cut to a common window.
+    """Reads one waveform file (any ObsPy format; or each of a list of files)
+    into traces cut to a common window.
 
     The pieces of a record are merged by interpolating across gaps and a
     window edge not covered by data is padded with the mean, so every
@@ -178,12 +194,13 @@ class ReadTrace(IterativePE):
     def preprocess(self) -> None:
         self._inventory = _load_inventory(self.inventory)
 
-    def _process(self, path: str) -> None:
-        try:
-            for trace in self.read(path):
-                self.write(self.OUTPUT_NAME, trace)
-        except SeismoDataError as error:
-            fail_or_skip(self, self.on_error, error)
+    def _process(self, paths: str | list[str]) -> None:
+        for path in paths if isinstance(paths, list) else [paths]:
+            try:
+                for trace in self.read(path):
+                    self.write(self.OUTPUT_NAME, trace)
+            except SeismoDataError as error:
+                fail_or_skip(self, self.on_error, error)
 
     def read(self, path: str) -> list[Trace]:
         """The traces of ``path`` ready for preprocessing (raises :class:`SeismoDataError`)."""
