@@ -6,8 +6,8 @@ word count that ``bench/run.py`` measures against dispel4py): ``wordcount``
 counter, then a 'global' collector) and ``wordcount_aggregate``
 (``aggregate.count(by=0)``, 2 instances, then the same collector: the plan
 counts words next to the producer, so per-word partial counts cross the pipe,
-not words). ``--examples`` runs ``d4p.examples.wordcount`` and
-``wordcount_aggregate`` instead (their producer draws each word with
+not words). ``--examples`` runs ``d4p.examples.wordcount_plain`` and
+``wordcount`` (the named workflow, with d4p.aggregate) instead (their producer draws each word with
 ``random.choice``, 2.5x the cost of the benchmark's ``random.choices``, and
 the aggregate one ends in ``aggregate.top``). Runs alternate (plain, aggregate, plain, ...) in this one
 process, so that a shared machine's changing load weighs on both alike; the
@@ -51,12 +51,12 @@ def word_count(build, words: int, mapping: str, processes: int, **options) -> li
     """The top words of a run of the workflow ``build(words)``."""
     (out,) = d4p.run(*build(words), mapping=mapping, processes=processes, **options).values()
     top = out["output"]
-    return top[0] if build is examples.wordcount_aggregate else top  # one list of pairs
+    return top[0] if build is examples.wordcount else top  # one list of pairs
 
 
 PAIRS = {  # (plain PEs, d4p.aggregate)
     "bench/workloads.py": (workloads.wordcount, workloads.wordcount_aggregate),
-    "d4p.examples": (examples.wordcount, examples.wordcount_aggregate),
+    "d4p.examples": (examples.wordcount_plain, examples.wordcount),
 }
 
 

@@ -6,7 +6,7 @@ import time
 
 import d4p
 import pytest
-from d4p.examples import pipeline, wordcount
+from d4p.examples import pipeline, wordcount_plain
 from d4p.plugins import get_mapping, registered_mappings
 from d4p_threadpool import ThreadPoolMapping
 
@@ -22,9 +22,9 @@ def test_found_through_its_entry_point():
 
 
 def test_wordcount_spreads_over_threads_and_matches_simple():
-    graph, inputs = wordcount(words=5000, vocabulary=50, counters=3, top=5)
+    graph, inputs = wordcount_plain(words=5000, vocabulary=50, counters=3, top=5)
     result = d4p.run(graph, inputs, mapping="threadpool", processes=3)
-    graph2, inputs2 = wordcount(words=5000, vocabulary=50, counters=3, top=5)
+    graph2, inputs2 = wordcount_plain(words=5000, vocabulary=50, counters=3, top=5)
     assert list(result.values()) == list(d4p.run(graph2, inputs2).values())
     assert result.summary.mapping == "threadpool"
     assert result.summary.processes == 3
@@ -133,7 +133,7 @@ def test_monitored_run_hands_timing_events_to_the_tracer():
     pm = d4p.get_plugin_manager()
     pm.register(plugin, name="threadpool-test-tracer")
     try:
-        graph, inputs = wordcount(words=3000, vocabulary=20, counters=2, top=3)
+        graph, inputs = wordcount_plain(words=3000, vocabulary=20, counters=2, top=3)
         d4p.run(graph, inputs, mapping="threadpool", processes=2, monitor=True)
     finally:
         pm.unregister(name="threadpool-test-tracer")

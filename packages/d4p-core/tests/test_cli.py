@@ -235,7 +235,9 @@ def test_workflows_fit_100_columns_and_name_shows_parameters():
     lines = done.stdout.splitlines()
     assert lines[0].startswith("wordcount (d4p-core ")
     assert "  counters=2  (int)" in lines
-    assert "      instances of the word counter (group-by word)" in lines
+    assert "      instances of the count by word (d4p.aggregate.count)" in lines
+    done = d4p("workflows", "wordcount_plain")
+    assert "      instances of the word counter (group-by word)" in done.stdout.splitlines()
 
 
 def test_unknown_workflow_name_suggests_one():
@@ -249,11 +251,11 @@ def test_draw_writes_dot_and_mermaid(tmp_path):
     done = d4p("draw", "wordcount", "-o", str(tmp_path / "wc.dot"))
     assert done.returncode == 0, done.stderr
     dot = (tmp_path / "wc.dot").read_text()
-    assert '"WordProducer0":out_output -> "WordCounter1":in_input [label="group_by(0)"]' in dot
+    assert '"WordProducer0":out_output -> "count1":in_input [label="group_by(0)"]' in dot
     done = d4p("draw", "wordcount", "-o", str(tmp_path / "wc.mmd"))
     mmd = (tmp_path / "wc.mmd").read_text()
     assert mmd.startswith("flowchart LR")
-    assert "WordCounter1 ×2" in mmd and "(global)" in mmd
+    assert "count1 ×2" in mmd and "(global)" in mmd
 
 
 def test_progress_is_quiet_when_piped(tmp_path):
@@ -411,9 +413,10 @@ def test_a_load_error_points_at_the_users_line(tmp_path):
 
 
 @pytest.mark.parametrize(("line", "expected"), [("d4p run -m mu", ["multi"]),
-                                                ("d4p run wordc", ["wordcount"]),
+                                                ("d4p run wordc", ["wordcount", "wordcount_plain"]),
                                                 ("d4p mappings si", ["simple"]),
-                                                ("d4p run w", ["wf.py", "wordcount"])])
+                                                ("d4p run w", ["wf.py", "wordcount",
+                                                                 "wordcount_plain"])])
 def test_shell_completion_offers_commands_mappings_workflows_and_files(tmp_path, line, expected):
     pytest.importorskip("argcomplete")
     write(tmp_path / "wf.py", PIPELINE)

@@ -6,7 +6,7 @@ import pickle
 
 import d4p
 import pytest
-from d4p.examples import wordcount
+from d4p.examples import wordcount, wordcount_plain
 
 
 class Recorder:
@@ -45,7 +45,7 @@ def recorder():
 
 @pytest.mark.parametrize(("mapping", "processes"), [("simple", 1), ("multi", 4)])
 def test_events_account_for_every_unit(recorder, mapping, processes):
-    graph, inputs = wordcount(words=30_000)
+    graph, inputs = wordcount_plain(words=30_000)
     result = d4p.run(graph, inputs, mapping=mapping, processes=processes,
                      monitor="test://recorder")
     (run,) = recorder.runs

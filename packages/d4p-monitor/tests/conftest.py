@@ -17,7 +17,7 @@ from pathlib import Path
 
 import d4p
 import pytest
-from d4p.examples import wordcount
+from d4p.examples import wordcount_plain
 from d4p.plan import make_plan
 from d4p_monitor.mongo_store import MongoStore
 from d4p_monitor.sqlite_store import SQLiteStore
@@ -37,7 +37,7 @@ def make_run(processes: int = 3, *, words: int = 1000, counters: int = 2, starte
              graph=None, inputs=None, workflow: str = "wordcount", monitor=None) -> d4p.RunInfo:
     """A real RunInfo: the word-count workflow planned on ``processes`` processes."""
     if graph is None:
-        graph, inputs = wordcount(words=words, counters=counters)
+        graph, inputs = wordcount_plain(words=words, counters=counters)
     plan = make_plan(graph, processes, inputs)
     run = d4p.RunInfo(f"run{next(_runs):03d}{uuid.uuid4().hex[:6]}", workflow, "multi",
                       plan.processes, plan, monitor)
@@ -336,9 +336,9 @@ def populate(uri: str) -> dict[str, Recorded]:
     """Record four real runs, oldest first: word count on multi -n 4 ("ok")
     and on simple ("simple"), a failing workflow ("failed") and the
     script-named workflow ("xss")."""
-    graph, inputs = wordcount(words=WORDS, counters=2)
+    graph, inputs = wordcount_plain(words=WORDS, counters=2)
     ok = monitored(uri, graph, inputs, mapping="multi", processes=4, name="wordcount")
-    graph, inputs = wordcount(words=WORDS, counters=2)
+    graph, inputs = wordcount_plain(words=WORDS, counters=2)
     simple = monitored(uri, graph, inputs, mapping="simple", processes=1, name="wordcount")
     failed = monitored(uri, failing_graph(), mapping="multi", processes=2, name="picky")
     assert failed.error is not None

@@ -12,7 +12,7 @@ import threading
 import urllib.request
 
 from d4p.cli import main
-from d4p.examples import wordcount
+from d4p.examples import wordcount_plain
 
 
 def _run_ids(db, capsys):
@@ -39,7 +39,8 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
                                                                          capsys):
     db = tmp_path / "default.sqlite"
     monkeypatch.setenv("D4P_MONITOR_DB", str(db))
-    assert main(["run", "wordcount", "-p", "words=3000", "-m", "simple", "--monitor", "-q"]) == 0
+    assert main(["run", "wordcount_plain", "-p", "words=3000", "-m", "simple", "--monitor",
+                 "-q"]) == 0
     err = capsys.readouterr().err
     units = _summary_units(err)
     assert db.exists() and units
@@ -52,7 +53,7 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
 
     assert main(["monitor", "show", run_id]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id}: wordcount on simple, 1 processes, ok" in out
+    assert f"run {run_id}: wordcount_plain on simple, 1 processes, ok" in out
     rows = _show_rows(out, units)
     assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
     assert all(r[2] == "0" for r in rows.values())  # every instance in process 0
@@ -63,13 +64,14 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
     assert main(["monitor", "advise", run_id, "-n", "4", "--json"]) == 0
     advice = json.loads(capsys.readouterr().out)
     assert [r["calls"] for r in advice["pes"]] == list(units.values())
-    assert advice["command"] == f"d4p run wordcount --mapping multi -n {advice['processes']}"
+    assert advice["command"] == \
+        f"d4p run wordcount_plain --mapping multi -n {advice['processes']}"
     assert advice["requested"] == 4 and advice["processes"] <= 4
 
 
 def test_multi_run_recorded_in_mongodb_by_the_d4p_command(mongo_uri, capsys):
     exe = os.path.join(os.path.dirname(sys.executable), "d4p")
-    done = subprocess.run([exe, "run", "wordcount", "-p", "words=20000", "-m", "multi", "-n",
+    done = subprocess.run([exe, "run", "wordcount_plain", "-p", "words=20000", "-m", "multi", "-n",
                            "4", "--monitor", mongo_uri, "-q"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -79,7 +81,7 @@ def test_multi_run_recorded_in_mongodb_by_the_d4p_command(mongo_uri, capsys):
     [run_id] = _run_ids(mongo_uri, capsys)
     assert main(["monitor", "show", run_id, "--store", mongo_uri]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id}: wordcount on multi, 4 processes, ok" in out
+    assert f"run {run_id}: wordcount_plain on multi, 4 processes, ok" in out
     rows = _show_rows(out, units)
     assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
     assert [r[2] for r in rows.values()] == ["0", "1,2", "3"]
@@ -94,8 +96,8 @@ def test_multi_run_recorded_in_mongodb_by_the_d4p_command(mongo_uri, capsys):
     assert edges == {(producer, counter): 20_000, (counter, collector): units[collector]}
     assert main(["monitor", "advise", run_id, "--store", mongo_uri]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id} (wordcount): plan for " in out
-    assert "command line:\n  d4p run wordcount --mapping multi -n " in out
+    assert f"run {run_id} (wordcount_plain): plan for " in out
+    assert "command line:\n  d4p run wordcount_plain --mapping multi -n " in out
 
 
 def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
@@ -112,7 +114,7 @@ def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
 
 def test_serve_binds_localhost_answers_and_stops_on_ctrl_c(tmp_path, monitored):
     db = str(tmp_path / "s.sqlite")
-    graph, inputs = wordcount(words=500)
+    graph, inputs = wordcount_plain(words=500)
     run = monitored(db, graph, inputs, mapping="simple", processes=1)
     exe = os.path.join(os.path.dirname(sys.executable), "d4p")
     proc = subprocess.Popen([exe, "monitor", "serve", "--store", db, "--port", "0"],

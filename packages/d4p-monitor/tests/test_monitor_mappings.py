@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import d4p
 import pytest
-from d4p.examples import wordcount
+from d4p.examples import wordcount_plain
 from d4p_monitor import communication, load, open_store, profile
 
 OTHERS = [m for m in ("mpi",) if m in d4p.installed_mappings()]
@@ -15,7 +15,7 @@ OTHERS = [m for m in ("mpi",) if m in d4p.installed_mappings()]
 @pytest.mark.parametrize("mapping", OTHERS)
 def test_events_from_every_process_of_another_mapping(tmp_path, monitored, mapping):
     db = str(tmp_path / "m.sqlite")
-    graph, inputs = wordcount(words=5000, counters=2)
+    graph, inputs = wordcount_plain(words=5000, counters=2)
     run = monitored(db, graph, inputs, mapping=mapping, processes=4, name="wordcount")
     summary = run.result.summary
     with open_store(db) as store:
@@ -34,7 +34,7 @@ def test_events_from_every_process_of_another_mapping(tmp_path, monitored, mappi
 @pytest.mark.skipif("spark" not in d4p.installed_mappings(), reason="d4p-spark is not installed")
 def test_a_spark_run_is_recorded_with_the_processes_the_summary_reports(tmp_path):
     db = str(tmp_path / "s.sqlite")
-    graph, inputs = wordcount(words=2000, counters=3)
+    graph, inputs = wordcount_plain(words=2000, counters=3)
     result = d4p.run(graph, inputs, mapping="spark", monitor=db, name="wordcount")
     summary = result.summary
     with open_store(db) as store:

@@ -15,7 +15,7 @@ import urllib.request
 import d4p
 import pytest
 from d4p.cli import main
-from d4p.examples import wordcount
+from d4p.examples import wordcount_plain
 from d4p_monitor import MonitorWarning, open_store, unfinished
 from d4p_monitor.store import redact
 
@@ -111,7 +111,7 @@ def test_a_lost_password_store_is_redacted_on_503_pages_json_and_cli(start_mongo
 
 def test_the_warning_of_an_unreachable_password_store_is_redacted(unreachable_mongo_uri):
     uri = unreachable_mongo_uri.replace("mongodb://", "mongodb://alice:s3cr%2Ft-pw@")
-    graph, inputs = wordcount(words=200)
+    graph, inputs = wordcount_plain(words=200)
     with pytest.warns(MonitorWarning) as caught:
         result = d4p.run(graph, inputs, monitor=uri)
     text = _clean(str(caught[0].message))

@@ -8,7 +8,7 @@ import warnings
 
 import d4p
 import pytest
-from d4p.examples import wordcount
+from d4p.examples import wordcount_plain
 from d4p_monitor import MonitorWarning, StoreError, Tracer, open_store, unfinished
 
 
@@ -52,9 +52,9 @@ def test_concurrent_runs_through_their_own_tracers_do_not_mix(store_uri, new_run
 
 def test_d4p_run_with_monitor_records_the_run(tmp_path):
     db = tmp_path / "runs.sqlite"
-    graph, inputs = wordcount(words=2000, counters=2)
+    graph, inputs = wordcount_plain(words=2000, counters=2)
     plain = d4p.run(graph, inputs)
-    graph, inputs = wordcount(words=2000, counters=2)
+    graph, inputs = wordcount_plain(words=2000, counters=2)
     monitored = d4p.run(graph, inputs, monitor=str(db), name="wordcount")
     assert list(monitored.values()) == list(plain.values())
     with open_store(str(db)) as store:
@@ -109,9 +109,9 @@ def test_a_failed_run_is_recorded_as_failed(tmp_path):
 def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_loss(
         unreachable_mongo_uri):
     uri = unreachable_mongo_uri
-    graph, inputs = wordcount(words=2000, counters=2)
+    graph, inputs = wordcount_plain(words=2000, counters=2)
     expected = d4p.run(graph, inputs)
-    graph, inputs = wordcount(words=2000, counters=2)
+    graph, inputs = wordcount_plain(words=2000, counters=2)
     with pytest.warns(MonitorWarning) as caught:
         got = d4p.run(graph, inputs, monitor=uri)
     assert list(got.values()) == list(expected.values())
@@ -201,13 +201,13 @@ def test_dropped_events_are_noted_in_the_run_record(tmp_path, new_run, events_fo
 
 
 def test_a_bad_store_uri_is_a_usage_error_before_the_run():
-    graph, inputs = wordcount(words=10)
+    graph, inputs = wordcount_plain(words=10)
     with pytest.raises(d4p.UsageError, match="unknown monitoring store 'redis://x'"):
         d4p.run(graph, inputs, monitor="redis://x")
 
 
 def test_a_bad_mongodb_uri_is_a_usage_error_before_the_run():
-    graph, inputs = wordcount(words=10)
+    graph, inputs = wordcount_plain(words=10)
     with pytest.raises(d4p.UsageError, match="invalid MongoDB store URI 'mongodb://'"):
         d4p.run(graph, inputs, monitor="mongodb://")
 
@@ -215,7 +215,7 @@ def test_a_bad_mongodb_uri_is_a_usage_error_before_the_run():
 def test_an_unwritable_sqlite_file_loses_the_data_but_not_the_run(tmp_path):
     blocker = tmp_path / "monitor.sqlite"
     blocker.mkdir()  # a folder where the store's file should be
-    graph, inputs = wordcount(words=500, counters=2)
+    graph, inputs = wordcount_plain(words=500, counters=2)
     with pytest.warns(MonitorWarning, match="cannot open the monitoring store") as caught:
         result = d4p.run(graph, inputs, monitor=str(blocker))
     assert sum(c for _, c in next(iter(result.values()))["output"]) > 0
@@ -241,7 +241,7 @@ def test_another_plugin_gets_its_own_uris_first(tmp_path):
     other = Other()
     d4p.get_plugin_manager().register(other)
     try:
-        graph, inputs = wordcount(words=100)
+        graph, inputs = wordcount_plain(words=100)
         d4p.run(graph, inputs, monitor="other://somewhere")
         db = tmp_path / "m.sqlite"
         d4p.run(graph, inputs, monitor=str(db))  # ours still get to d4p-monitor

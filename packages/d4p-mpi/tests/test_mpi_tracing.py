@@ -48,7 +48,9 @@ def test_every_ranks_timing_events_reach_the_tracer():
     assert calls == {pe: n for pe, n in result.summary.units.items() if n}
     assert {e["process"] for e in instances} == {0, 1, 2}
     edges = {(e["src_pe"], e["dst_pe"]) for e in recorder.events if e["kind"] == "edge"}
-    assert len(edges) == 2  # producer → counters, counters → collector
+    # producer → count (through its partial), count → top (through top's partial)
+    assert edges == {("WordProducer0", "count1.partial"), ("count1.partial", "count1"),
+                     ("count1", "top2.partial"), ("top2.partial", "top2")}
 
 
 def test_progress_hears_counts_while_the_run_goes_on():

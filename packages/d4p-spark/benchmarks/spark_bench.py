@@ -2,13 +2,13 @@
 
 Three workloads:
 
-* word count: ``d4p.examples.wordcount`` (seeded words from one source,
-  group-by counters, a global top-10) against two RDD jobs that draw the same
+* word count: ``d4p.examples.wordcount_plain`` (seeded words from one source,
+  group-by counters of plain PEs, a global top-10) against two RDD jobs that draw the same
   words in one partition: the idiomatic one (``reduceByKey`` into as many
   partitions as d4p has counters, which combines counts before the shuffle,
   then ``takeOrdered(10)``) and d4p's own dataflow by hand (``partitionBy``
   the word, count per partition, ``takeOrdered(10)``);
-* aggregate word count: ``d4p.examples.wordcount_aggregate`` (the same
+* aggregate word count: ``d4p.examples.wordcount`` (the same
   words, ``d4p.aggregate.count(by=0)`` then ``top(10)``: partial counts next
   to the source, merged by ``reduceByKey``) against the ``reduceByKey`` job;
 * xcorr: N seeded random signals of 72,000 samples, FFT of each, cross
@@ -38,7 +38,7 @@ import time
 import d4p
 import d4p_spark
 import numpy as np
-from d4p.examples import wordcount, wordcount_aggregate
+from d4p.examples import wordcount, wordcount_plain
 
 SAMPLES = 72_000
 
@@ -46,14 +46,14 @@ SAMPLES = 72_000
 # -- word count ------------------------------------------------------------------------
 
 def wordcount_d4p(words: int, counters: int):
-    graph, inputs = wordcount(words=words, counters=counters)
+    graph, inputs = wordcount_plain(words=words, counters=counters)
     (out,) = d4p.run(graph, inputs, mapping="spark").values()
     return out["output"]
 
 
 def wordcount_aggregate_d4p(words: int, counters: int):
     """The same word count with d4p.aggregate: count(by=0) then top(10)."""
-    graph, inputs = wordcount_aggregate(words=words, counters=counters)
+    graph, inputs = wordcount(words=words, counters=counters)
     (out,) = d4p.run(graph, inputs, mapping="spark").values()
     (top,) = out["output"]
     return top

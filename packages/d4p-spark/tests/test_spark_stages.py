@@ -1,7 +1,7 @@
 """How plans become Spark stages (no Spark needed)."""
 
 import d4p
-from d4p.examples import pipeline, wordcount
+from d4p.examples import pipeline, wordcount_plain
 from d4p.plan import make_plan
 from d4p_spark.stages import broadcast_inputs, layout
 
@@ -19,7 +19,7 @@ def test_a_fused_pipeline_is_one_stage_in_one_partition():
 
 
 def test_wordcount_has_a_stage_per_grouping_with_one_partition_per_instance():
-    graph, inputs = wordcount(words=10, counters=3)
+    graph, inputs = wordcount_plain(words=10, counters=3)
     lay = layout(make_plan(graph, 2, inputs))
     assert [(_names(s.pes), s.width, s.upstream, s.downstream) for s in lay.stages] == [
         (("WordProducer",), 1, (), (1,)),

@@ -1,6 +1,8 @@
 """Example workflows shipped with the core and registered by name:
-``d4p run pipeline`` and ``d4p run wordcount``. They are also the workflows of
-the benchmarks in ``bench/``.
+``d4p run pipeline``, ``d4p run wordcount`` (with :mod:`d4p.aggregate`) and
+``d4p run wordcount_plain`` (the same count with plain PEs, which the
+benchmarks compare it with). They are also the workflows of the benchmarks
+in ``bench/``.
 
 They live in :mod:`d4p.examples.workflows`, imported when one of them is
 built or named here (``from d4p.examples import pipeline``), so that
@@ -25,13 +27,19 @@ if TYPE_CHECKING:
         by_count,
         pipeline,
         wordcount,
-        wordcount_aggregate,
+        wordcount_plain,
     )
 
 __all__ = ["CountCollector", "Doubler", "NumberProducer", "Summer", "WordCounter",
-           "WordProducer", "by_count", "pipeline", "wordcount", "wordcount_aggregate"]
+           "WordProducer", "by_count", "pipeline", "wordcount", "wordcount_plain"]
 
 __getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "workflows"))
+
+
+_WORDCOUNT = {"words": 200_000, "vocabulary": 1000, "counters": 2, "top": 10, "seed": 1}
+_WORDCOUNT_HELP = {"words": "how many words the producer draws",
+                   "vocabulary": "how many different words it draws them from",
+                   "seed": "seed of the random draw"}
 
 
 @hookimpl
@@ -40,12 +48,15 @@ def d4p_register_workflows():
         NamedWorkflow("pipeline", "d4p.examples.workflows:pipeline", {"n": 200_000},
                       "producer → doubler → summer over n integers",
                       {"n": "how many integers the producer writes"}),
-        NamedWorkflow("wordcount", "d4p.examples.workflows:wordcount",
-                      {"words": 200_000, "vocabulary": 1000, "counters": 2, "top": 10, "seed": 1},
-                      "count words: group-by counters, a global collector, the top words",
-                      {"words": "how many words the producer draws",
-                       "vocabulary": "how many different words it draws them from",
+        NamedWorkflow("wordcount", "d4p.examples.workflows:wordcount", _WORDCOUNT,
+                      "count words with d4p.aggregate: count by word, then the top words",
+                      {**_WORDCOUNT_HELP,
+                       "counters": "instances of the count by word (d4p.aggregate.count)",
+                       "top": "how many of the most frequent words d4p.aggregate.top keeps"}),
+        NamedWorkflow("wordcount_plain", "d4p.examples.workflows:wordcount_plain", _WORDCOUNT,
+                      "count words with plain PEs: group-by counters, a global collector "
+                      "(the benchmarks' comparison for wordcount)",
+                      {**_WORDCOUNT_HELP,
                        "counters": "instances of the word counter (group-by word)",
-                       "top": "how many of the most frequent words the collector writes",
-                       "seed": "seed of the random draw"}),
+                       "top": "how many of the most frequent words the collector writes"}),
     ]

@@ -613,7 +613,8 @@ def numpy_arrays(count: int = 6, size: int = 100_000):
 
 
 def wordcount():
-    """The core's word count example, small: group-by counters → global collector."""
+    """The core's word count example, small: the words counted by d4p.aggregate.count
+    (3 instances, partial counts next to the producer) → d4p.aggregate.top."""
     from ..examples import wordcount as build
 
     return build(words=3000, vocabulary=40, counters=3, top=40, seed=3)
