@@ -8,11 +8,13 @@ subclass per PE, naming the PE (``pe``), the pickled plan beside it
 task finds its instance: task *k* (in task-id order) of a component runs
 instance *k* of its PE.
 
-The executor gets a plan in which this instance is alone in its process and
-has no outgoing routes, so everything the PE writes lands in
-``executor.results``; the component then emits each unit on the streams of
-its port, anchored to the input tuple (bolts) or with a message id (spouts),
-and Storm's groupings choose the receiving tasks.
+The executor gets a plan in which this instance (with the instances of the
+partial aggregates its component hosts, see :mod:`d4p_storm.topology`) is
+alone in its process and has no routes out of the task, so everything the
+task's PEs write for other components lands in ``executor.results``; the
+component then emits each unit on the streams of its port, anchored to the
+input tuple (bolts) or with a message id (spouts), and Storm's groupings
+choose the receiving tasks.
 
 End of stream and ``postprocess``, in a topology that never ends:
 
@@ -58,20 +60,26 @@ from streamparse import Bolt, Spout
 
 from .record import TaskRecord, stop_requested
 from .shipping import decode, encode, load_plan
-from .topology import EOS_STREAM, Component, translate
+from .topology import EOS_STREAM, Component, hosted_instances, translate
 
 _plans: dict[str, Plan] = {}
 
 
-def task_plan(plan: Plan, iid: int) -> Plan:
-    """``plan`` with instance ``iid`` alone on process 0 and no routes out of
-    its PE: the executor of one Storm task. Fused pairs become the shuffle
-    edges they are in Storm, so every upstream instance counts for the end
-    of stream."""
-    pe_id = plan.instances[iid].pe_id
-    routes = [dataclasses.replace(r, rule=SHUFFLE) if r.rule == PAIR else r
-              for r in plan.routes if r.src_pe != pe_id]
-    return plan.with_processes(lambda i: 0 if i.iid == iid else 1).replace(routes=routes)
+def task_plan(plan: Plan, iids: int | tuple[int, ...]) -> Plan:
+    """``plan`` with the instances ``iids`` alone on process 0 and no routes out
+    of them but those between them: the executor of one Storm task (its PE's
+    instance, then those of the partials it hosts, fed instance by instance).
+    Fused pairs between tasks become the shuffle edges they are in Storm, so
+    every upstream instance counts for the end of stream."""
+    iids = (iids,) if isinstance(iids, int) else tuple(iids)
+    pes = {plan.instances[i].pe_id for i in iids}
+    routes = []
+    for r in plan.routes:
+        if r.src_pe not in pes:
+            routes.append(dataclasses.replace(r, rule=SHUFFLE) if r.rule == PAIR else r)
+        elif r.dst_pe in pes:
+            routes.append(dataclasses.replace(r, rule=PAIR))
+    return plan.with_processes(lambda i: 0 if i.iid in iids else 1).replace(routes=routes)
 
 
 class _Task:
@@ -119,8 +127,10 @@ class _Task:
                     f"{self.component.tasks} instances: keep the parallelism the topology "
                     "declares and do not set topology.tasks for it")
             self.iid = self.component.iids[self.index]
-            self.executor = Executor(task_plan(plan, self.iid), 0, transport=_NoTransport(),
-                                     reuse=True)
+            self.pes = (self.pe, *self.component.hosted)
+            hosted = tuple(plan.by_pe[p][self.index] for p in self.component.hosted)
+            self.executor = Executor(task_plan(plan, (self.iid, *hosted)), 0,
+                                     transport=_NoTransport(), reuse=True)
             self.executor.preprocess()
         except D4PError as exc:
             self._halt(exc)
@@ -147,33 +157,35 @@ class _Task:
         self.send_message({"command": "error", "msg": text})
         self.record.failed(error)
 
-    def _taken(self) -> list[tuple[str, list]]:
-        """(port, units) the PE has written since the last call."""
+    def _taken(self) -> list[tuple[str, str, list]]:
+        """(PE, port, units) the task's PEs have written since the last call."""
         out = []
-        for port, units in self.executor.results.get(self.pe, {}).items():
-            if units:
-                out.append((port, units[:]))
-                units.clear()
+        for pe in self.pes:
+            for port, units in self.executor.results.get(pe, {}).items():
+                if units:
+                    out.append((pe, port, units[:]))
+                    units.clear()
         return out
 
-    def _tuples(self, port: str, unit: Any, cause: tuple[str | None, Any]) -> list[tuple[str, list]]:
-        """(stream, values) to emit for ``unit`` written on ``port``; ``cause``
-        is (input port, data unit) or (None, stage) for the error message."""
+    def _tuples(self, pe: str, port: str, unit: Any,
+                cause: tuple[str | None, Any]) -> list[tuple[str, list]]:
+        """(stream, values) to emit for ``unit`` written on ``port`` of ``pe``;
+        ``cause`` is (input port, data unit) or (None, stage) for the error message."""
         try:
             text = encode(unit, self.binary)
             tuples = [(s.id, [text, *(k.value(unit) for k in s.keys)])
-                      for s in self.component.streams_of(port)]
+                      for s in self.component.streams_of(port, pe)]
         except Exception as exc:
             in_port, data = cause
             shown = short_repr(data) if in_port is not None else None
             where = f"on input {in_port!r}" if in_port is not None else f"in {data}"
-            text = (f"PE {self.pe!r} (instance {self.index}) failed {where}"
+            text = (f"PE {pe!r} (instance {self.index}) failed {where}"
                     + (f" with data {shown}" if shown is not None else "")
                     + f": the unit it wrote on output {port!r} ({short_repr(unit)}) cannot be "
                     f"sent through Storm: {type(exc).__name__}: {exc}")
-            raise WorkflowFailed(text, pe=self.pe, instance=self.index, port=in_port, data=shown,
+            raise WorkflowFailed(text, pe=pe, instance=self.index, port=in_port, data=shown,
                                  traceback="".join(traceback.format_exception(exc))) from None
-        if port in self.component.results and self.record.folder is not None:
+        if pe == self.pe and port in self.component.results and self.record.folder is not None:
             self.results.setdefault(port, []).append(unit)
         return tuples
 
@@ -204,7 +216,7 @@ class WorkflowSpout(_Task, Spout):
         self.closed = False
         if self._setup(storm_conf, context):
             control = Control(max_units=storm_conf.get("d4p.max_units"))
-            self.source = _Source(self.executor, self.iid, self.buffered, control)
+            self.source = _Source(self.executor, self.component, self.buffered, control)
             _watch_stop(storm_conf.get("d4p.results_dir"), control)
 
     def next_tuple(self):
@@ -218,8 +230,8 @@ class WorkflowSpout(_Task, Spout):
                 if isinstance(item, _Failed):
                     self._halt(item.error)
                     return
-                port, unit = item
-                for stream, values in self._tuples(port, unit, (None, "a source iteration")):
+                pe, port, unit = item
+                for stream, values in self._tuples(pe, port, unit, (None, "a source iteration")):
                     self._send(stream, values)
         except WorkflowFailed as exc:
             self._halt(exc)
@@ -254,7 +266,12 @@ class WorkflowBolt(_Task, Bolt):
         if self._setup(storm_conf, context):
             self.ports = {(s.component, s.stream): s.port for s in self.component.inputs
                           if s.port is not None}
-            self.upstream = set(self.executor.plan.upstream[self.iid])
+            # a hosted partial's instances end with the task that runs them
+            self.ends: dict[int, list[int]] = {}
+            task_of = hosted_instances(_load(self._plan_path()))
+            for up in self.executor.plan.upstream[self.iid]:
+                self.ends.setdefault(task_of.get(up, up), []).append(up)
+            self.upstream = set(self.ends)
 
     def process(self, tup):
         if self.halted:
@@ -299,7 +316,8 @@ class WorkflowBolt(_Task, Bolt):
             return
         self.ended.add(source)
         self.finishing = self.ended >= self.upstream
-        self.executor.end_of_stream(source, self.iid)
+        for ended in self.ends[source]:
+            self.executor.end_of_stream(ended, self.iid)
         if self.executor.done:
             self._emit_taken(tup, (None, "postprocess"))
             self.emit([self.iid], stream=EOS_STREAM, anchors=[tup])
@@ -307,9 +325,9 @@ class WorkflowBolt(_Task, Bolt):
             self._finished()
 
     def _emit_taken(self, anchor, cause: tuple[str | None, Any]) -> None:
-        for port, units in self._taken():
+        for pe, port, units in self._taken():
             for unit in units:
-                for stream, values in self._tuples(port, unit, cause):
+                for stream, values in self._tuples(pe, port, unit, cause):
                     self.emit(values, stream=stream, anchors=[anchor])
 
 
@@ -332,23 +350,27 @@ class _Failed:
 
 class _Source:
     """Runs ``executor.run_sources`` (every iteration, then postprocess) in a
-    helper thread. What the source instance writes goes to a queue of at most
-    ``bound`` units, which ``take`` empties a batch at a time: a long
-    iteration streams out while it runs, and a full queue makes the source
-    wait, so memory stays bounded."""
+    helper thread. What the source instance (and the partials it hosts)
+    writes for other components goes to a queue of at most ``bound`` units,
+    which ``take`` empties a batch at a time: a long iteration streams out
+    while it runs, and a full queue makes the source wait, so memory stays
+    bounded."""
 
-    def __init__(self, executor: Executor, iid: int, bound: int, control: Control) -> None:
+    def __init__(self, executor: Executor, component: Component, bound: int,
+                 control: Control) -> None:
         self.queue: queue.Queue = queue.Queue(bound)
-        emit = executor.local[iid].emit  # the PE's writes, port by port
-        for port in list(emit):
-            emit[port] = functools.partial(self._put, port)
+        for loc in executor.local.values():
+            emit = loc.emit  # the PE's writes, port by port
+            for port in list(emit):
+                if component.streams_of(port, loc.pe_id):  # not only for a hosted partial
+                    emit[port] = functools.partial(self._put, loc.pe_id, port)
         self._executor = executor
         self._control = control
         self._thread = threading.Thread(target=self._run, name="d4p-source", daemon=True)
         self._thread.start()
 
-    def _put(self, port: str, unit: Any) -> None:
-        self.queue.put((port, unit))
+    def _put(self, pe: str, port: str, unit: Any) -> None:
+        self.queue.put((pe, port, unit))
 
     def _run(self) -> None:
         try:

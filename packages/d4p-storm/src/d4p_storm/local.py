@@ -37,7 +37,7 @@ class LocalRun:
         self.log_path = os.path.join(os.path.dirname(results), "run.log")
 
     def wait(self) -> d4p.Outcome:
-        tasks = len(self.plan.instances)
+        tasks = sum(c.tasks for c in self.project.topology.components)  # partials ride along
         start = time.monotonic()
         with open(self.log_path, "wb") as log, \
                 Child(self.command, env=_environment(), cwd=self.project.folder,

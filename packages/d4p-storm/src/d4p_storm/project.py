@@ -160,7 +160,8 @@ def _components_module(name: str, topology: StormTopology, classes: list[str],
         base = "WorkflowSpout" if comp.is_spout else "WorkflowBolt"
         plural = "s" if comp.tasks != 1 else ""
         lines += ["", "", f"class {cls}({base}):",
-                  f'    """PE {comp.pe} ({comp.tasks} instance{plural})."""', "",
+                  f'    """PE {comp.pe} ({comp.tasks} instance{plural}'
+                  + "".join(f", with {p}" for p in comp.hosted) + ')."""', "",
                   f"    pe = {comp.pe!r}", "    plan_file = PLAN", "    outputs = ["]
         lines += [f"        Stream({list(s.fields)!r}, {s.id!r})," for s in comp.streams]
         lines += ["    ]"]

@@ -18,9 +18,19 @@ subscriptions (with groupings and parallelism) run it.
   sends a fields-grouped tuple to task index ``floorMod(31 + value, n)``
   (``Arrays.deepHashCode`` of the one-field list), so every key reaches the
   same instance as in every other d4p mapping.
+* Aggregates (:mod:`d4p.aggregate`): Storm has no combiner, so the partial
+  aggregate that the plan puts behind each PE feeding an aggregate runs in
+  that PE's component (*hosted*): task *k* runs instance *k* of the feeder
+  and of the partial, the units pass from one to the other as calls, and only
+  the partial states leave the task, on the stream ``<partial>.<port>``
+  (``count1.partial.output``), which the aggregate's own bolt (the final
+  merge) reads with a ``FIELDS`` grouping on the key. A partial is hosted
+  when its feeder's port feeds only partials; otherwise it is a bolt of its
+  own, fed by a ``SHUFFLE``.
 * End of stream: every component also declares the stream ``d4p.eos`` (field
-  ``source``: the sending instance's id in the plan). Every bolt subscribes to
-  the ``d4p.eos`` stream of each PE that feeds it with the ``ALL`` grouping.
+  ``source``: the plan's id of the instance the sending task runs; a hosted
+  partial's instance ends with it). Every bolt subscribes to the ``d4p.eos``
+  stream of each component that feeds it with the ``ALL`` grouping.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from d4p import UsageError
+from d4p.aggregate import PartialAggregatePE
 from d4p.grouping import ALL, GLOBAL, PAIR, SHUFFLE, GroupBy, stable_hash
 from d4p.plan import Plan
 
@@ -64,12 +75,14 @@ class KeyField:
 @dataclass(frozen=True)
 class Stream:
     """An output stream of a component: its Storm id, the PE port it carries
-    (``None`` for ``d4p.eos``), its fields and its group-by key fields."""
+    (``None`` for ``d4p.eos``), its fields, its group-by key fields and the PE
+    that writes it (``None``: the component's own PE; else a hosted partial)."""
 
     id: str
     port: str | None
     fields: tuple[str, ...]
     keys: tuple[KeyField, ...] = ()
+    pe: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,8 @@ class Component:
     inputs: tuple[Subscription, ...]
     results: tuple[str, ...]
     """Output ports of the PE that nothing in the workflow reads (its results)."""
+    hosted: tuple[str, ...] = ()
+    """Partial aggregates that run in this component's tasks (see the module notes)."""
 
     @property
     def tasks(self) -> int:
@@ -113,9 +128,11 @@ class Component:
                 return s
         raise KeyError(f"component {self.name!r} has no stream {stream_id!r}")
 
-    def streams_of(self, port: str) -> tuple[Stream, ...]:
-        """The streams that carry the units written on ``port``."""
-        return tuple(s for s in self.streams if s.port == port)
+    def streams_of(self, port: str, pe: str | None = None) -> tuple[Stream, ...]:
+        """The streams that carry the units written on ``port`` of ``pe`` (a
+        hosted partial's id; ``None`` or the component's PE: its own)."""
+        pe = None if pe == self.pe else pe
+        return tuple(s for s in self.streams if s.port == port and s.pe == pe)
 
 
 @dataclass(frozen=True)
@@ -149,13 +166,18 @@ def translate(plan: Plan) -> StormTopology:
     """The Storm topology that runs ``plan`` (a pure function of the plan, so
     that the exported topology and every component process agree on it)."""
     names = component_names(plan)
-    streams: dict[str, list[Stream]] = {}
+    host = hosts(plan)
+    streams: dict[str, list[Stream]] = {pe: [] for pe in plan.pes}
     inputs: dict[str, list[Subscription]] = {pe: [] for pe in plan.pes}
     feeders: dict[str, list[str]] = {pe: [] for pe in plan.pes}
     for pe_id, pe in plan.pes.items():
-        own: list[Stream] = []
+        runs_in = host.get(pe_id, pe_id)
+        own = streams[runs_in]
         for port in pe.outputconnections:
             routes = plan.routes_from.get((pe_id, port), ())
+            if routes and all(r.dst_pe in host for r in routes):
+                continue  # hosted partials read it in the same task
+            base = port if runs_in == pe_id else f"{names[pe_id]}.{port}"
             groups: list[tuple[str, list]] = []
             for route in routes:
                 for _, members in groups:
@@ -163,10 +185,11 @@ def translate(plan: Plan) -> StormTopology:
                         members.append(route)
                         break
                 else:
-                    stream_id = port if not groups else f"{port}~{route.dst_port}"
+                    stream_id = base if not groups else f"{base}~{route.dst_port}"
                     groups.append((stream_id, [route]))
+            writer = None if runs_in == pe_id else pe_id
             if not groups:
-                own.append(Stream(port, port, (UNIT,)))
+                own.append(Stream(base, port, (UNIT,), pe=writer))
             for stream_id, members in groups:
                 keys = []
                 for route in members:
@@ -179,22 +202,56 @@ def translate(plan: Plan) -> StormTopology:
                         keys.append(key)
                         fields = (key.name,)
                     inputs[route.dst_pe].append(
-                        Subscription(names[pe_id], stream_id, grouping, fields, route.dst_port))
-                    if pe_id not in feeders[route.dst_pe]:
-                        feeders[route.dst_pe].append(pe_id)
-                own.append(Stream(stream_id, port, (UNIT, *(k.name for k in keys)), tuple(keys)))
-        own.append(Stream(EOS_STREAM, None, (SOURCE,)))
-        streams[pe_id] = own
+                        Subscription(names[runs_in], stream_id, grouping, fields, route.dst_port))
+                    if runs_in not in feeders[route.dst_pe]:
+                        feeders[route.dst_pe].append(runs_in)
+                own.append(Stream(stream_id, port, (UNIT, *(k.name for k in keys)), tuple(keys),
+                                  writer))
+    for pe_id in plan.pes:
+        if pe_id not in host:
+            streams[pe_id].append(Stream(EOS_STREAM, None, (SOURCE,)))
     components = []
     for pe_id in sorted(plan.pes, key=lambda p: (p not in plan.inputs, list(plan.pes).index(p))):
+        if pe_id in host:
+            continue
         eos = [Subscription(names[src], EOS_STREAM, ALL_GROUPING) for src in feeders[pe_id]]
         components.append(Component(
             name=names[pe_id], pe=pe_id,
             kind="spout" if pe_id in plan.inputs else "bolt",
             iids=plan.by_pe[pe_id], streams=tuple(streams[pe_id]),
             inputs=tuple(inputs[pe_id] + eos),
-            results=tuple(plan.unconnected.get(pe_id, ()))))
+            results=tuple(plan.unconnected.get(pe_id, ())),
+            hosted=tuple(p for p, h in host.items() if h == pe_id)))
     return StormTopology(tuple(components))
+
+
+def hosts(plan: Plan) -> dict[str, str]:
+    """Partial aggregate → the PE whose component runs it: its one feeder,
+    with as many instances, when every route out of that feeder's port goes
+    to such partials (units then never leave the task as tuples)."""
+    candidates = {}
+    for pe_id, pe in plan.pes.items():
+        if not isinstance(pe, PartialAggregatePE):
+            continue
+        into = [r for r in plan.routes if r.dst_pe == pe_id]
+        if len(into) == 1 and len(plan.by_pe[into[0].src_pe]) == len(plan.by_pe[pe_id]) \
+                and not isinstance(plan.pes[into[0].src_pe], PartialAggregatePE):
+            candidates[pe_id] = into[0]
+    found = {}
+    for pe_id, route in candidates.items():
+        siblings = plan.routes_from.get((route.src_pe, route.src_port), ())
+        if all(r.dst_pe in candidates for r in siblings):
+            found[pe_id] = route.src_pe
+    return found
+
+
+def hosted_instances(plan: Plan) -> dict[int, int]:
+    """Instance of a hosted partial → the instance whose task runs it (the
+    one its task's ``d4p.eos`` tuple names)."""
+    found = {}
+    for partial, feeder in hosts(plan).items():
+        found.update(zip(plan.by_pe[partial], plan.by_pe[feeder], strict=True))
+    return found
 
 
 def component_names(plan: Plan) -> dict[str, str]:
