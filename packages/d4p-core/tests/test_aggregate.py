@@ -5,6 +5,7 @@ partial state stays within its bound, and simple and multi agree."""
 from __future__ import annotations
 
 import math
+import operator
 import re
 import statistics
 import subprocess
@@ -216,6 +217,25 @@ def test_a_failing_add_names_the_pe_the_key_and_the_unit(mapping):
     assert f"PE '{total.id}.partial'" in text
     assert "with data ('b', 'x')" in text
     assert "add of key 'b' failed: ValueError: not a number" in text
+
+
+def _bad_merge(a, b):
+    if b == 3:
+        raise ValueError("cannot merge 3")
+    return a + b
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_failing_merge_names_the_aggregate_the_key_and_the_partial_state(mapping):
+    """The final merge takes partial states a batch at a time: the error still
+    names the one that failed. partial_size=1: every new key flushes the
+    partial, so key 'a' arrives twice, as states 1 and then 3."""
+    total = aggregate.custom(int, operator.add, _bad_merge, by=0, value=1, name="total",
+                             partial_size=1)
+    text = _failing_run(mapping, [("a", 1), ("b", 2), ("a", 3)], total)
+    assert text.startswith(f"PE '{total.id}' (instance 0) failed on input 'partial' with "
+                           "data ('a', 3): AggregateError: merge of key 'a' failed: "
+                           "ValueError: cannot merge 3")
 
 
 @pytest.mark.parametrize("mapping", ["simple", "multi"])

@@ -270,3 +270,108 @@ def test_group_by_on_data_without_that_index_names_the_grouping():
         d4p.run(graph)
     text = str(info.value).splitlines()[0]
     assert "group_by(0)" in text and repr(total.id) in text and "'input'" in text
+
+
+class Batches(d4p.GenericPE):
+    """Sums what reaches port 'input' a list at a time (``batch_inputs``) and
+    records the length of every list; fails on the unit -1."""
+
+    batch_inputs = frozenset({"input"})
+    SIZES: list = []
+
+    def __init__(self):
+        super().__init__(numprocesses=1)
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.total = 0
+
+    def process(self, inputs):  # a monitored run's call per unit
+        self.SIZES.append(1)
+        self.total += inputs["input"]
+
+    def process_batch(self, port, units):
+        self.SIZES.append(len(units))
+        for unit in units:
+            if unit == -1:
+                raise d4p.pe.UnitFailed(unit, ValueError("no negatives"))
+            self.total += unit
+
+    def postprocess(self):
+        self.write("output", self.total)
+
+
+def _batches_graph(values):
+    graph = d4p.WorkflowGraph()
+
+    @d4p.producer
+    def numbers():
+        yield from values
+
+    sums = Batches()
+    graph.connect(numbers(), "output", sums, "input")
+    return graph, sums
+
+
+def test_a_pe_with_batch_inputs_gets_lists_from_its_feeder_in_the_same_process():
+    Batches.SIZES.clear()
+    graph, sums = _batches_graph(range(2500))
+    result = d4p.run(graph)
+    assert result[sums.id]["output"] == [sum(range(2500))]
+    assert Batches.SIZES == [1024, 1024, 452]  # FOLD_BATCH at a time, the rest at the end
+    assert result.summary.units[sums.id] == 2500
+
+
+def test_a_pe_with_batch_inputs_gets_a_transport_batch_in_one_call():
+    graph, sums = _batches_graph(range(100))
+    graph.partitions = [[pe for pe in graph.pes() if pe is not sums], [sums]]
+    plan = make_plan(graph, processes=2)
+    mail = Mailbox()
+    first = Executor(plan, 0, transport=mail, batch_size=30)
+    first.preprocess()
+    first.run_sources()
+    Batches.SIZES.clear()
+    second = Executor(plan, 1, transport=mail)
+    second.preprocess()
+    deliver(second, [m for _, m in mail.sent])
+    assert second.results[sums.id]["output"] == [sum(range(100))]
+    assert Batches.SIZES == [sum(len(u) for _, _, u in m.batches) for _, m in mail.sent
+                             if type(m) is Data]
+    assert len(Batches.SIZES) > 1 and second.counts()[sums.id] == 100
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_unit_failing_in_a_batch_is_named_with_the_pe_and_port(mapping):
+    graph, sums = _batches_graph([3, 4, -1, 5])
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph, mapping=mapping, processes=2)
+    err = info.value
+    assert (err.pe, err.instance, err.port, err.data) == (sums.id, 0, "input", "-1")
+    assert str(err).startswith(f"PE {sums.id!r} (instance 0) failed on input 'input' with data -1: "
+                               "ValueError: no negatives")
+
+
+def test_a_traced_executor_calls_process_per_unit():
+    """Tracing times single calls, so a monitored run does not batch."""
+    Batches.SIZES.clear()
+    graph, sums = _batches_graph(range(10))
+    executor = Executor(make_plan(graph, processes=1), 0, trace=True)
+    executor.preprocess()
+    executor.run_sources()
+    assert executor.results[sums.id]["output"] == [45]
+    assert Batches.SIZES == [1] * 10
+
+
+def test_the_default_process_batch_calls_process_per_unit_and_names_a_failing_unit():
+    class Half(d4p.IterativePE):
+        def _process(self, data):
+            return 10 // data
+
+    half = Half()
+    written = []
+    half._d4p_emit = {"output": written.append}
+    half.process_batch("input", [1, 2, 5])
+    assert written == [10, 5, 2]
+    with pytest.raises(d4p.pe.UnitFailed) as info:
+        half.process_batch("input", [10, 0, 1])
+    assert info.value.unit == 0 and isinstance(info.value.error, ZeroDivisionError)
+    assert written == [10, 5, 2, 1]

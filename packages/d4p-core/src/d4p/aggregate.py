@@ -54,12 +54,12 @@ from typing import Any
 from .errors import D4PError, UsageError
 from .graph import WorkflowGraph
 from .grouping import GLOBAL, group_by, normalise
-from .pe import GROUPING, GenericPE, IterativePE
+from .pe import GROUPING, GenericPE, IterativePE, UnitFailed
 
 __all__ = [
     "PARTIAL", "AggregateError", "AggregatePE", "Combiner", "PartialAggregatePE", "count",
     "custom", "distinct", "max", "mean", "min", "split_aggregates", "std", "sum", "top",
-    "Unfolded", "variance",
+    "variance",
 ]
 
 PARTIAL = "partial"
@@ -96,7 +96,11 @@ class Combiner:
 
 class AggregatePE(GenericPE):
     """A PE that aggregates its input with a :class:`Combiner`, globally or by
-    key. Make one with the functions of this module (:func:`count`, …)."""
+    key. Make one with the functions of this module (:func:`count`, …). It
+    merges the partial states it receives a batch at a time
+    (:meth:`process_batch`)."""
+
+    batch_inputs = frozenset({PARTIAL})
 
     def __init__(self, combiner: Combiner, by: Any = None, value: Any = None, *,
                  name: str = "aggregate", partial_size: int = PARTIAL_SIZE,
@@ -136,22 +140,37 @@ class AggregatePE(GenericPE):
         return PartialAggregatePE(self, numprocesses)
 
     def process(self, inputs):
-        c, states = self.combiner, self.states
         if PARTIAL in inputs:
-            if self.key is None:
-                key, state = None, inputs[PARTIAL]
-            else:
-                key, state = inputs[PARTIAL]
+            try:
+                self.process_batch(PARTIAL, (inputs[PARTIAL],))
+            except UnitFailed as exc:
+                raise exc.error from None
+            return
+        c, states = self.combiner, self.states
+        data = inputs["input"]
+        key = None if self.key is None else self.key(data)
+        old = states.get(key, _MISSING)
+        value = data if self.value is None else self.value(data)
+        states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old, value)
+
+    def process_batch(self, port: str, units: Sequence) -> None:
+        """Merge the partial states ``units`` (``(key, state)`` pairs when keyed)."""
+        if port != PARTIAL:
+            return super().process_batch(port, units)
+        states, merge, keyed = self.states, self.combiner.merge, self.key is not None
+        for unit in units:
+            try:
+                key, state = unit if keyed else (None, unit)
+            except Exception as exc:
+                raise UnitFailed(unit, exc) from None
             old = states.get(key, _MISSING)
-            states[key] = state if old is _MISSING else \
-                _guard(key, "merge", c.merge, old, state)
-        else:
-            data = inputs["input"]
-            key = None if self.key is None else self.key(data)
-            old = states.get(key, _MISSING)
-            value = data if self.value is None else self.value(data)
-            states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old,
-                                 value)
+            if old is _MISSING:
+                states[key] = state
+                continue
+            try:
+                states[key] = merge(old, state)
+            except Exception as exc:
+                raise UnitFailed(unit, _failed("merge", key, exc)) from exc
 
     def postprocess(self):
         c = self.combiner
@@ -169,8 +188,9 @@ class AggregatePE(GenericPE):
 class PartialAggregatePE(IterativePE):
     """Folds units into bounded partial states for an :class:`AggregatePE`;
     the plan places one behind each PE that feeds an aggregate. The executor
-    hands a partial in the process of its feeder lists of units
-    (:meth:`fold`), not one call per unit."""
+    hands it lists of units (:meth:`process_batch`), not one call per unit."""
+
+    batch_inputs = frozenset({"input"})
 
     def __init__(self, final: AggregatePE, numprocesses: int = 1) -> None:
         super().__init__()
@@ -189,13 +209,13 @@ class PartialAggregatePE(IterativePE):
 
     def _process(self, data):
         try:
-            self.fold((data,))
-        except Unfolded as exc:
+            self.process_batch("input", (data,))
+        except UnitFailed as exc:
             raise exc.error from None
 
-    def fold(self, units: Sequence) -> None:
+    def process_batch(self, port: str, units: Sequence) -> None:
         """Fold ``units`` in order, writing the states held whenever the bound
-        is reached. A unit that fails raises :class:`Unfolded` naming it."""
+        is reached. A unit that fails raises :class:`d4p.pe.UnitFailed` naming it."""
         states = self.states
         if self.counting and len(states) + len(units) < self.bound:
             try:
@@ -205,7 +225,7 @@ class PartialAggregatePE(IterativePE):
                     try:
                         self.key(data)
                     except Exception as exc:
-                        raise Unfolded(data, exc) from None
+                        raise UnitFailed(data, exc) from None
                 raise
         elif self.key is None:
             self._fold_global(units)
@@ -221,11 +241,11 @@ class PartialAggregatePE(IterativePE):
                 old = states.get(k, _MISSING)
                 v = each if each is not None else data if value is None else value(data)
             except Exception as exc:
-                raise Unfolded(data, exc) from None
+                raise UnitFailed(data, exc) from None
             try:
                 states[k] = add(create() if old is _MISSING else old, v)
             except Exception as exc:
-                raise Unfolded(data, _failed("add", k, exc)) from exc
+                raise UnitFailed(data, _failed("add", k, exc)) from exc
             if old is _MISSING and len(states) >= bound:
                 self.flush()
 
@@ -236,11 +256,11 @@ class PartialAggregatePE(IterativePE):
             try:
                 v = each if each is not None else data if value is None else value(data)
             except Exception as exc:
-                raise Unfolded(data, exc) from None
+                raise UnitFailed(data, exc) from None
             try:
                 state = add(self.create() if state is _MISSING else state, v)
             except Exception as exc:
-                raise Unfolded(data, _failed("add", None, exc)) from exc
+                raise UnitFailed(data, _failed("add", None, exc)) from exc
             self.folded += 1
             if self.folded >= bound:
                 states[None], state = state, _MISSING
@@ -263,16 +283,6 @@ class PartialAggregatePE(IterativePE):
 
     def postprocess(self):
         self.flush()
-
-
-class Unfolded(Exception):
-    """A unit that a partial aggregate could not fold: ``unit``, and ``error``
-    (what its key, value or add raised). The executor reports it as the
-    partial's failure on that unit."""
-
-    def __init__(self, unit: Any, error: BaseException) -> None:
-        super().__init__(unit, error)
-        self.unit, self.error = unit, error
 
 
 _MISSING = object()  # never leaves the process that compares with it

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import reprlib
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,14 +23,15 @@ from typing import Any
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, WorkflowFailed
 from .grouping import PAIR
-from .pe import ConsumerPE, GenericPE, IterativePE, StopSource
+from .pe import ConsumerPE, GenericPE, IterativePE, StopSource, UnitFailed
 from .plan import Plan, Route
 
 BETWEEN_WRITES = 0.001
 """Seconds between two calls of the driver's housekeeping during a source's writes."""
 
 FOLD_BATCH = 1024
-"""Units a partial aggregate in the process of its feeder is handed at once."""
+"""Units written in this process that a PE taking batches on the port
+(``pe.batch_inputs``, e.g. a partial aggregate) is handed at once."""
 
 BATCH_BYTES = 1 << 20
 """A batch for another worker holds about this many bytes at most: the
@@ -119,6 +119,8 @@ class Executor:
             self.local[inst.iid] = _Local(inst.iid, pe, len(plan.upstream[inst.iid]))
         self._receivers: dict[tuple[int, str], Callable[[Any], None]] = {}
         self._folds: dict[int, list[Callable[[], None]]] = {}  # iid → its fold_now()s
+        # (iid, port) → the call with a whole transport batch, for a PE's batch_inputs
+        self._batches: dict[tuple[int, str], Callable[[list], None]] = {}
         self._unfinished = len(self.local)
         if self.trace is not None:
             for loc in self.local.values():
@@ -138,6 +140,8 @@ class Executor:
         sample = loc.sample.call if loc.sample is not None else None
         for port in pe.inputconnections:
             self._receivers[(loc.iid, port)] = self._receiver(loc, port, sample)
+            if self.trace is None and port in pe.batch_inputs:
+                self._batches[(loc.iid, port)] = functools.partial(self._run_batch, loc, port)
 
     def _reach(self, iid: int) -> list[int]:
         """The local instances that the writes of local instance ``iid`` reach."""
@@ -169,9 +173,8 @@ class Executor:
 
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
-            loc = self.local[target]
-            if self.trace is None and _is_partial_aggregate(loc.pe):
-                return self._fold_later(loc, port)
+            if (target, port) in self._batches:
+                return self._fold_later(self.local[target], port)
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
         boxes = self._outbox.setdefault(proc, {})
@@ -218,30 +221,17 @@ class Executor:
         return send_later
 
     def _fold_later(self, loc: _Local, port: str) -> Callable[[Any], None]:
-        """Map-side combining: the units written to a partial aggregate in this
-        process are folded :data:`FOLD_BATCH` at a time (and all before its
-        end of stream), one call for many units."""
-        from .aggregate import Unfolded
-
+        """The units written in this process to a port of ``pe.batch_inputs``
+        (map-side combining: a partial aggregate behind its feeder) go to the
+        PE :data:`FOLD_BATCH` at a time (and all before its end of stream)."""
         units: list = []
-        fold = loc.pe.fold
+        run = self._batches[(loc.iid, port)]
 
         def fold_now():
-            if not units:
-                return
-            batch = units[:]
-            units.clear()
-            loc.calls += len(batch)
-            loc.busy = True
-            try:
-                fold(batch)
-            except _PASS:
-                raise
-            except Unfolded as exc:
-                raise _failure(loc, port, exc.unit, exc.error) from None
-            except Exception as exc:
-                raise _failure(loc, port, None, exc) from None
-            loc.busy = False
+            if units:
+                batch = units[:]
+                units.clear()
+                run(batch)
 
         append = units.append
 
@@ -252,6 +242,21 @@ class Executor:
 
         self._folds.setdefault(loc.iid, []).append(fold_now)
         return fold_later
+
+    @staticmethod
+    def _run_batch(loc: _Local, port: str, units: list) -> None:
+        """``process_batch`` of ``loc``'s PE with ``units`` of ``port``."""
+        loc.calls += len(units)
+        loc.busy = True
+        try:
+            loc.pe.process_batch(port, units)
+        except _PASS:
+            raise
+        except UnitFailed as exc:
+            raise _failure(loc, port, exc.unit, exc.error) from None
+        except Exception as exc:
+            raise _failure(loc, port, None, exc) from None
+        loc.busy = False
 
     def _emitter(self, loc: _Local, port: str) -> Callable[[Any], None]:
         routes = self.plan.routes_from.get((loc.pe_id, port), ())
@@ -435,7 +440,8 @@ class Executor:
         self._drain(release)
 
     def _drain(self, release: Callable[[int], None] | None) -> None:
-        arrived, local, receivers = self._arrived, self.local, self._receivers
+        arrived, local, receivers, batches = self._arrived, self.local, self._receivers, \
+            self._batches
         kept = []
         while arrived:
             part = arrived.popleft()
@@ -445,6 +451,8 @@ class Executor:
                 continue
             if port is None:
                 self.end_of_stream(units, iid)
+            elif (iid, port) in batches:
+                batches[(iid, port)](units)
             else:
                 receive = receivers[(iid, port)]
                 for data in units:
@@ -469,6 +477,9 @@ class Executor:
             for iid, _, units in batches:
                 self.trace.read(self._window(self.local[iid]), read_s * len(units) / total)
         for iid, port, units in batches:
+            if (iid, port) in self._batches:
+                self._batches[(iid, port)](units)
+                continue
             receive = receivers[(iid, port)]
             for data in units:
                 receive(data)
@@ -592,13 +603,6 @@ def _source_call(loc: _Local) -> Callable[[Any], None]:
 
 def _postprocess(pe: GenericPE) -> None:
     pe.postprocess()
-
-
-def _is_partial_aggregate(pe: GenericPE) -> bool:
-    """Whether ``pe`` is a partial aggregate: none exists unless :mod:`d4p.aggregate`
-    is loaded, which a run without aggregates then does without."""
-    aggregate = sys.modules.get("d4p.aggregate")
-    return aggregate is not None and isinstance(pe, aggregate.PartialAggregatePE)
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,

@@ -39,6 +39,17 @@ class StopSource(Exception):
     when its upstream PEs have ended)."""
 
 
+class UnitFailed(Exception):
+    """Raised by :meth:`GenericPE.process_batch` when one unit of the batch
+    fails: ``unit`` and ``error`` (what it raised). The executor reports it as
+    the PE's failure on that unit, so the error names it as a call per unit
+    would."""
+
+    def __init__(self, unit: Any, error: BaseException) -> None:
+        super().__init__(unit, error)
+        self.unit, self.error = unit, error
+
+
 class GenericPE:
     """Base class of every PE.
 
@@ -94,6 +105,28 @@ class GenericPE:
 
     def _process(self, data: Any) -> Any:
         return None
+
+    batch_inputs: frozenset[str] = frozenset()
+    """Input ports whose units this PE takes a list at a time: the executor
+    calls :meth:`process_batch` with the units of such a port, in their order
+    (the units of a transport batch; a writer in the same process: up to
+    ``d4p.executor.FOLD_BATCH`` units, all of them before ``postprocess``),
+    instead of :meth:`process` once per unit. For PEs whose state does not
+    depend on how units of different ports interleave, such as
+    :mod:`d4p.aggregate`'s. A monitored run calls :meth:`process` per unit
+    (its timing samples single calls)."""
+
+    def process_batch(self, port: str, units: list) -> None:
+        """Process ``units`` arriving on ``port`` (one of :attr:`batch_inputs`),
+        writing with :meth:`write`. A unit that fails raises
+        :class:`UnitFailed` naming it."""
+        for data in units:
+            try:
+                result = self.process({port: data})
+            except Exception as exc:
+                raise UnitFailed(data, exc) from None
+            for name, value in (result or {}).items():
+                self.write(name, value)
 
     def postprocess(self) -> None:
         self._postprocess()
