@@ -35,10 +35,13 @@ FAKE_SSH = """\
 # hydra runs: fake-ssh [ssh options] HOST COMMAND...; HOST becomes namespaces of this machine
 while [ $# -gt 0 ]; do case "$1" in -o|-p|-l|-i) shift 2;; -*) shift;; *) break;; esac; done
 shift
+# a private /tmp, with the folders of $D4P_TEST_KEEP (under /tmp: the shared folder, and the
+# code when it lives there) bound back from the real one
 exec unshare --mount --pid --fork --mount-proc sh -c '
-  exec 3<"$D4P_TEST_SHARED" && mount -t tmpfs tmpfs /tmp && mkdir -p "$D4P_TEST_SHARED" &&
-  mount --no-canonicalize --bind /proc/self/fd/3 "$D4P_TEST_SHARED" && exec 3<&- &&
-  exec sh -c "$0"' "$*"
+  mount --bind /tmp /mnt && mount -t tmpfs tmpfs /tmp &&
+  for keep in $(echo "$D4P_TEST_KEEP" | tr ":" " "); do
+    mkdir -p "$keep" && mount --bind "/mnt/${keep#/tmp/}" "$keep" || exit 1
+  done && umount -l /mnt && exec sh -c "$0"' "$*"
 """
 
 WHERE = """
@@ -97,7 +100,9 @@ def hosts(tmp_path, monkeypatch):
     fake.chmod(0o755)
     shared = tmp_path / "shared"
     shared.mkdir()
-    monkeypatch.setenv("D4P_TEST_SHARED", str(shared))
+    code = [Path(d4p.__file__).resolve().parents[4], Path(sys.prefix).resolve()]
+    keep = [shared.resolve(), *(p for p in code if p.is_relative_to("/tmp"))]
+    monkeypatch.setenv("D4P_TEST_KEEP", ":".join(map(str, keep)))
     # Only the network between hosts: UCX would otherwise try its shared-memory transports
     # between ranks of this one kernel, which reach a peer by its pid (wrong in another PID
     # namespace), and a rank on this host could not connect to the others.
