@@ -334,3 +334,53 @@ def test_an_instance_knows_how_many_instances_the_plan_made(mapping):
     alone.add(source)
     result = d4p.run(alone, {source: [{"input": k} for k in range(5)]}, mapping=mapping)
     assert result[source.id]["output"] == [(0, 1)]
+
+
+class _PidNumbers(d4p.ProducerPE):
+    """Writes (k, its pid) for k in 0..n-1."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def _process(self, inputs):
+        for k in range(self.n):
+            self.write("output", (k, os.getpid()))
+
+
+class _WaitsForTheOther(d4p.GenericPE):
+    """Shuffled over two instances, one in the producer's process: there each
+    call is long (2 ms) and, after the first, waits until the other instance
+    has got the unit written just before; writes (k, whether it came)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(numprocesses=2)
+        self._add_input("input")
+        self._add_output("output")
+        self.folder = folder
+        self.calls = 0
+
+    def process(self, inputs):
+        k, producer = inputs["input"]
+        marker = Path(self.folder, f"got-{k}")
+        if os.getpid() != producer:  # the other process
+            marker.touch()
+            return None
+        self.calls += 1
+        time.sleep(0.002)  # long calls (over 1 ms), shorter than the batches' latency (10 ms)
+        if self.calls == 1:
+            return None
+        deadline = time.monotonic() + 10  # hang guard: without the flush it never comes
+        before = Path(self.folder, f"got-{k - 1}")
+        while not before.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return {"output": (k, before.exists())}
+
+
+def test_units_for_another_worker_do_not_wait_for_a_long_local_call(tmp_path):
+    graph = d4p.WorkflowGraph()
+    waits = _WaitsForTheOther(str(tmp_path))
+    graph.connect(_PidNumbers(8), "output", waits, "input")
+    result = d4p.run(graph, mapping="multi", processes=2)
+    got = result[waits.id]["output"]
+    assert len(got) == 3 and all(came for _, came in got), got

@@ -33,6 +33,10 @@ FOLD_BATCH = 1024
 """Units written in this process that a PE taking batches on the port
 (``pe.batch_inputs``, e.g. a partial aggregate) is handed at once."""
 
+LONG_CALL = 0.001
+"""Seconds of a PE call after which units waiting for other workers go out
+before the next call of that PE (see ``Executor._others_first``)."""
+
 BATCH_BYTES = 1 << 20
 """A batch for another worker holds about this many bytes at most: the
 number of units per batch adapts to the sizes of the units sent so far."""
@@ -281,8 +285,31 @@ class Executor:
         if len(targets) == 1:
             return self._to(loc, route, targets[0])
         delivers = [self._to(loc, route, t) for t in targets]
+        local = [self._proc_of[t] == self.process for t in targets]
+        if any(local) and not all(local):  # units for other workers must not wait for ours
+            delivers = [self._others_first(d) if here else d
+                        for d, here in zip(delivers, local, strict=True)]
         return route.rule.router(delivers, loc.index,
                                  f"PE {route.dst_pe!r} input {route.dst_port!r}")
+
+    def _others_first(self, deliver: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``deliver`` (a call of a PE in this process, fed by the same router as
+        instances in other processes) when its calls are long (over
+        :data:`LONG_CALL`) hands the units waiting for other workers to the
+        transport first: they would otherwise wait in their batch for the call,
+        and the other workers for them."""
+        clock = time.monotonic
+        long = False
+
+        def others_first(data):
+            nonlocal long
+            if long:
+                self.flush()
+            start = clock()
+            deliver(data)
+            long = clock() - start > LONG_CALL
+
+        return others_first
 
     def _receiver(self, loc: _Local, port: str, sample) -> Callable[[Any], None]:
         """The function that runs ``loc``'s PE on a unit arriving at ``port``; the
