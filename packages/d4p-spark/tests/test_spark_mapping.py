@@ -158,8 +158,9 @@ def test_a_pe_that_cannot_be_shipped_is_named():
     graph = d4p.WorkflowGraph()
     source, bad = _numbers(2), HoldsALock()
     graph.connect(source, "output", bad, "input")
-    with pytest.raises(d4p.GraphError, match=f"PE '{bad.id}' cannot be sent to the Spark "
-                       r"workers \(TypeError: cannot pickle '_thread.lock' object\); create"):
+    with pytest.raises(d4p.UsageError, match=f"PE '{bad.id}' attribute 'lock' \\(lock\\) cannot "
+                       r"be sent to another process \(TypeError: cannot pickle '_thread.lock' "
+                       r"object\); create open files"):
         d4p.run(graph, {source: 1}, mapping="spark")
 
 

@@ -113,6 +113,7 @@ def test_cli_exports_a_workflow_file_with_its_source(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "topology 'labels': 1 spout, 1 bolt, 2 tasks" in done.stderr
     assert "sparse run -n labels" in done.stderr
+    assert "write files" not in done.stderr
     src = tmp_path / "out" / "src"
     assert (src / "d4p_workflow_labels.py").read_text() == WORKFLOW
     components = (src / "labels_d4p.py").read_text()
@@ -121,6 +122,17 @@ def test_cli_exports_a_workflow_file_with_its_source(tmp_path):
     topology = (tmp_path / "out" / "topologies" / "labels.py").read_text()
     assert "label1 = Label1.spec(" in topology
     assert "count0['output']: Grouping.SHUFFLE," in topology
+
+
+def test_export_warns_of_pes_that_write_files(tmp_path):
+    wf = tmp_path / "logged.py"
+    wf.write_text(WORKFLOW.replace('return f"n{data}"', 'open("seen.log", "a").write("x")\n'
+                                   '        return f"n{data}"'))
+    done = d4p_command("storm", "export", str(wf), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert ("d4p: warning: PEs write files (PE 'Label1': open(..., 'a') in _process()); "
+            "on a Storm cluster they run on other machines") in done.stderr
+    assert (tmp_path / "out" / "src" / "d4p_workflow_logged.py").is_file()
 
 
 def test_cli_exports_a_registered_workflow_with_parameters_and_inputs(tmp_path):

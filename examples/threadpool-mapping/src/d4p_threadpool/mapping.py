@@ -1,36 +1,23 @@
-"""The ``threadpool`` mapping: each worker of the plan runs in a thread of
-the calling process; the threads exchange messages through queues.
-
-An example of a third-party mapping: it uses only the core's public API
-(:class:`d4p.Mapping`, :mod:`d4p.driver`, :class:`d4p.executor.Executor`)
-and supplies nothing but the transport, a queue per thread. Core's driver
-does the rest: instances, routing, batching, end of stream, errors and
-timing events. Threads share the GIL, so this gains speed only where PEs
-release it (NumPy, I/O); data units are passed by reference, never copied.
-"""
+"""The ``threadpool`` mapping: each worker of the plan runs in a thread of the
+calling process, with a queue as its inbox. An example of a third-party
+mapping: it uses only :mod:`d4p.mapping` and supplies only the transport;
+core's driver does the rest. Threads share the GIL, so this gains speed only
+where PEs release it (NumPy, I/O); data units are passed by reference."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
 
 import d4p
-
-if TYPE_CHECKING:
-    from d4p.driver import Control
-    from d4p.executor import Executor
-    from d4p.plan import Plan
+from d4p.mapping import Transport
 
 
-class QueueTransport:
+class QueueTransport(Transport):
     """A queue per worker; ``send`` never blocks, so nothing waits on anything."""
 
-    def __init__(self, queues: list[queue.SimpleQueue], me: int, control: Control) -> None:
+    def __init__(self, queues: list[queue.SimpleQueue], me: int, control) -> None:
         self.queues, self.inbox, self.control = queues, queues[me], control
-
-    def start(self, absorb) -> None:
-        pass
 
     def send(self, worker: int, message) -> None:
         self.control.check()  # another thread failed: end here
@@ -45,73 +32,47 @@ class QueueTransport:
             got.append((self.inbox.get(), 0))
         return got
 
-    def release(self, nbytes: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
 
 class ThreadPoolMapping(d4p.Mapping):
     """Runs each worker of the plan in a thread; queues carry the messages."""
 
     name = "threadpool"
     description = "each process of the plan in a thread, queues between threads (example plugin)"
-    options = (d4p.Option("batch_size", 256, "data units per message between threads", int,
-                          min=1),)
+    options = (d4p.Option("batch_size", 256, "data units per message", int, min=1),)
     default_processes = 2
 
-    def run(self, plan: Plan, options: dict[str, Any]) -> d4p.Outcome:
-        # imported here, not at the top: d4p imports this module whenever it lists mappings
-        from d4p.driver import Control, drive
-        from d4p.executor import Executor
+    def run(self, plan, options):
+        from d4p.mapping import Control, Executor, Gather, drive  # loaded when a run needs them
 
-        control, trace = Control(), options.get("tracer") is not None
+        control, gather = Control(), Gather(options["progress"], options["tracer"])
         queues = [queue.SimpleQueue() for _ in range(plan.processes)]
         executors = [Executor(plan, k, transport=QueueTransport(queues, k, control),
-                              batch_size=options["batch_size"], trace=trace)
+                              batch_size=options["batch_size"], trace=gather.listening)
                      for k in range(plan.processes)]
-        errors: list[BaseException] = []
 
         def work(executor: Executor) -> None:
             try:
                 drive(executor, executor.transport, control=control)
             except d4p.errors.Aborted:
                 pass
-            except BaseException as exc:  # handed to the calling thread, which raises it
-                errors.append(exc)
+            except BaseException as exc:  # the calling thread raises it
+                gather.fail(exc)
                 control.abort("a worker failed")
 
         threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in executors]
+        for thread in threads:
+            thread.start()
         try:
-            for thread in threads:
-                thread.start()
             for thread in threads:
                 while thread.is_alive():
                     thread.join(0.5)
-                    if options.get("progress") is not None:
-                        options["progress"](_counts(executors))
+                    for k, executor in enumerate(executors):
+                        gather.report(k, executor.counts())
         finally:
             control.abort("the run ended")
-            if trace:
-                for executor in executors:
-                    options["tracer"].record(executor.take_events(final=True))
-        if errors:
-            raise errors[0]
-        results: dict[str, dict[str, list]] = {}
-        for executor in executors:
-            for pe, ports in executor.results.items():
-                for port, units in ports.items():
-                    results.setdefault(pe, {}).setdefault(port, []).extend(units)
-        return d4p.Outcome(results, _counts(executors))
-
-
-def _counts(executors: list[Executor]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for executor in executors:
-        for pe, n in executor.counts().items():
-            counts[pe] = counts.get(pe, 0) + n
-    return counts
+            for k, executor in enumerate(executors):
+                gather.add(k, executor.results, executor.counts(), executor.take_events(True))
+        return gather.outcome()
 
 
 @d4p.hookimpl

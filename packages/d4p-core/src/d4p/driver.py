@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from .errors import Aborted
 
@@ -94,8 +94,9 @@ class Control:
             raise Aborted(f"the run was aborted ({self.abort_reason})")
 
 
-class Transport(Protocol):
-    """What a mapping gives :func:`drive` to reach the other workers.
+class Transport:
+    """What a mapping gives :func:`drive` to reach the other workers: a
+    subclass overrides what it needs (a worker that only sends, ``send``).
 
     ``send`` may block for backpressure; while it waits it must keep taking
     incoming messages and hand them to the ``absorb`` callable it was given
@@ -106,14 +107,19 @@ class Transport(Protocol):
     received bytes have been processed (a transport that bounds what it
     buffers counts with it; ``receive`` reports each message's bytes)."""
 
-    def start(self, absorb: Callable[[], None]) -> None: ...
+    def start(self, absorb: Callable[[], None]) -> None:
+        """Called once, before anything is sent."""
 
     def send(self, worker: int, message: Message) -> int | None:
         """Deliver ``message``; returns its size in bytes when known."""
+        raise NotImplementedError(f"{type(self).__name__} cannot send to worker {worker}")
 
-    def receive(self, timeout: float | None) -> list[tuple[Message, int]]: ...
+    def receive(self, timeout: float | None) -> list[tuple[Message, int]]:
+        """``(message, bytes)`` for what has arrived (nothing, by default)."""
+        return []
 
-    def release(self, nbytes: int) -> None: ...
+    def release(self, nbytes: int) -> None:
+        """``nbytes`` of received messages have been processed."""
 
     def close(self) -> None:
         """Everything sent has been handed over (called once, at the end)."""

@@ -32,7 +32,8 @@ and in its ``pyproject.toml``: ``[project.entry-points.d4p] sequential = "my_mod
 ``examples/threadpool-mapping`` is a complete one with a transport (a queue
 per thread). A plan for one process per instance: ``plan.with_processes(lambda
 i: i.iid)``. To start a fresh interpreter, ship the plan with
-:func:`d4p.shipping.dumps`.
+:func:`d4p.shipping.dumps`; a mapping whose workers run on other machines
+warns of PEs that write files there with :func:`d4p.shipping.warn_file_writers`.
 
 A mapping whose workers are processes of their own collects what they report
 with :class:`Gather` and names a worker that died with :func:`worker_died`;

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import os
 import pickle
 import subprocess
 import sys
+import textwrap
 import threading
+import warnings
 from collections.abc import Sequence
 from importlib.machinery import PathFinder
 from types import ModuleType
@@ -52,7 +55,9 @@ def dumps(obj: Any, *, pes: dict | None = None,
     try:
         return cloudpickle.dumps(obj, protocol=5)
     except Exception as exc:
-        raise _cannot_travel(pes if pes is not None else getattr(obj, "pes", {}), exc) from None
+        raise travel_error(pes if pes is not None else getattr(obj, "pes", {}), exc) or UsageError(
+            f"the workflow's inputs cannot be sent to another process ({_reason(exc)}); give "
+            "inputs that pickle (numbers, strings, lists, dicts, NumPy arrays)") from None
     finally:
         for module in modules:
             cloudpickle.unregister_pickle_by_value(module)
@@ -89,6 +94,17 @@ def local_modules(path: Sequence[str] | None = None) -> list[ModuleType]:
         if not _importable(top, os.path.abspath(top_file) if top_file else None, path):
             found.append(module)
     return found
+
+
+def source_of(module: ModuleType) -> str | None:
+    """What to copy to ship ``module`` as files: the file of its top-level
+    module, or that package's folder (``None`` when it has no file)."""
+    top = sys.modules.get(module.__name__.partition(".")[0])
+    origin = getattr(top, "__file__", None)
+    if origin is None:
+        return None
+    origin = os.path.abspath(origin)
+    return os.path.dirname(origin) if os.path.basename(origin) == "__init__.py" else origin
 
 
 def _is_d4p(top: str) -> bool:
@@ -141,8 +157,10 @@ def _refuse_handles(pes: dict) -> None:
                                  f"cannot be sent to another process; {_FIX}")
 
 
-def _cannot_travel(pes: dict, exc: Exception) -> UsageError:
-    """The clearest error for what failed to pickle: the PE and its attribute."""
+def travel_error(pes: dict, exc: Exception) -> UsageError | None:
+    """The clearest error for ``exc``, raised by pickling a plan or task: the
+    PE and attribute that cannot be pickled, or ``None`` when every PE of
+    ``pes`` (PE id → PE) can be."""
     import cloudpickle
 
     for pe_id, pe in pes.items():
@@ -160,10 +178,80 @@ def _cannot_travel(pes: dict, exc: Exception) -> UsageError:
         except Exception as err:
             return UsageError(f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another "
                               f"process ({_reason(err)}); {_FIX}")
-    return UsageError(f"the workflow's inputs cannot be sent to another process "
-                      f"({_reason(exc)}); give inputs that pickle (numbers, strings, lists, "
-                      "dicts, NumPy arrays)")
+    return None
 
 
 def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+
+
+# -- code that writes files ---------------------------------------------------------------
+
+
+class LocalFilesWarning(UserWarning):
+    """PEs write files, which on other machines land on those machines' disks."""
+
+
+_WRITERS = {
+    "write_text", "write_bytes", "to_csv", "to_parquet", "to_hdf", "to_netcdf", "to_excel",
+    "to_feather", "savefig", "savetxt", "savez", "savez_compressed", "tofile", "copyfile",
+    "copy", "copy2", "copytree", "move", "makedirs", "mkdir",
+}
+"""Calls that write files, besides ``open`` with a writing mode (those of
+``shutil`` only when called as ``shutil.copy(...)``)."""
+_SHUTIL = {"copy", "copy2", "copytree", "move"}
+
+
+def file_writers(plan) -> dict[str, list[str]]:
+    """PE id → the file-writing calls in its code (``open(..., 'w')`` in
+    ``_process``, ``np.savez`` in ``postprocess``…), found by reading the
+    source of its methods and functions (not d4p's own classes)."""
+    found: dict[str, list[str]] = {}
+    for pe_id, pe in plan.pes.items():
+        if pe_id in plan.hidden:
+            continue
+        funcs = [getattr(v, "__func__", v) for k in type(pe).__mro__
+                 if k.__module__.split(".")[0] not in ("d4p", "builtins")
+                 for v in vars(k).values()]  # methods, static and class methods
+        funcs += list(vars(pe).values())  # functions given to d4p.iterative & co
+        calls = [f"{call} in {f.__name__}()" for f in funcs if inspect.isfunction(f)
+                 for call in _writes_in(f)]
+        if calls:
+            found[pe_id] = list(dict.fromkeys(calls))
+    return found
+
+
+def warn_file_writers(plan, where: str) -> None:
+    """A :class:`LocalFilesWarning` naming the PEs that write files, which run
+    ``where`` (``"on master spark://h:7077"``)."""
+    writes = file_writers(plan)
+    if writes:
+        named = "; ".join(f"PE {pe!r}: {', '.join(calls[:3])}" for pe, calls in writes.items())
+        warnings.warn(f"PEs write files ({named}); {where} they run on other machines, so the "
+                      "files land on those machines' disks (relative paths in their working "
+                      "folders), not on this one: write to a shared file system or object "
+                      "storage, or make the data an output of the workflow",
+                      LocalFilesWarning, stacklevel=3)
+
+
+def _writes_in(func) -> list[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func
+        name = getattr(called, "id", None) or getattr(called, "attr", None)
+        if name == "open":
+            mode = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "mode"), None)
+            if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and \
+                    set(mode.value) & set("wax+"):
+                calls.append(f"open(..., {mode.value!r})")
+        elif name in _WRITERS and (name not in _SHUTIL or ast.unparse(called).startswith(
+                "shutil.")):
+            calls.append(f"{ast.unparse(called)}(...)")
+    return calls

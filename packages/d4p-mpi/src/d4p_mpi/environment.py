@@ -30,33 +30,26 @@ def under_mpiexec() -> bool:
 def world_size() -> int | None:
     """The number of ranks ``mpiexec`` started, from its environment (``None``
     outside ``mpiexec``); read without initialising MPI."""
-    for var in _SIZE_VARIABLES:
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
+    return _number(_SIZE_VARIABLES) or None
 
 
 def env_rank() -> int:
     """This process's rank according to the process manager (0 if unknown)."""
-    for var in _RANK_VARIABLES:
-        value = os.environ.get(var, "")
-        if value.isdigit():
-            return int(value)
-    return 0
+    return _number(_RANK_VARIABLES) or 0
+
+
+def _number(variables: tuple[str, ...]) -> int | None:
+    found = [os.environ[v] for v in variables if os.environ.get(v, "").isdigit()]
+    return int(found[0]) if found else None
 
 
 def rank_environment(mpiexec_option: str = "") -> dict[str, str]:
     """The environment of the ranks that :mod:`d4p_mpi.launch` starts: this
-    process's, plus ``UCX_MEM_EVENTS=no`` when every rank runs on this machine.
-
-    UCX, one of the network modules of the mpich wheel, patches the C
-    library's memory functions as soon as it is loaded, which costs each rank
-    about 40 ms of CPU; the hooks keep UCX's cache of memory registered with
-    RDMA networks right, and ranks of one machine talk through MPICH's shared
-    memory instead. So the hooks stay on when ranks may go elsewhere (an
-    ``mpiexec`` option, a batch system's job, a hydra host list) and whenever
-    the user set any ``UCX_MEM_*`` variable."""
+    process's, plus ``UCX_MEM_EVENTS=no`` when every rank runs on this machine
+    and the user set no ``UCX_MEM_*`` variable. (UCX, a network module of the
+    mpich wheel, hooks the C library's memory functions for RDMA networks,
+    which costs each rank ~40 ms of CPU; ranks of one machine talk through
+    shared memory instead.)"""
     env = dict(os.environ)
     local = not mpiexec_option and not any(v in env for v in _CLUSTER_VARIABLES)
     if local and not any(name.startswith("UCX_MEM_") for name in env):
@@ -80,7 +73,8 @@ def other_hosts(mpiexec_option: str = "") -> list[str]:
     if mpiexec_option:
         import shlex  # here: d4p imports this module whenever it lists mappings
 
-        words = shlex.split(mpiexec_option)[1:]
+        words = [part for word in shlex.split(mpiexec_option)[1:]  # --host=a,b: two words
+                 for part in (word.split("=", 1) if word.startswith("-") else [word])]
     lists = [os.environ["HYDRA_HOSTS"]] if os.environ.get("HYDRA_HOSTS") else []
     files = [os.environ["HYDRA_HOST_FILE"]] if os.environ.get("HYDRA_HOST_FILE") else []
     for flag, value in zip(words, words[1:], strict=False):
@@ -88,12 +82,6 @@ def other_hosts(mpiexec_option: str = "") -> list[str]:
             lists.append(value)
         elif flag in _HOST_FILE_FLAGS:
             files.append(value)
-    for flag in words:  # --hostfile=PATH, --host=a,b
-        name, eq, value = flag.partition("=")
-        if eq and name in _HOST_FILE_FLAGS:
-            files.append(value)
-        elif eq and name in _HOST_LIST_FLAGS:
-            lists.append(value)
     hosts, unread = [h for text in lists for h in text.split(",")], []
     for path in files:
         try:

@@ -1,18 +1,15 @@
 """The launching side: a plain Python process runs a plan on MPI by starting
 ``mpiexec -n P python -m d4p_mpi.worker RUNDIR PID`` and reading back what
-rank 0 wrote.
+rank 0 wrote to the run folder (:class:`d4p.mapping.RunFolder`: plan,
+result, failures, progress, mpiexec's stderr; removed afterwards). It is in
+the temporary folder, unless mpiexec may start ranks on other hosts: then a
+hidden folder in the current folder (on a cluster, one every node sees), or
+in the ``run_folder`` option's folder.
 
-Everything lives in a run folder (:class:`d4p.mapping.RunFolder`: plan,
-result, failures, progress, mpiexec's stderr) removed afterwards. It is in
-the temporary folder, unless mpiexec may start ranks on other hosts: then it
-is a hidden folder in the current folder (on a cluster, a file system every
-node sees), or in the ``run_folder`` option's folder.
-``mpiexec`` runs as a :class:`d4p.mapping.Child`, ended on timeout, on
-Ctrl-C, on any error and when the launching process dies, and ends every
-rank on every host; ranks also end by themselves when the run folder goes
-away, or the launching process when they run on its host. No rank outlives
-the call. A rank that dies is named with its PEs: each rank is supervised,
-so it is known even though mpiexec then ends them all.
+``mpiexec`` runs as a :class:`d4p.mapping.Child`, ended on timeout, Ctrl-C,
+any error and the launcher's death, and ends every rank on every host; ranks
+also end when the run folder goes, or the launcher on their host. A rank
+that dies is named with its PEs (each rank is supervised).
 """
 
 from __future__ import annotations

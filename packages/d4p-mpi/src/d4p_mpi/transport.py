@@ -23,6 +23,7 @@ import time
 from collections import deque
 
 from d4p import WorkflowFailed, codec
+from d4p.mapping import Transport
 
 from .environment import load_mpi
 
@@ -51,7 +52,7 @@ class TimedOut(WorkflowFailed):
     """The run exceeded its ``timeout``."""
 
 
-class MPITransport:
+class MPITransport(Transport):
     """The driver's :class:`~d4p.driver.Transport` over an MPI communicator.
 
     ``window`` bounds the messages in flight to each destination, ``budget``
@@ -214,18 +215,26 @@ class MPITransport:
 
     # -- waiting ------------------------------------------------------------------
     def _pause(self, ready) -> None:
-        """Receive and poll until ``ready()``, politely."""
-        spins = 0
-        pause = FIRST_PAUSE
-        while True:
+        """Receive and poll until ``ready()``."""
+        def step() -> bool:
             self.take_incoming()
-            if ready():
-                return
-            spins += 1
-            if spins > SPINS:
-                time.sleep(pause)
-                pause = min(pause * 2, LONGEST_PAUSE)
-                if self.deadline is not None and time.monotonic() > self.deadline:
-                    raise TimedOut("the mpi run exceeded its timeout while waiting for other "
-                                   "ranks; raise the 'timeout' option or look for a PE that "
-                                   "never finishes")
+            return ready()
+
+        poll(step, self.deadline)
+
+
+def poll(ready, deadline: float | None = None) -> None:
+    """Call ``ready()`` until it is true, sleeping between calls after the
+    first :data:`SPINS` (MPI's own waits spin, and a rank that spins takes the
+    CPU from ranks still starting up or busy); past ``deadline``, raise
+    :class:`TimedOut`."""
+    spins, pause = 0, FIRST_PAUSE
+    while not ready():
+        spins += 1
+        if spins > SPINS:
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimedOut("the mpi run exceeded its timeout while waiting for other "
+                               "ranks; raise the 'timeout' option or look for a PE that "
+                               "never finishes")

@@ -1,14 +1,13 @@
 """A rank started by the launcher: ``python -m d4p_mpi.worker RUNDIR PARENT_PID``.
 
 Its run folder (:class:`d4p.mapping.RunFolder`) holds the plan; rank 0
-writes ``result.pkl`` there (results, counts, tracing events and the seconds
-the enactment took once every rank was ready), every rank its progress when
-the caller follows it, a failure, and how its process ended when it died
-(the rank runs :func:`~d4p.mapping.supervise`\\ d). A failure ends every rank at
-once with ``MPI_Abort``. A rank whose run folder has gone away exits by
-itself, as does a rank on the launcher's host whose launcher has, so no rank
-outlives its run. A rank on a host that does not see the run folder says so
-and exits.
+writes ``result.pkl`` there (results, counts, tracing events, the seconds
+of the enactment once every rank was ready), every rank its progress when
+followed, a failure, and how its process ended (each rank runs under
+:func:`~d4p.mapping.supervise`). A failure ends every rank with
+``MPI_Abort``. A rank ends by itself when the run folder goes, or on the
+launcher's host when the launcher does; on a host that does not see the
+folder, it says so and exits.
 """
 
 from __future__ import annotations
@@ -22,15 +21,6 @@ from d4p.mapping import Control, RunFolder, supervise, whole_lines
 from .environment import env_rank
 
 ABORT_CODE = 17
-
-
-def _wait_politely(request) -> None:
-    """Wait for ``request``, sleeping between tests: MPI's own waits spin, and
-    a rank that spins takes the CPU from ranks still starting up."""
-    pause = 20e-6
-    while not request.Test():
-        time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         rank = comm.Get_rank()
         folder.started(rank)
         from .rank import run_rank
+        from .transport import poll
 
         plan, options = folder.read_plan()
         control.max_units = options.get("max_units")
-        _wait_politely(comm.Ibarrier())  # every rank is ready: the enactment starts now
+        poll(comm.Ibarrier().Test)  # every rank is ready: the enactment starts now
         start = time.perf_counter()
         done = run_rank(comm.Dup(), plan, control=control, batch_size=options["batch_size"],
                         queue_size=options["queue_size"], buffer_mb=options["buffer_mb"],

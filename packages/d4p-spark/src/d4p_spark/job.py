@@ -8,8 +8,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from d4p import D4PError, GraphError, Outcome, WorkflowFailed
-from d4p.mapping import Gather, Plan
+from d4p import D4PError, Outcome, WorkflowFailed, shipping
+from d4p.mapping import Gather
 
 from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs
@@ -190,12 +190,9 @@ class Run:
         """A Spark failure as a d4p error: the Python traceback, not the Java one."""
         text = str(exc)
         if isinstance(exc, pickle.PicklingError) or "could not serialize" in text.lower():
-            culprit = _unpicklable(self.layout.plan)
-            if culprit is not None:
-                pe, reason = culprit
-                return GraphError(f"PE {pe!r} cannot be sent to the Spark workers ({reason}); "
-                                  "create resources such as open files, locks or connections "
-                                  "in preprocess()")
+            error = shipping.travel_error(self.layout.plan.pes, exc)
+            if error is not None:
+                return error
         pes = self._job_pes(number)
         traceback = _python_traceback(text)
         if "exited unexpectedly" in text:
@@ -239,14 +236,3 @@ def _spark_reason(text: str) -> str:
     line = found[1] if found else next((t for t in text.splitlines() if t.strip()), "")
     line = re.sub(r"^([\w$]+\.)+[\w$]+(Exception|Error): ", "", line.strip())
     return line.split(". Consider setting")[0].rstrip(" :")[:300] or "unknown error"
-
-
-def _unpicklable(plan: Plan) -> tuple[str, str] | None:
-    from pyspark import cloudpickle
-
-    for pe_id, pe in plan.pes.items():
-        try:
-            cloudpickle.dumps(pe)
-        except Exception as exc:
-            return pe_id, f"{type(exc).__name__}: {exc}"
-    return None

@@ -1,38 +1,12 @@
 """The ``spark`` mapping: a d4p plan as a chain of Spark RDD stages.
 
-Each stage (a PE and the PEs fused to it, see :mod:`d4p_spark.stages`) is a
-``mapPartitionsWithIndex`` over one partition per instance, running the PE
-life cycle through the d4p executor (:mod:`d4p_spark.task`). Sources are
-``parallelize`` of their input items in one partition. What a stage sends to a
-later stage is a record tagged with the target instance; the later stage's
-input is the union of those records from its upstream stages, partitioned by
-the target's instance index (``partitionBy``; no shuffle at all when one
-partition feeds one), which reproduces shuffle, group-by, 'all' and 'global'
-exactly as the plan routes them.
-
-An input with the 'all' grouping and several instances gets its units from a
-Spark broadcast instead (``all_grouping="broadcast"``, the default): the
-stages feeding it send one copy, which the driver collects and broadcasts
-once, rather than one copy per instance through a shuffle (see
-:mod:`d4p_spark.stages`).
-
-A keyed aggregate (:mod:`d4p.aggregate`) reads the partial states that the
-plan's partial aggregates send it through ``reduceByKey`` instead of
-``partitionBy`` (see :mod:`d4p_spark.combine`): Spark merges them before and
-after its shuffle, and the aggregate gets one state per key.
-
-On a local master, a last stage of one instance that reads from one other,
-parallel stage (a 'global' collector, say) runs in the driver (``final_pe="driver"``,
-the default), like the end of a Spark action: its input is collected with the
-job that computes the stage before it, which saves a Spark stage and its
-tasks. Its PEs run exactly as in a task: same executor, errors and summary.
-
-A chain of stages runs as one Spark job (each stage passes the summaries of
-its upstream stages on, so one ``collect`` of the last stage's summaries
-gathers them all). A stage that several stages read, or that feeds a
-broadcast, is computed by a job of its own first (persisted when a later
-stage reads it through a shuffle), so no PE runs twice; stages that end the
-workflow are collected at the same time.
+How a plan becomes Spark jobs is told in the package README ("How a workflow
+becomes Spark jobs"). In short: :mod:`~d4p_spark.stages` cuts the plan into
+stages (a PE and the PEs fused to it), :mod:`~d4p_spark.job` makes an RDD of
+each stage, partitioned by target instance (``reduceByKey`` for keyed
+aggregates, :mod:`~d4p_spark.combine`; a broadcast for 'all' inputs) and
+runs the Spark jobs, and :mod:`~d4p_spark.task` runs one partition of a
+stage through the d4p executor.
 """
 
 from __future__ import annotations
@@ -77,7 +51,9 @@ class SparkMapping(Mapping):
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
         batch_size = options.get("batch_size", 1024)
-        from . import cluster, session, shipping  # Spark's modules, only when a run needs them
+        from d4p.shipping import warn_file_writers
+
+        from . import session, shipping  # Spark's modules, only when a run needs them
         from .job import Run
         from .stages import layout
 
@@ -85,7 +61,7 @@ class SparkMapping(Mapping):
         sc = session.get_context(options.get("master"), options.get("conf"))
         shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
         if not session.is_local(sc.master):
-            cluster.warn_local_files(plan, sc.master)
+            warn_file_writers(plan, f"on master {sc.master}")
         return Run(sc, layout(plan), batch_size, options.get("progress"),
                    options.get("tracer"),
                    broadcast=options.get("all_grouping", "broadcast") == "broadcast",

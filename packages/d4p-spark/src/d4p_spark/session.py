@@ -127,17 +127,24 @@ def get_context(master: str | None = None, conf=None):
         for key, value in {**_DEFAULTS, **settings}.items():
             spark_conf.set(key, value)
         if "spark.driver.extraJavaOptions" not in settings and "spark.log.level" not in settings:
-            spark_conf.set("spark.driver.extraJavaOptions",
-                           f"-Dlog4j2.configurationFile={_log_config()}")
+            log4j = resources.files("d4p_spark") / "data" / "log4j2.properties"
+            spark_conf.set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j}")
         global _launched
         _launched = _launched or SparkContext._gateway is None
+        before = os.environ.get("PYSPARK_PYTHON")
+        if python:
+            os.environ["PYSPARK_PYTHON"] = python  # PySpark reads it here, once
         try:
-            with _environment("PYSPARK_PYTHON", python):  # PySpark reads it here, once
-                sc = SparkContext(conf=spark_conf)
+            sc = SparkContext(conf=spark_conf)
         except Exception as exc:
-            raise UsageError(f"Spark did not start for master {master!r}: "
-                             f"{_first_line(exc)}; check the master URL and the 'conf' "
-                             "settings") from None
+            said = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise UsageError(f"Spark did not start for master {master!r}: {said[0]}; check the "
+                             "master URL and the 'conf' settings") from None
+        finally:
+            if before is None:
+                os.environ.pop("PYSPARK_PYTHON", None)
+            else:
+                os.environ["PYSPARK_PYTHON"] = before
         if "spark.log.level" not in settings:
             sc.setLogLevel("WARN")
         global _started
@@ -176,24 +183,6 @@ def _check_driver_python(settings: dict[str, str]) -> None:
     raise UsageError(f"spark.pyspark.driver.python={driver} names another Python than the one "
                      f"running d4p ({sys.executable}), which is Spark's driver: run d4p with "
                      f"that Python ({driver} -m d4p run ...) or leave the setting out")
-
-
-class _environment:
-    """Set (or, with ``None``, leave) an environment variable for a block."""
-
-    def __init__(self, name: str, value: str | None) -> None:
-        self.name, self.value = name, value
-
-    def __enter__(self) -> None:
-        self.old = os.environ.get(self.name)
-        if self.value is not None:
-            os.environ[self.name] = self.value
-
-    def __exit__(self, *exc: object) -> None:
-        if self.old is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.old
 
 
 def stop() -> None:
@@ -272,13 +261,3 @@ def _on_loopback(master: str) -> bool:
         return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
     except (OSError, ValueError):
         return False
-
-
-def _log_config() -> str:
-    path = resources.files("d4p_spark") / "data" / "log4j2.properties"
-    return str(path)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -18,9 +18,8 @@ own ``spark.archives`` / ``spark.submit.pyFiles`` settings in ``conf``.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-import zipfile
-from types import ModuleType
 
 from d4p import UsageError, shipping
 
@@ -35,46 +34,23 @@ def ship(sc, local: bool, py_files=()) -> None:
     modules = shipping.local_modules(shipping.worker_path())
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
-    files = [] if local else [_file_of(m) for m in modules  # (a file deleted since it was
-                              if "." not in m.__name__ and m.__file__.endswith(".py")  # loaded
-                              and os.path.exists(m.__file__)]  # travels by value only)
-    for path in _as_list(py_files):
+    # top-level modules and packages as files (one deleted since it was loaded: by value only)
+    files = [] if local else [shipping.source_of(m) for m in modules if "." not in m.__name__
+                              and m.__file__.endswith(".py") and os.path.exists(m.__file__)]
+    given = [py_files] if isinstance(py_files, str | os.PathLike) else py_files or ()
+    for path in map(os.fspath, given):
         if not os.path.exists(path):
             raise UsageError(f"option 'py_files' of mapping 'spark' names {path!r}, which does "
                              "not exist; give .py, .zip or .egg files (or package directories)")
-        files.append(path if os.path.isfile(path) else _zip(path))
-    if not files:
-        return
+        files.append(os.path.abspath(path))
     added = _shipped.setdefault(sc.applicationId, set())
     for path in files:
-        path = os.path.abspath(path)
         if path not in added:
-            sc.addPyFile(path)
+            sc.addPyFile(_zip(path) if os.path.isdir(path) else path)
             added.add(path)
 
 
-def _as_list(value) -> list[str]:
-    if not value:
-        return []
-    return [value] if isinstance(value, str | os.PathLike) else [os.fspath(v) for v in value]
-
-
-def _file_of(module: ModuleType) -> str:
-    origin = os.path.abspath(module.__file__)
-    if os.path.basename(origin) == "__init__.py":
-        return _zip(os.path.dirname(origin))
-    return origin
-
-
-def _zip(directory: str) -> str:
-    """A zip of package ``directory`` (its parent is the zip's root), for addPyFile."""
-    directory = os.path.abspath(directory)
-    name = os.path.basename(directory)
-    target = os.path.join(tempfile.mkdtemp(prefix="d4p-spark-"), f"{name}.zip")
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder, dirs, files in os.walk(directory):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
-            for file in files:
-                path = os.path.join(folder, file)
-                archive.write(path, os.path.relpath(path, os.path.dirname(directory)))
-    return target
+def _zip(package: str) -> str:
+    """A zip of the ``package`` folder (its parent is the zip's root), for addPyFile."""
+    base = os.path.join(tempfile.mkdtemp(prefix="d4p-spark-"), os.path.basename(package))
+    return shutil.make_archive(base, "zip", os.path.dirname(package), os.path.basename(package))

@@ -37,7 +37,7 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
-from d4p.driver import Data, EndOfStream, Message, drive
+from d4p.driver import Data, EndOfStream, Message, Transport, drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -75,15 +75,15 @@ class _Closed(Exception):
     """Spark stopped reading the task's output: the executor thread ends."""
 
 
-class _Stream:
-    """The executor's transport (:class:`d4p.driver.Transport`). What it
-    receives is the partition's records: first those of the stage's broadcast
-    'all' inputs, then those routed to it, each as a :class:`~d4p.driver.Data`
-    message, and at the end an :class:`~d4p.driver.EndOfStream` from every
-    upstream instance in other stages (a stage's input ends only when every
-    upstream stage has finished). Summary records of upstream stages pass
-    straight to the output. Batches for later stages go into a bounded queue
-    that the task's generator drains."""
+class _Stream(Transport):
+    """The executor's transport. What it receives is the partition's records:
+    first those of the stage's broadcast 'all' inputs, then those routed to
+    it, each as a :class:`~d4p.driver.Data` message, and at the end an
+    :class:`~d4p.driver.EndOfStream` from every upstream instance in other
+    stages (a stage's input ends only when every upstream stage has
+    finished). Summary records of upstream stages pass straight to the
+    output. Batches for later stages go into a bounded queue that the task's
+    generator drains."""
 
     def __init__(self, drop: frozenset = frozenset()) -> None:
         self.queue: queue.Queue = queue.Queue(_BACKLOG)
@@ -93,22 +93,16 @@ class _Stream:
         self.drop = drop
         """(iid, port) of the copies for instances other than 0 of 'all' inputs."""
 
-    def start(self, absorb) -> None:
-        pass
-
     def receive(self, timeout: float | None) -> list[tuple[Message, int]]:
         for batch in self.records:
             if batch[0] == META:
-                self.put(("pass", batch))
+                self.put([batch])
             else:
                 return [(Data([batch]), 0)]
         if self.ends is None:
             raise RuntimeError("a stage task's input ended before its instances finished")
         ends, self.ends = self.ends, None
         return [(end, 0) for end in ends]
-
-    def release(self, nbytes: int) -> None:
-        pass
 
     def send(self, process: int, message) -> None:
         if type(message) is not Data:
@@ -118,9 +112,11 @@ class _Stream:
             batches = [b for b in batches if (b[0], b[1]) not in self.drop]
             if not batches:
                 return
-        self.put(("data", batches))
+        self.put(batches)
 
-    def put(self, item: tuple) -> None:
+    def put(self, item: list | BaseException | None) -> None:
+        """Hand ``item`` to the task's generator: records to yield, an error to
+        raise, or ``None`` at the end."""
         while True:
             try:
                 self.queue.put(item, timeout=0.5)
@@ -128,9 +124,6 @@ class _Stream:
             except queue.Full:
                 if self.closed.is_set():
                     raise _Closed from None
-
-    def close(self) -> None:
-        pass
 
 
 class StageTask:
@@ -162,17 +155,10 @@ class StageTask:
                                   name=f"d4p stage {self.stage.number}.{index}", daemon=True)
         worker.start()
         try:
-            while True:
-                kind, payload = stream.queue.get()
-                if kind == "data":
-                    yield from payload
-                elif kind == "pass":
-                    yield payload
-                elif kind == "end":
-                    yield payload
-                    return
-                else:
-                    raise payload
+            while (item := stream.queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item
         finally:
             stream.closed.set()
 
@@ -205,10 +191,10 @@ class StageTask:
                 counts, events = executor.counts(), executor.take_events(final=True)
             summary = (META, stage.number, index, {}, counts, exc, events)
         except BaseException as exc:  # a bug, not a PE's error: the Spark task fails
-            summary = None
-            error = exc
+            summary = exc
         try:
-            stream.put(("end", summary) if summary is not None else ("raise", error))
+            stream.put(summary if isinstance(summary, BaseException) else [summary])
+            stream.put(None)
         except _Closed:
             pass
 

@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.executor import Executor, short_repr
 from d4p.grouping import SHUFFLE
-from d4p.mapping import Control
+from d4p.mapping import Control, Transport
 from d4p.plan import PAIR, Plan
 from streamparse import Bolt, Spout
 
@@ -129,8 +129,8 @@ class _Task:
             self.iid = self.component.iids[self.index]
             self.pes = (self.pe, *self.component.hosted)
             hosted = tuple(plan.by_pe[p][self.index] for p in self.component.hosted)
-            self.executor = Executor(task_plan(plan, (self.iid, *hosted)), 0,
-                                     transport=_NoTransport(), reuse=True)
+            self.executor = Executor(task_plan(plan, (self.iid, *hosted)), 0,  # sends nothing:
+                                     transport=Transport(), reuse=True)  # the task emits
             self.executor.preprocess()
         except D4PError as exc:
             self._halt(exc)
@@ -329,14 +329,6 @@ class WorkflowBolt(_Task, Bolt):
             for unit in units:
                 for stream, values in self._tuples(pe, port, unit, cause):
                     self.emit(values, stream=stream, anchors=[anchor])
-
-
-class _NoTransport:
-    """The executor of a task sends nothing itself: the task emits what its PE writes."""
-
-    def send(self, process: int, message) -> None:
-        raise RuntimeError(f"a Storm task's executor tried to send {type(message).__name__} to "
-                           f"process {process}; its plan has no routes out")
 
 
 _END = object()

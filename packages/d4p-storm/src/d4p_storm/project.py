@@ -33,6 +33,7 @@ from pathlib import Path
 
 from d4p import UsageError
 from d4p.plan import Plan
+from d4p.shipping import warn_file_writers
 
 from .__about__ import DEFAULT_STORM_VERSION
 from .requirements import write_requirements
@@ -87,6 +88,7 @@ def export(plan: Plan, folder: str | os.PathLike, name: str = "workflow", *,
         raise UsageError(f"cannot write the project to {str(folder)!r}: folder "
                          f"{str(target.parent)!r} does not exist")
     topology = translate(plan)
+    warn_file_writers(plan, "on a Storm cluster")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)

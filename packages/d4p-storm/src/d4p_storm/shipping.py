@@ -75,27 +75,21 @@ def ship(plan: Plan, src: str, plan_file: str) -> list[str]:
             if name in used or _top_folder(m) in used_folders}
     written = []
     for top in sorted(copy):
-        origin = os.path.abspath(sys.modules[top].__file__)
-        if os.path.basename(origin) == "__init__.py":
-            shutil.copytree(os.path.dirname(origin), os.path.join(src, top),
+        source = shipping.source_of(sys.modules[top])
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(src, top),
                             ignore=shutil.ignore_patterns("__pycache__"))
             written.append(top + "/")
         else:
-            shutil.copyfile(origin, os.path.join(src, f"{top}.py"))
+            shutil.copyfile(source, os.path.join(src, f"{top}.py"))
             written.append(f"{top}.py")
     return written
 
 
 def _top_folder(module: ModuleType) -> str | None:
     """The folder holding the top-level module or package of ``module``."""
-    top = sys.modules.get(module.__name__.partition(".")[0])
-    origin = getattr(top, "__file__", None)
-    if origin is None:
-        return None
-    origin = os.path.abspath(origin)
-    if os.path.basename(origin) == "__init__.py":
-        origin = os.path.dirname(origin)
-    return os.path.dirname(origin)
+    source = shipping.source_of(module)
+    return source and os.path.dirname(source)
 
 
 def load_plan(path: str) -> Plan:

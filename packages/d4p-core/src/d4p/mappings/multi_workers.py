@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .. import codec, shipping
-from ..driver import Control, drive
+from ..driver import Control, Transport, drive
 from ..errors import UsageError, as_failure
 from ..executor import Executor
 from ..launcher import Gather, worker_died
@@ -185,7 +185,7 @@ def _stop(procs) -> None:
 # -- a worker ------------------------------------------------------------------------------
 
 
-class _PipeTransport:
+class _PipeTransport(Transport):
     """The driver's transport over pipes: a writer thread per destination, a
     reader thread for every inbox, and a byte budget shared by both sides."""
 

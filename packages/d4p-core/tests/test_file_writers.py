@@ -1,13 +1,13 @@
 """PEs that write files are found by reading their code (a cluster puts the
-files on the workers' disks); see tests/test_spark_cluster.py for the warning
-of a real cluster run."""
+files on the workers' disks); the warning of a real cluster run is tested in
+d4p-spark's test_spark_cluster.py, that of a Storm export in d4p-storm's tests."""
 
 from pathlib import Path
 
 import d4p
 import numpy as np
 from d4p.plan import make_plan
-from d4p_spark.cluster import local_writes
+from d4p.shipping import file_writers
 
 
 class Report(d4p.GenericPE):
@@ -49,7 +49,7 @@ def test_writing_calls_are_named_per_pe_and_readers_are_not():
     graph.connect(reader, "output", append, "input")
     graph.connect(append, "output", report, "input")
     plan = make_plan(graph, 1, None)
-    writes = local_writes(plan)
+    writes = file_writers(plan)
     assert set(writes) == {append.id, report.id}
     assert writes[append.id] == ["open(..., 'a') in appender()"]
     assert writes[report.id] == ["open(..., 'w') in _process()", "np.savez(...) in postprocess()",
