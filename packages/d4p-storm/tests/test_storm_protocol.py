@@ -9,6 +9,7 @@ import threading
 import d4p
 import pytest
 from d4p.plan import make_plan
+from d4p.shipping import LocalFilesWarning
 from d4p.testing import get_case, normalise
 from d4p_storm import export, record
 from d4p_storm.harness import (
@@ -496,7 +497,8 @@ def test_a_spout_source_runs_at_most_a_bounded_queue_ahead_of_the_emits(tmp_path
     graph = d4p.WorkflowGraph()
     source = Endless(str(progress))
     graph.connect(source, "output", Double(), "input")
-    project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "endless")
+    with pytest.warns(LocalFilesWarning, match="PE 'Endless0': open"):  # its progress file
+        project = export(make_plan(graph, 1, {source: 1}), tmp_path / "p", "endless")
     task = Task(project, "Endless", tmp_path)
     try:
         task.send({"command": "next"})
