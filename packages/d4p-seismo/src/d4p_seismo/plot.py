@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 MAX_WIGGLES = 80
@@ -51,6 +52,7 @@ def record_section(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     edges = np.linspace(0.0, top * (1 + 1e-9), nbins + 1)
     which = np.clip(np.digitize(distances, edges) - 1, 0, nbins - 1)
     spacing = top / nbins
+    wiggles = []
     for b in range(nbins):
         members = which == b
         if not members.any():
@@ -60,12 +62,15 @@ def record_section(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
         if peak > 0:
             stack = stack / peak
         centre = distances[members].mean()
-        ax.plot(lags, centre + 0.9 * spacing * stack, color="black", lw=0.5)
-    ax.scatter([r["peak_lag"] for r in rows], distances, s=4, color="tab:red",
-               label="peak lag of each pair", zorder=3)
+        wiggles.append(np.column_stack([lags, centre + 0.9 * spacing * stack]))
+    # one collection, and arrays (not lists) for the dots: the figure is drawn
+    # after the last pair, so its cost is not shared between processes
+    ax.add_collection(LineCollection(wiggles, colors="black", linewidths=0.5))
+    ax.scatter(np.array([r["peak_lag"] for r in rows], dtype=float), distances, s=4,
+               color="tab:red", label="peak lag of each pair", zorder=3)
     expected = [(r["expected_lag"], r["distance_km"]) for r in rows if "expected_lag" in r]
     if expected:
-        ex = np.array(expected)
+        ex = np.array(expected, dtype=float)
         ax.scatter(ex[:, 0], ex[:, 1], s=14, marker="x", color="tab:blue", lw=0.6,
                    label="expected lag", zorder=2)
     ax.set_xlabel("lag (s)   [positive: b after a]")
