@@ -32,7 +32,9 @@ the last run's output before each run made every run pay for that and made
 cost before and after the runs (tens of microseconds when the file system is
 not in that state); the benchmark's own deletions at its end put the file
 system in that state for the next few minutes. ``--dir /dev/shm`` (a tmpfs)
-measures without the disk's file system.
+measures without the disk's file system. It also says how many cores two
+busy processes got before and after the runs (2.00 on a quiet 2-core host):
+``multi -n 2`` cannot beat ``simple`` by more than that, whatever d4p does.
 """
 
 from __future__ import annotations
@@ -77,6 +79,25 @@ def creation_cost(folder: Path, files: int = 500) -> float:
     for k in range(files):
         (folder / f"{k}.sac").write_bytes(b"\0" * 5436)
     return (time.perf_counter() - start) / files * 1e6
+
+
+SPIN = ("import time\nc, w = time.process_time(), time.perf_counter()\n"
+        "x = 0\nfor k in range(6_000_000):\n    x += k\n"
+        "print(time.process_time() - c, time.perf_counter() - w)")
+
+
+def cores_available(processes: int = 2) -> float:
+    """How many cores ``processes`` busy processes get here now (each one's
+    CPU time over its wall time, summed): 2.0 on a quiet 2-core host; less
+    when other processes or the hypervisor (steal) take a share. ``multi -n
+    2`` can be at best ``1 / this`` times ``simple``."""
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True)
+             for _ in range(processes)]
+    total = 0.0
+    for proc in procs:
+        cpu, wall = map(float, proc.communicate()[0].split())
+        total += cpu / wall
+    return total
 
 
 def run_one(name: str, data: Path, output: Path) -> None:
@@ -141,6 +162,7 @@ def main() -> None:
         make_dataset(data, stations=args.stations, hours=args.hours, seed=0)
         names = args.only or list(OUTPUTS)
         probe = creation_cost(work / "probe")
+        cores = cores_available()
         times: dict[str, list[float]] = {name: [] for name in names}
         walls: dict[str, list[float]] = {name: [] for name in names}
         peaks: dict[str, int] = {name: 0 for name in names}
@@ -169,7 +191,8 @@ def main() -> None:
         print(f"xcorr, {args.stations} stations x {args.hours:g} h at 20 Hz, {pairs} pairs; "
               f"best and median of {args.repeat}; BLAS threads: {threads}; load average "
               f"after: {os.getloadavg()[0]:.2f}; creating a file here: {probe:.0f} us before "
-              f"the runs, {creation_cost(work / 'probe-after'):.0f} us after")
+              f"the runs, {creation_cost(work / 'probe-after'):.0f} us after; cores two busy "
+              f"processes got: {cores:.2f} before the runs, {cores_available():.2f} after")
         print("| run | best (s) | median (s) | whole command, best (s) | peak memory (MiB) |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name in names:
