@@ -15,6 +15,7 @@ import d4p
 import numpy as np
 import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
+from d4p.plan import make_plan
 from d4p.testing import make_tests
 from d4p.testing.workflows import Pairs
 
@@ -411,3 +412,45 @@ def test_forked_workers_leave_what_they_inherited_out_of_their_collections():
         assert frozen >= at_least and (start_method == "fork" or frozen == 0), frozen
         assert gc.get_freeze_count() == before
     assert len(made_before) == 20_000
+
+
+class _MeetAtTheEnd(d4p.GenericPE):
+    """A 'global' sink whose postprocess marks that it started, then waits
+    (10 s at most) for the other sink's mark; writes (its name, whether it came)."""
+
+    def __init__(self, folder: str, me: str, other: str) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.folder, self.me, self.other = folder, me, other
+
+    def process(self, inputs):
+        return None
+
+    def postprocess(self):
+        Path(self.folder, self.me).touch()
+        deadline = time.monotonic() + 10  # hang guard: without the fix the mark never comes
+        mark = Path(self.folder, self.other)
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.write("output", (self.me, mark.exists()))
+
+
+def test_the_end_of_stream_for_another_worker_does_not_wait_for_a_postprocess_here(tmp_path):
+    """An instance that finishes tells the workers of its remote downstream
+    first, then runs the end of its local downstream: a long postprocess here
+    (the xcorr summary's CSV) no longer holds back one there (the record
+    section's drawing), so both run at the same time."""
+    source = NumberProducer(3)
+    here = _MeetAtTheEnd(str(tmp_path), "here", "there")
+    there = _MeetAtTheEnd(str(tmp_path), "there", "here")
+    graph = d4p.WorkflowGraph()
+    graph.connect(source, "output", here, "input")
+    graph.connect(source, "output", there, "input")
+    graph.partitions = [[source, here], [there]]
+    plan = make_plan(graph, 2)  # the plan lists the local one first
+    (first,) = plan.by_pe[source.id]
+    assert [plan.instances[t].process for t in plan.downstream[first]] == [0, 1]
+    result = d4p.run(graph, mapping="multi", processes=2)
+    assert sorted(result[here.id]["output"] + result[there.id]["output"]) == [
+        ("here", True), ("there", True)]

@@ -8,7 +8,8 @@ copy); writes to an instance elsewhere are appended to a per-destination batch
 that is handed to the transport when full or when :meth:`Executor.flush` is
 called. An instance finishes when every upstream instance has finished: then
 its ``postprocess`` runs (it may write) and it signals its downstream
-instances.
+instances, those in other processes first (so that they do not wait for the
+postprocesses that the signal starts here).
 """
 
 from __future__ import annotations
@@ -534,13 +535,16 @@ class Executor:
         loc.busy = False
         loc.finished = True
         self._unfinished -= 1
+        here = []  # other workers first: ending the instances here may run long postprocesses
         for target in self.plan.downstream[loc.iid]:
             proc = self._proc_of[target]
             if proc == self.process:
-                self.end_of_stream(loc.iid, target)
+                here.append(target)
             else:
                 self._flush_to(proc)
                 self.transport.send(proc, EndOfStream(loc.iid, target))
+        for target in here:
+            self.end_of_stream(loc.iid, target)
 
     def flush(self) -> None:
         """Hand every non-empty batch to the transport."""
