@@ -32,9 +32,11 @@ the last run's output before each run made every run pay for that and made
 cost before and after the runs (tens of microseconds when the file system is
 not in that state); the benchmark's own deletions at its end put the file
 system in that state for the next few minutes. ``--dir /dev/shm`` (a tmpfs)
-measures without the disk's file system. It also says how many cores two
-busy processes got before and after the runs (2.00 on a quiet 2-core host):
-``multi -n 2`` cannot beat ``simple`` by more than that, whatever d4p does.
+measures without the disk's file system. It also says how many cores one
+busy process per core got before and after the runs (2.00 on a quiet 2-core
+host) and how much slower the slower core was (1.00x when they are equally
+fast): ``multi -n 2`` cannot beat ``simple`` by more than the first, and its
+slower worker sets its pace (the pairs are shared out before the run).
 """
 
 from __future__ import annotations
@@ -81,23 +83,30 @@ def creation_cost(folder: Path, files: int = 500) -> float:
     return (time.perf_counter() - start) / files * 1e6
 
 
-SPIN = ("import time\nc, w = time.process_time(), time.perf_counter()\n"
+SPIN = ("import os, sys, time\n"
+        "if hasattr(os, 'sched_setaffinity'):\n    os.sched_setaffinity(0, {int(sys.argv[1])})\n"
+        "c, w = time.process_time(), time.perf_counter()\n"
         "x = 0\nfor k in range(6_000_000):\n    x += k\n"
         "print(time.process_time() - c, time.perf_counter() - w)")
 
 
-def cores_available(processes: int = 2) -> float:
-    """How many cores ``processes`` busy processes get here now (each one's
-    CPU time over its wall time, summed): 2.0 on a quiet 2-core host; less
-    when other processes or the hypervisor (steal) take a share. ``multi -n
-    2`` can be at best ``1 / this`` times ``simple``."""
-    procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True)
-             for _ in range(processes)]
-    total = 0.0
+def cores_available() -> tuple[float, float]:
+    """Two numbers about this host now: how many cores one busy process per
+    core gets (each one's CPU time over its wall time, summed: 2.0 on a quiet
+    2-core host; less when other processes or the hypervisor take a share),
+    and how much longer the slowest of them took than the fastest for the
+    same work (1.0 when the cores are equally fast). ``multi -n 2`` can be at
+    best ``1 / first`` times ``simple``, and its slower worker sets its pace."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    cpus = sorted(os.sched_getaffinity(0))[:2] if cores > 1 else [0]
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN, str(cpu)], stdout=subprocess.PIPE,
+                              text=True) for cpu in cpus]
+    share, walls = 0.0, []
     for proc in procs:
         cpu, wall = map(float, proc.communicate()[0].split())
-        total += cpu / wall
-    return total
+        share += cpu / wall
+        walls.append(wall)
+    return share, max(walls) / min(walls)
 
 
 def run_one(name: str, data: Path, output: Path) -> None:
@@ -162,7 +171,7 @@ def main() -> None:
         make_dataset(data, stations=args.stations, hours=args.hours, seed=0)
         names = args.only or list(OUTPUTS)
         probe = creation_cost(work / "probe")
-        cores = cores_available()
+        cores = "{:.2f} cores, the slower {:.2f}x the faster's time".format(*cores_available())
         times: dict[str, list[float]] = {name: [] for name in names}
         walls: dict[str, list[float]] = {name: [] for name in names}
         peaks: dict[str, int] = {name: 0 for name in names}
@@ -191,8 +200,9 @@ def main() -> None:
         print(f"xcorr, {args.stations} stations x {args.hours:g} h at 20 Hz, {pairs} pairs; "
               f"best and median of {args.repeat}; BLAS threads: {threads}; load average "
               f"after: {os.getloadavg()[0]:.2f}; creating a file here: {probe:.0f} us before "
-              f"the runs, {creation_cost(work / 'probe-after'):.0f} us after; cores two busy "
-              f"processes got: {cores:.2f} before the runs, {cores_available():.2f} after")
+              f"the runs, {creation_cost(work / 'probe-after'):.0f} us after; one busy process "
+              f"per core (two) got: {cores} before the runs, "
+              "{:.2f} cores, {:.2f}x after".format(*cores_available()))
         print("| run | best (s) | median (s) | whole command, best (s) | peak memory (MiB) |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name in names:
