@@ -413,6 +413,15 @@ def test_forked_workers_leave_what_they_inherited_out_of_their_collections():
         assert gc.get_freeze_count() == before
     assert frozen["fork"] >= len(made_before) and frozen["spawn"] == 0, frozen
 
+    gc.freeze()  # a parent that froze objects itself (made_before too) keeps them frozen
+    try:
+        graph = d4p.WorkflowGraph()
+        graph.add(count := _FreezeCount())
+        d4p.run(graph, mapping="multi", processes=2)
+        assert gc.get_freeze_count() >= len(made_before)
+    finally:
+        gc.unfreeze()
+
 
 class _MeetAtTheEnd(d4p.GenericPE):
     """A 'global' sink whose postprocess marks that it started, then waits

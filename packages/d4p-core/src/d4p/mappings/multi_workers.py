@@ -178,8 +178,10 @@ def _frozen(forking: bool) -> Iterator[None]:
     inherited (0.1-0.2 s each in a worker of the xcorr workflow, which has
     ObsPy, SciPy and matplotlib loaded) and do not write to those pages (each
     write copies a page the worker shared with the parent). CPython's
-    documentation recommends it (``gc.freeze``); the parent unfreezes at once."""
-    if not forking:
+    documentation recommends it (``gc.freeze``); the parent unfreezes at once.
+    A parent that froze objects itself is left as it is (unfreezing would
+    undo its own arrangement)."""
+    if not forking or gc.get_freeze_count():
         yield
         return
     gc.freeze()
