@@ -25,6 +25,7 @@ import importlib
 
 import d4p
 import spark_cluster_helper  # loaded by the driver: shipped automatically
+import spark_cluster_pkg  # a package beside it: shipped as a zip
 
 
 class Shift(d4p.IterativePE):
@@ -32,7 +33,9 @@ class Shift(d4p.IterativePE):
         # imports on the executor: the files must be there, not only pickled values
         helper = importlib.import_module("spark_cluster_helper")
         extra = importlib.import_module("spark_cluster_extra")  # only in py_files
-        return helper.shift(x) + extra.EXTRA
+        inner = importlib.import_module("spark_cluster_pkg.inner")  # never loaded by the driver
+        more = importlib.import_module("spark_cluster_more.values")  # a package in py_files
+        return helper.shift(x) + extra.EXTRA + inner.TEN + more.MORE
 
 
 def build():
@@ -123,8 +126,15 @@ def test_a_workflow_file_runs_on_a_standalone_cluster(cluster, tmp_path):
     folder = tmp_path / "workflow"
     folder.mkdir()
     (folder / "spark_cluster_helper.py").write_text("def shift(x):\n    return x + 100\n")
+    (folder / "spark_cluster_pkg").mkdir()
+    (folder / "spark_cluster_pkg" / "__init__.py").write_text("")
+    (folder / "spark_cluster_pkg" / "inner.py").write_text("TEN = 10\n")
     extra = tmp_path / "spark_cluster_extra.py"
     extra.write_text("EXTRA = 1000\n")
+    more = tmp_path / "spark_cluster_more"
+    more.mkdir()
+    (more / "__init__.py").write_text("")
+    (more / "values.py").write_text("MORE = 10000\n")
     path = folder / "spark_cluster_wf.py"
     path.write_text(WORKFLOW)
     sys.path.insert(0, str(folder))  # as `d4p run FILE` does for the driver only
@@ -138,9 +148,9 @@ def test_a_workflow_file_runs_on_a_standalone_cluster(cluster, tmp_path):
 
     result = d4p.run(module.build(), mapping="spark", master=cluster,
                      conf=["spark.executor.memory=512m", "spark.cores.max=1"],
-                     py_files=[str(extra)])
+                     py_files=[str(extra), str(more)])
     (outputs,) = result.values()
-    assert sorted(outputs["output"]) == [1100, 1101, 1102, 1103, 1104, 1105]
+    assert sorted(outputs["output"]) == [11110, 11111, 11112, 11113, 11114, 11115]
     sc = d4p_spark.get_context()
     assert sc.master == cluster
     assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"
