@@ -317,7 +317,7 @@ def test_a_pe_with_batch_inputs_gets_lists_from_its_feeder_in_the_same_process()
     graph, sums = _batches_graph(range(2500))
     result = d4p.run(graph)
     assert result[sums.id]["output"] == [sum(range(2500))]
-    assert Batches.SIZES == [1024, 1024, 452]  # FOLD_BATCH at a time, the rest at the end
+    assert Batches.SIZES == [1024, 1024, 452]  # LOCAL_BATCH at a time, the rest at the end
     assert result.summary.units[sums.id] == 2500
 
 

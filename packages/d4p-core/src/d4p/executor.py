@@ -30,7 +30,7 @@ from .plan import Plan, Route
 BETWEEN_WRITES = 0.001
 """Seconds between two calls of the driver's housekeeping during a source's writes."""
 
-FOLD_BATCH = 1024
+LOCAL_BATCH = 1024
 """Units written in this process that a PE taking batches on the port
 (``pe.batch_inputs``, e.g. a partial aggregate) is handed at once."""
 
@@ -123,7 +123,7 @@ class Executor:
             pe = plan.new_pe(inst.iid, reuse=reuse)
             self.local[inst.iid] = _Local(inst.iid, pe, len(plan.upstream[inst.iid]))
         self._receivers: dict[tuple[int, str], Callable[[Any], None]] = {}
-        self._folds: dict[int, list[Callable[[], None]]] = {}  # iid → its fold_now()s
+        self._held: dict[int, list[Callable[[], None]]] = {}  # iid → hand-overs of held units
         # (iid, port) → the call with a whole transport batch, for a PE's batch_inputs
         self._batches: dict[tuple[int, str], Callable[[list], None]] = {}
         self._unfinished = len(self.local)
@@ -179,7 +179,7 @@ class Executor:
     def _deliver(self, target: int, port: str) -> Callable[[Any], None]:
         if self._proc_of[target] == self.process:
             if (target, port) in self._batches:
-                return self._fold_later(self.local[target], port)
+                return self._batch_later(self.local[target], port)
             return self._receivers[(target, port)]
         proc = self._proc_of[target]
         boxes = self._outbox.setdefault(proc, {})
@@ -225,14 +225,14 @@ class Executor:
 
         return send_later
 
-    def _fold_later(self, loc: _Local, port: str) -> Callable[[Any], None]:
+    def _batch_later(self, loc: _Local, port: str) -> Callable[[Any], None]:
         """The units written in this process to a port of ``pe.batch_inputs``
         (map-side combining: a partial aggregate behind its feeder) go to the
-        PE :data:`FOLD_BATCH` at a time (and all before its end of stream)."""
+        PE :data:`LOCAL_BATCH` at a time (and all before its end of stream)."""
         units: list = []
         run = self._batches[(loc.iid, port)]
 
-        def fold_now():
+        def hand_over():
             if units:
                 batch = units[:]
                 units.clear()
@@ -240,13 +240,13 @@ class Executor:
 
         append = units.append
 
-        def fold_later(data):
+        def batch_later(data):
             append(data)
-            if len(units) >= FOLD_BATCH:
-                fold_now()
+            if len(units) >= LOCAL_BATCH:
+                hand_over()
 
-        self._folds.setdefault(loc.iid, []).append(fold_now)
-        return fold_later
+        self._held.setdefault(loc.iid, []).append(hand_over)
+        return batch_later
 
     @staticmethod
     def _run_batch(loc: _Local, port: str, units: list) -> None:
@@ -468,8 +468,7 @@ class Executor:
         self._drain(release)
 
     def _drain(self, release: Callable[[int], None] | None) -> None:
-        arrived, local, receivers, batches = self._arrived, self.local, self._receivers, \
-            self._batches
+        arrived, local = self._arrived, self.local
         kept = []
         while arrived:
             part = arrived.popleft()
@@ -479,12 +478,8 @@ class Executor:
                 continue
             if port is None:
                 self.end_of_stream(units, iid)
-            elif (iid, port) in batches:
-                batches[(iid, port)](units)
             else:
-                receive = receivers[(iid, port)]
-                for data in units:
-                    receive(data)
+                self._take(iid, port, units)
             if size and release is not None:
                 release(size)
         if kept:
@@ -499,18 +494,21 @@ class Executor:
     def receive(self, batches: list[tuple[int, str, list]], read_s: float = 0.0) -> None:
         """Process a data message from the transport; ``read_s`` is the time
         the transport took to get it (for tracing)."""
-        receivers = self._receivers
         if read_s and self.trace is not None:
-            total = sum(len(units) for _, _, units in batches) or 1
-            for iid, _, units in batches:
-                self.trace.read(self._window(self.local[iid]), read_s * len(units) / total)
+            self._trace_read([batches], read_s)
         for iid, port, units in batches:
-            if (iid, port) in self._batches:
-                self._batches[(iid, port)](units)
-                continue
-            receive = receivers[(iid, port)]
-            for data in units:
-                receive(data)
+            self._take(iid, port, units)
+
+    def _take(self, iid: int, port: str, units: list) -> None:
+        """Hand ``units`` arrived for local ``iid``'s ``port`` to its PE: the
+        whole list to a port of ``pe.batch_inputs``, else one unit a call."""
+        batch = self._batches.get((iid, port))
+        if batch is not None:
+            batch(units)
+            return
+        receive = self._receivers[(iid, port)]
+        for data in units:
+            receive(data)
 
     def end_of_stream(self, source: int, target: int) -> None:
         """Upstream instance ``source`` has finished feeding local ``target``."""
@@ -520,8 +518,8 @@ class Executor:
             self._finish(loc)
 
     def _finish(self, loc: _Local) -> None:
-        for fold_now in self._folds.get(loc.iid, ()):
-            fold_now()
+        for hand_over in self._held.get(loc.iid, ()):
+            hand_over()
         loc.busy = True
         try:
             if loc.sample is None:

@@ -110,7 +110,7 @@ class GenericPE:
     """Input ports whose units this PE takes a list at a time: the executor
     calls :meth:`process_batch` with the units of such a port, in their order
     (the units of a transport batch; a writer in the same process: up to
-    ``d4p.executor.FOLD_BATCH`` units, all of them before ``postprocess``),
+    ``d4p.executor.LOCAL_BATCH`` units, all of them before ``postprocess``),
     instead of :meth:`process` once per unit. For PEs whose state does not
     depend on how units of different ports interleave, such as
     :mod:`d4p.aggregate`'s. A monitored run calls :meth:`process` per unit
