@@ -13,18 +13,24 @@ A :class:`Control` stops a run from outside: :meth:`Control.stop` ends the
 sources (everything already produced is still processed, ``postprocess``
 runs, outputs are returned: a graceful drain); :meth:`Control.abort` ends
 the worker at once, raising :class:`Aborted` from :func:`drive`.
+
+A :class:`Handoff` serves an engine that pulls results (a Spark partition's
+iterator, a Storm spout's ``next``): it runs the executor in a helper thread
+and hands what it writes over through a bounded queue.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from .errors import Aborted
 
-__all__ = ["Aborted", "Control", "Data", "EndOfStream", "Message", "Report", "Transport", "drive"]
+__all__ = ["Aborted", "Control", "Data", "EndOfStream", "Handoff", "Message", "Report", "Transport",
+           "drive"]
 
 
 class Data(NamedTuple):
@@ -123,6 +129,86 @@ class Transport:
 
     def close(self) -> None:
         """Everything sent has been handed over (called once, at the end)."""
+
+
+class Handoff:
+    """Runs ``work(put)`` in a helper thread and hands every item it puts to
+    the thread that reads them (:meth:`take`, or iteration), through a queue
+    of at most ``bound`` items. A full queue makes ``put`` wait, so the PEs
+    wait for the engine and memory stays bounded; once the reader has called
+    :meth:`close`, a waiting ``put`` ends the work. An exception of ``work``
+    is raised to the reader, after the items put before it."""
+
+    def __init__(self, work: Callable[[Callable[[Any], None]], None], bound: int,
+                 name: str = "d4p-handoff") -> None:
+        self._queue: queue.Queue = queue.Queue(bound)
+        self._closed = threading.Event()
+        self._end: _End | None = None
+        threading.Thread(target=self._run, args=(work,), name=name, daemon=True).start()
+
+    @property
+    def ended(self) -> bool:
+        """True once every item was taken and the work has returned (or raised)."""
+        return self._end is not None
+
+    def take(self, most: int = 1, wait: float | None = None) -> list:
+        """Up to ``most`` items, waiting at most ``wait`` seconds (``None``: as
+        long as it takes) for the first; ``[]`` when none came in time or the
+        work has ended."""
+        items: list = []
+        if self._end is None:
+            try:
+                item = self._queue.get(timeout=wait)
+                while type(item) is not _End:
+                    items.append(item)
+                    if len(items) >= most:
+                        return items
+                    item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            self._end = item
+        if not items and self._end.error is not None:
+            error, self._end = self._end.error, _End(None)
+            raise error
+        return items
+
+    def __iter__(self) -> Iterator:
+        while items := self.take():
+            yield items[0]
+
+    def close(self) -> None:
+        """The reader stops: a ``put`` that waits, or comes later, ends the work."""
+        self._closed.set()
+
+    def _run(self, work: Callable[[Callable[[Any], None]], None]) -> None:
+        try:
+            work(self._put)
+            end = _End(None)
+        except _Closed:
+            return
+        except BaseException as exc:  # the reader raises it
+            end = _End(exc)
+        try:
+            self._put(end)
+        except _Closed:
+            pass
+
+    def _put(self, item: Any) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self._closed.is_set():
+                    raise _Closed from None
+
+
+class _End(NamedTuple):
+    error: BaseException | None
+
+
+class _Closed(Exception):
+    """The reader of a :class:`Handoff` has closed it: the work ends."""
 
 
 Report = Callable[[dict[str, int], list[dict]], None]

@@ -39,7 +39,9 @@ A mapping whose workers are processes of their own collects what they report
 with :class:`Gather` and names a worker that died with :func:`worker_died`;
 one that starts them through another program (``mpiexec``) shares a
 :class:`RunFolder` with them, runs that program as a :class:`Child`, and has
-each worker call :func:`supervise` (see :mod:`d4p.launcher`).
+each worker call :func:`supervise` (see :mod:`d4p.launcher`). An engine
+that pulls results (Spark's partition iterators, Storm's spouts) runs the
+executor behind a :class:`Handoff`.
 """
 
 from __future__ import annotations
@@ -54,21 +56,22 @@ from ._lazy import lazy_exports
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from .driver import Control, Data, EndOfStream, Message, Report, Transport, drive
+    from .driver import Control, Data, EndOfStream, Handoff, Message, Report, Transport, drive
     from .executor import Executor
     from .launcher import Child, Gather, RunFolder, supervise, whole_lines, worker_died
     from .plan import Instance, Plan, Route
 
 __getattr__ = lazy_exports(__name__, {
-    "Control": "driver", "Data": "driver", "EndOfStream": "driver", "Message": "driver",
+    "Control": "driver", "Data": "driver", "EndOfStream": "driver", "Handoff": "driver",
+    "Message": "driver",
     "Report": "driver", "Transport": "driver", "drive": "driver", "Executor": "executor",
     "Instance": "plan", "Plan": "plan", "Route": "plan", "Child": "launcher",
     "Gather": "launcher", "RunFolder": "launcher", "supervise": "launcher",
     "whole_lines": "launcher", "worker_died": "launcher",
 })  # imported on first use: ``import d4p`` and a plugin that only registers its mapping stay light
 
-__all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Instance", "Mapping",
-           "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "Transport",
+__all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Handoff", "Instance",
+           "Mapping", "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "Transport",
            "drive", "share_cores", "supervise", "whole_lines", "worker_died"]
 
 

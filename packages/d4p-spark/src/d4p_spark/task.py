@@ -1,43 +1,29 @@
 """What runs on the Spark workers: one partition of one stage, through the
-d4p executor.
+d4p executor behind a :class:`d4p.driver.Handoff` (so a source streams into
+Spark as it writes). The package README tells the design ("How a workflow
+becomes Spark jobs", "When a PE fails").
 
 A stage partition yields *records*: ``(iid, port, units)`` for every batch its
 instances send to an instance of a later stage, then one summary record
-``(META, stage, partition, results, counts, error, events)`` with the
-outputs of unconnected ports, the units processed per PE, the
-:class:`d4p.D4PError` that stopped it, if any, and the executor's timing
-events when the run is traced. Summary records of upstream stages that run in the
-same Spark job pass through to the stage's output, so one ``collect`` of the
-last stage's summaries gathers those of the whole chain.
-
-Batches for an 'all' input (see :func:`d4p_spark.stages.broadcast_inputs`)
-are sent for its instance 0 only; the stage that reads them gets them from a
-Spark broadcast of what the driver collected, and gives each partition's
-instance its own copy.
-
-A PE that raises is reported in that record, not as a failed Spark task, so
-Spark never retries a deterministic user error and the driver raises the
-original :class:`d4p.WorkflowFailed`.
-
-The executor runs in a thread of the task and hands its batches over through a
-small bounded queue, so a source that writes millions of units streams them
-to Spark as it goes instead of holding them all in memory (the queue blocks
-the PEs while Spark catches up).
+``(META, stage, partition, results, counts, error, events)``: the outputs of
+unconnected ports, the units processed per PE, the :class:`d4p.D4PError` that
+stopped it (a PE's error is data, so Spark never retries it) and the timing
+events of a traced run. Summary records of upstream stages in the same Spark
+job pass through, so one ``collect`` gathers those of the whole chain.
 """
 
 from __future__ import annotations
 
 import copy
 import ctypes
+import functools
 import itertools
 import math
 import pickle
-import queue
-import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
-from d4p.driver import Data, EndOfStream, Message, Transport, drive
+from d4p.driver import Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
 from d4p.plan import Plan
 
@@ -71,10 +57,6 @@ def _keep_freed_memory() -> None:
     mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD
 
 
-class _Closed(Exception):
-    """Spark stopped reading the task's output: the executor thread ends."""
-
-
 class _Stream(Transport):
     """The executor's transport. What it receives is the partition's records:
     first those of the stage's broadcast 'all' inputs, then those routed to
@@ -82,12 +64,10 @@ class _Stream(Transport):
     :class:`~d4p.driver.EndOfStream` from every upstream instance in other
     stages (a stage's input ends only when every upstream stage has
     finished). Summary records of upstream stages pass straight to the
-    output. Batches for later stages go into a bounded queue that the task's
-    generator drains."""
+    output. Batches for later stages go to ``put`` (the task's handoff)."""
 
-    def __init__(self, drop: frozenset = frozenset()) -> None:
-        self.queue: queue.Queue = queue.Queue(_BACKLOG)
-        self.closed = threading.Event()
+    def __init__(self, put, drop: frozenset) -> None:
+        self.put = put
         self.records: Iterator[tuple] = iter(())
         self.ends: list[EndOfStream] | None = []
         self.drop = drop
@@ -114,17 +94,6 @@ class _Stream(Transport):
                 return
         self.put(batches)
 
-    def put(self, item: list | BaseException | None) -> None:
-        """Hand ``item`` to the task's generator: records to yield, an error to
-        raise, or ``None`` at the end."""
-        while True:
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                if self.closed.is_set():
-                    raise _Closed from None
-
 
 class StageTask:
     """``mapPartitionsWithIndex`` function of a stage: partition *j* runs
@@ -150,22 +119,20 @@ class StageTask:
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
         if self.in_worker:
             _keep_freed_memory()
-        stream = _Stream(self.drop)
-        worker = threading.Thread(target=self._life, args=(index, records, stream),
-                                  name=f"d4p stage {self.stage.number}.{index}", daemon=True)
-        worker.start()
+        handoff = Handoff(functools.partial(self._life, index, records), _BACKLOG,
+                          name=f"d4p stage {self.stage.number}.{index}")
         try:
-            while (item := stream.queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield from item
+            for batches in handoff:
+                yield from batches
         finally:
-            stream.closed.set()
+            handoff.close()
 
-    def _life(self, index: int, records: Iterable, stream: _Stream) -> None:
-        """The instances' life cycle, in the task's executor thread."""
+    def _life(self, index: int, records: Iterable, put) -> None:
+        """The instances' life cycle, in the task's executor thread; a bug (not
+        a PE's error) is raised to the task, which fails."""
         plan, stage = self.plan, self.stage
         process = stage.first_process + index
+        stream = _Stream(put, self.drop)
         executor = None
         try:
             if stage.source is not None and isinstance(plan.inputs[stage.source], list):
@@ -183,20 +150,12 @@ class StageTask:
                 pass  # PySpark reuses a Python worker only once its input is read to the end
             summary = (META, stage.number, index, executor.results, executor.counts(), None,
                        executor.take_events(final=True))
-        except _Closed:
-            return
         except D4PError as exc:
             counts, events = {}, []
             if executor is not None:
                 counts, events = executor.counts(), executor.take_events(final=True)
             summary = (META, stage.number, index, {}, counts, exc, events)
-        except BaseException as exc:  # a bug, not a PE's error: the Spark task fails
-            summary = exc
-        try:
-            stream.put(summary if isinstance(summary, BaseException) else [summary])
-            stream.put(None)
-        except _Closed:
-            pass
+        put([summary])
 
     def _shared(self, index: int) -> Iterator[tuple]:
         """The records of the stage's 'all' inputs, for partition ``index``."""

@@ -19,9 +19,9 @@ choose the receiving tasks.
 End of stream and ``postprocess``, in a topology that never ends:
 
 1. A spout runs its source in a helper thread whose writes wait in a
-   bounded queue; each ``next`` emits at most one batch of them, waiting a
-   fraction of a second at most, so no ``next`` is slow however long an
-   iteration takes (Storm kills a spout silent in ``next`` past
+   bounded queue (a :class:`d4p.driver.Handoff`); each ``next`` emits at
+   most one batch of them, waiting a fraction of a second at most, so no
+   ``next`` is slow however long an iteration takes (Storm kills a spout silent in ``next`` past
    ``topology.subprocess.timeout.secs``), and memory stays bounded. After the
    last iteration (and postprocess) it emits one tuple on ``d4p.eos``, which
    the ``ALL`` grouping copies to every task of every downstream component.
@@ -45,7 +45,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import queue
 import sys
 import threading
 import traceback
@@ -54,7 +53,7 @@ from typing import Any, ClassVar
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.executor import Executor, short_repr
 from d4p.grouping import SHUFFLE
-from d4p.mapping import Control, Transport
+from d4p.mapping import Control, Handoff, Transport
 from d4p.plan import PAIR, Plan
 from streamparse import Bolt, Spout
 
@@ -223,18 +222,14 @@ class WorkflowSpout(_Task, Spout):
         if self.halted or self.closed:
             return
         try:
-            for item in self.source.take(self.emit_batch, self.next_wait):
-                if item is _END:
-                    self._close()
-                    return
-                if isinstance(item, _Failed):
-                    self._halt(item.error)
-                    return
-                pe, port, unit = item
+            for pe, port, unit in self.source.output.take(self.emit_batch, self.next_wait):
                 for stream, values in self._tuples(pe, port, unit, (None, "a source iteration")):
                     self._send(stream, values)
-        except WorkflowFailed as exc:
+        except BaseException as exc:  # the source's error, or a unit Storm cannot send
             self._halt(exc)
+            return
+        if self.source.output.ended:
+            self._close()
 
     def _send(self, stream: str, values: list) -> None:
         self.sent += 1
@@ -331,59 +326,31 @@ class WorkflowBolt(_Task, Bolt):
                     self.emit(values, stream=stream, anchors=[anchor])
 
 
-_END = object()
-"""The source and its postprocess are done."""
-
-
-@dataclasses.dataclass
-class _Failed:
-    error: BaseException
-
-
 class _Source:
-    """Runs ``executor.run_sources`` (every iteration, then postprocess) in a
-    helper thread. What the source instance (and the partials it hosts)
-    writes for other components goes to a queue of at most ``bound`` units,
-    which ``take`` empties a batch at a time: a long iteration streams out
-    while it runs, and a full queue makes the source wait, so memory stays
-    bounded."""
+    """Runs ``executor.run_sources`` (every iteration, then postprocess) behind
+    a :class:`~d4p.driver.Handoff` of at most ``bound`` units: what the source
+    instance (and the partials it hosts) writes for other components streams
+    out while a long iteration runs, and a full queue makes the source wait,
+    so memory stays bounded."""
 
     def __init__(self, executor: Executor, component: Component, bound: int,
                  control: Control) -> None:
-        self.queue: queue.Queue = queue.Queue(bound)
-        for loc in executor.local.values():
+        self._executor = executor
+        self._component = component
+        self._control = control
+        self.output = Handoff(self._run, bound, name="d4p-source")
+
+    def _run(self, put) -> None:
+        for loc in self._executor.local.values():
             emit = loc.emit  # the PE's writes, port by port
             for port in list(emit):
-                if component.streams_of(port, loc.pe_id):  # not only for a hosted partial
-                    emit[port] = functools.partial(self._put, loc.pe_id, port)
-        self._executor = executor
-        self._control = control
-        self._thread = threading.Thread(target=self._run, name="d4p-source", daemon=True)
-        self._thread.start()
+                if self._component.streams_of(port, loc.pe_id):  # not only for a hosted partial
+                    emit[port] = functools.partial(self._put, put, loc.pe_id, port)
+        self._executor.run_sources(stop=self._control, max_units=self._control.max_units)
 
-    def _put(self, pe: str, port: str, unit: Any) -> None:
-        self.queue.put((pe, port, unit))
-
-    def _run(self) -> None:
-        try:
-            self._executor.run_sources(stop=self._control, max_units=self._control.max_units)
-        except BaseException as exc:
-            self.queue.put(_Failed(exc))
-            return
-        self.queue.put(_END)
-
-    def take(self, most: int, wait: float) -> list:
-        """Up to ``most`` items, waiting at most ``wait`` seconds for the first."""
-        try:
-            items = [self.queue.get(timeout=wait)]
-        except queue.Empty:
-            return []
-        while len(items) < most and not isinstance(items[-1], _Failed) and items[-1] is not _END:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        return items
+    @staticmethod
+    def _put(put, pe: str, port: str, unit: Any) -> None:
+        put((pe, port, unit))
 
 
 def _watch_stop(folder: str | None, control: Control, every: float = 0.2) -> None:
