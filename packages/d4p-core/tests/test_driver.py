@@ -4,7 +4,6 @@ import threading
 import time
 
 import pytest
-
 from d4p.driver import Handoff
 
 

@@ -65,7 +65,7 @@ def test_a_setting_the_running_context_lacks_is_refused():
     graph, inputs = pipeline(3)
     with pytest.raises(d4p.UsageError, match="spark.executor.memory=3g cannot change it"):
         d4p.run(graph, inputs, mapping="spark", conf=["spark.executor.memory=3g"])
-    with pytest.raises(d4p.UsageError, match="takes key=value"):
+    with pytest.raises(d4p.UsageError, match="takes KEY=VALUE"):
         d4p.run(graph, inputs, mapping="spark", conf=["spark.executor.memory"])
 
 

@@ -58,16 +58,6 @@ def test_no_java_on_path(monkeypatch, tmp_path):
         java_version()
 
 
-def test_conf_takes_key_value_strings_or_a_dict():
-    assert session.parse_conf(["spark.executor.memory=2g", " a.b = c=d "]) == \
-        {"spark.executor.memory": "2g", "a.b": "c=d"}
-    assert session.parse_conf("x=1") == {"x": "1"}
-    assert session.parse_conf({"x": 1}) == {"x": "1"}
-    assert session.parse_conf(()) == {}
-    with pytest.raises(d4p.UsageError, match="option 'conf' of mapping 'spark' takes key=value"):
-        session.parse_conf(["=2g"])
-
-
 def test_local_and_loopback_masters_bind_to_loopback():
     assert session.is_local("local[*]") and session.is_local("local") \
         and session.is_local("local[2,3]")

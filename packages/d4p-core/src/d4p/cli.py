@@ -296,13 +296,13 @@ def _run(args, extra: list[str]) -> int:
         raise UsageError("d4p run needs a TARGET: a .py file, a module or a registered "
                          "workflow (see d4p workflows)")
     from .enact import run
-    from .loader import load_target, parse_inputs, parse_params
+    from .loader import key_values, load_target, parse_inputs
 
     options = _mapping_options(args.mapping, extra)
     if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
         raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
                          "pip install d4p-monitor")
-    target = load_target(args.target, args.attr, parse_params(args.param))
+    target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is None:
         inputs = target.inputs
@@ -526,9 +526,9 @@ def _table(header: tuple, rows: list[tuple]) -> None:
 def _draw(args) -> int:
     from pathlib import Path
 
-    from .loader import load_target, parse_params
+    from .loader import key_values, load_target
 
-    target = load_target(args.target, args.attr, parse_params(args.param))
+    target = load_target(args.target, args.attr, key_values(args.param))
     graph = target.graph
     if not args.output:
         sys.stdout.write(graph.to_dot())

@@ -64,15 +64,20 @@ def workflow_modules() -> list[ModuleType]:
             if name.startswith(WORKFLOW_MODULE_PREFIX) and getattr(m, "__file__", None)]
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    """``["key=value", ...]`` (``-p`` options) as a dict; a clear error otherwise."""
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p expects KEY=VALUE, got {pair!r}")
-        params[key.strip()] = value
-    return params
+def key_values(pairs, what: str = "-p", example: str = "") -> dict[str, str]:
+    """``KEY=VALUE`` texts (one, a list, or a dict already) as a dict, for
+    ``-p`` and for mapping options such as Spark's ``conf``; a
+    :class:`~d4p.UsageError` naming ``what`` for a text without a key."""
+    if isinstance(pairs, dict):
+        return {str(k): str(v) for k, v in pairs.items()}
+    out = {}
+    for pair in [pairs] if isinstance(pairs, str) else pairs or ():
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            such = f", such as {example}" if example else ""
+            raise UsageError(f"{what} takes KEY=VALUE{such}; got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _stem(path: str) -> str:

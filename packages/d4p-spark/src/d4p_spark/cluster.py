@@ -1,12 +1,6 @@
-"""What running on a cluster needs checked before the first job.
-
-* :func:`check_workers`: the workers' Python can import d4p (one tiny Spark
-  job when a context starts); when it cannot, one line names that Python,
-  its version and what to do, instead of a ``ModuleNotFoundError`` deep in
-  the first task.
-* PEs whose code writes files: on a cluster master they run on the workers,
-  so the files land on the workers' disks; a
-  :class:`d4p.shipping.LocalFilesWarning` says so before the run.
+"""What running on a cluster needs checked before the first job:
+:func:`check_workers` (one tiny job: the workers' Python starts and imports
+d4p, else one line saying which Python and what to do).
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
-"""Keyed aggregates (:mod:`d4p.aggregate`) merged by Spark itself.
-
-The plan puts a partial aggregate behind every PE that feeds an aggregate, so
-what reaches a keyed aggregate's stage is ``(key, state)`` pairs on its
-``partial`` input. Instead of ``partitionBy`` the target instance, the stage
-reads them through ``reduceByKey(aggregate.merge)``: Spark merges the states
-of a key on the map side before its shuffle (the partials of several flushes
-or upstream stages become one) and again after it, and partition *j* gets the
-keys that the plan's group-by gives instance *j* (the same stable hash), so
-the aggregate receives one state per key.
-
-Summary records of upstream stages travel through the same shuffle under keys
-of their own (:class:`_Summary`) and come out as they went in.
+"""Keyed aggregates (:mod:`d4p.aggregate`) merged by Spark itself: the
+stage of a keyed aggregate reads the ``(key, state)`` pairs that partial
+aggregates send to its ``partial`` input through ``reduceByKey(merge)``,
+partitioned by the plan's stable hash, so Spark merges them map-side and
+after its shuffle and instance *j* gets one state per key of its own.
+Summary records of upstream stages travel through the same shuffle under
+keys of their own (:class:`_Summary`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from d4p.mapping import Gather
 
 from .combine import combinable, merge_states
 from .stages import Layout, broadcast_inputs
-from .task import META, ForStage, MetaOr, StageTask, by_index, is_meta
+from .task import META, ForStage, Kept, StageTask
 
 
 class Run:
@@ -136,7 +136,7 @@ class Run:
                 rdd = merge_states(rdd, aggregate, stage, plan.by_pe[stage.pes[0]],
                                    self.batch_size)
             else:
-                rdd = rdd.partitionBy(stage.width, by_index)
+                rdd = rdd.partitionBy(stage.width, int)  # a record keyed j: partition j
         shared = None
         if self.broadcast_from[number]:
             from pyspark import cloudpickle
@@ -162,15 +162,10 @@ class Run:
         """Run the job that computes stage ``number``: its summaries (and those
         of the stages it computes), after keeping the records it sends to
         broadcasts or to a stage that runs in the driver."""
-        keep = MetaOr(self.collected) if self.collected and (
-            number in self.first or any(d in self.on_driver for d in
-                                        self.layout.stages[number].downstream)) else is_meta
         try:
-            records = self.rdds[number].filter(keep).collect()
+            records = self.rdds[number].filter(Kept(self.collected)).collect()
         except Exception as exc:
             raise self._translate(number, exc) from None
-        if keep is is_meta:
-            return records
         summaries = []
         for record in records:
             if record[0] == META:

@@ -50,43 +50,33 @@ class SparkMapping(Mapping):
     master's cores; the number of processes is not used."""
 
     def run(self, plan: Plan, options: dict[str, Any]) -> Outcome:
-        batch_size = options.get("batch_size", 1024)
+        import logging
+
         from d4p.shipping import warn_file_writers
 
         from . import session, shipping  # Spark's modules, only when a run needs them
         from .job import Run
         from .stages import layout
 
-        _quiet_py4j_on_interrupt()
-        sc = session.get_context(options.get("master"), options.get("conf"))
-        shipping.ship(sc, session.is_local(sc.master), options.get("py_files"))
-        if not session.is_local(sc.master):
+        for name in ("", "py4j.clientserver", "py4j.java_gateway"):  # py4j logs on both
+            if _not_interrupted not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(_not_interrupted)
+        sc = session.get_context(options["master"], options["conf"])
+        local = session.is_local(sc.master)
+        shipping.ship(sc, local, options["py_files"])
+        if not local:
             warn_file_writers(plan, f"on master {sc.master}")
-        return Run(sc, layout(plan), batch_size, options.get("progress"),
-                   options.get("tracer"),
-                   broadcast=options.get("all_grouping", "broadcast") == "broadcast",
-                   final_on_driver=options.get("final_pe", "driver") == "driver"
-                   and session.is_local(sc.master)).run()
+        return Run(sc, layout(plan), options["batch_size"], options["progress"],
+                   options["tracer"], broadcast=options["all_grouping"] == "broadcast",
+                   final_on_driver=options["final_pe"] == "driver" and local).run()
 
 
-def _quiet_py4j_on_interrupt() -> None:
-    """py4j logs an ERROR with a traceback when Ctrl-C or a second SIGTERM
-    interrupts a call to the JVM; d4p reports the interrupt in one line."""
-    import logging
-
-    for name in ("", "py4j.clientserver", "py4j.java_gateway"):  # py4j logs on both
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _NoInterrupts) for f in logger.filters):
-            logger.addFilter(_NoInterrupts())
-
-
-class _NoInterrupts:
-    """Drops log records about an exception caused by an interrupt."""
-
-    def filter(self, record) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        while exc is not None:
-            if isinstance(exc, KeyboardInterrupt):
-                return False
-            exc = exc.__cause__ or exc.__context__
-        return True
+def _not_interrupted(record) -> bool:
+    """Log filter: py4j logs an ERROR with a traceback when Ctrl-C or a second
+    SIGTERM interrupts a call to the JVM; d4p reports the interrupt in one line."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return False
+        exc = exc.__cause__ or exc.__context__
+    return True

@@ -1,16 +1,8 @@
-"""The SparkContext that d4p runs on: found or started, with d4p's defaults.
-
-One context per Python process (Spark allows no more). When one is already
-running (a notebook's ``spark.sparkContext``, a test fixture), d4p uses it;
-otherwise it starts one with the Spark UI off, logs at WARN, no console
-progress bar, and ``SPARK_LOCAL_IP=127.0.0.1`` (unless set) for local masters
-and masters on the loopback, so that a machine whose host name resolves to a
-loopback address just works. The workers' Python is ``spark.pyspark.python``
-or ``$PYSPARK_PYTHON`` when the user sets one (d4p never overwrites them),
-else this interpreter for workers on this machine; on a cluster (or another
-Python) one tiny job first checks that the workers can import d4p. The
-context d4p starts stays up for later runs in the same process (starting one
-takes seconds) and is stopped at exit or by :func:`stop`.
+"""The SparkContext that d4p runs on: the running one (a notebook's, a test
+fixture's) or one started with d4p's defaults (UI off, WARN logs, loopback
+address for local masters, this interpreter as the workers' Python unless
+``spark.pyspark.python`` or ``PYSPARK_PYTHON`` says otherwise), which stays
+up for later runs in the process and is stopped, with its JVM, at exit.
 """
 
 from __future__ import annotations
@@ -28,6 +20,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from d4p import UsageError
+from d4p.loader import key_values
 
 DEFAULT_MASTER = "local[*]"
 JAVA_MINIMUM = 17
@@ -47,25 +40,6 @@ _launched = False  # whether this module launched Spark's JVM
 def is_local(master: str) -> bool:
     """True for ``local``, ``local[N]``, ``local[*]``, ``local[N,F]``."""
     return master == "local" or master.startswith("local[")
-
-
-def parse_conf(conf) -> dict[str, str]:
-    """Spark settings from ``key=value`` strings (the ``conf`` option), a dict,
-    or ``None``. Raises :class:`d4p.UsageError` for anything else."""
-    if conf is None:
-        return {}
-    if isinstance(conf, dict):
-        return {str(k): str(v) for k, v in conf.items()}
-    if isinstance(conf, str):
-        conf = [conf]
-    out = {}
-    for item in conf:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"option 'conf' of mapping 'spark' takes key=value, such as "
-                             f"spark.executor.memory=2g; got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def java_version() -> int:
@@ -107,7 +81,7 @@ def get_context(master: str | None = None, conf=None):
     """
     from pyspark import SparkConf, SparkContext
 
-    settings = parse_conf(conf)
+    settings = key_values(conf, "option 'conf' of mapping 'spark'", "spark.executor.memory=2g")
     with _lock:
         running = SparkContext._active_spark_context
         if running is not None:

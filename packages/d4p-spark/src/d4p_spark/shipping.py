@@ -1,18 +1,8 @@
-"""How workflow code reaches the Spark workers.
-
-Spark workers start a fresh Python, which imports what is installed (d4p,
-NumPy, installed packages such as d4p-seismo) but not the modules a driver
-loaded from a path of its own: the workflow file given to ``d4p run``, modules
-beside it, a test module. For every such module d4p
-
-* registers it with cloudpickle to travel *by value* with the PEs, which is
-  all a local master needs, and
-* for a cluster master, also ships its file (a package: a zip of it) with
-  ``SparkContext.addPyFile``, so that imports made at run time work too.
-
-Anything else (a package the workers lack, data files) is the user's: install
-it on the workers, or give ``py_files`` (``.py``, ``.zip``, ``.egg``) or Spark's
-own ``spark.archives`` / ``spark.submit.pyFiles`` settings in ``conf``.
+"""How workflow code reaches the Spark workers (the package README, "Running
+on a cluster", tells the user's side): the modules the driver loaded from
+paths of its own travel by value with the PEs (cloudpickle), and on a cluster
+master also as files (a package as a zip) through ``SparkContext.addPyFile``,
+so that imports made at run time work too; ``py_files`` adds others.
 """
 
 from __future__ import annotations

@@ -1,25 +1,13 @@
 """How a plan becomes Spark stages (pure: no Spark here).
 
-A *stage* is a PE together with the PEs it feeds through fused edges (the
-plan's ``pair`` routes: instance *j* feeds instance *j*) that have no other
-input. All PEs of a stage have the same number of instances, its *width*;
-Spark partition *j* of the stage runs instance *j* of each of them, so fused
-chains cost no shuffle. Only the first PE of a stage (its *root*) receives data
-from other stages, so the stages form a DAG in the order of their roots.
-
-The layout renumbers the plan's processes so that every partition of every
-stage is one process: the executor then hands everything bound for another
-stage to the transport, tagged with the target instance, and partitioning
-those records by the target's instance index reproduces every grouping
-(shuffle, group-by, 'all', 'global' and pair), because the executor has
-already chosen the target.
-
-An input with the 'all' grouping and several instances is the exception
-(:func:`broadcast_inputs`): every instance receives the same units, so the
-stage that feeds it keeps only the copy for instance 0, the driver collects
-those and broadcasts them once (``SparkContext.broadcast``), and every
-partition of the receiving stage reads them from there, instead of the
-sender writing one copy per instance into a shuffle.
+A *stage* is a PE with the PEs it feeds through fused (``pair``) routes that
+have no other input; Spark partition *j* of a stage runs instance *j* of each,
+and only its first PE (its *root*) reads from other stages. The layout gives
+every stage partition a process of its own, so the executor hands everything
+bound for another stage to the transport, tagged with the target instance:
+partitioning by the target's instance index reproduces every grouping. The
+exception, inputs with the 'all' grouping read from a broadcast, is
+:func:`broadcast_inputs` (see the package README).
 """
 
 from __future__ import annotations

@@ -191,20 +191,12 @@ class ForStage:
                 yield 0, record
 
 
-class MetaOr:
-    """Filter: summary records and the records whose (iid, port) is in ``keys``."""
+class Kept:
+    """Filter: summary records and the records whose (iid, port) is in ``keys``
+    (those the driver collects: for a broadcast, or for a stage it runs)."""
 
     def __init__(self, keys: frozenset) -> None:
         self.keys = keys
 
     def __call__(self, record: tuple) -> bool:
         return record[0] == META or (record[0], record[1]) in self.keys
-
-
-def by_index(key: int) -> int:
-    """Partitioner: a record keyed *j* goes to partition *j*."""
-    return key
-
-
-def is_meta(record: tuple) -> bool:
-    return record[0] == META

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from d4p.loader import load_target, parse_inputs, parse_params
+from d4p.loader import key_values, load_target, parse_inputs
 from d4p.plan import make_plan
 
 from .__about__ import DEFAULT_STORM_VERSION
@@ -51,7 +51,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _export(args) -> int:
     from .project import export, topology_name  # the project writer, only when it is used
 
-    target = load_target(args.target, args.attr, parse_params(args.param))
+    target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
     plan = make_plan(target.graph, 1, target.inputs if inputs is None else inputs)
     project = export(plan, args.dir, args.name or topology_name(target.name),
