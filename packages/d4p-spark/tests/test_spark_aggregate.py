@@ -13,10 +13,6 @@ def test_every_aggregate_gives_simples_result(spark):
     assert sum(found["index"]["count"].values()) == 2000
 
 
-def test_every_aggregate_gives_simples_result_with_the_final_stage_in_spark(spark):
-    check_aggregates("spark", final_pe="spark", forms=("global", "function"))
-
-
 def test_reduce_by_key_merges_the_partial_states_before_the_aggregate(spark):
     graph = d4p.WorkflowGraph()
     source = Cycle(keys=10, rounds=100)

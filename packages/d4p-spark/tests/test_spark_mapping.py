@@ -3,6 +3,7 @@ code that only the driver can import."""
 
 import importlib.util
 import os
+import subprocess
 import sys
 import threading
 
@@ -70,6 +71,35 @@ def test_a_setting_the_running_context_lacks_is_refused():
 
 
 # -- failures ------------------------------------------------------------------------------
+
+BIG_OUTPUTS = """
+import numpy as np
+import d4p
+
+
+class Arrays(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(8):
+            self.write("output", np.full(131072, float(i)))  # 1 MiB each
+
+
+graph = d4p.WorkflowGraph()
+graph.add(Arrays())
+"""
+
+
+def test_results_larger_than_the_driver_may_collect_are_one_line_saying_what_to_do(tmp_path):
+    (tmp_path / "big_outputs.py").write_text(BIG_OUTPUTS)
+    done = subprocess.run(
+        [sys.executable, "-m", "d4p", "run", "big_outputs.py", "--mapping", "spark", "--conf", "spark.driver.maxResultSize=1m"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    (line,) = [t for t in done.stderr.splitlines() if t.startswith("d4p: error:")]
+    assert "is bigger than spark.driver.maxResultSize (1024.0 KiB)" in line
+    assert "raise the limit (--conf spark.driver.maxResultSize=4g)" in line
+    assert "running PE Arrays0:" in line
+
 
 class Divide(d4p.IterativePE):
     def _process(self, x):
@@ -420,30 +450,33 @@ def _parallel_then_global(pick):
     return graph, {source: 1}
 
 
-@pytest.mark.parametrize("final_pe", ["driver", "spark"])
-def test_a_final_global_pe_gives_the_same_outputs_and_errors_wherever_it_runs(final_pe):
+def test_a_final_global_pe_after_parallel_pes_gives_its_outputs_and_errors():
     pick = Pick()
-    result = d4p.run(*_parallel_then_global(pick), mapping="spark", final_pe=final_pe)
+    result = d4p.run(*_parallel_then_global(pick), mapping="spark")
     assert result[pick.id] == {"output": [98]}
     assert result.summary.units[pick.id] == 50
     pick = Pick(bad=42)
     with pytest.raises(d4p.WorkflowFailed) as info:
-        d4p.run(*_parallel_then_global(pick), mapping="spark", final_pe=final_pe)
+        d4p.run(*_parallel_then_global(pick), mapping="spark")
     err = info.value
     assert (err.pe, err.instance, err.port, err.data) == (pick.id, 0, "input", "42")
     assert "ValueError: 42 is bad" in str(err) and 'raise ValueError(f"{x} is bad")' \
         in err.traceback
 
 
-@pytest.mark.parametrize(("final_pe", "stages"), [("driver", 2), ("spark", 3)])
-def test_a_final_global_pe_in_the_driver_saves_a_spark_stage(spark, final_pe, stages):
-    graph, inputs = wordcount_plain(words=1_000, counters=2)
+@pytest.mark.parametrize(("build", "stages"), [(wordcount, 2), (wordcount_plain, 3)])
+def test_a_global_aggregate_reduces_in_the_driver_and_other_final_pes_run_in_spark(
+        spark, build, stages):
+    """A global aggregate fed partial states (a few per partition) reduces them
+    in the driver, as Spark's own actions do: one Spark stage less. A plain
+    final PE, whose input may be the whole stream, gets a Spark stage."""
+    graph, inputs = build(words=1_000, counters=2)
     want = d4p.run(graph, inputs)
-    group = f"d4p-final-{final_pe}"
+    group = f"d4p-final-{build.__name__}"
     spark.setJobGroup(group, group)
     try:
-        graph, inputs = wordcount_plain(words=1_000, counters=2)
-        got = d4p.run(graph, inputs, mapping="spark", final_pe=final_pe)
+        graph, inputs = build(words=1_000, counters=2)
+        got = d4p.run(graph, inputs, mapping="spark")
     finally:
         spark.setJobGroup(None, None)
     assert list(got.values()) == list(want.values())
@@ -458,7 +491,7 @@ def test_a_final_global_pe_after_one_partition_stays_in_its_spark_task(spark):
     graph.connect(source, "output", pick, "input")
     spark.setJobGroup("d4p-final-after-one", "d4p-final-after-one")
     try:
-        result = d4p.run(graph, {source: 1}, mapping="spark", final_pe="driver")
+        result = d4p.run(graph, {source: 1}, mapping="spark")
     finally:
         spark.setJobGroup(None, None)
     assert result[pick.id] == {"output": [19]}

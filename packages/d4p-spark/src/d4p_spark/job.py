@@ -11,7 +11,7 @@ from typing import Any
 from d4p import D4PError, Outcome, WorkflowFailed, shipping
 from d4p.mapping import Gather
 
-from .combine import combinable, merge_states
+from .combine import combinable, merge_states, reducible
 from .stages import Layout, broadcast_inputs
 from .task import META, ForStage, Kept, StageTask
 
@@ -20,7 +20,7 @@ class Run:
     """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
 
     def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer,
-                 broadcast: bool = True, final_on_driver: bool = False) -> None:
+                 broadcast: bool = True, local: bool = False) -> None:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
@@ -51,14 +51,15 @@ class Run:
         """Stages computed by a job of their own before the stages that read them."""
         self.on_driver = {
             s.number for s in lay.stages
-            if final_on_driver and s.width == 1 and not s.downstream and s.source is None
-            and len(s.upstream) == 1 and not self.broadcast_from[s.number]
+            if local and not s.downstream and len(s.upstream) == 1 and reducible(plan, s)
+            and not self.broadcast_from[s.number]
             and lay.stages[s.upstream[0]].downstream == (s.number,)
             and lay.stages[s.upstream[0]].width > 1}
-        """Last stages that run in the driver, on the records collected from the stage
-        before them (which is never a 'first' stage: it has one downstream stage and
-        no broadcast inputs). Not after a stage of one partition: that one feeds
-        them in the same Spark task already, streaming."""
+        """Last stages that run in the driver on a local master: a global aggregate
+        reducing the partial states collected from the stage before it (which is
+        never a 'first' stage: it has one downstream stage and no broadcast
+        inputs). Not after a stage of one partition: that one feeds it in the
+        same Spark task already."""
         self.collected |= {(r.targets[0], r.dst_port) for r in plan.routes
                            if stage_number[r.dst_pe] in self.on_driver}
         self.gathered: dict[int, list] = {}
@@ -195,7 +196,8 @@ class Run:
         else:
             what = "a Spark task failed"
         reason = traceback.strip().splitlines()[-1] if traceback else _spark_reason(text)
-        return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}",
+        advice = next((a for key, a in _ADVICE if key in text), "")
+        return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}{advice}",
                               pe=pes[0] if len(pes) == 1 else None, traceback=traceback)
 
     def _job_pes(self, number: int) -> list[str]:
@@ -209,6 +211,18 @@ class Run:
             todo += [u for u in stages[n].upstream if u not in seen and u not in self.first]
         pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
         return pes or list(stages[number].pes)
+
+
+_ADVICE = (
+    ("spark.driver.maxResultSize", ". The driver collects the outputs of unconnected ports and "
+     "the units of 'all' inputs (to broadcast them): raise the limit (--conf "
+     "spark.driver.maxResultSize=4g), give all_grouping='shuffle' for a large 'all' input, "
+     "or write large results to files"),
+    ("Java heap space", ". Spark's JVM ran out of memory: give it more with --conf "
+     "spark.driver.memory=4g (a local master runs its executors in the driver's JVM) or "
+     "spark.executor.memory=4g on a cluster"),
+)
+"""Text in a Spark failure → what to do about it."""
 
 
 def _python_traceback(text: str) -> str:
@@ -227,7 +241,8 @@ def _python_traceback(text: str) -> str:
 
 def _spark_reason(text: str) -> str:
     """The cause of a failed Spark job, without Java class names and stacks."""
-    found = re.search(r"most recent failure: .*?\): (.*)", text)
+    found = re.search(r"most recent failure: .*?\): (.*)", text) or \
+        re.search(r"Job aborted due to stage failure: (.*)", text)
     line = found[1] if found else next((t for t in text.splitlines() if t.strip()), "")
     line = re.sub(r"^([\w$]+\.)+[\w$]+(Exception|Error): ", "", line.strip())
     return line.split(". Consider setting")[0].rstrip(" :")[:300] or "unknown error"

@@ -39,11 +39,6 @@ class SparkMapping(Mapping):
                "them all for a moment) or shuffle (one copy per instance written by the "
                "sender: for streams larger than the driver's memory)",
                choices=("broadcast", "shuffle")),
-        Option("final_pe", "driver", "where the last stage runs on a local master when it is "
-               "one instance reading from one other stage (a 'global' collector): driver (its "
-               "input is collected to the driver, like a Spark action's result: one Spark "
-               "stage less) or spark (a Spark stage of its own, as on a cluster)",
-               choices=("driver", "spark")),
     )
     default_processes = 1
     """Spark's parallelism comes from the PEs' instances (``numprocesses``) and the
@@ -68,7 +63,7 @@ class SparkMapping(Mapping):
             warn_file_writers(plan, f"on master {sc.master}")
         return Run(sc, layout(plan), options["batch_size"], options["progress"],
                    options["tracer"], broadcast=options["all_grouping"] == "broadcast",
-                   final_on_driver=options["final_pe"] == "driver" and local).run()
+                   local=local).run()
 
 
 def _not_interrupted(record) -> bool:
