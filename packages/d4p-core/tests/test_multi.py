@@ -114,6 +114,36 @@ def test_spawn_ships_pes_of_a_module_workers_cannot_import():
     assert wait_no_children(os.getpid()) == []
 
 
+UNGUARDED = """
+    import d4p
+    from d4p.examples import pipeline
+
+    graph, inputs = pipeline(10)
+    result = d4p.run(graph, inputs, mapping="multi", processes=2, start_method="spawn")
+    print("RESULT", list(result.values()))
+"""
+
+
+def test_an_unguarded_script_on_spawn_is_told_to_guard_its_run(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(UNGUARDED))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    told = [line for line in err.splitlines() if line.startswith("d4p: error: a worker")]
+    assert told, err
+    for line in told:  # each worker that started says it in a line of its own
+        assert line.endswith(f"imports {script} again, and it called d4p.run: put the code "
+                             'that runs the workflow under `if __name__ == "__main__":`'), err
+    assert "exited with status 1 before finishing" in err
+    assert "bootstrapping phase" not in err
+    assert "RESULT" not in out  # no worker ran the workflow
+
+
 def test_killed_worker_fails_the_run_naming_the_signal():
     with pytest.raises(d4p.WorkflowFailed, match=r"killed by signal 9 \(SIGKILL\)") as caught:
         d4p.run(_failing_graph(SelfKill), mapping="multi", processes=3)

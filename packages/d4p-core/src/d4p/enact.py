@@ -95,6 +95,25 @@ class RunInfo:
     placed the instances itself (Spark: a process per partition)."""
 
 
+def _refuse_in_starting_worker() -> None:
+    """A worker started with spawn or forkserver runs the main script again
+    (as ``__mp_main__``) before it works: a script that calls :func:`run`
+    unguarded would start the workflow in every worker. Such a worker ends
+    here with one line saying what to do, not multiprocessing's page of
+    bootstrapping advice."""
+    import sys
+
+    process = sys.modules.get("multiprocessing.process")
+    if process is None or not getattr(process.current_process(), "_inheriting", False):
+        return
+    script = getattr(sys.modules.get("__mp_main__"), "__file__", None) or "the main script"
+    sys.stderr.write(f"d4p: error: a worker process started with spawn or forkserver "
+                     f"imports {script} again, and it called d4p.run: put the code that runs "
+                     "the workflow under `if __name__ == \"__main__\":`\n")  # one write
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+
 def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "simple",
         processes: int | None = None, *, monitor: Any = None,
         progress: Callable[[dict[str, int]], None] | None = None, fuse: bool = True,
@@ -122,6 +141,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     """
     if not isinstance(graph, WorkflowGraph):
         raise UsageError(f"d4p.run needs a WorkflowGraph, not {type(graph).__name__}")
+    _refuse_in_starting_worker()
     cls = get_mapping(mapping)
     settings = _settings(cls, options)
     plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
