@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import d4p
+import numpy as np
 import pytest
 from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual
 
@@ -125,6 +126,72 @@ def test_large_arrays_through_a_small_budget_arrive_intact(buffer_mb):
     result = d4p.run(large_arrays(60), mapping="multi", processes=4, buffer_mb=buffer_mb)
     (ports,) = result.values()
     assert ports["output"] == [(60, 60)]
+
+
+def _vm(field: str) -> int:
+    """A ``VmRSS``/``VmHWM`` line of this process's status, in bytes."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
+
+
+class _Arrays(d4p.ProducerPE):
+    def __init__(self, count: int, nbytes: int) -> None:
+        super().__init__()
+        self.count, self.nbytes = count, nbytes
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", np.full(self.nbytes // 8, float(i)))
+
+
+class _DoubledGrowth(d4p.IterativePE):
+    """Doubles arrays; at the end writes how much its process's peak RSS grew."""
+
+    def preprocess(self):
+        self.start = _vm("VmRSS")
+
+    def _process(self, a):
+        return a * 2.0
+
+    def postprocess(self):
+        self.write("output", ("grew", _vm("VmHWM") - self.start))
+
+
+class _SumAndGrowth(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.total, self.grew = 0.0, []
+
+    def process(self, inputs):
+        unit = inputs["input"]
+        if isinstance(unit, tuple):
+            self.grew.append(unit[1])
+        else:
+            self.total += float(unit[0])
+
+    def postprocess(self):
+        self.write("output", (self.total, max(self.grew)))
+
+
+def test_workers_in_a_false_circle_keep_to_their_budget():
+    """The source and the 'global' end share a process; the middle PE's
+    workers send back to it while it sends to them. That process keeps
+    reading what they send (it is not stuck), so they must not read past
+    their budget: before, they did, and each held a third of the stream
+    (about 240 MiB here, growing with the number of arrays)."""
+    count, buffer_mb = 400, 32
+    doubled = _DoubledGrowth()
+    doubled.numprocesses = 3
+    graph = d4p.WorkflowGraph()
+    graph.connect(_Arrays(count, 4 << 20), "output", doubled, "input")
+    graph.connect(doubled, "output", _SumAndGrowth(), "input")
+    result = d4p.run(graph, mapping="multi", processes=4, buffer_mb=buffer_mb)
+    (ports,) = result.values()
+    ((total, grew),) = ports["output"]
+    assert total == 2 * sum(range(count))
+    assert grew < 2 * buffer_mb << 20, f"a worker grew by {grew >> 20} MiB"
 
 
 def test_workers_sending_to_each_other_with_tiny_queues_finish():

@@ -301,7 +301,10 @@ class _PipeTransport(Transport):
         instances, and whose destination waits (through any chain of
         workers) for it, reads past its budget until its send goes out:
         without that, workers sending to each other could wait forever.
-        ``waits_for`` (shared by all workers) says who waits for whom."""
+        ``waits_for`` (shared by all workers) says who waits for whom; a
+        worker whose reader still reads is waiting for no one (its sends
+        are not stuck), else a slow source's workers read past their budget
+        for nothing, a third of the stream each."""
         frames, size = _frames(message)
         queue = self.queues[process]
         with self.lock:
@@ -320,9 +323,9 @@ class _PipeTransport(Transport):
                         self.lock.acquire()
                     continue
                 if self.waits_for is not None:
-                    self.waits_for[self.me] = process
-                    if self.held >= self.budget and not self.overflow \
-                            and self._waits_for_me(process):
+                    full = self.held >= self.budget and not self.overflow
+                    self.waits_for[self.me] = process if full else -1
+                    if full and self._waits_for_me(process):
                         self.overflow = True
                         self.room.notify()
                 self.wake.wait(RECHECK)
