@@ -194,6 +194,84 @@ def test_workers_in_a_false_circle_keep_to_their_budget():
     assert grew < 2 * buffer_mb << 20, f"a worker grew by {grew >> 20} MiB"
 
 
+class _Tagged(d4p.IterativePE):
+    def _process(self, unit):
+        return (unit % 17, unit, np.ones(1 << 20))  # 8 MiB: larger than half the budget
+
+
+class _TwoPorts(d4p.GenericPE):
+    """Both inputs grouped by key; writes (port, number) for each unit."""
+
+    def __init__(self) -> None:
+        super().__init__(numprocesses=4)
+        self._add_input("input", grouping=[0])
+        self._add_input("side", grouping=[0])
+        self._add_output("output")
+
+    def process(self, inputs):
+        for port, (_, number, array) in inputs.items():
+            self.write("output", (port, number, array))
+
+
+class _Tenths(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__(numprocesses=2)
+        self._add_input("input", grouping="all")
+        self._add_output("output")
+
+    def process(self, inputs):
+        key, number, array = inputs["input"]
+        if number % 10 == 0:
+            return {"output": (key, -number - 1, array)}
+
+
+class _PortAndSum(d4p.IterativePE):
+    def _process(self, unit):
+        port, number, array = unit
+        return (port, number, float(array.sum()))
+
+
+class _CountPorts(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.seen: dict = {}
+
+    def process(self, inputs):
+        port, number, total = inputs["input"]
+        count, numbers, totals = self.seen.get(port, (0, 0, 0.0))
+        self.seen[port] = (count + 1, numbers + number, totals + total)
+
+    def postprocess(self):
+        self.write("output", sorted(self.seen.items()))
+
+
+@pytest.mark.timeout(120)  # a hang guard: before, the workers waited for each other forever
+def test_many_to_many_with_units_larger_than_the_budget_finishes():
+    """Instances of several PEs in every worker, sending to each other both
+    ways; each worker's budget is spent by one unit. Before, a worker whose
+    send to one worker waited (the budget counts the bytes queued for all)
+    named only that one as the worker it waited for, so the circle through
+    the worker that really held it up was never found."""
+    count = 40
+    tagged, two_ports, port_sum = _Tagged(), _TwoPorts(), _PortAndSum()
+    tagged.numprocesses = port_sum.numprocesses = 3
+    tenths = _Tenths()
+    graph = d4p.WorkflowGraph()
+    graph.connect(_numbers(count), "output", tagged, "input")
+    graph.connect(tagged, "output", two_ports, "input")
+    graph.connect(tagged, "output", tenths, "input")
+    graph.connect(tenths, "output", two_ports, "side")
+    graph.connect(two_ports, "output", port_sum, "input")
+    graph.connect(port_sum, "output", _CountPorts(), "input")
+    result = d4p.run(graph, mapping="multi", processes=3, buffer_mb=8)
+    (ports,) = result.values()
+    side = [-n - 1 for n in range(0, count, 10)] * 2  # from each of the 2 instances
+    assert ports["output"] == [[("input", (count, sum(range(count)), count * float(1 << 20))),
+                                ("side", (len(side), sum(side), len(side) * float(1 << 20)))]]
+
+
 def test_workers_sending_to_each_other_with_tiny_queues_finish():
     result = d4p.run(mutual(3000, keys=7), mapping="multi", processes=2, batch_size=1,
                      queue_size=1, buffer_mb=1)

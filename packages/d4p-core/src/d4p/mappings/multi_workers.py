@@ -95,7 +95,7 @@ class _Run:
             for src in srcs:
                 links[(src, dst)] = ctx.Pipe(duplex=False)
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
-        waits_for = ctx.Array("i", [-1] * n, lock=False)  # worker → worker it waits for
+        waits_for = ctx.Array("b", n * n, lock=False)  # [w * n + d]: w, full, waits for d
         settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
         settings["progress"] = self.options.get("progress") is not None
         control = self.options.get("control")
@@ -213,7 +213,8 @@ class _PipeTransport(Transport):
     reader thread for every inbox, and a byte budget shared by both sides."""
 
     def __init__(self, outbox: dict[int, Connection], inbox: list[Connection],
-                 queue_size: int, budget: int, me: int = 0, waits_for=None) -> None:
+                 queue_size: int, budget: int, me: int = 0, waits_for=None,
+                 workers: int = 1) -> None:
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)  # the worker's thread waits here
         self.room = threading.Condition(self.lock)  # the reader waits here
@@ -222,7 +223,7 @@ class _PipeTransport(Transport):
         self.held = 0  # bytes read and not yet released
         self.queued = 0  # bytes handed to writers and not yet written
         self.overflow = False  # the reader may read past its budget (see send)
-        self.me, self.waits_for = me, waits_for
+        self.me, self.waits_for, self.workers = me, waits_for, workers
         self.budget = max(budget // 2, 1)
         self.queue_size = queue_size
         self.errors: list[BaseException] = []
@@ -298,13 +299,15 @@ class _PipeTransport(Transport):
         send made meanwhile goes behind this one: order is kept).
 
         A sender whose input budget is full of units for its own waiting
-        instances, and whose destination waits (through any chain of
-        workers) for it, reads past its budget until its send goes out:
-        without that, workers sending to each other could wait forever.
-        ``waits_for`` (shared by all workers) says who waits for whom; a
-        worker whose reader still reads is waiting for no one (its sends
-        are not stuck), else a slow source's workers read past their budget
-        for nothing, a third of the stream each."""
+        instances, and one of whose destinations with bytes still queued
+        waits (through any chain of workers) for it, reads past its budget
+        until its send goes out: without that, workers sending to each
+        other could wait forever. ``waits_for`` (shared by all workers) says
+        who waits for whom: every destination with bytes queued (the budget
+        counts them all, so a send to one may wait for another), and only
+        while the worker's own input is full (a worker whose reader still
+        reads is waiting for no one, else a slow source's workers read past
+        their budget for nothing, a third of the stream each)."""
         frames, size = _frames(message)
         queue = self.queues[process]
         with self.lock:
@@ -324,23 +327,31 @@ class _PipeTransport(Transport):
                     continue
                 if self.waits_for is not None:
                     full = self.held >= self.budget and not self.overflow
-                    self.waits_for[self.me] = process if full else -1
-                    if full and self._waits_for_me(process):
+                    for dst, pending in self.queues.items():
+                        self.waits_for[self.me * self.workers + dst] = bool(full and pending)
+                    if full and self._waits_for_me():
                         self.overflow = True
                         self.room.notify()
                 self.wake.wait(RECHECK)
             if self.waits_for is not None:
-                self.waits_for[self.me] = -1
+                for dst in self.queues:
+                    self.waits_for[self.me * self.workers + dst] = 0
             self.overflow = False
         return size
 
-    def _waits_for_me(self, worker: int) -> bool:
-        for _ in range(len(self.waits_for)):
-            if worker < 0:
-                return False
-            if worker == self.me:
-                return True
-            worker = self.waits_for[worker]
+    def _waits_for_me(self) -> bool:
+        """Whether a chain of waiting workers leads from this one back to it."""
+        n, table = self.workers, self.waits_for
+        seen, todo = set(), [self.me]
+        while todo:
+            worker = todo.pop()
+            for dst in range(n):
+                if table[worker * n + dst]:
+                    if dst == self.me:
+                        return True
+                    if dst not in seen:
+                        seen.add(dst)
+                        todo.append(dst)
         return False
 
     def receive(self, timeout: float | None) -> list:
@@ -396,7 +407,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         report.close()
         return
     transport = _PipeTransport(outbox, inbox, settings["queue_size"],
-                               settings["buffer_mb"] << 20, k, waits_for)
+                               settings["buffer_mb"] << 20, k, waits_for, plan.processes)
     executor = None
 
     def progress(counts, events) -> None:
