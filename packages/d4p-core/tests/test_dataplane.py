@@ -307,12 +307,19 @@ def _end(proc: subprocess.Popen) -> None:
     proc.wait(5)
 
 
+@pytest.mark.parametrize("to", ["d4p", "group"])
 @pytest.mark.parametrize("mapping", ["simple", "multi"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
-def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping):
+def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping, to):
+    """To d4p alone (kill PID) or to its whole process group (Ctrl-C,
+    systemd, batch schedulers): before, a worker that got SIGTERM itself
+    ended at once and the run failed (exit 1, no output, no postprocess)."""
     proc = _start(tmp_path, mapping)
     try:
-        proc.send_signal(getattr(signal, how))
+        if to == "group":
+            os.killpg(proc.pid, getattr(signal, how))
+        else:
+            proc.send_signal(getattr(signal, how))
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert _wait_gone(proc.pid, 2) == []

@@ -13,7 +13,6 @@ import signal
 import struct
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -192,17 +191,14 @@ def _frozen(forking: bool) -> Iterator[None]:
 
 
 def _stop(procs) -> None:
-    """End every child still running: SIGTERM, then SIGKILL."""
+    """End every child still running, at once (SIGKILL: SIGTERM, like SIGINT,
+    only stops a worker's sources)."""
     procs = [p for p in procs if p.pid is not None]
     for proc in procs:
         if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + 3
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
             proc.kill()
-            proc.join(1)
+    for proc in procs:
+        proc.join(1)
 
 
 # -- a worker ------------------------------------------------------------------------------
@@ -386,10 +382,11 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             parent: int, waits_for) -> None:
     die_with_parent(parent)
     control = Control(max_units=settings["max_units"])
-    # SIGINT (Ctrl-C, or the parent passing on a stop) stops the sources
-    # gracefully; SIGTERM (the parent ending the run) ends the worker at once
-    signal.signal(signal.SIGINT, lambda *a: control.stop("interrupted"))
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+    # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
+    # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
+    # gracefully; the parent decides when to abort, and then kills the worker
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *a: control.stop("interrupted"))
     lock = threading.Lock()
 
     def tell_parent(message) -> None:  # from any thread of the worker
