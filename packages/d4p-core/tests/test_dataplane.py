@@ -331,6 +331,49 @@ def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping, to)
         _end(proc)
 
 
+def _spawned_workers(pid: int) -> list[int]:
+    """Processes of ``pid``'s session that multiprocessing spawned as workers."""
+    found = []
+    for child in _session_pids(pid):
+        try:
+            cmdline = open(f"/proc/{child}/cmdline", "rb").read()  # noqa: SIM115
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(child)
+    return found
+
+
+@pytest.mark.parametrize("to", ["d4p", "group"])
+def test_a_signal_while_spawned_workers_still_import_stops_gracefully(tmp_path, to):
+    """Before, the stop passed on to a worker still importing (or the group's
+    own signal) raised KeyboardInterrupt inside an import or killed it: exit
+    1, tracebacks of every worker, no output."""
+    wf = tmp_path / "endless.py"
+    wf.write_text(ENDLESS)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n",
+                             "2", "-q", "--start-method", "spawn"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (_catches(proc.pid, signal.SIGINT, signal.SIGTERM)
+                   and len(_spawned_workers(proc.pid)) == 2) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        booting = [w for w in _spawned_workers(proc.pid) if not _catches(w, signal.SIGTERM)]
+        if to == "group":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        assert booting, "the workers were ready before the signal: nothing was tested"
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err.decode()
+        assert out.decode().splitlines()[0] == "Count1.output: 1 value"
+        assert "stopped after" in err.decode() and "Traceback" not in err.decode()
+        assert _wait_gone(proc.pid, 2) == []
+    finally:
+        _end(proc)
+
+
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_second_signal_or_sigkill_leaves_no_process(tmp_path, how):
     proc = _start(tmp_path)

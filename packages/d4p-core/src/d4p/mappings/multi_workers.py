@@ -26,7 +26,7 @@ from ..executor import Executor
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, share_cores
 from ..plan import Plan
-from ..stopping import die_with_parent
+from ..stopping import STOP_SIGNALS, die_with_parent
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -114,7 +114,8 @@ class _Run:
                                      os.getpid(), waits_for))
             procs.append(proc)
         try:
-            with share_cores(n), _frozen(self.options["start_method"] == "fork"):
+            with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
+                    _signals_held():
                 for proc in procs:
                     proc.start()
             for r, w in links.values():  # the children hold their own ends
@@ -131,14 +132,16 @@ class _Run:
         gather = Gather(self.options.get("progress"), self.options.get("tracer"))
         live = {r: k for k, r in enumerate(reports)}
         sentinels = {p.sentinel: k for k, p in enumerate(procs)}
-        control, told = self.options.get("control"), False
+        control = self.options.get("control")
+        ready: set[int] = set()  # workers whose signal handlers are in place
+        told: set[int] = set()
         while live:
             watched = {reports[k]: s for s, k in sentinels.items() if reports[k] in live}
-            if control is not None and control.stopping and not told:
-                told = True  # a graceful stop: each worker stops its sources
-                for proc in procs:
-                    if proc.is_alive():
-                        os.kill(proc.pid, signal.SIGINT)
+            if control is not None and control.stopping:
+                for k in ready - told:  # a graceful stop: each worker stops its sources
+                    told.add(k)
+                    if procs[k].is_alive():
+                        os.kill(procs[k].pid, signal.SIGINT)
             for conn in wait([*live, *watched.values()], timeout=0.2):
                 if conn in sentinels:
                     k = sentinels[conn]
@@ -162,6 +165,8 @@ class _Run:
                     stream.flush()
                 elif kind == "progress":
                     gather.report(k, *body)
+                elif kind == "ready":
+                    ready.add(k)
                 else:
                     gather.add(k, *body)
                     del live[conn]
@@ -188,6 +193,27 @@ def _frozen(forking: bool) -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """While starting workers: SIGINT and SIGTERM wait here (blocked, not
+    lost), and the workers start ignoring them (what ``exec`` keeps, for
+    spawn) until their own handlers are in place: a signal to the whole
+    process group while a worker still imports (a second or more under
+    spawn) no longer raises KeyboardInterrupt there or kills it. The
+    parent passes a stop on to a worker once it says it is ready."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _stop(procs) -> None:
@@ -385,13 +411,16 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
     # gracefully; the parent decides when to abort, and then kills the worker
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda *a: control.stop("interrupted"))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
     lock = threading.Lock()
 
     def tell_parent(message) -> None:  # from any thread of the worker
         with lock:
             _send(report, message)
+
+    tell_parent(("ready",))
 
     sys.stdout = _Lines("stdout", tell_parent)
     sys.stderr = _Lines("stderr", tell_parent)
