@@ -374,6 +374,21 @@ def test_a_signal_while_spawned_workers_still_import_stops_gracefully(tmp_path, 
         _end(proc)
 
 
+def test_forkserver_workers_run_and_die_with_d4p(tmp_path):
+    """The fork server, not d4p, is the workers' parent: before, each worker
+    took that for a parent already gone and exited (status 3) at once."""
+    pe = _lambda_graphs()["lambda"]
+    result = d4p.run(pe[0], mapping="multi", processes=3, start_method="forkserver")
+    assert sorted(result[pe[1].id]["output"]) == pe[2]
+    proc = _start(tmp_path, "multi", "--start-method", "forkserver")
+    try:
+        proc.kill()
+        proc.wait(5)
+        assert _wait_gone(proc.pid, 5) == []
+    finally:
+        _end(proc)
+
+
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_second_signal_or_sigkill_leaves_no_process(tmp_path, how):
     proc = _start(tmp_path)
