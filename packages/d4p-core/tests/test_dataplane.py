@@ -110,6 +110,39 @@ def test_functions_travel(shape, mapping, options):
     assert sorted(outputs) == sorted(reference) == want
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_script_read_from_standard_input_runs_on_spawned_workers(start_method):
+    """``python - < script.py``: ``__main__.__file__`` is ``'<stdin>'``.
+    Before, every spawned worker tried to run that path again and died
+    (exit status 1, multiprocessing's FileNotFoundError tracebacks)."""
+    script = textwrap.dedent(f"""
+        import d4p
+
+        class Times(d4p.IterativePE):
+            def __init__(self, f):
+                super().__init__()
+                self.f = f
+
+            def _process(self, x):
+                return self.f(x)
+
+        @d4p.producer
+        def numbers():
+            yield from range(10)
+
+        times = Times(lambda x: x * 7)
+        times.numprocesses = 2
+        graph = d4p.WorkflowGraph()
+        graph.connect(numbers(), "output", times, "input")
+        result = d4p.run(graph, mapping="multi", processes=3, start_method={start_method!r})
+        print(sorted(result[times.id]["output"]))
+    """)
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str([7 * i for i in range(10)])]
+
+
 def test_an_open_file_under_spawn_is_one_clear_error(tmp_path):
     graph, pe, _ = _lambda_graphs()["lambda"]
     pe.log = open(tmp_path / "log.txt", "w")  # noqa: SIM115

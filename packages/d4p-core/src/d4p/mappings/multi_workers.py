@@ -115,7 +115,7 @@ class _Run:
             procs.append(proc)
         try:
             with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
-                    _signals_held():
+                    _signals_held(), _main_file_if_any():
                 for proc in procs:
                     proc.start()
             for r, w in links.values():  # the children hold their own ends
@@ -193,6 +193,24 @@ def _frozen(forking: bool) -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def _main_file_if_any() -> Iterator[None]:
+    """While starting workers: a ``__main__`` whose ``__file__`` is no file
+    (``python - < script.py`` says ``<stdin>``) shows none, as in a notebook:
+    spawn and forkserver workers would run that path again and fail. The plan
+    travels whole (:mod:`d4p.shipping`), so they do not need it."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 @contextmanager
