@@ -225,7 +225,8 @@ def _signals_held() -> Iterator[None]:
         yield
         return
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS
+           if signal.getsignal(s) is not None}  # None: set outside Python, left alone
     try:
         yield
     finally:
