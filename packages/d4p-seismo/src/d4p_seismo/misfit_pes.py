@@ -136,7 +136,7 @@ class MisfitPairs(ProducerPE):
     read) or two ``obspy.Stream`` objects. Traces are matched by network,
     station and component (:func:`match_key`, renamed by ``channel_map``);
     two traces of one side with the same key (two location codes?) are an
-    error naming both. With ``inventory`` (a StationXML path or an
+    error naming both; the pieces of one record are joined first. With ``inventory`` (a StationXML path or an
     ``Inventory``), observed components 1/2/3 are rotated to Z/N/E first
     (:func:`rotate_to_zne`). An observed trace without a synthetic (or the
     reverse) raises a :class:`MissingDataError` naming it, or with
