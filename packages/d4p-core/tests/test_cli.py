@@ -152,6 +152,8 @@ USER_ERRORS = [
      "option 'start_method' of mapping 'multi' must be one of fork, spawn, forkserver"),
     (["run", "pipeline", "--bogus", "1"], "unknown option '--bogus' for mapping 'simple'"),
     (["draw", "pipeline", "-o", "graph.pdf"], "cannot draw 'graph.pdf'"),
+    (["run", "pipeline", "-o", "."], "cannot write results to '.': it is a folder; give a "
+                                     "file name such as 'results.json'"),
 ]
 
 

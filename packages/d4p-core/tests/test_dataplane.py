@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import d4p
+import numpy as np
 import pytest
 from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual
 
@@ -109,6 +110,39 @@ def test_functions_travel(shape, mapping, options):
     assert sorted(outputs) == sorted(reference) == want
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_script_read_from_standard_input_runs_on_spawned_workers(start_method):
+    """``python - < script.py``: ``__main__.__file__`` is ``'<stdin>'``.
+    Before, every spawned worker tried to run that path again and died
+    (exit status 1, multiprocessing's FileNotFoundError tracebacks)."""
+    script = textwrap.dedent(f"""
+        import d4p
+
+        class Times(d4p.IterativePE):
+            def __init__(self, f):
+                super().__init__()
+                self.f = f
+
+            def _process(self, x):
+                return self.f(x)
+
+        @d4p.producer
+        def numbers():
+            yield from range(10)
+
+        times = Times(lambda x: x * 7)
+        times.numprocesses = 2
+        graph = d4p.WorkflowGraph()
+        graph.connect(numbers(), "output", times, "input")
+        result = d4p.run(graph, mapping="multi", processes=3, start_method={start_method!r})
+        print(sorted(result[times.id]["output"]))
+    """)
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str([7 * i for i in range(10)])]
+
+
 def test_an_open_file_under_spawn_is_one_clear_error(tmp_path):
     graph, pe, _ = _lambda_graphs()["lambda"]
     pe.log = open(tmp_path / "log.txt", "w")  # noqa: SIM115
@@ -125,6 +159,150 @@ def test_large_arrays_through_a_small_budget_arrive_intact(buffer_mb):
     result = d4p.run(large_arrays(60), mapping="multi", processes=4, buffer_mb=buffer_mb)
     (ports,) = result.values()
     assert ports["output"] == [(60, 60)]
+
+
+def _vm(field: str) -> int:
+    """A ``VmRSS``/``VmHWM`` line of this process's status, in bytes."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
+
+
+class _Arrays(d4p.ProducerPE):
+    def __init__(self, count: int, nbytes: int) -> None:
+        super().__init__()
+        self.count, self.nbytes = count, nbytes
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", np.full(self.nbytes // 8, float(i)))
+
+
+class _DoubledGrowth(d4p.IterativePE):
+    """Doubles arrays; at the end writes how much its process's peak RSS grew."""
+
+    def preprocess(self):
+        self.start = _vm("VmRSS")
+
+    def _process(self, a):
+        return a * 2.0
+
+    def postprocess(self):
+        self.write("output", ("grew", _vm("VmHWM") - self.start))
+
+
+class _SumAndGrowth(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.total, self.grew = 0.0, []
+
+    def process(self, inputs):
+        unit = inputs["input"]
+        if isinstance(unit, tuple):
+            self.grew.append(unit[1])
+        else:
+            self.total += float(unit[0])
+
+    def postprocess(self):
+        self.write("output", (self.total, max(self.grew)))
+
+
+def test_workers_in_a_false_circle_keep_to_their_budget():
+    """The source and the 'global' end share a process; the middle PE's
+    workers send back to it while it sends to them. That process keeps
+    reading what they send (it is not stuck), so they must not read past
+    their budget: before, they did, and each held a third of the stream
+    (about 240 MiB here, growing with the number of arrays)."""
+    count, buffer_mb = 400, 32
+    doubled = _DoubledGrowth()
+    doubled.numprocesses = 3
+    graph = d4p.WorkflowGraph()
+    graph.connect(_Arrays(count, 4 << 20), "output", doubled, "input")
+    graph.connect(doubled, "output", _SumAndGrowth(), "input")
+    result = d4p.run(graph, mapping="multi", processes=4, buffer_mb=buffer_mb)
+    (ports,) = result.values()
+    ((total, grew),) = ports["output"]
+    assert total == 2 * sum(range(count))
+    assert grew < 2 * buffer_mb << 20, f"a worker grew by {grew >> 20} MiB"
+
+
+class _Tagged(d4p.IterativePE):
+    def _process(self, unit):
+        return (unit % 17, unit, np.ones(1 << 20))  # 8 MiB: larger than half the budget
+
+
+class _TwoPorts(d4p.GenericPE):
+    """Both inputs grouped by key; writes (port, number) for each unit."""
+
+    def __init__(self) -> None:
+        super().__init__(numprocesses=4)
+        self._add_input("input", grouping=[0])
+        self._add_input("side", grouping=[0])
+        self._add_output("output")
+
+    def process(self, inputs):
+        for port, (_, number, array) in inputs.items():
+            self.write("output", (port, number, array))
+
+
+class _Tenths(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__(numprocesses=2)
+        self._add_input("input", grouping="all")
+        self._add_output("output")
+
+    def process(self, inputs):
+        key, number, array = inputs["input"]
+        if number % 10 == 0:
+            return {"output": (key, -number - 1, array)}
+
+
+class _PortAndSum(d4p.IterativePE):
+    def _process(self, unit):
+        port, number, array = unit
+        return (port, number, float(array.sum()))
+
+
+class _CountPorts(d4p.GenericPE):
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.seen: dict = {}
+
+    def process(self, inputs):
+        port, number, total = inputs["input"]
+        count, numbers, totals = self.seen.get(port, (0, 0, 0.0))
+        self.seen[port] = (count + 1, numbers + number, totals + total)
+
+    def postprocess(self):
+        self.write("output", sorted(self.seen.items()))
+
+
+@pytest.mark.timeout(120)  # a hang guard: before, the workers waited for each other forever
+def test_many_to_many_with_units_larger_than_the_budget_finishes():
+    """Instances of several PEs in every worker, sending to each other both
+    ways; each worker's budget is spent by one unit. Before, a worker whose
+    send to one worker waited (the budget counts the bytes queued for all)
+    named only that one as the worker it waited for, so the circle through
+    the worker that really held it up was never found."""
+    count = 40
+    tagged, two_ports, port_sum = _Tagged(), _TwoPorts(), _PortAndSum()
+    tagged.numprocesses = port_sum.numprocesses = 3
+    tenths = _Tenths()
+    graph = d4p.WorkflowGraph()
+    graph.connect(_numbers(count), "output", tagged, "input")
+    graph.connect(tagged, "output", two_ports, "input")
+    graph.connect(tagged, "output", tenths, "input")
+    graph.connect(tenths, "output", two_ports, "side")
+    graph.connect(two_ports, "output", port_sum, "input")
+    graph.connect(port_sum, "output", _CountPorts(), "input")
+    result = d4p.run(graph, mapping="multi", processes=3, buffer_mb=8)
+    (ports,) = result.values()
+    side = [-n - 1 for n in range(0, count, 10)] * 2  # from each of the 2 instances
+    assert ports["output"] == [[("input", (count, sum(range(count)), count * float(1 << 20))),
+                                ("side", (len(side), sum(side), len(side) * float(1 << 20)))]]
 
 
 def test_workers_sending_to_each_other_with_tiny_queues_finish():
@@ -162,12 +340,19 @@ def _end(proc: subprocess.Popen) -> None:
     proc.wait(5)
 
 
+@pytest.mark.parametrize("to", ["d4p", "group"])
 @pytest.mark.parametrize("mapping", ["simple", "multi"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
-def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping):
+def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping, to):
+    """To d4p alone (kill PID) or to its whole process group (Ctrl-C,
+    systemd, batch schedulers): before, a worker that got SIGTERM itself
+    ended at once and the run failed (exit 1, no output, no postprocess)."""
     proc = _start(tmp_path, mapping)
     try:
-        proc.send_signal(getattr(signal, how))
+        if to == "group":
+            os.killpg(proc.pid, getattr(signal, how))
+        else:
+            proc.send_signal(getattr(signal, how))
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert _wait_gone(proc.pid, 2) == []
@@ -175,6 +360,68 @@ def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping):
         assert lines[0] == "Count1.output: 1 value"  # postprocess ran and wrote
         assert int(lines[1]) > 0
         assert "stopped after" in err.decode() and f"({how})" in err.decode()
+    finally:
+        _end(proc)
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    """Processes of ``pid``'s session that multiprocessing spawned as workers."""
+    found = []
+    for child in _session_pids(pid):
+        try:
+            cmdline = open(f"/proc/{child}/cmdline", "rb").read()  # noqa: SIM115
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(child)
+    return found
+
+
+@pytest.mark.parametrize("to", ["d4p", "group"])
+def test_a_signal_while_spawned_workers_still_import_stops_gracefully(tmp_path, to):
+    """Before, the stop passed on to a worker still importing (or the group's
+    own signal) raised KeyboardInterrupt inside an import or killed it: exit
+    1, tracebacks of every worker, no output."""
+    wf = tmp_path / "endless.py"
+    wf.write_text(ENDLESS)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n",
+                             "2", "-q", "--start-method", "spawn"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (_catches(proc.pid, signal.SIGINT, signal.SIGTERM)
+                   and len(_spawned_workers(proc.pid)) == 2) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        booting = [w for w in _spawned_workers(proc.pid) if not _catches(w, signal.SIGTERM)]
+        if to == "group":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        assert booting, "the workers were ready before the signal: nothing was tested"
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err.decode()
+        assert out.decode().splitlines()[0] == "Count1.output: 1 value"
+        assert "stopped after" in err.decode() and "Traceback" not in err.decode()
+        assert _wait_gone(proc.pid, 2) == []
+    finally:
+        _end(proc)
+
+
+def test_forkserver_workers_run_and_die_with_d4p(tmp_path):
+    """The fork server, not d4p, is the workers' parent: before, each worker
+    took that for a parent already gone and exited (status 3) at once."""
+    wf = tmp_path / "finite.py"
+    wf.write_text("from d4p.testing.workflows import mutual\n\ngraph = mutual(500, keys=7)\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n", "3",
+                           "-q", "--start-method", "forkserver"], capture_output=True, text=True,
+                          timeout=120)  # in a process of its own: the fork server outlives a run
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].strip() == str((1000, sum(range(1000))))
+    proc = _start(tmp_path, "multi", "--start-method", "forkserver")
+    try:
+        proc.kill()
+        proc.wait(5)
+        assert _wait_gone(proc.pid, 5) == []
     finally:
         _end(proc)
 

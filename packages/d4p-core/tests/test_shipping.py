@@ -1,5 +1,6 @@
 import importlib
 import sys
+import traceback
 
 from d4p import shipping
 
@@ -27,3 +28,22 @@ def test_the_isolated_worker_path_ignores_pythonpath(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         shipping.worker_path.cache_clear()
+
+
+def test_code_that_travels_by_value_keeps_its_file_and_lines():
+    """Before, cloudpickle wrote '<dynamic-code>' for the file: a PE failing in
+    a spawned worker or an MPI rank showed neither the file nor the line's
+    source in its traceback."""
+
+    def fails(x):
+        raise ValueError(f"cannot take {x}")
+
+    travelled = shipping.loads(shipping.dumps(fails))
+    assert travelled is not fails  # a local function travels by value
+    assert travelled.__code__.co_filename == __file__
+    assert travelled.__code__.co_firstlineno == fails.__code__.co_firstlineno
+    try:
+        travelled(7)
+    except ValueError:
+        text = traceback.format_exc()
+    assert f'File "{__file__}"' in text and 'raise ValueError(f"cannot take {x}")' in text

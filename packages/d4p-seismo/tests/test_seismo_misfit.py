@@ -130,6 +130,26 @@ def test_pairs_match_by_network_station_component():
         pairs._process(None)
 
 
+def test_pieces_of_a_record_are_joined_or_named_with_their_file_and_gap(tmp_path):
+    """Before, two pieces of one record (a record split over two files, or
+    with a gap) were refused as 'observed traces SY.X1..BHZ and SY.X1..BHZ
+    both match SY.X1.Z; keep one of them', naming no file and no gap."""
+    from d4p_seismo.misfit_pes import MisfitPairs
+
+    whole = make(np.sin(np.arange(2000) / 10.0))  # 2 Hz, 1000 s
+    t0 = whole.stats.starttime
+    observed = tmp_path / "obs"
+    observed.mkdir()
+    whole.slice(endtime=t0 + 49.5).write(str(observed / "a.mseed"), format="MSEED")
+    whole.slice(t0 + 50.0).write(str(observed / "b.mseed"), format="MSEED")
+    (joined,) = MisfitPairs._stream(str(observed), "observed")
+    np.testing.assert_array_equal(joined.data, whole.data)
+    whole.slice(t0 + 60.0).write(str(observed / "b.mseed"), format="MSEED")
+    with pytest.raises(MissingDataError, match=r"observed SY\.X1\.\.BHZ comes in 2 pieces in "
+                       r"\S*a\.mseed, \S*b\.mseed \(a gap of 10 s at 2020-01-01T00:00:49\.5"):
+        MisfitPairs._stream(str(observed), "observed")
+
+
 def wave_packet(shift=0.0, rate=20.0, seconds=120.0):
     """A Gaussian-windowed 0.2 Hz wave packet centred at 60 s, delayed by ``shift`` s."""
     t = np.arange(int(seconds * rate)) / rate - shift

@@ -158,6 +158,23 @@ def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
         run_xcorr(tmp_path, data=str(broken), instances=1)
 
 
+def test_pieces_of_a_record_at_different_rates_name_the_station_and_file(broken, tmp_path):
+    """Before, ObsPy's merge raised a bare 'TypeError: Sampling rate differs:
+    20.0 vs 40.0' naming neither."""
+    path = broken / "SY.S0004..BHZ.mseed"
+    (trace,) = obspy.read(str(path))
+    half = trace.stats.starttime + 1800
+    later = trace.slice(half + trace.stats.delta).copy()
+    later.resample(40.0)
+    obspy.Stream([trace.slice(endtime=half), later]).write(str(path), format="MSEED")
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0004\.\.BHZ \(.*SY\.S0004\.\.BHZ\.mseed\)"
+                                                 r": pieces sampled at 20 and 40 Hz"):
+        run_xcorr(tmp_path, data=str(broken), instances=1)
+    with pytest.warns(SkippedStationWarning, match=r"SY\.S0004\.\.BHZ"):
+        summary = run_xcorr(tmp_path, data=str(broken), instances=1, on_error="skip")
+    assert summary["stations"] == 7 and summary["pairs"] == 21
+
+
 def test_unreadable_file_is_named(broken, tmp_path):
     (broken / "SY.S0002..BHZ.mseed").write_bytes(b"not a seismogram")
     with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0002\.\.BHZ\.mseed: cannot read"):

@@ -401,6 +401,9 @@ def _short(value: Any, width: int = 200) -> str:
 def _check_writable(path: str) -> None:
     from pathlib import Path
 
+    if Path(path).is_dir():
+        raise UsageError(f"cannot write results to {path!r}: it is a folder; give a file name "
+                         f"such as {str(Path(path) / 'results.json')!r}")
     folder = Path(path).resolve().parent
     if not folder.is_dir():
         raise UsageError(f"cannot write results to {path!r}: folder {str(folder)!r} does not exist")

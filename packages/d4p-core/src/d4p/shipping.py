@@ -18,14 +18,18 @@ whose engine pickles with its own cloudpickle copy (PySpark) registers
 from __future__ import annotations
 
 import ast
+import collections
 import functools
 import inspect
+import io
+import marshal
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
 import threading
+import types
 import warnings
 from collections.abc import Sequence
 from importlib.machinery import PathFinder
@@ -53,7 +57,9 @@ def dumps(obj: Any, *, pes: dict | None = None,
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
-        return cloudpickle.dumps(obj, protocol=5)
+        out = io.BytesIO()
+        _pickler(cloudpickle)(out, protocol=5).dump(obj)
+        return out.getvalue()
     except Exception as exc:
         raise travel_error(pes if pes is not None else getattr(obj, "pes", {}), exc) or UsageError(
             f"the workflow's inputs cannot be sent to another process ({_reason(exc)}); give "
@@ -61,6 +67,24 @@ def dumps(obj: Any, *, pes: dict | None = None,
     finally:
         for module in modules:
             cloudpickle.unregister_pickle_by_value(module)
+
+
+@functools.cache
+def _pickler(cloudpickle: ModuleType) -> type:
+    """cloudpickle's pickler, except that code travels with the name of its
+    file (cloudpickle writes ``<dynamic-code>``): a PE that fails in a
+    spawned worker or an MPI rank shows the user's file, line and source in
+    its traceback, as it does under fork."""
+
+    class Pickler(cloudpickle.Pickler):
+        dispatch_table = collections.ChainMap({types.CodeType: _code_with_its_file},
+                                              cloudpickle.Pickler.dispatch_table)
+
+    return Pickler
+
+
+def _code_with_its_file(code: types.CodeType) -> tuple:
+    return marshal.loads, (marshal.dumps(code),)
 
 
 def loads(data: bytes) -> Any:

@@ -69,7 +69,10 @@ def aborted_by_signal(control: Control) -> Interrupted | None:
 
 
 def die_with_parent(parent: int) -> None:
-    """End this process (SIGKILL) when process ``parent`` ends."""
+    """End this process (SIGKILL) when process ``parent`` ends. ``parent``
+    may be further up than this process's own parent (multiprocessing's
+    fork server starts the workers of ``start_method="forkserver"``): then a
+    thread watches it too."""
     try:
         import ctypes
 
@@ -77,13 +80,29 @@ def die_with_parent(parent: int) -> None:
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
             raise OSError(ctypes.get_errno(), "prctl failed")
     except (OSError, AttributeError):
-        threading.Thread(target=_watch, args=(parent,), daemon=True,
-                         name="d4p-parent-watch").start()
-    if os.getppid() != parent:  # it ended before we could ask
-        os._exit(3)
+        _watch_in_thread(os.getppid())
+    if os.getppid() != parent:
+        if not _alive(parent):  # it ended before we could ask
+            os._exit(3)
+        _watch_in_thread(parent)
 
 
-def _watch(parent: int) -> None:
-    while os.getppid() == parent:
+def _watch_in_thread(pid: int) -> None:
+    threading.Thread(target=_watch, args=(pid,), daemon=True, name="d4p-parent-watch").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch(pid: int) -> None:
+    mine = os.getppid() == pid  # then a new parent says it ended, even if its number is reused
+    while os.getppid() == pid if mine else _alive(pid):
         time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGKILL)

@@ -97,6 +97,38 @@ def rotate_to_zne(stream: obspy.Stream, inventory: obspy.Inventory) -> obspy.Str
     return stream
 
 
+def _joined(stream: obspy.Stream, kind: str, files: dict[str, list[str]]) -> obspy.Stream:
+    """``stream`` with the pieces of each record (split files, or records a
+    reader returned apart) joined into one trace. Pieces with a gap between
+    them, or at different rates, are an error naming the trace, its files
+    and the first gap: a misfit needs one continuous record."""
+    out = obspy.Stream()
+    for trace_id in dict.fromkeys(tr.id for tr in stream):
+        pieces = stream.select(id=trace_id)
+        if len(pieces) == 1:
+            out += pieces
+            continue
+        try:
+            joined = pieces.copy().merge(method=1)
+        except Exception as exc:  # ObsPy: sampling rates or data types that differ
+            problem, fix = str(exc), "resample the pieces to one rate"
+        else:
+            if len(joined) == 1 and not np.ma.isMaskedArray(joined[0].data):
+                out += joined
+                continue
+            gaps = pieces.copy().sort().get_gaps()
+            problem = (f"a gap of {gaps[0][6]:g} s at {gaps[0][4]}" if gaps
+                       else "pieces that do not join")
+            fix = ("fill the gap (ObsPy's Stream.merge with a fill_value) or cut the record to "
+                   "a span without it")
+        where = f" in {', '.join(dict.fromkeys(files[trace_id]))}" if files.get(trace_id) else ""
+        raise MissingDataError(
+            f"{kind} {trace_id} comes in {len(pieces)} pieces{where} ({problem}); a misfit "
+            f"needs one continuous record: {fix}"
+        )
+    return out
+
+
 class MisfitPairs(ProducerPE):
     """Pairs each observed trace with its synthetic, aligned.
 
@@ -104,7 +136,7 @@ class MisfitPairs(ProducerPE):
     read) or two ``obspy.Stream`` objects. Traces are matched by network,
     station and component (:func:`match_key`, renamed by ``channel_map``);
     two traces of one side with the same key (two location codes?) are an
-    error naming both. With ``inventory`` (a StationXML path or an
+    error naming both; the pieces of one record are joined first. With ``inventory`` (a StationXML path or an
     ``Inventory``), observed components 1/2/3 are rotated to Z/N/E first
     (:func:`rotate_to_zne`). An observed trace without a synthetic (or the
     reverse) raises a :class:`MissingDataError` naming it, or with
@@ -133,19 +165,23 @@ class MisfitPairs(ProducerPE):
     @staticmethod
     def _stream(source: str | obspy.Stream, kind: str) -> obspy.Stream:
         if isinstance(source, obspy.Stream):
-            return source
+            return _joined(source, kind, {})
         folder = Path(source)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: {kind} waveform directory not found")
         stream = obspy.Stream()
+        files: dict[str, list[str]] = {}
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             try:
-                stream += obspy.read(str(path))
+                read = obspy.read(str(path))
             except Exception as exc:
                 raise MissingDataError(f"{path}: cannot read {kind} waveform ({exc})") from exc
+            for tr in read:
+                files.setdefault(tr.id, []).append(str(path))
+            stream += read
         if not stream:
             raise MissingDataError(f"{folder}: no {kind} waveforms")
-        return stream
+        return _joined(stream, kind, files)
 
     @staticmethod
     def _by_key(

@@ -31,7 +31,7 @@ from d4p import CompositePE, GenericPE, IterativePE, ProducerPE, group_by, stabl
 from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
-from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.errors import MissingDataError, SamplingRateError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
     REJECTED_FIELDS,
@@ -229,7 +229,21 @@ class ReadTrace(IterativePE):
             segments.setdefault(trace.id, []).append(
                 (trace.stats.starttime.timestamp, trace.stats.endtime.timestamp)
             )
-        stream.merge(method=1, fill_value="interpolate")
+        rates: dict[str, set[float]] = {}
+        for trace in stream:
+            rates.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
+        for trace_id, found in rates.items():
+            if len(found) > 1:
+                listed = " and ".join(f"{rate:g}" for rate in sorted(found))
+                raise SamplingRateError(
+                    f"{trace_id} ({source}): pieces sampled at {listed} Hz cannot be merged "
+                    "into one record; resample them to one rate or leave the station out"
+                )
+        try:
+            stream.merge(method=1, fill_value="interpolate")
+        except Exception as exc:  # ObsPy: data types or calibration factors that differ
+            ids = ", ".join(sorted(rates))
+            raise MissingDataError(f"{ids} ({source}): cannot merge the pieces ({exc})") from exc
         traces = []
         for trace in stream:
             trace.data = np.asarray(trace.data, dtype=np.float64)

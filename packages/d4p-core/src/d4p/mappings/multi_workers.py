@@ -13,7 +13,6 @@ import signal
 import struct
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from ..executor import Executor
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, share_cores
 from ..plan import Plan
-from ..stopping import die_with_parent
+from ..stopping import STOP_SIGNALS, die_with_parent
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -95,7 +94,7 @@ class _Run:
             for src in srcs:
                 links[(src, dst)] = ctx.Pipe(duplex=False)
         reports = [ctx.Pipe(duplex=False) for _ in range(n)]
-        waits_for = ctx.Array("i", [-1] * n, lock=False)  # worker → worker it waits for
+        waits_for = ctx.Array("b", n * n, lock=False)  # [w * n + d]: w, full, waits for d
         settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
         settings["progress"] = self.options.get("progress") is not None
         control = self.options.get("control")
@@ -115,7 +114,8 @@ class _Run:
                                      os.getpid(), waits_for))
             procs.append(proc)
         try:
-            with share_cores(n), _frozen(self.options["start_method"] == "fork"):
+            with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
+                    _signals_held(), _main_file_if_any():
                 for proc in procs:
                     proc.start()
             for r, w in links.values():  # the children hold their own ends
@@ -132,14 +132,16 @@ class _Run:
         gather = Gather(self.options.get("progress"), self.options.get("tracer"))
         live = {r: k for k, r in enumerate(reports)}
         sentinels = {p.sentinel: k for k, p in enumerate(procs)}
-        control, told = self.options.get("control"), False
+        control = self.options.get("control")
+        ready: set[int] = set()  # workers whose signal handlers are in place
+        told: set[int] = set()
         while live:
             watched = {reports[k]: s for s, k in sentinels.items() if reports[k] in live}
-            if control is not None and control.stopping and not told:
-                told = True  # a graceful stop: each worker stops its sources
-                for proc in procs:
-                    if proc.is_alive():
-                        os.kill(proc.pid, signal.SIGINT)
+            if control is not None and control.stopping:
+                for k in ready - told:  # a graceful stop: each worker stops its sources
+                    told.add(k)
+                    if procs[k].is_alive():
+                        os.kill(procs[k].pid, signal.SIGINT)
             for conn in wait([*live, *watched.values()], timeout=0.2):
                 if conn in sentinels:
                     k = sentinels[conn]
@@ -163,6 +165,8 @@ class _Run:
                     stream.flush()
                 elif kind == "progress":
                     gather.report(k, *body)
+                elif kind == "ready":
+                    ready.add(k)
                 else:
                     gather.add(k, *body)
                     del live[conn]
@@ -191,18 +195,55 @@ def _frozen(forking: bool) -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _main_file_if_any() -> Iterator[None]:
+    """While starting workers: a ``__main__`` whose ``__file__`` is no file
+    (``python - < script.py`` says ``<stdin>``) shows none, as in a notebook:
+    spawn and forkserver workers would run that path again and fail. The plan
+    travels whole (:mod:`d4p.shipping`), so they do not need it."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """While starting workers: SIGINT and SIGTERM wait here (blocked, not
+    lost), and the workers start ignoring them (what ``exec`` keeps, for
+    spawn) until their own handlers are in place: a signal to the whole
+    process group while a worker still imports (a second or more under
+    spawn) no longer raises KeyboardInterrupt there or kills it. The
+    parent passes a stop on to a worker once it says it is ready."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS
+           if signal.getsignal(s) is not None}  # None: set outside Python, left alone
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
 def _stop(procs) -> None:
-    """End every child still running: SIGTERM, then SIGKILL."""
+    """End every child still running, at once (SIGKILL: SIGTERM, like SIGINT,
+    only stops a worker's sources)."""
     procs = [p for p in procs if p.pid is not None]
     for proc in procs:
         if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + 3
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
             proc.kill()
-            proc.join(1)
+    for proc in procs:
+        proc.join(1)
 
 
 # -- a worker ------------------------------------------------------------------------------
@@ -213,7 +254,8 @@ class _PipeTransport(Transport):
     reader thread for every inbox, and a byte budget shared by both sides."""
 
     def __init__(self, outbox: dict[int, Connection], inbox: list[Connection],
-                 queue_size: int, budget: int, me: int = 0, waits_for=None) -> None:
+                 queue_size: int, budget: int, me: int = 0, waits_for=None,
+                 workers: int = 1) -> None:
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)  # the worker's thread waits here
         self.room = threading.Condition(self.lock)  # the reader waits here
@@ -222,7 +264,7 @@ class _PipeTransport(Transport):
         self.held = 0  # bytes read and not yet released
         self.queued = 0  # bytes handed to writers and not yet written
         self.overflow = False  # the reader may read past its budget (see send)
-        self.me, self.waits_for = me, waits_for
+        self.me, self.waits_for, self.workers = me, waits_for, workers
         self.budget = max(budget // 2, 1)
         self.queue_size = queue_size
         self.errors: list[BaseException] = []
@@ -298,10 +340,15 @@ class _PipeTransport(Transport):
         send made meanwhile goes behind this one: order is kept).
 
         A sender whose input budget is full of units for its own waiting
-        instances, and whose destination waits (through any chain of
-        workers) for it, reads past its budget until its send goes out:
-        without that, workers sending to each other could wait forever.
-        ``waits_for`` (shared by all workers) says who waits for whom."""
+        instances, and one of whose destinations with bytes still queued
+        waits (through any chain of workers) for it, reads past its budget
+        until its send goes out: without that, workers sending to each
+        other could wait forever. ``waits_for`` (shared by all workers) says
+        who waits for whom: every destination with bytes queued (the budget
+        counts them all, so a send to one may wait for another), and only
+        while the worker's own input is full (a worker whose reader still
+        reads is waiting for no one, else a slow source's workers read past
+        their budget for nothing, a third of the stream each)."""
         frames, size = _frames(message)
         queue = self.queues[process]
         with self.lock:
@@ -320,24 +367,32 @@ class _PipeTransport(Transport):
                         self.lock.acquire()
                     continue
                 if self.waits_for is not None:
-                    self.waits_for[self.me] = process
-                    if self.held >= self.budget and not self.overflow \
-                            and self._waits_for_me(process):
+                    full = self.held >= self.budget and not self.overflow
+                    for dst, pending in self.queues.items():
+                        self.waits_for[self.me * self.workers + dst] = bool(full and pending)
+                    if full and self._waits_for_me():
                         self.overflow = True
                         self.room.notify()
                 self.wake.wait(RECHECK)
             if self.waits_for is not None:
-                self.waits_for[self.me] = -1
+                for dst in self.queues:
+                    self.waits_for[self.me * self.workers + dst] = 0
             self.overflow = False
         return size
 
-    def _waits_for_me(self, worker: int) -> bool:
-        for _ in range(len(self.waits_for)):
-            if worker < 0:
-                return False
-            if worker == self.me:
-                return True
-            worker = self.waits_for[worker]
+    def _waits_for_me(self) -> bool:
+        """Whether a chain of waiting workers leads from this one back to it."""
+        n, table = self.workers, self.waits_for
+        seen, todo = set(), [self.me]
+        while todo:
+            worker = todo.pop()
+            for dst in range(n):
+                if table[worker * n + dst]:
+                    if dst == self.me:
+                        return True
+                    if dst not in seen:
+                        seen.add(dst)
+                        todo.append(dst)
         return False
 
     def receive(self, timeout: float | None) -> list:
@@ -372,15 +427,19 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             parent: int, waits_for) -> None:
     die_with_parent(parent)
     control = Control(max_units=settings["max_units"])
-    # SIGINT (Ctrl-C, or the parent passing on a stop) stops the sources
-    # gracefully; SIGTERM (the parent ending the run) ends the worker at once
-    signal.signal(signal.SIGINT, lambda *a: control.stop("interrupted"))
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+    # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
+    # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
+    # gracefully; the parent decides when to abort, and then kills the worker
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *a: control.stop("interrupted"))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
     lock = threading.Lock()
 
     def tell_parent(message) -> None:  # from any thread of the worker
         with lock:
             _send(report, message)
+
+    tell_parent(("ready",))
 
     sys.stdout = _Lines("stdout", tell_parent)
     sys.stderr = _Lines("stderr", tell_parent)
@@ -393,7 +452,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         report.close()
         return
     transport = _PipeTransport(outbox, inbox, settings["queue_size"],
-                               settings["buffer_mb"] << 20, k, waits_for)
+                               settings["buffer_mb"] << 20, k, waits_for, plan.processes)
     executor = None
 
     def progress(counts, events) -> None:
