@@ -450,6 +450,26 @@ def _parallel_then_global(pick):
     return graph, {source: 1}
 
 
+def test_a_source_stops_after_max_units_and_when_the_run_is_stopped():
+    import itertools
+    import threading
+
+    @d4p.producer
+    def endless():
+        yield from itertools.count()
+
+    pick = Pick()
+    graph = d4p.WorkflowGraph()
+    graph.connect(endless(), "output", pick, "input")
+    result = d4p.run(graph, mapping="spark", max_units=500)
+    assert result[pick.id] == {"output": [499]}
+    stop = threading.Event()
+    threading.Timer(3, stop.set).start()  # the tasks see the driver's stop file
+    result = d4p.run(graph, mapping="spark", stop=stop)
+    assert result[pick.id]["output"][0] > 0
+    assert result.summary.stopped == "the stop event was set"
+
+
 def test_a_final_global_pe_after_parallel_pes_gives_its_outputs_and_errors():
     pick = Pick()
     result = d4p.run(*_parallel_then_global(pick), mapping="spark")

@@ -262,7 +262,7 @@ class RunFolder:
                         pass
                 if not self.path.is_dir():
                     os._exit(code)
-                if not control.stopping and (self.path / "stop").exists():
+                if not control.stopping and self.stop_requested():
                     control.stop("stopped by the launcher")
 
         threading.Thread(target=watch, name="d4p-launcher-watch", daemon=True).start()
@@ -272,6 +272,10 @@ class RunFolder:
         """Ask the workers to stop their sources (a graceful stop)."""
         with contextlib.suppress(OSError):  # the run has ended and its folder is gone
             (self.path / "stop").touch()
+
+    def stop_requested(self) -> bool:
+        """Whether :meth:`request_stop` was called (the workers' side)."""
+        return (self.path / "stop").exists()
 
     def take_progress(self, gather: Gather) -> None:
         """Hand the workers' progress reports to ``gather`` and remove them."""

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from d4p import D4PError, Outcome, WorkflowFailed, shipping
-from d4p.mapping import Gather
+from d4p.mapping import Gather, RunFolder
 
 from .combine import combinable, merge_states, reducible
 from .stages import Layout, broadcast_inputs
@@ -20,7 +20,7 @@ class Run:
     """One enactment: builds the RDD of every stage, then runs the Spark jobs."""
 
     def __init__(self, sc, lay: Layout, batch_size: int, progress, tracer,
-                 broadcast: bool = True, local: bool = False) -> None:
+                 broadcast: bool = True, local: bool = False, control=None) -> None:
         self.sc = sc
         self.layout = lay
         self.batch_size = batch_size
@@ -31,6 +31,11 @@ class Run:
         self.kept: list = []  # persisted RDDs
         self.shared: list = []  # broadcasts
         self.gather = Gather(progress, tracer)
+        self.control = control
+        self.stop_here = local and control is not None
+        """Whether a graceful stop can reach the sources: tasks on this machine
+        see a stop file in a folder of the driver's."""
+        self.stop: tuple[str | None, int | None] = (None, control and control.max_units)
 
         inputs = broadcast_inputs(plan) if broadcast else {}
         self.drop = frozenset((iid, port) for (_, port), iids in inputs.items()
@@ -66,6 +71,14 @@ class Run:
         """Stage → records collected for it: for its 'all' inputs or to run it in the driver."""
 
     def run(self) -> Outcome:
+        if not self.stop_here:
+            return self._run()
+        with RunFolder.create("d4p-spark-run-") as folder:
+            self.control.on_stop(folder.request_stop)
+            self.stop = (str(folder.path), self.stop[1])
+            return self._run()
+
+    def _run(self) -> Outcome:
         stages = self.layout.stages
         done: set[int] = set()
         try:
@@ -149,7 +162,7 @@ class Run:
             self.shared.append(shared[0])
         out = rdd.mapPartitionsWithIndex(
             StageTask(plan, stage, self.batch_size, trace=self.tracer is not None,
-                      drop=self.drop, broadcast=shared))
+                      drop=self.drop, broadcast=shared, stop=self.stop))
         try:
             out.setName(f"d4p stage {number}: {lay.describe(number)}")  # pickles the task
         except pickle.PicklingError as exc:

@@ -63,7 +63,7 @@ class SparkMapping(Mapping):
             warn_file_writers(plan, f"on master {sc.master}")
         return Run(sc, layout(plan), options["batch_size"], options["progress"],
                    options["tracer"], broadcast=options["all_grouping"] == "broadcast",
-                   local=local).run()
+                   local=local, control=options["control"]).run()
 
 
 def _not_interrupted(record) -> bool:

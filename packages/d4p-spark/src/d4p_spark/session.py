@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -109,7 +110,18 @@ def get_context(master: str | None = None, conf=None):
         if python:
             os.environ["PYSPARK_PYTHON"] = python  # PySpark reads it here, once
         try:
-            sc = SparkContext(conf=spark_conf)
+            gateway = None
+            if SparkContext._gateway is None:
+                from pyspark.java_gateway import launch_gateway
+
+                # the JVM (and its Python workers) in a session of their own: a signal
+                # to d4p's process group (Ctrl-C, kill -TERM -PGID) is d4p's to handle
+                # (note, or abort), not the end of Spark under the running job
+                gateway = launch_gateway(spark_conf, popen_kwargs={"start_new_session": True})
+            interrupt = signal.getsignal(signal.SIGINT)
+            sc = SparkContext(conf=spark_conf, gateway=gateway)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, interrupt)  # PySpark put its own (cancel, raise)
         except Exception as exc:
             said = str(exc).strip().splitlines() or [type(exc).__name__]
             raise UsageError(f"Spark did not start for master {master!r}: {said[0]}; check the "

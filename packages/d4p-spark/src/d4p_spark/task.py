@@ -20,11 +20,13 @@ import functools
 import itertools
 import math
 import pickle
+import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
-from d4p.driver import Data, EndOfStream, Handoff, Message, Transport, drive
+from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
+from d4p.launcher import RunFolder
 from d4p.plan import Plan
 
 from .stages import Stage
@@ -106,7 +108,8 @@ class StageTask:
 
     def __init__(self, plan: Plan, stage: Stage, batch_size: int, trace: bool = False,
                  drop: frozenset = frozenset(), broadcast: tuple | None = None,
-                 in_worker: bool = True) -> None:
+                 in_worker: bool = True, stop: tuple[str | None, int | None] = (None, None)
+                 ) -> None:
         self.plan = plan
         self.stage = stage
         self.batch_size = batch_size
@@ -115,6 +118,9 @@ class StageTask:
         self.broadcast = broadcast
         self.in_worker = in_worker
         """False for a stage run in the driver: leave the user's process as it is."""
+        self.stop_folder, self.max_units = stop
+        """Where the driver asks the sources to stop (a local master's tasks share
+        its disk; ``None`` on a cluster), and after how many units they stop."""
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
         if self.in_worker:
@@ -145,7 +151,13 @@ class StageTask:
             stream.ends = [EndOfStream(source, target) for target in executor.local
                            for source in plan.upstream[target]
                            if plan.instances[source].process != process]
-            drive(executor, stream)
+            control = Control(max_units=self.max_units)
+            if self.stop_folder is not None and stage.source is not None:
+                _stop_when_asked(RunFolder(self.stop_folder), control)
+            try:
+                drive(executor, stream, control=control)
+            finally:
+                control.stop("the task ended")  # ends the watch
             for _ in stream.records:  # a source stage never reads its (empty) partition:
                 pass  # PySpark reuses a Python worker only once its input is read to the end
             summary = (META, stage.number, index, executor.results, executor.counts(), None,
@@ -164,6 +176,17 @@ class StageTask:
         shared, instances = self.broadcast
         for iid, port, units in pickle.loads(shared.value):
             yield instances[iid][index], port, units
+
+
+def _stop_when_asked(folder: RunFolder, control: Control) -> None:
+    """Stop the task's sources (gracefully) once the driver asks, until the task ends."""
+
+    def watch() -> None:
+        while not control.wait(0.2):
+            if folder.stop_requested():
+                control.stop("stopped by the driver")
+
+    threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
 
 class ForStage:
