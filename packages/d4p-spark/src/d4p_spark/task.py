@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from d4p import D4PError
 from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
-from d4p.launcher import RunFolder
+from d4p.mapping import RunFolder
 from d4p.plan import Plan
 
 from .stages import Stage

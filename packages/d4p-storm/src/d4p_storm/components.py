@@ -225,7 +225,7 @@ class WorkflowSpout(_Task, Spout):
             for pe, port, unit in self.source.output.take(self.emit_batch, self.next_wait):
                 for stream, values in self._tuples(pe, port, unit, (None, "a source iteration")):
                     self._send(stream, values)
-        except BaseException as exc:  # the source's error, or a unit Storm cannot send
+        except Exception as exc:  # the source's error, or a unit Storm cannot send
             self._halt(exc)
             return
         if self.source.output.ended:
