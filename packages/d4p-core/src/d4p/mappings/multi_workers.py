@@ -49,19 +49,37 @@ def _frames(message: Any) -> tuple[list, int]:
     return [header + payload, *buffers], codec.nbytes(payload, buffers) + len(header)
 
 
+def _write_frames(conn: Connection, frames: list) -> None:
+    """The first frame as a message of the pipe, the buffers after it as they
+    are: their sizes are in the first frame."""
+    conn.send_bytes(frames[0])
+    fd = conn.fileno()
+    for frame in frames[1:]:
+        view, done = memoryview(frame).cast("B"), 0
+        while done < len(view):  # the GIL is released while writing
+            done += os.write(fd, view[done:])
+
+
 def _send(conn: Connection, message: Any) -> None:
-    for frame in _frames(message)[0]:
-        conn.send_bytes(frame)
+    _write_frames(conn, _frames(message)[0])
 
 
 def _recv_frames(conn: Connection) -> tuple[memoryview, list, int]:
+    """What :func:`_write_frames` wrote. The buffers are read straight into
+    the memory their arrays will use (``Connection.recv_bytes_into`` reads
+    through a temporary buffer: two more copies of every byte)."""
     frame = conn.recv_bytes()
     (n,) = struct.unpack_from("<I", frame)
     sizes = struct.unpack_from(f"<{n}Q", frame, 4)
-    buffers = []
+    buffers, fd = [], conn.fileno()
     for size in sizes:
         buf = bytearray(size)
-        conn.recv_bytes_into(buf)
+        view, done = memoryview(buf), 0
+        while done < size:
+            got = os.readv(fd, [view[done:]])
+            if not got:
+                raise EOFError("the pipe closed in the middle of a message")
+            done += got
         buffers.append(buf)
     return memoryview(frame)[4 + 8 * n:], buffers, len(frame) + sum(sizes)
 
@@ -299,8 +317,7 @@ class _PipeTransport(Transport):
                 conn.close()
                 return
             try:
-                for frame in frames:  # the GIL is released while writing
-                    conn.send_bytes(frame)
+                _write_frames(conn, frames)
             except BaseException as exc:  # the reader died: the parent will report it
                 with self.lock:
                     self.errors.append(exc)
