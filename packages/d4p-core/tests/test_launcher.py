@@ -259,3 +259,32 @@ def _live_in_group(group: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == group:
             found.append(int(pid))
     return found
+
+
+_FREED = textwrap.dedent("""
+    import sys
+    from d4p.mapping import keep_freed_memory
+
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    keep_freed_memory()
+    block = bytearray(8 << 20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    touched = resident()
+    del block
+    print(touched - resident())
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator (Linux)")
+def test_a_worker_keeps_freed_memory_for_the_next_array_unless_the_user_set_glibcs_thresholds():
+    def released(**env) -> int:
+        done = subprocess.run([sys.executable, "-c", _FREED], capture_output=True, text=True,
+                              env={**os.environ, **env}, timeout=60, check=True)
+        return int(done.stdout)
+
+    assert released() < 1 << 20  # kept for the next array: no fresh pages from the kernel
+    assert released(MALLOC_MMAP_THRESHOLD_="131072") > 7 << 20  # the user's choice: unmapped

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from d4p.mapping import Control, RunFolder, supervise, whole_lines
+from d4p.mapping import Control, RunFolder, keep_freed_memory, supervise, whole_lines
 
 from .environment import env_rank
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         return ABORT_CODE
     supervise(folder, rank)  # before MPI starts: the process manager knows the supervisor
+    keep_freed_memory()
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     control = Control()
     folder.watch(int(parent), control, ABORT_CODE)

@@ -15,7 +15,6 @@ job pass through, so one ``collect`` gathers those of the whole chain.
 from __future__ import annotations
 
 import copy
-import ctypes
 import functools
 import itertools
 import math
@@ -26,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from d4p import D4PError
 from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
-from d4p.mapping import RunFolder
+from d4p.mapping import RunFolder, keep_freed_memory
 from d4p.plan import Plan
 
 from .stages import Stage
@@ -35,28 +34,6 @@ META = -1
 
 _BACKLOG = 8
 """Batches a stage task may hold before its PEs wait for Spark to take them."""
-
-
-_malloc_tuned = False
-
-
-def _keep_freed_memory() -> None:
-    """Once per worker process (glibc only): serve blocks up to 32 MiB from the
-    heap and keep up to 128 MiB of freed memory, instead of glibc's adaptive
-    thresholds, which in a Spark worker often hand NumPy's MB-sized temporary
-    arrays fresh pages from the kernel on every call (page faults that made an
-    FFT cross-correlation 1.5 to 2.5 times slower, depending on the thread and
-    the worker's history)."""
-    global _malloc_tuned
-    if _malloc_tuned:
-        return
-    _malloc_tuned = True
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
-    mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD
 
 
 class _Stream(Transport):
@@ -124,7 +101,7 @@ class StageTask:
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
         if self.in_worker:
-            _keep_freed_memory()
+            keep_freed_memory()
         handoff = Handoff(functools.partial(self._life, index, records), _BACKLOG,
                           name=f"d4p stage {self.stage.number}.{index}")
         try:

@@ -24,7 +24,7 @@ from ..driver import Control, Transport, drive
 from ..errors import UsageError, as_failure
 from ..executor import Executor
 from ..launcher import Gather, worker_died
-from ..mapping import Outcome, share_cores
+from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
 from ..stopping import STOP_SIGNALS, die_with_parent
 
@@ -443,6 +443,7 @@ class _PipeTransport(Transport):
 def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
             parent: int, waits_for) -> None:
     die_with_parent(parent)
+    keep_freed_memory()
     control = Control(max_units=settings["max_units"])
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
