@@ -234,7 +234,7 @@ def test_bad_iterations_or_items_for_a_source(given, message):
 
 @pytest.mark.parametrize(("items", "message"), [
     ([5], r"input item 0 for PE '{pe}' must be a dict of input port to data, such as "
-          r"\{{'input': ...\}}; got 5"),
+          r"\{{'input': 5\}}; got 5"),
     ([{"input": 1}, {}], r"input item 1 for PE '{pe}' must be a dict"),
     ([{"inptu": 1}], r"input item 0 for PE '{pe}' names unknown input 'inptu'; its inputs are: "
                      r"'input'"),
@@ -243,6 +243,43 @@ def test_bad_items_for_a_non_source(items, message):
     graph, (_, double, _) = chain(1)
     with pytest.raises(d4p.InputError, match=message.format(pe=double.id)):
         make_plan(graph, inputs={double: items})
+
+
+def _headless():
+    """A graph whose first PE has an input port: nothing feeds it but its inputs."""
+    graph, double, total = d4p.WorkflowGraph(), Double(), Total()
+    graph.connect(double, "output", total, "input")
+    return graph, double
+
+
+def test_raw_items_for_a_first_pe_with_input_ports_are_refused_before_the_run():
+    """Before, ['x.xml'] reached IterativePE.process as the inputs dict: a TypeError."""
+    graph, double = _headless()
+    with pytest.raises(d4p.InputError) as info:
+        make_plan(graph, inputs={double: [{"input": 1}, "x.xml"]})
+    assert str(info.value) == (
+        f"input item 1 for PE {double.id!r} must be a dict of input port to data, such as "
+        "{'input': 'x.xml'}; got 'x.xml'")
+    with pytest.raises(d4p.InputError, match=rf"item 0 for PE '{double.id}' names unknown input "
+                                             "'inptu'; its inputs are: 'input'"):
+        make_plan(graph, inputs={double: [{"inptu": 1}]})
+    assert make_plan(graph, inputs={double: [{"input": 1}]}).inputs == {double.id: [{"input": 1}]}
+
+
+def test_iterations_for_a_first_pe_with_input_ports_are_refused_with_the_fix():
+    graph, double = _headless()
+    with pytest.raises(d4p.InputError) as info:
+        make_plan(graph, inputs={double: 3})
+    assert str(info.value) == (
+        f"PE {double.id!r} has input ports ('input'), so it cannot run a number of iterations; "
+        "give it a list of input items such as [{'input': value}] instead")
+
+
+def test_a_producer_takes_raw_items():
+    graph = d4p.WorkflowGraph()
+    source = NumberProducer()
+    graph.add(source)
+    assert make_plan(graph, inputs={source: [5, "x"]}).inputs == {source.id: [5, "x"]}
 
 
 @pytest.mark.parametrize("n", [0, -2, 1.5, "2"])

@@ -257,7 +257,10 @@ def _find_pe(pes: dict[str, GenericPE], key: Any) -> str:
 
 
 def _place_inputs(pes, has_upstream, inputs):
-    """Split user inputs into source inputs and feeds for PEs with upstream PEs."""
+    """Split user inputs into source inputs and feeds for PEs with upstream PEs.
+    The items for a PE with input ports are checked here, before the run: a
+    PE's ``process`` receives ``{port: data}``, whether a feed or the run
+    hands it the item."""
     given: dict[str, Any] = {}
     for key, value in (inputs or {}).items():
         given[_find_pe(pes, key)] = value
@@ -271,34 +274,51 @@ def _place_inputs(pes, has_upstream, inputs):
         if isinstance(value, int):
             if value < 0:
                 raise InputError(f"inputs for PE {p!r}: iterations must be >= 0, not {value}")
-            if p in has_upstream:
+            if p in has_upstream or pe.inputconnections:
+                why = ("is not a source (other PEs feed it)" if p in has_upstream else
+                       f"has input ports ({', '.join(map(repr, pe.inputconnections))})")
                 raise InputError(
-                    f"PE {p!r} is not a source (other PEs feed it), so it cannot run a number "
-                    "of iterations; give it a list of input items such as "
-                    f"[{{{next(iter(pe.inputconnections), 'input')!r}: value}}] instead")
+                    f"PE {p!r} {why}, so it cannot run a number of iterations; give it a "
+                    f"list of input items such as [{{{_first_port(pe)!r}: value}}] instead")
             source_inputs[p] = value
             continue
         items = list(value)
         if p not in has_upstream:
+            if pe.inputconnections:
+                _input_ports(p, pe, items)
             source_inputs[p] = items
             continue
-        ports: list[str] = []
-        for n, item in enumerate(items):
-            if not isinstance(item, dict) or not item:
-                raise InputError(f"input item {n} for PE {p!r} must be a dict of input port to "
-                                 f"data, such as {{'input': ...}}; got {item!r:.80}")
-            for port in item:
-                if port not in pe.inputconnections:
-                    known = ", ".join(map(repr, pe.inputconnections))
-                    raise InputError(f"input item {n} for PE {p!r} names unknown input {port!r}; "
-                                     f"its inputs are: {known}")
-                if port not in ports:
-                    ports.append(port)
-        feeds[p] = (_InputFeed(pe, ports), items)
+        feeds[p] = (_InputFeed(pe, _input_ports(p, pe, items)), items)
     for p, pe in pes.items():
         if p not in has_upstream and p not in source_inputs and not pe.inputconnections:
             source_inputs[p] = 1
     return feeds, source_inputs
+
+
+def _first_port(pe: GenericPE) -> str:
+    return next(iter(pe.inputconnections), "input")
+
+
+def _input_ports(p: str, pe: GenericPE, items: list) -> list[str]:
+    """The input ports that ``items`` (input items for PE ``p``) name, in
+    order; an :class:`InputError` for an item that is not ``{port: data}``."""
+    ports: list[str] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or not item:
+            from .executor import short_repr  # here: only a mistake pays for it
+
+            data = "..." if isinstance(item, dict) else short_repr(item)
+            raise InputError(f"input item {n} for PE {p!r} must be a dict of input port to "
+                             f"data, such as {{{_first_port(pe)!r}: {data}}}; "
+                             f"got {short_repr(item)}")
+        for port in item:
+            if port not in pe.inputconnections:
+                known = ", ".join(map(repr, pe.inputconnections))
+                raise InputError(f"input item {n} for PE {p!r} names unknown input {port!r}; "
+                                 f"its inputs are: {known}")
+            if port not in ports:
+                ports.append(port)
+    return ports
 
 
 def _topological(pes, edges) -> list[str]:
