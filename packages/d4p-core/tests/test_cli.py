@@ -197,6 +197,67 @@ def test_output_file_is_not_half_written_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
+MISTAKE = """
+    from d4p.testing.workflows import user_mistake
+
+    graph, _ = user_mistake()  # CheckRate raises a d4p.UsageError on station 7
+"""
+
+
+@pytest.mark.parametrize("mapping", [["simple"], ["multi", "-n", "3"],
+                                     ["multi", "-n", "3", "--start-method", "spawn"]],
+                         ids=["simple", "multi-fork", "multi-spawn"])
+def test_a_usage_error_raised_by_a_pe_is_one_line_and_exit_2(tmp_path, mapping):
+    """Before, a PE's d4p.UsageError (a missing station file, data at a wrong
+    sampling rate) was shown as a failure with its traceback, exit status 1."""
+    wf = write(tmp_path / "wf.py", MISTAKE)
+    out = tmp_path / "out.json"
+    done = d4p("run", str(wf), "-m", *mapping, "-o", str(out), cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, (
+        "d4p: error: PE 'CheckRate2': station 7 is sampled at 25 Hz, the others at 20 Hz: "
+        "resample it to 20 Hz\n")), done.stderr
+    assert done.stdout == ""  # no results are reported for a failed run, as for any failure
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    if mapping == ["simple"]:
+        done = d4p("run", str(wf), env={"D4P_DEBUG": "1"})
+        assert done.returncode == 2
+        assert "Original traceback:" in done.stderr and 'd4p/testing/workflows.py"' in done.stderr
+
+
+HEADLESS = """
+    from d4p import WorkflowGraph, IterativePE
+
+    class ReadTraces(IterativePE):
+        def _process(self, path):
+            return path.upper()
+
+    class Count(IterativePE):
+        def _process(self, x):
+            return len(x)
+
+    graph = WorkflowGraph()
+    graph.connect(ReadTraces(), "output", Count(), "input")
+"""
+
+
+def test_raw_items_for_a_first_pe_with_input_ports_say_the_shape_it_needs(tmp_path):
+    """Before, the item reached IterativePE.process as its inputs dict: a
+    TypeError with a traceback."""
+    wf = write(tmp_path / "wf.py", HEADLESS)
+    done = d4p("run", str(wf), "-d", '{"ReadTraces": ["a.mseed"]}')
+    assert (done.returncode, done.stderr) == (2, (
+        "d4p: error: input item 0 for PE 'ReadTraces0' must be a dict of input port to data, "
+        "such as {'input': 'a.mseed'}; got 'a.mseed'\n"))
+    done = d4p("run", str(wf), "-d", '{"ReadTraces": 2}')
+    assert (done.returncode, done.stderr) == (2, (
+        "d4p: error: PE 'ReadTraces0' has input ports ('input'), so it cannot run a number of "
+        "iterations; give it a list of input items such as [{'input': value}] instead\n"))
+    done = d4p("run", str(wf), "-d", '{"ReadTraces": [{"input": "a.mseed"}]}')
+    assert done.returncode == 0, done.stderr
+    assert "Count1.output: 1 value\n  7\n" in done.stdout
+
+
 def test_mappings_lists_name_package_version_description():
     done = d4p("mappings")
     assert done.returncode == 0

@@ -73,9 +73,9 @@ def test_cases_cover_the_data_plane():
                    "grouping_group_by", "grouping_group_by_key", "grouping_all",
                    "grouping_global", "composite", "iterative_chain", "partitions",
                    "iterations", "empty_stream", "input_list_source", "input_list_feed",
-                   "multi_output_source", "numpy_arrays", "failure"):
+                   "multi_output_source", "numpy_arrays", "failure", "user_mistake"):
         assert needed in names
-    assert [c.name for c in CASES if c.fails] == ["failure"]
+    assert [c.name for c in CASES if c.fails] == ["failure", "user_mistake"]
     assert all(c.description for c in CASES)
 
 
@@ -92,6 +92,12 @@ def test_expected_outputs_of_some_cases():
     failure = expected("failure").failure
     assert (failure.pe, failure.instance, failure.port, failure.data, failure.error) == (
         "Fragile", 1, "input", "(5, 'five')", "ValueError: cannot handle five")
+    mistake = expected("user_mistake").failure
+    assert (mistake.pe, mistake.instance, mistake.port, mistake.data, mistake.usage) == (
+        "CheckRate", 1, "input", "(7, 'seven')", True)
+    assert mistake.error == ("d4p.testing.workflows.RateMismatch: station 7 is sampled at "
+                             "25 Hz, the others at 20 Hz: resample it to 20 Hz")
+    assert not failure.usage
     assert expected("pipeline") is expected(get_case("pipeline"))  # cached
 
 
@@ -155,10 +161,24 @@ class Vague(d4p.Mapping):
         return d4p.Outcome(ex.results, ex.counts())
 
 
+class Rewrapping(d4p.Mapping):
+    name = "rewrapping-test"
+    description = "turns a PE's usage error into a plain failure"
+
+    def run(self, plan, options):
+        try:
+            ex = _sequential(plan)
+        except d4p.WorkflowFailed as exc:
+            raise d4p.WorkflowFailed(exc.args[0], pe=exc.pe, instance=exc.instance,
+                                     port=exc.port, data=exc.data,
+                                     traceback=exc.traceback) from None
+        return d4p.Outcome(ex.results, ex.counts())
+
+
 class _BrokenMappings:
     @d4p.hookimpl
     def d4p_register_mappings(self):
-        return [Lossy, Miscounting, Swallowing, Vague]
+        return [Lossy, Miscounting, Swallowing, Vague, Rewrapping]
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +196,7 @@ def broken_mappings():
     ("swallowing-test", "failure", "expected WorkflowFailed (ValueError: cannot handle five in "
                                    "PE 'Fragile') but the run succeeded"),
     ("vague-test", "failure", "the failure's fields differ from simple's"),
+    ("rewrapping-test", "user_mistake", "the failure's fields differ from simple's"),
 ])
 def test_check_mapping_catches_broken_mappings(broken_mappings, mapping, case, message):
     with pytest.raises(AssertionError) as info:
@@ -186,6 +207,13 @@ def test_check_mapping_catches_broken_mappings(broken_mappings, mapping, case, m
 def test_check_mapping_can_skip_counts(broken_mappings):
     result = check_mapping("miscounting-test", "tee", processes=1, check_counts=False)
     assert isinstance(result, d4p.RunResult)
+
+
+def test_check_mapping_returns_a_pes_usage_error():
+    exc = check_mapping("simple", "user_mistake")
+    assert isinstance(exc, d4p.UsageError) and isinstance(exc, d4p.WorkflowFailed)
+    assert str(exc) == (f"PE {exc.pe!r}: station 7 is sampled at 25 Hz, the others at 20 Hz: "
+                        "resample it to 20 Hz")
 
 
 def test_check_mapping_returns_the_failure():

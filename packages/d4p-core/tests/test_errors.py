@@ -1,7 +1,7 @@
 import pickle
 
 from d4p import D4PError, UsageError, WorkflowFailed
-from d4p.errors import as_failure
+from d4p.errors import PEUsageError, as_failure
 
 
 def test_a_d4p_error_that_pickles_travels_as_it_is():
@@ -29,3 +29,15 @@ def test_a_d4p_error_that_cannot_pickle_becomes_a_failure():
     failure = as_failure(_Unpicklable("odd"), "worker process 0")
     assert type(failure) is WorkflowFailed
     assert failure.args[0] == "worker process 0 failed: _Unpicklable: odd"
+
+
+def test_a_pes_usage_error_travels_with_its_type_and_fields():
+    error = PEUsageError("PE 'Read0': station file 'x.xml' not found", pe="Read0", instance=1,
+                         port="input", data="'x.xml'", traceback="Traceback ...\nNoStation: x")
+    assert as_failure(error, "worker process 1") is error
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is PEUsageError and isinstance(copy, UsageError)
+    assert (copy.pe, copy.instance, copy.port, copy.data, copy.traceback) == (
+        "Read0", 1, "input", "'x.xml'", "Traceback ...\nNoStation: x")
+    assert str(copy) == "PE 'Read0': station file 'x.xml' not found"  # no traceback: a mistake
+    assert copy.exit_code == UsageError.exit_code == 2

@@ -45,6 +45,17 @@ progress = NotebookProgress("simple")
 r = d4p.run(timed, progress=progress)
 progress.finish(r.summary.units, r.summary.processes, r.summary.instances)
 """
+MISTAKE = """
+os.environ.pop("D4P_DEBUG")
+
+@d4p.iterative
+def read(path):
+    raise d4p.UsageError(f"station file {path!r} not found: give an existing file")
+
+bad = d4p.WorkflowGraph()
+bad.add(read())
+d4p.run(bad, {"read": [{"input": "x.xml"}]})
+"""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -68,7 +79,8 @@ def cells():
                     "import os\nos.environ['D4P_DEBUG'] = '1'\nd4p.run(graph)", FORKED,
                     PROGRESS, "import d4p.notebook\nprint(d4p.notebook.in_kernel())",
                     FORKED.replace("'fork'", "'spawn'"),
-                    "d4p.run(ok, mapping='mpi', processes=2, fuse=False)")
+                    "d4p.run(ok, mapping='mpi', processes=2, fuse=False)",
+                    MISTAKE)
 
 
 def test_a_graph_shows_itself_as_svg_or_html(cells):
@@ -91,6 +103,14 @@ def test_a_failing_pe_shows_the_message_and_the_users_lines_only(cells):
     assert ("WorkflowFailed: PE 'inverse1' (instance 0) failed on input 'input' with data 3: "
             "ZeroDivisionError: division by zero") in lines
     assert not any("d4p/enact.py" in line or "d4p/executor.py" in line for line in lines)
+
+
+def test_a_usage_error_of_a_pe_shows_its_message_without_the_pes_lines(cells):
+    cell, call, message, hint = _error_lines(cells[11])
+    assert call == '    d4p.run(bad, {"read": [{"input": "x.xml"}]})' and "line 9" in cell
+    assert re.fullmatch(r"PEUsageError: PE 'read\d+': station file 'x.xml' not found: give an "
+                        "existing file", message), message
+    assert hint == "(D4P_DEBUG=1 shows d4p's own frames too)"
 
 
 def test_a_re_run_cell_gives_the_same_result_keys(cells):

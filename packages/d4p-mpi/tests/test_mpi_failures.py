@@ -32,6 +32,22 @@ def test_pe_exception_is_reported_like_simple(processes):
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(120)
+def test_a_usage_error_raised_by_a_pe_is_one_line_and_exit_2(tmp_path):
+    """The PE's d4p.UsageError travels from its rank like any failure, and
+    d4p run says it in one line, as for a mistake found before the run."""
+    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import user_mistake\n\n"
+                                    "graph, _ = user_mistake()\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3",
+                           "--timeout", "60", "-o", "out.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=100)
+    assert (done.returncode, done.stderr) == (2, (
+        "d4p: error: PE 'CheckRate2': station 7 is sampled at 25 Hz, the others at 20 Hz: "
+        "resample it to 20 Hz\n")), done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["wf.py"]
+    assert_no_leftovers()
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("exit", "how"), [(0, r"was killed by signal 9 \(SIGKILL\)"),
                                           (5, "exited with status 5")])

@@ -354,6 +354,22 @@ def test_a_failing_source_read_by_two_pes_stops_the_run_before_them():
     assert info.value.pe == source.id and info.value.port is None
 
 
+def test_a_usage_error_raised_by_a_pe_is_one_line_and_exit_2(tmp_path):
+    """The PE's d4p.UsageError comes back pickled in its task's summary, and
+    d4p run says it in one line, as for a mistake found before the run."""
+    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import user_mistake\n\n"
+                                    "graph, _ = user_mistake()\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "spark",
+                           "-o", "out.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = [t for t in done.stderr.splitlines() if t.startswith("d4p:")]  # and Java's warnings
+    assert line == ("d4p: error: PE 'CheckRate2': station 7 is sampled at 25 Hz, the others at "
+                    "20 Hz: resample it to 20 Hz")
+    assert not (tmp_path / "out.json").exists()
+
+
 class Unloadable(d4p.IterativePE):
     """Pickles in the driver, but cannot be unpickled on a worker."""
 

@@ -107,10 +107,16 @@ def _exit_terminated(signum, frame) -> None:
 
 def _failure(exc: D4PError) -> str:
     """The error as the user reads it: for a failed PE the message and the
-    user's own lines of the traceback (all of it with ``D4P_DEBUG=1``)."""
+    user's own lines of the traceback (all of it with ``D4P_DEBUG=1``); a
+    usage error, even one a PE raised, is one line (its traceback only with
+    ``D4P_DEBUG=1``)."""
     from . import failure
 
-    if not isinstance(exc, WorkflowFailed) or not exc.traceback or failure.debugging():
+    if not isinstance(exc, WorkflowFailed) or not exc.traceback:
+        return f"d4p: error: {exc}"
+    if failure.debugging():
+        return f"d4p: error: {WorkflowFailed.__str__(exc)}"  # with the original traceback
+    if isinstance(exc, UsageError):
         return f"d4p: error: {exc}"
     return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
 

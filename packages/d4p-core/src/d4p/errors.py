@@ -3,7 +3,10 @@
 ``UsageError`` and its subclasses are mistakes in what the user asked for (a
 bad graph, unknown PE, missing file): the command line prints the message and
 exits with status 2. ``WorkflowFailed`` means the workflow itself failed while
-running (a PE raised, a worker died): exit status 1.
+running (a PE raised, a worker died): exit status 1. A PE that raises a
+``UsageError`` (a station file that is missing, data it cannot use) fails the
+run with a :class:`PEUsageError`, which is both: the command line prints its
+one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -61,11 +64,10 @@ class WorkflowFailed(D4PError):
         self.data = data
         self.traceback = traceback
 
-    def __reduce__(self):
-        return (
-            _rebuild_failure,
-            (self.args[0], self.pe, self.instance, self.port, self.data, self.traceback),
-        )
+    def __reduce__(self):  # the fields travel too (from a worker to the parent)
+        return type(self), (self.args[0],), {
+            "pe": self.pe, "instance": self.instance, "port": self.port, "data": self.data,
+            "traceback": self.traceback}
 
     def __str__(self) -> str:
         text = self.args[0]
@@ -74,10 +76,18 @@ class WorkflowFailed(D4PError):
         return text
 
 
-def _rebuild_failure(message, pe, instance, port, data, traceback):
-    return WorkflowFailed(
-        message, pe=pe, instance=instance, port=port, data=data, traceback=traceback
-    )
+class PEUsageError(WorkflowFailed, UsageError):
+    """A PE raised a :class:`UsageError` during a run: the user's mistake (a
+    missing file, data the PE cannot use), not a bug. The message names the
+    PE and says what the PE said; ``except d4p.UsageError`` and ``except
+    d4p.WorkflowFailed`` both catch it. The command line shows this one line
+    (the traceback, kept in ``traceback``, only with ``D4P_DEBUG=1``) and
+    exits with status 2."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 def as_failure(exc: BaseException, where: str) -> D4PError:

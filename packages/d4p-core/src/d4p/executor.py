@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .driver import Data, EndOfStream, Transport
-from .errors import Aborted, WorkflowFailed
+from .errors import Aborted, PEUsageError, UsageError, WorkflowFailed
 from .grouping import PAIR
 from .pe import ConsumerPE, GenericPE, IterativePE, StopSource, UnitFailed
 from .plan import Plan, Route
@@ -636,8 +636,17 @@ def _postprocess(pe: GenericPE) -> None:
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
              stage: str | None = None) -> WorkflowFailed:
-    where = f"on input {port!r}" if port is not None else (f"in {stage}" if stage else "")
+    """What the run raises when ``loc``'s PE raised ``exc``: a
+    :class:`PEUsageError` for a :class:`UsageError` (the PE's message, naming
+    the PE), else a :class:`WorkflowFailed` saying where, with which data."""
+    import traceback  # here: only a failure pays for it
+
     shown = short_repr(data) if data is not None else None
+    if isinstance(exc, UsageError):
+        return PEUsageError(f"PE {loc.pe_id!r}: {exc}", pe=loc.pe_id, instance=loc.index,
+                            port=port, data=shown,
+                            traceback="".join(traceback.format_exception(exc)))
+    where = f"on input {port!r}" if port is not None else (f"in {stage}" if stage else "")
     text = f"PE {loc.pe_id!r} (instance {loc.index}) failed {where}".rstrip()
     if shown is not None:
         text += f" with data {shown}"
@@ -646,7 +655,5 @@ def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
                  "can end itself; this PE ends when its upstream PEs have ended")
     else:
         text += f": {type(exc).__name__}: {exc}"
-    import traceback  # here: only a failure pays for it
-
     return WorkflowFailed(text, pe=loc.pe_id, instance=loc.index, port=port, data=shown,
                           traceback="".join(traceback.format_exception(exc)))

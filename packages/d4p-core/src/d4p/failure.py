@@ -12,7 +12,7 @@ import sysconfig
 import traceback
 from pathlib import Path
 
-from .errors import D4PError, WorkflowFailed
+from .errors import D4PError, UsageError, WorkflowFailed
 
 _HERE = str(Path(__file__).resolve().parent)
 _STDLIB = str(Path(sysconfig.get_paths()["stdlib"]).resolve())
@@ -27,14 +27,15 @@ def debugging() -> bool:
 
 def user_frames(exc: D4PError, tb=None) -> list[str]:
     """The user's frames of the call that raised ``exc`` (traceback ``tb``)
-    and of the PE that failed, each with its source line."""
+    and of the PE that failed (unless it raised a usage error), each with
+    its source line."""
     lines = []
     for frame in traceback.extract_tb(tb):
         if is_users(frame.filename):
             lines += traceback.format_list([frame])
     lines = [line for chunk in lines for line in chunk.rstrip("\n").split("\n")]
-    if isinstance(exc, WorkflowFailed) and exc.traceback:
-        lines += _frames_in(exc.traceback)
+    if isinstance(exc, WorkflowFailed) and not isinstance(exc, UsageError) and exc.traceback:
+        lines += _frames_in(exc.traceback)  # a PE's usage error: its message says it all
     return lines
 
 

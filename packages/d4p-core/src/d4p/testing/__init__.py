@@ -3,13 +3,15 @@
 Every mapping, built-in or third-party, must give the same multiset of outputs
 as the ``simple`` mapping for the same workflow and inputs, process every data
 unit exactly once per grouping, and fail a run whose PE raises with an error
-that names the PE, the instance, the input port and the data unit. The kit
+that names the PE, the instance, the input port and the data unit (or, when
+the PE raised a :class:`d4p.UsageError`, with a usage error giving the PE's
+one line). The kit
 holds workflows that exercise every part of the data plane
 (:mod:`d4p.testing.workflows`: pipelines, split/merge, tee, fan-in, every
 grouping with several instances, composites and chains, partitions,
 postprocess writes, iterations, an empty stream, input lists, sources that
-end themselves, windows, NumPy payloads, a failing PE, a source with several
-outputs) and runs them on any mapping by name.
+end themselves, windows, NumPy payloads, a failing PE, a PE reporting a
+user's mistake, a source with several outputs) and runs them on any mapping by name.
 
 A third-party mapping tests itself with one line, the way the core does. A
 complete plugin package, ``my_mapping.py``::
@@ -79,7 +81,7 @@ from typing import Any
 import numpy as np
 
 from ..enact import RunResult, run
-from ..errors import WorkflowFailed
+from ..errors import UsageError, WorkflowFailed
 from . import workflows
 
 __all__ = [
@@ -92,7 +94,7 @@ __all__ = [
 class Case:
     """A workflow of the kit: ``build()`` returns a fresh ``(graph, inputs)``.
 
-    ``fails`` is True for the case whose PE raises: a mapping must then raise
+    ``fails`` is True for the cases whose PE raises: a mapping must then raise
     :class:`d4p.WorkflowFailed` with the same fields as ``simple``.
     """
 
@@ -136,6 +138,7 @@ CASES: list[Case] = [
     _case(workflows.numpy_arrays),
     _case(workflows.wordcount),
     _case(workflows.failure, fails=True),
+    _case(workflows.user_mistake, fails=True),
 ]
 """Every case of the kit, in a stable order."""
 
@@ -237,12 +240,15 @@ class ExpectedFailure:
     data: str | None
     error: str
     """Type and text of the original exception, e.g. ``ValueError: cannot handle three``."""
+    usage: bool = False
+    """Whether the PE raised a :class:`d4p.UsageError`: then the error is a
+    usage error too, and its message is ``PE 'ID': `` and the PE's message."""
 
 
 @dataclass(frozen=True)
 class Expected:
     """What ``simple`` gives for a case: normalised ``outputs`` and ``counts``
-    (units per PE), or the ``failure`` for the failing case."""
+    (units per PE), or the ``failure`` for a failing case."""
 
     outputs: dict[str, dict[str, list[str]]] | None = None
     counts: dict[str, int] | None = None
@@ -252,7 +258,7 @@ class Expected:
 def _failure_fields(exc: WorkflowFailed) -> ExpectedFailure:
     lines = (exc.traceback or "").strip().splitlines()
     return ExpectedFailure(stable_name(exc.pe or ""), exc.instance, exc.port, exc.data,
-                           lines[-1] if lines else "")
+                           lines[-1] if lines else "", isinstance(exc, UsageError))
 
 
 @functools.cache
@@ -285,9 +291,10 @@ def check_mapping(mapping: str, case: Case | str, processes: int | None = None, 
 
     For an ordinary case: the same multiset of outputs on every port and (with
     ``check_counts``) the same number of units processed per PE, which proves
-    exactly-once delivery even for PEs whose outputs are not results. For the
+    exactly-once delivery even for PEs whose outputs are not results. For a
     failing case: :class:`d4p.WorkflowFailed` naming the same PE, instance,
-    port and data unit, with the original traceback. In both, no
+    port and data unit, with the original traceback (a PE's usage error: a
+    :class:`d4p.UsageError` too, whose message is the PE's). In both, no
     multiprocessing child may outlive the run. Returns the result (or the
     error) for further checks.
     """
@@ -319,8 +326,14 @@ def _check_failure(where: str, exc: WorkflowFailed, want: ExpectedFailure) -> No
     got = _failure_fields(exc)
     assert got == want, f"{where}: the failure's fields differ from simple's"
     text = str(exc)
-    for part in (exc.pe, f"instance {want.instance}", repr(want.port), want.data, want.error):
-        assert part and part in text, f"{where}: the error message does not name {part!r}:\n{text}"
+    if want.usage:  # the PE's own message, after the PE's id
+        said = f"PE {exc.pe!r}: {want.error.split(': ', 1)[-1]}"
+        assert text == said, f"{where}: the error message is not {said!r}:\n{text}"
+    else:
+        for part in (exc.pe, f"instance {want.instance}", repr(want.port), want.data,
+                     want.error):
+            assert part and part in text, \
+                f"{where}: the error message does not name {part!r}:\n{text}"
     assert "Traceback (most recent call last)" in exc.traceback, \
         f"{where}: the error carries no original traceback:\n{exc.traceback!r}"
 

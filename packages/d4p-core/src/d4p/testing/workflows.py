@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import group_by, window
+from ..errors import UsageError
 from ..graph import CompositePE, WorkflowGraph, create_iterative_chain
 from ..grouping import Grouping
 from ..pe import ConsumerPE, GenericPE, IterativePE, ProducerPE, StopSource, iterative, producer
@@ -233,6 +234,26 @@ class Fragile(IterativePE):
     def _process(self, data):
         if data == (5, "five"):
             raise ValueError(f"cannot handle {data[1]}")
+        return data
+
+
+class RateMismatch(UsageError):
+    """What :class:`CheckRate` raises: a mistake in the data given, not a bug."""
+
+
+class CheckRate(IterativePE):
+    """Passes ``(number, name)`` on; raises :class:`RateMismatch` (a
+    :class:`d4p.UsageError`) for station 7, sampled at 25 Hz. Grouped by the
+    number, so the failing instance is known in advance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping=[0])
+
+    def _process(self, data):
+        if data[0] == 7:
+            raise RateMismatch(f"station {data[0]} is sampled at 25 Hz, the others at 20 Hz: "
+                               "resample it to 20 Hz")
         return data
 
 
@@ -628,6 +649,17 @@ def failure(n: int = 8):
     fragile.numprocesses = 2
     graph.connect(src, "output", spell, "input")
     graph.connect(spell, "output", fragile, "input")
+    return graph, {src: 1}
+
+
+def user_mistake(n: int = 10):
+    """numbers → spell → CheckRate ×2 (group_by the number), which raises a
+    d4p.UsageError on station 7: the run fails with the PE's one line."""
+    graph = WorkflowGraph()
+    src, spell, check = Numbers(n), Spell(), CheckRate()
+    check.numprocesses = 2
+    graph.connect(src, "output", spell, "input")
+    graph.connect(spell, "output", check, "input")
     return graph, {src: 1}
 
 
