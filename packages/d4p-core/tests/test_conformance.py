@@ -157,22 +157,22 @@ class Vague(d4p.Mapping):
         try:
             ex = _sequential(plan)
         except d4p.WorkflowFailed as exc:
-            raise d4p.WorkflowFailed("a worker failed", pe=exc.pe) from None
+            raise self.rewrap(exc) from None
         return d4p.Outcome(ex.results, ex.counts())
 
+    @staticmethod
+    def rewrap(exc):
+        return d4p.WorkflowFailed("a worker failed", pe=exc.pe)
 
-class Rewrapping(d4p.Mapping):
+
+class Rewrapping(Vague):
     name = "rewrapping-test"
     description = "turns a PE's usage error into a plain failure"
 
-    def run(self, plan, options):
-        try:
-            ex = _sequential(plan)
-        except d4p.WorkflowFailed as exc:
-            raise d4p.WorkflowFailed(exc.args[0], pe=exc.pe, instance=exc.instance,
-                                     port=exc.port, data=exc.data,
-                                     traceback=exc.traceback) from None
-        return d4p.Outcome(ex.results, ex.counts())
+    @staticmethod
+    def rewrap(exc):
+        return d4p.WorkflowFailed(exc.args[0], pe=exc.pe, instance=exc.instance, port=exc.port,
+                                  data=exc.data, traceback=exc.traceback)
 
 
 class _BrokenMappings:

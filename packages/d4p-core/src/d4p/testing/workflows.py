@@ -644,22 +644,21 @@ def wordcount():
 def failure(n: int = 8):
     """numbers → spell → Fragile ×2 (group_by the number), which raises on (5, 'five')
     in instance 1."""
-    graph = WorkflowGraph()
-    src, spell, fragile = Numbers(n), Spell(), Fragile()
-    fragile.numprocesses = 2
-    graph.connect(src, "output", spell, "input")
-    graph.connect(spell, "output", fragile, "input")
-    return graph, {src: 1}
+    return _spelled_into(Fragile, n)
 
 
 def user_mistake(n: int = 10):
     """numbers → spell → CheckRate ×2 (group_by the number), which raises a
     d4p.UsageError on station 7: the run fails with the PE's one line."""
+    return _spelled_into(CheckRate, n)
+
+
+def _spelled_into(cls: type, n: int):
     graph = WorkflowGraph()
-    src, spell, check = Numbers(n), Spell(), CheckRate()
-    check.numprocesses = 2
+    src, spell, pe = Numbers(n), Spell(), cls()
+    pe.numprocesses = 2
     graph.connect(src, "output", spell, "input")
-    graph.connect(spell, "output", check, "input")
+    graph.connect(spell, "output", pe, "input")
     return graph, {src: 1}
 
 
