@@ -251,8 +251,8 @@ def test_raw_items_for_a_first_pe_with_input_ports_say_the_shape_it_needs(tmp_pa
         "such as {'input': 'a.mseed'}; got 'a.mseed'\n"))
     done = d4p("run", str(wf), "-d", '{"ReadTraces": 2}')
     assert (done.returncode, done.stderr) == (2, (
-        "d4p: error: PE 'ReadTraces0' has input ports ('input'), so it cannot run a number of "
-        "iterations; give it a list of input items such as [{'input': value}] instead\n"))
+        "d4p: error: PE 'ReadTraces0': an iteration gives it no data on input 'input': give it "
+        "a list of input items such as [{'input': value}], not a number of iterations\n"))
     done = d4p("run", str(wf), "-d", '{"ReadTraces": [{"input": "a.mseed"}]}')
     assert done.returncode == 0, done.stderr
     assert "Count1.output: 1 value\n  7\n" in done.stdout

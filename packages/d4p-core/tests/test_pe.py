@@ -9,6 +9,7 @@ import d4p
 import pytest
 from d4p.examples import NumberProducer
 from d4p.pe import GROUPING, NAME, TYPE
+from d4p.testing.workflows import Double, Sink
 
 
 class Pair(d4p.GenericPE):
@@ -204,6 +205,35 @@ def test_consumer_function_is_called_with_parameters(tmp_path):
     graph.connect(src, "output", col, "input")
     d4p.run(graph)
     assert sink.read_text() == "a\nb\n"
+
+
+@pytest.mark.parametrize("make", [Double, Sink, upper, collect], ids=lambda m: m.__name__)
+def test_iterations_of_a_pe_that_takes_input_items_say_what_to_give(make):
+    """Before, the iteration's {} reached the PE: a KeyError with a traceback."""
+    graph = d4p.WorkflowGraph()
+    pe = make(path="unused") if make is collect else make()
+    graph.add(pe)
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(graph, {pe: 2})
+    assert str(info.value) == (
+        f"PE {pe.id!r}: an iteration gives it no data on input 'input': give it a list of "
+        "input items such as [{'input': value}], not a number of iterations")
+
+
+def test_iterations_of_a_generic_pe_with_input_ports_hand_it_no_data_as_in_dispel4py():
+    class Ticker(d4p.GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input")
+            self._add_output("output")
+
+        def process(self, inputs):
+            return {"output": dict(inputs)}
+
+    graph = d4p.WorkflowGraph()
+    ticker = Ticker()
+    graph.add(ticker)
+    assert d4p.run(graph, {ticker: 2})[ticker.id]["output"] == [{}, {}]
 
 
 def test_decorated_pe_has_the_function_name_and_doc():

@@ -266,15 +266,6 @@ def test_raw_items_for_a_first_pe_with_input_ports_are_refused_before_the_run():
     assert make_plan(graph, inputs={double: [{"input": 1}]}).inputs == {double.id: [{"input": 1}]}
 
 
-def test_iterations_for_a_first_pe_with_input_ports_are_refused_with_the_fix():
-    graph, double = _headless()
-    with pytest.raises(d4p.InputError) as info:
-        make_plan(graph, inputs={double: 3})
-    assert str(info.value) == (
-        f"PE {double.id!r} has input ports ('input'), so it cannot run a number of iterations; "
-        "give it a list of input items such as [{'input': value}] instead")
-
-
 def test_a_producer_takes_raw_items():
     graph = d4p.WorkflowGraph()
     source = NumberProducer()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import GraphError
+from .errors import GraphError, InputError
 
 NAME = "name"
 TYPE = "type"
@@ -193,6 +193,14 @@ class BasePE(GenericPE):
             self._add_output(name)
 
 
+def _no_data(port: str) -> InputError:
+    """What a PE that takes a unit on ``port`` in every call raises when
+    called without one: a run gave it iterations instead of input items. The
+    run reports it naming the PE."""
+    return InputError(f"an iteration gives it no data on input {port!r}: give it a list of "
+                      f"input items such as [{{{port!r}: value}}], not a number of iterations")
+
+
 class IterativePE(GenericPE):
     """One input ``'input'``, one output ``'output'``: override ``_process(data)``;
     its return value, unless ``None``, is written to ``'output'``."""
@@ -206,7 +214,11 @@ class IterativePE(GenericPE):
         self._add_output(IterativePE.OUTPUT_NAME)
 
     def process(self, inputs):
-        result = self._process(inputs[IterativePE.INPUT_NAME])
+        try:
+            data = inputs[IterativePE.INPUT_NAME]
+        except KeyError:
+            raise _no_data(IterativePE.INPUT_NAME) from None
+        result = self._process(data)
         if result is not None:
             return {self.OUTPUT_NAME: result}
         return None
@@ -238,7 +250,11 @@ class ConsumerPE(GenericPE):
         self._add_input(ConsumerPE.INPUT_NAME)
 
     def process(self, inputs):
-        self._process(inputs[ConsumerPE.INPUT_NAME])
+        try:
+            data = inputs[ConsumerPE.INPUT_NAME]
+        except KeyError:
+            raise _no_data(ConsumerPE.INPUT_NAME) from None
+        self._process(data)
         return None
 
 
@@ -306,7 +322,11 @@ class _IterativeFunctionPE(_FunctionPE):
         return (None,)
 
     def process(self, inputs):
-        self._emit(self._function(inputs["input"], **self.params))
+        try:
+            data = inputs["input"]
+        except KeyError:
+            raise _no_data("input") from None
+        self._emit(self._function(data, **self.params))
         return None
 
 
@@ -319,7 +339,11 @@ class _ConsumerFunctionPE(_FunctionPE):
         return (None,)
 
     def process(self, inputs):
-        result = self._function(inputs["input"], **self.params)
+        try:
+            data = inputs["input"]
+        except KeyError:
+            raise _no_data("input") from None
+        result = self._function(data, **self.params)
         if self._generator:  # drain, so that the body runs
             for _ in result:
                 pass

@@ -260,7 +260,8 @@ def _place_inputs(pes, has_upstream, inputs):
     """Split user inputs into source inputs and feeds for PEs with upstream PEs.
     The items for a PE with input ports are checked here, before the run: a
     PE's ``process`` receives ``{port: data}``, whether a feed or the run
-    hands it the item."""
+    hands it the item. Iterations of a PE with input ports hand it ``{}``
+    (as in dispel4py); a PE that needs its input says so at the first one."""
     given: dict[str, Any] = {}
     for key, value in (inputs or {}).items():
         given[_find_pe(pes, key)] = value
@@ -274,12 +275,11 @@ def _place_inputs(pes, has_upstream, inputs):
         if isinstance(value, int):
             if value < 0:
                 raise InputError(f"inputs for PE {p!r}: iterations must be >= 0, not {value}")
-            if p in has_upstream or pe.inputconnections:
-                why = ("is not a source (other PEs feed it)" if p in has_upstream else
-                       f"has input ports ({', '.join(map(repr, pe.inputconnections))})")
+            if p in has_upstream:
                 raise InputError(
-                    f"PE {p!r} {why}, so it cannot run a number of iterations; give it a "
-                    f"list of input items such as [{{{_first_port(pe)!r}: value}}] instead")
+                    f"PE {p!r} is not a source (other PEs feed it), so it cannot run a number "
+                    "of iterations; give it a list of input items such as "
+                    f"[{{{_first_port(pe)!r}: value}}] instead")
             source_inputs[p] = value
             continue
         items = list(value)
