@@ -220,18 +220,14 @@ def test_iterations_of_a_pe_that_takes_input_items_say_what_to_give(make):
         "input items such as [{'input': value}], not a number of iterations")
 
 
+class Ticker(d4p.BasePE):
+    def process(self, inputs):
+        return {"output": dict(inputs)}
+
+
 def test_iterations_of_a_generic_pe_with_input_ports_hand_it_no_data_as_in_dispel4py():
-    class Ticker(d4p.GenericPE):
-        def __init__(self):
-            super().__init__()
-            self._add_input("input")
-            self._add_output("output")
-
-        def process(self, inputs):
-            return {"output": dict(inputs)}
-
     graph = d4p.WorkflowGraph()
-    ticker = Ticker()
+    ticker = Ticker(inputs=["input"], outputs=["output"])
     graph.add(ticker)
     assert d4p.run(graph, {ticker: 2})[ticker.id]["output"] == [{}, {}]
 
