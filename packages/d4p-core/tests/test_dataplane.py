@@ -161,6 +161,49 @@ def test_large_arrays_through_a_small_budget_arrive_intact(buffer_mb):
     assert ports["output"] == [(60, 60)]
 
 
+class _Kinds(d4p.ProducerPE):
+    """Arrays of every memory layout that travels out of band (64 KiB or more)."""
+
+    def _process(self, inputs):
+        for number, unit in enumerate(_kinds()):
+            self.write("output", (number, unit))
+
+
+class _Passed(d4p.IterativePE):
+    def _process(self, unit):
+        return unit
+
+
+def _kinds() -> list:
+    rng = np.random.default_rng(5)
+    big = rng.standard_normal((600, 500))
+    return [big.astype(np.float32), big * 1j + big, (big * 100).astype(np.int8), big > 0,
+            np.asfortranarray(big), big[::3, ::2], big.T,
+            np.arange(100_000).astype("datetime64[s]"),
+            np.zeros(20_000, dtype=[("t", "f8"), ("n", "i4")]),
+            {"a": big, "b": [big[:200], bytearray(100_000)]}]
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_arrays_of_every_layout_arrive_bit_for_bit(start_method):
+    graph = d4p.WorkflowGraph()
+    src, passed = _Kinds(), _Passed()
+    passed.numprocesses = 2
+    graph.connect(src, "output", passed, "input")  # worker to worker, then to the parent
+    result = d4p.run(graph, mapping="multi", processes=3, start_method=start_method)
+    got = sorted(result[passed.id]["output"], key=lambda unit: unit[0])
+    got = [unit for _, unit in got]
+    want = _kinds()
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if isinstance(w, dict):
+            assert np.array_equal(g["a"], w["a"]) and np.array_equal(g["b"][0], w["b"][0])
+            assert g["b"][1] == w["b"][1]
+        else:
+            assert g.dtype == w.dtype and g.shape == w.shape and np.array_equal(g, w)
+            assert g.flags.f_contiguous == w.flags.f_contiguous
+
+
 def _vm(field: str) -> int:
     """A ``VmRSS``/``VmHWM`` line of this process's status, in bytes."""
     with open("/proc/self/status") as status:
