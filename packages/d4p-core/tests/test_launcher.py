@@ -84,7 +84,7 @@ WATCHING = textwrap.dedent("""
     import os, sys
     from d4p.mapping import Control, RunFolder
     control = Control()
-    RunFolder(sys.argv[1]).watch(int(sys.argv[2]), control)
+    RunFolder(sys.argv[1]).watch(control, int(sys.argv[2]))
     print(control.wait(30) and control.reason, flush=True)
     __import__("time").sleep(30)
 """)

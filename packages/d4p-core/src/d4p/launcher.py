@@ -44,7 +44,7 @@ from .driver import Control, Report
 from .errors import D4PError, WorkflowFailed, as_failure
 from .mapping import Outcome
 from .plan import Plan
-from .stopping import die_with_parent
+from .stopping import alive, die_with_parent
 
 __all__ = ["Child", "Gather", "RunFolder", "ended", "supervise", "whole_lines", "worker_died"]
 
@@ -243,29 +243,27 @@ class RunFolder:
         """Record that worker ``worker`` (``where``, e.g. ``"MPI rank 2"``) failed."""
         self.write(f"failure-{worker}.pkl", (time.time(), as_failure(exc, where)))
 
-    def watch(self, launcher: int, control: Control, code: int = 17) -> None:
-        """End this worker (exit status ``code``) when this folder is gone, or
+    def watch(self, control: Control, launcher: int | None = None, code: int = 17) -> None:
+        """Stop this worker's sources gracefully (``control.stop()``) on a stop
+        request (:meth:`request_stop`), from a thread. Without ``launcher`` (a
+        task in a process the engine owns: Spark's, Storm's) the watch ends
+        when ``control`` stops. With it (a process of the run's own) it also
+        ends this process (exit status ``code``) when this folder is gone, or
         process ``launcher`` when it runs on this host (elsewhere its pid
         means nothing: the program that started the worker ends it, as
-        ``mpiexec`` does); stop its sources gracefully on a stop request."""
-        local = self.on_launcher_host()
+        ``mpiexec`` does)."""
+        local = launcher is not None and self.on_launcher_host()
 
         def watch() -> None:
-            while True:
+            while launcher is not None or not control.stopping:
                 time.sleep(0.2)
-                if local:
-                    try:
-                        os.kill(launcher, 0)
-                    except ProcessLookupError:
-                        os._exit(code)
-                    except PermissionError:
-                        pass
-                if not self.path.is_dir():
+                if launcher is not None and (local and not alive(launcher)
+                                             or not self.path.is_dir()):
                     os._exit(code)
                 if not control.stopping and self.stop_requested():
                     control.stop("stopped by the launcher")
 
-        threading.Thread(target=watch, name="d4p-launcher-watch", daemon=True).start()
+        threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
     # -- the launcher's side ----------------------------------------------------------------
     def request_stop(self) -> None:

@@ -40,8 +40,12 @@ with :class:`Gather` and names a worker that died with :func:`worker_died`;
 one that starts them through another program (``mpiexec``) shares a
 :class:`RunFolder` with them, runs that program as a :class:`Child`, and has
 each worker call :func:`supervise` (see :mod:`d4p.launcher`). Workers start
-inside :func:`share_cores` and call :func:`keep_freed_memory`. An engine
-that pulls results (Spark's partition iterators, Storm's spouts) runs the
+inside :func:`share_cores` and call :func:`keep_freed_memory`. A graceful
+stop reaches workers or tasks in other processes through a :class:`RunFolder`:
+the driver calls ``folder.request_stop()`` (``control.on_stop(...)``), each
+worker ``folder.watch(control)`` (with ``launcher=pid``, a worker also ends
+when its launcher or the folder is gone). An engine that pulls results
+(Spark's partition iterators, Storm's spouts) runs the
 executor behind a :class:`Handoff`.
 """
 

@@ -82,7 +82,7 @@ def die_with_parent(parent: int) -> None:
     except (OSError, AttributeError):
         _watch_in_thread(os.getppid())
     if os.getppid() != parent:
-        if not _alive(parent):  # it ended before we could ask
+        if not alive(parent):  # it ended before we could ask
             os._exit(3)
         _watch_in_thread(parent)
 
@@ -91,7 +91,8 @@ def _watch_in_thread(pid: int) -> None:
     threading.Thread(target=_watch, args=(pid,), daemon=True, name="d4p-parent-watch").start()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (on this host)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,6 +104,6 @@ def _alive(pid: int) -> bool:
 
 def _watch(pid: int) -> None:
     mine = os.getppid() == pid  # then a new parent says it ended, even if its number is reused
-    while os.getppid() == pid if mine else _alive(pid):
+    while os.getppid() == pid if mine else alive(pid):
         time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGKILL)

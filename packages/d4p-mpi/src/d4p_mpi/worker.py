@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     control = Control()
-    folder.watch(int(parent), control, ABORT_CODE)
+    folder.watch(control, int(parent), ABORT_CODE)
     comm = None
     try:
         from .environment import load_mpi

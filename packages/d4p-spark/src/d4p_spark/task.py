@@ -19,7 +19,6 @@ import functools
 import itertools
 import math
 import pickle
-import threading
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
@@ -130,7 +129,7 @@ class StageTask:
                            if plan.instances[source].process != process]
             control = Control(max_units=self.max_units)
             if self.stop_folder is not None and stage.source is not None:
-                _stop_when_asked(RunFolder(self.stop_folder), control)
+                RunFolder(self.stop_folder).watch(control)
             try:
                 drive(executor, stream, control=control)
             finally:
@@ -153,17 +152,6 @@ class StageTask:
         shared, instances = self.broadcast
         for iid, port, units in pickle.loads(shared.value):
             yield instances[iid][index], port, units
-
-
-def _stop_when_asked(folder: RunFolder, control: Control) -> None:
-    """Stop the task's sources (gracefully) once the driver asks, until the task ends."""
-
-    def watch() -> None:
-        while not control.wait(0.2):
-            if folder.stop_requested():
-                control.stop("stopped by the driver")
-
-    threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
 
 class ForStage:

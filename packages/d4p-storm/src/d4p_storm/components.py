@@ -27,7 +27,7 @@ End of stream and ``postprocess``, in a topology that never ends:
    the ``ALL`` grouping copies to every task of every downstream component.
    The source also ends, as on every mapping, when it raises
    :class:`d4p.StopSource`, after ``d4p.max_units`` units, or once the
-   local run leaves its ``stop`` file (:func:`d4p_storm.record.request_stop`).
+   local run asks (:meth:`d4p.mapping.RunFolder.request_stop` on its results folder).
 2. A bolt counts the ``d4p.eos`` tuples of its upstream instances. When the
    last one arrives, the executor runs ``postprocess``; the bolt emits what it
    wrote (anchored to that tuple) and then its own ``d4p.eos`` tuple.
@@ -46,18 +46,17 @@ import dataclasses
 import functools
 import os
 import sys
-import threading
 import traceback
 from typing import Any, ClassVar
 
 from d4p import D4PError, UsageError, WorkflowFailed
 from d4p.executor import Executor, short_repr
 from d4p.grouping import SHUFFLE
-from d4p.mapping import Control, Handoff, Transport
+from d4p.mapping import Control, Handoff, RunFolder, Transport
 from d4p.plan import PAIR, Plan
 from streamparse import Bolt, Spout
 
-from .record import TaskRecord, stop_requested
+from .record import TaskRecord
 from .shipping import decode, encode, load_plan
 from .topology import EOS_STREAM, Component, hosted_instances, translate
 
@@ -216,7 +215,8 @@ class WorkflowSpout(_Task, Spout):
         if self._setup(storm_conf, context):
             control = Control(max_units=storm_conf.get("d4p.max_units"))
             self.source = _Source(self.executor, self.component, self.buffered, control)
-            _watch_stop(storm_conf.get("d4p.results_dir"), control)
+            if storm_conf.get("d4p.results_dir"):  # a local run's (a cluster's has none)
+                RunFolder(storm_conf["d4p.results_dir"]).watch(control)
 
     def next_tuple(self):
         if self.halted or self.closed:
@@ -351,20 +351,6 @@ class _Source:
     @staticmethod
     def _put(put, pe: str, port: str, unit: Any) -> None:
         put((pe, port, unit))
-
-
-def _watch_stop(folder: str | None, control: Control, every: float = 0.2) -> None:
-    """Stop the sources (``control.stop()``) once the local run leaves its
-    ``stop`` file in ``folder`` (none on a cluster: nothing to watch)."""
-    if folder is None:
-        return
-
-    def watch() -> None:
-        while not control.wait(every):
-            if stop_requested(folder):
-                control.stop("stopped by the local run")
-
-    threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
 
 def _load(path: str) -> Plan:

@@ -95,7 +95,8 @@ class StormMapping(d4p.Mapping):
         version = self.check_local()
         import tempfile
 
-        from . import record
+        from d4p.mapping import RunFolder
+
         from .local import LocalRun  # the run and the project writer, only when a run needs them
         from .project import export
 
@@ -110,7 +111,7 @@ class StormMapping(d4p.Mapping):
             if control is not None:
                 if control.max_units is not None:
                     settings["d4p.max_units"] = control.max_units
-                control.on_stop(lambda: record.request_stop(results))
+                control.on_stop(RunFolder(results).request_stop)
             command = self.local_command(project, settings)
             return LocalRun(plan, project, results, command, options).wait()
 

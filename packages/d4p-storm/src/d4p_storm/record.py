@@ -15,8 +15,9 @@ by the topology setting ``d4p.results_dir``:
   :class:`d4p.WorkflowFailed` (or other :class:`d4p.D4PError`).
 
 The mapping writes one file there itself: ``stop`` on a graceful stop
-(the first Ctrl-C or SIGTERM, ``--stop-after``, ``d4p.run(stop=...)``); the
-spouts watch for it and stop their sources, and the run drains as on the
+(the first Ctrl-C or SIGTERM, ``--stop-after``, ``d4p.run(stop=...)``), with
+:meth:`d4p.mapping.RunFolder.request_stop`; the spouts watch for it
+(:meth:`~d4p.mapping.RunFolder.watch`) and stop their sources, and the run drains as on the
 other mappings (every bolt's postprocess runs at its end of stream).
 
 Files are written whole (temporary name, then rename). Without
@@ -33,22 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STARTED, DONE, FAILED = "started", "done", "failed"
-STOP = "stop"
-
-
-def request_stop(folder: str) -> None:
-    """Ask the spouts of the run recording in ``folder`` to stop their sources
-    (nothing to ask once the run is over and its folder gone)."""
-    try:
-        with open(os.path.join(folder, STOP), "w"):
-            pass
-    except FileNotFoundError:
-        pass
-
-
-def stop_requested(folder: str | None) -> bool:
-    """Whether the run recording in ``folder`` was asked to stop its sources."""
-    return folder is not None and os.path.exists(os.path.join(folder, STOP))
 
 
 class TaskRecord:
