@@ -87,18 +87,60 @@ graph = d4p.WorkflowGraph()
 graph.add(Arrays())
 """
 
+CRASH = """
+import os
+import d4p
 
-def test_results_larger_than_the_driver_may_collect_are_one_line_saying_what_to_do(tmp_path):
-    (tmp_path / "big_outputs.py").write_text(BIG_OUTPUTS)
+
+class Crash(d4p.IterativePE):
+    def _process(self, x):
+        os._exit(3)
+
+
+@d4p.producer
+def numbers(n=3):
+    yield from range(n)
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(numbers(), "output", Crash(), "input")
+"""
+
+
+@pytest.mark.parametrize("workflow, conf, said", [
+    (BIG_OUTPUTS, "spark.driver.maxResultSize=1m", [
+        "d4p: error: a Spark task failed running PE Arrays0: Total size of serialized results",
+        "is bigger than spark.driver.maxResultSize (1024.0 KiB)",
+        "raise the limit (--conf spark.driver.maxResultSize=4g)"]),
+    (CRASH, "spark.app.name=crash", [
+        "d4p: error: a Spark Python worker died (os._exit, a crash or out of memory) running "
+        "PE numbers0, Crash1: Python worker exited unexpectedly (crashed)"]),
+    (CRASH, "spark.driver.memory=200m", [
+        "d4p: error: Spark did not start for master 'local[*]': [INVALID_DRIVER_MEMORY.",
+        "Insufficient driver memory", "; check the master URL and the 'conf' settings"]),
+], ids=["results over maxResultSize", "a worker that dies", "a context that cannot start"])
+def test_a_failed_spark_run_says_only_d4p_s_one_line(tmp_path, workflow, conf, said):
+    """Spark's own ERROR lines and Java traces for the failure (TaskSetManager,
+    SparkContext) would only precede d4p's line: none is printed."""
+    (tmp_path / "failing.py").write_text(workflow)
     done = subprocess.run(
-        [sys.executable, "-m", "d4p", "run", "big_outputs.py", "--mapping", "spark", "--conf", "spark.driver.maxResultSize=1m"],
+        [sys.executable, "-m", "d4p", "run", "failing.py", "--mapping", "spark", "--conf", conf],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
-    assert "Traceback" not in done.stderr
-    (line,) = [t for t in done.stderr.splitlines() if t.startswith("d4p: error:")]
-    assert "is bigger than spark.driver.maxResultSize (1024.0 KiB)" in line
-    assert "raise the limit (--conf spark.driver.maxResultSize=4g)" in line
-    assert "running PE Arrays0:" in line
+    # the JVM's own start-up note (Spark 4 adds the module to every JVM it starts)
+    (line,) = [t for t in done.stderr.splitlines() if t != "WARNING: Using incubator modules: "
+               "jdk.incubator.vector"]
+    assert all(part in line for part in said), line
+
+
+def test_spark_log_level_brings_spark_s_own_lines_back(tmp_path):
+    (tmp_path / "failing.py").write_text(CRASH)
+    done = subprocess.run(
+        [sys.executable, "-m", "d4p", "run", "failing.py", "--mapping", "spark", "--conf",
+         "spark.log.level=WARN"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    lines = done.stderr.splitlines()
+    assert [t for t in lines if "ERROR TaskSetManager: Task 0 in stage 0.0 failed" in t]
+    assert lines[-1].startswith("d4p: error: a Spark Python worker died")
 
 
 class Divide(d4p.IterativePE):

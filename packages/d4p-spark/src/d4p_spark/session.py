@@ -123,7 +123,8 @@ def get_context(master: str | None = None, conf=None):
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, interrupt)  # PySpark put its own (cancel, raise)
         except Exception as exc:
-            said = str(exc).strip().splitlines() or [type(exc).__name__]
+            java = getattr(exc, "java_exception", None)  # py4j's: say Spark's own message
+            said = str(java and java.getMessage() or exc).strip().splitlines() or [repr(exc)]
             raise UsageError(f"Spark did not start for master {master!r}: {said[0]}; check the "
                              "master URL and the 'conf' settings") from None
         finally:

@@ -7,13 +7,16 @@ so that imports made at run time work too; ``py_files`` adds others.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
 
 from d4p import UsageError, shipping
+from d4p.mapping import RunFolder
 
 _shipped: dict[str, set[str]] = {}  # application id → files added with addPyFile
+_zips: RunFolder | None = None
 
 
 def ship(sc, local: bool, py_files=()) -> None:
@@ -41,6 +44,12 @@ def ship(sc, local: bool, py_files=()) -> None:
 
 
 def _zip(package: str) -> str:
-    """A zip of the ``package`` folder (its parent is the zip's root), for addPyFile."""
-    base = os.path.join(tempfile.mkdtemp(prefix="d4p-spark-"), os.path.basename(package))
+    """A zip of the ``package`` folder (its parent is the zip's root), for addPyFile,
+    in this process's folder of zips, removed at exit (or, if this process was
+    killed, by the next one's :meth:`~d4p.mapping.RunFolder.create`)."""
+    global _zips
+    if _zips is None:
+        _zips = RunFolder.create("d4p-spark-zips-")
+        atexit.register(_zips.__exit__)
+    base = os.path.join(tempfile.mkdtemp(dir=_zips.path), os.path.basename(package))
     return shutil.make_archive(base, "zip", os.path.dirname(package), os.path.basename(package))
