@@ -314,7 +314,9 @@ def test_a_user_folder_workflow_from_the_command_line_equals_simple_and_ends_qui
     (folder / "helper.py").write_text("def weigh(values):\n    return float(values.sum())\n")
     (folder / "user_wf.py").write_text(USER_WORKFLOW)
     exe = os.path.join(os.path.dirname(sys.executable), "d4p")
-    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_PYTHON"}
+    temp = tmp_path / "temp"  # where d4p zips mylib for addPyFile
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_PYTHON"} | {"TMPDIR": str(temp)}
     outputs = {}
     for mapping, extra in (("simple", []), ("spark", ["--master", cluster, *[
             a for c in CLUSTER_CONF for a in ("--conf", c)]])):
@@ -336,6 +338,7 @@ def test_a_user_folder_workflow_from_the_command_line_equals_simple_and_ends_qui
             assert not [ln for ln in lines if "write files" in ln]
     expected = [(k, sum(4 * i * 0.5 for i in range(40) if i % 5 == k)) for k in range(5)]
     assert outputs["simple"] == expected
+    assert not list(temp.glob("d4p-spark-*")), "the zips made for addPyFile were left behind"
     assert outputs["spark"] == outputs["simple"]
 
 
