@@ -1,6 +1,7 @@
 """Starting Spark: Java, settings, addresses (no SparkContext is started here)."""
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import d4p
 import pytest
 from d4p.examples import pipeline
 from d4p_spark import java_version, session
+from d4p_spark.cluster import check_master
 
 
 def fake_java(tmp_path, says):
@@ -134,3 +136,18 @@ def test_a_driver_python_other_than_this_one_is_a_usage_error(no_spark):
         d4p.run(graph, inputs, mapping="spark",
                 conf=["spark.pyspark.driver.python=/usr/bin/false"])
     assert session._started is None
+
+
+def test_a_spark_master_that_nobody_listens_on_is_one_line_before_spark_starts(no_spark):
+    with socket.socket() as closed, socket.socket() as listening:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        down, up = (f"127.0.0.1:{s.getsockname()[1]}" for s in (closed, listening))
+        graph, inputs = pipeline(3)
+        with pytest.raises(d4p.UsageError, match=rf"cannot reach the Spark master spark://{down}"
+                           r" \(Connection refused\): start it, or give the option 'master' "
+                           r"the URL it prints") as info:
+            d4p.run(graph, inputs, mapping="spark", master=f"spark://{down}")
+        assert info.value.exit_code == 2 and session._started is None
+        check_master(f"spark://{down},{up}")  # a standby master answers

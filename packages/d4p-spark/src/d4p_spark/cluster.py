@@ -1,11 +1,13 @@
 """What running on a cluster needs checked before the first job:
-:func:`check_workers` (one tiny job: the workers' Python starts and imports
-d4p, else one line saying which Python and what to do).
+:func:`check_master` (a ``spark://`` master answers) and :func:`check_workers`
+(one tiny job: the workers' Python starts and imports d4p), else one line
+saying what is wrong and what to do.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 from d4p import UsageError
@@ -33,6 +35,22 @@ def _probe():
     namespace: dict[str, Any] = {"__name__": "d4p_spark_worker_probe"}
     exec(compile(_PROBE, "<d4p worker probe>", "exec"), namespace)  # noqa: S102
     return namespace["probe"]
+
+
+def check_master(master: str) -> None:
+    """Raise :class:`d4p.UsageError` when no master of a ``spark://`` URL accepts
+    connections (Spark would retry for a minute with Java traces, then fail)."""
+    if not master.startswith("spark://"):
+        return
+    for address in master[len("spark://"):].split(","):  # standby masters too
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), port), timeout=10).close()
+            return
+        except OSError as exc:
+            why = exc.strerror or exc
+    raise UsageError(f"cannot reach the Spark master {master} ({why}): start it, or give the "
+                     "option 'master' the URL it prints (spark://HOST:PORT)")
 
 
 def check_workers(sc, python: str | None) -> None:

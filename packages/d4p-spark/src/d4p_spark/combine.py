@@ -20,29 +20,15 @@ from .stages import Stage
 from .task import META
 
 
-def combinable(plan: Plan, stage: Stage) -> AggregatePE | None:
-    """The keyed aggregate at the root of ``stage`` when everything that other
-    stages send it is partial states, else None."""
-    pe = _fed_partials(plan, stage)
-    return pe if pe is not None and pe.keyed else None
-
-
-def reducible(plan: Plan, stage: Stage) -> bool:
-    """True when the root of ``stage`` is a global aggregate that other stages
-    send only partial states: a few per upstream partition, which the driver
-    can take as Spark's ``reduce`` and ``takeOrdered`` actions do."""
-    pe = _fed_partials(plan, stage)
-    return pe is not None and not pe.keyed
-
-
-def _fed_partials(plan: Plan, stage: Stage) -> AggregatePE | None:
+def fed_partials(plan: Plan, stage: Stage) -> AggregatePE | None:
+    """The aggregate at the root of ``stage`` when everything that other stages
+    send it is partial states, else None. Spark merges those of a keyed one
+    (:func:`merge_states`); a global one gets a few per upstream partition,
+    which the driver can take as Spark's ``reduce`` and ``takeOrdered`` do."""
     pe = plan.pes[stage.pes[0]]
-    if not isinstance(pe, AggregatePE):
-        return None
     into = [r for r in plan.routes if r.dst_pe == stage.pes[0]]
-    if not into or any(r.dst_port != PARTIAL for r in into):
-        return None
-    return pe
+    fed = isinstance(pe, AggregatePE) and into and all(r.dst_port == PARTIAL for r in into)
+    return pe if fed else None
 
 
 def merge_states(rdd, pe: AggregatePE, stage: Stage, iids: tuple[int, ...], batch_size: int):

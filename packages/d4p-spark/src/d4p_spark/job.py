@@ -11,7 +11,7 @@ from typing import Any
 from d4p import D4PError, Outcome, WorkflowFailed, shipping
 from d4p.mapping import Gather, RunFolder
 
-from .combine import combinable, merge_states, reducible
+from .combine import fed_partials, merge_states
 from .stages import Layout, broadcast_inputs
 from .task import META, ForStage, Kept, StageTask
 
@@ -56,7 +56,8 @@ class Run:
         """Stages computed by a job of their own before the stages that read them."""
         self.on_driver = {
             s.number for s in lay.stages
-            if local and not s.downstream and len(s.upstream) == 1 and reducible(plan, s)
+            if local and not s.downstream and len(s.upstream) == 1
+            and getattr(fed_partials(plan, s), "keyed", True) is False  # a global aggregate
             and not self.broadcast_from[s.number]
             and lay.stages[s.upstream[0]].downstream == (s.number,)
             and lay.stages[s.upstream[0]].width > 1}
@@ -143,10 +144,10 @@ class Run:
                          skip=self.collected))
                 for u in upstream]
             rdd = parts[0] if len(parts) == 1 else sc.union(parts)
-            aggregate = combinable(plan, stage)
+            aggregate = fed_partials(plan, stage)
             if stage.width == 1 and rdd.getNumPartitions() == 1:
                 pass  # one partition feeds one: no shuffle, same task
-            elif aggregate is not None:  # Spark merges the partial states by key
+            elif aggregate is not None and aggregate.keyed:  # Spark merges partial states by key
                 rdd = merge_states(rdd, aggregate, stage, plan.by_pe[stage.pes[0]],
                                    self.batch_size)
             else:

@@ -8,6 +8,7 @@ up for later runs in the process and is stopped, with its JVM, at exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ipaddress
 import os
 import re
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 
 from d4p import UsageError
 from d4p.loader import key_values
+
+from .cluster import check_master, check_workers
 
 DEFAULT_MASTER = "local[*]"
 JAVA_MINIMUM = 17
@@ -88,11 +91,10 @@ def get_context(master: str | None = None, conf=None):
         if running is not None:
             _check_same(running, master, settings)
             if not is_local(running.master):  # a notebook's context on a cluster: once
-                from .cluster import check_workers
-
                 check_workers(running, getattr(running, "pythonExec", None))
             return running
         master = master or DEFAULT_MASTER
+        check_master(master)
         java_version()
         _check_driver_python(settings)
         python = worker_python(master, settings)
@@ -137,8 +139,6 @@ def get_context(master: str | None = None, conf=None):
         global _started
         _started = sc
         if not is_local(master) or python != sys.executable:
-            from .cluster import check_workers
-
             try:
                 check_workers(sc, python)
             except UsageError:
@@ -178,22 +178,14 @@ def stop() -> None:
     global _started
     with _lock:
         if _started is not None:
-            _quiet(_started)
+            # Spark's driver logs nothing from here on: what stopping a context says
+            # (executors lost, connections closed with requests outstanding, thread pools
+            # refusing work) is noise after the results; a later context sets its level
+            with contextlib.suppress(Exception):  # no JVM any more, or another back end
+                log4j = _started._jvm.org.apache.logging.log4j
+                log4j.core.config.Configurator.setAllLevels("", log4j.Level.OFF)
             _started.stop()
             _started = None
-
-
-def _quiet(sc) -> None:
-    """Spark's driver logs nothing from here on: what stopping a context says
-    (executors lost, connections closed with requests outstanding, thread
-    pools refusing work) is noise after the results. A context started later
-    sets its own level again."""
-    try:
-        jvm = sc._jvm
-        jvm.org.apache.logging.log4j.core.config.Configurator.setAllLevels(
-            "", jvm.org.apache.logging.log4j.Level.OFF)
-    except Exception:  # no JVM any more, or another logging back end
-        pass
 
 
 def _at_exit() -> None:
