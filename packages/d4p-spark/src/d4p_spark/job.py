@@ -57,7 +57,7 @@ class Run:
         self.on_driver = {
             s.number for s in lay.stages
             if local and not s.downstream and len(s.upstream) == 1
-            and getattr(fed_partials(plan, s), "keyed", True) is False  # a global aggregate
+            and (fed := fed_partials(plan, s)) is not None and not fed.keyed  # a global one
             and not self.broadcast_from[s.number]
             and lay.stages[s.upstream[0]].downstream == (s.number,)
             and lay.stages[s.upstream[0]].width > 1}
