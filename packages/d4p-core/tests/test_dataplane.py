@@ -14,7 +14,7 @@ import time
 import d4p
 import numpy as np
 import pytest
-from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual
+from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual, unpicklable
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -634,3 +634,24 @@ def test_a_source_that_never_returns_does_not_starve_its_process():
                      stop_after=20)
     assert result.summary.stopped == "the stop event was set"
     assert result.summary.units[consumer.id] == 2000
+
+
+@pytest.mark.parametrize("where", ["between", "result"])
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(
+        tmp_path, where, start_method):
+    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unpicklable\n\n"
+                                    f"graph = unpicklable({where!r})\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "multi", "-n", "3",
+                           "--start-method", start_method], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    to = "PE 'Unlocked2' in another process" if where == "between" else \
+        "the process that started the run"
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("d4p: error: PE 'Locked1' wrote data on output 'output' that cannot be "
+                           f"sent to {to} (TypeError: cannot pickle '_thread.lock' object): ")
+    assert line.endswith("; write data that pickle can copy (numbers, strings, NumPy arrays, "
+                         "and tuples, lists and dicts of them), or run the workflow on one "
+                         "process")
+    assert sum(d4p.run(unpicklable(where)).summary.units.values()) > 3  # one process: it runs

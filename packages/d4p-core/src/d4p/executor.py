@@ -563,7 +563,13 @@ class Executor:
             return
         count = sum(len(units) for _, _, units in batches)
         start = time.perf_counter() if self.trace is not None else 0.0
-        size = self.transport.send(proc, Data(batches))
+        try:
+            size = self.transport.send(proc, Data(batches))
+        except Exception as exc:
+            failure = self._unsendable(batches)
+            if failure is None:
+                raise
+            raise failure from exc
         pending = self._pending[proc]
         pending[2] = time.monotonic()
         if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
@@ -579,6 +585,31 @@ class Executor:
             feeders = self._feeders(iid, port)
             self.trace.sent(feeders, [1] * len(feeders), pickled_size(units),
                             seconds / len(batches))
+
+    def _unsendable(self, batches: list[tuple[int, str, list]]) -> PEUsageError | None:
+        """After a transport failed to send ``batches``: the error naming the PE
+        that wrote a unit pickle cannot copy, or ``None`` when every unit
+        pickles (the transport failed otherwise)."""
+        for iid, port, units in batches:
+            dst = self.plan.instances[iid].pe_id
+            route = next(r for r in self.plan.routes if r.dst_pe == dst and r.dst_port == port
+                         and any(loc.pe_id == r.src_pe for loc in self.local.values()))
+            failure = _unpicklable(route.src_pe, route.src_port, units,
+                                   f"PE {dst!r} in another process")
+            if failure is not None:
+                return failure
+        return None
+
+    def unsendable_results(self) -> PEUsageError | None:
+        """For a mapping whose sending of :attr:`results` to another process
+        failed: the error naming the PE and output whose result pickle cannot
+        copy, or ``None`` when they all pickle."""
+        for pe, ports in self.results.items():
+            for port, values in ports.items():
+                failure = _unpicklable(pe, port, values, "the process that started the run")
+                if failure is not None:
+                    return failure
+        return None
 
     @functools.cache  # noqa: B019 (one executor per process and run)
     def _feeders(self, iid: int, port: str) -> list[tuple[str, str]]:
@@ -632,6 +663,24 @@ def _source_call(loc: _Local) -> Callable[[Any], None]:
 
 def _postprocess(pe: GenericPE) -> None:
     pe.postprocess()
+
+
+def _unpicklable(pe: str, port: str, units: list, to: str) -> PEUsageError | None:
+    """The error for the first of ``units`` (written by ``pe`` on output
+    ``port``) that pickle cannot copy, or ``None``."""
+    import pickle
+
+    for unit in units:
+        try:
+            pickle.dumps(unit, protocol=5)
+        except Exception as err:
+            return PEUsageError(
+                f"PE {pe!r} wrote data on output {port!r} that cannot be sent to {to} "
+                f"({type(err).__name__}: {err}): {short_repr(unit)}; write data that pickle "
+                "can copy (numbers, strings, NumPy arrays, and tuples, lists and dicts of "
+                "them), or run the workflow on one process", pe=pe, port=port,
+                data=short_repr(unit))
+    return None
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,

@@ -57,7 +57,10 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
         if announce and not getattr(exc, "announced", False):
             transport.announce(as_failure(exc, f"MPI rank {rank}"))
         raise
-    gathered = comm.gather((results, counts, events), root=0)
+    try:
+        gathered = comm.gather((results, counts, events), root=0)
+    except Exception as exc:  # pickling this rank's part failed
+        raise (executor.unsendable_results() if results else None) or exc from None
     if rank != 0:
         return None
     merged = Gather()

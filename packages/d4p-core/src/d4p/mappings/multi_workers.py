@@ -483,8 +483,11 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
               report=progress if settings["progress"] or settings["trace"] else None)
         sys.stdout.flush()
         sys.stderr.flush()
-        tell_parent(("done", executor.results, executor.counts(),
-                       executor.take_events(final=True)))
+        try:
+            tell_parent(("done", executor.results, executor.counts(),
+                         executor.take_events(final=True)))
+        except Exception as exc:
+            raise executor.unsendable_results() or exc from None
     except BaseException as exc:
         exc = as_failure(exc, f"worker process {k}")
         events = executor.take_events(final=True) if executor is not None else []

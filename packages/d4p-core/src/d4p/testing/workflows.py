@@ -257,6 +257,22 @@ class CheckRate(IterativePE):
         return data
 
 
+class Locked(IterativePE):
+    """``i`` → ``{"n": i, "lock": a threading lock}``, which pickle cannot copy."""
+
+    def _process(self, data):
+        import threading
+
+        return {"n": data, "lock": threading.Lock()}
+
+
+class Unlocked(IterativePE):
+    """``{"n": i, ...}`` → ``i``."""
+
+    def _process(self, data):
+        return data["n"]
+
+
 class Spell(IterativePE):
     """``i`` → ``(i, english name)`` for small numbers."""
 
@@ -645,6 +661,23 @@ def failure(n: int = 8):
     """numbers → spell → Fragile ×2 (group_by the number), which raises on (5, 'five')
     in instance 1."""
     return _spelled_into(Fragile, n)
+
+
+def unpicklable(where: str, n: int = 3) -> WorkflowGraph:
+    """numbers → Locked → Unlocked ×2: data pickle cannot copy travels
+    ``"between"`` Locked and the other process's Unlocked, or is a
+    ``"result"`` (Unlocked left out): in one process it runs, across
+    processes the run fails naming the PE and output."""
+    graph = WorkflowGraph()
+    numbers, locked = Numbers(n), Locked()
+    graph.connect(numbers, "output", locked, "input")
+    if where == "between":
+        unlocked = Unlocked()
+        unlocked.numprocesses = 2
+        graph.connect(locked, "output", unlocked, "input")
+    else:
+        locked.numprocesses = 2
+    return graph
 
 
 def user_mistake(n: int = 10):
