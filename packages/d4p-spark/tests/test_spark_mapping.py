@@ -412,6 +412,18 @@ def test_a_usage_error_raised_by_a_pe_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.parametrize("where", ["between", "result"])
+def test_data_that_cannot_be_pickled_is_a_usage_error_naming_the_job_s_pes(where):
+    from d4p.testing.workflows import unpicklable
+
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(unpicklable(where), mapping="spark")
+    text = str(info.value)
+    assert text.startswith("PE ") and "Locked1" in text, text
+    assert (": one of them wrote data that cannot be sent to another Spark task (TypeError: "
+            "cannot pickle '_thread.lock' object); write data that pickle can copy") in text
+
+
 class Unloadable(d4p.IterativePE):
     """Pickles in the driver, but cannot be unpickled on a worker."""
 

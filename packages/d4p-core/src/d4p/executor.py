@@ -670,16 +670,16 @@ def _unpicklable(pe: str, port: str, units: list, to: str) -> PEUsageError | Non
     ``port``) that pickle cannot copy, or ``None``."""
     import pickle
 
+    from .shipping import DATA_FIX
+
     for unit in units:
         try:
             pickle.dumps(unit, protocol=5)
         except Exception as err:
             return PEUsageError(
                 f"PE {pe!r} wrote data on output {port!r} that cannot be sent to {to} "
-                f"({type(err).__name__}: {err}): {short_repr(unit)}; write data that pickle "
-                "can copy (numbers, strings, NumPy arrays, and tuples, lists and dicts of "
-                "them), or run the workflow on one process", pe=pe, port=port,
-                data=short_repr(unit))
+                f"({type(err).__name__}: {err}): {short_repr(unit)}; {DATA_FIX}",
+                pe=pe, port=port, data=short_repr(unit))
     return None
 
 

@@ -40,6 +40,9 @@ from .errors import UsageError
 
 _FIX = ("create open files, connections and locks in preprocess(), not in __init__ "
         "or at module level")
+DATA_FIX = ("write data that pickle can copy (numbers, strings, NumPy arrays, and tuples, "
+            "lists and dicts of them), or run the workflow on one process")
+"""What to do about data that cannot travel between processes."""
 
 
 def dumps(obj: Any, *, pes: dict | None = None,

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from d4p import D4PError, Outcome, WorkflowFailed, shipping
+from d4p.errors import PEUsageError
 from d4p.mapping import Gather, RunFolder
 
 from .combine import fed_partials, merge_states
@@ -204,6 +205,11 @@ class Run:
             if error is not None:
                 return error
         pes = self._job_pes(number)
+        unpicklable = re.search(r"Could not serialize object: ([^\n]*)", text)
+        if unpicklable and not isinstance(exc, pickle.PicklingError):  # in a task, not here
+            return PEUsageError(f"PE {', '.join(pes)}: one of them wrote data that cannot be sent "
+                                f"to another Spark task ({unpicklable[1]}); {shipping.DATA_FIX}",
+                                pe=pes[0] if len(pes) == 1 else None)
         traceback = _python_traceback(text)
         if "exited unexpectedly" in text:
             what = "a Spark Python worker died (os._exit, a crash or out of memory)"
