@@ -119,7 +119,10 @@ def get_context(master: str | None = None, conf=None):
                 # the JVM (and its Python workers) in a session of their own: a signal
                 # to d4p's process group (Ctrl-C, kill -TERM -PGID) is d4p's to handle
                 # (note, or abort), not the end of Spark under the running job
-                gateway = launch_gateway(spark_conf, popen_kwargs={"start_new_session": True})
+                gateway = launch_gateway(spark_conf, popen_kwargs={"start_new_session": True,
+                                                                   "stderr": subprocess.PIPE})
+                threading.Thread(target=_relay, args=(gateway.proc.stderr,), daemon=True,
+                                 name="d4p-spark-stderr").start()
             interrupt = signal.getsignal(signal.SIGINT)
             sc = SparkContext(conf=spark_conf, gateway=gateway)
             if threading.current_thread() is threading.main_thread():
@@ -145,6 +148,17 @@ def get_context(master: str | None = None, conf=None):
                 stop()
                 raise
         return sc
+
+
+def _relay(stream) -> None:
+    """The JVM's standard error to ours (file descriptor 2, as if inherited),
+    without its start-up note on an incubator module, which Spark 4 asks for
+    and no setting silences: a line on every run that says nothing to act on."""
+    with stream:
+        for line in stream:
+            if not line.startswith(b"WARNING: Using incubator modules"):
+                with contextlib.suppress(OSError):  # ours is closed: read on, or the JVM waits
+                    os.write(2, line)
 
 
 def worker_python(master: str, settings: dict[str, str]) -> str | None:
