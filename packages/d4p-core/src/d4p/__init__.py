@@ -26,7 +26,8 @@ from ._lazy import lazy_exports as _lazy_exports
 _WHERE = {
     "run": "enact", "RunInfo": "enact", "RunResult": "enact", "RunSummary": "enact",
     "D4PError": "errors", "GraphError": "errors", "InputError": "errors",
-    "PluginError": "errors", "UsageError": "errors", "WorkflowFailed": "errors",
+    "PEUsageError": "errors", "PluginError": "errors", "UsageError": "errors",
+    "WorkflowFailed": "errors",
     "CompositePE": "graph", "WorkflowGraph": "graph", "WorkflowNode": "graph",
     "create_iterative_chain": "graph",
     "ALL": "grouping", "GLOBAL": "grouping", "SHUFFLE": "grouping", "Grouping": "grouping",
@@ -53,7 +54,7 @@ __all__ = [
     "ALL", "GLOBAL", "SHUFFLE", "BasePE", "CompositePE", "ConsumerPE", "D4PError", "GenericPE",
     "GraphError", "Grouping", "InputError", "IterativePE", "Mapping", "NamedWorkflow", "Option",
     "Outcome", "aggregate", "window",
-    "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
+    "PEUsageError", "PluginError", "ProducerPE", "RunInfo", "RunResult", "RunSummary", "SimpleFunctionPE",
     "StopSource", "UsageError", "WorkflowFailed", "WorkflowGraph", "WorkflowNode", "__version__",
     "consumer", "create_iterative_chain", "get_mapping", "get_plugin_manager", "group_by", "hookimpl",
     "installed_mappings", "iterative", "producer", "run", "stable_hash", "workflows",
@@ -67,7 +68,15 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import aggregate, window
     from .enact import RunInfo, RunResult, RunSummary, run
-    from .errors import D4PError, GraphError, InputError, PluginError, UsageError, WorkflowFailed
+    from .errors import (
+        D4PError,
+        GraphError,
+        InputError,
+        PEUsageError,
+        PluginError,
+        UsageError,
+        WorkflowFailed,
+    )
     from .graph import CompositePE, WorkflowGraph, WorkflowNode, create_iterative_chain
     from .grouping import ALL, GLOBAL, SHUFFLE, Grouping, group_by, stable_hash
     from .mapping import Mapping, Option, Outcome

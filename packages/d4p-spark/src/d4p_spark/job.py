@@ -8,8 +8,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from d4p import D4PError, Outcome, WorkflowFailed, shipping
-from d4p.errors import PEUsageError
+from d4p import D4PError, Outcome, PEUsageError, WorkflowFailed, shipping
 from d4p.mapping import Gather, RunFolder
 
 from .combine import fed_partials, merge_states
