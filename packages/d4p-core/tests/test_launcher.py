@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -288,3 +289,44 @@ def test_a_worker_keeps_freed_memory_for_the_next_array_unless_the_user_set_glib
 
     assert released() < 1 << 20  # kept for the next array: no fresh pages from the kernel
     assert released(MALLOC_MMAP_THRESHOLD_="131072") > 7 << 20  # the user's choice: unmapped
+
+
+def _stopped_within(control, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not control.stopping and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return control.stopping
+
+
+def test_a_stop_line_stops_the_sources_of_workers_connected_before_and_after_the_request():
+    from d4p.mapping import Control, StopLine
+
+    threads = threading.active_count()
+    with StopLine() as line:
+        early, late, other = Control(), Control(), Control()
+        StopLine.watch(line.address, early)
+        time.sleep(0.5)  # connected
+        assert not early.stopping
+        line.request_stop()
+        assert _stopped_within(early) and early.reason == "stopped by the launcher"
+        StopLine.watch(line.address, late)  # a task that starts after the stop
+        assert _stopped_within(late)
+    StopLine.watch(line.address, other)  # nobody listens: it stops nothing, and ends
+    time.sleep(0.5)
+    assert not other.stopping
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == threads  # the accepting thread and the watches ended
+
+
+def test_a_stop_line_watch_ends_with_its_worker_s_control():
+    from d4p.mapping import Control, StopLine
+
+    with StopLine() as line:
+        control = Control()
+        StopLine.watch(line.address, control)
+        watch = next(t for t in threading.enumerate() if t.name == "d4p-stop-watch")
+        control.stop("the task ended")
+        watch.join(10)
+        assert not watch.is_alive()

@@ -358,3 +358,19 @@ def test_a_running_context_on_a_cluster_is_checked_too(cluster, tmp_path, monkey
         assert pyspark.SparkContext._active_spark_context is sc
     finally:
         sc.stop()
+
+
+@pytest.mark.timeout(300)  # without the stop, the source never ends
+def test_a_graceful_stop_reaches_the_sources_on_the_executors(cluster):
+    """The executors share no folder with the driver: the stop travels on the
+    driver's StopLine. The run drains and returns its count."""
+    import threading
+
+    from d4p.testing.workflows import endless
+
+    stop = threading.Event()
+    threading.Timer(20, stop.set).start()  # the executor started and counts meanwhile
+    result = d4p.run(endless(), mapping="spark", master=cluster, conf=CLUSTER_CONF, stop=stop)
+    assert result.summary.stopped == "the stop event was set"
+    (count,) = result["Count1"]["output"]
+    assert count > 0

@@ -13,6 +13,9 @@ what every mapping that starts processes needs, written once.
   next start on the same host when its launcher was killed. Put in a
   folder that other machines see (a cluster's shared file system), it
   serves workers on those machines too.
+* :class:`StopLine` carries a graceful stop to workers on machines that
+  share no folder with the launcher (Spark's executors on a cluster): they
+  connect to it over TCP and stop their sources when it says so.
 * :func:`supervise` makes a worker fork: the child runs the worker, the
   parent records how it ended (a signal, an exit status). A process manager
   that ends every worker when one dies (mpiexec) then cannot hide which one
@@ -46,7 +49,7 @@ from .mapping import Outcome
 from .plan import Plan
 from .stopping import alive, die_with_parent
 
-__all__ = ["Child", "Gather", "RunFolder", "ended", "supervise", "whole_lines", "worker_died"]
+__all__ = ["Child", "Gather", "RunFolder", "StopLine", "ended", "supervise", "whole_lines", "worker_died"]
 
 
 class Gather:
@@ -315,6 +318,87 @@ class RunFolder:
                 except OSError:
                     continue
         return pids
+
+
+class StopLine:
+    """A graceful stop for workers on any machine that reaches this one over
+    TCP: the launcher listens on ``host`` (its address as the workers see
+    it), the workers are given :attr:`address`, and each calls
+    :meth:`watch`; :meth:`request_stop` stops their sources, those that
+    connect later included. Use it as a context manager: at the end it stops
+    listening and closes every connection (which ends the workers' watches,
+    not the workers)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        import socket
+
+        self._server = socket.create_server((host, 0))
+        self.address = f"{host}:{self._server.getsockname()[1]}"
+        self._lock = threading.Lock()
+        self._lines: list = []
+        self._stopped = False
+        threading.Thread(target=self._accept, name="d4p-stop-line", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            with self._lock:
+                self._lines.append(conn)
+                if self._stopped:
+                    self._tell(conn)
+
+    @staticmethod
+    def _tell(conn) -> None:
+        with contextlib.suppress(OSError):  # that worker is gone
+            conn.sendall(b"s")
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for conn in self._lines:
+                self._tell(conn)
+
+    def __enter__(self) -> StopLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close does not)
+        self._server.close()
+        with self._lock:
+            for conn in self._lines:
+                conn.close()
+
+    @staticmethod
+    def watch(address: str, control: Control) -> None:
+        """In a worker: stop the sources (``control.stop()``) when the launcher
+        at ``address`` asks, from a thread that ends when ``control`` stops or
+        the line closes (a launcher that cannot be reached stops nothing)."""
+        import socket
+
+        host, _, port = address.rpartition(":")
+
+        def watch() -> None:
+            try:
+                with socket.create_connection((host, int(port)), timeout=30) as line:
+                    line.settimeout(0.2)
+                    while not control.stopping:
+                        try:
+                            said = line.recv(1)
+                        except TimeoutError:
+                            continue
+                        if said:
+                            control.stop("stopped by the launcher")
+                        return
+            except OSError:
+                return
+
+        threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
 
 def supervise(folder: RunFolder, worker: int) -> None:

@@ -44,7 +44,8 @@ inside :func:`share_cores` and call :func:`keep_freed_memory`. A graceful
 stop reaches workers or tasks in other processes through a :class:`RunFolder`:
 the driver calls ``folder.request_stop()`` (``control.on_stop(...)``), each
 worker ``folder.watch(control)`` (with ``launcher=pid``, a worker also ends
-when its launcher or the folder is gone). An engine that pulls results
+when its launcher or the folder is gone); to workers on machines that share
+no folder with the driver, through a :class:`StopLine`. An engine that pulls results
 (Spark's partition iterators, Storm's spouts) runs the
 executor behind a :class:`Handoff`.
 """
@@ -63,7 +64,7 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from .driver import Control, Data, EndOfStream, Handoff, Message, Report, Transport, drive
     from .executor import Executor
-    from .launcher import Child, Gather, RunFolder, supervise, whole_lines, worker_died
+    from .launcher import Child, Gather, RunFolder, StopLine, supervise, whole_lines, worker_died
     from .plan import Instance, Plan, Route
 
 __getattr__ = lazy_exports(__name__, {
@@ -71,12 +72,12 @@ __getattr__ = lazy_exports(__name__, {
     "Message": "driver",
     "Report": "driver", "Transport": "driver", "drive": "driver", "Executor": "executor",
     "Instance": "plan", "Plan": "plan", "Route": "plan", "Child": "launcher",
-    "Gather": "launcher", "RunFolder": "launcher", "supervise": "launcher",
+    "Gather": "launcher", "RunFolder": "launcher", "StopLine": "launcher", "supervise": "launcher",
     "whole_lines": "launcher", "worker_died": "launcher",
 })  # imported on first use: ``import d4p`` and a plugin that only registers its mapping stay light
 
 __all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Handoff", "Instance",
-           "Mapping", "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "Transport",
+           "Mapping", "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "StopLine", "Transport",
            "drive", "keep_freed_memory", "share_cores", "supervise", "whole_lines", "worker_died"]
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from d4p import D4PError, Outcome, PEUsageError, WorkflowFailed, shipping
-from d4p.mapping import Gather, RunFolder
+from d4p.mapping import Gather, StopLine
 
 from .combine import fed_partials, merge_states
 from .stages import Layout, broadcast_inputs
@@ -32,10 +32,10 @@ class Run:
         self.shared: list = []  # broadcasts
         self.gather = Gather(progress, tracer)
         self.control = control
-        self.stop_here = local and control is not None
-        """Whether a graceful stop can reach the sources: tasks on this machine
-        see a stop file in a folder of the driver's."""
+        self.local = local
         self.stop: tuple[str | None, int | None] = (None, control and control.max_units)
+        """Where the sources' tasks hear a graceful stop (the run's :class:`StopLine`),
+        and after how many units each source stops."""
 
         inputs = broadcast_inputs(plan) if broadcast else {}
         self.drop = frozenset((iid, port) for (_, port), iids in inputs.items()
@@ -72,11 +72,12 @@ class Run:
         """Stage → records collected for it: for its 'all' inputs or to run it in the driver."""
 
     def run(self) -> Outcome:
-        if not self.stop_here:
+        if self.control is None:
             return self._run()
-        with RunFolder.create("d4p-spark-run-") as folder:
-            self.control.on_stop(folder.request_stop)
-            self.stop = (str(folder.path), self.stop[1])
+        host = "127.0.0.1" if self.local else self.sc.getConf().get("spark.driver.host")
+        with StopLine(host) as line:  # executors on other machines reach the driver
+            self.control.on_stop(line.request_stop)
+            self.stop = (line.address, self.stop[1])
             return self._run()
 
     def _run(self) -> Outcome:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from d4p import D4PError
 from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
-from d4p.mapping import RunFolder, keep_freed_memory
+from d4p.mapping import StopLine, keep_freed_memory
 from d4p.plan import Plan
 
 from .stages import Stage
@@ -94,9 +94,9 @@ class StageTask:
         self.broadcast = broadcast
         self.in_worker = in_worker
         """False for a stage run in the driver: leave the user's process as it is."""
-        self.stop_folder, self.max_units = stop
-        """Where the driver asks the sources to stop (a local master's tasks share
-        its disk; ``None`` on a cluster), and after how many units they stop."""
+        self.stop_line, self.max_units = stop
+        """The address of the driver's :class:`~d4p.mapping.StopLine`, and after
+        how many units the sources stop."""
 
     def __call__(self, index: int, records: Iterable) -> Iterator[tuple]:
         if self.in_worker:
@@ -128,8 +128,8 @@ class StageTask:
                            for source in plan.upstream[target]
                            if plan.instances[source].process != process]
             control = Control(max_units=self.max_units)
-            if self.stop_folder is not None and stage.source is not None:
-                RunFolder(self.stop_folder).watch(control)
+            if self.stop_line is not None and stage.source is not None:
+                StopLine.watch(self.stop_line, control)
             try:
                 drive(executor, stream, control=control)
             finally:
