@@ -655,3 +655,29 @@ def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(
                          "and tuples, lists and dicts of them), or run the workflow on one "
                          "process")
     assert sum(d4p.run(unpicklable(where)).summary.units.values()) > 3  # one process: it runs
+
+
+class Boxed(d4p.IterativePE):
+    def _process(self, data):
+        return {"n": data}
+
+
+def test_unpicklable_data_names_every_pe_of_its_process_that_writes_to_that_input():
+    # Boxed (clean) and Locked both feed Unlocked's input from one process: a
+    # batch does not say which PE wrote which unit, so both are named (the
+    # first route's PE alone was named: the clean one, here)
+    from d4p.testing.workflows import Locked, Numbers, Unlocked
+
+    graph = d4p.WorkflowGraph()
+    numbers, boxed, locked, unlocked = Numbers(3), Boxed(), Locked(), Unlocked()
+    graph.connect(numbers, "output", boxed, "input")
+    graph.connect(boxed, "output", unlocked, "input")
+    graph.connect(numbers, "output", locked, "input")
+    graph.connect(locked, "output", unlocked, "input")
+    graph.partitions = [[numbers, boxed, locked], [unlocked]]
+    with pytest.raises(d4p.PEUsageError) as caught:
+        d4p.run(graph, mapping="multi", processes=2)
+    writers = " or ".join(f"PE {pe!r}" for pe in sorted([boxed.id, locked.id]))
+    assert str(caught.value).startswith(
+        f"{writers} wrote data on output 'output' that cannot be sent to PE {unlocked.id!r} in "
+        "another process (TypeError: cannot pickle '_thread.lock' object): {'lock': <unlocked _thread.lock")

@@ -590,12 +590,12 @@ class Executor:
         """After a transport failed to send ``batches``: the error naming the PE
         that wrote a unit pickle cannot copy, or ``None`` when every unit
         pickles (the transport failed otherwise)."""
+        local = {loc.pe_id for loc in self.local.values()}
         for iid, port, units in batches:
             dst = self.plan.instances[iid].pe_id
-            route = next(r for r in self.plan.routes if r.dst_pe == dst and r.dst_port == port
-                         and any(loc.pe_id == r.src_pe for loc in self.local.values()))
-            failure = _unpicklable(route.src_pe, route.src_port, units,
-                                   f"PE {dst!r} in another process")
+            writers = [(r.src_pe, r.src_port) for r in self.plan.routes
+                       if r.dst_pe == dst and r.dst_port == port and r.src_pe in local]
+            failure = _unpicklable(writers, units, f"PE {dst!r} in another process")
             if failure is not None:
                 return failure
         return None
@@ -606,7 +606,7 @@ class Executor:
         copy, or ``None`` when they all pickle."""
         for pe, ports in self.results.items():
             for port, values in ports.items():
-                failure = _unpicklable(pe, port, values, "the process that started the run")
+                failure = _unpicklable([(pe, port)], values, "the process that started the run")
                 if failure is not None:
                     return failure
         return None
@@ -665,9 +665,11 @@ def _postprocess(pe: GenericPE) -> None:
     pe.postprocess()
 
 
-def _unpicklable(pe: str, port: str, units: list, to: str) -> PEUsageError | None:
-    """The error for the first of ``units`` (written by ``pe`` on output
-    ``port``) that pickle cannot copy, or ``None``."""
+def _unpicklable(writers: list[tuple[str, str]], units: list, to: str) -> PEUsageError | None:
+    """The error for the first of ``units`` that pickle cannot copy, or
+    ``None``. ``writers``: the (PE, output) pairs whose units ``units`` holds
+    (several when PEs of this process write to the same input: a batch does
+    not say which wrote which unit, so the error names them all)."""
     import pickle
 
     from .shipping import DATA_FIX
@@ -676,10 +678,18 @@ def _unpicklable(pe: str, port: str, units: list, to: str) -> PEUsageError | Non
         try:
             pickle.dumps(unit, protocol=5)
         except Exception as err:
+            pes = sorted({pe for pe, _ in writers})
+            ports = sorted({port for _, port in writers})
+            if len(ports) == 1:
+                who = f"{' or '.join(f'PE {pe!r}' for pe in pes)} wrote data on output {ports[0]!r}"
+            else:
+                who = " or ".join(f"PE {pe!r} (output {port!r})" for pe, port in writers) \
+                    + " wrote data"
             return PEUsageError(
-                f"PE {pe!r} wrote data on output {port!r} that cannot be sent to {to} "
+                f"{who} that cannot be sent to {to} "
                 f"({type(err).__name__}: {err}): {short_repr(unit)}; {DATA_FIX}",
-                pe=pe, port=port, data=short_repr(unit))
+                pe=pes[0] if len(pes) == 1 else None,
+                port=ports[0] if len(ports) == 1 else None, data=short_repr(unit))
     return None
 
 
