@@ -657,6 +657,51 @@ def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(
     assert sum(d4p.run(unpicklable(where)).summary.units.values()) > 3  # one process: it runs
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_instances_of_a_class_of_the_workflow_file_travel_between_fresh_workers(
+        tmp_path, start_method):
+    # a dataclass of the workflow file as the data unit: fresh interpreters
+    # get the class with the plan (by value) and cannot import the file's
+    # module by name, so pickle refused it ('import of module ... failed')
+    (tmp_path / "wf.py").write_text(textwrap.dedent("""
+        from dataclasses import dataclass
+
+        import d4p
+
+
+        @dataclass
+        class Reading:
+            station: str
+            value: int
+
+
+        class Read(d4p.ProducerPE):
+            def _process(self, inputs):
+                for i in range(12):
+                    self.write("output", Reading(f"ST{i % 3}", i))
+
+
+        class Double(d4p.IterativePE):
+            def _process(self, reading):
+                return Reading(reading.station, 2 * reading.value)
+
+
+        graph = d4p.WorkflowGraph()
+        read, double = Read(), Double()
+        double.numprocesses = 2
+        graph.connect(read, "output", double, "input")
+    """))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "multi", "-n", "3",
+                           "--start-method", start_method, "-o", "out.json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    (values,) = json.loads((tmp_path / "out.json").read_text())["results"]["Double1"].values()
+    assert sorted(map(str, values)) == sorted(
+        f"Reading(station='ST{i % 3}', value={2 * i})" for i in range(12))
+
+
 class Boxed(d4p.IterativePE):
     def _process(self, data):
         return {"n": data}

@@ -60,9 +60,11 @@ def dumps(obj: Any, *, pes: dict | None = None,
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
-        out = io.BytesIO()
-        _pickler(cloudpickle)(out, protocol=5).dump(obj)
-        return out.getvalue()
+        return _dump(cloudpickle, _Registering(obj, _definitions(modules)))
+    except Exception:
+        pass  # something a module defines cannot travel: the object alone, as before
+    try:
+        return _dump(cloudpickle, obj)
     except Exception as exc:
         raise travel_error(pes if pes is not None else getattr(obj, "pes", {}), exc) or UsageError(
             f"the workflow's inputs cannot be sent to another process ({_reason(exc)}); give "
@@ -70,6 +72,51 @@ def dumps(obj: Any, *, pes: dict | None = None,
     finally:
         for module in modules:
             cloudpickle.unregister_pickle_by_value(module)
+
+
+def _dump(cloudpickle: ModuleType, obj: Any) -> bytes:
+    out = io.BytesIO()
+    _pickler(cloudpickle)(out, protocol=5).dump(obj)
+    return out.getvalue()
+
+
+def _definitions(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
+    """The classes each of ``modules`` (those that travel by value) defines
+    at its top level, by module name (dotted names left out: their packages
+    would have to be made up too). Functions stay out: one the plan does not
+    use could take large globals with it."""
+    found = {}
+    for module in modules:
+        name = module.__name__
+        if "." not in name:
+            found[name] = {attr: value for attr, value in vars(module).items()
+                           if isinstance(value, type) and value.__module__ == name}
+    return found
+
+
+class _Registering:
+    """Pickles as ``obj`` that, where it is loaded, first makes the modules
+    that travelled by value importable by their names (:func:`_register`)."""
+
+    def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]]) -> None:
+        self.obj, self.definitions = obj, definitions
+
+    def __reduce__(self):
+        return _register, (self.definitions, self.obj)
+
+
+def _register(definitions: dict[str, dict[str, Any]], obj: Any) -> Any:
+    """In a fresh interpreter: each module of ``definitions`` that it cannot
+    import becomes a module of that name holding the classes that travelled
+    (the very objects ``obj`` uses), so that data units made of them (a
+    dataclass of a workflow file) pickle between workers by reference, as
+    under fork. Returns ``obj``."""
+    for name, attrs in definitions.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            vars(module).update(attrs)
+            sys.modules[name] = module
+    return obj
 
 
 @functools.cache
