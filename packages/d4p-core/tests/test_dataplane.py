@@ -14,7 +14,7 @@ import time
 import d4p
 import numpy as np
 import pytest
-from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual, unpicklable
+from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual, unloadable, unpicklable
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -655,6 +655,28 @@ def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(
                          "and tuples, lists and dicts of them), or run the workflow on one "
                          "process")
     assert sum(d4p.run(unpicklable(where)).summary.units.values()) > 3  # one process: it runs
+
+
+@pytest.mark.parametrize("where", ["between", "result"])
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_data_that_pickles_but_does_not_load_is_one_line_naming_the_pe_and_output(
+        tmp_path, where, start_method):
+    # it was 'worker process 1 failed: TypeError: Gap.__init__() missing ...'
+    # (exit 1), or a traceback when a result did not load in the parent
+    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unloadable\n\n"
+                                    f"graph = unloadable({where!r})\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "multi", "-n", "3",
+                           "--start-method", start_method], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    to = "another process" if where == "between" else "the process that started the run"
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line == (f"d4p: error: PE 'Gaps1' wrote data on output 'output' that cannot be loaded "
+                    f"in {to} (TypeError: Gap.__init__() missing 1 required positional argument: "
+                    "'reason'); give a class whose __init__ takes required arguments (an "
+                    "exception, say) a __reduce__, or write its fields instead (a tuple or "
+                    "dict), or run the workflow on one process")
+    assert sum(d4p.run(unloadable(where)).summary.units.values()) > 3  # one process: it runs
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])

@@ -64,6 +64,22 @@ def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(tmp_pa
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("where", ["between", "result"])
+def test_data_that_pickles_but_does_not_load_is_one_line_naming_the_pe(tmp_path, where):
+    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unloadable\n\n"
+                                    f"graph = unloadable({where!r})\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3",
+                           "--timeout", "60"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("d4p: error: PE 'Gaps1' wrote data on output 'output' that cannot be "
+                           "loaded in "), line
+    assert "(TypeError: Gap.__init__() missing 1 required positional argument: 'reason')" in line
+    assert_no_leftovers()
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("exit", "how"), [(0, r"was killed by signal 9 \(SIGKILL\)"),
                                           (5, "exited with status 5")])

@@ -42,7 +42,17 @@ def nbytes(payload: bytes, buffers: list) -> int:
     return len(payload) + sum(memoryview(b).nbytes for b in buffers)
 
 
+class Unloadable(Exception):
+    """A message that pickled where it was sent but does not load here (an
+    object whose pickle does not rebuild it: an exception whose ``__init__``
+    takes required arguments)."""
+
+
 def decode(payload: Any, buffers: list) -> Any:
     """The message from :func:`encode`'s pickle and buffers (buffers received
-    as writable ``bytearray`` objects give writable arrays)."""
-    return pickle.loads(payload, buffers=buffers)
+    as writable ``bytearray`` objects give writable arrays); :class:`Unloadable`
+    when it does not load."""
+    try:
+        return pickle.loads(payload, buffers=buffers)
+    except Exception as exc:
+        raise Unloadable(f"{type(exc).__name__}: {exc}") from exc

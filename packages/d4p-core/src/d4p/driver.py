@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from .codec import Unloadable
 from .errors import Aborted
 
 __all__ = ["Aborted", "Control", "Data", "EndOfStream", "Handoff", "Message", "Report", "Transport",
@@ -233,7 +234,10 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
             return False
         waiting = executor.waiting  # parts kept while their instance was busy
         start = time.perf_counter()
-        got = transport.receive(0.0 if waiting else wait)
+        try:
+            got = transport.receive(0.0 if waiting else wait)
+        except Unloadable as exc:
+            raise executor.unloadable(exc) from exc
         if not got and not waiting:
             return False
         read_s = time.perf_counter() - start

@@ -600,6 +600,20 @@ class Executor:
                 return failure
         return None
 
+    def unloadable(self, exc: Exception) -> PEUsageError:
+        """The error for data from another process that did not load here
+        (``exc``): it names the PEs of other processes that write to PEs of
+        this one (the message does not say which wrote it)."""
+        from .shipping import LOAD_FIX
+
+        here = {loc.pe_id for loc in self.local.values()}
+        away = {i.pe_id for i in self.plan.instances if i.process != self.process}
+        writers = sorted({(r.src_pe, r.src_port) for r in self.plan.routes
+                          if r.dst_pe in here and r.src_pe in away})
+        pes = sorted({pe for pe, _ in writers})
+        return PEUsageError(f"{_written_by(writers)} that cannot be loaded in another process "
+                            f"({exc}); {LOAD_FIX}", pe=pes[0] if len(pes) == 1 else None)
+
     def unsendable_results(self) -> PEUsageError | None:
         """For a mapping whose sending of :attr:`results` to another process
         failed: the error naming the PE and output whose result pickle cannot
@@ -680,17 +694,39 @@ def _unpicklable(writers: list[tuple[str, str]], units: list, to: str) -> PEUsag
         except Exception as err:
             pes = sorted({pe for pe, _ in writers})
             ports = sorted({port for _, port in writers})
-            if len(ports) == 1:
-                who = f"{' or '.join(f'PE {pe!r}' for pe in pes)} wrote data on output {ports[0]!r}"
-            else:
-                who = " or ".join(f"PE {pe!r} (output {port!r})" for pe, port in writers) \
-                    + " wrote data"
             return PEUsageError(
-                f"{who} that cannot be sent to {to} "
+                f"{_written_by(writers)} that cannot be sent to {to} "
                 f"({type(err).__name__}: {err}): {short_repr(unit)}; {DATA_FIX}",
                 pe=pes[0] if len(pes) == 1 else None,
                 port=ports[0] if len(ports) == 1 else None, data=short_repr(unit))
     return None
+
+
+def unloadable_results(plan: Plan, exc: Exception, processes=None) -> PEUsageError:
+    """The error for results of processes ``processes`` (default all) that
+    did not load in the process that started the run (``exc``): it names the
+    PEs and outputs they come from."""
+    from .shipping import LOAD_FIX
+
+    there = {i.pe_id for i in plan.instances if processes is None or i.process in processes}
+    writers = [(pe, port) for pe, ports in plan.unconnected.items() if pe in there
+               for port in ports]
+    pes = sorted({pe for pe, _ in writers})
+    return PEUsageError(f"{_written_by(writers)} that cannot be loaded in the process that "
+                        f"started the run ({exc}); {LOAD_FIX}",
+                        pe=pes[0] if len(pes) == 1 else None)
+
+
+def _written_by(writers: list[tuple[str, str]]) -> str:
+    """``PE 'A' or PE 'B' wrote data on output 'p'`` for (PE, output) ``writers``."""
+    pes = sorted({pe for pe, _ in writers})
+    ports = sorted({port for _, port in writers})
+    if not writers:
+        return "a PE wrote data"
+    if len(ports) == 1:
+        return f"{' or '.join(f'PE {pe!r}' for pe in pes)} wrote data on output {ports[0]!r}"
+    return " or ".join(f"PE {pe!r} (output {port!r})" for pe, port in sorted(writers)) \
+        + " wrote data"
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,

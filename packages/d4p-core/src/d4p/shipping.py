@@ -43,6 +43,10 @@ _FIX = ("create open files, connections and locks in preprocess(), not in __init
 DATA_FIX = ("write data that pickle can copy (numbers, strings, NumPy arrays, and tuples, "
             "lists and dicts of them), or run the workflow on one process")
 """What to do about data that cannot travel between processes."""
+LOAD_FIX = ("give a class whose __init__ takes required arguments (an exception, say) a "
+            "__reduce__, or write its fields instead (a tuple or dict), or run the workflow on "
+            "one process")
+"""What to do about data that pickles but does not load in another process."""
 
 
 def dumps(obj: Any, *, pes: dict | None = None,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 
 from d4p import Outcome
+from d4p.codec import Unloadable
 from d4p.errors import as_failure
+from d4p.executor import unloadable_results
 from d4p.mapping import Control, Executor, Gather, Plan, Report, drive
 
 from .transport import MPITransport
@@ -59,8 +61,13 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
         raise
     try:
         gathered = comm.gather((results, counts, events), root=0)
-    except Exception as exc:  # pickling this rank's part failed
-        raise (executor.unsendable_results() if results else None) or exc from None
+    except Exception as exc:  # pickling this rank's part failed, or loading another's (root)
+        from mpi4py import MPI
+
+        unloaded = rank == 0 and not isinstance(exc, MPI.Exception)
+        raise (executor.unsendable_results() if results else None) or (
+            unloadable_results(plan, Unloadable(f"{type(exc).__name__}: {exc}"))
+            if unloaded else exc) from None
     if rank != 0:
         return None
     merged = Gather()

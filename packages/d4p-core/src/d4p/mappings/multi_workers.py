@@ -22,7 +22,7 @@ from typing import Any
 from .. import codec, shipping
 from ..driver import Control, Transport, drive
 from ..errors import UsageError, as_failure
-from ..executor import Executor
+from ..executor import Executor, unloadable_results
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
@@ -174,6 +174,8 @@ class _Run:
                     del live[conn]
                     procs[k].join(5)
                     raise worker_died(plan, k, procs[k].exitcode) from None
+                except codec.Unloadable as exc:  # its results (the rest are d4p's own)
+                    raise unloadable_results(plan, exc, {k}) from None
                 if kind == "failed":
                     gather.record(body[1] if body[1:] else [])  # what the failed run measured
                     raise body[0]

@@ -273,6 +273,21 @@ class Unlocked(IterativePE):
         return data["n"]
 
 
+class Gap(Exception):
+    """An exception whose pickle does not rebuild it: ``__init__`` takes two
+    arguments, pickle gives it the message alone."""
+
+    def __init__(self, station: str, reason: str) -> None:
+        super().__init__(f"{station}: {reason}")
+
+
+class Gaps(IterativePE):
+    """``i`` → ``Gap(f"ST{i}", "gap")``, which pickles but does not load."""
+
+    def _process(self, data):
+        return Gap(f"ST{data}", "gap")
+
+
 class Spell(IterativePE):
     """``i`` → ``(i, english name)`` for small numbers."""
 
@@ -677,6 +692,23 @@ def unpicklable(where: str, n: int = 3) -> WorkflowGraph:
         graph.connect(locked, "output", unlocked, "input")
     else:
         locked.numprocesses = 2
+    return graph
+
+
+def unloadable(where: str, n: int = 3) -> WorkflowGraph:
+    """numbers → Gaps → Tag ×2: data that pickles but does not load in
+    another process travels ``"between"`` Gaps and the other process's Tag,
+    or is a ``"result"`` (Tag left out): in one process it runs, across
+    processes the run fails naming the PE and output."""
+    graph = WorkflowGraph()
+    numbers, gaps = Numbers(n), Gaps()
+    graph.connect(numbers, "output", gaps, "input")
+    if where == "between":
+        tag = Tag()
+        tag.numprocesses = 2
+        graph.connect(gaps, "output", tag, "input")
+    else:
+        gaps.numprocesses = 2
     return graph
 
 
