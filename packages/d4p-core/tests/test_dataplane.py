@@ -636,47 +636,39 @@ def test_a_source_that_never_returns_does_not_starve_its_process():
     assert result.summary.units[consumer.id] == 2000
 
 
+_UNTRAVELLED = {  # workflow → (PE, what the line says after 'that cannot be', its end)
+    "unpicklable": ("Locked1", "sent to", "(TypeError: cannot pickle '_thread.lock' object): ",
+                    "; write data that pickle can copy (numbers, strings, NumPy arrays, and "
+                    "tuples, lists and dicts of them), or run the workflow on one process"),
+    # pickles, does not load: it was 'worker process 1 failed: TypeError: ...' (exit 1),
+    # or a traceback for a result
+    "unloadable": ("Gaps1", "loaded in", "(TypeError: Gap.__init__() missing 1 required "
+                   "positional argument: 'reason'); ", "give a class whose __init__ takes "
+                   "required arguments (an exception, say) a __reduce__, or write its fields "
+                   "instead (a tuple or dict), or run the workflow on one process"),
+}
+
+
+@pytest.mark.parametrize("workflow", sorted(_UNTRAVELLED))
 @pytest.mark.parametrize("where", ["between", "result"])
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(
-        tmp_path, where, start_method):
-    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unpicklable\n\n"
-                                    f"graph = unpicklable({where!r})\n")
+def test_data_that_cannot_travel_is_one_line_naming_the_pe_and_output(
+        tmp_path, workflow, where, start_method):
+    (tmp_path / "wf.py").write_text(f"from d4p.testing.workflows import {workflow}\n\n"
+                                    f"graph = {workflow}({where!r})\n")
     done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "multi", "-n", "3",
                            "--start-method", start_method], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
-    to = "PE 'Unlocked2' in another process" if where == "between" else \
-        "the process that started the run"
+    pe, verb, reason, end = _UNTRAVELLED[workflow]
+    to = "another process" if workflow == "unloadable" else "PE 'Unlocked2' in another process"
+    to = to if where == "between" else "the process that started the run"
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith("d4p: error: PE 'Locked1' wrote data on output 'output' that cannot be "
-                           f"sent to {to} (TypeError: cannot pickle '_thread.lock' object): ")
-    assert line.endswith("; write data that pickle can copy (numbers, strings, NumPy arrays, "
-                         "and tuples, lists and dicts of them), or run the workflow on one "
-                         "process")
-    assert sum(d4p.run(unpicklable(where)).summary.units.values()) > 3  # one process: it runs
-
-
-@pytest.mark.parametrize("where", ["between", "result"])
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_data_that_pickles_but_does_not_load_is_one_line_naming_the_pe_and_output(
-        tmp_path, where, start_method):
-    # it was 'worker process 1 failed: TypeError: Gap.__init__() missing ...'
-    # (exit 1), or a traceback when a result did not load in the parent
-    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unloadable\n\n"
-                                    f"graph = unloadable({where!r})\n")
-    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "multi", "-n", "3",
-                           "--start-method", start_method], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
-    to = "another process" if where == "between" else "the process that started the run"
-    assert done.returncode == 2, done.stderr
-    (line,) = done.stderr.splitlines()
-    assert line == (f"d4p: error: PE 'Gaps1' wrote data on output 'output' that cannot be loaded "
-                    f"in {to} (TypeError: Gap.__init__() missing 1 required positional argument: "
-                    "'reason'); give a class whose __init__ takes required arguments (an "
-                    "exception, say) a __reduce__, or write its fields instead (a tuple or "
-                    "dict), or run the workflow on one process")
-    assert sum(d4p.run(unloadable(where)).summary.units.values()) > 3  # one process: it runs
+    assert line.startswith(f"d4p: error: PE {pe!r} wrote data on output 'output' that cannot be "
+                           f"{verb} {to} {reason}"), line
+    assert line.endswith(end)
+    graph = {"unpicklable": unpicklable, "unloadable": unloadable}[workflow](where)
+    assert sum(d4p.run(graph).summary.units.values()) > 3  # one process: it runs
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])

@@ -49,34 +49,23 @@ def test_a_usage_error_raised_by_a_pe_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize(("workflow", "pe", "verb", "reason"), [
+    ("unpicklable", "Locked1", "sent to", "(TypeError: cannot pickle '_thread.lock' object)"),
+    ("unloadable", "Gaps1", "loaded in",  # pickles, does not load
+     "(TypeError: Gap.__init__() missing 1 required positional argument: 'reason')")])
 @pytest.mark.parametrize("where", ["between", "result"])
-def test_data_that_cannot_be_pickled_is_one_line_naming_the_pe_and_output(tmp_path, where):
-    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unpicklable\n\n"
-                                    f"graph = unpicklable({where!r})\n")
+def test_data_that_cannot_travel_is_one_line_naming_the_pe_and_output(
+        tmp_path, workflow, pe, verb, reason, where):
+    (tmp_path / "wf.py").write_text(f"from d4p.testing.workflows import {workflow}\n\n"
+                                    f"graph = {workflow}({where!r})\n")
     done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3",
                            "--timeout", "60"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=100)
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()
-    assert line.startswith("d4p: error: PE 'Locked1' wrote data on output 'output' that cannot be "
-                           "sent to "), line
-    assert "(TypeError: cannot pickle '_thread.lock' object)" in line
-    assert_no_leftovers()
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("where", ["between", "result"])
-def test_data_that_pickles_but_does_not_load_is_one_line_naming_the_pe(tmp_path, where):
-    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unloadable\n\n"
-                                    f"graph = unloadable({where!r})\n")
-    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3",
-                           "--timeout", "60"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=100)
-    assert done.returncode == 2, done.stderr
-    (line,) = done.stderr.splitlines()
-    assert line.startswith("d4p: error: PE 'Gaps1' wrote data on output 'output' that cannot be "
-                           "loaded in "), line
-    assert "(TypeError: Gap.__init__() missing 1 required positional argument: 'reason')" in line
+    assert line.startswith(f"d4p: error: PE {pe!r} wrote data on output 'output' that cannot be "
+                           f"{verb} "), line
+    assert reason in line
     assert_no_leftovers()
 
 

@@ -683,32 +683,26 @@ def unpicklable(where: str, n: int = 3) -> WorkflowGraph:
     ``"between"`` Locked and the other process's Unlocked, or is a
     ``"result"`` (Unlocked left out): in one process it runs, across
     processes the run fails naming the PE and output."""
-    graph = WorkflowGraph()
-    numbers, locked = Numbers(n), Locked()
-    graph.connect(numbers, "output", locked, "input")
-    if where == "between":
-        unlocked = Unlocked()
-        unlocked.numprocesses = 2
-        graph.connect(locked, "output", unlocked, "input")
-    else:
-        locked.numprocesses = 2
-    return graph
+    return _across(Locked(), Unlocked, where, n)
 
 
 def unloadable(where: str, n: int = 3) -> WorkflowGraph:
     """numbers → Gaps → Tag ×2: data that pickles but does not load in
-    another process travels ``"between"`` Gaps and the other process's Tag,
-    or is a ``"result"`` (Tag left out): in one process it runs, across
-    processes the run fails naming the PE and output."""
+    another process, ``"between"`` Gaps and the other process's Tag or as a
+    ``"result"`` (Tag left out), as :func:`unpicklable`."""
+    return _across(Gaps(), Tag, where, n)
+
+
+def _across(writer: GenericPE, reader: type, where: str, n: int) -> WorkflowGraph:
     graph = WorkflowGraph()
-    numbers, gaps = Numbers(n), Gaps()
-    graph.connect(numbers, "output", gaps, "input")
+    numbers = Numbers(n)
+    graph.connect(numbers, "output", writer, "input")
     if where == "between":
-        tag = Tag()
-        tag.numprocesses = 2
-        graph.connect(gaps, "output", tag, "input")
+        pe = reader()
+        pe.numprocesses = 2
+        graph.connect(writer, "output", pe, "input")
     else:
-        gaps.numprocesses = 2
+        writer.numprocesses = 2
     return graph
 
 
