@@ -207,8 +207,9 @@ class Run:
         pes = self._job_pes(number)
         unpicklable = re.search(r"Could not serialize object: ([^\n]*)", text)
         if unpicklable and not isinstance(exc, pickle.PicklingError):  # in a task, not here
-            return PEUsageError(f"PE {', '.join(pes)}: one of them wrote data that cannot be sent "
-                                f"to another Spark task ({unpicklable[1]}); {shipping.DATA_FIX}",
+            who = f"PE {pes[0]!r}" if len(pes) == 1 else f"PE {', '.join(pes)}: one of them"
+            return PEUsageError(f"{who} wrote data that cannot be sent to another Spark task "
+                                f"({unpicklable[1]}); {shipping.DATA_FIX}",
                                 pe=pes[0] if len(pes) == 1 else None)
         traceback = _python_traceback(text)
         if "exited unexpectedly" in text:
