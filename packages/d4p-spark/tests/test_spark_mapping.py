@@ -422,21 +422,6 @@ def test_data_that_cannot_be_pickled_is_a_usage_error_naming_the_job_s_pes(where
             "cannot pickle '_thread.lock' object); write data that pickle can copy") in text
 
 
-def test_data_that_cannot_be_pickled_is_d4p_s_line_without_pyspark_s_traceback(tmp_path):
-    # PySpark's serializer printed its traceback in the task (it reached our
-    # standard error through the JVM's) before d4p's line
-    (tmp_path / "wf.py").write_text("from d4p.testing.workflows import unpicklable\n\n"
-                                    "graph = unpicklable('result')\n")
-    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "spark"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    (line,) = [t for t in done.stderr.splitlines() if t.startswith("d4p:")]  # and Java's warnings
-    assert line.startswith("d4p: error: PE ") and "Locked1" in line, line
-    assert ("wrote data that cannot be sent to another Spark task (TypeError: cannot pickle "
-            "'_thread.lock' object); write data that pickle can copy") in line
-
-
 class Unloadable(d4p.IterativePE):
     """Pickles in the driver, but cannot be unpickled on a worker."""
 

@@ -85,8 +85,6 @@ def get_context(master: str | None = None, conf=None):
     """
     from pyspark import SparkConf, SparkContext
 
-    from .task import QuietSerializer
-
     settings = key_values(conf, "option 'conf' of mapping 'spark'", "spark.executor.memory=2g")
     with _lock:
         running = SparkContext._active_spark_context
@@ -126,7 +124,7 @@ def get_context(master: str | None = None, conf=None):
                 threading.Thread(target=_relay, args=(gateway.proc.stderr,), daemon=True,
                                  name="d4p-spark-stderr").start()
             interrupt = signal.getsignal(signal.SIGINT)
-            sc = SparkContext(conf=spark_conf, gateway=gateway, serializer=QuietSerializer())
+            sc = SparkContext(conf=spark_conf, gateway=gateway)
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, interrupt)  # PySpark put its own (cancel, raise)
         except Exception as exc:

@@ -26,8 +26,6 @@ from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, 
 from d4p.executor import Executor
 from d4p.mapping import StopLine, keep_freed_memory
 from d4p.plan import Plan
-from pyspark import cloudpickle
-from pyspark.serializers import CloudPickleSerializer, pickle_protocol
 
 from .stages import Stage
 
@@ -190,19 +188,3 @@ class Kept:
 
     def __call__(self, record: tuple) -> bool:
         return record[0] == META or (record[0], record[1]) in self.keys
-
-
-class QuietSerializer(CloudPickleSerializer):
-    """PySpark's serializer (cloudpickle), except that data it cannot pickle
-    in a task does not print PySpark's traceback to the worker's standard
-    error (which reaches the user's terminal before d4p's one line saying
-    which PEs and what to do)."""
-
-    def dumps(self, obj):
-        try:
-            return cloudpickle.dumps(obj, pickle_protocol)
-        except pickle.PickleError:
-            raise
-        except Exception as exc:
-            raise pickle.PicklingError(
-                f"Could not serialize object: {type(exc).__name__}: {exc}") from None
