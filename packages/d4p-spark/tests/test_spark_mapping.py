@@ -422,6 +422,22 @@ def test_data_that_cannot_be_pickled_is_a_usage_error_naming_the_job_s_pes(where
             "cannot pickle '_thread.lock' object); write data that pickle can copy") in text
 
 
+def test_data_that_cannot_be_pickled_in_a_job_of_one_pe_names_it_alone():
+    import threading
+
+    @d4p.producer
+    def locks():
+        yield threading.Lock()
+
+    graph = d4p.WorkflowGraph()
+    graph.add(pe := locks())
+    with pytest.raises(d4p.PEUsageError) as info:
+        d4p.run(graph, mapping="spark")
+    assert str(info.value).startswith(  # was "PE locks0: one of them wrote ..."
+        f"PE {pe.id!r} wrote data that cannot be sent to another Spark task (TypeError: cannot "
+        "pickle '_thread.lock' object); write data that pickle can copy"), str(info.value)
+
+
 class Unloadable(d4p.IterativePE):
     """Pickles in the driver, but cannot be unpickled on a worker."""
 
