@@ -610,9 +610,8 @@ class Executor:
         away = {i.pe_id for i in self.plan.instances if i.process != self.process}
         writers = sorted({(r.src_pe, r.src_port) for r in self.plan.routes
                           if r.dst_pe in here and r.src_pe in away})
-        pes = sorted({pe for pe, _ in writers})
-        return PEUsageError(f"{_written_by(writers)} that cannot be loaded in another process "
-                            f"({exc}); {LOAD_FIX}", pe=pes[0] if len(pes) == 1 else None)
+        return _data_error(writers, f"that cannot be loaded in another process ({exc})",
+                           LOAD_FIX)
 
     def unsendable_results(self) -> PEUsageError | None:
         """For a mapping whose sending of :attr:`results` to another process
@@ -692,13 +691,8 @@ def _unpicklable(writers: list[tuple[str, str]], units: list, to: str) -> PEUsag
         try:
             pickle.dumps(unit, protocol=5)
         except Exception as err:
-            pes = sorted({pe for pe, _ in writers})
-            ports = sorted({port for _, port in writers})
-            return PEUsageError(
-                f"{_written_by(writers)} that cannot be sent to {to} "
-                f"({type(err).__name__}: {err}): {short_repr(unit)}; {DATA_FIX}",
-                pe=pes[0] if len(pes) == 1 else None,
-                port=ports[0] if len(ports) == 1 else None, data=short_repr(unit))
+            return _data_error(writers, f"that cannot be sent to {to} ({type(err).__name__}: "
+                               f"{err}): {short_repr(unit)}", DATA_FIX, data=short_repr(unit))
     return None
 
 
@@ -711,22 +705,26 @@ def unloadable_results(plan: Plan, exc: Exception, processes=None) -> PEUsageErr
     there = {i.pe_id for i in plan.instances if processes is None or i.process in processes}
     writers = [(pe, port) for pe, ports in plan.unconnected.items() if pe in there
                for port in ports]
-    pes = sorted({pe for pe, _ in writers})
-    return PEUsageError(f"{_written_by(writers)} that cannot be loaded in the process that "
-                        f"started the run ({exc}); {LOAD_FIX}",
-                        pe=pes[0] if len(pes) == 1 else None)
+    return _data_error(writers, "that cannot be loaded in the process that started the run "
+                       f"({exc})", LOAD_FIX)
 
 
-def _written_by(writers: list[tuple[str, str]]) -> str:
-    """``PE 'A' or PE 'B' wrote data on output 'p'`` for (PE, output) ``writers``."""
+def _data_error(writers: list[tuple[str, str]], what: str, fix: str,
+                data: str | None = None) -> PEUsageError:
+    """``PE 'A' or PE 'B' wrote data on output 'p' WHAT; FIX`` for the (PE,
+    output) ``writers`` that may have written it, naming the PE and port in
+    the error's fields when there is one."""
     pes = sorted({pe for pe, _ in writers})
     ports = sorted({port for _, port in writers})
     if not writers:
-        return "a PE wrote data"
-    if len(ports) == 1:
-        return f"{' or '.join(f'PE {pe!r}' for pe in pes)} wrote data on output {ports[0]!r}"
-    return " or ".join(f"PE {pe!r} (output {port!r})" for pe, port in sorted(writers)) \
-        + " wrote data"
+        who = "a PE wrote data"
+    elif len(ports) == 1:
+        who = f"{' or '.join(f'PE {pe!r}' for pe in pes)} wrote data on output {ports[0]!r}"
+    else:
+        who = " or ".join(f"PE {pe!r} (output {port!r})" for pe, port in sorted(writers)) \
+            + " wrote data"
+    return PEUsageError(f"{who} {what}; {fix}", pe=pes[0] if len(pes) == 1 else None,
+                        port=ports[0] if len(ports) == 1 else None, data=data)
 
 
 def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
