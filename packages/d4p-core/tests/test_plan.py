@@ -343,3 +343,22 @@ def test_paired_instances_only_wait_for_their_partner():
     for d, a in zip(plan.by_pe[double.id], plan.by_pe[add.id], strict=True):
         assert plan.downstream[d] == (a,)
         assert plan.upstream[a] == (d,)
+
+
+def test_a_number_for_inputs_is_the_iterations_of_every_source():
+    graph, (src, double, total) = chain(1)
+    other = NumberProducer(2)
+    graph.connect(other, "output", double, "input")
+    plan = make_plan(graph, inputs=3)
+    assert plan.inputs == {src.id: 3, other.id: 3}
+    assert d4p.run(graph, 3)[total.id] == d4p.run(graph, {src: 3, other: 3})[total.id]
+    assert d4p.run(graph, 3)[total.id] != d4p.run(graph)[total.id]
+
+
+@pytest.mark.parametrize("given", ["3", [3], True])
+def test_inputs_that_are_neither_a_dict_nor_a_number_are_refused(given):
+    graph, _ = chain(1)
+    with pytest.raises(d4p.InputError) as info:
+        make_plan(graph, inputs=given)
+    assert str(info.value) == ("inputs must be a dict {PE: iterations or [items]} or a number "
+                               f"of iterations for every source PE, not {type(given).__name__}")

@@ -33,7 +33,6 @@ from .plugins import (
 
 if TYPE_CHECKING:  # the rest is imported by the command that needs it: 'd4p mappings' stays light
     from .enact import RunResult
-    from .graph import WorkflowGraph
 
 _as_command = False
 """True when :func:`main` runs as the ``d4p`` command (not called from Python)."""
@@ -313,7 +312,7 @@ def _run(args, extra: list[str]) -> int:
     if inputs is None:
         inputs = target.inputs
         if args.iterations is not None:
-            inputs = _with_iterations(target.graph, inputs, args.iterations)
+            inputs = _with_iterations(inputs, args.iterations)
     if args.output:
         _check_writable(args.output)
     live = args.progress and sys.stderr.isatty() and get_mapping(args.mapping).primary
@@ -371,19 +370,13 @@ def _placement(summary, asked: int | None, fuse: bool) -> str:
     return used + f"the {summary.mapping} mapping uses at most {summary.processes}"
 
 
-def _with_iterations(graph: WorkflowGraph, inputs: dict | None, iterations: int) -> dict:
-    from .plan import make_plan
-
-    plan = make_plan(graph, 1, None)
-    sources = {p: iterations for p, given in plan.inputs.items() if isinstance(given, int)
-               and p not in plan.hidden}
-    merged = dict(inputs or {})
-    for key in list(merged):
-        if isinstance(merged[key], int):
-            merged[key] = iterations
-    if not merged:
-        merged = sources
-    return merged
+def _with_iterations(inputs: dict | None, iterations: int) -> dict | int:
+    """The workflow's own inputs with ``-i`` for every number of iterations in
+    them, or ``-i`` for every source PE when it has none."""
+    if not inputs:
+        return iterations
+    return {key: iterations if isinstance(given, int) else given
+            for key, given in inputs.items()}
 
 
 def _print_results(result: RunResult, limit: int = 10) -> None:

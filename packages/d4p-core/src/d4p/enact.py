@@ -114,7 +114,7 @@ def _refuse_in_starting_worker() -> None:
     raise SystemExit(1)
 
 
-def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "simple",
+def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: str = "simple",
         processes: int | None = None, *, monitor: Any = None,
         progress: Callable[[dict[str, int]], None] | None = None, fuse: bool = True,
         name: str | None = None, stop: threading.Event | None = None,
@@ -124,11 +124,12 @@ def run(graph: WorkflowGraph, inputs: MappingABC | None = None, mapping: str = "
     output ports as ``{pe_id: {port: [units]}}`` (with ``.summary``).
 
     ``inputs`` maps a PE (object, id or name) to a number of iterations or a
-    list of input items; sources not named run once. ``processes`` defaults to
-    the mapping's choice. ``options`` are the mapping's options (see ``d4p
-    mappings``). ``monitor`` switches monitoring on (a store URI or ``True``);
-    ``progress`` is called now and then with the units processed per PE, and
-    once more at the end with the final counts (its ``finish(counts,
+    list of input items, or is a number: the iterations of every source PE;
+    sources not named run once. ``processes`` defaults to the mapping's
+    choice. ``options`` are the mapping's options (see ``d4p mappings``).
+    ``monitor`` switches monitoring on (a store URI or ``True``); ``progress``
+    is called now and then with the units processed per PE, and once more at
+    the end with the final counts (its ``finish(counts,
     processes, instances)`` if it has one); in a Jupyter kernel it defaults
     to a progress table in the cell.
 

@@ -158,10 +158,11 @@ class Plan:
         return pe
 
 
-def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | None = None,
+def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | int | None = None,
               *, fuse: bool = True) -> Plan:
     """Plan ``graph`` on ``processes`` OS processes with the given ``inputs``
-    (PE, PE id or PE name → iterations or list of input items).
+    (PE, PE id or PE name → iterations or list of input items; or a number:
+    the iterations of every source PE).
 
     Raises :class:`GraphError` or :class:`InputError` naming what is wrong.
     """
@@ -261,7 +262,14 @@ def _place_inputs(pes, has_upstream, inputs):
     The items for a PE with input ports are checked here, before the run: a
     PE's ``process`` receives ``{port: data}``, whether a feed or the run
     hands it the item. Iterations of a PE with input ports hand it ``{}``
-    (as in dispel4py); a PE that needs its input says so at the first one."""
+    (as in dispel4py); a PE that needs its input says so at the first one.
+    A number alone is the iterations of every source PE (``d4p run -i N``)."""
+    if isinstance(inputs, int) and not isinstance(inputs, bool):
+        inputs = {p: inputs for p, pe in pes.items()
+                  if p not in has_upstream and not pe.inputconnections}
+    elif inputs is not None and not isinstance(inputs, Mapping):
+        raise InputError(f"inputs must be a dict {{PE: iterations or [items]}} or a number of "
+                         f"iterations for every source PE, not {type(inputs).__name__}")
     given: dict[str, Any] = {}
     for key, value in (inputs or {}).items():
         given[_find_pe(pes, key)] = value
