@@ -438,6 +438,20 @@ def test_data_that_cannot_be_pickled_in_a_job_of_one_pe_names_it_alone():
         "pickle '_thread.lock' object); write data that pickle can copy"), str(info.value)
 
 
+@pytest.mark.parametrize(("where", "into"), [("between", "another process"),
+                                             ("result", "the process that started the run")])
+def test_data_that_pickles_but_does_not_load_is_a_usage_error_naming_the_pe(where, into):
+    from d4p.testing.workflows import unloadable
+
+    with pytest.raises(d4p.PEUsageError) as info:  # was a WorkflowFailed with a traceback
+        d4p.run(unloadable(where), mapping="spark")
+    assert str(info.value).startswith(
+        f"PE 'Gaps1' wrote data on output 'output' that cannot be loaded in {into} (TypeError: "
+        "Gap.__init__() missing 1 required positional argument: 'reason'); give a class whose "
+        "__init__ takes required arguments"), str(info.value)
+    assert (info.value.pe, info.value.port) == ("Gaps1", "output")
+
+
 class Unloadable(d4p.IterativePE):
     """Pickles in the driver, but cannot be unpickled on a worker."""
 

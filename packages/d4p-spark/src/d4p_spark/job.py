@@ -9,11 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from d4p import D4PError, Outcome, PEUsageError, WorkflowFailed, shipping
+from d4p.codec import Unloadable
+from d4p.executor import unloadable_results
 from d4p.mapping import Gather, StopLine
 
 from .combine import fed_partials, merge_states
 from .stages import Layout, broadcast_inputs
-from .task import META, ForStage, Kept, StageTask
+from .task import META, ForStage, Kept, StageTask, loading
 
 
 class Run:
@@ -181,6 +183,12 @@ class Run:
         try:
             records = self.rdds[number].filter(Kept(self.collected)).collect()
         except Exception as exc:
+            if loading(exc):  # pickled in a task, does not load here
+                job, plan = self._job_stages(number), self.layout.plan
+                processes = {i.process for iid, i in enumerate(plan.instances)
+                             if self.layout.stage_of[iid] in job}
+                raise unloadable_results(plan, Unloadable(f"{type(exc).__name__}: {exc}"),
+                                         processes) from None
             raise self._translate(number, exc) from None
         summaries = []
         for record in records:
@@ -221,16 +229,22 @@ class Run:
         return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}{advice}",
                               pe=pes[0] if len(pes) == 1 else None, traceback=traceback)
 
-    def _job_pes(self, number: int) -> list[str]:
-        """The PEs that the Spark job collecting stage ``number`` runs: the stage
-        and the upstream stages it computes (those not shared, hence not persisted)."""
-        stages, hidden = self.layout.stages, self.layout.plan.hidden
+    def _job_stages(self, number: int) -> set[int]:
+        """The stages that the Spark job collecting stage ``number`` runs: it and
+        the upstream stages it computes (those not shared, hence not persisted)."""
         todo, seen = [number], set()
         while todo:
             n = todo.pop()
             seen.add(n)
-            todo += [u for u in stages[n].upstream if u not in seen and u not in self.first]
-        pes = [p for n in sorted(seen) for p in stages[n].pes if p not in hidden]
+            todo += [u for u in self.layout.stages[n].upstream
+                     if u not in seen and u not in self.first]
+        return seen
+
+    def _job_pes(self, number: int) -> list[str]:
+        """The PEs that the Spark job collecting stage ``number`` runs."""
+        stages, hidden = self.layout.stages, self.layout.plan.hidden
+        pes = [p for n in sorted(self._job_stages(number)) for p in stages[n].pes
+               if p not in hidden]
         return pes or list(stages[number].pes)
 
 

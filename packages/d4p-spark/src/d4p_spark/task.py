@@ -22,6 +22,7 @@ import pickle
 from collections.abc import Iterable, Iterator
 
 from d4p import D4PError
+from d4p.codec import Unloadable
 from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
 from d4p.executor import Executor
 from d4p.mapping import StopLine, keep_freed_memory
@@ -52,11 +53,16 @@ class _Stream(Transport):
         """(iid, port) of the copies for instances other than 0 of 'all' inputs."""
 
     def receive(self, timeout: float | None) -> list[tuple[Message, int]]:
-        for batch in self.records:
-            if batch[0] == META:
-                self.put([batch])
-            else:
-                return [(Data([batch]), 0)]
+        try:
+            for batch in self.records:
+                if batch[0] == META:
+                    self.put([batch])
+                else:
+                    return [(Data([batch]), 0)]
+        except Exception as exc:
+            if loading(exc):  # the executor names the PEs that may have written it
+                raise Unloadable(f"{type(exc).__name__}: {exc}") from exc
+            raise
         if self.ends is None:
             raise RuntimeError("a stage task's input ended before its instances finished")
         ends, self.ends = self.ends, None
@@ -152,6 +158,18 @@ class StageTask:
         shared, instances = self.broadcast
         for iid, port, units in pickle.loads(shared.value):
             yield instances[iid][index], port, units
+
+
+def loading(exc: BaseException) -> bool:
+    """True when ``exc`` was raised while PySpark's serializer loaded a record
+    (data that pickled in another task but does not load here)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "loads" and code.co_filename.endswith("pyspark/serializers.py"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class ForStage:
