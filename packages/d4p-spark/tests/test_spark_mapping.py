@@ -118,7 +118,12 @@ graph.connect(numbers(), "output", Crash(), "input")
     (CRASH, "spark.driver.memory=200m", [
         "d4p: error: Spark did not start for master 'local[*]': [INVALID_DRIVER_MEMORY.",
         "Insufficient driver memory", "; check the master URL and the 'conf' settings"]),
-], ids=["results over maxResultSize", "a worker that dies", "a context that cannot start"])
+    ('from d4p.testing.workflows import unpicklable\n\ngraph = unpicklable("between")\n',
+     "spark.app.name=unpicklable", [  # PySpark's worker printed its traceback first
+         "d4p: error: PE Numbers0, Locked1, Unlocked2: one of them wrote data that cannot be "
+         "sent to another Spark task (TypeError: cannot pickle '_thread.lock' object)"]),
+], ids=["results over maxResultSize", "a worker that dies", "a context that cannot start",
+        "unpicklable data"])
 def test_a_failed_spark_run_says_only_d4p_s_one_line(tmp_path, workflow, conf, said):
     """Spark's own ERROR lines and Java traces for the failure (TaskSetManager,
     SparkContext) would only precede d4p's line: none is printed."""

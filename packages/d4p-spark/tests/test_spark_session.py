@@ -1,5 +1,6 @@
 """Starting Spark: Java, settings, addresses (no SparkContext is started here)."""
 
+import io
 import os
 import socket
 import stat
@@ -151,3 +152,19 @@ def test_a_spark_master_that_nobody_listens_on_is_one_line_before_spark_starts(n
             d4p.run(graph, inputs, mapping="spark", master=f"spark://{down}")
         assert info.value.exit_code == 2 and session._started is None
         check_master(f"spark://{down},{up}")  # a standby master answers
+
+
+def test_the_jvm_s_stderr_passes_but_for_its_incubator_note_and_pyspark_s_pickling_trace(capfd):
+    user = (b"Traceback (most recent call last):\n"
+            b'  File "/data/wf.py", line 3, in process\n'
+            b"ValueError: a user's own trace\n")
+    dumps = (b"Traceback (most recent call last):\n"
+             b'  File "/x/pyspark.zip/pyspark/serializers.py", line 467, in dumps\n'
+             b"    return cloudpickle.dumps(obj, pickle_protocol)\n"
+             b"           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+             b"TypeError: cannot pickle '_thread.lock' object\n")
+    unfinished = b"Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n"
+    session._relay(io.BytesIO(b"WARNING: Using incubator modules: jdk.incubator.vector\n"
+                              + b"a line\n" + dumps + user + b"last\n" + unfinished))
+    assert capfd.readouterr().err == ("a line\n" + user.decode() + "last\n"
+                                      + unfinished.decode())

@@ -152,13 +152,28 @@ def get_context(master: str | None = None, conf=None):
 
 def _relay(stream) -> None:
     """The JVM's standard error to ours (file descriptor 2, as if inherited),
-    without its start-up note on an incubator module, which Spark 4 asks for
-    and no setting silences: a line on every run that says nothing to act on."""
+    without two things that say nothing to act on: the start-up note on an
+    incubator module, which Spark 4 asks for and no setting silences, and
+    the traceback PySpark's serializer prints in a Python worker for a record
+    that cannot be pickled (the task fails, and d4p says why in one line)."""
+    held: list[bytes] = []  # a traceback, until its last line
     with stream:
         for line in stream:
-            if not line.startswith(b"WARNING: Using incubator modules"):
-                with contextlib.suppress(OSError):  # ours is closed: read on, or the JVM waits
-                    os.write(2, line)
+            if line.startswith(b"WARNING: Using incubator modules"):
+                continue
+            if held or line.startswith(b"Traceback (most recent call last):"):
+                held.append(line)
+                if len(held) == 1 or line[:1] in b" \t":
+                    continue
+                lines, held = held, []
+                if any(b'pyspark/serializers.py", line' in t and b"in dumps" in t for t in lines):
+                    continue
+            else:
+                lines = [line]
+            with contextlib.suppress(OSError):  # ours is closed: read on, or the JVM waits
+                os.write(2, b"".join(lines))
+        with contextlib.suppress(OSError):
+            os.write(2, b"".join(held))
 
 
 def worker_python(master: str, settings: dict[str, str]) -> str | None:
