@@ -107,6 +107,22 @@ graph.connect(numbers(), "output", Crash(), "input")
 """
 
 
+ARRAYS = """
+import numpy as np
+import d4p
+
+
+@d4p.producer
+def arrays():
+    for i in range({n}):
+        yield np.full(8_000_000, i, dtype=np.float64)
+
+
+graph = d4p.WorkflowGraph()
+graph.add(arrays())
+"""
+
+
 @pytest.mark.parametrize("workflow, conf, said", [
     (BIG_OUTPUTS, "spark.driver.maxResultSize=1m", [
         "d4p: error: a Spark task failed running PE Arrays0: Total size of serialized results",
@@ -122,8 +138,15 @@ graph.connect(numbers(), "output", Crash(), "input")
      "spark.app.name=unpicklable", [  # PySpark's worker printed its traceback first
          "d4p: error: PE Numbers0, Locked1, Unlocked2: one of them wrote data that cannot be "
          "sent to another Spark task (TypeError: cannot pickle '_thread.lock' object)"]),
+    (ARRAYS.format(n=12), "spark.driver.memory=600m", [  # 768 MB of results
+        "d4p: error: a Spark task failed running PE arrays0: ",  # heap space, or context stopped
+        "Spark's JVM ran out of memory: give it more with --conf spark.driver.memory=4g"]),
+    (ARRAYS.format(n=36), "spark.driver.maxResultSize=0", [  # 2.3 GB in one record
+        "d4p: error: a Spark task failed running PE arrays0: ", "A Spark record holds at "
+        "most 2 GiB, and the outputs of the unconnected ports of one task travel to the "
+        "driver in one: write large results to files"]),
 ], ids=["results over maxResultSize", "a worker that dies", "a context that cannot start",
-        "unpicklable data"])
+        "unpicklable data", "driver out of memory", "results over 2 GiB"])
 def test_a_failed_spark_run_says_only_d4p_s_one_line(tmp_path, workflow, conf, said):
     """Spark's own ERROR lines and Java traces for the failure (TaskSetManager,
     SparkContext) would only precede d4p's line: none is printed."""

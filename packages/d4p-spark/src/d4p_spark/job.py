@@ -227,7 +227,8 @@ class Run:
         reason = traceback.strip().splitlines()[-1] if traceback else _spark_reason(text)
         advice = next((a for key, a in _ADVICE if key in text), "")
         return WorkflowFailed(f"{what} running PE {', '.join(pes)}: {reason}{advice}",
-                              pe=pes[0] if len(pes) == 1 else None, traceback=traceback)
+                              pe=pes[0] if len(pes) == 1 else None,
+                              traceback="" if advice else traceback)  # Spark's limit, not a PE's bug
 
     def _job_stages(self, number: int) -> set[int]:
         """The stages that the Spark job collecting stage ``number`` runs: it and
@@ -248,14 +249,19 @@ class Run:
         return pes or list(stages[number].pes)
 
 
+_MEMORY = ("Spark's JVM ran out of memory: give it more with --conf spark.driver.memory=4g "
+           "(a local master runs its executors in the driver's JVM) or "
+           "spark.executor.memory=4g on a cluster")
 _ADVICE = (
     ("spark.driver.maxResultSize", ". The driver collects the outputs of unconnected ports and "
      "the units of 'all' inputs (to broadcast them): raise the limit (--conf "
      "spark.driver.maxResultSize=4g), give all_grouping='shuffle' for a large 'all' input, "
      "or write large results to files"),
-    ("Java heap space", ". Spark's JVM ran out of memory: give it more with --conf "
-     "spark.driver.memory=4g (a local master runs its executors in the driver's JVM) or "
-     "spark.executor.memory=4g on a cluster"),
+    ("Java heap space", f". {_MEMORY}"),
+    ("SparkContext was shut down", f". Spark stopped under the job, most often because {_MEMORY}"),
+    ("'i' format requires", ". A Spark record holds at most 2 GiB, and the outputs of the "
+     "unconnected ports of one task travel to the driver in one: write large results to "
+     "files, or connect the port to a PE that writes them"),
 )
 """Text in a Spark failure → what to do about it."""
 
@@ -277,7 +283,8 @@ def _python_traceback(text: str) -> str:
 def _spark_reason(text: str) -> str:
     """The cause of a failed Spark job, without Java class names and stacks."""
     found = re.search(r"most recent failure: .*?\): (.*)", text) or \
-        re.search(r"Job aborted due to stage failure: (.*)", text)
+        re.search(r"Job aborted due to stage failure: (.*)", text) or \
+        re.search(r"^: (.*)", text, re.MULTILINE)  # py4j's line for the Java exception
     line = found[1] if found else next((t for t in text.splitlines() if t.strip()), "")
     line = re.sub(r"^([\w$]+\.)+[\w$]+(Exception|Error): ", "", line.strip())
     return line.split(". Consider setting")[0].rstrip(" :")[:300] or "unknown error"

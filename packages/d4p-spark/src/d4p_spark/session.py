@@ -152,10 +152,10 @@ def get_context(master: str | None = None, conf=None):
 
 def _relay(stream) -> None:
     """The JVM's standard error to ours (file descriptor 2, as if inherited),
-    without two things that say nothing to act on: the start-up note on an
-    incubator module, which Spark 4 asks for and no setting silences, and
-    the traceback PySpark's serializer prints in a Python worker for a record
-    that cannot be pickled (the task fails, and d4p says why in one line)."""
+    without what says nothing to act on: the start-up note on an incubator
+    module, which Spark 4 asks for and no setting silences, and the
+    tracebacks of PySpark's workers that only precede d4p's one line on the
+    failed job (:func:`_echo`)."""
     held: list[bytes] = []  # a traceback, until its last line
     with stream:
         for line in stream:
@@ -166,7 +166,7 @@ def _relay(stream) -> None:
                 if len(held) == 1 or line[:1] in b" \t":
                     continue
                 lines, held = held, []
-                if any(b'pyspark/serializers.py", line' in t and b"in dumps" in t for t in lines):
+                if not _echo(lines):
                     continue
             else:
                 lines = [line]
@@ -174,6 +174,16 @@ def _relay(stream) -> None:
                 os.write(2, b"".join(lines))
         with contextlib.suppress(OSError):
             os.write(2, b"".join(held))
+
+
+def _echo(trace: list[bytes]) -> bool:
+    """False for the traceback of a Python worker's record that pickle cannot
+    copy (PySpark's serializer prints it; the task fails and d4p names the
+    PEs) and of a worker whose pipe to the JVM broke (the JVM failed first,
+    out of memory, say: d4p says so)."""
+    text = b"".join(trace)
+    return not (b'pyspark/serializers.py", line' in text and b", in dumps\n" in text
+                or b'pyspark/daemon.py", line' in text and trace[-1].startswith(b"BrokenPipeError"))
 
 
 def worker_python(master: str, settings: dict[str, str]) -> str | None:
