@@ -23,6 +23,8 @@ WORKFLOW = """
             for i in range({units}):
                 time.sleep({source_sleep})
                 self.write("output", i)
+                if i == 9:
+                    open({started!r}, "w").close()  # the test signals from here on
 
     class Count(d4p.GenericPE):
         def __init__(self):
@@ -69,7 +71,7 @@ def _ours(pid: int, name: str) -> list[tuple[int, str]]:
 
 def _start(tmp_path, name: str, **sleeps) -> subprocess.Popen:
     wf = tmp_path / "wf.py"
-    wf.write_text(textwrap.dedent(WORKFLOW.format(**sleeps)))
+    wf.write_text(textwrap.dedent(WORKFLOW.format(started=str(tmp_path / "started"), **sleeps)))
     return subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "spark", "-q",
                              "--conf", f"spark.app.name={name}", "-o",
                              str(tmp_path / "out.json")],
@@ -77,13 +79,12 @@ def _start(tmp_path, name: str, **sleeps) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _wait_for_tasks(proc: subprocess.Popen, name: str) -> None:
+def _wait_for_tasks(proc: subprocess.Popen, name: str, tmp_path) -> None:
     deadline = time.monotonic() + 120
-    while not any("pyspark.daemon" in cmd for _, cmd in _ours(proc.pid, name)) \
-            and time.monotonic() < deadline:
-        time.sleep(0.2)  # until the job's Python workers run
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the source has written 10 units (a loaded host is slow)
     assert any("java" in cmd for _, cmd in _ours(proc.pid, name)), "Spark did not start"
-    time.sleep(1)
+    assert (tmp_path / "started").exists(), "the source did not start"
 
 
 def _none_left(proc: subprocess.Popen, name: str) -> None:
@@ -104,7 +105,7 @@ def test_a_sigterm_to_the_process_group_stops_the_sources_and_the_run_drains(tmp
     name = f"d4p-signal-drain-{os.getpid()}"
     proc = _start(tmp_path, name, units=100_000, source_sleep=0.01, sink_sleep=0)
     try:
-        _wait_for_tasks(proc, name)
+        _wait_for_tasks(proc, name, tmp_path)
         os.killpg(proc.pid, signal.SIGTERM)  # as kill -TERM -PGID, or Ctrl-C to a terminal
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()[-2000:]
@@ -120,7 +121,7 @@ def test_a_second_sigterm_ends_a_spark_run_in_one_line_with_no_jvm_left(tmp_path
     name = f"d4p-signal-abort-{os.getpid()}"
     proc = _start(tmp_path, name, units=2_000, source_sleep=0, sink_sleep=0.1)
     try:
-        _wait_for_tasks(proc, name)
+        _wait_for_tasks(proc, name, tmp_path)
         proc.send_signal(signal.SIGTERM)
         time.sleep(1)
         assert proc.poll() is None  # the sources stop; the counter still has ~200 s of work
