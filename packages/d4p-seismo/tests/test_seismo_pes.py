@@ -1,10 +1,14 @@
 """PE building blocks used by the xcorr workflow: channel selection and pairing."""
 
+import io
+import shutil
+
 import d4p
 import numpy as np
 import obspy
 import pytest
-from d4p_seismo import pes
+from d4p_seismo import pes, processing
+from d4p_seismo.errors import MissingDataError, SamplingRateError
 from d4p_seismo.pes import RecordSection, StationFiles, XCorr, id_matches
 from d4p_seismo.processing import spectrum
 
@@ -105,3 +109,106 @@ def test_station_files_in_shares_give_each_reader_its_files_at_once(tmp_path):
     assert written(StationFiles(tmp_path, shares=2)) == [paths[0::2], paths[1::2]]
     assert written(StationFiles(tmp_path, "S[01].mseed", shares=3)) == [[paths[0]], [paths[1]]]
     assert written(StationFiles(tmp_path, "S[01].mseed")) == paths[:2]
+
+
+OBSPY_MSEED = f"{obspy.__path__[0]}/io/mseed/tests/data"
+
+
+def test_files_holding_one_record_go_to_one_reader_together(tmp_path):
+    """A station's day files (names with spaces) are one group, read and
+    merged by one reader; before, each file was read alone and the day that
+    missed the window failed the run ("data cover 0 s")."""
+    st = obspy.read()  # BW.RJOB..EHZ/EHN/EHE, 30 s
+    t0 = st[0].stats.starttime
+    st.slice(t0, t0 + 14.99).write(str(tmp_path / "RJOB day 1.mseed"), format="MSEED")
+    st.slice(t0 + 15, None).write(str(tmp_path / "RJOB day 2.mseed"), format="MSEED")
+    shutil.copy(f"{OBSPY_MSEED}/steim2.mseed", tmp_path / "HGN.mseed")
+    (tmp_path / "junk.mseed").write_bytes(b"not a seismogram")
+    day1, day2, hgn, junk = (str(tmp_path / n) for n in (
+        "RJOB day 1.mseed", "RJOB day 2.mseed", "HGN.mseed", "junk.mseed"))
+    assert pes.record_groups([day1, day2, hgn, junk]) == [hgn, (day1, day2), junk]
+    graph = d4p.WorkflowGraph()
+    files = StationFiles(tmp_path, shares=2)
+    graph.add(files)
+    assert d4p.run(graph, {files: 1})[files.id]["output"] == [[hgn, junk], [(day1, day2)]]
+
+    read = pes.ReadTrace(starttime=t0 + 20, endtime=t0 + 28, select=("*", "*", "*", "EHZ"))
+    [trace] = read.read((day1, day2))
+    assert np.array_equal(trace.data, st.select(channel="EHZ")[0].slice(t0 + 20, t0 + 27.99).data)
+    assert "gaps" not in trace.stats
+    [trace] = pes.ReadTrace(select=("*", "*", "*", "EHZ")).read((day1, day2))
+    assert trace.stats.npts == 3000 and "gaps" not in trace.stats
+
+
+def test_each_piece_of_a_record_goes_onto_the_grid_before_the_merge():
+    """A clock resynchronised in a gap moves the later piece 0.004 s (0.4
+    sample): it is interpolated onto the grid like the rest; before, the
+    merge kept its samples 0.4 sample off (errors of 5 % of the amplitude)."""
+    tr = obspy.read().select(component="Z")[0]
+    t0 = tr.stats.starttime
+    early, late = tr.slice(t0, t0 + 10).copy(), tr.slice(t0 + 11, None).copy()
+    late.stats.starttime += 0.004
+    [out] = pes.ReadTrace(starttime=t0, endtime=t0 + 29).prepare(obspy.Stream([early, late]), "x")
+    expected = late.copy()
+    expected.data = expected.data.astype(np.float64)
+    expected.interpolate(100.0, method="lanczos", a=20, starttime=t0 + 11.01, npts=1700)
+    assert np.allclose(out.slice(t0 + 11.01, t0 + 27.999).data, expected.data)
+    assert np.allclose(out.data[:1001], early.data)
+    assert out.stats.gaps == [(t0.timestamp + 10, t0.timestamp + 11.004)]
+
+
+def test_nan_and_masked_samples_are_gaps():
+    """NaN samples (float miniSEED) and a merge's masked gaps count as gaps,
+    zeroed later; before, they were read as data: NaN failed the run in
+    Detrend (SciPy: 'array must not contain infs or NaNs'), a masked array's
+    fill values went on as signal."""
+    st = obspy.read().select(component="Z")
+    t0 = st[0].stats.starttime
+    st[0].data = st[0].data.astype(np.float32)
+    st[0].data[1000:1500] = np.nan
+    buffer = io.BytesIO()
+    st.write(buffer, format="MSEED")
+    buffer.seek(0)
+    read = pes.ReadTrace(starttime=t0, endtime=t0 + 29)
+    [trace] = read.prepare(obspy.read(buffer), "nan.mseed")
+    assert np.isfinite(trace.data).all()
+    assert trace.stats.gaps == [(t0.timestamp + 9.99, t0.timestamp + 15.0)]
+    assert processing.missing_fraction(trace) == pytest.approx(500 / 2900)
+    merged = obspy.read().select(component="Z")
+    merged = (merged.slice(t0, t0 + 9.99) + merged.slice(t0 + 15, None)).merge()
+    assert np.ma.isMaskedArray(merged[0].data)
+    [trace] = read.prepare(merged, "merged")
+    assert trace.stats.gaps == [(t0.timestamp + 9.99, t0.timestamp + 15.0)]
+    st[0].data[:] = np.nan
+    with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHZ \(nan\.mseed\): no sample is a "
+                                               r"number \(all NaN"):
+        read.prepare(st, "nan.mseed")
+
+
+def test_a_dead_channel_is_named_or_rejected():
+    """A channel recording zeros correlated to zeros with its 'peak' at the
+    first lag, reported as a result; now it is an error naming it (or a
+    rejected window with gaps="reject")."""
+    st = obspy.read().select(component="Z")
+    t0 = st[0].stats.starttime
+    st[0].data[:] = 0
+    with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHZ \(dead\.mseed\): all 2900 "
+                                               r"recorded samples .* are 0 \(a dead channel\?\)"):
+        pes.ReadTrace(starttime=t0, endtime=t0 + 29).prepare(st.copy(), "dead.mseed")
+    read = pes.ReadTrace(starttime=t0, endtime=t0 + 29, gaps="reject")
+    rejected = []
+    read.write = lambda port, data: rejected.append((port, data))
+    assert read.prepare(st.copy(), "dead.mseed") == []
+    [(port, row)] = rejected
+    assert port == "rejected" and row["station"] == "BW.RJOB..EHZ" and row["missing"] == 1.0
+
+
+def test_real_files_give_a_named_error_or_their_samples():
+    read = pes.ReadTrace()
+    with pytest.raises(SamplingRateError, match=r"GR\.FUR\.\.LOG \(.*rt130_sr0_cropped\.mseed\): "
+                                                r"sampling rate 0 Hz, not a waveform"):
+        read.read(f"{OBSPY_MSEED}/rt130_sr0_cropped.mseed")
+    [trace] = read.read(f"{OBSPY_MSEED}/gaps.mseed")  # 4 records of BW.BGLD..EHE, 3 gaps
+    assert len(trace.stats.gaps) == 3 and trace.data.dtype == np.float64
+    raw = obspy.read(f"{OBSPY_MSEED}/gaps.mseed")
+    assert np.array_equal(trace.data[:raw[0].stats.npts], raw[0].data)

@@ -394,6 +394,70 @@ def test_files_correlate_same_components_and_select_channels(three_components, t
         build_xcorr(data=str(folder), components="ZN")
 
 
+@pytest.fixture
+def damaged_three(three_components, tmp_path):
+    """A writable copy of the two 3-component stations, and their single-file correlations."""
+    folder, start = three_components
+    copy = tmp_path / "data"
+    shutil.copytree(folder, copy)
+    return copy, start, correlations_of(run_three(tmp_path / "ref", folder, start))
+
+
+@pytest.mark.parametrize("mapping", ["simple", *PARALLEL_MAPPINGS])
+def test_a_station_in_several_files_correlates_as_in_one(damaged_three, tmp_path, mapping):
+    """Both stations' records in two 'day' files each (names with spaces): the
+    same correlations as from one file each. Before, each file was read on
+    its own and the run failed: 'data cover 14 s of the 29 s window'."""
+    folder, start, reference = damaged_three
+    for station in ("RJOB", "RJOC"):
+        path = folder / f"{station}.mseed"
+        st = obspy.read(str(path))
+        st.slice(start, start + 14.99).write(str(folder / f"{station} day 1.mseed"), "MSEED")
+        st.slice(start + 15, None).write(str(folder / f"{station} day 2.mseed"), "MSEED")
+        path.unlink()
+    summary = run_three(tmp_path, folder, start, mapping=mapping,
+                        processes=2 if mapping != "simple" else None)
+    split = correlations_of(summary)
+    assert split.keys() == reference.keys() and len(split) == 3
+    for pair in split:
+        assert np.array_equal(split[pair], reference[pair]), pair
+    assert {float(r["peak_lag"]) for r in read_summary(summary["summary"])} == {0.25}
+
+
+def test_nan_samples_are_gaps_not_data(damaged_three, tmp_path):
+    """Half a second of NaN in a float32 record: every pair still peaks at the
+    true 0.25 s; before, the run failed in Detrend with SciPy's 'array must
+    not contain infs or NaNs', naming neither the station nor the file."""
+    folder, start, reference = damaged_three
+    st = obspy.read(str(folder / "RJOC.mseed"))
+    for tr in st:
+        tr.data = tr.data.astype(np.float32)
+        tr.data[1200:1250] = np.nan
+    st.write(str(folder / "RJOC.mseed"), format="MSEED")
+    summary = run_three(tmp_path, folder, start)
+    rows = read_summary(summary["summary"])
+    assert len(rows) == 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
+    for pair, data in correlations_of(summary).items():
+        assert np.isfinite(data).all()
+        assert data.max() == pytest.approx(reference[pair].max(), rel=0.05)
+
+
+def test_a_float32_sampling_rate_is_decimated_to_the_target(damaged_three, tmp_path):
+    """miniSEED headers can say 99.99999237 Hz (a float32 rate) for a 100 Hz
+    digitiser: decimated by 5 it is the 20 Hz of the others. Before, the run
+    failed at the correlation: 'cannot correlate ... (580 samples at 20 Hz)
+    with ... (580 samples at 20 Hz)'."""
+    folder, start, reference = damaged_three
+    st = obspy.read(str(folder / "RJOC.mseed"))
+    for tr in st:
+        tr.stats.sampling_rate = 99.99999
+    st.write(str(folder / "RJOC.mseed"), format="MSEED")
+    assert obspy.read(str(folder / "RJOC.mseed"))[0].stats.sampling_rate == 99.99999237060547
+    summary = run_three(tmp_path, folder, start)
+    rows = read_summary(summary["summary"])
+    assert len(rows) == 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
+
+
 def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period=10.0,
                         units=None):
     """ObsPy's example stream as the observed (raw, broadband) and, as the

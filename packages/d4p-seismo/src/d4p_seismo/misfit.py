@@ -87,8 +87,8 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
     )
     if rates_differ and not resample:
         raise SamplingRateError(
-            f"observed {obs.id} is sampled at {obs.stats.sampling_rate:g} Hz but synthetic "
-            f"{syn.id} at {syn.stats.sampling_rate:g} Hz; resample one of them "
+            f"observed {obs.id} is sampled at {obs.stats.sampling_rate:.10g} Hz but synthetic "
+            f"{syn.id} at {syn.stats.sampling_rate:.10g} Hz; resample one of them "
             "(or pass resample=True, -p resample=true, to interpolate the synthetic)"
         )
     start = max(obs.stats.starttime, syn.stats.starttime)
@@ -99,6 +99,8 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
             f"{syn.id} ({syn.stats.starttime} - {syn.stats.endtime}) do not overlap"
         )
     obs.trim(start, end, nearest_sample=True)
+    _require_numbers(obs, "observed")
+    _require_numbers(syn.slice(start, end), "synthetic")
     offset = (syn.stats.starttime - obs.stats.starttime) * obs.stats.sampling_rate
     on_grid = abs(offset - round(offset)) < 0.01
     if rates_differ or not on_grid:
@@ -119,6 +121,22 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
     obs.data = np.asarray(obs.data[:n], dtype=np.float64)
     syn.data = np.asarray(syn.data[:n], dtype=np.float64)
     return obs, syn
+
+
+def _require_numbers(trace: Trace, kind: str) -> None:
+    """A clear error if samples of ``trace`` are masked (a gap that a merge
+    left open) or NaN/infinite: they would make every measurement NaN or,
+    unmasked, count fill values as data."""
+    data = np.ma.masked_invalid(np.ma.asarray(trace.data, dtype=np.float64))
+    missing = np.ma.getmaskarray(data)
+    if missing.any():
+        first = trace.stats.starttime + int(np.argmax(missing)) * trace.stats.delta
+        raise MissingDataError(
+            f"{kind} {trace.id}: {int(missing.sum())} of its {missing.size} samples in the "
+            f"common span are missing (masked) or not numbers (NaN), the first at {first}; "
+            "a misfit needs one continuous record: fill them or cut the record to a span "
+            "without them"
+        )
 
 
 def preprocess(

@@ -69,9 +69,16 @@ def _read_inventory(path: str, mtime_ns: int, size: int) -> Inventory:
 class StationFiles(ProducerPE):
     """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted.
 
-    With ``shares`` = n > 0 it writes n lists of paths instead (path k in
-    list k mod n; empty lists left out), for n :class:`ReadTrace` instances
-    fed round robin: each reader then gets its whole share at the start.
+    Files that hold pieces of one record (a station's day files, say) go
+    together, as one tuple of paths, so that one :class:`ReadTrace` reads
+    and merges them: the SEED ids of each file are read from its headers,
+    and files sharing an id are grouped. A file whose headers cannot be
+    read goes alone (the reader then names it).
+
+    With ``shares`` = n > 0 it writes n lists of paths (or groups) instead
+    (item k in list k mod n; empty lists left out), for n :class:`ReadTrace`
+    instances fed round robin: each reader then gets its whole share at the
+    start.
     One path at a time, a reader in another process gets its next file only
     when the source writes it, and a source writes its next path only when
     the reader in its own process has done everything that follows the
@@ -95,12 +102,45 @@ class StationFiles(ProducerPE):
                 f"{folder}: no waveform files match {self.pattern!r}; check the directory "
                 "and the pattern"
             )
+        groups = record_groups([str(path) for path in paths])
         if self.shares > 0:
-            for k in range(min(self.shares, len(paths))):
-                self.write(self.OUTPUT_NAME, [str(path) for path in paths[k::self.shares]])
+            for k in range(min(self.shares, len(groups))):
+                self.write(self.OUTPUT_NAME, groups[k::self.shares])
             return
-        for path in paths:
-            self.write(self.OUTPUT_NAME, str(path))
+        for group in groups:
+            self.write(self.OUTPUT_NAME, group)
+
+
+def record_groups(paths: list[str]) -> list[str | tuple[str, ...]]:
+    """``paths`` grouped so that the files holding one SEED id are together:
+    a path alone, or a tuple of the paths (sorted) of one group; groups in
+    the order of their first path. Ids come from the files' headers
+    (``obspy.read(headonly=True)``); a file they cannot be read from is a
+    group of its own."""
+    owner = list(range(len(paths)))
+
+    def root(k: int) -> int:
+        while owner[k] != k:
+            owner[k] = owner[owner[k]]
+            k = owner[k]
+        return k
+
+    first_with: dict[str, int] = {}
+    for k, path in enumerate(paths):
+        try:
+            ids = {tr.id for tr in obspy.read(path, headonly=True)}
+        except Exception:
+            continue
+        for trace_id in ids:
+            if trace_id in first_with:
+                owner[root(k)] = root(first_with[trace_id])
+            else:
+                first_with[trace_id] = k
+    members: dict[int, list[str]] = {}
+    for k, path in enumerate(paths):
+        members.setdefault(root(k), []).append(path)
+    groups = sorted(sorted(group) for group in members.values())
+    return [group[0] if len(group) == 1 else tuple(group) for group in groups]
 
 
 GAP_POLICIES = ("zero", "reject")
@@ -194,7 +234,7 @@ class ReadTrace(IterativePE):
     def preprocess(self) -> None:
         self._inventory = _load_inventory(self.inventory)
 
-    def _process(self, paths: str | list[str]) -> None:
+    def _process(self, paths: str | tuple[str, ...] | list[str | tuple[str, ...]]) -> None:
         for path in paths if isinstance(paths, list) else [paths]:
             try:
                 for trace in self.read(path):
@@ -202,15 +242,20 @@ class ReadTrace(IterativePE):
             except SeismoDataError as error:
                 fail_or_skip(self, self.on_error, error)
 
-    def read(self, path: str) -> list[Trace]:
-        """The traces of ``path`` ready for preprocessing (raises :class:`SeismoDataError`)."""
-        if not Path(path).is_file():
-            raise MissingDataError(f"{path}: waveform file not found")
-        try:
-            stream = obspy.read(path)
-        except Exception as exc:
-            raise MissingDataError(f"{path}: cannot read waveform file ({exc})") from exc
-        return self.prepare(stream, path)
+    def read(self, path: str | tuple[str, ...]) -> list[Trace]:
+        """The traces of ``path`` (or of a group of files read together, see
+        :func:`record_groups`) ready for preprocessing (raises
+        :class:`SeismoDataError`)."""
+        paths = [path] if isinstance(path, str) else list(path)
+        stream = Stream()
+        for one in paths:
+            if not Path(one).is_file():
+                raise MissingDataError(f"{one}: waveform file not found")
+            try:
+                stream += obspy.read(one)
+            except Exception as exc:
+                raise MissingDataError(f"{one}: cannot read waveform file ({exc})") from exc
+        return self.prepare(stream, ", ".join(paths))
 
     def prepare(self, stream: Stream, source: str) -> list[Trace]:
         """``stream`` merged, on the common grid, cut to the window(s), as
@@ -222,34 +267,14 @@ class ReadTrace(IterativePE):
         with this. A window rejected for its gaps (``gaps="reject"``) is
         written to ``'rejected'`` and left out of the list.
         """
-        if self.select is not None:
-            stream = Stream([tr for tr in stream if id_matches(tr.id, self.select)])
-        segments: dict[str, list[tuple[float, float]]] = {}
-        for trace in stream:
-            segments.setdefault(trace.id, []).append(
-                (trace.stats.starttime.timestamp, trace.stats.endtime.timestamp)
-            )
-        rates: dict[str, set[float]] = {}
-        for trace in stream:
-            rates.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
-        for trace_id, found in rates.items():
-            if len(found) > 1:
-                listed = " and ".join(f"{rate:g}" for rate in sorted(found))
-                raise SamplingRateError(
-                    f"{trace_id} ({source}): pieces sampled at {listed} Hz cannot be merged "
-                    "into one record; resample them to one rate or leave the station out"
-                )
+        stream, segments = self._pieces(stream, source)
         try:
             stream.merge(method=1, fill_value="interpolate")
-        except Exception as exc:  # ObsPy: data types or calibration factors that differ
-            ids = ", ".join(sorted(rates))
+        except Exception as exc:  # ObsPy: calibration factors that differ
+            ids = ", ".join(sorted(segments))
             raise MissingDataError(f"{ids} ({source}): cannot merge the pieces ({exc})") from exc
         traces = []
         for trace in stream:
-            trace.data = np.asarray(trace.data, dtype=np.float64)
-            if trace.stats.npts == 0:
-                raise MissingDataError(f"{trace.id} ({source}): no samples")
-            processing.align_to_grid(trace, self.starttime)
             for start, end in self.windows(trace):
                 if start is None:
                     piece = trace
@@ -260,10 +285,104 @@ class ReadTrace(IterativePE):
                 gaps = processing.find_gaps(piece, segments[trace.id])
                 if gaps:
                     piece.stats.gaps = gaps
+                if self._flat(piece, source):
+                    continue
                 if self._inventory is not None:
                     processing.attach_coordinates(piece, self._inventory)
                 traces.append(piece)
         return traces
+
+    def _pieces(
+        self, stream: Stream, source: str
+    ) -> tuple[Stream, dict[str, list[tuple[float, float]]]]:
+        """The selected traces of ``stream`` near the time window, as float64,
+        split around NaN samples (which count as gaps), contiguous pieces
+        joined, and each piece on the common sample grid; and per SEED id the
+        ``(first, last)`` sample times of the pieces as recorded.
+
+        Pieces are put on the grid one by one, before they are merged: a
+        record whose timing jumped by a fraction of a sample between two
+        pieces (a clock resynchronised, another day's file) would otherwise
+        keep the later piece that fraction off the grid.
+        """
+        if self.select is not None:
+            stream = Stream([tr for tr in stream if id_matches(tr.id, self.select)])
+        rates: dict[str, set[float]] = {}
+        for trace in stream:
+            rates.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
+        for trace_id, found in rates.items():
+            if not all(rate > 0 for rate in found):
+                raise SamplingRateError(
+                    f"{trace_id} ({source}): sampling rate 0 Hz, not a waveform (a log or "
+                    "state-of-health channel?); select the seismic channels with -p channel"
+                )
+            if len(found) > 1:
+                listed = " and ".join(f"{rate:.10g}" for rate in sorted(found))
+                raise SamplingRateError(
+                    f"{trace_id} ({source}): pieces sampled at {listed} Hz cannot be merged "
+                    "into one record; resample them to one rate or leave the station out"
+                )
+        near = Stream()
+        for trace in stream:
+            margin = 25 * trace.stats.delta  # the Lanczos kernel (a=20) needs samples around
+            piece = trace.slice(
+                self.starttime - margin if self.starttime is not None else None,
+                self.endtime + margin if self.endtime is not None else None,
+            )
+            if piece.stats.npts == 0:
+                continue
+            data = np.ma.masked_invalid(np.ma.asarray(piece.data, dtype=np.float64))
+            if np.ma.getmaskarray(data).any():  # masked (a merge's gaps) or NaN: missing
+                piece.data = data
+                near += piece.split()
+            else:
+                piece.data = data.data
+                near += piece
+        try:
+            near.merge(method=-1)  # join contiguous pieces (misaligned by < 1% of a sample)
+        except Exception as exc:  # ObsPy: calibration factors that differ
+            raise MissingDataError(
+                f"{', '.join(sorted(rates))} ({source}): cannot merge the pieces ({exc})"
+            ) from exc
+        segments: dict[str, list[tuple[float, float]]] = {}
+        for piece in near:
+            segments.setdefault(piece.id, []).append(
+                (piece.stats.starttime.timestamp, piece.stats.endtime.timestamp)
+            )
+        aligned = Stream()
+        for piece in near:
+            try:
+                aligned += processing.align_to_grid(piece, self.starttime)
+            except MissingDataError:
+                continue  # a lone sample between grid points: counted as missing
+        for trace_id in sorted(set(rates) - {tr.id for tr in aligned}):
+            whole = stream.select(id=trace_id)
+            if not any(np.ma.masked_invalid(np.ma.asarray(tr.data, dtype=np.float64)).count()
+                       for tr in whole):
+                raise MissingDataError(
+                    f"{trace_id} ({source}): no sample is a number (all NaN, masked or none); "
+                    "leave the station out"
+                )
+            if self.starttime is None and self.endtime is None:
+                raise MissingDataError(f"{trace_id} ({source}): no samples")
+            for start, end in self.windows(whole[0]):  # nothing near the window(s)
+                self._covered(whole[0], [], source, start, end)
+        return aligned, segments
+
+    def _flat(self, piece: Trace, source: str) -> bool:
+        """Whether every recorded sample of ``piece`` has the same value (a dead
+        channel, a datalogger writing zeros): an error, or with
+        ``gaps="reject"`` a rejected window. Such a trace would correlate to
+        zeros and report a peak at the first lag."""
+        mask = processing.gap_mask(piece)
+        recorded = piece.data if mask is None else piece.data[mask > 0]
+        if recorded.size == 0 or recorded.max() != recorded.min():
+            return False
+        start, end = piece.stats.starttime, piece.stats.endtime + piece.stats.delta
+        reason = (f"all {recorded.size} recorded samples of the window {start} - {end} are "
+                  f"{recorded[0]:g} (a dead channel?)")
+        self._reject(piece, source, start, end, 1.0, reason)
+        return True
 
     def windows(self, trace: Trace) -> list[tuple[UTCDateTime | None, UTCDateTime | None]]:
         """The ``(start, end)`` windows to cut from ``trace``: ``[(None, None)]``
@@ -302,13 +421,21 @@ class ReadTrace(IterativePE):
             f"data cover {max(covered, 0.0):.0f} s of the {end - start:.0f} s window "
             f"{start} - {end} (less than {self.min_coverage:.0%})"
         )
+        self._reject(trace, source, start, end, 1.0 - covered / (end - start), reason)
+        return False
+
+    def _reject(
+        self, trace: Trace, source: str, start: UTCDateTime, end: UTCDateTime, missing: float,
+        reason: str,
+    ) -> None:
+        """Write the window to ``'rejected'`` (``gaps="reject"``) or raise."""
         if self.gaps == "reject":
             self.log(f"rejecting {trace.id} ({source}): {reason}")
             self.write("rejected", {
                 "station": trace.id, "starttime": str(start), "endtime": str(end),
-                "missing": round(1.0 - covered / (end - start), 4), "reason": reason,
+                "missing": round(missing, 4), "reason": reason,
             })
-            return False
+            return
         raise MissingDataError(
             f"{trace.id} ({source}): {reason}; choose another window or leave the station out"
         )
@@ -337,7 +464,12 @@ class TraceStep(IterativePE):
 
 
 class Decimate(TraceStep):
-    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate)."""
+    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate).
+
+    The result is sampled at exactly ``sampling_rate``: a digitiser whose
+    header says 99.99999237 Hz (a float32 rate in miniSEED) is decimated by 10
+    to 10 Hz, as the stations it is correlated with (the factor accepts a
+    relative difference of 1e-6, a few ms a day)."""
 
     def __init__(self, sampling_rate: float) -> None:
         super().__init__()
@@ -345,7 +477,9 @@ class Decimate(TraceStep):
 
     def _process(self, trace: Trace) -> Trace:
         factor = processing.decimation_factor(trace, self.sampling_rate)
-        return processing.decimate(trace.copy(), factor)
+        trace = processing.decimate(trace.copy(), factor)
+        trace.stats.sampling_rate = float(self.sampling_rate)
+        return trace
 
 
 class Detrend(TraceStep):

@@ -160,7 +160,7 @@ def decimation_factor(trace: Trace, sampling_rate: float) -> int:
     factor = round(ratio)
     if factor < 1 or abs(ratio - factor) > 1e-6:
         raise SamplingRateError(
-            f"{trace.id}: sampled at {trace.stats.sampling_rate:g} Hz, which is not an integer "
+            f"{trace.id}: sampled at {trace.stats.sampling_rate:.10g} Hz, which is not an integer "
             f"multiple of the target {sampling_rate:g} Hz; resample it first "
             "(Trace.resample) or choose another target rate"
         )
@@ -462,8 +462,8 @@ def correlate(a: StationSpectrum, b: StationSpectrum, max_lag: float) -> Correla
     """Cross-correlate two precomputed spectra at lags up to ``max_lag`` seconds."""
     if a.sampling_rate != b.sampling_rate or a.nfft != b.nfft or a.npts != b.npts:
         raise SamplingRateError(
-            f"cannot correlate {a.id} ({a.npts} samples at {a.sampling_rate:g} Hz) with "
-            f"{b.id} ({b.npts} samples at {b.sampling_rate:g} Hz): preprocess every station "
+            f"cannot correlate {a.id} ({a.npts} samples at {a.sampling_rate:.10g} Hz) with "
+            f"{b.id} ({b.npts} samples at {b.sampling_rate:.10g} Hz): preprocess every station "
             "to the same sampling rate and time window"
         )
     if abs(a.starttime - b.starttime) > 1e-3 / a.sampling_rate:
