@@ -188,3 +188,29 @@ def test_tf_misfit_separates_amplitude_from_phase():
     assert np.all(late.tpm[packet] < 0)
     with pytest.raises(ValueError, match="need 0 < fmin < fmax"):
         M.tf_misfit(observed, observed, 20.0, 0.5, 0.05)
+
+
+def test_align_names_nan_or_masked_samples_of_real_traces():
+    """ObsPy's example with NaN in the observed, or a synthetic merged with a
+    gap (a masked array): a clear error naming the trace and the first
+    missing sample. Before, both gave time_shift -29.99 s (the first lag of a
+    NaN correlation) and dlnA NaN, as results."""
+    import obspy
+
+    observed = obspy.read().select(component="Z")[0]
+    t0 = observed.stats.starttime
+    nan = observed.copy()
+    nan.data = nan.data.astype(np.float64)
+    nan.data[500:510] = np.nan
+    with pytest.raises(MissingDataError, match=r"observed BW\.RJOB\.\.EHZ: 10 of its 3000 samples "
+                                               r"in the common span are missing \(masked\) or not "
+                                               r"numbers \(NaN\), the first at "
+                                               r"2009-08-24T00:20:08\.000000Z"):
+        M.align(nan, observed)
+    gapped = observed.slice(t0, t0 + 10) + observed.slice(t0 + 12, None)  # Trace.__add__ merges
+    assert np.ma.isMaskedArray(gapped.data)
+    with pytest.raises(MissingDataError, match=r"synthetic BW\.RJOB\.\.EHZ: 199 of its 3000"):
+        M.align(observed, gapped)
+    o, s = M.align(observed, observed.copy())  # the same real trace: zero misfit
+    m = M.measure(o.data, s.data, 100.0)
+    assert m.time_shift == 0.0 and m.dlnA == 0.0 and m.l2 == 0.0
