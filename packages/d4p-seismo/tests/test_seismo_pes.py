@@ -212,3 +212,20 @@ def test_real_files_give_a_named_error_or_their_samples():
     assert len(trace.stats.gaps) == 3 and trace.data.dtype == np.float64
     raw = obspy.read(f"{OBSPY_MSEED}/gaps.mseed")
     assert np.array_equal(trace.data[:raw[0].stats.npts], raw[0].data)
+
+
+def test_station_files_walks_an_sds_archive_listing_files_only(tmp_path):
+    """SDS (YEAR/NET/STA/CHA.D/NET.STA.LOC.CHA.D.YEAR.DAY): '**/*.D*' also
+    matches the CHA.D folders, which the reader then failed on ('waveform
+    file not found')."""
+    st = obspy.read()
+    paths = []
+    for tr in st:
+        folder = tmp_path / "2009" / "BW" / "RJOB" / f"{tr.stats.channel}.D"
+        folder.mkdir(parents=True)
+        paths.append(str(folder / f"{tr.id}.D.2009.236"))
+        tr.write(paths[-1], format="MSEED")
+    graph = d4p.WorkflowGraph()
+    files = StationFiles(tmp_path, "**/*.D*")
+    graph.add(files)
+    assert d4p.run(graph, {files: 1})[files.id]["output"] == sorted(paths)

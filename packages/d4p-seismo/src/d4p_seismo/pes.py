@@ -67,7 +67,8 @@ def _read_inventory(path: str, mtime_ns: int, size: int) -> Inventory:
 
 
 class StationFiles(ProducerPE):
-    """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted.
+    """Writes the paths of the waveform files in ``directory`` matching ``pattern``, sorted
+    (files only, so ``**/*.D*`` walks an SDS archive without its ``EHZ.D`` folders).
 
     Files that hold pieces of one record (a station's day files, say) go
     together, as one tuple of paths, so that one :class:`ReadTrace` reads
@@ -96,7 +97,7 @@ class StationFiles(ProducerPE):
         folder = Path(self.directory)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: waveform directory not found")
-        paths = sorted(folder.glob(self.pattern))
+        paths = sorted(path for path in folder.glob(self.pattern) if path.is_file())
         if not paths:
             raise MissingDataError(
                 f"{folder}: no waveform files match {self.pattern!r}; check the directory "
