@@ -458,6 +458,35 @@ def test_a_float32_sampling_rate_is_decimated_to_the_target(damaged_three, tmp_p
     assert len(rows) == 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
 
 
+def test_a_channel_without_a_full_response_is_named_or_skipped(damaged_three, tmp_path):
+    """StationXML at level=channel gives responses without stages (only the
+    sensitivity), or none: the run fails naming the channel, or with
+    on_error=skip leaves it out. Before, a stage-less response failed in
+    RemoveResponse with 'IndexError: list index out of range', and
+    on_error=skip did not apply to a missing response at all."""
+    from obspy.core.inventory.response import Response
+
+    folder, start, reference = damaged_three
+    inv = obspy.read_inventory(str(folder / "stations.xml"))
+    for cha in inv.select(station="RJOC")[0][0]:
+        if cha.code == "EHN":
+            cha.response = Response(instrument_sensitivity=cha.response.instrument_sensitivity)
+        elif cha.code == "EHE":
+            cha.response = None
+    inv.write(str(folder / "stations.xml"), format="STATIONXML")
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOC\.\.EHN: a response without stages "
+                                                 r"\(only the overall sensitivity"):
+        run_three(tmp_path / "raise", folder, start, channel="EHN")
+    with pytest.warns(SkippedStationWarning) as warned:
+        summary = run_three(tmp_path / "skip", folder, start, on_error="skip")
+    assert sorted(str(w.message).split(":")[1].strip() for w in warned
+                  if issubclass(w.category, SkippedStationWarning)) == [
+        "BW.RJOC..EHE", "BW.RJOC..EHN"]
+    rows = read_summary(summary["summary"])
+    assert [r["pair"] for r in rows] == ["BW.RJOB..EHZ_BW.RJOC..EHZ"]
+    assert np.array_equal(correlations_of(summary)[rows[0]["pair"]], reference[rows[0]["pair"]])
+
+
 def example_misfit_data(folder, shift=0.3, scale=0.8, min_period=1.0, max_period=10.0,
                         units=None):
     """ObsPy's example stream as the observed (raw, broadband) and, as the

@@ -492,7 +492,11 @@ class Demean(TraceStep):
 
 
 class RemoveResponse(TraceStep):
-    """Instrument correction with the inventory (a path, read once per instance)."""
+    """Instrument correction with the inventory (a path, read once per instance).
+
+    A trace whose response the inventory lacks (or gives without stages)
+    fails the run naming it, or with ``on_error="skip"`` is left out with a
+    :class:`SkippedStationWarning`, as the reader does."""
 
     def __init__(
         self,
@@ -500,16 +504,22 @@ class RemoveResponse(TraceStep):
         pre_filt: tuple[float, float, float, float] | None = None,
         water_level: float | None = 60.0,
         output: str = "VEL",
+        on_error: str = "raise",
     ) -> None:
         super().__init__(pre_filt=pre_filt, water_level=water_level, output=output)
         self.inventory = inventory if isinstance(inventory, Inventory) else str(inventory)
+        self.on_error = on_error
         self._inventory: Inventory | None = None
 
     def preprocess(self) -> None:
         self._inventory = _load_inventory(self.inventory)
 
-    def _process(self, trace: Trace) -> Trace:
-        return processing.remove_response(trace.copy(), self._inventory, **self.params)
+    def _process(self, trace: Trace) -> Trace | None:
+        try:
+            return processing.remove_response(trace.copy(), self._inventory, **self.params)
+        except SeismoDataError as error:
+            fail_or_skip(self, self.on_error, error)
+            return None
 
 
 class Bandpass(TraceStep):
@@ -574,6 +584,7 @@ def trace_prep(
     whiten: bool = True,
     max_lag: float = 60.0,
     numprocesses: int = 1,
+    on_error: str = "raise",
 ) -> CompositePE:
     """The preprocessing composite: decimate → detrend → demean → remove response →
     band-pass → zero gaps → normalise → zero gaps → whiten → zero gaps →
@@ -581,7 +592,9 @@ def trace_prep(
 
     ``sampling_rate=None`` skips decimation; ``normalisation`` is ``"onebit"``,
     ``"ram"`` (running absolute mean over ``ram_window`` s, by default half the
-    longest period) or ``"none"``. Gaps are zeroed before normalisation (so
+    longest period) or ``"none"``; ``on_error="skip"`` leaves out a station
+    whose response the inventory lacks (see :class:`RemoveResponse`). Gaps
+    are zeroed before normalisation (so
     filled samples never reach it) and after it and after whitening with
     edges tapered over one longest period (``1 / freqmin``). Every step PE
     gets ``numprocesses`` instances.
@@ -595,7 +608,8 @@ def trace_prep(
         steps.append(Decimate(sampling_rate))
     taper = 1.0 / freqmin
     steps += [
-        Detrend(), Demean(), RemoveResponse(inventory), Bandpass(freqmin, freqmax), ZeroGaps(),
+        Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error),
+        Bandpass(freqmin, freqmax), ZeroGaps(),
     ]
     if normalisation == "onebit":
         steps.append(OneBit())

@@ -195,6 +195,18 @@ def remove_response(
     of the sampling rate, which keeps the deconvolution stable at both ends.
     """
     _require_data(trace, "remove_response")
+    try:
+        response = inventory.get_response(trace.id, trace.stats.starttime)
+    except Exception:  # ObsPy raises a bare Exception when nothing matches
+        response = None
+    if response is None or not response.response_stages:
+        what = "no instrument response" if response is None else (
+            "a response without stages (only the overall sensitivity, as a StationXML "
+            "at level=channel gives)")
+        raise ResponseError(
+            f"{trace.id}: {what} in the inventory for {trace.stats.starttime}; add the "
+            "station's StationXML with its full response (level=response) or skip the station"
+        )
     if pre_filt is None:
         nyquist = trace.stats.sampling_rate / 2.0
         pre_filt = (0.005, 0.01, 0.8 * nyquist, 0.9 * nyquist)

@@ -300,6 +300,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         whiten=bool(p["whiten"]),
         max_lag=float(p["max_lag"]),
         numprocesses=n,
+        on_error=p["on_error"],
     )
     release = 2 * window + float(p["lateness"]) if p["seedlink"] else None
     xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release,
