@@ -442,11 +442,12 @@ def test_nan_samples_are_gaps_not_data(damaged_three, tmp_path):
         assert data.max() == pytest.approx(reference[pair].max(), rel=0.05)
 
 
-def test_a_float32_sampling_rate_is_decimated_to_the_target(damaged_three, tmp_path):
+def test_a_float32_sampling_rate_is_read_as_the_nominal_rate(damaged_three, tmp_path):
     """miniSEED headers can say 99.99999237 Hz (a float32 rate) for a 100 Hz
-    digitiser: decimated by 5 it is the 20 Hz of the others. Before, the run
+    digitiser: read as 100 Hz, it pairs with the others. Before, the run
     failed at the correlation: 'cannot correlate ... (580 samples at 20 Hz)
-    with ... (580 samples at 20 Hz)'."""
+    with ... (580 samples at 20 Hz)'; cut into windows, its windows started a
+    sample late or a nanosecond off, and pairs went missing without a word."""
     folder, start, reference = damaged_three
     st = obspy.read(str(folder / "RJOC.mseed"))
     for tr in st:
@@ -456,6 +457,20 @@ def test_a_float32_sampling_rate_is_decimated_to_the_target(damaged_three, tmp_p
     summary = run_three(tmp_path, folder, start)
     rows = read_summary(summary["summary"])
     assert len(rows) == 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
+    windowed = run_three(tmp_path / "w", folder, start, window=7.0, overlap=0.3)
+    rows = read_summary(windowed["summary"])
+    assert len(rows) == 5 * 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
+    assert sorted({r["starttime"][17:23] for r in rows}) == [
+        "03.000", "07.900", "12.800", "17.700", "22.600"]
+
+
+def test_a_window_step_between_samples_is_named(damaged_three, tmp_path):
+    folder, start, reference = damaged_three
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EH.: the window .* starts 0\.333 "
+                                                 r"samples before a sample of this 100 Hz record; "
+                                                 r"choose -p window and -p overlap whose step "
+                                                 r"\(6\.66667 s\)"):
+        run_three(tmp_path, folder, start, window=10.0, overlap=1 / 3)
 
 
 def test_a_channel_without_a_full_response_is_named_or_skipped(damaged_three, tmp_path):

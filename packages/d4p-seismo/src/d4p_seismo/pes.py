@@ -296,7 +296,8 @@ class ReadTrace(IterativePE):
     def _pieces(
         self, stream: Stream, source: str
     ) -> tuple[Stream, dict[str, list[tuple[float, float]]]]:
-        """The selected traces of ``stream`` near the time window, as float64,
+        """The selected traces of ``stream`` at their nominal sampling rates
+        (:func:`~d4p_seismo.processing.nominal_rate`) near the time window, as float64,
         split around NaN samples (which count as gaps), contiguous pieces
         joined, and each piece on the common sample grid; and per SEED id the
         ``(first, last)`` sample times of the pieces as recorded.
@@ -308,6 +309,7 @@ class ReadTrace(IterativePE):
         """
         if self.select is not None:
             stream = Stream([tr for tr in stream if id_matches(tr.id, self.select)])
+        stream = Stream([processing.nominal_rate(trace) for trace in stream])
         rates: dict[str, set[float]] = {}
         for trace in stream:
             rates.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
@@ -442,9 +444,22 @@ class ReadTrace(IterativePE):
         )
 
     def _cut(self, trace: Trace, start: UTCDateTime, end: UTCDateTime) -> Trace:
+        """``[start, end)`` of ``trace`` (on the grid of ``self.starttime``),
+        padded with its mean, starting at exactly ``start``: every station's
+        window then has the same start time to the nanosecond, which is how
+        :class:`XCorr` knows the spectra of one window."""
         piece = trace.slice(start - trace.stats.delta, end).copy() if self.window else trace
         fill = float(piece.data.mean())
         piece.trim(start, end - trace.stats.delta / 2, pad=True, fill_value=fill, nearest_sample=False)
+        late = (piece.stats.starttime - start) * piece.stats.sampling_rate
+        if late > 1e-3:
+            step = self.window * (1.0 - self.overlap)
+            raise SamplingRateError(
+                f"{trace.id}: the window {start} - {end} starts {late:.3f} samples before a "
+                f"sample of this {piece.stats.sampling_rate:g} Hz record; choose -p window and "
+                f"-p overlap whose step ({step:g} s) is a whole number of samples"
+            )
+        piece.stats.starttime = start
         return piece
 
 
@@ -465,12 +480,7 @@ class TraceStep(IterativePE):
 
 
 class Decimate(TraceStep):
-    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate).
-
-    The result is sampled at exactly ``sampling_rate``: a digitiser whose
-    header says 99.99999237 Hz (a float32 rate in miniSEED) is decimated by 10
-    to 10 Hz, as the stations it is correlated with (the factor accepts a
-    relative difference of 1e-6, a few ms a day)."""
+    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate)."""
 
     def __init__(self, sampling_rate: float) -> None:
         super().__init__()
@@ -478,9 +488,7 @@ class Decimate(TraceStep):
 
     def _process(self, trace: Trace) -> Trace:
         factor = processing.decimation_factor(trace, self.sampling_rate)
-        trace = processing.decimate(trace.copy(), factor)
-        trace.stats.sampling_rate = float(self.sampling_rate)
-        return trace
+        return processing.decimate(trace.copy(), factor)
 
 
 class Detrend(TraceStep):

@@ -75,6 +75,26 @@ def align_to_grid(
     return trace
 
 
+def nominal_rate(trace: Trace, tolerance: float = 1e-6) -> Trace:
+    """``trace``, or a copy sampled at its nominal rate: a header rate within
+    ``tolerance`` (relative) of a whole number of mHz is set to it.
+
+    miniSEED can carry the rate as a float32 (99.99999237 Hz for 100 Hz) or a
+    measured one (19.99999 Hz). Kept, such a station's windows would not hold
+    a whole number of samples: they would start a sample later than the
+    other stations' and never pair with them. The times of the samples move
+    by at most ``tolerance`` of the trace's length (6 ms in a day at
+    99.99999237 Hz).
+    """
+    rate = trace.stats.sampling_rate
+    nominal = round(rate, 3)
+    if nominal == rate or nominal <= 0 or abs(nominal - rate) > tolerance * rate:
+        return trace
+    trace = trace.copy()
+    trace.stats.sampling_rate = nominal
+    return trace
+
+
 def find_gaps(trace: Trace, segments: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The spans of ``trace`` (merged, possibly padded) that no data segment covers.
 
