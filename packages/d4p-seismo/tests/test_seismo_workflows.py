@@ -464,6 +464,23 @@ def test_a_float32_sampling_rate_is_read_as_the_nominal_rate(damaged_three, tmp_
         "03.000", "07.900", "12.800", "17.700", "22.600"]
 
 
+def test_stations_starting_apart_without_starttime_are_named(damaged_three, tmp_path):
+    """Files that start at different times and no -p starttime: each station's
+    trace was its own window and never paired; the run reported 0
+    correlations without a word. Now it names both stations."""
+    folder, start, reference = damaged_three
+    st = obspy.read(str(folder / "RJOC.mseed"))
+    st.trim(start + 0.5, None).write(str(folder / "RJOC.mseed"), format="MSEED")
+    params = dict(data=str(folder), hours=29 / 3600, target_rate=20.0, freqmin=1.0,
+                  freqmax=5.0, max_lag=2.0, instances=1, plot=False)
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJO[BC]\.\.EH. starts at "
+                                                 r"2009-08-24T00:20:03\.[05]00000Z but .* give "
+                                                 r"-p starttime=ISO-TIME"):
+        run_xcorr(tmp_path / "none", **params)
+    rows = read_summary(run_xcorr(tmp_path / "start", starttime=str(start), **params)["summary"])
+    assert len(rows) == 3 and {float(r["peak_lag"]) for r in rows} == {0.25}
+
+
 def test_a_window_step_between_samples_is_named(damaged_three, tmp_path):
     folder, start, reference = damaged_three
     with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EH.: the window .* starts 0\.333 "

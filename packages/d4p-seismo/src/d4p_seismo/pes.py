@@ -658,7 +658,9 @@ class XCorr(GenericPE):
     ``'output'``: one :class:`~d4p_seismo.processing.Correlation` per pair,
     station ``a`` the smaller id (so a pair and the sign of its lags do not
     depend on arrival order). Stations pair only within one window; a station seen twice in a
-    window is an error (two files for one channel?).
+    window is an error (two files for one channel?), and so is, without
+    ``by_window``, a spectrum whose window starts elsewhere than the first
+    one's (traces not cut to one common window would otherwise never pair).
 
     ``components="same"`` (default) pairs only channels of the same component
     (the last letter of the channel code: Z with Z, N with N, ...);
@@ -706,6 +708,13 @@ class XCorr(GenericPE):
                 self.newest = window
                 for old in [w for w in self.spectra if w < window - self.release]:
                     del self.spectra[old]
+        if not self.by_window and self.spectra and window not in self.spectra:
+            first, stations = next(iter(self.spectra.items()))
+            raise SeismoDataError(
+                f"{spec.id} starts at {UTCDateTime(window)} but {next(iter(stations))} at "
+                f"{UTCDateTime(first)}: stations pair only over one common window; give "
+                "-p starttime=ISO-TIME (with -p hours) to cut every station to it"
+            )
         seen = self.spectra.setdefault(window, {})
         if spec.id in seen:
             raise SeismoDataError(
