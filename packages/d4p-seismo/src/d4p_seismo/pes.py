@@ -658,9 +658,10 @@ class XCorr(GenericPE):
     ``'output'``: one :class:`~d4p_seismo.processing.Correlation` per pair,
     station ``a`` the smaller id (so a pair and the sign of its lags do not
     depend on arrival order). Stations pair only within one window; a station seen twice in a
-    window is an error (two files for one channel?), and so is, without
-    ``by_window``, a spectrum whose window starts elsewhere than the first
-    one's (traces not cut to one common window would otherwise never pair).
+    window is an error (two files for one channel?). With ``one_window``
+    (every station cut to one common window) so is a spectrum whose window
+    starts elsewhere than the first one's: traces not cut to a common window
+    would otherwise never pair, without a word.
 
     ``components="same"`` (default) pairs only channels of the same component
     (the last letter of the channel code: Z with Z, N with N, ...);
@@ -678,7 +679,8 @@ class XCorr(GenericPE):
     """
 
     def __init__(self, max_lag: float = 60.0, by_window: bool = False,
-                 release: float | None = None, components: str = "same") -> None:
+                 release: float | None = None, components: str = "same",
+                 one_window: bool = False) -> None:
         super().__init__()
         if components not in COMPONENT_PAIRS:
             raise ValueError(
@@ -690,6 +692,7 @@ class XCorr(GenericPE):
         self.by_window = by_window
         self.release = release
         self.components = components
+        self.one_window = one_window
         self.newest = -math.inf
         self.spectra: dict[float, dict[str, processing.StationSpectrum]] = {}
 
@@ -708,7 +711,7 @@ class XCorr(GenericPE):
                 self.newest = window
                 for old in [w for w in self.spectra if w < window - self.release]:
                     del self.spectra[old]
-        if not self.by_window and self.spectra and window not in self.spectra:
+        if self.one_window and self.spectra and window not in self.spectra:
             first, stations = next(iter(self.spectra.items()))
             raise SeismoDataError(
                 f"{spec.id} starts at {UTCDateTime(window)} but {next(iter(stations))} at "

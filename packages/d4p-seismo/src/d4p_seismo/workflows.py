@@ -304,7 +304,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     )
     release = 2 * window + float(p["lateness"]) if p["seedlink"] else None
     xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release,
-                  components=p["components"])
+                  components=p["components"], one_window=not window)
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
