@@ -142,12 +142,13 @@ def test_pieces_of_a_record_are_joined_or_named_with_their_file_and_gap(tmp_path
     observed.mkdir()
     whole.slice(endtime=t0 + 49.5).write(str(observed / "a.mseed"), format="MSEED")
     whole.slice(t0 + 50.0).write(str(observed / "b.mseed"), format="MSEED")
-    (joined,) = MisfitPairs._stream(str(observed), "observed")
+    pairs = MisfitPairs(observed, observed)
+    (joined,) = pairs._stream(str(observed), "observed")
     np.testing.assert_array_equal(joined.data, whole.data)
     whole.slice(t0 + 60.0).write(str(observed / "b.mseed"), format="MSEED")
     with pytest.raises(MissingDataError, match=r"observed SY\.X1\.\.BHZ comes in 2 pieces in "
                        r"\S*a\.mseed, \S*b\.mseed \(a gap of 10 s at 2020-01-01T00:00:49\.5"):
-        MisfitPairs._stream(str(observed), "observed")
+        pairs._stream(str(observed), "observed")
 
 
 def wave_packet(shift=0.0, rate=20.0, seconds=120.0):

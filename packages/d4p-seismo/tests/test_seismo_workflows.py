@@ -589,6 +589,35 @@ def test_misfit_preprocessing_recovers_dlna_on_obspy_example_data(tmp_path, capl
                    for h in logging.getLogger("pyflex").handlers)
 
 
+def test_misfit_skips_an_unreadable_file_and_a_gapped_record(tmp_path):
+    """With on_error=skip the misfit reader leaves out what xcorr's would: a
+    file that is no waveform (field notes beside the data) and a component
+    with a gap; the other components are measured. Before, either failed
+    the run whatever on_error said."""
+    observed, _ = example_misfit_data(tmp_path / "data")
+    folder = tmp_path / "data" / "observed"
+    t0 = observed[0].stats.starttime
+    gapped = observed.select(channel="EH[EN]") + observed.select(channel="EHZ").slice(t0, t0 + 10)
+    gapped += observed.select(channel="EHZ").slice(t0 + 12, None)
+    gapped.write(str(folder / "RJOB.mseed"), format="MSEED")
+    (folder / "notes.txt").write_text("field notes")
+    params = dict(observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
+                  output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"notes\.txt: cannot read observed waveform"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(on_error="skip", **params)
+    with pytest.warns(SkippedStationWarning) as warned:
+        summary = summary_of(d4p.run(graph, inputs))
+    messages = [str(w.message) for w in warned if issubclass(w.category, SkippedStationWarning)]
+    assert any("notes.txt: cannot read observed waveform" in m for m in messages)
+    assert any("observed BW.RJOB..EHZ comes in 2 pieces" in m and "a gap of 1.99 s" in m
+               for m in messages)
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN"]
+    assert_recovers_the_truth(components)
+
+
 def test_misfit_resample_parameter_interpolates_the_synthetic(tmp_path):
     example_misfit_data(tmp_path / "data")
     path = tmp_path / "data" / "synthetic" / "RJOB.mseed"

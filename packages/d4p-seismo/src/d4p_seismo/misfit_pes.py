@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,16 @@ def rotate_to_zne(stream: obspy.Stream, inventory: obspy.Inventory) -> obspy.Str
     return stream
 
 
-def _joined(stream: obspy.Stream, kind: str, files: dict[str, list[str]]) -> obspy.Stream:
+def _joined(
+    stream: obspy.Stream, kind: str, files: dict[str, list[str]],
+    fail: Callable[[SeismoDataError], None] | None = None,
+) -> obspy.Stream:
     """``stream`` with the pieces of each record (split files, or records a
     reader returned apart) joined into one trace. Pieces with a gap between
     them, or at different rates, are an error naming the trace, its files
-    and the first gap: a misfit needs one continuous record."""
+    and the first gap: a misfit needs one continuous record. ``fail`` (if
+    given) gets that error instead of it being raised, and the trace is left
+    out."""
     out = obspy.Stream()
     for trace_id in dict.fromkeys(tr.id for tr in stream):
         pieces = stream.select(id=trace_id)
@@ -122,10 +128,13 @@ def _joined(stream: obspy.Stream, kind: str, files: dict[str, list[str]]) -> obs
             fix = ("fill the gap (ObsPy's Stream.merge with a fill_value) or cut the record to "
                    "a span without it")
         where = f" in {', '.join(dict.fromkeys(files[trace_id]))}" if files.get(trace_id) else ""
-        raise MissingDataError(
+        error = MissingDataError(
             f"{kind} {trace_id} comes in {len(pieces)} pieces{where} ({problem}); a misfit "
             f"needs one continuous record: {fix}"
         )
+        if fail is None:
+            raise error
+        fail(error)
     return out
 
 
@@ -162,10 +171,15 @@ class MisfitPairs(ProducerPE):
         self.inventory = inventory if isinstance(inventory, obspy.Inventory | None) else str(
             inventory)
 
-    @staticmethod
-    def _stream(source: str | obspy.Stream, kind: str) -> obspy.Stream:
+    def _fail(self, error: SeismoDataError) -> None:
+        fail_or_skip(self, self.on_error, error)
+
+    def _stream(self, source: str | obspy.Stream, kind: str) -> obspy.Stream:
+        """The traces of ``source`` (a directory or a stream), pieces joined;
+        an unreadable file or a record with a gap fails the run or, with
+        ``on_error="skip"``, is left out with a warning."""
         if isinstance(source, obspy.Stream):
-            return _joined(source, kind, {})
+            return _joined(source, kind, {}, self._fail)
         folder = Path(source)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: {kind} waveform directory not found")
@@ -175,13 +189,14 @@ class MisfitPairs(ProducerPE):
             try:
                 read = obspy.read(str(path))
             except Exception as exc:
-                raise MissingDataError(f"{path}: cannot read {kind} waveform ({exc})") from exc
+                self._fail(MissingDataError(f"{path}: cannot read {kind} waveform ({exc})"))
+                continue
             for tr in read:
                 files.setdefault(tr.id, []).append(str(path))
             stream += read
         if not stream:
             raise MissingDataError(f"{folder}: no {kind} waveforms")
-        return _joined(stream, kind, files)
+        return _joined(stream, kind, files, self._fail)
 
     @staticmethod
     def _by_key(
