@@ -229,3 +229,27 @@ def test_station_files_walks_an_sds_archive_listing_files_only(tmp_path):
     files = StationFiles(tmp_path, "**/*.D*")
     graph.add(files)
     assert d4p.run(graph, {files: 1})[files.id]["output"] == sorted(paths)
+
+
+def test_files_of_other_days_are_left_out_of_a_window(tmp_path):
+    """An archive of day files: a one-day window reads that day's files only
+    (before grouping, each other day failed the run; grouped without this,
+    every reader read the whole archive). A window without data keeps one
+    file, so the reader still says the station has none."""
+    st = obspy.read().select(component="Z")
+    t0 = st[0].stats.starttime
+    names = []
+    for day in range(3):
+        later = st.copy()
+        for tr in later:
+            tr.stats.starttime += day * 86400
+        names.append(str(tmp_path / f"RJOB.{day}.mseed"))
+        later.write(names[-1], format="MSEED")
+    assert pes.record_groups(names) == [tuple(names)]
+    assert pes.record_groups(names, t0 + 86400, t0 + 86429) == [names[1]]
+    assert pes.record_groups(names, t0 - 1, t0 + 86400 + 29) == [tuple(names[:2])]
+    assert pes.record_groups(names, t0 + 9 * 86400, t0 + 9 * 86400 + 29) == [names[0]]
+    read = pes.ReadTrace(starttime=t0 + 9 * 86400, endtime=t0 + 9 * 86400 + 29)
+    with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHZ \(.*RJOB\.0\.mseed\): data cover "
+                                               r"0 s of the 29 s window"):
+        read.read(names[0])

@@ -74,7 +74,9 @@ class StationFiles(ProducerPE):
     together, as one tuple of paths, so that one :class:`ReadTrace` reads
     and merges them: the SEED ids of each file are read from its headers,
     and files sharing an id are grouped. A file whose headers cannot be
-    read goes alone (the reader then names it).
+    read goes alone (the reader then names it). With ``starttime`` and
+    ``endtime`` (the run's window) the files of other days are left out
+    (see :func:`record_groups`).
 
     With ``shares`` = n > 0 it writes n lists of paths (or groups) instead
     (item k in list k mod n; empty lists left out), for n :class:`ReadTrace`
@@ -87,11 +89,16 @@ class StationFiles(ProducerPE):
     with that one and wait whenever they are ahead.
     """
 
-    def __init__(self, directory: str | Path, pattern: str = "*.mseed", shares: int = 0) -> None:
+    def __init__(
+        self, directory: str | Path, pattern: str = "*.mseed", shares: int = 0,
+        starttime: UTCDateTime | str | None = None, endtime: UTCDateTime | str | None = None,
+    ) -> None:
         super().__init__()
         self.directory = str(directory)
         self.pattern = pattern
         self.shares = shares
+        self.starttime = UTCDateTime(starttime) if starttime is not None else None
+        self.endtime = UTCDateTime(endtime) if endtime is not None else None
 
     def _process(self, inputs: Any) -> None:
         folder = Path(self.directory)
@@ -103,7 +110,7 @@ class StationFiles(ProducerPE):
                 f"{folder}: no waveform files match {self.pattern!r}; check the directory "
                 "and the pattern"
             )
-        groups = record_groups([str(path) for path in paths])
+        groups = record_groups([str(path) for path in paths], self.starttime, self.endtime)
         if self.shares > 0:
             for k in range(min(self.shares, len(groups))):
                 self.write(self.OUTPUT_NAME, groups[k::self.shares])
@@ -112,13 +119,19 @@ class StationFiles(ProducerPE):
             self.write(self.OUTPUT_NAME, group)
 
 
-def record_groups(paths: list[str]) -> list[str | tuple[str, ...]]:
+def record_groups(
+    paths: list[str], starttime: UTCDateTime | None = None, endtime: UTCDateTime | None = None,
+) -> list[str | tuple[str, ...]]:
     """``paths`` grouped so that the files holding one SEED id are together:
     a path alone, or a tuple of the paths (sorted) of one group; groups in
-    the order of their first path. Ids come from the files' headers
-    (``obspy.read(headonly=True)``); a file they cannot be read from is a
-    group of its own."""
+    the order of their first path. Ids and times come from the files'
+    headers (``obspy.read(headonly=True)``); a file they cannot be read from
+    is a group of its own. With ``starttime``/``endtime``, a group's files
+    whose records end before or start after the window (other days of an
+    archive) are left out, but a group keeps at least its first file, so the
+    reader still reports a station without data in the window."""
     owner = list(range(len(paths)))
+    spans: dict[int, tuple[float, float]] = {}
 
     def root(k: int) -> int:
         while owner[k] != k:
@@ -129,18 +142,31 @@ def record_groups(paths: list[str]) -> list[str | tuple[str, ...]]:
     first_with: dict[str, int] = {}
     for k, path in enumerate(paths):
         try:
-            ids = {tr.id for tr in obspy.read(path, headonly=True)}
+            headers = obspy.read(path, headonly=True)
         except Exception:
             continue
-        for trace_id in ids:
+        if len(headers):
+            spans[k] = (min(tr.stats.starttime for tr in headers).timestamp,
+                        max(tr.stats.endtime for tr in headers).timestamp)
+        for trace_id in {tr.id for tr in headers}:
             if trace_id in first_with:
                 owner[root(k)] = root(first_with[trace_id])
             else:
                 first_with[trace_id] = k
-    members: dict[int, list[str]] = {}
-    for k, path in enumerate(paths):
-        members.setdefault(root(k), []).append(path)
-    groups = sorted(sorted(group) for group in members.values())
+    lo = starttime.timestamp - 60.0 if starttime is not None else -math.inf
+    hi = endtime.timestamp + 60.0 if endtime is not None else math.inf
+
+    def near(k: int) -> bool:
+        return k not in spans or (spans[k][1] >= lo and spans[k][0] <= hi)
+
+    members: dict[int, list[int]] = {}
+    for k in range(len(paths)):
+        members.setdefault(root(k), []).append(k)
+    groups = []
+    for group in members.values():
+        kept = [k for k in group if near(k)] or group[:1]
+        groups.append(sorted(paths[k] for k in kept))
+    groups.sort()
     return [group[0] if len(group) == 1 else tuple(group) for group in groups]
 
 
