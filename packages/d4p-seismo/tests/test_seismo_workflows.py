@@ -618,6 +618,23 @@ def test_misfit_skips_an_unreadable_file_and_a_gapped_record(tmp_path):
     assert_recovers_the_truth(components)
 
 
+def test_misfit_reads_a_float32_header_rate_as_the_nominal_rate(tmp_path):
+    """An observed miniSEED whose header says 99.99999237 Hz (float32) against
+    a 100 Hz synthetic: measured as 100 Hz. Before, the run failed: 'observed
+    ... is sampled at 100 Hz but synthetic ... at 100 Hz; resample one'."""
+    observed, _ = example_misfit_data(tmp_path / "data")
+    for tr in observed:
+        tr.stats.sampling_rate = 99.99999
+    observed.write(str(tmp_path / "data" / "observed" / "RJOB.mseed"), format="MSEED")
+    graph, inputs = build_misfit(
+        observed=str(tmp_path / "data" / "observed"), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1,
+    )
+    components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]
+    assert_recovers_the_truth(components)
+
+
 def test_misfit_resample_parameter_interpolates_the_synthetic(tmp_path):
     example_misfit_data(tmp_path / "data")
     path = tmp_path / "data" / "synthetic" / "RJOB.mseed"

@@ -22,7 +22,7 @@ import numpy as np
 import obspy
 from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
-from d4p_seismo import misfit
+from d4p_seismo import misfit, processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
@@ -107,7 +107,9 @@ def _joined(
     them, or at different rates, are an error naming the trace, its files
     and the first gap: a misfit needs one continuous record. ``fail`` (if
     given) gets that error instead of it being raised, and the trace is left
-    out."""
+    out. Header rates a float32 away from their nominal value are read as it
+    (:func:`~d4p_seismo.processing.nominal_rate`)."""
+    stream = obspy.Stream([processing.nominal_rate(tr) for tr in stream])
     out = obspy.Stream()
     for trace_id in dict.fromkeys(tr.id for tr in stream):
         pieces = stream.select(id=trace_id)
