@@ -76,7 +76,8 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
 
     Different sampling rates are an error naming both traces unless
     ``resample`` is true, in which case the synthetic is interpolated onto the
-    observed samples. An empty overlap is a :class:`MissingDataError`.
+    observed samples (low-passed below their Nyquist frequency first when
+    they are fewer). An empty overlap is a :class:`MissingDataError`.
     """
     obs, syn = observed.copy(), synthetic.copy()
     if obs.stats.npts == 0 or syn.stats.npts == 0:
@@ -111,6 +112,8 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
                 "to interpolate"
             )
         syn.data = np.asarray(syn.data, dtype=np.float64)
+        if syn.stats.sampling_rate > obs.stats.sampling_rate * (1.0 + 1e-9):
+            syn.data = _anti_alias(syn.data, syn.stats.sampling_rate, obs.stats.sampling_rate)
         syn.interpolate(
             sampling_rate=obs.stats.sampling_rate, starttime=obs.stats.starttime,
             npts=obs.stats.npts, method="lanczos", a=20,
@@ -121,6 +124,16 @@ def align(observed: Trace, synthetic: Trace, resample: bool = False) -> tuple[Tr
     obs.data = np.asarray(obs.data[:n], dtype=np.float64)
     syn.data = np.asarray(syn.data[:n], dtype=np.float64)
     return obs, syn
+
+
+def _anti_alias(data: np.ndarray, rate: float, new_rate: float) -> np.ndarray:
+    """``data`` low-passed (zero phase) below the Nyquist frequency of
+    ``new_rate``, as a digitiser does before it samples: interpolated onto
+    fewer samples without it, what lies above folds into the period band (on
+    ObsPy's example against itself at 5 Hz: dlnA -0.1 to -0.2, time shifts of
+    0.07 s, where both are 0)."""
+    sos = signal.butter(8, 0.45 * new_rate, btype="lowpass", fs=rate, output="sos")
+    return signal.sosfiltfilt(sos, data)
 
 
 def _require_numbers(trace: Trace, kind: str) -> None:
