@@ -490,6 +490,86 @@ def test_a_window_step_between_samples_is_named(damaged_three, tmp_path):
         run_three(tmp_path, folder, start, window=10.0, overlap=1 / 3)
 
 
+@pytest.fixture(scope="module")
+def real_shapes(tmp_path_factory):
+    """ObsPy's example (BW.RJOB, 3 components, 100 Hz) as four stations the
+    way archives hold them, each recording the same ground later: RJOB in two
+    'day' files (Steim-1 and Steim-2, names with spaces); RJOC 0.25 s late at
+    40 Hz, float32, half a second of NaN; RJOD 0.5 s late at 20 Hz, float64;
+    RJOE 0.1 s late, location 00, a float32 header rate (99.99999237 Hz)."""
+    folder = tmp_path_factory.mktemp("real shapes")
+    st = obspy.read()
+    t0 = st[0].stats.starttime
+    for tr in st:
+        tr.data = tr.data.astype(np.int32)
+    inv = obspy.read_inventory()
+    rjob = inv.select(station="RJOB", time=t0)[0][0]
+    [bw] = [net for net in inv if net.code == "BW"]
+    late = {}
+    for k, (code, shift, rate) in enumerate(
+            (("RJOC", 25, 40.0), ("RJOD", 50, 20.0), ("RJOE", 10, None)), start=1):
+        station = rjob.copy()
+        station.code = code
+        for item in (station, *station):
+            item.latitude = float(item.latitude) + 0.01 * k
+        for cha in station:
+            cha.location_code = "00" if code == "RJOE" else ""
+        bw.stations.append(station)
+        moved = st.copy()
+        for tr in moved:
+            tr.stats.station = code
+            tr.data = np.roll(tr.data, shift).astype(np.float64)
+        if rate:
+            moved.resample(rate)
+        late[code] = moved
+    inv.write(str(folder / "stations.xml"), format="STATIONXML")
+    st.slice(t0, t0 + 14.99).write(str(folder / "RJOB day 1.mseed"), "MSEED", encoding="STEIM1")
+    st.slice(t0 + 15, None).write(str(folder / "RJOB day 2.mseed"), "MSEED", encoding="STEIM2")
+    for tr in late["RJOC"]:
+        tr.data = tr.data.astype(np.float32)
+        tr.data[400:420] = np.nan
+    late["RJOC"].write(str(folder / "RJOC.mseed"), format="MSEED")
+    late["RJOD"].write(str(folder / "RJOD.mseed"), format="MSEED", encoding="FLOAT64")
+    for tr in late["RJOE"]:
+        tr.stats.location = "00"
+        tr.stats.sampling_rate = 99.99999
+        tr.data = tr.data.astype(np.int32)
+    late["RJOE"].write(str(folder / "RJOE.mseed"), format="MSEED")
+    return folder, t0
+
+
+REAL_MAPPINGS = [("multi", {"start_method": "fork"}, 4), ("multi", {"start_method": "spawn"}, 4)]
+if "mpi" in d4p.installed_mappings():
+    REAL_MAPPINGS.append(("mpi", {}, 4))
+
+
+def run_real(tmp_path, folder, start, mapping="simple", processes=None, **options):
+    graph, inputs = build_xcorr(
+        output=str(tmp_path), data=str(folder), starttime=str(start), hours=0.008,
+        target_rate=20.0, freqmin=1.0, freqmax=5.0, max_lag=2.0, instances=2, plot=False)
+    return summary_of(d4p.run(graph, inputs, mapping=mapping, processes=processes, **options))
+
+
+@pytest.mark.parametrize(("mapping", "options", "processes"), REAL_MAPPINGS,
+                         ids=[f"{m}-{o.get('start_method', n)}" for m, o, n in REAL_MAPPINGS])
+def test_real_shapes_give_known_lags_identically_on_every_mapping(
+        real_shapes, tmp_path, mapping, options, processes):
+    folder, start = real_shapes
+    delay = {"RJOB": 0.0, "RJOC": 0.25, "RJOD": 0.5, "RJOE": 0.1}
+    simple = run_real(tmp_path / "simple", folder, start)
+    rows = read_summary(simple["summary"])
+    assert len(rows) == 18  # 6 station pairs x 3 components
+    for row in rows:
+        a, b = (row[k].split(".")[1] for k in ("station_a", "station_b"))
+        assert float(row["peak_lag"]) == pytest.approx(delay[b] - delay[a]), row["pair"]
+    reference = correlations_of(simple)
+    other = correlations_of(run_real(tmp_path / mapping, folder, start, mapping, processes,
+                                     **options))
+    assert other.keys() == reference.keys()
+    for pair in reference:
+        assert np.array_equal(other[pair], reference[pair]), pair
+
+
 def test_a_channel_without_a_full_response_is_named_or_skipped(damaged_three, tmp_path):
     """StationXML at level=channel gives responses without stages (only the
     sensitivity), or none: the run fails naming the channel, or with
