@@ -323,6 +323,24 @@ def test_gaps_reject_drops_the_window_and_lists_it(broken, tmp_path):
         build_xcorr(data=str(broken), gaps="fill")
 
 
+def test_on_error_skip_leaves_out_the_window_not_the_station(broken, tmp_path):
+    """Minutes 20-44 missing, 15-minute windows, on_error=skip: the two windows
+    without enough data are left out with a warning each, the station's other
+    two are correlated (as the README says). Before, the first bad window
+    dropped every window of the station: 84 correlations instead of 98."""
+    cut_gap(broken / "SY.S0004..BHZ.mseed", 20, 44)
+    with pytest.warns(SkippedStationWarning) as warned:
+        summary = run_xcorr(tmp_path, data=str(broken), instances=1, window=900.0,
+                            on_error="skip")
+    skipped = [str(w.message) for w in warned if issubclass(w.category, SkippedStationWarning)]
+    assert len(skipped) == 2 and all("SY.S0004..BHZ" in m for m in skipped)
+    assert "window 2020-01-01T00:15:00" in skipped[0] and "00:30:00" in skipped[1]
+    assert summary["correlations"] == 2 * 28 + 2 * 21
+    rows = read_summary(summary["summary"])
+    windows = {r["starttime"][11:16] for r in rows if "S0004" in r["pair"]}
+    assert windows == {"00:00", "00:45"}
+
+
 def test_a_station_off_the_sample_grid_is_interpolated_onto_it(tmp_path):
     from d4p_seismo.misfit import measure
 

@@ -457,7 +457,8 @@ class ReadTrace(IterativePE):
         self, trace: Trace, source: str, start: UTCDateTime, end: UTCDateTime, missing: float,
         reason: str,
     ) -> None:
-        """Write the window to ``'rejected'`` (``gaps="reject"``) or raise."""
+        """Write the window to ``'rejected'`` (``gaps="reject"``), or raise, or
+        with ``on_error="skip"`` leave this window (only) out with a warning."""
         if self.gaps == "reject":
             self.log(f"rejecting {trace.id} ({source}): {reason}")
             self.write("rejected", {
@@ -465,9 +466,9 @@ class ReadTrace(IterativePE):
                 "missing": round(missing, 4), "reason": reason,
             })
             return
-        raise MissingDataError(
+        fail_or_skip(self, self.on_error, MissingDataError(
             f"{trace.id} ({source}): {reason}; choose another window or leave the station out"
-        )
+        ))
 
     def _cut(self, trace: Trace, start: UTCDateTime, end: UTCDateTime) -> Trace:
         """``[start, end)`` of ``trace`` (on the grid of ``self.starttime``),
