@@ -115,7 +115,9 @@ def test_outputs_that_produced_nothing_are_left_out(mapping, processes):
     prod, split = Values([2, 4, 6]), Split()
     graph = WorkflowGraph()
     graph.connect(prod, "output", split, "input")
-    assert run(graph, {prod: 1}, mapping, processes) == {split.id: {"even": [2, 4, 6]}}
+    got = run(graph, {prod: 1}, mapping, processes)  # split runs several instances on mpi
+    assert {pe: {port: sorted(units) for port, units in ports.items()}
+            for pe, ports in got.items()} == {split.id: {"even": [2, 4, 6]}}
     assert d4p.run(graph, {prod: 1}) == {split.id: {"even": [2, 4, 6], "odd": []}}
     sink = WorkflowGraph()
     sink.connect(Numbers(), "output", Drop(), "input")
@@ -370,6 +372,90 @@ def test_multi_process_queue_forms():
             assert (part, pe_id, port, sorted(units)) == (
                 "SimpleProcessingPE1", double.id, "output", [2, 4, 6, 8, 10])
     assert multi_process.process(graph, {prod: 1}, argparse.Namespace(num=2)) is None
+
+
+class Divisible(IterativePE):
+    """dispel4py's tutorial PE: passes the numbers ``divisor`` divides."""
+
+    def __init__(self, divisor):
+        IterativePE.__init__(self)
+        self.divisor = divisor
+
+    def _process(self, data):
+        if not data[0] % self.divisor:
+            return data
+
+
+class Tally(IterativePE):
+    """Writes how many units its instance saw, at the end."""
+
+    def __init__(self):
+        IterativePE.__init__(self)
+        self.seen = 0
+
+    def _process(self, data):
+        self.seen += 1
+
+    def _postprocess(self):
+        self.write("output", self.seen)
+
+
+@pytest.mark.parametrize("mapping", [m for m in ("multi", "mpi") if m in installed_mappings()])
+def test_spare_processes_go_to_the_pes_with_inputs_as_in_dispel4py(mapping, capsys):
+    """dispel4py's tutorial: ``dispel4py multi myfirstgraph.py -n 4`` prints
+    ``Processes: {'IntegerProducer2': [0], 'MyFirstPE3': [1, 2, 3]}``: the
+    processes the sources leave are shared by the other PEs in proportion
+    to numprocesses (int(numprocesses * (n - sources) / sum of numprocesses)).
+    A PE whose instances each write in postprocess shows it; the graph keeps
+    its numprocesses, and ``d4p.run`` runs numprocesses instances."""
+    prod, divide, tally = Values(range(2, 100)), Divisible(3), Tally()
+    tally.numprocesses = 2
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", divide, "input")  # [2] .. [99]: 33 multiples of 3
+    graph.connect(divide, "output", tally, "input")
+    if mapping == "mpi":
+        from d4p.compat.new import mpi_process
+
+        got = mpi_process.process(graph, {prod: 1}, argparse.Namespace(num=7))
+        counts = got[tally.id]["output"]
+    else:
+        args = argparse.Namespace(num=7, simple=False, results=True)
+        items = list(iter(multi_process.process(graph, {prod: 1}, args).get,
+                          processor.STATUS_TERMINATED))
+        counts = [data for _, _, data in items]
+    # 6 processes left: divide 1 * 6 / 3 = 2 instances, tally 2 * 6 / 3 = 4
+    assert (len(counts), sum(counts)) == (4, 33)
+    assert f"'{tally.id}': [" in capsys.readouterr().out
+    assert (divide.numprocesses, tally.numprocesses) == (1, 2)
+    assert len(d4p.run(graph, {prod: 1}, mapping=mapping, processes=7)[tally.id]["output"]) == 2
+
+
+@pytest.mark.skipif("multi" not in installed_mappings(), reason="multi mapping not installed")
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_multi_process_starts_workers_as_the_program_chose(method):
+    """A dispel4py program that calls ``multiprocessing.set_start_method``
+    gets workers started that way (dispel4py used the default context): a
+    module that only the parent has is seen by forked workers only."""
+    import multiprocessing
+    import types
+
+    class Forked(ProducerPE):
+        def _process(self, inputs):
+            return "d4p_test_parent_only" in sys.modules
+
+    prod = Forked()
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", Double(), "input")
+    before = multiprocessing.get_start_method(allow_none=True)
+    sys.modules["d4p_test_parent_only"] = types.ModuleType("d4p_test_parent_only")
+    multiprocessing.set_start_method(method, force=True)
+    try:
+        args = argparse.Namespace(num=2, simple=False, results=True)
+        (item, end) = list(multi_process.process(graph, {prod: 1}, args).queue)
+    finally:
+        multiprocessing.set_start_method(before, force=True)
+        del sys.modules["d4p_test_parent_only"]
+    assert item[2] == 2 * (method == "fork")
 
 
 def test_create_inputs_and_load_graph_and_inputs(tmp_path):

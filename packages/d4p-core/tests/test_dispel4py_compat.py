@@ -71,7 +71,7 @@ def ported(tmp_path_factory):
             continue
         (folder / path.name).write_text(port_to_d4p(path.read_text()))
         names.append(path.stem)
-    for path in WORKFLOWS.glob("*.json"):
+    for path in [*WORKFLOWS.glob("*.json"), *WORKFLOWS.glob("*.txt")]:
         (folder / path.name).write_text(path.read_text())
     for name in names:
         assert name not in sys.modules, f"a module called {name!r} is already imported"
@@ -287,3 +287,148 @@ def test_ported_workflows_run_under_spawn(ported):
         graph, inputs = ported(workflow).build()
         result = d4p.run(graph, inputs, mapping="multi", processes=2, start_method="spawn")
         assert normalise(result) == EXPECTED[workflow]
+
+
+# -- ported programs through dispel4py's own entry points ----------------------------------
+#
+# Programs written as users write them for dispel4py 1.2.1 (sentiment, astro,
+# seismo-like numpy chains, word count from a file, nested composites, ...), run
+# through the ported API: simple_process.process_and_return,
+# multi_process.process (fork, and spawn chosen with
+# multiprocessing.set_start_method as a dispel4py program does) and
+# mpi_process.process, on 4 processes. The expected values are what
+# dispel4py 1.2.1 gives: "reference_run.py PROGRAM multi -n 8 --snapshot-nodes"
+# (on -n 4 dispel4py falls back to partitions, which 1.2.1 cannot run:
+# "TypeError: cannot unpack non-iterable NoneType object"), the same under
+# mpiexec -n 8 where dispel4py mpi runs the program, and simple where noted.
+
+PROGRAMS = {
+    # self.write(..., metadata=...) and group-by on a list index, 'global' top
+    "sentiment_metadata": {"Top": [{"output": [[["pos", 4, 16], ["neg", 2, -10]]]}]},
+    # the root PE's data given as [{"input": ...}] (internal-extinction style)
+    "astro_coordinates": {"Collect": [{"output": [[4.0, 8.0, 18.5, 16.0, 20.0]]}]},
+    # numpy traces through create_iterative_chain with (fn, kwargs) steps
+    "seismo_chain": {"PE_summarise": [{"output": [
+        ["ST01", 8, 4.0, -4.7253], ["ST02", 8, 4.0, -2.9938], ["ST03", 8, 4.0, -2.7111],
+        ["ST04", 8, 4.0, -2.3856]]}]},
+    # a CompositePE(create_graph, params) holding a create_iterative_chain, twice
+    "nested_composite": {"PE_square": [{"output": [1, 4, 9, 16]},
+                                       {"output": [9, 25, 49, 81]}]},
+    # dispel4py's examples/wordcount.py: composite with a re-declared 'global' input
+    "wordcount_file": {"CountByGroup": [{"output": [
+        ["barks", 1], ["brown", 1], ["dog", 2], ["fox", 2], ["jumps", 1], ["lazy", 1],
+        ["over", 1], ["quick", 3], ["the", 3]]}]},
+    # every stage writes in postprocess (dispel4py simple, one Batch: [6, 10, 15, 24])
+    "postprocess_cascade": {"Final": [{"parts": [[9, 12, 16, 18]], "total": [55]}]},
+    # grouping=['station'] on dict units beside grouping=[0]; dispel4py simple
+    # (its multi never ends: two edges into one input of a parallel PE)
+    "join_two_inputs": {"Join": [{"orphans": ["EEE"]}], "Label": [{"output": [
+        "AAA@10:0.0,6.0", "BBB@20:1.5", "CCC@30:3.0,7.5", "DDD@40:4.5"]}]},
+    # a 'global' grouping set in inputconnections after IterativePE.__init__
+    "producer_iterations": {"RunningSum": [{"output": [[4, 20]]}]},
+}
+
+ENTRY_POINTS = [("simple", None)]
+if "multi" in installed_mappings():
+    ENTRY_POINTS += [("multi", "fork"), ("multi", "spawn")]
+if "mpi" in installed_mappings():
+    ENTRY_POINTS += [("mpi", None)]
+ENTRY_IDS = [m if s is None else f"{m}-{s}" for m, s in ENTRY_POINTS]
+
+
+def run_through_dispel4py_api(graph, inputs, mapping: str, start_method: str | None = None,
+                              processes: int = 4) -> dict:
+    """``{pe_id: {port: [units]}}`` as the ported program gets them from
+    dispel4py's entry point for ``mapping``."""
+    import argparse
+    import multiprocessing
+
+    if mapping == "simple":
+        from d4p.compat.new.simple_process import process_and_return
+
+        return process_and_return(graph, inputs)
+    if mapping == "mpi":
+        from d4p.compat.new.mpi_process import process
+
+        return process(graph, inputs, argparse.Namespace(num=processes, simple=False))
+    from d4p.compat.new.multi_process import STATUS_TERMINATED, process
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method(start_method, force=True)
+    try:
+        queue = process(graph, inputs, argparse.Namespace(num=processes, simple=False,
+                                                          results=True))
+    finally:
+        multiprocessing.set_start_method(before, force=True)
+    results: dict = {}
+    for pe_id, port, data in iter(queue.get, STATUS_TERMINATED):
+        if isinstance(port, tuple):  # run in partitions: (partition, (pe, port), [data])
+            (pe_id, port), units = port, data
+        else:
+            units = [data]
+        results.setdefault(pe_id, {}).setdefault(port, []).extend(units)
+    return results
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+def test_ported_program_gives_dispel4py_results(ported, program, mapping, start_method):
+    graph, inputs = ported(program).build()
+    got = run_through_dispel4py_api(graph, inputs, mapping, start_method)
+    assert normalise(got) == PROGRAMS[program]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_program_with_per_instance_counts(ported, mapping, start_method):
+    """direct_connections: Split (numprocesses 3, group-by [0, 1] and an 'all'
+    input, ports declared in inputconnections) writes its count of units per
+    instance. dispel4py multi -n 4 gives 3 counts summing to 12 (which
+    instance gets which key follows Python's salted hash: [0, 6, 6] in one run)
+    and -n 8 seven (its spare processes go to Split: [0, 0, 2, 2, 2, 2, 4]);
+    dispel4py simple forces one instance ([12]), d4p runs numprocesses."""
+    graph, inputs = ported("direct_connections").build()
+    got = run_through_dispel4py_api(graph, inputs, mapping, start_method)
+    (split,) = got.values()
+    counts = split.pop("count")
+    assert sum(counts) == 12
+    assert len(counts) == 3
+    high = [["st0", "HHN", 9], ["st0", "HHZ", 6], ["st1", "HHN", 7], ["st1", "HHZ", 10],
+            ["st2", "HHN", 11], ["st2", "HHZ", 8]]
+    low = [["st0", "HHN", 3], ["st0", "HHZ", 0], ["st1", "HHN", 1], ["st1", "HHZ", 4],
+           ["st2", "HHN", 5], ["st2", "HHZ", 2]]
+    assert normalise(got) == {"Split": [{"high": high, "low": low}]}
+    if mapping == "multi" and start_method == "fork":
+        graph, inputs = ported("direct_connections").build()
+        got = run_through_dispel4py_api(graph, inputs, mapping, start_method, processes=8)
+        counts = next(iter(got.values()))["count"]
+        assert (len(counts), sum(counts)) == (7, 12)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS[:2], ids=ENTRY_IDS[:2])
+def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, start_method):
+    """``dispel4py simple PROGRAM -d JSON`` / ``-i N`` become ``d4p run PROGRAM
+    -d JSON`` / ``-i N`` with the same JSON (PE names as keys); the outputs are
+    what dispel4py 1.2.1 printed for the same command."""
+    cli = pytest.importorskip("d4p.cli")
+    options = ["-m", mapping, "-n", "4", "-q"]
+    out = tmp_path / "results.json"
+    astro = ported("astro_coordinates").__file__
+    assert cli.main(["run", astro, "-d", '{"ReadRaDec": [{"input": "1,2;3,4"}]}',
+                     *options, "-o", str(out)]) == 0
+    assert normalise(json.loads(out.read_text())["results"]) == {
+        "Collect": [{"output": [[-1.5, -2.5]]}]}
+    counting = ported("producer_iterations").__file__
+    assert cli.main(["run", counting, "-i", "6", *options, "-o", str(out)]) == 0
+    assert normalise(json.loads(out.read_text())["results"]) == {
+        "RunningSum": [{"output": [[3, 12]]}]}
+    capfd.readouterr()
+    words = ported("wordcount_file").__file__  # the graph ends in Print, which logs
+    assert cli.main(["run", words, "-d", '{"SplitTextFile": [{"input": "words.txt"}]}',
+                     *options]) == 0
+    printed = [re.sub(r"^Print\d+: ", "", line) for line in capfd.readouterr().out.splitlines()
+               if line.startswith("Print")]
+    assert sorted(printed) == ["barks: 1", "brown: 1", "dog: 2", "fox: 2", "jumps: 1",
+                               "lazy: 1", "over: 1", "quick: 3", "the: 3"]

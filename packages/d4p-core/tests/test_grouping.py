@@ -33,13 +33,13 @@ def test_key_function_and_group_by_object():
     assert describe(ALL) == "all"
 
 
-@pytest.mark.parametrize("spec", ["everyone", [], ["a"], 3.5])
+@pytest.mark.parametrize("spec", ["everyone", [], [1.5], [None], 3.5])
 def test_unknown_grouping_lists_the_accepted_forms(spec):
     with pytest.raises(ValueError) as info:
         normalise(spec)
     assert str(info.value) == (f"unknown grouping {spec!r}: use 'shuffle', 'all', 'global', a "
-                               "list of tuple indices such as [0], d4p.group_by(key=function) "
-                               "or a d4p.Grouping")
+                               "list of tuple indices or dict keys such as [0] or ['station'], "
+                               "d4p.group_by(key=function) or a d4p.Grouping")
 
 
 @pytest.mark.parametrize("args", [((), None), ((0,), len)])
@@ -47,6 +47,13 @@ def test_group_by_takes_indices_or_key(args):
     indices, key = args
     with pytest.raises(ValueError, match="either tuple indices or key=, not both or neither"):
         d4p.group_by(*indices, key=key)
+
+
+def test_dict_keys_group_like_indices():
+    """dispel4py routes ``grouping=['station']`` by ``unit['station']`` of dict units."""
+    assert normalise(["station"]) == GroupBy(("station",))
+    assert normalise(["net", 0]).key_of({"net": "GE", 0: "x"}) == ("GE", "x")
+    assert d4p.group_by("station").key_of({"station": "AAA", "lat": 1}) == "AAA"
 
 
 def test_key_of():

@@ -139,9 +139,9 @@ class Pair(Grouping):
 
 @dataclass(frozen=True)
 class GroupBy(Grouping):
-    """Route by a key: tuple indices into the data unit, or a key function."""
+    """Route by a key: tuple indices (or dict keys) into the data unit, or a key function."""
 
-    indices: tuple[int, ...] = ()
+    indices: tuple[int | str, ...] = ()
     key: Callable[[Any], Hashable] | None = None
     name = "group_by"
 
@@ -193,8 +193,9 @@ GLOBAL = Global()
 PAIR = Pair()
 
 
-def group_by(*indices: int, key: Callable[[Any], Hashable] | None = None) -> GroupBy:
-    """Group by tuple ``indices`` of each data unit, or by ``key(data)``."""
+def group_by(*indices: int | str, key: Callable[[Any], Hashable] | None = None) -> GroupBy:
+    """Group by tuple ``indices`` of each data unit (or dict keys, for units
+    that are dicts), or by ``key(data)``."""
     if (key is None) == (not indices):
         raise ValueError("group_by takes either tuple indices or key=, not both or neither")
     return GroupBy(tuple(indices), key)
@@ -207,7 +208,8 @@ _NAMED = {"shuffle": SHUFFLE, "all": ALL, "one_to_all": ALL, "onetoall": ALL,
 def normalise(spec: Any) -> Grouping:
     """Turn any accepted grouping spelling into a :class:`Grouping`: one
     already, ``None`` (shuffle), a name (``'shuffle'``, ``'all'``,
-    ``'global'``), a list of tuple indices or a key function. Raises
+    ``'global'``), a list of tuple indices or dict keys (dispel4py's
+    ``grouping=['station']``), or a key function. Raises
     ``ValueError`` with the accepted forms."""
     if spec is None:
         return SHUFFLE
@@ -216,13 +218,14 @@ def normalise(spec: Any) -> Grouping:
     if isinstance(spec, str):
         if spec in _NAMED:
             return _NAMED[spec]
-    elif isinstance(spec, Sequence) and spec and all(isinstance(i, int) for i in spec):
+    elif isinstance(spec, Sequence) and spec and all(isinstance(i, int | str) for i in spec):
         return GroupBy(tuple(spec))
     elif callable(spec):
         return GroupBy(key=spec)
     raise ValueError(
         f"unknown grouping {spec!r}: use 'shuffle', 'all', 'global', a list of tuple "
-        "indices such as [0], d4p.group_by(key=function) or a d4p.Grouping"
+        "indices or dict keys such as [0] or ['station'], d4p.group_by(key=function) "
+        "or a d4p.Grouping"
     )
 
 

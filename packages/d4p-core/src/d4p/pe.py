@@ -134,8 +134,10 @@ class GenericPE:
     def _postprocess(self) -> None:
         pass
 
-    def write(self, name: str, data: Any) -> None:
-        """Emit ``data`` on output port ``name``."""
+    def write(self, name: str, data: Any, **metadata: Any) -> None:
+        """Emit ``data`` on output port ``name``. Keyword arguments
+        (dispel4py's ``self.write(name, data, metadata=...)``, meant for its
+        provenance recorder) are accepted and ignored: only ``data`` travels."""
         try:
             emit = self._d4p_emit[name]
         except KeyError:

@@ -23,11 +23,14 @@ def parse_args(args, namespace):
 def process(workflow, inputs, args=None):
     """Run ``workflow`` on MPI. dispel4py returns nothing and drops the data of
     unconnected outputs; this returns them on rank 0 (``{pe_id: {output:
-    [data]}}``, empty outputs left out) and ``{}`` on the other ranks."""
+    [data]}}``, empty outputs left out) and ``{}`` on the other ranks. As in
+    dispel4py, the ranks the sources leave are shared by the other PEs in
+    proportion to their ``numprocesses``."""
     partitions = None
     if getattr(args, "simple", False):
         partitions = getattr(workflow, "partitions", None) or _run.default_partitions(workflow)
-    result = _run.run(workflow, inputs, "mpi", getattr(args, "num", None), partitions)
+    result = _run.run(workflow, inputs, "mpi", getattr(args, "num", None), partitions,
+                      spread=partitions is None)
     if d4p.get_mapping("mpi").primary:
         print(f"Processes: {result.summary.assignment}")
     return _run.outputs(result)

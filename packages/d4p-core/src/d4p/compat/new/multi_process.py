@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import queue
 
 from .. import _run
@@ -30,6 +31,12 @@ def process(workflow, inputs, args):
     when the graph has more PE instances than processes, and so does this.
     Otherwise returns ``None``.
 
+    As in dispel4py, the processes the sources leave are shared by the other
+    PEs in proportion to their ``numprocesses``: on 4 processes a source and
+    one PE run 1 and 3 instances (``d4p.run`` runs ``numprocesses``). The
+    workers start as the program chose with ``multiprocessing.set_start_method``
+    (dispel4py used the default context), else with d4p's default.
+
     Unlike dispel4py, a graph with more partitions than processes is not
     refused ("Not enough processes"): they share the processes."""
     simple = bool(getattr(args, "simple", False)) or _run.instances(workflow) > args.num
@@ -38,7 +45,10 @@ def process(workflow, inputs, args):
         partitions = getattr(workflow, "partitions", None) or _run.default_partitions(workflow)
         print("Partitions: " + ", ".join(
             "[" + ", ".join(pe.id for pe in part) + "]" for part in partitions))
-    result = _run.run(workflow, inputs, "multi", args.num, partitions)
+    method = multiprocessing.get_start_method(allow_none=True)  # as the program set it
+    options = {"start_method": method} if method else {}
+    result = _run.run(workflow, inputs, "multi", args.num, partitions, spread=not simple,
+                      **options)
     print(f"Processes: {result.summary.assignment}")
     if not getattr(args, "results", False):
         return None
