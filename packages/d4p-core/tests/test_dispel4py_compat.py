@@ -411,7 +411,8 @@ def test_ported_program_with_per_instance_counts(ported, mapping, start_method):
 def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, start_method):
     """``dispel4py simple PROGRAM -d JSON`` / ``-i N`` become ``d4p run PROGRAM
     -d JSON`` / ``-i N`` with the same JSON (PE names as keys); the outputs are
-    what dispel4py 1.2.1 printed for the same command."""
+    what dispel4py 1.2.1 printed for the same command (for wordcount_file,
+    which 1.2.1 cannot flatten, with --snapshot-nodes as above)."""
     cli = pytest.importorskip("d4p.cli")
     options = ["-m", mapping, "-n", "4", "-q"]
     out = tmp_path / "results.json"

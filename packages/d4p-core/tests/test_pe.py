@@ -59,10 +59,22 @@ def test_write_to_unknown_output_names_pe_port_and_fix():
     graph.connect(NumberProducer(1), "output", typo, "input")
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph)
-    text = str(info.value)
-    assert f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu'" in text
-    assert "its outputs are: 'output'" in text
-    assert "self._add_output('outptu')" in text
+    assert str(info.value) == (
+        f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu'; its outputs are: "
+        "'output'. Declare it with self._add_output('outptu').")  # the PE named once
+
+
+def test_write_takes_dispel4py_metadata_keywords_and_ignores_them():
+    """dispel4py's ``write(name, data, **kwargs)`` ignored the keywords (its
+    provenance recorder read them); ported PEs pass them."""
+    class Tagged(d4p.IterativePE):
+        def _process(self, data):
+            self.write("output", data, metadata={"source": "test"}, quality=1)
+
+    graph = d4p.WorkflowGraph()
+    tagged = Tagged()
+    graph.connect(NumberProducer(3), "output", tagged, "input")
+    assert d4p.run(graph)[tagged.id]["output"] == [0, 1, 2]
 
 
 def test_write_outside_a_run_is_refused():

@@ -736,8 +736,9 @@ def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
 
     shown = short_repr(data) if data is not None else None
     if isinstance(exc, UsageError):
-        return PEUsageError(f"PE {loc.pe_id!r}: {exc}", pe=loc.pe_id, instance=loc.index,
-                            port=port, data=shown,
+        named = str(exc).startswith(f"PE {loc.pe_id!r} ")  # e.g. wrote to an unknown output
+        return PEUsageError(str(exc) if named else f"PE {loc.pe_id!r}: {exc}", pe=loc.pe_id,
+                            instance=loc.index, port=port, data=shown,
                             traceback="".join(traceback.format_exception(exc)))
     where = f"on input {port!r}" if port is not None else (f"in {stage}" if stage else "")
     text = f"PE {loc.pe_id!r} (instance {loc.index}) failed {where}".rstrip()

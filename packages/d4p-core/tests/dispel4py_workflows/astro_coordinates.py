@@ -2,7 +2,7 @@
 -d '{"ReadRaDec": [{"input": "..."}]}' (as dispel4py's internal-extinction
 example does); it writes one unit per coordinate line."""
 
-from dispel4py.base import IterativePE, ConsumerPE
+from dispel4py.base import IterativePE
 from dispel4py.core import GenericPE
 from dispel4py.workflow_graph import WorkflowGraph
 

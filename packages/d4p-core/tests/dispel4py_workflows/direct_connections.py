@@ -2,7 +2,7 @@
 dispel4py code does), override process() with several outputs in one returned
 dict, group by two indices and broadcast with 'all'."""
 
-from dispel4py.core import GenericPE, NAME, GROUPING
+from dispel4py.core import GROUPING, NAME, GenericPE
 from dispel4py.workflow_graph import WorkflowGraph
 
 
@@ -14,7 +14,7 @@ class Readings(GenericPE):
 
     def process(self, inputs):
         for i in range(12):
-            self.write("output", ("st%d" % (i % 3), "HH" + "ZNE"[i % 2], i))
+            self.write("output", (f"st{i % 3}", "HH" + "ZNE"[i % 2], i))
         return {"config": {"threshold": 5}}
 
 

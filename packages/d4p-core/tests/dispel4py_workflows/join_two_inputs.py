@@ -22,7 +22,7 @@ class Measures(BasePE):
 
     def _process(self, inputs):
         for i, name in enumerate(["AAA", "BBB", "CCC", "DDD", "AAA", "CCC", "EEE"]):
-            self.write("output%d" % (i % 2), (name, i * 1.5))
+            self.write(f"output{i % 2}", (name, i * 1.5))
 
 
 class Join(GenericPE):
@@ -57,7 +57,7 @@ class Label(IterativePE):
 
     def process(self, inputs):
         name, lat, values = inputs["input"]
-        return {"output": "%s@%d:%s" % (name, lat, ",".join("%.1f" % v for v in values))}
+        return {"output": f"{name}@{lat}:" + ",".join(f"{v:.1f}" for v in values)}
 
 
 def build():

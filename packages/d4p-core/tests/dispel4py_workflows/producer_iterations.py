@@ -45,7 +45,7 @@ class Show(ConsumerPE):
         ConsumerPE.__init__(self)
 
     def _process(self, data):
-        print("running sum %s" % data)
+        print(f"running sum {data}")
 
 
 def build(iterations=8):

@@ -3,7 +3,6 @@ steps and a SimpleFunctionPE with params; a ProducerPE returns one trace per
 iteration (run it with -i)."""
 
 import numpy as np
-
 from dispel4py.base import ProducerPE, SimpleFunctionPE, create_iterative_chain
 from dispel4py.workflow_graph import WorkflowGraph
 

@@ -49,7 +49,7 @@ class Print(ConsumerPE):
         ConsumerPE.__init__(self)
 
     def _process(self, data):
-        self.log("%s: %s" % data)
+        self.log("{}: {}".format(*data))
 
 
 def count_by_group():
