@@ -458,6 +458,31 @@ def test_multi_process_starts_workers_as_the_program_chose(method):
     assert item[2] == 2 * (method == "fork")
 
 
+def test_testing_pes_of_dispel4pys_examples_behave_as_there():
+    """dispel4py's tutorial imports ``TestProducer`` from
+    ``dispel4py.examples.graph_testing.testing_PEs``; the ported import finds
+    the same PEs (values as dispel4py 1.2.1 gives them)."""
+    from d4p.compat.examples.graph_testing import testing_PEs as pes
+
+    def outputs(source, pe, iterations, port="input"):
+        graph = WorkflowGraph()
+        graph.connect(source, next(iter(source.outputconnections)), pe, port)
+        return simple_process.process_and_return(graph, {source: iterations})[pe.id]
+
+    assert outputs(pes.TestProducer(), pes.TestOneInOneOut(), 3) == {"output": [1, 2, 3]}
+    assert outputs(pes.NumberProducer(3), pes.TestIterative(), 2) == {
+        "output": [[0], [1], [2], [0], [2], [4]]}
+    assert outputs(pes.IntegerProducer(2, 5), pes.TestOneInOneOutWriter(), 1) == {
+        "output": [2, 3, 4]}
+    assert outputs(pes.TestMultiProducer(3), pes.TestTwoInOneOut(), 1, "input1") == {
+        "output": ["0", "1", "2"]}
+    counts = outputs(pes.RandomWordProducer(), pes.WordCounter(), 20)["output"]
+    assert len(counts) == 20 and {w for w, _ in counts} <= set(pes.RandomWordProducer.words)
+    assert pes.WordCounter().inputconnections["input"]["grouping"] == [0]
+    three = pes.TestProducer(numOutputs=3)
+    assert list(three.outputconnections) == ["output0", "output1", "output2"]
+
+
 def test_create_inputs_and_load_graph_and_inputs(tmp_path):
     path = tmp_path / "doubled.py"
     path.write_text(textwrap.dedent("""

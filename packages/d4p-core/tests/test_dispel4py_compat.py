@@ -326,6 +326,8 @@ PROGRAMS = {
         "AAA@10:0.0,6.0", "BBB@20:1.5", "CCC@30:3.0,7.5", "DDD@40:4.5"]}]},
     # a 'global' grouping set in inputconnections after IterativePE.__init__
     "producer_iterations": {"RunningSum": [{"output": [[4, 20]]}]},
+    # dispel4py's tutorial, with TestProducer from dispel4py.examples (multi -n 4)
+    "tutorial_divisible": {"MyFirstPE": [{"output": [3, 6, 9, 12, 15, 18]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
@@ -425,6 +427,9 @@ def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, s
     assert cli.main(["run", counting, "-i", "6", *options, "-o", str(out)]) == 0
     assert normalise(json.loads(out.read_text())["results"]) == {
         "RunningSum": [{"output": [[3, 12]]}]}
+    tutorial = ported("tutorial_divisible").__file__
+    assert cli.main(["run", tutorial, "-i", "20", *options, "-o", str(out)]) == 0
+    assert normalise(json.loads(out.read_text())["results"]) == PROGRAMS["tutorial_divisible"]
     capfd.readouterr()
     words = ported("wordcount_file").__file__  # the graph ends in Print, which logs
     assert cli.main(["run", words, "-d", '{"SplitTextFile": [{"input": "words.txt"}]}',

@@ -1,0 +1,1 @@
+"""``dispel4py.examples.graph_testing``: see :mod:`.testing_PEs`."""
