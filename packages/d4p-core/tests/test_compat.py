@@ -483,6 +483,23 @@ def test_testing_pes_of_dispel4pys_examples_behave_as_there():
     assert list(three.outputconnections) == ["output0", "output1", "output2"]
 
 
+def test_visualisation_display_hands_the_graph_to_the_notebook(monkeypatch):
+    """``from dispel4py.visualisation import display; display(graph)``."""
+    display_module = pytest.importorskip("IPython.display")
+    from d4p.compat.visualisation import display
+
+    shown = []
+    monkeypatch.setattr(display_module, "display", shown.append)
+    graph = WorkflowGraph()
+    graph.connect(Numbers(), "output", Double(), "input")
+    display(graph)
+    assert shown == [graph]
+    from IPython.core.formatters import format_display_data
+
+    formats, _ = format_display_data(graph)
+    assert {"image/svg+xml", "text/html"} & set(formats)
+
+
 def test_create_inputs_and_load_graph_and_inputs(tmp_path):
     path = tmp_path / "doubled.py"
     path.write_text(textwrap.dedent("""

@@ -6,7 +6,8 @@ with ``d4p.compat`` in its import lines, and nothing else::
 
 The modules mirror dispel4py's (``core``, ``base``, ``workflow_graph``,
 ``utils``, ``new.simple_process``, ``new.multi_process``, ``new.mpi_process``,
-``new.processor``, ``new.aggregate``, ``new.monitoring``) and return what
+``new.processor``, ``new.aggregate``, ``new.monitoring``, ``visualisation``,
+``examples.graph_testing.testing_PEs``) and return what
 dispel4py's return, built on :func:`d4p.run`: a thin translation layer, not a
 second engine. New code uses ``d4p`` itself. What differs on purpose, and
 which dispel4py bugs are not reproduced, is listed in the d4p-core README
