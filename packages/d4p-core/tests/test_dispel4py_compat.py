@@ -326,6 +326,9 @@ PROGRAMS = {
         "AAA@10:0.0,6.0", "BBB@20:1.5", "CCC@30:3.0,7.5", "DDD@40:4.5"]}]},
     # a 'global' grouping set in inputconnections after IterativePE.__init__
     "producer_iterations": {"RunningSum": [{"output": [[4, 20]]}]},
+    # a plain WorkflowGraph given inputmappings/outputmappings, inside another
+    "plain_graph_composite": {"SumByKey": [{"output": [["A", 180], ["B", 120],
+                                                       ["C", 150]]}]},
     # dispel4py's tutorial, with TestProducer from dispel4py.examples (multi -n 4)
     "tutorial_divisible": {"MyFirstPE": [{"output": [3, 6, 9, 12, 15, 18]}]},
 }
