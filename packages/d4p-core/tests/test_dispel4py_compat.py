@@ -329,6 +329,14 @@ PROGRAMS = {
     # a plain WorkflowGraph given inputmappings/outputmappings, inside another
     "plain_graph_composite": {"SumByKey": [{"output": [["A", 180], ["B", 120],
                                                        ["C", 150]]}]},
+    # one output to 3 PEs that change their input in place (numpy, as ObsPy does),
+    # one of them an 'all' input of 2 instances (dispel4py simple runs 1 and
+    # gives one Demean list, multi -n 8 gives 3: see the spare processes)
+    "tee_inplace": {
+        "Archive": [{"output": [["ST0", [0.0, 1.0, 2.0, 3.0]], ["ST1", [0.0, 2.0, 4.0, 6.0]],
+                                ["ST2", [0.0, 3.0, 6.0, 9.0]], ["ST3", [0.0, 4.0, 8.0, 12.0]]]}],
+        "Demean": [{"output": [[4.0, 8.0, 12.0, 16.0]] * 2}],
+        "Whiten": [{"output": [[f"ST{i}", [0.0, 0.333, 0.667, 1.0]] for i in range(4)]}]},
     # dispel4py's tutorial, with TestProducer from dispel4py.examples (multi -n 4)
     "tutorial_divisible": {"MyFirstPE": [{"output": [3, 6, 9, 12, 15, 18]}]},
 }

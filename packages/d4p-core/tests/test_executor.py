@@ -375,3 +375,48 @@ def test_the_default_process_batch_calls_process_per_unit_and_names_a_failing_un
         half.process_batch("input", [10, 0, 1])
     assert info.value.unit == 0 and isinstance(info.value.error, ZeroDivisionError)
     assert written == [10, 5, 2, 1]
+
+
+# -- copy_fanout: PEs that change their input in place -------------------------------
+
+
+class Scribble(d4p.IterativePE):
+    """Changes its input in place (as ObsPy's filters do) and writes what it saw."""
+
+    def _process(self, data):
+        seen = list(data)
+        data.append("scribbled")
+        return seen
+
+
+@d4p.producer
+def lists():
+    for i in range(3):
+        yield [i]
+
+
+@pytest.mark.parametrize(("mapping", "processes"), [("simple", 1), ("multi", 2), ("multi", 4)])
+def test_copy_fanout_gives_each_destination_its_own_unit(mapping, processes):
+    """With ``graph.copy_fanout`` (d4p.compat's graphs set it) a unit written to
+    two edges, and to the two instances of an 'all' input, reaches each as its
+    own copy; without it the same object may reach several PEs in one process
+    (d4p's rule: treat units as immutable), and a change made by one shows."""
+    def build():
+        graph = d4p.WorkflowGraph()
+        source, first, second, everyone = lists(), Scribble(), Scribble(), Scribble()
+        everyone._add_input("input", grouping="all")
+        everyone.numprocesses = 2
+        for pe in (first, second, everyone):
+            graph.connect(source, "output", pe, "input")
+        return graph, (first, second, everyone)
+
+    graph, pes = build()
+    graph.copy_fanout = True
+    assert graph.flattened().copy_fanout
+    result = d4p.run(graph, mapping=mapping, processes=processes)
+    for pe, copies in zip(pes, (1, 1, 2), strict=True):
+        assert sorted(result[pe.id]["output"]) == sorted([[0], [1], [2]] * copies)
+    graph, pes = build()
+    result = d4p.run(graph)  # simple, one process: the PEs share each unit
+    assert sorted(map(len, result[pes[1].id]["output"])) == [2, 2, 2]
+    assert sorted(map(len, result[pes[2].id]["output"])) == [3, 3, 3, 4, 4, 4]

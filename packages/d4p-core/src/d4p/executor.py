@@ -14,6 +14,7 @@ postprocesses that the signal starts here).
 
 from __future__ import annotations
 
+import copy
 import functools
 import reprlib
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, PEUsageError, UsageError, WorkflowFailed
-from .grouping import PAIR
+from .grouping import PAIR, Global, GroupBy, Shuffle
 from .pe import ConsumerPE, GenericPE, IterativePE, StopSource, UnitFailed
 from .plan import Plan, Route
 
@@ -271,6 +272,8 @@ class Executor:
         routers = [self._router(loc, r) for r in routes]
         if len(routers) == 1:
             return routers[0]
+        if self.plan.copy_fanout:
+            routers[:-1] = map(_copying, routers[:-1])
 
         def emit(data):
             for route in routers:
@@ -290,6 +293,8 @@ class Executor:
         if any(local) and not all(local):  # units for other workers must not wait for ours
             delivers = [self._others_first(d) if here else d
                         for d, here in zip(delivers, local, strict=True)]
+        if self.plan.copy_fanout and not isinstance(route.rule, Shuffle | GroupBy | Global):
+            delivers[:-1] = map(_copying, delivers[:-1])  # 'all': every instance gets one
         return route.rule.router(delivers, loc.index,
                                  f"PE {route.dst_pe!r} input {route.dst_port!r}")
 
@@ -652,6 +657,14 @@ class Executor:
         for loc in self.local.values():
             out[loc.pe_id] = out.get(loc.pe_id, 0) + loc.calls
         return out
+
+
+def _copying(deliver: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``deliver`` given a copy of each unit (:attr:`WorkflowGraph.copy_fanout`)."""
+    def deliver_copy(data):
+        deliver(copy.deepcopy(data))
+
+    return deliver_copy
 
 
 def _raise_stopped(data: Any) -> None:

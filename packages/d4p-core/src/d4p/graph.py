@@ -41,6 +41,14 @@ class WorkflowGraph:
     in one process.
     """
 
+    copy_fanout: bool = False
+    """When true, a data unit that one write hands to several destinations
+    (edges from the port, or the instances of an ``'all'`` input) reaches all
+    but the last as a copy (``copy.deepcopy``), so that a PE that changes its
+    input in place (as ObsPy's filters do) cannot change what another PE
+    receives, as in dispel4py. d4p's own rule is to treat data units as
+    immutable, which costs no copy; the graphs of ``d4p.compat`` set this."""
+
     def __init__(self) -> None:
         self._succ: dict[WorkflowNode, list[tuple[WorkflowNode, dict]]] = {}
         self.objToNode: dict[Any, WorkflowNode] = {}
@@ -155,6 +163,7 @@ class WorkflowGraph:
         """A new graph where every composite PE is replaced by its contents."""
         flat = WorkflowGraph()
         flat.partitions = self.partitions
+        flat.copy_fanout = self.copy_fanout
         ends: dict[int, tuple[dict, dict]] = {}
         for node in self._succ:
             obj = node.obj

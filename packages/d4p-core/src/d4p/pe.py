@@ -61,7 +61,7 @@ class GenericPE:
     (it may write). ``numprocesses`` is the number of parallel instances.
 
     Treat data units as immutable: the same object may be delivered to several
-    instances in one process.
+    instances in one process (unless the graph sets ``copy_fanout``).
     """
 
     def __init__(self, numprocesses: int = 1) -> None:

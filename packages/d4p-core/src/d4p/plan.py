@@ -77,14 +77,16 @@ class Plan:
     :class:`Route`; ``inputs``: source PE id → iterations or input items;
     ``unconnected``: PE id → its output ports that feed nothing (the run's
     results); ``hidden``: ids of PEs the plan added (input feeds), left out of
-    results and summaries. Derived: ``processes``, ``by_pe``,
-    ``routes_from``, ``upstream``, ``downstream``.
+    results and summaries; ``copy_fanout``: the graph's
+    :attr:`~d4p.WorkflowGraph.copy_fanout`. Derived: ``processes``,
+    ``by_pe``, ``routes_from``, ``upstream``, ``downstream``.
     """
 
     def __init__(self, *, pes: dict[str, GenericPE], instances: list[Instance],
                  routes: list[Route], inputs: dict[str, int | list],
                  unconnected: dict[str, list[str]],
-                 hidden: frozenset[str] = frozenset()) -> None:
+                 hidden: frozenset[str] = frozenset(), copy_fanout: bool = False) -> None:
+        self.copy_fanout = copy_fanout
         self.pes = pes
         self.instances = tuple(instances)
         self.routes = tuple(routes)
@@ -112,7 +114,8 @@ class Plan:
     def replace(self, **changes: Any) -> Plan:
         """A copy of this plan with some of its constructor's arguments changed."""
         given = {"pes": self.pes, "instances": self.instances, "routes": self.routes,
-                 "inputs": self.inputs, "unconnected": self.unconnected, "hidden": self.hidden}
+                 "inputs": self.inputs, "unconnected": self.unconnected, "hidden": self.hidden,
+                 "copy_fanout": self.copy_fanout}
         unknown = set(changes) - set(given)
         if unknown:
             raise TypeError(f"Plan.replace() got unknown arguments: {', '.join(sorted(unknown))}")
@@ -224,7 +227,8 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | int | 
     unconnected = {p: ports for p, ports in unconnected.items() if ports}
     hidden = frozenset(f.id for f, _ in feeds.values())
     return Plan(pes={p: pes[p] for p in order}, instances=instances, routes=routes,
-                inputs=source_inputs, unconnected=unconnected, hidden=hidden)
+                inputs=source_inputs, unconnected=unconnected, hidden=hidden,
+                copy_fanout=bool(graph.copy_fanout))
 
 
 def _instance_count(pe: GenericPE, is_source: bool) -> int:

@@ -29,7 +29,12 @@ def number_pe(pe: GenericPE) -> None:
 class WorkflowGraph(d4p.WorkflowGraph):
     """d4p's :class:`~d4p.WorkflowGraph` with dispel4py's PE numbering and
     :meth:`propagate_types`. A dispel4py-style composite is a graph given
-    ``inputmappings`` / ``outputmappings`` (``{name: (pe, port)}``)."""
+    ``inputmappings`` / ``outputmappings`` (``{name: (pe, port)}``). A unit
+    written to several destinations reaches each as its own copy
+    (``copy_fanout``), as dispel4py's PEs expect: they may change their
+    input in place."""
+
+    copy_fanout = True
 
     def add(self, pe):
         new = pe not in self.objToNode
