@@ -4,7 +4,6 @@ place (numpy traces), and an 'all' input of 2 instances of a PE that also
 changes them in place. Every PE must see the data as it was written."""
 
 import numpy as np
-
 from dispel4py.base import IterativePE, ProducerPE
 from dispel4py.core import GenericPE
 from dispel4py.workflow_graph import WorkflowGraph
