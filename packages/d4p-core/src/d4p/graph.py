@@ -47,7 +47,8 @@ class WorkflowGraph:
     but the last as a copy (``copy.deepcopy``), so that a PE that changes its
     input in place (as ObsPy's filters do) cannot change what another PE
     receives, as in dispel4py. d4p's own rule is to treat data units as
-    immutable, which costs no copy; the graphs of ``d4p.compat`` set this."""
+    immutable, which costs no copy; the dispel4py compatibility layer's graphs
+    set this."""
 
     def __init__(self) -> None:
         self._succ: dict[WorkflowNode, list[tuple[WorkflowNode, dict]]] = {}
