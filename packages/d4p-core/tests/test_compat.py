@@ -406,8 +406,9 @@ def test_spare_processes_go_to_the_pes_with_inputs_as_in_dispel4py(mapping, caps
     ``Processes: {'IntegerProducer2': [0], 'MyFirstPE3': [1, 2, 3]}``: the
     processes the sources leave are shared by the other PEs in proportion
     to numprocesses (int(numprocesses * (n - sources) / sum of numprocesses)).
-    A PE whose instances each write in postprocess shows it; the graph keeps
-    its numprocesses, and ``d4p.run`` runs numprocesses instances."""
+    A PE whose instances each write in postprocess shows it. ``d4p.run`` (and
+    so ``d4p run``) does the same with a ported graph, and afterwards the PEs
+    have their numprocesses again; a d4p graph runs numprocesses instances."""
     prod, divide, tally = Values(range(2, 100)), Divisible(3), Tally()
     tally.numprocesses = 2
     graph = WorkflowGraph()
@@ -427,7 +428,12 @@ def test_spare_processes_go_to_the_pes_with_inputs_as_in_dispel4py(mapping, caps
     assert (len(counts), sum(counts)) == (4, 33)
     assert f"'{tally.id}': [" in capsys.readouterr().out
     assert (divide.numprocesses, tally.numprocesses) == (1, 2)
-    assert len(d4p.run(graph, {prod: 1}, mapping=mapping, processes=7)[tally.id]["output"]) == 2
+    assert len(d4p.run(graph, {prod: 1}, mapping=mapping, processes=7)[tally.id]["output"]) == 4
+    assert (divide.numprocesses, tally.numprocesses) == (1, 2)
+    native = d4p.WorkflowGraph()
+    native.connect(prod, "output", divide, "input")
+    native.connect(divide, "output", tally, "input")
+    assert len(d4p.run(native, {prod: 1}, mapping=mapping, processes=7)[tally.id]["output"]) == 2
 
 
 @pytest.mark.skipif("multi" not in installed_mappings(), reason="multi mapping not installed")

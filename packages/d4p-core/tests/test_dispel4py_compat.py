@@ -438,6 +438,11 @@ def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, s
     assert cli.main(["run", counting, "-i", "6", *options, "-o", str(out)]) == 0
     assert normalise(json.loads(out.read_text())["results"]) == {
         "RunningSum": [{"output": [[3, 12]]}]}
+    if mapping == "multi":  # reference_run.py grouping_onetoall multi -n 4: cons runs 3
+        onetoall = ported("grouping_onetoall").__file__  # instances ('all'), not 2
+        assert cli.main(["run", onetoall, "-i", "5", *options, "-o", str(out)]) == 0
+        assert normalise(json.loads(out.read_text())["results"]) == {
+            "TestOneInOneOut": numbers(*sorted([1, 2, 3, 4, 5] * 3))}
     tutorial = ported("tutorial_divisible").__file__
     assert cli.main(["run", tutorial, "-i", "20", *options, "-o", str(out)]) == 0
     assert normalise(json.loads(out.read_text())["results"]) == PROGRAMS["tutorial_divisible"]

@@ -3,50 +3,19 @@ dispel4py's shape."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import d4p
 
 
 def run(workflow: d4p.WorkflowGraph, inputs: Any, mapping: str, processes: int | None = None,
-        partitions: list | None = None, spread: bool = False, **options: Any) -> d4p.RunResult:
+        partitions: list | None = None, **options: Any) -> d4p.RunResult:
     """Run ``workflow``; ``partitions`` (when given) replace the graph's own
-    for this run only. With ``spread``, the PEs run as many instances as
-    dispel4py's multi and mpi give them (see :func:`spread_instances`), for
-    this run only. ``options`` are the mapping's."""
+    for this run only. ``options`` are the mapping's."""
     if partitions is not None:
         workflow = workflow.flattened()
         workflow.partitions = partitions
-    if not spread:
-        return d4p.run(workflow, inputs, mapping=mapping, processes=processes, **options)
-    size = processes or d4p.get_mapping(mapping).default_processes or os.cpu_count() or 1
-    counts = spread_instances(workflow, size)
-    declared = {pe: pe.numprocesses for pe in counts}
-    try:
-        for pe, n in counts.items():
-            pe.numprocesses = n
-        return d4p.run(workflow, inputs, mapping=mapping, processes=processes, **options)
-    finally:
-        for pe, n in declared.items():
-            pe.numprocesses = n
-
-
-def spread_instances(workflow: d4p.WorkflowGraph, size: int) -> dict:
-    """The instances dispel4py's multi and mpi run of each PE that has inputs
-    on ``size`` processes: the processes the sources leave, shared in
-    proportion to ``numprocesses`` (rounded down), so that a PE declared with
-    1 runs 3 instances on ``-n 4`` after one source, as dispel4py's tutorial
-    shows. Only when every PE instance fits (:func:`instances` <= ``size``);
-    dispel4py runs in partitions otherwise."""
-    flat = workflow.flattened()
-    inner = [n.obj for n in flat.graph.nodes if flat.graph.in_degree(n) > 0]
-    sources = flat.graph.number_of_nodes() - len(inner)
-    declared = sum(pe.numprocesses for pe in inner)
-    if sources + declared > size:
-        return {}
-    share = max(1, declared)
-    return {pe: max(1, pe.numprocesses * (size - sources) // share) for pe in inner}
+    return d4p.run(workflow, inputs, mapping=mapping, processes=processes, **options)
 
 
 def outputs(result: d4p.RunResult, resultmappings: dict | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import d4p
@@ -32,9 +34,36 @@ class WorkflowGraph(d4p.WorkflowGraph):
     ``inputmappings`` / ``outputmappings`` (``{name: (pe, port)}``). A unit
     written to several destinations reaches each as its own copy
     (``copy_fanout``), as dispel4py's PEs expect: they may change their
-    input in place."""
+    input in place. On several processes the PEs with inputs share the
+    processes the sources leave (:meth:`sized`), as in dispel4py."""
 
     copy_fanout = True
+
+    @contextlib.contextmanager
+    def sized(self, processes: int) -> Iterator[WorkflowGraph]:
+        """The graph with the instances dispel4py's multi and mpi give its
+        PEs on ``processes`` processes, while ``d4p.run`` plans it: the
+        processes the sources leave, shared among the other PEs in proportion
+        to ``numprocesses`` (rounded down), so that on 4 processes a source
+        and one PE run 1 and 3 instances, as dispel4py's tutorial shows. Only
+        when every declared instance has a process of its own (dispel4py ran
+        the graph in partitions otherwise); each PE's ``numprocesses`` is
+        restored after."""
+        flat = self.flattened()
+        inner = [n.obj for n in flat.graph.nodes if flat.graph.in_degree(n) > 0]
+        sources = flat.graph.number_of_nodes() - len(inner)
+        declared = sum(pe.numprocesses for pe in inner)
+        if sources + declared > processes:
+            yield self
+            return
+        kept = {pe: pe.numprocesses for pe in inner}
+        try:
+            for pe in inner:
+                pe.numprocesses = max(1, kept[pe] * (processes - sources) // max(1, declared))
+            yield self
+        finally:
+            for pe, n in kept.items():
+                pe.numprocesses = n
 
     def add(self, pe):
         new = pe not in self.objToNode

@@ -29,8 +29,7 @@ def process(workflow, inputs, args=None):
     partitions = None
     if getattr(args, "simple", False):
         partitions = getattr(workflow, "partitions", None) or _run.default_partitions(workflow)
-    result = _run.run(workflow, inputs, "mpi", getattr(args, "num", None), partitions,
-                      spread=partitions is None)
+    result = _run.run(workflow, inputs, "mpi", getattr(args, "num", None), partitions)
     if d4p.get_mapping("mpi").primary:
         print(f"Processes: {result.summary.assignment}")
     return _run.outputs(result)

@@ -32,8 +32,7 @@ def process(workflow, inputs, args):
     Otherwise returns ``None``.
 
     As in dispel4py, the processes the sources leave are shared by the other
-    PEs in proportion to their ``numprocesses``: on 4 processes a source and
-    one PE run 1 and 3 instances (``d4p.run`` runs ``numprocesses``). The
+    PEs in proportion to their ``numprocesses`` (see ``WorkflowGraph``). The
     workers start as the program chose with ``multiprocessing.set_start_method``
     (dispel4py used the default context), else with d4p's default.
 
@@ -47,8 +46,7 @@ def process(workflow, inputs, args):
             "[" + ", ".join(pe.id for pe in part) + "]" for part in partitions))
     method = multiprocessing.get_start_method(allow_none=True)  # as the program set it
     options = {"start_method": method} if method else {}
-    result = _run.run(workflow, inputs, "multi", args.num, partitions, spread=not simple,
-                      **options)
+    result = _run.run(workflow, inputs, "multi", args.num, partitions, **options)
     print(f"Processes: {result.summary.assignment}")
     if not getattr(args, "results", False):
         return None
