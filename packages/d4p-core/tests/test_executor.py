@@ -420,3 +420,32 @@ def test_copy_fanout_gives_each_destination_its_own_unit(mapping, processes):
     result = d4p.run(graph)  # simple, one process: the PEs share each unit
     assert sorted(map(len, result[pes[1].id]["output"])) == [2, 2, 2]
     assert sorted(map(len, result[pes[2].id]["output"])) == [3, 3, 3, 4, 4, 4]
+
+
+def test_copy_fanout_copies_no_unit_that_reaches_one_instance():
+    """Routes whose grouping hands each unit to one instance (``to_one``: a
+    fused pair, shuffle, group-by, global) pass the unit itself."""
+    sent, got = [], []
+
+    @d4p.producer
+    def boxes():
+        for i in range(4):
+            sent.append(box := [i])
+            yield box
+
+    class Keep(d4p.IterativePE):
+        def _process(self, data):
+            got.append(data)
+            return data
+
+    graph = d4p.WorkflowGraph()
+    graph.copy_fanout = True
+    source, first, pair, grouped = boxes(), Keep(), Keep(), Keep()
+    first.numprocesses = pair.numprocesses = grouped.numprocesses = 2  # first → pair fused
+    grouped._add_input("input", grouping=[0])
+    graph.connect(source, "output", first, "input")
+    graph.connect(first, "output", pair, "input")
+    graph.connect(pair, "output", grouped, "input")
+    d4p.run(graph, {source: 1})
+    assert len(sent) == 4 and len(got) == 12
+    assert {id(u) for u in got} == {id(u) for u in sent}  # each unit itself, no copy

@@ -64,12 +64,12 @@ def test_write_to_unknown_output_names_pe_port_and_fix():
         "'output'. Declare it with self._add_output('outptu').")  # the PE named once
 
 
-def test_write_takes_dispel4py_metadata_keywords_and_ignores_them():
+def test_write_takes_dispel4py_metadata_keyword_and_ignores_it():
     """dispel4py's ``write(name, data, **kwargs)`` ignored the keywords (its
-    provenance recorder read them); ported PEs pass them."""
+    provenance recorder read them); ported PEs pass ``metadata``."""
     class Tagged(d4p.IterativePE):
         def _process(self, data):
-            self.write("output", data, metadata={"source": "test"}, quality=1)
+            self.write("output", data, metadata={"source": "test"})
 
     graph = d4p.WorkflowGraph()
     tagged = Tagged()

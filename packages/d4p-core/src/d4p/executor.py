@@ -24,7 +24,7 @@ from typing import Any
 
 from .driver import Data, EndOfStream, Transport
 from .errors import Aborted, PEUsageError, UsageError, WorkflowFailed
-from .grouping import PAIR, Global, GroupBy, Shuffle
+from .grouping import PAIR
 from .pe import ConsumerPE, GenericPE, IterativePE, StopSource, UnitFailed
 from .plan import Plan, Route
 
@@ -293,7 +293,7 @@ class Executor:
         if any(local) and not all(local):  # units for other workers must not wait for ours
             delivers = [self._others_first(d) if here else d
                         for d, here in zip(delivers, local, strict=True)]
-        if self.plan.copy_fanout and not isinstance(route.rule, Shuffle | GroupBy | Global):
+        if self.plan.copy_fanout and not route.rule.to_one:
             delivers[:-1] = map(_copying, delivers[:-1])  # 'all': every instance gets one
         return route.rule.router(delivers, loc.index,
                                  f"PE {route.dst_pe!r} input {route.dst_port!r}")

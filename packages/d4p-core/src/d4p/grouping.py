@@ -50,6 +50,9 @@ class Grouping:
     fusable: ClassVar[bool] = False
     """An edge with this grouping between PEs of equal instance counts may be
     fused: instance *j* feeds instance *j* in the same process."""
+    to_one: ClassVar[bool] = False
+    """Each unit reaches one instance (else one unit may reach several, which
+    then get copies when the graph asks: :attr:`d4p.WorkflowGraph.copy_fanout`)."""
 
     def instances(self, unit: Any, n: int, sender: int) -> Sequence[int]:
         """The receiving instances (0..n-1) of ``unit`` written by instance ``sender``."""
@@ -77,6 +80,7 @@ class Shuffle(Grouping):
 
     name = "shuffle"
     fusable = True
+    to_one = True
 
     def instances(self, unit, n, sender):
         return (sender % n,)  # a router keeps the turn; see router()
@@ -116,6 +120,7 @@ class Global(Grouping):
 
     name = "global"
     single_instance = True
+    to_one = True
 
     def instances(self, unit, n, sender):
         return (0,)
@@ -129,6 +134,7 @@ class Pair(Grouping):
     """Instance *j* feeds instance *j* (a chain the plan fused)."""
 
     name = "pair"
+    to_one = True
 
     def instances(self, unit, n, sender):
         return (sender,)
@@ -144,6 +150,7 @@ class GroupBy(Grouping):
     indices: tuple[int | str, ...] = ()
     key: Callable[[Any], Hashable] | None = None
     name = "group_by"
+    to_one = True
 
     def key_of(self, data: Any) -> Any:
         """The key of ``data``: ``data[i]`` for one index, a tuple for several."""

@@ -134,10 +134,11 @@ class GenericPE:
     def _postprocess(self) -> None:
         pass
 
-    def write(self, name: str, data: Any, **metadata: Any) -> None:
-        """Emit ``data`` on output port ``name``. Keyword arguments
-        (dispel4py's ``self.write(name, data, metadata=...)``, meant for its
-        provenance recorder) are accepted and ignored: only ``data`` travels."""
+    def write(self, name: str, data: Any, metadata: Any = None) -> None:
+        """Emit ``data`` on output port ``name``. ``metadata`` (dispel4py's
+        ``self.write(name, data, metadata=...)``, meant for its provenance
+        recorder) is accepted and ignored: only ``data`` travels. (Not
+        ``**metadata``: that would cost every write a dict.)"""
         try:
             emit = self._d4p_emit[name]
         except KeyError:
