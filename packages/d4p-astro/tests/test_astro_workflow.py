@@ -160,7 +160,7 @@ def test_bad_parameters_are_usage_errors(params, message):
 
 def test_a_bad_coordinates_file_fails_before_the_run(tmp_path):
     coordinates = tmp_path / "bad.txt"
-    coordinates.write_text("1,2\n3;4\n")
+    coordinates.write_text("1,2\n3;4x\n")
     with pytest.raises(CoordinatesError, match=f"{coordinates}, line 2"):
         build_int_ext(coordinates=str(coordinates), source="fixture")
     assert issubclass(CoordinatesError, d4p.UsageError)

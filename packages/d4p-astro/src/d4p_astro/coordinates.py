@@ -1,8 +1,20 @@
-"""Coordinates files: one ``ra,dec`` pair in decimal degrees per line, ``#`` comments."""
+"""Coordinates files: one position (RA, Dec, J2000) per line, as astronomers keep them.
+
+Each line holds an RA and a Dec, separated by a comma, a tab, a semicolon or
+blanks; ``#`` starts a comment; blank lines are skipped. A value is decimal
+degrees (``10.6847``) or sexagesimal text: RA in hours (``00:42:44.3``,
+``00 42 44.3``, ``00h42m44.3s``), Dec in degrees (``+41:16:09``, ``-00 30 00``
+is -0.5). An optional first line names the columns (``ra,dec``, ``name ra dec``,
+``RAJ2000;DEJ2000``, ``RAh,DEdeg`` for RA in decimal hours); with it, other
+columns are allowed and ignored. A UTF-8 byte-order mark and Windows line ends
+are fine. Anything else is a `CoordinatesError` naming the file and the line.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -19,43 +31,146 @@ class Position(NamedTuple):
     dec: float
 
 
+def _names(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# Header names, lower case without blanks or punctuation ("RA_ICRS" -> "raicrs").
+_RA_DEGREES = _names("ra", "raj2000", "raicrs", "radeg", "radegrees", "radecimal", "alpha")
+_RA_HOURS = _names("rah", "rahr", "rahour", "rahours", "rahms", "rasexagesimal")
+_DEC = _names("dec", "de", "decl", "dej2000", "decj2000", "deicrs", "decicrs", "decdeg",
+              "dedeg", "decdegrees", "decdms", "dedms", "delta")  # fmt: skip
+
+
+class _Layout(NamedTuple):
+    """Where RA and Dec are in a line: column indexes, the number of columns, RA unit."""
+
+    ra: int
+    dec: int
+    width: int | None  # None: no header, so the line is exactly "ra dec"
+    ra_in_hours: bool
+    header_line: int | None
+
+
+_NO_HEADER = _Layout(0, 1, None, False, None)
+
+
 def read_coordinates(path: str | Path) -> Iterator[Position]:
     """Yield the positions of a coordinates file in file order.
 
-    ``#`` starts a comment; blank lines are skipped; `count` numbers the
-    positions from 1. A malformed line raises `CoordinatesError` naming the file
-    and the line number.
+    `count` numbers the positions from 1. A malformed line raises
+    `CoordinatesError` naming the file and the line number.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise CoordinatesError(
             f"cannot read coordinates file {path}: {exc.strerror or exc}"
         ) from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        lineno = data[: exc.start].count(b"\n") + 1
+        raise CoordinatesError(
+            f"{path}, line {lineno}: not UTF-8 text (byte {data[exc.start]:#04x}); "
+            "save the coordinates file as UTF-8"
+        ) from None
+    layout: _Layout | None = None
     count = 0
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        ra, dec = _parse_line(line, path, lineno)
+        fields = _split(line)
+        if layout is None:
+            layout = _header(fields, lineno)
+            if layout is not None:
+                continue
+            layout = _NO_HEADER
+        ra, dec = _parse_line(fields, line, layout, path, lineno)
         count += 1
         yield Position(count, ra, dec)
 
 
-def _parse_line(line: str, path: Path, lineno: int) -> tuple[float, float]:
+def _split(line: str) -> list[str]:
+    for separator in (",", "\t", ";"):
+        if separator in line:
+            fields = line.split(separator)
+            break
+    else:
+        fields = line.split()
+        if len(fields) == 6:  # "00 42 44.3 +41 16 09": RA and Dec in blank-separated parts
+            fields = [" ".join(fields[:3]), " ".join(fields[3:])]
+    return [field.strip().strip("\"'").strip() for field in fields]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _header(fields: list[str], lineno: int) -> _Layout | None:
+    """The layout a header line gives, or None when `fields` are not column names."""
+    keys = [_key(field) for field in fields]
+    ras = [i for i, k in enumerate(keys) if k in _RA_DEGREES or k in _RA_HOURS]
+    decs = [i for i, k in enumerate(keys) if k in _DEC]
+    if len(ras) != 1 or len(decs) != 1:
+        return None
+    return _Layout(ras[0], decs[0], len(fields), keys[ras[0]] in _RA_HOURS, lineno)
+
+
+def _parse_line(
+    fields: list[str], line: str, layout: _Layout, path: Path, lineno: int
+) -> tuple[float, float]:
     where = f"{path}, line {lineno}"
-    fields = [f.strip() for f in line.split(",")]
-    if len(fields) != 2:
-        raise CoordinatesError(f"{where}: expected 'ra,dec' in degrees, got {line!r}")
-    try:
-        ra, dec = float(fields[0]), float(fields[1])
-    except ValueError:
+    if layout.width is None and len(fields) != 2:
         raise CoordinatesError(
-            f"{where}: ra and dec must be decimal degrees, got {line!r}"
+            f"{where}: expected 'ra,dec' (or a first line naming the ra and dec columns), "
+            f"got {line!r}"
+        )
+    if layout.width is not None and len(fields) != layout.width:
+        raise CoordinatesError(
+            f"{where}: expected {layout.width} columns as in the header on line "
+            f"{layout.header_line}, got {len(fields)}: {line!r}"
+        )
+    ra_text, dec_text = fields[layout.ra], fields[layout.dec]
+    try:
+        ra = _angle(ra_text, hours=True, decimal_hours=layout.ra_in_hours)
+        dec = _angle(dec_text, hours=False, decimal_hours=False)
+    except ValueError as exc:
+        raise CoordinatesError(
+            f"{where}: ra and dec must be decimal degrees or sexagesimal "
+            f"(ra hh:mm:ss.s, dec +dd:mm:ss), got {line!r}{exc}"
         ) from None
     if not (math.isfinite(ra) and 0.0 <= ra < 360.0):
-        raise CoordinatesError(f"{where}: ra {fields[0]} is outside [0, 360) degrees")
+        raise CoordinatesError(f"{where}: ra {ra_text} is outside [0, 360) degrees")
     if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):
-        raise CoordinatesError(f"{where}: dec {fields[1]} is outside [-90, 90] degrees")
+        raise CoordinatesError(f"{where}: dec {dec_text} is outside [-90, 90] degrees")
     return ra, dec
+
+
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
+
+
+def _angle(text: str, *, hours: bool, decimal_hours: bool) -> float:
+    """Degrees of one value: decimal (degrees, or hours if `decimal_hours`) or
+    sexagesimal (hours if `hours`, else degrees).
+
+    Raises ValueError (its text: "" or "; " and the reason) when it is neither.
+    """
+    text = text.replace("\u2212", "-")  # a typographic minus sign
+    if _DECIMAL.fullmatch(text):
+        value = float(text)
+        return value * 15.0 if decimal_hours else value
+    if not re.fullmatch(r"[+-]?\s*\d[\d\s:.hdms°'\"]*", text):
+        raise ValueError("")
+    from astropy import units as u
+    from astropy.coordinates import Angle
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. 60 seconds: astropy would carry it over
+            return float(Angle(text, unit=u.hourangle if hours else u.deg).degree)
+    except (ValueError, Warning) as exc:
+        reason = str(exc).split(". Treating")[0].strip().replace("  ", " ")
+        raise ValueError(f"; {text!r}: {reason}" if reason else "") from None

@@ -49,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
 """The parameters of `d4p_astro.workflow.build` and their defaults (``d4p run int_ext -p KEY=VALUE``)."""
 
 HELP: dict[str, str] = {
-    "coordinates": "file of 'ra,dec' lines in decimal degrees (J2000); '#' starts a comment",
+    "coordinates": "file of 'ra,dec' lines (J2000), decimal degrees or sexagesimal (RA in "
+    "hours); optional header line naming the columns; '#' starts a comment",
     "source": "vizier (live cone searches) or fixture (the synthetic VOTable, no network)",
     "radius": "cone-search radius in degrees",
     "output": "the results CSV file",
