@@ -121,10 +121,10 @@ def test_a_fixture_without_logr25_fails_naming_column_file_and_position(tmp_path
     fixture = tmp_path / "broken.vot"
     text = (SHIPPED_COORDINATES.parent / "hyperleda_synthetic.vot").read_text()
     fixture.write_text(text.replace('name="logR25"', 'name="logD25"'))
-    with pytest.raises(d4p.D4PError) as excinfo:
+    with pytest.raises(d4p.UsageError) as excinfo:  # found before the run
         run_int_ext(tmp_path, source="fixture", fixture=str(fixture))
     message = str(excinfo.value)
-    assert "has no logR25 column" in message and str(fixture) in message
+    assert message.startswith(f"int_ext: -p fixture: fixture {fixture}: the VOTable has no logR25")
     assert not (tmp_path / "simple.csv").exists()
 
 
@@ -151,6 +151,14 @@ def test_own_coordinates_away_from_fixture_galaxies_give_blank_rows(tmp_path):
             "-p fixture=/nonexistent.vot is not",
         ),
         ({"output": "/nonexistent-dir/x.csv"}, "the directory of -p output=/nonexistent-dir/x.csv"),
+        ({"radius": float("inf")}, "-p radius must be a positive number up to 180, not inf"),
+        ({"radius": 181.0}, "-p radius must be a positive number up to 180, not 181.0"),
+        ({"output": "/tmp"}, "-p output=/tmp is a directory; give a file name"),
+        (
+            {"url": "vizier.cds.unistra.fr/viz-bin/conesearch"},
+            "-p url must be an http:// or https:// cone-search URL, not 'vizier.cds",
+        ),
+        ({"url": "ftp://127.0.0.1/cone"}, "-p url must be an http:// or https://"),
     ],
 )
 def test_bad_parameters_are_usage_errors(params, message):
@@ -164,3 +172,13 @@ def test_a_bad_coordinates_file_fails_before_the_run(tmp_path):
     with pytest.raises(CoordinatesError, match=f"{coordinates}, line 2"):
         build_int_ext(coordinates=str(coordinates), source="fixture")
     assert issubclass(CoordinatesError, d4p.UsageError)
+
+
+def test_a_fixture_that_is_not_a_votable_is_a_usage_error_before_the_run(tmp_path):
+    fixture = tmp_path / "notes.txt"
+    fixture.write_text("my notes, not a VOTable\n")
+    with pytest.raises(d4p.UsageError) as excinfo:
+        build_int_ext(source="fixture", fixture=str(fixture), output=str(tmp_path / "o.csv"))
+    assert str(excinfo.value).startswith(
+        f"int_ext: -p fixture: {fixture}: the answer is not a readable VOTable"
+    )

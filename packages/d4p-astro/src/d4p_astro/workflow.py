@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from d4p import UsageError, WorkflowGraph
 
 from d4p_astro.coordinates import read_coordinates
+from d4p_astro.errors import VOTableError
 from d4p_astro.extinction import TYPE_TABLES
+from d4p_astro.fixture import FixtureCatalogue
 from d4p_astro.params import DEFAULTS
 from d4p_astro.pes import (
     SOURCES,
@@ -49,9 +53,13 @@ def build(
     if types not in TYPE_TABLES:
         raise UsageError(f"int_ext: -p types must be one of {', '.join(TYPE_TABLES)}, "
                          f"not {types!r}")
-    for name, value in (("radius", radius), ("timeout", timeout)):
-        if not value > 0:
-            raise UsageError(f"int_ext: -p {name} must be a positive number, not {value!r}")
+    for name, value, most in (("radius", radius, 180.0), ("timeout", timeout, math.inf)):
+        if not 0 < value <= most:
+            raise UsageError(
+                f"int_ext: -p {name} must be a positive number"
+                + (f" up to {most:g}" if math.isfinite(most) else "")
+                + f", not {value!r}"
+            )
     for name, value, least in (("retries", retries, 0), ("instances", instances, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UsageError(f"int_ext: -p {name} must be an integer >= {least}, not {value!r}")
@@ -59,8 +67,21 @@ def build(
         pass  # a bad file fails now, naming its line, rather than mid-run
     # Absolute paths: PE instances may run in other processes, or other directories.
     coordinates, output, fixture = (Path(p).resolve() for p in (coordinates, output, fixture))
-    if source == "fixture" and not fixture.is_file():
-        raise UsageError(f"int_ext: -p fixture={fixture} is not a file")
+    if source == "fixture":
+        if not fixture.is_file():
+            raise UsageError(f"int_ext: -p fixture={fixture} is not a file")
+        try:
+            FixtureCatalogue(fixture)
+        except VOTableError as exc:
+            raise UsageError(f"int_ext: -p fixture: {exc}") from None
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(
+                f"int_ext: -p url must be an http:// or https:// cone-search URL, not {url!r}"
+            )
+    if output.is_dir():
+        raise UsageError(f"int_ext: -p output={output} is a directory; give a file name")
     out_dir = output.parent
     if not out_dir.is_dir():
         raise UsageError(f"int_ext: the directory of -p output={output} does not exist")
