@@ -1,6 +1,14 @@
+import io
+import math
+from pathlib import Path
+
+import astropy
 import pytest
 from d4p_astro.errors import VOTableError
 from d4p_astro.votable import Galaxy, nearest_galaxy, parse_galaxies, read_votable
+
+ASTROPY_VOTABLES = Path(astropy.__file__).parent / "io" / "votable" / "tests" / "data"
+"""Real VOTables shipped in astropy's test data (e.g. an IRSA error answer)."""
 
 
 def votable(fields: str, rows: str, extra: str = "") -> bytes:
@@ -142,3 +150,101 @@ def test_a_votable_without_table_is_an_error():
     )
     with pytest.raises(VOTableError, match="svc: the VOTable holds no table"):
         read_votable(data, "svc")
+
+
+VIZIER_FIELDS = """
+   <FIELD name="_r" ucd="pos.angDistance" datatype="double" unit="deg"/>
+   <FIELD name="_RAJ2000" ucd="pos.eq.ra" datatype="double" unit="deg"/>
+   <FIELD name="_DEJ2000" ucd="pos.eq.dec" datatype="double" unit="deg"/>
+   <FIELD name="RAJ2000" ucd="pos.eq.ra;meta.main" datatype="char" arraysize="11" unit="h:m:s"/>
+   <FIELD name="DEJ2000" ucd="pos.eq.dec;meta.main" datatype="char" arraysize="11" unit="d:m:s"/>
+   <FIELD name="MType" ucd="src.morph.type" datatype="char" arraysize="5"/>
+   <FIELD name="logR25" ucd="phys.size.axisRatio" datatype="float" unit="[-]"/>"""
+
+
+def vizier_rows(*rows):
+    return "".join("<TR>" + "".join(f"<TD>{c}</TD>" for c in r) + "</TR>" for r in rows)
+
+
+def test_a_query_status_error_after_the_rows_is_reported():
+    data = votable(
+        VIZIER_FIELDS,
+        vizier_rows(("", "", "", "00 42 44.3", "+41 16 08", "Sb", "0.49")),
+    ).replace(b"</DATA>", b'</DATA><INFO name="QUERY_STATUS" value="ERROR">query timed out</INFO>')
+    with pytest.raises(VOTableError, match="svc: the service reports an error: query timed out"):
+        nearest_galaxy(data, 10.6847, 41.269, "svc")
+
+
+def test_an_info_named_error_as_irsa_writes_it_is_reported():
+    data = (ASTROPY_VOTABLES / "irsa-nph-error.xml").read_bytes()
+    with pytest.raises(VOTableError) as excinfo:
+        nearest_galaxy(data, 10.6847, 41.269, "svc")
+    assert str(excinfo.value) == (
+        'svc: the service reports an error: "Either wrong or missing coordinate/object name."'
+    )
+
+
+def test_the_table_with_mtype_is_read_when_another_table_comes_first():
+    other = (
+        '<RESOURCE name="meta"><TABLE><FIELD name="a" datatype="int"/>'
+        "<DATA><TABLEDATA><TR><TD>1</TD></TR></TABLEDATA></DATA></TABLE></RESOURCE>"
+    )
+    data = votable(FIELDS, "<TR><TD>10</TD><TD>20</TD><TD>Sbc</TD><TD>0.45</TD></TR>")
+    data = data.replace(
+        b' <RESOURCE type="results">', other.encode() + b'<RESOURCE type="results">'
+    )
+    assert nearest_galaxy(data, 10.0, 20.0, "t") == Galaxy("Sbc", 0.45, 0.0)
+
+
+@pytest.mark.parametrize(("unit", "ra"), [("h", 10.6847 / 15), ("rad", math.radians(10.6847))])
+def test_a_decimal_ra_column_is_read_in_its_unit(unit, ra):
+    fields = FIELDS.replace(
+        'datatype="double" unit="deg"/>', f'datatype="double" unit="{unit}"/>', 1
+    )
+    rows = (  # the galaxy at the position comes second
+        f"<TR><TD>{ra * 1.01!r}</TD><TD>41.269</TD><TD>E</TD><TD>0.05</TD></TR>"
+        f"<TR><TD>{ra!r}</TD><TD>41.269</TD><TD>Sb</TD><TD>0.49</TD></TR>"
+    )
+    (first, second) = parse_galaxies(votable(fields, rows), 10.6847, 41.269, "t")
+    assert first.mtype == "Sb" and first.separation == pytest.approx(0.0, abs=1e-9)
+    assert second.separation == pytest.approx(0.106847 * math.cos(math.radians(41.269)), rel=1e-3)
+
+
+def test_vizier_decimal_positions_come_before_its_text_ones_and_minus_zero_is_south():
+    rows = vizier_rows(
+        ("0.5", "", "", "05 35 17.3", "+00 30 00", "E", "0.05"),
+        ("0.0", "", "", "05 35 17.3", "-00 30 00", "Sc", "0.30"),
+        ("", "", "", "", "", "Sd", "0.60"),  # VizieR leaves a cell empty: position unknown
+    )
+    galaxies = parse_galaxies(votable(VIZIER_FIELDS, rows), 83.82208, -0.5, "t")
+    assert [g.mtype for g in galaxies] == ["Sc", "E", "Sd"]
+    assert galaxies[0].separation == pytest.approx(0.0, abs=1e-5)
+    assert galaxies[1].separation == pytest.approx(1.0, abs=1e-5)
+    assert galaxies[2].separation is None
+    decimal = vizier_rows(
+        ("", "83.8", "-0.5", "05 35 17.3", "+00 30 00", "E", "0.05"),
+        ("", "83.82208", "-0.5", "05 35 17.3", "+00 30 00", "Sc", "0.30"),
+    )
+    assert [
+        g.mtype for g in parse_galaxies(votable(VIZIER_FIELDS, decimal), 83.82208, -0.5, "t")
+    ] == ["Sc", "E"]
+
+
+@pytest.mark.parametrize("serialization", ["binary", "binary2"])
+def test_binary_answers_read_as_their_tabledata_form(serialization):
+    from astropy.io.votable import parse
+
+    rows = vizier_rows(
+        ("", "", "", "00 42 44.3", "+41 16 08", "Sb", "0.49"),
+        ("", "", "", "00 42 50.0", "+41 16 08", "", ""),
+        ("", "", "", "00 42 55.0", "+41 16 08", "Sc", "NaN"),
+    )
+    data = votable(VIZIER_FIELDS, rows)
+    document = parse(io.BytesIO(data))
+    document.get_first_table().format = serialization
+    out = io.BytesIO()
+    document.to_xml(out)
+    assert b"<" + serialization.upper().encode() in out.getvalue()
+    tabledata = parse_galaxies(data, 10.6847, 41.269, "t")
+    assert parse_galaxies(out.getvalue(), 10.6847, 41.269, "t") == tabledata
+    assert [(g.mtype, g.logr25) for g in tabledata] == [("Sb", 0.49), (None, None), ("Sc", None)]

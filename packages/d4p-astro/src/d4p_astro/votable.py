@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from typing import NamedTuple
 
@@ -40,7 +41,8 @@ class Galaxy(NamedTuple):
 
 
 def read_votable(data: bytes, source: str) -> TableElement:
-    """The first table of a VOTable document; `source` (URL or file) is named in errors.
+    """The first table of a VOTable document that has an MType column, else its first
+    table; `source` (URL or file) is named in errors.
 
     Raises `VOTableError` when `data` is not a VOTable, reports a query error
     (``INFO name="QUERY_STATUS" value="ERROR"``, or the Cone Search ``Error``
@@ -58,10 +60,13 @@ def read_votable(data: bytes, source: str) -> TableElement:
     error = _service_error(votable)
     if error is not None:
         raise VOTableError(f"{source}: the service reports an error: {error}")
-    try:
-        return votable.get_first_table()
-    except IndexError:
-        raise VOTableError(f"{source}: the VOTable holds no table") from None
+    tables = list(votable.iter_tables())
+    if not tables:
+        raise VOTableError(f"{source}: the VOTable holds no table")
+    for table in tables:  # e.g. a first RESOURCE of another catalogue, or of metadata
+        if any(field.name.lower() == MTYPE.lower() for field in table.fields):
+            return table
+    return tables[0]
 
 
 def parse_galaxies(data: bytes, ra: float, dec: float, source: str) -> list[Galaxy]:
@@ -106,16 +111,24 @@ def number_cells(column: Column) -> list[float | None]:
 
 
 def _service_error(votable: VOTableFile) -> str | None:
+    """The message of the first error INFO or PARAM anywhere in the document: DALI's
+    ``QUERY_STATUS=ERROR`` (also after a table's rows), the Cone Search ``Error``, or
+    an ``INFO name="ERROR"`` as some services write."""
     elements = list(votable.infos) + list(getattr(votable, "params", []))
-    for resource in votable.resources:
+    resources = list(votable.resources)
+    while resources:
+        resource = resources.pop(0)
         elements += list(resource.infos) + list(resource.params)
+        for table in resource.tables:
+            elements += list(getattr(table, "infos", []))
+        resources += list(resource.resources)
     for element in elements:
         name = (element.name or "").strip()
         value = "" if element.value is None else str(element.value).strip()
         content = (getattr(element, "content", None) or "").strip()
         if name.upper() == "QUERY_STATUS" and value.upper() == "ERROR":
             return content or value
-        if name == "Error":
+        if name.upper() == "ERROR":
             return value or content or "unspecified error"
     return None
 
@@ -167,33 +180,63 @@ def _number(value) -> float | None:
 
 
 def _separations(table: TableElement, rows, ra: float, dec: float) -> list[float | None]:
-    ra_name = _position_column(table, "pos.eq.ra", _RA_NAMES)
-    dec_name = _position_column(table, "pos.eq.dec", _DEC_NAMES)
-    if ra_name is not None and dec_name is not None:
+    """Each row's distance from (`ra`, `dec`) in degrees, from the first pair of
+    position columns that gives it (see `_position_columns`), else from VizieR's
+    ``_r``; ``None`` where no column gives it."""
+    separations: list[float | None] = [None] * len(rows)
+    for ra_name, dec_name in _position_columns(table):
         ras = _angles(rows[ra_name], u.hourangle)
         decs = _angles(rows[dec_name], u.deg)
-        if ras is not None and decs is not None:
-            seps = np.degrees(
-                angular_separation(
-                    np.radians(ra), np.radians(dec), np.radians(ras), np.radians(decs)
-                )
-            )
-            return [None if math.isnan(s) else float(s) for s in seps]
+        if ras is None or decs is None:
+            continue
+        found = np.degrees(
+            angular_separation(np.radians(ra), np.radians(dec), np.radians(ras), np.radians(decs))
+        )
+        separations = [
+            float(new) if old is None and not math.isnan(new) else old
+            for old, new in zip(separations, found, strict=True)
+        ]
+        if None not in separations:
+            return separations
     if "_r" in rows.colnames:
         unit = rows["_r"].unit or u.arcmin
         if unit.is_equivalent(u.deg):
             scale = unit.to(u.deg)
-            return [None if r is None else r * scale for r in number_cells(rows["_r"])]
-    return [None] * len(rows)
+            separations = [
+                r * scale if old is None and r is not None else old
+                for old, r in zip(separations, number_cells(rows["_r"]), strict=True)
+            ]
+    return separations
 
 
-def _position_column(table: TableElement, ucd: str, names: tuple[str, ...]) -> str | None:
-    fields = [f for f in table.fields if (f.ucd or "").lower().startswith(ucd)]
-    main = [f for f in fields if "meta.main" in (f.ucd or "").lower()]
-    if main or fields:
-        return (main or fields)[0].name
+def _position_columns(table: TableElement) -> list[tuple[str, str]]:
+    """The (RA, Dec) column pairs by UCD, best first: the main position in numbers,
+    VizieR's computed ``_RAJ2000``/``_DEJ2000``, the main position as text (VizieR's
+    "h m s"), other positions; else by name. RA and Dec of one pair are alike in
+    being main and in VizieR's leading ``_``."""
+
+    def kind(field) -> tuple[bool, bool]:
+        return "meta.main" in (field.ucd or "").lower(), field.name.startswith("_")
+
+    def rank(field) -> tuple[bool, bool, bool]:
+        main, computed = kind(field)
+        return not (main or computed), field.datatype == "char", not main
+
+    def fields(ucd: str) -> list:
+        return [f for f in table.fields if (f.ucd or "").lower().split(";")[0] == ucd]
+
+    decs = fields("pos.eq.dec")
+    pairs = []
+    for ra_field in sorted(fields("pos.eq.ra"), key=rank):
+        dec_field = next((f for f in decs if kind(f) == kind(ra_field)), None)
+        if dec_field is not None:
+            pairs.append((ra_field.name, dec_field.name))
+    if pairs:
+        return pairs
     present = {f.name for f in table.fields}
-    return next((name for name in names if name in present), None)
+    ra_name = next((name for name in _RA_NAMES if name in present), None)
+    dec_name = next((name for name in _DEC_NAMES if name in present), None)
+    return [(ra_name, dec_name)] if ra_name and dec_name else []
 
 
 def _angles(column, sexagesimal_unit: u.Unit) -> np.ndarray | None:
@@ -202,18 +245,53 @@ def _angles(column, sexagesimal_unit: u.Unit) -> np.ndarray | None:
     Sexagesimal text (``"00 42 44.3"``, as VizieR writes RAJ2000) is read in
     `sexagesimal_unit` (hours for RA, degrees for Dec); ``None`` if a cell is unreadable.
     """
+    scale = _degrees_per(column.unit)
+    if scale is None:
+        return None
     values = []
     for cell in _cells(column):
+        if isinstance(cell, bytes | np.bytes_):
+            cell = cell.decode("utf-8", "replace")
+        if isinstance(cell, str):
+            cell = cell.strip() or None
         if cell is None:
             values.append(math.nan)
             continue
-        if isinstance(cell, bytes | np.bytes_):
-            cell = cell.decode("utf-8", "replace")
         try:
-            if isinstance(cell, str) and (" " in cell.strip() or ":" in cell):
-                values.append(Angle(cell.strip(), unit=sexagesimal_unit).degree)
+            if isinstance(cell, str) and (" " in cell or ":" in cell):
+                values.append(_sexagesimal(cell, sexagesimal_unit))
             else:
-                values.append(float(cell))
+                values.append(float(cell) * scale)
         except ValueError:
             return None
     return np.asarray(values, dtype=float)
+
+
+_SEXAGESIMAL = re.compile(r"([+-]?)(\d+)[ :]+(\d+)(?:[ :]+(\d+(?:\.\d*)?))?")
+
+
+def _sexagesimal(text: str, unit: u.Unit) -> float:
+    """Degrees of "dd mm ss.s" text in `unit`; the common VizieR forms are read
+    directly (a large cone holds thousands of rows), others by astropy's Angle."""
+    match = _SEXAGESIMAL.fullmatch(text)
+    if match is None:
+        return Angle(text, unit=unit).degree
+    sign, whole, minutes, seconds = match.groups()
+    if int(minutes) >= 60 or float(seconds or 0) >= 60:
+        raise ValueError(f"minutes or seconds out of range in {text!r}")
+    value = int(whole) + int(minutes) / 60 + float(seconds or 0) / 3600
+    value *= 15.0 if unit == u.hourangle else 1.0
+    return -value if sign == "-" else value
+
+
+def _degrees_per(unit) -> float | None:
+    """Degrees in one `unit` of a decimal position column (None, "deg" or "h:m:s": 1;
+    "h": 15; "rad": 57.3...); ``None`` for a unit that is not an angle."""
+    if unit is None or isinstance(unit, u.UnrecognizedUnit):
+        return 1.0
+    if unit == u.hour:
+        return 15.0
+    try:
+        return float(unit.to(u.deg))
+    except u.UnitsError:
+        return None
