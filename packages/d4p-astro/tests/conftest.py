@@ -10,7 +10,11 @@ from d4p_astro.fixture import FixtureCatalogue
 
 
 class ConeServer:
-    """Serves cone searches from the fixture; `statuses` are answered first, one per request."""
+    """Serves cone searches from the fixture; `statuses` are answered first, one per request.
+
+    A status is an HTTP code (answered with a short HTML body) or a function
+    ``answer(handler, votable_bytes)`` that writes the whole response itself.
+    """
 
     def __init__(self, statuses=()):
         self.requests = []
@@ -22,12 +26,15 @@ class ConeServer:
             def do_GET(self):
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
                 server.requests.append((urlparse(self.path).path, query))
+                body = catalogue.cone(float(query["RA"]), float(query["DEC"]), float(query["SR"]))
+                if server.statuses and callable(server.statuses[0]):
+                    server.statuses.pop(0)(self, body)
+                    return
                 if server.statuses:
                     self.send_response(server.statuses.pop(0))
                     self.end_headers()
                     self.wfile.write(b"<html>busy</html>")
                     return
-                body = catalogue.cone(float(query["RA"]), float(query["DEC"]), float(query["SR"]))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/xml")
                 self.send_header("Content-Length", str(len(body)))

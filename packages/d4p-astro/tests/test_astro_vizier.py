@@ -1,6 +1,9 @@
 """The live path against local HTTP servers: real sockets, requests and pyvo, no internet."""
 
+import gzip
 import socket
+import time
+import zlib
 
 import pytest
 from d4p_astro.errors import ServiceUnavailableError
@@ -59,3 +62,88 @@ def test_an_unreachable_host_fails_fast_with_a_clear_error():
     closed.close()  # nothing listens on this port any more: connection refused
     with pytest.raises(ServiceUnavailableError, match=r"failed 3 time\(s\).*cannot connect"):
         cone_search(10.0, 20.0, 0.01, url=f"http://127.0.0.1:{port}/cone", timeout=5, backoff=0.01)
+
+
+def trickle(handler, body):
+    """Answer 200 and then one byte of the VOTable every 0.2 s: each read stays under
+    the time-out, the whole answer takes minutes."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/xml")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    try:
+        for i in range(len(body)):
+            handler.wfile.write(body[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(0.2)
+    except OSError:
+        pass  # the client gave up, as it should
+
+
+@pytest.mark.timeout(30)
+def test_a_server_trickling_its_answer_fails_within_the_timeout(cone_server):
+    server = cone_server(statuses=[trickle, trickle])
+    with pytest.raises(ServiceUnavailableError) as excinfo:  # the trickle alone lasts minutes
+        cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=1.0, retries=1, backoff=0.01)
+    message = str(excinfo.value)
+    assert f"at {server.url} failed 2 time(s)" in message
+    assert "the answer was still arriving after the time-out (" in message
+    assert "bytes in 1.0 s)" in message and "-p source=fixture" in message
+
+
+def truncated(handler, body):
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body) + 100))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_an_answer_cut_short_is_retried_and_named(cone_server):
+    server = cone_server(statuses=[truncated])
+    data = cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, backoff=0.01)
+    assert nearest_galaxy(data, 10.6847, 41.269, "s").mtype == "Sb"
+    server = cone_server(statuses=[truncated, truncated])
+    with pytest.raises(
+        ServiceUnavailableError, match=r"failed 2 time\(s\).*the answer was cut short"
+    ):
+        cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, retries=1, backoff=0.01)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)]
+)
+def test_a_compressed_answer_is_decoded(cone_server, encoding, compress):
+    def compressed(handler, body):
+        packed = compress(body)
+        handler.send_response(200)
+        handler.send_header("Content-Encoding", encoding)
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        handler.wfile.write(packed)
+
+    server = cone_server(statuses=[compressed])
+    data = cone_search(202.4696, 47.1952, 0.01, url=server.url, timeout=5)
+    assert data.startswith(b"<?xml")
+    assert nearest_galaxy(data, 202.4696, 47.1952, "s").mtype == "Sbc"
+
+
+def html_page(handler, body):
+    page = b"<!DOCTYPE html><html><head><title>VizieR: service in maintenance</title></head></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(page)))
+    handler.end_headers()
+    handler.wfile.write(page)
+
+
+def test_an_html_page_with_http_200_is_retried_then_named(cone_server):
+    server = cone_server(statuses=[html_page])
+    data = cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, backoff=0.01)
+    assert nearest_galaxy(data, 10.6847, 41.269, "s").mtype == "Sb"
+    server = cone_server(statuses=[html_page] * 3)
+    with pytest.raises(ServiceUnavailableError) as excinfo:
+        cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, backoff=0.01)
+    assert (
+        f"at {server.url} failed 3 time(s) for ra=10.6847, dec=41.269 (time-out 5 s per attempt): "
+        "an HTML page instead of a VOTable ('VizieR: service in maintenance')"
+    ) in str(excinfo.value)

@@ -54,7 +54,7 @@ HELP: dict[str, str] = {
     "source": "vizier (live cone searches) or fixture (the synthetic VOTable, no network)",
     "radius": "cone-search radius in degrees",
     "output": "the results CSV file",
-    "timeout": "seconds to wait for the connection and for each read, per attempt",
+    "timeout": "seconds to wait for the connection, each read and the whole answer, per attempt",
     "retries": "attempts after the first (no connection, time-out, HTTP 429 or 5xx)",
     "url": "any IVOA Simple Cone Search URL serving MType and logR25",
     "fixture": "the VOTable that source=fixture searches",

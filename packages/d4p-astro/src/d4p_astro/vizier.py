@@ -1,16 +1,19 @@
 """The live source: an IVOA Simple Cone Search on VizieR's HyperLEDA catalogue (VII/237), via pyvo.
 
-Each attempt waits at most `timeout` seconds to connect and at most `timeout`
-seconds for each read; failed attempts (no connection, time-out, HTTP 429 or 5xx)
+Each attempt waits at most `timeout` seconds to connect, at most `timeout` seconds
+for each read, and is abandoned once its answer has not fully arrived `timeout`
+seconds after the request (a server trickling bytes cannot hold it for ever);
+failed attempts (no connection, time-out, an answer cut short, HTTP 429 or 5xx)
 are retried `retries` times after a pause that doubles from `backoff` seconds.
-So a service that cannot be reached, or that accepts the connection and never
-answers, fails after at most
-``(retries + 1) * timeout + backoff * (2**retries - 1)`` seconds, with a
+So a service that cannot be reached, that never answers or that answers too
+slowly fails after at most about
+``(retries + 1) * 2 * timeout + backoff * (2**retries - 1)`` seconds, with a
 `ServiceUnavailableError` that names the service and suggests ``-p source=fixture``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import requests
@@ -60,7 +63,7 @@ def cone_search(
         scs = SCSService(url, session=session)
         for attempt in range(1, attempts + 1):
             try:
-                return _attempt(scs, ra, dec, radius)
+                return _attempt(scs, ra, dec, radius, timeout)
             except _Retryable as exc:
                 reasons.append(str(exc))
             if attempt < attempts:
@@ -76,15 +79,21 @@ class _Retryable(Exception):
     pass
 
 
-def _attempt(scs: SCSService, ra: float, dec: float, radius: float) -> bytes:
+def _attempt(scs: SCSService, ra: float, dec: float, radius: float, timeout: float) -> bytes:
     query = scs.create_query(pos=(ra, dec), radius=radius, verbosity=3)
+    deadline = time.monotonic() + timeout
     try:
         stream = query.execute_stream()
-        data = stream.read()
+        try:
+            data = _read_until(stream, deadline, timeout)
+        finally:
+            stream.close()
     except requests.Timeout as exc:
         raise _Retryable(f"no answer within the time-out ({type(exc).__name__})") from exc
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise _Retryable("the answer stopped arriving within the time-out") from exc
+    except urllib3.exceptions.ProtocolError as exc:
+        raise _Retryable(f"the answer was cut short ({_root_cause(exc)})") from exc
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise _Retryable(f"cannot connect ({_root_cause(exc)})") from exc
     try:
@@ -97,7 +106,37 @@ def _attempt(scs: SCSService, ra: float, dec: float, radius: float) -> bytes:
         raise ServiceUnavailableError(
             f"{scs.baseurl} refused the query for ra={ra}, dec={dec}: HTTP {exc.code} {_short(exc)}"
         ) from exc
+    page = _html_title(data)
+    if page is not None:
+        raise _Retryable(f"an HTML page instead of a VOTable ({page!r})")
     return data
+
+
+def _read_until(stream: urllib3.response.HTTPResponse, deadline: float, timeout: float) -> bytes:
+    """The whole body of `stream`, read as it arrives (a read returns what has come),
+    abandoned once `deadline` passes: a server that trickles its answer byte by byte
+    would otherwise keep each read under the time-out for ever."""
+    chunks = []
+    while chunk := stream.read1(1 << 16, decode_content=True):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            received = sum(len(c) for c in chunks)
+            raise _Retryable(
+                f"the answer was still arriving after the time-out ({received} bytes in {timeout} s)"
+            )
+    return b"".join(chunks)
+
+
+def _html_title(data: bytes) -> str | None:
+    """The title of an HTML page (a service's "maintenance" page served with HTTP 200),
+    or the start of its text; ``None`` when `data` is not HTML."""
+    start = data[:1024].lstrip().lower()
+    if not (start.startswith(b"<!doctype html") or start.startswith(b"<html")):
+        return None
+    text = data[:65536].decode("utf-8", "replace")
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    words = re.sub(r"<[^>]*>|\s+", " ", title.group(1) if title else text).strip()
+    return words[:120] or "no title"
 
 
 def _root_cause(exc: BaseException) -> str:
