@@ -145,3 +145,8 @@ def test_a_header_without_ra_and_dec_is_an_error_on_its_line(tmp_path):
     path.write_text("# positions\nx,y\n10,20\n")
     with pytest.raises(CoordinatesError, match=r"line 2: ra and dec must be decimal degrees"):
         list(read_coordinates(path))
+
+
+def test_the_first_lines_separator_is_the_files_so_notes_may_hold_commas(tmp_path):
+    text = "name\tra\tdec\tnote\nM31\t10.6847\t41.269\tbig, bright\nM33\t23.4621\t30.6599\t\n"
+    assert _read(tmp_path, text) == [Position(1, 10.6847, 41.269), Position(2, 23.4621, 30.6599)]

@@ -1,10 +1,15 @@
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import d4p
+import pytest
 from d4p_astro import FIXTURE_PATH, SHIPPED_COORDINATES
 from d4p_astro.workflow import build
+
+D4P = shutil.which("d4p") or str(Path(sys.executable).with_name("d4p"))
 
 
 def test_int_ext_is_registered_through_the_d4p_entry_point():
@@ -56,3 +61,53 @@ def test_finding_the_plugin_imports_neither_astropy_nor_pyvo():
             "print(sorted(m for m in ('astropy', 'pyvo') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+USERS_TSV = (
+    "\ufeffname\tRA\tDec\tnote\r\n"
+    "M31\t00:42:44.3\t+41:16:09\tAndromeda\r\n"
+    "\r\n"
+    "field\t05 35 17.3\t-00 30 00\tempty, south of the equator by half a degree\r\n"
+    "M51\t13h29m52.7s\t+47d11m43s\t\r\n"
+    "M51 again\t202.4696\t47.1952\tduplicate in degrees\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [["-m", "simple"], ["-m", "multi", "-n", "4"],
+     ["-m", "multi", "-n", "4", "--start-method", "spawn"], ["-m", "mpi", "-n", "4"]],
+    ids=["simple", "multi-fork", "multi-spawn", "mpi-4"],
+)  # fmt: skip
+def test_a_users_tsv_in_sexagesimal_gives_the_same_csv_on_every_mapping(
+    tmp_path, cone_server, mapping
+):
+    if mapping[1] == "mpi":
+        pytest.importorskip("d4p_mpi")
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    server = cone_server()
+    coordinates = tmp_path / "mine.tsv"
+    coordinates.write_bytes(USERS_TSV.encode("utf-8"))
+    output = tmp_path / "out.csv"
+    done = subprocess.run(
+        [D4P, "run", "int_ext", "-q", "-p", f"coordinates={coordinates}", "-p", f"url={server.url}",
+         "-p", "timeout=10", "-p", "retries=0", "-p", f"output={output}", *mapping],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    m31 = SkyCoord("00:42:44.3 +41:16:09", unit=(u.hourangle, u.deg))
+    field = SkyCoord("05 35 17.3 -00 30 00", unit=(u.hourangle, u.deg))
+    m51 = SkyCoord("13h29m52.7s +47d11m43s", unit=(u.hourangle, u.deg))
+    assert output.read_text().splitlines() == [
+        "count,ra,dec,MType,logR25,T,A_i",
+        f"1,{float(m31.ra.degree)!r},{float(m31.dec.degree)!r},Sb,0.49,3,0.6745",
+        f"2,{float(field.ra.degree)!r},-0.5,,,,",
+        f"3,{float(m51.ra.degree)!r},{float(m51.dec.degree)!r},Sbc,0.45,4,0.7009",
+        "4,202.4696,47.1952,Sbc,0.45,4,0.7009",
+    ]
+    assert sorted(float(q["DEC"]) for _, q in server.requests) == pytest.approx(
+        sorted([-0.5, m31.dec.degree, m51.dec.degree, 47.1952]), abs=1e-12
+    )
+    assert sorted(os.listdir(tmp_path)) == ["mine.tsv", "out.csv"]  # no temporary file left

@@ -1,7 +1,7 @@
 """Coordinates files: one position (RA, Dec, J2000) per line, as astronomers keep them.
 
-Each line holds an RA and a Dec, separated by a comma, a tab, a semicolon or
-blanks; ``#`` starts a comment; blank lines are skipped. A value is decimal
+Each line holds an RA and a Dec, separated by a tab, a comma, a semicolon or
+blanks (the first line's separator is the file's); ``#`` starts a comment; blank lines are skipped. A value is decimal
 degrees (``10.6847``) or sexagesimal text: RA in hours (``00:42:44.3``,
 ``00 42 44.3``, ``00h42m44.3s``), Dec in degrees (``+41:16:09``, ``-00 30 00``
 is -0.5). An optional first line names the columns (``ra,dec``, ``name ra dec``,
@@ -77,12 +77,15 @@ def read_coordinates(path: str | Path) -> Iterator[Position]:
             "save the coordinates file as UTF-8"
         ) from None
     layout: _Layout | None = None
+    separator: str | None = None
     count = 0
     for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
+        line = line.split("#", 1)[0]
+        if not line.strip():
             continue
-        fields = _split(line)
+        if separator is None:  # the file's, from its first line: a note may hold commas
+            separator = next((s for s in ("\t", ",", ";") if s in line), " ")
+        fields = _split(line, separator)
         if layout is None:
             layout = _header(fields, lineno)
             if layout is not None:
@@ -93,11 +96,11 @@ def read_coordinates(path: str | Path) -> Iterator[Position]:
         yield Position(count, ra, dec)
 
 
-def _split(line: str) -> list[str]:
-    for separator in (",", "\t", ";"):
-        if separator in line:
-            fields = line.split(separator)
-            break
+def _split(line: str, separator: str) -> list[str]:
+    """The fields of `line`: split at `separator` (a tab, comma or semicolon), or at
+    blanks when `separator` is a blank."""
+    if separator != " ":
+        fields = line.strip(" ").split(separator)  # a trailing tab is an empty last cell
     else:
         fields = line.split()
         if len(fields) == 6:  # "00 42 44.3 +41 16 09": RA and Dec in blank-separated parts
