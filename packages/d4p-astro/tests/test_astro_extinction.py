@@ -98,3 +98,27 @@ def test_missing_axis_ratio_keeps_t_but_gives_no_extinction(logr25):
 def test_a_custom_type_table_can_extend_the_recipe():
     table = {**HUBBLE_T, "S0-a": 0}
     assert extinction_for("S0-a", 0.39, table) == extinction_for("S0a", 0.39)
+
+
+HYPERLEDA_TYPES = {  # HyperLEDA's type codes (leda/param/type.html) and their RC3 T
+    "E": -5, "E-S0": -3, "S0": -2, "S0-a": 0, "Sa": 1, "Sab": 2, "Sb": 3, "Sbc": 4,
+    "Sc": 5, "Scd": 6, "Sd": 7, "Sm": 9, "Irr": 10, "SBa": 1, "SBab": 2, "SBb": 3,
+    "SBbc": 4, "SBc": 5, "SBcd": 6, "SBd": 7, "SBm": 9,
+}  # fmt: skip
+
+
+def test_every_hyperleda_type_code_has_its_t_and_the_published_extinction():
+    import numpy as np
+
+    types = list(HYPERLEDA_TYPES)
+    t = np.array([HYPERLEDA_TYPES[m] for m in types], dtype=float)
+    logr25 = np.linspace(0.05, 1.0, len(types))
+    # Bottinelli et al. 1995, as HyperLEDA documents its parameter ai
+    k = np.minimum(0.754 * 10 ** (-0.2 * t), 1.0)
+    k2 = np.where(t < 0, 0.12 - 0.007 * t, 0.094)
+    a_i = -2.5 * np.log10(k + (1 - k) * (10**logr25) ** (2 * 0.04 * (1 + 0.2 / k2) - 1))
+    got = [extinction_for(m, float(r)) for m, r in zip(types, logr25, strict=True)]
+    assert [g[0] for g in got] == [int(x) for x in t]
+    assert [g[1] for g in got] == pytest.approx(list(a_i), abs=1e-12)
+    # by hand: T 10, logR25 0.62: k = 0.00754, R**-0.74979 = 0.34291, A_i = 1.1466
+    assert got[types.index("Irr")] == (10, pytest.approx(1.1466, abs=1e-4))

@@ -36,7 +36,7 @@ _STAGES = {"a": 1, "ab": 2, "b": 3, "bc": 4, "c": 5, "cd": 6, "d": 7, "dm": 8, "
 RC3_T: Mapping[str, int] = {
     "E": -5, "E-S0": -3, "S0": -2, "S0-a": 0, "S0a": 0,
     **{family + stage: t for family in ("S", "SA", "SB", "SAB") for stage, t in _STAGES.items()},
-    "I": 10, "Im": 10, "IB": 10, "IAB": 10,
+    "I": 10, "Im": 10, "IB": 10, "IAB": 10, "Irr": 10,
 }  # fmt: skip
 """Numerical type T of each MType on the RC3 scale (de Vaucouleurs et al. 1991, Third
 Reference Catalogue of Bright Galaxies, section 3.1.c), which HyperLEDA's type
