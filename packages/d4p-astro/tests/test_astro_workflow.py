@@ -182,3 +182,16 @@ def test_a_fixture_that_is_not_a_votable_is_a_usage_error_before_the_run(tmp_pat
     assert str(excinfo.value).startswith(
         f"int_ext: -p fixture: {fixture}: the answer is not a readable VOTable"
     )
+
+
+@pytest.mark.parametrize("text", ["", "# only comments\n\n", "ra,dec\n"])
+def test_a_coordinates_file_without_positions_is_a_usage_error(tmp_path, text):
+    coordinates = tmp_path / "none.txt"
+    coordinates.write_text(text)
+    with pytest.raises(d4p.UsageError) as excinfo:
+        build_int_ext(coordinates=str(coordinates), source="fixture", output=str(tmp_path / "o.csv"))
+    assert str(excinfo.value) == (
+        f"int_ext: -p coordinates={coordinates} holds no positions "
+        "(one 'ra,dec' per line; '#' starts a comment)"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["none.txt"]

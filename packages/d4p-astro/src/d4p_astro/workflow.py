@@ -63,8 +63,12 @@ def build(
     for name, value, least in (("retries", retries, 0), ("instances", instances, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UsageError(f"int_ext: -p {name} must be an integer >= {least}, not {value!r}")
-    for _ in read_coordinates(coordinates):
-        pass  # a bad file fails now, naming its line, rather than mid-run
+    # A bad file fails now, naming its line, rather than mid-run.
+    if not list(read_coordinates(coordinates)):
+        raise UsageError(
+            f"int_ext: -p coordinates={coordinates} holds no positions "
+            "(one 'ra,dec' per line; '#' starts a comment)"
+        )
     # Absolute paths: PE instances may run in other processes, or other directories.
     coordinates, output, fixture = (Path(p).resolve() for p in (coordinates, output, fixture))
     if source == "fixture":
