@@ -147,3 +147,33 @@ def test_an_html_page_with_http_200_is_retried_then_named(cone_server):
         f"at {server.url} failed 3 time(s) for ra=10.6847, dec=41.269 (time-out 5 s per attempt): "
         "an HTML page instead of a VOTable ('VizieR: service in maintenance')"
     ) in str(excinfo.value)
+
+
+VOTABLE_ERROR = (
+    b'<?xml version="1.0"?><VOTABLE version="1.3" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">'
+    b'<RESOURCE type="results"><INFO name="QUERY_STATUS" value="ERROR">'
+    b"SR must be below 10 degrees</INFO></RESOURCE></VOTABLE>"
+)
+
+
+def votable_error(status):
+    def answer(handler, body):
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/xml")
+        handler.send_header("Content-Length", str(len(VOTABLE_ERROR)))
+        handler.end_headers()
+        handler.wfile.write(VOTABLE_ERROR)
+
+    return answer
+
+
+def test_the_services_own_message_in_an_http_error_votable_is_given(cone_server):
+    server = cone_server(statuses=[votable_error(400)])
+    with pytest.raises(ServiceUnavailableError) as excinfo:
+        cone_search(10.0, 20.0, 20.0, url=server.url, timeout=5, backoff=0.01)
+    assert str(excinfo.value) == (
+        f"{server.url} refused the query for ra=10.0, dec=20.0: HTTP 400 SR must be below 10 degrees"
+    )
+    server = cone_server(statuses=[votable_error(500)] * 2)
+    with pytest.raises(ServiceUnavailableError, match=r"\): HTTP 500: SR must be below 10 degrees\."):
+        cone_search(10.0, 20.0, 20.0, url=server.url, timeout=5, retries=1, backoff=0.01)

@@ -22,6 +22,7 @@ from pyvo.dal import DALQueryError, DALServiceError, SCSService
 
 from d4p_astro.errors import ServiceUnavailableError
 from d4p_astro.params import VIZIER_CONE_URL
+from d4p_astro.votable import service_error
 
 """VizieR's Simple Cone Search endpoint for the HyperLEDA table VII/237/pgc."""
 
@@ -101,10 +102,13 @@ def _attempt(scs: SCSService, ra: float, dec: float, radius: float, timeout: flo
     except DALQueryError:
         raise
     except DALServiceError as exc:
+        reason = _short(exc)
+        if data.lstrip().startswith(b"<"):
+            reason = service_error(data) or reason  # e.g. VizieR's own words in a VOTable
         if exc.code is None or exc.code == 429 or exc.code >= 500:
-            raise _Retryable(f"HTTP {exc.code}: {_short(exc)}") from exc
+            raise _Retryable(f"HTTP {exc.code}: {reason}") from exc
         raise ServiceUnavailableError(
-            f"{scs.baseurl} refused the query for ra={ra}, dec={dec}: HTTP {exc.code} {_short(exc)}"
+            f"{scs.baseurl} refused the query for ra={ra}, dec={dec}: HTTP {exc.code} {reason}"
         ) from exc
     page = _html_title(data)
     if page is not None:

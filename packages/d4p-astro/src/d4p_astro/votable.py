@@ -110,6 +110,17 @@ def number_cells(column: Column) -> list[float | None]:
     return [_number(cell) for cell in _cells(column)]
 
 
+def service_error(data: bytes) -> str | None:
+    """The error message a VOTable answer reports (see `read_votable`); ``None`` when
+    `data` is not a VOTable or reports no error. For HTTP error answers."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _service_error(parse(io.BytesIO(data), verify="ignore"))
+    except Exception:
+        return None
+
+
 def _service_error(votable: VOTableFile) -> str | None:
     """The message of the first error INFO or PARAM anywhere in the document: DALI's
     ``QUERY_STATUS=ERROR`` (also after a table's rows), the Cone Search ``Error``, or
