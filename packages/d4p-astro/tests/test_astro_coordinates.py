@@ -70,6 +70,7 @@ def _astropy(ra, dec):
         "10.6847\t41.269\n-0.0\t0\n",  # TSV
         "10.6847 41.269\n  -0.0   0  \n",  # blank-separated
         "10.6847;41.269\n-0.0;0\n",  # semicolons
+        "10.6847,41.269,\n-0.0,0,,\n",  # trailing empty cells of a spreadsheet
         '"10.6847","41.269"\n"-0.0","0"\n',  # quoted CSV cells
         "ra,dec\n10.6847,41.269\n-0.0,0\n",  # a header
         "Name\tRA_ICRS\tDE_ICRS\tz\nM31\t10.6847\t41.269\t-0.001\nfield\t-0.0\t0\tnan\n",

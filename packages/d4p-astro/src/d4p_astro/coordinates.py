@@ -126,6 +126,9 @@ def _parse_line(
     fields: list[str], line: str, layout: _Layout, path: Path, lineno: int
 ) -> tuple[float, float]:
     where = f"{path}, line {lineno}"
+    if layout.width is None:
+        while len(fields) > 2 and not fields[-1]:
+            fields = fields[:-1]  # "10.5,41.2," as some spreadsheets export it
     if layout.width is None and len(fields) != 2:
         raise CoordinatesError(
             f"{where}: expected 'ra,dec' (or a first line naming the ra and dec columns), "
