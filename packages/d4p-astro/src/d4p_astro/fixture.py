@@ -27,7 +27,13 @@ from astropy.coordinates import angular_separation
 from d4p_astro.coordinates import SHIPPED_COORDINATES, read_coordinates
 from d4p_astro.errors import VOTableError
 from d4p_astro.params import FIXTURE_PATH
-from d4p_astro.votable import find_column, number_cells, read_votable, text_cells
+from d4p_astro.votable import (
+    find_column,
+    number_cells,
+    position_degrees,
+    read_votable,
+    text_cells,
+)
 
 """The shipped synthetic fixture (made-up rows; see this module's docstring)."""
 
@@ -141,12 +147,13 @@ class FixtureCatalogue:
             for name in ("PGC", "RAJ2000", "DEJ2000", "MType", "logR25")
         )
         table = votable.to_table(use_names_over_ids=True)
-        self._rows = [
-            FixtureRow(int(row[0]), *row[1:])
+        where = f"fixture {self.path}"
+        self._rows = [  # positions as VizieR gives them too: "h m s" text, or in the column's unit
+            FixtureRow(-1 if row[0] is None else int(row[0]), *row[1:])
             for row in zip(
                 number_cells(table[pgc]),
-                number_cells(table[ra]),
-                number_cells(table[dec]),
+                position_degrees(table[ra], ra=True, source=where).tolist(),
+                position_degrees(table[dec], ra=False, source=where).tolist(),
                 text_cells(table[mtype]),
                 number_cells(table[logr25]),
                 strict=True,

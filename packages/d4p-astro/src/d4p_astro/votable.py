@@ -250,6 +250,19 @@ def _position_columns(table: TableElement) -> list[tuple[str, str]]:
     return [(ra_name, dec_name)] if ra_name and dec_name else []
 
 
+def position_degrees(column: Column, *, ra: bool, source: str) -> np.ndarray:
+    """Degrees of an RA (`ra`) or Dec column, decimal in its unit or sexagesimal text
+    (RA in hours); NaN where masked. Raises `VOTableError` naming `source` and the
+    column when a cell is not an angle."""
+    degrees = _angles(column, u.hourangle if ra else u.deg)
+    if degrees is None:
+        raise VOTableError(
+            f"{source}: column {column.name} holds values that are not angles "
+            f"(decimal degrees or sexagesimal), e.g. {column[0]!r}"
+        )
+    return degrees
+
+
 def _angles(column, sexagesimal_unit: u.Unit) -> np.ndarray | None:
     """Degrees of a column of decimal degrees or of sexagesimal text; NaN where masked.
 
