@@ -91,6 +91,15 @@ def test_a_server_trickling_its_answer_fails_within_the_timeout(cone_server):
     assert "bytes in 1.0 s)" in message and "-p source=fixture" in message
 
 
+def respond(handler, status, payload, **headers):
+    """Write a whole response: `status`, `headers` (Content_Type -> Content-Type), `payload`."""
+    handler.send_response(status)
+    for name, value in {"Content_Length": str(len(payload)), **headers}.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 def truncated(handler, body):
     handler.send_response(200)
     handler.send_header("Content-Length", str(len(body) + 100))
@@ -114,12 +123,7 @@ def test_an_answer_cut_short_is_retried_and_named(cone_server):
 )
 def test_a_compressed_answer_is_decoded(cone_server, encoding, compress):
     def compressed(handler, body):
-        packed = compress(body)
-        handler.send_response(200)
-        handler.send_header("Content-Encoding", encoding)
-        handler.send_header("Content-Length", str(len(packed)))
-        handler.end_headers()
-        handler.wfile.write(packed)
+        respond(handler, 200, compress(body), Content_Encoding=encoding)
 
     server = cone_server(statuses=[compressed])
     data = cone_search(202.4696, 47.1952, 0.01, url=server.url, timeout=5)
@@ -129,11 +133,7 @@ def test_a_compressed_answer_is_decoded(cone_server, encoding, compress):
 
 def html_page(handler, body):
     page = b"<!DOCTYPE html><html><head><title>VizieR: service in maintenance</title></head></html>"
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/html")
-    handler.send_header("Content-Length", str(len(page)))
-    handler.end_headers()
-    handler.wfile.write(page)
+    respond(handler, 200, page, Content_Type="text/html")
 
 
 def test_an_html_page_with_http_200_is_retried_then_named(cone_server):
@@ -158,11 +158,7 @@ VOTABLE_ERROR = (
 
 def votable_error(status):
     def answer(handler, body):
-        handler.send_response(status)
-        handler.send_header("Content-Type", "text/xml")
-        handler.send_header("Content-Length", str(len(VOTABLE_ERROR)))
-        handler.end_headers()
-        handler.wfile.write(VOTABLE_ERROR)
+        respond(handler, status, VOTABLE_ERROR, Content_Type="text/xml")
 
     return answer
 
@@ -175,5 +171,7 @@ def test_the_services_own_message_in_an_http_error_votable_is_given(cone_server)
         f"{server.url} refused the query for ra=10.0, dec=20.0: HTTP 400 SR must be below 10 degrees"
     )
     server = cone_server(statuses=[votable_error(500)] * 2)
-    with pytest.raises(ServiceUnavailableError, match=r"\): HTTP 500: SR must be below 10 degrees\."):
+    with pytest.raises(
+        ServiceUnavailableError, match=r"\): HTTP 500: SR must be below 10 degrees\."
+    ):
         cone_search(10.0, 20.0, 20.0, url=server.url, timeout=5, retries=1, backoff=0.01)
