@@ -79,6 +79,7 @@ def _astropy(ra, dec):
 def test_files_as_users_keep_them_are_read(tmp_path, text):
     positions = _read(tmp_path, text)
     assert positions == [Position(1, 10.6847, 41.269), Position(2, 0.0, 0.0)]
+    assert str(positions[1]) == "Position(count=2, ra=0.0, dec=0.0)"  # not -0.0
 
 
 def test_sexagesimal_ra_is_in_hours_and_minus_zero_dec_keeps_its_sign(tmp_path):

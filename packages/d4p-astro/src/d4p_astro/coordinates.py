@@ -152,7 +152,7 @@ def _parse_line(
         raise CoordinatesError(f"{where}: ra {ra_text} is outside [0, 360) degrees")
     if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):
         raise CoordinatesError(f"{where}: dec {dec_text} is outside [-90, 90] degrees")
-    return ra, dec
+    return ra + 0.0, dec + 0.0  # -0.0 (a "-0" line) is 0.0: no "-0.0" in the results
 
 
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
