@@ -175,3 +175,40 @@ def test_the_services_own_message_in_an_http_error_votable_is_given(cone_server)
         ServiceUnavailableError, match=r"\): HTTP 500: SR must be below 10 degrees\."
     ):
         cone_search(10.0, 20.0, 20.0, url=server.url, timeout=5, retries=1, backoff=0.01)
+
+
+VIZIER_DOWN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ns0:VOTABLE xmlns:ns0="http://www.ivoa.net/xml/VOTable/v1.3" version="1.4">
+  <ns0:DESCRIPTION>VizieR Astronomical Server (a test's imitation of its error answer)</ns0:DESCRIPTION>
+  <ns0:INFO ID="Error" name="Error" value="The database is not currently reachable." />
+  <ns0:INFO name="Error" value=" -- no connection" />
+  <ns0:INFO name="QUERY_STATUS" value="ERROR">
+The database is not currently reachable.
+ -- no connection
+  </ns0:INFO>
+</ns0:VOTABLE>
+"""
+
+
+def test_a_vizier_error_votable_with_http_200_is_retried_then_named(cone_server):
+    def down(handler, body):
+        respond(handler, 200, VIZIER_DOWN, Content_Type="text/xml")
+
+    server = cone_server(statuses=[down])
+    data = cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, backoff=0.01)
+    assert nearest_galaxy(data, 10.6847, 41.269, "s").mtype == "Sb"
+    server = cone_server(statuses=[down] * 2)
+    with pytest.raises(ServiceUnavailableError) as excinfo:
+        cone_search(10.6847, 41.269, 0.01, url=server.url, timeout=5, retries=1, backoff=0.01)
+    assert (
+        f"at {server.url} failed 2 time(s) for ra=10.6847, dec=41.269 (time-out 5 s per attempt): "
+        "the service reports an error: The database is not currently reachable. Check the network,"
+    ) in str(excinfo.value)
+
+
+def test_a_multi_line_service_error_is_reported_on_one_line():
+    from d4p_astro.votable import service_error
+
+    assert service_error(VIZIER_DOWN.replace(b'name="Error"', b'name="Note"')) == (
+        "The database is not currently reachable. -- no connection"
+    )

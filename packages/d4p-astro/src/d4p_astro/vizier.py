@@ -71,7 +71,7 @@ def cone_search(
                 time.sleep(backoff * 2 ** (attempt - 1))
     raise ServiceUnavailableError(
         f"{service} at {url} failed {attempts} time(s) for ra={ra}, dec={dec} "
-        f"(time-out {timeout} s per attempt): {reasons[-1]}. Check the network, raise "
+        f"(time-out {timeout} s per attempt): {reasons[-1].rstrip('.')}. Check the network, raise "
         "-p timeout=SECONDS, or run offline with -p source=fixture."
     )
 
@@ -113,7 +113,14 @@ def _attempt(scs: SCSService, ra: float, dec: float, radius: float, timeout: flo
     page = _html_title(data)
     if page is not None:
         raise _Retryable(f"an HTML page instead of a VOTable ({page!r})")
+    if _MAY_REPORT_ERROR.search(data):
+        reported = service_error(data)
+        if reported is not None:  # with HTTP 200, e.g. VizieR's database out of reach
+            raise _Retryable(f"the service reports an error: {reported}")
     return data
+
+
+_MAY_REPORT_ERROR = re.compile(rb'name\s*=\s*"error"|value\s*=\s*"error"', re.I)
 
 
 def _read_until(stream: urllib3.response.HTTPResponse, deadline: float, timeout: float) -> bytes:

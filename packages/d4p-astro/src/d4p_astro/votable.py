@@ -138,10 +138,16 @@ def _service_error(votable: VOTableFile) -> str | None:
         value = "" if element.value is None else str(element.value).strip()
         content = (getattr(element, "content", None) or "").strip()
         if name.upper() == "QUERY_STATUS" and value.upper() == "ERROR":
-            return content or value
+            return _one_line(content or value)
         if name.upper() == "ERROR":
-            return value or content or "unspecified error"
+            return _one_line(value or content or "unspecified error")
     return None
+
+
+def _one_line(text: str) -> str:
+    """`text` on one line, at most 300 characters (VizieR's reports run to pages)."""
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def find_column(table: TableElement, wanted: str, source: str) -> str:
