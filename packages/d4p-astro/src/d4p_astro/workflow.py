@@ -64,7 +64,7 @@ def build(
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UsageError(f"int_ext: -p {name} must be an integer >= {least}, not {value!r}")
     # A bad file fails now, naming its line, rather than mid-run.
-    if not list(read_coordinates(coordinates)):
+    if not sum(1 for _ in read_coordinates(coordinates)):  # streams: files may be long
         raise UsageError(
             f"int_ext: -p coordinates={coordinates} holds no positions "
             "(one 'ra,dec' per line; '#' starts a comment)"
