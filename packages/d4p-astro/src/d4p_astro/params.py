@@ -55,9 +55,11 @@ HELP: dict[str, str] = {
     "radius": "cone-search radius in degrees",
     "output": "the results CSV file",
     "timeout": "seconds to wait for the connection, each read and the whole answer, per attempt",
-    "retries": "attempts after the first (no connection, time-out, HTTP 429 or 5xx)",
+    "retries": "attempts after the first (no connection, time-out, answer cut short, HTML page "
+    "or error VOTable instead of a result, HTTP 429 or 5xx)",
     "url": "any IVOA Simple Cone Search URL serving MType and logR25",
     "fixture": "the VOTable that source=fixture searches",
     "instances": "parallel instances of get_votable, filter_columns and internal_extinction",
+    "types": "numerical types T: rc3 (HyperLEDA's RC3 scale) or dispel4py (its table, to compare)",
 }
 """One line per parameter, for ``d4p workflows int_ext``."""
