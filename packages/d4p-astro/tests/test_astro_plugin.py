@@ -111,3 +111,10 @@ def test_a_users_tsv_in_sexagesimal_gives_the_same_csv_on_every_mapping(
         sorted([-0.5, m31.dec.degree, m51.dec.degree, 47.1952]), abs=1e-12
     )
     assert sorted(os.listdir(tmp_path)) == ["mine.tsv", "out.csv"]  # no temporary file left
+
+
+def test_every_parameter_has_its_help_line():
+    from d4p_astro.params import DEFAULTS, HELP
+
+    assert list(HELP) == list(DEFAULTS)
+    assert "rc3" in HELP["types"] and "dispel4py" in HELP["types"]
