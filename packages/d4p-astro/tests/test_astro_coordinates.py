@@ -70,6 +70,8 @@ def _astropy(ra, dec):
         "10.6847\t41.269\n-0.0\t0\n",  # TSV
         "10.6847 41.269\n  -0.0   0  \n",  # blank-separated
         "10.6847;41.269\n-0.0;0\n",  # semicolons
+        "ra;dec\n10,6847;41,269\n-0,0;0\n",  # a European spreadsheet: decimal commas
+        "10,6847\t41,269\n-0,0\t0\n",
         "10.6847,41.269,\n-0.0,0,,\n",  # trailing empty cells of a spreadsheet
         '"10.6847","41.269"\n"-0.0","0"\n',  # quoted CSV cells
         "ra,dec\n10.6847,41.269\n-0.0,0\n",  # a header

@@ -1,7 +1,8 @@
 """Coordinates files: one position (RA, Dec, J2000) per line, as astronomers keep them.
 
-Each line holds an RA and a Dec, separated by a tab, a comma, a semicolon or
-blanks (the first line's separator is the file's); ``#`` starts a comment; blank lines are skipped. A value is decimal
+Each line holds an RA and a Dec, separated by a tab, a semicolon, a comma or
+blanks (the first line's separator is the file's; with tabs or semicolons a
+decimal comma is read: ``10,6847;41,269``); ``#`` starts a comment; blank lines are skipped. A value is decimal
 degrees (``10.6847``) or sexagesimal text: RA in hours (``00:42:44.3``,
 ``00 42 44.3``, ``00h42m44.3s``), Dec in degrees (``+41:16:09``, ``-00 30 00``
 is -0.5). An optional first line names the columns (``ra,dec``, ``name ra dec``,
@@ -84,7 +85,7 @@ def read_coordinates(path: str | Path) -> Iterator[Position]:
         if not line.strip():
             continue
         if separator is None:  # the file's, from its first line: a note may hold commas
-            separator = next((s for s in ("\t", ",", ";") if s in line), " ")
+            separator = next((s for s in ("\t", ";", ",") if s in line), " ")
         fields = _split(line, separator)
         if layout is None:
             layout = _header(fields, lineno)
@@ -165,8 +166,8 @@ def _angle(text: str, *, hours: bool, decimal_hours: bool) -> float:
     Raises ValueError (its text: "" or "; " and the reason) when it is neither.
     """
     text = text.replace("\u2212", "-")  # a typographic minus sign
-    if _DECIMAL.fullmatch(text):
-        value = float(text)
+    if _DECIMAL.fullmatch(text.replace(",", ".", 1)):  # "10,5": a decimal comma (fields
+        value = float(text.replace(",", ".", 1))  # split at ";" or tabs keep it)
         return value * 15.0 if decimal_hours else value
     if not re.fullmatch(r"[+-]?\s*\d[\d\s:.hdms°'\"]*", text):
         raise ValueError("")
