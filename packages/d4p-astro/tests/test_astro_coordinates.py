@@ -84,6 +84,12 @@ def test_files_as_users_keep_them_are_read(tmp_path, text):
     assert str(positions[1]) == "Position(count=2, ra=0.0, dec=0.0)"  # not -0.0
 
 
+def test_excels_unicode_text_export_utf16_is_read(tmp_path):
+    text = "ra\tdec\r\n10,6847\t41,269\r\n00:42:44.3\t\u221200:30:00\r\n"
+    positions = _read(tmp_path, text.encode("utf-16"))
+    assert positions == [Position(1, 10.6847, 41.269), Position(2, *_astropy("00:42:44.3", "-0:30"))]
+
+
 def test_sexagesimal_ra_is_in_hours_and_minus_zero_dec_keeps_its_sign(tmp_path):
     lines = [
         ("00:42:44.3", "+41:16:09"),

@@ -7,7 +7,8 @@ degrees (``10.6847``) or sexagesimal text: RA in hours (``00:42:44.3``,
 ``00 42 44.3``, ``00h42m44.3s``), Dec in degrees (``+41:16:09``, ``-00 30 00``
 is -0.5). An optional first line names the columns (``ra,dec``, ``name ra dec``,
 ``RAJ2000;DEJ2000``, ``RAh,DEdeg`` for RA in decimal hours); with it, other
-columns are allowed and ignored. A UTF-8 byte-order mark and Windows line ends
+columns are allowed and ignored. UTF-8 (with or without a byte-order mark),
+UTF-16 with its byte-order mark (Excel's "Unicode Text") and Windows line ends
 are fine. Anything else is a `CoordinatesError` naming the file and the line.
 """
 
@@ -69,8 +70,9 @@ def read_coordinates(path: str | Path) -> Iterator[Position]:
         raise CoordinatesError(
             f"cannot read coordinates file {path}: {exc.strerror or exc}"
         ) from exc
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode Text" export
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
         lineno = data[: exc.start].count(b"\n") + 1
         raise CoordinatesError(
