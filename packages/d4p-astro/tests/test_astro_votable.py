@@ -248,3 +248,14 @@ def test_binary_answers_read_as_their_tabledata_form(serialization):
     tabledata = parse_galaxies(data, 10.6847, 41.269, "t")
     assert parse_galaxies(out.getvalue(), 10.6847, 41.269, "t") == tabledata
     assert [(g.mtype, g.logr25) for g in tabledata] == [("Sb", 0.49), (None, None), ("Sc", None)]
+
+
+def test_ra_and_dec_marked_main_unevenly_still_give_distances():
+    fields = FIELDS.replace('ucd="pos.eq.ra;meta.main"', 'ucd="pos.eq.ra"')
+    rows = (
+        "<TR><TD>10.01</TD><TD>20</TD><TD>E</TD><TD>0.05</TD></TR>"
+        "<TR><TD>10</TD><TD>20</TD><TD>Sb</TD><TD>0.49</TD></TR>"
+    )
+    galaxies = parse_galaxies(votable(fields, rows), 10.0, 20.0, "t")
+    assert [g.mtype for g in galaxies] == ["Sb", "E"]
+    assert galaxies[1].separation == pytest.approx(0.01 * math.cos(math.radians(20)), rel=1e-6)

@@ -229,8 +229,8 @@ def _separations(table: TableElement, rows, ra: float, dec: float) -> list[float
 def _position_columns(table: TableElement) -> list[tuple[str, str]]:
     """The (RA, Dec) column pairs by UCD, best first: the main position in numbers,
     VizieR's computed ``_RAJ2000``/``_DEJ2000``, the main position as text (VizieR's
-    "h m s"), other positions; else by name. RA and Dec of one pair are alike in
-    being main and in VizieR's leading ``_``."""
+    "h m s"), other positions; else by name. The Dec of an RA is alike in being
+    main and in VizieR's leading ``_``, else the best Dec."""
 
     def kind(field) -> tuple[bool, bool]:
         return "meta.main" in (field.ucd or "").lower(), field.name.startswith("_")
@@ -242,12 +242,12 @@ def _position_columns(table: TableElement) -> list[tuple[str, str]]:
     def fields(ucd: str) -> list:
         return [f for f in table.fields if (f.ucd or "").lower().split(";")[0] == ucd]
 
-    decs = fields("pos.eq.dec")
+    decs = sorted(fields("pos.eq.dec"), key=rank)
     pairs = []
     for ra_field in sorted(fields("pos.eq.ra"), key=rank):
-        dec_field = next((f for f in decs if kind(f) == kind(ra_field)), None)
-        if dec_field is not None:
-            pairs.append((ra_field.name, dec_field.name))
+        alike = [f for f in decs if kind(f) == kind(ra_field)]
+        if alike or decs:
+            pairs.append((ra_field.name, (alike or decs)[0].name))
     if pairs:
         return pairs
     present = {f.name for f in table.fields}
