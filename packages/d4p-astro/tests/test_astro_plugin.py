@@ -118,3 +118,29 @@ def test_every_parameter_has_its_help_line():
 
     assert list(HELP) == list(DEFAULTS)
     assert "rc3" in HELP["types"] and "dispel4py" in HELP["types"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["-p", "coordinates={tmp}/nowhere.txt"], "cannot read coordinates file {tmp}/nowhere.txt"),
+        (["-p", "coordinates={tmp}/bad.txt"], "{tmp}/bad.txt, line 2: ra and dec must be decimal"),
+        (["-p", "output={tmp}"], "int_ext: -p output={tmp} is a directory; give a file name"),
+        (["-p", "fixture={tmp}/bad.txt"], "int_ext: -p fixture: {tmp}/bad.txt: the answer is not"),
+        (["-p", "radius=-1"], "int_ext: -p radius must be a positive number up to 180, not -1.0"),
+        (["-p", "url=vizier.cds.unistra.fr", "-p", "source=vizier"], "-p url must be an http://"),
+    ],
+)
+def test_bad_options_on_the_command_line_are_one_line_errors_and_write_nothing(
+    tmp_path, params, message
+):
+    (tmp_path / "bad.txt").write_text("10,20\n10h,north\n")
+    params = [p.replace("{tmp}", str(tmp_path)) for p in params]
+    done = subprocess.run(
+        [D4P, "run", "int_ext", "-q", "-p", "source=fixture", "-p", "output=out.csv", *params],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0
+    (line,) = done.stderr.splitlines()  # one line, no traceback
+    assert line.startswith("d4p: error: ") and message.replace("{tmp}", str(tmp_path)) in line
+    assert sorted(os.listdir(tmp_path)) == ["bad.txt"]
