@@ -259,3 +259,18 @@ def test_ra_and_dec_marked_main_unevenly_still_give_distances():
     galaxies = parse_galaxies(votable(fields, rows), 10.0, 20.0, "t")
     assert [g.mtype for g in galaxies] == ["Sb", "E"]
     assert galaxies[1].separation == pytest.approx(0.01 * math.cos(math.radians(20)), rel=1e-6)
+
+
+def test_sexagesimal_text_is_read_in_its_columns_unit():
+    fields = """
+   <FIELD name="RAJ2000" ucd="pos.eq.ra;meta.main" datatype="char" arraysize="*" unit="deg"/>
+   <FIELD name="DEJ2000" ucd="pos.eq.dec;meta.main" datatype="char" arraysize="*" unit="d:m:s"/>
+   <FIELD name="MType" datatype="char" arraysize="*"/>
+   <FIELD name="logR25" datatype="float"/>"""
+    rows = (  # RA in degrees, minutes and seconds: 202 28 10.6 is 13 29 52.7 in hours
+        "<TR><TD>13 29 52.7</TD><TD>+47 11 43</TD><TD>E</TD><TD>0.05</TD></TR>"
+        "<TR><TD>202 28 10.6</TD><TD>+47 11 43</TD><TD>Sbc</TD><TD>0.45</TD></TR>"
+    )
+    (nearest, far) = parse_galaxies(votable(fields, rows), 202.4696, 47.1952, "t")
+    assert nearest.mtype == "Sbc" and nearest.separation == pytest.approx(0.0, abs=1e-4)
+    assert far.separation > 80  # 13.49 deg of RA, not 202.47

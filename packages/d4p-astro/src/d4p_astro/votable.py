@@ -272,12 +272,14 @@ def position_degrees(column: Column, *, ra: bool, source: str) -> np.ndarray:
 def _angles(column, sexagesimal_unit: u.Unit) -> np.ndarray | None:
     """Degrees of a column of decimal degrees or of sexagesimal text; NaN where masked.
 
-    Sexagesimal text (``"00 42 44.3"``, as VizieR writes RAJ2000) is read in
-    `sexagesimal_unit` (hours for RA, degrees for Dec); ``None`` if a cell is unreadable.
+    Sexagesimal text (``"00 42 44.3"``, as VizieR writes RAJ2000) is read in the
+    column's unit ("h:m:s", "d:m:s", "deg", "hourangle"), else in `sexagesimal_unit`
+    (hours for RA, degrees for Dec); ``None`` if a cell is unreadable.
     """
     scale = _degrees_per(column.unit)
     if scale is None:
         return None
+    sexagesimal_unit = _sexagesimal_unit(column.unit) or sexagesimal_unit
     values = []
     for cell in _cells(column):
         if isinstance(cell, bytes | np.bytes_):
@@ -295,6 +297,18 @@ def _angles(column, sexagesimal_unit: u.Unit) -> np.ndarray | None:
         except ValueError:
             return None
     return np.asarray(values, dtype=float)
+
+
+def _sexagesimal_unit(unit) -> u.Unit | None:
+    """Hours or degrees, as a column's unit says for its sexagesimal text; None if it does not."""
+    if isinstance(unit, u.UnrecognizedUnit):
+        name = str(unit).strip('"').lower()
+        return u.hourangle if name.startswith("h") else u.deg if name.startswith("d") else None
+    if unit is None:
+        return None
+    if unit in (u.hourangle, u.hour):
+        return u.hourangle
+    return u.deg if unit.is_equivalent(u.deg) else None
 
 
 _SEXAGESIMAL = re.compile(r"([+-]?)(\d+)[ :]+(\d+)(?:[ :]+(\d+(?:\.\d*)?))?")
