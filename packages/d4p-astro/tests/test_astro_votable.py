@@ -60,12 +60,15 @@ def test_masked_and_empty_cells_become_none():
     ]
 
 
-def test_vizier_sexagesimal_positions_are_understood():
-    fields = """
+SEXAGESIMAL_FIELDS = """
    <FIELD name="RAJ2000" ucd="pos.eq.ra;meta.main" datatype="char" arraysize="*" unit="h:m:s"/>
    <FIELD name="DEJ2000" ucd="pos.eq.dec;meta.main" datatype="char" arraysize="*" unit="d:m:s"/>
    <FIELD name="MType" datatype="char" arraysize="*"/>
    <FIELD name="logR25" datatype="float"/>"""
+
+
+def test_vizier_sexagesimal_positions_are_understood():
+    fields = SEXAGESIMAL_FIELDS
     data = votable(
         fields,
         "<TR><TD>13 29 53.0</TD><TD>+47 11 43</TD><TD>SBc</TD><TD>0.1</TD></TR>"
@@ -262,11 +265,7 @@ def test_ra_and_dec_marked_main_unevenly_still_give_distances():
 
 
 def test_sexagesimal_text_is_read_in_its_columns_unit():
-    fields = """
-   <FIELD name="RAJ2000" ucd="pos.eq.ra;meta.main" datatype="char" arraysize="*" unit="deg"/>
-   <FIELD name="DEJ2000" ucd="pos.eq.dec;meta.main" datatype="char" arraysize="*" unit="d:m:s"/>
-   <FIELD name="MType" datatype="char" arraysize="*"/>
-   <FIELD name="logR25" datatype="float"/>"""
+    fields = SEXAGESIMAL_FIELDS.replace('unit="h:m:s"', 'unit="deg"')
     rows = (  # RA in degrees, minutes and seconds: 202 28 10.6 is 13 29 52.7 in hours
         "<TR><TD>13 29 52.7</TD><TD>+47 11 43</TD><TD>E</TD><TD>0.05</TD></TR>"
         "<TR><TD>202 28 10.6</TD><TD>+47 11 43</TD><TD>Sbc</TD><TD>0.45</TD></TR>"
