@@ -273,3 +273,16 @@ def test_sexagesimal_text_is_read_in_its_columns_unit():
     (nearest, far) = parse_galaxies(votable(fields, rows), 202.4696, 47.1952, "t")
     assert nearest.mtype == "Sbc" and nearest.separation == pytest.approx(0.0, abs=1e-4)
     assert far.separation > 80  # 13.49 deg of RA, not 202.47
+
+
+def test_an_answer_without_a_table_and_without_error_has_no_galaxy():
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">
+<INFO name="QUERY_STATUS" value="OK"/>
+<RESOURCE ID="yCat_7237" name="VII/237">
+  <INFO name="matches" value="0">matching records</INFO>
+</RESOURCE>
+</VOTABLE>"""
+    assert nearest_galaxy(data, 150.1, 2.2, "svc") is None
+    with pytest.raises(VOTableError, match="svc: the VOTable holds no table"):
+        read_votable(data, "svc")  # a fixture must hold one

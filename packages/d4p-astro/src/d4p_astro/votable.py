@@ -40,13 +40,14 @@ class Galaxy(NamedTuple):
     """Degrees from the searched position; ``None`` when the row has no usable position."""
 
 
-def read_votable(data: bytes, source: str) -> TableElement:
+def read_votable(data: bytes, source: str, *, empty: bool = False) -> TableElement | None:
     """The first table of a VOTable document that has an MType column, else its first
     table; `source` (URL or file) is named in errors.
 
     Raises `VOTableError` when `data` is not a VOTable, reports a query error
     (``INFO name="QUERY_STATUS" value="ERROR"``, or the Cone Search ``Error``
-    INFO/PARAM), or holds no table.
+    INFO/PARAM), or holds no table; with `empty`, a document without any table
+    (VizieR's answer when nothing matched) gives ``None`` instead.
     """
     try:
         with warnings.catch_warnings():
@@ -62,6 +63,8 @@ def read_votable(data: bytes, source: str) -> TableElement:
         raise VOTableError(f"{source}: the service reports an error: {error}")
     tables = list(votable.iter_tables())
     if not tables:
+        if empty:
+            return None
         raise VOTableError(f"{source}: the VOTable holds no table")
     for table in tables:  # e.g. a first RESOURCE of another catalogue, or of metadata
         if any(field.name.lower() == MTYPE.lower() for field in table.fields):
@@ -72,9 +75,12 @@ def read_votable(data: bytes, source: str) -> TableElement:
 def parse_galaxies(data: bytes, ra: float, dec: float, source: str) -> list[Galaxy]:
     """Every row of a cone-search answer around (`ra`, `dec`), nearest first.
 
-    Rows of unknown distance keep their order, after those of known distance.
+    Rows of unknown distance keep their order, after those of known distance. An
+    answer without any table (and no error) has no rows.
     """
-    table = read_votable(data, source)
+    table = read_votable(data, source, empty=True)
+    if table is None:
+        return []
     mtype_name = find_column(table, MTYPE, source)
     logr25_name = find_column(table, LOGR25, source)
     rows = table.to_table(use_names_over_ids=True)
