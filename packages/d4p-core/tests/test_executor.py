@@ -4,6 +4,7 @@ order, postprocess writes, and the fields of a failure."""
 from __future__ import annotations
 
 import pickle
+import sys
 
 import d4p
 import pytest
@@ -449,3 +450,46 @@ def test_copy_fanout_copies_no_unit_that_reaches_one_instance():
     d4p.run(graph, {source: 1})
     assert len(sent) == 4 and len(got) == 12
     assert {id(u) for u in got} == {id(u) for u in sent}  # each unit itself, no copy
+
+
+class _Exits(d4p.IterativePE):
+    """Calls ``sys.exit(3)`` in ``stage`` on instance 1 (on unit 7 in process)."""
+
+    def __init__(self, stage):
+        super().__init__()
+        self.stage = stage
+        self.numprocesses = 2
+
+    def _preprocess(self):
+        if self.stage == "preprocess" and self.instance == 1:
+            sys.exit(3)
+
+    def _process(self, x):
+        if self.stage == "process" and x == 7:
+            sys.exit(3)
+        return x
+
+    def _postprocess(self):
+        if self.stage == "postprocess" and self.instance == 1:
+            sys.exit(3)
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+@pytest.mark.parametrize(("stage", "where"), [
+    ("process", "failed on input 'input' with data 7"),
+    ("preprocess", "failed in preprocess"),
+    ("postprocess", "failed in postprocess"),
+])
+def test_a_pe_calling_sys_exit_fails_the_run_naming_the_pe(mapping, stage, where):
+    # before: the simple mapping ended the whole program with status 3 and no
+    # word; multi said only "worker process 1 failed: SystemExit: 3"
+    graph = d4p.WorkflowGraph()
+    exits = _Exits(stage)
+    graph.connect(NumberProducer(20), "output", exits, "input")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph, mapping=mapping, processes=3)
+    exc = info.value
+    assert exc.pe == exits.id and exc.instance == (1 if stage != "process" else exc.instance)
+    assert str(exc).startswith(f"PE {exits.id!r} (instance {exc.instance}) {where}: SystemExit: 3 (it called sys.exit(); "
+                               "raise an exception to fail the run")
+    assert "sys.exit(3)" in exc.traceback

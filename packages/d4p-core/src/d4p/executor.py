@@ -44,6 +44,9 @@ BATCH_BYTES = 1 << 20
 number of units per batch adapts to the sizes of the units sent so far."""
 
 _PASS = (WorkflowFailed, Aborted)  # raised through PE code as they are
+_RAISED = (Exception, SystemExit)
+"""What a PE raises that fails the run, naming it: ``sys.exit()`` too (in a
+worker it would end the process with a status and no word of which PE)."""
 
 
 class _SourceStopped(BaseException):
@@ -260,7 +263,7 @@ class Executor:
             raise
         except UnitFailed as exc:
             raise _failure(loc, port, exc.unit, exc.error) from None
-        except Exception as exc:
+        except _RAISED as exc:
             raise _failure(loc, port, None, exc) from None
         loc.busy = False
 
@@ -335,7 +338,7 @@ class Executor:
                     result = fn(data)
                 except _PASS:
                     raise
-                except Exception as exc:
+                except _RAISED as exc:
                     raise _failure(loc, port, data, exc) from None
                 if result is not None and out is not None:
                     out(result)
@@ -357,7 +360,7 @@ class Executor:
                         write(name, value)
             except _PASS:
                 raise
-            except Exception as exc:
+            except _RAISED as exc:
                 raise _failure(loc, port, data, exc) from None
             loc.busy = False
 
@@ -369,7 +372,7 @@ class Executor:
         for loc in self.local.values():
             try:
                 loc.pe.preprocess()
-            except Exception as exc:
+            except _RAISED as exc:
                 raise _failure(loc, None, None, exc, stage="preprocess") from None
 
     def run_sources(self, between: Callable[[], None] | None = None, stop=None,
@@ -401,7 +404,7 @@ class Executor:
                     break
                 except _PASS:
                     raise
-                except Exception as exc:
+                except _RAISED as exc:
                     raise _failure(loc, None, item if item else None, exc,
                                    stage=f"iteration {n}") from None
                 loc.busy = False
@@ -533,7 +536,7 @@ class Executor:
                 loc.sample.once(_postprocess, loc.pe)
         except _PASS:
             raise
-        except Exception as exc:
+        except _RAISED as exc:
             raise _failure(loc, None, None, exc, stage="postprocess") from None
         loc.busy = False
         loc.finished = True
@@ -762,5 +765,8 @@ def _failure(loc: _Local, port: str | None, data: Any, exc: BaseException,
                  "can end itself; this PE ends when its upstream PEs have ended")
     else:
         text += f": {type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        text += (" (it called sys.exit(); raise an exception to fail the run, or d4p.StopSource "
+                 "in a source to end it)")
     return WorkflowFailed(text, pe=loc.pe_id, instance=loc.index, port=port, data=shown,
                           traceback="".join(traceback.format_exception(exc)))

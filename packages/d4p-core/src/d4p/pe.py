@@ -123,7 +123,7 @@ class GenericPE:
         for data in units:
             try:
                 result = self.process({port: data})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() names the unit too
                 raise UnitFailed(data, exc) from None
             for name, value in (result or {}).items():
                 self.write(name, value)
