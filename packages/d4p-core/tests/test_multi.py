@@ -106,6 +106,23 @@ def test_pe_exception_fails_fast_and_leaves_no_process():
     assert wait_no_children(os.getpid()) == []
 
 
+def open_fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_failed_run_leaves_no_pipe_open_while_its_error_is_kept(start_method):
+    # before: the pipes to the workers stayed open as long as the error's
+    # traceback lived (a caller that keeps the error, or until a collection)
+    d4p.run(_failing_graph(Summer), mapping="multi", processes=3, start_method=start_method)
+    before = open_fds()  # after a first run: multiprocessing's shared memory arena is open
+    with pytest.raises(d4p.WorkflowFailed) as caught:
+        d4p.run(_failing_graph(Boom), mapping="multi", processes=3, start_method=start_method)
+    assert "cannot take 700" in str(caught.value)
+    assert open_fds() == before
+    assert wait_no_children(os.getpid()) == []
+
+
 def test_spawn_ships_pes_of_a_module_workers_cannot_import():
     # the test module is not importable by name in a fresh interpreter: its
     # classes travel by value, and the run fails as it does with fork

@@ -5,6 +5,7 @@ not import :mod:`multiprocessing` and the executor."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import multiprocessing as mp
@@ -144,6 +145,8 @@ class _Run:
             return self._collect(procs, [r for r, _ in reports])
         finally:
             _stop(procs)
+            for conn in (c for pair in (*links.values(), *reports) for c in pair):
+                conn.close()  # now, not when a failure's traceback is let go
 
     def _collect(self, procs, reports: list[Connection]) -> Outcome:
         plan = self.plan
@@ -264,6 +267,8 @@ def _stop(procs) -> None:
             proc.kill()
     for proc in procs:
         proc.join(1)
+        with contextlib.suppress(ValueError):  # still running (it cannot be: SIGKILL)
+            proc.close()  # its pipes now, not when a failure's traceback is let go
 
 
 # -- a worker ------------------------------------------------------------------------------
