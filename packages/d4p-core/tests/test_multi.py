@@ -25,7 +25,8 @@ test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_me
 
 def children_of(pid: int) -> list[int]:
     """Child processes of ``pid``, except multiprocessing's resource tracker
-    (started once by spawn, it lives as long as the test process)."""
+    and fork server (started once by spawn and forkserver, they live as long
+    as the test process)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -35,7 +36,7 @@ def children_of(pid: int) -> list[int]:
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 cmdline = (entry / "cmdline").read_bytes()
-                if b"resource_tracker" not in cmdline:
+                if b"resource_tracker" not in cmdline and b"forkserver" not in cmdline:
                     found.append(int(entry.name))
     return found
 
@@ -129,6 +130,37 @@ def test_spawn_ships_pes_of_a_module_workers_cannot_import():
     with pytest.raises(d4p.WorkflowFailed, match="with data 700: ValueError: cannot take 700"):
         d4p.run(_failing_graph(Boom), mapping="multi", processes=2, start_method="spawn")
     assert wait_no_children(os.getpid()) == []
+
+
+SCALE_LIB = """
+import d4p
+
+class Scale(d4p.IterativePE):
+    factor = 1
+    def _process(self, x):
+        return x * self.factor
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_class_attribute_set_before_the_run_reaches_fresh_workers(tmp_path, monkeypatch,
+                                                                   start_method):
+    # a workflow file that does `from mylib import Scale; Scale.factor = 7`:
+    # before, spawn and forkserver workers imported mylib afresh and used 1
+    (tmp_path / "scale_lib.py").write_text(SCALE_LIB)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import scale_lib
+
+    try:
+        scale_lib.Scale.factor = 7
+        scale = scale_lib.Scale()
+        scale.numprocesses = 2
+        graph = d4p.WorkflowGraph()
+        graph.connect(NumberProducer(6), "output", scale, "input")
+        result = d4p.run(graph, mapping="multi", processes=3, start_method=start_method)
+        assert sorted(result[scale.id]["output"]) == [0, 7, 14, 21, 28, 35]
+    finally:
+        del sys.modules["scale_lib"]
 
 
 UNGUARDED = """

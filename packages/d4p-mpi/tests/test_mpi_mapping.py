@@ -1,6 +1,7 @@
 """The mpi mapping launched from a plain Python process: same outputs as
 simple, NumPy arrays, backpressure, PEs from files and scripts, usage errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +117,40 @@ def test_cli_launches_mpiexec_for_a_workflow_file(tmp_path):
     assert "mpi mapping, 3 processes" in run.stdout + run.stderr
     assert "square1.output: 100 values" in run.stdout
     assert "\n  324\n" in run.stdout  # 18 * 18, among the values shown
+
+
+SCALE_LIB = """
+import d4p
+
+class Scale(d4p.IterativePE):
+    factor = 1
+    def _process(self, x):
+        return x * self.factor
+"""
+SCALED_WORKFLOW = """
+from d4p import WorkflowGraph
+from d4p.examples import NumberProducer
+from scale_lib import Scale
+
+Scale.factor = 7
+graph = WorkflowGraph()
+scale = Scale()
+scale.numprocesses = 2
+graph.connect(NumberProducer(6), "output", scale, "input")
+"""
+
+
+def test_a_class_attribute_the_workflow_file_sets_reaches_the_ranks(tmp_path):
+    # before, the ranks imported scale_lib afresh: factor 1, values 0..5
+    (tmp_path / "scale_lib.py").write_text(SCALE_LIB)
+    (tmp_path / "scaled.py").write_text(SCALED_WORKFLOW)
+    d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
+    run = subprocess.run([d4p_command, "run", "scaled.py", "-m", "mpi", "-n", "3", "-o",
+                          "out.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    (values,) = [ports["output"] for ports in
+                 json.loads((tmp_path / "out.json").read_text())["results"].values()]
+    assert sorted(values) == [0, 7, 14, 21, 28, 35]
 
 
 class Local(d4p.IterativePE):

@@ -64,7 +64,8 @@ def dumps(obj: Any, *, pes: dict | None = None,
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
-        return _dump(cloudpickle, _Registering(obj, _definitions(modules)))
+        return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(
+            pes if pes is not None else getattr(obj, "pes", {}))))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
@@ -98,28 +99,62 @@ def _definitions(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _class_state(pes: dict) -> list[tuple[type, dict[str, Any]]]:
+    """The data attributes of the PEs' classes (d4p's own left out) as they
+    are now, for the classes that a fresh interpreter imports by reference:
+    a workflow that sets ``Scale.factor = 7`` on a class of an importable
+    module before the run has its workers see 7, as under fork, not what
+    the import gives. Values that pickle cannot copy stay as imported."""
+    state = []
+    seen: set[type] = set()
+    for pe in pes.values():
+        for cls in type(pe).__mro__:
+            if cls in seen or cls.__module__.partition(".")[0] in ("d4p", "builtins"):
+                continue
+            seen.add(cls)
+            attrs = {}
+            for name, value in vars(cls).items():
+                if name.startswith("__") or hasattr(value, "__get__") or isinstance(value, type):
+                    continue  # methods, properties, descriptors, nested classes
+                try:
+                    pickle.dumps(value, protocol=5)
+                except Exception:
+                    continue
+                attrs[name] = value
+            if attrs:
+                state.append((cls, attrs))
+    return state
+
+
 class _Registering:
     """Pickles as ``obj`` that, where it is loaded, first makes the modules
-    that travelled by value importable by their names (:func:`_register`)."""
+    that travelled by value importable by their names and gives the PEs'
+    classes their data attributes (:func:`_register`)."""
 
-    def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]]) -> None:
-        self.obj, self.definitions = obj, definitions
+    def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]],
+                 state: list[tuple[type, dict[str, Any]]] = ()) -> None:
+        self.obj, self.definitions, self.state = obj, definitions, state
 
     def __reduce__(self):
-        return _register, (self.definitions, self.obj)
+        return _register, (self.definitions, self.obj, self.state)
 
 
-def _register(definitions: dict[str, dict[str, Any]], obj: Any) -> Any:
+def _register(definitions: dict[str, dict[str, Any]], obj: Any,
+              state: list[tuple[type, dict[str, Any]]] = ()) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
     (the very objects ``obj`` uses), so that data units made of them (a
     dataclass of a workflow file) pickle between workers by reference, as
-    under fork. Returns ``obj``."""
+    under fork; the classes of ``state`` get the data attributes they had
+    where the plan was shipped (:func:`_class_state`). Returns ``obj``."""
     for name, attrs in definitions.items():
         if name not in sys.modules:
             module = types.ModuleType(name)
             vars(module).update(attrs)
             sys.modules[name] = module
+    for cls, attrs in state:
+        for name, value in attrs.items():
+            setattr(cls, name, value)
     return obj
 
 
