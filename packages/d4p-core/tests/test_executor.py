@@ -493,3 +493,30 @@ def test_a_pe_calling_sys_exit_fails_the_run_naming_the_pe(mapping, stage, where
     assert str(exc).startswith(f"PE {exits.id!r} (instance {exc.instance}) {where}: SystemExit: 3 (it called sys.exit(); "
                                "raise an exception to fail the run")
     assert "sys.exit(3)" in exc.traceback
+
+
+class _KeyedByFirst(d4p.GenericPE):
+    def __init__(self):
+        super().__init__()
+        self._add_input("input", grouping=[0])
+        self._add_output("output")
+        self.numprocesses = 2
+
+    def process(self, inputs):
+        return {"output": inputs["input"]}
+
+
+@pytest.mark.parametrize(("mapping", "fuse"), [("simple", True), ("multi", False)])
+def test_a_returned_unit_its_grouping_cannot_key_names_the_pe_that_returned_it(mapping, fuse):
+    # before: simple named the source upstream ("PE 'NumberProducer0': ..."),
+    # multi named no PE at all
+    graph = d4p.WorkflowGraph()
+    passes, keyed = AddOne(), _KeyedByFirst()
+    graph.connect(NumberProducer(3), "output", passes, "input")
+    graph.connect(passes, "output", keyed, "input")
+    with pytest.raises(d4p.PEUsageError) as info:
+        d4p.run(graph, mapping=mapping, processes=3, fuse=fuse)
+    assert str(info.value).startswith(
+        f"PE {passes.id!r}: group_by(0) of PE {keyed.id!r} input 'input' cannot take a key "
+        "from 1: TypeError: 'int' object is not subscriptable")
+    assert info.value.pe == passes.id

@@ -336,12 +336,12 @@ class Executor:
                 loc.busy = True
                 try:
                     result = fn(data)
+                    if result is not None and out is not None:
+                        out(result)  # routing it may fail too: this PE wrote it
                 except _PASS:
                     raise
                 except _RAISED as exc:
                     raise _failure(loc, port, data, exc) from None
-                if result is not None and out is not None:
-                    out(result)
                 loc.busy = False
 
             return receive
