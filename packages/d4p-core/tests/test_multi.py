@@ -163,6 +163,67 @@ def test_a_class_attribute_set_before_the_run_reaches_fresh_workers(tmp_path, mo
         del sys.modules["scale_lib"]
 
 
+EVERY_TO_EVERY = """
+    from d4p import GenericPE, IterativePE, WorkflowGraph
+    from d4p.examples import NumberProducer, Summer
+
+    class Keyed(IterativePE):
+        def _process(self, x):
+            return (x % 97, x)
+
+    class Value(GenericPE):
+        def __init__(self):
+            super().__init__()
+            self._add_input("input", grouping=[0])
+            self._add_output("output")
+
+        def process(self, inputs):
+            return {"output": inputs["input"][1]}
+
+    graph = WorkflowGraph()
+    keyed, value, total = Keyed(), Value(), Summer()
+    keyed.numprocesses = value.numprocesses = 16
+    graph.connect(NumberProducer(2000), "output", keyed, "input")
+    graph.connect(keyed, "output", value, "input")
+    graph.connect(value, "output", total, "input")
+"""
+
+
+def _run_with_open_files(tmp_path, soft: int, hard: int) -> subprocess.CompletedProcess:
+    import resource
+
+    (tmp_path / "every.py").write_text(textwrap.dedent(EVERY_TO_EVERY))
+    d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
+    return subprocess.run(
+        [d4p_command, "run", "every.py", "-m", "multi", "-n", "32", "--no-fuse", "-q"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+
+
+def test_workers_that_all_send_to_each_other_get_the_open_files_they_need(tmp_path):
+    # 32 workers, each sending to 16: about 600 pipes. Before: "OSError: [Errno
+    # 24] Too many open files" under a soft limit of 1024 (Linux's usual) from
+    # 24 such workers; the soft limit is now raised towards the hard one
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 4096:
+        pytest.skip(f"this machine's hard limit of open files is {hard}")
+    done = _run_with_open_files(tmp_path, 256, hard)
+    assert done.returncode == 0, done.stderr
+    assert f"\n  {sum(range(2000))}\n" in done.stdout
+
+
+def test_too_few_open_files_for_the_workers_is_one_line_saying_what_to_do(tmp_path):
+    done = _run_with_open_files(tmp_path, 256, 256)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("d4p: error: the multi mapping with 32 processes needs about ")
+    assert line.endswith(" open files (pipes between its workers), more than this system "
+                         "allows a process (256, see ulimit -Hn): use fewer processes (-n), or "
+                         "fewer PE instances that send to each other, or raise the limit")
+
+
 UNGUARDED = """
     import d4p
     from d4p.examples import pipeline

@@ -100,7 +100,7 @@ class _Run:
         self.ctx = mp.get_context(options["start_method"])
 
     def enact(self) -> Outcome:
-        plan, ctx = self.plan, self.ctx
+        plan = self.plan
         n = plan.processes
         senders: dict[int, set[int]] = {k: set() for k in range(n)}
         for inst in plan.instances:
@@ -108,31 +108,38 @@ class _Run:
                 dst = plan.instances[target].process
                 if dst != inst.process:
                     senders[dst].add(inst.process)
+        pipes = sum(len(srcs) for srcs in senders.values()) + n
+        with _open_files_for(2 * pipes + 4 * n, n):
+            return self._enact(senders)
+
+    def _enact(self, senders: dict[int, set[int]]) -> Outcome:
+        plan, ctx = self.plan, self.ctx
+        n = plan.processes
         links: dict[tuple[int, int], tuple[Connection, Connection]] = {}
-        for dst, srcs in senders.items():
-            for src in srcs:
-                links[(src, dst)] = ctx.Pipe(duplex=False)
-        reports = [ctx.Pipe(duplex=False) for _ in range(n)]
-        waits_for = ctx.Array("b", n * n, lock=False)  # [w * n + d]: w, full, waits for d
-        settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
-        settings["progress"] = self.options.get("progress") is not None
-        control = self.options.get("control")
-        settings["max_units"] = control.max_units if control is not None else None
-        settings["trace"] = self.options.get("tracer") is not None
-        shipped: Plan | bytes = plan
-        if self.options["start_method"] != "fork":
-            shipped = shipping.dumps(plan)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        procs = []
-        for k in range(n):
-            inbox = [r for (src, dst), (r, _) in links.items() if dst == k]
-            outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
-            proc = ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
-                               args=(shipped, k, inbox, outbox, reports[k][1], settings,
-                                     os.getpid(), waits_for))
-            procs.append(proc)
+        reports: list[tuple[Connection, Connection]] = []
+        procs: list = []
         try:
+            for dst, srcs in senders.items():
+                for src in srcs:
+                    links[(src, dst)] = ctx.Pipe(duplex=False)
+            reports = [ctx.Pipe(duplex=False) for _ in range(n)]
+            waits_for = ctx.Array("b", n * n, lock=False)  # [w * n + d]: w, full, waits for d
+            settings = {k: self.options[k] for k in ("batch_size", "queue_size", "buffer_mb")}
+            settings["progress"] = self.options.get("progress") is not None
+            control = self.options.get("control")
+            settings["max_units"] = control.max_units if control is not None else None
+            settings["trace"] = self.options.get("tracer") is not None
+            shipped: Plan | bytes = plan
+            if self.options["start_method"] != "fork":
+                shipped = shipping.dumps(plan)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for k in range(n):
+                inbox = [r for (src, dst), (r, _) in links.items() if dst == k]
+                outbox = {dst: w for (src, dst), (_, w) in links.items() if src == k}
+                procs.append(ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
+                                         args=(shipped, k, inbox, outbox, reports[k][1],
+                                               settings, os.getpid(), waits_for)))
             with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
                     _signals_held(), _main_file_if_any():
                 for proc in procs:
@@ -196,6 +203,40 @@ class _Run:
         for proc in procs:
             proc.join(5)
         return gather.outcome()
+
+
+@contextmanager
+def _open_files_for(count: int, n: int) -> Iterator[None]:
+    """While in this context, room for ``count`` more open files (the pipes
+    between ``n`` workers: about 2 n² when every worker sends to every
+    other): the soft limit is raised towards the hard one when it is lower
+    (and restored after), so that Linux's usual soft limit of 1024 does not
+    end a run of 24 workers with "Too many open files". Beyond the hard
+    limit, a :class:`~d4p.UsageError` saying what to do."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        yield
+        return
+    try:
+        need = len(os.listdir("/proc/self/fd")) + count + 32
+    except OSError:
+        need = count + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        yield
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise UsageError(f"the multi mapping with {n} processes needs about {need} open files "
+                         f"(pipes between its workers), more than this system allows a process "
+                         f"({hard}, see ulimit -Hn): use fewer processes (-n), or fewer PE "
+                         "instances that send to each other, or raise the limit")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @contextmanager
