@@ -411,6 +411,49 @@ def test_print_lines_from_processes_do_not_interleave(tmp_path):
     assert sorted(int(line.split()[1]) for line in lines) == list(range(400))
 
 
+STREAM_USERS = """
+    import subprocess
+    import sys
+
+    from d4p import ConsumerPE, ProducerPE, WorkflowGraph
+
+    class Numbers(ProducerPE):
+        def _process(self, inputs):
+            for i in range(3):
+                self.write("output", i)
+
+    class Tool(ConsumerPE):
+        def _process(self, x):
+            sys.stdout.buffer.write("bytes %d \\u00e9\\n".encode() % x)
+            print(f"encoding {sys.stdout.encoding} {x}")
+            sys.stdout.flush()
+            subprocess.run(["echo", f"tool {x}"], stdout=sys.stdout, check=True)
+            subprocess.run(["sh", "-c", f"echo tool-err {x} >&2"], stderr=sys.stderr,
+                           check=True)
+
+    graph = WorkflowGraph()
+    tool = Tool()
+    tool.numprocesses = 2
+    graph.connect(Numbers(), "output", tool, "input")
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_pe_may_use_its_streams_as_files(tmp_path, start_method):
+    # stdout.buffer, stdout.fileno() (a tool run with stdout=sys.stdout) and
+    # stdout.encoding, as in the simple mapping. Before: AttributeError: '_Lines'
+    # object has no attribute 'buffer'; UnsupportedOperation: fileno; None
+    (tmp_path / "tool.py").write_text(textwrap.dedent(STREAM_USERS))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "tool.py", "-m", "multi", "-n",
+                           "3", "--start-method", start_method], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    for x in range(3):
+        assert f"bytes {x} \u00e9" in out and f"encoding utf-8 {x}" in out
+        assert f"tool {x}" in out and f"tool-err {x}" in done.stderr.splitlines()
+
+
 @pytest.mark.parametrize("parent_has_numpy", [True, False])
 def test_workers_share_the_cores_among_native_thread_pools(parent_has_numpy):
     """Each worker's BLAS gets its share of the cores (one thread per core per

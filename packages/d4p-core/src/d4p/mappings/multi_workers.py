@@ -5,6 +5,7 @@ not import :mod:`multiprocessing` and the executor."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
 import io
@@ -507,8 +508,8 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
 
     tell_parent(("ready",))
 
-    sys.stdout = _Lines("stdout", tell_parent)
-    sys.stderr = _Lines("stderr", tell_parent)
+    sys.stdout = _Lines("stdout", tell_parent, sys.stdout)
+    sys.stderr = _Lines("stderr", tell_parent, sys.stderr)
     try:
         if isinstance(plan, bytes):
             plan = shipping.loads(plan)
@@ -550,12 +551,30 @@ class _Lines(io.TextIOBase):
     complete lines go to the parent in one message, which writes them to its
     own ``sys.stdout`` / ``sys.stderr``: lines of different workers never mix,
     and they reach whatever the caller's streams are (a terminal, a notebook
-    cell, a test's capture, a progress display)."""
+    cell, a test's capture, a progress display).
 
-    def __init__(self, name: str, send) -> None:
+    It is a file as ``sys.stdout`` is: bytes written to :attr:`buffer` are
+    UTF-8 text, and :meth:`fileno` is the descriptor the worker's own stream
+    had (``replaced``), for a program a PE runs with ``stdout=sys.stdout``:
+    what that writes goes there directly, as C code's output does."""
+
+    encoding = "utf-8"
+
+    def __init__(self, name: str, send, replaced=None) -> None:
         self.name = name
         self.send = send
         self.pending = ""
+        try:
+            self.fd = replaced.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+        self.buffer = _Bytes(self)
+
+    def fileno(self) -> int:
+        if self.fd is None:
+            raise io.UnsupportedOperation("fileno")
+        self.flush()
+        return self.fd
 
     def writable(self) -> bool:
         return True
@@ -574,3 +593,26 @@ class _Lines(io.TextIOBase):
 
     def isatty(self) -> bool:
         return False
+
+
+class _Bytes(io.RawIOBase):
+    """``buffer`` of a :class:`_Lines`: the bytes written are UTF-8 text (a
+    character split between two writes is whole in the second)."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self.lines = lines
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = memoryview(data).cast("B")
+        self.lines.write(self.decoder.decode(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.lines.flush()
+
+    def fileno(self) -> int:
+        return self.lines.fileno()
