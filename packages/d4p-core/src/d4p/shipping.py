@@ -91,7 +91,8 @@ def _definitions(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
     would have to be made up too). Functions stay out: one the plan does not
     use could take large globals with it."""
     found = {}
-    for module in modules:
+    main = sys.modules.get("__main__")  # by value too (cloudpickle's rule): a notebook's
+    for module in [*modules, *([main] if main is not None else [])]:  # classes, a script's
         name = module.__name__
         if "." not in name:
             found[name] = {attr: value for attr, value in vars(module).items()
@@ -143,15 +144,18 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
               state: list[tuple[type, dict[str, Any]]] = ()) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
-    (the very objects ``obj`` uses), so that data units made of them (a
-    dataclass of a workflow file) pickle between workers by reference, as
-    under fork; the classes of ``state`` get the data attributes they had
+    (the very objects ``obj`` uses), and its ``__main__`` gets those of the
+    launcher's ``__main__`` that it lacks, so that data units made of them (a
+    dataclass of a workflow file or a notebook) pickle between workers by
+    reference, as under fork; the classes of ``state`` get the data attributes they had
     where the plan was shipped (:func:`_class_state`). Returns ``obj``."""
     for name, attrs in definitions.items():
-        if name not in sys.modules:
-            module = types.ModuleType(name)
-            vars(module).update(attrs)
-            sys.modules[name] = module
+        module = sys.modules.get(name)
+        if module is None:
+            module = sys.modules[name] = types.ModuleType(name)
+        for attr, value in attrs.items():  # the worker's own __main__ (a notebook's classes
+            if not hasattr(module, attr):  # are in no file it could run) keeps its names
+                setattr(module, attr, value)
     for cls, attrs in state:
         for name, value in attrs.items():
             setattr(cls, name, value)
