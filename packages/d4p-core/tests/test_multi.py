@@ -311,6 +311,31 @@ def test_killed_worker_fails_the_run_naming_the_signal():
     assert wait_no_children(os.getpid()) == []
 
 
+class _TermsItsOwnWorker(d4p.ProducerPE):
+    """Endless, but sends SIGTERM to its own worker process after 100 units
+    (as an administrator or a batch system might)."""
+
+    def _process(self, inputs):
+        for i in range(10**9):
+            self.write("output", i)
+            if i == 100:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_to_one_worker_stops_the_whole_run_gracefully_and_says_so():
+    # before: that worker's sources stopped, the run ended with summary.stopped None
+    graph = d4p.WorkflowGraph()
+    source, total = _TermsItsOwnWorker(), Summer()
+    graph.connect(source, "output", total, "input")
+    result = d4p.run(graph, mapping="multi", processes=2, fuse=False)
+    (process,) = result.summary.assignment[source.id]
+    assert result.summary.stopped == f"SIGTERM to worker process {process}"
+    (n,) = result[total.id]["output"]
+    assert n >= sum(range(101))
+    assert wait_no_children(os.getpid()) == []
+
+
 SLOW = """
     import time
     from d4p import WorkflowGraph, ProducerPE, IterativePE

@@ -198,6 +198,9 @@ class _Run:
                     gather.report(k, *body)
                 elif kind == "ready":
                     ready.add(k)
+                elif kind == "stop":  # a signal to that worker alone stops the whole run
+                    if control is not None:
+                        control.stop(f"{body[0]} to worker process {k}")
                 else:
                     gather.add(k, *body)
                     del live[conn]
@@ -489,6 +492,11 @@ class _PipeTransport(Transport):
             raise self.errors[0]
 
 
+def _quietly(tell, message) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the worker has said it is done
+        tell(message)
+
+
 def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, settings: dict,
             parent: int, waits_for) -> None:
     die_with_parent(parent)
@@ -497,14 +505,21 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
     # gracefully; the parent decides when to abort, and then kills the worker
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *a: control.stop("interrupted"))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
     lock = threading.Lock()
 
     def tell_parent(message) -> None:  # from any thread of the worker
         with lock:
             _send(report, message)
+
+    def stop(signum, frame) -> None:  # the parent stops the others (a signal to this one alone)
+        if not control.stopping:
+            control.stop("interrupted")
+            threading.Thread(target=_quietly, args=(tell_parent, (
+                "stop", signal.Signals(signum).name)), daemon=True).start()  # not in a handler
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
 
     tell_parent(("ready",))
 
