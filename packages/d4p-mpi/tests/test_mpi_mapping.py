@@ -3,6 +3,7 @@ simple, NumPy arrays, backpressure, PEs from files and scripts, usage errors."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import d4p
 import mpi_workflows
 import numpy as np
 import pytest
-from d4p.examples import pipeline, wordcount
+from d4p.examples import Summer, pipeline, wordcount
 from d4p_mpi import MPIMapping
 from mpi_processes import assert_no_leftovers
 
@@ -198,6 +199,31 @@ def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [(1, 0), (2, 1), (3, 4), (4, 9), (5, 16)]" in done.stdout
+    assert_no_leftovers()
+
+
+class TermsItsOwnRank(d4p.ProducerPE):
+    """Endless, but sends SIGTERM to its own rank after 100 units (as an
+    administrator or a batch system might)."""
+
+    def _process(self, inputs):
+        for i in range(10**9):
+            self.write("output", i)
+            if i == 100:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_to_one_rank_stops_the_whole_run_gracefully_and_says_so():
+    # before: that rank died: "an MPI rank died without reporting an error
+    # (mpiexec exit status 15 ...)" and mpiexec's BAD TERMINATION banner
+    graph = d4p.WorkflowGraph()
+    source, total = TermsItsOwnRank(), Summer()
+    graph.connect(source, "output", total, "input")
+    result = d4p.run(graph, mapping="mpi", processes=2, fuse=False, timeout=60)
+    (rank,) = result.summary.assignment[source.id]
+    assert result.summary.stopped == f"SIGTERM to MPI rank {rank}"
+    (n,) = result[total.id]["output"]
+    assert n >= sum(range(101))
     assert_no_leftovers()
 
 

@@ -269,14 +269,25 @@ class RunFolder:
         threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
     # -- the launcher's side ----------------------------------------------------------------
-    def request_stop(self) -> None:
-        """Ask the workers to stop their sources (a graceful stop)."""
+    def request_stop(self, reason: str = "") -> None:
+        """Ask the workers to stop their sources (a graceful stop); a worker
+        that asks gives its ``reason`` for the launcher (:meth:`stop_reason`)."""
         with contextlib.suppress(OSError):  # the run has ended and its folder is gone
-            (self.path / "stop").touch()
+            if reason and not self.stop_requested():
+                self.write("stop", reason)
+            else:
+                (self.path / "stop").touch()
 
     def stop_requested(self) -> bool:
         """Whether :meth:`request_stop` was called (the workers' side)."""
         return (self.path / "stop").exists()
+
+    def stop_reason(self) -> str | None:
+        """The reason a worker gave to :meth:`request_stop`, if one did."""
+        try:
+            return self.read("stop") or None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
 
     def take_progress(self, gather: Gather) -> None:
         """Hand the workers' progress reports to ``gather`` and remove them."""

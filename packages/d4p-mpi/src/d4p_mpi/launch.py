@@ -73,6 +73,9 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
             finally:
                 if mpiexec.proc.poll() is None or folder.processes():
                     mpiexec.kill(also=folder.processes)
+        reason = folder.stop_reason()  # a rank was sent a signal of its own
+        if reason and options.get("control") is not None:
+            options["control"].stop(reason)
         return _outcome(folder, code, banner.report, plan, gather)
 
 

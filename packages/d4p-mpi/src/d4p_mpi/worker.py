@@ -13,10 +13,12 @@ folder, it says so and exits.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
 from d4p.mapping import Control, RunFolder, keep_freed_memory, supervise, whole_lines
+from d4p.stopping import STOP_SIGNALS
 
 from .environment import env_rank
 
@@ -39,6 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
     control = Control()
     folder.watch(control, int(parent), ABORT_CODE)
+
+    def stop(signum, frame) -> None:  # a signal to this rank alone stops the whole run;
+        if control.stopping:           # once stopping, a signal ends the rank (an abort)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        control.stop("interrupted")
+        folder.request_stop(f"{signal.Signals(signum).name} to MPI rank {rank}")
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     comm = None
     try:
         from .environment import load_mpi
