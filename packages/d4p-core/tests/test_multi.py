@@ -17,7 +17,7 @@ import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
-from d4p.testing.workflows import Pairs
+from d4p.testing.workflows import NOTEBOOK_CELL, Pairs
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -224,51 +224,12 @@ def test_too_few_open_files_for_the_workers_is_one_line_saying_what_to_do(tmp_pa
                          "fewer PE instances that send to each other, or raise the limit")
 
 
-NOTEBOOK_CELL = """
-import sys
-import types
-
-CELL = \'\'\'
-from dataclasses import dataclass
-
-import d4p
-
-@dataclass
-class Point:
-    x: int
-    y: int
-
-class Points(d4p.ProducerPE):
-    def _process(self, inputs):
-        for i in range(5):
-            self.write("output", Point(i, i * i))
-
-class Move(d4p.IterativePE):
-    def _process(self, p):
-        return Point(p.x + 1, p.y)
-
-graph = d4p.WorkflowGraph()
-move = Move()
-move.numprocesses = 2
-graph.connect(Points(), "output", move, "input")
-result = d4p.run(graph, mapping=MAPPING, processes=3, **OPTIONS)
-print("RESULT", sorted((p.x, p.y) for p in result[move.id]["output"]))
-\'\'\'
-
-main = types.ModuleType("__main__")  # as in a Jupyter kernel: a __main__ of no file
-sys.modules["__main__"] = main
-main.MAPPING = sys.argv[1]
-main.OPTIONS = {"start_method": sys.argv[2]} if len(sys.argv) > 2 else {}
-exec(compile(CELL, "<ipython-input-1>", "exec"), vars(main))
-"""
-
-
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_a_dataclass_of_a_notebook_travels_between_fresh_workers(tmp_path, start_method):
     # before: "PE 'Points0' wrote data ... that cannot be sent to PE 'Move1' in
     # another process (PicklingError: Can't pickle <class '__main__.Point'>...)"
     (tmp_path / "kernel.py").write_text(NOTEBOOK_CELL)
-    done = subprocess.run([sys.executable, "kernel.py", "multi", start_method],
+    done = subprocess.run([sys.executable, "kernel.py", "multi", f"start_method={start_method}"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [(1, 0), (2, 1), (3, 4), (4, 9), (5, 16)]" in done.stdout

@@ -13,6 +13,7 @@ import mpi_workflows
 import numpy as np
 import pytest
 from d4p.examples import Summer, pipeline, wordcount
+from d4p.testing.workflows import NOTEBOOK_CELL
 from d4p_mpi import MPIMapping
 from mpi_processes import assert_no_leftovers
 
@@ -154,48 +155,11 @@ def test_a_class_attribute_the_workflow_file_sets_reaches_the_ranks(tmp_path):
     assert sorted(values) == [0, 7, 14, 21, 28, 35]
 
 
-NOTEBOOK_CELL = """
-import sys
-import types
-
-CELL = \'\'\'
-from dataclasses import dataclass
-
-import d4p
-
-@dataclass
-class Point:
-    x: int
-    y: int
-
-class Points(d4p.ProducerPE):
-    def _process(self, inputs):
-        for i in range(5):
-            self.write("output", Point(i, i * i))
-
-class Move(d4p.IterativePE):
-    def _process(self, p):
-        return Point(p.x + 1, p.y)
-
-graph = d4p.WorkflowGraph()
-move = Move()
-move.numprocesses = 2
-graph.connect(Points(), "output", move, "input")
-result = d4p.run(graph, mapping="mpi", processes=3)
-print("RESULT", sorted((p.x, p.y) for p in result[move.id]["output"]))
-\'\'\'
-
-main = types.ModuleType("__main__")  # as in a Jupyter kernel: a __main__ of no file
-sys.modules["__main__"] = main
-exec(compile(CELL, "<ipython-input-1>", "exec"), vars(main))
-"""
-
-
 def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
     # before: "PE 'Points0' wrote data ... that cannot be sent to PE 'Move1' in
     # another process (PicklingError: Can't pickle <class '__main__.Point'>...)"
     (tmp_path / "kernel.py").write_text(NOTEBOOK_CELL)
-    done = subprocess.run([sys.executable, "kernel.py"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "kernel.py", "mpi"], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [(1, 0), (2, 1), (3, 4), (4, 9), (5, 16)]" in done.stdout

@@ -862,3 +862,46 @@ def endless(pause_at_end: float = 0.0) -> WorkflowGraph:
 
 ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n"
 """A workflow file for ``d4p run``: :func:`endless`."""
+
+
+NOTEBOOK_CELL = """
+import sys
+import types
+
+CELL = \'\'\'
+from dataclasses import dataclass
+
+import d4p
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+class Points(d4p.ProducerPE):
+    def _process(self, inputs):
+        for i in range(5):
+            self.write("output", Point(i, i * i))
+
+class Move(d4p.IterativePE):
+    def _process(self, p):
+        return Point(p.x + 1, p.y)
+
+graph = d4p.WorkflowGraph()
+move = Move()
+move.numprocesses = 2
+graph.connect(Points(), "output", move, "input")
+result = d4p.run(graph, mapping=MAPPING, processes=3, **OPTIONS)
+print("RESULT", sorted((p.x, p.y) for p in result[move.id]["output"]))
+\'\'\'
+
+main = types.ModuleType("__main__")  # as in a Jupyter kernel: a __main__ of no file
+sys.modules["__main__"] = main
+main.MAPPING = sys.argv[1]
+main.OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:])
+exec(compile(CELL, "<ipython-input-1>", "exec"), vars(main))
+"""
+"""A script (``python kernel.py MAPPING [OPTION=VALUE ...]``) that runs a
+workflow as a Jupyter cell does: its classes, a dataclass of data units among
+them, live in a ``__main__`` of no file. It prints ``RESULT [(1, 0), (2, 1),
+(3, 4), (4, 9), (5, 16)]``."""
