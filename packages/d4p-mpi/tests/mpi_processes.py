@@ -42,3 +42,18 @@ def assert_no_leftovers(grace: float = 5.0, parent: int | None = None) -> None:
     while (left := leftovers(parent)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"processes left running after the run: {left}"
+
+
+def shared_memory() -> set[str]:
+    """MPICH's shared-memory files in /dev/shm (each rank of a host maps them;
+    MPI_Finalize removes them)."""
+    return {name for name in os.listdir("/dev/shm") if name.startswith(("mpich_shm_", "ucx_shm_"))}
+
+
+def assert_no_shared_memory_left(before: set[str], grace: float = 5.0) -> None:
+    """No MPI shared-memory file beyond those of ``before`` (one that a rank
+    ending at that moment still removes has ``grace`` seconds to go)."""
+    deadline = time.monotonic() + grace
+    while (left := shared_memory() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"MPI shared-memory files left in /dev/shm: {sorted(left)}"

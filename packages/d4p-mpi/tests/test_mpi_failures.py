@@ -12,7 +12,12 @@ import d4p
 import mpi_workflows
 import pytest
 from d4p.examples import pipeline
-from mpi_processes import assert_no_leftovers, leftovers
+from mpi_processes import (
+    assert_no_leftovers,
+    assert_no_shared_memory_left,
+    leftovers,
+    shared_memory,
+)
 
 
 @pytest.mark.timeout(30)  # a failure ends the run: it does not wait for its timeout of 60 s
@@ -22,8 +27,10 @@ def test_pe_exception_is_reported_like_simple(processes):
     with pytest.raises(d4p.WorkflowFailed) as simple:
         d4p.run(graph, inputs)
     graph, inputs = mpi_workflows.failing()
+    before = shared_memory()
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph, inputs, mapping="mpi", processes=processes, timeout=60)
+    assert_no_shared_memory_left(before)  # MPI_Abort skips MPI_Finalize: d4p removes them
     exc, want = info.value, simple.value
     assert exc.args[0] == want.args[0].replace(want.pe, exc.pe)
     assert "failed on input 'input' with data 500: ValueError: cannot take 500" in exc.args[0]
@@ -73,7 +80,7 @@ def test_data_that_cannot_travel_is_one_line_naming_the_pe_and_output(
 @pytest.mark.parametrize(("exit", "how"), [(0, r"was killed by signal 9 \(SIGKILL\)"),
                                           (5, "exited with status 5")])
 def test_a_rank_that_dies_is_named_with_its_pes(tmp_path, exit, how):
-    record, named = tmp_path / "died", set()
+    record, named, before = tmp_path / "died", set(), shared_memory()
     for fatal in (300, 301):  # mpiexec ends every rank: the one that died is named all the same
         graph, inputs = mpi_workflows.killing(fatal=fatal, record=str(record), exit=exit)
         with pytest.raises(d4p.WorkflowFailed) as info:
@@ -85,14 +92,17 @@ def test_a_rank_that_dies_is_named_with_its_pes(tmp_path, exit, how):
         named.add(rank)
         assert_no_leftovers()
     assert len(named) == 2  # each instance on a rank of its own; both were named
+    assert_no_shared_memory_left(before)  # the ranks were killed: d4p removed MPI's files
 
 
 @pytest.mark.timeout(30)
 def test_timeout_stops_a_run_that_never_ends():
     graph, inputs = mpi_workflows.sleeping()
+    before = shared_memory()
     with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout"):
         d4p.run(graph, inputs, mapping="mpi", processes=2, timeout=2)
     assert_no_leftovers()
+    assert_no_shared_memory_left(before)
 
 
 @pytest.mark.timeout(30)

@@ -14,6 +14,7 @@ that dies is named with its PEs (each rank is supervised).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,22 +62,36 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                 mpiexec = Child(argv, env=env, lines=banner, stderr=err)
             except OSError as exc:
                 raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
-        with mpiexec:
-            try:
-                code = mpiexec.wait(timeout + GRACE if timeout else None,
-                                    every=0.5 if gather.listening else 3600.0,
-                                    tick=lambda: folder.take_progress(gather))
-            except subprocess.TimeoutExpired:
-                raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s and "
-                                     "was stopped; raise the 'timeout' option or look for a PE "
-                                     "that never finishes") from None
-            finally:
-                if mpiexec.proc.poll() is None or folder.processes():
-                    mpiexec.kill(also=folder.processes)
+        try:
+            with mpiexec:
+                try:
+                    code = mpiexec.wait(timeout + GRACE if timeout else None,
+                                        every=0.5 if gather.listening else 3600.0,
+                                        tick=lambda: folder.take_progress(gather))
+                except subprocess.TimeoutExpired:
+                    raise WorkflowFailed(f"the mpi run exceeded its timeout of {timeout:g} s "
+                                         "and was stopped; raise the 'timeout' option or look "
+                                         "for a PE that never finishes") from None
+                finally:
+                    if mpiexec.proc.poll() is None or folder.processes():
+                        mpiexec.kill(also=folder.processes)
+        finally:
+            remove_shared_memory(folder)
         reason = folder.stop_reason()  # a rank was sent a signal of its own
         if reason and options.get("control") is not None:
             options["control"].stop(reason)
         return _outcome(folder, code, banner.report, plan, gather)
+
+
+def remove_shared_memory(folder: RunFolder) -> None:
+    """Remove the MPI shared-memory files that the ranks of this host noted
+    (:data:`d4p_mpi.worker.SHARED_MEMORY`) and that are still there: a run
+    whose ranks ended without ``MPI_Finalize`` (a failure's ``MPI_Abort``, a
+    kill) left them. Every rank has ended: no process maps them any more."""
+    for noted in folder.path.glob(f"shm-{os.uname().nodename}-*"):
+        for path in noted.read_text().splitlines():
+            with contextlib.suppress(OSError):  # removed at MPI_Finalize
+                os.unlink(path)
 
 
 def _run_folder(options: dict[str, Any]) -> RunFolder:

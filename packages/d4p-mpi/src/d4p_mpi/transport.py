@@ -48,17 +48,13 @@ past its budget until its send goes out: ranks that send to each other never
 wait on each other for long."""
 
 
-class TimedOut(WorkflowFailed):
-    """The run exceeded its ``timeout``."""
-
-
 class MPITransport(Transport):
     """The driver's :class:`~d4p.driver.Transport` over an MPI communicator.
 
     ``window`` bounds the messages in flight to each destination, ``budget``
     the bytes a rank has in flight plus received and not yet processed;
     ``deadline`` (a ``time.monotonic()`` value or ``None``) ends every wait
-    with :class:`TimedOut`.
+    with :class:`d4p.WorkflowFailed`.
     """
 
     def __init__(self, comm, window: int = 8, budget: int = 64 << 20,
@@ -227,7 +223,7 @@ def poll(ready, deadline: float | None = None) -> None:
     """Call ``ready()`` until it is true, sleeping between calls after the
     first :data:`SPINS` (MPI's own waits spin, and a rank that spins takes the
     CPU from ranks still starting up or busy); past ``deadline``, raise
-    :class:`TimedOut`."""
+    :class:`d4p.WorkflowFailed`."""
     spins, pause = 0, FIRST_PAUSE
     while not ready():
         spins += 1
@@ -235,6 +231,6 @@ def poll(ready, deadline: float | None = None) -> None:
             time.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
             if deadline is not None and time.monotonic() > deadline:
-                raise TimedOut("the mpi run exceeded its timeout while waiting for other "
-                               "ranks; raise the 'timeout' option or look for a PE that "
-                               "never finishes")
+                raise WorkflowFailed("the mpi run exceeded its timeout while waiting for "
+                                     "other ranks; raise the 'timeout' option or look for a "
+                                     "PE that never finishes")

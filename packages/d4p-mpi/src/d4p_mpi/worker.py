@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         comm = load_mpi().COMM_WORLD
         rank = comm.Get_rank()
         folder.started(rank)
+        _note_shared_memory(folder, rank)
         from .rank import run_rank
         from .transport import poll
 
@@ -82,6 +83,26 @@ def main(argv: list[str] | None = None) -> int:
             comm.Abort(ABORT_CODE)
         return ABORT_CODE
     return 0
+
+
+SHARED_MEMORY = ("/dev/shm/mpich_shm_", "/dev/shm/ucx_shm_posix_")
+"""The files MPICH (and its UCX module) map for the ranks of one host. They
+are removed at ``MPI_Finalize``, so a rank ended by ``MPI_Abort`` or a kill
+leaves them, each a few MiB of memory until the machine restarts."""
+
+
+def _note_shared_memory(folder: RunFolder, rank: int) -> None:
+    """Write the MPI shared-memory files this rank mapped to the run folder
+    (``shm-HOST-RANK``): the launcher on this host removes any left when
+    mpiexec has ended (:func:`d4p_mpi.launch.remove_shared_memory`)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps}
+    except OSError:  # not Linux
+        return
+    ours = sorted(p for p in paths if p.startswith(SHARED_MEMORY) and not p.endswith("(deleted)"))
+    if ours:
+        (folder.path / f"shm-{os.uname().nodename}-{rank}").write_text("\n".join(ours))
 
 
 if __name__ == "__main__":
