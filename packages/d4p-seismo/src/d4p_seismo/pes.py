@@ -135,7 +135,7 @@ def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
         first = last = None
     keys = ("network", "station", "location", "channel")
     if first is not None and all(first[key] == last[key] for key in keys):
-        return ({".".join(first[key] for key in keys)},
+        return ({".".join(first[key].replace("\x00", "").strip() for key in keys)},
                 (first["starttime"].timestamp, last["endtime"].timestamp))
     headers = obspy.read(path, headonly=True)
     if not len(headers):
