@@ -430,6 +430,44 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     assert json.loads(out.read_text())["results"]["Summer2"]["output"] == [20]
 
 
+PRINTER = """
+import d4p
+
+
+@d4p.producer
+def numbers():
+    yield from range(100_000)
+
+
+@d4p.consumer
+def show(x):
+    print(x)
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(numbers(), "output", show(), "input")
+"""
+
+
+@pytest.mark.parametrize("mapping", [["-m", "simple"], ["-m", "multi", "-n", "2"]])
+def test_a_pe_printing_to_a_reader_that_has_gone_ends_quietly(tmp_path, mapping):
+    """``d4p run wf.py | head -1`` with a PE that prints: once head has its
+    line, d4p ends without a word and with status 0 on every mapping (simple
+    reported the PE's BrokenPipeError as a failure, status 1)."""
+    wf = write(tmp_path / "wf.py", PRINTER)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-q", *mapping],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "0\n"
+        proc.stdout.close()  # as head -1 does
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 0, err
+        assert err == ""
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def _core_only(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """d4p as with d4p-core alone: the plugins of d4p's other packages blocked."""
     code = ("import sys\nfrom d4p import plugins\n"

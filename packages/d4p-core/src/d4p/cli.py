@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except BrokenPipeError:  # d4p ... | head: the reader has gone, which is no error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return _reader_gone()
     finally:
         if command and signal.getsignal(signal.SIGTERM) is _terminated:
             signal.signal(signal.SIGTERM, _exit_terminated)  # the interpreter's exit
@@ -80,6 +78,8 @@ def _main(argv: list[str]) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.handler(args) or 0)
     except D4PError as exc:
+        if "BrokenPipeError" in str(getattr(exc, "traceback", "")) and _stdout_closed():
+            return _reader_gone()  # a PE printed after the reader had gone
         sys.stdout.flush()
         if getattr(exc, "primary", True):  # another process reports it otherwise
             print(_failure(exc), file=sys.stderr)
@@ -89,6 +89,25 @@ def _main(argv: list[str]) -> int:
         print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
               "was ended", file=sys.stderr)
         return 128 + signum
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has closed it."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _reader_gone() -> int:
+    """End quietly, as ``d4p ... | head`` wants: later writes go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 def _terminated(signum, frame) -> None:
