@@ -145,9 +145,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
     _refuse_in_starting_worker()
     cls = get_mapping(mapping)
     settings = _settings(cls, options)
-    processes = _processes(cls, processes)
-    with graph.sized(processes):
-        plan = make_plan(graph, processes, inputs, fuse=fuse)
+    plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
     info = RunInfo(os.urandom(6).hex(), name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
     tracer = _tracer(info) if monitor and cls.primary else None

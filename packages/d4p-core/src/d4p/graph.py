@@ -10,7 +10,6 @@ networkx view that dispel4py code may read.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
@@ -51,15 +50,13 @@ class WorkflowGraph:
     immutable, which costs no copy; the dispel4py compatibility layer's graphs
     set this."""
 
-    @contextlib.contextmanager
-    def sized(self, processes: int) -> Iterator[WorkflowGraph]:
-        """The graph as :func:`d4p.run` plans it on ``processes`` processes
-        (it plans inside this): here itself, each PE with its
-        ``numprocesses``. A subclass may change its PEs for the planning and
-        restore them after; the dispel4py compatibility layer's graph gives
-        the PEs with inputs the processes the sources leave, in proportion to
-        ``numprocesses``, as dispel4py's multi and mpi did."""
-        yield self
+    def numprocesses_on(self, processes: int) -> dict[GenericPE, int]:
+        """The instances that PEs ask for when the graph is planned on
+        ``processes`` processes, where that differs from their
+        ``numprocesses``: none here. The dispel4py compatibility layer's graph
+        gives the PEs with inputs the processes the sources leave, in
+        proportion to ``numprocesses``, as dispel4py's multi and mpi did."""
+        return {}
 
     def __init__(self) -> None:
         self._succ: dict[WorkflowNode, list[tuple[WorkflowNode, dict]]] = {}

@@ -202,7 +202,8 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | int | 
             raise GraphError(f"PE {b!r} input {pb!r}: {exc}") from None
 
     order = _topological(pes, edges)
-    counts = {p: _instance_count(pes[p], p in source_inputs) for p in order}
+    asked = graph.numprocesses_on(processes)
+    counts = {p: _instance_count(pes[p], p in source_inputs, asked) for p in order}
     groups = _groups(flat, pes, order, edges, counts, groupings, fuse)
     slot_process = _assign(groups, counts, processes)
 
@@ -231,10 +232,11 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | int | 
                 copy_fanout=bool(graph.copy_fanout))
 
 
-def _instance_count(pe: GenericPE, is_source: bool) -> int:
+def _instance_count(pe: GenericPE, is_source: bool, asked: dict[GenericPE, int]) -> int:
     n = pe.numprocesses
     if not isinstance(n, int) or n < 1:
         raise GraphError(f"PE {pe.id!r}: numprocesses must be a positive integer, not {n!r}")
+    n = asked.get(pe, n)  # the graph's own choice (WorkflowGraph.numprocesses_on)
     if is_source:
         return 1
     ports = [normalise(c.get(GROUPING)) for c in pe.inputconnections.values()]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import d4p
@@ -35,35 +33,26 @@ class WorkflowGraph(d4p.WorkflowGraph):
     written to several destinations reaches each as its own copy
     (``copy_fanout``), as dispel4py's PEs expect: they may change their
     input in place. On several processes the PEs with inputs share the
-    processes the sources leave (:meth:`sized`), as in dispel4py."""
+    processes the sources leave (:meth:`numprocesses_on`), as in dispel4py."""
 
     copy_fanout = True
 
-    @contextlib.contextmanager
-    def sized(self, processes: int) -> Iterator[WorkflowGraph]:
-        """The graph with the instances dispel4py's multi and mpi give its
-        PEs on ``processes`` processes, while ``d4p.run`` plans it: the
-        processes the sources leave, shared among the other PEs in proportion
-        to ``numprocesses`` (rounded down), so that on 4 processes a source
-        and one PE run 1 and 3 instances, as dispel4py's tutorial shows. Only
-        when every declared instance has a process of its own (dispel4py ran
-        the graph in partitions otherwise); each PE's ``numprocesses`` is
-        restored after."""
+    def numprocesses_on(self, processes: int) -> dict[GenericPE, int]:
+        """The instances dispel4py's multi and mpi give the PEs on ``processes``
+        processes: the processes the sources leave, shared among the other PEs
+        in proportion to ``numprocesses`` (rounded down), so that on 4
+        processes a source and one PE run 1 and 3 instances, as dispel4py's
+        tutorial shows. Only when every declared instance has a process of its
+        own (dispel4py ran the graph in partitions otherwise)."""
         flat = self.flattened()
         inner = [n.obj for n in flat.graph.nodes if flat.graph.in_degree(n) > 0]
         sources = flat.graph.number_of_nodes() - len(inner)
-        declared = sum(pe.numprocesses for pe in inner)
-        if sources + declared > processes:
-            yield self
-            return
-        kept = {pe: pe.numprocesses for pe in inner}
-        try:
-            for pe in inner:
-                pe.numprocesses = max(1, kept[pe] * (processes - sources) // max(1, declared))
-            yield self
-        finally:
-            for pe, n in kept.items():
-                pe.numprocesses = n
+        declared = [pe.numprocesses for pe in inner]
+        if not all(type(n) is int and n > 0 for n in declared) \
+                or sources + sum(declared) > processes:
+            return {}  # planning names a bad numprocesses
+        share = processes - sources
+        return {pe: max(1, n * share // sum(declared)) for pe, n in zip(inner, declared, strict=True)}
 
     def add(self, pe):
         new = pe not in self.objToNode
