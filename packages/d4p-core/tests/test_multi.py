@@ -3,6 +3,7 @@ backpressure and NumPy transport."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -161,6 +162,45 @@ def test_a_class_attribute_set_before_the_run_reaches_fresh_workers(tmp_path, mo
         assert sorted(result[scale.id]["output"]) == [0, 7, 14, 21, 28, 35]
     finally:
         del sys.modules["scale_lib"]
+
+
+SETTINGS_LIB = """
+THRESHOLD = 1
+"""
+SETTINGS_WORKFLOW = """
+import settings_lib
+from d4p import IterativePE, WorkflowGraph
+from d4p.examples import NumberProducer
+
+settings_lib.THRESHOLD = 7
+settings_lib.SHARED = {"mutable": "stays as imported"}
+
+
+class Scale(IterativePE):
+    def _process(self, x):
+        return x * settings_lib.THRESHOLD
+
+graph = WorkflowGraph()
+scale = Scale()
+scale.numprocesses = 2
+graph.connect(NumberProducer(6), "output", scale, "input")
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_module_setting_the_workflow_file_sets_reaches_fresh_workers(tmp_path, start_method):
+    # `mylib.THRESHOLD = 7` in a workflow file: before, spawn and forkserver
+    # workers imported mylib afresh and used 1 (dispel4py's mpi ran the file
+    # on every rank, so ported programs saw 7)
+    (tmp_path / "settings_lib.py").write_text(SETTINGS_LIB)
+    (tmp_path / "settings_wf.py").write_text(SETTINGS_WORKFLOW)
+    run = subprocess.run([sys.executable, "-m", "d4p", "run", "settings_wf.py", "-m", "multi",
+                          "-n", "3", "--start-method", start_method, "-o", "out.json"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    (values,) = [ports["output"] for ports in
+                 json.loads((tmp_path / "out.json").read_text())["results"].values()]
+    assert sorted(values) == [0, 7, 14, 21, 28, 35]
 
 
 EVERY_TO_EVERY = """

@@ -155,6 +155,44 @@ def test_a_class_attribute_the_workflow_file_sets_reaches_the_ranks(tmp_path):
     assert sorted(values) == [0, 7, 14, 21, 28, 35]
 
 
+SETTINGS_LIB = """
+THRESHOLD = 1
+NAMES = ("a",)
+"""
+SETTINGS_WORKFLOW = """
+import settings_lib
+from d4p import IterativePE, WorkflowGraph
+from d4p.examples import NumberProducer
+
+settings_lib.THRESHOLD = 7
+settings_lib.NAMES = ("b", "c")
+
+
+class Scale(IterativePE):
+    def _process(self, x):
+        return x * settings_lib.THRESHOLD, settings_lib.NAMES
+
+graph = WorkflowGraph()
+scale = Scale()
+scale.numprocesses = 2
+graph.connect(NumberProducer(4), "output", scale, "input")
+"""
+
+
+def test_a_module_setting_the_workflow_file_sets_reaches_the_ranks(tmp_path):
+    # before, the ranks imported settings_lib afresh: THRESHOLD 1, as ("a",)
+    (tmp_path / "settings_lib.py").write_text(SETTINGS_LIB)
+    (tmp_path / "settings_wf.py").write_text(SETTINGS_WORKFLOW)
+    d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
+    run = subprocess.run([d4p_command, "run", "settings_wf.py", "-m", "mpi", "-n", "3", "-o",
+                          "out.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    (values,) = [ports["output"] for ports in
+                 json.loads((tmp_path / "out.json").read_text())["results"].values()]
+    assert sorted(values) == [[0, ["b", "c"]], [7, ["b", "c"]], [14, ["b", "c"]],
+                              [21, ["b", "c"]]]
+
+
 def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
     # before: "PE 'Points0' wrote data ... that cannot be sent to PE 'Move1' in
     # another process (PicklingError: Can't pickle <class '__main__.Point'>...)"

@@ -65,7 +65,7 @@ def dumps(obj: Any, *, pes: dict | None = None,
         cloudpickle.register_pickle_by_value(module)
     try:
         return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(
-            pes if pes is not None else getattr(obj, "pes", {}))))
+            pes if pes is not None else getattr(obj, "pes", {})), _module_state(modules)))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
@@ -127,28 +127,70 @@ def _class_state(pes: dict) -> list[tuple[type, dict[str, Any]]]:
     return state
 
 
+_SETTINGS = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _is_setting(value: Any) -> bool:
+    """A value whose copy is as good as the value: an immutable number, text
+    or ``None``, or a tuple or frozenset of them."""
+    if isinstance(value, tuple | frozenset):
+        return all(_is_setting(v) for v in value)
+    return type(value) in _SETTINGS
+
+
+def _module_state(by_value: list[ModuleType]) -> dict[str, dict[str, Any]]:
+    """The settings (:func:`_is_setting`) of the user's own importable modules
+    (neither the standard library, installed packages, d4p, nor those that
+    travel by value) as they are now, by module name: a workflow that sets
+    ``mylib.THRESHOLD = 5`` before the run has its workers see 5, as under
+    fork, not what the import gives. Mutable values (a dict, an object) stay
+    as imported: their copy would not be the object other modules hold."""
+    installed = tuple(os.path.join(os.path.realpath(p), "") for p in
+                      {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+    skip = {id(m) for m in by_value}
+    state = {}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        top = name.partition(".")[0]
+        if (origin is None or name == "__main__" or id(module) in skip or _is_d4p(top)
+                or top in sys.stdlib_module_names
+                or "site-packages" in origin or "dist-packages" in origin
+                or os.path.realpath(origin).startswith(installed)):
+            continue
+        settings = {attr: value for attr, value in vars(module).items()
+                    if not attr.startswith("__") and _is_setting(value)}
+        if settings:
+            state[name] = settings
+    return state
+
+
 class _Registering:
     """Pickles as ``obj`` that, where it is loaded, first makes the modules
     that travelled by value importable by their names and gives the PEs'
-    classes their data attributes (:func:`_register`)."""
+    classes and the user's modules their data attributes (:func:`_register`)."""
 
     def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]],
-                 state: list[tuple[type, dict[str, Any]]] = ()) -> None:
+                 state: list[tuple[type, dict[str, Any]]] = (),
+                 settings: dict[str, dict[str, Any]] | None = None) -> None:
         self.obj, self.definitions, self.state = obj, definitions, state
+        self.settings = settings or {}
 
     def __reduce__(self):
-        return _register, (self.definitions, self.obj, self.state)
+        return _register, (self.definitions, self.obj, self.state, self.settings)
 
 
 def _register(definitions: dict[str, dict[str, Any]], obj: Any,
-              state: list[tuple[type, dict[str, Any]]] = ()) -> Any:
+              state: list[tuple[type, dict[str, Any]]] = (),
+              settings: dict[str, dict[str, Any]] | None = None) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
     (the very objects ``obj`` uses), and its ``__main__`` gets those of the
     launcher's ``__main__`` that it lacks, so that data units made of them (a
     dataclass of a workflow file or a notebook) pickle between workers by
-    reference, as under fork; the classes of ``state`` get the data attributes they had
-    where the plan was shipped (:func:`_class_state`). Returns ``obj``."""
+    reference, as under fork; the classes of ``state`` get the data attributes
+    they had where the plan was shipped (:func:`_class_state`), and the loaded
+    modules of ``settings`` their settings (:func:`_module_state`). Returns
+    ``obj``."""
     for name, attrs in definitions.items():
         module = sys.modules.get(name)
         if module is None:
@@ -159,6 +201,10 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
     for cls, attrs in state:
         for name, value in attrs.items():
             setattr(cls, name, value)
+    for name, attrs in (settings or {}).items():
+        module = sys.modules.get(name)  # loaded by unpickling obj, if the plan uses it
+        for attr, value in attrs.items() if module is not None else ():
+            setattr(module, attr, value)
     return obj
 
 
