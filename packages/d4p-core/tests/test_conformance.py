@@ -86,6 +86,9 @@ def test_expected_outputs_of_some_cases():
     assert expected("tee").counts == {"Numbers": 1, "Tag#0": 25, "Tag#1": 25, "Sink": 25}
     assert expected("empty_stream").outputs == {"Total": {"output": ["(0, 0)", "(0, 0)"]}}
     assert expected("input_list_feed").outputs == {"Total": {"output": ["(12, 357)"]}}
+    assert expected("reused_buffer").outputs == {
+        "BatchTotal": {"output": ["(3, 12)", "(3, 21)", "(3, 3)", "(3, 30)"]},
+        "Buffered": {"last": ["{'unit': 11}", "{'unit': 2}", "{'unit': 5}", "{'unit': 8}"]}}
     numpy = expected("numpy_arrays").outputs
     assert len(numpy["ScaleArray"]["scaled"]) == 6
     assert all(a.startswith("ndarray(<f8, (100000,), sha256=") for a in numpy["ScaleArray"]["scaled"])

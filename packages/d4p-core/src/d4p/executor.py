@@ -4,7 +4,8 @@ Every mapping uses it; a mapping supplies only the transport that carries
 batches of data units and end-of-stream signals between processes.
 
 Writes to an instance in the same process are direct calls (no queue, no
-copy); writes to an instance elsewhere are appended to a per-destination batch
+copy); writes to an instance elsewhere are appended (lists, dicts and sets
+as copies: :data:`HELD`) to a per-destination batch
 that is handed to the transport when full or when :meth:`Executor.flush` is
 called. An instance finishes when every upstream instance has finished: then
 its ``postprocess`` runs (it may write) and it signals its downstream
@@ -42,6 +43,15 @@ before the next call of that PE (see ``Executor._others_first``)."""
 BATCH_BYTES = 1 << 20
 """A batch for another worker holds about this many bytes at most: the
 number of units per batch adapts to the sizes of the units sent so far."""
+
+HELD = frozenset((list, dict, set, bytearray))
+"""Units of these types are copied (shallowly) when written to an instance
+that takes them later (in another process, or in a batch) or to the
+results (an unconnected output): a PE that
+writes its buffer and then clears it (``self.write("output", self.buf);
+self.buf.clear()``) sends what it wrote, as the simple mapping's direct
+call does. Other units (NumPy arrays included) are not copied: a PE must
+not change them after writing them."""
 
 _PASS = (WorkflowFailed, Aborted)  # raised through PE code as they are
 _RAISED = (Exception, SystemExit)
@@ -222,7 +232,11 @@ class Executor:
 
         self._looks.setdefault(proc, []).append(anew)
 
+        held = HELD
+
         def send_later(data):  # per unit: as few steps as can be
+            if type(data) in held:
+                data = data.copy()
             append(data)
             if len(units) >= again:
                 look()
@@ -242,7 +256,7 @@ class Executor:
                 units.clear()
                 run(batch)
 
-        append = units.append
+        append = _as_written(units.append)
 
         def batch_later(data):
             append(data)
@@ -271,7 +285,7 @@ class Executor:
         routes = self.plan.routes_from.get((loc.pe_id, port), ())
         if not routes:
             sink = self.results.setdefault(loc.pe_id, {}).setdefault(port, [])
-            return sink.append
+            return _as_written(sink.append)
         routers = [self._router(loc, r) for r in routes]
         if len(routers) == 1:
             return routers[0]
@@ -660,6 +674,14 @@ class Executor:
         for loc in self.local.values():
             out[loc.pe_id] = out.get(loc.pe_id, 0) + loc.calls
         return out
+
+
+def _as_written(append: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``append`` of a unit as it is when written (:data:`HELD`)."""
+    def take(data):
+        append(data.copy() if type(data) in HELD else data)
+
+    return take
 
 
 def _copying(deliver: Callable[[Any], None]) -> Callable[[Any], None]:

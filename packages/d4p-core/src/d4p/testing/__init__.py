@@ -10,7 +10,8 @@ holds workflows that exercise every part of the data plane
 (:mod:`d4p.testing.workflows`: pipelines, split/merge, tee, fan-in, every
 grouping with several instances, composites and chains, partitions,
 postprocess writes, iterations, an empty stream, input lists, sources that
-end themselves, windows, NumPy payloads, a failing PE, a PE reporting a
+end themselves, windows, NumPy payloads, a PE that reuses the list it
+writes, a failing PE, a PE reporting a
 user's mistake, a source with several outputs) and runs them on any mapping by name.
 
 A third-party mapping tests itself with one line, the way the core does. A
@@ -136,6 +137,7 @@ CASES: list[Case] = [
     _case(workflows.source_ends_itself),
     _case(workflows.windows),
     _case(workflows.numpy_arrays),
+    _case(workflows.reused_buffer),
     _case(workflows.wordcount),
     _case(workflows.failure, fails=True),
     _case(workflows.user_mistake, fails=True),

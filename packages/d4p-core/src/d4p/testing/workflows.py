@@ -215,6 +215,36 @@ class ScaleArray(GenericPE):
         return {"output": (i, scaled), "scaled": scaled}
 
 
+class Buffered(GenericPE):
+    """Collects ``size`` units in a list it reuses: writes the list, then
+    clears it (and a dict of the last unit, then clears that), as a PE that
+    batches its input often does. ``'batch'`` is connected, ``'last'`` is a
+    result."""
+
+    def __init__(self, size: int = 3) -> None:
+        super().__init__()
+        self._add_input("input")
+        self._add_output("batch")
+        self._add_output("last")
+        self.size, self.buf, self.last = size, [], {}
+
+    def process(self, inputs):
+        self.buf.append(inputs["input"])
+        if len(self.buf) == self.size:
+            self.last["unit"] = self.buf[-1]
+            self.write("batch", self.buf)
+            self.write("last", self.last)
+            self.buf.clear()
+            self.last.clear()
+
+
+class BatchTotal(IterativePE):
+    """A list of numbers → ``(len, sum)``."""
+
+    def _process(self, numbers):
+        return (len(numbers), sum(numbers))
+
+
 class ArrayStats(IterativePE):
     """``(i, array)`` → ``(i, size, rounded mean)``."""
 
@@ -662,6 +692,17 @@ def numpy_arrays(count: int = 6, size: int = 100_000):
     graph.connect(src, "output", scale, "input")
     graph.connect(scale, "output", stats, "input")
     return graph, {src: 1}
+
+
+def reused_buffer(n: int = 12):
+    """numbers → Buffered (writes its list of 3, then clears it) → BatchTotal ×2:
+    each mapping sends what was written, not the list as it is later."""
+    graph = WorkflowGraph()
+    buffered, total = Buffered(), BatchTotal()
+    total.numprocesses = 2
+    graph.connect(Numbers(n), "output", buffered, "input")
+    graph.connect(buffered, "batch", total, "input")
+    return graph, 1
 
 
 def wordcount():
