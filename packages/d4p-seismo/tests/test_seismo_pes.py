@@ -279,3 +279,43 @@ def test_a_files_ids_and_span_from_its_first_and_last_records_are_obspys():
             assert end == pytest.approx(max(tr.stats.endtime for tr in headers).timestamp)
             compared += 1
     assert compared > 50
+
+
+OBSPY_DATA = obspy.__path__[0]
+
+
+def test_a_wildcard_pattern_leaves_out_files_that_are_not_waveforms(tmp_path, capsys):
+    """'-p pattern=*' also matched stations.xml (and a QuakeML, a JSON
+    manifest) beside the waveforms, and the reader failed on it ('Unknown
+    format'). Such files are left out and named; a big-endian SAC file
+    (its first byte is '<') and a truly unreadable file are still read, the
+    latter failing with its name; a pattern naming one file reads it."""
+    obspy.read().write(str(tmp_path / "RJOB.mseed"), format="MSEED")
+    tr = obspy.read()[0]
+    tr.data, tr.stats.station = tr.data.astype(np.float32), "SACX"
+    tr.write(str(tmp_path / "RJOB.sac"), format="SAC", byteorder=">")
+    assert (tmp_path / "RJOB.sac").read_bytes()[:1] == b"<"
+    shutil.copy(f"{OBSPY_DATA}/io/stationxml/tests/data/minimal_station.xml", tmp_path / "inv.xml")
+    shutil.copy(f"{OBSPY_DATA}/io/quakeml/tests/data/quakeml_1.2_event.xml", tmp_path / "ev.xml")
+    obspy.read_inventory().write(str(tmp_path / "stations.xml"), format="STATIONXML")
+    (tmp_path / "dataset.json").write_text('{"stations": 2}')
+    (tmp_path / "junk.dat").write_bytes(b"not a seismogram")
+
+    def written(files):
+        graph = d4p.WorkflowGraph()
+        graph.add(files)
+        return d4p.run(graph, {files: 1})[files.id]["output"]
+
+    paths = written(StationFiles(tmp_path, "*", metadata={"inventory": tmp_path / "inv.xml"}))
+    assert paths == [str(tmp_path / n) for n in ("RJOB.mseed", "RJOB.sac", "junk.dat")]
+    log = capsys.readouterr().out
+    assert ("pattern '*' also matched 4 files that are not waveforms, left out: dataset.json "
+            "(JSON), ev.xml (QuakeML), inv.xml (the inventory), stations.xml (StationXML)") in log
+    [sac] = pes.ReadTrace().read(str(tmp_path / "RJOB.sac"))
+    assert np.array_equal(sac.data, tr.data)
+    with pytest.raises(MissingDataError, match=r"junk\.dat: cannot read waveform file"):
+        pes.ReadTrace().read(str(tmp_path / "junk.dat"))
+    assert written(StationFiles(tmp_path, "stations.xml")) == [str(tmp_path / "stations.xml")]
+    with pytest.raises(d4p.WorkflowFailed, match=r"no waveform files match '\*\.xml' \(it matched "
+                                                 r"only ev\.xml \(QuakeML\), inv\.xml"):
+        written(StationFiles(tmp_path, "*.xml"))

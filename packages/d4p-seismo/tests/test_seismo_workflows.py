@@ -61,6 +61,16 @@ def test_xcorr_recovers_every_known_lag_and_writes_its_files(dataset, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+def test_pattern_star_reads_the_waveforms_beside_the_inventory(dataset, tmp_path, capsys):
+    """-p pattern='*' matched stations.xml and dataset.json beside the
+    miniSEED files and the run failed ('stations.xml: cannot read waveform
+    file'); they are left out, and the log names them."""
+    summary = run_xcorr(tmp_path, data=str(dataset.directory), pattern="*", instances=1)
+    assert summary["pairs"] == 28 and summary["within_one_sample"] == 28
+    assert ("left out: dataset.json (JSON), stations.xml (the inventory)"
+            in capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("mapping", ["simple", *PARALLEL_MAPPINGS])
 def test_the_record_section_is_the_one_drawn_from_the_results_files(dataset, tmp_path, mapping):
     """The record section (drawn by its own PE, beside the summary) is,
@@ -714,6 +724,25 @@ def test_misfit_skips_an_unreadable_file_and_a_gapped_record(tmp_path):
     components = summary["stations"]["BW.RJOB"]["components"]
     assert sorted(components) == ["EHE", "EHN"]
     assert_recovers_the_truth(components)
+
+
+def test_misfit_leaves_out_the_metadata_beside_the_waveforms(tmp_path, capsys):
+    """The observed folder often holds the StationXML and the event's QuakeML
+    too: the misfit reader read every file and failed on them ('cannot read
+    observed waveform'); they are left out and named."""
+    observed, _ = example_misfit_data(tmp_path / "data")
+    folder = tmp_path / "data" / "observed"
+    obspy.read_inventory().write(str(folder / "stations.xml"), format="STATIONXML")
+    obspy.read_events().write(str(folder / "event.xml"), format="QUAKEML")
+    graph, inputs = build_misfit(
+        observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1,
+        inventory=str(folder / "stations.xml"))
+    components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]
+    assert_recovers_the_truth(components)
+    assert ("left out 2 files that are not waveforms: event.xml (QuakeML), stations.xml (the "
+            "inventory)") in capsys.readouterr().out
 
 
 def test_misfit_reads_a_float32_header_rate_as_the_nominal_rate(tmp_path):

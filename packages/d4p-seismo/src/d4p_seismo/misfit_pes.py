@@ -24,6 +24,7 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
 from d4p_seismo import misfit, processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.files import waveform_files
 from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
 
@@ -178,7 +179,9 @@ class MisfitPairs(ProducerPE):
 
     def _stream(self, source: str | obspy.Stream, kind: str) -> obspy.Stream:
         """The traces of ``source`` (a directory or a stream), pieces joined;
-        an unreadable file or a record with a gap fails the run or, with
+        files that are not waveforms (the inventory, StationXML, QuakeML, JSON:
+        :func:`~d4p_seismo.files.waveform_files`) are left out and named in
+        the log; an unreadable file or a record with a gap fails the run or, with
         ``on_error="skip"``, is left out with a warning."""
         if isinstance(source, obspy.Stream):
             return _joined(source, kind, {}, self._fail)
@@ -187,7 +190,13 @@ class MisfitPairs(ProducerPE):
             raise MissingDataError(f"{folder}: {kind} waveform directory not found")
         stream = obspy.Stream()
         files: dict[str, list[str]] = {}
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        inventory = self.inventory if isinstance(self.inventory, str) else None
+        paths, skipped = waveform_files(sorted(p for p in folder.iterdir() if p.is_file()),
+                                        {"inventory": inventory})
+        if skipped:
+            self.log(f"{folder}: left out {len(skipped)} files that are not waveforms: "
+                     f"{', '.join(skipped)}")
+        for path in paths:
             try:
                 read = obspy.read(str(path))
             except Exception as exc:

@@ -20,6 +20,7 @@ all.
 from __future__ import annotations
 
 import functools
+import glob
 import math
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -32,6 +33,7 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SamplingRateError, SeismoDataError, fail_or_skip
+from d4p_seismo.files import waveform_files
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
     REJECTED_FIELDS,
@@ -78,6 +80,12 @@ class StationFiles(ProducerPE):
     ``endtime`` (the run's window) the files of other days are left out
     (see :func:`record_groups`).
 
+    Files a wildcard pattern matches that are not waveforms (``metadata``,
+    the run's other input files by role, e.g. ``{"inventory": path}``;
+    StationXML, QuakeML, JSON by their content, see
+    :func:`~d4p_seismo.files.waveform_files`) are left out and named in the
+    log; a pattern without wildcards reads the file it names whatever it is.
+
     With ``shares`` = n > 0 it writes n lists of paths (or groups) instead
     (item k in list k mod n; empty lists left out), for n :class:`ReadTrace`
     instances fed round robin: each reader then gets its whole share at the
@@ -92,10 +100,12 @@ class StationFiles(ProducerPE):
     def __init__(
         self, directory: str | Path, pattern: str = "*.mseed", shares: int = 0,
         starttime: UTCDateTime | str | None = None, endtime: UTCDateTime | str | None = None,
+        metadata: dict[str, str | Path | None] | None = None,
     ) -> None:
         super().__init__()
         self.directory = str(directory)
         self.pattern = pattern
+        self.metadata = {role: str(path) for role, path in (metadata or {}).items() if path}
         self.shares = shares
         self.starttime = UTCDateTime(starttime) if starttime is not None else None
         self.endtime = UTCDateTime(endtime) if endtime is not None else None
@@ -105,10 +115,17 @@ class StationFiles(ProducerPE):
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: waveform directory not found")
         paths = sorted(path for path in folder.glob(self.pattern) if path.is_file())
+        skipped: list[str] = []
+        if glob.has_magic(self.pattern):
+            paths, skipped = waveform_files(paths, self.metadata)
+        if skipped:
+            self.log(f"pattern {self.pattern!r} also matched {len(skipped)} files that are not "
+                     f"waveforms, left out: {', '.join(skipped)}")
         if not paths:
+            also = f" (it matched only {', '.join(skipped)}: not waveforms)" if skipped else ""
             raise MissingDataError(
-                f"{folder}: no waveform files match {self.pattern!r}; check the directory "
-                "and the pattern"
+                f"{folder}: no waveform files match {self.pattern!r}{also}; check the "
+                "directory and the pattern"
             )
         groups = record_groups([str(path) for path in paths], self.starttime, self.endtime)
         if self.shares > 0:

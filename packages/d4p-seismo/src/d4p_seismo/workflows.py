@@ -285,7 +285,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             overlap=float(p["overlap"]), **gap_policy,
         )
     else:
-        files = StationFiles(data, p["pattern"], shares=n, starttime=start, endtime=end)
+        files = StationFiles(data, p["pattern"], shares=n, starttime=start, endtime=end,
+                             metadata={"inventory": inventory})
         read = ReadTrace(
             inventory, start, end, on_error=p["on_error"], select=_codes(p, "*"),
             window=window, overlap=float(p["overlap"]), **gap_policy,
