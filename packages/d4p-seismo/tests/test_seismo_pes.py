@@ -152,7 +152,8 @@ def test_each_piece_of_a_record_goes_onto_the_grid_before_the_merge():
     expected = late.copy()
     expected.data = expected.data.astype(np.float64)
     expected.interpolate(100.0, method="lanczos", a=20, starttime=t0 + 11.01, npts=1700)
-    assert np.allclose(out.slice(t0 + 11.01, t0 + 27.999).data, expected.data)
+    assert np.allclose(out.slice(t0 + 11.01, t0 + 27.999).data, expected.data,  # ObsPy's
+                       rtol=0, atol=2e-5 * np.abs(expected.data).max())  # Lanczos, to 2e-5
     assert np.allclose(out.data[:1001], early.data)
     assert out.stats.gaps == [(t0.timestamp + 10, t0.timestamp + 11.004)]
 

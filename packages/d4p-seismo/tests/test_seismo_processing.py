@@ -309,6 +309,36 @@ def test_align_to_grid_interpolates_a_station_between_grid_points():
     assert P.align_to_grid(on).stats.starttime == START and on.data.tolist() == [1.0] * 10
 
 
+def test_align_to_grid_is_the_lanczos_sum_on_obspy_example_data():
+    """Putting a record between grid points on the grid took 6-14 s per day of
+    100 Hz data (ObsPy's Trace.interpolate, a general resampler); the shift
+    is now one correlation with the kernel's 40 weights (bench/seismo_grid.py).
+    Its samples are the Lanczos sum itself, where ObsPy's were off by up to
+    1e-5 of the amplitude; both agree far below any seismic signal."""
+    import obspy
+
+    for raw in obspy.read():  # BW.RJOB..EH?, 100 Hz, 3000 samples of counts
+        for offset in (0.004, 0.37, 0.9):
+            tr = raw.copy()
+            tr.data = tr.data.astype(np.float64)
+            start = tr.stats.starttime
+            tr.stats.starttime = start + offset * tr.stats.delta
+            ours = P.align_to_grid(tr.copy(), start)
+            assert ours.stats.starttime == start + tr.stats.delta and ours.stats.npts == 2999
+            x = raw.data.astype(np.float64)
+            j = np.arange(2999)[:, None]
+            i = j + np.arange(-19, 21)[None, :]
+            t = j + 1 - offset - i
+            inside = (i >= 0) & (i < x.size)
+            exact = np.sum(np.where(inside, x[np.clip(i, 0, x.size - 1)], 0.0)
+                           * np.sinc(t) * np.sinc(t / 20), axis=1)
+            scale = np.abs(x).max()
+            assert np.abs(ours.data - exact).max() < 1e-9 * scale, (raw.id, offset)
+            theirs = tr.copy().interpolate(100.0, method="lanczos", a=20,
+                                           starttime=start + tr.stats.delta, npts=2999)
+            assert np.abs(ours.data - theirs.data).max() < 2e-5 * scale, (raw.id, offset)
+
+
 def test_correlate_refuses_spectra_between_grid_points():
     sa = spectrum_of(np.ones(400), "AAA")
     tb = make_trace(np.ones(400), 20.0, "BBB")
