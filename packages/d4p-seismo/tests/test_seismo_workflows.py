@@ -138,6 +138,43 @@ def test_xcorr_rejects_unknown_parameters():
         build_xcorr(statoins=3)
 
 
+@pytest.mark.parametrize(("params", "message"), [
+    # before: 'window=0.0 s is longer than -p hours=-1.0', a traceback (ZeroDivisionError),
+    # SciPy's 'Target length must be positive', a run with no lag kept, an error from
+    # Bandpass at run time about the Nyquist frequency, 'expected non-negative integer'
+    ({"hours": -1}, r"-p hours=-1: give the length of the time window in hours, more than 0"),
+    ({"rate": 0}, r"-p rate=0: give the synthetic data's sampling rate in Hz, more than 0"),
+    ({"rate": -5}, r"-p rate=-5: give"),
+    ({"freqmin": 0}, r"-p freqmin=0: give the low corner of the band in Hz, more than 0"),
+    ({"max_lag": 0}, r"-p max_lag=0: give the largest lag to keep in seconds, more than 0"),
+    ({"target_rate": -1}, r"-p target_rate=-1: give a rate in Hz to decimate to"),
+    ({"seed": -1}, r"-p seed=-1: give a whole number, 0 or more"),
+    ({"instances": -1}, r"-p instances=-1: give the instances of each parallel PE"),
+    ({"freqmin": 2, "freqmax": 1}, r"-p freqmin=2 -p freqmax=1: the band needs freqmin < freqmax"),
+    ({"freqmax": 5}, r"-p freqmax=5 is not below the Nyquist frequency \(5 Hz\) of "
+                     r"-p target_rate=10.0; lower freqmax or raise target_rate"),
+])
+def test_xcorr_numbers_out_of_range_are_named_before_running(params, message, tmp_path):
+    with pytest.raises(d4p.UsageError, match=message):
+        build_xcorr(output=str(tmp_path / "out"), **params)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    # before: a run tapering the whole window twice over (0.9), or none at all (-1);
+    # 'no observed waveforms' at run time; 'expected non-negative integer'
+    ({"taper": 0.9}, r"-p taper=0.9: give the fraction tapered at each end, from 0 to 0.5"),
+    ({"taper": -1}, r"-p taper=-1: give"),
+    ({"stations": 0}, r"-p stations=0: give the number of synthetic stations, 1 or more"),
+    ({"seed": -1}, r"-p seed=-1: give a whole number, 0 or more"),
+    ({"amplitude_ratio": 0}, r"-p amplitude_ratio=0: give the synthetic observed's scale"),
+])
+def test_misfit_numbers_out_of_range_are_named_before_running(params, message, tmp_path):
+    with pytest.raises(d4p.UsageError, match=message):
+        build_misfit(output=str(tmp_path / "out"), **params)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture
 def broken(dataset, tmp_path):
     """A writable copy of the data set to damage."""
