@@ -1000,3 +1000,50 @@ def test_misfit_tf_draws_and_summarises_the_time_frequency_misfit(tmp_path):
         output=str(tmp_path / "plain"), min_period=1.0, max_period=10.0)
     plain = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
     assert "tf" not in plain["EHZ"] and not list((tmp_path / "plain").glob("*.tf.png"))
+
+
+OBSPY_CORE_DATA = f"{obspy.__path__[0]}/core/tests/data"
+
+
+def test_misfit_channel_chooses_one_band_of_a_station_with_two(tmp_path):
+    """ObsPy's ffbx record: three stations with BH (40 Hz, gaps) and HH (200
+    Hz) sensors, components Z/1/2, and ffbx.stationxml. BHZ and HHZ both
+    match a synthetic MXZ; the error said 'keep one of them' but no option
+    could (the user had to edit the files). -p channel=HH? keeps the HH
+    traces, which are rotated and measured against 0.8 times ObsPy's own
+    rotated record (ffbx_rotated.slist): every component's dlnA is ln(1.25)."""
+    obs, syn = tmp_path / "obs", tmp_path / "syn"
+    obs.mkdir()
+    syn.mkdir()
+    shutil.copy(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed", obs)
+    synthetic = obspy.read(f"{OBSPY_CORE_DATA}/ffbx_rotated.slist").select(channel="HH?")
+    for tr in synthetic:
+        tr.data = 0.8 * tr.data
+        tr.stats.channel = "MX" + tr.stats.channel[-1]
+    synthetic.write(str(syn / "syn.mseed"), format="MSEED", encoding="FLOAT64")
+    params = dict(observed=str(obs), synthetic=str(syn), output=str(tmp_path / "out"),
+                  inventory=f"{OBSPY_CORE_DATA}/ffbx.stationxml", min_period=0.05,
+                  max_period=0.5, instances=1)
+    graph, inputs = build_misfit(channel="HH?", **params)
+    stations = summary_of(d4p.run(graph, inputs))["stations"]
+    assert sorted(stations) == ["BW.FFB1", "BW.FFB2", "BW.FFB3"]
+    for station in stations.values():
+        assert sorted(station["components"]) == ["HHE", "HHN", "HHZ"]
+        for comp in station["components"].values():
+            assert comp["trace"]["dlnA"] == pytest.approx(math.log(1.25), abs=1e-3)
+            assert comp["trace"]["time_shift"] == pytest.approx(0.0, abs=1e-3)
+
+    both = obspy.read(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed").select(
+        station="FFB1", channel="?HZ")
+    for path in obs.iterdir():
+        path.unlink()
+    both.write(str(obs / "FFB1.mseed"), format="MSEED")
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"observed traces BW\.FFB1\.\.BHZ and BW\.FFB1\.\.HHZ "
+                                                 r"both match BW\.FFB1\.Z .*; choose one with -p "
+                                                 r"location=CODE or -p channel=PATTERN"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(channel="LH?", **params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"no observed trace has location '\*' and channel "
+                                                 r"'LH\?' \(there are BW\.FFB1\.\.BHZ, BW\.FFB1\.\.HHZ\)"):
+        d4p.run(graph, inputs)

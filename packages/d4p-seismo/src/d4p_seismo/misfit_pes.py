@@ -25,6 +25,7 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 from d4p_seismo import misfit, processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
 from d4p_seismo.files import waveform_files
+from d4p_seismo.pes import id_matches
 from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
 
@@ -147,8 +148,11 @@ class MisfitPairs(ProducerPE):
     Give either two directories (``observed``, ``synthetic``; every file is
     read) or two ``obspy.Stream`` objects. Traces are matched by network,
     station and component (:func:`match_key`, renamed by ``channel_map``);
-    two traces of one side with the same key (two location codes?) are an
-    error naming both; the pieces of one record are joined first. With ``inventory`` (a StationXML path or an
+    two traces of one side with the same key (two location codes, two band
+    codes such as BH and HH) are an error naming both, unless ``select``
+    (location and channel patterns, see :func:`~d4p_seismo.pes.id_matches`)
+    keeps one of them: it chooses the observed traces used. The pieces of
+    one record are joined first. With ``inventory`` (a StationXML path or an
     ``Inventory``), observed components 1/2/3 are rotated to Z/N/E first
     (:func:`rotate_to_zne`). An observed trace without a synthetic (or the
     reverse) raises a :class:`MissingDataError` naming it, or with
@@ -164,8 +168,10 @@ class MisfitPairs(ProducerPE):
         on_error: str = "raise",
         channel_map: dict[str, str] | None = None,
         inventory: str | Path | obspy.Inventory | None = None,
+        select: tuple[str, str] = ("*", "*"),
     ) -> None:
         super().__init__()
+        self.select = tuple(select)
         self.observed = observed if isinstance(observed, obspy.Stream) else str(observed)
         self.synthetic = synthetic if isinstance(synthetic, obspy.Stream) else str(synthetic)
         self.resample = resample
@@ -178,13 +184,14 @@ class MisfitPairs(ProducerPE):
         fail_or_skip(self, self.on_error, error)
 
     def _stream(self, source: str | obspy.Stream, kind: str) -> obspy.Stream:
-        """The traces of ``source`` (a directory or a stream), pieces joined;
+        """The traces of ``source`` (a directory or a stream), those ``select``
+        chooses if observed, pieces joined;
         files that are not waveforms (the inventory, StationXML, QuakeML, JSON:
         :func:`~d4p_seismo.files.waveform_files`) are left out and named in
         the log; an unreadable file or a record with a gap fails the run or, with
         ``on_error="skip"``, is left out with a warning."""
         if isinstance(source, obspy.Stream):
-            return _joined(source, kind, {}, self._fail)
+            return _joined(self._selected(source, kind), kind, {}, self._fail)
         folder = Path(source)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: {kind} waveform directory not found")
@@ -207,7 +214,7 @@ class MisfitPairs(ProducerPE):
             stream += read
         if not stream:
             raise MissingDataError(f"{folder}: no {kind} waveforms")
-        return _joined(stream, kind, files, self._fail)
+        return _joined(self._selected(stream, kind), kind, files, self._fail)
 
     @staticmethod
     def _by_key(
@@ -217,13 +224,32 @@ class MisfitPairs(ProducerPE):
         for tr in stream:
             key = match_key(tr, channel_map)
             if key in traces:
+                choose = ("choose one with -p location=CODE or -p channel=PATTERN (e.g. "
+                          f"-p channel={tr.stats.channel[:2]}?)" if kind == "observed"
+                          else "keep one of them")
                 raise MissingDataError(
                     f"{kind} traces {traces[key].id} and {tr.id} both match {key} "
-                    "(network.station.component); keep one of them"
+                    f"(network.station.component); {choose}"
                     + (" or change -p channel_map" if channel_map else "")
                 )
             traces[key] = tr
         return traces
+
+    def _selected(self, stream: obspy.Stream, kind: str) -> obspy.Stream:
+        """The traces of ``stream`` whose location and channel codes match
+        ``select`` (observed), before their pieces are joined (the gaps of
+        a channel left out do not matter); all of them (synthetic)."""
+        codes = ("*", "*", *self.select)
+        if kind != "observed" or codes == ("*",) * 4:
+            return stream
+        kept = obspy.Stream([tr for tr in stream if id_matches(tr.id, codes)])
+        if not kept:
+            raise MissingDataError(
+                f"no observed trace has location {self.select[0]!r} and channel "
+                f"{self.select[1]!r} (there are {', '.join(sorted({tr.id for tr in stream}))}); "
+                "change -p location or -p channel"
+            )
+        return kept
 
     def _process(self, inputs: Any) -> None:
         stream = self._stream(self.observed, "observed")

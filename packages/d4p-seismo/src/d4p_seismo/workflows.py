@@ -436,6 +436,7 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     pairs = MisfitPairs(
         observed, synth, resample=bool(p["resample"]), on_error=p["on_error"],
         channel_map=channel_map, inventory=p["inventory"] or None,
+        select=(str(p["location"]), str(p["channel"])),
     )
     if p["response"] and (p["response"] not in RESPONSE_OUTPUTS or not p["inventory"]):
         raise UsageError(
