@@ -1047,3 +1047,34 @@ def test_misfit_channel_chooses_one_band_of_a_station_with_two(tmp_path):
     with pytest.raises(d4p.WorkflowFailed, match=r"no observed trace has location '\*' and channel "
                                                  r"'LH\?' \(there are BW\.FFB1\.\.BHZ, BW\.FFB1\.\.HHZ\)"):
         d4p.run(graph, inputs)
+
+
+def test_xcorr_pairs_1_2_components_only_where_their_sensors_point_alike(tmp_path, capsys):
+    """ObsPy's ffbx record: components HH1/HH2 of three stations whose
+    sensors point at 4°, 351° and 356° (ffbx.stationxml). components=same
+    correlated HH1 with HH1 whatever the azimuths, i.e. motions in
+    different directions; now only the stations within 5° (FFB2, FFB3)
+    pair, and the log names the pairs left out."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for tr in obspy.read(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed").select(channel="HH?"):
+        tr.write(str(data / f"{tr.id}.mseed"), format="MSEED")
+    inventory = obspy.read_inventory(f"{OBSPY_CORE_DATA}/ffbx.stationxml")
+    response = obspy.read_inventory().select(station="RJOB", channel="EHZ")[0][0][0].response
+    for channel in inventory.select(channel="HH?")[0].get_contents()["channels"]:
+        inventory.select(*channel.split("."))[0][0][0].response = response  # it has none
+    inventory.write(str(data / "stations.xml"), format="STATIONXML")
+    summary = run_xcorr(tmp_path, data=str(data), starttime="2016-03-11T11:34:44.015",
+                        hours=1.9 / 3600, target_rate=50, freqmin=2, freqmax=20, max_lag=0.5,
+                        instances=1)
+    pairs = sorted((row["station_a"], row["station_b"]) for row in read_summary(summary["summary"]))
+    assert pairs == [("BW.FFB1..HHZ", "BW.FFB2..HHZ"), ("BW.FFB1..HHZ", "BW.FFB3..HHZ"),
+                     ("BW.FFB2..HH1", "BW.FFB3..HH1"), ("BW.FFB2..HH2", "BW.FFB3..HH2"),
+                     ("BW.FFB2..HHZ", "BW.FFB3..HHZ")]
+    assert ("left out 4 pairs of 1/2/3 components whose sensors point at different azimuths "
+            "(e.g. BW.FFB1..HH1 at 4° and BW.FFB2..HH1 at 351°): rotate them to N/E first, or "
+            "correlate them anyway with -p components=all") in capsys.readouterr().out
+    summary = run_xcorr(tmp_path, data=str(data), starttime="2016-03-11T11:34:44.015",
+                        hours=1.9 / 3600, target_rate=50, freqmin=2, freqmax=20, max_lag=0.5,
+                        instances=1, components="all")
+    assert summary["pairs"] == 36  # 9 channels: every one with every other

@@ -712,6 +712,10 @@ def window_of(spectrum: processing.StationSpectrum) -> float:
     return spectrum.starttime
 
 
+AZIMUTH_TOLERANCE = 5.0
+"""Degrees two 1/2/3 components may point apart and still count as the same component."""
+
+
 class XCorr(GenericPE):
     """Forms the station pairs and cross-correlates them at lags up to ``max_lag`` s.
 
@@ -732,7 +736,10 @@ class XCorr(GenericPE):
     would otherwise never pair, without a word.
 
     ``components="same"`` (default) pairs only channels of the same component
-    (the last letter of the channel code: Z with Z, N with N, ...);
+    (the last letter of the channel code: Z with Z, N with N, ...); components
+    1/2/3 point where their sensor was installed, so two of them pair only if
+    the inventory gives both the same azimuth (within ``AZIMUTH_TOLERANCE``
+    degrees); the pairs left out are counted and named in the log at the end;
     ``"all"`` pairs every channel with every other, cross-components (Z with
     N) and the components of one station included.
 
@@ -763,6 +770,7 @@ class XCorr(GenericPE):
         self.one_window = one_window
         self.newest = -math.inf
         self.spectra: dict[float, dict[str, processing.StationSpectrum]] = {}
+        self.turned: dict[tuple[str, str], str] = {}
 
     def process(self, inputs: dict) -> None:
         spec = inputs["spectra"]
@@ -792,15 +800,40 @@ class XCorr(GenericPE):
                 f"{spec.id}: station reached the pairing step twice; give each channel one file"
             )
         for other in seen.values():
-            if self.components == "same" and other.id[-1:] != spec.id[-1:]:
+            if self.components == "same" and not self._same_component(other, spec):
                 continue
             a, b = (other, spec) if other.id < spec.id else (spec, other)
             if self.by_window or self._owns(a.id, b.id):
                 self.write("output", processing.correlate(a, b, self.max_lag))
         seen[spec.id] = spec
 
+    def _same_component(self, a: processing.StationSpectrum,
+                        b: processing.StationSpectrum) -> bool:
+        """Whether ``a`` and ``b`` record the same component: the same last
+        letter, and for 1/2/3 also the same azimuth (else noted in ``turned``)."""
+        if a.id[-1:] != b.id[-1:]:
+            return False
+        if a.id[-1:] not in "123":
+            return True
+        turn = abs((a.azimuth - b.azimuth + 180.0) % 360.0 - 180.0)
+        if turn <= AZIMUTH_TOLERANCE:
+            return True
+        pair = (min(a.id, b.id), max(a.id, b.id))
+        if self.by_window or self._owns(*pair):
+            self.turned[pair] = (f"{a.id} at {a.azimuth:g}° and {b.id} at {b.azimuth:g}°"
+                                 if not math.isnan(turn) else f"{a.id} and {b.id} (azimuth unknown)")
+        return False
+
+    def postprocess(self) -> None:
+        if self.turned:
+            pairs = sorted(self.turned.values())
+            self.log(f"left out {len(pairs)} pairs of 1/2/3 components whose sensors point at "
+                     f"different azimuths (e.g. {pairs[0]}): rotate them to N/E first, or "
+                     "correlate them anyway with -p components=all")
+
     def _owns(self, id_a: str, id_b: str) -> bool:
         return stable_hash(f"{id_a}_{id_b}") % self.numprocesses == self.instance
+
 
 
 OUTPUT_FORMATS = ("sac", "asdf")

@@ -365,6 +365,8 @@ class StationSpectrum:
     latitude: float = math.nan
     longitude: float = math.nan
     elevation: float = 0.0
+    azimuth: float = math.nan
+    """The channel's azimuth (degrees from north) from the inventory, NaN if unknown."""
     weights: np.ndarray | None = field(default=None, repr=False)
     block: int = 1
     block_energy: np.ndarray | None = field(default=None, repr=False)
@@ -389,7 +391,8 @@ def trace_coordinates(trace: Trace) -> tuple[float, float, float]:
 
 
 def attach_coordinates(trace: Trace, inventory: Inventory) -> Trace:
-    """Copy the station position from ``inventory`` into ``trace.stats.coordinates``."""
+    """Copy the station position from ``inventory`` into ``trace.stats.coordinates``,
+    and the channel's azimuth (degrees from north, NaN if the inventory has none)."""
     try:
         coords = inventory.get_coordinates(trace.id, trace.stats.starttime)
     except Exception as exc:  # ObsPy raises a bare Exception here
@@ -397,9 +400,14 @@ def attach_coordinates(trace: Trace, inventory: Inventory) -> Trace:
             f"{trace.id}: no channel metadata (coordinates) in the inventory for "
             f"{trace.stats.starttime}; add the station's StationXML or skip the station"
         ) from exc
+    try:
+        azimuth = inventory.get_orientation(trace.id, trace.stats.starttime)["azimuth"]
+    except Exception:  # no orientation given: only the 1/2/3 components need it
+        azimuth = None
     trace.stats.coordinates = {
         "latitude": coords["latitude"], "longitude": coords["longitude"],
         "elevation": coords.get("elevation", 0.0),
+        "azimuth": math.nan if azimuth is None else float(azimuth),
     }
     return trace
 
@@ -435,6 +443,7 @@ def spectrum(trace: Trace, max_lag: float) -> StationSpectrum:
         latitude=lat,
         longitude=lon,
         elevation=elev,
+        azimuth=float((trace.stats.get("coordinates") or {}).get("azimuth", math.nan)),
         weights=gap_mask(trace),
         block=block,
         block_energy=padded.reshape(-1, block).sum(axis=1),
