@@ -320,3 +320,40 @@ def test_a_wildcard_pattern_leaves_out_files_that_are_not_waveforms(tmp_path, ca
     with pytest.raises(d4p.WorkflowFailed, match=r"no waveform files match '\*\.xml' \(it matched "
                                                  r"only ev\.xml \(QuakeML\), inv\.xml"):
         written(StationFiles(tmp_path, "*.xml"))
+
+
+def multiplexed(stream, path, ends):
+    """``stream``'s channels written as a datalogger does, records of all
+    channels interleaved in time (10 s per record), the first and the last
+    record of channel ``ends``."""
+    t0 = stream[0].stats.starttime
+    others = sorted({tr.stats.channel for tr in stream} - {ends})
+    with open(path, "wb") as out:
+        for k in range(3):
+            for channel in [ends, *others] if k < 2 else [*others, ends]:
+                buffer = io.BytesIO()
+                stream.select(channel=channel).slice(t0 + 10 * k, t0 + 10 * k + 9.999).write(
+                    buffer, format="MSEED", reclen=512)
+                out.write(buffer.getvalue())
+
+
+def test_a_multiplexed_file_s_ids_are_all_its_channels(tmp_path):
+    """A station's day files with its channels' records interleaved: the
+    header read took the ids of the first and last records for those of the
+    whole file when they agreed (EHZ ... EHZ: only EHZ), so two days ending
+    on different channels were not grouped, and a one-day window failed
+    with 'data cover 0 s' for the other day's file."""
+    st = obspy.read()
+    t0 = st[0].stats.starttime
+    day2 = st.copy()
+    for tr in day2:
+        tr.stats.starttime += 86400
+    multiplexed(st, tmp_path / "RJOB.1.mseed", ends="EHZ")
+    multiplexed(day2, tmp_path / "RJOB.2.mseed", ends="EHN")
+    days = [str(tmp_path / "RJOB.1.mseed"), str(tmp_path / "RJOB.2.mseed")]
+    ids, span = pes._ids_and_span(days[0])
+    assert ids == {"BW.RJOB..EHZ", "BW.RJOB..EHN", "BW.RJOB..EHE"}
+    assert span == (pytest.approx(t0.timestamp), pytest.approx((t0 + 29.99).timestamp))
+    assert pes.record_groups(days, t0, t0 + 29) == [days[0]]
+    traces = pes.ReadTrace(starttime=t0, endtime=t0 + 29).read(days[0])
+    assert sorted(tr.id for tr in traces) == ["BW.RJOB..EHE", "BW.RJOB..EHN", "BW.RJOB..EHZ"]
