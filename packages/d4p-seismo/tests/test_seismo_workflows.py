@@ -1078,3 +1078,24 @@ def test_xcorr_pairs_1_2_components_only_where_their_sensors_point_alike(tmp_pat
                         hours=1.9 / 3600, target_rate=50, freqmin=2, freqmax=20, max_lag=0.5,
                         instances=1, components="all")
     assert summary["pairs"] == 36  # 9 channels: every one with every other
+
+
+def test_misfit_names_the_components_a_rotation_lacks(tmp_path):
+    """ObsPy's IU.ULN.00.LH1 (3 h at 1 Hz) with its StationXML, alone: the
+    error advised giving the inventory, which was given; now it says that
+    rotating needs the sensor's other components and names them."""
+    obs, syn = tmp_path / "obs", tmp_path / "syn"
+    obs.mkdir()
+    syn.mkdir()
+    shutil.copy(f"{OBSPY_CORE_DATA}/IU_ULN_00_LH1_2015-07-18T02.mseed", obs)
+    synthetic = obspy.read(str(obs / "IU_ULN_00_LH1_2015-07-18T02.mseed"))
+    synthetic[0].stats.channel = "MXN"
+    synthetic.write(str(syn / "syn.mseed"), format="MSEED")
+    graph, inputs = build_misfit(
+        observed=str(obs), synthetic=str(syn), output=str(tmp_path / "out"), min_period=20.0,
+        max_period=100.0, inventory=f"{OBSPY_CORE_DATA}/IU_ULN_00_LH1.xml", instances=1)
+    with pytest.raises(d4p.WorkflowFailed) as excinfo:
+        d4p.run(graph, inputs)
+    assert ("IU.ULN.00.LH1: observed trace has no synthetic (IU.ULN.1); it was not rotated to "
+            "Z/N/E, which needs all three components of its sensor: LHZ, LH2 missing from the "
+            "observed traces (add their files)") in str(excinfo.value)

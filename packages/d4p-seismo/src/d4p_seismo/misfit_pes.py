@@ -100,6 +100,17 @@ def rotate_to_zne(stream: obspy.Stream, inventory: obspy.Inventory) -> obspy.Str
     return stream
 
 
+def _unrotated(trace: obspy.Trace, stream: obspy.Stream) -> str:
+    """Why ``trace`` (a 1/2/3 component) was not rotated with the inventory:
+    the components of its sensor that are missing from ``stream``."""
+    band = trace.stats.channel[:2]
+    have = {tr.stats.channel[-1] for tr in stream if tr.id[:-1] == trace.id[:-1]}
+    wanted = "Z12" if have & set("Z12") else "123"
+    missing = ", ".join(band + c for c in wanted if c not in have)
+    return (f"; it was not rotated to Z/N/E, which needs all three components of its "
+            f"sensor: {missing} missing from the observed traces (add their files)")
+
+
 def _joined(
     stream: obspy.Stream, kind: str, files: dict[str, list[str]],
     fail: Callable[[SeismoDataError], None] | None = None,
@@ -264,9 +275,11 @@ class MisfitPairs(ProducerPE):
             try:
                 if key not in synthetic:
                     hint = ""
-                    if observed[key].stats.channel[-1:] in ORIENTED:
+                    if observed[key].stats.channel[-1:] in ORIENTED and self.inventory is None:
                         hint = ("; components 1/2/3 are rotated to Z/N/E when you give the "
                                 "inventory (-p inventory=STATIONXML)")
+                    elif observed[key].stats.channel[-1:] in ORIENTED:
+                        hint = _unrotated(observed[key], stream)
                     elif self.channel_map or len(synthetic):
                         hint = ("; if the synthetics name this component differently, map it: "
                                 "-p channel_map=OBSERVED:SYNTHETIC (e.g. E:X,N:Y)")
