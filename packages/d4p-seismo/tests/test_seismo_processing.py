@@ -345,3 +345,14 @@ def test_correlate_refuses_spectra_between_grid_points():
     tb.stats.starttime = START + 0.01
     with pytest.raises(SamplingRateError, match=r"start \+0\.010 s apart.*align_to_grid"):
         P.correlate(sa, P.spectrum(tb, 5.0), max_lag=5.0)
+
+
+def test_a_window_too_short_for_the_band_pass_is_named():
+    """A 0.5 s window at 50 Hz (25 samples) failed deep in SciPy: 'The length
+    of the input vector x must be greater than padlen, which is 27'."""
+    tr = make_trace(np.random.default_rng(0).standard_normal(25), 50.0, "SHORT")
+    with pytest.raises(SamplingRateError, match=r"XX\.SHORT\.\.BHZ: 25 samples \(0.5 s\) are too few for "
+                                                r"the zero-phase band-pass, which needs more "
+                                                r"than 27; use longer windows"):
+        P.bandpass(tr, 2.0, 20.0)
+    assert P.bandpass(make_trace(np.ones(28), 50.0), 2.0, 20.0).stats.npts == 28

@@ -153,6 +153,10 @@ def test_xcorr_rejects_unknown_parameters():
     ({"freqmin": 2, "freqmax": 1}, r"-p freqmin=2 -p freqmax=1: the band needs freqmin < freqmax"),
     ({"freqmax": 5}, r"-p freqmax=5 is not below the Nyquist frequency \(5 Hz\) of "
                      r"-p target_rate=10.0; lower freqmax or raise target_rate"),
+    # before: lags beyond the window, zeros
+    ({"window": 30, "max_lag": 60}, r"-p max_lag=60 s is not shorter than the 30 s window it "
+                                    r"is correlated over"),
+    ({"hours": 0.01}, r"-p max_lag=60.0 s is not shorter than the 36 s window"),
 ])
 def test_xcorr_numbers_out_of_range_are_named_before_running(params, message, tmp_path):
     with pytest.raises(d4p.UsageError, match=message):

@@ -276,6 +276,13 @@ def bandpass(
         )
     sos = signal.butter(corners, [freqmin, freqmax], btype="bandpass", fs=trace.stats.sampling_rate, output="sos")
     data = np.asarray(trace.data, dtype=np.float64)
+    edge = 3 * (2 * len(sos) + 1)  # the samples sosfiltfilt extends each end by
+    if zerophase and data.size <= edge:
+        raise SamplingRateError(
+            f"{trace.id}: {data.size} samples ({data.size / trace.stats.sampling_rate:g} s) are "
+            f"too few for the zero-phase band-pass, which needs more than {edge}; use longer "
+            "windows or a higher rate"
+        )
     trace.data = signal.sosfiltfilt(sos, data) if zerophase else signal.sosfilt(sos, data)
     return trace
 

@@ -288,6 +288,12 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             "(every channel with every other)"
         )
     window = _window(p)
+    length = window or float(p["hours"]) * 3600.0
+    if float(p["max_lag"]) >= length:
+        raise UsageError(
+            f"-p max_lag={p['max_lag']} s is not shorter than the {length:g} s window it is "
+            "correlated over; choose a smaller max_lag or a longer window"
+        )
     output = Path(p["output"]).resolve()
     if p["seedlink"]:
         inventory, expected = _seedlink(p, window)
