@@ -1103,3 +1103,33 @@ def test_misfit_names_the_components_a_rotation_lacks(tmp_path):
     assert ("IU.ULN.00.LH1: observed trace has no synthetic (IU.ULN.1); it was not rotated to "
             "Z/N/E, which needs all three components of its sensor: LHZ, LH2 missing from the "
             "observed traces (add their files)") in str(excinfo.value)
+
+
+def test_misfit_names_a_dead_observed_channel(tmp_path):
+    """An observed channel recording zeros was measured: time shift -29.99 s
+    (a whole trace), dlnA NaN, reported as a result; with -p tf=true the run
+    failed with 'the observed trace is zero in the band', naming no trace."""
+    from d4p_seismo.misfit_pes import TimeFrequencyMisfit
+
+    observed, _ = example_misfit_data(tmp_path / "data")
+    folder = tmp_path / "data" / "observed"
+    observed.select(channel="EHN")[0].data[:] = 0
+    observed.write(str(folder / "RJOB.mseed"), format="MSEED")
+    params = dict(observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
+                  output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EHN: all 3000 observed samples of "
+                                                 r"the common span are 0 \(a dead channel\?\)"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(on_error="skip", **params)
+    with pytest.warns(SkippedStationWarning, match=r"BW\.RJOB\.\.EHN: all 3000 observed"):
+        summary = summary_of(d4p.run(graph, inputs))
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHZ"]
+    assert_recovers_the_truth(components)
+    zero = observed.select(channel="EHN")[0].copy()
+    zero.data = zero.data.astype(np.float64)
+    with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHN: time-frequency misfit: the "
+                                               r"observed trace is zero in the band"):
+        TimeFrequencyMisfit(1.0, 10.0, str(tmp_path / "tf"))._process(
+            ("BW.RJOB", "EHN", zero, observed.select(channel="EHZ")[0]))

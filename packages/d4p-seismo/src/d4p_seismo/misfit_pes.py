@@ -111,6 +111,18 @@ def _unrotated(trace: obspy.Trace, stream: obspy.Stream) -> str:
             f"sensor: {missing} missing from the observed traces (add their files)")
 
 
+def _require_signal(trace: obspy.Trace, kind: str) -> None:
+    """Raise a `MissingDataError` naming ``trace`` if all its samples are equal
+    (a dead channel): its misfit would be a shift of a whole trace length and
+    a dlnA of NaN, reported as a measurement."""
+    if trace.stats.npts and np.ptp(trace.data) == 0:
+        raise MissingDataError(
+            f"{trace.id}: all {trace.stats.npts} {kind} samples of the common span are "
+            f"{trace.data[0]:g} (a dead channel?); leave it out (-p channel, or "
+            "-p on_error=skip)"
+        )
+
+
 def _joined(
     stream: obspy.Stream, kind: str, files: dict[str, list[str]],
     fail: Callable[[SeismoDataError], None] | None = None,
@@ -291,6 +303,8 @@ class MisfitPairs(ProducerPE):
                         f"{synthetic[key].id}: synthetic trace has no observed data ({key})"
                     )
                 obs, syn = misfit.align(observed[key], synthetic[key], resample=self.resample)
+                _require_signal(obs, "observed")
+                _require_signal(syn, "synthetic")
             except SeismoDataError as error:
                 fail_or_skip(self, self.on_error, error)
                 continue
@@ -458,8 +472,11 @@ class TimeFrequencyMisfit(IterativePE):
 
     def _process(self, data: tuple) -> tuple:
         station, channel, obs, syn = data
-        tf = misfit.tf_misfit(obs.data, syn.data, obs.stats.sampling_rate,
-                              1.0 / self.max_period, 1.0 / self.min_period)
+        try:
+            tf = misfit.tf_misfit(obs.data, syn.data, obs.stats.sampling_rate,
+                                  1.0 / self.max_period, 1.0 / self.min_period)
+        except MissingDataError as exc:
+            raise MissingDataError(f"{obs.id}: {exc}") from None
         path = tf_misfit_plot(f"{station} {channel}", tf, obs.data, syn.data,
                               Path(self.directory) / f"{station}.{channel}.tf.png")
         return station, channel, {"tf": {"em": tf.em, "pm": tf.pm, "image": str(path)}}
