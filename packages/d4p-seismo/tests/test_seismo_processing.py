@@ -79,6 +79,30 @@ def test_remove_response_recovers_ground_velocity_amplitude():
     assert np.max(np.abs(inner - ground[2000:-2000])) < 0.05 * 2.0e-6
 
 
+def test_remove_response_keeps_a_long_period_band_below_its_default_pre_filter():
+    """A 250 s wave (0.004 Hz) through a 120 s broadband sensor at 1 Hz: the
+    default pre-filter passes only from 0.005-0.01 Hz, so xcorr with
+    freqmin=0.002 had its band cut before the band-pass (7e-7 of the wave
+    left); with the band's freqmin the pre-filter passes it whole."""
+    from d4p_seismo.pes import trace_prep
+
+    response = seismometer_response(natural_period=120.0, damping=0.707, sensitivity=8.0e8)
+    seconds = 6 * 3600
+    ground = 2.0e-6 * np.sin(2 * np.pi * 0.004 * np.arange(seconds))
+    freqs = np.fft.rfftfreq(seconds, d=1.0)
+    transfer = response.get_evalresp_response_for_frequencies(freqs)
+    counts = np.fft.irfft(np.fft.rfft(ground) * transfer, n=seconds)
+    inventory = inventory_for(response=response)
+    inner = slice(3000, -3000)
+    cut = P.remove_response(make_trace(counts, 1.0), inventory).data
+    assert rms(cut[inner]) < 1e-5 * rms(ground[inner])
+    kept = P.remove_response(make_trace(counts, 1.0), inventory, freqmin=0.002).data
+    assert rms(kept[inner]) == pytest.approx(rms(ground[inner]), rel=1e-3)
+    [step] = [pe for pe in trace_prep(inventory, None, 0.002, 0.02).pes()
+              if type(pe).__name__ == "RemoveResponse"]
+    assert step.params["freqmin"] == 0.002
+
+
 def test_remove_response_without_response_names_the_station():
     with pytest.raises(ResponseError, match=r"XX.CCC..BHZ: no instrument response"):
         P.remove_response(make_trace(sine(1.0), station="CCC"), inventory_for(station="AAA"))

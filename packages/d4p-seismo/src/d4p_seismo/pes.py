@@ -581,7 +581,9 @@ class Demean(TraceStep):
 
 
 class RemoveResponse(TraceStep):
-    """Instrument correction with the inventory (a path, read once per instance).
+    """Instrument correction with the inventory (a path, read once per instance);
+    ``freqmin``, the band's lowest frequency, keeps the pre-filter below it
+    (see :func:`~d4p_seismo.processing.remove_response`).
 
     A trace whose response the inventory lacks (or gives without stages)
     fails the run naming it, or with ``on_error="skip"`` is left out with a
@@ -594,8 +596,10 @@ class RemoveResponse(TraceStep):
         water_level: float | None = 60.0,
         output: str = "VEL",
         on_error: str = "raise",
+        freqmin: float | None = None,
     ) -> None:
-        super().__init__(pre_filt=pre_filt, water_level=water_level, output=output)
+        super().__init__(pre_filt=pre_filt, water_level=water_level, output=output,
+                         freqmin=freqmin)
         self.inventory = inventory if isinstance(inventory, Inventory) else str(inventory)
         self.on_error = on_error
         self._inventory: Inventory | None = None
@@ -697,7 +701,7 @@ def trace_prep(
         steps.append(Decimate(sampling_rate))
     taper = 1.0 / freqmin
     steps += [
-        Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error),
+        Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error, freqmin=freqmin),
         Bandpass(freqmin, freqmax), ZeroGaps(),
     ]
     if normalisation == "onebit":

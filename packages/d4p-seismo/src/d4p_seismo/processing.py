@@ -227,11 +227,15 @@ def remove_response(
     pre_filt: tuple[float, float, float, float] | None = None,
     water_level: float | None = 60.0,
     output: str = "VEL",
+    freqmin: float | None = None,
 ) -> Trace:
     """Deconvolve the instrument response (counts → m/s for ``output="VEL"``).
 
     ``pre_filt`` defaults to a cosine taper passing 0.005–0.01 Hz up to 40–45 %
-    of the sampling rate, which keeps the deconvolution stable at both ends.
+    of the sampling rate, which keeps the deconvolution stable at both ends;
+    with ``freqmin`` (the lowest frequency the processing keeps) below 0.01
+    Hz, it passes from half of ``freqmin`` to ``freqmin`` instead, so that a
+    long-period band is not cut before it is band-passed.
     """
     _require_data(trace, "remove_response")
     try:
@@ -248,7 +252,8 @@ def remove_response(
         )
     if pre_filt is None:
         nyquist = trace.stats.sampling_rate / 2.0
-        pre_filt = (0.005, 0.01, 0.8 * nyquist, 0.9 * nyquist)
+        low = min(0.01, freqmin) if freqmin else 0.01
+        pre_filt = (low / 2, low, 0.8 * nyquist, 0.9 * nyquist)
     try:
         trace.remove_response(
             inventory=inventory, pre_filt=pre_filt, water_level=water_level, output=output
