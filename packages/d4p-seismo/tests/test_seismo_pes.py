@@ -357,3 +357,24 @@ def test_a_multiplexed_file_s_ids_are_all_its_channels(tmp_path):
     assert pes.record_groups(days, t0, t0 + 29) == [days[0]]
     traces = pes.ReadTrace(starttime=t0, endtime=t0 + 29).read(days[0])
     assert sorted(tr.id for tr in traces) == ["BW.RJOB..EHE", "BW.RJOB..EHN", "BW.RJOB..EHZ"]
+
+
+def test_a_pattern_matching_nothing_names_the_files_there(tmp_path):
+    """SAC files under the default pattern '*.mseed': the error said only
+    'check the directory and the pattern'; it now names the waveform files
+    present and the pattern that would match them."""
+    for tr in obspy.read():
+        tr.write(str(tmp_path / f"{tr.id}.SAC"), format="SAC")
+    obspy.read_inventory().write(str(tmp_path / "stations.xml"), format="STATIONXML")
+    graph = d4p.WorkflowGraph()
+    files = StationFiles(tmp_path)
+    graph.add(files)
+    with pytest.raises(d4p.WorkflowFailed, match=r"no waveform files match '\*\.mseed'; check the "
+                                                 r"directory and the pattern; the folder holds "
+                                                 r"BW\.RJOB\.\.EHE\.SAC, BW\.RJOB\.\.EHN\.SAC, "
+                                                 r"BW\.RJOB\.\.EHZ\.SAC: -p pattern='\*\.SAC'\?"):
+        d4p.run(graph, {files: 1})
+    graph = d4p.WorkflowGraph()
+    files = StationFiles(tmp_path, "*.SAC")
+    graph.add(files)
+    assert len(d4p.run(graph, {files: 1})[files.id]["output"]) == 3

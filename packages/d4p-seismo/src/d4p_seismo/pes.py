@@ -125,7 +125,7 @@ class StationFiles(ProducerPE):
             also = f" (it matched only {', '.join(skipped)}: not waveforms)" if skipped else ""
             raise MissingDataError(
                 f"{folder}: no waveform files match {self.pattern!r}{also}; check the "
-                "directory and the pattern"
+                f"directory and the pattern{_files_there(folder, self.metadata)}"
             )
         groups = record_groups([str(path) for path in paths], self.starttime, self.endtime)
         if self.shares > 0:
@@ -134,6 +134,20 @@ class StationFiles(ProducerPE):
             return
         for group in groups:
             self.write(self.OUTPUT_NAME, group)
+
+
+def _files_there(folder: Path, metadata: dict[str, str]) -> str:
+    """A hint naming a few of the waveform files in ``folder`` (by name, not
+    content), for a pattern that matched none: ``'; the folder holds
+    A.SAC, B.SAC and 40 more: -p pattern='*.SAC'?'``."""
+    names = sorted(p.name for p in waveform_files(
+        (p for p in folder.iterdir() if p.is_file()), metadata)[0])
+    if not names:
+        return ""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    suffix = Path(names[0]).suffix
+    guess = f"'*{suffix}'" if suffix and all(n.endswith(suffix) for n in names) else "'*'"
+    return f"; the folder holds {', '.join(names[:3])}{more}: -p pattern={guess}?"
 
 
 def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
