@@ -858,7 +858,8 @@ class XCorr(GenericPE):
     def postprocess(self) -> None:
         if self.turned:
             pairs = sorted(self.turned.values())
-            self.log(f"left out {len(pairs)} pairs of 1/2/3 components whose sensors point at "
+            self.log(f"left out {len(pairs)} pair{'' if len(pairs) == 1 else 's'} of 1/2/3 "
+                     "components whose sensors point at "
                      f"different azimuths (e.g. {pairs[0]}): rotate them to N/E first, or "
                      "correlate them anyway with -p components=all")
 
