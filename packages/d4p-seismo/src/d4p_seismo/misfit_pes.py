@@ -224,7 +224,7 @@ class MisfitPairs(ProducerPE):
         paths, skipped = waveform_files(sorted(p for p in folder.iterdir() if p.is_file()),
                                         {"inventory": inventory})
         if skipped:
-            self.log(f"{folder}: left out {len(skipped)} files that are not waveforms: "
+            self.log(f"{folder}: left out the files that are not waveforms: "
                      f"{', '.join(skipped)}")
         for path in paths:
             try:

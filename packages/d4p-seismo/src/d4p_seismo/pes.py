@@ -119,7 +119,7 @@ class StationFiles(ProducerPE):
         if glob.has_magic(self.pattern):
             paths, skipped = waveform_files(paths, self.metadata)
         if skipped:
-            self.log(f"pattern {self.pattern!r} also matched {len(skipped)} files that are not "
+            self.log(f"pattern {self.pattern!r} also matched files that are not "
                      f"waveforms, left out: {', '.join(skipped)}")
         if not paths:
             also = f" (it matched only {', '.join(skipped)}: not waveforms)" if skipped else ""
