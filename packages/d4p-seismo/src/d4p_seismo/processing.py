@@ -404,7 +404,8 @@ def trace_coordinates(trace: Trace) -> tuple[float, float, float]:
 
 def attach_coordinates(trace: Trace, inventory: Inventory) -> Trace:
     """Copy the station position from ``inventory`` into ``trace.stats.coordinates``,
-    and the channel's azimuth (degrees from north, NaN if the inventory has none)."""
+    and for a component 1/2/3 the channel's azimuth (degrees from north; NaN
+    if the inventory has none, and for other components, which need none)."""
     try:
         coords = inventory.get_coordinates(trace.id, trace.stats.starttime)
     except Exception as exc:  # ObsPy raises a bare Exception here
@@ -412,10 +413,12 @@ def attach_coordinates(trace: Trace, inventory: Inventory) -> Trace:
             f"{trace.id}: no channel metadata (coordinates) in the inventory for "
             f"{trace.stats.starttime}; add the station's StationXML or skip the station"
         ) from exc
-    try:
-        azimuth = inventory.get_orientation(trace.id, trace.stats.starttime)["azimuth"]
-    except Exception:  # no orientation given: only the 1/2/3 components need it
-        azimuth = None
+    azimuth = None
+    if trace.stats.channel[-1:] in ("1", "2", "3"):
+        try:
+            azimuth = inventory.get_orientation(trace.id, trace.stats.starttime)["azimuth"]
+        except Exception:  # no orientation given
+            pass
     trace.stats.coordinates = {
         "latitude": coords["latitude"], "longitude": coords["longitude"],
         "elevation": coords.get("elevation", 0.0),
