@@ -122,3 +122,14 @@ def test_every_hyperleda_type_code_has_its_t_and_the_published_extinction():
     assert [g[1] for g in got] == pytest.approx(list(a_i), abs=1e-12)
     # by hand: T 10, logR25 0.62: k = 0.00754, R**-0.74979 = 0.34291, A_i = 1.1466
     assert got[types.index("Irr")] == (10, pytest.approx(1.1466, abs=1e-4))
+
+
+@pytest.mark.parametrize("logr25", [-0.02, -0.3])
+def test_a_negative_axis_ratio_is_a_face_on_disc_with_no_extinction(logr25):
+    """logR25 = log10(major / minor axis) is 0 or more; a catalogue value below
+    0 made A_i negative (Sb at -0.1: -0.154 mag, a galaxy brightened by its own
+    dust). It is now taken as face-on: the A_i of logR25 = 0, which is 0."""
+    assert extinction_for("Sb", 0.0) == (3, 0.0)
+    assert extinction_for("Sb", logr25) == (3, 0.0)
+    assert internal_extinction(10, logr25) == 0.0
+    assert extinction_for("Sb", 0.01)[1] > 0

@@ -1,10 +1,11 @@
 import io
 import math
+import warnings
 from pathlib import Path
 
 import astropy
 import pytest
-from d4p_astro.errors import VOTableError
+from d4p_astro.errors import TruncatedAnswerWarning, VOTableError
 from d4p_astro.votable import Galaxy, nearest_galaxy, parse_galaxies, read_votable
 
 ASTROPY_VOTABLES = Path(astropy.__file__).parent / "io" / "votable" / "tests" / "data"
@@ -286,3 +287,25 @@ def test_an_answer_without_a_table_and_without_error_has_no_galaxy():
     assert nearest_galaxy(data, 150.1, 2.2, "svc") is None
     with pytest.raises(VOTableError, match="svc: the VOTable holds no table"):
         read_votable(data, "svc")  # a fixture must hold one
+
+
+def test_an_answer_cut_at_the_row_limit_is_reported_with_what_to_do():
+    """VizieR ends an answer cut at its row limit with QUERY_STATUS=OVERFLOW
+    after the rows; it was ignored, and the 'nearest' galaxy silently came
+    from a partial list. Now it warns naming the answer and the cone to shrink."""
+    rows = vizier_rows(("0.004", "10.6847", "41.273", "00 42 44.3", "+41 16 23", "Sb", "0.49"),
+                       ("0.002", "10.6847", "41.271", "00 42 44.3", "+41 16 16", "Sc", "0.30"))
+    whole = votable(VIZIER_FIELDS, rows)
+    cut = whole.replace(b"</DATA>", b'</DATA><INFO name="QUERY_STATUS" value="OVERFLOW">'
+                                    b"truncated result (maxtup=2)</INFO>")
+    with pytest.warns(TruncatedAnswerWarning) as warned:
+        galaxy = nearest_galaxy(cut, 10.6847, 41.269, "svc (position 1: ra=10.6847, dec=41.269)")
+    assert galaxy.mtype == "Sc"
+    [message] = [str(w.message) for w in warned]
+    assert message == (
+        "svc (position 1: ra=10.6847, dec=41.269): the service cut its answer at its row limit "
+        "(2 rows; QUERY_STATUS=OVERFLOW: truncated result (maxtup=2)): the galaxy nearest to the "
+        "position may be among the rows left out; search a smaller cone (-p radius=DEGREES)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nearest_galaxy(whole, 10.6847, 41.269, "svc").mtype == "Sc"

@@ -195,3 +195,27 @@ def test_a_coordinates_file_without_positions_is_a_usage_error(tmp_path, text):
         "(one 'ra,dec' per line; '#' starts a comment)"
     )
     assert sorted(os.listdir(tmp_path)) == ["none.txt"]
+
+
+def test_a_cone_answer_cut_at_the_row_limit_is_reported(tmp_path, cone_server):
+    """The first position's answer ends with VizieR's QUERY_STATUS=OVERFLOW:
+    the run warns, naming the service, the position and -p radius, and
+    still writes the table."""
+    from d4p_astro.errors import TruncatedAnswerWarning
+
+    def cut(handler, body):
+        body = body.replace(b"</TABLE>", b'</TABLE><INFO name="QUERY_STATUS" value="OVERFLOW"/>')
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    server = cone_server([cut])
+    with pytest.warns(TruncatedAnswerWarning) as warned:
+        output, _ = run_int_ext(tmp_path, source="vizier", url=server.url, timeout=5.0,
+                                instances=1)
+    assert output.read_text().replace("\r\n", "\n") == EXPECTED_CSV
+    [message] = [str(w.message) for w in warned if w.category is TruncatedAnswerWarning]
+    assert message.startswith(f"{server.url} (position 1: ra=10.6847, dec=41.269): the service "
+                              "cut its answer at its row limit (1 row; QUERY_STATUS=OVERFLOW)")
+    assert message.endswith("search a smaller cone (-p radius=DEGREES)")

@@ -112,6 +112,20 @@ def test_stacking_is_incremental_over_runs(six_hours, tmp_path):
         assert np.max(np.abs(one - two)) <= 2e-7 * np.max(np.abs(one))
 
 
+def test_a_run_with_another_window_length_is_refused_by_the_stacks(six_hours, tmp_path):
+    """Re-running a day with 1-hour windows into stacks of 15-minute ones
+    added the same data again under new window starts (the stack of 12
+    windows became one of 15, three of them the same hours over again)."""
+    start = str(six_hours.starttime)
+    run(six_hours, tmp_path / "out", starttime=start, hours=3.0, window=900.0, stack="linear")
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S000\d\.\.BHZ_SY\.S000\d\.\.BHZ: the stack "
+                                                 r"holds windows of 900 s, this correlation's "
+                                                 r"window is 3600 s .* stack runs with the same "
+                                                 r"-p window"):
+        run(six_hours, tmp_path / "out", starttime=start, hours=3.0, window=3600.0,
+            stack="linear")
+
+
 def test_overlapping_windows(six_hours, tmp_path):
     summary = run(six_hours, tmp_path, hours=2.0, window=1800.0, overlap=0.5)
     assert summary["correlations"] == 6 * 7  # starts 0, 15, ..., 90 min

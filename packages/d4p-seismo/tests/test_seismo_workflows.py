@@ -61,6 +61,16 @@ def test_xcorr_recovers_every_known_lag_and_writes_its_files(dataset, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+def test_pattern_star_reads_the_waveforms_beside_the_inventory(dataset, tmp_path, capsys):
+    """-p pattern='*' matched stations.xml and dataset.json beside the
+    miniSEED files and the run failed ('stations.xml: cannot read waveform
+    file'); they are left out, and the log names them."""
+    summary = run_xcorr(tmp_path, data=str(dataset.directory), pattern="*", instances=1)
+    assert summary["pairs"] == 28 and summary["within_one_sample"] == 28
+    assert ("left out: dataset.json (JSON), stations.xml (the inventory)"
+            in capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("mapping", ["simple", *PARALLEL_MAPPINGS])
 def test_the_record_section_is_the_one_drawn_from_the_results_files(dataset, tmp_path, mapping):
     """The record section (drawn by its own PE, beside the summary) is,
@@ -126,6 +136,47 @@ def test_xcorr_makes_and_reuses_its_synthetic_data(tmp_path):
 def test_xcorr_rejects_unknown_parameters():
     with pytest.raises(ValueError, match="no parameter 'statoins'.*stations"):
         build_xcorr(statoins=3)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    # before: 'window=0.0 s is longer than -p hours=-1.0', a traceback (ZeroDivisionError),
+    # SciPy's 'Target length must be positive', a run with no lag kept, an error from
+    # Bandpass at run time about the Nyquist frequency, 'expected non-negative integer'
+    ({"hours": -1}, r"-p hours=-1: give the length of the time window in hours, more than 0"),
+    ({"rate": 0}, r"-p rate=0: give the synthetic data's sampling rate in Hz, more than 0"),
+    ({"rate": -5}, r"-p rate=-5: give"),
+    ({"freqmin": 0}, r"-p freqmin=0: give the low corner of the band in Hz, more than 0"),
+    ({"max_lag": 0}, r"-p max_lag=0: give the largest lag to keep in seconds, more than 0"),
+    ({"target_rate": -1}, r"-p target_rate=-1: give a rate in Hz to decimate to"),
+    ({"seed": -1}, r"-p seed=-1: give a whole number, 0 or more"),
+    ({"instances": -1}, r"-p instances=-1: give the instances of each parallel PE"),
+    ({"freqmin": 2, "freqmax": 1}, r"-p freqmin=2 -p freqmax=1: the band needs freqmin < freqmax"),
+    ({"freqmax": 5}, r"-p freqmax=5 is not below the Nyquist frequency \(5 Hz\) of "
+                     r"-p target_rate=10.0; lower freqmax or raise target_rate"),
+    # before: lags beyond the window, zeros
+    ({"window": 30, "max_lag": 60}, r"-p max_lag=60 s is not shorter than the 30 s window it "
+                                    r"is correlated over"),
+    ({"hours": 0.01}, r"-p max_lag=60.0 s is not shorter than the 36 s window"),
+])
+def test_xcorr_numbers_out_of_range_are_named_before_running(params, message, tmp_path):
+    with pytest.raises(d4p.UsageError, match=message):
+        build_xcorr(output=str(tmp_path / "out"), **params)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    # before: a run tapering the whole window twice over (0.9), or none at all (-1);
+    # 'no observed waveforms' at run time; 'expected non-negative integer'
+    ({"taper": 0.9}, r"-p taper=0.9: give the fraction tapered at each end, from 0 to 0.5"),
+    ({"taper": -1}, r"-p taper=-1: give"),
+    ({"stations": 0}, r"-p stations=0: give the number of synthetic stations, 1 or more"),
+    ({"seed": -1}, r"-p seed=-1: give a whole number, 0 or more"),
+    ({"amplitude_ratio": 0}, r"-p amplitude_ratio=0: give the synthetic observed's scale"),
+])
+def test_misfit_numbers_out_of_range_are_named_before_running(params, message, tmp_path):
+    with pytest.raises(d4p.UsageError, match=message):
+        build_misfit(output=str(tmp_path / "out"), **params)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture
@@ -716,6 +767,25 @@ def test_misfit_skips_an_unreadable_file_and_a_gapped_record(tmp_path):
     assert_recovers_the_truth(components)
 
 
+def test_misfit_leaves_out_the_metadata_beside_the_waveforms(tmp_path, capsys):
+    """The observed folder often holds the StationXML and the event's QuakeML
+    too: the misfit reader read every file and failed on them ('cannot read
+    observed waveform'); they are left out and named."""
+    observed, _ = example_misfit_data(tmp_path / "data")
+    folder = tmp_path / "data" / "observed"
+    obspy.read_inventory().write(str(folder / "stations.xml"), format="STATIONXML")
+    obspy.read_events().write(str(folder / "event.xml"), format="QUAKEML")
+    graph, inputs = build_misfit(
+        observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
+        output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1,
+        inventory=str(folder / "stations.xml"))
+    components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHN", "EHZ"]
+    assert_recovers_the_truth(components)
+    assert ("left out the files that are not waveforms: event.xml (QuakeML), stations.xml (the "
+            "inventory)") in capsys.readouterr().out
+
+
 def test_misfit_reads_a_float32_header_rate_as_the_nominal_rate(tmp_path):
     """An observed miniSEED whose header says 99.99999237 Hz (float32) against
     a 100 Hz synthetic: measured as 100 Hz. Before, the run failed: 'observed
@@ -934,3 +1004,132 @@ def test_misfit_tf_draws_and_summarises_the_time_frequency_misfit(tmp_path):
         output=str(tmp_path / "plain"), min_period=1.0, max_period=10.0)
     plain = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
     assert "tf" not in plain["EHZ"] and not list((tmp_path / "plain").glob("*.tf.png"))
+
+
+OBSPY_CORE_DATA = f"{obspy.__path__[0]}/core/tests/data"
+
+
+def test_misfit_channel_chooses_one_band_of_a_station_with_two(tmp_path):
+    """ObsPy's ffbx record: three stations with BH (40 Hz, gaps) and HH (200
+    Hz) sensors, components Z/1/2, and ffbx.stationxml. BHZ and HHZ both
+    match a synthetic MXZ; the error said 'keep one of them' but no option
+    could (the user had to edit the files). -p channel=HH? keeps the HH
+    traces, which are rotated and measured against 0.8 times ObsPy's own
+    rotated record (ffbx_rotated.slist): every component's dlnA is ln(1.25)."""
+    obs, syn = tmp_path / "obs", tmp_path / "syn"
+    obs.mkdir()
+    syn.mkdir()
+    shutil.copy(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed", obs)
+    synthetic = obspy.read(f"{OBSPY_CORE_DATA}/ffbx_rotated.slist").select(channel="HH?")
+    for tr in synthetic:
+        tr.data = 0.8 * tr.data
+        tr.stats.channel = "MX" + tr.stats.channel[-1]
+    synthetic.write(str(syn / "syn.mseed"), format="MSEED", encoding="FLOAT64")
+    params = dict(observed=str(obs), synthetic=str(syn), output=str(tmp_path / "out"),
+                  inventory=f"{OBSPY_CORE_DATA}/ffbx.stationxml", min_period=0.05,
+                  max_period=0.5, instances=1)
+    graph, inputs = build_misfit(channel="HH?", **params)
+    stations = summary_of(d4p.run(graph, inputs))["stations"]
+    assert sorted(stations) == ["BW.FFB1", "BW.FFB2", "BW.FFB3"]
+    for station in stations.values():
+        assert sorted(station["components"]) == ["HHE", "HHN", "HHZ"]
+        for comp in station["components"].values():
+            assert comp["trace"]["dlnA"] == pytest.approx(math.log(1.25), abs=1e-3)
+            assert comp["trace"]["time_shift"] == pytest.approx(0.0, abs=1e-3)
+
+    both = obspy.read(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed").select(
+        station="FFB1", channel="?HZ")
+    for path in obs.iterdir():
+        path.unlink()
+    both.write(str(obs / "FFB1.mseed"), format="MSEED")
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"observed traces BW\.FFB1\.\.BHZ and BW\.FFB1\.\.HHZ "
+                                                 r"both match BW\.FFB1\.Z .*; choose one with -p "
+                                                 r"location=CODE or -p channel=PATTERN"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(channel="LH?", **params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"no observed trace has location '\*' and channel "
+                                                 r"'LH\?' \(there are BW\.FFB1\.\.BHZ, BW\.FFB1\.\.HHZ\)"):
+        d4p.run(graph, inputs)
+
+
+def test_xcorr_pairs_1_2_components_only_where_their_sensors_point_alike(tmp_path, capsys):
+    """ObsPy's ffbx record: components HH1/HH2 of three stations whose
+    sensors point at 4°, 351° and 356° (ffbx.stationxml). components=same
+    correlated HH1 with HH1 whatever the azimuths, i.e. motions in
+    different directions; now only the stations within 5° (FFB2, FFB3)
+    pair, and the log names the pairs left out."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for tr in obspy.read(f"{OBSPY_CORE_DATA}/ffbx_unrotated_gaps.mseed").select(channel="HH?"):
+        tr.write(str(data / f"{tr.id}.mseed"), format="MSEED")
+    inventory = obspy.read_inventory(f"{OBSPY_CORE_DATA}/ffbx.stationxml")
+    response = obspy.read_inventory().select(station="RJOB", channel="EHZ")[0][0][0].response
+    for channel in inventory.select(channel="HH?")[0].get_contents()["channels"]:
+        inventory.select(*channel.split("."))[0][0][0].response = response  # it has none
+    inventory.write(str(data / "stations.xml"), format="STATIONXML")
+    summary = run_xcorr(tmp_path, data=str(data), starttime="2016-03-11T11:34:44.015",
+                        hours=1.9 / 3600, target_rate=50, freqmin=2, freqmax=20, max_lag=0.5,
+                        instances=1)
+    pairs = sorted((row["station_a"], row["station_b"]) for row in read_summary(summary["summary"]))
+    assert pairs == [("BW.FFB1..HHZ", "BW.FFB2..HHZ"), ("BW.FFB1..HHZ", "BW.FFB3..HHZ"),
+                     ("BW.FFB2..HH1", "BW.FFB3..HH1"), ("BW.FFB2..HH2", "BW.FFB3..HH2"),
+                     ("BW.FFB2..HHZ", "BW.FFB3..HHZ")]
+    assert ("left out 4 pairs of 1/2/3 components whose sensors point at different azimuths "
+            "(e.g. BW.FFB1..HH1 at 4° and BW.FFB2..HH1 at 351°): rotate them to N/E first, or "
+            "correlate them anyway with -p components=all") in capsys.readouterr().out
+    summary = run_xcorr(tmp_path, data=str(data), starttime="2016-03-11T11:34:44.015",
+                        hours=1.9 / 3600, target_rate=50, freqmin=2, freqmax=20, max_lag=0.5,
+                        instances=1, components="all")
+    assert summary["pairs"] == 36  # 9 channels: every one with every other
+
+
+def test_misfit_names_the_components_a_rotation_lacks(tmp_path):
+    """ObsPy's IU.ULN.00.LH1 (3 h at 1 Hz) with its StationXML, alone: the
+    error advised giving the inventory, which was given; now it says that
+    rotating needs the sensor's other components and names them."""
+    obs, syn = tmp_path / "obs", tmp_path / "syn"
+    obs.mkdir()
+    syn.mkdir()
+    shutil.copy(f"{OBSPY_CORE_DATA}/IU_ULN_00_LH1_2015-07-18T02.mseed", obs)
+    synthetic = obspy.read(str(obs / "IU_ULN_00_LH1_2015-07-18T02.mseed"))
+    synthetic[0].stats.channel = "MXN"
+    synthetic.write(str(syn / "syn.mseed"), format="MSEED")
+    graph, inputs = build_misfit(
+        observed=str(obs), synthetic=str(syn), output=str(tmp_path / "out"), min_period=20.0,
+        max_period=100.0, inventory=f"{OBSPY_CORE_DATA}/IU_ULN_00_LH1.xml", instances=1)
+    with pytest.raises(d4p.WorkflowFailed) as excinfo:
+        d4p.run(graph, inputs)
+    assert ("IU.ULN.00.LH1: observed trace has no synthetic (IU.ULN.1); it was not rotated to "
+            "Z/N/E, which needs all three components of its sensor: LHZ, LH2 missing from the "
+            "observed traces (add their files)") in str(excinfo.value)
+
+
+def test_misfit_names_a_dead_observed_channel(tmp_path):
+    """An observed channel recording zeros was measured: time shift -29.99 s
+    (a whole trace), dlnA NaN, reported as a result; with -p tf=true the run
+    failed with 'the observed trace is zero in the band', naming no trace."""
+    from d4p_seismo.misfit_pes import TimeFrequencyMisfit
+
+    observed, _ = example_misfit_data(tmp_path / "data")
+    folder = tmp_path / "data" / "observed"
+    observed.select(channel="EHN")[0].data[:] = 0
+    observed.write(str(folder / "RJOB.mseed"), format="MSEED")
+    params = dict(observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
+                  output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EHN: all 3000 observed samples of "
+                                                 r"the common span are 0 \(a dead channel\?\)"):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(on_error="skip", **params)
+    with pytest.warns(SkippedStationWarning, match=r"BW\.RJOB\.\.EHN: all 3000 observed"):
+        summary = summary_of(d4p.run(graph, inputs))
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHZ"]
+    assert_recovers_the_truth(components)
+    zero = observed.select(channel="EHN")[0].copy()
+    zero.data = zero.data.astype(np.float64)
+    with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHN: time-frequency misfit: the "
+                                               r"observed trace is zero in the band"):
+        TimeFrequencyMisfit(1.0, 10.0, str(tmp_path / "tf"))._process(
+            ("BW.RJOB", "EHN", zero, observed.select(channel="EHZ")[0]))

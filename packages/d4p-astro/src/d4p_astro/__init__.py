@@ -39,6 +39,7 @@ _WHERE = {
     "SHIPPED_COORDINATES": ("d4p_astro.params", "SHIPPED_COORDINATES"),
     "ServiceUnavailableError": ("d4p_astro.errors", "ServiceUnavailableError"),
     "VIZIER_CONE_URL": ("d4p_astro.params", "VIZIER_CONE_URL"),
+    "TruncatedAnswerWarning": ("d4p_astro.errors", "TruncatedAnswerWarning"),
     "VOTableError": ("d4p_astro.errors", "VOTableError"),
     "WriteCSV": ("d4p_astro.pes", "WriteCSV"),
     "build_int_ext": ("d4p_astro.workflow", "build"),

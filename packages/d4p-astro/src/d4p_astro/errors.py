@@ -19,3 +19,8 @@ class VOTableError(AstroError):
 
 class ServiceUnavailableError(AstroError):
     """A Virtual Observatory service did not answer in time or answered with an HTTP error."""
+
+
+class TruncatedAnswerWarning(UserWarning):
+    """A service cut its answer at its row limit (``QUERY_STATUS=OVERFLOW``): the
+    galaxy nearest to the position may be among the rows left out."""

@@ -8,10 +8,11 @@ one step off from Sc on, is ``DISPEL4PY_T``):
     k   = min(0.754 * 10**(-0.2 T), 1)
     K2  = 0.12 - 0.007 T  if T < 0  else 0.094
     C   = 0.04
-    R   = 10**logR25
+    R   = 10**max(logR25, 0)
     A_i = -2.5 log10(k + (1 - k) * R**(2 C (1 + 0.2 / K2) - 1))
 
-An unknown morphological type gives no T and no A_i (``None``), never a number:
+(after Bottinelli et al. 1995, A&A 296, 64, as HyperLEDA computes its ``ai``;
+logR25 < 0 is a face-on disc: see :func:`internal_extinction`). An unknown morphological type gives no T and no A_i (``None``), never a number:
 dispel4py used T = -10, which makes k = 1 and so A_i = 0, a value that cannot be
 told apart from the real "no extinction" of an elliptical galaxy.
 """
@@ -67,10 +68,18 @@ def morphological_t(mtype: str | None, table: Mapping[str, int] = HUBBLE_T) -> i
 
 
 def internal_extinction(t: float, logr25: float) -> float:
-    """A_i in magnitudes for numerical type `t` and decimal log of the axis ratio `logr25`."""
+    """A_i in magnitudes for numerical type `t` and decimal log of the axis ratio `logr25`.
+
+    logR25 is log10 of the major over the minor axis (Paturel et al. 1997, A&AS
+    124, 109, section 6; HyperLEDA), so it is 0 or more: a face-on disc has 0
+    and no inclination extinction. A catalogue value below 0 (the scatter of a
+    nearly round image, after the reduction of its measured axes to the
+    standard system) is taken as face-on, logR25 = 0, A_i = 0: used as it is,
+    R < 1 would make A_i negative, a galaxy brightened by its own dust.
+    """
     k = min(0.754 * 10 ** (-0.2 * t), 1.0)
     k2 = 0.12 - 0.007 * t if t < 0 else 0.094
-    r = 10**logr25
+    r = 10 ** max(logr25, 0.0)
     a_i = -2.5 * math.log10(k + (1 - k) * r ** (2 * C * (1 + 0.2 / k2) - 1))
     return a_i + 0.0  # -0.0 (k = 1) becomes 0.0
 

@@ -22,7 +22,7 @@ from astropy.io.votable import parse
 from astropy.io.votable.tree import TableElement, VOTableFile
 from astropy.table import Column
 
-from d4p_astro.errors import VOTableError
+from d4p_astro.errors import TruncatedAnswerWarning, VOTableError
 
 MTYPE = "MType"
 LOGR25 = "logR25"
@@ -47,7 +47,9 @@ def read_votable(data: bytes, source: str, *, empty: bool = False) -> TableEleme
     Raises `VOTableError` when `data` is not a VOTable, reports a query error
     (``INFO name="QUERY_STATUS" value="ERROR"``, or the Cone Search ``Error``
     INFO/PARAM), or holds no table; with `empty`, a document without any table
-    (VizieR's answer when nothing matched) gives ``None`` instead.
+    (VizieR's answer when nothing matched) gives ``None`` instead. An answer the
+    service cut at its row limit (``QUERY_STATUS=OVERFLOW``) gives a
+    `TruncatedAnswerWarning` naming `source`.
     """
     try:
         with warnings.catch_warnings():
@@ -62,6 +64,15 @@ def read_votable(data: bytes, source: str, *, empty: bool = False) -> TableEleme
     if error is not None:
         raise VOTableError(f"{source}: the service reports an error: {error}")
     tables = list(votable.iter_tables())
+    overflow = _overflow(votable)
+    if overflow is not None:
+        rows = sum(len(table.array) for table in tables)
+        warnings.warn(TruncatedAnswerWarning(
+            f"{source}: the service cut its answer at its row limit ({rows} "
+            f"row{'' if rows == 1 else 's'}; "
+            f"QUERY_STATUS=OVERFLOW{': ' if overflow else ''}{overflow}): the galaxy nearest to the position may be "
+            "among the rows left out; search a smaller cone (-p radius=DEGREES)"
+        ), stacklevel=2)
     if not tables:
         if empty:
             return None
@@ -131,6 +142,27 @@ def _service_error(votable: VOTableFile) -> str | None:
     """The message of the first error INFO or PARAM anywhere in the document: DALI's
     ``QUERY_STATUS=ERROR`` (also after a table's rows), the Cone Search ``Error``, or
     an ``INFO name="ERROR"`` as some services write."""
+    for name, value, content in _statuses(votable):
+        if name.upper() == "QUERY_STATUS" and value.upper() == "ERROR":
+            return _one_line(content or value)
+        if name.upper() == "ERROR":
+            return _one_line(value or content or "unspecified error")
+    return None
+
+
+def _overflow(votable: VOTableFile) -> str | None:
+    """The text of DALI's ``QUERY_STATUS=OVERFLOW`` INFO (the service cut the answer at
+    its row limit; VizieR writes it after the rows), ``""`` if it has none; ``None``
+    when the answer is whole."""
+    for name, value, content in _statuses(votable):
+        if name.upper() == "QUERY_STATUS" and value.upper() == "OVERFLOW":
+            return _one_line(content)
+    return None
+
+
+def _statuses(votable: VOTableFile) -> list[tuple[str, str, str]]:
+    """``(name, value, text)`` of every INFO and PARAM of the document, its resources
+    and its tables (also those after a table's rows), stripped."""
     elements = list(votable.infos) + list(getattr(votable, "params", []))
     resources = list(votable.resources)
     while resources:
@@ -139,15 +171,9 @@ def _service_error(votable: VOTableFile) -> str | None:
         for table in resource.tables:
             elements += list(getattr(table, "infos", []))
         resources += list(resource.resources)
-    for element in elements:
-        name = (element.name or "").strip()
-        value = "" if element.value is None else str(element.value).strip()
-        content = (getattr(element, "content", None) or "").strip()
-        if name.upper() == "QUERY_STATUS" and value.upper() == "ERROR":
-            return _one_line(content or value)
-        if name.upper() == "ERROR":
-            return _one_line(value or content or "unspecified error")
-    return None
+    return [((element.name or "").strip(),
+             "" if element.value is None else str(element.value).strip(),
+             (getattr(element, "content", None) or "").strip()) for element in elements]
 
 
 def _one_line(text: str) -> str:

@@ -24,6 +24,8 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
 from d4p_seismo import misfit, processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
+from d4p_seismo.files import waveform_files
+from d4p_seismo.pes import id_matches
 from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
 
@@ -98,6 +100,29 @@ def rotate_to_zne(stream: obspy.Stream, inventory: obspy.Inventory) -> obspy.Str
     return stream
 
 
+def _unrotated(trace: obspy.Trace, stream: obspy.Stream) -> str:
+    """Why ``trace`` (a 1/2/3 component) was not rotated with the inventory:
+    the components of its sensor that are missing from ``stream``."""
+    band = trace.stats.channel[:2]
+    have = {tr.stats.channel[-1] for tr in stream if tr.id[:-1] == trace.id[:-1]}
+    wanted = "Z12" if have & set("Z12") else "123"
+    missing = ", ".join(band + c for c in wanted if c not in have)
+    return (f"; it was not rotated to Z/N/E, which needs all three components of its "
+            f"sensor: {missing} missing from the observed traces (add their files)")
+
+
+def _require_signal(trace: obspy.Trace, kind: str) -> None:
+    """Raise a `MissingDataError` naming ``trace`` if all its samples are equal
+    (a dead channel): its misfit would be a shift of a whole trace length and
+    a dlnA of NaN, reported as a measurement."""
+    if trace.stats.npts and np.ptp(trace.data) == 0:
+        raise MissingDataError(
+            f"{trace.id}: all {trace.stats.npts} {kind} samples of the common span are "
+            f"{trace.data[0]:g} (a dead channel?); leave it out (-p channel, or "
+            "-p on_error=skip)"
+        )
+
+
 def _joined(
     stream: obspy.Stream, kind: str, files: dict[str, list[str]],
     fail: Callable[[SeismoDataError], None] | None = None,
@@ -146,8 +171,11 @@ class MisfitPairs(ProducerPE):
     Give either two directories (``observed``, ``synthetic``; every file is
     read) or two ``obspy.Stream`` objects. Traces are matched by network,
     station and component (:func:`match_key`, renamed by ``channel_map``);
-    two traces of one side with the same key (two location codes?) are an
-    error naming both; the pieces of one record are joined first. With ``inventory`` (a StationXML path or an
+    two traces of one side with the same key (two location codes, two band
+    codes such as BH and HH) are an error naming both, unless ``select``
+    (location and channel patterns, see :func:`~d4p_seismo.pes.id_matches`)
+    keeps one of them: it chooses the observed traces used. The pieces of
+    one record are joined first. With ``inventory`` (a StationXML path or an
     ``Inventory``), observed components 1/2/3 are rotated to Z/N/E first
     (:func:`rotate_to_zne`). An observed trace without a synthetic (or the
     reverse) raises a :class:`MissingDataError` naming it, or with
@@ -163,8 +191,10 @@ class MisfitPairs(ProducerPE):
         on_error: str = "raise",
         channel_map: dict[str, str] | None = None,
         inventory: str | Path | obspy.Inventory | None = None,
+        select: tuple[str, str] = ("*", "*"),
     ) -> None:
         super().__init__()
+        self.select = tuple(select)
         self.observed = observed if isinstance(observed, obspy.Stream) else str(observed)
         self.synthetic = synthetic if isinstance(synthetic, obspy.Stream) else str(synthetic)
         self.resample = resample
@@ -177,17 +207,26 @@ class MisfitPairs(ProducerPE):
         fail_or_skip(self, self.on_error, error)
 
     def _stream(self, source: str | obspy.Stream, kind: str) -> obspy.Stream:
-        """The traces of ``source`` (a directory or a stream), pieces joined;
-        an unreadable file or a record with a gap fails the run or, with
+        """The traces of ``source`` (a directory or a stream), those ``select``
+        chooses if observed, pieces joined;
+        files that are not waveforms (the inventory, StationXML, QuakeML, JSON:
+        :func:`~d4p_seismo.files.waveform_files`) are left out and named in
+        the log; an unreadable file or a record with a gap fails the run or, with
         ``on_error="skip"``, is left out with a warning."""
         if isinstance(source, obspy.Stream):
-            return _joined(source, kind, {}, self._fail)
+            return _joined(self._selected(source, kind), kind, {}, self._fail)
         folder = Path(source)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: {kind} waveform directory not found")
         stream = obspy.Stream()
         files: dict[str, list[str]] = {}
-        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        inventory = self.inventory if isinstance(self.inventory, str) else None
+        paths, skipped = waveform_files(sorted(p for p in folder.iterdir() if p.is_file()),
+                                        {"inventory": inventory})
+        if skipped:
+            self.log(f"{folder}: left out the files that are not waveforms: "
+                     f"{', '.join(skipped)}")
+        for path in paths:
             try:
                 read = obspy.read(str(path))
             except Exception as exc:
@@ -198,7 +237,7 @@ class MisfitPairs(ProducerPE):
             stream += read
         if not stream:
             raise MissingDataError(f"{folder}: no {kind} waveforms")
-        return _joined(stream, kind, files, self._fail)
+        return _joined(self._selected(stream, kind), kind, files, self._fail)
 
     @staticmethod
     def _by_key(
@@ -208,13 +247,32 @@ class MisfitPairs(ProducerPE):
         for tr in stream:
             key = match_key(tr, channel_map)
             if key in traces:
+                choose = ("choose one with -p location=CODE or -p channel=PATTERN (e.g. "
+                          f"-p channel={tr.stats.channel[:2]}?)" if kind == "observed"
+                          else "keep one of them")
                 raise MissingDataError(
                     f"{kind} traces {traces[key].id} and {tr.id} both match {key} "
-                    "(network.station.component); keep one of them"
+                    f"(network.station.component); {choose}"
                     + (" or change -p channel_map" if channel_map else "")
                 )
             traces[key] = tr
         return traces
+
+    def _selected(self, stream: obspy.Stream, kind: str) -> obspy.Stream:
+        """The traces of ``stream`` whose location and channel codes match
+        ``select`` (observed), before their pieces are joined (the gaps of
+        a channel left out do not matter); all of them (synthetic)."""
+        codes = ("*", "*", *self.select)
+        if kind != "observed" or codes == ("*",) * 4:
+            return stream
+        kept = obspy.Stream([tr for tr in stream if id_matches(tr.id, codes)])
+        if not kept:
+            raise MissingDataError(
+                f"no observed trace has location {self.select[0]!r} and channel "
+                f"{self.select[1]!r} (there are {', '.join(sorted({tr.id for tr in stream}))}); "
+                "change -p location or -p channel"
+            )
+        return kept
 
     def _process(self, inputs: Any) -> None:
         stream = self._stream(self.observed, "observed")
@@ -229,9 +287,11 @@ class MisfitPairs(ProducerPE):
             try:
                 if key not in synthetic:
                     hint = ""
-                    if observed[key].stats.channel[-1:] in ORIENTED:
+                    if observed[key].stats.channel[-1:] in ORIENTED and self.inventory is None:
                         hint = ("; components 1/2/3 are rotated to Z/N/E when you give the "
                                 "inventory (-p inventory=STATIONXML)")
+                    elif observed[key].stats.channel[-1:] in ORIENTED:
+                        hint = _unrotated(observed[key], stream)
                     elif self.channel_map or len(synthetic):
                         hint = ("; if the synthetics name this component differently, map it: "
                                 "-p channel_map=OBSERVED:SYNTHETIC (e.g. E:X,N:Y)")
@@ -243,6 +303,8 @@ class MisfitPairs(ProducerPE):
                         f"{synthetic[key].id}: synthetic trace has no observed data ({key})"
                     )
                 obs, syn = misfit.align(observed[key], synthetic[key], resample=self.resample)
+                _require_signal(obs, "observed")
+                _require_signal(syn, "synthetic")
             except SeismoDataError as error:
                 fail_or_skip(self, self.on_error, error)
                 continue
@@ -410,8 +472,11 @@ class TimeFrequencyMisfit(IterativePE):
 
     def _process(self, data: tuple) -> tuple:
         station, channel, obs, syn = data
-        tf = misfit.tf_misfit(obs.data, syn.data, obs.stats.sampling_rate,
-                              1.0 / self.max_period, 1.0 / self.min_period)
+        try:
+            tf = misfit.tf_misfit(obs.data, syn.data, obs.stats.sampling_rate,
+                                  1.0 / self.max_period, 1.0 / self.min_period)
+        except MissingDataError as exc:
+            raise MissingDataError(f"{obs.id}: {exc}") from None
         path = tf_misfit_plot(f"{station} {channel}", tf, obs.data, syn.data,
                               Path(self.directory) / f"{station}.{channel}.tf.png")
         return station, channel, {"tf": {"em": tf.em, "pm": tf.pm, "image": str(path)}}

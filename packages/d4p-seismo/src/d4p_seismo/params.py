@@ -94,6 +94,8 @@ MISFIT_DEFAULTS: dict[str, Any] = {
     "taper": 0.1,
     "resample": False,
     "channel_map": "",
+    "location": "*",
+    "channel": "*",
     "event": "",
     "inventory": "",
     "response": "",
@@ -108,7 +110,8 @@ observed is the synthetic delayed by ``time_shift`` s and scaled by
 synthetic traces are matched by network, station and component
 (``channel_map``, ``OBS:SYN,...``, renames observed components or channel
 codes first, e.g. ``E:X,N:Y``; with ``inventory`` observed 1/2/3 components
-are rotated to Z/N/E first); both are
+are rotated to Z/N/E first; ``location`` and ``channel`` choose the observed
+traces used where a station has two sensors or band codes); both are
 detrended, tapered and band-passed to ``[1/max_period, 1/min_period]`` Hz
 before pyflex selects windows. ``resample`` interpolates synthetics that are
 sampled differently onto the observed samples. ``event`` (QuakeML) and
@@ -169,6 +172,8 @@ MISFIT_HELP: dict[str, str] = {
     "taper": "fraction tapered at each end of a window before it is measured",
     "resample": "interpolate synthetics sampled differently onto the observed samples",
     "channel_map": "observed:synthetic components or channels to match, e.g. E:X,N:Y",
+    "location": "observed location codes to use (wildcards, comma lists, -- for none)",
+    "channel": "observed channel codes to use, e.g. BH? where a station also has HH?",
     "event": "QuakeML of the event (lets pyflex reject windows by travel time)",
     "inventory": "StationXML (pyflex's signal-to-noise check, response, rotating 1/2 to N/E)",
     "response": "remove the observed's instrument response first: DISP, VEL or ACC",

@@ -20,6 +20,7 @@ all.
 from __future__ import annotations
 
 import functools
+import glob
 import math
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -32,6 +33,7 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SamplingRateError, SeismoDataError, fail_or_skip
+from d4p_seismo.files import waveform_files
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
     REJECTED_FIELDS,
@@ -78,6 +80,12 @@ class StationFiles(ProducerPE):
     ``endtime`` (the run's window) the files of other days are left out
     (see :func:`record_groups`).
 
+    Files a wildcard pattern matches that are not waveforms (``metadata``,
+    the run's other input files by role, e.g. ``{"inventory": path}``;
+    StationXML, QuakeML, JSON by their content, see
+    :func:`~d4p_seismo.files.waveform_files`) are left out and named in the
+    log; a pattern without wildcards reads the file it names whatever it is.
+
     With ``shares`` = n > 0 it writes n lists of paths (or groups) instead
     (item k in list k mod n; empty lists left out), for n :class:`ReadTrace`
     instances fed round robin: each reader then gets its whole share at the
@@ -92,10 +100,12 @@ class StationFiles(ProducerPE):
     def __init__(
         self, directory: str | Path, pattern: str = "*.mseed", shares: int = 0,
         starttime: UTCDateTime | str | None = None, endtime: UTCDateTime | str | None = None,
+        metadata: dict[str, str | Path | None] | None = None,
     ) -> None:
         super().__init__()
         self.directory = str(directory)
         self.pattern = pattern
+        self.metadata = {role: str(path) for role, path in (metadata or {}).items() if path}
         self.shares = shares
         self.starttime = UTCDateTime(starttime) if starttime is not None else None
         self.endtime = UTCDateTime(endtime) if endtime is not None else None
@@ -105,10 +115,17 @@ class StationFiles(ProducerPE):
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: waveform directory not found")
         paths = sorted(path for path in folder.glob(self.pattern) if path.is_file())
+        skipped: list[str] = []
+        if glob.has_magic(self.pattern):
+            paths, skipped = waveform_files(paths, self.metadata)
+        if skipped:
+            self.log(f"pattern {self.pattern!r} also matched files that are not "
+                     f"waveforms, left out: {', '.join(skipped)}")
         if not paths:
+            also = f" (it matched only {', '.join(skipped)}: not waveforms)" if skipped else ""
             raise MissingDataError(
-                f"{folder}: no waveform files match {self.pattern!r}; check the directory "
-                "and the pattern"
+                f"{folder}: no waveform files match {self.pattern!r}{also}; check the "
+                f"directory and the pattern{_files_there(folder, self.metadata)}"
             )
         groups = record_groups([str(path) for path in paths], self.starttime, self.endtime)
         if self.shares > 0:
@@ -119,12 +136,28 @@ class StationFiles(ProducerPE):
             self.write(self.OUTPUT_NAME, group)
 
 
+def _files_there(folder: Path, metadata: dict[str, str]) -> str:
+    """A hint naming a few of the waveform files in ``folder`` (by name, not
+    content), for a pattern that matched none: ``'; the folder holds
+    A.SAC, B.SAC and 40 more: -p pattern='*.SAC'?'``."""
+    names = sorted(p.name for p in waveform_files(
+        (p for p in folder.iterdir() if p.is_file()), metadata)[0])
+    if not names:
+        return ""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    suffix = Path(names[0]).suffix
+    guess = f"'*{suffix}'" if suffix and all(n.endswith(suffix) for n in names) else "'*'"
+    return f"; the folder holds {', '.join(names[:3])}{more}: -p pattern={guess}?"
+
+
 def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
     """The SEED ids in the file at ``path`` and the time span of its data.
-    A miniSEED file whose first and last records have the same id is read
-    from those two headers (50x faster than ObsPy's reading of every header,
-    which costs a run of 1,000 stations a second); any other file (several
-    ids, another format) through ``obspy.read(headonly=True)``."""
+    A miniSEED file whose records all have one id (the SEED codes at bytes
+    8-19 of every record) is read from its first and last record headers
+    (50x faster than ObsPy's reading of every header, which costs a run of
+    1,000 stations a second); any other file (several ids, as a multiplexed
+    file of a station's channels, records of several lengths, another
+    format) through ``obspy.read(headonly=True)``."""
     from obspy.io.mseed.util import get_record_information
 
     try:
@@ -134,7 +167,7 @@ def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
     except Exception:  # not miniSEED, or not of records of one length
         first = last = None
     keys = ("network", "station", "location", "channel")
-    if first is not None and all(first[key] == last[key] for key in keys):
+    if first is not None and _one_seed_id(path, first["record_length"]):
         return ({".".join(first[key].replace("\x00", "").strip() for key in keys)},
                 (first["starttime"].timestamp, last["endtime"].timestamp))
     headers = obspy.read(path, headonly=True)
@@ -142,6 +175,17 @@ def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
         return set(), None
     return ({tr.id for tr in headers}, (min(tr.stats.starttime for tr in headers).timestamp,
                                         max(tr.stats.endtime for tr in headers).timestamp))
+
+
+def _one_seed_id(path: str, record_length: int) -> bool:
+    """Whether every record of the miniSEED file at ``path`` (records of
+    ``record_length`` bytes) has the station, location, channel and network
+    codes of the first."""
+    size = Path(path).stat().st_size
+    if size == 0 or size % record_length:
+        return False
+    codes = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, record_length)[:, 8:20]
+    return bool((codes == codes[0]).all())  # reads the pages holding the codes only
 
 
 def record_groups(
@@ -551,7 +595,9 @@ class Demean(TraceStep):
 
 
 class RemoveResponse(TraceStep):
-    """Instrument correction with the inventory (a path, read once per instance).
+    """Instrument correction with the inventory (a path, read once per instance);
+    ``freqmin``, the band's lowest frequency, keeps the pre-filter below it
+    (see :func:`~d4p_seismo.processing.remove_response`).
 
     A trace whose response the inventory lacks (or gives without stages)
     fails the run naming it, or with ``on_error="skip"`` is left out with a
@@ -564,8 +610,10 @@ class RemoveResponse(TraceStep):
         water_level: float | None = 60.0,
         output: str = "VEL",
         on_error: str = "raise",
+        freqmin: float | None = None,
     ) -> None:
-        super().__init__(pre_filt=pre_filt, water_level=water_level, output=output)
+        super().__init__(pre_filt=pre_filt, water_level=water_level, output=output,
+                         freqmin=freqmin)
         self.inventory = inventory if isinstance(inventory, Inventory) else str(inventory)
         self.on_error = on_error
         self._inventory: Inventory | None = None
@@ -667,7 +715,7 @@ def trace_prep(
         steps.append(Decimate(sampling_rate))
     taper = 1.0 / freqmin
     steps += [
-        Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error),
+        Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error, freqmin=freqmin),
         Bandpass(freqmin, freqmax), ZeroGaps(),
     ]
     if normalisation == "onebit":
@@ -695,6 +743,10 @@ def window_of(spectrum: processing.StationSpectrum) -> float:
     return spectrum.starttime
 
 
+AZIMUTH_TOLERANCE = 5.0
+"""Degrees two 1/2/3 components may point apart and still count as the same component."""
+
+
 class XCorr(GenericPE):
     """Forms the station pairs and cross-correlates them at lags up to ``max_lag`` s.
 
@@ -715,7 +767,10 @@ class XCorr(GenericPE):
     would otherwise never pair, without a word.
 
     ``components="same"`` (default) pairs only channels of the same component
-    (the last letter of the channel code: Z with Z, N with N, ...);
+    (the last letter of the channel code: Z with Z, N with N, ...); components
+    1/2/3 point where their sensor was installed, so two of them pair only if
+    the inventory gives both the same azimuth (within ``AZIMUTH_TOLERANCE``
+    degrees); the pairs left out are counted and named in the log at the end;
     ``"all"`` pairs every channel with every other, cross-components (Z with
     N) and the components of one station included.
 
@@ -746,6 +801,7 @@ class XCorr(GenericPE):
         self.one_window = one_window
         self.newest = -math.inf
         self.spectra: dict[float, dict[str, processing.StationSpectrum]] = {}
+        self.turned: dict[tuple[str, str], str] = {}
 
     def process(self, inputs: dict) -> None:
         spec = inputs["spectra"]
@@ -775,15 +831,41 @@ class XCorr(GenericPE):
                 f"{spec.id}: station reached the pairing step twice; give each channel one file"
             )
         for other in seen.values():
-            if self.components == "same" and other.id[-1:] != spec.id[-1:]:
+            if self.components == "same" and not self._same_component(other, spec):
                 continue
             a, b = (other, spec) if other.id < spec.id else (spec, other)
             if self.by_window or self._owns(a.id, b.id):
                 self.write("output", processing.correlate(a, b, self.max_lag))
         seen[spec.id] = spec
 
+    def _same_component(self, a: processing.StationSpectrum,
+                        b: processing.StationSpectrum) -> bool:
+        """Whether ``a`` and ``b`` record the same component: the same last
+        letter, and for 1/2/3 also the same azimuth (else noted in ``turned``)."""
+        if a.id[-1:] != b.id[-1:]:
+            return False
+        if a.id[-1:] not in "123":
+            return True
+        turn = abs((a.azimuth - b.azimuth + 180.0) % 360.0 - 180.0)
+        if turn <= AZIMUTH_TOLERANCE:
+            return True
+        pair = (min(a.id, b.id), max(a.id, b.id))
+        if self.by_window or self._owns(*pair):
+            self.turned[pair] = (f"{a.id} at {a.azimuth:g}° and {b.id} at {b.azimuth:g}°"
+                                 if not math.isnan(turn) else f"{a.id} and {b.id} (azimuth unknown)")
+        return False
+
+    def postprocess(self) -> None:
+        if self.turned:
+            pairs = sorted(self.turned.values())
+            self.log(f"left out {len(pairs)} pair{'' if len(pairs) == 1 else 's'} of 1/2/3 "
+                     "components whose sensors point at "
+                     f"different azimuths (e.g. {pairs[0]}): rotate them to N/E first, or "
+                     "correlate them anyway with -p components=all")
+
     def _owns(self, id_a: str, id_b: str) -> bool:
         return stable_hash(f"{id_a}_{id_b}") % self.numprocesses == self.instance
+
 
 
 OUTPUT_FORMATS = ("sac", "asdf")

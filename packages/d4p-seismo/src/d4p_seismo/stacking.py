@@ -63,6 +63,13 @@ class PairStack:
                 f"this correlation {data.size} at {sampling_rate:g} Hz; stack runs with the "
                 "same target_rate and max_lag (or write to another -p output)"
             )
+        if self.count and abs((endtime - starttime) - self.window_length) > 1e-6:
+            raise SeismoDataError(
+                f"{self.pair}: the stack holds windows of {self.window_length:g} s, this "
+                f"correlation's window is {endtime - starttime:g} s (its data would count "
+                "twice, and its windows weigh alike whatever their length); stack runs with "
+                "the same -p window (or write to another -p output)"
+            )
         if any(abs(starttime - t) < 1e-6 for t in self.windows):
             return False
         self.linear_sum += data

@@ -146,6 +146,41 @@ def _local_data(
     return data, start, end, inventory, expected
 
 
+def _check_numbers(p: dict[str, Any], checks: tuple[tuple[str, Any, str], ...]) -> None:
+    """Raise a `UsageError` naming the first parameter whose value fails its check:
+    ``(name, test of the value as a float, what to give)``."""
+    for name, ok, what in checks:
+        if not ok(float(p[name])):
+            raise UsageError(f"-p {name}={p[name]}: give {what}")
+
+
+_XCORR_NUMBERS = (
+    ("hours", lambda v: v > 0, "the length of the time window in hours, more than 0"),
+    ("rate", lambda v: v > 0, "the synthetic data's sampling rate in Hz, more than 0"),
+    ("seed", lambda v: v >= 0 and v.is_integer(), "a whole number, 0 or more"),
+    ("target_rate", lambda v: v >= 0, "a rate in Hz to decimate to (0: keep each rate)"),
+    ("freqmin", lambda v: v > 0, "the low corner of the band in Hz, more than 0"),
+    ("max_lag", lambda v: v > 0, "the largest lag to keep in seconds, more than 0"),
+    ("instances", lambda v: v >= 0 and v.is_integer(),
+     "the instances of each parallel PE (0: one per CPU)"),
+)
+
+
+def _band(p: dict[str, Any]) -> None:
+    """``freqmin < freqmax``, and below the Nyquist frequency of ``target_rate``."""
+    freqmin, freqmax, rate = float(p["freqmin"]), float(p["freqmax"]), float(p["target_rate"])
+    if freqmax <= freqmin:
+        raise UsageError(
+            f"-p freqmin={p['freqmin']} -p freqmax={p['freqmax']}: the band needs "
+            "freqmin < freqmax (Hz)"
+        )
+    if rate and freqmax >= rate / 2:
+        raise UsageError(
+            f"-p freqmax={p['freqmax']} is not below the Nyquist frequency ({rate / 2:g} Hz) "
+            f"of -p target_rate={p['target_rate']}; lower freqmax or raise target_rate"
+        )
+
+
 def _gap_policy(p: dict[str, Any]) -> dict[str, Any]:
     """``gaps`` and ``min_coverage`` for the reader, from ``-p gaps`` and ``-p max_gap``."""
     if p["gaps"] not in GAP_POLICIES:
@@ -240,6 +275,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             + ", ".join(XCORR_DEFAULTS)
         )
     p = {**XCORR_DEFAULTS, **overrides}
+    _check_numbers(p, _XCORR_NUMBERS)
+    _band(p)
     gap_policy, formats = _gap_policy(p), _formats(p)
     if p["stack"] not in ("", *STACK_KINDS):
         raise UsageError(
@@ -251,6 +288,12 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             "(every channel with every other)"
         )
     window = _window(p)
+    length = window or float(p["hours"]) * 3600.0
+    if float(p["max_lag"]) >= length:
+        raise UsageError(
+            f"-p max_lag={p['max_lag']} s is not shorter than the {length:g} s window it is "
+            "correlated over; choose a smaller max_lag or a longer window"
+        )
     output = Path(p["output"]).resolve()
     if p["seedlink"]:
         inventory, expected = _seedlink(p, window)
@@ -285,7 +328,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             overlap=float(p["overlap"]), **gap_policy,
         )
     else:
-        files = StationFiles(data, p["pattern"], shares=n, starttime=start, endtime=end)
+        files = StationFiles(data, p["pattern"], shares=n, starttime=start, endtime=end,
+                             metadata={"inventory": inventory})
         read = ReadTrace(
             inventory, start, end, on_error=p["on_error"], select=_codes(p, "*"),
             window=window, overlap=float(p["overlap"]), **gap_policy,
@@ -340,6 +384,16 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     return graph, {files: ENDLESS if p["seedlink"] else 1}
 
 
+_MISFIT_NUMBERS = (
+    ("stations", lambda v: v >= 1 and v.is_integer(), "the number of synthetic stations, 1 or more"),
+    ("seed", lambda v: v >= 0 and v.is_integer(), "a whole number, 0 or more"),
+    ("amplitude_ratio", lambda v: v > 0, "the synthetic observed's scale, more than 0"),
+    ("taper", lambda v: 0 <= v <= 0.5, "the fraction tapered at each end, from 0 to 0.5"),
+    ("instances", lambda v: v >= 0 and v.is_integer(),
+     "the instances of each parallel PE (0: one per CPU)"),
+)
+
+
 def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     """The misfit workflow (see :data:`MISFIT_DEFAULTS`).
 
@@ -355,6 +409,7 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             + ", ".join(MISFIT_DEFAULTS)
         )
     p = {**MISFIT_DEFAULTS, **overrides}
+    _check_numbers(p, _MISFIT_NUMBERS)
     output = Path(p["output"]).resolve()
     if p["observed"] or p["synthetic"]:
         if not (p["observed"] and p["synthetic"]):
@@ -387,6 +442,7 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     pairs = MisfitPairs(
         observed, synth, resample=bool(p["resample"]), on_error=p["on_error"],
         channel_map=channel_map, inventory=p["inventory"] or None,
+        select=(str(p["location"]), str(p["channel"])),
     )
     if p["response"] and (p["response"] not in RESPONSE_OUTPUTS or not p["inventory"]):
         raise UsageError(
