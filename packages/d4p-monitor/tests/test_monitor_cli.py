@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.request
 
+import pytest
 from d4p.cli import main
 from d4p.examples import wordcount_plain
 
@@ -201,3 +202,81 @@ def test_a_store_lost_mid_run_ends_with_an_honest_line_not_recorded(tmp_path, st
     assert int(last.split()[2]) > 0
     assert "recorded as run" not in err
     assert "simple mapping, 1 process" in err
+
+
+ENDLESS_SOURCE = """
+import time
+import d4p
+
+@d4p.producer
+def ticks(n=100_000):
+    for i in range(n):
+        time.sleep(0.01)
+        yield i
+
+@d4p.consumer
+def total(data):
+    pass
+
+graph = d4p.WorkflowGraph()
+graph.connect(ticks(), "output", total(), "input")
+"""
+
+
+def _start_monitored(tmp_path, db, mapping):
+    """A monitored run of ENDLESS_SOURCE in its own process group, once its
+    record is in store ``db``; returns the process and the record."""
+    from d4p_monitor import open_store
+
+    wf = tmp_path / "endless.py"
+    wf.write_text(ENDLESS_SOURCE)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", mapping, "-n",
+                             "2", "--monitor", db, "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with open_store(db) as store:
+        for _ in range(600):
+            if store.runs() or proc.poll() is not None:
+                break
+            threading.Event().wait(0.05)
+        return proc, store.runs()
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_run_killed_with_sigkill_is_shown_aborted_not_running(tmp_path, capsys, mapping):
+    from d4p_monitor import open_store, serve_in_thread
+
+    db = str(tmp_path / "k.sqlite")
+    proc, runs = _start_monitored(tmp_path, db, mapping)
+    store = open_store(db)
+    server = serve_in_thread(store)  # serving since before the kill
+    api = f"http://127.0.0.1:{server.server_address[1]}/api/runs"
+    try:
+        [rec] = runs
+        assert main(["monitor", "runs", "--store", db]) == 0
+        assert capsys.readouterr().out.split()[-1] == "running"  # alive: still running
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        with urllib.request.urlopen(f"{api}/{rec['id']}", timeout=10) as r:
+            assert json.load(r)["status"] == "aborted"
+    finally:
+        _kill_group(proc)
+        server.shutdown()
+        server.server_close()
+        store.close()
+    assert main(["monitor", "runs", "--store", db, "--json"]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["status"], shown["seconds"]) == (rec["id"], "aborted", None)
+    assert main(["monitor", "show", rec["id"], "--store", db]) == 0
+    out = capsys.readouterr().out
+    assert f"on {mapping}, " in out and ", aborted, -" in out
+    assert (f"error: its process {proc.pid} on {socket.gethostname()} ended without "
+            "recording the run's end (killed?)") in out

@@ -250,3 +250,28 @@ def test_another_plugin_gets_its_own_uris_first(tmp_path):
     assert len(taken) == 1
     with open_store(str(db)) as store:
         assert [r["status"] for r in store.runs()] == ["ok"]
+
+
+def test_a_running_run_says_it_is_alive_while_it_sends_no_events(store_uri, new_run,
+                                                                 monkeypatch):
+    monkeypatch.setattr(unfinished, "HEARTBEAT_S", 0.05)
+    run = new_run()
+    tracer = Tracer(run, store_uri)
+    tracer.run_started(run)
+    try:
+        with open_store(store_uri) as store:
+            first = None
+            for _ in range(400):
+                got = store.run(run.id)
+                if got is not None:
+                    if first is None:
+                        first = got["seen"]
+                    elif got["seen"] > first:
+                        break
+                threading.Event().wait(0.02)
+            assert got["status"] == "running" and got["seen"] > first
+            assert unfinished.abandoned(got, now=got["seen"] + unfinished.SILENT_S + 1)
+    finally:
+        tracer.run_finished(run, 1.0, None)
+    with open_store(store_uri) as store:
+        assert store.run(run.id)["status"] == "ok"

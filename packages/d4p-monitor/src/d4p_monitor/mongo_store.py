@@ -14,11 +14,9 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .store import FIELDS, Store, StoreError, check_kind, check_text, redact, scrub
+from .store import FIELDS, LIST_FIELDS, Store, StoreError, check_kind, check_text, redact, scrub
 
 _ORDER = {"instance": "t1", "edge": "t1", "error": "t"}
-_LIST_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-                "status", "error", "lost")
 
 
 class MongoStore(Store):
@@ -76,11 +74,16 @@ class MongoStore(Store):
         docs = [{"run": run_id, **e} for e in events]
         self._call("write to", self._db.events.insert_many, docs, ordered=False)
 
-    def finish_run(self, run_id: str, *, finished: float, seconds: float, status: str,
+    def finish_run(self, run_id: str, *, finished: float, seconds: float | None, status: str,
                    error: str | None = None, lost: str | None = None) -> None:
         self._call("write to", self._db.runs.update_one, {"id": check_text("run id", run_id)},
                    {"$set": {"finished": finished, "seconds": seconds, "status": status,
                              "error": error, "lost": lost}})
+
+    def touch(self, run_id: str, seen: float) -> None:
+        self._call("write to", self._db.runs.update_one,
+                   {"id": check_text("run id", run_id), "status": {"$in": ["running", "aborted"]}},
+                   {"$set": {"seen": seen, "status": "running", "error": None}})
 
     def runs(self, *, limit: int = 100, workflow: str | None = None,
              status: str | None = None) -> list[dict[str, Any]]:
@@ -89,11 +92,11 @@ class MongoStore(Store):
             query["workflow"] = {"$eq": check_text("workflow", workflow)}
         if status is not None:
             query["status"] = {"$eq": check_text("status", status)}
-        projection = {"_id": 0, **{k: 1 for k in _LIST_FIELDS}}
+        projection = {"_id": 0, **{k: 1 for k in LIST_FIELDS}}
 
         def find():
             cur = self._db.runs.find(query, projection).sort("started", -1).limit(int(limit))
-            return [{k: doc.get(k) for k in _LIST_FIELDS} for doc in cur]
+            return [{k: doc.get(k) for k in LIST_FIELDS} for doc in cur]
 
         return self._call("read", find)
 

@@ -37,8 +37,13 @@ FIELDS = {
 """The fields of each kind of event, in the order the stores keep them."""
 
 RUN_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-              "status", "error", "lost", "assignment", "graph")
-"""The fields of a run record; ``assignment`` and ``graph`` are lists of dicts."""
+              "status", "error", "lost", "host", "pid", "seen", "assignment", "graph")
+"""The fields of a run record; ``assignment`` and ``graph`` are lists of dicts;
+``host`` and ``pid`` name the process that records the run, ``seen`` is when
+it last said it was alive (see :mod:`d4p_monitor.unfinished`)."""
+
+LIST_FIELDS = RUN_FIELDS[:-2]
+"""The fields :meth:`Store.runs` gives (all but the assignment and the graph)."""
 
 
 class StoreError(Exception):
@@ -110,6 +115,7 @@ def open_store(uri: Any = None, *, timeout: float = 5.0) -> Store:
         from .sqlite_store import SQLiteStore
         store = SQLiteStore(Path(target).expanduser())
     unfinished.complete(store, uri)
+    unfinished.settle(store)
     return store
 
 
@@ -154,7 +160,8 @@ def parse_uri(uri: Any) -> tuple[str, str]:
 def run_record(run: Any, *, status: str = "running") -> dict[str, Any]:
     """The record of a run (a :class:`d4p.RunInfo`) as stores keep it: the
     assignment and the graph as lists of dicts (PE ids are never keys, so any
-    PE name is safe in any store)."""
+    PE name is safe in any store), and this process as the one recording it."""
+    import socket
     plan = run.plan
     assignment = [{"pe": pe, "processes": list(procs)}
                   for pe, procs in plan.assignment().items()]
@@ -168,6 +175,7 @@ def run_record(run: Any, *, status: str = "running") -> dict[str, Any]:
     return {"id": str(run.id), "workflow": str(run.workflow), "mapping": str(run.mapping),
             "processes": int(run.processes), "started": float(run.started), "finished": None,
             "seconds": None, "status": status, "error": None, "lost": None,
+            "host": socket.gethostname(), "pid": os.getpid(), "seen": time.time(),
             "assignment": assignment, "graph": {"pes": pes, "edges": edges}}
 
 
@@ -212,9 +220,14 @@ class Store:
         """Add cleaned events (see :func:`clean_event`) to run ``run_id``."""
         raise NotImplementedError
 
-    def finish_run(self, run_id: str, *, finished: float, seconds: float, status: str,
+    def finish_run(self, run_id: str, *, finished: float, seconds: float | None, status: str,
                    error: str | None = None, lost: str | None = None) -> None:
         """Record how run ``run_id`` ended."""
+        raise NotImplementedError
+
+    def touch(self, run_id: str, seen: float) -> None:
+        """Note that run ``run_id`` is alive at ``seen`` (its recording
+        process's heartbeat); a run marked aborted meanwhile is running again."""
         raise NotImplementedError
 
     def runs(self, *, limit: int = 100, workflow: str | None = None,

@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import unfinished
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
 from .graph_svg import graph_svg
@@ -59,7 +60,7 @@ nav.tabs a{margin-right:14px}nav.tabs a.here{font-weight:bold;text-decoration:no
 table{border-collapse:collapse;margin:8px 0 18px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.num{text-align:right;
 font-variant-numeric:tabular-nums}tr.hot td{background:#fde0dd;font-weight:bold}
-.status-ok{color:#2a7d2a}.status-failed{color:#c62828}.status-running{color:#b26a00}
+.status-ok{color:#2a7d2a}.status-failed,.status-aborted{color:#c62828}.status-running{color:#b26a00}
 svg .grid{stroke:#e5e5e5}svg .tick,svg .legend,svg .edge-label{font-size:11px;fill:#555}
 svg .label,svg .node-info{font-size:12px;fill:#333}svg .node-name{font-size:13px;font-weight:600}
 .card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0}
@@ -113,6 +114,7 @@ class App:
         parts = urlsplit(raw_path)
         segments = [unquote(s) for s in parts.path.split("/") if s]
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unfinished.settle(self.store)  # a run killed since the last request is aborted
         try:
             allowed = _PARAMS.get(segments[-1] if segments else "", set())
             unknown = sorted(set(query) - allowed)
