@@ -280,3 +280,26 @@ def test_a_run_killed_with_sigkill_is_shown_aborted_not_running(tmp_path, capsys
     assert f"on {mapping}, " in out and ", aborted, -" in out
     assert (f"error: its process {proc.pid} on {socket.gethostname()} ended without "
             "recording the run's end (killed?)") in out
+
+
+def test_show_and_advise_take_the_start_of_a_run_id(store_uri, new_run, recorded, capsys):
+    runs = [recorded(store_uri, new_run()) for _ in range(3)]
+    target = runs[1].id
+    assert main(["monitor", "show", target[:8], "--store", store_uri]) == 0
+    assert capsys.readouterr().out.startswith(f"run {target}: wordcount on multi, 3 processes")
+    assert main(["monitor", "advise", target[:8], "--store", store_uri, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == target
+    assert main(["monitor", "show", "run", "--store", store_uri]) == 2  # every id starts so
+    err = capsys.readouterr().err
+    assert err.startswith("d4p: error: run id 'run' is ambiguous: 3 runs start with it (")
+    assert all(r.id in err for r in runs) and "give more of the id" in err
+    assert main(["monitor", "show", target + "0", "--store", store_uri]) == 2
+    assert f"no run '{target}0' in the monitoring store" in capsys.readouterr().err
+    from d4p_monitor import open_store
+    from d4p_monitor.web import App
+
+    with open_store(store_uri) as store:  # the pages and the API take it too
+        status, _, body = App(store).handle(f"/api/runs/{target[:8]}/profile")
+        assert status == 200 and json.loads(body)["pes"][1]["calls"] == 1000
+        status, _, body = App(store).handle("/runs/run")
+        assert status == 404 and b"run id &#x27;run&#x27; is ambiguous: 3 runs" in body

@@ -10,7 +10,7 @@ import time
 from d4p import UsageError
 
 from .advise import advise, format_advice
-from .profile import RunNotFound, communication, load, profile
+from .profile import RunNotFound, communication, load, not_found, profile
 from .store import StoreError, describe, open_store
 
 
@@ -68,11 +68,11 @@ def _load(args):
     store = _store(args)
     try:
         return store, *load(store, args.run)
-    except RunNotFound:
+    except RunNotFound as exc:
         store.close()
-        raise UsageError(f"no run {args.run!r} in the monitoring store "
-                         f"{describe(args.store)}; list the runs with 'd4p monitor runs"
-                         + (f" --store {args.store}" if args.store else "") + "'") from None
+        raise UsageError(not_found(exc, describe(args.store)) + "; list the runs with "
+                         "'d4p monitor runs" + (f" --store {args.store}" if args.store else "")
+                         + "'") from None
     except StoreError as exc:
         store.close()
         raise UsageError(f"{exc}; check --store") from None

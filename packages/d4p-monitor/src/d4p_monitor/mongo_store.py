@@ -14,7 +14,17 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .store import FIELDS, LIST_FIELDS, Store, StoreError, check_kind, check_text, redact, scrub
+from .store import (
+    FIELDS,
+    LIST_FIELDS,
+    Store,
+    StoreError,
+    after_prefix,
+    check_kind,
+    check_text,
+    redact,
+    scrub,
+)
 
 _ORDER = {"instance": "t1", "edge": "t1", "error": "t"}
 
@@ -104,6 +114,18 @@ class MongoStore(Store):
         query = {"id": {"$eq": check_text("run id", run_id)}}
         doc = self._call("read", self._db.runs.find_one, query, {"_id": 0})
         return doc
+
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        prefix = check_text("run id", prefix)
+        if not prefix:
+            return []
+        query = {"id": {"$gte": prefix, "$lt": after_prefix(prefix)}}
+
+        def find():
+            cur = self._db.runs.find(query, {"_id": 0, "id": 1}).sort("id", 1).limit(int(limit))
+            return [doc["id"] for doc in cur]
+
+        return self._call("read", find)
 
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
         check_kind(kind)

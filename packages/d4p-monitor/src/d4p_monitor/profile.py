@@ -35,16 +35,34 @@ lane in the timeline: longer runs have consecutive windows merged."""
 
 
 class RunNotFound(LookupError):
-    """No run with this id is in the store."""
+    """No run with this id is in the store (``args``: the id, and the ids
+    that start with it when there are several)."""
 
 
 def load(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, list[dict]]]:
-    """The run record and its events by kind; :class:`RunNotFound` when unknown."""
+    """The run record and its events by kind. ``run_id`` may be the start of
+    an id that only one run's id starts with (as ``git`` takes commits);
+    :class:`RunNotFound` when no run or several match."""
     record = store.run(run_id)
     if record is None:
-        raise RunNotFound(run_id)
+        found = store.ids(run_id, limit=6)
+        if len(found) != 1:
+            raise RunNotFound(run_id, found)
+        record = store.run(found[0])
+        run_id = found[0]
     events = {kind: store.events(run_id, kind) for kind in ("instance", "edge", "error")}
     return record, events
+
+
+def not_found(exc: RunNotFound, store: str) -> str:
+    """What a :class:`RunNotFound` means, in a sentence naming ``store``."""
+    run_id, found = exc.args[0], exc.args[1] if len(exc.args) > 1 else []
+    if len(found) < 2:
+        return f"no run {run_id!r} in the monitoring store {store}"
+    some = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+    many = f"{len(found)}" if len(found) <= 5 else "more than 5"
+    return (f"run id {run_id!r} is ambiguous: {many} runs start with it ({some}) in the "
+            f"monitoring store {store}; give more of the id")
 
 
 def _pe_order(record: dict[str, Any], seen: list[str]) -> list[str]:

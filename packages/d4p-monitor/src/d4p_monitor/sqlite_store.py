@@ -14,7 +14,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .store import FIELDS, LIST_FIELDS, RUN_FIELDS, Store, StoreError, check_kind, check_text
+from .store import (
+    FIELDS,
+    LIST_FIELDS,
+    RUN_FIELDS,
+    Store,
+    StoreError,
+    after_prefix,
+    check_kind,
+    check_text,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -141,6 +150,14 @@ class SQLiteStore(Store):
         record["assignment"] = json.loads(record["assignment"] or "[]")
         record["graph"] = json.loads(record["graph"] or "{}")
         return record
+
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        prefix = check_text("run id", prefix)
+        if not prefix:
+            return []
+        rows = self._read("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                          (prefix, after_prefix(prefix), int(limit)))
+        return [r["id"] for r in rows]
 
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
         check_kind(kind)

@@ -240,6 +240,10 @@ class Store:
         """The record of run ``run_id``, or ``None``."""
         raise NotImplementedError
 
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Up to ``limit`` run ids that start with ``prefix``, in order."""
+        raise NotImplementedError
+
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
         """The events of ``kind`` of run ``run_id``, by time."""
         raise NotImplementedError
@@ -259,6 +263,12 @@ def check_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise UsageError(f"{name} must be a string, not {type(value).__name__}")
     return value
+
+
+def after_prefix(prefix: str) -> str:
+    """The least string above every string that starts with ``prefix`` (not
+    empty): ids starting with it are those ``>= prefix`` and ``<`` this."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def check_kind(kind: str) -> str:

@@ -44,7 +44,16 @@ from . import unfinished
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
 from .graph_svg import graph_svg
-from .profile import RunNotFound, communication, iterations, live, load, profile, timeline
+from .profile import (
+    RunNotFound,
+    communication,
+    iterations,
+    live,
+    load,
+    not_found,
+    profile,
+    timeline,
+)
 from .store import Store, StoreError
 
 PAGES = ("run", "profile", "charts", "timeline", "communication", "advice")
@@ -125,8 +134,7 @@ class App:
                 return self._json(HTTPStatus.OK, self.api(segments[1:], query))
             return self._html(HTTPStatus.OK, self.page(segments, query))
         except RunNotFound as exc:
-            msg = f"no run {exc.args[0]!r} in store {self.store.uri}"
-            return self._error(segments, HTTPStatus.NOT_FOUND, msg)
+            return self._error(segments, HTTPStatus.NOT_FOUND, not_found(exc, self.store.uri))
         except _NotFound:
             return self._error(segments, HTTPStatus.NOT_FOUND, f"no such page: {parts.path}")
         except _BadRequest as exc:
