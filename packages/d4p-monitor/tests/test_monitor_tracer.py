@@ -122,6 +122,10 @@ def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_lo
     assert "marked 'incomplete' when the store is next reached" in text
     assert "Lost: the run record" in text and "the run's end" in text
     assert uri in text and "results are not affected" in text
+    port = uri.rsplit(":", 1)[1].split("/")[0]
+    assert (f"Store {uri}: StoreError: cannot write to the monitoring store {uri}: "
+            f"127.0.0.1:{port}: [Errno 111] Connection refused. The workflow") in text
+    assert "Topology" not in text and "\n" not in text and len(text) < 600  # one clear line
     assert got.summary.monitoring_lost.startswith(f"monitoring lost run {got.summary.run_id} and ")
     assert got.summary.monitoring_lost.endswith(" events: nothing was recorded")
 

@@ -9,6 +9,7 @@ as ``{"$ne": null}`` is only ever compared as text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pymongo
@@ -44,7 +45,7 @@ class MongoStore(Store):
             self._db = self._client.get_default_database(default="d4p")
         except (PyMongoError, ValueError) as exc:
             raise StoreError(f"cannot use the monitoring store {self.uri}: "
-                             f"{scrub(str(exc), uri)}") from None
+                             f"{scrub(_reason(exc), uri)}") from None
         self._indexed = False
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -54,7 +55,7 @@ class MongoStore(Store):
             return fn(*args, **kwargs)
         except PyMongoError as exc:
             raise StoreError(f"cannot {what} the monitoring store {self.uri}: "
-                             f"{scrub(str(exc), self._secret_uri)}") from None
+                             f"{scrub(_reason(exc), self._secret_uri)}") from None
 
     def _ensure_indexes(self) -> None:
         self._db.runs.create_index([("id", 1)], unique=True)
@@ -144,3 +145,12 @@ class MongoStore(Store):
 
     def close(self) -> None:
         self._client.close()
+
+
+_DETAILS = re.compile(r" \(configured timeouts: [^)]*\)|, Timeout: .*|, full error: .*", re.S)
+
+
+def _reason(exc: Exception) -> str:
+    """pymongo's message without the timeouts and topology dump it appends
+    (``… Connection refused``, not a paragraph per server)."""
+    return _DETAILS.sub("", str(exc)).strip() or type(exc).__name__
