@@ -10,7 +10,7 @@ import time
 from d4p import UsageError
 
 from .advise import advise, format_advice
-from .profile import RunNotFound, communication, load, not_found, profile
+from .profile import RunNotFound, communication, list_runs, load, not_found, profile
 from .store import StoreError, describe, open_store
 
 
@@ -107,7 +107,7 @@ def _when(epoch) -> str:
 def _runs(args) -> int:
     store = _store(args)
     try:
-        runs = store.runs(limit=args.limit, workflow=args.workflow)
+        runs = list_runs(store, limit=args.limit, workflow=args.workflow)
     except StoreError as exc:
         raise UsageError(f"{exc}; check --store") from None
     finally:

@@ -50,8 +50,21 @@ def load(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, list[dict
             raise RunNotFound(run_id, found)
         record = store.run(found[0])
         run_id = found[0]
+    from . import unfinished  # here: loading the plugin stays light
+
+    unfinished.settle(store, [record])
     events = {kind: store.events(run_id, kind) for kind in ("instance", "edge", "error")}
     return record, events
+
+
+def list_runs(store: Store, *, limit: int = 100, workflow: str | None = None,
+              status: str | None = None) -> list[dict[str, Any]]:
+    """:meth:`Store.runs` as the pages and commands show them: a run whose
+    process died unseen is ``aborted`` (see :func:`unfinished.abandoned`)."""
+    from . import unfinished
+
+    runs = unfinished.settle(store, store.runs(limit=limit, workflow=workflow, status=status))
+    return [r for r in runs if status is None or r["status"] == status]
 
 
 def not_found(exc: RunNotFound, store: str) -> str:

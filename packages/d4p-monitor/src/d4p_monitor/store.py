@@ -115,7 +115,6 @@ def open_store(uri: Any = None, *, timeout: float = 5.0) -> Store:
         from .sqlite_store import SQLiteStore
         store = SQLiteStore(Path(target).expanduser())
     unfinished.complete(store, uri)
-    unfinished.settle(store)
     return store
 
 

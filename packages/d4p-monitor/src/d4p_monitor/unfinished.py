@@ -113,22 +113,22 @@ def abandoned(record: dict[str, Any], now: float | None = None) -> str | None:
     return None
 
 
-def settle(store: Any) -> int:
-    """Mark the runs of ``store`` that are :func:`abandoned` as ``aborted``
-    (their end unknown: ``seconds`` is ``None``); returns how many."""
+def settle(store: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` (read from ``store``) with the runs that are :func:`abandoned`
+    marked ``aborted`` in the store and in the list (their end unknown:
+    ``seconds`` is ``None``). A store that cannot be written now is written
+    another time."""
     from .store import StoreError
 
-    done = 0
-    try:
-        for record in store.runs(status="running", limit=10_000):
-            why = abandoned(record)
-            if why:
-                store.finish_run(record["id"], finished=record.get("seen") or record["started"],
-                                 seconds=None, status=ABORTED, error=why)
-                done += 1
-    except StoreError:
-        pass  # a store that cannot be read or written now is settled the next time
-    return done
+    for record in records:
+        why = abandoned(record)
+        if why:
+            end = {"finished": record.get("seen") or record["started"], "seconds": None,
+                   "status": ABORTED, "error": why}
+            record.update(end)
+            with contextlib.suppress(StoreError):
+                store.finish_run(record["id"], **end)
+    return records
 
 
 def _alive(pid: int) -> bool:

@@ -40,7 +40,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import unfinished
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
 from .graph_svg import graph_svg
@@ -48,6 +47,7 @@ from .profile import (
     RunNotFound,
     communication,
     iterations,
+    list_runs,
     live,
     load,
     not_found,
@@ -123,7 +123,6 @@ class App:
         parts = urlsplit(raw_path)
         segments = [unquote(s) for s in parts.path.split("/") if s]
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unfinished.settle(self.store)  # a run killed since the last request is aborted
         try:
             allowed = _PARAMS.get(segments[-1] if segments else "", set())
             unknown = sorted(set(query) - allowed)
@@ -145,8 +144,8 @@ class App:
     # -- JSON -------------------------------------------------------------------------
     def api(self, seg: list[str], query: dict[str, str]) -> Any:
         if seg == ["runs"]:
-            return self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
-                                   workflow=query.get("workflow"), status=query.get("status"))
+            return list_runs(self.store, limit=_int(query, "limit", 100, 1, 10_000),
+                             workflow=query.get("workflow"), status=query.get("status"))
         if len(seg) < 2 or seg[0] != "runs":
             raise _NotFound
         record, events = load(self.store, seg[1])
@@ -192,8 +191,8 @@ class App:
                        head + body, refresh=REFRESH_S if running else None)
 
     def runs_page(self, query: dict[str, str]) -> str:
-        runs = self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
-                               workflow=query.get("workflow"), status=query.get("status"))
+        runs = list_runs(self.store, limit=_int(query, "limit", 100, 1, 10_000),
+                         workflow=query.get("workflow"), status=query.get("status"))
         rows = []
         for r in runs:
             rows.append(f'<tr data-run="{escape(r["id"])}"><td><a href="/runs/{_url(r["id"])}">'
