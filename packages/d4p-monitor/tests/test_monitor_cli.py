@@ -110,7 +110,11 @@ def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
     assert main(["monitor", "advise", "x", "--store", "redis://h"]) == 2
     assert "unknown monitoring store 'redis://h'" in capsys.readouterr().err
     assert main(["monitor", "runs", "--store", db]) == 0
-    assert "no runs in" in capsys.readouterr().out
+    assert capsys.readouterr().out == (f"no runs in {db}: no such file yet; record one with "
+                                       f"'d4p run WORKFLOW --monitor {db}'\n")
+    assert main(["monitor", "runs", "--store", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert not os.path.exists(db)  # looking at a store (a typo) never creates one
 
 
 def test_serve_binds_localhost_answers_and_stops_on_ctrl_c(tmp_path, monitored):
@@ -152,6 +156,22 @@ def test_monitor_in_a_missing_folder_is_refused_before_the_run(tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"folder {str(target.parent)!r} does not exist" in err
     assert "Traceback" not in err and not (tmp_path / "no").exists()
+
+
+def test_monitor_into_a_file_that_is_not_a_database_is_refused_before_the_run(tmp_path,
+                                                                             capsys):
+    from d4p_monitor import unfinished
+
+    notes = set(unfinished.folder().glob("*.json"))
+    target = tmp_path / "notes.txt"
+    target.write_text("my notes\n")
+    assert main(["run", "wordcount", "-p", "words=100", "--monitor", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"d4p: error: the monitoring store {str(target)!r} is a file but not a "
+                   "SQLite database; name a store d4p made, or a new file\n")
+    assert target.read_text() == "my notes\n" and set(unfinished.folder().glob("*.json")) == notes
+    assert main(["monitor", "runs", "--store", str(target)]) == 2
+    assert "is a file but not a SQLite database" in capsys.readouterr().err
 
 
 SLOW_SOURCE = """

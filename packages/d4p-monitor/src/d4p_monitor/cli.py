@@ -11,7 +11,7 @@ from d4p import UsageError
 
 from .advise import advise, format_advice
 from .profile import RunNotFound, communication, list_runs, load, not_found, profile
-from .store import StoreError, describe, open_store
+from .store import StoreError, describe, open_store, parse_uri
 
 
 def add_parser(subparsers) -> None:
@@ -64,15 +64,29 @@ def _store(args):
         raise UsageError(f"{exc}; give a reachable store with --store URI") from None
 
 
+def _missing(args) -> bool:
+    """Whether ``--store`` names a SQLite file that does not exist: looking at
+    a store never creates one (a typo would leave an empty store behind)."""
+    import os
+
+    kind, target = parse_uri(args.store)
+    return kind == "sqlite" and not os.path.exists(os.path.expanduser(target))
+
+
+def _no_run(args, exc: RunNotFound) -> UsageError:
+    return UsageError(not_found(exc, describe(args.store)) + "; list the runs with 'd4p "
+                      "monitor runs" + (f" --store {args.store}" if args.store else "") + "'")
+
+
 def _load(args):
+    if _missing(args):
+        raise _no_run(args, RunNotFound(args.run))
     store = _store(args)
     try:
         return store, *load(store, args.run)
     except RunNotFound as exc:
         store.close()
-        raise UsageError(not_found(exc, describe(args.store)) + "; list the runs with "
-                         "'d4p monitor runs" + (f" --store {args.store}" if args.store else "")
-                         + "'") from None
+        raise _no_run(args, exc) from None
     except StoreError as exc:
         store.close()
         raise UsageError(f"{exc}; check --store") from None
@@ -105,6 +119,13 @@ def _when(epoch) -> str:
 
 
 def _runs(args) -> int:
+    if _missing(args) and args.json:
+        print("[]")
+        return 0
+    if _missing(args):
+        print(f"no runs in {describe(args.store)}: no such file yet; record one with 'd4p run "
+              f"WORKFLOW --monitor{' ' + args.store if args.store else ''}'")
+        return 0
     store = _store(args)
     try:
         runs = list_runs(store, limit=args.limit, workflow=args.workflow)

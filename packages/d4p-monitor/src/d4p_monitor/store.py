@@ -149,11 +149,25 @@ def parse_uri(uri: Any) -> tuple[str, str]:
                          "mongodb://host:port/db, sqlite:///path/file.sqlite or a file path")
     from pathlib import Path
 
-    folder = Path(text).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot keep the monitoring store {text!r}: folder {str(folder)!r} "
-                         "does not exist; create it or name a file in an existing folder")
+    path = Path(text).expanduser().resolve()
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot keep the monitoring store {text!r}: folder "
+                         f"{str(path.parent)!r} does not exist; create it or name a file in an "
+                         "existing folder")
+    if not _sqlite_or_new(path):
+        raise UsageError(f"the monitoring store {text!r} is a file but not a SQLite database; "
+                         "name a store d4p made, or a new file")
     return "sqlite", text
+
+
+def _sqlite_or_new(path: Any) -> bool:
+    """Whether ``path`` is not a file, an empty one, or one with SQLite's header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:  # no such file, a folder, unreadable: the store says why when opened
+        return True
+    return not head or head == b"SQLite format 3\x00"
 
 
 def run_record(run: Any, *, status: str = "running") -> dict[str, Any]:
