@@ -34,7 +34,7 @@ def _drawn(page, selector, marks=".mark"):
 
 
 def _procs(processes):
-    return ", ".join(map(str, sorted(set(processes))))
+    return ",".join(map(str, sorted(set(processes))))  # the runs here use 1 or 2 processes
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +250,74 @@ def test_a_running_run_page_updates_its_counts_by_itself_until_the_run_ends(
     expect(page.locator("#facts dd[data-fact=status]")).to_have_text("ok", timeout=20_000)
     assert page.locator('meta[http-equiv="refresh"]').count() == 0
     assert page.locator("table.live").count() == 0
+
+
+def _chain(length: int, instances: int = 1):
+    """numbers → ``length`` steps (the first with ``instances`` instances) → sink."""
+    import d4p
+
+    @d4p.producer
+    def numbers(n=3000):
+        yield from range(n)
+
+    @d4p.iterative
+    def step(x):
+        return x + 1
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    graph = d4p.WorkflowGraph()
+    prev = numbers()
+    for k in range(length):
+        s = step()
+        if k == 0:
+            s.numprocesses = instances
+        graph.connect(prev, "output", s, "input")
+        prev = s
+    graph.connect(prev, "output", sink(), "input")
+    return graph
+
+
+def _fits(page):
+    """Every graph node's texts lie inside its box; the page is no wider than the window."""
+    outside = page.eval_on_selector_all("svg.graph g.node", """nodes => nodes.filter(n => {
+        const r = n.querySelector('rect').getBBox();
+        return [...n.querySelectorAll('text')].some(t => { const b = t.getBBox();
+            return b.x < r.x || b.x + b.width > r.x + r.width; }); }).length""")
+    assert outside == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+@pytest.mark.parametrize(("mapping", "length", "instances"),
+                         [("multi", 2, 64), ("simple", 54, 1)])
+def test_a_run_of_many_pes_or_instances_keeps_its_page_usable(page, tmp_path, artifacts,
+                                                              monitored, mapping, length,
+                                                              instances):
+    from d4p_monitor import open_store, serve_in_thread
+
+    uri = str(tmp_path / "big.sqlite")
+    run = monitored(uri, _chain(length, instances), mapping=mapping, processes=4)
+    summary = run.result.summary
+    with open_store(uri) as store:
+        server = serve_in_thread(store)
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            assert page.goto(f"{base}/runs/{run.id}").status == 200
+            page.screenshot(path=str(artifacts / f"12-big-{mapping}.png"), full_page=True)
+            _fits(page)
+            assert page.locator("svg.graph g.node").count() == length + 2
+            first = list(summary.units)[1]
+            shown = page.locator(f'svg.graph g.node[data-pe="{first}"] text.node-info')
+            procs = sorted(set(summary.assignment[first]))
+            expected = f"{procs[0]}-{procs[-1]}" if len(procs) > 2 else ",".join(map(str, procs))
+            assert shown.text_content() == f"{instances} inst. · proc {expected}"
+            rows = {r[0]: r for r in _cells(page, "table.assignment")}
+            assert rows[first][1:] == [str(instances), expected]
+            assert page.goto(f"{base}/runs/{run.id}/profile").status == 200
+            assert {r[0]: r[2] for r in _cells(page, "table.pes")} == {
+                pe: f"{n:,}" for pe, n in summary.units.items()}
+        finally:
+            server.shutdown()
+            server.server_close()

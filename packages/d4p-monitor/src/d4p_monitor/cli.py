@@ -10,7 +10,15 @@ import time
 from d4p import UsageError
 
 from .advise import advise, format_advice
-from .profile import RunNotFound, communication, list_runs, load, not_found, profile
+from .profile import (
+    RunNotFound,
+    communication,
+    list_runs,
+    load,
+    not_found,
+    processes_text,
+    profile,
+)
 from .store import StoreError, describe, open_store, parse_uri
 
 
@@ -168,8 +176,7 @@ def _show(args) -> int:
     width = max((len(p["pe"]) for p in prof["pes"]), default=2)
     print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'own s':>8}  "
           f"{'send s':>8}  {'read s':>8}  {'ms/call':>9}")
-    where = {a["pe"]: ",".join(map(str, sorted(set(a["processes"]))))
-             for a in record["assignment"]}
+    where = {a["pe"]: processes_text(a["processes"]) for a in record["assignment"]}
     for p in prof["pes"]:
         mark = "  <- bottleneck" if p["pe"] == prof["bottleneck"] else ""
         print(f"  {p['pe']:<{width}}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"

@@ -101,6 +101,19 @@ def _means(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def processes_text(processes: list[int]) -> str:
+    """The processes of a PE's instances, each once, runs of three or more as
+    ranges: ``[1, 2, 4, 5, 6, 7, 4]`` → ``1,2,4-7`` (64 instances stay short)."""
+    parts: list[str] = []
+    for p in sorted(set(processes)):
+        if parts and parts[-1][1] == p - 1:
+            parts[-1][1] = p
+        else:
+            parts.append([p, p])
+    return ",".join(f"{a}-{b}" if b - a > 1 else ",".join(map(str, range(a, b + 1)))
+                    for a, b in parts)
+
+
 def sent_by_pe(edge_events: list[dict]) -> dict[str, float]:
     """Send time per sending PE, from the edge events."""
     out: dict[str, float] = {}

@@ -51,6 +51,7 @@ from .profile import (
     live,
     load,
     not_found,
+    processes_text,
     profile,
     timeline,
 )
@@ -72,7 +73,7 @@ font-variant-numeric:tabular-nums}tr.hot td{background:#fde0dd;font-weight:bold}
 .status-ok{color:#2a7d2a}.status-failed,.status-aborted{color:#c62828}.status-running{color:#b26a00}
 svg .grid{stroke:#e5e5e5}svg .tick,svg .legend,svg .edge-label{font-size:11px;fill:#555}
 svg .label,svg .node-info{font-size:12px;fill:#333}svg .node-name{font-size:13px;font-weight:600}
-.card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0}
+.card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0;overflow-x:auto}
 pre{background:#fff;border:1px solid #ddd;padding:8px;overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{font-weight:600}
 """
@@ -226,7 +227,7 @@ class App:
         dl = "<dl id=facts>" + "".join(f"<dt>{escape(k)}</dt><dd data-fact=\"{escape(k)}\">"
                                        f"{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
         assignment = _table(["PE", "instances", "processes"],
-                            [[a["pe"], len(a["processes"]), _procs(a["processes"])]
+                            [[a["pe"], len(a["processes"]), processes_text(a["processes"])]
                              for a in record.get("assignment") or []],
                             numeric={1}, cls="assignment")
         drawing = graph_svg(record, bottleneck=prof["bottleneck"],
@@ -407,11 +408,6 @@ _METHODS_NOTE = ("<p class=note>Own code: time in the PE's process methods, with
                  "idle time while upstream works). Write incl. downstream: everything its "
                  "writes cost, including the PEs they call in the same process, so it is not "
                  "added up with them.</p>")
-
-
-def _procs(processes: list[int]) -> str:
-    """The processes of a PE's instances, each once."""
-    return ", ".join(map(str, sorted(set(processes))))
 
 
 def _busy(bar: dict[str, Any]) -> float:
