@@ -280,6 +280,14 @@ def _chain(length: int, instances: int = 1):
     return graph
 
 
+def _texts_outside(page):
+    """The texts of the page's charts that are drawn (partly) outside their chart."""
+    return page.eval_on_selector_all("svg.chart text", """texts => texts.filter(t => {
+        const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+        return b.x < v.x - 0.5 || b.y < v.y - 0.5 || b.x + b.width > v.x + v.width + 0.5
+            || b.y + b.height > v.y + v.height + 0.5; }).map(t => t.textContent)""")
+
+
 def _fits(page):
     """Every graph node's texts lie inside its box; the page is no wider than the window."""
     outside = page.eval_on_selector_all("svg.graph g.node", """nodes => nodes.filter(n => {
@@ -318,6 +326,16 @@ def test_a_run_of_many_pes_or_instances_keeps_its_page_usable(page, tmp_path, ar
             assert page.goto(f"{base}/runs/{run.id}/profile").status == 200
             assert {r[0]: r[2] for r in _cells(page, "table.pes")} == {
                 pe: f"{n:,}" for pe, n in summary.units.items()}
+            for tab in ("charts", "timeline", "communication"):
+                assert page.goto(f"{base}/runs/{run.id}/{tab}").status == 200
+                page.screenshot(path=str(artifacts / f"12-big-{mapping}-{tab}.png"),
+                                full_page=True)
+                assert _texts_outside(page) == []
+            if instances > 1:  # one line per instance; the legend says how many it leaves out
+                assert page.goto(f"{base}/runs/{run.id}/charts").status == 200
+                legend = page.locator(f'svg[data-pe="{first}"] text.legend').all_text_contents()
+                assert legend[0] == f"{first}[0]" and legend[-1].startswith("… and ")
+                assert legend[-1] == f"… and {instances - len(legend) + 1} more"
         finally:
             server.shutdown()
             server.server_close()
