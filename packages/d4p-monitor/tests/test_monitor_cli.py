@@ -54,7 +54,7 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
 
     assert main(["monitor", "show", run_id]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id}: wordcount_plain on simple, 1 processes, ok" in out
+    assert f"run {run_id}: wordcount_plain on simple, 1 process, ok" in out
     rows = _show_rows(out, units)
     assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
     assert all(r[2] == "0" for r in rows.values())  # every instance in process 0
@@ -323,3 +323,39 @@ def test_show_and_advise_take_the_start_of_a_run_id(store_uri, new_run, recorded
         assert status == 200 and json.loads(body)["pes"][1]["calls"] == 1000
         status, _, body = App(store).handle("/runs/run")
         assert status == 404 and b"run id &#x27;run&#x27; is ambiguous: 3 runs" in body
+
+
+def test_a_store_of_hundreds_of_runs_lists_the_latest_and_says_there_are_more(tmp_path, capsys,
+                                                                             new_run, page):
+    from d4p_monitor import run_record, serve_in_thread
+    from d4p_monitor.sqlite_store import SQLiteStore
+
+    db = str(tmp_path / "many.sqlite")
+    store = SQLiteStore(db)
+    runs = [new_run(started=1_000_000.0 + k) for k in range(230)]
+    for run in runs:
+        store.start_run(run_record(run, status="ok"))
+    latest = [r.id for r in reversed(runs)]
+    assert main(["monitor", "runs", "--store", db]) == 0
+    captured = capsys.readouterr()
+    assert [ln.split()[0] for ln in captured.out.splitlines()[1:]] == latest[:20]
+    assert captured.err == "(the latest 20 runs; more with --limit N)\n"
+    assert main(["monitor", "runs", "--store", db, "--limit", "230"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 231 and captured.err == ""
+    server = serve_in_thread(store)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page.goto(base + "/")
+        assert page.locator("#runs tbody tr").count() == 100
+        page.click("#older")
+        assert page.url == base + "/?limit=200"
+        assert page.locator("#runs tbody tr").count() == 200
+        page.click("#older")
+        assert page.locator("#runs tbody tr").count() == 230
+        assert page.locator("#runs tbody tr").last.get_attribute("data-run") == latest[-1]
+        assert page.locator("#older").count() == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()

@@ -127,6 +127,8 @@ def _when(epoch) -> str:
 
 
 def _runs(args) -> int:
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {args.limit}")
     if _missing(args) and args.json:
         print("[]")
         return 0
@@ -136,11 +138,12 @@ def _runs(args) -> int:
         return 0
     store = _store(args)
     try:
-        runs = list_runs(store, limit=args.limit, workflow=args.workflow)
+        runs = list_runs(store, limit=args.limit + 1, workflow=args.workflow)
     except StoreError as exc:
         raise UsageError(f"{exc}; check --store") from None
     finally:
         store.close()
+    more, runs = len(runs) > args.limit, runs[:args.limit]
     if args.json:
         print(json.dumps(runs, indent=1))
         return 0
@@ -153,6 +156,9 @@ def _runs(args) -> int:
         secs = f"{r['seconds']:.3f}" if r["seconds"] is not None else "-"
         print(f"{r['id']:<14}{r['workflow'][:19]:<20}{r['mapping']:<10}{r['processes']:>5}  "
               f"{_when(r['started']):<19}  {secs:>9}  {r['status']}")
+    if more:
+        sys.stdout.flush()
+        print(f"(the latest {args.limit} runs; more with --limit N)", file=sys.stderr)
     return 0
 
 
@@ -167,7 +173,8 @@ def _show(args) -> int:
         return 0
     secs = f"{record['seconds']:.3f} s" if record["seconds"] is not None else "-"
     print(f"run {record['id']}: {record['workflow']} on {record['mapping']}, "
-          f"{record['processes']} processes, {record['status']}, {secs}")
+          f"{record['processes']} process{'es' if record['processes'] != 1 else ''}, "
+          f"{record['status']}, {secs}")
     print(f"started {_when(record['started'])}, ended {_when(record['finished'])}")
     if record.get("error"):
         print(f"error: {record['error']}")

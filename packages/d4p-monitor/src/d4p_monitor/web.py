@@ -38,7 +38,7 @@ from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
@@ -192,8 +192,10 @@ class App:
                        head + body, refresh=REFRESH_S if running else None)
 
     def runs_page(self, query: dict[str, str]) -> str:
-        runs = list_runs(self.store, limit=_int(query, "limit", 100, 1, 10_000),
-                         workflow=query.get("workflow"), status=query.get("status"))
+        limit = _int(query, "limit", 100, 1, 10_000)
+        runs = list_runs(self.store, limit=limit + 1, workflow=query.get("workflow"),
+                         status=query.get("status"))
+        more, runs = len(runs) > limit, runs[:limit]
         rows = []
         for r in runs:
             rows.append(f'<tr data-run="{escape(r["id"])}"><td><a href="/runs/{_url(r["id"])}">'
@@ -208,6 +210,11 @@ class App:
                  '<th>status</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
         empty = "" if runs else ("<p>No runs yet: run a workflow with <code>d4p run WORKFLOW "
                                  "--monitor</code>.</p>")
+        if more:
+            older = {**query, "limit": str(min(2 * limit, 10_000))}
+            empty = f"<p>The latest {limit:,} runs." + (
+                f' <a id=older href="/?{escape(urlencode(older))}">Show older runs</a>'
+                if limit < 10_000 else "") + "</p>"
         return _layout("d4p runs", f"<h1>Runs</h1><p>Store: <code>{escape(self.store.uri)}"
                        f"</code></p>{table}{empty}")
 
