@@ -343,6 +343,8 @@ def test_a_store_of_hundreds_of_runs_lists_the_latest_and_says_there_are_more(tm
     assert main(["monitor", "runs", "--store", db, "--limit", "230"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 231 and captured.err == ""
+    assert main(["monitor", "runs", "--store", db, "--limit", "0"]) == 2
+    assert capsys.readouterr().err == "d4p: error: --limit must be at least 1, not 0\n"
     server = serve_in_thread(store)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
