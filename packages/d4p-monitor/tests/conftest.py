@@ -210,6 +210,13 @@ def monitored_fixture():
 
 
 @pytest.fixture
+def chain():
+    """``chain(length, instances=1, units=3000)``: a workflow of many PEs (see
+    :func:`chain_graph`)."""
+    return chain_graph
+
+
+@pytest.fixture
 def recorded():
     """``recorded(store_or_uri, run=None, ...)``: record a run through a Tracer."""
     return record_run
@@ -270,6 +277,33 @@ def xss_graph():
     graph = d4p.WorkflowGraph()
     graph.connect(a, "output", b, "input")
     return graph, {a: 1}
+
+
+def chain_graph(length: int, *, instances: int = 1, units: int = 3000):
+    """numbers (``units``) → ``length`` steps adding one (the first with
+    ``instances`` instances) → sink: many PEs, or many instances of one."""
+    @d4p.producer
+    def numbers(n=units):
+        yield from range(n)
+
+    @d4p.iterative
+    def step(x):
+        return x + 1
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    graph = d4p.WorkflowGraph()
+    prev = numbers()
+    for k in range(length):
+        s = step()
+        if k == 0:
+            s.numprocesses = instances
+        graph.connect(prev, "output", s, "input")
+        prev = s
+    graph.connect(prev, "output", sink(), "input")
+    return graph
 
 
 class RunCapture:

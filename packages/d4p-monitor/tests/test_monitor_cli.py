@@ -224,23 +224,7 @@ def test_a_store_lost_mid_run_ends_with_an_honest_line_not_recorded(tmp_path, st
     assert "simple mapping, 1 process" in err
 
 
-ENDLESS_SOURCE = """
-import time
-import d4p
-
-@d4p.producer
-def ticks(n=100_000):
-    for i in range(n):
-        time.sleep(0.01)
-        yield i
-
-@d4p.consumer
-def total(data):
-    pass
-
-graph = d4p.WorkflowGraph()
-graph.connect(ticks(), "output", total(), "input")
-"""
+ENDLESS_SOURCE = SLOW_SOURCE.replace("def ticks(n=30):", "def ticks(n=100_000):")
 
 
 def _start_monitored(tmp_path, db, mapping):

@@ -45,39 +45,16 @@ def test_a_spark_run_is_recorded_with_the_processes_the_summary_reports(tmp_path
     assert {e["process"] for e in events["instance"]} == set(range(summary.processes))
 
 
-def _chain(length: int):
-    """numbers (100,000) → ``length`` steps adding one → sink."""
-    @d4p.producer
-    def numbers(n=100_000):
-        yield from range(n)
-
-    @d4p.iterative
-    def step(x):
-        return x + 1
-
-    @d4p.consumer
-    def sink(x):
-        pass
-
-    graph = d4p.WorkflowGraph()
-    prev = numbers()
-    for _ in range(length):
-        s = step()
-        graph.connect(prev, "output", s, "input")
-        prev = s
-    graph.connect(prev, "output", sink(), "input")
-    return graph
-
-
 @pytest.mark.parametrize("mapping", ["multi", *OTHERS])
-def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, mapping):
+def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, chain, mapping):
     """54 PEs over 4 processes, 100,000 units through each: the counts are the
     run's, and no process spends more time sending than the run lasted (a send
     that waits for room runs the PEs of what arrives meanwhile: their time is
     theirs, not the send's)."""
     db = str(tmp_path / "long.sqlite")
-    d4p.run(_chain(2), mapping=mapping, processes=4, fuse=False)  # warm: imports, MPI start
-    summary = d4p.run(_chain(52), mapping=mapping, processes=4, fuse=False, monitor=db).summary
+    d4p.run(chain(2), mapping=mapping, processes=4, fuse=False)  # warm: imports, MPI start
+    summary = d4p.run(chain(52, units=100_000), mapping=mapping, processes=4, fuse=False,
+                      monitor=db).summary
     with open_store(db) as store:
         record, events = load(store, summary.run_id)
     prof = profile(record, events["instance"], events["edge"])

@@ -252,34 +252,6 @@ def test_a_running_run_page_updates_its_counts_by_itself_until_the_run_ends(
     assert page.locator("table.live").count() == 0
 
 
-def _chain(length: int, instances: int = 1):
-    """numbers → ``length`` steps (the first with ``instances`` instances) → sink."""
-    import d4p
-
-    @d4p.producer
-    def numbers(n=3000):
-        yield from range(n)
-
-    @d4p.iterative
-    def step(x):
-        return x + 1
-
-    @d4p.consumer
-    def sink(x):
-        pass
-
-    graph = d4p.WorkflowGraph()
-    prev = numbers()
-    for k in range(length):
-        s = step()
-        if k == 0:
-            s.numprocesses = instances
-        graph.connect(prev, "output", s, "input")
-        prev = s
-    graph.connect(prev, "output", sink(), "input")
-    return graph
-
-
 def _texts_outside(page):
     """The texts of the page's charts that are drawn (partly) outside their chart."""
     return page.eval_on_selector_all("svg.chart text", """texts => texts.filter(t => {
@@ -301,12 +273,13 @@ def _fits(page):
 @pytest.mark.parametrize(("mapping", "length", "instances"),
                          [("multi", 2, 64), ("simple", 54, 1)])
 def test_a_run_of_many_pes_or_instances_keeps_its_page_usable(page, tmp_path, artifacts,
-                                                              monitored, mapping, length,
+                                                              monitored, chain, mapping, length,
                                                               instances):
     from d4p_monitor import open_store, serve_in_thread
 
     uri = str(tmp_path / "big.sqlite")
-    run = monitored(uri, _chain(length, instances), mapping=mapping, processes=4)
+    run = monitored(uri, chain(length, instances=instances), mapping=mapping,
+                    processes=4)
     summary = run.result.summary
     with open_store(uri) as store:
         server = serve_in_thread(store)
