@@ -130,7 +130,12 @@ def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_lo
     assert got.summary.monitoring_lost.endswith(" events: nothing was recorded")
 
 
-def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for):
+@pytest.mark.parametrize("placed", [False, True])
+def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for,
+                                                         placed):
+    """``placed``: the mapping placed the run anew before its end (Spark does),
+    so the record is written again then, and lost: the record of the start
+    was stored all the same."""
     server = start_mongo()
     try:
         uri = f"{server.uri}/d4p"
@@ -150,6 +155,13 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
         server.stop()
     rest = [e for e in events if e not in first]
     tracer.record(rest)
+    if placed:
+        from d4p.examples import wordcount_plain
+        from d4p.plan import make_plan
+
+        graph, inputs = wordcount_plain(words=1000, counters=2)
+        run.plan = make_plan(graph, 4, inputs)
+        run.processes = run.plan.processes
     with pytest.warns(MonitorWarning) as caught:
         tracer.run_finished(run, 1.0, None)
     text = str(caught[0].message)
@@ -168,6 +180,7 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
         rec = store.run(run.id)
         assert len(store.events(run.id, "instance")) == 6
     assert rec["status"] == "incomplete" and rec["seconds"] == 1.0
+    assert rec["processes"] == (4 if placed else 3)
     assert "5 edge events, 7 instance events of PEs" in rec["lost"]
     assert "the store was lost" in rec["lost"]
     with open_store(uri) as store:  # once

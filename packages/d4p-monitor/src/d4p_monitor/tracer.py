@@ -234,8 +234,10 @@ class Tracer:
                     finish = value
         self._ops.clear()
         self._buffered = 0
+        # a start written again as the mapping placed the run, lost: the record is there
         self.lost = {"events": {k: v for k, v in lost.items() if not k.startswith("run ")},
-                     "run start": bool(lost["run start"]), "run end": bool(lost["run finish"]),
+                     "run start": bool(lost["run start"]) and not self.written["runs"],
+                     "run end": bool(lost["run finish"]),
                      "pes": sorted(p for p in pes if p), "reason": self._failure}
         if finish is not None and not isinstance(self._target, Store):
             events = self.lost["events"]
