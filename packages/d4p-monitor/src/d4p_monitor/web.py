@@ -258,6 +258,10 @@ class App:
             so_far = (f'<h2>Live</h2><p id=live>Running for <strong id=elapsed>'
                       f'{now["elapsed_s"]:.0f} s</strong>; rates over the last '
                       f'{now["window_s"]:.0f} s; this page reloads every {REFRESH_S} s.</p>'
+                      + ("" if any(p["units"] for p in now["pes"]) else
+                         "<p id=no-reports>No PE instance has reported yet: instances report "
+                         "every 1,000 units and when they end (on some mappings only "
+                         "then).</p>")
                       + _table(["PE", "units so far", "units/s"],
                                [[p["pe"], f"{p['units']:,}", _num(p["rate"], 1)]
                                 for p in now["pes"]], numeric={1, 2}, cls="live"))
