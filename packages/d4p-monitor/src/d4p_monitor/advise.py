@@ -104,7 +104,12 @@ def advise(record: dict[str, Any], events: dict[str, list[dict]],
     if partitions:
         code.append("graph.partitions = [" + ", ".join(
             "[" + ", ".join(part) + "]" for part in partitions) + "]")
-    return {"run": record["id"], "workflow": workflow, "processes": target,
+    status = record.get("status")
+    caveat = None if status in ("ok", "stopped") else (
+        f"the run is {status}: this advice rests on what it has recorded so far"
+        if status == "running" else
+        f"the run ended {status}: this advice rests only on what it recorded before")
+    return {"run": record["id"], "workflow": workflow, "processes": target, "caveat": caveat,
             "requested": requested, "pes": rows,
             "partitions": partitions, "bottleneck": prof["bottleneck"],
             "stage_s_now": now, "stage_s_after": after,
@@ -167,8 +172,9 @@ def format_advice(advice: dict[str, Any]) -> str:
     if advice["speedup"]:
         lines.append(f"slowest stage with the advice: {advice['stage_s_after']:.3f} s "
                      f"(about {advice['speedup']:.1f}x faster)")
-    if advice.get("limit"):
-        lines.append(f"note: {advice['limit']}")
+    for note in (advice.get("limit"), advice.get("caveat")):
+        if note:
+            lines.append(f"note: {note}")
     if advice["partitions"]:
         lines.append("partitions: " + "; ".join(" + ".join(p) for p in advice["partitions"]))
     lines += ["", "command line:", f"  {advice['command']}"]

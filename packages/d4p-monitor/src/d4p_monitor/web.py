@@ -377,7 +377,9 @@ class App:
         code = "\n".join(adv["code"]) or "(no change)"
         speed = (f"<p>Slowest stage: {_num(adv['stage_s_now'])} s now, "
                  f"{_num(adv['stage_s_after'])} s with the advice.</p>" if adv["speedup"] else "")
-        return (f"<h1>Advice for {adv['processes']} processes</h1>{table}{speed}"
+        caveat = f"<p class=note id=caveat>Note: {escape(adv['caveat'])}.</p>" \
+            if adv["caveat"] else ""
+        return (f"<h1>Advice for {adv['processes']} processes</h1>{caveat}{table}{speed}"
                 f"<p>Partitions: {escape(parts)}</p><h2>Command line</h2>"
                 f"<pre id=command>{escape(adv['command'])}</pre><h2>In the workflow</h2>"
                 f"<pre id=code>{escape(code)}</pre>")
