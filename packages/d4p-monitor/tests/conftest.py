@@ -279,9 +279,10 @@ def xss_graph():
     return graph, {a: 1}
 
 
-def chain_graph(length: int, *, instances: int = 1, units: int = 3000):
+def chain_graph(length: int, *, instances: int = 1, units: int = 3000, names=()):
     """numbers (``units``) → ``length`` steps adding one (the first with
-    ``instances`` instances) → sink: many PEs, or many instances of one."""
+    ``instances`` instances) → sink: many PEs, or many instances of one;
+    ``names`` name the first PEs."""
     @d4p.producer
     def numbers(n=units):
         yield from range(n)
@@ -294,15 +295,14 @@ def chain_graph(length: int, *, instances: int = 1, units: int = 3000):
     def sink(x):
         pass
 
+    pes = [numbers(), *(step() for _ in range(length)), sink()]
+    if length:
+        pes[1].numprocesses = instances
+    for pe, name in zip(pes, names, strict=False):
+        pe.name = name
     graph = d4p.WorkflowGraph()
-    prev = numbers()
-    for k in range(length):
-        s = step()
-        if k == 0:
-            s.numprocesses = instances
-        graph.connect(prev, "output", s, "input")
-        prev = s
-    graph.connect(prev, "output", sink(), "input")
+    for a, b in zip(pes, pes[1:], strict=False):
+        graph.connect(a, "output", b, "input")
     return graph
 
 

@@ -345,3 +345,26 @@ def test_a_store_of_hundreds_of_runs_lists_the_latest_and_says_there_are_more(tm
         server.shutdown()
         server.server_close()
         store.close()
+
+
+def test_columns_stay_aligned_with_names_in_any_script(tmp_path, capsys, monitored, recorded,
+                                                       new_run, chain):
+    import re
+    import unicodedata
+
+    def cells(text):  # what a terminal gives the text: a CJK character takes two
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    graph = chain(0, units=100, names=["ステップ", "Séisme"])  # numbers → sink
+    db = str(tmp_path / "u.sqlite")
+    run = monitored(db, graph, mapping="simple", processes=1, name="地震の流れ 2026 (日本)")
+    for command in ("show", "advise"):
+        assert main(["monitor", command, run.id, "--store", db]) == 0
+        rows = [re.match(r".*\d", ln).group()  # up to its last number
+                for ln in capsys.readouterr().out.splitlines()
+                if ln.startswith(("  ステップ", "  Séisme")) and " -> " not in ln]
+        assert len(rows) == 2 and cells(rows[0]) == cells(rows[1]), rows
+    recorded(db, new_run())  # a workflow named in ASCII
+    assert main(["monitor", "runs", "--store", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len({cells(ln[:ln.rindex(" ")]) for ln in lines}) == 1, lines  # status column

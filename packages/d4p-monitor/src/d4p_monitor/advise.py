@@ -156,14 +156,16 @@ def _quote(text: str) -> str:
 
 def format_advice(advice: dict[str, Any]) -> str:
     """The advice as the terminal shows it."""
-    width = max((len(r["pe"]) for r in advice["pes"]), default=2)
+    from .columns import cells, ljust
+
+    width = max((cells(r["pe"]) for r in advice["pes"]), default=2)
     lines = [f"run {advice['run']} ({advice['workflow']}): plan for {advice['processes']} "
              "processes" + (f" (of the {advice['requested']} asked for: more would only wait)"
                             if advice.get("requested", advice["processes"]) > advice["processes"]
                             else ""), "",
              f"  {'PE':<{width}}  {'work s':>9}  {'ms/call':>9}  {'now':>4}  {'advice':>6}  why"]
     for r in advice["pes"]:
-        lines.append(f"  {r['pe']:<{width}}  {r['work_s']:>9.3f}  {r['ms_per_call']:>9.4f}  "
+        lines.append(f"  {ljust(r['pe'], width)}  {r['work_s']:>9.3f}  {r['ms_per_call']:>9.4f}  "
                      f"{r['instances']:>4}  {r['suggested']:>6}  {r['reason']}")
     lines.append("")
     if advice["bottleneck"]:

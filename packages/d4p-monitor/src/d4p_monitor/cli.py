@@ -10,6 +10,7 @@ import time
 from d4p import UsageError
 
 from .advise import advise, format_advice
+from .columns import cells, clip, ljust
 from .profile import (
     RunNotFound,
     communication,
@@ -154,7 +155,8 @@ def _runs(args) -> int:
           f"{'seconds':>9}  status")
     for r in runs:
         secs = f"{r['seconds']:.3f}" if r["seconds"] is not None else "-"
-        print(f"{r['id']:<14}{r['workflow'][:19]:<20}{r['mapping']:<10}{r['processes']:>5}  "
+        print(f"{r['id']:<14}{ljust(clip(r['workflow'], 19), 20)}{r['mapping']:<10}"
+              f"{r['processes']:>5}  "
               f"{_when(r['started']):<19}  {secs:>9}  {r['status']}")
     if more:
         sys.stdout.flush()
@@ -180,13 +182,13 @@ def _show(args) -> int:
         print(f"error: {record['error']}")
     if record.get("lost"):
         print(f"monitoring data lost: {record['lost']}")
-    width = max((len(p["pe"]) for p in prof["pes"]), default=2)
+    width = max((cells(p["pe"]) for p in prof["pes"]), default=2)
     print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'own s':>8}  "
           f"{'send s':>8}  {'read s':>8}  {'ms/call':>9}")
     where = {a["pe"]: processes_text(a["processes"]) for a in record["assignment"]}
     for p in prof["pes"]:
         mark = "  <- bottleneck" if p["pe"] == prof["bottleneck"] else ""
-        print(f"  {p['pe']:<{width}}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
+        print(f"  {ljust(p['pe'], width)}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
               f"{p['calls']:>10,}  {p['process_s']:>8.3f}  {p['send_s']:>8.3f}  "
               f"{p['read_s']:>8.3f}  {p['mean_own_ms']:>9.4f}{mark}")
     print("  (own: time in the PE's own code; send: to other processes; read: waiting for "
