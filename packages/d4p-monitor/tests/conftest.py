@@ -210,6 +210,13 @@ def monitored_fixture():
 
 
 @pytest.fixture
+def chain():
+    """``chain(length, instances=1, units=3000)``: a workflow of many PEs (see
+    :func:`chain_graph`)."""
+    return chain_graph
+
+
+@pytest.fixture
 def recorded():
     """``recorded(store_or_uri, run=None, ...)``: record a run through a Tracer."""
     return record_run
@@ -270,6 +277,33 @@ def xss_graph():
     graph = d4p.WorkflowGraph()
     graph.connect(a, "output", b, "input")
     return graph, {a: 1}
+
+
+def chain_graph(length: int, *, instances: int = 1, units: int = 3000, names=()):
+    """numbers (``units``) → ``length`` steps adding one (the first with
+    ``instances`` instances) → sink: many PEs, or many instances of one;
+    ``names`` name the first PEs."""
+    @d4p.producer
+    def numbers(n=units):
+        yield from range(n)
+
+    @d4p.iterative
+    def step(x):
+        return x + 1
+
+    @d4p.consumer
+    def sink(x):
+        pass
+
+    pes = [numbers(), *(step() for _ in range(length)), sink()]
+    if length:
+        pes[1].numprocesses = instances
+    for pe, name in zip(pes, names, strict=False):
+        pe.name = name
+    graph = d4p.WorkflowGraph()
+    for a, b in zip(pes, pes[1:], strict=False):
+        graph.connect(a, "output", b, "input")
+    return graph
 
 
 class RunCapture:

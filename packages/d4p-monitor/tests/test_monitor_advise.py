@@ -86,3 +86,23 @@ def test_waiting_for_input_is_not_work(new_run):
     adv = advise(run_record(run), events, processes=4)
     assert {r["pe"]: r["suggested"] for r in adv["pes"]}[doubler] == 2
     assert adv["bottleneck"] == doubler
+
+
+def test_advice_on_a_run_that_did_not_end_well_says_what_it_rests_on(tmp_path, new_run,
+                                                                     recorded, capsys):
+    from d4p.cli import main
+    from d4p_monitor import open_store
+    from d4p_monitor.web import App
+
+    db = str(tmp_path / "a.sqlite")
+    failed = recorded(db, new_run(), error=ValueError("bad word"))
+    ok = recorded(db, new_run())
+    assert main(["monitor", "advise", failed.id, "--store", db]) == 0
+    assert ("note: the run ended failed: this advice rests only on what it recorded before"
+            in capsys.readouterr().out.splitlines())
+    assert main(["monitor", "advise", ok.id, "--store", db]) == 0
+    assert "note: the run" not in capsys.readouterr().out
+    with open_store(db) as store:
+        page = App(store).handle(f"/runs/{failed.id}/advice")[2].decode()
+    assert ("<p class=note id=caveat>Note: the run ended failed: this advice rests only on "
+            "what it recorded before.</p>") in page

@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.request
 
+import pytest
 from d4p.cli import main
 from d4p.examples import wordcount_plain
 
@@ -53,7 +54,7 @@ def test_run_with_monitor_in_the_default_store_then_list_show_and_advise(tmp_pat
 
     assert main(["monitor", "show", run_id]) == 0
     out = capsys.readouterr().out
-    assert f"run {run_id}: wordcount_plain on simple, 1 processes, ok" in out
+    assert f"run {run_id}: wordcount_plain on simple, 1 process, ok" in out
     rows = _show_rows(out, units)
     assert {pe: int(r[3].replace(",", "")) for pe, r in rows.items()} == units
     assert all(r[2] == "0" for r in rows.values())  # every instance in process 0
@@ -109,7 +110,11 @@ def test_unknown_run_and_bad_store_are_usage_errors(tmp_path, capsys):
     assert main(["monitor", "advise", "x", "--store", "redis://h"]) == 2
     assert "unknown monitoring store 'redis://h'" in capsys.readouterr().err
     assert main(["monitor", "runs", "--store", db]) == 0
-    assert "no runs in" in capsys.readouterr().out
+    assert capsys.readouterr().out == (f"no runs in {db}: no such file yet; record one with "
+                                       f"'d4p run WORKFLOW --monitor {db}'\n")
+    assert main(["monitor", "runs", "--store", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert not os.path.exists(db)  # looking at a store (a typo) never creates one
 
 
 def test_serve_binds_localhost_answers_and_stops_on_ctrl_c(tmp_path, monitored):
@@ -151,6 +156,22 @@ def test_monitor_in_a_missing_folder_is_refused_before_the_run(tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"folder {str(target.parent)!r} does not exist" in err
     assert "Traceback" not in err and not (tmp_path / "no").exists()
+
+
+def test_monitor_into_a_file_that_is_not_a_database_is_refused_before_the_run(tmp_path,
+                                                                             capsys):
+    from d4p_monitor import unfinished
+
+    notes = set(unfinished.folder().glob("*.json"))
+    target = tmp_path / "notes.txt"
+    target.write_text("my notes\n")
+    assert main(["run", "wordcount", "-p", "words=100", "--monitor", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"d4p: error: the monitoring store {str(target)!r} is a file but not a "
+                   "SQLite database; name a store d4p made, or a new file\n")
+    assert target.read_text() == "my notes\n" and set(unfinished.folder().glob("*.json")) == notes
+    assert main(["monitor", "runs", "--store", str(target)]) == 2
+    assert "is a file but not a SQLite database" in capsys.readouterr().err
 
 
 SLOW_SOURCE = """
@@ -201,3 +222,149 @@ def test_a_store_lost_mid_run_ends_with_an_honest_line_not_recorded(tmp_path, st
     assert int(last.split()[2]) > 0
     assert "recorded as run" not in err
     assert "simple mapping, 1 process" in err
+
+
+ENDLESS_SOURCE = SLOW_SOURCE.replace("def ticks(n=30):", "def ticks(n=100_000):")
+
+
+def _start_monitored(tmp_path, db, mapping):
+    """A monitored run of ENDLESS_SOURCE in its own process group, once its
+    record is in store ``db``; returns the process and the record."""
+    from d4p_monitor import open_store
+
+    wf = tmp_path / "endless.py"
+    wf.write_text(ENDLESS_SOURCE)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", mapping, "-n",
+                             "2", "--monitor", db, "-q"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with open_store(db) as store:
+        for _ in range(600):
+            if store.runs() or proc.poll() is not None:
+                break
+            threading.Event().wait(0.05)
+        return proc, store.runs()
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    proc.stderr.close()
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_run_killed_with_sigkill_is_shown_aborted_not_running(tmp_path, capsys, mapping):
+    from d4p_monitor import open_store, serve_in_thread
+
+    db = str(tmp_path / "k.sqlite")
+    proc, runs = _start_monitored(tmp_path, db, mapping)
+    store = open_store(db)
+    server = serve_in_thread(store)  # serving since before the kill
+    api = f"http://127.0.0.1:{server.server_address[1]}/api/runs"
+    try:
+        [rec] = runs
+        assert main(["monitor", "runs", "--store", db]) == 0
+        assert capsys.readouterr().out.split()[-1] == "running"  # alive: still running
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        with urllib.request.urlopen(f"{api}/{rec['id']}", timeout=10) as r:
+            assert json.load(r)["status"] == "aborted"
+    finally:
+        _kill_group(proc)
+        server.shutdown()
+        server.server_close()
+        store.close()
+    assert main(["monitor", "runs", "--store", db, "--json"]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["status"], shown["seconds"]) == (rec["id"], "aborted", None)
+    assert main(["monitor", "show", rec["id"], "--store", db]) == 0
+    out = capsys.readouterr().out
+    assert f"on {mapping}, " in out and ", aborted, -" in out
+    assert (f"error: its process {proc.pid} on {socket.gethostname()} ended without "
+            "recording the run's end (killed?)") in out
+
+
+def test_show_and_advise_take_the_start_of_a_run_id(store_uri, new_run, recorded, capsys):
+    runs = [recorded(store_uri, new_run()) for _ in range(3)]
+    target = runs[1].id
+    assert main(["monitor", "show", target[:8], "--store", store_uri]) == 0
+    assert capsys.readouterr().out.startswith(f"run {target}: wordcount on multi, 3 processes")
+    assert main(["monitor", "advise", target[:8], "--store", store_uri, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == target
+    assert main(["monitor", "show", "run", "--store", store_uri]) == 2  # every id starts so
+    err = capsys.readouterr().err
+    assert err.startswith("d4p: error: run id 'run' is ambiguous: 3 runs start with it (")
+    assert all(r.id in err for r in runs) and "give more of the id" in err
+    assert main(["monitor", "show", target + "0", "--store", store_uri]) == 2
+    assert f"no run '{target}0' in the monitoring store" in capsys.readouterr().err
+    from d4p_monitor import open_store
+    from d4p_monitor.web import App
+
+    with open_store(store_uri) as store:  # the pages and the API take it too
+        status, _, body = App(store).handle(f"/api/runs/{target[:8]}/profile")
+        assert status == 200 and json.loads(body)["pes"][1]["calls"] == 1000
+        status, _, body = App(store).handle("/runs/run")
+        assert status == 404 and b"run id &#x27;run&#x27; is ambiguous: 3 runs" in body
+
+
+def test_a_store_of_hundreds_of_runs_lists_the_latest_and_says_there_are_more(tmp_path, capsys,
+                                                                             new_run, page):
+    from d4p_monitor import run_record, serve_in_thread
+    from d4p_monitor.sqlite_store import SQLiteStore
+
+    db = str(tmp_path / "many.sqlite")
+    store = SQLiteStore(db)
+    runs = [new_run(started=1_000_000.0 + k) for k in range(230)]
+    for run in runs:
+        store.start_run(run_record(run, status="ok"))
+    latest = [r.id for r in reversed(runs)]
+    assert main(["monitor", "runs", "--store", db]) == 0
+    captured = capsys.readouterr()
+    assert [ln.split()[0] for ln in captured.out.splitlines()[1:]] == latest[:20]
+    assert captured.err == "(the latest 20 runs; more with --limit N)\n"
+    assert main(["monitor", "runs", "--store", db, "--limit", "230"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 231 and captured.err == ""
+    assert main(["monitor", "runs", "--store", db, "--limit", "0"]) == 2
+    assert capsys.readouterr().err == "d4p: error: --limit must be at least 1, not 0\n"
+    server = serve_in_thread(store)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page.goto(base + "/")
+        assert page.locator("#runs tbody tr").count() == 100
+        page.click("#older")
+        assert page.url == base + "/?limit=200"
+        assert page.locator("#runs tbody tr").count() == 200
+        page.click("#older")
+        assert page.locator("#runs tbody tr").count() == 230
+        assert page.locator("#runs tbody tr").last.get_attribute("data-run") == latest[-1]
+        assert page.locator("#older").count() == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        store.close()
+
+
+def test_columns_stay_aligned_with_names_in_any_script(tmp_path, capsys, monitored, recorded,
+                                                       new_run, chain):
+    import re
+    import unicodedata
+
+    def cells(text):  # what a terminal gives the text: a CJK character takes two
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    graph = chain(0, units=100, names=["ステップ", "Séisme"])  # numbers → sink
+    db = str(tmp_path / "u.sqlite")
+    run = monitored(db, graph, mapping="simple", processes=1, name="地震の流れ 2026 (日本)")
+    for command in ("show", "advise"):
+        assert main(["monitor", command, run.id, "--store", db]) == 0
+        rows = [re.match(r".*\d", ln).group()  # up to its last number
+                for ln in capsys.readouterr().out.splitlines()
+                if ln.startswith(("  ステップ", "  Séisme")) and " -> " not in ln]
+        assert len(rows) == 2 and cells(rows[0]) == cells(rows[1]), rows
+    recorded(db, new_run())  # a workflow named in ASCII
+    assert main(["monitor", "runs", "--store", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len({cells(ln[:ln.rindex(" ")]) for ln in lines}) == 1, lines  # status column

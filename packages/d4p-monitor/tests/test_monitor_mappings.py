@@ -43,3 +43,23 @@ def test_a_spark_run_is_recorded_with_the_processes_the_summary_reports(tmp_path
     assert record["processes"] == summary.processes and record["status"] == "ok"
     assert {a["pe"]: a["processes"] for a in record["assignment"]} == summary.assignment
     assert {e["process"] for e in events["instance"]} == set(range(summary.processes))
+
+
+@pytest.mark.parametrize("mapping", ["multi", *OTHERS])
+def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, chain, mapping):
+    """54 PEs over 4 processes, 100,000 units through each: the counts are the
+    run's, and no process spends more time sending than the run lasted (a send
+    that waits for room runs the PEs of what arrives meanwhile: their time is
+    theirs, not the send's)."""
+    db = str(tmp_path / "long.sqlite")
+    d4p.run(chain(2), mapping=mapping, processes=4, fuse=False)  # warm: imports, MPI start
+    summary = d4p.run(chain(52, units=100_000), mapping=mapping, processes=4, fuse=False,
+                      monitor=db).summary
+    with open_store(db) as store:
+        record, events = load(store, summary.run_id)
+    prof = profile(record, events["instance"], events["edge"])
+    assert {p["pe"]: p["calls"] for p in prof["pes"]} == summary.units
+    assert sum(summary.units.values()) == 53 * 100_000 + 1
+    assert len(prof["processes"]) == 4
+    for p in prof["processes"]:
+        assert p["send_s"] + p["process_s"] <= summary.seconds, (p["process"], p["send_s"])

@@ -34,7 +34,7 @@ def _drawn(page, selector, marks=".mark"):
 
 
 def _procs(processes):
-    return ", ".join(map(str, sorted(set(processes))))
+    return ",".join(map(str, sorted(set(processes))))  # the runs here use 1 or 2 processes
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +250,65 @@ def test_a_running_run_page_updates_its_counts_by_itself_until_the_run_ends(
     expect(page.locator("#facts dd[data-fact=status]")).to_have_text("ok", timeout=20_000)
     assert page.locator('meta[http-equiv="refresh"]').count() == 0
     assert page.locator("table.live").count() == 0
+
+
+def _texts_outside(page):
+    """The texts of the page's charts that are drawn (partly) outside their chart."""
+    return page.eval_on_selector_all("svg.chart text", """texts => texts.filter(t => {
+        const b = t.getBBox(), v = t.ownerSVGElement.viewBox.baseVal;
+        return b.x < v.x - 0.5 || b.y < v.y - 0.5 || b.x + b.width > v.x + v.width + 0.5
+            || b.y + b.height > v.y + v.height + 0.5; }).map(t => t.textContent)""")
+
+
+def _fits(page):
+    """Every graph node's texts lie inside its box; the page is no wider than the window."""
+    outside = page.eval_on_selector_all("svg.graph g.node", """nodes => nodes.filter(n => {
+        const r = n.querySelector('rect').getBBox();
+        return [...n.querySelectorAll('text')].some(t => { const b = t.getBBox();
+            return b.x < r.x || b.x + b.width > r.x + r.width; }); }).length""")
+    assert outside == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+@pytest.mark.parametrize(("mapping", "length", "instances"),
+                         [("multi", 2, 64), ("simple", 54, 1)])
+def test_a_run_of_many_pes_or_instances_keeps_its_page_usable(page, tmp_path, artifacts,
+                                                              monitored, chain, mapping, length,
+                                                              instances):
+    from d4p_monitor import open_store, serve_in_thread
+
+    uri = str(tmp_path / "big.sqlite")
+    run = monitored(uri, chain(length, instances=instances), mapping=mapping,
+                    processes=4)
+    summary = run.result.summary
+    with open_store(uri) as store:
+        server = serve_in_thread(store)
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            assert page.goto(f"{base}/runs/{run.id}").status == 200
+            page.screenshot(path=str(artifacts / f"12-big-{mapping}.png"), full_page=True)
+            _fits(page)
+            assert page.locator("svg.graph g.node").count() == length + 2
+            first = list(summary.units)[1]
+            shown = page.locator(f'svg.graph g.node[data-pe="{first}"] text.node-info')
+            procs = sorted(set(summary.assignment[first]))
+            expected = f"{procs[0]}-{procs[-1]}" if len(procs) > 2 else ",".join(map(str, procs))
+            assert shown.text_content() == f"{instances} inst. · proc {expected}"
+            rows = {r[0]: r for r in _cells(page, "table.assignment")}
+            assert rows[first][1:] == [str(instances), expected]
+            assert page.goto(f"{base}/runs/{run.id}/profile").status == 200
+            assert {r[0]: r[2] for r in _cells(page, "table.pes")} == {
+                pe: f"{n:,}" for pe, n in summary.units.items()}
+            for tab in ("charts", "timeline", "communication"):
+                assert page.goto(f"{base}/runs/{run.id}/{tab}").status == 200
+                page.screenshot(path=str(artifacts / f"12-big-{mapping}-{tab}.png"),
+                                full_page=True)
+                assert _texts_outside(page) == []
+            if instances > 1:  # one line per instance; the legend says how many it leaves out
+                assert page.goto(f"{base}/runs/{run.id}/charts").status == 200
+                legend = page.locator(f'svg[data-pe="{first}"] text.legend').all_text_contents()
+                assert legend[0] == f"{first}[0]" and legend[-1].startswith("… and ")
+                assert legend[-1] == f"… and {instances - len(legend) + 1} more"
+        finally:
+            server.shutdown()
+            server.server_close()

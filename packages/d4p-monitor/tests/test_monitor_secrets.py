@@ -68,7 +68,7 @@ def test_every_surface_of_a_password_store_shows_it_redacted(mongo_with_password
         assert f"Store: {shown}" in text and run["id"] in text
         response = page.goto(base + "/runs/0123456789ab")
         assert response.status == 404
-        assert f"no run '0123456789ab' in store {shown}" in _clean(page.locator("main")
+        assert f"no run '0123456789ab' in the monitoring store {shown}" in _clean(page.locator("main")
                                                                   .inner_text())
         status, body = _get(base + "/api/runs/0123456789ab")
         assert status == 404 and shown in json.loads(_clean(body))["error"]

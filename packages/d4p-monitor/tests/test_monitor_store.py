@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import pytest
 from d4p_monitor.store import clean_event, run_record
@@ -151,3 +153,51 @@ def test_indexes_serve_the_page_queries(store):
             "EXPLAIN QUERY PLAN SELECT * FROM instance_events WHERE run_id=? ORDER BY t1",
             ("x",)))
         assert "instance_events_run" in plan
+
+
+def test_a_run_not_heard_of_for_a_minute_is_aborted_until_it_is_heard_of_again(store, new_run):
+    from d4p_monitor.profile import list_runs
+    from d4p_monitor.unfinished import SILENT_S
+
+    now = time.time()
+    away, quiet, alive = (new_run(started=now - 600 + k) for k in range(3))
+    for run, seen in ((away, now - SILENT_S - 5), (quiet, now - 5), (alive, now - SILENT_S - 5)):
+        record = run_record(run)
+        record.update(host="another-machine", pid=1234, seen=seen)
+        store.start_run(record)
+    store.touch(alive.id, now)  # its heartbeat
+    assert [r["id"] for r in list_runs(store, status="running")] == [alive.id, quiet.id]
+    got = store.run(away.id)
+    assert (got["status"], got["seconds"], got["finished"]) == ("aborted", None, now - SILENT_S - 5)
+    assert got["error"].startswith("not heard of since ") and got["error"].endswith(
+        " (process 1234 on another-machine): it ended without recording the run's end")
+    assert {r["id"]: r["status"] for r in store.runs()} == {
+        away.id: "aborted", quiet.id: "running", alive.id: "running"}
+    store.touch(away.id, time.time())  # it was only unreachable: running again
+    assert (store.run(away.id)["status"], store.run(away.id)["error"]) == ("running", None)
+    store.finish_run(away.id, finished=now, seconds=600.0, status="ok")
+    store.touch(away.id, time.time())  # a late heartbeat never reopens a finished run
+    assert store.run(away.id)["status"] == "ok"
+
+
+def test_a_store_made_by_an_older_d4p_gets_the_new_columns(tmp_path, new_run):
+    import sqlite3
+
+    from d4p_monitor.sqlite_store import SQLiteStore
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, workflow TEXT, mapping TEXT, "
+                     "processes INTEGER, started REAL, finished REAL, seconds REAL, status TEXT, "
+                     "error TEXT, lost TEXT, assignment TEXT, graph TEXT)")
+        conn.execute("INSERT INTO runs (id, workflow, status, started) "
+                     "VALUES ('old1', 'wf', 'ok', 1.0)")
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        run = new_run()
+        store.start_run(run_record(run))
+        assert store.run(run.id)["pid"] == os.getpid()
+        assert [r["id"] for r in store.runs()] == [run.id, "old1"]
+    finally:
+        store.close()

@@ -122,11 +122,20 @@ def test_unreachable_store_at_start_the_run_completes_and_a_warning_names_the_lo
     assert "marked 'incomplete' when the store is next reached" in text
     assert "Lost: the run record" in text and "the run's end" in text
     assert uri in text and "results are not affected" in text
+    port = uri.rsplit(":", 1)[1].split("/")[0]
+    assert (f"Store {uri}: StoreError: cannot write to the monitoring store {uri}: "
+            f"127.0.0.1:{port}: [Errno 111] Connection refused. The workflow") in text
+    assert "Topology" not in text and "\n" not in text and len(text) < 600  # one clear line
     assert got.summary.monitoring_lost.startswith(f"monitoring lost run {got.summary.run_id} and ")
     assert got.summary.monitoring_lost.endswith(" events: nothing was recorded")
 
 
-def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for):
+@pytest.mark.parametrize("placed", [False, True])
+def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, events_for,
+                                                         placed):
+    """``placed``: the mapping placed the run anew before its end (Spark does),
+    so the record is written again then, and lost: the record of the start
+    was stored all the same."""
     server = start_mongo()
     try:
         uri = f"{server.uri}/d4p"
@@ -146,6 +155,13 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
         server.stop()
     rest = [e for e in events if e not in first]
     tracer.record(rest)
+    if placed:
+        from d4p.examples import wordcount_plain
+        from d4p.plan import make_plan
+
+        graph, inputs = wordcount_plain(words=1000, counters=2)
+        run.plan = make_plan(graph, 4, inputs)
+        run.processes = run.plan.processes
     with pytest.warns(MonitorWarning) as caught:
         tracer.run_finished(run, 1.0, None)
     text = str(caught[0].message)
@@ -164,6 +180,7 @@ def test_store_lost_mid_run_warns_which_events_were_lost(start_mongo, new_run, e
         rec = store.run(run.id)
         assert len(store.events(run.id, "instance")) == 6
     assert rec["status"] == "incomplete" and rec["seconds"] == 1.0
+    assert rec["processes"] == (4 if placed else 3)
     assert "5 edge events, 7 instance events of PEs" in rec["lost"]
     assert "the store was lost" in rec["lost"]
     with open_store(uri) as store:  # once
@@ -250,3 +267,28 @@ def test_another_plugin_gets_its_own_uris_first(tmp_path):
     assert len(taken) == 1
     with open_store(str(db)) as store:
         assert [r["status"] for r in store.runs()] == ["ok"]
+
+
+def test_a_running_run_says_it_is_alive_while_it_sends_no_events(store_uri, new_run,
+                                                                 monkeypatch):
+    monkeypatch.setattr(unfinished, "HEARTBEAT_S", 0.05)
+    run = new_run()
+    tracer = Tracer(run, store_uri)
+    tracer.run_started(run)
+    try:
+        with open_store(store_uri) as store:
+            first = None
+            for _ in range(400):
+                got = store.run(run.id)
+                if got is not None:
+                    if first is None:
+                        first = got["seen"]
+                    elif got["seen"] > first:
+                        break
+                threading.Event().wait(0.02)
+            assert got["status"] == "running" and got["seen"] > first
+            assert unfinished.abandoned(got, now=got["seen"] + unfinished.SILENT_S + 1)
+    finally:
+        tracer.run_finished(run, 1.0, None)
+    with open_store(store_uri) as store:
+        assert store.run(run.id)["status"] == "ok"

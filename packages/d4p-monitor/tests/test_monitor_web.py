@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from urllib.parse import quote
 
 import pytest
@@ -225,3 +226,37 @@ def test_head_answers_like_get_without_a_body(served):
         status, length, empty = _request(served.server, "HEAD", path, "127.0.0.1")
         assert (status, empty) == (get_status, b"") and get_status in (200, 404)
         assert int(length) == len(body) > 0
+
+
+def test_a_running_run_that_has_not_reported_yet_says_so(tmp_path, new_run):
+    """Instances report every thousand units and when they end (Spark's only
+    then): a live table of zeros must not read as a run doing nothing."""
+    from d4p_monitor import Tracer, open_store
+    from d4p_monitor.web import App
+
+    db = str(tmp_path / "live.sqlite")
+    run = new_run()
+    tracer = Tracer(run, db)
+    tracer.run_started(run)
+    try:
+        with open_store(db) as store:
+            for _ in range(200):
+                if store.run(run.id) is not None:
+                    break
+                threading.Event().wait(0.02)
+            status, _, body = App(store).handle(f"/runs/{run.id}")
+        page = body.decode()
+        assert status == 200 and 'class="live"' in page
+        assert ("<p id=no-reports>No PE instance has reported yet: instances report every "
+                "1,000 units and when they end (on some mappings only then).</p>") in page
+        tracer.record([{"kind": "instance", "pe": list(run.plan.pes)[0], "instance": 0,
+                        "process": 0, "t0": run.started, "t1": run.started + 0.1,
+                        "calls": 1000, "process_s": 0.01, "read_s": 0.0, "write_s": 0.0}])
+        with open_store(db) as store:
+            for _ in range(200):
+                if store.events(run.id, "instance"):
+                    break
+                threading.Event().wait(0.02)
+            assert b"no-reports" not in App(store).handle(f"/runs/{run.id}")[2]
+    finally:
+        tracer.run_finished(run, 1.0, None)

@@ -264,7 +264,7 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
             control.check()
 
     if transport is not None:
-        transport.start(absorb)
+        transport.start(executor.absorbing(absorb))
     executor.preprocess()
     executor.run_sources(between=between, stop=control, max_units=control.max_units)
     executor.flush()

@@ -126,6 +126,7 @@ class Executor:
         self.batch_size = batch_size
         self.results: dict[str, dict[str, list]] = {}
         self._outbox: dict[int, dict[tuple[int, str], list]] = {}
+        self._aside: list[float] = []  # per send on the stack: seconds spent absorbing
         # per worker: [since when its units wait, units per batch, time of the last send]
         self._pending: dict[int, list] = {}
         # per worker: for each of its boxes, what makes it look at a new batch at once
@@ -585,6 +586,7 @@ class Executor:
             return
         count = sum(len(units) for _, _, units in batches)
         start = time.perf_counter() if self.trace is not None else 0.0
+        self._aside.append(0.0)
         try:
             size = self.transport.send(proc, Data(batches))
         except Exception as exc:
@@ -592,6 +594,8 @@ class Executor:
             if failure is None:
                 raise
             raise failure from exc
+        finally:
+            aside = self._aside.pop()
         pending = self._pending[proc]
         pending[2] = time.monotonic()
         if size:  # units per batch: about BATCH_BYTES, within 1..batch_size
@@ -600,13 +604,31 @@ class Executor:
             pending[1] = self.batch_size
         if self.trace is None:
             return
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - aside
         from .tracing import pickled_size  # loaded with Trace: a lookup
 
         for iid, port, units in batches:
             feeders = self._feeders(iid, port)
             self.trace.sent(feeders, [1] * len(feeders), pickled_size(units),
                             seconds / len(batches))
+
+    def absorbing(self, absorb: Callable[..., bool]) -> Callable[..., bool]:
+        """``absorb`` as the transport calls it while a send waits for room:
+        the time it takes (reading, and the PEs it runs, which count their
+        own) is not the send's, and not the sending PE's own time either."""
+        def timed(*args: Any) -> bool:
+            if self.trace is None or not self._aside:
+                return absorb(*args)
+            trace, start = self.trace, time.perf_counter()
+            sent = trace.sent_s
+            try:
+                return absorb(*args)
+            finally:
+                took = time.perf_counter() - start
+                self._aside[-1] += took
+                trace.sent_s = sent + took  # away from the sending PE's call, counted once
+
+        return timed
 
     def _unsendable(self, batches: list[tuple[int, str, list]]) -> PEUsageError | None:
         """After a transport failed to send ``batches``: the error naming the PE

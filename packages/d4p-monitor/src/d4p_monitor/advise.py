@@ -104,7 +104,12 @@ def advise(record: dict[str, Any], events: dict[str, list[dict]],
     if partitions:
         code.append("graph.partitions = [" + ", ".join(
             "[" + ", ".join(part) + "]" for part in partitions) + "]")
-    return {"run": record["id"], "workflow": workflow, "processes": target,
+    status = record.get("status")
+    caveat = None if status in ("ok", "stopped") else (
+        f"the run is {status}: this advice rests on what it has recorded so far"
+        if status == "running" else
+        f"the run ended {status}: this advice rests only on what it recorded before")
+    return {"run": record["id"], "workflow": workflow, "processes": target, "caveat": caveat,
             "requested": requested, "pes": rows,
             "partitions": partitions, "bottleneck": prof["bottleneck"],
             "stage_s_now": now, "stage_s_after": after,
@@ -151,14 +156,16 @@ def _quote(text: str) -> str:
 
 def format_advice(advice: dict[str, Any]) -> str:
     """The advice as the terminal shows it."""
-    width = max((len(r["pe"]) for r in advice["pes"]), default=2)
+    from .columns import cells, ljust
+
+    width = max((cells(r["pe"]) for r in advice["pes"]), default=2)
     lines = [f"run {advice['run']} ({advice['workflow']}): plan for {advice['processes']} "
              "processes" + (f" (of the {advice['requested']} asked for: more would only wait)"
                             if advice.get("requested", advice["processes"]) > advice["processes"]
                             else ""), "",
              f"  {'PE':<{width}}  {'work s':>9}  {'ms/call':>9}  {'now':>4}  {'advice':>6}  why"]
     for r in advice["pes"]:
-        lines.append(f"  {r['pe']:<{width}}  {r['work_s']:>9.3f}  {r['ms_per_call']:>9.4f}  "
+        lines.append(f"  {ljust(r['pe'], width)}  {r['work_s']:>9.3f}  {r['ms_per_call']:>9.4f}  "
                      f"{r['instances']:>4}  {r['suggested']:>6}  {r['reason']}")
     lines.append("")
     if advice["bottleneck"]:
@@ -167,8 +174,9 @@ def format_advice(advice: dict[str, Any]) -> str:
     if advice["speedup"]:
         lines.append(f"slowest stage with the advice: {advice['stage_s_after']:.3f} s "
                      f"(about {advice['speedup']:.1f}x faster)")
-    if advice.get("limit"):
-        lines.append(f"note: {advice['limit']}")
+    for note in (advice.get("limit"), advice.get("caveat")):
+        if note:
+            lines.append(f"note: {note}")
     if advice["partitions"]:
         lines.append("partitions: " + "; ".join(" + ".join(p) for p in advice["partitions"]))
     lines += ["", "command line:", f"  {advice['command']}"]

@@ -49,12 +49,19 @@ def _clip(label: str, n: int = 44) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
 
-def _legend(names: list[str], x: float, y: float) -> list[str]:
+def _legend(names: list[str], x: float, y: float, bottom: float) -> list[str]:
+    """One line per name from ``y`` down to ``bottom``; names that do not fit
+    are counted on the last line (``… and 52 more``)."""
+    rows = max(int((bottom - y) // 16), 1)
+    shown = names if len(names) <= rows else names[:rows - 1]
     out = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(shown):
         out.append(f'<rect x="{x:.1f}" y="{y + i * 16:.1f}" width="10" height="10" '
                    f'fill="{colour(i)}"/><text x="{x + 14:.1f}" y="{y + 9 + i * 16:.1f}" '
-                   f'class="legend">{escape(name)}</text>')
+                   f'class="legend">{escape(_clip(name, 22))}</text>')
+    if len(shown) < len(names):
+        out.append(f'<text x="{x:.1f}" y="{y + 9 + len(shown) * 16:.1f}" class="legend">'
+                   f'… and {len(names) - len(shown)} more</text>')
     return out
 
 
@@ -87,7 +94,7 @@ def bar_chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]
                            f'height="{row - 6}" fill="{colour(s)}"><title>{escape(label)} '
                            f'{escape(name)}: {values[i]:.6g} {escape(unit)}</title></rect>')
             x += w
-    out += _legend([name for name, _ in series], width - right + 12, top)
+    out += _legend([name for name, _ in series], width - right + 12, top, height - 26)
     out.append("</svg>")
     return "".join(out)
 
@@ -97,13 +104,14 @@ def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *
                pe: str | None = None) -> str:
     """One polyline (with point marks) per series; ``pe`` is written as the
     chart's ``data-pe`` attribute."""
-    left, right, top, bottom = 70, 170, 16, 40
-    width, height = 760, 220
-    pw, ph = width - left - right, height - top - bottom
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts]
     xmax = _nice(max(xs, default=0.0))
     ymax = _nice(max(ys, default=0.0))
+    ticks = [f"{_fmt(ymax * k / 4)} {y_unit}" for k in range(5)]
+    left, right, top, bottom = max(70, 7 * max(len(t) for t in ticks) + 10), 170, 16, 40
+    width, height = 760, 220
+    pw, ph = width - left - right, height - top - bottom
     extra = f' data-pe="{escape(pe)}"' if pe is not None else ""
     out = [f'<svg class="chart" data-chart="{escape(kind)}"{extra} role="img" '
            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -113,7 +121,7 @@ def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *
         x = left + pw * k / 4
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-                   f'{_fmt(ymax * k / 4)} {escape(y_unit)}</text>'
+                   f'{escape(ticks[k])}</text>'
                    f'<text x="{x:.1f}" y="{height - 20}" text-anchor="middle" class="tick">'
                    f'{_fmt(xmax * k / 4)} {escape(x_unit)}</text>')
     for s, (name, pts) in enumerate(series):
@@ -126,7 +134,7 @@ def line_chart(kind: str, series: list[tuple[str, list[tuple[float, float]]]], *
             out.append(f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="2.5" '
                        f'fill="{colour(s)}"><title>{escape(name)} at {vx:.3f} {escape(x_unit)}: '
                        f'{vy:.6g} {escape(y_unit)}</title></circle>')
-    out += _legend([name for name, _ in series], width - right + 12, top)
+    out += _legend([name for name, _ in series], width - right + 12, top, height - bottom + 8)
     out.append("</svg>")
     return "".join(out)
 
@@ -160,6 +168,6 @@ def timeline_chart(lanes: list[tuple[str, list[tuple[float, float, int, str, flo
                        f'height="{row - 6}" fill="{colour(c)}" '
                        f'fill-opacity="{0.25 + 0.75 * max(0.0, min(busy, 1.0)):.2f}" '
                        f'stroke="#fff" stroke-width="0.6"><title>{escape(tip)}</title></rect>')
-    out += _legend(names, width - right + 12, top)
+    out += _legend(names, width - right + 12, top, height - 28)
     out.append("</svg>")
     return "".join(out)

@@ -10,8 +10,17 @@ import time
 from d4p import UsageError
 
 from .advise import advise, format_advice
-from .profile import RunNotFound, communication, load, profile
-from .store import StoreError, describe, open_store
+from .columns import cells, clip, ljust
+from .profile import (
+    RunNotFound,
+    communication,
+    list_runs,
+    load,
+    not_found,
+    processes_text,
+    profile,
+)
+from .store import StoreError, describe, open_store, parse_uri
 
 
 def add_parser(subparsers) -> None:
@@ -64,15 +73,29 @@ def _store(args):
         raise UsageError(f"{exc}; give a reachable store with --store URI") from None
 
 
+def _missing(args) -> bool:
+    """Whether ``--store`` names a SQLite file that does not exist: looking at
+    a store never creates one (a typo would leave an empty store behind)."""
+    import os
+
+    kind, target = parse_uri(args.store)
+    return kind == "sqlite" and not os.path.exists(os.path.expanduser(target))
+
+
+def _no_run(args, exc: RunNotFound) -> UsageError:
+    return UsageError(not_found(exc, describe(args.store)) + "; list the runs with 'd4p "
+                      "monitor runs" + (f" --store {args.store}" if args.store else "") + "'")
+
+
 def _load(args):
+    if _missing(args):
+        raise _no_run(args, RunNotFound(args.run))
     store = _store(args)
     try:
         return store, *load(store, args.run)
-    except RunNotFound:
+    except RunNotFound as exc:
         store.close()
-        raise UsageError(f"no run {args.run!r} in the monitoring store "
-                         f"{describe(args.store)}; list the runs with 'd4p monitor runs"
-                         + (f" --store {args.store}" if args.store else "") + "'") from None
+        raise _no_run(args, exc) from None
     except StoreError as exc:
         store.close()
         raise UsageError(f"{exc}; check --store") from None
@@ -105,13 +128,23 @@ def _when(epoch) -> str:
 
 
 def _runs(args) -> int:
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {args.limit}")
+    if _missing(args) and args.json:
+        print("[]")
+        return 0
+    if _missing(args):
+        print(f"no runs in {describe(args.store)}: no such file yet; record one with 'd4p run "
+              f"WORKFLOW --monitor{' ' + args.store if args.store else ''}'")
+        return 0
     store = _store(args)
     try:
-        runs = store.runs(limit=args.limit, workflow=args.workflow)
+        runs = list_runs(store, limit=args.limit + 1, workflow=args.workflow)
     except StoreError as exc:
         raise UsageError(f"{exc}; check --store") from None
     finally:
         store.close()
+    more, runs = len(runs) > args.limit, runs[:args.limit]
     if args.json:
         print(json.dumps(runs, indent=1))
         return 0
@@ -122,8 +155,12 @@ def _runs(args) -> int:
           f"{'seconds':>9}  status")
     for r in runs:
         secs = f"{r['seconds']:.3f}" if r["seconds"] is not None else "-"
-        print(f"{r['id']:<14}{r['workflow'][:19]:<20}{r['mapping']:<10}{r['processes']:>5}  "
+        print(f"{r['id']:<14}{ljust(clip(r['workflow'], 19), 20)}{r['mapping']:<10}"
+              f"{r['processes']:>5}  "
               f"{_when(r['started']):<19}  {secs:>9}  {r['status']}")
+    if more:
+        sys.stdout.flush()
+        print(f"(the latest {args.limit} runs; more with --limit N)", file=sys.stderr)
     return 0
 
 
@@ -138,20 +175,20 @@ def _show(args) -> int:
         return 0
     secs = f"{record['seconds']:.3f} s" if record["seconds"] is not None else "-"
     print(f"run {record['id']}: {record['workflow']} on {record['mapping']}, "
-          f"{record['processes']} processes, {record['status']}, {secs}")
+          f"{record['processes']} process{'es' if record['processes'] != 1 else ''}, "
+          f"{record['status']}, {secs}")
     print(f"started {_when(record['started'])}, ended {_when(record['finished'])}")
     if record.get("error"):
         print(f"error: {record['error']}")
     if record.get("lost"):
         print(f"monitoring data lost: {record['lost']}")
-    width = max((len(p["pe"]) for p in prof["pes"]), default=2)
+    width = max((cells(p["pe"]) for p in prof["pes"]), default=2)
     print(f"\n  {'PE':<{width}}  {'inst':>4}  {'procs':<8}{'calls':>10}  {'own s':>8}  "
           f"{'send s':>8}  {'read s':>8}  {'ms/call':>9}")
-    where = {a["pe"]: ",".join(map(str, sorted(set(a["processes"]))))
-             for a in record["assignment"]}
+    where = {a["pe"]: processes_text(a["processes"]) for a in record["assignment"]}
     for p in prof["pes"]:
         mark = "  <- bottleneck" if p["pe"] == prof["bottleneck"] else ""
-        print(f"  {p['pe']:<{width}}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
+        print(f"  {ljust(p['pe'], width)}  {p['instances']:>4}  {where.get(p['pe'], ''):<8}"
               f"{p['calls']:>10,}  {p['process_s']:>8.3f}  {p['send_s']:>8.3f}  "
               f"{p['read_s']:>8.3f}  {p['mean_own_ms']:>9.4f}{mark}")
     print("  (own: time in the PE's own code; send: to other processes; read: waiting for "

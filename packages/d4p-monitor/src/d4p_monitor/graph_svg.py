@@ -7,6 +7,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .profile import processes_text
+
 
 def _layers(pes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
     layer = {p: 0 for p in pes}
@@ -64,7 +66,7 @@ def graph_svg(record: dict[str, Any], *, bottleneck: str | None = None,
     for pe, (x, y) in pos.items():
         hot = pe == bottleneck
         n = info[pe].get("instances", 1)
-        procs = ",".join(map(str, assignment.get(pe, [])))
+        where = f"{n} inst. · proc {processes_text(assignment.get(pe, []))}"
         out.append(f'<g class="node{" bottleneck" if hot else ""}" data-pe="{escape(pe)}">'
                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="6" '
                    f'fill="{"#fde0dd" if hot else "#eef3fa"}" '
@@ -72,8 +74,8 @@ def graph_svg(record: dict[str, Any], *, bottleneck: str | None = None,
                    f'<text x="{x + box_w / 2:.1f}" y="{y + 19:.1f}" text-anchor="middle" '
                    f'class="node-name">{escape(_clip(pe))}</text>'
                    f'<text x="{x + box_w / 2:.1f}" y="{y + 36:.1f}" text-anchor="middle" '
-                   f'class="node-info">{n} inst. · proc {escape(procs)}</text>'
-                   f'<title>{escape(pe)}</title></g>')
+                   f'class="node-info">{escape(_clip(where, 28))}</text>'
+                   f'<title>{escape(pe)}: {escape(where)}</title></g>')
     out.append("</svg>")
     return "".join(out)
 

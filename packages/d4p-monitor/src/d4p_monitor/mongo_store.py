@@ -9,16 +9,25 @@ as ``{"$ne": null}`` is only ever compared as text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .store import FIELDS, Store, StoreError, check_kind, check_text, redact, scrub
+from .store import (
+    FIELDS,
+    LIST_FIELDS,
+    Store,
+    StoreError,
+    after_prefix,
+    check_kind,
+    check_text,
+    redact,
+    scrub,
+)
 
 _ORDER = {"instance": "t1", "edge": "t1", "error": "t"}
-_LIST_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-                "status", "error", "lost")
 
 
 class MongoStore(Store):
@@ -36,7 +45,7 @@ class MongoStore(Store):
             self._db = self._client.get_default_database(default="d4p")
         except (PyMongoError, ValueError) as exc:
             raise StoreError(f"cannot use the monitoring store {self.uri}: "
-                             f"{scrub(str(exc), uri)}") from None
+                             f"{scrub(_reason(exc), uri)}") from None
         self._indexed = False
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -46,7 +55,7 @@ class MongoStore(Store):
             return fn(*args, **kwargs)
         except PyMongoError as exc:
             raise StoreError(f"cannot {what} the monitoring store {self.uri}: "
-                             f"{scrub(str(exc), self._secret_uri)}") from None
+                             f"{scrub(_reason(exc), self._secret_uri)}") from None
 
     def _ensure_indexes(self) -> None:
         self._db.runs.create_index([("id", 1)], unique=True)
@@ -76,11 +85,16 @@ class MongoStore(Store):
         docs = [{"run": run_id, **e} for e in events]
         self._call("write to", self._db.events.insert_many, docs, ordered=False)
 
-    def finish_run(self, run_id: str, *, finished: float, seconds: float, status: str,
+    def finish_run(self, run_id: str, *, finished: float, seconds: float | None, status: str,
                    error: str | None = None, lost: str | None = None) -> None:
         self._call("write to", self._db.runs.update_one, {"id": check_text("run id", run_id)},
                    {"$set": {"finished": finished, "seconds": seconds, "status": status,
                              "error": error, "lost": lost}})
+
+    def touch(self, run_id: str, seen: float) -> None:
+        self._call("write to", self._db.runs.update_one,
+                   {"id": check_text("run id", run_id), "status": {"$in": ["running", "aborted"]}},
+                   {"$set": {"seen": seen, "status": "running", "error": None}})
 
     def runs(self, *, limit: int = 100, workflow: str | None = None,
              status: str | None = None) -> list[dict[str, Any]]:
@@ -89,11 +103,11 @@ class MongoStore(Store):
             query["workflow"] = {"$eq": check_text("workflow", workflow)}
         if status is not None:
             query["status"] = {"$eq": check_text("status", status)}
-        projection = {"_id": 0, **{k: 1 for k in _LIST_FIELDS}}
+        projection = {"_id": 0, **{k: 1 for k in LIST_FIELDS}}
 
         def find():
             cur = self._db.runs.find(query, projection).sort("started", -1).limit(int(limit))
-            return [{k: doc.get(k) for k in _LIST_FIELDS} for doc in cur]
+            return [{k: doc.get(k) for k in LIST_FIELDS} for doc in cur]
 
         return self._call("read", find)
 
@@ -101,6 +115,18 @@ class MongoStore(Store):
         query = {"id": {"$eq": check_text("run id", run_id)}}
         doc = self._call("read", self._db.runs.find_one, query, {"_id": 0})
         return doc
+
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        prefix = check_text("run id", prefix)
+        if not prefix:
+            return []
+        query = {"id": {"$gte": prefix, "$lt": after_prefix(prefix)}}
+
+        def find():
+            cur = self._db.runs.find(query, {"_id": 0, "id": 1}).sort("id", 1).limit(int(limit))
+            return [doc["id"] for doc in cur]
+
+        return self._call("read", find)
 
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
         check_kind(kind)
@@ -119,3 +145,12 @@ class MongoStore(Store):
 
     def close(self) -> None:
         self._client.close()
+
+
+_DETAILS = re.compile(r" \(configured timeouts: [^)]*\)|, Timeout: .*|, full error: .*", re.S)
+
+
+def _reason(exc: Exception) -> str:
+    """pymongo's message without the timeouts and topology dump it appends
+    (``… Connection refused``, not a paragraph per server)."""
+    return _DETAILS.sub("", str(exc)).strip() or type(exc).__name__

@@ -35,16 +35,47 @@ lane in the timeline: longer runs have consecutive windows merged."""
 
 
 class RunNotFound(LookupError):
-    """No run with this id is in the store."""
+    """No run with this id is in the store (``args``: the id, and the ids
+    that start with it when there are several)."""
 
 
 def load(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, list[dict]]]:
-    """The run record and its events by kind; :class:`RunNotFound` when unknown."""
+    """The run record and its events by kind. ``run_id`` may be the start of
+    an id that only one run's id starts with (as ``git`` takes commits);
+    :class:`RunNotFound` when no run or several match."""
     record = store.run(run_id)
     if record is None:
-        raise RunNotFound(run_id)
+        found = store.ids(run_id, limit=6)
+        if len(found) != 1:
+            raise RunNotFound(run_id, found)
+        record = store.run(found[0])
+        run_id = found[0]
+    from . import unfinished  # here: loading the plugin stays light
+
+    unfinished.settle(store, [record])
     events = {kind: store.events(run_id, kind) for kind in ("instance", "edge", "error")}
     return record, events
+
+
+def list_runs(store: Store, *, limit: int = 100, workflow: str | None = None,
+              status: str | None = None) -> list[dict[str, Any]]:
+    """:meth:`Store.runs` as the pages and commands show them: a run whose
+    process died unseen is ``aborted`` (see :func:`unfinished.abandoned`)."""
+    from . import unfinished
+
+    runs = unfinished.settle(store, store.runs(limit=limit, workflow=workflow, status=status))
+    return [r for r in runs if status is None or r["status"] == status]
+
+
+def not_found(exc: RunNotFound, store: str) -> str:
+    """What a :class:`RunNotFound` means, in a sentence naming ``store``."""
+    run_id, found = exc.args[0], exc.args[1] if len(exc.args) > 1 else []
+    if len(found) < 2:
+        return f"no run {run_id!r} in the monitoring store {store}"
+    some = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+    many = f"{len(found)}" if len(found) <= 5 else "more than 5"
+    return (f"run id {run_id!r} is ambiguous: {many} runs start with it ({some}) in the "
+            f"monitoring store {store}; give more of the id")
 
 
 def _pe_order(record: dict[str, Any], seen: list[str]) -> list[str]:
@@ -68,6 +99,19 @@ def _means(row: dict[str, Any]) -> dict[str, Any]:
     for m in ("process_s", "read_s", "write_s", "send_s", "own_s"):
         row["mean_" + m.replace("_s", "_ms")] = 1000 * row[m] / calls if calls else 0.0
     return row
+
+
+def processes_text(processes: list[int]) -> str:
+    """The processes of a PE's instances, each once, runs of three or more as
+    ranges: ``[1, 2, 4, 5, 6, 7, 4]`` → ``1,2,4-7`` (64 instances stay short)."""
+    parts: list[str] = []
+    for p in sorted(set(processes)):
+        if parts and parts[-1][1] == p - 1:
+            parts[-1][1] = p
+        else:
+            parts.append([p, p])
+    return ",".join(f"{a}-{b}" if b - a > 1 else ",".join(map(str, range(a, b + 1)))
+                    for a, b in parts)
 
 
 def sent_by_pe(edge_events: list[dict]) -> dict[str, float]:

@@ -7,19 +7,29 @@ parameters, never text built from request values. One connection per thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
-from .store import FIELDS, Store, StoreError, check_kind, check_text
+from .store import (
+    FIELDS,
+    LIST_FIELDS,
+    RUN_FIELDS,
+    Store,
+    StoreError,
+    after_prefix,
+    check_kind,
+    check_text,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, workflow TEXT, mapping TEXT, processes INTEGER,
     started REAL, finished REAL, seconds REAL, status TEXT, error TEXT, lost TEXT,
-    assignment TEXT, graph TEXT);
+    host TEXT, pid INTEGER, seen REAL, assignment TEXT, graph TEXT);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started DESC);
 CREATE INDEX IF NOT EXISTS runs_workflow ON runs (workflow, started DESC);
 CREATE TABLE IF NOT EXISTS instance_events (
@@ -37,8 +47,8 @@ CREATE INDEX IF NOT EXISTS error_events_run ON error_events (run_id, t);
 
 _TABLES = {"instance": "instance_events", "edge": "edge_events", "error": "error_events"}
 _ORDER = {"instance": "t1", "edge": "t1", "error": "t"}
-_LIST_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-                "status", "error", "lost")
+_ADDED = {"host": "TEXT", "pid": "INTEGER", "seen": "REAL"}
+"""Columns of ``runs`` newer than the first stores: added to files that lack them."""
 
 
 class SQLiteStore(Store):
@@ -62,6 +72,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            _add_columns(conn)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the monitoring store {self.path}: {exc}") from exc
         self._local.conn = conn
@@ -93,11 +104,9 @@ class SQLiteStore(Store):
         values = dict(record)
         values["assignment"] = json.dumps(values.get("assignment") or [])
         values["graph"] = json.dumps(values.get("graph") or {})
-        names = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-                 "status", "error", "lost", "assignment", "graph")
-        self._write(f"INSERT OR REPLACE INTO runs ({', '.join(names)}) "
-                    f"VALUES ({', '.join('?' * len(names))})",
-                    tuple(values.get(n) for n in names))
+        self._write(f"INSERT OR REPLACE INTO runs ({', '.join(RUN_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(RUN_FIELDS))})",
+                    tuple(values.get(n) for n in RUN_FIELDS))
 
     def add_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
         by_kind: dict[str, list[tuple]] = {}
@@ -109,10 +118,14 @@ class SQLiteStore(Store):
             self._write(f"INSERT INTO {_TABLES[kind]} ({', '.join(names)}) "
                         f"VALUES ({', '.join('?' * len(names))})", rows)
 
-    def finish_run(self, run_id: str, *, finished: float, seconds: float, status: str,
+    def finish_run(self, run_id: str, *, finished: float, seconds: float | None, status: str,
                    error: str | None = None, lost: str | None = None) -> None:
         self._write("UPDATE runs SET finished=?, seconds=?, status=?, error=?, lost=? "
                     "WHERE id=?", (finished, seconds, status, error, lost, run_id))
+
+    def touch(self, run_id: str, seen: float) -> None:
+        self._write("UPDATE runs SET seen=?, status='running', error=NULL "
+                    "WHERE id=? AND status IN ('running', 'aborted')", (seen, run_id))
 
     def runs(self, *, limit: int = 100, workflow: str | None = None,
              status: str | None = None) -> list[dict[str, Any]]:
@@ -123,7 +136,7 @@ class SQLiteStore(Store):
         if status is not None:
             where.append("status = ?")
             params.append(check_text("status", status))
-        sql = f"SELECT {', '.join(_LIST_FIELDS)} FROM runs"
+        sql = f"SELECT {', '.join(LIST_FIELDS)} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC LIMIT ?"
@@ -137,6 +150,14 @@ class SQLiteStore(Store):
         record["assignment"] = json.loads(record["assignment"] or "[]")
         record["graph"] = json.loads(record["graph"] or "{}")
         return record
+
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        prefix = check_text("run id", prefix)
+        if not prefix:
+            return []
+        rows = self._read("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                          (prefix, after_prefix(prefix), int(limit)))
+        return [r["id"] for r in rows]
 
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
         check_kind(kind)
@@ -153,3 +174,12 @@ class SQLiteStore(Store):
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED` that a store made by an older d4p lacks."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in _ADDED.items():
+        if name not in have:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")

@@ -37,8 +37,13 @@ FIELDS = {
 """The fields of each kind of event, in the order the stores keep them."""
 
 RUN_FIELDS = ("id", "workflow", "mapping", "processes", "started", "finished", "seconds",
-              "status", "error", "lost", "assignment", "graph")
-"""The fields of a run record; ``assignment`` and ``graph`` are lists of dicts."""
+              "status", "error", "lost", "host", "pid", "seen", "assignment", "graph")
+"""The fields of a run record; ``assignment`` and ``graph`` are lists of dicts;
+``host`` and ``pid`` name the process that records the run, ``seen`` is when
+it last said it was alive (see :mod:`d4p_monitor.unfinished`)."""
+
+LIST_FIELDS = RUN_FIELDS[:-2]
+"""The fields :meth:`Store.runs` gives (all but the assignment and the graph)."""
 
 
 class StoreError(Exception):
@@ -144,17 +149,32 @@ def parse_uri(uri: Any) -> tuple[str, str]:
                          "mongodb://host:port/db, sqlite:///path/file.sqlite or a file path")
     from pathlib import Path
 
-    folder = Path(text).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot keep the monitoring store {text!r}: folder {str(folder)!r} "
-                         "does not exist; create it or name a file in an existing folder")
+    path = Path(text).expanduser().resolve()
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot keep the monitoring store {text!r}: folder "
+                         f"{str(path.parent)!r} does not exist; create it or name a file in an "
+                         "existing folder")
+    if not _sqlite_or_new(path):
+        raise UsageError(f"the monitoring store {text!r} is a file but not a SQLite database; "
+                         "name a store d4p made, or a new file")
     return "sqlite", text
+
+
+def _sqlite_or_new(path: Any) -> bool:
+    """Whether ``path`` is not a file, an empty one, or one with SQLite's header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:  # no such file, a folder, unreadable: the store says why when opened
+        return True
+    return not head or head == b"SQLite format 3\x00"
 
 
 def run_record(run: Any, *, status: str = "running") -> dict[str, Any]:
     """The record of a run (a :class:`d4p.RunInfo`) as stores keep it: the
     assignment and the graph as lists of dicts (PE ids are never keys, so any
-    PE name is safe in any store)."""
+    PE name is safe in any store), and this process as the one recording it."""
+    import socket
     plan = run.plan
     assignment = [{"pe": pe, "processes": list(procs)}
                   for pe, procs in plan.assignment().items()]
@@ -168,6 +188,7 @@ def run_record(run: Any, *, status: str = "running") -> dict[str, Any]:
     return {"id": str(run.id), "workflow": str(run.workflow), "mapping": str(run.mapping),
             "processes": int(run.processes), "started": float(run.started), "finished": None,
             "seconds": None, "status": status, "error": None, "lost": None,
+            "host": socket.gethostname(), "pid": os.getpid(), "seen": time.time(),
             "assignment": assignment, "graph": {"pes": pes, "edges": edges}}
 
 
@@ -212,9 +233,14 @@ class Store:
         """Add cleaned events (see :func:`clean_event`) to run ``run_id``."""
         raise NotImplementedError
 
-    def finish_run(self, run_id: str, *, finished: float, seconds: float, status: str,
+    def finish_run(self, run_id: str, *, finished: float, seconds: float | None, status: str,
                    error: str | None = None, lost: str | None = None) -> None:
         """Record how run ``run_id`` ended."""
+        raise NotImplementedError
+
+    def touch(self, run_id: str, seen: float) -> None:
+        """Note that run ``run_id`` is alive at ``seen`` (its recording
+        process's heartbeat); a run marked aborted meanwhile is running again."""
         raise NotImplementedError
 
     def runs(self, *, limit: int = 100, workflow: str | None = None,
@@ -225,6 +251,10 @@ class Store:
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """The record of run ``run_id``, or ``None``."""
+        raise NotImplementedError
+
+    def ids(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Up to ``limit`` run ids that start with ``prefix``, in order."""
         raise NotImplementedError
 
     def events(self, run_id: str, kind: str) -> list[dict[str, Any]]:
@@ -246,6 +276,12 @@ def check_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise UsageError(f"{name} must be a string, not {type(value).__name__}")
     return value
+
+
+def after_prefix(prefix: str) -> str:
+    """The least string above every string that starts with ``prefix`` (not
+    empty): ids starting with it are those ``>= prefix`` and ``<`` this."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def check_kind(kind: str) -> str:

@@ -143,10 +143,17 @@ class Tracer:
     def _work(self) -> None:
         store: Store | None = self._target if isinstance(self._target, Store) else None
         backoff, failures = 0.05, 0
+        beat = time.monotonic()
         while True:
             with self._cond:
                 while not self._ops and not self._stopping:
-                    self._cond.wait()
+                    if not self._cond.wait(max(beat + unfinished.HEARTBEAT_S - time.monotonic(),
+                                               0.0)):
+                        break
+                if not self._stopping and time.monotonic() >= beat + unfinished.HEARTBEAT_S:
+                    beat = time.monotonic()
+                    if all(op != "touch" for op, _ in self._ops):
+                        self._ops.append(("touch", time.time()))  # alive (see unfinished)
                 if not self._ops:
                     break
                 op, value = self._ops[0]
@@ -206,6 +213,8 @@ class Tracer:
         elif op == "finish":
             store.finish_run(self.run_id, **value)
             self.written["finished"] += 1
+        elif op == "touch":
+            store.touch(self.run_id, value)
 
     def _give_up(self) -> None:
         """Count everything still buffered as lost (called with the lock held)."""
@@ -217,7 +226,7 @@ class Tracer:
                 for e in value:
                     lost[e["kind"]] += 1
                     pes.add(e.get("pe") or e.get("src_pe") or "")
-            else:
+            elif op != "touch":
                 lost[f"run {op}"] += 1
                 if op == "start":
                     start = value
@@ -225,8 +234,10 @@ class Tracer:
                     finish = value
         self._ops.clear()
         self._buffered = 0
+        # a start written again as the mapping placed the run, lost: the record is there
         self.lost = {"events": {k: v for k, v in lost.items() if not k.startswith("run ")},
-                     "run start": bool(lost["run start"]), "run end": bool(lost["run finish"]),
+                     "run start": bool(lost["run start"]) and not self.written["runs"],
+                     "run end": bool(lost["run finish"]),
                      "pes": sorted(p for p in pes if p), "reason": self._failure}
         if finish is not None and not isinstance(self._target, Store):
             events = self.lost["events"]

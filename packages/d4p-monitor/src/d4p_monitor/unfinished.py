@@ -1,5 +1,6 @@
 """Runs whose record could not be completed: noted on this machine, marked
-``incomplete`` in their store the next time it is reached.
+``incomplete`` in their store the next time it is reached; and runs whose
+process died without recording its end, marked ``aborted`` when read.
 
 When a tracer loses its store and gives up, the run's end (and, if the store
 was never reached, its record) is written to a small JSON note in
@@ -14,12 +15,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 STATUS = "incomplete"
 """The status of a run whose tracer lost data it could not write later."""
+
+ABORTED = "aborted"
+"""The status of a run whose process ended without recording the run's end
+(killed with SIGKILL, out of memory, the machine lost)."""
+
+HEARTBEAT_S = 10.0
+"""How often a running run's tracer notes in its store that it is alive."""
+
+SILENT_S = 60.0
+"""A running run not heard of for this long is taken for aborted."""
 
 
 def folder() -> Path:
@@ -79,3 +93,49 @@ def complete(store: Any, uri: Any) -> int:
             path.unlink()
         done += 1
     return done
+
+
+def abandoned(record: dict[str, Any], now: float | None = None) -> str | None:
+    """Why the run of ``record`` cannot be running any more although its
+    status says so (its process on this machine is gone, or it has not been
+    heard of for :data:`SILENT_S`); ``None`` when it may be running."""
+    if record.get("status") != "running":
+        return None
+    host, pid = record.get("host"), record.get("pid")
+    if pid and host == socket.gethostname() and not _alive(int(pid)):
+        return f"its process {pid} on {host} ended without recording the run's end (killed?)"
+    seen = record.get("seen") or record.get("started") or 0.0
+    now = time.time() if now is None else now
+    if now - seen > SILENT_S:
+        where = f" (process {pid} on {host})" if pid else ""
+        return (f"not heard of since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(seen))}"
+                f"{where}: it ended without recording the run's end")
+    return None
+
+
+def settle(store: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` (read from ``store``) with the runs that are :func:`abandoned`
+    marked ``aborted`` in the store and in the list (their end unknown:
+    ``seconds`` is ``None``). A store that cannot be written now is written
+    another time."""
+    from .store import StoreError
+
+    for record in records:
+        why = abandoned(record)
+        if why:
+            end = {"finished": record.get("seen") or record["started"], "seconds": None,
+                   "status": ABORTED, "error": why}
+            record.update(end)
+            with contextlib.suppress(StoreError):
+                store.finish_run(record["id"], **end)
+    return records
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True

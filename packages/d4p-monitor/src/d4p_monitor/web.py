@@ -38,12 +38,23 @@ from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .advise import advise
 from .charts import bar_chart, line_chart, timeline_chart
 from .graph_svg import graph_svg
-from .profile import RunNotFound, communication, iterations, live, load, profile, timeline
+from .profile import (
+    RunNotFound,
+    communication,
+    iterations,
+    list_runs,
+    live,
+    load,
+    not_found,
+    processes_text,
+    profile,
+    timeline,
+)
 from .store import Store, StoreError
 
 PAGES = ("run", "profile", "charts", "timeline", "communication", "advice")
@@ -59,10 +70,10 @@ nav.tabs a{margin-right:14px}nav.tabs a.here{font-weight:bold;text-decoration:no
 table{border-collapse:collapse;margin:8px 0 18px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.num{text-align:right;
 font-variant-numeric:tabular-nums}tr.hot td{background:#fde0dd;font-weight:bold}
-.status-ok{color:#2a7d2a}.status-failed{color:#c62828}.status-running{color:#b26a00}
+.status-ok{color:#2a7d2a}.status-failed,.status-aborted{color:#c62828}.status-running{color:#b26a00}
 svg .grid{stroke:#e5e5e5}svg .tick,svg .legend,svg .edge-label{font-size:11px;fill:#555}
 svg .label,svg .node-info{font-size:12px;fill:#333}svg .node-name{font-size:13px;font-weight:600}
-.card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0}
+.card{background:#fff;border:1px solid #ddd;padding:10px 14px;margin:10px 0;overflow-x:auto}
 pre{background:#fff;border:1px solid #ddd;padding:8px;overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dt{font-weight:600}
 """
@@ -123,8 +134,7 @@ class App:
                 return self._json(HTTPStatus.OK, self.api(segments[1:], query))
             return self._html(HTTPStatus.OK, self.page(segments, query))
         except RunNotFound as exc:
-            msg = f"no run {exc.args[0]!r} in store {self.store.uri}"
-            return self._error(segments, HTTPStatus.NOT_FOUND, msg)
+            return self._error(segments, HTTPStatus.NOT_FOUND, not_found(exc, self.store.uri))
         except _NotFound:
             return self._error(segments, HTTPStatus.NOT_FOUND, f"no such page: {parts.path}")
         except _BadRequest as exc:
@@ -135,8 +145,8 @@ class App:
     # -- JSON -------------------------------------------------------------------------
     def api(self, seg: list[str], query: dict[str, str]) -> Any:
         if seg == ["runs"]:
-            return self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
-                                   workflow=query.get("workflow"), status=query.get("status"))
+            return list_runs(self.store, limit=_int(query, "limit", 100, 1, 10_000),
+                             workflow=query.get("workflow"), status=query.get("status"))
         if len(seg) < 2 or seg[0] != "runs":
             raise _NotFound
         record, events = load(self.store, seg[1])
@@ -182,8 +192,10 @@ class App:
                        head + body, refresh=REFRESH_S if running else None)
 
     def runs_page(self, query: dict[str, str]) -> str:
-        runs = self.store.runs(limit=_int(query, "limit", 100, 1, 10_000),
-                               workflow=query.get("workflow"), status=query.get("status"))
+        limit = _int(query, "limit", 100, 1, 10_000)
+        runs = list_runs(self.store, limit=limit + 1, workflow=query.get("workflow"),
+                         status=query.get("status"))
+        more, runs = len(runs) > limit, runs[:limit]
         rows = []
         for r in runs:
             rows.append(f'<tr data-run="{escape(r["id"])}"><td><a href="/runs/{_url(r["id"])}">'
@@ -198,6 +210,11 @@ class App:
                  '<th>status</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
         empty = "" if runs else ("<p>No runs yet: run a workflow with <code>d4p run WORKFLOW "
                                  "--monitor</code>.</p>")
+        if more:
+            older = {**query, "limit": str(min(2 * limit, 10_000))}
+            empty = f"<p>The latest {limit:,} runs." + (
+                f' <a id=older href="/?{escape(urlencode(older))}">Show older runs</a>'
+                if limit < 10_000 else "") + "</p>"
         return _layout("d4p runs", f"<h1>Runs</h1><p>Store: <code>{escape(self.store.uri)}"
                        f"</code></p>{table}{empty}")
 
@@ -217,7 +234,7 @@ class App:
         dl = "<dl id=facts>" + "".join(f"<dt>{escape(k)}</dt><dd data-fact=\"{escape(k)}\">"
                                        f"{escape(str(v))}</dd>" for k, v in facts) + "</dl>"
         assignment = _table(["PE", "instances", "processes"],
-                            [[a["pe"], len(a["processes"]), _procs(a["processes"])]
+                            [[a["pe"], len(a["processes"]), processes_text(a["processes"])]
                              for a in record.get("assignment") or []],
                             numeric={1}, cls="assignment")
         drawing = graph_svg(record, bottleneck=prof["bottleneck"],
@@ -241,6 +258,10 @@ class App:
             so_far = (f'<h2>Live</h2><p id=live>Running for <strong id=elapsed>'
                       f'{now["elapsed_s"]:.0f} s</strong>; rates over the last '
                       f'{now["window_s"]:.0f} s; this page reloads every {REFRESH_S} s.</p>'
+                      + ("" if any(p["units"] for p in now["pes"]) else
+                         "<p id=no-reports>No PE instance has reported yet: instances report "
+                         "every 1,000 units and when they end (on some mappings only "
+                         "then).</p>")
                       + _table(["PE", "units so far", "units/s"],
                                [[p["pe"], f"{p['units']:,}", _num(p["rate"], 1)]
                                 for p in now["pes"]], numeric={1, 2}, cls="live"))
@@ -356,7 +377,9 @@ class App:
         code = "\n".join(adv["code"]) or "(no change)"
         speed = (f"<p>Slowest stage: {_num(adv['stage_s_now'])} s now, "
                  f"{_num(adv['stage_s_after'])} s with the advice.</p>" if adv["speedup"] else "")
-        return (f"<h1>Advice for {adv['processes']} processes</h1>{table}{speed}"
+        caveat = f"<p class=note id=caveat>Note: {escape(adv['caveat'])}.</p>" \
+            if adv["caveat"] else ""
+        return (f"<h1>Advice for {adv['processes']} processes</h1>{caveat}{table}{speed}"
                 f"<p>Partitions: {escape(parts)}</p><h2>Command line</h2>"
                 f"<pre id=command>{escape(adv['command'])}</pre><h2>In the workflow</h2>"
                 f"<pre id=code>{escape(code)}</pre>")
@@ -398,11 +421,6 @@ _METHODS_NOTE = ("<p class=note>Own code: time in the PE's process methods, with
                  "idle time while upstream works). Write incl. downstream: everything its "
                  "writes cost, including the PEs they call in the same process, so it is not "
                  "added up with them.</p>")
-
-
-def _procs(processes: list[int]) -> str:
-    """The processes of a PE's instances, each once."""
-    return ", ".join(map(str, sorted(set(processes))))
 
 
 def _busy(bar: dict[str, Any]) -> float:
