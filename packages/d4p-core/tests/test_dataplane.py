@@ -500,6 +500,37 @@ def test_stop_after_and_max_units_from_the_command_line(tmp_path, mapping, args)
         assert counted > 0 and "stopped after" in done.stderr and "stop_after=1 s" in done.stderr
 
 
+class _Tens(d4p.ProducerPE):
+    """A finite source: ten units a run."""
+
+    def _process(self, inputs):
+        for i in range(10):
+            self.write("output", i)
+
+
+@pytest.mark.parametrize(("mapping", "options"), [("simple", {}), ("multi", {}),
+                                                  ("multi", {"start_method": "spawn"})])
+def test_max_units_is_the_reason_in_the_summary(mapping, options):
+    """A source stopped at max_units: the summary says so as for any stop
+    (before: summary.stopped was None, as if the source had ended by itself);
+    the other sources still run to their own ends."""
+    from d4p.testing.workflows import Count, Endless
+
+    graph = d4p.WorkflowGraph()
+    endless, tens = Count(), Count()
+    graph.connect(Endless(), "output", endless, "input")
+    graph.connect(_Tens(), "output", tens, "input")
+    result = d4p.run(graph, mapping=mapping, processes=2, max_units=500, **options)
+    assert result[endless.id] == {"output": [500]}
+    assert result[tens.id] == {"output": [10]}
+    assert result.summary.stopped == "max_units=500"
+    assert "stopped after" in str(result.summary) and "(max_units=500)" in str(result.summary)
+    finite = d4p.WorkflowGraph()
+    finite.connect(_Tens(), "output", Count(), "input")  # 10 units: the limit is not reached
+    assert d4p.run(finite, mapping=mapping, processes=2, max_units=500,
+                   **options).summary.stopped is None
+
+
 SLOW_END = ENDLESS.replace("endless()", "endless(pause_at_end=60)")
 
 

@@ -589,6 +589,7 @@ def test_a_source_stops_after_max_units_and_when_the_run_is_stopped():
     graph.connect(endless(), "output", pick, "input")
     result = d4p.run(graph, mapping="spark", max_units=500)
     assert result[pick.id] == {"output": [499]}
+    assert result.summary.stopped == "max_units=500"  # before: None
     stop = threading.Event()
     threading.Timer(3, stop.set).start()  # the tasks see the driver's stop file
     result = d4p.run(graph, mapping="spark", stop=stop)

@@ -151,7 +151,8 @@ class RunFolder:
     Files: ``owner`` (the launcher's pid and host), ``plan.pkl`` (:meth:`write_plan`),
     ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
     (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
-    (:func:`supervise`), ``stop`` (:meth:`request_stop`), and what the
+    (:func:`supervise`), ``stop`` (:meth:`request_stop`), ``limited`` (a
+    source reached ``max_units``, see :meth:`tell`), and what the
     mapping itself puts there with :meth:`write`. As a context manager it is
     removed at the end.
     """
@@ -256,6 +257,7 @@ class RunFolder:
         means nothing: the program that started the worker ends it, as
         ``mpiexec`` does)."""
         local = launcher is not None and self.on_launcher_host()
+        control.on_limit(lambda: self.write("limited", True))  # for :meth:`tell`
 
         def watch() -> None:
             while launcher is not None or not control.stopping:
@@ -271,7 +273,7 @@ class RunFolder:
     # -- the launcher's side ----------------------------------------------------------------
     def request_stop(self, reason: str = "") -> None:
         """Ask the workers to stop their sources (a graceful stop); a worker
-        that asks gives its ``reason`` for the launcher (:meth:`stop_reason`)."""
+        that asks gives its ``reason`` for the launcher (:meth:`tell`)."""
         with contextlib.suppress(OSError):  # the run has ended and its folder is gone
             if reason and not self.stop_requested():
                 self.write("stop", reason)
@@ -282,12 +284,18 @@ class RunFolder:
         """Whether :meth:`request_stop` was called (the workers' side)."""
         return (self.path / "stop").exists()
 
-    def stop_reason(self) -> str | None:
-        """The reason a worker gave to :meth:`request_stop`, if one did."""
-        try:
-            return self.read("stop") or None
-        except (OSError, EOFError, pickle.UnpicklingError):
-            return None
+    def tell(self, control: Control | None) -> None:
+        """Tell the launcher's ``control`` (once the workers have ended) why
+        their sources stopped early, for the run's summary: the reason a
+        worker gave to :meth:`request_stop` (a signal to it alone), or that a
+        source reached ``max_units`` in a worker that called :meth:`watch`."""
+        if control is None:
+            return
+        with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+            if reason := self.read("stop"):
+                control.stop(reason)
+        if (self.path / "limited").exists():
+            control.limit_reached()
 
     def take_progress(self, gather: Gather) -> None:
         """Hand the workers' progress reports to ``gather`` and remove them."""

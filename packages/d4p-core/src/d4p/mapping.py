@@ -44,7 +44,9 @@ inside :func:`share_cores` and call :func:`keep_freed_memory`. A graceful
 stop reaches workers or tasks in other processes through a :class:`RunFolder`:
 the driver calls ``folder.request_stop()`` (``control.on_stop(...)``), each
 worker ``folder.watch(control)`` (with ``launcher=pid``, a worker also ends
-when its launcher or the folder is gone); to workers on machines that share
+when its launcher or the folder is gone), and once they have ended the
+launcher's ``folder.tell(control)`` gives the summary the reason a worker
+stopped for (a signal to it alone, ``max_units``); to workers on machines that share
 no folder with the driver, through a :class:`StopLine`. An engine that pulls results
 (Spark's partition iterators, Storm's spouts) runs the
 executor behind a :class:`Handoff`.

@@ -77,9 +77,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                         mpiexec.kill(also=folder.processes)
         finally:
             remove_shared_memory(folder)
-        reason = folder.stop_reason()  # a rank was sent a signal of its own
-        if reason and options.get("control") is not None:
-            options["control"].stop(reason)
+        folder.tell(options.get("control"))  # a signal to a rank alone, max_units reached
         return _outcome(folder, code, banner.report, plan, gather)
 
 

@@ -200,8 +200,10 @@ class Run:
 
     def _merge(self, summaries: list[tuple]) -> None:
         summaries.sort(key=lambda m: m[1:3])
-        for _, stage, index, results, counts, failure, events in summaries:
+        for _, stage, index, results, counts, failure, events, limited in summaries:
             self.gather.add((stage, index), results, counts, events)
+            if limited:  # the summary says the run was stopped at max_units
+                self.control.limit_reached()
             if failure is not None:
                 self.gather.fail(failure, (stage, index))
 

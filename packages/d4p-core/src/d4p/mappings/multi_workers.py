@@ -201,6 +201,9 @@ class _Run:
                 elif kind == "stop":  # a signal to that worker alone stops the whole run
                     if control is not None:
                         control.stop(f"{body[0]} to worker process {k}")
+                elif kind == "limited":  # a source of that worker reached max_units
+                    if control is not None:
+                        control.limit_reached()
                 else:
                     gather.add(k, *body)
                     del live[conn]
@@ -522,6 +525,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
 
     tell_parent(("ready",))
+    control.on_limit(lambda: tell_parent(("limited",)))
 
     sys.stdout = _Lines("stdout", tell_parent, sys.stdout)
     sys.stderr = _Lines("stderr", tell_parent, sys.stderr)
