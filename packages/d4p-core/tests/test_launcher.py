@@ -150,6 +150,29 @@ def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create(tmp_p
             subprocess.run(["rm", "-rf", str(folder)], check=True)
 
 
+def test_the_files_a_killed_runs_workers_noted_are_removed_by_the_next_create(tmp_path):
+    """A launcher killed with SIGKILL cannot remove what its workers left
+    outside the run folder (MPI's shared memory in /dev/shm): the next start
+    does, and only for runs whose launcher is gone."""
+    kept, left = tmp_path / "kept", tmp_path / "left"
+    for path in (kept, left, tmp_path / "gone-already"):
+        path.write_text("x")
+    (tmp_path / "gone-already").unlink()
+    with RunFolder.create(".d4p-test-files-", tmp_path) as live:
+        stale = RunFolder.create(".d4p-test-files-", tmp_path)
+        stale.note_files(0, [str(left), str(tmp_path / "gone-already")])
+        (stale.path / "owner").write_text(f"{_dead_pid()} " + (stale.path / "owner").read_text()
+                                          .split(" ", 1)[1])
+        live.note_files(1, [str(kept)])
+        with RunFolder.create(".d4p-test-files-", tmp_path) as new:
+            assert not left.exists() and not stale.path.exists()  # before: left was kept
+            assert kept.exists() and live.path.exists()  # a live run's files are its own
+            new.note_files(0, [])  # nothing to note: no file
+            assert sorted(p.name for p in new.path.iterdir()) == ["owner"]
+        live.remove_noted()
+        assert not kept.exists()
+
+
 LAUNCHER = textwrap.dedent("""
     import sys, time
     from d4p.mapping import Child

@@ -152,7 +152,8 @@ class RunFolder:
     ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
     (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
     (:func:`supervise`), ``stop`` (:meth:`request_stop`), ``limited`` (a
-    source reached ``max_units``, see :meth:`tell`), and what the
+    source reached ``max_units``, see :meth:`tell`), ``files-HOST-W``
+    (:meth:`note_files`), and what the
     mapping itself puts there with :meth:`write`. As a context manager it is
     removed at the end.
     """
@@ -165,7 +166,8 @@ class RunFolder:
         """A new folder in folder ``where`` (default: the temporary directory);
         first removes the folders of this ``prefix`` there whose launcher ran
         on this host and is gone (it was killed before it could: its workers
-        have ended by themselves, see :meth:`watch`). Raises ``OSError`` when
+        have ended by themselves, see :meth:`watch`), with the files its
+        workers noted (:meth:`note_files`). Raises ``OSError`` when
         ``where`` cannot hold it."""
         import tempfile
 
@@ -176,6 +178,7 @@ class RunFolder:
                 if host in ("", _this_host()):  # "": written by d4p 0.1 on this host
                     os.kill(int(pid), 0)
             except ProcessLookupError:
+                cls(folder).remove_noted()  # its workers have ended too
                 shutil.rmtree(folder, ignore_errors=True)
             except (OSError, ValueError):  # not ours, or another user's live run
                 continue
@@ -270,7 +273,25 @@ class RunFolder:
 
         threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
+    def note_files(self, worker: int, paths: Iterable[str]) -> None:
+        """Note files outside this folder that worker ``worker`` made on this
+        host and that outlive it when it is killed (MPI's shared memory): the
+        launcher removes them (:meth:`remove_noted`), or the next
+        :meth:`create` on this host when the launcher was killed too."""
+        if paths := sorted(paths):
+            (self.path / f"files-{os.uname().nodename}-{worker}").write_text("\n".join(paths))
+
     # -- the launcher's side ----------------------------------------------------------------
+    def remove_noted(self) -> None:
+        """Remove the files that workers on this host noted
+        (:meth:`note_files`) and that are still there; call it once every
+        worker has ended (a file a worker removed itself is skipped)."""
+        for noted in self.path.glob(f"files-{os.uname().nodename}-*"):
+            with contextlib.suppress(OSError):
+                for path in noted.read_text().splitlines():
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+
     def request_stop(self, reason: str = "") -> None:
         """Ask the workers to stop their sources (a graceful stop); a worker
         that asks gives its ``reason`` for the launcher (:meth:`tell`)."""
