@@ -7,7 +7,8 @@
   graceful drain) and the second aborts.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
-  thread that watches the parent).
+  thread that watches the parent); :class:`ArgvDyingWithParent` does it in
+  a spawned worker before it imports the main script.
 """
 
 from __future__ import annotations
@@ -85,6 +86,23 @@ def die_with_parent(parent: int) -> None:
         if not alive(parent):  # it ended before we could ask
             os._exit(3)
         _watch_in_thread(parent)
+
+
+class ArgvDyingWithParent(list):
+    """``sys.argv`` of a process while it starts workers with spawn or
+    forkserver: multiprocessing hands it to each new worker in the first
+    thing the worker unpickles, before it imports the main script again
+    (which may take seconds, or block); unpickled, it makes that worker
+    die with this process (:func:`die_with_parent`) from then on, and is a
+    plain list again."""
+
+    def __reduce__(self):
+        return _argv_dying_with, (os.getpid(), list(self))
+
+
+def _argv_dying_with(parent: int, argv: list) -> list:
+    die_with_parent(parent)
+    return argv
 
 
 def _watch_in_thread(pid: int) -> None:

@@ -28,7 +28,7 @@ from ..executor import Executor, unloadable_results
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
-from ..stopping import STOP_SIGNALS, die_with_parent
+from ..stopping import STOP_SIGNALS, ArgvDyingWithParent, die_with_parent
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -141,8 +141,8 @@ class _Run:
                 procs.append(ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
                                          args=(shipped, k, inbox, outbox, reports[k][1],
                                                settings, os.getpid(), waits_for)))
-            with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
-                    _signals_held(), _main_file_if_any():
+            forking = self.options["start_method"] == "fork"
+            with share_cores(n), _frozen(forking), _signals_held(), _fresh_workers(forking):
                 for proc in procs:
                     proc.start()
             for r, w in links.values():  # the children hold their own ends
@@ -267,21 +267,29 @@ def _frozen(forking: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _main_file_if_any() -> Iterator[None]:
-    """While starting workers: a ``__main__`` whose ``__file__`` is no file
-    (``python - < script.py`` says ``<stdin>``) shows none, as in a notebook:
-    spawn and forkserver workers would run that path again and fail. The plan
-    travels whole (:mod:`d4p.shipping`), so they do not need it."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or os.path.exists(path):
+def _fresh_workers(forking: bool) -> Iterator[None]:
+    """While starting workers with spawn or forkserver (not ``forking``):
+    ``sys.argv`` is an :class:`~d4p.stopping.ArgvDyingWithParent`, so that a
+    worker dies with this process even while it imports the main script
+    again; a ``__main__`` whose ``__file__`` is no file (``python - <
+    script.py`` says ``<stdin>``) shows none, as in a notebook: the workers
+    would run that path again and fail. The plan travels whole
+    (:mod:`d4p.shipping`), so they do not need it."""
+    if forking:
         yield
         return
-    del main.__file__
+    main, argv = sys.modules.get("__main__"), sys.argv
+    path = getattr(main, "__file__", None)
+    sys.argv = ArgvDyingWithParent(argv)
+    hidden = path is not None and not os.path.exists(path)
+    if hidden:
+        del main.__file__
     try:
         yield
     finally:
-        main.__file__ = path
+        sys.argv = argv
+        if hidden:
+            main.__file__ = path
 
 
 @contextmanager
