@@ -272,6 +272,25 @@ def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
     assert log.read_bytes() == b"ready\n"  # its stdout went to the file given
 
 
+def test_child_kill_ends_the_workers_it_is_told_of_before_the_group_gets_sigterm(tmp_path):
+    """An MPI rank takes SIGTERM for a graceful stop: before, a timed-out or
+    aborted run's ranks first began to drain (here: the handler leaves
+    'stopping'), and one stuck in C code (where no Python handler runs)
+    lived on until the grace ended; now they get SIGKILL first."""
+    log = tmp_path / "out.log"
+    worker = "import os, signal, time; signal.signal(signal.SIGTERM, lambda *a: " \
+        "open('stopping', 'w').close()); print(os.getpid(), flush=True); time.sleep(60)"
+    with open(log, "wb") as out, Child(["sh", "-c", f"{sys.executable} -c \"{worker}\" & "
+                                        "wait"], stdout=out, cwd=str(tmp_path)) as child:
+        deadline = time.monotonic() + 30
+        while not log.read_bytes().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(log.read_bytes())
+        child.kill(also=lambda: [pid], grace=0.5)
+        assert _live_in_group(child.proc.pid) == []
+    assert not (tmp_path / "stopping").exists()
+
+
 def _live_in_group(group: int) -> list[int]:
     """Pids of the processes of process group ``group`` that are not zombies."""
     found = []

@@ -113,6 +113,20 @@ def test_timeout_stops_a_rank_stuck_in_pe_code():
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(30)
+def test_a_timeout_aborts_the_ranks_without_a_graceful_drain(tmp_path):
+    """Before, the launcher ended the ranks with SIGTERM, which ranks take for
+    a graceful stop: the endless source stopped, postprocess ran (here it
+    leaves a file; a real one writes its outputs after the run had failed),
+    and the run ended up to 2 s later than needed."""
+    marker = tmp_path / "postprocess-ran"
+    with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout of 1 s and was stopped"):
+        d4p.run(*mpi_workflows.endless_marking(str(marker)), mapping="mpi", processes=1,
+                timeout=1)
+    assert_no_leftovers()
+    assert not marker.exists()
+
+
 def test_missing_mpiexec_says_what_to_install():
     with pytest.raises(d4p.UsageError, match="'mpiexec' of mapping 'mpi' names "
                                              "'/nonexistent/mpiexec'"):

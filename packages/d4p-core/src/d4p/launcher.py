@@ -537,13 +537,20 @@ class Child:
         return self.proc.returncode
 
     def kill(self, also: Callable[[], Iterable[int]] = tuple, grace: float = 2.0) -> None:
-        """SIGTERM its process group; SIGKILL it when any of the group still
-        runs after ``grace`` seconds, and wait until none does; then SIGKILL
-        the processes that ``also()`` names (those it started in sessions of
-        their own)."""
+        """SIGKILL the processes that ``also()`` names (workers, which take
+        SIGTERM for a graceful stop, and those it started in sessions of
+        their own); SIGTERM its process group; SIGKILL it when any of the
+        group still runs after ``grace`` seconds, and wait until none does;
+        then SIGKILL what ``also()`` names again (any started meanwhile)."""
         import subprocess
 
+        def kill_also() -> None:
+            for pid in also():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
         group = self.proc.pid
+        kill_also()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -559,9 +566,7 @@ class Child:
                 time.sleep(0.02)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5.0)
-        for pid in also():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_also()
 
     def __enter__(self) -> Child:
         return self
