@@ -107,6 +107,60 @@ def test_pe_exception_fails_fast_and_leaves_no_process():
     assert wait_no_children(os.getpid()) == []
 
 
+class _Tool(d4p.IterativePE):
+    """Runs a program per unit, as PEs that call external tools do (here one
+    that takes long), and leaves its pid in file ``pid``."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def _process(self, x):
+        with subprocess.Popen(["sleep", "300"]) as tool:
+            Path(self.pid).write_text(str(tool.pid))
+        return x
+
+
+class _FailsOnceToolRuns(d4p.IterativePE):
+    def __init__(self, pid: str) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def _process(self, x):
+        while not Path(self.pid).exists():
+            time.sleep(0.01)
+        raise ValueError("failed while the tool ran")
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_failed_run_ends_the_programs_its_pes_started(tmp_path, start_method):
+    """Before, the workers were killed and the program a PE ran lived on,
+    orphaned (simple's subprocess.run ends it as the exception passes)."""
+    pid_file = str(tmp_path / "pid")
+    graph = d4p.WorkflowGraph()
+    numbers = NumberProducer(1)
+    graph.connect(numbers, "output", _Tool(pid_file), "input")
+    graph.connect(numbers, "output", _FailsOnceToolRuns(pid_file), "input")
+    tool = None
+    try:
+        with pytest.raises(d4p.WorkflowFailed, match="failed while the tool ran"):
+            d4p.run(graph, mapping="multi", processes=3, start_method=start_method)
+        tool = int(Path(pid_file).read_text())
+        assert not _running(tool)
+        assert wait_no_children(os.getpid()) == []
+    finally:
+        if tool is not None and _running(tool):
+            os.kill(tool, signal.SIGKILL)
+
+
 def open_fds() -> list[str]:
     return sorted(os.listdir("/proc/self/fd"))
 

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from .driver import Control
 
@@ -118,6 +118,29 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def descendants(pids: Iterable[int]) -> list[int]:
+    """The processes that processes ``pids`` started, those that these
+    started, and so on (from ``/proc``: Linux; elsewhere none)."""
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as src:
+                ppid = int(src.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(pids)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _watch(pid: int) -> None:

@@ -28,7 +28,7 @@ from ..executor import Executor, unloadable_results
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
-from ..stopping import STOP_SIGNALS, ArgvDyingWithParent, die_with_parent
+from ..stopping import STOP_SIGNALS, ArgvDyingWithParent, descendants, die_with_parent
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -316,11 +316,17 @@ def _signals_held() -> Iterator[None]:
 
 def _stop(procs) -> None:
     """End every child still running, at once (SIGKILL: SIGTERM, like SIGINT,
-    only stops a worker's sources)."""
+    only stops a worker's sources), and the programs its PEs started (a
+    tool run with ``subprocess``), which would live on, orphaned. The
+    workers are halted first (SIGSTOP), so that they start no more."""
     procs = [p for p in procs if p.pid is not None]
-    for proc in procs:
-        if proc.is_alive():
-            proc.kill()
+    running = [p.pid for p in procs if p.is_alive()]
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    for pid in [*running, *descendants(running)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     for proc in procs:
         proc.join(1)
         with contextlib.suppress(ValueError):  # still running (it cannot be: SIGKILL)
