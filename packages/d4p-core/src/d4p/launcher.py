@@ -260,7 +260,7 @@ class RunFolder:
         means nothing: the program that started the worker ends it, as
         ``mpiexec`` does)."""
         local = launcher is not None and self.on_launcher_host()
-        control.on_limit(lambda: self.write("limited", True))  # for :meth:`tell`
+        control.on_limit(self._limit_reached)
 
         def watch() -> None:
             while launcher is not None or not control.stopping:
@@ -280,6 +280,11 @@ class RunFolder:
         :meth:`create` on this host when the launcher was killed too."""
         if paths := sorted(paths):
             (self.path / f"files-{os.uname().nodename}-{worker}").write_text("\n".join(paths))
+
+    def _limit_reached(self) -> None:
+        """A source of this worker reached ``max_units``: for :meth:`tell`."""
+        with contextlib.suppress(OSError):  # the run has ended and its folder is gone
+            self.write("limited", True)
 
     # -- the launcher's side ----------------------------------------------------------------
     def remove_noted(self) -> None:
