@@ -258,18 +258,28 @@ def test_child_past_its_timeout_is_killed_with_everything_it_started():
     assert _live_in_group(child.proc.pid) == []
 
 
-def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
+def _python_in_group(tmp_path, code: str) -> tuple[Child, bytes]:
+    """A :class:`Child` whose shell runs Python ``code`` in the background (in
+    the child's group, not the child itself), and the first line it printed
+    (to a file: the child's ``stdout``)."""
     log = tmp_path / "out.log"
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
-        "print('ready', flush=True); time.sleep(60)"
-    with open(log, "wb") as out, Child(["sh", "-c", f"{sys.executable} -c \"{stubborn}\" & "
-                                        "wait"], stdout=out, cwd=str(tmp_path)) as child:
-        deadline = time.monotonic() + 30
-        while b"ready" not in log.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with open(log, "wb") as out:
+        child = Child(["sh", "-c", f"{sys.executable} -c \"{code}\" & wait"], stdout=out,
+                      cwd=str(tmp_path))
+    deadline = time.monotonic() + 30
+    while not log.read_bytes().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child, log.read_bytes()
+
+
+def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
+    child, said = _python_in_group(tmp_path, "import signal, time; signal.signal("
+                                   "signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+                                   "time.sleep(60)")
+    with child:
         child.kill(grace=0.5)
         assert _live_in_group(child.proc.pid) == []
-    assert log.read_bytes() == b"ready\n"  # its stdout went to the file given
+    assert said == b"ready\n"  # its stdout went to the file given
 
 
 def test_child_kill_ends_the_workers_it_is_told_of_before_the_group_gets_sigterm(tmp_path):
@@ -277,16 +287,11 @@ def test_child_kill_ends_the_workers_it_is_told_of_before_the_group_gets_sigterm
     aborted run's ranks first began to drain (here: the handler leaves
     'stopping'), and one stuck in C code (where no Python handler runs)
     lived on until the grace ended; now they get SIGKILL first."""
-    log = tmp_path / "out.log"
-    worker = "import os, signal, time; signal.signal(signal.SIGTERM, lambda *a: " \
-        "open('stopping', 'w').close()); print(os.getpid(), flush=True); time.sleep(60)"
-    with open(log, "wb") as out, Child(["sh", "-c", f"{sys.executable} -c \"{worker}\" & "
-                                        "wait"], stdout=out, cwd=str(tmp_path)) as child:
-        deadline = time.monotonic() + 30
-        while not log.read_bytes().strip() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pid = int(log.read_bytes())
-        child.kill(also=lambda: [pid], grace=0.5)
+    child, said = _python_in_group(tmp_path, "import os, signal, time; signal.signal("
+                                   "signal.SIGTERM, lambda *a: open('stopping', 'w').close()); "
+                                   "print(os.getpid(), flush=True); time.sleep(60)")
+    with child:
+        child.kill(also=lambda: [int(said)], grace=0.5)
         assert _live_in_group(child.proc.pid) == []
     assert not (tmp_path / "stopping").exists()
 
