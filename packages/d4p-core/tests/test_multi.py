@@ -3,12 +3,14 @@ backpressure and NumPy transport."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import d4p
@@ -159,6 +161,27 @@ def test_a_failed_run_ends_the_programs_its_pes_started(tmp_path, start_method):
     finally:
         if tool is not None and _running(tool):
             os.kill(tool, signal.SIGKILL)
+
+
+class _PoolFactorials(d4p.IterativePE):
+    """Sums factorials in a pool of processes of its own, as PEs that use
+    concurrent.futures, multiprocessing.Pool or joblib do."""
+
+    def _process(self, n):
+        with ProcessPoolExecutor(2) as pool:
+            return sum(pool.map(math.factorial, range(n)))
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_pe_may_start_processes_of_its_own(start_method):
+    """Before: 'AssertionError: daemonic processes are not allowed to have
+    children' on multi only (its workers were daemonic processes)."""
+    graph = d4p.WorkflowGraph()
+    pool = _PoolFactorials()
+    graph.connect(NumberProducer(4), "output", pool, "input")
+    result = d4p.run(graph, mapping="multi", processes=2, start_method=start_method)
+    assert sorted(result[pool.id]["output"]) == [0, 1, 2, 4]
+    assert wait_no_children(os.getpid()) == []
 
 
 def open_fds() -> list[str]:

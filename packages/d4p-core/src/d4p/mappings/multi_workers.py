@@ -518,6 +518,8 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             parent: int, waits_for) -> None:
     die_with_parent(parent)
     keep_freed_memory()
+    mp.current_process().daemon = False  # so that a PE may start processes (a pool) of its own:
+    # daemonic in the parent only, which ends the workers if it exits without d4p's cleanup
     control = Control(max_units=settings["max_units"])
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
