@@ -3,14 +3,12 @@ backpressure and NumPy transport."""
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import d4p
@@ -168,6 +166,9 @@ class _PoolFactorials(d4p.IterativePE):
     concurrent.futures, multiprocessing.Pool or joblib do."""
 
     def _process(self, n):
+        import math
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(2) as pool:
             return sum(pool.map(math.factorial, range(n)))
 
