@@ -21,7 +21,7 @@ with nothing but this: a complete minimal mapping plugin::
 
         def run(self, plan, options):
             executor = Executor(plan, 0)
-            drive(executor)
+            drive(executor, control=options["control"])  # stop_after, max_units, Ctrl-C
             return Outcome(executor.results, executor.counts())
 
     @d4p.hookimpl
@@ -148,7 +148,9 @@ class Mapping:
     that a mapping calls now and then, and ``tracer``: ``None`` or the
     monitoring tracer, whose ``record(events)`` takes what
     ``Executor.take_events()`` returns (``drive``'s ``report`` hands them
-    over in worker processes).
+    over in worker processes), and ``control``: the run's
+    :class:`~d4p.driver.Control`, which ``drive`` takes (``stop_after``,
+    ``max_units``, the ``stop`` event and Ctrl-C stop the sources through it).
     """
 
     name: ClassVar[str] = ""
