@@ -148,3 +148,20 @@ def test_monitored_run_hands_timing_events_to_the_tracer():
     edges = {(e["src_pe"].rstrip("0123456789"), e["dst_pe"].rstrip("0123456789"))
              for e in tracer.events if e["kind"] == "edge"}
     assert ("WordProducer", "WordCounter") in edges
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("how", "why"), [({"max_units": 500}, "max_units=500"),
+                                          ({"stop_after": 0.5}, "stop_after=0.5 s")])
+def test_an_endless_source_stops_as_the_run_says(how, why):
+    """Before, the example ignored the run's Control: max_units, stop_after,
+    the stop event and Ctrl-C never stopped an endless source (it ran for
+    ever), and a plugin written after it did the same."""
+    from d4p.testing.workflows import endless
+
+    graph = endless()
+    result = d4p.run(graph, mapping="threadpool", processes=2, **how)
+    ((count,),) = [ports["output"] for ports in result.values()]
+    assert count == 500 if "max_units" in how else count > 0
+    assert result.summary.stopped == why
+    assert _threads() == []

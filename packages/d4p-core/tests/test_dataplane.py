@@ -450,6 +450,45 @@ def test_a_signal_while_spawned_workers_still_import_stops_gracefully(tmp_path, 
         _end(proc)
 
 
+SLOW_MAIN = """
+import os
+import sys
+import time
+
+import d4p
+from d4p.testing.workflows import endless
+
+if __name__ == "__mp_main__":  # a worker imports the main script again, slowly (heavy imports)
+    open(os.path.join(sys.argv[1], f"importing-{os.getpid()}"), "w").close()
+    time.sleep(60)
+
+if __name__ == "__main__":
+    d4p.run(endless(), mapping="multi", processes=2, start_method=sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_workers_still_importing_the_main_script_die_with_d4p(tmp_path, start_method):
+    """Before, a worker died with its parent only once it had imported the
+    main script again: SIGKILL to the parent left both workers running for
+    the rest of the import (60 s here; for ever for a script that blocks)."""
+    script = tmp_path / "slow_main.py"
+    script.write_text(SLOW_MAIN)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), start_method],
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.glob("importing-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        importing = [int(p.name.split("-")[1]) for p in tmp_path.glob("importing-*")]
+        assert len(importing) == 2 and set(importing) <= set(_session_pids(proc.pid))
+        proc.kill()
+        proc.wait(5)
+        assert _wait_gone(proc.pid, 10) == []
+    finally:
+        _end(proc)
+
+
 def test_forkserver_workers_run_and_die_with_d4p(tmp_path):
     """The fork server, not d4p, is the workers' parent: before, each worker
     took that for a parent already gone and exited (status 3) at once."""
@@ -498,6 +537,37 @@ def test_stop_after_and_max_units_from_the_command_line(tmp_path, mapping, args)
         assert counted == 10000
     else:
         assert counted > 0 and "stopped after" in done.stderr and "stop_after=1 s" in done.stderr
+
+
+class _Tens(d4p.ProducerPE):
+    """A finite source: ten units a run."""
+
+    def _process(self, inputs):
+        for i in range(10):
+            self.write("output", i)
+
+
+@pytest.mark.parametrize(("mapping", "options"), [("simple", {}), ("multi", {}),
+                                                  ("multi", {"start_method": "spawn"})])
+def test_max_units_is_the_reason_in_the_summary(mapping, options):
+    """A source stopped at max_units: the summary says so as for any stop
+    (before: summary.stopped was None, as if the source had ended by itself);
+    the other sources still run to their own ends."""
+    from d4p.testing.workflows import Count, Endless
+
+    graph = d4p.WorkflowGraph()
+    endless, tens = Count(), Count()
+    graph.connect(Endless(), "output", endless, "input")
+    graph.connect(_Tens(), "output", tens, "input")
+    result = d4p.run(graph, mapping=mapping, processes=2, max_units=500, **options)
+    assert result[endless.id] == {"output": [500]}
+    assert result[tens.id] == {"output": [10]}
+    assert result.summary.stopped == "max_units=500"
+    assert "stopped after" in str(result.summary) and "(max_units=500)" in str(result.summary)
+    finite = d4p.WorkflowGraph()
+    finite.connect(_Tens(), "output", Count(), "input")  # 10 units: the limit is not reached
+    assert d4p.run(finite, mapping=mapping, processes=2, max_units=500,
+                   **options).summary.stopped is None
 
 
 SLOW_END = ENDLESS.replace("endless()", "endless(pause_at_end=60)")

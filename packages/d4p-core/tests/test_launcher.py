@@ -150,6 +150,29 @@ def test_run_folders_whose_launcher_is_gone_are_removed_by_the_next_create(tmp_p
             subprocess.run(["rm", "-rf", str(folder)], check=True)
 
 
+def test_the_files_a_killed_runs_workers_noted_are_removed_by_the_next_create(tmp_path):
+    """A launcher killed with SIGKILL cannot remove what its workers left
+    outside the run folder (MPI's shared memory in /dev/shm): the next start
+    does, and only for runs whose launcher is gone."""
+    kept, left = tmp_path / "kept", tmp_path / "left"
+    for path in (kept, left, tmp_path / "gone-already"):
+        path.write_text("x")
+    (tmp_path / "gone-already").unlink()
+    with RunFolder.create(".d4p-test-files-", tmp_path) as live:
+        stale = RunFolder.create(".d4p-test-files-", tmp_path)
+        stale.note_files(0, [str(left), str(tmp_path / "gone-already")])
+        (stale.path / "owner").write_text(f"{_dead_pid()} " + (stale.path / "owner").read_text()
+                                          .split(" ", 1)[1])
+        live.note_files(1, [str(kept)])
+        with RunFolder.create(".d4p-test-files-", tmp_path) as new:
+            assert not left.exists() and not stale.path.exists()  # before: left was kept
+            assert kept.exists() and live.path.exists()  # a live run's files are its own
+            new.note_files(0, [])  # nothing to note: no file
+            assert sorted(p.name for p in new.path.iterdir()) == ["owner"]
+        live.remove_noted()
+        assert not kept.exists()
+
+
 LAUNCHER = textwrap.dedent("""
     import sys, time
     from d4p.mapping import Child
@@ -235,18 +258,42 @@ def test_child_past_its_timeout_is_killed_with_everything_it_started():
     assert _live_in_group(child.proc.pid) == []
 
 
-def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
+def _python_in_group(tmp_path, code: str) -> tuple[Child, bytes]:
+    """A :class:`Child` whose shell runs Python ``code`` in the background (in
+    the child's group, not the child itself), and the first line it printed
+    (to a file: the child's ``stdout``)."""
     log = tmp_path / "out.log"
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
-        "print('ready', flush=True); time.sleep(60)"
-    with open(log, "wb") as out, Child(["sh", "-c", f"{sys.executable} -c \"{stubborn}\" & "
-                                        "wait"], stdout=out, cwd=str(tmp_path)) as child:
-        deadline = time.monotonic() + 30
-        while b"ready" not in log.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with open(log, "wb") as out:
+        child = Child(["sh", "-c", f"{sys.executable} -c \"{code}\" & wait"], stdout=out,
+                      cwd=str(tmp_path))
+    deadline = time.monotonic() + 30
+    while not log.read_bytes().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child, log.read_bytes()
+
+
+def test_child_kill_ends_a_process_of_its_group_that_ignores_sigterm(tmp_path):
+    child, said = _python_in_group(tmp_path, "import signal, time; signal.signal("
+                                   "signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+                                   "time.sleep(60)")
+    with child:
         child.kill(grace=0.5)
         assert _live_in_group(child.proc.pid) == []
-    assert log.read_bytes() == b"ready\n"  # its stdout went to the file given
+    assert said == b"ready\n"  # its stdout went to the file given
+
+
+def test_child_kill_ends_the_workers_it_is_told_of_before_the_group_gets_sigterm(tmp_path):
+    """An MPI rank takes SIGTERM for a graceful stop: before, a timed-out or
+    aborted run's ranks first began to drain (here: the handler leaves
+    'stopping'), and one stuck in C code (where no Python handler runs)
+    lived on until the grace ended; now they get SIGKILL first."""
+    child, said = _python_in_group(tmp_path, "import os, signal, time; signal.signal("
+                                   "signal.SIGTERM, lambda *a: open('stopping', 'w').close()); "
+                                   "print(os.getpid(), flush=True); time.sleep(60)")
+    with child:
+        child.kill(also=lambda: [int(said)], grace=0.5)
+        assert _live_in_group(child.proc.pid) == []
+    assert not (tmp_path / "stopping").exists()
 
 
 def _live_in_group(group: int) -> list[int]:

@@ -108,6 +108,84 @@ def test_pe_exception_fails_fast_and_leaves_no_process():
     assert wait_no_children(os.getpid()) == []
 
 
+class _Tool(d4p.IterativePE):
+    """Runs a program per unit, as PEs that call external tools do (here one
+    that takes long), and leaves its pid in file ``pid``."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def _process(self, x):
+        with subprocess.Popen(["sleep", "300"]) as tool:
+            Path(self.pid).write_text(str(tool.pid))
+        return x
+
+
+class _FailsOnceToolRuns(d4p.IterativePE):
+    def __init__(self, pid: str) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def _process(self, x):
+        while not Path(self.pid).exists():
+            time.sleep(0.01)
+        raise ValueError("failed while the tool ran")
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_failed_run_ends_the_programs_its_pes_started(tmp_path, start_method):
+    """Before, the workers were killed and the program a PE ran lived on,
+    orphaned (simple's subprocess.run ends it as the exception passes)."""
+    pid_file = str(tmp_path / "pid")
+    graph = d4p.WorkflowGraph()
+    numbers = NumberProducer(1)
+    graph.connect(numbers, "output", _Tool(pid_file), "input")
+    graph.connect(numbers, "output", _FailsOnceToolRuns(pid_file), "input")
+    tool = None
+    try:
+        with pytest.raises(d4p.WorkflowFailed, match="failed while the tool ran"):
+            d4p.run(graph, mapping="multi", processes=3, start_method=start_method)
+        tool = int(Path(pid_file).read_text())
+        assert not _running(tool)
+        assert wait_no_children(os.getpid()) == []
+    finally:
+        if tool is not None and _running(tool):
+            os.kill(tool, signal.SIGKILL)
+
+
+class _PoolFactorials(d4p.IterativePE):
+    """Sums factorials in a pool of processes of its own, as PEs that use
+    concurrent.futures, multiprocessing.Pool or joblib do."""
+
+    def _process(self, n):
+        import math
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2) as pool:
+            return sum(pool.map(math.factorial, range(n)))
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_pe_may_start_processes_of_its_own(start_method):
+    """Before: 'AssertionError: daemonic processes are not allowed to have
+    children' on multi only (its workers were daemonic processes)."""
+    graph = d4p.WorkflowGraph()
+    pool = _PoolFactorials()
+    graph.connect(NumberProducer(4), "output", pool, "input")
+    result = d4p.run(graph, mapping="multi", processes=2, start_method=start_method)
+    assert sorted(result[pool.id]["output"]) == [0, 1, 2, 4]
+    assert wait_no_children(os.getpid()) == []
+
+
 def open_fds() -> list[str]:
     return sorted(os.listdir("/proc/self/fd"))
 

@@ -180,6 +180,30 @@ def stuck(seconds: float = 1000.0) -> tuple[d4p.WorkflowGraph, dict]:
     return graph, {}
 
 
+class MarkAtEnd(d4p.ConsumerPE):
+    """Takes anything; its postprocess leaves the file ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _process(self, data):
+        pass
+
+    def postprocess(self):
+        open(self.path, "w").close()  # noqa: SIM115
+
+
+def endless_marking(path: str) -> tuple[d4p.WorkflowGraph, dict]:
+    """An endless source → :class:`MarkAtEnd` on one process: nothing waits
+    for a message, so only the launcher ends it."""
+    from d4p.testing.workflows import Endless
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(Endless(), "output", MarkAtEnd(path), "input")
+    return graph, {}
+
+
 class Repeat(d4p.ProducerPE):
     """Writes ``text`` ``times`` times in a single call."""
 

@@ -32,6 +32,7 @@ def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
     graph = load_target(str(_endless(tmp_path)), None, {}).graph
     result = d4p.run(graph, mapping="mpi", processes=2, max_units=500, timeout=60)
     assert list(result.values()) == [{"output": [500]}]
+    assert result.summary.stopped == "max_units=500"  # before: None, as if it had ended
     result = d4p.run(graph, mapping="mpi", processes=2, stop_after=3, timeout=60)
     (count,) = list(result.values())[0]["output"]
     assert count > 0 and result.summary.stopped == "stop_after=3 s"

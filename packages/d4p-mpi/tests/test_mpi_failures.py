@@ -113,6 +113,20 @@ def test_timeout_stops_a_rank_stuck_in_pe_code():
     assert_no_leftovers()
 
 
+@pytest.mark.timeout(30)
+def test_a_timeout_aborts_the_ranks_without_a_graceful_drain(tmp_path):
+    """Before, the launcher ended the ranks with SIGTERM, which ranks take for
+    a graceful stop: the endless source stopped, postprocess ran (here it
+    leaves a file; a real one writes its outputs after the run had failed),
+    and the run ended up to 2 s later than needed."""
+    marker = tmp_path / "postprocess-ran"
+    with pytest.raises(d4p.WorkflowFailed, match="exceeded its timeout of 1 s and was stopped"):
+        d4p.run(*mpi_workflows.endless_marking(str(marker)), mapping="mpi", processes=1,
+                timeout=1)
+    assert_no_leftovers()
+    assert not marker.exists()
+
+
 def test_missing_mpiexec_says_what_to_install():
     with pytest.raises(d4p.UsageError, match="'mpiexec' of mapping 'mpi' names "
                                              "'/nonexistent/mpiexec'"):
@@ -152,3 +166,37 @@ def test_ranks_end_when_the_launching_process_is_killed(tmp_path):
     finally:
         if launcher.poll() is None:
             launcher.kill()
+
+
+@pytest.mark.timeout(90)
+def test_the_next_run_removes_the_shared_memory_of_a_killed_launcher(tmp_path):
+    """A launcher killed with SIGKILL cannot remove MPICH's files in /dev/shm
+    (its ranks end without MPI_Finalize): the next run from this host does."""
+    before = shared_memory()
+    script = tmp_path / "launcher.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(mpi_workflows.__file__)!r})
+        import d4p, mpi_workflows
+        d4p.run(*mpi_workflows.sleeping(), mapping="mpi", processes=2, run_folder=sys.argv[1])
+    """))
+    launcher = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.glob(".d4p-mpi-*/files-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(list(tmp_path.glob(".d4p-mpi-*/files-*"))) == 2  # both ranks noted theirs
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(timeout=10)
+        assert_no_leftovers(10, launcher.pid)
+        assert shared_memory() - before  # left behind
+        (stale,) = tmp_path.glob(".d4p-mpi-*")
+        result = d4p.run(*pipeline(10), mapping="mpi", processes=2, run_folder=str(tmp_path),
+                         timeout=60)
+        assert list(result.values()) == list(d4p.run(*pipeline(10)).values())
+        assert not stale.exists()
+        assert_no_shared_memory_left(before)  # before: the killed run's files stayed
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()

@@ -1,14 +1,18 @@
 """``mpiexec -n R python script.py`` / ``mpiexec -n R d4p run ...``: the mpi
 mapping runs in place on every rank; rank 0 returns the results."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import d4p
+import pytest
 from d4p.examples import wordcount
+from d4p.testing.workflows import ENDLESS_FILE
 from d4p_mpi.environment import mpiexec_command
 
 HERE = Path(__file__).parent
@@ -67,3 +71,28 @@ def test_cli_under_mpiexec_with_too_few_ranks_says_so_once(tmp_path):
     said = "d4p: error: the plan needs 3 MPI ranks but mpiexec started 2; run mpiexec -n 3, " \
            "or give -n 2 to d4p"
     assert (run.stdout + run.stderr).count(said) == 1, run.stderr
+
+
+@pytest.mark.parametrize("args", [["--max-units", "500"], ["--stop-after", "1s"]])
+def test_cli_under_mpiexec_stops_an_endless_source(tmp_path, args):
+    """Before: under mpiexec the ranks ran with no stop at all, so an endless
+    source ran on past max_units and stop_after (and a signal) until killed."""
+    (tmp_path / "endless.py").write_text(ENDLESS_FILE)
+    d4p_command = str(Path(sys.executable).parent / "d4p")
+    proc = subprocess.Popen([*mpiexec_command(), "-n", "2", d4p_command, "run", "endless.py",
+                             "--mapping", "mpi", "-n", "2", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        lines = out.splitlines()
+        assert lines[0] == "Count1.output: 1 value"
+        if args[0] == "--max-units":
+            assert int(lines[1]) == 500 and "(max_units=500)" in err
+        else:
+            assert int(lines[1]) > 0 and "(stop_after=1 s)" in err
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

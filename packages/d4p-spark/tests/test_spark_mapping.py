@@ -589,11 +589,45 @@ def test_a_source_stops_after_max_units_and_when_the_run_is_stopped():
     graph.connect(endless(), "output", pick, "input")
     result = d4p.run(graph, mapping="spark", max_units=500)
     assert result[pick.id] == {"output": [499]}
+    assert result.summary.stopped == "max_units=500"  # before: None
     stop = threading.Event()
     threading.Timer(3, stop.set).start()  # the tasks see the driver's stop file
     result = d4p.run(graph, mapping="spark", stop=stop)
     assert result[pick.id]["output"][0] > 0
     assert result.summary.stopped == "the stop event was set"
+
+
+def test_an_aborted_run_leaves_no_spark_job_running():
+    """A second Ctrl-C aborts the run: before, its Spark job ran on in the
+    JVM (here a postprocess sleeping 30 s; in a notebook, whose Spark
+    context serves later runs, for as long as its tasks took), holding
+    the cores that the next run waits for."""
+    import signal
+    import time
+
+    from d4p.testing.workflows import endless
+    from pyspark import SparkContext
+
+    def twice():
+        deadline = time.monotonic() + 60
+        while not (SparkContext._active_spark_context and list(
+                SparkContext._active_spark_context.statusTracker().getActiveJobsIds())):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        time.sleep(1)
+        os.kill(os.getpid(), signal.SIGINT)  # the source stops; Count's postprocess sleeps
+        time.sleep(2)
+        os.kill(os.getpid(), signal.SIGINT)  # the abort
+
+    threading.Thread(target=twice, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        d4p.run(endless(pause_at_end=30), mapping="spark")
+    tracker = SparkContext._active_spark_context.statusTracker()
+    deadline = time.monotonic() + 10  # a job is cancelled in a moment, not at once
+    while list(tracker.getActiveJobsIds()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tracker.getActiveJobsIds()) == []
 
 
 def test_a_final_global_pe_after_parallel_pes_gives_its_outputs_and_errors():

@@ -58,7 +58,7 @@ def test_every_unit_reaches_the_next_stage_once_and_summaries_pass_through():
     lay, source, keep = two_stages()
     out = list(StageTask(lay.plan, lay.stages[0], batch_size=64)(0, iter(())))
     *data, summary = out
-    assert summary[:3] == (META, 0, 0) and summary[4] == {source.id: 1} and summary[5:] == (None, [])
+    assert summary[:3] == (META, 0, 0) and summary[4] == {source.id: 1} and summary[5:] == (None, [], False)
     assert sorted(u for _, _, units in data for u in units) == list(range(1_000))
     index_of = tuple(i.index for i in lay.plan.instances)
     keyed = list(ForStage(lay.stage_of, index_of, 1, summaries=True)(iter(out)))

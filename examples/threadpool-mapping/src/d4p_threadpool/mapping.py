@@ -44,7 +44,9 @@ class ThreadPoolMapping(d4p.Mapping):
     def run(self, plan, options):
         from d4p.mapping import Control, Executor, Gather, drive  # loaded when a run needs them
 
-        control, gather = Control(), Gather(options["progress"], options["tracer"])
+        # the run's Control: max_units, stop_after, the stop event and Ctrl-C stop the sources
+        control = options.get("control") or Control()
+        gather = Gather(options["progress"], options["tracer"])
         queues = [queue.SimpleQueue() for _ in range(plan.processes)]
         executors = [Executor(plan, k, transport=QueueTransport(queues, k, control),
                               batch_size=options["batch_size"], trace=gather.listening)
@@ -69,7 +71,8 @@ class ThreadPoolMapping(d4p.Mapping):
                     for k, executor in enumerate(executors):
                         gather.report(k, executor.counts())
         finally:
-            control.abort("the run ended")
+            if any(thread.is_alive() for thread in threads):  # the caller was interrupted
+                control.abort("the run ended")
             for k, executor in enumerate(executors):
                 gather.add(k, executor.results, executor.counts(), executor.take_events(True))
         return gather.outcome()

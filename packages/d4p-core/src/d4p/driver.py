@@ -50,6 +50,10 @@ class EndOfStream(NamedTuple):
 
 Message = Data | EndOfStream
 
+ENDED = "the run ended"
+"""The reason a launcher stops its :class:`Control` with once the run is over
+(which ends its timers and watches): not a reason the run stopped early."""
+
 
 class Control:
     """Stops or aborts the workers of a run; safe to call from any thread or
@@ -58,18 +62,43 @@ class Control:
     def __init__(self, max_units: int | None = None) -> None:
         self.max_units = max_units
         """A source stops by itself after writing this many units."""
+        self.limited = False
+        """Whether a source stopped at ``max_units`` (:meth:`limit_reached`)."""
         self.stopping = False
         self.aborted = False
         self.reason = ""  # why the sources were stopped
         self.abort_reason = ""
         self._woken = threading.Event()
         self._on_stop: list[Callable[[], None]] = []
+        self._on_limit: list[Callable[[], None]] = []
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` when the run is stopped (at once if it is)."""
         self._on_stop.append(callback)
         if self.stopping:
             callback()
+
+    def on_limit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when a source reaches ``max_units`` (at once if
+        one has): a worker tells its launcher, whose summary says so."""
+        self._on_limit.append(callback)
+        if self.limited:
+            callback()
+
+    def limit_reached(self) -> None:
+        """A source has written ``max_units`` units and stopped (the others go on)."""
+        if self.limited:
+            return
+        self.limited = True
+        for callback in self._on_limit:
+            callback()
+
+    def why(self) -> str | None:
+        """Why the run's sources stopped early: the reason of :meth:`stop`, else
+        ``max_units=N`` when a source reached it, else ``None``."""
+        if self.stopping and self.reason != ENDED:
+            return self.reason
+        return f"max_units={self.max_units}" if self.limited else None
 
     def stop(self, reason: str = "stopped") -> None:
         """End the sources; what they produced is still processed."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
-from .driver import Control
+from .driver import ENDED, Control
 from .errors import InputError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .mapping import Mapping
@@ -182,8 +182,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
         raise
     finally:
         seconds = time.perf_counter() - start
-        control.stop("the run ended")  # ends the stop_after timer and the stop watcher
-        info.stopped = control.reason if control.reason != "the run ended" else None
+        control.stop(ENDED)  # ends the stop_after timer and the stop watcher
+        info.stopped = control.why()
         if tracer is not None:
             tracer.run_finished(info, seconds, error)
     result = RunResult()

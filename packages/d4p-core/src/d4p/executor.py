@@ -458,6 +458,8 @@ class Executor:
                     state[1] = clock() + BETWEEN_WRITES
                 state[0] += 1
                 if max_units is not None and state[0] >= max_units:
+                    if hasattr(stop, "limit_reached"):
+                        stop.limit_reached()
                     raise _SourceStopped
 
             return write

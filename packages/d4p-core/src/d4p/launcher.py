@@ -151,7 +151,9 @@ class RunFolder:
     Files: ``owner`` (the launcher's pid and host), ``plan.pkl`` (:meth:`write_plan`),
     ``started-W`` (worker W is running; its pid), ``progress-W-SEQ.pkl``
     (:meth:`reporter`), ``failure-W.pkl`` (:meth:`fail`), ``ended-W.pkl``
-    (:func:`supervise`), ``stop`` (:meth:`request_stop`), and what the
+    (:func:`supervise`), ``stop`` (:meth:`request_stop`), ``limited`` (a
+    source reached ``max_units``, see :meth:`tell`), ``files-HOST-W``
+    (:meth:`note_files`), and what the
     mapping itself puts there with :meth:`write`. As a context manager it is
     removed at the end.
     """
@@ -164,7 +166,8 @@ class RunFolder:
         """A new folder in folder ``where`` (default: the temporary directory);
         first removes the folders of this ``prefix`` there whose launcher ran
         on this host and is gone (it was killed before it could: its workers
-        have ended by themselves, see :meth:`watch`). Raises ``OSError`` when
+        have ended by themselves, see :meth:`watch`), with the files its
+        workers noted (:meth:`note_files`). Raises ``OSError`` when
         ``where`` cannot hold it."""
         import tempfile
 
@@ -175,6 +178,7 @@ class RunFolder:
                 if host in ("", _this_host()):  # "": written by d4p 0.1 on this host
                     os.kill(int(pid), 0)
             except ProcessLookupError:
+                cls(folder).remove_noted()  # its workers have ended too
                 shutil.rmtree(folder, ignore_errors=True)
             except (OSError, ValueError):  # not ours, or another user's live run
                 continue
@@ -256,6 +260,7 @@ class RunFolder:
         means nothing: the program that started the worker ends it, as
         ``mpiexec`` does)."""
         local = launcher is not None and self.on_launcher_host()
+        control.on_limit(self._limit_reached)
 
         def watch() -> None:
             while launcher is not None or not control.stopping:
@@ -268,10 +273,33 @@ class RunFolder:
 
         threading.Thread(target=watch, name="d4p-stop-watch", daemon=True).start()
 
+    def note_files(self, worker: int, paths: Iterable[str]) -> None:
+        """Note files outside this folder that worker ``worker`` made on this
+        host and that outlive it when it is killed (MPI's shared memory): the
+        launcher removes them (:meth:`remove_noted`), or the next
+        :meth:`create` on this host when the launcher was killed too."""
+        if paths := sorted(paths):
+            (self.path / f"files-{os.uname().nodename}-{worker}").write_text("\n".join(paths))
+
+    def _limit_reached(self) -> None:
+        """A source of this worker reached ``max_units``: for :meth:`tell`."""
+        with contextlib.suppress(OSError):  # the run has ended and its folder is gone
+            self.write("limited", True)
+
     # -- the launcher's side ----------------------------------------------------------------
+    def remove_noted(self) -> None:
+        """Remove the files that workers on this host noted
+        (:meth:`note_files`) and that are still there; call it once every
+        worker has ended (a file a worker removed itself is skipped)."""
+        for noted in self.path.glob(f"files-{os.uname().nodename}-*"):
+            with contextlib.suppress(OSError):
+                for path in noted.read_text().splitlines():
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+
     def request_stop(self, reason: str = "") -> None:
         """Ask the workers to stop their sources (a graceful stop); a worker
-        that asks gives its ``reason`` for the launcher (:meth:`stop_reason`)."""
+        that asks gives its ``reason`` for the launcher (:meth:`tell`)."""
         with contextlib.suppress(OSError):  # the run has ended and its folder is gone
             if reason and not self.stop_requested():
                 self.write("stop", reason)
@@ -282,12 +310,18 @@ class RunFolder:
         """Whether :meth:`request_stop` was called (the workers' side)."""
         return (self.path / "stop").exists()
 
-    def stop_reason(self) -> str | None:
-        """The reason a worker gave to :meth:`request_stop`, if one did."""
-        try:
-            return self.read("stop") or None
-        except (OSError, EOFError, pickle.UnpicklingError):
-            return None
+    def tell(self, control: Control | None) -> None:
+        """Tell the launcher's ``control`` (once the workers have ended) why
+        their sources stopped early, for the run's summary: the reason a
+        worker gave to :meth:`request_stop` (a signal to it alone), or that a
+        source reached ``max_units`` in a worker that called :meth:`watch`."""
+        if control is None:
+            return
+        with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+            if reason := self.read("stop"):
+                control.stop(reason)
+        if (self.path / "limited").exists():
+            control.limit_reached()
 
     def take_progress(self, gather: Gather) -> None:
         """Hand the workers' progress reports to ``gather`` and remove them."""
@@ -508,13 +542,20 @@ class Child:
         return self.proc.returncode
 
     def kill(self, also: Callable[[], Iterable[int]] = tuple, grace: float = 2.0) -> None:
-        """SIGTERM its process group; SIGKILL it when any of the group still
-        runs after ``grace`` seconds, and wait until none does; then SIGKILL
-        the processes that ``also()`` names (those it started in sessions of
-        their own)."""
+        """SIGKILL the processes that ``also()`` names (workers, which take
+        SIGTERM for a graceful stop, and those it started in sessions of
+        their own); SIGTERM its process group; SIGKILL it when any of the
+        group still runs after ``grace`` seconds, and wait until none does;
+        then SIGKILL what ``also()`` names again (any started meanwhile)."""
         import subprocess
 
+        def kill_also() -> None:
+            for pid in also():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
         group = self.proc.pid
+        kill_also()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -530,9 +571,7 @@ class Child:
                 time.sleep(0.02)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5.0)
-        for pid in also():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_also()
 
     def __enter__(self) -> Child:
         return self

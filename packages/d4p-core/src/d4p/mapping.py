@@ -21,7 +21,7 @@ with nothing but this: a complete minimal mapping plugin::
 
         def run(self, plan, options):
             executor = Executor(plan, 0)
-            drive(executor)
+            drive(executor, control=options["control"])  # stop_after, max_units, Ctrl-C
             return Outcome(executor.results, executor.counts())
 
     @d4p.hookimpl
@@ -44,7 +44,9 @@ inside :func:`share_cores` and call :func:`keep_freed_memory`. A graceful
 stop reaches workers or tasks in other processes through a :class:`RunFolder`:
 the driver calls ``folder.request_stop()`` (``control.on_stop(...)``), each
 worker ``folder.watch(control)`` (with ``launcher=pid``, a worker also ends
-when its launcher or the folder is gone); to workers on machines that share
+when its launcher or the folder is gone), and once they have ended the
+launcher's ``folder.tell(control)`` gives the summary the reason a worker
+stopped for (a signal to it alone, ``max_units``); to workers on machines that share
 no folder with the driver, through a :class:`StopLine`. An engine that pulls results
 (Spark's partition iterators, Storm's spouts) runs the
 executor behind a :class:`Handoff`.
@@ -146,7 +148,9 @@ class Mapping:
     that a mapping calls now and then, and ``tracer``: ``None`` or the
     monitoring tracer, whose ``record(events)`` takes what
     ``Executor.take_events()`` returns (``drive``'s ``report`` hands them
-    over in worker processes).
+    over in worker processes), and ``control``: the run's
+    :class:`~d4p.driver.Control`, which ``drive`` takes (``stop_after``,
+    ``max_units``, the ``stop`` event and Ctrl-C stop the sources through it).
     """
 
     name: ClassVar[str] = ""

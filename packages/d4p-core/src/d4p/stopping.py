@@ -7,7 +7,8 @@
   graceful drain) and the second aborts.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
-  thread that watches the parent).
+  thread that watches the parent); :class:`ArgvDyingWithParent` does it in
+  a spawned worker before it imports the main script.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from .driver import Control
 
@@ -87,6 +88,23 @@ def die_with_parent(parent: int) -> None:
         _watch_in_thread(parent)
 
 
+class ArgvDyingWithParent(list):
+    """``sys.argv`` of a process while it starts workers with spawn or
+    forkserver: multiprocessing hands it to each new worker in the first
+    thing the worker unpickles, before it imports the main script again
+    (which may take seconds, or block); unpickled, it makes that worker
+    die with this process (:func:`die_with_parent`) from then on, and is a
+    plain list again."""
+
+    def __reduce__(self):
+        return _argv_dying_with, (os.getpid(), list(self))
+
+
+def _argv_dying_with(parent: int, argv: list) -> list:
+    die_with_parent(parent)
+    return argv
+
+
 def _watch_in_thread(pid: int) -> None:
     threading.Thread(target=_watch, args=(pid,), daemon=True, name="d4p-parent-watch").start()
 
@@ -100,6 +118,29 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def descendants(pids: Iterable[int]) -> list[int]:
+    """The processes that processes ``pids`` started, those that these
+    started, and so on (from ``/proc``: Linux; elsewhere none)."""
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as src:
+                ppid = int(src.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(pids)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _watch(pid: int) -> None:

@@ -14,7 +14,6 @@ that dies is named with its PEs (each rank is supervised).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -76,22 +75,9 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                     if mpiexec.proc.poll() is None or folder.processes():
                         mpiexec.kill(also=folder.processes)
         finally:
-            remove_shared_memory(folder)
-        reason = folder.stop_reason()  # a rank was sent a signal of its own
-        if reason and options.get("control") is not None:
-            options["control"].stop(reason)
+            folder.remove_noted()  # MPI's shared memory, left by ranks that did not finalize
+        folder.tell(options.get("control"))  # a signal to a rank alone, max_units reached
         return _outcome(folder, code, banner.report, plan, gather)
-
-
-def remove_shared_memory(folder: RunFolder) -> None:
-    """Remove the MPI shared-memory files that the ranks of this host noted
-    (:data:`d4p_mpi.worker.SHARED_MEMORY`) and that are still there: a run
-    whose ranks ended without ``MPI_Finalize`` (a failure's ``MPI_Abort``, a
-    kill) left them. Every rank has ended: no process maps them any more."""
-    for noted in folder.path.glob(f"shm-{os.uname().nodename}-*"):
-        for path in noted.read_text().splitlines():
-            with contextlib.suppress(OSError):  # removed at MPI_Finalize
-                os.unlink(path)
 
 
 def _run_folder(options: dict[str, Any]) -> RunFolder:

@@ -87,7 +87,7 @@ def _run_in_place(plan, options) -> Outcome:
         done = run_rank(comm, plan, batch_size=options["batch_size"],
                         queue_size=options["queue_size"], buffer_mb=options["buffer_mb"],
                         timeout=options.get("timeout") or 0.0, announce=True,
-                        trace=tracer is not None)
+                        trace=tracer is not None, control=options.get("control"))
     except BaseException as exc:
         if world.Get_rank() != 0:
             exc.primary = False  # rank 0 reports it; a command line stays quiet here

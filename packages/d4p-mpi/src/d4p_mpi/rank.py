@@ -60,7 +60,7 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
             transport.announce(as_failure(exc, f"MPI rank {rank}"))
         raise
     try:
-        gathered = comm.gather((results, counts, events), root=0)
+        gathered = comm.gather((results, counts, events, bool(control and control.limited)), 0)
     except Exception as exc:  # pickling this rank's part failed, or loading another's (root)
         from mpi4py import MPI
 
@@ -71,6 +71,8 @@ def run_rank(comm, plan: Plan, *, batch_size: int = 1024, queue_size: int = 16,
     if rank != 0:
         return None
     merged = Gather()
-    for k, (rank_results, rank_counts, _) in enumerate(gathered):
+    for k, (rank_results, rank_counts, _, limited) in enumerate(gathered):
         merged.add(k, rank_results, rank_counts)
-    return merged.outcome(), [e for *_, ev in gathered for e in ev]
+        if limited:  # a source of rank k reached max_units: the summary says so
+            control.limit_reached()
+    return merged.outcome(), [e for _, _, ev, _ in gathered for e in ev]

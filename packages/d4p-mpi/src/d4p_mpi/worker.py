@@ -92,17 +92,16 @@ leaves them, each a few MiB of memory until the machine restarts."""
 
 
 def _note_shared_memory(folder: RunFolder, rank: int) -> None:
-    """Write the MPI shared-memory files this rank mapped to the run folder
-    (``shm-HOST-RANK``): the launcher on this host removes any left when
-    mpiexec has ended (:func:`d4p_mpi.launch.remove_shared_memory`)."""
+    """Note the MPI shared-memory files this rank mapped in the run folder
+    (:meth:`~d4p.mapping.RunFolder.note_files`): removed when every rank has
+    ended, or at the next run's start when the launcher was killed."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split(None, 5)[-1].strip() for line in maps}
     except OSError:  # not Linux
         return
-    ours = sorted(p for p in paths if p.startswith(SHARED_MEMORY) and not p.endswith("(deleted)"))
-    if ours:
-        (folder.path / f"shm-{os.uname().nodename}-{rank}").write_text("\n".join(ours))
+    folder.note_files(rank, (p for p in paths if p.startswith(SHARED_MEMORY)
+                             and not p.endswith("(deleted)")))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ and the Spark jobs that compute them (see :mod:`d4p_spark.mapping`)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,8 @@ class Run:
         self.gather = Gather(progress, tracer)
         self.control = control
         self.local = local
+        self.tag = f"d4p-{os.urandom(6).hex()}"
+        """The tag of this run's Spark jobs: an abort cancels them."""
         self.stop: tuple[str | None, int | None] = (None, control and control.max_units)
         """Where the sources' tasks hear a graceful stop (the run's :class:`StopLine`),
         and after how many units each source stops."""
@@ -98,6 +102,10 @@ class Run:
                     self.rdds[s.number] = self._stage(s.number)
             else:
                 self._collect_all([s.number for s in stages if not s.downstream])
+        except BaseException:  # a failure, Ctrl-C: the JVM would run our jobs on
+            with contextlib.suppress(Exception):  # (a stopped Spark runs none)
+                self.sc.cancelJobsWithTag(self.tag)
+            raise
         finally:
             for rdd in self.kept:
                 rdd.unpersist(blocking=False)
@@ -110,9 +118,12 @@ class Run:
         if len(numbers) == 1:
             self._merge(self._job(numbers[0]))
             return
-        with ThreadPoolExecutor(len(numbers)) as pool:
+        pool = ThreadPoolExecutor(len(numbers))
+        try:
             for summaries in pool.map(self._job, numbers):
                 self._merge(summaries)
+        finally:  # not waiting for the other jobs: an abort cancels them (see _run)
+            pool.shutdown(wait=False)
 
     def _job(self, number: int) -> list[tuple]:
         """The summaries of the job that ends with stage ``number``."""
@@ -180,6 +191,7 @@ class Run:
         """Run the job that computes stage ``number``: its summaries (and those
         of the stages it computes), after keeping the records it sends to
         broadcasts or to a stage that runs in the driver."""
+        self.sc.addJobTag(self.tag)  # of this thread's jobs
         try:
             records = self.rdds[number].filter(Kept(self.collected)).collect()
         except Exception as exc:
@@ -190,6 +202,8 @@ class Run:
                 raise unloadable_results(plan, Unloadable(f"{type(exc).__name__}: {exc}"),
                                          processes) from None
             raise self._translate(number, exc) from None
+        finally:
+            self.sc.removeJobTag(self.tag)
         summaries = []
         for record in records:
             if record[0] == META:
@@ -200,8 +214,10 @@ class Run:
 
     def _merge(self, summaries: list[tuple]) -> None:
         summaries.sort(key=lambda m: m[1:3])
-        for _, stage, index, results, counts, failure, events in summaries:
+        for _, stage, index, results, counts, failure, events, limited in summaries:
             self.gather.add((stage, index), results, counts, events)
+            if limited:  # the summary says the run was stopped at max_units
+                self.control.limit_reached()
             if failure is not None:
                 self.gather.fail(failure, (stage, index))
 

@@ -5,10 +5,11 @@ becomes Spark jobs", "When a PE fails").
 
 A stage partition yields *records*: ``(iid, port, units)`` for every batch its
 instances send to an instance of a later stage, then one summary record
-``(META, stage, partition, results, counts, error, events)``: the outputs of
-unconnected ports, the units processed per PE, the :class:`d4p.D4PError` that
-stopped it (a PE's error is data, so Spark never retries it) and the timing
-events of a traced run. Summary records of upstream stages in the same Spark
+``(META, stage, partition, results, counts, error, events, limited)``: the
+outputs of unconnected ports, the units processed per PE, the
+:class:`d4p.D4PError` that stopped it (a PE's error is data, so Spark never
+retries it), the timing events of a traced run and whether a source
+reached ``max_units``. Summary records of upstream stages in the same Spark
 job pass through, so one ``collect`` gathers those of the whole chain.
 """
 
@@ -143,12 +144,12 @@ class StageTask:
             for _ in stream.records:  # a source stage never reads its (empty) partition:
                 pass  # PySpark reuses a Python worker only once its input is read to the end
             summary = (META, stage.number, index, executor.results, executor.counts(), None,
-                       executor.take_events(final=True))
+                       executor.take_events(final=True), control.limited)
         except D4PError as exc:
             counts, events = {}, []
             if executor is not None:
                 counts, events = executor.counts(), executor.take_events(final=True)
-            summary = (META, stage.number, index, {}, counts, exc, events)
+            summary = (META, stage.number, index, {}, counts, exc, events, False)
         put([summary])
 
     def _shared(self, index: int) -> Iterator[tuple]:

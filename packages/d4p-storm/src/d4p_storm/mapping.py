@@ -113,7 +113,9 @@ class StormMapping(d4p.Mapping):
                     settings["d4p.max_units"] = control.max_units
                 control.on_stop(RunFolder(results).request_stop)
             command = self.local_command(project, settings)
-            return LocalRun(plan, project, results, command, options).wait()
+            outcome = LocalRun(plan, project, results, command, options).wait()
+            RunFolder(results).tell(control)  # a source reached max_units: the summary says so
+            return outcome
 
     # -- what a subclass may change (the harness mapping does) ----------------------------------
 

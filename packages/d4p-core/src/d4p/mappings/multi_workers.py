@@ -28,7 +28,7 @@ from ..executor import Executor, unloadable_results
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
-from ..stopping import STOP_SIGNALS, die_with_parent
+from ..stopping import STOP_SIGNALS, ArgvDyingWithParent, descendants, die_with_parent
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -141,8 +141,8 @@ class _Run:
                 procs.append(ctx.Process(target=_worker, name=f"d4p-worker-{k}", daemon=True,
                                          args=(shipped, k, inbox, outbox, reports[k][1],
                                                settings, os.getpid(), waits_for)))
-            with share_cores(n), _frozen(self.options["start_method"] == "fork"), \
-                    _signals_held(), _main_file_if_any():
+            forking = self.options["start_method"] == "fork"
+            with share_cores(n), _frozen(forking), _signals_held(), _fresh_workers(forking):
                 for proc in procs:
                     proc.start()
             for r, w in links.values():  # the children hold their own ends
@@ -201,6 +201,9 @@ class _Run:
                 elif kind == "stop":  # a signal to that worker alone stops the whole run
                     if control is not None:
                         control.stop(f"{body[0]} to worker process {k}")
+                elif kind == "limited":  # a source of that worker reached max_units
+                    if control is not None:
+                        control.limit_reached()
                 else:
                     gather.add(k, *body)
                     del live[conn]
@@ -264,21 +267,29 @@ def _frozen(forking: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _main_file_if_any() -> Iterator[None]:
-    """While starting workers: a ``__main__`` whose ``__file__`` is no file
-    (``python - < script.py`` says ``<stdin>``) shows none, as in a notebook:
-    spawn and forkserver workers would run that path again and fail. The plan
-    travels whole (:mod:`d4p.shipping`), so they do not need it."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or os.path.exists(path):
+def _fresh_workers(forking: bool) -> Iterator[None]:
+    """While starting workers with spawn or forkserver (not ``forking``):
+    ``sys.argv`` is an :class:`~d4p.stopping.ArgvDyingWithParent`, so that a
+    worker dies with this process even while it imports the main script
+    again; a ``__main__`` whose ``__file__`` is no file (``python - <
+    script.py`` says ``<stdin>``) shows none, as in a notebook: the workers
+    would run that path again and fail. The plan travels whole
+    (:mod:`d4p.shipping`), so they do not need it."""
+    if forking:
         yield
         return
-    del main.__file__
+    main, argv = sys.modules.get("__main__"), sys.argv
+    path = getattr(main, "__file__", None)
+    sys.argv = ArgvDyingWithParent(argv)
+    hidden = path is not None and not os.path.exists(path)
+    if hidden:
+        del main.__file__
     try:
         yield
     finally:
-        main.__file__ = path
+        sys.argv = argv
+        if hidden:
+            main.__file__ = path
 
 
 @contextmanager
@@ -305,11 +316,17 @@ def _signals_held() -> Iterator[None]:
 
 def _stop(procs) -> None:
     """End every child still running, at once (SIGKILL: SIGTERM, like SIGINT,
-    only stops a worker's sources)."""
+    only stops a worker's sources), and the programs its PEs started (a
+    tool run with ``subprocess``), which would live on, orphaned. The
+    workers are halted first (SIGSTOP), so that they start no more."""
     procs = [p for p in procs if p.pid is not None]
-    for proc in procs:
-        if proc.is_alive():
-            proc.kill()
+    running = [p.pid for p in procs if p.is_alive()]
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    for pid in [*running, *descendants(running)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     for proc in procs:
         proc.join(1)
         with contextlib.suppress(ValueError):  # still running (it cannot be: SIGKILL)
@@ -501,6 +518,8 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             parent: int, waits_for) -> None:
     die_with_parent(parent)
     keep_freed_memory()
+    mp.current_process().daemon = False  # so that a PE may start processes (a pool) of its own:
+    # daemonic in the parent only, which ends the workers if it exits without d4p's cleanup
     control = Control(max_units=settings["max_units"])
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
@@ -522,6 +541,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
 
     tell_parent(("ready",))
+    control.on_limit(lambda: tell_parent(("limited",)))
 
     sys.stdout = _Lines("stdout", tell_parent, sys.stdout)
     sys.stderr = _Lines("stderr", tell_parent, sys.stderr)
