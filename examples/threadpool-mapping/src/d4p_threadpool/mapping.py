@@ -1,8 +1,7 @@
-"""The ``threadpool`` mapping: each worker of the plan runs in a thread of the
-calling process, with a queue as its inbox. An example of a third-party
-mapping: it uses only :mod:`d4p.mapping` and supplies only the transport;
-core's driver does the rest. Threads share the GIL, so this gains speed only
-where PEs release it (NumPy, I/O); data units are passed by reference."""
+"""The ``threadpool`` mapping: each worker of the plan in a thread of the calling process,
+a queue as its inbox. An example third-party mapping: it uses only :mod:`d4p.mapping` and
+supplies only the transport; core's driver does the rest. Threads share the GIL: faster
+only where PEs release it (NumPy, I/O). Units are passed by reference."""
 
 from __future__ import annotations
 
@@ -42,11 +41,9 @@ class ThreadPoolMapping(d4p.Mapping):
     default_processes = 2
 
     def run(self, plan, options):
-        from d4p.mapping import Control, Executor, Gather, drive  # loaded when a run needs them
+        from d4p.mapping import Executor, Gather, drive  # loaded when a run needs them
 
-        # the run's Control: max_units, stop_after, the stop event and Ctrl-C stop the sources
-        control = options.get("control") or Control()
-        gather = Gather(options["progress"], options["tracer"])
+        control, gather = options["control"], Gather(options["progress"], options["tracer"])
         queues = [queue.SimpleQueue() for _ in range(plan.processes)]
         executors = [Executor(plan, k, transport=QueueTransport(queues, k, control),
                               batch_size=options["batch_size"], trace=gather.listening)
