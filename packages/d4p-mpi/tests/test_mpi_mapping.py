@@ -142,19 +142,6 @@ graph.connect(NumberProducer(6), "output", scale, "input")
 """
 
 
-def test_a_class_attribute_the_workflow_file_sets_reaches_the_ranks(tmp_path):
-    # before, the ranks imported scale_lib afresh: factor 1, values 0..5
-    (tmp_path / "scale_lib.py").write_text(SCALE_LIB)
-    (tmp_path / "scaled.py").write_text(SCALED_WORKFLOW)
-    d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
-    run = subprocess.run([d4p_command, "run", "scaled.py", "-m", "mpi", "-n", "3", "-o",
-                          "out.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    (values,) = [ports["output"] for ports in
-                 json.loads((tmp_path / "out.json").read_text())["results"].values()]
-    assert sorted(values) == [0, 7, 14, 21, 28, 35]
-
-
 SETTINGS_LIB = """
 THRESHOLD = 1
 NAMES = ("a",)
@@ -179,18 +166,24 @@ graph.connect(NumberProducer(4), "output", scale, "input")
 """
 
 
-def test_a_module_setting_the_workflow_file_sets_reaches_the_ranks(tmp_path):
-    # before, the ranks imported settings_lib afresh: THRESHOLD 1, as ("a",)
-    (tmp_path / "settings_lib.py").write_text(SETTINGS_LIB)
-    (tmp_path / "settings_wf.py").write_text(SETTINGS_WORKFLOW)
+@pytest.mark.parametrize(("lib", "workflow", "want"), [
+    # before, the ranks imported the library afresh: factor 1, values 0..3
+    (SCALE_LIB, SCALED_WORKFLOW.replace("NumberProducer(6)", "NumberProducer(4)"),
+     [0, 7, 14, 21]),
+    # ... and THRESHOLD 1, NAMES ("a",)
+    (SETTINGS_LIB, SETTINGS_WORKFLOW, [[x, ["b", "c"]] for x in (0, 7, 14, 21)]),
+], ids=["class-attribute", "module-setting"])
+def test_what_the_workflow_file_sets_reaches_the_ranks(tmp_path, lib, workflow, want):
+    (tmp_path / "scale_lib.py").write_text(lib)
+    (tmp_path / "settings_lib.py").write_text(lib)
+    (tmp_path / "wf.py").write_text(workflow)
     d4p_command = os.path.join(os.path.dirname(sys.executable), "d4p")
-    run = subprocess.run([d4p_command, "run", "settings_wf.py", "-m", "mpi", "-n", "3", "-o",
+    run = subprocess.run([d4p_command, "run", "wf.py", "-m", "mpi", "-n", "3", "-o",
                           "out.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     (values,) = [ports["output"] for ports in
                  json.loads((tmp_path / "out.json").read_text())["results"].values()]
-    assert sorted(values) == [[0, ["b", "c"]], [7, ["b", "c"]], [14, ["b", "c"]],
-                              [21, ["b", "c"]]]
+    assert sorted(values) == want
 
 
 def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
