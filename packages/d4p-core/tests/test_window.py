@@ -52,6 +52,15 @@ def test_sliding_time_windows_hold_each_unit_in_every_window_it_falls_in():
     assert got == [(-5, 5, [1]), (0, 10, [1, 6]), (5, 15, [6, 12]), (10, 20, [12])]
 
 
+def test_a_fractional_slide_gives_each_window_once_with_all_its_units():
+    units = [0.05, 0.55, 0.95, 1.25]
+    got = _run(d4p.window.time(1, time=lambda u: u, slide=0.1), units)
+    # window k spans [k/10, k/10 + 1): one window per k, holding every unit inside
+    want = [[u for u in units if k / 10 <= u < k / 10 + 1] for k in range(-9, 13)]
+    assert [w[2] for w in got] == want
+    assert [round(w[0], 9) for w in got] == [k / 10 for k in range(-9, 13)]
+
+
 def test_late_units_are_counted_and_left_out_unless_within_lateness(capsys):
     window = d4p.window.time(10, time=lambda u: u)
     got = _run(window, [1, 12, 3, 25])
@@ -121,6 +130,7 @@ def test_a_graceful_stop_writes_the_open_windows():
 
 @pytest.mark.parametrize(("make", "said"), [
     (lambda: d4p.window.count(0), "positive size"),
+    (lambda: d4p.window.count(2, 3), r"at most its size \(2\), not 3"),
     (lambda: d4p.window.time(0, time=abs), "positive length"),
     (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
     (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),

@@ -69,7 +69,7 @@ class _Window(GenericPE):
 
 class CountWindow(_Window):
     """Every ``size`` units (per key with ``by``), slid by ``slide`` units
-    (``None``: tumbling, ``slide = size``); ``partial`` writes the last,
+    (``None``: tumbling, ``slide = size``; at most ``size``); ``partial`` writes the last,
     shorter window at the end of the stream."""
 
     def __init__(self, size: int, slide: int | None = None, by=None,
@@ -77,9 +77,9 @@ class CountWindow(_Window):
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"a count window needs a positive size, not {size!r}")
         slide = size if slide is None else slide
-        if not isinstance(slide, int) or not 1 <= slide:
-            raise ValueError(f"a count window slides by a positive number of units, "
-                             f"not {slide!r}")
+        if not isinstance(slide, int) or not 1 <= slide <= size:
+            raise ValueError(f"a count window slides by a positive number of units, at "
+                             f"most its size ({size}), not {slide!r}")
         super().__init__(by)
         self.size, self.slide, self.partial = size, slide, partial
         self.pending: dict[Any, list] = {}
@@ -142,15 +142,16 @@ class TimeWindow(_Window):
         t = self.time(unit)
         key = self._key_of(unit)
         done = self.closed.get(key, -math.inf)
-        first = math.floor((t - self.length) / self.slide + 1) * self.slide
         windows = self.open.setdefault(key, {})
         placed = False
-        start = first
+        k = math.floor((t - self.length) / self.slide)  # maybe one too early: checked below
+        start = k * self.slide  # a multiple, never a sum: equal starts stay equal floats
         while start <= t:
             if start + self.length > t and start + self.length > done:
                 windows.setdefault(start, []).append(unit)
                 placed = True
-            start += self.slide
+            k += 1
+            start = k * self.slide
         if not placed:
             self.late += 1
         mark = t - self.lateness
