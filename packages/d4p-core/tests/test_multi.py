@@ -349,6 +349,46 @@ def test_a_second_ctrl_c_exits_130_and_leaves_no_child(tmp_path):
         assert not Path(f"/proc/{kid}").exists() or "zombie" in Path(f"/proc/{kid}/status").read_text()
 
 
+LINES = """
+    import sys
+    import d4p
+
+    class Lines(d4p.ProducerPE):
+        def _process(self, inputs):
+            for line in sys.stdin:  # waits for the next line, written whenever
+                self.write("output", line.strip())
+
+    class Show(d4p.ConsumerPE):
+        def _process(self, line):
+            print("got", line, flush=True)
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(Lines(), "output", Show(), "input")
+"""
+
+
+def _run_lines(tmp_path, start_method: str) -> subprocess.Popen:
+    wf = tmp_path / "lines.py"
+    wf.write_text(textwrap.dedent(LINES))
+    return subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n",
+                             "2", "--no-fuse", "--start-method", start_method],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_source_reads_the_runs_stdin(tmp_path, start_method):
+    """``d4p run wf.py -m multi < file``: the source reads the run's stdin, not
+    the /dev/null that multiprocessing gives its workers."""
+    proc = _run_lines(tmp_path, start_method)
+    try:
+        out, err = proc.communicate("a\nb\nc\n", timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert sorted(out.splitlines()[:3]) == ["got a", "got b", "got c"], out + err
+
+
 BACKPRESSURE = """
     import resource
     import d4p
