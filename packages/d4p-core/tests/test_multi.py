@@ -17,7 +17,7 @@ import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
-from d4p.testing.workflows import NOTEBOOK_CELL, Pairs
+from d4p.testing.workflows import NOTEBOOK_CELL, STDIN_FILE, Pairs
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -349,27 +349,9 @@ def test_a_second_ctrl_c_exits_130_and_leaves_no_child(tmp_path):
         assert not Path(f"/proc/{kid}").exists() or "zombie" in Path(f"/proc/{kid}/status").read_text()
 
 
-LINES = """
-    import sys
-    import d4p
-
-    class Lines(d4p.ProducerPE):
-        def _process(self, inputs):
-            for line in sys.stdin:  # waits for the next line, written whenever
-                self.write("output", line.strip())
-
-    class Show(d4p.ConsumerPE):
-        def _process(self, line):
-            print("got", line, flush=True)
-
-    graph = d4p.WorkflowGraph()
-    graph.connect(Lines(), "output", Show(), "input")
-"""
-
-
 def _run_lines(tmp_path, start_method: str) -> subprocess.Popen:
     wf = tmp_path / "lines.py"
-    wf.write_text(textwrap.dedent(LINES))
+    wf.write_text(STDIN_FILE)
     return subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n",
                              "2", "--no-fuse", "--start-method", start_method],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from d4p.examples import wordcount
 from d4p.loader import load_target
-from d4p.testing.workflows import ENDLESS_FILE
+from d4p.testing.workflows import ENDLESS_FILE, STDIN_FILE
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
 
@@ -65,6 +65,45 @@ def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_a_source_reads_the_runs_stdin_on_mpi(tmp_path):
+    """``d4p run wf.py -m mpi < file``: rank 0, where the source runs, reads the
+    run's stdin (it read nothing: mpiexec was given none)."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "lines.py", "-m", "mpi", "-n",
+                           "2", "--no-fuse", "-q"], input="a\nb\nc\n", capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == ["got a", "got b", "got c"], done.stderr
+
+
+READ_STDIN_ELSEWHERE = """
+    import sys
+    import d4p
+    from d4p.examples import NumberProducer
+
+    @d4p.iterative
+    def read_a_line(x):
+        return sys.stdin.readline()
+
+    graph = d4p.WorkflowGraph()
+    reader = read_a_line()
+    reader.numprocesses = 2
+    graph.connect(NumberProducer(4), "output", reader, "input")
+"""
+
+
+def test_reading_stdin_on_another_rank_is_one_line_naming_the_pe(tmp_path):
+    """Other ranks get no stdin from mpiexec (a pipe that never ends): reading
+    it is an error naming the PE, not a run that waits forever."""
+    (tmp_path / "wf.py").write_text(textwrap.dedent(READ_STDIN_ELSEWHERE))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3"],
+                          input="a\n", capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "PE 'read_a_line1'" in done.stderr and "only MPI rank 0 can read the run's standard " \
+        "input, and this PE runs on rank" in done.stderr, done.stderr
 
 
 def test_a_workflow_file_removed_after_loading_still_runs(tmp_path):

@@ -864,6 +864,36 @@ ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n
 """A workflow file for ``d4p run``: :func:`endless`."""
 
 
+class StdinLines(ProducerPE):
+    """Writes each line of the run's standard input, stripped; between lines
+    its one call waits for the next, as long as it takes."""
+
+    def _process(self, inputs):
+        import sys
+
+        for line in sys.stdin:
+            self.write("output", line.strip())
+
+
+class Show(ConsumerPE):
+    """Prints ``got UNIT`` as soon as a unit arrives."""
+
+    def _process(self, data):
+        print("got", data, flush=True)
+
+
+def stdin_lines() -> WorkflowGraph:
+    """:class:`StdinLines` → :class:`Show`: run with ``-n 2 --no-fuse``, the
+    lines cross from one process to another."""
+    graph = WorkflowGraph()
+    graph.connect(StdinLines(), "output", Show(), "input")
+    return graph
+
+
+STDIN_FILE = "from d4p.testing.workflows import stdin_lines\n\ngraph = stdin_lines()\n"
+"""A workflow file for ``d4p run``: :func:`stdin_lines`."""
+
+
 NOTEBOOK_CELL = """
 import sys
 import types
