@@ -17,7 +17,7 @@ import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
-from d4p.testing.workflows import NOTEBOOK_CELL, STDIN_FILE, Pairs
+from d4p.testing.workflows import NOTEBOOK_CELL, STDIN_FILE, Pairs, burst_while_waiting
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -369,6 +369,16 @@ def test_a_source_reads_the_runs_stdin(tmp_path, start_method):
         proc.kill()
     assert proc.returncode == 0, err
     assert sorted(out.splitlines()[:3]) == ["got a", "got b", "got c"], out + err
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_what_a_waiting_source_wrote_leaves_while_it_waits(tmp_path, start_method):
+    """``producer | d4p run wf.py``: the lines of a burst reach the PE in the
+    other process while the source waits for the next line, not when it
+    writes again (hours later, for a quiet log)."""
+    burst, out, err = burst_while_waiting(_run_lines(tmp_path, start_method))
+    assert burst == ["got a\n", "got b\n", "got c\n"], err
+    assert out.startswith("got d\n"), err
 
 
 BACKPRESSURE = """

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from d4p.examples import wordcount
 from d4p.loader import load_target
-from d4p.testing.workflows import ENDLESS_FILE, STDIN_FILE
+from d4p.testing.workflows import ENDLESS_FILE, STDIN_FILE, burst_while_waiting
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
 
@@ -76,6 +76,20 @@ def test_a_source_reads_the_runs_stdin_on_mpi(tmp_path):
                           text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:3] == ["got a", "got b", "got c"], done.stderr
+
+
+def test_what_a_waiting_source_wrote_leaves_while_it_waits_on_mpi(tmp_path):
+    """The lines of a burst reach the PE on the other rank while the source
+    waits for the next line, not when it writes again."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", "lines.py", "-m", "mpi", "-n",
+                             "2", "--no-fuse", "-q"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    burst, out, err = burst_while_waiting(proc)
+    assert burst == ["got a\n", "got b\n", "got c\n"], err
+    assert out.startswith("got d\n"), err
+    assert_no_leftovers(parent=proc.pid)
 
 
 READ_STDIN_ELSEWHERE = """

@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 import functools
 import reprlib
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -385,12 +387,29 @@ class Executor:
         end, even in the middle of an iteration that writes forever, and so
         does a source that has written ``max_units`` units: a graceful stop,
         what they wrote is still processed and every ``postprocess`` runs."""
-        for loc in list(self.local.values()):
-            if loc.pe_id not in self.plan.inputs:
-                continue
+        sources = [loc for loc in self.local.values() if loc.pe_id in self.plan.inputs]
+        idle = _IdleFlush(self, stop) if sources and self._sends_elsewhere() else None
+        try:
+            self._run_sources(sources, between, stop, max_units, idle)
+        finally:
+            if idle is not None:
+                idle.end()
+        for loc in list(self.local.values()):  # PEs that nothing feeds
+            if loc.waiting == 0 and not loc.finished:
+                self._finish(loc)
+
+    def _sends_elsewhere(self) -> bool:
+        """Whether instances of this process write to other processes."""
+        return self.latency > 0 and any(
+            self._proc_of[target] != self.process
+            for iid in self.local for target in self.plan.downstream[iid])
+
+    def _run_sources(self, sources: list[_Local], between, stop, max_units: int | None,
+                     idle: _IdleFlush | None) -> None:
+        for loc in sources:
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
-            iterate = _source_call(loc)
+            iterate = _source_call(loc, idle)
             if stop is not None:
                 self._watch_source(loc, stop, max_units, between)
             for n, item in enumerate(items):
@@ -411,9 +430,6 @@ class Executor:
                 if between is not None:
                     between()
             self._finish(loc)
-        for loc in list(self.local.values()):  # PEs that nothing feeds
-            if loc.waiting == 0 and not loc.finished:
-                self._finish(loc)
 
     def _watch_source(self, loc: _Local, stop, max_units: int | None,
                       between: Callable[[], None] | None = None) -> None:
@@ -674,9 +690,11 @@ def _raise_stopped(data: Any) -> None:
     raise _SourceStopped
 
 
-def _source_call(loc: _Local) -> Callable[[Any], None]:
+def _source_call(loc: _Local, idle: _IdleFlush | None = None) -> Callable[[Any], None]:
     process, write = loc.pe.process, loc.pe.write
     sample = loc.sample.call if loc.sample is not None else None
+    if idle is not None:
+        process = idle.around(loc, process)
 
     def iterate(item):
         loc.calls += 1
@@ -688,6 +706,109 @@ def _source_call(loc: _Local) -> Callable[[Any], None]:
                 write(name, value)
 
     return iterate
+
+
+class _IdleFlush:
+    """Hands over what the sources wrote while a source's call waits for more
+    (the next line of a pipe, a packet of a socket): without it, a source
+    whose one call never returns keeps the last units of a burst in their
+    batch until it writes again, which may be hours later.
+
+    A helper thread looks every ``latency`` seconds. When a batch has waited
+    longer than that, it closes the gates (the sources' writes, and the end
+    of their calls, wait for it), checks that the main thread runs a
+    source's own code and not d4p's (no frame of a write between it and the
+    call), and flushes. Writes cost nothing extra: the gates are put in
+    place only for the flush."""
+
+    def __init__(self, executor: Executor, stop) -> None:
+        self.executor = executor
+        self.stop = stop
+        self.lock = threading.Lock()  # held by the helper while the gates are closed
+        self.closed = False
+        self.error: BaseException | None = None
+        self.calling: list[_Local] = []  # the source whose call runs, if one does
+        self.ended = threading.Event()
+        self.thread = threading.get_ident()  # the one that runs the executor
+        self.call_code = None
+        threading.Thread(target=self._run, daemon=True, name="d4p-idle-flush").start()
+
+    def around(self, loc: _Local, process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``process`` of source ``loc``, waiting at its end for a flush under way."""
+        calling = self.calling
+
+        def call(item):
+            calling.append(loc)
+            try:
+                return process(item)
+            finally:
+                calling.pop()
+                if self.closed:
+                    self._wait()
+
+        self.call_code = call.__code__
+        return call
+
+    def _wait(self) -> None:
+        with self.lock:
+            if self.error is not None:
+                raise self.error
+
+    def _gate(self, emit: Callable[[Any], None]) -> Callable[[Any], None]:
+        def gate(data):
+            self._wait()
+            emit(data)
+
+        return gate
+
+    def _run(self) -> None:
+        executor, latency = self.executor, self.executor.latency
+        while not self.ended.wait(latency):
+            due = time.monotonic() - latency
+            if not any(any(boxes.values()) and executor._pending[proc][0] < due
+                       for proc, boxes in list(executor._outbox.items())):
+                continue
+            with self.lock:
+                if not self.calling:
+                    continue
+                loc = self.calling[-1]
+                emits = dict(loc.emit)
+                gates = {port: self._gate(emit) for port, emit in emits.items()}
+                self.closed = True
+                loc.emit.update(gates)
+                try:
+                    if self.calling and self._in_own_code():
+                        executor.flush()
+                except BaseException as exc:  # the gates stay closed: the main thread raises it
+                    self.error = exc
+                    return
+                for port, gate in gates.items():
+                    if loc.emit.get(port) is gate:
+                        loc.emit[port] = emits[port]
+                if self.stop is not None and self.stop.is_set():  # it was stopped meanwhile
+                    loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped))
+                self.closed = False
+
+    def _in_own_code(self) -> bool:
+        """Whether the executor's thread runs a source's own code: its
+        innermost frames up to the source's call hold no write."""
+        frame = sys._current_frames().get(self.thread)
+        while frame is not None:
+            code = frame.f_code
+            if code is self.call_code:
+                return True
+            if code is _WRITE or code.co_filename == __file__:
+                return False
+            frame = frame.f_back
+        return False
+
+    def end(self) -> None:
+        self.ended.set()
+        with self.lock:  # a flush under way is over
+            pass
+
+
+_WRITE = GenericPE.write.__code__
 
 
 def _postprocess(pe: GenericPE) -> None:

@@ -894,6 +894,27 @@ STDIN_FILE = "from d4p.testing.workflows import stdin_lines\n\ngraph = stdin_lin
 """A workflow file for ``d4p run``: :func:`stdin_lines`."""
 
 
+def burst_while_waiting(proc) -> tuple[list[str], str, str]:
+    """Drive ``d4p run`` of :data:`STDIN_FILE` (``proc``, a ``subprocess.Popen``
+    with text pipes): write three lines at once, read the three lines it
+    prints while its source waits for more, then write one more line and end
+    its input. Returns the burst's lines, the rest of stdout and stderr. A
+    burst that has not arrived after 30 s ends the run (lines are missing)."""
+    import threading
+
+    guard = threading.Timer(30, proc.kill)
+    guard.start()
+    try:
+        proc.stdin.write("a\nb\nc\n")
+        proc.stdin.flush()
+        burst = [proc.stdout.readline() for _ in range(3)]
+        out, err = proc.communicate("d\n")
+    finally:
+        guard.cancel()
+        proc.kill()
+    return burst, out, err
+
+
 NOTEBOOK_CELL = """
 import sys
 import types
