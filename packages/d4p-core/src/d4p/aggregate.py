@@ -15,7 +15,8 @@ you connect, draw and monitor like any other::
 It is *global* (one instance, writes one result at the end of the stream) or
 *keyed* with ``by=`` in the forms :func:`d4p.group_by` takes: a tuple index,
 a tuple of indices or a key function; a keyed aggregate writes ``(key,
-result)`` per key at the end of the stream. ``value=`` (an index or a
+result)`` per key at the end of the stream. Keys compare as in a dict, but
+all NaN keys (alone or in a tuple) are one key, ``math.nan``. ``value=`` (an index or a
 function) picks what is aggregated from each unit; by default the unit.
 
 **Combining.** Every aggregate is a monoid (its *combiner*): ``create()``
@@ -148,7 +149,7 @@ class AggregatePE(GenericPE):
             return
         c, states = self.combiner, self.states
         data = inputs["input"]
-        key = None if self.key is None else self.key(data)
+        key = None if self.key is None else _one_nan(self.key(data))
         old = states.get(key, _MISSING)
         value = data if self.value is None else self.value(data)
         states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old, value)
@@ -163,6 +164,7 @@ class AggregatePE(GenericPE):
                 key, state = unit if keyed else (None, unit)
             except Exception as exc:
                 raise UnitFailed(unit, exc) from None
+            key = _one_nan(key)
             old = states.get(key, _MISSING)
             if old is _MISSING:
                 states[key] = state
@@ -286,6 +288,17 @@ class PartialAggregatePE(IterativePE):
 
 
 _MISSING = object()  # never leaves the process that compares with it
+
+
+def _one_nan(key: Any) -> Any:
+    """``key`` with a NaN (alone or in a tuple) made ``math.nan``: NaN equals
+    nothing, not even itself, so every NaN object would be a key of its own,
+    and how many came out would depend on how the states travelled (pickle
+    makes new objects). All NaN keys are one key, as in Spark and SQL."""
+    if type(key) is tuple:  # (a tuple equals itself: its items compare by identity first)
+        return tuple(math.nan if k != k else k for k in key) if any(k != k for k in key) \
+            else key
+    return math.nan if key != key else key
 
 
 def _guard(key: Any, step: str, fn: Callable, state: Any, value: Any) -> Any:
