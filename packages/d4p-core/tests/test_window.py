@@ -40,6 +40,17 @@ def test_keyed_count_windows(mapping):
                            ("b", [("b", 2), ("b", 4)])]
 
 
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_nan_keys_share_their_windows(mapping):
+    """Each NaN object was a key of its own: on multi (units arrive pickled,
+    new objects) np.nan's units each had a window of one."""
+    nan = float("nan")
+    got = _run(d4p.window.count(3, by=0), [(nan if i % 2 else "k", i) for i in range(12)],
+               mapping)
+    assert sorted((repr(key), [i for _, i in units]) for key, units in got) == [
+        ("'k'", [0, 2, 4]), ("'k'", [6, 8, 10]), ("nan", [1, 3, 5]), ("nan", [7, 9, 11])]
+
+
 def test_tumbling_time_windows_close_when_time_passes_their_end():
     units = [(0.5, "a"), (3.0, "b"), (9.9, "c"), (10.0, "d"), (25.0, "e")]
     got = _run(d4p.window.time(10, time=lambda u: u[0]), units)

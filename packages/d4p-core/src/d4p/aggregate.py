@@ -54,7 +54,7 @@ from typing import Any
 
 from .errors import D4PError, UsageError
 from .graph import WorkflowGraph
-from .grouping import GLOBAL, group_by, normalise
+from .grouping import GLOBAL, group_by, normalise, one_key
 from .pe import GROUPING, GenericPE, IterativePE, UnitFailed
 
 __all__ = [
@@ -149,7 +149,7 @@ class AggregatePE(GenericPE):
             return
         c, states = self.combiner, self.states
         data = inputs["input"]
-        key = None if self.key is None else _one_nan(self.key(data))
+        key = None if self.key is None else one_key(self.key(data))
         old = states.get(key, _MISSING)
         value = data if self.value is None else self.value(data)
         states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old, value)
@@ -164,7 +164,7 @@ class AggregatePE(GenericPE):
                 key, state = unit if keyed else (None, unit)
             except Exception as exc:
                 raise UnitFailed(unit, exc) from None
-            key = _one_nan(key)
+            key = one_key(key)
             old = states.get(key, _MISSING)
             if old is _MISSING:
                 states[key] = state
@@ -288,17 +288,6 @@ class PartialAggregatePE(IterativePE):
 
 
 _MISSING = object()  # never leaves the process that compares with it
-
-
-def _one_nan(key: Any) -> Any:
-    """``key`` with a NaN (alone or in a tuple) made ``math.nan``: NaN equals
-    nothing, not even itself, so every NaN object would be a key of its own,
-    and how many came out would depend on how the states travelled (pickle
-    makes new objects). All NaN keys are one key, as in Spark and SQL."""
-    if type(key) is tuple:  # (a tuple equals itself: its items compare by identity first)
-        return tuple(math.nan if k != k else k for k in key) if any(k != k for k in key) \
-            else key
-    return math.nan if key != key else key
 
 
 def _guard(key: Any, step: str, fn: Callable, state: Any, value: Any) -> Any:

@@ -36,7 +36,7 @@ import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .grouping import GLOBAL, group_by
+from .grouping import GLOBAL, group_by, one_key
 from .pe import GenericPE
 
 __all__ = ["CountWindow", "TimeWindow", "count", "time"]
@@ -60,7 +60,7 @@ class _Window(GenericPE):
         self._add_output("output")
 
     def _key_of(self, unit) -> Hashable:
-        return self._key(unit) if self._key is not None else None
+        return one_key(self._key(unit)) if self._key is not None else None
 
     def _out(self, key, *fields) -> None:
         self.write("output", (key, *fields) if self._key is not None else
