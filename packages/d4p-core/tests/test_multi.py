@@ -17,7 +17,13 @@ import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
-from d4p.testing.workflows import NOTEBOOK_CELL, STDIN_FILE, Pairs, burst_while_waiting
+from d4p.testing.workflows import (
+    NOTEBOOK_CELL,
+    STDIN_FILE,
+    Pairs,
+    burst_while_waiting,
+    stop_while_waiting,
+)
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -379,6 +385,23 @@ def test_what_a_waiting_source_wrote_leaves_while_it_waits(tmp_path, start_metho
     burst, out, err = burst_while_waiting(_run_lines(tmp_path, start_method))
     assert burst == ["got a\n", "got b\n", "got c\n"], err
     assert out.startswith("got d\n"), err
+
+
+@pytest.mark.parametrize(("mapping", "how"), [
+    ("simple", "stop_after"), ("simple", "SIGINT"), ("multi", "stop_after"),
+    ("multi", "SIGTERM")])
+def test_a_graceful_stop_ends_a_source_waiting_for_data(tmp_path, mapping, how):
+    """A source waiting for its next line (a quiet pipe, socket, log) stops on
+    the first signal or at --stop-after, and the run drains and ends; it
+    waited for data that never came (the stop only stopped its writes)."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    argv = [sys.executable, "-m", "d4p", "run", str(tmp_path / "lines.py"), "-m", mapping,
+            "-n", "2", "--no-fuse"] + (["--stop-after", "3"] if how == "stop_after" else [])
+    code, out, err = stop_while_waiting(argv, getattr(signal, how, None))
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["got a", "got b"], out + err
+    said = "stop_after=3 s" if how == "stop_after" else how
+    assert "stopped after" in err and f"({said})" in err, err
 
 
 BACKPRESSURE = """

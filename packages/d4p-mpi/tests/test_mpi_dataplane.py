@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 from d4p.examples import wordcount
 from d4p.loader import load_target
-from d4p.testing.workflows import ENDLESS_FILE, STDIN_FILE, burst_while_waiting
+from d4p.testing.workflows import (
+    ENDLESS_FILE,
+    STDIN_FILE,
+    burst_while_waiting,
+    stop_while_waiting,
+)
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
 
@@ -90,6 +95,20 @@ def test_what_a_waiting_source_wrote_leaves_while_it_waits_on_mpi(tmp_path):
     assert burst == ["got a\n", "got b\n", "got c\n"], err
     assert out.startswith("got d\n"), err
     assert_no_leftovers(parent=proc.pid)
+
+
+def test_a_graceful_stop_ends_a_source_waiting_for_data_on_mpi(tmp_path):
+    """A source waiting for its next line stops on the first signal (which
+    reaches the rank through the run folder, in a thread), and the run
+    drains and ends; it waited for data that never came."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    argv = [sys.executable, "-m", "d4p", "run", str(tmp_path / "lines.py"), "-m", "mpi",
+            "-n", "2", "--no-fuse"]
+    code, out, err = stop_while_waiting(argv, signal.SIGINT)
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["got a", "got b"], out + err
+    assert "stopped after" in err and "(SIGINT)" in err, err
+    assert_no_leftovers()
 
 
 READ_STDIN_ELSEWHERE = """

@@ -915,6 +915,35 @@ def burst_while_waiting(proc) -> tuple[list[str], str, str]:
     return burst, out, err
 
 
+def stop_while_waiting(argv: list[str], signum: int | None = None) -> tuple[int | None, str, str]:
+    """Run ``argv`` (``d4p run`` of :data:`STDIN_FILE`), write two lines to its
+    stdin and keep it open, so that the source waits for a third; once both
+    are printed, send ``signum`` (``None``: the run's ``--stop-after`` stops
+    it). Returns the exit status (``None``: still running 30 s later, and
+    killed), stdout and stderr."""
+    import os
+    import subprocess
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("a\nb\n")
+        proc.stdin.flush()
+        printed = proc.stdout.readline() + proc.stdout.readline()
+        if signum is not None:
+            os.kill(proc.pid, signum)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = None
+        proc.kill()
+        proc.stdin.close()
+        return code, printed + proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 NOTEBOOK_CELL = """
 import sys
 import types
