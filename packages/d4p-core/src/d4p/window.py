@@ -11,7 +11,8 @@ window) runs on finite pieces of an endless stream::
 
 Count windows write ``[units]`` (``(key, [units])`` with ``by``). Event-time
 windows write ``(start, end, [units])`` (``(key, start, end, [units])``)
-once the stream's time has passed ``end`` by ``lateness``: the watermark is
+once the stream's time has passed ``end`` by ``lateness`` (a window that no
+unit falls in is not written): the watermark is
 the largest time seen less ``lateness``; a unit older than a window already
 written is late, counted in ``late`` and left out. At the end of the stream
 (or a graceful stop) every open window is written, so nothing is lost.
