@@ -91,6 +91,15 @@ def test_keyed_time_windows(mapping):
                            ("y", 10, 20, [("y", 13)])]
 
 
+def test_a_shared_watermark_writes_the_windows_of_all_keys_in_the_order_of_their_ends():
+    """Keys that need not compare (None, a string, a number), windows ending
+    together: written in the order of their ends, not key by key."""
+    units = [(None, 1), ("b", 2), (None, 13), (3, 5), ("b", 31)]
+    got = _run(d4p.window.time(10, time=lambda u: u[1], by=0), units)
+    assert [(key, start) for key, start, _, _ in got] == [
+        (None, 0), ("b", 0), (3, 0), (None, 10), ("b", 30)]
+
+
 LAGGING = [("x", 1), ("y", 2), ("x", 15), ("y", 5), ("x", 27), ("y", 12)]
 """Station y lags x: its 5 arrives after x's time has passed 10."""
 

@@ -16,7 +16,8 @@ unit falls in is not written): the watermark is
 the largest time seen less ``lateness``; a unit older than a window already
 written is late, counted in ``late`` and left out. At the end of the stream
 (or a graceful stop) every open window is written, so nothing is lost.
-Windows are in order of their start (per key).
+Windows are in order of their start (per key); with a shared watermark,
+the windows of all keys are written in the order of their ends.
 
 With ``by``, the watermark is shared by the keys of an instance (the
 default, ``watermark="shared"``: a key that lags the others by more than
@@ -32,6 +33,7 @@ how the keys are spread over instances::
 
 from __future__ import annotations
 
+import heapq
 import math
 import sys
 from collections.abc import Callable, Hashable
@@ -136,6 +138,8 @@ class TimeWindow(_Window):
         self.closed: dict[Any, float] = {}  # key -> end of the last window written
         self.watermark = -math.inf  # the shared one
         self.watermarks: dict[Any, float] = {}  # key -> its own (watermark="key")
+        self.ends: list[tuple[float, int, Any, float]] = []  # heap: (end, n, key, start)
+        self.made = 0  # windows opened: n, so that keys, which need not compare, never are
         self.late = 0
 
     def process(self, inputs):
@@ -148,8 +152,15 @@ class TimeWindow(_Window):
         k = math.floor((t - self.length) / self.slide)  # maybe one too early: checked below
         start = k * self.slide  # a multiple, never a sum: equal starts stay equal floats
         while start <= t:
-            if start + self.length > t and start + self.length > done:
-                windows.setdefault(start, []).append(unit)
+            end = start + self.length
+            if end > t and end > done:
+                held = windows.get(start)
+                if held is None:
+                    held = windows[start] = []
+                    if not self.per_key:
+                        self.made += 1
+                        heapq.heappush(self.ends, (end, self.made, key, start))
+                held.append(unit)
                 placed = True
             k += 1
             start = k * self.slide
@@ -162,8 +173,20 @@ class TimeWindow(_Window):
                 self._emit(key, windows, mark)
         elif mark > self.watermark:
             self.watermark = mark
-            for key, windows in self.open.items():
-                self._emit(key, windows, mark)
+            self._emit_ended(mark)
+
+    def _emit_ended(self, watermark: float) -> None:
+        """Write the windows of every key that end at or before ``watermark``,
+        in the order of their ends (each key's oldest first): a heap of the
+        open windows' ends, so that a watermark that moves costs nothing per
+        key (it did: 360 µs a unit with 1,000 keys)."""
+        ends = self.ends
+        while ends and ends[0][0] <= watermark:
+            end, _, key, start = heapq.heappop(ends)
+            units = self.open[key].pop(start, None)
+            if units is not None:  # else written already (a subclass may drop windows)
+                self._out(key, start, end, units)
+                self.closed[key] = max(self.closed.get(key, -math.inf), end)
 
     def _emit(self, key, windows: dict[float, list], watermark: float) -> None:
         """Write ``key``'s windows that end at or before ``watermark``, oldest first."""
@@ -177,6 +200,7 @@ class TimeWindow(_Window):
     def postprocess(self):
         for key, windows in self.open.items():
             self._emit(key, windows, math.inf)
+        self.ends.clear()
         if self.late:  # a warning: on stderr, apart from the results
             print(f"{self.id}: {self.late} unit(s) arrived after their window was written "
                   f"(more than lateness={self.lateness:g} behind) and were left out; raise "
