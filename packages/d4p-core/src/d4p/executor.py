@@ -718,7 +718,7 @@ else uses); ``None`` (not Linux): such a source stops at its next write."""
 
 
 KICK_AGAIN = 0.05
-"""Seconds between two kicks, while the executor's thread runs d4p's code."""
+"""Seconds between two looks for the source's own code, to kick it."""
 
 
 class _SourceCalls:
@@ -799,11 +799,14 @@ class _SourceCalls:
         threading.Thread(target=self._kick_until_ended, daemon=True, name="d4p-stop-kick").start()
 
     def _kick_until_ended(self) -> None:
+        """Kick only while the source's own code runs: other code (d4p's, the
+        PEs a write reaches on simple) is not disturbed by interrupted calls."""
         while True:
             with self.arming:
                 if not self.armed:
                     return
-                signal.pthread_kill(self.thread, KICK)
+                if self._own_code(sys._current_frames().get(self.thread)):
+                    signal.pthread_kill(self.thread, KICK)
             if self.ended.wait(KICK_AGAIN):
                 return
 
