@@ -144,6 +144,27 @@ def test_a_partial_flushes_when_it_holds_partial_size_keys(mapping):
     assert d4p.run(graph, mapping=mapping, processes=2).summary.units[counts.id] == 10
 
 
+@pytest.mark.parametrize(("mapping", "instances"), [("simple", 1), ("multi", 3), ("multi", 7)])
+def test_nan_keys_are_one_key_however_the_states_travel(mapping, instances):
+    """NaN equals nothing, not even itself: each NaN object was a key of its
+    own, so np.nan's units counted as one key on simple and as one per
+    partial flush on multi (pickle makes new objects), and float('nan')
+    parsed per unit as one key per unit. Now all NaN keys are one key."""
+    nan = float("nan")
+
+    @d4p.producer
+    def readings():
+        for i in range(300):
+            key = [nan, float("nan"), ("st", nan), ("st", float("nan")), "k"][i % 5]
+            yield key, i
+
+    graph = d4p.WorkflowGraph()
+    counts = aggregate.count(by=0, partial_size=2, numprocesses=instances)
+    graph.connect(readings(), "output", counts, "input")
+    got = d4p.run(graph, mapping=mapping, processes=4)[counts.id]["output"]
+    assert sorted(map(repr, got)) == ["('k', 60)", "(('st', nan), 120)", "(nan, 120)"]
+
+
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_partial_state_stays_within_its_bound_on_a_stream_of_distinct_keys():
     """The memory test: 200,000 distinct keys through a partial with a bound of

@@ -18,7 +18,13 @@ import pytest
 from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
-from d4p.testing.workflows import NOTEBOOK_CELL, Pairs
+from d4p.testing.workflows import (
+    NOTEBOOK_CELL,
+    STDIN_FILE,
+    Pairs,
+    burst_while_waiting,
+    stop_while_waiting,
+)
 
 test_conformance_fork = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="fork")
 test_conformance_spawn = make_tests("multi", processes=(1, 2, 3, 4, 7), start_method="spawn")
@@ -465,6 +471,55 @@ def test_a_second_ctrl_c_exits_130_and_leaves_no_child(tmp_path):
     assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
     for kid in kids:
         assert not Path(f"/proc/{kid}").exists() or "zombie" in Path(f"/proc/{kid}/status").read_text()
+
+
+def _run_lines(tmp_path, start_method: str) -> subprocess.Popen:
+    wf = tmp_path / "lines.py"
+    wf.write_text(STDIN_FILE)
+    return subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi", "-n",
+                             "2", "--no-fuse", "--start-method", start_method],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_source_reads_the_runs_stdin(tmp_path, start_method):
+    """``d4p run wf.py -m multi < file``: the source reads the run's stdin, not
+    the /dev/null that multiprocessing gives its workers."""
+    proc = _run_lines(tmp_path, start_method)
+    try:
+        out, err = proc.communicate("a\nb\nc\n", timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert sorted(out.splitlines()[:3]) == ["got a", "got b", "got c"], out + err
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_what_a_waiting_source_wrote_leaves_while_it_waits(tmp_path, start_method):
+    """``producer | d4p run wf.py``: the lines of a burst reach the PE in the
+    other process while the source waits for the next line, not when it
+    writes again (hours later, for a quiet log)."""
+    burst, out, err = burst_while_waiting(_run_lines(tmp_path, start_method))
+    assert burst == ["got a\n", "got b\n", "got c\n"], err
+    assert out.startswith("got d\n"), err
+
+
+@pytest.mark.parametrize(("mapping", "how"), [
+    ("simple", "stop_after"), ("simple", "SIGINT"), ("multi", "stop_after"),
+    ("multi", "SIGTERM")])
+def test_a_graceful_stop_ends_a_source_waiting_for_data(tmp_path, mapping, how):
+    """A source waiting for its next line (a quiet pipe, socket, log) stops on
+    the first signal or at --stop-after, and the run drains and ends; it
+    waited for data that never came (the stop only stopped its writes)."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    argv = [sys.executable, "-m", "d4p", "run", str(tmp_path / "lines.py"), "-m", mapping,
+            "-n", "2", "--no-fuse"] + (["--stop-after", "3"] if how == "stop_after" else [])
+    code, out, err = stop_while_waiting(argv, getattr(signal, how, None))
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["got a", "got b"], out + err
+    said = "stop_after=3 s" if how == "stop_after" else how
+    assert "stopped after" in err and f"({said})" in err, err
 
 
 BACKPRESSURE = """

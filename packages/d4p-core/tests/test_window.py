@@ -40,6 +40,17 @@ def test_keyed_count_windows(mapping):
                            ("b", [("b", 2), ("b", 4)])]
 
 
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_nan_keys_share_their_windows(mapping):
+    """Each NaN object was a key of its own: on multi (units arrive pickled,
+    new objects) np.nan's units each had a window of one."""
+    nan = float("nan")
+    got = _run(d4p.window.count(3, by=0), [(nan if i % 2 else "k", i) for i in range(12)],
+               mapping)
+    assert sorted((repr(key), [i for _, i in units]) for key, units in got) == [
+        ("'k'", [0, 2, 4]), ("'k'", [6, 8, 10]), ("nan", [1, 3, 5]), ("nan", [7, 9, 11])]
+
+
 def test_tumbling_time_windows_close_when_time_passes_their_end():
     units = [(0.5, "a"), (3.0, "b"), (9.9, "c"), (10.0, "d"), (25.0, "e")]
     got = _run(d4p.window.time(10, time=lambda u: u[0]), units)
@@ -50,6 +61,15 @@ def test_tumbling_time_windows_close_when_time_passes_their_end():
 def test_sliding_time_windows_hold_each_unit_in_every_window_it_falls_in():
     got = _run(d4p.window.time(10, time=lambda u: u, slide=5), [1, 6, 12])
     assert got == [(-5, 5, [1]), (0, 10, [1, 6]), (5, 15, [6, 12]), (10, 20, [12])]
+
+
+def test_a_fractional_slide_gives_each_window_once_with_all_its_units():
+    units = [0.05, 0.55, 0.95, 1.25]
+    got = _run(d4p.window.time(1, time=lambda u: u, slide=0.1), units)
+    # window k spans [k/10, k/10 + 1): one window per k, holding every unit inside
+    want = [[u for u in units if k / 10 <= u < k / 10 + 1] for k in range(-9, 13)]
+    assert [w[2] for w in got] == want
+    assert [round(w[0], 9) for w in got] == [k / 10 for k in range(-9, 13)]
 
 
 def test_late_units_are_counted_and_left_out_unless_within_lateness(capsys):
@@ -69,6 +89,15 @@ def test_keyed_time_windows(mapping):
     assert sorted(got) == [("x", 0, 10, [("x", 1)]), ("x", 10, 20, [("x", 11)]),
                            ("x", 20, 30, [("x", 21)]), ("y", 0, 10, [("y", 2)]),
                            ("y", 10, 20, [("y", 13)])]
+
+
+def test_a_shared_watermark_writes_the_windows_of_all_keys_in_the_order_of_their_ends():
+    """Keys that need not compare (None, a string, a number), windows ending
+    together: written in the order of their ends, not key by key."""
+    units = [(None, 1), ("b", 2), (None, 13), (3, 5), ("b", 31)]
+    got = _run(d4p.window.time(10, time=lambda u: u[1], by=0), units)
+    assert [(key, start) for key, start, _, _ in got] == [
+        (None, 0), ("b", 0), (3, 0), (None, 10), ("b", 30)]
 
 
 LAGGING = [("x", 1), ("y", 2), ("x", 15), ("y", 5), ("x", 27), ("y", 12)]
@@ -121,6 +150,7 @@ def test_a_graceful_stop_writes_the_open_windows():
 
 @pytest.mark.parametrize(("make", "said"), [
     (lambda: d4p.window.count(0), "positive size"),
+    (lambda: d4p.window.count(2, 3), r"at most its size \(2\), not 3"),
     (lambda: d4p.window.time(0, time=abs), "positive length"),
     (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
     (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),

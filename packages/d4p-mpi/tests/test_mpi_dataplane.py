@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 from d4p.examples import wordcount
 from d4p.loader import load_target
-from d4p.testing.workflows import ENDLESS_FILE
+from d4p.testing.workflows import (
+    ENDLESS_FILE,
+    STDIN_FILE,
+    burst_while_waiting,
+    stop_while_waiting,
+)
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
 
@@ -66,6 +71,73 @@ def test_a_signal_to_d4p_run_on_mpi(tmp_path, how, twice):
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_a_source_reads_the_runs_stdin_on_mpi(tmp_path):
+    """``d4p run wf.py -m mpi < file``: rank 0, where the source runs, reads the
+    run's stdin (it read nothing: mpiexec was given none)."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "lines.py", "-m", "mpi", "-n",
+                           "2", "--no-fuse", "-q"], input="a\nb\nc\n", capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == ["got a", "got b", "got c"], done.stderr
+
+
+def test_what_a_waiting_source_wrote_leaves_while_it_waits_on_mpi(tmp_path):
+    """The lines of a burst reach the PE on the other rank while the source
+    waits for the next line, not when it writes again."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", "lines.py", "-m", "mpi", "-n",
+                             "2", "--no-fuse", "-q"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    burst, out, err = burst_while_waiting(proc)
+    assert burst == ["got a\n", "got b\n", "got c\n"], err
+    assert out.startswith("got d\n"), err
+    assert_no_leftovers(parent=proc.pid)
+
+
+def test_a_graceful_stop_ends_a_source_waiting_for_data_on_mpi(tmp_path):
+    """A source waiting for its next line stops on the first signal (which
+    reaches the rank through the run folder, in a thread), and the run
+    drains and ends; it waited for data that never came."""
+    (tmp_path / "lines.py").write_text(STDIN_FILE)
+    argv = [sys.executable, "-m", "d4p", "run", str(tmp_path / "lines.py"), "-m", "mpi",
+            "-n", "2", "--no-fuse"]
+    code, out, err = stop_while_waiting(argv, signal.SIGINT)
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["got a", "got b"], out + err
+    assert "stopped after" in err and "(SIGINT)" in err, err
+    assert_no_leftovers()
+
+
+READ_STDIN_ELSEWHERE = """
+    import sys
+    import d4p
+    from d4p.examples import NumberProducer
+
+    @d4p.iterative
+    def read_a_line(x):
+        return sys.stdin.readline()
+
+    graph = d4p.WorkflowGraph()
+    reader = read_a_line()
+    reader.numprocesses = 2
+    graph.connect(NumberProducer(4), "output", reader, "input")
+"""
+
+
+def test_reading_stdin_on_another_rank_is_one_line_naming_the_pe(tmp_path):
+    """Other ranks get no stdin from mpiexec (a pipe that never ends): reading
+    it is an error naming the PE, not a run that waits forever."""
+    (tmp_path / "wf.py").write_text(textwrap.dedent(READ_STDIN_ELSEWHERE))
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "3"],
+                          input="a\n", capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "PE 'read_a_line1'" in done.stderr and "only MPI rank 0 can read the run's standard " \
+        "input, and this PE runs on rank" in done.stderr, done.stderr
 
 
 def test_a_workflow_file_removed_after_loading_still_runs(tmp_path):

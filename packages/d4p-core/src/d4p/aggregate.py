@@ -15,7 +15,8 @@ you connect, draw and monitor like any other::
 It is *global* (one instance, writes one result at the end of the stream) or
 *keyed* with ``by=`` in the forms :func:`d4p.group_by` takes: a tuple index,
 a tuple of indices or a key function; a keyed aggregate writes ``(key,
-result)`` per key at the end of the stream. ``value=`` (an index or a
+result)`` per key at the end of the stream. Keys compare as in a dict, but
+all NaN keys (alone or in a tuple) are one key, ``math.nan``. ``value=`` (an index or a
 function) picks what is aggregated from each unit; by default the unit.
 
 **Combining.** Every aggregate is a monoid (its *combiner*): ``create()``
@@ -53,7 +54,7 @@ from typing import Any
 
 from .errors import D4PError, UsageError
 from .graph import WorkflowGraph
-from .grouping import GLOBAL, group_by, normalise
+from .grouping import GLOBAL, group_by, normalise, one_key
 from .pe import GROUPING, GenericPE, IterativePE, UnitFailed
 
 __all__ = [
@@ -148,7 +149,7 @@ class AggregatePE(GenericPE):
             return
         c, states = self.combiner, self.states
         data = inputs["input"]
-        key = None if self.key is None else self.key(data)
+        key = None if self.key is None else one_key(self.key(data))
         old = states.get(key, _MISSING)
         value = data if self.value is None else self.value(data)
         states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old, value)
@@ -163,6 +164,7 @@ class AggregatePE(GenericPE):
                 key, state = unit if keyed else (None, unit)
             except Exception as exc:
                 raise UnitFailed(unit, exc) from None
+            key = one_key(key)
             old = states.get(key, _MISSING)
             if old is _MISSING:
                 states[key] = state

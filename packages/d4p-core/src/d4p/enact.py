@@ -31,8 +31,9 @@ class RunSummary:
     instances: dict[str, int]
     assignment: dict[str, list[int]]
     stopped: str | None = None
-    """Why the sources were stopped early (a signal, ``stop_after``,
-    ``max_units``, the ``stop`` event), or ``None`` when they ran to the end."""
+    """Why the sources were stopped early (a signal, ``stop_after``, the
+    ``stop`` event, ``max_units=N`` when a source reached its limit), or
+    ``None`` when they ran to the end."""
     monitoring_lost: str | None = None
     """What monitoring could not record (the tracer's ``incomplete`` line),
     or ``None``: nothing lost, or no monitoring."""
@@ -136,8 +137,9 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
     Stopping (a graceful stop: the sources stop, everything they produced is
     processed, every ``postprocess`` runs and the outputs are returned, with
     ``summary.stopped`` saying why): when ``stop`` (a ``threading.Event``) is
-    set, after ``stop_after`` seconds, when a source has written
-    ``max_units`` units, or on the first SIGINT (Ctrl-C) or SIGTERM. A second
+    set, after ``stop_after`` seconds, or on the first SIGINT (Ctrl-C) or
+    SIGTERM; and each source stops on its own once it has written
+    ``max_units`` units (the others go on; ``stopped`` says ``max_units=N``). A second
     signal aborts the run (``KeyboardInterrupt``; every worker is ended).
     """
     if not isinstance(graph, WorkflowGraph):

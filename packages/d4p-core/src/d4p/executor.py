@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import reprlib
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -400,12 +404,30 @@ class Executor:
         end, even in the middle of an iteration that writes forever, and so
         does a source that has written ``max_units`` units: a graceful stop,
         what they wrote is still processed and every ``postprocess`` runs."""
-        for loc in list(self.local.values()):
-            if loc.pe_id not in self.plan.inputs:
-                continue
+        sources = [loc for loc in self.local.values() if loc.pe_id in self.plan.inputs]
+        calls = _SourceCalls(self, stop, self._sends_elsewhere()) if sources else None
+        try:
+            self._run_sources(sources, between, stop, max_units, calls)
+        finally:
+            if calls is not None:
+                calls.end()
+        for loc in list(self.local.values()):  # PEs that nothing feeds
+            if loc.waiting == 0 and not loc.finished:
+                self._finish(loc)
+
+    def _sends_elsewhere(self) -> bool:
+        """Whether instances of this process write to other processes, in
+        batches that leave after ``latency`` (Spark's: when full, ``inf``)."""
+        return 0 < self.latency < math.inf and any(
+            self._proc_of[target] != self.process
+            for iid in self.local for target in self.plan.downstream[iid])
+
+    def _run_sources(self, sources: list[_Local], between, stop, max_units: int | None,
+                     calls: _SourceCalls | None) -> None:
+        for loc in sources:
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
-            iterate = _source_call(loc)
+            iterate = _source_call(loc, calls)
             if stop is not None:
                 self._watch_source(loc, stop, max_units, between)
             for n, item in enumerate(items):
@@ -426,9 +448,6 @@ class Executor:
                 if between is not None:
                     between()
             self._finish(loc)
-        for loc in list(self.local.values()):  # PEs that nothing feeds
-            if loc.waiting == 0 and not loc.finished:
-                self._finish(loc)
 
     def _watch_source(self, loc: _Local, stop, max_units: int | None,
                       between: Callable[[], None] | None = None) -> None:
@@ -720,9 +739,11 @@ def _raise_stopped(data: Any) -> None:
     raise _SourceStopped
 
 
-def _source_call(loc: _Local) -> Callable[[Any], None]:
+def _source_call(loc: _Local, calls: _SourceCalls | None = None) -> Callable[[Any], None]:
     process, write = loc.pe.process, loc.pe.write
     sample = loc.sample.call if loc.sample is not None else None
+    if calls is not None:
+        process = calls.around(loc, process)
 
     def iterate(item):
         loc.calls += 1
@@ -734,6 +755,161 @@ def _source_call(loc: _Local) -> Callable[[Any], None]:
                 write(name, value)
 
     return iterate
+
+
+KICK = getattr(signal, "SIGRTMAX", None)
+"""The signal that a graceful stop sends the executor's thread, to end a
+source's call that waits for data (Linux: a real-time signal, which nothing
+else uses); ``None`` (not Linux): such a source stops at its next write."""
+
+
+KICK_AGAIN = 0.05
+"""Seconds between two looks for the source's own code, to kick it."""
+
+
+class _SourceCalls:
+    """The sources' calls, seen from outside the executor's thread, for a
+    source that waits for data inside one call (the next line of a pipe, a
+    packet of a socket):
+
+    * ``flush``: what it wrote leaves while it waits. Without that, the last
+      units of a burst stay in their batch until it writes again, which may
+      be hours later. A helper thread looks every ``latency`` seconds; when
+      a batch has waited longer, it closes the gates (the source's writes,
+      and the end of its call, wait for it), checks that the executor's
+      thread runs the source's own code, not d4p's (no write between it and
+      the call), and flushes. Writes cost nothing extra.
+    * ``stop``: a graceful stop ends the call at once, not at its next write
+      (never, on a quiet stream): it sends the executor's thread
+      :data:`KICK`, whose handler raises ``_SourceStopped`` there when it
+      runs the source's own code (the stop makes a write raise it anyway),
+      again every :data:`KICK_AGAIN` seconds until the sources have ended.
+    """
+
+    def __init__(self, executor: Executor, stop, flush: bool) -> None:
+        self.executor = executor
+        self.stop = stop
+        self.thread = threading.get_ident()  # the one that runs the executor
+        self.calling: list[_Local] = []  # the source whose call runs, if one does
+        self.call_code = None
+        self.lock = threading.Lock()  # held by the helper while the gates are closed
+        self.closed = False
+        self.error: BaseException | None = None
+        self.ended = threading.Event()
+        self.armed = False
+        self.arming = threading.Lock()
+        if flush:
+            threading.Thread(target=self._flush_when_idle, daemon=True,
+                             name="d4p-idle-flush").start()
+        if KICK is not None and hasattr(stop, "on_stop") \
+                and threading.current_thread() is threading.main_thread():
+            signal.signal(KICK, self._kicked)  # left in place: it does nothing once ended
+            self.armed = True
+            stop.on_stop(self._kick)
+
+    def around(self, loc: _Local, process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``process`` of source ``loc``, waiting at its end for a flush under way."""
+        calling = self.calling
+
+        def call(item):
+            calling.append(loc)
+            try:
+                return process(item)
+            finally:
+                calling.pop()
+                if self.closed:
+                    self._wait()
+
+        self.call_code = call.__code__
+        return call
+
+    def _own_code(self, frame) -> bool:
+        """Whether ``frame`` (of the executor's thread) is a source's own
+        code: the frames from it out to the source's call hold no write."""
+        if not self.calling:
+            return False
+        while frame is not None:
+            code = frame.f_code
+            if code is self.call_code:
+                return True
+            if code is _WRITE or code.co_filename == __file__:
+                return False
+            frame = frame.f_back
+        return False
+
+    # -- the stop --------------------------------------------------------------------
+    def _kick(self) -> None:
+        """On a stop: kick the executor's thread until the sources have ended.
+        From a thread: a kick sent from the stop's own signal handler would
+        land in that handler, not in the source's code."""
+        threading.Thread(target=self._kick_until_ended, daemon=True, name="d4p-stop-kick").start()
+
+    def _kick_until_ended(self) -> None:
+        """Kick only while the source's own code runs: other code (d4p's, the
+        PEs a write reaches on simple) is not disturbed by interrupted calls."""
+        while True:
+            with self.arming:
+                if not self.armed:
+                    return
+                if self._own_code(sys._current_frames().get(self.thread)):
+                    signal.pthread_kill(self.thread, KICK)
+            if self.ended.wait(KICK_AGAIN):
+                return
+
+    def _kicked(self, signum, frame) -> None:
+        if self.armed and self._own_code(frame):
+            raise _SourceStopped
+
+    # -- the flush -------------------------------------------------------------------
+    def _wait(self) -> None:
+        with self.lock:
+            if self.error is not None:
+                raise self.error
+
+    def _gate(self, emit: Callable[[Any], None]) -> Callable[[Any], None]:
+        def gate(data):
+            self._wait()
+            emit(data)
+
+        return gate
+
+    def _flush_when_idle(self) -> None:
+        executor, latency = self.executor, self.executor.latency
+        while not self.ended.wait(latency):
+            due = time.monotonic() - latency
+            if not any(any(boxes.values()) and executor._pending[proc][0] < due
+                       for proc, boxes in list(executor._outbox.items())):
+                continue
+            with self.lock:
+                if not self.calling:
+                    continue
+                loc = self.calling[-1]
+                emits = dict(loc.emit)
+                gates = {port: self._gate(emit) for port, emit in emits.items()}
+                self.closed = True
+                loc.emit.update(gates)
+                try:
+                    if self._own_code(sys._current_frames().get(self.thread)):
+                        executor.flush()
+                except BaseException as exc:  # the gates stay closed: the main thread raises it
+                    self.error = exc
+                    return
+                for port, gate in gates.items():
+                    if loc.emit.get(port) is gate:
+                        loc.emit[port] = emits[port]
+                if self.stop is not None and self.stop.is_set():  # it was stopped meanwhile
+                    loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped))
+                self.closed = False
+
+    def end(self) -> None:
+        with self.arming:
+            self.armed = False
+        self.ended.set()
+        with self.lock:  # a flush under way is over
+            pass
+
+
+_WRITE = GenericPE.write.__code__
 
 
 def _postprocess(pe: GenericPE) -> None:

@@ -240,6 +240,18 @@ def describe(grouping: Grouping) -> str:
     return grouping.describe()
 
 
+def one_key(key: Any) -> Any:
+    """``key`` with a NaN (alone or in a tuple) made ``math.nan``: NaN equals
+    nothing, not even itself, so each NaN object would be a dict key of its
+    own, and how many there were would depend on how units travelled
+    (pickle makes new objects). PEs that keep state per key (aggregates,
+    windows) use it, so that all NaN keys are one key, as in Spark and SQL."""
+    if type(key) is tuple:  # (a tuple equals itself: its items compare by identity first)
+        return tuple(math.nan if k != k else k for k in key) if any(k != k for k in key) \
+            else key
+    return math.nan if key != key else key
+
+
 def stable_hash(key: Any) -> int:
     """A 32-bit hash of ``key`` that is the same in every process and run.
 

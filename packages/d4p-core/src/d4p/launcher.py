@@ -44,12 +44,12 @@ from typing import Any
 
 from . import shipping
 from .driver import Control, Report
-from .errors import D4PError, WorkflowFailed, as_failure
+from .errors import D4PError, UsageError, WorkflowFailed, as_failure
 from .mapping import Outcome
 from .plan import Plan
 from .stopping import alive, die_with_parent
 
-__all__ = ["Child", "Gather", "RunFolder", "StopLine", "ended", "supervise", "whole_lines", "worker_died"]
+__all__ = ["Child", "Gather", "NoStdin", "RunFolder", "StopLine", "ended", "supervise", "whole_lines", "worker_died"]
 
 
 class Gather:
@@ -486,16 +486,19 @@ class Child:
     what it started, on any host. Its stdout goes line by line (bytes) to ``lines`` (default: this process's ``sys.stdout``, so
     that a notebook or a test's capture sees it), which gets ``None`` at the
     end, or straight to ``stdout`` (an open file); its stderr to ``stderr``
-    (an open file; default: ours). Raises ``OSError`` when it
+    (an open file; default: ours). With ``stdin`` it reads this process's
+    standard input (``d4p run wf.py < file``, a pipe), unless that is a
+    terminal; else nothing. Raises ``OSError`` when it
     cannot start. Use it as a context manager: at the end it is killed if
     still running, and all its output has been passed on."""
 
     def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
                  lines: Callable[[bytes | None], None] | None = None, stderr=None,
-                 stdout=None, cwd: str | None = None) -> None:
+                 stdout=None, cwd: str | None = None, stdin: bool = False) -> None:
         import subprocess
 
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+        given = stdin and _readable(0) and not os.isatty(0)
+        self.proc = subprocess.Popen(argv, stdin=None if given else subprocess.DEVNULL,
                                      stdout=stdout or subprocess.PIPE, stderr=stderr, env=env,
                                      cwd=cwd, start_new_session=True,
                                      preexec_fn=_terminate_with_parent())
@@ -629,6 +632,33 @@ def _terminate_with_parent() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     return lambda: prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def _readable(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:  # closed
+        return False
+    return True
+
+
+class NoStdin(io.TextIOBase):
+    """``sys.stdin`` of a worker that cannot read the run's standard input
+    (an MPI rank other than 0: mpiexec gives it to rank 0 only). Reading it
+    raises :class:`d4p.UsageError` saying ``why``, instead of waiting forever."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        raise UsageError(self.why)
+
+    def readline(self, size: int | None = -1) -> str:
+        raise UsageError(self.why)
 
 
 def whole_lines(stream):

@@ -39,7 +39,9 @@ A mapping whose workers are processes of their own collects what they report
 with :class:`Gather` and names a worker that died with :func:`worker_died`;
 one that starts them through another program (``mpiexec``) shares a
 :class:`RunFolder` with them, runs that program as a :class:`Child`, and has
-each worker call :func:`supervise` (see :mod:`d4p.launcher`). Workers start
+each worker call :func:`supervise` (see :mod:`d4p.launcher`); ``Child(...,
+stdin=True)`` hands it the run's standard input, and a worker that cannot
+read it sets ``sys.stdin`` to a :class:`NoStdin`. Workers start
 inside :func:`share_cores` and call :func:`keep_freed_memory`. A graceful
 stop reaches workers or tasks in other processes through a :class:`RunFolder`:
 the driver calls ``folder.request_stop()`` (``control.on_stop(...)``), each
@@ -66,7 +68,16 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from .driver import Control, Data, EndOfStream, Handoff, Message, Report, Transport, drive
     from .executor import Executor
-    from .launcher import Child, Gather, RunFolder, StopLine, supervise, whole_lines, worker_died
+    from .launcher import (
+        Child,
+        Gather,
+        NoStdin,
+        RunFolder,
+        StopLine,
+        supervise,
+        whole_lines,
+        worker_died,
+    )
     from .plan import Instance, Plan, Route
 
 __getattr__ = lazy_exports(__name__, {
@@ -74,12 +85,12 @@ __getattr__ = lazy_exports(__name__, {
     "Message": "driver",
     "Report": "driver", "Transport": "driver", "drive": "driver", "Executor": "executor",
     "Instance": "plan", "Plan": "plan", "Route": "plan", "Child": "launcher",
-    "Gather": "launcher", "RunFolder": "launcher", "StopLine": "launcher", "supervise": "launcher",
+    "Gather": "launcher", "NoStdin": "launcher", "RunFolder": "launcher", "StopLine": "launcher", "supervise": "launcher",
     "whole_lines": "launcher", "worker_died": "launcher",
 })  # imported on first use: ``import d4p`` and a plugin that only registers its mapping stay light
 
 __all__ = ["Child", "Control", "Data", "EndOfStream", "Executor", "Gather", "Handoff", "Instance",
-           "Mapping", "Message", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "StopLine", "Transport",
+           "Mapping", "Message", "NoStdin", "Option", "Outcome", "Plan", "Report", "Route", "RunFolder", "StopLine", "Transport",
            "drive", "keep_freed_memory", "share_cores", "supervise", "whole_lines", "worker_died"]
 
 

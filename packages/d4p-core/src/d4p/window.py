@@ -11,11 +11,13 @@ window) runs on finite pieces of an endless stream::
 
 Count windows write ``[units]`` (``(key, [units])`` with ``by``). Event-time
 windows write ``(start, end, [units])`` (``(key, start, end, [units])``)
-once the stream's time has passed ``end`` by ``lateness``: the watermark is
+once the stream's time has passed ``end`` by ``lateness`` (a window that no
+unit falls in is not written): the watermark is
 the largest time seen less ``lateness``; a unit older than a window already
 written is late, counted in ``late`` and left out. At the end of the stream
 (or a graceful stop) every open window is written, so nothing is lost.
-Windows are in order of their start (per key).
+Windows are in order of their start (per key); with a shared watermark,
+the windows of all keys are written in the order of their ends.
 
 With ``by``, the watermark is shared by the keys of an instance (the
 default, ``watermark="shared"``: a key that lags the others by more than
@@ -31,12 +33,13 @@ how the keys are spread over instances::
 
 from __future__ import annotations
 
+import heapq
 import math
 import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .grouping import GLOBAL, group_by
+from .grouping import GLOBAL, group_by, one_key
 from .pe import GenericPE
 
 __all__ = ["CountWindow", "TimeWindow", "count", "time"]
@@ -60,7 +63,7 @@ class _Window(GenericPE):
         self._add_output("output")
 
     def _key_of(self, unit) -> Hashable:
-        return self._key(unit) if self._key is not None else None
+        return one_key(self._key(unit)) if self._key is not None else None
 
     def _out(self, key, *fields) -> None:
         self.write("output", (key, *fields) if self._key is not None else
@@ -69,7 +72,7 @@ class _Window(GenericPE):
 
 class CountWindow(_Window):
     """Every ``size`` units (per key with ``by``), slid by ``slide`` units
-    (``None``: tumbling, ``slide = size``); ``partial`` writes the last,
+    (``None``: tumbling, ``slide = size``; at most ``size``); ``partial`` writes the last,
     shorter window at the end of the stream."""
 
     def __init__(self, size: int, slide: int | None = None, by=None,
@@ -77,9 +80,9 @@ class CountWindow(_Window):
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"a count window needs a positive size, not {size!r}")
         slide = size if slide is None else slide
-        if not isinstance(slide, int) or not 1 <= slide:
-            raise ValueError(f"a count window slides by a positive number of units, "
-                             f"not {slide!r}")
+        if not isinstance(slide, int) or not 1 <= slide <= size:
+            raise ValueError(f"a count window slides by a positive number of units, at "
+                             f"most its size ({size}), not {slide!r}")
         super().__init__(by)
         self.size, self.slide, self.partial = size, slide, partial
         self.pending: dict[Any, list] = {}
@@ -135,6 +138,8 @@ class TimeWindow(_Window):
         self.closed: dict[Any, float] = {}  # key -> end of the last window written
         self.watermark = -math.inf  # the shared one
         self.watermarks: dict[Any, float] = {}  # key -> its own (watermark="key")
+        self.ends: list[tuple[float, int, Any, float]] = []  # heap: (end, n, key, start)
+        self.made = 0  # windows opened: n, so that keys, which need not compare, never are
         self.late = 0
 
     def process(self, inputs):
@@ -142,15 +147,23 @@ class TimeWindow(_Window):
         t = self.time(unit)
         key = self._key_of(unit)
         done = self.closed.get(key, -math.inf)
-        first = math.floor((t - self.length) / self.slide + 1) * self.slide
         windows = self.open.setdefault(key, {})
         placed = False
-        start = first
+        k = math.floor((t - self.length) / self.slide)  # maybe one too early: checked below
+        start = k * self.slide  # a multiple, never a sum: equal starts stay equal floats
         while start <= t:
-            if start + self.length > t and start + self.length > done:
-                windows.setdefault(start, []).append(unit)
+            end = start + self.length
+            if end > t and end > done:
+                held = windows.get(start)
+                if held is None:
+                    held = windows[start] = []
+                    if not self.per_key:
+                        self.made += 1
+                        heapq.heappush(self.ends, (end, self.made, key, start))
+                held.append(unit)
                 placed = True
-            start += self.slide
+            k += 1
+            start = k * self.slide
         if not placed:
             self.late += 1
         mark = t - self.lateness
@@ -160,8 +173,20 @@ class TimeWindow(_Window):
                 self._emit(key, windows, mark)
         elif mark > self.watermark:
             self.watermark = mark
-            for key, windows in self.open.items():
-                self._emit(key, windows, mark)
+            self._emit_ended(mark)
+
+    def _emit_ended(self, watermark: float) -> None:
+        """Write the windows of every key that end at or before ``watermark``,
+        in the order of their ends (each key's oldest first): a heap of the
+        open windows' ends, so that a watermark that moves costs nothing per
+        key (it did: 360 µs a unit with 1,000 keys)."""
+        ends = self.ends
+        while ends and ends[0][0] <= watermark:
+            end, _, key, start = heapq.heappop(ends)
+            units = self.open[key].pop(start, None)
+            if units is not None:  # else written already (a subclass may drop windows)
+                self._out(key, start, end, units)
+                self.closed[key] = max(self.closed.get(key, -math.inf), end)
 
     def _emit(self, key, windows: dict[float, list], watermark: float) -> None:
         """Write ``key``'s windows that end at or before ``watermark``, oldest first."""
@@ -175,6 +200,7 @@ class TimeWindow(_Window):
     def postprocess(self):
         for key, windows in self.open.items():
             self._emit(key, windows, math.inf)
+        self.ends.clear()
         if self.late:  # a warning: on stderr, apart from the results
             print(f"{self.id}: {self.late} unit(s) arrived after their window was written "
                   f"(more than lateness={self.lateness:g} behind) and were left out; raise "

@@ -58,7 +58,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         banner = _Banner()
         with open(folder.path / "stderr", "wb") as err:
             try:
-                mpiexec = Child(argv, env=env, lines=banner, stderr=err)
+                mpiexec = Child(argv, env=env, lines=banner, stderr=err, stdin=True)
             except OSError as exc:
                 raise UsageError(f"cannot start {argv[0]} ({exc}); {INSTALL_HINT}") from None
         try:

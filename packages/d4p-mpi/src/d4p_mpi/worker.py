@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from d4p.mapping import Control, RunFolder, keep_freed_memory, supervise, whole_lines
+from d4p.mapping import Control, NoStdin, RunFolder, keep_freed_memory, supervise, whole_lines
 from d4p.stopping import STOP_SIGNALS
 
 from .environment import env_rank
@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     supervise(folder, rank)  # before MPI starts: the process manager knows the supervisor
     keep_freed_memory()
     sys.stdout, sys.stderr = whole_lines(sys.stdout), whole_lines(sys.stderr)
+    if rank != 0:  # mpiexec gives rank 0 the run's stdin, the others a pipe that never ends
+        sys.stdin = NoStdin(f"only MPI rank 0 can read the run's standard input, and this PE "
+                            f"runs on rank {rank}: read it in a source that rank 0 runs (the "
+                            "run's summary shows where each PE runs) or use mapping multi")
     control = Control()
     folder.watch(control, int(parent), ABORT_CODE)
 

@@ -520,6 +520,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
     keep_freed_memory()
     mp.current_process().daemon = False  # so that a PE may start processes (a pool) of its own:
     # daemonic in the parent only, which ends the workers if it exits without d4p's cleanup
+    sys.stdin = _run_stdin()
     control = Control(max_units=settings["max_units"])
     # SIGINT or SIGTERM (the parent passing on a stop, or a signal to the whole
     # process group: Ctrl-C, systemd, a batch scheduler) stops the sources
@@ -579,6 +580,20 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         sys.stderr.flush()
         tell_parent(("failed", exc, events))
     report.close()
+
+
+def _run_stdin():
+    """The run's standard input, for a source that reads it (``d4p run wf.py
+    < file``, a pipe): multiprocessing gives its workers ``/dev/null`` as
+    ``sys.stdin`` but leaves them file descriptor 0, the caller's stdin."""
+    original = sys.__stdin__
+    if original is None:
+        return sys.stdin
+    try:
+        return open(0, encoding=original.encoding, errors=original.errors,  # noqa: SIM115
+                    closefd=False)
+    except (OSError, ValueError):
+        return sys.stdin
 
 
 class _Lines(io.TextIOBase):

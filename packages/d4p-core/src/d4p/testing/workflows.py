@@ -905,6 +905,86 @@ ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n
 """A workflow file for ``d4p run``: :func:`endless`."""
 
 
+class StdinLines(ProducerPE):
+    """Writes each line of the run's standard input, stripped; between lines
+    its one call waits for the next, as long as it takes."""
+
+    def _process(self, inputs):
+        import sys
+
+        for line in sys.stdin:
+            self.write("output", line.strip())
+
+
+class Show(ConsumerPE):
+    """Prints ``got UNIT`` as soon as a unit arrives."""
+
+    def _process(self, data):
+        print("got", data, flush=True)
+
+
+def stdin_lines() -> WorkflowGraph:
+    """:class:`StdinLines` → :class:`Show`: run with ``-n 2 --no-fuse``, the
+    lines cross from one process to another."""
+    graph = WorkflowGraph()
+    graph.connect(StdinLines(), "output", Show(), "input")
+    return graph
+
+
+STDIN_FILE = "from d4p.testing.workflows import stdin_lines\n\ngraph = stdin_lines()\n"
+"""A workflow file for ``d4p run``: :func:`stdin_lines`."""
+
+
+def burst_while_waiting(proc) -> tuple[list[str], str, str]:
+    """Drive ``d4p run`` of :data:`STDIN_FILE` (``proc``, a ``subprocess.Popen``
+    with text pipes): write three lines at once, read the three lines it
+    prints while its source waits for more, then write one more line and end
+    its input. Returns the burst's lines, the rest of stdout and stderr. A
+    burst that has not arrived after 30 s ends the run (lines are missing)."""
+    import threading
+
+    guard = threading.Timer(30, proc.kill)
+    guard.start()
+    try:
+        proc.stdin.write("a\nb\nc\n")
+        proc.stdin.flush()
+        burst = [proc.stdout.readline() for _ in range(3)]
+        out, err = proc.communicate("d\n")
+    finally:
+        guard.cancel()
+        proc.kill()
+    return burst, out, err
+
+
+def stop_while_waiting(argv: list[str], signum: int | None = None) -> tuple[int | None, str, str]:
+    """Run ``argv`` (``d4p run`` of :data:`STDIN_FILE`), write two lines to its
+    stdin and keep it open, so that the source waits for a third; once both
+    are printed, send ``signum`` (``None``: the run's ``--stop-after`` stops
+    it). Returns the exit status (``None``: still running 30 s later, and
+    killed), stdout and stderr."""
+    import os
+    import subprocess
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("a\nb\n")
+        proc.stdin.flush()
+        printed = proc.stdout.readline() + proc.stdout.readline()
+        if signum is not None:
+            os.kill(proc.pid, signum)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = None
+        proc.kill()
+        proc.stdin.close()
+        return code, printed + proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 NOTEBOOK_CELL = """
 import sys
 import types
