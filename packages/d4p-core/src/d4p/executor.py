@@ -763,6 +763,10 @@ source's call that waits for data (Linux: a real-time signal, which nothing
 else uses); ``None`` (not Linux): such a source stops at its next write."""
 
 
+KICK_AFTER = 0.25
+"""Seconds a stopped source has to reach its next write (where it stops
+cleanly, between two units) before it is kicked."""
+
 KICK_AGAIN = 0.05
 """Seconds between two looks for the source's own code, to kick it."""
 
@@ -779,8 +783,9 @@ class _SourceCalls:
       and the end of its call, wait for it), checks that the executor's
       thread runs the source's own code, not d4p's (no write between it and
       the call), and flushes. Writes cost nothing extra.
-    * ``stop``: a graceful stop ends the call at once, not at its next write
-      (never, on a quiet stream): it sends the executor's thread
+    * ``stop``: a graceful stop ends the call soon, not at its next write
+      (never, on a quiet stream): if the source has not reached a write
+      :data:`KICK_AFTER` seconds later, it sends the executor's thread
       :data:`KICK`, whose handler raises ``_SourceStopped`` there when it
       runs the source's own code (the stop makes a write raise it anyway),
       again every :data:`KICK_AGAIN` seconds until the sources have ended.
@@ -846,7 +851,11 @@ class _SourceCalls:
 
     def _kick_until_ended(self) -> None:
         """Kick only while the source's own code runs: other code (d4p's, the
-        PEs a write reaches on simple) is not disturbed by interrupted calls."""
+        PEs a write reaches on simple) is not disturbed by interrupted calls;
+        and only a source that did not reach a write within :data:`KICK_AFTER`
+        (one that writes stops there, between two units)."""
+        if self.ended.wait(KICK_AFTER):
+            return
         while True:
             with self.arming:
                 if not self.armed:
