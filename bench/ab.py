@@ -41,20 +41,23 @@ def main() -> None:
     parser.add_argument("base", type=Path)
     parser.add_argument("new", type=Path)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--only", nargs="*", default=(), metavar="CASE",
+                        help="cases to run, as workload-mapping (wordcount-multi)")
     args = parser.parse_args()
+    cases = [c for c in CASES if not args.only or f"{c[0]}-{c[1]}" in args.only]
     trees = {"base": args.base.resolve(), "new": args.new.resolve()}
     bench = str(Path(__file__).resolve().parent)
-    times: dict[tuple, list[float]] = {(c, t): [] for c in CASES for t in trees}
+    times: dict[tuple, list[float]] = {(c, t): [] for c in cases for t in trees}
     for round_ in range(args.rounds):
         order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
-        for case in CASES:
+        for case in cases:
             for name, tree in order:
                 env = dict(os.environ, PYTHONPATH=":".join(glob.glob(f"{tree}/packages/*/src")))
                 done = subprocess.run([sys.executable, "-c", CHILD, *map(str, case), bench],
                                       env=env, capture_output=True, text=True, timeout=300,
                                       check=True)
                 times[(case, name)].append(json.loads(done.stdout.splitlines()[-1]))
-    for case in CASES:
+    for case in cases:
         base, new = (statistics.median(times[(case, t)]) for t in trees)
         print(f"{case[0]:10s} {case[1]:6s} -n {case[2]}: base {base * 1000:7.1f} ms  "
               f"new {new * 1000:7.1f} ms  ratio {new / base:.3f}")
