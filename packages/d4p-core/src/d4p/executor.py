@@ -808,7 +808,9 @@ class _SourceCalls:
                              name="d4p-idle-flush").start()
         if KICK is not None and hasattr(stop, "on_stop") \
                 and threading.current_thread() is threading.main_thread():
-            signal.signal(KICK, self._kicked)  # left in place: it does nothing once ended
+            global _running_sources
+            _running_sources = self
+            signal.signal(KICK, _on_kick)  # left in place: it does nothing between runs
             self.armed = True
             stop.on_stop(self._kick)
 
@@ -911,14 +913,27 @@ class _SourceCalls:
                 self.closed = False
 
     def end(self) -> None:
+        """In the executor's thread, once the sources have ended."""
         with self.arming:
             self.armed = False
         self.ended.set()
         with self.lock:  # a flush under way is over
             pass
+        global _running_sources
+        if _running_sources is self:
+            _running_sources = None
 
 
 _WRITE = GenericPE.write.__code__
+
+_running_sources: _SourceCalls | None = None
+"""The sources that the main thread runs, which :data:`KICK` stops."""
+
+
+def _on_kick(signum, frame) -> None:
+    calls = _running_sources
+    if calls is not None:
+        calls._kicked(signum, frame)
 
 
 def _postprocess(pe: GenericPE) -> None:
