@@ -369,23 +369,33 @@ UNGUARDED = """
 """
 
 
-def test_an_unguarded_script_on_spawn_is_told_to_guard_its_run(tmp_path):
+@pytest.mark.parametrize("guarded", [False, True])
+def test_an_unguarded_script_on_spawn_is_told_to_guard_its_run(tmp_path, guarded):
+    # before: every spawn worker ran the script again, said so on its stderr
+    # and died, and the run failed with 'worker process 1 (...) exited with
+    # status 1 before finishing'; now no worker starts
+    code = textwrap.dedent(UNGUARDED)
+    if guarded:
+        code = code.replace("result = ", "if __name__ == '__main__':\n    result = ").replace(
+            "print(", "    print(")
     script = tmp_path / "unguarded.py"
-    script.write_text(textwrap.dedent(UNGUARDED))
+    script.write_text(code)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode != 0
-    told = [line for line in err.splitlines() if line.startswith("d4p: error: a worker")]
-    assert told, err
-    for line in told:  # each worker that started says it in a line of its own
-        assert line.endswith(f"imports {script} again, and it called d4p.run: put the code "
-                             'that runs the workflow under `if __name__ == "__main__":`'), err
-    assert "exited with status 1 before finishing" in err
-    assert "bootstrapping phase" not in err
+    if guarded:
+        assert proc.returncode == 0, err
+        assert "RESULT" in out
+        return
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1] == (
+        f"d4p.errors.UsageError: with start_method='spawn' every worker runs {script} again, "
+        "and its line 6 runs the workflow outside `if __name__ == \"__main__\":`: put the code "
+        "that runs the workflow under that guard, or use start_method='fork'"), err
+    assert "worker process" not in err
     assert "RESULT" not in out  # no worker ran the workflow
 
 

@@ -36,7 +36,47 @@ RECHECK = 0.05
 
 def run(plan: Plan, options: dict[str, Any]) -> Outcome:
     """Run ``plan`` as :class:`~d4p.mappings.multi.MultiMapping` does."""
+    if options["start_method"] != "fork":
+        _check_main_guard(options["start_method"])
     return _Run(plan, options).enact()
+
+
+def _check_main_guard(start_method: str) -> None:
+    """Spawn and forkserver workers run the main script again (as
+    multiprocessing does: a script by its path, a module by its name, not a
+    package's ``__main__``): a script that runs the workflow outside ``if
+    __name__ == "__main__":`` is refused here, in one line, before any
+    worker starts the workflow again."""
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    path = getattr(main, "__file__", None)
+    if not path or (spec_name or "").endswith("__main__") or not os.path.isfile(path):
+        return
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main)
+                                     and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # not run from the script's own top-level code
+        return
+    import ast
+
+    line = frame.f_lineno
+    try:
+        with open(path, "rb") as src:
+            tree = ast.parse(src.read())
+    except (OSError, SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and node.lineno <= line <= (node.end_lineno or 0) \
+                and ast.unparse(node.test).replace("'", '"') in _MAIN_TESTS:
+            return
+    raise UsageError(f"with start_method={start_method!r} every worker runs {path} again, "
+                     f"and its line {line} runs the workflow outside `if __name__ == "
+                     "\"__main__\":`: put the code that runs the workflow under that guard, "
+                     "or use start_method='fork'")
+
+
+_MAIN_TESTS = ('__name__ == "__main__"', '"__main__" == __name__')
 
 
 # -- framing -------------------------------------------------------------------------------
