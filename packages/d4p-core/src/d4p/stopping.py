@@ -4,7 +4,7 @@
   schedulers, systemd and container runtimes send) into
   :class:`Interrupted`: the run is aborted and every worker ended. With
   ``graceful=True`` the first signal only stops the run's sources (a
-  graceful drain) and the second aborts.
+  graceful drain, said in one line on stderr) and the second aborts.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
   thread that watches the parent); :class:`ArgvDyingWithParent` does it in
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,11 @@ def signals_stop(control: Control, graceful: bool = False) -> Iterator[Control]:
             control.abort(name)
             raise Interrupted(signum)
         control.stop(name)
+        with contextlib.suppress(OSError, ValueError):  # stderr closed
+            sys.stderr.write(f"d4p: {name}: stopping the sources; what they wrote is still "
+                             f"processed ({'Ctrl-C' if signum == signal.SIGINT else name} "
+                             "again aborts)\n")
+            sys.stderr.flush()
 
     previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
