@@ -167,7 +167,7 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
         tracer.run_started(info)
     error = None
     try:
-        with signals_stop(control, graceful=True):
+        with signals_stop(control, graceful=True, say=cls.primary):
             outcome = cls().run(plan, settings)
         if outcome.placement is not None:  # the tracer records the run as it was placed
             info.plan, info.processes = outcome.placement, outcome.placement.processes

@@ -36,11 +36,12 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def signals_stop(control: Control, graceful: bool = False) -> Iterator[Control]:
+def signals_stop(control: Control, graceful: bool = False, say: bool = True
+                 ) -> Iterator[Control]:
     """While in this context (in the main thread), SIGINT and SIGTERM abort
     the run (``control.abort()``) and raise :class:`Interrupted`; with
-    ``graceful`` the first one only calls ``control.stop()``. Elsewhere it
-    does nothing."""
+    ``graceful`` the first one only calls ``control.stop()`` and, with
+    ``say``, says so on stderr. Elsewhere it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield control
         return
@@ -51,6 +52,8 @@ def signals_stop(control: Control, graceful: bool = False) -> Iterator[Control]:
             control.abort(name)
             raise Interrupted(signum)
         control.stop(name)
+        if not say:
+            return
         with contextlib.suppress(OSError, ValueError):  # stderr closed
             sys.stderr.write(f"d4p: {name}: stopping the sources; what they wrote is still "
                              f"processed ({'Ctrl-C' if signum == signal.SIGINT else name} "
