@@ -47,3 +47,29 @@ def test_code_that_travels_by_value_keeps_its_file_and_lines():
     except ValueError:
         text = traceback.format_exc()
     assert f'File "{__file__}"' in text and 'raise ValueError(f"cannot take {x}")' in text
+
+
+def test_only_the_settings_of_modules_the_pes_use_travel(tmp_path, monkeypatch):
+    # a module the PEs do not use stays out of the plan (a Storm export copies
+    # the files whose module names the plan holds)
+    (tmp_path / "used_lib.py").write_text("LIMIT = 1\n")
+    (tmp_path / "unused_lib.py").write_text("OTHER = 1\n")
+    (tmp_path / "uses.py").write_text(
+        "import d4p\nimport used_lib\n\n"
+        "class Limit(d4p.IterativePE):\n"
+        "    def _process(self, x):\n"
+        "        return min(x, used_lib.LIMIT)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import unused_lib
+    import used_lib
+    import uses
+
+    try:
+        used_lib.LIMIT, unused_lib.OTHER = 3, 4
+        pe = uses.Limit()
+        state = shipping._module_state({pe.id: pe}, [])
+        assert state == {"used_lib": {"LIMIT": 3}}
+        assert b"unused_lib" not in shipping.dumps(pe, pes={pe.id: pe}, by_value=[])
+    finally:
+        for name in ("used_lib", "unused_lib", "uses"):
+            sys.modules.pop(name, None)

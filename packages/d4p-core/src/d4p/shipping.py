@@ -63,15 +63,16 @@ def dumps(obj: Any, *, pes: dict | None = None,
     modules = local_modules() if by_value is None else by_value
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
+    pes = pes if pes is not None else getattr(obj, "pes", {})
     try:
-        return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(
-            pes if pes is not None else getattr(obj, "pes", {})), _module_state(modules)))
+        return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(pes),
+                                               _module_state(pes, modules)))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
         return _dump(cloudpickle, obj)
     except Exception as exc:
-        raise travel_error(pes if pes is not None else getattr(obj, "pes", {}), exc) or UsageError(
+        raise travel_error(pes, exc) or UsageError(
             f"the workflow's inputs cannot be sent to another process ({_reason(exc)}); give "
             "inputs that pickle (numbers, strings, lists, dicts, NumPy arrays)") from None
     finally:
@@ -138,19 +139,20 @@ def _is_setting(value: Any) -> bool:
     return type(value) in _SETTINGS
 
 
-def _module_state(by_value: list[ModuleType]) -> dict[str, dict[str, Any]]:
+def _module_state(pes: dict, by_value: list[ModuleType]) -> dict[str, dict[str, Any]]:
     """The settings (:func:`_is_setting`) of the user's own importable modules
-    (neither the standard library, installed packages, d4p, nor those that
-    travel by value) as they are now, by module name: a workflow that sets
-    ``mylib.THRESHOLD = 5`` before the run has its workers see 5, as under
-    fork, not what the import gives. Mutable values (a dict, an object) stay
-    as imported: their copy would not be the object other modules hold."""
+    that the PEs' code uses (neither the standard library, installed
+    packages, d4p, nor those that travel by value) as they are now, by
+    module name: a workflow that sets ``mylib.THRESHOLD = 5`` before the run
+    has its workers see 5, as under fork, not what the import gives. Mutable
+    values (a dict, an object) stay as imported: their copy would not be the
+    object other modules hold."""
     installed = tuple(os.path.join(os.path.realpath(p), "") for p in
                       {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
     skip = {id(m) for m in by_value}
     state = {}
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None)
+    for module in _used_modules(pes):
+        name, origin = module.__name__, getattr(module, "__file__", None)
         top = name.partition(".")[0]
         if (origin is None or name == "__main__" or id(module) in skip or _is_d4p(top)
                 or top in sys.stdlib_module_names
@@ -162,6 +164,28 @@ def _module_state(by_value: list[ModuleType]) -> dict[str, dict[str, Any]]:
         if settings:
             state[name] = settings
     return state
+
+
+def _used_modules(pes: dict) -> list[ModuleType]:
+    """The modules whose globals the PEs' functions read: the modules of
+    their classes' methods and of the functions they hold (a
+    ``SimpleFunctionPE``'s), and the modules those functions name
+    (``mylib`` in ``mylib.THRESHOLD``)."""
+    functions = []
+    for pe in pes.values():
+        for cls in type(pe).__mro__:
+            functions += [f for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+        functions += [f for f in vars(pe).values() if isinstance(f, types.FunctionType)]
+    found: dict[int, ModuleType] = {}
+    for function in functions:
+        module = sys.modules.get(function.__module__ or "")
+        if module is not None:
+            found[id(module)] = module
+        for name in function.__code__.co_names:
+            value = function.__globals__.get(name)
+            if isinstance(value, ModuleType):
+                found[id(value)] = value
+    return list(found.values())
 
 
 class _Registering:
