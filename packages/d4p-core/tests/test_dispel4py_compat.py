@@ -339,6 +339,24 @@ PROGRAMS = {
         "Whiten": [{"output": [[f"ST{i}", [0.0, 0.333, 0.667, 1.0]] for i in range(4)]}]},
     # dispel4py's tutorial, with TestProducer from dispel4py.examples (multi -n 4)
     "tutorial_divisible": {"MyFirstPE": [{"output": [3, 6, 9, 12, 15, 18]}]},
+    # the training material's EvenOdd: one output to two filters of one class,
+    # a GenericPE overriding _process, writing in _postprocess (simple, multi -n 4)
+    "even_odd": {"PairProducer": [{"left": [1], "output": [[1, 4], [5, 6], [9, 4], [9, 6]]}]},
+    # the training material's compression: IterativePE and ConsumerPE overriding
+    # process itself (simple, multi -n 4)
+    "compression": {"ZlibDeCompression": [{"output": [["111", True, 12], ["222", True, 12],
+                                                       ["333", True, 12], ["444", True, 12]]}]},
+    # the training material's WordCount: _postprocess writes a defaultdict, logs
+    # self.rank (multi -n 4; dispel4py simple has no self.rank: AttributeError)
+    "tutorial_wordcount": {"CountWords": [{"output": [{
+        "Hello": 3, "algo": 1, "mas": 1, "World": 3, "the": 2, "is": 1, "world": 1,
+        "again": 1}]}]},
+    # propagate_types through a ProcessTimingPE-wrapped PE that derives its output
+    # type from its input types; self._write (simple, multi -n 4)
+    "typed_graph": {"Report": [{"output": [
+        [["station", "value", "tag"], ["ST0", 20, "t"]],
+        [["station", "value", "tag"], ["ST1", 10, "t"]],
+        [["station", "value", "tag"], ["ST1", 30, "t"]]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]

@@ -2,8 +2,8 @@
 
 ``ProcessTimingPE(pe)`` logs the average time of ``process`` at the end of
 the stream; ``ReadTimingWrapper(pe)`` the average time between two data
-units. The wrapper takes the PE's place in the graph (its name, ports and
-instance count). For recorded timings of every PE, use d4p's monitoring
+units. The wrapper takes the PE's place in the graph (its name, ports,
+instance count and types). For recorded timings of every PE, use d4p's monitoring
 (``d4p run --monitor``) instead.
 """
 
@@ -34,6 +34,13 @@ class _Wrapper(GenericPE):
 
     def postprocess(self):
         self.baseObject.postprocess()
+
+    def setInputTypes(self, types):  # noqa: N802 (dispel4py API)
+        """The wrapped PE's (``graph.propagate_types()`` reaches it)."""
+        self.baseObject.setInputTypes(types)
+
+    def getOutputTypes(self):  # noqa: N802 (dispel4py API)
+        return self.baseObject.getOutputTypes()
 
 
 class ProcessTimingPE(_Wrapper):
