@@ -5,8 +5,13 @@ written on every unit (a ContinuousReducePE subclass).
 Run: dispel4py simple aggregate_stats.py -i 1 (or multi -n 8)."""
 
 from dispel4py.base import ProducerPE, SimpleFunctionPE
-from dispel4py.new.aggregate import (ContinuousReducePE, parallelAvg, parallelCount,
-                                     parallelMax, parallelSum)
+from dispel4py.new.aggregate import (
+    ContinuousReducePE,
+    parallelAvg,
+    parallelCount,
+    parallelMax,
+    parallelSum,
+)
 from dispel4py.workflow_graph import WorkflowGraph
 
 

@@ -40,7 +40,7 @@ class ZlibDeCompression(ConsumerPE):
     def process(self, data):
         original_string = data["input"][0]
         decompress_string = zlib.decompress(data["input"][1]).decode()
-        self.log("original %s and decompress_string %s" % (original_string, decompress_string))
+        self.log(f"original {original_string} and decompress_string {decompress_string}")
         self.write("output", [original_string[:3], original_string == decompress_string,
                               len(data["input"][1])])
 

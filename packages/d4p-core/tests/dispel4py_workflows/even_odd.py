@@ -49,7 +49,7 @@ class PairProducer(GenericPE):
             self.write("output", (self.list_odd.pop(0) % 10, self.list_even.pop(0) % 10))
 
     def _postprocess(self):
-        self.log("We are left behind: odd: %s, even: %s" % (self.list_odd, self.list_even))
+        self.log(f"We are left behind: odd: {self.list_odd}, even: {self.list_even}")
         self.write("left", len(self.list_odd) + len(self.list_even))
         self.list_odd = []
         self.list_even = []

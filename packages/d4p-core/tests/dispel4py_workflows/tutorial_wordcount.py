@@ -18,7 +18,7 @@ class SplitLines(GenericPE):
         self._add_output("output")
 
     def _process(self, inputs):
-        self.log("SplitLines self.id %s, process.rank %s" % (self.id, self.rank))
+        self.log(f"SplitLines self.id {self.id}, process.rank {self.rank}")
         for line in inputs["input"].splitlines():
             self.write("output", line)
 
@@ -28,7 +28,7 @@ class SplitWords(IterativePE):
         IterativePE.__init__(self)
 
     def _process(self, data):
-        self.log("SplitWords self.id %s, process.rank %s" % (self.id, self.rank))
+        self.log(f"SplitWords self.id {self.id}, process.rank {self.rank}")
         for word in data.split(" "):
             self.write("output", (word, 1))
 

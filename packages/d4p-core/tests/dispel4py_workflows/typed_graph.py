@@ -18,7 +18,7 @@ class Readings(ProducerPE):
 
     def _process(self, inputs):
         self.n += 1
-        self._write("output", ["ST%d" % (self.n % 2), self.n * 10])
+        self._write("output", [f"ST{self.n % 2}", self.n * 10])
 
 
 class Tag(GenericPE):
