@@ -538,7 +538,8 @@ def test_ported_command_line_through_the_processor_module(ported):
     code, out, err = command("d4p.compat", "multi", program, "-n", "4", "-i", "9")
     assert code == 0, err
     assert "We are left behind: odd: [81], even: []" in out
-    code, out, err = command("d4p.compat.new.processor", "bogus", program)
+    code, out, err = command("d4p.compat.new.processor", "spark", program)
     assert code == 2
     assert err.strip().splitlines() == [
-        "d4p: error: unknown target 'bogus': use simple, multi or mpi"]
+        "d4p: error: unknown target 'spark': use simple, multi or mpi (for d4p's other "
+        f"mappings: d4p run {program} -m MAPPING)"]

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args, remaining = create_arg_parser().parse_known_args(argv)
     try:
         if args.target not in TARGETS:
-            raise UsageError(f"unknown target {args.target!r}: use simple, multi or mpi")
+            raise UsageError(f"unknown target {args.target!r}: use simple, multi or mpi (for "
+                             f"d4p's other mappings: d4p run {args.module} -m MAPPING)")
         target = import_module(f"{__package__}.{TARGETS[args.target]}")
         if hasattr(target, "parse_args"):
             args = target.parse_args(remaining, args)
