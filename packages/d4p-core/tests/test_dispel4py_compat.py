@@ -28,6 +28,7 @@ dispel4py 1.2.1 does.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import re
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import d4p
 import networkx as nx
+import numpy as np
 import pytest
 from d4p.plan import make_plan
 from d4p.plugins import installed_mappings
@@ -454,6 +456,30 @@ def test_ported_internal_extinction(ported, monkeypatch, mapping, start_method):
         [2, "24.8595", "14.5519", "E", 0.04, -5.0, -0.0],
         [3, "31.15", "-2.6", "SBc", 0.35, 6.0, 0.614],
         [4, "40.0", "1.5", None, 0.2, -10.0, -0.0]]}]}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_xcorr_writes_the_files_dispel4py_writes(ported, tmp_path, monkeypatch,
+                                                      mapping, start_method):
+    """xcorr_files (dispel4py's realtime_xcorr.py on synthetic traces): the
+    results are files written by ConsumerPEs. dispel4py 1.2.1 (simple, multi
+    -n 4 and -n 8) writes 20 files: per pair of the 5 stations, the
+    cross-correlation (.npy) and its peak; these are their sums and texts."""
+    module = ported("xcorr_files")
+    monkeypatch.chdir(tmp_path)
+    graph, inputs = module.build()
+    assert run_through_dispel4py_api(graph, inputs, mapping, start_method) == {}
+    written = module.summary()
+    traces = [np.load(tmp_path / f"xcorr_output/DATA/ST{s}.npy") for s in range(5)]
+    expected = {}
+    for i, j in itertools.combinations(range(5), 2):
+        xc = module.xcorrf(traces[i], traces[j], 8)
+        expected[f"XCORR/{i}_{j}/Xcorr_{i}_{j}.out.npy"] = round(float(xc.sum()), 4)
+        expected[f"XCORR/Xcorr_{i}_{j}.peak"] = f"{int(np.argmax(xc))} {float(np.max(xc)):.4f}"
+    assert written == dict(sorted(expected.items()))
+    assert (written["XCORR/0_1/Xcorr_0_1.out.npy"], written["XCORR/3_4/Xcorr_3_4.out.npy"],
+            written["XCORR/Xcorr_3_4.peak"]) == (7.3046, 149.7244, "1 10.8702")
 
 
 @pytest.mark.timeout(240)
