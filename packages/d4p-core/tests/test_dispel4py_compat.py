@@ -484,6 +484,27 @@ def test_ported_xcorr_writes_the_files_dispel4py_writes(ported, tmp_path, monkey
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_program_whose_pe_raises(ported, mapping, start_method):
+    """exception_raiser (dispel4py's test_exceptions.py): under dispel4py
+    1.2.1's simple mapping, ``process_and_return`` raises the PE's own
+    ValueError, which the program may catch; here too, with a note naming the
+    PE and the data. Its multi printed the error in a worker and returned
+    partial results; d4p's parallel mappings raise WorkflowFailed naming the PE."""
+    graph, inputs = ported("exception_raiser").build()
+    if mapping == "simple":
+        with pytest.raises(ValueError) as info:
+            run_through_dispel4py_api(graph, inputs, mapping, start_method)
+        assert str(info.value) == "Not an even number!"
+        (note,) = info.value.__notes__
+        assert re.fullmatch(r"PE 'ExceptionRaiser\d+' \(instance 0\) failed on input 'input' "
+                            r"with data 1: ValueError: Not an even number!", note)
+    else:
+        with pytest.raises(d4p.WorkflowFailed, match=r"PE 'ExceptionRaiser\d+' .*ValueError"):
+            run_through_dispel4py_api(graph, inputs, mapping, start_method)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
 def test_ported_program_with_aggregates(ported, mapping, start_method):
     """aggregate_stats: a SimpleFunctionPE of 2 instances feeds parallelSum,
     parallelCount, parallelAvg, parallelMax and a ContinuousReducePE subclass.
