@@ -590,3 +590,26 @@ def test_ported_command_line_through_the_processor_module(ported):
     assert err.strip().splitlines() == [
         "d4p: error: unknown target 'spark': use simple, multi or mpi (for d4p's other "
         f"mappings: d4p run {program} -m MAPPING)"]
+
+
+@pytest.mark.timeout(240)
+def test_ported_command_line_under_mpiexec(ported):
+    """``mpiexec -n 4 dispel4py mpi prog.py -d JSON`` ported: ``mpiexec -n 4
+    python -m d4p.compat.new.processor mpi prog.py -d JSON``; every rank runs
+    it and the graph runs on the 4 ranks, with dispel4py 1.2.1's log lines."""
+    import subprocess
+
+    pytest.importorskip("d4p_mpi")
+    from d4p_mpi.environment import mpiexec_command
+
+    program = Path(ported("internal_extinction").__file__)
+    done = subprocess.run(
+        [*mpiexec_command(), "-n", "4", sys.executable, "-m", "d4p.compat.new.processor", "mpi",
+         program.name, "-d", '{"read": [{"input": "coordinates.txt"}]}'],
+        capture_output=True, text=True, timeout=200, cwd=program.parent)
+    assert done.returncode == 0, done.stderr
+    lines = [re.sub(r"^(\w+?)\d+: ", r"\1: ", line) for line in done.stdout.splitlines()]
+    assert lines.count("read: Reading file coordinates.txt") == 1
+    assert lines.count("InternalExtinction: KIG5: failed to calculate internal extinction") == 1
+    assert sum(line.startswith("Processes: ") for line in lines) == 1  # rank 0 only
+
