@@ -503,6 +503,19 @@ def test_ported_program_whose_pe_raises(ported, mapping, start_method):
             run_through_dispel4py_api(graph, inputs, mapping, start_method)
 
 
+def test_a_second_run_gives_the_same_results(ported):
+    """dispel4py 1.2.1's simple mapping runs the graph's PE objects in place:
+    after even_odd the producer's counter is 9 and a second run goes on from
+    it (pairs [1, 0], [9, 4], ...: squares of 10 to 18). Here a run leaves the
+    objects as they were and gives the same results again."""
+    graph, inputs = ported("even_odd").build()
+    first = normalise(run_through_dispel4py_api(graph, inputs, "simple"))
+    assert normalise(run_through_dispel4py_api(graph, inputs, "simple")) == first \
+        == PROGRAMS["even_odd"]
+    (producer,) = inputs
+    assert producer.n == 0
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
 def test_ported_program_with_aggregates(ported, mapping, start_method):
