@@ -552,6 +552,32 @@ def test_timing_wrappers_log_and_keep_results(mapping, processes, capfd):
     assert f"{rated.id}: Average read rate : " in out
 
 
+@pytest.mark.parametrize(("mapping", "processes"), MAPPINGS[:2], ids=MAPPING_IDS[:2])
+def test_monitoring_wrapper_subclass_as_in_dispel4py(mapping, processes, capfd):
+    """A wrapper of the user's own, written as for dispel4py 1.2.1: subclass
+    ``MonitoringWrapper``, override ``process`` (calling the wrapped PE's) and
+    ``_postprocess``. dispel4py logs "units: 5" and gives the doubled numbers."""
+
+    class CountingWrapper(monitoring.MonitoringWrapper):
+        def __init__(self, baseObject):  # noqa: N803 (dispel4py API)
+            monitoring.MonitoringWrapper.__init__(self, baseObject)
+            self.count = 0
+
+        def process(self, inputs):
+            self.count += 1
+            return self.baseObject.process(inputs)
+
+        def _postprocess(self):
+            self.log(f"units: {self.count}")
+
+    prod, counted = Numbers(), CountingWrapper(Double())
+    graph = WorkflowGraph()
+    graph.connect(prod, "output", counted, "input")
+    got = run(graph, {prod: 1}, mapping, processes)
+    assert sorted(got[counted.id]["output"]) == [2, 4, 6, 8, 10]
+    assert capfd.readouterr().out.count(f"{counted.id}: units: 5\n") == 1
+
+
 def test_core_never_imports_compat():
     core = Path(d4p.__file__).parent
     for path in core.rglob("*.py"):

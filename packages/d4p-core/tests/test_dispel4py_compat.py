@@ -28,6 +28,7 @@ dispel4py 1.2.1 does.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import re
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import d4p
 import networkx as nx
+import numpy as np
 import pytest
 from d4p.plan import make_plan
 from d4p.plugins import installed_mappings
@@ -339,6 +341,24 @@ PROGRAMS = {
         "Whiten": [{"output": [[f"ST{i}", [0.0, 0.333, 0.667, 1.0]] for i in range(4)]}]},
     # dispel4py's tutorial, with TestProducer from dispel4py.examples (multi -n 4)
     "tutorial_divisible": {"MyFirstPE": [{"output": [3, 6, 9, 12, 15, 18]}]},
+    # the training material's EvenOdd: one output to two filters of one class,
+    # a GenericPE overriding _process, writing in _postprocess (simple, multi -n 4)
+    "even_odd": {"PairProducer": [{"left": [1], "output": [[1, 4], [5, 6], [9, 4], [9, 6]]}]},
+    # the training material's compression: IterativePE and ConsumerPE overriding
+    # process itself (simple, multi -n 4)
+    "compression": {"ZlibDeCompression": [{"output": [["111", True, 12], ["222", True, 12],
+                                                       ["333", True, 12], ["444", True, 12]]}]},
+    # the training material's WordCount: _postprocess writes a defaultdict, logs
+    # self.rank (multi -n 4; dispel4py simple has no self.rank: AttributeError)
+    "tutorial_wordcount": {"CountWords": [{"output": [{
+        "Hello": 3, "algo": 1, "mas": 1, "World": 3, "the": 2, "is": 1, "world": 1,
+        "again": 1}]}]},
+    # propagate_types through a ProcessTimingPE-wrapped PE that derives its output
+    # type from its input types; self._write (simple, multi -n 4)
+    "typed_graph": {"Report": [{"output": [
+        [["station", "value", "tag"], ["ST0", 20, "t"]],
+        [["station", "value", "tag"], ["ST1", 10, "t"]],
+        [["station", "value", "tag"], ["ST1", 30, "t"]]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
@@ -420,6 +440,100 @@ def test_ported_program_with_per_instance_counts(ported, mapping, start_method):
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_internal_extinction(ported, monkeypatch, mapping, start_method):
+    """dispel4py's internal-extinction workflow (a local table for VizieR): a
+    root PE with no declared input given ``[{"input": FILE}]``, a name set
+    before connecting, an attribute set after construction. dispel4py 1.2.1
+    simple and multi -n 4 give these (multi -n 4 -s crashes in 1.2.1: "dictionary
+    changed size during iteration")."""
+    module = ported("internal_extinction")
+    monkeypatch.chdir(Path(module.__file__).parent)  # the file is named relative to it
+    graph, inputs = module.build()
+    got = normalise(run_through_dispel4py_api(graph, inputs, mapping, start_method))
+    assert got == {"InternalExtinction": [{"output": [
+        [1, "16.48295", "4.0905", "Sb", 0.11, 3.0, 0.164],
+        [2, "24.8595", "14.5519", "E", 0.04, -5.0, -0.0],
+        [3, "31.15", "-2.6", "SBc", 0.35, 6.0, 0.614],
+        [4, "40.0", "1.5", None, 0.2, -10.0, -0.0]]}]}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_xcorr_writes_the_files_dispel4py_writes(ported, tmp_path, monkeypatch,
+                                                      mapping, start_method):
+    """xcorr_files (dispel4py's realtime_xcorr.py on synthetic traces): the
+    results are files written by ConsumerPEs. dispel4py 1.2.1 (simple, multi
+    -n 4 and -n 8) writes 20 files: per pair of the 5 stations, the
+    cross-correlation (.npy) and its peak; these are their sums and texts."""
+    module = ported("xcorr_files")
+    monkeypatch.chdir(tmp_path)
+    graph, inputs = module.build()
+    assert run_through_dispel4py_api(graph, inputs, mapping, start_method) == {}
+    written = module.summary()
+    traces = [np.load(tmp_path / f"xcorr_output/DATA/ST{s}.npy") for s in range(5)]
+    expected = {}
+    for i, j in itertools.combinations(range(5), 2):
+        xc = module.xcorrf(traces[i], traces[j], 8)
+        expected[f"XCORR/{i}_{j}/Xcorr_{i}_{j}.out.npy"] = round(float(xc.sum()), 4)
+        expected[f"XCORR/Xcorr_{i}_{j}.peak"] = f"{int(np.argmax(xc))} {float(np.max(xc)):.4f}"
+    assert written == dict(sorted(expected.items()))
+    assert (written["XCORR/0_1/Xcorr_0_1.out.npy"], written["XCORR/3_4/Xcorr_3_4.out.npy"],
+            written["XCORR/Xcorr_3_4.peak"]) == (7.3046, 149.7244, "1 10.8702")
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_program_whose_pe_raises(ported, mapping, start_method):
+    """exception_raiser (dispel4py's test_exceptions.py): under dispel4py
+    1.2.1's simple mapping, ``process_and_return`` raises the PE's own
+    ValueError, which the program may catch; here too, with a note naming the
+    PE and the data. Its multi printed the error in a worker and returned
+    partial results; d4p's parallel mappings raise WorkflowFailed naming the PE."""
+    graph, inputs = ported("exception_raiser").build()
+    if mapping == "simple":
+        with pytest.raises(ValueError) as info:
+            run_through_dispel4py_api(graph, inputs, mapping, start_method)
+        assert str(info.value) == "Not an even number!"
+        (note,) = info.value.__notes__
+        assert re.fullmatch(r"PE 'ExceptionRaiser\d+' \(instance 0\) failed on input 'input' "
+                            r"with data 1: ValueError: Not an even number!", note)
+    else:
+        with pytest.raises(d4p.WorkflowFailed, match=r"PE 'ExceptionRaiser\d+' .*ValueError"):
+            run_through_dispel4py_api(graph, inputs, mapping, start_method)
+
+
+def test_a_second_run_gives_the_same_results(ported):
+    """dispel4py 1.2.1's simple mapping runs the graph's PE objects in place:
+    after even_odd the producer's counter is 9 and a second run goes on from
+    it (pairs [1, 0], [9, 4], ...: squares of 10 to 18). Here a run leaves the
+    objects as they were and gives the same results again."""
+    graph, inputs = ported("even_odd").build()
+    first = normalise(run_through_dispel4py_api(graph, inputs, "simple"))
+    assert normalise(run_through_dispel4py_api(graph, inputs, "simple")) == first \
+        == PROGRAMS["even_odd"]
+    (producer,) = inputs
+    assert producer.n == 0
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS, ids=ENTRY_IDS)
+def test_ported_program_with_aggregates(ported, mapping, start_method):
+    """aggregate_stats: a SimpleFunctionPE of 2 instances feeds parallelSum,
+    parallelCount, parallelAvg, parallelMax and a ContinuousReducePE subclass.
+    dispel4py 1.2.1 (simple, and multi -n 16, both --snapshot-nodes) gives
+    these; the running maximum written per unit depends on the order in which
+    the 2 instances' units arrive, so only its count and last value compare."""
+    graph, inputs = ported("aggregate_stats").build()
+    got = normalise(run_through_dispel4py_api(graph, inputs, mapping, start_method))
+    running = got.pop("RunningMax")[0]["output"]
+    assert (len(running), max(running)) == (12, [24])
+    assert got == {"AverageReducePE": [{"output": [[13.0, 12, 156]]}],
+                   "CountReduce": [{"output": [[12]]}], "MaxPE": [{"output": [[24]]}],
+                   "SumPE": [{"output": [[156]]}]}
+
+
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS[:2], ids=ENTRY_IDS[:2])
 def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, start_method):
     """``dispel4py simple PROGRAM -d JSON`` / ``-i N`` become ``d4p run PROGRAM
@@ -454,3 +568,61 @@ def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, s
                if line.startswith("Print")]
     assert sorted(printed) == ["barks: 1", "brown: 1", "dog: 2", "fox: 2", "jumps: 1",
                                "lazy: 1", "over: 1", "quick: 3", "the: 3"]
+
+
+@pytest.mark.timeout(240)
+def test_ported_command_line_through_the_processor_module(ported):
+    """``python -m dispel4py.new.processor simple prog.py -i 9`` and ``python -m
+    dispel4py multi prog.py -n 4 -i 9`` ported (``dispel4py`` → ``d4p.compat``)
+    run the program and print what dispel4py 1.2.1 printed (the outputs, in
+    another order; the PE's log line); a target that is no mapping is one line
+    naming it and the choices."""
+    import ast
+    import subprocess
+
+    program = ported("even_odd").__file__
+
+    def command(*args):
+        done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                              timeout=200, cwd=Path(program).parent)
+        return done.returncode, done.stdout, done.stderr
+
+    code, out, err = command("d4p.compat.new.processor", "simple", program, "-i", "9")
+    assert code == 0, err
+    printed = ast.literal_eval(out.split("Outputs: ", 1)[1].strip())
+    assert {re.sub(r"\d+$", "", k): {p: sorted(u) for p, u in v.items()}
+            for k, v in printed.items()} == {
+        "PairProducer": {"left": [1], "output": [(1, 4), (5, 6), (9, 4), (9, 6)]}}
+    assert "Processing 9 iterations." in out
+    assert "We are left behind: odd: [81], even: []" in out
+    code, out, err = command("d4p.compat", "multi", program, "-n", "4", "-i", "9")
+    assert code == 0, err
+    assert "We are left behind: odd: [81], even: []" in out
+    code, out, err = command("d4p.compat.new.processor", "spark", program)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "d4p: error: unknown target 'spark': use simple, multi or mpi (for d4p's other "
+        f"mappings: d4p run {program} -m MAPPING)"]
+
+
+@pytest.mark.timeout(240)
+def test_ported_command_line_under_mpiexec(ported):
+    """``mpiexec -n 4 dispel4py mpi prog.py -d JSON`` ported: ``mpiexec -n 4
+    python -m d4p.compat.new.processor mpi prog.py -d JSON``; every rank runs
+    it and the graph runs on the 4 ranks, with dispel4py 1.2.1's log lines."""
+    import subprocess
+
+    pytest.importorskip("d4p_mpi")
+    from d4p_mpi.environment import mpiexec_command
+
+    program = Path(ported("internal_extinction").__file__)
+    done = subprocess.run(
+        [*mpiexec_command(), "-n", "4", sys.executable, "-m", "d4p.compat.new.processor", "mpi",
+         program.name, "-d", '{"read": [{"input": "coordinates.txt"}]}'],
+        capture_output=True, text=True, timeout=200, cwd=program.parent)
+    assert done.returncode == 0, done.stderr
+    lines = [re.sub(r"^(\w+?)\d+: ", r"\1: ", line) for line in done.stdout.splitlines()]
+    assert lines.count("read: Reading file coordinates.txt") == 1
+    assert lines.count("InternalExtinction: KIG5: failed to calculate internal extinction") == 1
+    assert sum(line.startswith("Processes: ") for line in lines) == 1  # rank 0 only
+

@@ -146,6 +146,21 @@ def test_base_pe_ports_from_constructor():
     assert list(pe.outputconnections) == ["output0", "b"]
 
 
+def test_base_pe_numbers_its_ports_after_base_pe_names_as_dispel4py():
+    """A subclass's own INPUT_NAME / OUTPUT_NAME do not rename the numbered
+    ports: dispel4py 1.2.1 gives input0, input1 and output0 here."""
+
+    class Renamed(d4p.BasePE):
+        INPUT_NAME, OUTPUT_NAME = "in", "out"
+
+        def __init__(self):
+            d4p.BasePE.__init__(self, num_inputs=2, num_outputs=1)
+
+    pe = Renamed()
+    assert (list(pe.inputconnections), list(pe.outputconnections)) == (
+        ["input0", "input1"], ["output0"])
+
+
 def test_log_prefixes_the_pe_id(capsys):
     pe = Pair()
     pe.log("hello")

@@ -179,7 +179,9 @@ def _unknown_output(pe: GenericPE, name: str) -> GraphError:
 
 
 class BasePE(GenericPE):
-    """A PE with named inputs and outputs given to the constructor."""
+    """A PE with named inputs and outputs given to the constructor; ``num_inputs``
+    and ``num_outputs`` add ``input0``, ``input1``, ... and ``output0``, ... (named
+    after ``BasePE``'s constants, as in dispel4py, whatever a subclass sets)."""
 
     INPUT_NAME = "input"
     OUTPUT_NAME = "output"
@@ -187,9 +189,9 @@ class BasePE(GenericPE):
     def __init__(self, inputs=(), outputs=(), num_inputs=0, num_outputs=0) -> None:
         super().__init__()
         for i in range(num_inputs):
-            self._add_input(f"{self.INPUT_NAME}{i}")
+            self._add_input(f"{BasePE.INPUT_NAME}{i}")
         for i in range(num_outputs):
-            self._add_output(f"{self.OUTPUT_NAME}{i}")
+            self._add_output(f"{BasePE.OUTPUT_NAME}{i}")
         for name in inputs:
             self._add_input(name)
         for name in outputs:

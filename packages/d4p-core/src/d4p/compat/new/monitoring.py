@@ -2,8 +2,10 @@
 
 ``ProcessTimingPE(pe)`` logs the average time of ``process`` at the end of
 the stream; ``ReadTimingWrapper(pe)`` the average time between two data
-units. The wrapper takes the PE's place in the graph (its name, ports and
-instance count). For recorded timings of every PE, use d4p's monitoring
+units. A wrapper of one's own subclasses ``MonitoringWrapper``, overrides
+``process`` (calling ``self.baseObject.process``) and ``_postprocess`` (run
+after the wrapped PE's ``postprocess``), as in dispel4py. The wrapper takes the PE's place in the graph (its name, ports,
+instance count and types). For recorded timings of every PE, use d4p's monitoring
 (``d4p run --monitor``) instead.
 """
 
@@ -14,7 +16,9 @@ import time
 from ..core import GenericPE
 
 
-class _Wrapper(GenericPE):
+class MonitoringWrapper(GenericPE):
+    """Wraps ``baseObject`` in its place in the graph."""
+
     def __init__(self, baseObject):  # noqa: N803 (dispel4py API)
         GenericPE.__init__(self)
         self.baseObject = baseObject
@@ -34,13 +38,21 @@ class _Wrapper(GenericPE):
 
     def postprocess(self):
         self.baseObject.postprocess()
+        self._postprocess()
+
+    def setInputTypes(self, types):  # noqa: N802 (dispel4py API)
+        """The wrapped PE's (``graph.propagate_types()`` reaches it)."""
+        self.baseObject.setInputTypes(types)
+
+    def getOutputTypes(self):  # noqa: N802 (dispel4py API)
+        return self.baseObject.getOutputTypes()
 
 
-class ProcessTimingPE(_Wrapper):
+class ProcessTimingPE(MonitoringWrapper):
     """Logs ``Average processing time: SECONDS`` after the last data unit."""
 
     def __init__(self, baseObject):  # noqa: N803 (dispel4py API)
-        _Wrapper.__init__(self, baseObject)
+        MonitoringWrapper.__init__(self, baseObject)
         self.times_total = 0.0
         self.times_count = 0
 
@@ -52,18 +64,17 @@ class ProcessTimingPE(_Wrapper):
             self.times_total += time.perf_counter() - start
             self.times_count += 1
 
-    def postprocess(self):
-        self.baseObject.postprocess()
+    def _postprocess(self):
         if self.times_count:
             self.log(f"Average processing time: {self.times_total / self.times_count}")
 
 
-class ReadTimingWrapper(_Wrapper):
+class ReadTimingWrapper(MonitoringWrapper):
     """Logs ``Average read rate : SECONDS`` (the mean time between two data
     units) after the last data unit."""
 
     def __init__(self, baseObject):  # noqa: N803 (dispel4py API)
-        _Wrapper.__init__(self, baseObject)
+        MonitoringWrapper.__init__(self, baseObject)
         self.readtime = None
         self.readrate: list[float] = []
 
@@ -74,8 +85,7 @@ class ReadTimingWrapper(_Wrapper):
         self.readtime = now
         return self.baseObject.process(inputs)
 
-    def postprocess(self):
-        self.baseObject.postprocess()
+    def _postprocess(self):
         if self.readrate:
             self.log(f"Average read rate : {sum(self.readrate) / len(self.readrate)}")
 

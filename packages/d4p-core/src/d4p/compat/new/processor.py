@@ -4,10 +4,12 @@ arguments, inputs, loading a graph, and the status codes."""
 from __future__ import annotations
 
 import argparse
+import sys
+from importlib import import_module
 from typing import Any
 
 import d4p
-from d4p.errors import UsageError
+from d4p.errors import D4PError, UsageError
 from d4p.grouping import stable_hash
 from d4p.loader import parse_inputs
 
@@ -77,6 +79,40 @@ def load_graph_and_inputs(args):
     return graph, create_inputs(args, graph)
 
 
+TARGETS = {"simple": "simple_process", "multi": "multi_process", "mpi": "mpi_process"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m d4p.compat.new.processor TARGET MODULE [options]``, dispel4py's
+    ``dispel4py TARGET MODULE [options]`` command: load the graph of MODULE
+    and its inputs (``-a``, ``-f``, ``-d``, ``-i``) and run it with the
+    ``process`` of TARGET (``simple``, ``multi`` with ``-n``, ``mpi``), which
+    prints what dispel4py's printed. Returns the exit status. New code runs
+    ``d4p run MODULE -m TARGET``."""
+    from d4p.cli import _failure
+
+    args, remaining = create_arg_parser().parse_known_args(argv)
+    try:
+        if args.target not in TARGETS:
+            raise UsageError(f"unknown target {args.target!r}: use simple, multi or mpi (for "
+                             f"d4p's other mappings: d4p run {args.module} -m MAPPING)")
+        target = import_module(f"{__package__}.{TARGETS[args.target]}")
+        if hasattr(target, "parse_args"):
+            args = target.parse_args(remaining, args)
+        elif remaining:
+            raise UsageError(f"unrecognized arguments: {' '.join(remaining)}")
+        graph, inputs = load_graph_and_inputs(args)
+        if graph is None:
+            return 1
+        target.process(graph, inputs, args)
+    except (D4PError, ValueError) as exc:
+        sys.stdout.flush()
+        print(_failure(exc) if isinstance(exc, D4PError) else f"d4p: error: {exc}",
+              file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    return 0
+
+
 def _is_root(node, workflow) -> bool:
     """True when nothing in ``workflow`` feeds ``node``."""
     return workflow.graph.in_degree(node) == 0
@@ -126,3 +162,7 @@ class OneToAllCommunication:
 
     def getDestination(self, data):  # noqa: N802 (dispel4py API)
         return self.destinations
+
+
+if __name__ == "__main__":
+    sys.exit(main())
