@@ -154,6 +154,12 @@ USER_ERRORS = [
     (["draw", "pipeline", "-o", "graph.pdf"], "cannot draw 'graph.pdf'"),
     (["run", "pipeline", "-o", "."], "cannot write results to '.': it is a folder; give a "
                                      "file name such as 'results.json'"),
+    (["draw", "pipeline", "-o", "nowhere/graph.dot"], "cannot write the drawing to "
+                                                      "'nowhere/graph.dot': '"),
+    (["draw", "pipeline", "-o", "."], "cannot write the drawing to '.': it is a folder; give a "
+                                      "file name such as 'graph.dot'"),
+    (["run", "pipeline", "-o", "empty.py/results.json"], "cannot write results to "
+                                                         "'empty.py/results.json': '"),
 ]
 
 
@@ -173,6 +179,52 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
     assert lines[0].startswith("d4p: error: ")
     assert message in lines[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder no file can be created in: a read-only one, or /sys for root
+    (whom permissions do not stop)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if not os.access(folder, os.W_OK):
+            yield folder
+        elif Path("/sys/kernel").is_dir():
+            yield Path("/sys")
+        else:
+            pytest.skip("no folder that cannot be written")
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", ["run", "draw"])
+def test_an_output_file_in_a_folder_that_cannot_be_written_is_refused_first(
+        unwritable_folder, command):
+    """Before, the run went to its end, then writing the results (or the
+    drawing) failed with a traceback: the run's work was lost, exit status 1."""
+    out = unwritable_folder / "out.dot"
+    done = d4p(command, "pipeline", "-o", str(out))
+    what = "results" if command == "run" else "the drawing"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"d4p: error: cannot write {what} to {str(out)!r}: folder "
+                                  f"{str(unwritable_folder)!r} cannot be written (")
+    assert done.stderr.endswith("); choose another folder\n"), done.stderr
+    assert done.stdout == ""  # refused before the run
+
+
+@pytest.mark.parametrize("command", ["run", "draw"])
+def test_an_output_file_gets_the_permissions_of_a_new_file(tmp_path, command):
+    """Before, results written with -o were readable by their owner only (0600)."""
+    umask = os.umask(0o022)
+    try:
+        done = d4p(command, "pipeline", "-o", str(tmp_path / "out.dot"))
+    finally:
+        os.umask(umask)
+    assert done.returncode == 0, done.stderr
+    assert oct((tmp_path / "out.dot").stat().st_mode & 0o777) == oct(0o644)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.dot"]
 
 
 def test_output_file_is_not_half_written_on_failure(tmp_path):

@@ -416,33 +416,62 @@ def _short(value: Any, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, what: str = "results", example: str = "results.json") -> None:
+    """Refuse, before any work, an output file that cannot be written: a
+    folder, a file in a folder that does not exist or that cannot be written."""
+    import tempfile
     from pathlib import Path
 
+    where = f"cannot write {what} to {path!r}"
     if Path(path).is_dir():
-        raise UsageError(f"cannot write results to {path!r}: it is a folder; give a file name "
-                         f"such as {str(Path(path) / 'results.json')!r}")
+        raise UsageError(f"{where}: it is a folder; give a file name such as "
+                         f"{str(Path(path) / example)!r}")
     folder = Path(path).resolve().parent
     if not folder.is_dir():
-        raise UsageError(f"cannot write results to {path!r}: folder {str(folder)!r} does not exist")
+        missing = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"{where}: {str(folder)!r} {missing}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.")
+    except OSError as exc:
+        raise UsageError(f"{where}: folder {str(folder)!r} cannot be written "
+                         f"({exc.strerror}); choose another folder") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
-def _write_json(path: str, result: RunResult) -> None:
-    """Write atomically: a failure leaves no half-written file."""
-    import json
+@contextlib.contextmanager
+def _written(path: str, mode: str = "w"):
+    """A file to write ``path`` through: it becomes ``path`` (with the
+    permissions a new file gets) only once written whole, so a failure leaves
+    no half-written file; an error of the system is one line naming ``path``."""
     import tempfile
     from pathlib import Path
 
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(fd, "w") as out:
-            json.dump({"results": result, "summary": vars(result.summary)}, out,
-                      default=_jsonable, indent=1)
+        fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise D4PError(f"cannot write {path!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, mode) as out:
+            yield out
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from others
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise D4PError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         raise
+
+
+def _write_json(path: str, result: RunResult) -> None:
+    import json
+
+    with _written(path) as out:
+        json.dump({"results": result, "summary": vars(result.summary)}, out,
+                  default=_jsonable, indent=1)
 
 
 def _jsonable(value: Any) -> Any:
@@ -554,6 +583,7 @@ def _draw(args) -> int:
     if not args.output:
         sys.stdout.write(graph.to_dot())
         return 0
+    _check_writable(args.output, "the drawing", "graph.dot")
     suffix = Path(args.output).suffix.lower()
     if suffix in (".dot", ".gv"):
         data: str | bytes = graph.to_dot()
@@ -565,8 +595,7 @@ def _draw(args) -> int:
         data = graph.to_png()
     else:
         raise UsageError(f"cannot draw {args.output!r}: use a .dot, .mmd, .svg or .png file name")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(args.output, mode) as out:
+    with _written(args.output, "wb" if isinstance(data, bytes) else "w") as out:
         out.write(data)
     print(f"drew {target.name} to {args.output}", file=sys.stderr)
     return 0
