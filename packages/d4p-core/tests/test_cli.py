@@ -160,6 +160,12 @@ USER_ERRORS = [
                                       "file name such as 'graph.dot'"),
     (["run", "pipeline", "-o", "empty.py/results.json"], "cannot write results to "
                                                          "'empty.py/results.json': '"),
+    (["run", "flow.ipynb"], "'flow.ipynb' is a notebook: run its workflow in the notebook with "
+                            "d4p.run(graph), or export it with 'jupyter nbconvert --to script "
+                            "flow.ipynb' and run the .py file"),
+    (["run", "flow.txt"], "workflow file 'flow.txt' is not a .py file"),
+    (["run", "./folder"], "workflow file './folder' is a folder: give the .py file in it"),
+    (["draw", "./tow.py"], "workflow file './tow.py' not found (did you mean './two.py'?)"),
 ]
 
 
@@ -172,6 +178,9 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
         second = WorkflowGraph()
     """)
     write(tmp_path / "broken.py", "undefined_name\n")
+    write(tmp_path / "flow.ipynb", '{"cells": [], "nbformat": 4, "nbformat_minor": 5}')
+    write(tmp_path / "flow.txt", "from d4p import WorkflowGraph\ngraph = WorkflowGraph()\n")
+    (tmp_path / "folder").mkdir()
     done = d4p(*args, cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -33,9 +33,8 @@ def load_target(target: str, attr: str | None = None,
     name of a registered workflow (built with ``params``, strings converted to
     the type of each default)."""
     params = params or {}
-    if target.endswith(".py") or os.sep in target:
-        if not os.path.isfile(target):
-            raise UsageError(f"workflow file {target!r} not found")
+    if target.endswith((".py", ".ipynb")) or os.sep in target or os.path.isfile(target):
+        _check_file(target)
         module = _load_file(target)
         return _graph_in(module, target, attr, params, source=os.path.realpath(target))
     if find_workflow(target) is not None:
@@ -78,6 +77,32 @@ def key_values(pairs, what: str = "-p", example: str = "") -> dict[str, str]:
             raise UsageError(f"{what} takes KEY=VALUE{such}; got {pair!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def _check_file(path: str) -> None:
+    """A :class:`~d4p.UsageError` saying what to give instead when ``path`` is
+    not a Python file: missing (naming the closest file beside it), a folder,
+    a notebook or another kind of file."""
+    if os.path.isdir(path):
+        raise UsageError(f"workflow file {path!r} is a folder: give the .py file in it that "
+                         "defines the graph")
+    if not os.path.isfile(path):
+        from .errors import did_you_mean
+
+        folder = os.path.dirname(path) or "."
+        try:
+            beside = [os.path.join(os.path.dirname(path), name) for name in os.listdir(folder)
+                      if name.endswith(".py")]
+        except OSError:
+            beside = []
+        raise UsageError(f"workflow file {path!r} not found{did_you_mean(path, beside)}")
+    if path.endswith(".ipynb"):
+        raise UsageError(f"{path!r} is a notebook: run its workflow in the notebook with "
+                         f"d4p.run(graph), or export it with 'jupyter nbconvert --to script "
+                         f"{path}' and run the .py file")
+    if not path.endswith(".py"):
+        raise UsageError(f"workflow file {path!r} is not a .py file: d4p loads workflows "
+                         "from Python files; rename it to end in .py")
 
 
 def _stem(path: str) -> str:
