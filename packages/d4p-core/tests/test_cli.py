@@ -151,6 +151,13 @@ USER_ERRORS = [
     (["run", "pipeline", "--mapping", "multi", "--start-method", "teleport"],
      "option 'start_method' of mapping 'multi' must be one of fork, spawn, forkserver"),
     (["run", "pipeline", "--bogus", "1"], "unknown option '--bogus' for mapping 'simple'"),
+    (["run", "pipeline", "--start-method=spawn"], "unknown option '--start-method' for mapping "
+                                                  "'simple' (an option of mapping 'multi')"),
+    (["run", "pipeline", "-m", "multi", "--bach-size", "8"], "unknown option '--bach-size' for "
+                                                             "mapping 'multi' (did you mean "
+                                                             "'--batch-size'?)"),
+    (["run", "pipeline", "-m", "multi", "--batch-size", "x"], "error: --batch-size must be a "
+                                                              "whole number, not 'x'"),
     (["draw", "pipeline", "-o", "graph.pdf"], "cannot draw 'graph.pdf'"),
     (["run", "pipeline", "-o", "."], "cannot write results to '.': it is a folder; give a "
                                      "file name such as 'results.json'"),

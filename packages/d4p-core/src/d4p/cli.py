@@ -26,6 +26,7 @@ from .plugins import (
     get_plugin_manager,
     get_workflow,
     installed_mappings,
+    option_hint,
     registered_mappings,
     workflow_origin,
     workflows,
@@ -285,7 +286,10 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
     known, unknown = parser.parse_known_args(extra)
     if unknown:
         names = ", ".join("--" + o.name.replace("_", "-") for o in cls.options) or "none"
-        raise UsageError(f"unknown option {unknown[0]!r} for mapping {mapping!r}; "
+        flag = unknown[0].split("=", 1)[0]
+        hint = option_hint(cls, flag.lstrip("-").replace("-", "_"),
+                           lambda name: "--" + name.replace("_", "-"))
+        raise UsageError(f"unknown option {flag!r} for mapping {mapping!r}{hint}; "
                          f"its options: {names}")
     values = {}
     for opt in cls.options:
@@ -301,13 +305,7 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
 
 
 def _option_value(opt, text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return opt.type(text)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"--{opt.name.replace('_', '-')}: invalid value {text!r} ({exc})"
-                         ) from None
+    return opt.parse(text, f"--{opt.name.replace('_', '-')}") if isinstance(text, str) else text
 
 
 def _run(args, extra: list[str]) -> int:
