@@ -145,6 +145,9 @@ USER_ERRORS = [
                                        "its parameters: n"),
     (["run", "pipeline", "-p", "n=many"], "-p n: expected int, got 'many'"),
     (["run", "pipeline", "-d", '{"Nobody": 3}'], "inputs name 'Nobody', which is not a PE"),
+    (["run", "pipeline", "-d", '{"NumberProduce": 3}'], "inputs name 'NumberProduce', which is "
+                                                        "not a PE of this workflow (did you mean "
+                                                        "'NumberProducer'?)"),
     (["run", "pipeline", "-d", '{"Doubler": 3}'], "PE 'Doubler1' is not a source"),
     (["run", "broken.py"], "loading 'broken.py' failed: NameError: name 'undefined_name' is not "
                            "defined"),

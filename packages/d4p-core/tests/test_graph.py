@@ -51,8 +51,28 @@ def test_unknown_port_names_pe_and_its_ports(side, port, known):
     pe = a if side == "output" else b
     with pytest.raises(d4p.GraphError) as info:
         graph.connect(*args)
-    assert str(info.value) == (f"PE {pe.id!r} ({type(pe).__name__}) has no {side} {port!r}; "
-                               f"its {side}s are: {known}")
+    assert str(info.value) == (f"PE {pe.id!r} ({type(pe).__name__}) has no {side} {port!r} "
+                               f"(did you mean {known}?); its {side}s are: {known}")
+
+
+def test_a_port_far_from_every_name_gets_no_suggestion():
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(AddOne(), "zzz", Square(), "input")
+    assert str(info.value) == "PE 'AddOne' (AddOne) has no output 'zzz'; its outputs are: 'output'"
+
+
+@pytest.mark.parametrize("swapped", ["input", "output"])
+def test_an_output_given_as_an_input_says_how_connect_reads(swapped):
+    a, b = AddOne(), Square()
+    args = (a, "output", b, "output") if swapped == "input" else (a, "input", b, "input")
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(*args)
+    other = "output" if swapped == "input" else "input"
+    pe = b if swapped == "input" else a
+    assert str(info.value) == (
+        f"PE {pe.id!r} ({type(pe).__name__}) has no {swapped} {other!r} ({other!r} is one of its "
+        f"{other}s: connect(from_pe, output, to_pe, input) links an output of one PE to an input "
+        f"of another); its {swapped}s are: {swapped!r}")
 
 
 def test_source_has_no_inputs():

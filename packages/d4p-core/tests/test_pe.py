@@ -60,8 +60,23 @@ def test_write_to_unknown_output_names_pe_port_and_fix():
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph)
     assert str(info.value) == (
-        f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu'; its outputs are: "
-        "'output'. Declare it with self._add_output('outptu').")  # the PE named once
+        f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu' (did you mean 'output'?); its "
+        "outputs are: 'output'.")  # the PE named once
+
+
+def test_write_to_an_output_never_declared_says_how_to_declare_it():
+    class Extra(d4p.IterativePE):
+        def _process(self, data):
+            self.write("rejected", data)
+
+    graph = d4p.WorkflowGraph()
+    extra = Extra()
+    graph.connect(NumberProducer(1), "output", extra, "input")
+    with pytest.raises(d4p.WorkflowFailed) as info:
+        d4p.run(graph)
+    assert str(info.value) == (
+        f"PE {extra.id!r} (Extra) wrote to unknown output 'rejected'; its outputs are: "
+        "'output'. Declare it with self._add_output('rejected').")
 
 
 def test_write_takes_dispel4py_metadata_keyword_and_ignores_it():

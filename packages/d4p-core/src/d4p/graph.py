@@ -435,13 +435,26 @@ def _check_port(obj, port: str, kind: str) -> None:
     if port in ports:
         return
     known = ", ".join(repr(p) for p in ports) or "none"
+    hint = _port_hint(obj, port, kind, ports)
     if isinstance(obj, WorkflowGraph):
         raise GraphError(
-            f"{_label(obj)} has no {kind} {port!r} mapped (mapped {kind}s: {known}); "
+            f"{_label(obj)} has no {kind} {port!r} mapped{hint} (mapped {kind}s: {known}); "
             f"map it with _map_{kind}({port!r}, pe, port)"
         )
-    raise GraphError(f"{_label(obj)} ({type(obj).__name__}) has no {kind} {port!r}; "
+    raise GraphError(f"{_label(obj)} ({type(obj).__name__}) has no {kind} {port!r}{hint}; "
                      f"its {kind}s are: {known}")
+
+
+def _port_hint(obj, port: str, kind: str, ports) -> str:
+    """`` (did you mean ...?)`` for a misspelt port, or what to do when
+    ``port`` is a port of the other kind (an output given as an input)."""
+    from .errors import did_you_mean
+
+    other = "input" if kind == "output" else "output"
+    if isinstance(port, str) and port in _ports(obj, other):
+        return (f" ({port!r} is one of its {other}s: connect(from_pe, output, to_pe, input) "
+                "links an output of one PE to an input of another)")
+    return did_you_mean(port, ports) if isinstance(port, str) else ""
 
 
 def _resolve(obj, name: str, kind: str) -> tuple:

@@ -171,10 +171,14 @@ class GenericPE:
 def _unknown_output(pe: GenericPE, name: str) -> GraphError:
     if name in pe.outputconnections:
         return GraphError(f"PE {pe.id!r} wrote to output {name!r} outside of a run")
+    from .errors import did_you_mean
+
     known = ", ".join(repr(n) for n in pe.outputconnections) or "none"
+    hint = did_you_mean(name, pe.outputconnections) if isinstance(name, str) else ""
+    fix = "" if hint else f" Declare it with self._add_output({name!r})."
     return GraphError(
-        f"PE {pe.id!r} ({type(pe).__name__}) wrote to unknown output {name!r}; "
-        f"its outputs are: {known}. Declare it with self._add_output({name!r})."
+        f"PE {pe.id!r} ({type(pe).__name__}) wrote to unknown output {name!r}{hint}; "
+        f"its outputs are: {known}.{fix}"
     )
 
 
