@@ -144,6 +144,10 @@ USER_ERRORS = [
     (["run", "pipeline", "-p", "m=3"], "workflow 'pipeline' has no parameter 'm'; "
                                        "its parameters: n"),
     (["run", "pipeline", "-p", "n=many"], "-p n: expected int, got 'many'"),
+    (["run", "wordcount", "-p", "counter=3"], "workflow 'wordcount' has no parameter 'counter' "
+                                              "(did you mean 'counters'?); its parameters: "),
+    (["draw", "wordcont"], "'wordcont' is not a file, an importable module or a registered "
+                           "workflow (did you mean 'wordcount'?) (registered workflows: "),
     (["run", "pipeline", "-d", '{"Nobody": 3}'], "inputs name 'Nobody', which is not a PE"),
     (["run", "pipeline", "-d", '{"NumberProduce": 3}'], "inputs name 'NumberProduce', which is "
                                                         "not a PE of this workflow (did you mean "

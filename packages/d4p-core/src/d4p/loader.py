@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 from .graph import CompositePE, WorkflowGraph
 from .plugins import find_workflow, get_workflow, workflows
 
@@ -43,9 +43,10 @@ def load_target(target: str, attr: str | None = None,
         module = importlib.import_module(target)
     except ModuleNotFoundError as exc:
         if exc.name and target.startswith(exc.name):
-            known = ", ".join(sorted(workflows())) or "none"
+            names = sorted(workflows())
             raise UsageError(f"{target!r} is not a file, an importable module or a registered "
-                             f"workflow (registered workflows: {known})") from None
+                             f"workflow{did_you_mean(target, names)} (registered workflows: "
+                             f"{', '.join(names) or 'none'})") from None
         raise _load_failed(target, exc) from None
     except Exception as exc:
         raise _load_failed(target, exc) from None
@@ -87,8 +88,6 @@ def _check_file(path: str) -> None:
         raise UsageError(f"workflow file {path!r} is a folder: give the .py file in it that "
                          "defines the graph")
     if not os.path.isfile(path):
-        from .errors import did_you_mean
-
         folder = os.path.dirname(path) or "."
         try:
             beside = [os.path.join(os.path.dirname(path), name) for name in os.listdir(folder)
@@ -178,7 +177,8 @@ def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
     for key, text in params.items():
         if key not in wf.params:
             known = ", ".join(wf.params) or "none"
-            raise UsageError(f"workflow {name!r} has no parameter {key!r}; its parameters: {known}")
+            raise UsageError(f"workflow {name!r} has no parameter {key!r}"
+                             f"{did_you_mean(key, wf.params)}; its parameters: {known}")
         values[key] = convert(text, wf.params[key], f"-p {key}")
     try:
         graph, inputs = wf.builder()(**values)
