@@ -60,11 +60,18 @@ def test_run_named_workflow_with_params_and_output_file(tmp_path):
     assert saved["summary"]["units"]["Doubler1"] == 100
 
 
-def test_a_parameter_value_the_builder_rejects_is_one_line():
-    done = d4p("run", "wordcount", "-p", "counters=0")
-    assert done.returncode == 2
-    assert done.stderr.strip() == ("d4p: error: workflow 'wordcount': counters must be at "
-                                   "least 1, not 0")
+@pytest.mark.parametrize(("workflow", "param", "said"), [
+    ("wordcount", "counters=0", "counters must be at least 1, not 0"),
+    ("wordcount_plain", "vocabulary=0", "vocabulary must be at least 1, not 0"),
+    ("wordcount", "words=-1", "words must be at least 0, not -1"),
+    ("pipeline", "n=-5", "n must be at least 0, not -5"),
+])
+def test_a_parameter_value_the_builder_rejects_is_one_line(workflow, param, said):
+    """Before, vocabulary=0 failed the run in WordProducer (IndexError, exit
+    status 1) and a negative count of words or numbers ran on nothing."""
+    done = d4p("run", workflow, "-p", param)
+    assert (done.returncode, done.stderr.strip()) == (2, f"d4p: error: workflow {workflow!r}: "
+                                                         f"{said}")
 
 
 def test_iterations_apply_to_every_source(tmp_path):
