@@ -159,3 +159,14 @@ def test_a_graceful_stop_writes_the_open_windows():
 def test_bad_window_parameters(make, said):
     with pytest.raises(ValueError, match=said):
         make()
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_key_index_the_units_lack_is_a_usage_error_naming_by(mapping):
+    """Before: an IndexError in window.py, exit status 1."""
+    window = d4p.window.count(2, by=3)
+    with pytest.raises(d4p.UsageError) as info:
+        _run(window, [("a", 1), ("b", 2)], mapping)
+    assert str(info.value) == (f"PE '{window.id}': by=3 does not fit the unit ('a', 1) "
+                               "(IndexError: tuple index out of range): give the index of a "
+                               "field the units have, or a function")

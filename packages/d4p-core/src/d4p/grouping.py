@@ -208,6 +208,18 @@ def group_by(*indices: int | str, key: Callable[[Any], Hashable] | None = None) 
     return GroupBy(tuple(indices), key)
 
 
+def misfit(what: str, fields: Any, unit: Any, exc: BaseException) -> Exception:
+    """The error for a unit that lacks the ``fields`` (tuple indices or dict
+    keys) a PE was given as ``what`` (``by``, ``value``): the fields do not
+    fit the data, a :class:`~d4p.UsageError`."""
+    from .errors import UsageError
+    from .executor import short_repr
+
+    return UsageError(f"{what}={fields!r} does not fit the unit {short_repr(unit)} "
+                      f"({type(exc).__name__}: {exc}): give the index of a field the units "
+                      "have, or a function")
+
+
 _NAMED = {"shuffle": SHUFFLE, "all": ALL, "one_to_all": ALL, "onetoall": ALL,
           "global": GLOBAL, "all_to_one": GLOBAL, "alltoone": GLOBAL}
 

@@ -39,7 +39,7 @@ import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .grouping import GLOBAL, group_by, one_key
+from .grouping import GLOBAL, group_by, misfit, one_key
 from .pe import GenericPE
 
 __all__ = ["CountWindow", "TimeWindow", "count", "time"]
@@ -59,11 +59,17 @@ class _Window(GenericPE):
     def __init__(self, by) -> None:
         super().__init__()
         grouping, self._key = _grouping_of(by)
+        self._fields = None if callable(by) else by
         self._add_input("input", grouping=grouping)
         self._add_output("output")
 
     def _key_of(self, unit) -> Hashable:
-        return one_key(self._key(unit)) if self._key is not None else None
+        try:
+            return one_key(self._key(unit)) if self._key is not None else None
+        except Exception as exc:
+            if self._fields is None:
+                raise  # the user's key function failed: its traceback says where
+            raise misfit("by", self._fields, unit, exc) from None
 
     def _out(self, key, *fields) -> None:
         self.write("output", (key, *fields) if self._key is not None else
