@@ -155,9 +155,18 @@ def test_a_graceful_stop_writes_the_open_windows():
     (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
     (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),
     (lambda: d4p.window.time(5, time=abs, watermark="key"), "needs the key: give by="),
+    (lambda: d4p.window.count("3"), "positive size, not '3'"),
+    (lambda: d4p.window.time("5", time=abs), "positive length, not '5'"),
+    (lambda: d4p.window.time(5, time=0), "time= must be a function giving a unit's time, such "
+                                         "as lambda unit: unit\\[0\\], not 0"),
+    (lambda: d4p.window.time(5, time=abs, lateness="1"), "lateness must be a number not below "
+                                                         "0, not '1'"),
 ])
 def test_bad_window_parameters(make, said):
-    with pytest.raises(ValueError, match=said):
+    """Before: ValueError (a TypeError comparing text with 0; a time= that
+    is no function failed in the run), where the rest of d4p raises its
+    UsageError."""
+    with pytest.raises(d4p.UsageError, match=said):
         make()
 
 
