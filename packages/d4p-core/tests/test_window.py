@@ -156,6 +156,10 @@ def test_a_graceful_stop_writes_the_open_windows():
     (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),
     (lambda: d4p.window.time(5, time=abs, watermark="key"), "needs the key: give by="),
     (lambda: d4p.window.count("3"), "positive size, not '3'"),
+    (lambda: d4p.window.count(3, by=2.5), r"by= must be a tuple index, a tuple of indices or a "
+                                          r"key function \(the forms d4p.group_by takes\), not "
+                                          "2.5"),
+    (lambda: d4p.window.count(3, by=(0, None)), "group_by takes tuple indices"),
     (lambda: d4p.window.time("5", time=abs), "positive length, not '5'"),
     (lambda: d4p.window.time(5, time=0), "time= must be a function giving a unit's time, such "
                                          "as lambda unit: unit\\[0\\], not 0"),
@@ -179,3 +183,10 @@ def test_a_key_index_the_units_lack_is_a_usage_error_naming_by(mapping):
     assert str(info.value) == (f"PE '{window.id}': by=3 does not fit the unit ('a', 1) "
                                "(IndexError: tuple index out of range): give the index of a "
                                "field the units have, or a function")
+
+
+def test_a_dict_key_as_by_groups_dict_units():
+    """Before: by="station" was read as the keys 's', 't', 'a', ... (a KeyError in the run)."""
+    units = [{"station": s, "v": i} for i, s in enumerate("ABAB")]
+    assert _run(d4p.window.count(2, by="station"), units) == [
+        ("A", [units[0], units[2]]), ("B", [units[1], units[3]])]

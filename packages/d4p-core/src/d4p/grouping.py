@@ -203,8 +203,16 @@ PAIR = Pair()
 def group_by(*indices: int | str, key: Callable[[Any], Hashable] | None = None) -> GroupBy:
     """Group by tuple ``indices`` of each data unit (or dict keys, for units
     that are dicts), or by ``key(data)``."""
+    from .errors import UsageError
+
     if (key is None) == (not indices):
-        raise ValueError("group_by takes either tuple indices or key=, not both or neither")
+        raise UsageError("group_by takes either tuple indices or key=, not both or neither")
+    if key is not None and not callable(key):
+        raise UsageError(f"group_by(key=...) takes a function of the unit, not {key!r}")
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, int | str):
+            raise UsageError(f"group_by takes tuple indices (int) or dict keys (str), "
+                             f"not {index!r}")
     return GroupBy(tuple(indices), key)
 
 

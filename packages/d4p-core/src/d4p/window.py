@@ -55,7 +55,10 @@ def _grouping_of(by):
         return GLOBAL, None
     if callable(by):
         return group_by(key=by), by
-    indices = (by,) if isinstance(by, int) else tuple(by)
+    if not isinstance(by, int | str | tuple | list):
+        raise UsageError(f"by= must be a tuple index, a tuple of indices or a key function (the "
+                         f"forms d4p.group_by takes), not {by!r}")
+    indices = (by,) if isinstance(by, int | str) else tuple(by)
     grouping = group_by(*indices)
     return grouping, grouping.key_function()
 
