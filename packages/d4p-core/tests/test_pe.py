@@ -271,6 +271,34 @@ def test_decorated_pe_rejects_unknown_parameters():
         upper(loud=True)
 
 
+def test_decorated_pe_names_the_parameter_closest_to_a_misspelt_one():
+    with pytest.raises(d4p.GraphError) as info:
+        upper(twise=True)
+    assert str(info.value) == ("upper: got an unexpected keyword argument 'twise' (did you mean "
+                               "'twice'?)")
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda: upper(True), "upper() takes its parameters by name (twice=...), not True"),
+    (lambda: explode("abc"), "explode() takes no parameters, not 'abc'"),
+    (lambda: collect(1, "out.txt"), "collect() takes its parameters by name (path=...), not 1, "
+                                    "'out.txt'"),
+])
+def test_decorated_pe_given_positional_arguments_says_to_name_them(make, said):
+    """Before: TypeError: _IterativeFunctionPE.__init__() takes 1 positional argument..."""
+    with pytest.raises(d4p.GraphError) as info:
+        make()
+    assert str(info.value) == said
+
+
+@pytest.mark.parametrize("decorator", [d4p.producer, d4p.iterative, d4p.consumer])
+def test_decorating_what_is_no_function_is_one_line(decorator):
+    """Before: AttributeError: 'int' object has no attribute '__name__'."""
+    with pytest.raises(d4p.GraphError) as info:
+        decorator(3)
+    assert str(info.value) == f"d4p.{decorator.__name__} makes a PE class from a function, not from 3"
+
+
 def test_decorated_pe_pickles_as_its_module_level_name():
     pe = upper(twice=True)
     copy = pickle.loads(pickle.dumps(pe))

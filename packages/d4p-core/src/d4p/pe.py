@@ -287,12 +287,24 @@ class _FunctionPE(GenericPE):
     _function: Callable = staticmethod(lambda *a, **k: None)
     _generator = False
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, *args: Any, **params: Any) -> None:
         super().__init__()
+        signature = inspect.signature(self._function)
+        names = list(signature.parameters)[len(self._leading()):]
+        if args:
+            given = ", ".join(map(repr, args))
+            if not names:
+                raise GraphError(f"{type(self).__name__}() takes no parameters, not {given}")
+            listed = ", ".join(f"{n}=..." for n in names)
+            raise GraphError(f"{type(self).__name__}() takes its parameters by name ({listed}), "
+                             f"not {given}")
         try:
-            inspect.signature(self._function).bind_partial(*self._leading(), **params)
+            signature.bind_partial(*self._leading(), **params)
         except TypeError as exc:
-            raise GraphError(f"{type(self).__name__}: {exc}") from None
+            from .errors import did_you_mean
+
+            hint = "".join(did_you_mean(k, names) for k in params if k not in names)
+            raise GraphError(f"{type(self).__name__}: {exc}{hint}") from None
         self.params = params
 
     def _leading(self) -> tuple:
@@ -307,8 +319,8 @@ class _FunctionPE(GenericPE):
 
 
 class _ProducerFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_output("output")
 
     def process(self, inputs):
@@ -320,8 +332,8 @@ class _ProducerFunctionPE(_FunctionPE):
 
 
 class _IterativeFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_input("input")
         self._add_output("output")
 
@@ -338,8 +350,8 @@ class _IterativeFunctionPE(_FunctionPE):
 
 
 class _ConsumerFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_input("input")
 
     def _leading(self) -> tuple:
@@ -358,6 +370,9 @@ class _ConsumerFunctionPE(_FunctionPE):
 
 
 def _pe_class(base: type, fn: Callable) -> type:
+    if not callable(fn):
+        kind = base.__name__.strip("_").replace("FunctionPE", "").lower()
+        raise GraphError(f"d4p.{kind} makes a PE class from a function, not from {fn!r}")
     cls = type(
         fn.__name__,
         (base,),
