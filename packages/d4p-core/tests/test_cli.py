@@ -148,6 +148,8 @@ USER_ERRORS = [
     (["run", "pipeline", "-d", "{bad json"], "-d is not valid JSON"),
     (["run", "pipeline", "-d", "[1, 2]"], "-d must be a JSON object"),
     (["run", "pipeline", "-f", "nowhere.json"], "input file 'nowhere.json' not found"),
+    (["run", "pipeline", "-f", "latin1.json"], "input file 'latin1.json' is not JSON text "
+                                               "(UTF-8): invalid continuation byte at byte 24"),
     (["run", "pipeline", "-p", "m=3"], "workflow 'pipeline' has no parameter 'm'; "
                                        "its parameters: n"),
     (["run", "pipeline", "-p", "n=many"], "-p n: expected int, got 'many'"),
@@ -202,6 +204,7 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
     write(tmp_path / "flow.ipynb", '{"cells": [], "nbformat": 4, "nbformat_minor": 5}')
     write(tmp_path / "flow.txt", "from d4p import WorkflowGraph\ngraph = WorkflowGraph()\n")
     (tmp_path / "folder").mkdir()
+    (tmp_path / "latin1.json").write_bytes('{"Doubler": [{"input": "é"}]}'.encode("latin-1"))
     done = d4p(*args, cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -291,6 +291,22 @@ def test_decorated_pe_given_positional_arguments_says_to_name_them(make, said):
     assert str(info.value) == said
 
 
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_items_for_a_producer_function_without_a_parameter_are_a_usage_error(mapping):
+    """Before: TypeError: letters() takes 0 positional arguments but 1 was given, exit 1."""
+    @d4p.producer
+    def ticks():
+        yield from range(2)
+
+    graph = d4p.WorkflowGraph()
+    graph.add(tick := ticks())
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(graph, {tick: ["a.txt"]}, mapping=mapping, processes=2)
+    assert str(info.value) == (f"PE {tick.id!r}: ticks() takes no input item, and was given "
+                               "'a.txt': give it a number of iterations, or give ticks a "
+                               "parameter for the item (def ticks(item, ...))")
+
+
 @pytest.mark.parametrize("decorator", [d4p.producer, d4p.iterative, d4p.consumer])
 def test_decorating_what_is_no_function_is_one_line(decorator):
     """Before: AttributeError: 'int' object has no attribute '__name__'."""

@@ -220,6 +220,9 @@ def parse_inputs(data: str | None = None, file: str | None = None) -> dict | Non
             raise UsageError(f"input file {file!r} not found") from None
         except OSError as exc:
             raise UsageError(f"cannot read input file {file!r}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"input file {file!r} is not JSON text (UTF-8): {exc.reason} at "
+                             f"byte {exc.start}") from None
         what = f"input file {file!r}"
     else:
         what = "-d"

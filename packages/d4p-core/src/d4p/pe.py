@@ -286,6 +286,7 @@ class SimpleFunctionPE(IterativePE):
 class _FunctionPE(GenericPE):
     _function: Callable = staticmethod(lambda *a, **k: None)
     _generator = False
+    _takes_item = True
 
     def __init__(self, *args: Any, **params: Any) -> None:
         super().__init__()
@@ -326,9 +327,23 @@ class _ProducerFunctionPE(_FunctionPE):
     def process(self, inputs):
         if isinstance(inputs, dict) and not inputs:  # an iteration, not an input item
             self._emit(self._function(**self.params))
+        elif not self._takes_item:
+            from .errors import UsageError
+
+            name = type(self).__name__
+            raise UsageError(f"{name}() takes no input item, and was given {inputs!r}: give it "
+                             f"a number of iterations, or give {name} a parameter for the item "
+                             f"(def {name}(item, ...))")
         else:
             self._emit(self._function(inputs, **self.params))
         return None
+
+
+def _takes_an_item(fn: Callable) -> bool:
+    """Whether ``fn`` has a positional parameter for an input item."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in kinds for p in inspect.signature(fn).parameters.values())
 
 
 class _IterativeFunctionPE(_FunctionPE):
@@ -379,6 +394,7 @@ def _pe_class(base: type, fn: Callable) -> type:
         {
             "_function": staticmethod(fn),
             "_generator": inspect.isgeneratorfunction(fn),
+            "_takes_item": _takes_an_item(fn),
             "__module__": fn.__module__,
             "__qualname__": fn.__qualname__,
             "__doc__": fn.__doc__,
