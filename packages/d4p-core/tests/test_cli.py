@@ -260,6 +260,29 @@ def test_an_output_file_gets_the_permissions_of_a_new_file(tmp_path, command):
     assert [p.name for p in tmp_path.iterdir()] == ["out.dot"]
 
 
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_closed_standard_streams_read_as_empty_and_write_nowhere(tmp_path, mapping):
+    """Before: with stdin closed (<&-) a PE reading it failed (sys.stdin is
+    None: a TypeError, exit 1); with stderr closed (2>&-) every run failed
+    silently, exit 1."""
+    wf = write(tmp_path / "wf.py", """
+        import sys
+        import d4p
+
+        @d4p.producer
+        def lines():
+            for line in sys.stdin:
+                yield line.strip()
+
+        graph = d4p.WorkflowGraph()
+        graph.add(lines())
+    """)
+    done = subprocess.run(["bash", "-c", 'exec "$@" <&- 2>&-', "d4p", sys.executable, "-m",
+                           "d4p", "run", str(wf), "-m", mapping], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout) == (0, "lines0.output: 0 values\n"), done.stdout
+
+
 def test_output_file_is_not_half_written_on_failure(tmp_path):
     wf = write(tmp_path / "wf.py", """
         from d4p import WorkflowGraph, ProducerPE, IterativePE

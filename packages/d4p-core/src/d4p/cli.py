@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     global _as_command
     command = _as_command = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if command:
+        _open_closed_streams()
     if "_ARGCOMPLETE" in os.environ:
         _complete()
     warnings.simplefilter("default")
@@ -90,6 +92,20 @@ def _main(argv: list[str]) -> int:
         print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
               "was ended", file=sys.stderr)
         return 128 + signum
+
+
+def _open_closed_streams() -> None:
+    """A standard stream closed when d4p started (``d4p run ... <&- 2>&-``)
+    becomes the null device: reading it gives an end of file, what is written
+    there goes nowhere, for d4p, its PEs and its workers, instead of failing
+    (or landing in the first file or pipe to take the free descriptor)."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
 
 
 def _stdout_closed() -> bool:
@@ -332,7 +348,8 @@ def _run(args, extra: list[str]) -> int:
             inputs = _with_iterations(inputs, args.iterations)
     if args.output:
         _check_writable(args.output)
-    live = args.progress and sys.stderr.isatty() and get_mapping(args.mapping).primary
+    live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
+        and get_mapping(args.mapping).primary
     if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
         signal.signal(signal.SIGTERM, _terminated)
     with _progress(live, args.mapping) as progress:
