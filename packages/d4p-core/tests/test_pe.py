@@ -49,34 +49,29 @@ def test_write_any_number_of_times_and_return_a_dict():
     assert result[pair.id]["count"] == [1, 2, 3]
 
 
-def test_write_to_unknown_output_names_pe_port_and_fix():
-    class Typo(d4p.IterativePE):
-        def _process(self, data):
-            self.write("outptu", data)
+class WritesTo(d4p.IterativePE):
+    """Writes each unit to the output named ``port``, declared or not."""
 
+    def __init__(self, port):
+        super().__init__()
+        self.port = port
+
+    def _process(self, data):
+        self.write(self.port, data)
+
+
+@pytest.mark.parametrize(("port", "said"), [
+    ("outptu", " (did you mean 'output'?); its outputs are: 'output'."),
+    ("rejected", "; its outputs are: 'output'. Declare it with self._add_output('rejected')."),
+])
+def test_write_to_unknown_output_names_pe_port_and_fix(port, said):
     graph = d4p.WorkflowGraph()
-    typo = Typo()
-    graph.connect(NumberProducer(1), "output", typo, "input")
+    writer = WritesTo(port)
+    graph.connect(NumberProducer(1), "output", writer, "input")
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph)
-    assert str(info.value) == (
-        f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu' (did you mean 'output'?); its "
-        "outputs are: 'output'.")  # the PE named once
-
-
-def test_write_to_an_output_never_declared_says_how_to_declare_it():
-    class Extra(d4p.IterativePE):
-        def _process(self, data):
-            self.write("rejected", data)
-
-    graph = d4p.WorkflowGraph()
-    extra = Extra()
-    graph.connect(NumberProducer(1), "output", extra, "input")
-    with pytest.raises(d4p.WorkflowFailed) as info:
-        d4p.run(graph)
-    assert str(info.value) == (
-        f"PE {extra.id!r} (Extra) wrote to unknown output 'rejected'; its outputs are: "
-        "'output'. Declare it with self._add_output('rejected').")
+    assert str(info.value) == (  # the PE named once
+        f"PE {writer.id!r} (WritesTo) wrote to unknown output {port!r}{said}")
 
 
 def test_write_takes_dispel4py_metadata_keyword_and_ignores_it():
