@@ -188,6 +188,14 @@ USER_ERRORS = [
                             "flow.ipynb' and run the .py file"),
     (["run", "flow.txt"], "workflow file 'flow.txt' is not a .py file"),
     (["run", "./folder"], "workflow file './folder' is a folder: give the .py file in it"),
+    (["run", "pipeline", "-n", "0"], "d4p: error: argument -n/--processes: must be at least 1, "
+                                     "not 0; see 'd4p run --help'"),
+    (["draw"], "d4p: error: the following arguments are required: target; see 'd4p draw --help'"),
+    (["storm", "export", "pipeline"], "the following arguments are required: dir; see 'd4p "
+                                      "storm export --help'"),
+    (["--bogus"], "d4p: error: unrecognized arguments: --bogus; see 'd4p --help'"),
+    (["run", "my", "flow.py"], "unexpected argument 'flow.py': d4p run takes one TARGET (quote a "
+                               "path that has spaces)"),
     (["draw", "./tow.py"], "workflow file './tow.py' not found (did you mean './two.py'?)"),
 ]
 

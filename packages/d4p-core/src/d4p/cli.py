@@ -73,6 +73,8 @@ def _main(argv: list[str]) -> int:
             raise UsageError(_unknown_command(command, list(parser.d4p_commands)))
         args, extra = parser.parse_known_args(argv)
         if getattr(args, "handler", None) is None:
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
             parser.print_help()
             return 2
         if args.handler is _run:
@@ -156,10 +158,19 @@ def _failure(exc: D4PError) -> str:
     return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
 
 
+class _Parser(argparse.ArgumentParser):
+    """The parser of ``d4p`` and of its sub-commands (plugins' too): a
+    mistake is one line that names the command's ``--help``, not the
+    usage's lines before it."""
+
+    def error(self, message: str):
+        self.exit(2, f"d4p: error: {message}; see '{self.prog} --help'\n")
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``d4p``; plugins add their sub-commands only when
     ``command`` is not a built-in one (so ``d4p run`` imports no plugin)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="d4p", description="Run stream-based workflows on any mapping.")
     parser.add_argument("--version", action="version", version=f"d4p {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -289,7 +300,7 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
     from .loader import convert
 
     cls = get_mapping(mapping)
-    parser = argparse.ArgumentParser(prog=f"d4p run --mapping {mapping}", add_help=False)
+    parser = _Parser(prog=f"d4p run -m {mapping}", add_help=False)
     for opt in cls.options:
         flag = "--" + opt.name.replace("_", "-")
         if opt.multiple:
@@ -300,6 +311,9 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
         else:
             parser.add_argument(flag, dest=opt.name, help=opt.help)
     known, unknown = parser.parse_known_args(extra)
+    if unknown and not unknown[0].startswith("-"):
+        raise UsageError(f"unexpected argument {unknown[0]!r}: d4p run takes one TARGET (quote "
+                         "a path that has spaces)")
     if unknown:
         names = ", ".join("--" + o.name.replace("_", "-") for o in cls.options) or "none"
         flag = unknown[0].split("=", 1)[0]
