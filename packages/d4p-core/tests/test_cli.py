@@ -188,6 +188,10 @@ USER_ERRORS = [
                             "flow.ipynb' and run the .py file"),
     (["run", "flow.txt"], "workflow file 'flow.txt' is not a .py file"),
     (["run", "./folder"], "workflow file './folder' is a folder: give the .py file in it"),
+    (["run", "two.py", "-a", "first", "-o", "./two.py"], "-o './two.py' is the workflow file: "
+                                                         "writing the results there would "
+                                                         "replace it; give another file name"),
+    (["run", "pipeline", "-f", "in.json", "-o", "in.json"], "-o 'in.json' is the input file: "),
     (["run", "pipeline", "-n", "0"], "d4p: error: argument -n/--processes: must be at least 1, "
                                      "not 0; see 'd4p run --help'"),
     (["draw"], "d4p: error: the following arguments are required: target; see 'd4p draw --help'"),
@@ -212,6 +216,7 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
     write(tmp_path / "flow.ipynb", '{"cells": [], "nbformat": 4, "nbformat_minor": 5}')
     write(tmp_path / "flow.txt", "from d4p import WorkflowGraph\ngraph = WorkflowGraph()\n")
     (tmp_path / "folder").mkdir()
+    write(tmp_path / "in.json", '{"NumberProducer": 1}')
     (tmp_path / "latin1.json").write_bytes('{"Doubler": [{"input": "é"}]}'.encode("latin-1"))
     done = d4p(*args, cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
@@ -220,6 +225,8 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
     assert lines[0].startswith("d4p: error: ")
     assert message in lines[0]
     assert "Traceback" not in done.stderr
+    assert "first = WorkflowGraph()" in (tmp_path / "two.py").read_text()  # nothing replaced
+    assert json.loads((tmp_path / "in.json").read_text()) == {"NumberProducer": 1}
 
 
 @pytest.fixture

@@ -362,6 +362,10 @@ def _run(args, extra: list[str]) -> int:
             inputs = _with_iterations(inputs, args.iterations)
     if args.output:
         _check_writable(args.output)
+        for given, what in ((target.source, "the workflow file"), (args.file, "the input file")):
+            if given and os.path.exists(given) and os.path.samefile(given, args.output):
+                raise UsageError(f"-o {args.output!r} is {what}: writing the results there would "
+                                 "replace it; give another file name, such as results.json")
     live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
         and get_mapping(args.mapping).primary
     if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
