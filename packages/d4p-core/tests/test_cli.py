@@ -298,6 +298,21 @@ def test_closed_standard_streams_read_as_empty_and_write_nowhere(tmp_path, mappi
     assert (done.returncode, done.stdout) == (0, "lines0.output: 0 values\n"), done.stdout
 
 
+def test_a_library_leaving_a_file_open_adds_no_warning_to_an_error(tmp_path):
+    """Before: 'd4p: warning: unclosed file <_io.FileIO ...>' lines after the
+    error (Spark's gateway, when its master URL is wrong)."""
+    wf = write(tmp_path / "wf.py", """
+        import d4p
+
+        leak = [open(__file__, "rb")]
+        leak.clear()
+        graph = d4p.WorkflowGraph()
+    """)
+    done = d4p("run", str(wf))
+    assert (done.returncode, done.stderr) == (
+        2, "d4p: error: the workflow graph is empty: connect some PEs first\n")
+
+
 def test_output_file_is_not_half_written_on_failure(tmp_path):
     wf = write(tmp_path / "wf.py", """
         from d4p import WorkflowGraph, ProducerPE, IterativePE

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:
         _complete()
     warnings.simplefilter("default")
+    warnings.simplefilter("ignore", ResourceWarning)  # a library's leak is no news to a user
     warnings.formatwarning = lambda msg, cat, *a, **k: f"d4p: warning: {msg}\n"
     try:
         return _main(argv)
