@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -311,6 +312,25 @@ def test_a_library_leaving_a_file_open_adds_no_warning_to_an_error(tmp_path):
     done = d4p("run", str(wf))
     assert (done.returncode, done.stderr) == (
         2, "d4p: error: the workflow graph is empty: connect some PEs first\n")
+
+
+def test_ctrl_c_while_the_workflow_file_loads_says_only_that(tmp_path):
+    """Before: "every worker was ended", though no worker had started."""
+    wf = write(tmp_path / "wf.py", """
+        import time
+        print("loading", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, err) == (130, "d4p: interrupted (Ctrl-C)\n")
 
 
 def test_output_file_is_not_half_written_on_failure(tmp_path):

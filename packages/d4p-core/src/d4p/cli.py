@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # the rest is imported by the command that needs it: 'd4p map
 _as_command = False
 """True when :func:`main` runs as the ``d4p`` command (not called from Python)."""
 
+_running = False
+"""True once the workflow has started (its workers may have to be ended)."""
+
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
 
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    global _running
+    _running = False
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = _parser(command)
@@ -92,8 +97,8 @@ def _main(argv: list[str]) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
-        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
-              "was ended", file=sys.stderr)
+        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'})"
+              + ("; every worker was ended" if _running else ""), file=sys.stderr)
         return 128 + signum
 
 
@@ -371,6 +376,8 @@ def _run(args, extra: list[str]) -> int:
         and get_mapping(args.mapping).primary
     if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
         signal.signal(signal.SIGTERM, _terminated)
+    global _running
+    _running = True
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
                      monitor=args.monitor, progress=progress, name=target.name,
