@@ -202,6 +202,8 @@ USER_ERRORS = [
     (["run", "my", "flow.py"], "unexpected argument 'flow.py': d4p run takes one TARGET (quote a "
                                "path that has spaces)"),
     (["draw", "./tow.py"], "workflow file './tow.py' not found (did you mean './two.py'?)"),
+    (["run", "two.py:second"], "workflow file 'two.py:second' not found: to run graph 'second' "
+                               "of two.py, give its name with -a: d4p run two.py -a second"),
 ]
 
 

@@ -369,7 +369,8 @@ def _run(args, extra: list[str]) -> int:
     if args.output:
         _check_writable(args.output)
         for given, what in ((target.source, "the workflow file"), (args.file, "the input file")):
-            if given and os.path.exists(given) and os.path.samefile(given, args.output):
+            if given and os.path.exists(args.output) and os.path.exists(given) \
+                    and os.path.samefile(given, args.output):
                 raise UsageError(f"-o {args.output!r} is {what}: writing the results there would "
                                  "replace it; give another file name, such as results.json")
     live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \

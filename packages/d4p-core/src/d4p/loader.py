@@ -33,7 +33,8 @@ def load_target(target: str, attr: str | None = None,
     name of a registered workflow (built with ``params``, strings converted to
     the type of each default)."""
     params = params or {}
-    if target.endswith((".py", ".ipynb")) or os.sep in target or os.path.isfile(target):
+    if target.endswith((".py", ".ipynb")) or os.sep in target or os.path.isfile(target) \
+            or target.rpartition(":")[0].endswith(".py"):
         _check_file(target)
         module = _load_file(target)
         return _graph_in(module, target, attr, params, source=os.path.realpath(target))
@@ -87,6 +88,10 @@ def _check_file(path: str) -> None:
     if os.path.isdir(path):
         raise UsageError(f"workflow file {path!r} is a folder: give the .py file in it that "
                          "defines the graph")
+    file, _, attr = path.rpartition(":")
+    if not os.path.isfile(path) and os.path.isfile(file):
+        raise UsageError(f"workflow file {path!r} not found: to run graph {attr!r} of {file}, "
+                         f"give its name with -a: d4p run {file} -a {attr}")
     if not os.path.isfile(path):
         folder = os.path.dirname(path) or "."
         try:
