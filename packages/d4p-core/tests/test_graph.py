@@ -172,6 +172,37 @@ def test_composite_mapping_to_unknown_inner_port_is_refused():
         d4p.CompositePE()._map_input("input", AddOne(), "in")
 
 
+@pytest.mark.parametrize("verb", ["add", "connect"])
+def test_a_pe_class_given_for_a_pe_says_to_make_one(verb):
+    """Before: "cannot connect <class 'test_graph.Square'>: expected a PE"."""
+    graph = d4p.WorkflowGraph()
+    with pytest.raises(d4p.GraphError) as info:
+        graph.add(Square) if verb == "add" else graph.connect(AddOne(), "output", Square, "input")
+    where = " to a workflow" if verb == "add" else ""
+    assert str(info.value) == (f"cannot {verb} Square{where}: it is a PE class; {verb} an "
+                               "instance of it, such as Square()")
+
+
+def test_connecting_a_pe_whose_init_skipped_super_says_so():
+    """Before: AttributeError: 'Bare' object has no attribute 'outputconnections'."""
+    class Bare(d4p.ProducerPE):
+        def __init__(self):
+            self.n = 3
+
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(Bare(), "output", Square(), "input")
+    assert str(info.value) == ("Bare was not initialised: call super().__init__() (or "
+                               "GenericPE.__init__(self)) in its __init__")
+
+
+def test_a_port_that_is_no_string_is_refused():
+    """Before: TypeError: unhashable type: 'list'."""
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(AddOne(), ["output"], Square(), "input")
+    assert str(info.value) == ("the output of PE 'AddOne' is named by a string such as 'output', "
+                               "not ['output']")
+
+
 def test_adding_something_else_is_refused():
     with pytest.raises(d4p.GraphError, match=r"cannot add 42 to a workflow: expected a PE"):
         d4p.WorkflowGraph().add(42)

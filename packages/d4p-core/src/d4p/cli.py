@@ -345,6 +345,7 @@ def _option_value(opt, text: Any) -> Any:
 
 
 def _run(args, extra: list[str]) -> int:
+    global _running
     if args.help:
         args.parser.print_help()
         print()
@@ -377,7 +378,6 @@ def _run(args, extra: list[str]) -> int:
         and get_mapping(args.mapping).primary
     if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
         signal.signal(signal.SIGTERM, _terminated)
-    global _running
     _running = True
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
