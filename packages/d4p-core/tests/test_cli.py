@@ -145,6 +145,8 @@ USER_ERRORS = [
     (["run", "empty.py"], "no workflow graph found in 'empty.py'"),
     (["run", "two.py"], "'two.py' defines several graphs (first, second); choose one with -a NAME"),
     (["run", "two.py", "-a", "third"], "'two.py' has no attribute 'third'"),
+    (["run", "two.py", "-a", "secnd"], "'two.py' has no attribute 'secnd' (did you mean "
+                                       "'second'?) (its graphs: first, second)"),
     (["run", "pipeline", "--mapping", "nope"], "unknown mapping 'nope'; installed mappings: simple"),
     (["run", "pipeline", "-d", "{bad json"], "-d is not valid JSON"),
     (["run", "pipeline", "-d", "[1, 2]"], "-d must be a JSON object"),

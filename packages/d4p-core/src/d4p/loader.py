@@ -151,7 +151,8 @@ def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
     if attr is not None:
         if attr not in vars(module):
             listed = ", ".join(graphs) or "none"
-            raise UsageError(f"{target!r} has no attribute {attr!r} (its graphs: {listed})")
+            raise UsageError(f"{target!r} has no attribute {attr!r}{did_you_mean(attr, graphs)} "
+                             f"(its graphs: {listed})")
         graph = vars(module)[attr]
         if not isinstance(graph, WorkflowGraph):
             raise UsageError(f"{target}:{attr} is a {type(graph).__name__}, not a WorkflowGraph")
