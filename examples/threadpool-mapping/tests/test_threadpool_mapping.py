@@ -42,7 +42,7 @@ def test_pipeline_total():
 
 @pytest.mark.parametrize(("bad", "said"), [(0, "must be at least 1, not 0"),
                                            (-3, "must be at least 1, not -3"),
-                                           ("many", "invalid value 'many'"),
+                                           ("many", "must be a whole number, not 'many'"),
                                            (2.5, "must be a whole number, not 2.5")])
 def test_bad_batch_size_is_a_usage_error(bad, said):
     graph, inputs = pipeline(10)
