@@ -190,3 +190,10 @@ def test_a_dict_key_as_by_groups_dict_units():
     units = [{"station": s, "v": i} for i, s in enumerate("ABAB")]
     assert _run(d4p.window.count(2, by="station"), units) == [
         ("A", [units[0], units[2]]), ("B", [units[1], units[3]])]
+
+
+def test_numpy_numbers_are_numbers_to_a_time_window():
+    np = pytest.importorskip("numpy")
+    window = d4p.window.time(np.int64(10), time=lambda u: u, slide=np.float32(5),
+                             lateness=np.int32(0))
+    assert _run(window, [1, 12]) == [(-5, 5, [1]), (0, 10, [1]), (5, 15, [12]), (10, 20, [12])]

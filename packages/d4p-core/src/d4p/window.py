@@ -47,7 +47,10 @@ __all__ = ["CountWindow", "TimeWindow", "count", "time"]
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A real number (NumPy's too), not a bool."""
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _grouping_of(by):
