@@ -150,6 +150,9 @@ USER_ERRORS = [
     (["run", "pipeline", "--mapping", "nope"], "unknown mapping 'nope'; installed mappings: simple"),
     (["run", "pipeline", "-d", "{bad json"], "-d is not valid JSON"),
     (["run", "pipeline", "-d", "[1, 2]"], "-d must be a JSON object"),
+    (["run", "pipeline", "-d", '{"NumberProducer": 2}', "-i", "5"],
+     "-i and -d both give inputs: give the iterations in the JSON, such as {\"PE\": 5}, or "
+     "leave the JSON out"),
     (["run", "pipeline", "-f", "nowhere.json"], "input file 'nowhere.json' not found"),
     (["run", "pipeline", "-f", "latin1.json"], "input file 'latin1.json' is not JSON text "
                                                "(UTF-8): invalid continuation byte at byte 24"),

@@ -363,6 +363,10 @@ def _run(args, extra: list[str]) -> int:
                          "pip install d4p-monitor")
     target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
+    if inputs is not None and args.iterations is not None:
+        raise UsageError(f"-i and {'-d' if args.data is not None else '-f'} both give inputs: "
+                         "give the iterations in the JSON, such as {\"PE\": "
+                         f"{args.iterations}}}, or leave the JSON out")
     if inputs is None:
         inputs = target.inputs
         if args.iterations is not None:
