@@ -42,7 +42,7 @@ def test_pipeline_total():
 
 @pytest.mark.parametrize(("bad", "said"), [(0, "must be at least 1, not 0"),
                                            (-3, "must be at least 1, not -3"),
-                                           ("many", "invalid value 'many'"),
+                                           ("many", "must be a whole number, not 'many'"),
                                            (2.5, "must be a whole number, not 2.5")])
 def test_bad_batch_size_is_a_usage_error(bad, said):
     graph, inputs = pipeline(10)
@@ -53,8 +53,8 @@ def test_bad_batch_size_is_a_usage_error(bad, said):
 
 def test_unknown_option_names_the_known_one():
     graph, inputs = pipeline(10)
-    with pytest.raises(d4p.UsageError, match="has no option 'batchsize'; its options are: "
-                                             "batch_size"):
+    with pytest.raises(d4p.UsageError, match=r"has no option 'batchsize' \(did you mean "
+                                             r"'batch_size'\?\); its options are: batch_size"):
         d4p.run(graph, inputs, mapping="threadpool", batchsize=3)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -60,11 +61,18 @@ def test_run_named_workflow_with_params_and_output_file(tmp_path):
     assert saved["summary"]["units"]["Doubler1"] == 100
 
 
-def test_a_parameter_value_the_builder_rejects_is_one_line():
-    done = d4p("run", "wordcount", "-p", "counters=0")
-    assert done.returncode == 2
-    assert done.stderr.strip() == ("d4p: error: workflow 'wordcount': counters must be at "
-                                   "least 1, not 0")
+@pytest.mark.parametrize(("workflow", "param", "said"), [
+    ("wordcount", "counters=0", "counters must be at least 1, not 0"),
+    ("wordcount_plain", "vocabulary=0", "vocabulary must be at least 1, not 0"),
+    ("wordcount", "words=-1", "words must be at least 0, not -1"),
+    ("pipeline", "n=-5", "n must be at least 0, not -5"),
+])
+def test_a_parameter_value_the_builder_rejects_is_one_line(workflow, param, said):
+    """Before, vocabulary=0 failed the run in WordProducer (IndexError, exit
+    status 1) and a negative count of words or numbers ran on nothing."""
+    done = d4p("run", workflow, "-p", param)
+    assert (done.returncode, done.stderr.strip()) == (2, f"d4p: error: workflow {workflow!r}: "
+                                                         f"{said}")
 
 
 def test_iterations_apply_to_every_source(tmp_path):
@@ -137,23 +145,70 @@ USER_ERRORS = [
     (["run", "empty.py"], "no workflow graph found in 'empty.py'"),
     (["run", "two.py"], "'two.py' defines several graphs (first, second); choose one with -a NAME"),
     (["run", "two.py", "-a", "third"], "'two.py' has no attribute 'third'"),
+    (["run", "two.py", "-a", "secnd"], "'two.py' has no attribute 'secnd' (did you mean "
+                                       "'second'?) (its graphs: first, second)"),
     (["run", "pipeline", "--mapping", "nope"], "unknown mapping 'nope'; installed mappings: simple"),
     (["run", "pipeline", "-d", "{bad json"], "-d is not valid JSON"),
     (["run", "pipeline", "-d", "[1, 2]"], "-d must be a JSON object"),
+    (["run", "pipeline", "-d", '{"NumberProducer": 2}', "-i", "5"],
+     "-i and -d both give inputs: give the iterations in the JSON, such as {\"PE\": 5}, or "
+     "leave the JSON out"),
     (["run", "pipeline", "-f", "nowhere.json"], "input file 'nowhere.json' not found"),
+    (["run", "pipeline", "-f", "latin1.json"], "input file 'latin1.json' is not JSON text "
+                                               "(UTF-8): invalid continuation byte at byte 24"),
     (["run", "pipeline", "-p", "m=3"], "workflow 'pipeline' has no parameter 'm'; "
                                        "its parameters: n"),
     (["run", "pipeline", "-p", "n=many"], "-p n: expected int, got 'many'"),
+    (["run", "wordcount", "-p", "counter=3"], "workflow 'wordcount' has no parameter 'counter' "
+                                              "(did you mean 'counters'?); its parameters: "),
+    (["draw", "wordcont"], "'wordcont' is not a file, an importable module or a registered "
+                           "workflow (did you mean 'wordcount'?) (registered workflows: "),
     (["run", "pipeline", "-d", '{"Nobody": 3}'], "inputs name 'Nobody', which is not a PE"),
+    (["run", "pipeline", "-d", '{"NumberProduce": 3}'], "inputs name 'NumberProduce', which is "
+                                                        "not a PE of this workflow (did you mean "
+                                                        "'NumberProducer'?)"),
     (["run", "pipeline", "-d", '{"Doubler": 3}'], "PE 'Doubler1' is not a source"),
     (["run", "broken.py"], "loading 'broken.py' failed: NameError: name 'undefined_name' is not "
                            "defined"),
     (["run", "pipeline", "--mapping", "multi", "--start-method", "teleport"],
      "option 'start_method' of mapping 'multi' must be one of fork, spawn, forkserver"),
     (["run", "pipeline", "--bogus", "1"], "unknown option '--bogus' for mapping 'simple'"),
+    (["run", "pipeline", "--start-method=spawn"], "unknown option '--start-method' for mapping "
+                                                  "'simple' (an option of mapping 'multi')"),
+    (["run", "pipeline", "-m", "multi", "--bach-size", "8"], "unknown option '--bach-size' for "
+                                                             "mapping 'multi' (did you mean "
+                                                             "'--batch-size'?)"),
+    (["run", "pipeline", "-m", "multi", "--batch-size", "x"], "error: --batch-size must be a "
+                                                              "whole number, not 'x'"),
     (["draw", "pipeline", "-o", "graph.pdf"], "cannot draw 'graph.pdf'"),
     (["run", "pipeline", "-o", "."], "cannot write results to '.': it is a folder; give a "
                                      "file name such as 'results.json'"),
+    (["draw", "pipeline", "-o", "nowhere/graph.dot"], "cannot write the drawing to "
+                                                      "'nowhere/graph.dot': '"),
+    (["draw", "pipeline", "-o", "."], "cannot write the drawing to '.': it is a folder; give a "
+                                      "file name such as 'graph.dot'"),
+    (["run", "pipeline", "-o", "empty.py/results.json"], "cannot write results to "
+                                                         "'empty.py/results.json': '"),
+    (["run", "flow.ipynb"], "'flow.ipynb' is a notebook: run its workflow in the notebook with "
+                            "d4p.run(graph), or export it with 'jupyter nbconvert --to script "
+                            "flow.ipynb' and run the .py file"),
+    (["run", "flow.txt"], "workflow file 'flow.txt' is not a .py file"),
+    (["run", "./folder"], "workflow file './folder' is a folder: give the .py file in it"),
+    (["run", "two.py", "-a", "first", "-o", "./two.py"], "-o './two.py' is the workflow file: "
+                                                         "writing the results there would "
+                                                         "replace it; give another file name"),
+    (["run", "pipeline", "-f", "in.json", "-o", "in.json"], "-o 'in.json' is the input file: "),
+    (["run", "pipeline", "-n", "0"], "d4p: error: argument -n/--processes: must be at least 1, "
+                                     "not 0; see 'd4p run --help'"),
+    (["draw"], "d4p: error: the following arguments are required: target; see 'd4p draw --help'"),
+    (["storm", "export", "pipeline"], "the following arguments are required: dir; see 'd4p "
+                                      "storm export --help'"),
+    (["--bogus"], "d4p: error: unrecognized arguments: --bogus; see 'd4p --help'"),
+    (["run", "my", "flow.py"], "unexpected argument 'flow.py': d4p run takes one TARGET (quote a "
+                               "path that has spaces)"),
+    (["draw", "./tow.py"], "workflow file './tow.py' not found (did you mean './two.py'?)"),
+    (["run", "two.py:second"], "workflow file 'two.py:second' not found: to run graph 'second' "
+                               "of two.py, give its name with -a: d4p run two.py -a second"),
 ]
 
 
@@ -166,6 +221,11 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
         second = WorkflowGraph()
     """)
     write(tmp_path / "broken.py", "undefined_name\n")
+    write(tmp_path / "flow.ipynb", '{"cells": [], "nbformat": 4, "nbformat_minor": 5}')
+    write(tmp_path / "flow.txt", "from d4p import WorkflowGraph\ngraph = WorkflowGraph()\n")
+    (tmp_path / "folder").mkdir()
+    write(tmp_path / "in.json", '{"NumberProducer": 1}')
+    (tmp_path / "latin1.json").write_bytes('{"Doubler": [{"input": "é"}]}'.encode("latin-1"))
     done = d4p(*args, cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -173,6 +233,111 @@ def test_user_errors_are_one_clear_line_and_exit_2(tmp_path, args, message):
     assert lines[0].startswith("d4p: error: ")
     assert message in lines[0]
     assert "Traceback" not in done.stderr
+    assert "first = WorkflowGraph()" in (tmp_path / "two.py").read_text()  # nothing replaced
+    assert json.loads((tmp_path / "in.json").read_text()) == {"NumberProducer": 1}
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder no file can be created in: a read-only one, or /sys for root
+    (whom permissions do not stop)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if not os.access(folder, os.W_OK):
+            yield folder
+        elif Path("/sys/kernel").is_dir():
+            yield Path("/sys")
+        else:
+            pytest.skip("no folder that cannot be written")
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("command", ["run", "draw"])
+def test_an_output_file_in_a_folder_that_cannot_be_written_is_refused_first(
+        unwritable_folder, command):
+    """Before, the run went to its end, then writing the results (or the
+    drawing) failed with a traceback: the run's work was lost, exit status 1."""
+    out = unwritable_folder / "out.dot"
+    done = d4p(command, "pipeline", "-o", str(out))
+    what = "results" if command == "run" else "the drawing"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"d4p: error: cannot write {what} to {str(out)!r}: folder "
+                                  f"{str(unwritable_folder)!r} cannot be written (")
+    assert done.stderr.endswith("); choose another folder\n"), done.stderr
+    assert done.stdout == ""  # refused before the run
+
+
+@pytest.mark.parametrize("command", ["run", "draw"])
+def test_an_output_file_gets_the_permissions_of_a_new_file(tmp_path, command):
+    """Before, results written with -o were readable by their owner only (0600)."""
+    umask = os.umask(0o022)
+    try:
+        done = d4p(command, "pipeline", "-o", str(tmp_path / "out.dot"))
+    finally:
+        os.umask(umask)
+    assert done.returncode == 0, done.stderr
+    assert oct((tmp_path / "out.dot").stat().st_mode & 0o777) == oct(0o644)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.dot"]
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_closed_standard_streams_read_as_empty_and_write_nowhere(tmp_path, mapping):
+    """Before: with stdin closed (<&-) a PE reading it failed (sys.stdin is
+    None: a TypeError, exit 1); with stderr closed (2>&-) every run failed
+    silently, exit 1."""
+    wf = write(tmp_path / "wf.py", """
+        import sys
+        import d4p
+
+        @d4p.producer
+        def lines():
+            for line in sys.stdin:
+                yield line.strip()
+
+        graph = d4p.WorkflowGraph()
+        graph.add(lines())
+    """)
+    done = subprocess.run(["bash", "-c", 'exec "$@" <&- 2>&-', "d4p", sys.executable, "-m",
+                           "d4p", "run", str(wf), "-m", mapping], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout) == (0, "lines0.output: 0 values\n"), done.stdout
+
+
+def test_a_library_leaving_a_file_open_adds_no_warning_to_an_error(tmp_path):
+    """Before: 'd4p: warning: unclosed file <_io.FileIO ...>' lines after the
+    error (Spark's gateway, when its master URL is wrong)."""
+    wf = write(tmp_path / "wf.py", """
+        import d4p
+
+        leak = [open(__file__, "rb")]
+        leak.clear()
+        graph = d4p.WorkflowGraph()
+    """)
+    done = d4p("run", str(wf))
+    assert (done.returncode, done.stderr) == (
+        2, "d4p: error: the workflow graph is empty: connect some PEs first\n")
+
+
+def test_ctrl_c_while_the_workflow_file_loads_says_only_that(tmp_path):
+    """Before: "every worker was ended", though no worker had started."""
+    wf = write(tmp_path / "wf.py", """
+        import time
+        print("loading", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, err) == (130, "d4p: interrupted (Ctrl-C)\n")
 
 
 def test_output_file_is_not_half_written_on_failure(tmp_path):

@@ -51,8 +51,28 @@ def test_unknown_port_names_pe_and_its_ports(side, port, known):
     pe = a if side == "output" else b
     with pytest.raises(d4p.GraphError) as info:
         graph.connect(*args)
-    assert str(info.value) == (f"PE {pe.id!r} ({type(pe).__name__}) has no {side} {port!r}; "
-                               f"its {side}s are: {known}")
+    assert str(info.value) == (f"PE {pe.id!r} ({type(pe).__name__}) has no {side} {port!r} "
+                               f"(did you mean {known}?); its {side}s are: {known}")
+
+
+def test_a_port_far_from_every_name_gets_no_suggestion():
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(AddOne(), "zzz", Square(), "input")
+    assert str(info.value) == "PE 'AddOne' (AddOne) has no output 'zzz'; its outputs are: 'output'"
+
+
+@pytest.mark.parametrize("swapped", ["input", "output"])
+def test_an_output_given_as_an_input_says_how_connect_reads(swapped):
+    a, b = AddOne(), Square()
+    args = (a, "output", b, "output") if swapped == "input" else (a, "input", b, "input")
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(*args)
+    other = "output" if swapped == "input" else "input"
+    pe = b if swapped == "input" else a
+    assert str(info.value) == (
+        f"PE {pe.id!r} ({type(pe).__name__}) has no {swapped} {other!r} ({other!r} is one of its "
+        f"{other}s: connect(from_pe, output, to_pe, input) links an output of one PE to an input "
+        f"of another); its {swapped}s are: {swapped!r}")
 
 
 def test_source_has_no_inputs():
@@ -150,6 +170,37 @@ def test_composite_with_unmapped_port_is_refused():
 def test_composite_mapping_to_unknown_inner_port_is_refused():
     with pytest.raises(d4p.GraphError, match=r"has no input 'in'; its inputs are: 'input'"):
         d4p.CompositePE()._map_input("input", AddOne(), "in")
+
+
+@pytest.mark.parametrize("verb", ["add", "connect"])
+def test_a_pe_class_given_for_a_pe_says_to_make_one(verb):
+    """Before: "cannot connect <class 'test_graph.Square'>: expected a PE"."""
+    graph = d4p.WorkflowGraph()
+    with pytest.raises(d4p.GraphError) as info:
+        graph.add(Square) if verb == "add" else graph.connect(AddOne(), "output", Square, "input")
+    where = " to a workflow" if verb == "add" else ""
+    assert str(info.value) == (f"cannot {verb} Square{where}: it is a PE class; {verb} an "
+                               "instance of it, such as Square()")
+
+
+def test_connecting_a_pe_whose_init_skipped_super_says_so():
+    """Before: AttributeError: 'Bare' object has no attribute 'outputconnections'."""
+    class Bare(d4p.ProducerPE):
+        def __init__(self):
+            self.n = 3
+
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(Bare(), "output", Square(), "input")
+    assert str(info.value) == ("Bare was not initialised: call super().__init__() (or "
+                               "GenericPE.__init__(self)) in its __init__")
+
+
+def test_a_port_that_is_no_string_is_refused():
+    """Before: TypeError: unhashable type: 'list'."""
+    with pytest.raises(d4p.GraphError) as info:
+        d4p.WorkflowGraph().connect(AddOne(), ["output"], Square(), "input")
+    assert str(info.value) == ("the output of PE 'AddOne' is named by a string such as 'output', "
+                               "not ['output']")
 
 
 def test_adding_something_else_is_refused():

@@ -42,11 +42,18 @@ def test_unknown_grouping_lists_the_accepted_forms(spec):
                                "d4p.group_by(key=function) or a d4p.Grouping")
 
 
-@pytest.mark.parametrize("args", [((), None), ((0,), len)])
-def test_group_by_takes_indices_or_key(args):
-    indices, key = args
-    with pytest.raises(ValueError, match="either tuple indices or key=, not both or neither"):
+@pytest.mark.parametrize(("indices", "key", "said"), [
+    ((), None, "group_by takes either tuple indices or key=, not both or neither"),
+    ((0,), len, "group_by takes either tuple indices or key=, not both or neither"),
+    ((), 3, "group_by(key=...) takes a function of the unit, not 3"),
+    ((1.5,), None, "group_by takes tuple indices (int) or dict keys (str), not 1.5"),
+])
+def test_group_by_takes_indices_or_key(indices, key, said):
+    """Before: ValueError for neither or both; a key or an index of the wrong
+    kind was taken and failed in the run."""
+    with pytest.raises(d4p.UsageError) as info:
         d4p.group_by(*indices, key=key)
+    assert str(info.value) == said
 
 
 def test_dict_keys_group_like_indices():

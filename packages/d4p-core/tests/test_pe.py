@@ -49,19 +49,29 @@ def test_write_any_number_of_times_and_return_a_dict():
     assert result[pair.id]["count"] == [1, 2, 3]
 
 
-def test_write_to_unknown_output_names_pe_port_and_fix():
-    class Typo(d4p.IterativePE):
-        def _process(self, data):
-            self.write("outptu", data)
+class WritesTo(d4p.IterativePE):
+    """Writes each unit to the output named ``port``, declared or not."""
 
+    def __init__(self, port):
+        super().__init__()
+        self.port = port
+
+    def _process(self, data):
+        self.write(self.port, data)
+
+
+@pytest.mark.parametrize(("port", "said"), [
+    ("outptu", " (did you mean 'output'?); its outputs are: 'output'."),
+    ("rejected", "; its outputs are: 'output'. Declare it with self._add_output('rejected')."),
+])
+def test_write_to_unknown_output_names_pe_port_and_fix(port, said):
     graph = d4p.WorkflowGraph()
-    typo = Typo()
-    graph.connect(NumberProducer(1), "output", typo, "input")
+    writer = WritesTo(port)
+    graph.connect(NumberProducer(1), "output", writer, "input")
     with pytest.raises(d4p.WorkflowFailed) as info:
         d4p.run(graph)
-    assert str(info.value) == (
-        f"PE {typo.id!r} (Typo) wrote to unknown output 'outptu'; its outputs are: "
-        "'output'. Declare it with self._add_output('outptu').")  # the PE named once
+    assert str(info.value) == (  # the PE named once
+        f"PE {writer.id!r} (WritesTo) wrote to unknown output {port!r}{said}")
 
 
 def test_write_takes_dispel4py_metadata_keyword_and_ignores_it():
@@ -269,6 +279,50 @@ def test_decorated_pe_has_the_function_name_and_doc():
 def test_decorated_pe_rejects_unknown_parameters():
     with pytest.raises(d4p.GraphError, match=r"upper: .*unexpected keyword argument 'loud'"):
         upper(loud=True)
+
+
+def test_decorated_pe_names_the_parameter_closest_to_a_misspelt_one():
+    with pytest.raises(d4p.GraphError) as info:
+        upper(twise=True)
+    assert str(info.value) == ("upper: got an unexpected keyword argument 'twise' (did you mean "
+                               "'twice'?)")
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda: upper(True), "upper() takes its parameters by name (twice=...), not True"),
+    (lambda: explode("abc"), "explode() takes no parameters, not 'abc'"),
+    (lambda: collect(1, "out.txt"), "collect() takes its parameters by name (path=...), not 1, "
+                                    "'out.txt'"),
+])
+def test_decorated_pe_given_positional_arguments_says_to_name_them(make, said):
+    """Before: TypeError: _IterativeFunctionPE.__init__() takes 1 positional argument..."""
+    with pytest.raises(d4p.GraphError) as info:
+        make()
+    assert str(info.value) == said
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_items_for_a_producer_function_without_a_parameter_are_a_usage_error(mapping):
+    """Before: TypeError: letters() takes 0 positional arguments but 1 was given, exit 1."""
+    @d4p.producer
+    def ticks():
+        yield from range(2)
+
+    graph = d4p.WorkflowGraph()
+    graph.add(tick := ticks())
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(graph, {tick: ["a.txt"]}, mapping=mapping, processes=2)
+    assert str(info.value) == (f"PE {tick.id!r}: ticks() takes no input item, and was given "
+                               "'a.txt': give it a number of iterations, or give ticks a "
+                               "parameter for the item (def ticks(item, ...))")
+
+
+@pytest.mark.parametrize("decorator", [d4p.producer, d4p.iterative, d4p.consumer])
+def test_decorating_what_is_no_function_is_one_line(decorator):
+    """Before: AttributeError: 'int' object has no attribute '__name__'."""
+    with pytest.raises(d4p.GraphError) as info:
+        decorator(3)
+    assert str(info.value) == f"d4p.{decorator.__name__} makes a PE class from a function, not from 3"
 
 
 def test_decorated_pe_pickles_as_its_module_level_name():

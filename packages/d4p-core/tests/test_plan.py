@@ -191,6 +191,15 @@ def test_inputs_naming_an_unknown_pe_list_the_pes():
                                f"are: {', '.join(sorted([src.id, double.id, total.id]))}")
 
 
+def test_inputs_naming_a_pe_with_a_typo_name_the_closest():
+    graph, (src, double, total) = chain(1)
+    with pytest.raises(d4p.InputError) as info:
+        make_plan(graph, inputs={double.name.lower(): [{"input": 1}]})
+    assert str(info.value).startswith(f"inputs name {double.name.lower()!r}, which is not a PE "
+                                      f"of this workflow (did you mean {double.name!r}?); its "
+                                      "PEs are: ")
+
+
 def test_inputs_naming_a_pe_of_another_graph():
     graph, _ = chain(1)
     other = NumberProducer()
@@ -236,8 +245,8 @@ def test_bad_iterations_or_items_for_a_source(given, message):
     ([5], r"input item 0 for PE '{pe}' must be a dict of input port to data, such as "
           r"\{{'input': 5\}}; got 5"),
     ([{"input": 1}, {}], r"input item 1 for PE '{pe}' must be a dict"),
-    ([{"inptu": 1}], r"input item 0 for PE '{pe}' names unknown input 'inptu'; its inputs are: "
-                     r"'input'"),
+    ([{"inptu": 1}], r"input item 0 for PE '{pe}' names unknown input 'inptu' \(did you mean "
+                     r"'input'\?\); its inputs are: 'input'"),
 ])
 def test_bad_items_for_a_non_source(items, message):
     graph, (_, double, _) = chain(1)
@@ -261,7 +270,8 @@ def test_raw_items_for_a_first_pe_with_input_ports_are_refused_before_the_run():
         f"input item 1 for PE {double.id!r} must be a dict of input port to data, such as "
         "{'input': 'x.xml'}; got 'x.xml'")
     with pytest.raises(d4p.InputError, match=rf"item 0 for PE '{double.id}' names unknown input "
-                                             "'inptu'; its inputs are: 'input'"):
+                                             r"'inptu' \(did you mean 'input'\?\); its inputs "
+                                             "are: 'input'"):
         make_plan(graph, inputs={double: [{"inptu": 1}]})
     assert make_plan(graph, inputs={double: [{"input": 1}]}).inputs == {double.id: [{"input": 1}]}
 

@@ -83,6 +83,41 @@ def test_unknown_option_is_a_usage_error():
         d4p.run(graph, inputs, workers=3)
 
 
+def test_an_option_name_is_checked_against_other_mappings_and_near_misses():
+    graph, inputs = pipeline(10)
+    with pytest.raises(d4p.UsageError, match=r"^mapping 'simple' has no option 'start_method' "
+                                             r"\(an option of mapping 'multi'\); its options "
+                                             r"are: none$"):
+        d4p.run(graph, inputs, start_method="spawn")
+    with pytest.raises(d4p.UsageError, match=r"^mapping 'multi' has no option 'bach_size' "
+                                             r"\(did you mean 'batch_size'\?\); its options"):
+        d4p.run(graph, inputs, mapping="multi", bach_size=8)
+
+
+def test_an_option_that_is_no_number_says_what_it_must_be():
+    """Before: "invalid value 'x' (invalid literal for int() with base 10: 'x')"."""
+    graph, inputs = pipeline(10)
+    with pytest.raises(d4p.UsageError, match=r"^option 'batch_size' of mapping 'multi' must be "
+                                             r"a whole number, not 'x'$"):
+        d4p.run(graph, inputs, mapping="multi", batch_size="x")
+
+
+@pytest.mark.parametrize(("argument", "message"), [
+    ({"mapping": None}, "mapping must be the name of a mapping such as 'simple' or 'multi', "
+                        "not None; installed mappings: simple, multi"),
+    ({"stop": True}, "stop must be a threading.Event (set it to stop the run), not True"),
+    ({"progress": 3}, "progress must be a function taking {PE id: units}, or None; not 3"),
+    ({"fuse": "no"}, "fuse must be True or False, not 'no'"),
+])
+def test_a_run_argument_of_the_wrong_kind_is_a_usage_error_before_the_run(argument, message):
+    """Before: a TypeError from inside d4p (mapping, progress: after the run
+    had ended), a traceback of a thread while the run went on (stop), or
+    nothing (fuse="no" fused)."""
+    with pytest.raises(d4p.UsageError) as info:
+        d4p.run(*pipeline(10), **argument)
+    assert str(info.value).startswith(message)
+
+
 def test_run_needs_a_graph():
     with pytest.raises(d4p.UsageError, match="d4p.run needs a WorkflowGraph, not dict"):
         d4p.run({"not": "a graph"})

@@ -155,7 +155,45 @@ def test_a_graceful_stop_writes_the_open_windows():
     (lambda: d4p.window.time(5, time=abs, slide=6), "at most its length"),
     (lambda: d4p.window.time(5, time=abs, by=0, watermark="each"), "'shared'.*or 'key'"),
     (lambda: d4p.window.time(5, time=abs, watermark="key"), "needs the key: give by="),
+    (lambda: d4p.window.count("3"), "positive size, not '3'"),
+    (lambda: d4p.window.count(3, by=2.5), r"by= must be a tuple index, a tuple of indices or a "
+                                          r"key function \(the forms d4p.group_by takes\), not "
+                                          "2.5"),
+    (lambda: d4p.window.count(3, by=(0, None)), "group_by takes tuple indices"),
+    (lambda: d4p.window.time("5", time=abs), "positive length, not '5'"),
+    (lambda: d4p.window.time(5, time=0), "time= must be a function giving a unit's time, such "
+                                         "as lambda unit: unit\\[0\\], not 0"),
+    (lambda: d4p.window.time(5, time=abs, lateness="1"), "lateness must be a number not below "
+                                                         "0, not '1'"),
 ])
 def test_bad_window_parameters(make, said):
-    with pytest.raises(ValueError, match=said):
+    """Before: ValueError (a TypeError comparing text with 0; a time= that
+    is no function failed in the run), where the rest of d4p raises its
+    UsageError."""
+    with pytest.raises(d4p.UsageError, match=said):
         make()
+
+
+@pytest.mark.parametrize("mapping", ["simple", "multi"])
+def test_a_key_index_the_units_lack_is_a_usage_error_naming_by(mapping):
+    """Before: an IndexError in window.py, exit status 1."""
+    window = d4p.window.count(2, by=3)
+    with pytest.raises(d4p.UsageError) as info:
+        _run(window, [("a", 1), ("b", 2)], mapping)
+    assert str(info.value) == (f"PE '{window.id}': by=3 does not fit the unit ('a', 1) "
+                               "(IndexError: tuple index out of range): give the index of a "
+                               "field the units have, or a function")
+
+
+def test_a_dict_key_as_by_groups_dict_units():
+    """Before: by="station" was read as the keys 's', 't', 'a', ... (a KeyError in the run)."""
+    units = [{"station": s, "v": i} for i, s in enumerate("ABAB")]
+    assert _run(d4p.window.count(2, by="station"), units) == [
+        ("A", [units[0], units[2]]), ("B", [units[1], units[3]])]
+
+
+def test_numpy_numbers_are_numbers_to_a_time_window():
+    np = pytest.importorskip("numpy")
+    window = d4p.window.time(np.int64(10), time=lambda u: u, slide=np.float32(5),
+                             lateness=np.int32(0))
+    assert _run(window, [1, 12]) == [(-5, 5, [1]), (0, 10, [1]), (5, 15, [12]), (10, 20, [12])]

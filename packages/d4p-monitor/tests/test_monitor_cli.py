@@ -150,6 +150,27 @@ def test_serve_on_a_busy_port_says_so(tmp_path, capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("port", ["65536", "-1"])
+def test_serve_on_a_port_out_of_range_says_which_are_ports(tmp_path, capsys, port):
+    """Before: an OverflowError traceback from socket.bind, exit status 1."""
+    code = main(["monitor", "serve", "--store", str(tmp_path / "x.sqlite"), "--port", port])
+    assert (code, capsys.readouterr().err) == (2, "d4p: error: --port must be between 0 (any "
+                                                  f"free port) and 65535, not {port}\n")
+
+
+@pytest.mark.parametrize("command", [["run", "wordcount", "-p", "words=100", "--monitor"],
+                                     ["monitor", "runs", "--store"]], ids=["run", "runs"])
+def test_a_store_that_is_a_folder_is_refused_before_the_run(tmp_path, capsys, command):
+    """Before: the run went on and its monitoring was lost ("nothing was
+    recorded"); 'd4p monitor runs' said "unable to open database file"."""
+    assert main([*command, str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"d4p: error: the monitoring store {str(tmp_path)!r} is a folder; "
+                            "name a SQLite file, such as "
+                            f"{str(tmp_path / 'monitor.sqlite')!r}\n")
+    assert captured.out == ""
+
+
 def test_monitor_in_a_missing_folder_is_refused_before_the_run(tmp_path, capsys):
     target = tmp_path / "no" / "such" / "m.sqlite"
     assert main(["run", "wordcount", "-p", "words=100", "--monitor", str(target)]) == 2

@@ -258,6 +258,17 @@ def test_a_run_folder_the_hosts_do_not_see_is_one_line_naming_the_option(hosts, 
     assert next(iter(result.values())) == next(iter(d4p.run(*wordcount(1000)).values()))
 
 
+def test_a_host_mpiexec_cannot_reach_is_named_instead_of_reinstalling(tmp_path):
+    """Before: "pip install d4p-mpi ... or pip install --force-reinstall mpi4py
+    mpich", whatever the host's name."""
+    done = _d4p("wordcount", "-m", "mpi", "-n", "2", "--mpiexec",
+                f"{mpiexec_command()[0]} -hosts nohost.invalid", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("d4p: error: mpiexec could not start the MPI ranks (exit "
+                                  "status 255); check that it reaches nohost.invalid (the host "
+                                  "names, and ssh to them without a password).\n"), done.stderr
+
+
 def test_a_missing_run_folder_is_a_usage_error(tmp_path):
     done = _d4p("wordcount", "-m", "mpi", "-n", "2", "--run-folder", str(tmp_path / "no"))
     assert done.returncode == 2

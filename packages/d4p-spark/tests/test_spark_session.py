@@ -73,8 +73,9 @@ def test_local_and_loopback_masters_bind_to_loopback():
 
 def test_unknown_options_are_listed():
     graph, inputs = pipeline(3)
-    with pytest.raises(d4p.UsageError, match="mapping 'spark' has no option 'masters'; its "
-                       "options are: master, conf, py_files, batch_size"):
+    with pytest.raises(d4p.UsageError, match="mapping 'spark' has no option 'masters' \\(did "
+                       "you mean 'master'\\?\\); its options are: master, conf, py_files, "
+                       "batch_size"):
         d4p.run(graph, inputs, mapping="spark", masters="local")
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import d4p
 import d4p_storm
@@ -156,6 +157,26 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, args, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert not (tmp_path / "OUT").exists()
+
+
+def test_cli_export_into_a_folder_that_cannot_be_written_is_one_line(tmp_path):
+    """Before: a traceback from tempfile.mkdtemp, exit status 1."""
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        if os.access(parent, os.W_OK):  # root: permissions do not stop it
+            parent = Path("/sys")
+            if not (parent / "kernel").is_dir():
+                pytest.skip("no folder that cannot be written")
+        done = d4p_command("storm", "export", "wordcount", str(parent / "wc"), cwd=tmp_path)
+    finally:
+        (tmp_path / "read-only").chmod(0o755)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"d4p: error: cannot write the project to "
+                                  f"{str(parent / 'wc')!r}: folder {str(parent)!r} cannot be "
+                                  "written ("), done.stderr
+    assert done.stderr.endswith("); choose another folder\n"), done.stderr
 
 
 def test_cli_storm_without_sub_command_shows_its_help():

@@ -54,7 +54,7 @@ from typing import Any
 
 from .errors import D4PError, UsageError
 from .graph import WorkflowGraph
-from .grouping import GLOBAL, group_by, normalise, one_key
+from .grouping import GLOBAL, group_by, misfit, normalise, one_key
 from .pe import GROUPING, GenericPE, IterativePE, UnitFailed
 
 __all__ = [
@@ -111,6 +111,8 @@ class AggregatePE(GenericPE):
         self.combiner = combiner
         self.key = _key_function(name, by)
         self.value = _value_function(name, value)
+        self.fields = {what: given for what, given in (("by", by), ("value", value))
+                       if given is not None and not callable(given)}
         if combiner.each is not None:
             self.value = functools.partial(_constant, combiner.each)
         if isinstance(partial_size, bool) or not isinstance(partial_size, int) \
@@ -149,9 +151,12 @@ class AggregatePE(GenericPE):
             return
         c, states = self.combiner, self.states
         data = inputs["input"]
-        key = None if self.key is None else one_key(self.key(data))
+        try:
+            key = None if self.key is None else one_key(self.key(data))
+            value = data if self.value is None else self.value(data)
+        except Exception as exc:
+            raise _misread(self, data, exc) from None
         old = states.get(key, _MISSING)
-        value = data if self.value is None else self.value(data)
         states[key] = _guard(key, "add", c.add, c.create() if old is _MISSING else old, value)
 
     def process_batch(self, port: str, units: Sequence) -> None:
@@ -201,6 +206,7 @@ class PartialAggregatePE(IterativePE):
         self.create, self.add = final.combiner.create, final.combiner.add
         self.key = final.key
         self.value = final.value
+        self.fields = final.fields
         self.each = final.combiner.each
         self.bound = final.partial_size
         # a count by key: every unit adds 1 to an int, so a Counter counts them (in C)
@@ -227,7 +233,7 @@ class PartialAggregatePE(IterativePE):
                     try:
                         self.key(data)
                     except Exception as exc:
-                        raise UnitFailed(data, exc) from None
+                        raise UnitFailed(data, _misread(self, data, exc)) from None
                 raise
         elif self.key is None:
             self._fold_global(units)
@@ -243,7 +249,7 @@ class PartialAggregatePE(IterativePE):
                 old = states.get(k, _MISSING)
                 v = each if each is not None else data if value is None else value(data)
             except Exception as exc:
-                raise UnitFailed(data, exc) from None
+                raise UnitFailed(data, _misread(self, data, exc)) from None
             try:
                 states[k] = add(create() if old is _MISSING else old, v)
             except Exception as exc:
@@ -258,7 +264,7 @@ class PartialAggregatePE(IterativePE):
             try:
                 v = each if each is not None else data if value is None else value(data)
             except Exception as exc:
-                raise UnitFailed(data, exc) from None
+                raise UnitFailed(data, _misread(self, data, exc)) from None
             try:
                 state = add(self.create() if state is _MISSING else state, v)
             except Exception as exc:
@@ -288,6 +294,19 @@ class PartialAggregatePE(IterativePE):
 
 
 _MISSING = object()  # never leaves the process that compares with it
+
+
+def _misread(pe: AggregatePE | PartialAggregatePE, data: Any, exc: Exception) -> Exception:
+    """What to raise when ``pe`` could not take the key or value of ``data``:
+    a :class:`~d4p.UsageError` when ``by=`` or ``value=`` names fields that
+    ``data`` lacks, else ``exc`` (the user's function failed)."""
+    for what, get in (("by", pe.key), ("value", pe.value)):
+        if what in pe.fields:
+            try:
+                get(data)
+            except Exception as err:
+                return misfit(what, pe.fields[what], data, err)
+    return exc
 
 
 def _guard(key: Any, step: str, fn: Callable, state: Any, value: Any) -> Any:

@@ -26,6 +26,7 @@ from .plugins import (
     get_plugin_manager,
     get_workflow,
     installed_mappings,
+    option_hint,
     registered_mappings,
     workflow_origin,
     workflows,
@@ -36,6 +37,9 @@ if TYPE_CHECKING:  # the rest is imported by the command that needs it: 'd4p map
 
 _as_command = False
 """True when :func:`main` runs as the ``d4p`` command (not called from Python)."""
+
+_running = False
+"""True once the workflow has started (its workers may have to be ended)."""
 
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
@@ -49,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     global _as_command
     command = _as_command = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if command:
+        _open_closed_streams()
     if "_ARGCOMPLETE" in os.environ:
         _complete()
     warnings.simplefilter("default")
+    warnings.simplefilter("ignore", ResourceWarning)  # a library's leak is no news to a user
     warnings.formatwarning = lambda msg, cat, *a, **k: f"d4p: warning: {msg}\n"
     try:
         return _main(argv)
@@ -63,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    global _running
+    _running = False
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = _parser(command)
@@ -70,6 +79,8 @@ def _main(argv: list[str]) -> int:
             raise UsageError(_unknown_command(command, list(parser.d4p_commands)))
         args, extra = parser.parse_known_args(argv)
         if getattr(args, "handler", None) is None:
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
             parser.print_help()
             return 2
         if args.handler is _run:
@@ -86,9 +97,23 @@ def _main(argv: list[str]) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
-        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); every worker "
-              "was ended", file=sys.stderr)
+        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'})"
+              + ("; every worker was ended" if _running else ""), file=sys.stderr)
         return 128 + signum
+
+
+def _open_closed_streams() -> None:
+    """A standard stream closed when d4p started (``d4p run ... <&- 2>&-``)
+    becomes the null device: reading it gives an end of file, what is written
+    there goes nowhere, for d4p, its PEs and its workers, instead of failing
+    (or landing in the first file or pipe to take the free descriptor)."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
 
 
 def _stdout_closed() -> bool:
@@ -139,10 +164,19 @@ def _failure(exc: D4PError) -> str:
     return "\n".join([f"d4p: error: {exc.args[0]}", *failure.user_frames(exc), failure.HINT])
 
 
+class _Parser(argparse.ArgumentParser):
+    """The parser of ``d4p`` and of its sub-commands (plugins' too): a
+    mistake is one line that names the command's ``--help``, not the
+    usage's lines before it."""
+
+    def error(self, message: str):
+        self.exit(2, f"d4p: error: {message}; see '{self.prog} --help'\n")
+
+
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``d4p``; plugins add their sub-commands only when
     ``command`` is not a built-in one (so ``d4p run`` imports no plugin)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="d4p", description="Run stream-based workflows on any mapping.")
     parser.add_argument("--version", action="version", version=f"d4p {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -272,7 +306,7 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
     from .loader import convert
 
     cls = get_mapping(mapping)
-    parser = argparse.ArgumentParser(prog=f"d4p run --mapping {mapping}", add_help=False)
+    parser = _Parser(prog=f"d4p run -m {mapping}", add_help=False)
     for opt in cls.options:
         flag = "--" + opt.name.replace("_", "-")
         if opt.multiple:
@@ -283,9 +317,15 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
         else:
             parser.add_argument(flag, dest=opt.name, help=opt.help)
     known, unknown = parser.parse_known_args(extra)
+    if unknown and not unknown[0].startswith("-"):
+        raise UsageError(f"unexpected argument {unknown[0]!r}: d4p run takes one TARGET (quote "
+                         "a path that has spaces)")
     if unknown:
         names = ", ".join("--" + o.name.replace("_", "-") for o in cls.options) or "none"
-        raise UsageError(f"unknown option {unknown[0]!r} for mapping {mapping!r}; "
+        flag = unknown[0].split("=", 1)[0]
+        hint = option_hint(cls, flag.lstrip("-").replace("-", "_"),
+                           lambda name: "--" + name.replace("_", "-"))
+        raise UsageError(f"unknown option {flag!r} for mapping {mapping!r}{hint}; "
                          f"its options: {names}")
     values = {}
     for opt in cls.options:
@@ -301,16 +341,11 @@ def _mapping_options(mapping: str, extra: list[str]) -> dict[str, Any]:
 
 
 def _option_value(opt, text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return opt.type(text)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"--{opt.name.replace('_', '-')}: invalid value {text!r} ({exc})"
-                         ) from None
+    return opt.parse(text, f"--{opt.name.replace('_', '-')}") if isinstance(text, str) else text
 
 
 def _run(args, extra: list[str]) -> int:
+    global _running
     if args.help:
         args.parser.print_help()
         print()
@@ -328,15 +363,26 @@ def _run(args, extra: list[str]) -> int:
                          "pip install d4p-monitor")
     target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
+    if inputs is not None and args.iterations is not None:
+        raise UsageError(f"-i and {'-d' if args.data is not None else '-f'} both give inputs: "
+                         "give the iterations in the JSON, such as {\"PE\": "
+                         f"{args.iterations}}}, or leave the JSON out")
     if inputs is None:
         inputs = target.inputs
         if args.iterations is not None:
             inputs = _with_iterations(inputs, args.iterations)
     if args.output:
         _check_writable(args.output)
-    live = args.progress and sys.stderr.isatty() and get_mapping(args.mapping).primary
+        for given, what in ((target.source, "the workflow file"), (args.file, "the input file")):
+            if given and os.path.exists(args.output) and os.path.exists(given) \
+                    and os.path.samefile(given, args.output):
+                raise UsageError(f"-o {args.output!r} is {what}: writing the results there would "
+                                 "replace it; give another file name, such as results.json")
+    live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
+        and get_mapping(args.mapping).primary
     if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
         signal.signal(signal.SIGTERM, _terminated)
+    _running = True
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
                      monitor=args.monitor, progress=progress, name=target.name,
@@ -416,33 +462,62 @@ def _short(value: Any, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, what: str = "results", example: str = "results.json") -> None:
+    """Refuse, before any work, an output file that cannot be written: a
+    folder, a file in a folder that does not exist or that cannot be written."""
+    import tempfile
     from pathlib import Path
 
+    where = f"cannot write {what} to {path!r}"
     if Path(path).is_dir():
-        raise UsageError(f"cannot write results to {path!r}: it is a folder; give a file name "
-                         f"such as {str(Path(path) / 'results.json')!r}")
+        raise UsageError(f"{where}: it is a folder; give a file name such as "
+                         f"{str(Path(path) / example)!r}")
     folder = Path(path).resolve().parent
     if not folder.is_dir():
-        raise UsageError(f"cannot write results to {path!r}: folder {str(folder)!r} does not exist")
+        missing = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"{where}: {str(folder)!r} {missing}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.")
+    except OSError as exc:
+        raise UsageError(f"{where}: folder {str(folder)!r} cannot be written "
+                         f"({exc.strerror}); choose another folder") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
-def _write_json(path: str, result: RunResult) -> None:
-    """Write atomically: a failure leaves no half-written file."""
-    import json
+@contextlib.contextmanager
+def _written(path: str, mode: str = "w"):
+    """A file to write ``path`` through: it becomes ``path`` (with the
+    permissions a new file gets) only once written whole, so a failure leaves
+    no half-written file; an error of the system is one line naming ``path``."""
     import tempfile
     from pathlib import Path
 
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(fd, "w") as out:
-            json.dump({"results": result, "summary": vars(result.summary)}, out,
-                      default=_jsonable, indent=1)
+        fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise D4PError(f"cannot write {path!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, mode) as out:
+            yield out
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from others
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise D4PError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         raise
+
+
+def _write_json(path: str, result: RunResult) -> None:
+    import json
+
+    with _written(path) as out:
+        json.dump({"results": result, "summary": vars(result.summary)}, out,
+                  default=_jsonable, indent=1)
 
 
 def _jsonable(value: Any) -> Any:
@@ -554,6 +629,7 @@ def _draw(args) -> int:
     if not args.output:
         sys.stdout.write(graph.to_dot())
         return 0
+    _check_writable(args.output, "the drawing", "graph.dot")
     suffix = Path(args.output).suffix.lower()
     if suffix in (".dot", ".gv"):
         data: str | bytes = graph.to_dot()
@@ -565,8 +641,7 @@ def _draw(args) -> int:
         data = graph.to_png()
     else:
         raise UsageError(f"cannot draw {args.output!r}: use a .dot, .mmd, .svg or .png file name")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(args.output, mode) as out:
+    with _written(args.output, "wb" if isinstance(data, bytes) else "w") as out:
         out.write(data)
     print(f"drew {target.name} to {args.output}", file=sys.stderr)
     return 0

@@ -15,7 +15,7 @@ from .errors import InputError, UsageError, WorkflowFailed
 from .graph import WorkflowGraph
 from .mapping import Mapping
 from .plan import Plan, make_plan
-from .plugins import get_mapping, get_plugin_manager
+from .plugins import get_mapping, get_plugin_manager, option_hint
 from .stopping import aborted_by_signal, signals_stop
 
 
@@ -147,6 +147,11 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
     _refuse_in_starting_worker()
     cls = get_mapping(mapping)
     settings = _settings(cls, options)
+    if not isinstance(fuse, bool):
+        raise UsageError(f"fuse must be True or False, not {fuse!r}")
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress must be a function taking {{PE id: units}}, or None; "
+                         f"not {progress!r}")
     plan = make_plan(graph, _processes(cls, processes), inputs, fuse=fuse)
     info = RunInfo(os.urandom(6).hex(), name or getattr(graph, "name", None) or "workflow",
                    cls.name, plan.processes, plan, monitor)
@@ -219,6 +224,10 @@ def _control(stop: threading.Event | None, stop_after: float | None,
     if max_units is not None and (isinstance(max_units, bool) or not isinstance(max_units, int)
                                   or max_units < 1):
         raise UsageError(f"max_units must be a positive whole number, not {max_units!r}")
+    if stop is not None and not (callable(getattr(stop, "wait", None))
+                                 and callable(getattr(stop, "is_set", None))):
+        raise UsageError(f"stop must be a threading.Event (set it to stop the run), "
+                         f"not {stop!r}")
     control = Control(max_units=max_units)
 
     def watch() -> None:
@@ -251,8 +260,8 @@ def _settings(cls: type[Mapping], options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(known))
     if unknown:
         listed = ", ".join(known) or "none"
-        raise UsageError(f"mapping {cls.name!r} has no option {unknown[0]!r}; "
-                         f"its options are: {listed}")
+        raise UsageError(f"mapping {cls.name!r} has no option {unknown[0]!r}"
+                         f"{option_hint(cls, unknown[0])}; its options are: {listed}")
     settings = {}
     for name, opt in known.items():
         settings[name] = opt.check(options[name], cls.name) if name in options else opt.default

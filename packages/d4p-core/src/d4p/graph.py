@@ -84,17 +84,10 @@ class WorkflowGraph:
         if node is not None:
             return node
         if isinstance(pe, GenericPE):
-            if "_d4p_emit" not in vars(pe):
-                raise GraphError(
-                    f"{type(pe).__name__} was not initialised: call "
-                    "super().__init__() (or GenericPE.__init__(self)) in its __init__"
-                )
+            _check_initialised(pe)
             pe.id = f"{pe.name}{len(self._succ)}"  # numbered in this graph: stable on re-runs
         elif not isinstance(pe, WorkflowGraph):
-            raise GraphError(
-                f"cannot add {pe!r} to a workflow: expected a PE (GenericPE subclass) "
-                "or a CompositePE"
-            )
+            raise _not_a_pe(pe, "add", "to a workflow")
         node = WorkflowNode(pe)
         self.objToNode[pe] = node
         self._succ[node] = []
@@ -424,24 +417,57 @@ def _mappings(obj, kind: str) -> dict:
 
 def _ports(obj, kind: str) -> dict:
     if isinstance(obj, GenericPE):
+        _check_initialised(obj)
         return obj.inputconnections if kind == "input" else obj.outputconnections
     if isinstance(obj, WorkflowGraph):
         return _mappings(obj, kind)
-    raise GraphError(f"cannot connect {obj!r}: expected a PE (GenericPE subclass) or a CompositePE")
+    raise _not_a_pe(obj, "connect")
+
+
+def _check_initialised(pe: GenericPE) -> None:
+    if "_d4p_emit" not in vars(pe):
+        raise GraphError(f"{type(pe).__name__} was not initialised: call super().__init__() "
+                         "(or GenericPE.__init__(self)) in its __init__")
+
+
+def _not_a_pe(obj, verb: str, where: str = "") -> GraphError:
+    """What to say when ``obj``, given to ``verb`` (add, connect), is no PE."""
+    where = f" {where}" if where else ""
+    if isinstance(obj, type) and issubclass(obj, GenericPE | WorkflowGraph):
+        return GraphError(f"cannot {verb} {obj.__name__}{where}: it is a PE class; {verb} an "
+                          f"instance of it, such as {obj.__name__}()")
+    return GraphError(f"cannot {verb} {obj!r}{where}: expected a PE (GenericPE subclass) or a "
+                      "CompositePE")
 
 
 def _check_port(obj, port: str, kind: str) -> None:
     ports = _ports(obj, kind)
+    if not isinstance(port, str):
+        raise GraphError(f"the {kind} of {_label(obj)} is named by a string such as "
+                         f"{next(iter(ports), kind)!r}, not {port!r}")
     if port in ports:
         return
     known = ", ".join(repr(p) for p in ports) or "none"
+    hint = _port_hint(obj, port, kind, ports)
     if isinstance(obj, WorkflowGraph):
         raise GraphError(
-            f"{_label(obj)} has no {kind} {port!r} mapped (mapped {kind}s: {known}); "
+            f"{_label(obj)} has no {kind} {port!r} mapped{hint} (mapped {kind}s: {known}); "
             f"map it with _map_{kind}({port!r}, pe, port)"
         )
-    raise GraphError(f"{_label(obj)} ({type(obj).__name__}) has no {kind} {port!r}; "
+    raise GraphError(f"{_label(obj)} ({type(obj).__name__}) has no {kind} {port!r}{hint}; "
                      f"its {kind}s are: {known}")
+
+
+def _port_hint(obj, port: str, kind: str, ports) -> str:
+    """`` (did you mean ...?)`` for a misspelt port, or what to do when
+    ``port`` is a port of the other kind (an output given as an input)."""
+    from .errors import did_you_mean
+
+    other = "input" if kind == "output" else "output"
+    if port in _ports(obj, other):
+        return (f" ({port!r} is one of its {other}s: connect(from_pe, output, to_pe, input) "
+                "links an output of one PE to an input of another)")
+    return did_you_mean(port, ports)
 
 
 def _resolve(obj, name: str, kind: str) -> tuple:

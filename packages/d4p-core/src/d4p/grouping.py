@@ -203,9 +203,29 @@ PAIR = Pair()
 def group_by(*indices: int | str, key: Callable[[Any], Hashable] | None = None) -> GroupBy:
     """Group by tuple ``indices`` of each data unit (or dict keys, for units
     that are dicts), or by ``key(data)``."""
+    from .errors import UsageError
+
     if (key is None) == (not indices):
-        raise ValueError("group_by takes either tuple indices or key=, not both or neither")
+        raise UsageError("group_by takes either tuple indices or key=, not both or neither")
+    if key is not None and not callable(key):
+        raise UsageError(f"group_by(key=...) takes a function of the unit, not {key!r}")
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, int | str):
+            raise UsageError(f"group_by takes tuple indices (int) or dict keys (str), "
+                             f"not {index!r}")
     return GroupBy(tuple(indices), key)
+
+
+def misfit(what: str, fields: Any, unit: Any, exc: BaseException) -> Exception:
+    """The error for a unit that lacks the ``fields`` (tuple indices or dict
+    keys) a PE was given as ``what`` (``by``, ``value``): the fields do not
+    fit the data, a :class:`~d4p.UsageError`."""
+    from .errors import UsageError
+    from .executor import short_repr
+
+    return UsageError(f"{what}={fields!r} does not fit the unit {short_repr(unit)} "
+                      f"({type(exc).__name__}: {exc}): give the index of a field the units "
+                      "have, or a function")
 
 
 _NAMED = {"shuffle": SHUFFLE, "all": ALL, "one_to_all": ALL, "onetoall": ALL,

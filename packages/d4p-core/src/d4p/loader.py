@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 from .graph import CompositePE, WorkflowGraph
 from .plugins import find_workflow, get_workflow, workflows
 
@@ -33,9 +33,9 @@ def load_target(target: str, attr: str | None = None,
     name of a registered workflow (built with ``params``, strings converted to
     the type of each default)."""
     params = params or {}
-    if target.endswith(".py") or os.sep in target:
-        if not os.path.isfile(target):
-            raise UsageError(f"workflow file {target!r} not found")
+    if target.endswith((".py", ".ipynb")) or os.sep in target or os.path.isfile(target) \
+            or target.rpartition(":")[0].endswith(".py"):
+        _check_file(target)
         module = _load_file(target)
         return _graph_in(module, target, attr, params, source=os.path.realpath(target))
     if find_workflow(target) is not None:
@@ -44,9 +44,10 @@ def load_target(target: str, attr: str | None = None,
         module = importlib.import_module(target)
     except ModuleNotFoundError as exc:
         if exc.name and target.startswith(exc.name):
-            known = ", ".join(sorted(workflows())) or "none"
+            names = sorted(workflows())
             raise UsageError(f"{target!r} is not a file, an importable module or a registered "
-                             f"workflow (registered workflows: {known})") from None
+                             f"workflow{did_you_mean(target, names)} (registered workflows: "
+                             f"{', '.join(names) or 'none'})") from None
         raise _load_failed(target, exc) from None
     except Exception as exc:
         raise _load_failed(target, exc) from None
@@ -78,6 +79,34 @@ def key_values(pairs, what: str = "-p", example: str = "") -> dict[str, str]:
             raise UsageError(f"{what} takes KEY=VALUE{such}; got {pair!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def _check_file(path: str) -> None:
+    """A :class:`~d4p.UsageError` saying what to give instead when ``path`` is
+    not a Python file: missing (naming the closest file beside it), a folder,
+    a notebook or another kind of file."""
+    if os.path.isdir(path):
+        raise UsageError(f"workflow file {path!r} is a folder: give the .py file in it that "
+                         "defines the graph")
+    file, _, attr = path.rpartition(":")
+    if not os.path.isfile(path) and os.path.isfile(file):
+        raise UsageError(f"workflow file {path!r} not found: to run graph {attr!r} of {file}, "
+                         f"give its name with -a: d4p run {file} -a {attr}")
+    if not os.path.isfile(path):
+        folder = os.path.dirname(path) or "."
+        try:
+            beside = [os.path.join(os.path.dirname(path), name) for name in os.listdir(folder)
+                      if name.endswith(".py")]
+        except OSError:
+            beside = []
+        raise UsageError(f"workflow file {path!r} not found{did_you_mean(path, beside)}")
+    if path.endswith(".ipynb"):
+        raise UsageError(f"{path!r} is a notebook: run its workflow in the notebook with "
+                         f"d4p.run(graph), or export it with 'jupyter nbconvert --to script "
+                         f"{path}' and run the .py file")
+    if not path.endswith(".py"):
+        raise UsageError(f"workflow file {path!r} is not a .py file: d4p loads workflows "
+                         "from Python files; rename it to end in .py")
 
 
 def _stem(path: str) -> str:
@@ -122,7 +151,8 @@ def _graph_in(module: ModuleType, target: str, attr: str | None, params: dict,
     if attr is not None:
         if attr not in vars(module):
             listed = ", ".join(graphs) or "none"
-            raise UsageError(f"{target!r} has no attribute {attr!r} (its graphs: {listed})")
+            raise UsageError(f"{target!r} has no attribute {attr!r}{did_you_mean(attr, graphs)} "
+                             f"(its graphs: {listed})")
         graph = vars(module)[attr]
         if not isinstance(graph, WorkflowGraph):
             raise UsageError(f"{target}:{attr} is a {type(graph).__name__}, not a WorkflowGraph")
@@ -153,7 +183,8 @@ def _build_named(name: str, params: dict[str, str], attr: str | None) -> Target:
     for key, text in params.items():
         if key not in wf.params:
             known = ", ".join(wf.params) or "none"
-            raise UsageError(f"workflow {name!r} has no parameter {key!r}; its parameters: {known}")
+            raise UsageError(f"workflow {name!r} has no parameter {key!r}"
+                             f"{did_you_mean(key, wf.params)}; its parameters: {known}")
         values[key] = convert(text, wf.params[key], f"-p {key}")
     try:
         graph, inputs = wf.builder()(**values)
@@ -195,6 +226,9 @@ def parse_inputs(data: str | None = None, file: str | None = None) -> dict | Non
             raise UsageError(f"input file {file!r} not found") from None
         except OSError as exc:
             raise UsageError(f"cannot read input file {file!r}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"input file {file!r} is not JSON text (UTF-8): {exc.reason} at "
+                             f"byte {exc.start}") from None
         what = f"input file {file!r}"
     else:
         what = "-d"

@@ -118,13 +118,21 @@ class Option:
             return [self._one(v, where) for v in value]
         return self._one(value, where)
 
+    def parse(self, text: str, where: str) -> Any:
+        """``text`` (from the command line) converted by ``type``; a
+        :class:`~d4p.UsageError` naming ``where`` (the option) otherwise."""
+        try:
+            return self.type(text)
+        except (TypeError, ValueError) as exc:
+            if self.type in (int, float):
+                number = "a whole number" if self.type is int else "a number"
+                raise UsageError(f"{where} must be {number}, not {text!r}") from None
+            raise UsageError(f"{where}: invalid value {text!r} ({exc})") from None
+
     def _one(self, value: Any, where: str) -> Any:
         kind = self.type if self.type in (int, float, str) else None
         if isinstance(value, str) and self.type is not str:
-            try:
-                value = self.type(value)
-            except (TypeError, ValueError) as exc:
-                raise UsageError(f"{where}: invalid value {value!r} ({exc})") from None
+            value = self.parse(value, where)
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise UsageError(f"{where} must be a whole number, not {value!r}")
         if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):

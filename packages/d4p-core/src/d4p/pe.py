@@ -171,10 +171,14 @@ class GenericPE:
 def _unknown_output(pe: GenericPE, name: str) -> GraphError:
     if name in pe.outputconnections:
         return GraphError(f"PE {pe.id!r} wrote to output {name!r} outside of a run")
+    from .errors import did_you_mean
+
     known = ", ".join(repr(n) for n in pe.outputconnections) or "none"
+    hint = did_you_mean(name, pe.outputconnections) if isinstance(name, str) else ""
+    fix = "" if hint else f" Declare it with self._add_output({name!r})."
     return GraphError(
-        f"PE {pe.id!r} ({type(pe).__name__}) wrote to unknown output {name!r}; "
-        f"its outputs are: {known}. Declare it with self._add_output({name!r})."
+        f"PE {pe.id!r} ({type(pe).__name__}) wrote to unknown output {name!r}{hint}; "
+        f"its outputs are: {known}.{fix}"
     )
 
 
@@ -284,13 +288,26 @@ class SimpleFunctionPE(IterativePE):
 class _FunctionPE(GenericPE):
     _function: Callable = staticmethod(lambda *a, **k: None)
     _generator = False
+    _takes_item = True
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, *args: Any, **params: Any) -> None:
         super().__init__()
+        signature = inspect.signature(self._function)
+        names = list(signature.parameters)[len(self._leading()):]
+        if args:
+            given = ", ".join(map(repr, args))
+            if not names:
+                raise GraphError(f"{type(self).__name__}() takes no parameters, not {given}")
+            listed = ", ".join(f"{n}=..." for n in names)
+            raise GraphError(f"{type(self).__name__}() takes its parameters by name ({listed}), "
+                             f"not {given}")
         try:
-            inspect.signature(self._function).bind_partial(*self._leading(), **params)
+            signature.bind_partial(*self._leading(), **params)
         except TypeError as exc:
-            raise GraphError(f"{type(self).__name__}: {exc}") from None
+            from .errors import did_you_mean
+
+            hint = "".join(did_you_mean(k, names) for k in params if k not in names)
+            raise GraphError(f"{type(self).__name__}: {exc}{hint}") from None
         self.params = params
 
     def _leading(self) -> tuple:
@@ -305,21 +322,35 @@ class _FunctionPE(GenericPE):
 
 
 class _ProducerFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_output("output")
 
     def process(self, inputs):
         if isinstance(inputs, dict) and not inputs:  # an iteration, not an input item
             self._emit(self._function(**self.params))
+        elif not self._takes_item:
+            from .errors import UsageError
+
+            name = type(self).__name__
+            raise UsageError(f"{name}() takes no input item, and was given {inputs!r}: give it "
+                             f"a number of iterations, or give {name} a parameter for the item "
+                             f"(def {name}(item, ...))")
         else:
             self._emit(self._function(inputs, **self.params))
         return None
 
 
+def _takes_an_item(fn: Callable) -> bool:
+    """Whether ``fn`` has a positional parameter for an input item."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in kinds for p in inspect.signature(fn).parameters.values())
+
+
 class _IterativeFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_input("input")
         self._add_output("output")
 
@@ -336,8 +367,8 @@ class _IterativeFunctionPE(_FunctionPE):
 
 
 class _ConsumerFunctionPE(_FunctionPE):
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        super().__init__(*args, **params)
         self._add_input("input")
 
     def _leading(self) -> tuple:
@@ -356,12 +387,16 @@ class _ConsumerFunctionPE(_FunctionPE):
 
 
 def _pe_class(base: type, fn: Callable) -> type:
+    if not callable(fn):
+        kind = base.__name__.strip("_").replace("FunctionPE", "").lower()
+        raise GraphError(f"d4p.{kind} makes a PE class from a function, not from {fn!r}")
     cls = type(
         fn.__name__,
         (base,),
         {
             "_function": staticmethod(fn),
             "_generator": inspect.isgeneratorfunction(fn),
+            "_takes_item": _takes_an_item(fn),
             "__module__": fn.__module__,
             "__qualname__": fn.__qualname__,
             "__doc__": fn.__doc__,

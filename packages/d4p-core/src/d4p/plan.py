@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GraphError, InputError
+from .errors import GraphError, InputError, did_you_mean
 from .graph import WorkflowGraph, find_cycle, topological_order
 from .grouping import PAIR, Grouping, normalise
 from .pe import GROUPING, GenericPE
@@ -260,7 +260,10 @@ def _find_pe(pes: dict[str, GenericPE], key: Any) -> str:
             raise InputError(f"inputs name {key!r}, which several PEs are called "
                              f"({', '.join(named)}); use one of these ids")
     known = ", ".join(sorted(pes)) or "none"
-    raise InputError(f"inputs name {key!r}, which is not a PE of this workflow; its PEs are: {known}")
+    hint = did_you_mean(key, [*pes, *{pe.name for pe in pes.values()}]) \
+        if isinstance(key, str) else ""
+    raise InputError(f"inputs name {key!r}, which is not a PE of this workflow{hint}; its PEs "
+                     f"are: {known}")
 
 
 def _place_inputs(pes, has_upstream, inputs):
@@ -328,8 +331,9 @@ def _input_ports(p: str, pe: GenericPE, items: list) -> list[str]:
         for port in item:
             if port not in pe.inputconnections:
                 known = ", ".join(map(repr, pe.inputconnections))
-                raise InputError(f"input item {n} for PE {p!r} names unknown input {port!r}; "
-                                 f"its inputs are: {known}")
+                hint = did_you_mean(port, pe.inputconnections) if isinstance(port, str) else ""
+                raise InputError(f"input item {n} for PE {p!r} names unknown input {port!r}"
+                                 f"{hint}; its inputs are: {known}")
             if port not in ports:
                 ports.append(port)
     return ports

@@ -296,6 +296,9 @@ def installed_mappings() -> dict[str, type]:
 
 def get_mapping(name: str) -> type:
     """The mapping class called ``name``; the error lists the installed ones."""
+    if not isinstance(name, str):
+        raise PluginError(f"mapping must be the name of a mapping such as 'simple' or 'multi', "
+                          f"not {name!r}; installed mappings: {', '.join(installed_mappings())}")
     found = _find("d4p_register_mappings", name, lambda cls: cls.name)
     if found is not None:
         return found
@@ -305,6 +308,20 @@ def get_mapping(name: str) -> type:
         + f"; installed mappings: {', '.join(names)}. "
         "Other mappings come in their own packages, such as d4p-mpi or d4p-spark."
     )
+
+
+def option_hint(mapping: type, name: str, spell: Callable[[str], str] = str) -> str:
+    """Why ``name`` is no option of ``mapping``, for its error: `` (did you
+    mean ...?)`` naming its closest option (each written by ``spell``), or
+    `` (an option of mapping 'multi')`` when installed mappings have it; ``""``."""
+    hint = did_you_mean(spell(name), [spell(o.name) for o in mapping.options])
+    if hint:
+        return hint
+    others = [cls.name for cls, _, _ in registered_mappings()
+              if name in {o.name for o in cls.options}]
+    if not others:
+        return ""
+    return f" (an option of mapping{'s' if len(others) > 1 else ''} {', '.join(map(repr, others))})"
 
 
 def workflows() -> dict[str, NamedWorkflow]:

@@ -39,10 +39,18 @@ import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .grouping import GLOBAL, group_by, one_key
+from .errors import UsageError
+from .grouping import GLOBAL, group_by, misfit, one_key
 from .pe import GenericPE
 
 __all__ = ["CountWindow", "TimeWindow", "count", "time"]
+
+
+def _number(value: Any) -> bool:
+    """A real number (NumPy's too), not a bool."""
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _grouping_of(by):
@@ -50,7 +58,10 @@ def _grouping_of(by):
         return GLOBAL, None
     if callable(by):
         return group_by(key=by), by
-    indices = (by,) if isinstance(by, int) else tuple(by)
+    if not isinstance(by, int | str | tuple | list):
+        raise UsageError(f"by= must be a tuple index, a tuple of indices or a key function (the "
+                         f"forms d4p.group_by takes), not {by!r}")
+    indices = (by,) if isinstance(by, int | str) else tuple(by)
     grouping = group_by(*indices)
     return grouping, grouping.key_function()
 
@@ -59,11 +70,17 @@ class _Window(GenericPE):
     def __init__(self, by) -> None:
         super().__init__()
         grouping, self._key = _grouping_of(by)
+        self._fields = None if callable(by) else by
         self._add_input("input", grouping=grouping)
         self._add_output("output")
 
     def _key_of(self, unit) -> Hashable:
-        return one_key(self._key(unit)) if self._key is not None else None
+        try:
+            return one_key(self._key(unit)) if self._key is not None else None
+        except Exception as exc:
+            if self._fields is None:
+                raise  # the user's key function failed: its traceback says where
+            raise misfit("by", self._fields, unit, exc) from None
 
     def _out(self, key, *fields) -> None:
         self.write("output", (key, *fields) if self._key is not None else
@@ -77,11 +94,11 @@ class CountWindow(_Window):
 
     def __init__(self, size: int, slide: int | None = None, by=None,
                  partial: bool = True) -> None:
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"a count window needs a positive size, not {size!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise UsageError(f"a count window needs a positive size, not {size!r}")
         slide = size if slide is None else slide
-        if not isinstance(slide, int) or not 1 <= slide <= size:
-            raise ValueError(f"a count window slides by a positive number of units, at "
+        if isinstance(slide, bool) or not isinstance(slide, int) or not 1 <= slide <= size:
+            raise UsageError(f"a count window slides by a positive number of units, at "
                              f"most its size ({size}), not {slide!r}")
         super().__init__(by)
         self.size, self.slide, self.partial = size, slide, partial
@@ -118,19 +135,22 @@ class TimeWindow(_Window):
 
     def __init__(self, length: float, time: Callable[[Any], float], slide: float | None = None,
                  by=None, lateness: float = 0.0, watermark: str = "shared") -> None:
-        if not length > 0:
-            raise ValueError(f"a time window needs a positive length, not {length!r}")
+        if not _number(length) or not length > 0:
+            raise UsageError(f"a time window needs a positive length, not {length!r}")
+        if not callable(time):
+            raise UsageError(f"time= must be a function giving a unit's time, such as "
+                             f"lambda unit: unit[0], not {time!r}")
         slide = length if slide is None else slide
-        if not 0 < slide <= length:
-            raise ValueError(f"a time window slides by more than 0 and at most its length "
+        if not _number(slide) or not 0 < slide <= length:
+            raise UsageError(f"a time window slides by more than 0 and at most its length "
                              f"({length}), not {slide!r}")
-        if lateness < 0:
-            raise ValueError(f"lateness must not be negative, not {lateness!r}")
+        if not _number(lateness) or lateness < 0:
+            raise UsageError(f"lateness must be a number not below 0, not {lateness!r}")
         if watermark not in _WATERMARKS:
-            raise ValueError(f"watermark is 'shared' (one for all keys) or 'key' (one per "
+            raise UsageError(f"watermark is 'shared' (one for all keys) or 'key' (one per "
                              f"key), not {watermark!r}")
         if watermark == "key" and by is None:
-            raise ValueError("watermark='key' needs the key: give by= as well")
+            raise UsageError("watermark='key' needs the key: give by= as well")
         super().__init__(by)
         self.length, self.slide, self.lateness, self.time = length, slide, lateness, time
         self.per_key = watermark == "key"

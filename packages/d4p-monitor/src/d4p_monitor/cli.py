@@ -104,6 +104,8 @@ def _load(args):
 def _serve(args) -> int:
     from .web import make_server
 
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 (any free port) and 65535, not {args.port}")
     store = _store(args)
     try:
         server = make_server(store, args.host, args.port, args.allow_host)

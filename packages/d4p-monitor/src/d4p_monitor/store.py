@@ -154,6 +154,9 @@ def parse_uri(uri: Any) -> tuple[str, str]:
         raise UsageError(f"cannot keep the monitoring store {text!r}: folder "
                          f"{str(path.parent)!r} does not exist; create it or name a file in an "
                          "existing folder")
+    if path.is_dir():
+        raise UsageError(f"the monitoring store {text!r} is a folder; name a SQLite file, such "
+                         f"as {str(Path(text) / 'monitor.sqlite')!r}")
     if not _sqlite_or_new(path):
         raise UsageError(f"the monitoring store {text!r} is a file but not a SQLite database; "
                          "name a store d4p made, or a new file")

@@ -77,7 +77,8 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
         finally:
             folder.remove_noted()  # MPI's shared memory, left by ranks that did not finalize
         folder.tell(options.get("control"))  # a signal to a rank alone, max_units reached
-        return _outcome(folder, code, banner.report, plan, gather)
+        return _outcome(folder, code, banner.report, plan, gather,
+                        other_hosts(options.get("mpiexec") or ""))
 
 
 def _run_folder(options: dict[str, Any]) -> RunFolder:
@@ -114,7 +115,8 @@ class _Banner:
             self.held = []
 
 
-def _outcome(folder: RunFolder, code: int, report: str, plan: Plan, gather: Gather) -> Outcome:
+def _outcome(folder: RunFolder, code: int, report: str, plan: Plan, gather: Gather,
+             hosts: list[str]) -> Outcome:
     try:
         said = (folder.path / "stderr").read_text(errors="replace") + report
     except OSError:
@@ -138,8 +140,10 @@ def _outcome(folder: RunFolder, code: int, report: str, plan: Plan, gather: Gath
     if unseen:  # a rank on a host without the folder: the others were ended by mpiexec
         raise UsageError(unseen[0].removeprefix("d4p: "))
     if started == 0:
-        raise UsageError(f"mpiexec could not start the MPI ranks (exit status {code}); "
-                         f"{INSTALL_HINT}." + (f"\nmpiexec said:\n{tail}" if tail else ""))
+        hint = (f"check that it reaches {', '.join(hosts)} (the host names, and ssh to them "
+                "without a password)" if hosts else INSTALL_HINT)
+        raise UsageError(f"mpiexec could not start the MPI ranks (exit status {code}); {hint}."
+                         + (f"\nmpiexec said:\n{tail}" if tail else ""))
     died = folder.first_death()
     if died is not None:
         raise worker_died(plan, *died, what="MPI rank", hint="; look for a PE that crashes "

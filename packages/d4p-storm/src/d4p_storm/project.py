@@ -89,7 +89,12 @@ def export(plan: Plan, folder: str | os.PathLike, name: str = "workflow", *,
                          f"{str(target.parent)!r} does not exist")
     topology = translate(plan)
     warn_file_writers(plan, "on a Storm cluster")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise UsageError(f"cannot write the project to {str(folder)!r}: folder "
+                         f"{str(target.parent)!r} cannot be written ({exc.strerror}); choose "
+                         "another folder") from None
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)

@@ -43,8 +43,16 @@ class Summer(GenericPE):
         self.write("output", self.total)
 
 
+def _at_least(low: int, **values: int) -> None:
+    """A ``ValueError`` (how builders reject a parameter) naming a value below ``low``."""
+    for name, value in values.items():
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}, not {value}")
+
+
 def pipeline(n: int = 200_000) -> tuple[WorkflowGraph, dict]:
     """producer (n ints) → doubler → summer: the pipeline benchmark."""
+    _at_least(0, n=n)
     graph = WorkflowGraph()
     producer, doubler, summer = NumberProducer(n), Doubler(), Summer()
     graph.connect(producer, "output", doubler, "input")
@@ -115,8 +123,8 @@ def wordcount(words: int = 200_000, vocabulary: int = 1000, counters: int = 2, t
     (``counters`` instances) → global ``top``, which writes one list of the
     ``top`` (word, count) pairs. The plan counts words next to the producer
     and sends per-word partial counts, not words, to the counters."""
-    if counters < 1:
-        raise ValueError(f"counters must be at least 1, not {counters}")
+    _at_least(0, words=words)
+    _at_least(1, vocabulary=vocabulary, counters=counters)
     graph = WorkflowGraph()
     producer = WordProducer(words, vocabulary, seed)
     counts = aggregate.count(by=0, numprocesses=counters)
@@ -131,8 +139,8 @@ def wordcount_plain(words: int = 200_000, vocabulary: int = 1000, counters: int 
     ``counters`` instances) → a 'global' :class:`CountCollector`, which writes
     the ``top`` (word, count) pairs one by one. Every word crosses to a
     counter: the benchmarks compare it with :func:`wordcount`."""
-    if counters < 1:
-        raise ValueError(f"counters must be at least 1, not {counters}")
+    _at_least(0, words=words)
+    _at_least(1, vocabulary=vocabulary, counters=counters)
     graph = WorkflowGraph()
     producer = WordProducer(words, vocabulary, seed)
     counter = WordCounter()
