@@ -329,15 +329,16 @@ class Recorded:
 
 
 def monitored(uri: str, graph, inputs=None, *, mapping: str = "multi", processes: int = 4,
-              name: str | None = None) -> Recorded:
-    """Run ``graph`` for real with ``monitor=uri``; a WorkflowFailed is kept."""
+              name: str | None = None, **options) -> Recorded:
+    """Run ``graph`` for real with ``monitor=uri`` (and the mapping's
+    ``options``); a WorkflowFailed is kept."""
     capture = RunCapture()
     pm = d4p.get_plugin_manager()
     pm.register(capture)
     try:
         try:
             result, error = d4p.run(graph, inputs, mapping=mapping, processes=processes,
-                                    monitor=uri, name=name), None
+                                    monitor=uri, name=name, **options), None
         except d4p.WorkflowFailed as exc:
             result, error = None, exc
     finally:

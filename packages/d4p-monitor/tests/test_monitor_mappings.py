@@ -3,6 +3,8 @@ their events reach the store and account for every unit."""
 
 from __future__ import annotations
 
+import time
+
 import d4p
 import pytest
 from d4p.examples import wordcount_plain
@@ -63,3 +65,78 @@ def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, chain, mappin
     assert len(prof["processes"]) == 4
     for p in prof["processes"]:
         assert p["send_s"] + p["process_s"] <= summary.seconds, (p["process"], p["send_s"])
+
+
+def _calls(db: str, run) -> dict[str, int]:
+    with open_store(db) as store:
+        record, events = load(store, run.id)
+    assert record["status"] == "failed"
+    return {p["pe"]: p["calls"] for p in profile(record, events["instance"], events["edge"])["pes"]}
+
+
+def _failing_late(units: int, fail_at: int):
+    """numbers (``units``) → a PE that fails on ``fail_at``."""
+    @d4p.producer
+    def numbers(n=units):
+        yield from range(n)
+
+    @d4p.iterative
+    def picky(x):
+        if x == fail_at:
+            raise ValueError("bad number")
+        return x
+
+    graph = d4p.WorkflowGraph()
+    graph.connect(numbers(), "output", picky(), "input")
+    return graph
+
+
+@pytest.mark.parametrize("mapping", ["multi", *OTHERS])
+def test_a_failed_run_records_what_its_processes_did_before_the_failure(tmp_path, monitored,
+                                                                       mapping):
+    """The failing PE processed 1,500 units, then failed on the next one: the
+    profile says so (on mpi it said 0 units for every PE: the ranks' events
+    reached the launcher only with the results)."""
+    db = str(tmp_path / "f.sqlite")
+    run = monitored(db, _failing_late(2000, 1500), mapping=mapping, processes=2, name="picky",
+                    fuse=False)
+    assert "bad number" in str(run.error)
+    assert {i.pe_id: i.process for i in run.plan.instances} == {"numbers0": 0, "picky1": 1}
+    calls = _calls(db, run)
+    assert calls["picky1"] == 1501  # the failed call counts, as on multi
+    assert calls["numbers0"] <= 1
+
+
+def _stuck_third():
+    """numbers (100) → double → a PE that never ends its first call."""
+    @d4p.producer
+    def numbers(n=100):
+        yield from range(n)
+
+    @d4p.iterative
+    def double(x):
+        return 2 * x
+
+    @d4p.consumer
+    def stuck(x):
+        time.sleep(600)
+
+    middle = double()
+    graph = d4p.WorkflowGraph()
+    graph.connect(numbers(), "output", middle, "input")
+    graph.connect(middle, "output", stuck(), "input")
+    return graph
+
+
+@pytest.mark.skipif(not OTHERS, reason="d4p-mpi is not installed")
+def test_a_timed_out_mpi_run_records_what_the_ranks_did(tmp_path, monitored):
+    """Ranks 0 and 1 finish their work, rank 2 hangs in a PE: the run is
+    stopped at its timeout, and the profile holds the first two ranks' units
+    (it held 0 for every PE)."""
+    db = str(tmp_path / "t.sqlite")
+    run = monitored(db, _stuck_third(), mapping="mpi", processes=3, name="stuck", timeout=3,
+                    fuse=False)
+    assert "timeout" in str(run.error)
+    calls = _calls(db, run)
+    assert calls["numbers0"] == 1 and calls["double1"] == 100
+    assert calls["stuck2"] <= 1

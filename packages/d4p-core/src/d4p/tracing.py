@@ -3,7 +3,9 @@
 Nothing here runs unless a tracer was asked for (``d4p.run(..., monitor=...)``).
 Costs stay low by sampling the times of calls (counts stay exact) and by
 aggregating: one ``instance`` event per instance per ``every`` calls (and at
-its end), one ``edge`` event per pair of PEs each time the events are taken. The event dicts are the contract with tracers:
+its end, and at each progress report of a worker process: see
+:func:`d4p.driver.drive`), one ``edge`` event per pair of PEs each time the
+events are taken. The event dicts are the contract with tracers:
 
 * ``{"kind": "instance", "pe", "instance", "process", "t0", "t1", "calls",
   "process_s", "read_s", "write_s"}``: ``process_s`` is time inside the PE's

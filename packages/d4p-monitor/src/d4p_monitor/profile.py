@@ -231,8 +231,8 @@ def live(record: dict[str, Any], instance_events: list[dict],
     """A running run so far: ``elapsed_s`` since it started and, per PE, the
     ``units`` its instances reported and their ``rate`` (units per second
     reported over the last :data:`RATE_WINDOW` seconds, or since the start
-    when it began more recently). Instances report every thousand units and at
-    their end, so the figures trail the run by up to that much."""
+    when it began more recently). Instances report every thousand units (on
+    multi and mpi also every half second) and at their end, so the figures trail the run by up to that much."""
     now = time.time() if now is None else now
     elapsed = max(now - record["started"], 0.0)
     window = min(RATE_WINDOW, elapsed) or 1.0
