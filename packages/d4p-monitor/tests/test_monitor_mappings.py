@@ -45,6 +45,11 @@ def test_a_spark_run_is_recorded_with_the_processes_the_summary_reports(tmp_path
     assert record["processes"] == summary.processes and record["status"] == "ok"
     assert {a["pe"]: a["processes"] for a in record["assignment"]} == summary.assignment
     assert {e["process"] for e in events["instance"]} == set(range(summary.processes))
+    producer, counter, collector = summary.units  # each in a stage of its own:
+    comm = communication(record, events["edge"])  # their units cross, pickled
+    assert {(e["src_pe"], e["dst_pe"]): e["units"] for e in comm["edges"]} == {
+        (producer, counter): 2000, (counter, collector): summary.units[collector]}
+    assert all(e["bytes"] > e["units"] for e in comm["edges"])
 
 
 @pytest.mark.parametrize("mapping", ["simple", "multi", *OTHERS])
