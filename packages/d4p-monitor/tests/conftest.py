@@ -217,6 +217,13 @@ def chain():
 
 
 @pytest.fixture
+def failing():
+    """``failing(units=5, fail_at=3)``: a workflow whose second PE fails (see
+    :func:`failing_graph`)."""
+    return failing_graph
+
+
+@pytest.fixture
 def recorded():
     """``recorded(store_or_uri, run=None, ...)``: record a run through a Tracer."""
     return record_run
@@ -350,15 +357,16 @@ def monitored(uri: str, graph, inputs=None, *, mapping: str = "multi", processes
 WORDS = 20_000
 
 
-def failing_graph():
-    """numbers → a PE that fails on 3 with a message holding markup."""
+def failing_graph(units: int = 5, fail_at: int = 3):
+    """numbers (``units``) → a PE that fails on ``fail_at`` with a message
+    holding markup."""
     @d4p.producer
-    def numbers(n=5):
+    def numbers(n=units):
         yield from range(n)
 
     @d4p.iterative
     def picky(x):
-        if x == 3:
+        if x == fail_at:
             raise ValueError("<b>bad</b> word")
         return x
 

@@ -3,6 +3,9 @@ their events reach the store and account for every unit."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 
 import d4p
@@ -82,33 +85,16 @@ def _calls(db: str, run) -> dict[str, int]:
     return {p["pe"]: p["calls"] for p in profile(record, events["instance"], events["edge"])["pes"]}
 
 
-def _failing_late(units: int, fail_at: int):
-    """numbers (``units``) → a PE that fails on ``fail_at``."""
-    @d4p.producer
-    def numbers(n=units):
-        yield from range(n)
-
-    @d4p.iterative
-    def picky(x):
-        if x == fail_at:
-            raise ValueError("bad number")
-        return x
-
-    graph = d4p.WorkflowGraph()
-    graph.connect(numbers(), "output", picky(), "input")
-    return graph
-
-
 @pytest.mark.parametrize("mapping", ["multi", *OTHERS])
 def test_a_failed_run_records_what_its_processes_did_before_the_failure(tmp_path, monitored,
-                                                                       mapping):
+                                                                       failing, mapping):
     """The failing PE processed 1,500 units, then failed on the next one: the
     profile says so (on mpi it said 0 units for every PE: the ranks' events
     reached the launcher only with the results)."""
     db = str(tmp_path / "f.sqlite")
-    run = monitored(db, _failing_late(2000, 1500), mapping=mapping, processes=2, name="picky",
+    run = monitored(db, failing(2000, 1500), mapping=mapping, processes=2, name="picky",
                     fuse=False)
-    assert "bad number" in str(run.error)
+    assert "bad</b> word" in str(run.error)
     assert {i.pe_id: i.process for i in run.plan.instances} == {"numbers0": 0, "picky1": 1}
     calls = _calls(db, run)
     assert calls["picky1"] == 1501  # the failed call counts, as on multi
@@ -148,3 +134,59 @@ def test_a_timed_out_mpi_run_records_what_the_ranks_did(tmp_path, monitored):
     calls = _calls(db, run)
     assert calls["numbers0"] == 1 and calls["double1"] == 100
     assert calls["stuck2"] <= 1
+
+
+HANGING = """
+import time
+
+from d4p.testing.workflows import Show, StdinLines
+import d4p
+
+
+class Hangs(Show):
+    def _process(self, data):
+        if data == "hang":
+            time.sleep(600)
+        super()._process(data)
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(StdinLines(), "output", Hangs(), "input")
+"""
+
+
+@pytest.mark.skipif(not OTHERS, reason="d4p-mpi is not installed")
+def test_an_aborted_mpi_run_records_what_the_ranks_reported(tmp_path):
+    """``d4p run`` on mpi whose sink prints two lines, then hangs in its third:
+    the first SIGINT cannot drain it, the second aborts the run. The profile
+    holds the sink's two units, which its rank reported while it waited for
+    the third (it held none: a progress report carried only windows of 1,000
+    units)."""
+    (tmp_path / "hangs.py").write_text(HANGING)
+    db = str(tmp_path / "a.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", "hangs.py", "-m", "mpi", "-n",
+                             "2", "--no-fuse", "-q", "--monitor", db], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, start_new_session=True)
+    try:
+        proc.stdin.write("a\nb\n")
+        proc.stdin.flush()
+        assert [proc.stdout.readline(), proc.stdout.readline()] == ["got a\n", "got b\n"]
+        time.sleep(2)  # the ranks report every half second
+        proc.stdin.write("hang\n")
+        proc.stdin.flush()
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+    finally:
+        proc.kill()
+        proc.wait(5)
+    with open_store(db) as store:
+        (run,) = store.runs()
+        record, events = load(store, run["id"])
+    prof = profile(record, events["instance"], events["edge"])
+    assert record["status"] == "interrupted"
+    assert {p["pe"]: p["calls"] for p in prof["pes"]}["Hangs1"] >= 2
