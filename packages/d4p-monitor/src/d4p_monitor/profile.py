@@ -272,7 +272,9 @@ def communication(record: dict[str, Any], edge_events: list[dict]) -> dict[str, 
     graph, with zeros where nothing was recorded; the executor reports each
     pair once per process and now and then, so the events are summed);
     ``bottleneck`` is the pair with the most send time (then bytes, then
-    units). ``crossing`` says whether any of the pair's data left its process."""
+    units). ``crossing`` says whether any of the pair's data left its process,
+    ``within`` that the pair had units and all stayed in their process (PEs
+    fused or placed together: nothing was sent, so no bytes)."""
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def row_for(src: str, dst: str) -> dict[str, Any]:
@@ -294,6 +296,7 @@ def communication(record: dict[str, Any], edge_events: list[dict]) -> dict[str, 
     for row in rows:
         row["bytes_per_unit"] = row["bytes"] / row["units"] if row["units"] else 0.0
         row["crossing"] = row["bytes"] > 0
+        row["within"] = bool(row["units"]) and not row["crossing"]
     active = [r for r in rows if r["units"] or r["send_s"]]
     bottleneck = None
     if active:
