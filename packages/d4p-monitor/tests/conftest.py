@@ -217,6 +217,13 @@ def chain():
 
 
 @pytest.fixture
+def failing():
+    """``failing(units=5, fail_at=3)``: a workflow whose second PE fails (see
+    :func:`failing_graph`)."""
+    return failing_graph
+
+
+@pytest.fixture
 def recorded():
     """``recorded(store_or_uri, run=None, ...)``: record a run through a Tracer."""
     return record_run
@@ -329,15 +336,16 @@ class Recorded:
 
 
 def monitored(uri: str, graph, inputs=None, *, mapping: str = "multi", processes: int = 4,
-              name: str | None = None) -> Recorded:
-    """Run ``graph`` for real with ``monitor=uri``; a WorkflowFailed is kept."""
+              name: str | None = None, **options) -> Recorded:
+    """Run ``graph`` for real with ``monitor=uri`` (and the mapping's
+    ``options``); a WorkflowFailed is kept."""
     capture = RunCapture()
     pm = d4p.get_plugin_manager()
     pm.register(capture)
     try:
         try:
             result, error = d4p.run(graph, inputs, mapping=mapping, processes=processes,
-                                    monitor=uri, name=name), None
+                                    monitor=uri, name=name, **options), None
         except d4p.WorkflowFailed as exc:
             result, error = None, exc
     finally:
@@ -349,15 +357,16 @@ def monitored(uri: str, graph, inputs=None, *, mapping: str = "multi", processes
 WORDS = 20_000
 
 
-def failing_graph():
-    """numbers → a PE that fails on 3 with a message holding markup."""
+def failing_graph(units: int = 5, fail_at: int = 3):
+    """numbers (``units``) → a PE that fails on ``fail_at`` with a message
+    holding markup."""
     @d4p.producer
-    def numbers(n=5):
+    def numbers(n=units):
         yield from range(n)
 
     @d4p.iterative
     def picky(x):
-        if x == 3:
+        if x == fail_at:
             raise ValueError("<b>bad</b> word")
         return x
 

@@ -133,7 +133,7 @@ def test_communication_page(page, served_sqlite, artifacts, ok):
     rows = _cells(page, "table.edges")
     assert [r[:3] for r in rows] == [[r.src_pe, r.dst_pe, f"{units[r.dst_pe]:,}"]
                                      for r in ok.plan.routes]
-    assert all(r[3] != "0 B" for r in rows)  # every pair crossed processes
+    assert all(r[3].endswith("B") and r[3] != "0 B" for r in rows)  # every pair crossed
     hot = comm["bottleneck"]
     assert page.locator("#bottleneck").inner_text() == f"{hot['src_pe']} → {hot['dst_pe']}"
     assert page.locator("table.edges tr.hot td").first.inner_text() == hot["src_pe"]
@@ -141,6 +141,18 @@ def test_communication_page(page, served_sqlite, artifacts, ok):
     assert _drawn(page, "svg[data-chart=bytes]") == 2
     assert _drawn(page, "svg[data-chart=send-time]") == 2
     assert page.locator("svg.graph g.edge.hot").count() == 1
+
+
+def test_communication_page_of_a_run_in_one_process(page, served_sqlite, artifacts):
+    """On simple every pair's units stay in the one process: the page says so
+    rather than '0 B', which read as bytes the mapping failed to count."""
+    run = served_sqlite.runs["simple"]
+    _open(page, served_sqlite, f"/runs/{run.id}/communication", artifacts,
+          "6-communication-simple")
+    rows = _cells(page, "table.edges")
+    assert [r[:4] for r in rows] == [
+        [r.src_pe, r.dst_pe, f"{run.result.summary.units[r.dst_pe]:,}", "in process"]
+        for r in run.plan.routes]
 
 
 def test_advice_page(page, served_sqlite, artifacts, ok):

@@ -72,11 +72,13 @@ def test_communication_is_what_was_written(served, which):
     assert {k: e["units"] for k, e in edges.items()} == _edges(run)
     assert sum(e["units"] for e in comm["edges"]) == 21_000  # 20,000 words, 1,000 counts
     if which == "ok":  # each PE in processes of its own: everything crossed
-        assert all(e["bytes"] > e["units"] and e["crossing"] for e in edges.values())
+        assert all(e["bytes"] > e["units"] and e["crossing"] and not e["within"]
+                   for e in edges.values())
         assert all(e["send_s"] > 0 for e in edges.values())
         assert comm["bottleneck"] is not None
     else:
-        assert all(e["bytes"] == 0 and e["send_s"] == 0 for e in edges.values())
+        assert all(e["bytes"] == 0 and e["send_s"] == 0 and e["within"]
+                   for e in edges.values())
 
 
 @pytest.mark.parametrize("which", ["ok", "simple"])

@@ -21,6 +21,7 @@ and hands what it writes over through a bounded queue.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -250,8 +251,11 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
           report: Report | None = None, report_every: float = 0.5) -> None:
     """Run ``executor``'s instances to the end: preprocess, sources, what
     arrives through ``transport`` until every local instance has finished,
-    postprocess. ``report`` is called every ``report_every`` seconds and once
-    at the end."""
+    postprocess. ``report`` is called every ``report_every`` seconds, once
+    at the end (before ``transport.close()``, which may wait long for the
+    receivers) and once more if the worker fails, each time with every
+    instance's events so far (partial windows too): a worker ended by
+    another's failure has reported all but its last ``report_every`` seconds."""
     control = control or Control()
     last_report = time.monotonic()
     latency = executor.latency
@@ -276,7 +280,7 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
     def tick() -> None:
         nonlocal last_report
         if report is not None and time.monotonic() - last_report > report_every:
-            report(executor.counts(), executor.take_events())
+            report(executor.counts(), executor.take_events(final=True))
             last_report = time.monotonic()
 
     last_flush = time.monotonic()
@@ -292,18 +296,24 @@ def drive(executor, transport: Transport | None = None, *, control: Control | No
         elif control.aborted:
             control.check()
 
-    if transport is not None:
-        transport.start(executor.absorbing(absorb))
-    executor.preprocess()
-    executor.run_sources(between=between, stop=control, max_units=control.max_units)
-    executor.flush()
-    while not executor.done:
-        if not absorb(0.0):
-            executor.flush()
-            absorb(min(report_every, 0.5) if report is not None else 0.5)
-        tick()
-    executor.flush()
+    try:
+        if transport is not None:
+            transport.start(executor.absorbing(absorb))
+        executor.preprocess()
+        executor.run_sources(between=between, stop=control, max_units=control.max_units)
+        executor.flush()
+        while not executor.done:
+            if not absorb(0.0):
+                executor.flush()
+                absorb(min(report_every, 0.5) if report is not None else 0.5)
+            tick()
+        executor.flush()
+        if report is not None:  # every instance has finished: nothing is processed after
+            report(executor.counts(), executor.take_events(final=True))
+    except BaseException:
+        if report is not None:  # what the worker did before it failed
+            with contextlib.suppress(Exception):
+                report(executor.counts(), executor.take_events(final=True))
+        raise
     if transport is not None:
         transport.close()
-    if report is not None:
-        report(executor.counts(), executor.take_events())

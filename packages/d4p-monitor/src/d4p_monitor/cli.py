@@ -199,8 +199,10 @@ def _show(args) -> int:
         print("\n  communication:")
         for e in comm["edges"]:
             hot = comm["bottleneck"] == {"src_pe": e["src_pe"], "dst_pe": e["dst_pe"]}
-            print(f"  {e['src_pe']} -> {e['dst_pe']}: {e['units']:,} units, {e['bytes']:,} "
-                  f"bytes, {e['send_s']:.4f} s{'  <- bottleneck' if hot else ''}")
+            sent = ("within a process (nothing sent)" if e["within"]
+                    else f"{e['bytes']:,} bytes, {e['send_s']:.4f} s")
+            print(f"  {e['src_pe']} -> {e['dst_pe']}: {e['units']:,} units, {sent}"
+                  f"{'  <- bottleneck' if hot else ''}")
     for e in events["error"]:
         print(f"\n  error in {e['pe']}[{e['instance']}]: {e['message']}")
     return 0

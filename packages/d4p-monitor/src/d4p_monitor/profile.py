@@ -231,8 +231,8 @@ def live(record: dict[str, Any], instance_events: list[dict],
     """A running run so far: ``elapsed_s`` since it started and, per PE, the
     ``units`` its instances reported and their ``rate`` (units per second
     reported over the last :data:`RATE_WINDOW` seconds, or since the start
-    when it began more recently). Instances report every thousand units and at
-    their end, so the figures trail the run by up to that much."""
+    when it began more recently). Instances report every thousand units (on
+    multi and mpi also every half second) and at their end, so the figures trail the run by up to that much."""
     now = time.time() if now is None else now
     elapsed = max(now - record["started"], 0.0)
     window = min(RATE_WINDOW, elapsed) or 1.0
@@ -272,7 +272,9 @@ def communication(record: dict[str, Any], edge_events: list[dict]) -> dict[str, 
     graph, with zeros where nothing was recorded; the executor reports each
     pair once per process and now and then, so the events are summed);
     ``bottleneck`` is the pair with the most send time (then bytes, then
-    units). ``crossing`` says whether any of the pair's data left its process."""
+    units). ``crossing`` says whether any of the pair's data left its process,
+    ``within`` that the pair had units and all stayed in their process (PEs
+    fused or placed together: nothing was sent, so no bytes)."""
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def row_for(src: str, dst: str) -> dict[str, Any]:
@@ -294,6 +296,7 @@ def communication(record: dict[str, Any], edge_events: list[dict]) -> dict[str, 
     for row in rows:
         row["bytes_per_unit"] = row["bytes"] / row["units"] if row["units"] else 0.0
         row["crossing"] = row["bytes"] > 0
+        row["within"] = bool(row["units"]) and not row["crossing"]
     active = [r for r in rows if r["units"] or r["send_s"]]
     bottleneck = None
     if active:

@@ -346,7 +346,8 @@ class App:
                                                              hot_edge["dst_pe"])}
         table = _table(["from PE", "to PE", "data units", "bytes", "send time (s)",
                         "bytes per unit"],
-                       [[e["src_pe"], e["dst_pe"], f"{e['units']:,}", _bytes(e["bytes"]),
+                       [[e["src_pe"], e["dst_pe"], f"{e['units']:,}",
+                         "in process" if e["within"] else _bytes(e["bytes"]),
                          _num(e["send_s"], 4), _num(e["bytes_per_unit"], 1)]
                         for e in comm["edges"]], numeric={2, 3, 4, 5}, hot=hot, cls="edges")
         labels = [f"{e['src_pe']} → {e['dst_pe']}" for e in comm["edges"]]
@@ -363,7 +364,8 @@ class App:
         drawing = graph_svg(record, hot_edge=(hot_edge["src_pe"], hot_edge["dst_pe"])
                             if hot_edge else None)
         return (f"<h1>Communication</h1><p>Bottleneck: <strong id=bottleneck>{escape(where)}"
-                f"</strong> (most send time)</p>{table}<div class=card>{drawing}</div>"
+                f"</strong> (most send time). Bytes are those pickled to other processes; "
+                f"<em>in process</em>: the pair's units never left their process.</p>{table}<div class=card>{drawing}</div>"
                 f"<h2>Send time</h2>{time_chart}<h2>Data units</h2>{units_chart}"
                 f"<h2>Bytes</h2>{bytes_chart}")
 

@@ -76,6 +76,7 @@ def launch(plan: Plan, options: dict[str, Any]) -> Outcome:
                         mpiexec.kill(also=folder.processes)
         finally:
             folder.remove_noted()  # MPI's shared memory, left by ranks that did not finalize
+            folder.take_progress(gather)  # also what ranks did before a failure or an abort
         folder.tell(options.get("control"))  # a signal to a rank alone, max_units reached
         return _outcome(folder, code, banner.report, plan, gather,
                         other_hosts(options.get("mpiexec") or ""))
@@ -126,7 +127,6 @@ def _outcome(folder: RunFolder, code: int, report: str, plan: Plan, gather: Gath
         raise failure
     if code == 0 and (folder.path / "result.pkl").is_file():
         results, counts, events, timing = folder.read("result.pkl")
-        folder.take_progress(gather)
         gather.record(events)
         LAST_RUN.clear()
         LAST_RUN.update(timing, processes=plan.processes)

@@ -228,7 +228,6 @@ class _Run:
                 except codec.Unloadable as exc:  # its results (the rest are d4p's own)
                     raise unloadable_results(plan, exc, {k}) from None
                 if kind == "failed":
-                    gather.record(body[1] if body[1:] else [])  # what the failed run measured
                     raise body[0]
                 if kind == "output":
                     stream = sys.stdout if body[0] == "stdout" else sys.stderr
@@ -614,11 +613,10 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
         except Exception as exc:
             raise executor.unsendable_results() or exc from None
     except BaseException as exc:
-        exc = as_failure(exc, f"worker process {k}")
-        events = executor.take_events(final=True) if executor is not None else []
+        exc = as_failure(exc, f"worker process {k}")  # drive reported what it measured
         sys.stdout.flush()
         sys.stderr.flush()
-        tell_parent(("failed", exc, events))
+        tell_parent(("failed", exc))
     report.close()
 
 
