@@ -403,9 +403,7 @@ def test_a_signal_stops_an_endless_source_gracefully(tmp_path, how, mapping, to)
         assert lines[0] == "Count1.output: 1 value"  # postprocess ran and wrote
         assert int(lines[1]) > 0
         assert "stopped after" in err.decode() and f"({how})" in err.decode()
-        again = "Ctrl-C" if how == "SIGINT" else how  # said at once: a drain may take long
-        assert (f"d4p: {how}: stopping the sources; what they wrote is still processed "
-                f"({again} again aborts)") in err.decode().splitlines()
+        assert "stopping the sources" not in err.decode()  # said on a terminal only
     finally:
         _end(proc)
 

@@ -4,7 +4,7 @@
   schedulers, systemd and container runtimes send) into
   :class:`Interrupted`: the run is aborted and every worker ended. With
   ``graceful=True`` the first signal only stops the run's sources (a
-  graceful drain, said in one line on stderr) and the second aborts.
+  graceful drain, said in one line on a terminal) and the second aborts.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
   thread that watches the parent); :class:`ArgvDyingWithParent` does it in
@@ -41,7 +41,8 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
     """While in this context (in the main thread), SIGINT and SIGTERM abort
     the run (``control.abort()``) and raise :class:`Interrupted`; with
     ``graceful`` the first one only calls ``control.stop()`` and, with
-    ``say``, says so on stderr. Elsewhere it does nothing."""
+    ``say``, says so on stderr when that is a terminal (a drain may take
+    long). Elsewhere it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield control
         return
@@ -52,9 +53,9 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
             control.abort(name)
             raise Interrupted(signum)
         control.stop(name)
-        if not say:
-            return
-        with contextlib.suppress(OSError, ValueError):  # stderr closed
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed
+            if not (say and sys.stderr.isatty()):  # a person at a terminal, not a log
+                return
             sys.stderr.write(f"d4p: {name}: stopping the sources; what they wrote is still "
                              f"processed ({'Ctrl-C' if signum == signal.SIGINT else name} "
                              "again aborts)\n")

@@ -1,0 +1,30 @@
+import io
+import os
+import signal
+
+import pytest
+from d4p.driver import Control
+from d4p.stopping import signals_stop
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stderr", "say", "said"), [
+    (Terminal, True, True),  # a person who pressed Ctrl-C learns what happens, how to abort
+    (io.StringIO, True, False),  # a log or a pipe gets nothing
+    (Terminal, False, False),  # not the primary process (an MPI rank other than 0)
+])
+def test_the_first_signal_says_on_a_terminal_that_the_sources_stop(monkeypatch, stderr, say,
+                                                                   said):
+    monkeypatch.setattr("sys.stderr", stderr())
+    control = Control()
+    with signals_stop(control, graceful=True, say=say):
+        os.kill(os.getpid(), signal.SIGINT)
+    assert control.stopping and not control.aborted
+    import sys
+
+    assert sys.stderr.getvalue() == ("d4p: SIGINT: stopping the sources; what they wrote is "
+                                     "still processed (Ctrl-C again aborts)\n" if said else "")
