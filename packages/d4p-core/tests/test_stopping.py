@@ -1,6 +1,7 @@
 import io
 import os
 import signal
+import sys
 
 import pytest
 from d4p.driver import Control
@@ -24,7 +25,5 @@ def test_the_first_signal_says_on_a_terminal_that_the_sources_stop(monkeypatch, 
     with signals_stop(control, graceful=True, say=say):
         os.kill(os.getpid(), signal.SIGINT)
     assert control.stopping and not control.aborted
-    import sys
-
     assert sys.stderr.getvalue() == ("d4p: SIGINT: stopping the sources; what they wrote is "
                                      "still processed (Ctrl-C again aborts)\n" if said else "")
