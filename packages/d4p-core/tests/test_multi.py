@@ -393,8 +393,8 @@ def test_an_unguarded_script_on_spawn_is_told_to_guard_its_run(tmp_path, guarded
     assert proc.returncode == 1
     assert err.strip().splitlines()[-1] == (
         f"d4p.errors.UsageError: with start_method='spawn' every worker runs {script} again, "
-        "and its line 6 runs the workflow outside `if __name__ == \"__main__\":`: put the code "
-        "that runs the workflow under that guard, or use start_method='fork'"), err
+        "and its line 6 would run the workflow there too: put the code that runs the workflow "
+        "under `if __name__ == \"__main__\":` (or use start_method='fork')"), err
     assert "worker process" not in err
     assert "RESULT" not in out  # no worker ran the workflow
 

@@ -71,9 +71,9 @@ def _check_main_guard(start_method: str) -> None:
                 and ast.unparse(node.test).replace("'", '"') in _MAIN_TESTS:
             return
     raise UsageError(f"with start_method={start_method!r} every worker runs {path} again, "
-                     f"and its line {line} runs the workflow outside `if __name__ == "
-                     "\"__main__\":`: put the code that runs the workflow under that guard, "
-                     "or use start_method='fork'")
+                     f"and its line {line} would run the workflow there too: put the code that "
+                     "runs the workflow under `if __name__ == \"__main__\":` (or use "
+                     "start_method='fork')")
 
 
 _MAIN_TESTS = ('__name__ == "__main__"', '"__main__" == __name__')
