@@ -3,6 +3,7 @@ unreachable store never stops a workflow."""
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 
@@ -230,8 +231,10 @@ def test_a_bad_mongodb_uri_is_a_usage_error_before_the_run():
 
 
 def test_an_unwritable_sqlite_file_loses_the_data_but_not_the_run(tmp_path):
-    blocker = tmp_path / "monitor.sqlite"
-    blocker.mkdir()  # a folder where the store's file should be
+    # a store that looks writable before the run and fails when it opens: a
+    # new file in a folder nobody can create files in, root included (a
+    # folder where the file should be is refused before the run: test_cli)
+    blocker = f"/proc/d4p-monitor-{os.getpid()}.sqlite"
     graph, inputs = wordcount_plain(words=500, counters=2)
     with pytest.warns(MonitorWarning, match="cannot open the monitoring store") as caught:
         result = d4p.run(graph, inputs, monitor=str(blocker))
