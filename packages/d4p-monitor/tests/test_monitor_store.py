@@ -201,3 +201,29 @@ def test_a_store_made_by_an_older_d4p_gets_the_new_columns(tmp_path, new_run):
         assert [r["id"] for r in store.runs()] == [run.id, "old1"]
     finally:
         store.close()
+
+
+def test_connections_opening_a_new_file_together_all_open_it(tmp_path):
+    """A run's tracer and the web service (or two runs) often open a new store
+    at the same moment; SQLite refuses the journal mode change of the second at
+    once ("database is locked") instead of waiting for the first."""
+    from d4p_monitor.sqlite_store import SQLiteStore
+
+    failures = []
+    together = threading.Barrier(6)
+
+    def open_it(path):
+        together.wait()
+        try:
+            SQLiteStore(path)
+        except Exception as exc:  # noqa: BLE001 - every failure is the finding
+            failures.append(str(exc))
+
+    for attempt in range(100):
+        path = tmp_path / f"new-{attempt}.sqlite"
+        openers = [threading.Thread(target=open_it, args=(path,)) for _ in range(6)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    assert failures == []

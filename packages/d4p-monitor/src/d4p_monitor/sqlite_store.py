@@ -11,6 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,29 @@ _ADDED = {"host": "TEXT", "pid": "INTEGER", "seen": "REAL"}
 """Columns of ``runs`` newer than the first stores: added to files that lack them."""
 
 
+_BUSY_S = 30.0
+"""How long a statement waits for another connection's lock before failing."""
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for other connections doing the same.
+
+    SQLite answers "database is locked" at once, without its busy timeout, to
+    a connection that changes the journal mode while another one opens the new
+    file (two runs, or a run and the web service, starting together): retry.
+    """
+    deadline = time.monotonic() + _BUSY_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteStore(Store):
     """Runs and events in the SQLite file ``path`` (created with its folder)."""
 
@@ -68,8 +92,8 @@ class SQLiteStore(Store):
             return conn
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, timeout=_BUSY_S, check_same_thread=False)
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             _add_columns(conn)
