@@ -828,7 +828,13 @@ def test_misfit_parameters_are_checked_before_running(tmp_path):
         build_misfit(event=str(tmp_path / "nope.xml"), output=str(tmp_path))
 
 
-def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
+def event_near_rjob(tmp_path):
+    """ObsPy's example as misfit data (see :func:`example_misfit_data`), an
+    event 0.9 degrees north of RJOB 5 s before the traces start
+    (``event.xml``), RJOB's StationXML (``stations.xml``); returns the
+    observed stream, the event's position and a function giving the windows
+    of a misfit run (``observed`` folder, parameters), and the time (s after
+    the start) before which pyflex, knowing the event, keeps no window."""
     from obspy.core.event import Catalog, Event, Origin
     from obspy.taup import TauPyModel
 
@@ -844,18 +850,53 @@ def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
     earliest = p.time - 5.0 - 1.0  # s after the trace start: pyflex keeps min_period before P
     assert 10.0 < earliest < 12.0
 
-    def windows(**extra):
+    def windows(observed=tmp_path / "data" / "observed", **extra):
         graph, inputs = build_misfit(
-            observed=str(tmp_path / "data" / "observed"),
-            synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
-            min_period=1.0, max_period=10.0, instances=1, **extra)
+            observed=str(observed), synthetic=str(tmp_path / "data" / "synthetic"),
+            output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1,
+            **extra)
         components = summary_of(d4p.run(graph, inputs))["stations"]["BW.RJOB"]["components"]
         return [w for comp in components.values() for w in comp["windows"]]
 
+    return observed, (origin, here), windows, earliest
+
+
+def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
+    _, _, windows, earliest = event_near_rjob(tmp_path)
     blind = windows()
     assert any(w["end"] < earliest for w in blind)  # a window of pre-event noise
     informed = windows(event=str(tmp_path / "event.xml"), inventory=str(tmp_path / "stations.xml"))
     assert informed and all(w["end"] >= earliest for w in informed)
+
+
+def test_misfit_takes_event_and_station_from_sac_headers(tmp_path):
+    """Observed SAC files: without event headers (as data centres send them)
+    the misfit runs as on miniSEED; with them (the reference time at the
+    trace start, the origin 5 s before it: o = -5) pyflex gets the event
+    and station they give. Before, pyflex read the headers itself: a file
+    without evla failed the run ('AttributeError: evla'), and with them it
+    took the origin as the trace start minus b, ignoring o, and left out
+    a window after the P wave (its 5-s-late origin put P later)."""
+    from obspy.core.util import AttribDict
+
+    observed, (origin, here), windows, _ = event_near_rjob(tmp_path)
+    informed = windows(event=str(tmp_path / "event.xml"), inventory=str(tmp_path / "stations.xml"))
+    plain, headed = tmp_path / "sac plain", tmp_path / "sac headed"
+    for folder in (plain, headed):
+        folder.mkdir()
+        for tr in observed:
+            if folder == headed:
+                tr.stats.sac = AttribDict(
+                    evla=origin.latitude, evlo=origin.longitude, evdp=origin.depth / 1000.0,
+                    stla=here["latitude"], stlo=here["longitude"],
+                    o=origin.time - tr.stats.starttime)
+            tr.write(str(folder / f"{tr.id}.SAC"), format="SAC")
+
+    def spans(found):  # SAC holds float32 samples: the measurements differ by ~1e-9
+        return [(w["start"], w["end"]) for w in found]
+
+    assert spans(windows(plain)) == spans(windows())
+    assert spans(windows(headed)) == spans(informed)
 
 
 def test_misfit_removes_the_observed_response_when_asked(tmp_path):

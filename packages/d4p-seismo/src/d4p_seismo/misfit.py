@@ -256,16 +256,23 @@ def select_windows(
     ``cc_acceptance_level``, ``tshift_acceptance_level``). ``event`` (an
     ObsPy ``Event``/``Catalog`` or ``pyflex.Event``) and ``station`` (an
     ObsPy ``Inventory`` or ``pyflex.Station``) let pyflex reject windows by
-    travel time and signal-to-noise ratio; without them it skips that. What
-    pyflex logs or warns goes to the ``d4p_seismo.pyflex`` logger at DEBUG.
+    travel time and signal-to-noise ratio; without them they come from the
+    traces' SAC headers when those give them (:func:`sac_event_station`),
+    else pyflex skips that. What pyflex logs or warns goes to the
+    ``d4p_seismo.pyflex`` logger at DEBUG.
     """
     import pyflex
 
+    for trace in (observed, synthetic):
+        if event is None or station is None:
+            from_sac = sac_event_station(trace)
+            event, station = event or from_sac[0], station or from_sac[1]
     cfg = pyflex.Config(min_period=min_period, max_period=max_period, **config)
+    obs, syn = with_ptp(observed), with_ptp(synthetic)
+    for trace in (obs, syn):  # pyflex would read them itself, wrongly (see above)
+        trace.stats.pop("sac", None)
     with pyflex_on_numpy2(), _pyflex_quiet():
-        found = pyflex.select_windows(
-            with_ptp(observed), with_ptp(synthetic), cfg, event=event, station=station
-        )
+        found = pyflex.select_windows(obs, syn, cfg, event=event, station=station)
     rate = observed.stats.sampling_rate
     return [
         Window(
@@ -275,6 +282,43 @@ def select_windows(
         )
         for w in found
     ]
+
+
+def sac_event_station(trace: Trace) -> tuple[Any, Any]:
+    """pyflex's ``(Event, Station)`` from the SAC headers of ``trace`` (as read
+    from a SAC file), each None where a header it needs is missing: the event
+    at ``evla``, ``evlo``, ``evdp`` (km) at the reference time (``nz*``) plus
+    ``o``, the station at ``stla``, ``stlo``.
+
+    pyflex reads SAC headers itself, but fails (``AttributeError: evla``) on a
+    file that lacks one, and takes the origin time as the trace start minus
+    ``b``: wrong when ``o`` is not 0 or when the trace was cut (``b`` is that
+    of the file), which moved its travel-time window."""
+    import pyflex
+    from obspy.io.sac.util import SacHeaderTimeError, get_sac_reftime
+
+    sac = trace.stats.get("sac") or {}
+
+    def given(*keys: str) -> list[float] | None:
+        values = [sac.get(key) for key in keys]
+        if any(v is None or float(v) == -12345.0 for v in values):
+            return None
+        return [float(v) for v in values]
+
+    event = station = None
+    located = given("evla", "evlo", "evdp")
+    if located is not None:
+        try:
+            origin = get_sac_reftime(sac) + (given("o") or [0.0])[0]
+        except SacHeaderTimeError:
+            origin = None
+        if origin is not None:
+            event = pyflex.Event(latitude=located[0], longitude=located[1],
+                                 depth_in_m=located[2] * 1000.0, origin_time=origin)
+    where = given("stla", "stlo")
+    if where is not None:
+        station = pyflex.Station(latitude=where[0], longitude=where[1])
+    return event, station
 
 
 def hann_taper(npts: int, fraction: float = 0.1) -> np.ndarray:
