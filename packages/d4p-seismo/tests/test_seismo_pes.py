@@ -378,3 +378,45 @@ def test_a_pattern_matching_nothing_names_the_files_there(tmp_path):
     files = StationFiles(tmp_path, "*.SAC")
     graph.add(files)
     assert len(d4p.run(graph, {files: 1})[files.id]["output"]) == 3
+
+
+def test_files_of_other_formats_are_grouped_without_miniseed_warnings(tmp_path, recwarn):
+    """SAC files beside miniSEED: their ids come from their SAC headers,
+    quietly. Before, every file was first parsed as miniSEED, and a SAC file
+    printed four lines such as "Failed to decode station code as ASCII ...
+    This is an invalid MiniSEED file - please contact your data provider"."""
+    st = obspy.read()
+    t0 = st[0].stats.starttime
+    st.select(channel="EHZ").write(str(tmp_path / "RJOB.EHZ.SAC"), format="SAC")
+    st.select(channel="EHE").write(str(tmp_path / "RJOB.EHE.mseed"), format="MSEED")
+    st.select(channel="EHN").slice(t0, t0 + 14.99).write(str(tmp_path / "EHN 1.SAC"), "SAC")
+    st.select(channel="EHN").slice(t0 + 15, None).write(str(tmp_path / "EHN 2.mseed"), "MSEED")
+    ehe, ehn1, ehn2, ehz = (str(tmp_path / n) for n in (
+        "RJOB.EHE.mseed", "EHN 1.SAC", "EHN 2.mseed", "RJOB.EHZ.SAC"))
+    assert pes.record_groups([ehe, ehn1, ehn2, ehz]) == [(ehn1, ehn2), ehe, ehz]
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_an_empty_or_truncated_file_is_named(tmp_path):
+    """An empty file fails naming it and what to do (before: "Unknown format
+    for file ..."); a file cut inside its last record gives the records
+    before it, and ObsPy's warning that the last is left out names the
+    file (before: "readMSEEDBuffer(): Last record only has 100 byte(s) ...",
+    no file named)."""
+    (tmp_path / "empty.mseed").write_bytes(b"")
+    with pytest.raises(MissingDataError, match=r"empty\.mseed: cannot read waveform file \(the "
+                                               r"file is empty\); move it out of the folder"):
+        pes.ReadTrace().read(str(tmp_path / "empty.mseed"))
+    st = obspy.read().select(channel="EHZ")
+    for tr in st:
+        tr.data = tr.data.astype(np.int32)
+    st.write(str(tmp_path / "whole.mseed"), format="MSEED", reclen=512, encoding="STEIM2")
+    whole = (tmp_path / "whole.mseed").read_bytes()
+    (tmp_path / "cut.mseed").write_bytes(whole[:512 * 3 + 100])
+    with pytest.warns(UserWarning) as warned:
+        [trace] = pes.ReadTrace().read(str(tmp_path / "cut.mseed"))
+    [message] = [str(w.message) for w in warned]
+    assert message.startswith(f"{tmp_path / 'cut.mseed'}: readMSEEDBuffer(): Last record only "
+                              "has 100 byte(s)")
+    assert 0 < trace.stats.npts < 3000
+    assert np.array_equal(trace.data, st[0].data[:trace.stats.npts])

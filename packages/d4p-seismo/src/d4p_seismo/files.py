@@ -8,13 +8,22 @@ first bytes: no waveform format ObsPy reads is either), so that they are not
 read as waveforms and fail the run; the caller names what was left out.
 Every other file is kept, so a file that is truly unreadable still fails,
 naming it.
+
+:func:`read_waveforms` reads one such file, naming it in its errors and in
+the warnings of the reader (a truncated record), and :func:`is_miniseed`
+tells a miniSEED file by its first record's header.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
+
+import obspy
+
+from d4p_seismo.errors import MissingDataError
 
 _XML_KINDS = ((b"fdsnstationxml", "StationXML"), (b"quakeml", "QuakeML"),
               (b"seiscomp", "SeisComP XML"))
@@ -67,3 +76,40 @@ def waveform_files(
         else:
             skipped.append(f"{path.name} ({kind})")
     return kept, skipped
+
+
+def read_waveforms(path: str | Path, what: str = "waveform file", fix: str = "") -> obspy.Stream:
+    """The traces of the file at ``path`` (any format ObsPy reads).
+
+    A missing, empty or unreadable file is a :class:`MissingDataError` naming
+    it (``what`` it is, and ``fix``, what to do, after a semicolon); what the
+    reader warns (a truncated file's last record left out, say) is warned
+    again with the file's name in front, which ObsPy's messages lack."""
+    if not Path(path).is_file():
+        raise MissingDataError(f"{path}: {what} not found")
+    advice = f"; {fix}" if fix else ""
+    if Path(path).stat().st_size == 0:
+        raise MissingDataError(f"{path}: cannot read {what} (the file is empty){advice}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            stream = obspy.read(str(path))
+        except Exception as exc:
+            raise MissingDataError(f"{path}: cannot read {what} ({exc}){advice}") from exc
+    for warning in caught:
+        warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
+    return stream
+
+
+def is_miniseed(path: str | Path) -> bool:
+    """Whether the file at ``path`` starts with a miniSEED 2 record header
+    (a sequence number of digits, a quality code D, R, Q or M), as libmseed
+    tells one. ObsPy's header parser reads any file as miniSEED, warning
+    about the codes it finds there ("This is an invalid MiniSEED file")."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(8)
+    except OSError:
+        return False
+    return (len(head) == 8 and all(c in b"0123456789 \x00" for c in head[:6])
+            and head[6:7] in (b"D", b"R", b"Q", b"M") and head[7:8] in (b" ", b"\x00"))

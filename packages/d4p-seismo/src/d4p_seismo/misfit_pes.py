@@ -24,7 +24,7 @@ from d4p import GenericPE, IterativePE, ProducerPE, group_by
 
 from d4p_seismo import misfit, processing
 from d4p_seismo.errors import MissingDataError, SeismoDataError, fail_or_skip
-from d4p_seismo.files import waveform_files
+from d4p_seismo.files import read_waveforms, waveform_files
 from d4p_seismo.pes import id_matches
 from d4p_seismo.plot import misfit_station, tf_misfit_plot
 
@@ -228,9 +228,10 @@ class MisfitPairs(ProducerPE):
                      f"{', '.join(skipped)}")
         for path in paths:
             try:
-                read = obspy.read(str(path))
-            except Exception as exc:
-                self._fail(MissingDataError(f"{path}: cannot read {kind} waveform ({exc})"))
+                read = read_waveforms(path, f"{kind} waveform", "move it out of the folder "
+                                      "or skip it with -p on_error=skip")
+            except MissingDataError as error:
+                self._fail(error)
                 continue
             for tr in read:
                 files.setdefault(tr.id, []).append(str(path))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import glob
 import math
+import warnings
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 
 from d4p_seismo import processing
 from d4p_seismo.errors import MissingDataError, SamplingRateError, SeismoDataError, fail_or_skip
-from d4p_seismo.files import waveform_files
+from d4p_seismo.files import is_miniseed, read_waveforms, waveform_files
 from d4p_seismo.plot import record_section
 from d4p_seismo.results import (
     REJECTED_FIELDS,
@@ -160,12 +161,14 @@ def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
     format) through ``obspy.read(headonly=True)``."""
     from obspy.io.mseed.util import get_record_information
 
-    try:
-        first = get_record_information(path)
-        last = get_record_information(path, offset=(first["number_of_records"] - 1)
-                                      * first["record_length"])
-    except Exception:  # not miniSEED, or not of records of one length
-        first = last = None
+    first = last = None
+    if is_miniseed(path):
+        try:
+            first = get_record_information(path)
+            last = get_record_information(path, offset=(first["number_of_records"] - 1)
+                                          * first["record_length"])
+        except Exception:  # not of records of one length
+            first = last = None
     keys = ("network", "station", "location", "channel")
     if first is not None and _one_seed_id(path, first["record_length"]):
         return ({".".join(first[key].replace("\x00", "").strip() for key in keys)},
@@ -211,7 +214,9 @@ def record_groups(
     first_with: dict[str, int] = {}
     for k, path in enumerate(paths):
         try:
-            ids, span = _ids_and_span(path)
+            with warnings.catch_warnings():  # the reader warns again, naming the file
+                warnings.simplefilter("ignore")
+                ids, span = _ids_and_span(path)
         except Exception:
             continue
         if span is not None:
@@ -344,12 +349,8 @@ class ReadTrace(IterativePE):
         paths = [path] if isinstance(path, str) else list(path)
         stream = Stream()
         for one in paths:
-            if not Path(one).is_file():
-                raise MissingDataError(f"{one}: waveform file not found")
-            try:
-                stream += obspy.read(one)
-            except Exception as exc:
-                raise MissingDataError(f"{one}: cannot read waveform file ({exc})") from exc
+            stream += read_waveforms(one, fix="move it out of the folder, leave it out with "
+                                     "-p pattern, or skip it with -p on_error=skip")
         return self.prepare(stream, ", ".join(paths))
 
     def prepare(self, stream: Stream, source: str) -> list[Trace]:
