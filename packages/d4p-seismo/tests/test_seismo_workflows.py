@@ -869,6 +869,31 @@ def test_misfit_passes_event_and_station_to_pyflex(tmp_path):
     assert informed and all(w["end"] >= earliest for w in informed)
 
 
+def test_misfit_names_a_station_the_inventory_lacks_and_an_event_without_origin(tmp_path):
+    """pyflex's own errors were raw tracebacks naming neither file nor what
+    to do: 'PyflexError: Could not find the network of the observed data in
+    the inventory object', 'PyflexError: Event does not contain an origin.',
+    and for an origin without depth 'TypeError: float() argument must be ...
+    not 'NoneType''."""
+    from obspy.core.event import Catalog, Event, Origin
+
+    observed, (origin, _), windows, _ = event_near_rjob(tmp_path)
+    start = observed[0].stats.starttime
+    obspy.read_inventory().select(network="GR").write(str(tmp_path / "gr.xml"), "STATIONXML")
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EH[ENZ]: the inventory has no "
+                                                 r"position of station BW\.RJOB at "
+                                                 rf"{start} \(pyflex needs it\); add the station"):
+        windows(inventory=str(tmp_path / "gr.xml"))
+    Catalog([Event()]).write(str(tmp_path / "none.xml"), format="QUAKEML")
+    with pytest.raises(d4p.WorkflowFailed, match=r"none\.xml: the event has no origin \(pyflex "
+                                                 r"needs the origin's time, position and depth\)"):
+        windows(event=str(tmp_path / "none.xml"))
+    shallow = Origin(time=origin.time, latitude=origin.latitude, longitude=origin.longitude)
+    Catalog([Event(origins=[shallow])]).write(str(tmp_path / "nodepth.xml"), format="QUAKEML")
+    with pytest.raises(d4p.WorkflowFailed, match=r"nodepth\.xml: the event has no origin depth"):
+        windows(event=str(tmp_path / "nodepth.xml"))
+
+
 def test_misfit_takes_event_and_station_from_sac_headers(tmp_path):
     """Observed SAC files: without event headers (as data centres send them)
     the misfit runs as on miniSEED; with them (the reference time at the

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from obspy import Trace
+from obspy import Inventory, Trace
 from scipy import signal
 
 from d4p_seismo import processing
@@ -263,6 +263,8 @@ def select_windows(
     """
     import pyflex
 
+    if isinstance(station, Inventory):
+        station = pyflex_station(observed, station)
     for trace in (observed, synthetic):
         if event is None or station is None:
             from_sac = sac_event_station(trace)
@@ -282,6 +284,30 @@ def select_windows(
         )
         for w in found
     ]
+
+
+def pyflex_station(trace: Trace, inventory: Inventory) -> Any:
+    """pyflex's ``Station`` of ``trace`` from ``inventory``: the position of
+    its network and station at its start (its channel may be renamed, or
+    rotated from BH1 to BHN), else that of the station's first channel.
+    A station the inventory lacks is a :class:`MissingDataError` naming it
+    (pyflex raised ``PyflexError: Could not find the network of the observed
+    data in the inventory object``)."""
+    import pyflex
+
+    net, sta = trace.stats.network, trace.stats.station
+    found = [s for n in inventory.select(network=net, station=sta, time=trace.stats.starttime)
+             for s in n]
+    where = [(s.latitude, s.longitude) for s in found]
+    where += [(c.latitude, c.longitude) for s in found for c in s]
+    where = [(lat, lon) for lat, lon in where if lat is not None and lon is not None]
+    if not where:
+        raise MissingDataError(
+            f"{trace.id}: the inventory has no position of station {net}.{sta} at "
+            f"{trace.stats.starttime} (pyflex needs it); add the station to the StationXML "
+            "(-p inventory) or leave the inventory out"
+        )
+    return pyflex.Station(latitude=float(where[0][0]), longitude=float(where[0][1]))
 
 
 def sac_event_station(trace: Trace) -> tuple[Any, Any]:

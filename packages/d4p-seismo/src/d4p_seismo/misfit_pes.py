@@ -400,7 +400,17 @@ def read_event(path: str | Path) -> obspy.core.event.Event:
         raise MissingDataError(f"{path}: cannot read the event file ({exc})") from exc
     if len(catalog) != 1:
         raise MissingDataError(f"{path}: holds {len(catalog)} events; give a file with one")
-    return catalog[0]
+    event = catalog[0]
+    origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
+    missing = ["origin"] if origin is None else [
+        f"origin {key}" for key in ("time", "latitude", "longitude", "depth")
+        if origin.get(key) is None]
+    if missing:
+        raise MissingDataError(
+            f"{path}: the event has no {', '.join(missing)} (pyflex needs the origin's time, "
+            "position and depth); give a QuakeML event with them"
+        )
+    return event
 
 
 def read_inventory(path: str | Path) -> obspy.Inventory:
