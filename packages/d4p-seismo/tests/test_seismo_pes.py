@@ -420,3 +420,28 @@ def test_an_empty_or_truncated_file_is_named(tmp_path):
                               "has 100 byte(s)")
     assert 0 < trace.stats.npts < 3000
     assert np.array_equal(trace.data, st[0].data[:trace.stats.npts])
+
+
+def test_a_day_at_another_rate_beside_the_window_does_not_count(tmp_path):
+    """A station whose digitiser went from 50 to 100 Hz between two day
+    files: a window in the second day reads it (before, the first day's file,
+    read for the samples around the window's start, failed the run: 'pieces
+    sampled at 50 and 100 Hz cannot be merged'); a window across the change
+    is still an error."""
+    st = obspy.read().select(channel="EHZ")
+    t0 = st[0].stats.starttime
+    old = st.slice(t0, t0 + 14.99).copy()
+    old.filter("lowpass", freq=20.0, zerophase=True)
+    old.decimate(2, no_filter=True)
+    old.write(str(tmp_path / "day 1.mseed"), format="MSEED", encoding="FLOAT64")
+    st.slice(t0 + 15, None).write(str(tmp_path / "day 2.mseed"), format="MSEED")
+    days = (str(tmp_path / "day 1.mseed"), str(tmp_path / "day 2.mseed"))
+    [second] = pes.ReadTrace(starttime=t0 + 15, endtime=t0 + 25).read(days)
+    assert second.stats.sampling_rate == 100.0 and "gaps" not in second.stats
+    assert np.array_equal(second.data, st[0].slice(t0 + 15, t0 + 24.995).data)
+    [first] = pes.ReadTrace(starttime=t0 + 2, endtime=t0 + 12).read(days)
+    assert first.stats.sampling_rate == 50.0 and first.stats.npts == 500
+    with pytest.raises(SamplingRateError, match=r"BW\.RJOB\.\.EHZ \(.*day 1\.mseed, .*day 2\.mseed"
+                                                r"\): pieces sampled at 50 and 100 Hz in the "
+                                                r"window cannot be merged"):
+        pes.ReadTrace(starttime=t0 + 10, endtime=t0 + 20).read(days)

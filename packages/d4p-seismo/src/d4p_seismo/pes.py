@@ -405,23 +405,11 @@ class ReadTrace(IterativePE):
         if self.select is not None:
             stream = Stream([tr for tr in stream if id_matches(tr.id, self.select)])
         stream = Stream([processing.nominal_rate(trace) for trace in stream])
-        rates: dict[str, set[float]] = {}
-        for trace in stream:
-            rates.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
-        for trace_id, found in rates.items():
-            if not all(rate > 0 for rate in found):
-                raise SamplingRateError(
-                    f"{trace_id} ({source}): sampling rate 0 Hz, not a waveform (a log or "
-                    "state-of-health channel?); select the seismic channels with -p channel"
-                )
-            if len(found) > 1:
-                listed = " and ".join(f"{rate:.10g}" for rate in sorted(found))
-                raise SamplingRateError(
-                    f"{trace_id} ({source}): pieces sampled at {listed} Hz cannot be merged "
-                    "into one record; resample them to one rate or leave the station out"
-                )
+        rates = self._rates(stream, source)
         near = Stream()
         for trace in stream:
+            if trace.stats.sampling_rate != rates.get(trace.id):
+                continue  # another rate, beside the window (another day's file)
             margin = 25 * trace.stats.delta  # the Lanczos kernel (a=20) needs samples around
             piece = trace.slice(
                 self.starttime - margin if self.starttime is not None else None,
@@ -453,7 +441,7 @@ class ReadTrace(IterativePE):
                 aligned += processing.align_to_grid(piece, self.starttime)
             except MissingDataError:
                 continue  # a lone sample between grid points: counted as missing
-        for trace_id in sorted(set(rates) - {tr.id for tr in aligned}):
+        for trace_id in sorted({tr.id for tr in stream} - {tr.id for tr in aligned}):
             whole = stream.select(id=trace_id)
             if not any(np.ma.masked_invalid(np.ma.asarray(tr.data, dtype=np.float64)).count()
                        for tr in whole):
@@ -466,6 +454,32 @@ class ReadTrace(IterativePE):
             for start, end in self.windows(whole[0]):  # nothing near the window(s)
                 self._covered(whole[0], [], source, start, end)
         return aligned, segments
+
+    def _rates(self, stream: Stream, source: str) -> dict[str, float]:
+        """Per SEED id, the sampling rate of its pieces in the time window
+        (all of them without one): an error if they differ, or if a piece
+        is sampled at 0 Hz. Pieces at another rate outside the window (a
+        day file of the station before its digitiser changed) do not count."""
+        found: dict[str, set[float]] = {}
+        for trace in stream:
+            if trace.stats.sampling_rate <= 0:
+                raise SamplingRateError(
+                    f"{trace.id} ({source}): sampling rate 0 Hz, not a waveform (a log or "
+                    "state-of-health channel?); select the seismic channels with -p channel"
+                )
+            inside = ((self.starttime is None or trace.stats.endtime >= self.starttime)
+                      and (self.endtime is None or trace.stats.starttime < self.endtime))
+            if inside:
+                found.setdefault(trace.id, set()).add(trace.stats.sampling_rate)
+        for trace_id, rates in found.items():
+            if len(rates) > 1:
+                listed = " and ".join(f"{rate:.10g}" for rate in sorted(rates))
+                raise SamplingRateError(
+                    f"{trace_id} ({source}): pieces sampled at {listed} Hz in the window cannot "
+                    "be merged into one record; resample them to one rate or leave the "
+                    "station out"
+                )
+        return {trace_id: rates.pop() for trace_id, rates in found.items()}
 
     def _flat(self, piece: Trace, source: str) -> bool:
         """Whether every recorded sample of ``piece`` has the same value (a dead
