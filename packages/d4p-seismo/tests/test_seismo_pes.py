@@ -400,9 +400,10 @@ def test_files_of_other_formats_are_grouped_without_miniseed_warnings(tmp_path, 
 def test_an_empty_or_truncated_file_is_named(tmp_path):
     """An empty file fails naming it and what to do (before: "Unknown format
     for file ..."); a file cut inside its last record gives the records
-    before it, and ObsPy's warning that the last is left out names the
-    file (before: "readMSEEDBuffer(): Last record only has 100 byte(s) ...",
-    no file named)."""
+    before it, and a warning names the file, the record left out and what
+    to do. Before, ObsPy warned "readMSEEDBuffer(): Last record only has
+    100 byte(s) ..." naming no file, and with 400 bytes of the record there
+    nothing at all."""
     (tmp_path / "empty.mseed").write_bytes(b"")
     with pytest.raises(MissingDataError, match=r"empty\.mseed: cannot read waveform file \(the "
                                                r"file is empty\); move it out of the folder"):
@@ -412,14 +413,18 @@ def test_an_empty_or_truncated_file_is_named(tmp_path):
         tr.data = tr.data.astype(np.int32)
     st.write(str(tmp_path / "whole.mseed"), format="MSEED", reclen=512, encoding="STEIM2")
     whole = (tmp_path / "whole.mseed").read_bytes()
-    (tmp_path / "cut.mseed").write_bytes(whole[:512 * 3 + 100])
-    with pytest.warns(UserWarning) as warned:
-        [trace] = pes.ReadTrace().read(str(tmp_path / "cut.mseed"))
-    [message] = [str(w.message) for w in warned]
-    assert message.startswith(f"{tmp_path / 'cut.mseed'}: readMSEEDBuffer(): Last record only "
-                              "has 100 byte(s)")
-    assert 0 < trace.stats.npts < 3000
-    assert np.array_equal(trace.data, st[0].data[:trace.stats.npts])
+    for there in (100, 400):
+        path = tmp_path / f"cut {there}.mseed"
+        path.write_bytes(whole[:512 * 3 + there])
+        with pytest.warns(UserWarning) as warned:
+            [trace] = pes.ReadTrace().read(str(path))
+        assert [str(w.message) for w in warned] == [
+            f"{path}: the file ends {there} bytes into its last record of 512 (cut short in a "
+            f"copy or a download?); that record, of BW.RJOB..EHZ from "
+            f"{trace.stats.endtime + trace.stats.delta}, is left out: copy the file again to "
+            "keep it"]
+        assert 0 < trace.stats.npts < 3000
+        assert np.array_equal(trace.data, st[0].data[:trace.stats.npts])
 
 
 def test_a_day_at_another_rate_beside_the_window_does_not_count(tmp_path):

@@ -17,11 +17,13 @@ tells a miniSEED file by its first record's header.
 from __future__ import annotations
 
 import re
+import struct
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import obspy
+from obspy import UTCDateTime
 
 from d4p_seismo.errors import MissingDataError
 
@@ -96,9 +98,61 @@ def read_waveforms(path: str | Path, what: str = "waveform file", fix: str = "")
             stream = obspy.read(str(path))
         except Exception as exc:
             raise MissingDataError(f"{path}: cannot read {what} ({exc}){advice}") from exc
+    cut = cut_record(path)
+    if cut is not None:  # said below, with what it means (ObsPy says so for a few bytes only)
+        caught = [w for w in caught if "Last record only has" not in str(w.message)]
+        warnings.warn(
+            f"{path}: the file ends {cut[0]} bytes into its last record of {cut[1]} (cut short "
+            f"in a copy or a download?); that record, of {cut[2]} from {cut[3]}, is left out: "
+            "copy the file again to keep it", UserWarning, stacklevel=2)
     for warning in caught:
         warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
     return stream
+
+
+def cut_record(path: str | Path) -> tuple[int, int, str, UTCDateTime] | None:
+    """``(bytes there, record length, SEED id, start)`` of the last record of
+    a miniSEED file whose records have the first one's length when the file
+    ends inside it, else None. ObsPy leaves such a record out, and warns
+    only when fewer than a header's bytes are left."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as stream:
+        first = record_length(stream.read(256))
+        if first is None or size % first == 0:
+            return None
+        stream.seek(size - size % first)
+        head = stream.read(256)
+    last = record_length(head)
+    if last is None or size % first >= last:
+        return None
+    order = _byte_order(head)
+    year, day, hour, minute, second, _, tenth_ms = struct.unpack(order + "HHBBBBH", head[20:30])
+    try:
+        start = UTCDateTime(year=year, julday=day, hour=hour, minute=minute) + second
+    except ValueError:  # no time: no header
+        return None
+    start += tenth_ms / 1e4
+    codes = head[8:20].decode("ascii", "replace")
+    seed_id = ".".join(part.strip() for part in (codes[10:12], codes[0:5], codes[5:7],
+                                                  codes[7:10]))
+    return size % first, last, seed_id, start
+
+
+def record_length(head: bytes) -> int | None:
+    """The record length a miniSEED 2 record header gives (its blockette
+    1000), None if ``head`` starts with no such header."""
+    order = _byte_order(head) if len(head) >= 48 and _FIXED_HEADER.match(head) else None
+    if order is None:
+        return None
+    count, position = head[39], struct.unpack(order + "H", head[46:48])[0]
+    for _ in range(count):
+        if not 48 <= position <= len(head) - 8:
+            return None
+        kind, position_next = struct.unpack(order + "HH", head[position:position + 4])
+        if kind == 1000:
+            return 2 ** head[position + 6]
+        position = position_next
+    return None
 
 
 def is_miniseed(path: str | Path) -> bool:
@@ -108,8 +162,20 @@ def is_miniseed(path: str | Path) -> bool:
     about the codes it finds there ("This is an invalid MiniSEED file")."""
     try:
         with open(path, "rb") as stream:
-            head = stream.read(8)
+            return bool(_FIXED_HEADER.match(stream.read(8)))
     except OSError:
         return False
-    return (len(head) == 8 and all(c in b"0123456789 \x00" for c in head[:6])
-            and head[6:7] in (b"D", b"R", b"Q", b"M") and head[7:8] in (b" ", b"\x00"))
+
+
+def _byte_order(head: bytes) -> str | None:
+    """``">"`` or ``"<"``: the byte order in which a record header's start
+    time has a plausible year and day, None if in neither."""
+    for order in ">", "<":
+        year, day = struct.unpack(order + "HH", head[20:24])
+        if 1900 <= year <= 2100 and 1 <= day <= 366:
+            return order
+    return None
+
+
+_FIXED_HEADER = re.compile(rb"[0-9 \x00]{6}[DRQM][ \x00]")
+"""The first 8 bytes of a miniSEED 2 record: sequence number, quality code, a reserved byte."""
