@@ -200,13 +200,23 @@ def test_missing_response_names_the_station(broken, tmp_path):
 
 
 def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
+    """A channel at a rate the target does not divide (a 1 Hz LHZ beside the
+    20 Hz BHZ of a download) fails naming it and what to do, or with
+    on_error=skip is left out with a warning; before, on_error=skip did not
+    apply to it and the message did not say to leave the channel out."""
     path = broken / "SY.S0005..BHZ.mseed"
     st = obspy.read(str(path))
     st.resample(25.0)
     st[0].data = st[0].data.astype(np.int32)
     st.write(str(path), format="MSEED")
-    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0005\.\.BHZ: sampled at 25 Hz"):
+    with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0005\.\.BHZ: sampled at 25 Hz, .* or "
+                                                 r"leave the channel out \(-p channel, or -p "
+                                                 r"on_error=skip\)"):
         run_xcorr(tmp_path, data=str(broken), instances=1)
+    with pytest.warns(SkippedStationWarning, match=r"SY\.S0005\.\.BHZ: sampled at 25 Hz"):
+        summary = run_xcorr(tmp_path, data=str(broken), instances=1, on_error="skip")
+    assert summary["stations"] == 7 and summary["pairs"] == 21
+    assert summary["within_one_sample"] == 21
 
 
 def test_pieces_of_a_record_at_different_rates_name_the_station_and_file(broken, tmp_path):

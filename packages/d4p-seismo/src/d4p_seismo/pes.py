@@ -590,14 +590,24 @@ class TraceStep(IterativePE):
 
 
 class Decimate(TraceStep):
-    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate)."""
+    """Decimate to ``sampling_rate`` Hz (an integer factor of the trace's rate).
 
-    def __init__(self, sampling_rate: float) -> None:
+    A trace at another rate (a 1 Hz LHZ beside the 100 Hz HHZ of a data
+    centre's download) fails the run naming it, or with ``on_error="skip"``
+    is left out with a :class:`SkippedStationWarning`, as the reader does."""
+
+    def __init__(self, sampling_rate: float, on_error: str = "raise") -> None:
         super().__init__()
         self.sampling_rate = sampling_rate
+        self.on_error = on_error
 
-    def _process(self, trace: Trace) -> Trace:
-        factor = processing.decimation_factor(trace, self.sampling_rate)
+    def _process(self, trace: Trace) -> Trace | None:
+        try:
+            factor = processing.decimation_factor(trace, self.sampling_rate)
+        except SamplingRateError as error:
+            fail_or_skip(self, self.on_error, SamplingRateError(
+                f"{error} (-p channel, or -p on_error=skip)"))
+            return None
         return processing.decimate(trace.copy(), factor)
 
 
@@ -715,6 +725,7 @@ def trace_prep(
     ``sampling_rate=None`` skips decimation; ``normalisation`` is ``"onebit"``,
     ``"ram"`` (running absolute mean over ``ram_window`` s, by default half the
     longest period) or ``"none"``; ``on_error="skip"`` leaves out a station
+    whose rate is no multiple of ``sampling_rate`` (see :class:`Decimate`) or
     whose response the inventory lacks (see :class:`RemoveResponse`). Gaps
     are zeroed before normalisation (so
     filled samples never reach it) and after it and after whitening with
@@ -727,7 +738,7 @@ def trace_prep(
         )
     steps: list[GenericPE] = []
     if sampling_rate:
-        steps.append(Decimate(sampling_rate))
+        steps.append(Decimate(sampling_rate, on_error=on_error))
     taper = 1.0 / freqmin
     steps += [
         Detrend(), Demean(), RemoveResponse(inventory, on_error=on_error, freqmin=freqmin),

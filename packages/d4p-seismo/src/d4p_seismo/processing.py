@@ -201,7 +201,7 @@ def decimation_factor(trace: Trace, sampling_rate: float) -> int:
         raise SamplingRateError(
             f"{trace.id}: sampled at {trace.stats.sampling_rate:.10g} Hz, which is not an integer "
             f"multiple of the target {sampling_rate:g} Hz; resample it first "
-            "(Trace.resample) or choose another target rate"
+            "(Trace.resample), choose another target rate or leave the channel out"
         )
     return factor
 
