@@ -114,6 +114,17 @@ def test_preprocess_keeps_the_period_band_only():
         M.preprocess(make(np.ones(100)), min_period=20.0, max_period=10.0)
 
 
+def test_preprocess_refuses_a_trace_shorter_than_the_longest_period():
+    """0.21 s of samples for a 1-10 s period band: before, it was band-passed
+    and the misfit workflow reported a dlnA and a time shift of such a pair
+    (ObsPy's example cut to 0.2 s) as measurements."""
+    tr = make(np.sin(np.arange(21) / 3.0), rate=100.0)
+    with pytest.raises(MissingDataError, match=r"SY\.X1\.\.BHZ: 0\.21 s of samples \(where "
+                                               r"observed and synthetic overlap\), shorter than "
+                                               r"one longest period \(max_period=10 s\)"):
+        M.preprocess(tr, min_period=1.0, max_period=10.0)
+
+
 def test_pairs_match_by_network_station_component():
     from d4p_seismo.misfit_pes import MisfitPairs, match_key
     from obspy import Stream

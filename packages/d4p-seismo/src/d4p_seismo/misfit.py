@@ -181,6 +181,12 @@ def preprocess(
             f"{trace.id}: sampled at {rate:g} Hz, too slowly for periods down to "
             f"min_period={min_period:g} s (the Nyquist period is {2.0 / rate:g} s)"
         )
+    if trace.stats.npts / rate < max_period:
+        raise MissingDataError(
+            f"{trace.id}: {trace.stats.npts / rate:g} s of samples (where observed and synthetic "
+            f"overlap), shorter than one longest period (max_period={max_period:g} s): no "
+            "measurement in the period band; use longer records or a lower max_period"
+        )
     data = signal.detrend(np.asarray(trace.data, dtype=np.float64), type="linear")
     data = (data - data.mean()) * hann_taper(data.size, taper)
     sos = signal.butter(
