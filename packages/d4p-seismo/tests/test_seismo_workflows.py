@@ -368,6 +368,46 @@ def test_a_24_minute_gap_keeps_every_correlation_peak(dataset, broken, tmp_path)
         assert holed[pair][0] == pytest.approx(value, rel=0.10), pair
 
 
+def test_a_sensor_changed_in_the_window_is_corrected_with_each_response(dataset, broken,
+                                                                       tmp_path):
+    """S0004's sensor is swapped 30 minutes into the hour for a 1 s geophone
+    with 3 times the gain (a second channel epoch in the StationXML): every
+    peak stays at its lag and within 5 % of its value. Before, the whole
+    hour was corrected with the first sensor's response: S0004's peaks moved
+    by about 2 samples and fell to about half."""
+    import copy
+
+    from d4p_seismo.synthetic import seismometer_response
+
+    clean = peaks_of(run_xcorr(tmp_path / "clean", data=str(dataset.directory), instances=1),
+                     "S0004")
+    inv = obspy.read_inventory(str(broken / "stations.xml"))
+    [station] = [s for s in inv[0] if s.code == "S0004"]
+    [old] = station.channels
+    new = copy.deepcopy(old)
+    new.start_date = old.end_date = dataset.starttime + 1800
+    new.response = seismometer_response(1.0, 0.7, 3 * old.response.instrument_sensitivity.value)
+    station.channels.append(new)
+    inv.write(str(broken / "stations.xml"), format="STATIONXML")
+    [trace] = obspy.read(str(broken / "SY.S0004..BHZ.mseed"))
+    later = trace.slice(new.start_date).copy()
+    n = later.stats.npts
+    freqs = np.fft.rfftfreq(2 * n, later.stats.delta)[1:]
+    ratio = np.zeros(n + 1, dtype=complex)  # the old sensor's record re-recorded by the new
+    ratio[1:] = (new.response.get_evalresp_response_for_frequencies(freqs, output="VEL")
+                 / old.response.get_evalresp_response_for_frequencies(freqs, output="VEL"))
+    later.data = np.fft.irfft(np.fft.rfft(later.data, 2 * n) * ratio, 2 * n)[:n].round()
+    later.data = later.data.astype(np.int32)
+    obspy.Stream([trace.slice(None, new.start_date - 0.01), later]).write(
+        str(broken / "SY.S0004..BHZ.mseed"), format="MSEED")
+    swapped = run_xcorr(tmp_path / "swap", data=str(broken), instances=1)
+    assert swapped["within_one_sample"] == swapped["pairs"] == 28
+    changed = peaks_of(swapped, "S0004")
+    for pair, (value, lag) in clean.items():
+        assert changed[pair][1] == lag, pair
+        assert changed[pair][0] == pytest.approx(value, rel=0.05), pair
+
+
 def test_gaps_reject_drops_the_window_and_lists_it(broken, tmp_path):
     cut_gap(broken / "SY.S0004..BHZ.mseed", 20, 44)
     summary = run_xcorr(tmp_path, data=str(broken), instances=1, gaps="reject", max_gap=0.3)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from obspy import Inventory, Trace, UTCDateTime
@@ -236,36 +237,62 @@ def remove_response(
     with ``freqmin`` (the lowest frequency the processing keeps) below 0.01
     Hz, it passes from half of ``freqmin`` to ``freqmin`` instead, so that a
     long-period band is not cut before it is band-passed.
+
+    A trace across the start of another epoch of its channel (a sensor or
+    digitiser changed) is deconvolved with each epoch's response and its
+    samples taken from the one of their epoch: one response for the whole
+    trace (ObsPy's, the first) shifted the lags of a station whose sensor
+    changed in the window by 0.2 s and halved its correlations.
     """
     _require_data(trace, "remove_response")
-    try:
-        response = inventory.get_response(trace.id, trace.stats.starttime)
-    except Exception:  # ObsPy raises a bare Exception when nothing matches
-        response = None
-    if response is None or not response.response_stages:
-        what = "no instrument response" if response is None else (
-            "a response without stages (only the overall sensitivity, as a StationXML "
-            "at level=channel gives)")
-        raise ResponseError(
-            f"{trace.id}: {what} in the inventory for {trace.stats.starttime}; add the "
-            "station's StationXML with its full response (level=response) or skip the station"
-        )
     if pre_filt is None:
         nyquist = trace.stats.sampling_rate / 2.0
         low = min(0.01, freqmin) if freqmin else 0.01
         pre_filt = (low / 2, low, 0.8 * nyquist, 0.9 * nyquist)
-    try:
-        trace.remove_response(
-            inventory=inventory, pre_filt=pre_filt, water_level=water_level, output=output
-        )
-    except ValueError as exc:
-        if "response" not in str(exc).lower():
-            raise
-        raise ResponseError(
-            f"{trace.id}: no instrument response in the inventory for "
-            f"{trace.stats.starttime}; add the station's StationXML or skip the station"
-        ) from exc
+    epochs = response_epochs(trace, inventory)
+    parts = []
+    for k, (start, response) in enumerate(epochs):
+        whole = trace.copy() if len(epochs) > 1 else trace
+        whole.stats.response = response
+        whole.remove_response(pre_filt=pre_filt, water_level=water_level, output=output)
+        del whole.stats.response
+        first = _sample_at(trace, start)
+        last = _sample_at(trace, epochs[k + 1][0]) if k + 1 < len(epochs) else trace.stats.npts
+        parts.append(whole.data[first:last])
+    trace.data = np.concatenate(parts) if len(parts) > 1 else parts[0]
     return trace
+
+
+def _sample_at(trace: Trace, time: UTCDateTime) -> int:
+    """The index of the first sample of ``trace`` at or after ``time``."""
+    return max(0, math.ceil((time - trace.stats.starttime) / trace.stats.delta - 1e-6))
+
+
+def response_epochs(trace: Trace, inventory: Inventory) -> list[tuple[UTCDateTime, Any]]:
+    """``[(from, Response)]``: the response of the channel of ``trace`` at its
+    start, and that of every later epoch of the channel starting within the
+    trace, from that epoch's start; a :class:`ResponseError` naming the
+    trace and the time if one has no response or one without stages."""
+    start, end = trace.stats.starttime, trace.stats.endtime
+    try:
+        first = inventory.get_response(trace.id, start)
+    except Exception:  # ObsPy raises a bare Exception when nothing matches
+        first = None
+    epochs = [(start, first)]
+    net, sta, loc, cha = trace.id.split(".")
+    later = [channel for network in inventory.select(net, sta, loc, cha) for station in network
+             for channel in station if channel.start_date and start < channel.start_date <= end]
+    epochs += sorted(((c.start_date, c.response) for c in later), key=lambda e: e[0])
+    for time, response in epochs:
+        if response is None or not response.response_stages:
+            what = "no instrument response" if response is None else (
+                "a response without stages (only the overall sensitivity, as a StationXML "
+                "at level=channel gives)")
+            raise ResponseError(
+                f"{trace.id}: {what} in the inventory for {time}; add the station's "
+                "StationXML with its full response (level=response) or skip the station"
+            )
+    return epochs
 
 
 def bandpass(
