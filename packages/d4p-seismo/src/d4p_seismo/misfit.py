@@ -274,7 +274,8 @@ def select_windows(
     for trace in (observed, synthetic):
         if event is None or station is None:
             from_sac = sac_event_station(trace)
-            event, station = event or from_sac[0], station or from_sac[1]
+            event = from_sac[0] if event is None else event
+            station = from_sac[1] if station is None else station
     cfg = pyflex.Config(min_period=min_period, max_period=max_period, **config)
     obs, syn = with_ptp(observed), with_ptp(synthetic)
     for trace in (obs, syn):  # pyflex would read them itself, wrongly (see above)
