@@ -1221,6 +1221,30 @@ def test_misfit_names_the_components_a_rotation_lacks(tmp_path):
             "observed traces (add their files)") in str(excinfo.value)
 
 
+def test_misfit_skips_a_pair_overlapping_for_less_than_max_period(tmp_path):
+    """A synthetic EHN covering 5 s of the observed's 30 s, for periods up to
+    10 s: the run failed with -p on_error=skip too (Preprocess did not apply
+    it); now the component is left out with a warning naming it."""
+    _, synthetic = example_misfit_data(tmp_path / "data")
+    short = synthetic.select(channel="MXN")[0]
+    short.trim(short.stats.starttime + 10, short.stats.starttime + 15)
+    synthetic.write(str(tmp_path / "data" / "synthetic" / "RJOB.mseed"), format="MSEED",
+                    encoding="FLOAT64")
+    params = dict(observed=str(tmp_path / "data" / "observed"),
+                  synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
+                  min_period=1.0, max_period=10.0, instances=1)
+    graph, inputs = build_misfit(**params)
+    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EHN: 5\.01 s of samples \(where "
+                                                 r"observed and synthetic overlap\), shorter "):
+        d4p.run(graph, inputs)
+    graph, inputs = build_misfit(on_error="skip", **params)
+    with pytest.warns(SkippedStationWarning, match=r"skipping: BW\.RJOB\.\.EHN: 5\.01 s of "):
+        summary = summary_of(d4p.run(graph, inputs))
+    components = summary["stations"]["BW.RJOB"]["components"]
+    assert sorted(components) == ["EHE", "EHZ"]
+    assert_recovers_the_truth(components)
+
+
 def test_misfit_names_a_dead_observed_channel(tmp_path):
     """An observed channel recording zeros was measured: time shift -29.99 s
     (a whole trace), dlnA NaN, reported as a result; with -p tf=true the run

@@ -321,11 +321,17 @@ class Preprocess(IterativePE):
     (a StationXML file, read once per instance) the observed's instrument
     response is removed first (:func:`~d4p_seismo.misfit.remove_response`),
     for observed data in counts against synthetics in physical units.
+
+    A pair that cannot be preprocessed (observed and synthetic overlapping
+    for less than ``max_period``, a response the inventory lacks) fails the
+    run naming the trace, or with ``on_error="skip"`` is left out with a
+    :class:`~d4p_seismo.errors.SkippedStationWarning`.
     """
 
     def __init__(
         self, min_period: float, max_period: float, taper: float = 0.05,
         inventory: str | Path | None = None, response: str | None = None,
+        on_error: str = "raise",
     ) -> None:
         super().__init__()
         if response and not inventory:
@@ -335,23 +341,28 @@ class Preprocess(IterativePE):
         self.taper = taper
         self.inventory = str(inventory) if inventory else None
         self.response = response or None
+        self.on_error = on_error
         self._inventory: Any = None
 
     def preprocess(self) -> None:
         if self.response:
             self._inventory = read_inventory(self.inventory)
 
-    def _process(self, data: tuple) -> tuple:
+    def _process(self, data: tuple) -> tuple | None:
         station, channel, obs, syn = data
         obs = obs.copy()
-        if self.response:
-            misfit.remove_response(
-                obs, self._inventory, self.min_period, self.max_period, self.response
+        try:
+            if self.response:
+                misfit.remove_response(
+                    obs, self._inventory, self.min_period, self.max_period, self.response
+                )
+            return station, channel, *(
+                misfit.preprocess(tr, self.min_period, self.max_period, self.taper)
+                for tr in (obs, syn.copy())
             )
-        return station, channel, *(
-            misfit.preprocess(tr, self.min_period, self.max_period, self.taper)
-            for tr in (obs, syn.copy())
-        )
+        except SeismoDataError as error:
+            fail_or_skip(self, self.on_error, error)
+            return None
 
 
 class SelectWindows(IterativePE):

@@ -450,7 +450,8 @@ def build_misfit(**overrides: Any) -> tuple[WorkflowGraph, dict]:
             "-p inventory=STATIONXML with the observed stations' responses"
         )
     prep = Preprocess(
-        min_period, max_period, inventory=p["inventory"] or None, response=p["response"] or None
+        min_period, max_period, inventory=p["inventory"] or None, response=p["response"] or None,
+        on_error=p["on_error"],
     )
     windows = SelectWindows(
         min_period, max_period, event=p["event"] or None, inventory=p["inventory"] or None
