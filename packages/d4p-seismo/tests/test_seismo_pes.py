@@ -274,8 +274,8 @@ def test_a_files_ids_and_span_from_its_first_and_last_records_are_obspys():
                 continue
             if not len(headers):
                 continue
-            ids, (start, end) = pes._ids_and_span(str(path))
-            assert ids == {tr.id for tr in headers}, path.name
+            rates, (start, end) = pes._ids_and_span(str(path))
+            assert rates == {tr.id: tr.stats.sampling_rate for tr in headers}, path.name
             assert start == pytest.approx(min(tr.stats.starttime for tr in headers).timestamp)
             assert end == pytest.approx(max(tr.stats.endtime for tr in headers).timestamp)
             compared += 1
@@ -352,7 +352,7 @@ def test_a_multiplexed_file_s_ids_are_all_its_channels(tmp_path):
     multiplexed(day2, tmp_path / "RJOB.2.mseed", ends="EHN")
     days = [str(tmp_path / "RJOB.1.mseed"), str(tmp_path / "RJOB.2.mseed")]
     ids, span = pes._ids_and_span(days[0])
-    assert ids == {"BW.RJOB..EHZ", "BW.RJOB..EHN", "BW.RJOB..EHE"}
+    assert ids == {"BW.RJOB..EHZ": 100.0, "BW.RJOB..EHN": 100.0, "BW.RJOB..EHE": 100.0}
     assert span == (pytest.approx(t0.timestamp), pytest.approx((t0 + 29.99).timestamp))
     assert pes.record_groups(days, t0, t0 + 29) == [days[0]]
     traces = pes.ReadTrace(starttime=t0, endtime=t0 + 29).read(days[0])

@@ -219,6 +219,28 @@ def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
     assert summary["within_one_sample"] == 21
 
 
+def test_target_rate_0_over_channels_at_two_rates_is_refused_naming_it(broken, tmp_path):
+    """-p target_rate=0 (keep each rate) with one station at 25 Hz beside 20 Hz
+    ones: every station was read and preprocessed, then XCorr failed with
+    'cannot correlate ... preprocess every station to the same sampling
+    rate', which names no option; now the run is refused before it starts."""
+    path = broken / "SY.S0005..BHZ.mseed"
+    st = obspy.read(str(path))
+    st.resample(25.0)
+    st[0].data = st[0].data.astype(np.int32)
+    st.write(str(path), format="MSEED")
+    with pytest.raises(d4p.UsageError, match=r"^-p target_rate=0 keeps each channel's sampling "
+                                             r"rate, but the channels selected are sampled at 20 "
+                                             r"Hz \(SY\.S0001\.\.BHZ and 6 more\) and 25 Hz "
+                                             r"\(SY\.S0005\.\.BHZ\): give -p target_rate=5 \(or "
+                                             r"another rate dividing all\), or select channels "
+                                             r"of one rate with -p channel"):
+        build_xcorr(output=str(tmp_path / "out"), data=str(broken), target_rate=0, freqmax=2)
+    summary = run_xcorr(tmp_path, data=str(broken), target_rate=0, freqmax=2, instances=1,
+                        station="S000[1-4]")
+    assert summary["pairs"] == 6 and summary["within_one_sample"] == 6
+
+
 def test_pieces_of_a_record_at_different_rates_name_the_station_and_file(broken, tmp_path):
     """Before, ObsPy's merge raised a bare 'TypeError: Sampling rate differs:
     20.0 vs 40.0' naming neither."""

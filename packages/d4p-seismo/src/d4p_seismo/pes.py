@@ -115,10 +115,7 @@ class StationFiles(ProducerPE):
         folder = Path(self.directory)
         if not folder.is_dir():
             raise MissingDataError(f"{folder}: waveform directory not found")
-        paths = sorted(path for path in folder.glob(self.pattern) if path.is_file())
-        skipped: list[str] = []
-        if glob.has_magic(self.pattern):
-            paths, skipped = waveform_files(paths, self.metadata)
+        paths, skipped = waveform_paths(folder, self.pattern, self.metadata)
         if skipped:
             self.log(f"pattern {self.pattern!r} also matched files that are not "
                      f"waveforms, left out: {', '.join(skipped)}")
@@ -137,6 +134,18 @@ class StationFiles(ProducerPE):
             self.write(self.OUTPUT_NAME, group)
 
 
+def waveform_paths(
+    folder: Path, pattern: str, metadata: dict[str, str] | None = None
+) -> tuple[list[Path], list[str]]:
+    """The files in ``folder`` matching ``pattern``, sorted, and the names of
+    those a wildcard pattern matched that are not waveforms (``metadata``
+    and the like, see :func:`~d4p_seismo.files.waveform_files`), left out."""
+    paths = sorted(path for path in folder.glob(pattern) if path.is_file())
+    if glob.has_magic(pattern):
+        return waveform_files(paths, metadata or {})
+    return paths, []
+
+
 def _files_there(folder: Path, metadata: dict[str, str]) -> str:
     """A hint naming a few of the waveform files in ``folder`` (by name, not
     content), for a pattern that matched none: ``'; the folder holds
@@ -151,8 +160,9 @@ def _files_there(folder: Path, metadata: dict[str, str]) -> str:
     return f"; the folder holds {', '.join(names[:3])}{more}: -p pattern={guess}?"
 
 
-def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
-    """The SEED ids in the file at ``path`` and the time span of its data.
+def _ids_and_span(path: str) -> tuple[dict[str, float], tuple[float, float] | None]:
+    """The SEED ids in the file at ``path`` (with their sampling rates) and the
+    time span of its data.
     A miniSEED file whose records all have one id (the SEED codes at bytes
     8-19 of every record) is read from its first and last record headers
     (50x faster than ObsPy's reading of every header, which costs a run of
@@ -171,12 +181,12 @@ def _ids_and_span(path: str) -> tuple[set[str], tuple[float, float] | None]:
             first = last = None
     keys = ("network", "station", "location", "channel")
     if first is not None and _one_seed_id(path, first["record_length"]):
-        return ({".".join(first[key].replace("\x00", "").strip() for key in keys)},
-                (first["starttime"].timestamp, last["endtime"].timestamp))
+        return ({".".join(first[key].replace("\x00", "").strip() for key in keys):
+                 first["samp_rate"]}, (first["starttime"].timestamp, last["endtime"].timestamp))
     headers = obspy.read(path, headonly=True)
     if not len(headers):
-        return set(), None
-    return ({tr.id for tr in headers}, (min(tr.stats.starttime for tr in headers).timestamp,
+        return {}, None
+    return ({tr.id: tr.stats.sampling_rate for tr in headers}, (min(tr.stats.starttime for tr in headers).timestamp,
                                         max(tr.stats.endtime for tr in headers).timestamp))
 
 
@@ -189,6 +199,39 @@ def _one_seed_id(path: str, record_length: int) -> bool:
         return False
     codes = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, record_length)[:, 8:20]
     return bool((codes == codes[0]).all())  # reads the pages holding the codes only
+
+
+def _near(starttime: UTCDateTime | None, endtime: UTCDateTime | None) -> tuple[float, float]:
+    """The span (timestamps) a file's data must reach into to count for the
+    window: the window and a minute either side (unbounded without one)."""
+    return (starttime.timestamp - 60.0 if starttime is not None else -math.inf,
+            endtime.timestamp + 60.0 if endtime is not None else math.inf)
+
+
+def channel_rates(
+    paths: list[str], select: tuple[str, str, str, str],
+    starttime: UTCDateTime | None = None, endtime: UTCDateTime | None = None,
+) -> dict[float, list[str]]:
+    """The SEED ids of the channels in ``paths`` that ``select`` keeps (see
+    :func:`id_matches`), by sampling rate, read from the files' headers;
+    with ``starttime``/``endtime`` only the files with data near the window
+    count (as in :func:`record_groups`). A file whose headers cannot be
+    read is left to the reader to name."""
+    lo, hi = _near(starttime, endtime)
+    found: dict[float, set[str]] = {}
+    for path in paths:
+        try:
+            with warnings.catch_warnings():  # the reader warns again, naming the file
+                warnings.simplefilter("ignore")
+                rates, span = _ids_and_span(path)
+        except Exception:
+            continue
+        if span is not None and (span[1] < lo or span[0] > hi):
+            continue
+        for trace_id, rate in rates.items():
+            if id_matches(trace_id, select):
+                found.setdefault(round(rate, 6), set()).add(trace_id)
+    return {rate: sorted(ids) for rate, ids in sorted(found.items())}
 
 
 def record_groups(
@@ -226,8 +269,7 @@ def record_groups(
                 owner[root(k)] = root(first_with[trace_id])
             else:
                 first_with[trace_id] = k
-    lo = starttime.timestamp - 60.0 if starttime is not None else -math.inf
-    hi = endtime.timestamp + 60.0 if endtime is not None else math.inf
+    lo, hi = _near(starttime, endtime)
 
     def near(k: int) -> bool:
         return k not in spans or (spans[k][1] >= lo and spans[k][0] <= hi)

@@ -6,6 +6,7 @@ registers them so ``d4p run xcorr -p stations=100`` works.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -42,7 +43,9 @@ from d4p_seismo.pes import (
     Summary,
     WriteResults,
     XCorr,
+    channel_rates,
     trace_prep,
+    waveform_paths,
 )
 from d4p_seismo.seedlink import ENDLESS, SeedLinkSource, StationWindows, WindowTraces, parse_address
 from d4p_seismo.stacking import STACK_KINDS
@@ -144,6 +147,28 @@ def _local_data(
             f"{inventory}: inventory (StationXML) file not found; pass -p inventory=FILE"
         )
     return data, start, end, inventory, expected
+
+
+def _one_rate(p: dict[str, Any], data: Path, start: UTCDateTime | None,
+              end: UTCDateTime | None, inventory: str) -> None:
+    """With ``-p target_rate=0`` (keep each rate) the channels selected in the
+    files must share one sampling rate, or no pair could be correlated."""
+    paths = waveform_paths(data, p["pattern"], {"inventory": inventory})[0]
+    rates = channel_rates([str(path) for path in paths], _codes(p, "*"), start, end)
+    if len(rates) < 2:
+        return
+    listed = " and ".join(
+        f"{rate:g} Hz ({ids[0]}{f' and {len(ids) - 1} more' if len(ids) > 1 else ''})"
+        for rate, ids in rates.items()
+    )
+    whole = [int(rate) for rate in rates if float(rate).is_integer()]
+    common = math.gcd(*whole) if len(whole) == len(rates) else 0
+    raise UsageError(
+        f"-p target_rate={p['target_rate']} keeps each channel's sampling rate, but the "
+        f"channels selected are sampled at {listed}: give -p target_rate="
+        + (f"{common} (or another rate dividing all)" if common else "RATE (a rate dividing all)")
+        + ", or select channels of one rate with -p channel"
+    )
 
 
 def _check_numbers(p: dict[str, Any], checks: tuple[tuple[str, Any, str], ...]) -> None:
@@ -303,6 +328,8 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         expected = None
     else:
         data, start, end, inventory, expected = _local_data(p, output)
+        if not float(p["target_rate"]):
+            _one_rate(p, data, start, end, inventory)
     correlations = output / "correlations"
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):
