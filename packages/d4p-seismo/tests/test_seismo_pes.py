@@ -72,6 +72,20 @@ def test_by_window_an_instance_correlates_every_pair_of_its_windows():
     assert len(pairs_of(items, instances=2, by_window=True)) == 9
 
 
+def test_why_no_correlation_names_what_reached_it():
+    seen = [{"channels": [], "most": 0, "components": "same"}]
+    assert pes.why_no_correlation(seen).startswith("no channel reached the correlation: every "
+                                                   "one was left out")
+    apart = [{"channels": ["S.A..BHZ"], "most": 1, "components": "same"},
+             {"channels": ["S.B..BHZ"], "most": 1, "components": "same"}]
+    assert pes.why_no_correlation(apart) == (
+        "2 channels reached the correlation (S.A..BHZ, S.B..BHZ) but never two in one window: "
+        "give windows that all of them record (-p starttime, -p hours, -p window)")
+    turned = [{"channels": ["S.A..BH1", "S.B..BH1"], "most": 2, "components": "same"}]
+    assert pes.why_no_correlation(turned).endswith(
+        "rotate them to N/E first, or use -p components=all")
+
+
 def test_the_record_section_draws_each_pair_s_mean_over_windows(monkeypatch, tmp_path):
     drawn = {}
     monkeypatch.setattr(pes, "record_section", lambda rows, path: drawn.update(rows=rows, path=path))

@@ -219,6 +219,64 @@ def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
     assert summary["within_one_sample"] == 21
 
 
+def test_codes_matching_no_channel_of_the_files_are_refused_naming_them(dataset, tmp_path):
+    """-p channel=LHZ over files of BHZ channels: the run read every file,
+    kept no trace and ended with '0 correlations' and an empty summary.csv,
+    as -p pattern matching no file does not (it names the pattern); now it
+    is refused before it starts, naming the codes and what the files hold."""
+    with pytest.raises(d4p.UsageError, match=r"no channel in .* matches -p channel=LHZ; the files "
+                                             r"hold SY\.S0001\.\.BHZ, SY\.S0002\.\.BHZ, "
+                                             r"SY\.S0003\.\.BHZ and 5 more: check the codes"):
+        build_xcorr(output=str(tmp_path / "out"), data=str(dataset.directory), channel="LHZ")
+    with pytest.raises(d4p.UsageError, match=r"matches -p network=XX -p station=S0001; the files"):
+        build_xcorr(output=str(tmp_path / "out"), data=str(dataset.directory), network="XX",
+                    station="S0001")
+    assert not (tmp_path / "out" / "summary.csv").exists()
+
+
+def xcorr_command(capsys, **params):
+    """``d4p run xcorr -p KEY=VALUE...``: its exit status and standard output."""
+    from d4p.cli import main
+
+    status = main(["run", "xcorr", *(f"-p{key}={value}" for key, value in params.items())])
+    return status, capsys.readouterr().out
+
+
+def test_xcorr_that_makes_no_correlation_says_why(dataset, tmp_path, capsys):
+    """One station, or stations with no component in common: the run ended
+    with '0 correlations in ..., summary ...', not saying why; now its last
+    line says what reached the correlation and what to do. The exit status
+    stays 0, as for any d4p run given nothing to do (an empty input list)."""
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(dataset.directory / "stations.xml", one)
+    shutil.copy(dataset.directory / "SY.S0001..BHZ.mseed", one)
+    status, out = xcorr_command(capsys, data=one, output=tmp_path / "out", instances=1,
+                                starttime=dataset.starttime)
+    assert status == 0
+    assert (f"Summary5: 0 correlations: 1 channel reached the correlation (SY.S0001..BHZ), and "
+            "a pair needs two: add stations (-p data, -p station); summary "
+            f"{tmp_path / 'out' / 'summary.csv'} (empty)") in out
+    shutil.copy(dataset.directory / "SY.S0002..BHZ.mseed", one)
+    st = obspy.read(str(one / "SY.S0002..BHZ.mseed"))
+    st[0].stats.channel = "BHN"
+    st.write(str(one / "SY.S0002..BHN.mseed"), format="MSEED")
+    (one / "SY.S0002..BHZ.mseed").unlink()
+    inventory = obspy.read_inventory(str(one / "stations.xml"))
+    inventory.select(station="S0002")[0][0][0].code = "BHN"
+    inventory.write(str(one / "stations.xml"), format="STATIONXML")
+    status, out = xcorr_command(capsys, data=one, output=tmp_path / "out", instances=2,
+                                starttime=dataset.starttime)
+    assert status == 0
+    assert ("0 correlations: 2 channels reached the correlation, of no common component "
+            "(N: SY.S0002..BHN; Z: SY.S0001..BHZ), and -p components=same pairs channels of one "
+            "component only: add stations recording a common component, or correlate across "
+            "components with -p components=all; summary") in out
+    status, out = xcorr_command(capsys, data=one, output=tmp_path / "out", instances=1,
+                                starttime=dataset.starttime, components="all")
+    assert status == 0 and "Summary5: 1 correlations in" in out
+
+
 def test_target_rate_0_over_channels_at_two_rates_is_refused_naming_it(broken, tmp_path):
     """-p target_rate=0 (keep each rate) with one station at 25 Hz beside 20 Hz
     ones: every station was read and preprocessed, then XCorr failed with
@@ -530,7 +588,10 @@ def test_files_correlate_same_components_and_select_channels(three_components, t
     assert row["pair"] == "BW.RJOB..EHN_BW.RJOC..EHN"
     every = run_three(tmp_path / "all", folder, start, components="all")
     assert every["pairs"] == 15  # 6 channels, every pair: cross-components and one station's own
-    assert run_three(tmp_path / "none", folder, start, channel="BHZ")["pairs"] == 0
+    with pytest.raises(d4p.UsageError, match=r"matches -p channel=BHZ; the files hold "
+                                             r"BW\.RJOB\.\.EHE, BW\.RJOB\.\.EHN, BW\.RJOB\.\.EHZ "
+                                             r"and 3 more: check the codes"):
+        run_three(tmp_path / "none", folder, start, channel="BHZ")  # was: 0 pairs, no word
     with pytest.raises(d4p.UsageError, match=r"-p components=ZN: choose same .* or all"):
         build_xcorr(data=str(folder), components="ZN")
 

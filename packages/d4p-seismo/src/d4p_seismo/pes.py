@@ -209,16 +209,14 @@ def _near(starttime: UTCDateTime | None, endtime: UTCDateTime | None) -> tuple[f
 
 
 def channel_rates(
-    paths: list[str], select: tuple[str, str, str, str],
-    starttime: UTCDateTime | None = None, endtime: UTCDateTime | None = None,
-) -> dict[float, list[str]]:
-    """The SEED ids of the channels in ``paths`` that ``select`` keeps (see
-    :func:`id_matches`), by sampling rate, read from the files' headers;
-    with ``starttime``/``endtime`` only the files with data near the window
-    count (as in :func:`record_groups`). A file whose headers cannot be
-    read is left to the reader to name."""
+    paths: list[str], starttime: UTCDateTime | None = None, endtime: UTCDateTime | None = None,
+) -> dict[str, float]:
+    """The SEED ids of the channels in ``paths`` and their sampling rates,
+    read from the files' headers; with ``starttime``/``endtime`` only the
+    files with data near the window count (as in :func:`record_groups`). A
+    file whose headers cannot be read is left to the reader to name."""
     lo, hi = _near(starttime, endtime)
-    found: dict[float, set[str]] = {}
+    found: dict[str, float] = {}
     for path in paths:
         try:
             with warnings.catch_warnings():  # the reader warns again, naming the file
@@ -226,12 +224,9 @@ def channel_rates(
                 rates, span = _ids_and_span(path)
         except Exception:
             continue
-        if span is not None and (span[1] < lo or span[0] > hi):
-            continue
-        for trace_id, rate in rates.items():
-            if id_matches(trace_id, select):
-                found.setdefault(round(rate, 6), set()).add(trace_id)
-    return {rate: sorted(ids) for rate, ids in sorted(found.items())}
+        if span is None or (span[1] >= lo and span[0] <= hi):
+            found.update(rates)
+    return found
 
 
 def record_groups(
@@ -850,11 +845,16 @@ class XCorr(GenericPE):
     ``release`` (s) is given: for streams whose windows come in time order,
     the spectra of windows starting more than ``release`` s before the newest
     window are dropped, so an endless run holds a few windows only.
+
+    With ``seen``, output ``'seen'`` gets at the end one dict per instance:
+    ``channels`` (the ids that reached it), ``most`` (the most in one
+    window) and ``components``, from which :func:`why_no_correlation` tells
+    a run that made none why.
     """
 
     def __init__(self, max_lag: float = 60.0, by_window: bool = False,
                  release: float | None = None, components: str = "same",
-                 one_window: bool = False) -> None:
+                 one_window: bool = False, seen: bool = False) -> None:
         super().__init__()
         if components not in COMPONENT_PAIRS:
             raise ValueError(
@@ -862,6 +862,11 @@ class XCorr(GenericPE):
             )
         self._add_input("spectra", grouping=group_by(key=window_of) if by_window else "all")
         self._add_output("output")
+        if seen:
+            self._add_output("seen")
+        self.seen = seen
+        self.channels: set[str] = set()
+        self.most = 0
         self.max_lag = max_lag
         self.by_window = by_window
         self.release = release
@@ -905,6 +910,8 @@ class XCorr(GenericPE):
             if self.by_window or self._owns(a.id, b.id):
                 self.write("output", processing.correlate(a, b, self.max_lag))
         seen[spec.id] = spec
+        self.channels.add(spec.id)
+        self.most = max(self.most, len(seen))
 
     def _same_component(self, a: processing.StationSpectrum,
                         b: processing.StationSpectrum) -> bool:
@@ -930,10 +937,47 @@ class XCorr(GenericPE):
                      "components whose sensors point at "
                      f"different azimuths (e.g. {pairs[0]}): rotate them to N/E first, or "
                      "correlate them anyway with -p components=all")
+        if self.seen:
+            self.write("seen", {"channels": sorted(self.channels), "most": self.most,
+                                "components": self.components})
 
     def _owns(self, id_a: str, id_b: str) -> bool:
         return stable_hash(f"{id_a}_{id_b}") % self.numprocesses == self.instance
 
+
+def why_no_correlation(seen: list[dict[str, Any]]) -> str:
+    """Why a run made no correlation, and what to do, from what the
+    :class:`XCorr` instances saw (their ``'seen'`` dicts)."""
+    channels = sorted({c for one in seen for c in one["channels"]})
+    most = max((one["most"] for one in seen), default=0)
+    if not channels:
+        return ("no channel reached the correlation: every one was left out (named in the "
+                "lines above: -p on_error=skip, -p gaps=reject); fix or replace those stations")
+    if len(channels) == 1:
+        return (f"1 channel reached the correlation ({channels[0]}), and a pair needs two: "
+                "add stations (-p data, -p station)")
+    if most < 2:
+        return (f"{len(channels)} channels reached the correlation ({listed(channels)}) but never "
+                "two in one window: give windows that all of them record (-p starttime, "
+                "-p hours, -p window)")
+    by_component: dict[str, list[str]] = {}
+    for channel in channels:
+        by_component.setdefault(channel[-1:], []).append(channel)
+    if all(len(ids) == 1 for ids in by_component.values()):
+        groups = "; ".join(f"{c}: {listed(ids)}" for c, ids in sorted(by_component.items()))
+        return (f"{len(channels)} channels reached the correlation, of no common component "
+                f"({groups}), and -p components=same pairs channels of one component only: "
+                "add stations recording a common component, or correlate across components "
+                "with -p components=all")
+    return (f"{len(channels)} channels reached the correlation ({listed(channels)}) but no two "
+            "of one component and window pair (1/2/3 components pointing at different "
+            "azimuths are named above): rotate them to N/E first, or use -p components=all")
+
+
+def listed(ids: list[str], shown: int = 3) -> str:
+    """The first ``shown`` of ``ids`` and how many more: ``A, B, C and 5 more``."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 OUTPUT_FORMATS = ("sac", "asdf")
@@ -1168,6 +1212,10 @@ class Summary(GenericPE):
     and stack is also written to ``correlations.h5`` (ASDF, with the
     StationXML of ``inventory``; see :class:`~d4p_seismo.results.AsdfWriter`),
     row by row as they come.
+
+    Input ``'seen'`` takes what the :class:`XCorr` instances saw (their
+    output ``'seen'``): a run without any correlation then ends with one line
+    saying why and what to do (:func:`why_no_correlation`).
     """
 
     def __init__(
@@ -1183,6 +1231,7 @@ class Summary(GenericPE):
         self._add_input("input", grouping="global")
         self._add_input("rejected", grouping="global")
         self._add_input("stacks", grouping="global")
+        self._add_input("seen", grouping="global")
         self._add_output("output")
         self.directory = str(directory)
         self.plot = plot
@@ -1193,6 +1242,7 @@ class Summary(GenericPE):
         self.rows: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.stacks: list[dict[str, Any]] = []
+        self.seen: list[dict[str, Any]] = []
         self._asdf: AsdfWriter | None = None
 
     def process(self, inputs: dict) -> None:
@@ -1205,6 +1255,8 @@ class Summary(GenericPE):
         if "stacks" in inputs:
             self._write_asdf(inputs["stacks"], "Stack")
             self.stacks.append(inputs["stacks"])
+        if "seen" in inputs:
+            self.seen.append(inputs["seen"])
 
     def _write_asdf(self, row: dict[str, Any], kind: str = "CrossCorrelation") -> None:
         """Each row goes to the ASDF file as it comes, so no samples pile up here."""
@@ -1247,11 +1299,15 @@ class Summary(GenericPE):
         result["rejected"] = rejected
         if rejected:
             write_summary(rejected, out / "rejected.csv", REJECTED_FIELDS)
+        if rows or not self.seen:
+            made = (f"{len(rows)} correlations in {result['results']}, summary {summary}"
+                    + (f", record section {png}" if png else "")
+                    + (f"; {within}/{len(rows)} peak lags within one sample of the expected "
+                       "lag" if within is not None else ""))
+        else:
+            made = f"0 correlations: {why_no_correlation(self.seen)}; summary {summary} (empty)"
         self.log(
-            f"{len(rows)} correlations in {result['results']}, summary {summary}"
-            + (f", record section {png}" if png else "")
-            + (f"; {within}/{len(rows)} peak lags within one sample of the expected lag"
-               if within is not None else "")
+            made
             + (f"; {len(rejected)} station window(s) rejected for gaps, listed in "
                f"{out / 'rejected.csv'}" if rejected else "")
             + (f"; {len(stacks)} stacks, listed in {result['stacks']}" if stacks else "")

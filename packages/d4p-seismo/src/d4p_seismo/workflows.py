@@ -44,6 +44,8 @@ from d4p_seismo.pes import (
     WriteResults,
     XCorr,
     channel_rates,
+    id_matches,
+    listed,
     trace_prep,
     waveform_paths,
 )
@@ -149,23 +151,37 @@ def _local_data(
     return data, start, end, inventory, expected
 
 
-def _one_rate(p: dict[str, Any], data: Path, start: UTCDateTime | None,
-              end: UTCDateTime | None, inventory: str) -> None:
-    """With ``-p target_rate=0`` (keep each rate) the channels selected in the
-    files must share one sampling rate, or no pair could be correlated."""
-    paths = waveform_paths(data, p["pattern"], {"inventory": inventory})[0]
-    rates = channel_rates([str(path) for path in paths], _codes(p, "*"), start, end)
-    if len(rates) < 2:
+def _check_channels(p: dict[str, Any], data: Path, start: UTCDateTime | None,
+                    end: UTCDateTime | None, inventory: str) -> None:
+    """Codes that select no channel of the files are refused, as a pattern
+    matching no file is; with ``-p target_rate=0`` (keep each rate) the
+    channels selected must share one sampling rate, or no pair could be
+    correlated. Both from the files' headers, before the run."""
+    codes = _codes(p, "*")
+    given = [f"-p {key}={code}" for key, code in zip(FDSN_CODES, codes, strict=True)
+             if code != "*"]
+    keep = not float(p["target_rate"])
+    if not (given or keep):
         return
-    listed = " and ".join(
-        f"{rate:g} Hz ({ids[0]}{f' and {len(ids) - 1} more' if len(ids) > 1 else ''})"
-        for rate, ids in rates.items()
-    )
+    paths = waveform_paths(data, p["pattern"], {"inventory": inventory})[0]
+    held = channel_rates([str(path) for path in paths], start, end)
+    chosen = {i: rate for i, rate in held.items() if id_matches(i, codes)}
+    if held and not chosen:
+        raise UsageError(
+            f"no channel in {data} matches {' '.join(given)}; the files hold "
+            f"{listed(sorted(held))}: check the codes"
+        )
+    rates: dict[float, list[str]] = {}
+    for trace_id, rate in sorted(chosen.items()):
+        rates.setdefault(round(rate, 6), []).append(trace_id)
+    if not keep or len(rates) < 2:
+        return
+    found = " and ".join(f"{rate:g} Hz ({listed(ids, 1)})" for rate, ids in sorted(rates.items()))
     whole = [int(rate) for rate in rates if float(rate).is_integer()]
     common = math.gcd(*whole) if len(whole) == len(rates) else 0
     raise UsageError(
         f"-p target_rate={p['target_rate']} keeps each channel's sampling rate, but the "
-        f"channels selected are sampled at {listed}: give -p target_rate="
+        f"channels selected are sampled at {found}: give -p target_rate="
         + (f"{common} (or another rate dividing all)" if common else "RATE (a rate dividing all)")
         + ", or select channels of one rate with -p channel"
     )
@@ -328,8 +344,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
         expected = None
     else:
         data, start, end, inventory, expected = _local_data(p, output)
-        if not float(p["target_rate"]):
-            _one_rate(p, data, start, end, inventory)
+        _check_channels(p, data, start, end, inventory)
     correlations = output / "correlations"
     if correlations.is_dir():
         for old in correlations.glob("*.sac"):
@@ -375,7 +390,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     )
     release = 2 * window + float(p["lateness"]) if p["seedlink"] else None
     xcorr = XCorr(float(p["max_lag"]), by_window=bool(window), release=release,
-                  components=p["components"], one_window=not window)
+                  components=p["components"], one_window=not window, seen=True)
     xcorr.numprocesses = n
     symmetric = bool(p["symmetric"])
     write = WriteResults(
@@ -398,6 +413,7 @@ def build_xcorr(**overrides: Any) -> tuple[WorkflowGraph, dict]:
     graph.connect(prep, "output", xcorr, "spectra")
     graph.connect(xcorr, "output", write, "input")
     graph.connect(write, "output", summary, "input")
+    graph.connect(xcorr, "seen", summary, "seen")
     if p["plot"]:
         graph.connect(write, "plot", RecordSection(output, expected), "input")
     if p["gaps"] == "reject":
