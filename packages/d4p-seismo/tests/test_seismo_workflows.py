@@ -199,16 +199,21 @@ def test_missing_response_names_the_station(broken, tmp_path):
     assert summary["within_one_sample"] == 21
 
 
+def resample_s0005(folder, rate):
+    """Station S0005 of the data set in ``folder`` resampled to ``rate`` Hz."""
+    path = folder / "SY.S0005..BHZ.mseed"
+    st = obspy.read(str(path))
+    st.resample(rate)
+    st[0].data = st[0].data.astype(np.int32)
+    st.write(str(path), format="MSEED")
+
+
 def test_mismatched_sampling_rate_names_the_station(broken, tmp_path):
     """A channel at a rate the target does not divide (a 1 Hz LHZ beside the
     20 Hz BHZ of a download) fails naming it and what to do, or with
     on_error=skip is left out with a warning; before, on_error=skip did not
     apply to it and the message did not say to leave the channel out."""
-    path = broken / "SY.S0005..BHZ.mseed"
-    st = obspy.read(str(path))
-    st.resample(25.0)
-    st[0].data = st[0].data.astype(np.int32)
-    st.write(str(path), format="MSEED")
+    resample_s0005(broken, 25.0)
     with pytest.raises(d4p.WorkflowFailed, match=r"SY\.S0005\.\.BHZ: sampled at 25 Hz, .* or "
                                                  r"leave the channel out \(-p channel, or -p "
                                                  r"on_error=skip\)"):
@@ -282,11 +287,7 @@ def test_target_rate_0_over_channels_at_two_rates_is_refused_naming_it(broken, t
     ones: every station was read and preprocessed, then XCorr failed with
     'cannot correlate ... preprocess every station to the same sampling
     rate', which names no option; now the run is refused before it starts."""
-    path = broken / "SY.S0005..BHZ.mseed"
-    st = obspy.read(str(path))
-    st.resample(25.0)
-    st[0].data = st[0].data.astype(np.int32)
-    st.write(str(path), format="MSEED")
+    resample_s0005(broken, 25.0)
     with pytest.raises(d4p.UsageError, match=r"^-p target_rate=0 keeps each channel's sampling "
                                              r"rate, but the channels selected are sampled at 20 "
                                              r"Hz \(SY\.S0001\.\.BHZ and 6 more\) and 25 Hz "
@@ -1316,12 +1317,19 @@ def test_misfit_skips_a_pair_overlapping_for_less_than_max_period(tmp_path):
     params = dict(observed=str(tmp_path / "data" / "observed"),
                   synthetic=str(tmp_path / "data" / "synthetic"), output=str(tmp_path / "out"),
                   min_period=1.0, max_period=10.0, instances=1)
+    fails_then_skips_ehn(params, r"BW\.RJOB\.\.EHN: 5\.01 s of samples \(where observed and "
+                                 r"synthetic overlap\), shorter ")
+
+
+def fails_then_skips_ehn(params, message):
+    """The misfit run of :func:`example_misfit_data` with ``params`` fails
+    with ``message``; with on_error=skip it warns so and measures the other
+    components right."""
     graph, inputs = build_misfit(**params)
-    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EHN: 5\.01 s of samples \(where "
-                                                 r"observed and synthetic overlap\), shorter "):
+    with pytest.raises(d4p.WorkflowFailed, match=message):
         d4p.run(graph, inputs)
     graph, inputs = build_misfit(on_error="skip", **params)
-    with pytest.warns(SkippedStationWarning, match=r"skipping: BW\.RJOB\.\.EHN: 5\.01 s of "):
+    with pytest.warns(SkippedStationWarning, match=f"skipping: {message}"):
         summary = summary_of(d4p.run(graph, inputs))
     components = summary["stations"]["BW.RJOB"]["components"]
     assert sorted(components) == ["EHE", "EHZ"]
@@ -1340,16 +1348,8 @@ def test_misfit_names_a_dead_observed_channel(tmp_path):
     observed.write(str(folder / "RJOB.mseed"), format="MSEED")
     params = dict(observed=str(folder), synthetic=str(tmp_path / "data" / "synthetic"),
                   output=str(tmp_path / "out"), min_period=1.0, max_period=10.0, instances=1)
-    graph, inputs = build_misfit(**params)
-    with pytest.raises(d4p.WorkflowFailed, match=r"BW\.RJOB\.\.EHN: all 3000 observed samples of "
-                                                 r"the common span are 0 \(a dead channel\?\)"):
-        d4p.run(graph, inputs)
-    graph, inputs = build_misfit(on_error="skip", **params)
-    with pytest.warns(SkippedStationWarning, match=r"BW\.RJOB\.\.EHN: all 3000 observed"):
-        summary = summary_of(d4p.run(graph, inputs))
-    components = summary["stations"]["BW.RJOB"]["components"]
-    assert sorted(components) == ["EHE", "EHZ"]
-    assert_recovers_the_truth(components)
+    fails_then_skips_ehn(params, r"BW\.RJOB\.\.EHN: all 3000 observed samples of the common "
+                                 r"span are 0 \(a dead channel\?\)")
     zero = observed.select(channel="EHN")[0].copy()
     zero.data = zero.data.astype(np.float64)
     with pytest.raises(MissingDataError, match=r"BW\.RJOB\.\.EHN: time-frequency misfit: the "

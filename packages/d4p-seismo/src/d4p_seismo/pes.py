@@ -218,15 +218,21 @@ def channel_rates(
     lo, hi = _near(starttime, endtime)
     found: dict[str, float] = {}
     for path in paths:
-        try:
-            with warnings.catch_warnings():  # the reader warns again, naming the file
-                warnings.simplefilter("ignore")
-                rates, span = _ids_and_span(path)
-        except Exception:
-            continue
+        rates, span = _headers(path)
         if span is None or (span[1] >= lo and span[0] <= hi):
             found.update(rates)
     return found
+
+
+def _headers(path: str) -> tuple[dict[str, float], tuple[float, float] | None]:
+    """:func:`_ids_and_span`, quietly: nothing for a file whose headers cannot
+    be read (the reader names it, and warns again about an odd file)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _ids_and_span(path)
+    except Exception:
+        return {}, None
 
 
 def record_groups(
@@ -251,12 +257,7 @@ def record_groups(
 
     first_with: dict[str, int] = {}
     for k, path in enumerate(paths):
-        try:
-            with warnings.catch_warnings():  # the reader warns again, naming the file
-                warnings.simplefilter("ignore")
-                ids, span = _ids_and_span(path)
-        except Exception:
-            continue
+        ids, span = _headers(path)
         if span is not None:
             spans[k] = span
         for trace_id in ids:
