@@ -180,7 +180,7 @@ def _check_channels(p: dict[str, Any], data: Path, start: UTCDateTime | None,
     whole = [int(rate) for rate in rates if float(rate).is_integer()]
     common = math.gcd(*whole) if len(whole) == len(rates) else 0
     raise UsageError(
-        f"-p target_rate={p['target_rate']} keeps each channel's sampling rate, but the "
+        f"-p target_rate={float(p['target_rate']):g} keeps each channel's sampling rate, but the "
         f"channels selected are sampled at {found}: give -p target_rate="
         + (f"{common} (or another rate dividing all)" if common else "RATE (a rate dividing all)")
         + ", or select channels of one rate with -p channel"
