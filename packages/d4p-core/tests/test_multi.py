@@ -19,6 +19,8 @@ from d4p.examples import NumberProducer, Summer, pipeline, wordcount
 from d4p.plan import make_plan
 from d4p.testing import make_tests
 from d4p.testing.workflows import (
+    LOGGED,
+    LOGGING_WORKFLOW,
     NOTEBOOK_CELL,
     STDIN_FILE,
     Pairs,
@@ -285,6 +287,18 @@ def test_a_module_setting_the_workflow_file_sets_reaches_fresh_workers(tmp_path,
     (values,) = [ports["output"] for ports in
                  json.loads((tmp_path / "out.json").read_text())["results"].values()]
     assert sorted(values) == [0, 7, 14, 21, 28, 35]
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_logging_set_up_by_the_workflow_file_reaches_fresh_workers(tmp_path, start_method):
+    # before: spawn and forkserver workers had no handler and level WARNING:
+    # the PE's INFO lines were lost
+    (tmp_path / "logs.py").write_text(LOGGING_WORKFLOW)
+    run = subprocess.run([sys.executable, "-m", "d4p", "run", "logs.py", "-m", "multi", "-n",
+                          "2", "--no-fuse", "--start-method", start_method],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert [line for line in run.stderr.splitlines() if "LOG" in line] == LOGGED
 
 
 EVERY_TO_EVERY = """

@@ -13,7 +13,7 @@ import mpi_workflows
 import numpy as np
 import pytest
 from d4p.examples import Summer, pipeline, wordcount
-from d4p.testing.workflows import NOTEBOOK_CELL
+from d4p.testing.workflows import LOGGED, LOGGING_WORKFLOW, NOTEBOOK_CELL
 from d4p_mpi import MPIMapping
 from mpi_processes import assert_no_leftovers
 
@@ -194,6 +194,17 @@ def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [(1, 0), (2, 1), (3, 4), (4, 9), (5, 16)]" in done.stdout
+    assert_no_leftovers()
+
+
+def test_logging_set_up_by_the_workflow_file_reaches_the_ranks(tmp_path):
+    # before: the ranks had no handler and level WARNING: the PE's INFO lines were lost
+    (tmp_path / "logs.py").write_text(LOGGING_WORKFLOW)
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "logs.py", "-m", "mpi", "-n",
+                           "2", "--no-fuse"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "LOG" in line] == LOGGED
     assert_no_leftovers()
 
 

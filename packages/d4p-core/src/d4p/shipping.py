@@ -7,8 +7,10 @@ finds, but not what exists only in this process: classes and functions of
 (``d4p run wf.py``), of a test module, lambdas, local functions and classes
 made at run time. :func:`dumps` pickles the plan with cloudpickle, which
 sends such objects *by value* (their code travels with the plan) and
-everything importable by reference. What cannot travel at all (open files,
-sockets, locks) is a :class:`~d4p.UsageError` naming the PE and attribute.
+everything importable by reference; the settings made before the run (class
+attributes, module settings, logging) travel with it. What cannot travel at
+all (open files, sockets, locks) is a :class:`~d4p.UsageError` naming the PE
+and attribute.
 
 Every mapping that starts fresh interpreters uses this module; a mapping
 whose engine pickles with its own cloudpickle copy (PySpark) registers
@@ -22,6 +24,7 @@ import collections
 import functools
 import inspect
 import io
+import logging
 import marshal
 import os
 import pickle
@@ -66,7 +69,7 @@ def dumps(obj: Any, *, pes: dict | None = None,
     pes = pes if pes is not None else getattr(obj, "pes", {})
     try:
         return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(pes),
-                                               _module_state(pes, modules)))
+                                               _module_state(pes, modules), _logging_state()))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
@@ -188,32 +191,88 @@ def _used_modules(pes: dict) -> list[ModuleType]:
     return list(found.values())
 
 
+def _logging_state() -> dict[str, Any]:
+    """How this process logs, for a fresh interpreter (:func:`_set_up_logging`):
+    the levels of the root logger and of the loggers given one, and the root
+    logger's handlers that write to stderr or stdout (their level and
+    format): ``logging.basicConfig(level=logging.INFO)`` in a workflow file
+    shows the PEs' log lines as under fork. Other handlers (a file) stay
+    behind: each worker would write its own."""
+    root = logging.getLogger()
+    consoles = []
+    for handler in root.handlers:
+        stream = _console(handler)
+        if stream is not None:
+            formatter = handler.formatter
+            try:
+                pickle.dumps(formatter, protocol=5)
+            except Exception:
+                formatter = None  # a class of the workflow file: the plain format
+            consoles.append((stream, handler.level, formatter))
+    levels = {name: logger.level for name, logger in root.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET}
+    return {"root": root.level, "levels": levels, "consoles": consoles}
+
+
+def _console(handler: logging.Handler) -> str | None:
+    """``"stderr"`` or ``"stdout"`` for a plain stream handler writing there."""
+    if type(handler) is not logging.StreamHandler:
+        return None
+    for name in ("stderr", "stdout"):
+        if handler.stream is not None and handler.stream in (getattr(sys, name),
+                                                             getattr(sys, f"__{name}__")):
+            return name
+    return None
+
+
+def _set_up_logging(state: dict[str, Any]) -> None:
+    """In a fresh interpreter whose root logger has no handler yet (its import
+    of the main script set up none): log as the process that shipped the
+    plan did (:func:`_logging_state`), to this process's own stderr and
+    stdout (which a worker passes on to the caller's)."""
+    root = logging.getLogger()
+    if root.handlers or not state:
+        return
+    root.setLevel(state["root"])
+    for name, level in state["levels"].items():
+        logging.getLogger(name).setLevel(level)
+    for stream, level, formatter in state["consoles"]:
+        handler = logging.StreamHandler(getattr(sys, stream))
+        handler.setLevel(level)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+
+
 class _Registering:
     """Pickles as ``obj`` that, where it is loaded, first makes the modules
-    that travelled by value importable by their names and gives the PEs'
-    classes and the user's modules their data attributes (:func:`_register`)."""
+    that travelled by value importable by their names, gives the PEs'
+    classes and the user's modules their data attributes and sets up logging
+    (:func:`_register`)."""
 
     def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]],
                  state: list[tuple[type, dict[str, Any]]] = (),
-                 settings: dict[str, dict[str, Any]] | None = None) -> None:
+                 settings: dict[str, dict[str, Any]] | None = None,
+                 logs: dict[str, Any] | None = None) -> None:
         self.obj, self.definitions, self.state = obj, definitions, state
-        self.settings = settings or {}
+        self.settings, self.logs = settings or {}, logs or {}
 
     def __reduce__(self):
-        return _register, (self.definitions, self.obj, self.state, self.settings)
+        return _register, (self.definitions, self.obj, self.state, self.settings, self.logs)
 
 
 def _register(definitions: dict[str, dict[str, Any]], obj: Any,
               state: list[tuple[type, dict[str, Any]]] = (),
-              settings: dict[str, dict[str, Any]] | None = None) -> Any:
+              settings: dict[str, dict[str, Any]] | None = None,
+              logs: dict[str, Any] | None = None) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
     (the very objects ``obj`` uses), and its ``__main__`` gets those of the
     launcher's ``__main__`` that it lacks, so that data units made of them (a
     dataclass of a workflow file or a notebook) pickle between workers by
     reference, as under fork; the classes of ``state`` get the data attributes
-    they had where the plan was shipped (:func:`_class_state`), and the loaded
-    modules of ``settings`` their settings (:func:`_module_state`). Returns
+    they had where the plan was shipped (:func:`_class_state`), the loaded
+    modules of ``settings`` their settings (:func:`_module_state`), and
+    logging is set up as ``logs`` says (:func:`_set_up_logging`). Returns
     ``obj``."""
     for name, attrs in definitions.items():
         module = sys.modules.get(name)
@@ -229,6 +288,7 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
         module = sys.modules.get(name)  # loaded by unpickling obj, if the plan uses it
         for attr, value in attrs.items() if module is not None else ():
             setattr(module, attr, value)
+    _set_up_logging(logs or {})
     return obj
 
 
