@@ -322,23 +322,28 @@ def test_a_library_leaving_a_file_open_adds_no_warning_to_an_error(tmp_path):
         2, "d4p: error: the workflow graph is empty: connect some PEs first\n")
 
 
-def test_ctrl_c_while_the_workflow_file_loads_says_only_that(tmp_path):
-    """Before: "every worker was ended", though no worker had started."""
+@pytest.mark.parametrize(("signum", "said"), [(signal.SIGINT, "Ctrl-C"),
+                                               (signal.SIGTERM, "SIGTERM"),
+                                               (signal.SIGHUP, "SIGHUP")])
+def test_a_signal_while_the_workflow_file_loads_says_only_that(tmp_path, signum, said):
+    """Before: "every worker was ended", though no worker had started; SIGTERM
+    and SIGHUP killed d4p without a word (status -15, -1)."""
     wf = write(tmp_path / "wf.py", """
         import time
         print("loading", flush=True)
         time.sleep(120)
     """)
     proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         assert proc.stdout.readline() == "loading\n"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
-    assert (proc.returncode, err) == (130, "d4p: interrupted (Ctrl-C)\n")
+    assert (proc.returncode, err) == (128 + signum, f"d4p: interrupted ({said})\n")
 
 
 TOOL_PE = """

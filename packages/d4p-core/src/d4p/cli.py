@@ -382,6 +382,10 @@ def _run(args, extra: list[str]) -> int:
     if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
         raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
                          "pip install d4p-monitor")
+    if _as_command:  # from loading the workflow to the exit, a SIGTERM ends d4p with status
+        for signum in _TERMINATING:  # 143, as a Ctrl-C does with 130 (a line, no traceback)
+            if signal.getsignal(signum) != signal.SIG_IGN:  # nohup: SIGHUP stays ignored
+                signal.signal(signum, _terminated)
     target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is not None and args.iterations is not None:
@@ -401,10 +405,6 @@ def _run(args, extra: list[str]) -> int:
                                  "replace it; give another file name, such as results.json")
     live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
         and get_mapping(args.mapping).primary
-    if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
-        for signum in _TERMINATING:
-            if signal.getsignal(signum) != signal.SIG_IGN:  # nohup: SIGHUP stays ignored
-                signal.signal(signum, _terminated)
     _running = True
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
