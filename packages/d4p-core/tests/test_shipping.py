@@ -1,5 +1,7 @@
 import importlib
+import subprocess
 import sys
+import textwrap
 import traceback
 
 from d4p import shipping
@@ -73,3 +75,32 @@ def test_only_the_settings_of_modules_the_pes_use_travel(tmp_path, monkeypatch):
     finally:
         for name in ("used_lib", "unused_lib", "uses"):
             sys.modules.pop(name, None)
+
+
+def test_a_global_that_cannot_travel_is_named(tmp_path):
+    """Before: "PE 'Locked1' (Locked) cannot be sent to another process
+    (TypeError: cannot pickle '_thread.lock' object)", which left the user to
+    search the file for what the PE's code holds."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(textwrap.dedent("""
+        import threading
+        import d4p
+        from d4p.examples import NumberProducer
+
+        LIMIT = 10
+        LOCK = threading.Lock()
+
+        class Locked(d4p.IterativePE):
+            def _process(self, x):
+                with LOCK:
+                    return min(x, LIMIT)
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(NumberProducer(3), "output", Locked(), "input")
+    """))
+    run = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi",
+                          "--start-method", "spawn"], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stderr) == (2, (
+        f"d4p: error: PE 'Locked1' (Locked) uses global 'LOCK' (lock) of {wf}, which cannot be "
+        "sent to another process (TypeError: cannot pickle '_thread.lock' object); create open "
+        "files, connections and locks in preprocess(), not in __init__ or at module level\n"))

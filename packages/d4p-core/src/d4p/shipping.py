@@ -423,9 +423,46 @@ def travel_error(pes: dict, exc: Exception) -> UsageError | None:
         try:
             cloudpickle.dumps(pe, protocol=5)
         except Exception as err:
-            return UsageError(f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another "
-                              f"process ({_reason(err)}); {_FIX}")
+            return _global_error(cloudpickle, pe_id, pe) or UsageError(
+                f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another process "
+                f"({_reason(err)}); {_FIX}")
     return None
+
+
+def _global_error(cloudpickle: ModuleType, pe_id: str, pe) -> UsageError | None:
+    """The error naming the global variable that the code of ``pe``'s class
+    reads and that cannot be pickled (a lock or a file of a workflow file's
+    top level: the code of such a class travels by value, with the globals
+    it reads)."""
+    by_value = {"__main__", *(module.__name__ for module in local_modules())}
+    for cls in type(pe).__mro__:
+        if cls.__module__ not in by_value:
+            continue
+        for value in vars(cls).values():
+            function = getattr(value, "__func__", value)
+            if not isinstance(function, types.FunctionType):
+                continue
+            for name in _names(function.__code__):
+                if name not in function.__globals__:
+                    continue
+                found = function.__globals__[name]
+                try:
+                    cloudpickle.dumps(found, protocol=5)
+                except Exception as err:
+                    return UsageError(
+                        f"PE {pe_id!r} ({type(pe).__name__}) uses global {name!r} "
+                        f"({type(found).__name__}) of {function.__code__.co_filename}, which cannot be "
+                        f"sent to another process ({_reason(err)}); {_FIX}")
+    return None
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` and the functions nested in it may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
 
 
 def _reason(exc: Exception) -> str:
