@@ -20,8 +20,8 @@ from d4p.plan import make_plan
 from d4p.testing import make_tests
 from d4p.testing.workflows import (
     LOGGED,
-    LOGGING_WORKFLOW,
     NOTEBOOK_CELL,
+    SETUP_WORKFLOW,
     STDIN_FILE,
     Pairs,
     burst_while_waiting,
@@ -290,15 +290,19 @@ def test_a_module_setting_the_workflow_file_sets_reaches_fresh_workers(tmp_path,
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
-def test_logging_set_up_by_the_workflow_file_reaches_fresh_workers(tmp_path, start_method):
-    # before: spawn and forkserver workers had no handler and level WARNING:
-    # the PE's INFO lines were lost
-    (tmp_path / "logs.py").write_text(LOGGING_WORKFLOW)
-    run = subprocess.run([sys.executable, "-m", "d4p", "run", "logs.py", "-m", "multi", "-n",
-                          "2", "--no-fuse", "--start-method", start_method],
+def test_logging_and_numpy_errors_set_up_by_the_workflow_file_reach_fresh_workers(
+        tmp_path, start_method):
+    # before: spawn and forkserver workers had no log handler and level
+    # WARNING (the PE's INFO lines were lost), and NumPy only warned of a
+    # division by zero that the file had asked to raise
+    (tmp_path / "setup.py").write_text(SETUP_WORKFLOW)
+    run = subprocess.run([sys.executable, "-m", "d4p", "run", "setup.py", "-m", "multi", "-n",
+                          "2", "--no-fuse", "--start-method", start_method, "-o", "out.json"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert [line for line in run.stderr.splitlines() if "LOG" in line] == LOGGED
+    results = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert [ports["output"] for ports in results.values()] == [["raised"] * 3]
 
 
 EVERY_TO_EVERY = """

@@ -8,7 +8,7 @@ finds, but not what exists only in this process: classes and functions of
 made at run time. :func:`dumps` pickles the plan with cloudpickle, which
 sends such objects *by value* (their code travels with the plan) and
 everything importable by reference; the settings made before the run (class
-attributes, module settings, logging) travel with it. What cannot travel at
+attributes, module settings, logging, NumPy's error handling) travel with it. What cannot travel at
 all (open files, sockets, locks) is a :class:`~d4p.UsageError` naming the PE
 and attribute.
 
@@ -69,7 +69,7 @@ def dumps(obj: Any, *, pes: dict | None = None,
     pes = pes if pes is not None else getattr(obj, "pes", {})
     try:
         return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(pes),
-                                               _module_state(pes, modules), _logging_state()))
+                                               _module_state(pes, modules), _process_state()))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
@@ -191,6 +191,32 @@ def _used_modules(pes: dict) -> list[ModuleType]:
     return list(found.values())
 
 
+_NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+"""NumPy's floating-point error handling in a fresh interpreter (``np.geterr()``)."""
+
+
+def _process_state() -> dict[str, Any]:
+    """How this process logs (:func:`_logging_state`) and how NumPy handles
+    floating-point errors here when a workflow changed it
+    (``np.seterr(all="raise")``), for a fresh interpreter
+    (:func:`_set_up_process`)."""
+    state: dict[str, Any] = {"logging": _logging_state()}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and numpy.geterr() != _NUMPY_ERRORS:
+        state["numpy_errors"] = numpy.geterr()
+    return state
+
+
+def _set_up_process(state: dict[str, Any]) -> None:
+    """In a fresh interpreter: log and handle NumPy's floating-point errors as
+    the process that shipped the plan did (:func:`_process_state`)."""
+    _set_up_logging(state.get("logging", {}))
+    if "numpy_errors" in state:
+        import numpy
+
+        numpy.seterr(**state["numpy_errors"])
+
+
 def _logging_state() -> dict[str, Any]:
     """How this process logs, for a fresh interpreter (:func:`_set_up_logging`):
     the levels of the root logger and of the loggers given one, and the root
@@ -247,23 +273,23 @@ class _Registering:
     """Pickles as ``obj`` that, where it is loaded, first makes the modules
     that travelled by value importable by their names, gives the PEs'
     classes and the user's modules their data attributes and sets up logging
-    (:func:`_register`)."""
+    and NumPy's error handling (:func:`_register`)."""
 
     def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]],
                  state: list[tuple[type, dict[str, Any]]] = (),
                  settings: dict[str, dict[str, Any]] | None = None,
-                 logs: dict[str, Any] | None = None) -> None:
+                 process: dict[str, Any] | None = None) -> None:
         self.obj, self.definitions, self.state = obj, definitions, state
-        self.settings, self.logs = settings or {}, logs or {}
+        self.settings, self.process = settings or {}, process or {}
 
     def __reduce__(self):
-        return _register, (self.definitions, self.obj, self.state, self.settings, self.logs)
+        return _register, (self.definitions, self.obj, self.state, self.settings, self.process)
 
 
 def _register(definitions: dict[str, dict[str, Any]], obj: Any,
               state: list[tuple[type, dict[str, Any]]] = (),
               settings: dict[str, dict[str, Any]] | None = None,
-              logs: dict[str, Any] | None = None) -> Any:
+              process: dict[str, Any] | None = None) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
     (the very objects ``obj`` uses), and its ``__main__`` gets those of the
@@ -272,7 +298,8 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
     reference, as under fork; the classes of ``state`` get the data attributes
     they had where the plan was shipped (:func:`_class_state`), the loaded
     modules of ``settings`` their settings (:func:`_module_state`), and
-    logging is set up as ``logs`` says (:func:`_set_up_logging`). Returns
+    logging and NumPy's error handling are set up as ``process`` says
+    (:func:`_set_up_process`). Returns
     ``obj``."""
     for name, attrs in definitions.items():
         module = sys.modules.get(name)
@@ -288,7 +315,7 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
         module = sys.modules.get(name)  # loaded by unpickling obj, if the plan uses it
         for attr, value in attrs.items() if module is not None else ():
             setattr(module, attr, value)
-    _set_up_logging(logs or {})
+    _set_up_process(process or {})
     return obj
 
 
