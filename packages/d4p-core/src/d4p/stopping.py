@@ -6,7 +6,8 @@
   ``graceful=True`` the first signal only stops the run's sources (a
   graceful drain, said in one line on a terminal) and the second aborts.
   SIGHUP (the terminal closed, no one is left to wait for the results)
-  always aborts, unless it was ignored from the start (``nohup``).
+  always aborts, unless it is ignored (``nohup``) or handled by the program
+  that runs the workflow.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
   thread that watches the parent); :class:`ArgvDyingWithParent` does it in
@@ -73,12 +74,19 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
 
 
 def abort_signals() -> tuple[int, ...]:
-    """The signals that end a run: :data:`STOP_SIGNALS`, and SIGHUP unless
-    this process ignores it (started by ``nohup``: the run outlives the
-    terminal)."""
-    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
-        return STOP_SIGNALS
-    return (*STOP_SIGNALS, signal.SIGHUP)
+    """The signals that end a run: :data:`STOP_SIGNALS`, and SIGHUP where it
+    would end this process at once (its default action, or d4p's own
+    handler): not where it is ignored (``nohup``: the run outlives the
+    terminal) or handled by the program that runs the workflow (one that
+    reloads its settings on SIGHUP)."""
+    hangup = signal.getsignal(signal.SIGHUP)
+    if hangup == signal.SIG_DFL or _is_d4p(getattr(hangup, "__module__", None)):
+        return (*STOP_SIGNALS, signal.SIGHUP)
+    return STOP_SIGNALS
+
+
+def _is_d4p(module: str | None) -> bool:
+    return (module or "").partition(".")[0] == "d4p"
 
 
 def aborted_by_signal(control: Control) -> Interrupted | None:
