@@ -103,4 +103,27 @@ def test_a_global_that_cannot_travel_is_named(tmp_path):
     assert (run.returncode, run.stderr) == (2, (
         f"d4p: error: PE 'Locked1' (Locked) uses global 'LOCK' (lock) of {wf}, which cannot be "
         "sent to another process (TypeError: cannot pickle '_thread.lock' object); create open "
-        "files, connections and locks in preprocess(), not in __init__ or at module level\n"))
+        "files, connections, locks and generators in preprocess(), not in __init__ or at module "
+        "level\n"))
+
+
+def test_a_generator_held_by_a_pe_is_named_with_where_to_make_it():
+    """Before, the advice named open files, connections and locks only."""
+    import d4p
+    import pytest
+
+    class Reads(d4p.IterativePE):
+        def __init__(self):
+            super().__init__()
+            self.lines = (line for line in ["a", "b"])
+
+        def _process(self, x):
+            return next(self.lines)
+
+    pe = Reads()
+    with pytest.raises(d4p.UsageError) as raised:
+        shipping.dumps(pe, pes={pe.id: pe})
+    assert str(raised.value) == (
+        f"PE {pe.id!r} attribute 'lines' (generator) cannot be sent to another process "
+        "(TypeError: cannot pickle 'generator' object); create open files, connections, locks "
+        "and generators in preprocess(), not in __init__ or at module level")

@@ -41,7 +41,7 @@ from typing import Any
 
 from .errors import UsageError
 
-_FIX = ("create open files, connections and locks in preprocess(), not in __init__ "
+_FIX = ("create open files, connections, locks and generators in preprocess(), not in __init__ "
         "or at module level")
 DATA_FIX = ("write data that pickle can copy (numbers, strings, NumPy arrays, and tuples, "
             "lists and dicts of them), or run the workflow on one process")
