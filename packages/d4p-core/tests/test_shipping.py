@@ -127,3 +127,33 @@ def test_a_generator_held_by_a_pe_is_named_with_where_to_make_it():
         f"PE {pe.id!r} attribute 'lines' (generator) cannot be sent to another process "
         "(TypeError: cannot pickle 'generator' object); create open files, connections, locks "
         "and generators in preprocess(), not in __init__ or at module level")
+
+
+def test_an_open_file_in_a_pes_container_is_named_and_the_standard_streams_travel(
+        tmp_path, monkeypatch):
+    """Before, a text file opened for reading inside a dict or a list of a PE
+    travelled as a copy of its whole text (one held directly was refused)."""
+    import d4p
+    import pytest
+
+    (tmp_path / "big.csv").write_text("a,b\n")
+
+    class Holds(d4p.IterativePE):
+        def __init__(self, held):
+            super().__init__()
+            self.held = held
+
+        def _process(self, x):
+            return x
+
+    with open(tmp_path / "big.csv") as src:
+        pe = Holds({"csv": src})
+        with pytest.raises(d4p.UsageError) as raised:
+            shipping.dumps(pe, pes={pe.id: pe})
+    assert str(raised.value).startswith(
+        f"PE {pe.id!r} attribute 'held' (dict) cannot be sent to another process (TypeError: "
+        f"cannot pickle open file '{tmp_path / 'big.csv'}'); create open files")
+    with open(tmp_path / "stderr", "w") as stderr:  # a file, as outside pytest's capture
+        monkeypatch.setattr(sys, "stderr", stderr)
+        pe = Holds([sys.stderr])
+        assert shipping.loads(shipping.dumps(pe, pes={pe.id: pe})).held == [stderr]

@@ -327,7 +327,8 @@ def _pickler(cloudpickle: ModuleType) -> type:
     its traceback, as it does under fork."""
 
     class Pickler(cloudpickle.Pickler):
-        dispatch_table = collections.ChainMap({types.CodeType: _code_with_its_file},
+        dispatch_table = collections.ChainMap({types.CodeType: _code_with_its_file,
+                                               io.TextIOWrapper: _no_open_file},
                                               cloudpickle.Pickler.dispatch_table)
 
     return Pickler
@@ -335,6 +336,17 @@ def _pickler(cloudpickle: ModuleType) -> type:
 
 def _code_with_its_file(code: types.CodeType) -> tuple:
     return marshal.loads, (marshal.dumps(code),)
+
+
+def _no_open_file(file: io.TextIOWrapper) -> tuple:
+    """An open text file held in a list, a dict or a global of the workflow
+    file is refused as one held by a PE is (:func:`_refuse_handles`):
+    cloudpickle would send a copy of its whole text. ``sys.stdout`` and
+    ``sys.stderr`` stand for those of the process that loads them."""
+    for name in ("stdout", "stderr"):
+        if file is getattr(sys, name):
+            return getattr, (sys, name)
+    raise TypeError(f"cannot pickle open file {getattr(file, 'name', '')!r}")
 
 
 def loads(data: bytes) -> Any:
@@ -442,13 +454,13 @@ def travel_error(pes: dict, exc: Exception) -> UsageError | None:
             if attr.startswith("_d4p"):
                 continue
             try:
-                cloudpickle.dumps(value, protocol=5)
+                _dump(cloudpickle, value)
             except Exception as err:
                 return UsageError(
                     f"PE {pe_id!r} attribute {attr!r} ({type(value).__name__}) cannot be sent "
                     f"to another process ({_reason(err)}); {_FIX}")
         try:
-            cloudpickle.dumps(pe, protocol=5)
+            _dump(cloudpickle, pe)
         except Exception as err:
             return _global_error(cloudpickle, pe_id, pe) or UsageError(
                 f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another process "
@@ -474,7 +486,7 @@ def _global_error(cloudpickle: ModuleType, pe_id: str, pe) -> UsageError | None:
                     continue
                 found = function.__globals__[name]
                 try:
-                    cloudpickle.dumps(found, protocol=5)
+                    _dump(cloudpickle, found)
                 except Exception as err:
                     return UsageError(
                         f"PE {pe_id!r} ({type(pe).__name__}) uses global {name!r} "
