@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -321,23 +322,89 @@ def test_a_library_leaving_a_file_open_adds_no_warning_to_an_error(tmp_path):
         2, "d4p: error: the workflow graph is empty: connect some PEs first\n")
 
 
-def test_ctrl_c_while_the_workflow_file_loads_says_only_that(tmp_path):
-    """Before: "every worker was ended", though no worker had started."""
+@pytest.mark.parametrize(("signum", "said"), [(signal.SIGINT, "Ctrl-C"),
+                                               (signal.SIGTERM, "SIGTERM"),
+                                               (signal.SIGHUP, "SIGHUP")])
+def test_a_signal_while_the_workflow_file_loads_says_only_that(tmp_path, signum, said):
+    """Before: "every worker was ended", though no worker had started; SIGTERM
+    and SIGHUP killed d4p without a word (status -15, -1)."""
     wf = write(tmp_path / "wf.py", """
         import time
         print("loading", flush=True)
         time.sleep(120)
     """)
     proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         assert proc.stdout.readline() == "loading\n"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
-    assert (proc.returncode, err) == (130, "d4p: interrupted (Ctrl-C)\n")
+    assert (proc.returncode, err) == (128 + signum, f"d4p: interrupted ({said})\n")
+
+
+TOOL_PE = """
+    import subprocess
+    from d4p import WorkflowGraph, ProducerPE, IterativePE
+
+    class One(ProducerPE):
+        def _process(self, inputs):
+            self.write("output", 1)
+
+    class Tool(IterativePE):
+        def _process(self, x):
+            tool = subprocess.Popen(["sleep", "600"])
+            with open(PID_FILE, "w") as out:  # the test waits for it
+                out.write(str(tool.pid))
+            tool.wait()
+            return x
+
+    graph = WorkflowGraph()
+    graph.connect(One(), "output", Tool(), "input")
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("mapping", [["simple"], ["multi", "-n", "2", "--no-fuse"],
+                                     ["multi", "-n", "2", "--no-fuse", "--start-method", "spawn"]])
+def test_sighup_aborts_the_run_and_ends_the_programs_its_pes_started(tmp_path, mapping):
+    """Before: SIGHUP (the terminal closed, ``kill -HUP``) killed d4p at once,
+    silently: the program a PE had started lived on, orphaned."""
+    pid_file = tmp_path / "tool.pid"
+    wf = write(tmp_path / "wf.py", f"PID_FILE = {str(pid_file)!r}\n" + textwrap.dedent(TOOL_PE))
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([sys.executable, "-m", "d4p", "run", str(wf), "-m", *mapping, "-o",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    tool = None
+    try:
+        deadline = time.monotonic() + 60
+        while tool is None and time.monotonic() < deadline and proc.poll() is None:
+            text = pid_file.read_text() if pid_file.exists() else ""
+            tool = int(text) if text else None
+            time.sleep(0.05)
+        assert tool is not None, proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+        while not _gone(tool) and time.monotonic() < deadline + 60:
+            time.sleep(0.05)
+        assert _gone(tool)
+    finally:
+        proc.kill()
+        proc.wait()
+        if tool is not None and not _gone(tool):
+            os.kill(tool, signal.SIGKILL)
+    assert (proc.returncode, err) == (129, "d4p: interrupted (SIGHUP); every worker was ended\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tool.pid", "wf.py"]
 
 
 def test_output_file_is_not_half_written_on_failure(tmp_path):

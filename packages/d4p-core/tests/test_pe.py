@@ -3,6 +3,8 @@ functions with @d4p.producer / @d4p.iterative / @d4p.consumer."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import pickle
 
 import d4p
@@ -148,6 +150,37 @@ def test_simple_function_pe_names_itself_after_the_function():
     graph = d4p.WorkflowGraph()
     graph.connect(NumberProducer(3), "output", pe, "input")
     assert d4p.run(graph)[pe.id]["output"] == [0, 3, 6]
+
+
+def _add(amount, x):
+    return x + amount
+
+
+def _twice(x, n):
+    yield from [x] * n
+
+
+class _Triple:
+    def __call__(self, x):
+        return 3 * x
+
+
+@pytest.mark.parametrize("mapping, options", [("simple", {}), ("multi", {"start_method": "spawn"})])
+def test_pes_of_partials_and_callable_objects_name_themselves_and_travel(mapping, options):
+    """functools.partial and callable objects have no __name__: the PE is
+    named after the function the partial wraps, or the object's class."""
+    add = d4p.SimpleFunctionPE(functools.partial(_add, 10))
+    triple = d4p.SimpleFunctionPE(_Triple())
+    twice = d4p.iterative(functools.partial(_twice, n=2))()
+    chain = d4p.create_iterative_chain([functools.partial(_add, 1), _Triple()])
+    assert [add.name, triple.name, type(twice).__name__] == ["PE__add", "PE__Triple", "_twice"]
+    assert [node.getContainedObject().name for node in chain._succ] == ["PE__add", "PE__Triple"]
+    graph = d4p.WorkflowGraph()
+    pes = [NumberProducer(3), add, triple, twice, chain]
+    for upstream, downstream in itertools.pairwise(pes):
+        graph.connect(upstream, "output", downstream, "input")
+    result = d4p.run(graph, mapping=mapping, processes=5, fuse=False, **options)
+    assert sorted(*[ports["output"] for ports in result.values()]) == [93, 93, 102, 102, 111, 111]
 
 
 def test_base_pe_ports_from_constructor():

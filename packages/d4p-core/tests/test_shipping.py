@@ -1,5 +1,7 @@
 import importlib
+import subprocess
 import sys
+import textwrap
 import traceback
 
 from d4p import shipping
@@ -73,3 +75,85 @@ def test_only_the_settings_of_modules_the_pes_use_travel(tmp_path, monkeypatch):
     finally:
         for name in ("used_lib", "unused_lib", "uses"):
             sys.modules.pop(name, None)
+
+
+def test_a_global_that_cannot_travel_is_named(tmp_path):
+    """Before: "PE 'Locked1' (Locked) cannot be sent to another process
+    (TypeError: cannot pickle '_thread.lock' object)", which left the user to
+    search the file for what the PE's code holds."""
+    wf = tmp_path / "wf.py"
+    wf.write_text(textwrap.dedent("""
+        import threading
+        import d4p
+        from d4p.examples import NumberProducer
+
+        LIMIT = 10
+        LOCK = threading.Lock()
+
+        class Locked(d4p.IterativePE):
+            def _process(self, x):
+                with LOCK:
+                    return min(x, LIMIT)
+
+        graph = d4p.WorkflowGraph()
+        graph.connect(NumberProducer(3), "output", Locked(), "input")
+    """))
+    run = subprocess.run([sys.executable, "-m", "d4p", "run", str(wf), "-m", "multi",
+                          "--start-method", "spawn"], capture_output=True, text=True, timeout=120)
+    assert (run.returncode, run.stderr) == (2, (
+        f"d4p: error: PE 'Locked1' (Locked) uses global 'LOCK' (lock) of {wf}, which cannot be "
+        "sent to another process (TypeError: cannot pickle '_thread.lock' object); create open "
+        "files, connections, locks and generators in preprocess(), not in __init__ or at module "
+        "level\n"))
+
+
+def test_a_generator_held_by_a_pe_is_named_with_where_to_make_it():
+    """Before, the advice named open files, connections and locks only."""
+    import d4p
+    import pytest
+
+    class Reads(d4p.IterativePE):
+        def __init__(self):
+            super().__init__()
+            self.lines = (line for line in ["a", "b"])
+
+        def _process(self, x):
+            return next(self.lines)
+
+    pe = Reads()
+    with pytest.raises(d4p.UsageError) as raised:
+        shipping.dumps(pe, pes={pe.id: pe})
+    assert str(raised.value) == (
+        f"PE {pe.id!r} attribute 'lines' (generator) cannot be sent to another process "
+        "(TypeError: cannot pickle 'generator' object); create open files, connections, locks "
+        "and generators in preprocess(), not in __init__ or at module level")
+
+
+def test_an_open_file_in_a_pes_container_is_named_and_the_standard_streams_travel(
+        tmp_path, monkeypatch):
+    """Before, a text file opened for reading inside a dict or a list of a PE
+    travelled as a copy of its whole text (one held directly was refused)."""
+    import d4p
+    import pytest
+
+    (tmp_path / "big.csv").write_text("a,b\n")
+
+    class Holds(d4p.IterativePE):
+        def __init__(self, held):
+            super().__init__()
+            self.held = held
+
+        def _process(self, x):
+            return x
+
+    with open(tmp_path / "big.csv") as src:
+        pe = Holds({"csv": src})
+        with pytest.raises(d4p.UsageError) as raised:
+            shipping.dumps(pe, pes={pe.id: pe})
+    assert str(raised.value).startswith(
+        f"PE {pe.id!r} attribute 'held' (dict) cannot be sent to another process (TypeError: "
+        f"cannot pickle open file '{tmp_path / 'big.csv'}'); create open files")
+    with open(tmp_path / "stderr", "w") as stderr:  # a file, as outside pytest's capture
+        monkeypatch.setattr(sys, "stderr", stderr)
+        pe = Holds([sys.stderr])
+        assert shipping.loads(shipping.dumps(pe, pes={pe.id: pe})).held == [stderr]

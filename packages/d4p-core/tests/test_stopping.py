@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from d4p.driver import Control
-from d4p.stopping import signals_stop
+from d4p.stopping import Interrupted, signals_stop
 
 
 class Terminal(io.StringIO):
@@ -27,3 +27,28 @@ def test_the_first_signal_says_on_a_terminal_that_the_sources_stop(monkeypatch, 
     assert control.stopping and not control.aborted
     assert sys.stderr.getvalue() == ("d4p: SIGINT: stopping the sources; what they wrote is "
                                      "still processed (Ctrl-C again aborts)\n" if said else "")
+
+
+def test_sighup_aborts_a_run_unless_the_program_ignores_or_handles_it():
+    """SIGHUP would end the process at once: it aborts the run instead (the
+    workers and the programs they started are ended); a program that ignores
+    it (nohup) or handles it itself (to reload its settings) keeps it."""
+    def reload(signum, frame):
+        reloaded.append(signum)
+
+    reloaded: list[int] = []
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        control = Control()
+        with pytest.raises(Interrupted) as raised, signals_stop(control, graceful=True):
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert (raised.value.signal, control.aborted) == (signal.SIGHUP, True)
+        for kept in (signal.SIG_IGN, reload):
+            signal.signal(signal.SIGHUP, kept)
+            control = Control()
+            with signals_stop(control, graceful=True):
+                os.kill(os.getpid(), signal.SIGHUP)
+            assert not control.stopping and signal.getsignal(signal.SIGHUP) is kept
+        assert reloaded == [signal.SIGHUP]
+    finally:
+        signal.signal(signal.SIGHUP, previous)

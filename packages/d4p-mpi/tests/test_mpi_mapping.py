@@ -13,7 +13,7 @@ import mpi_workflows
 import numpy as np
 import pytest
 from d4p.examples import Summer, pipeline, wordcount
-from d4p.testing.workflows import NOTEBOOK_CELL
+from d4p.testing.workflows import LOGGED, NOTEBOOK_CELL, SETUP_WORKFLOW
 from d4p_mpi import MPIMapping
 from mpi_processes import assert_no_leftovers
 
@@ -194,6 +194,20 @@ def test_a_dataclass_of_a_notebook_travels_between_ranks(tmp_path):
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "RESULT [(1, 0), (2, 1), (3, 4), (4, 9), (5, 16)]" in done.stdout
+    assert_no_leftovers()
+
+
+def test_logging_and_numpy_errors_set_up_by_the_workflow_file_reach_the_ranks(tmp_path):
+    # before: the ranks had no log handler and level WARNING (the PE's INFO
+    # lines were lost), and NumPy only warned of a division by zero
+    (tmp_path / "setup.py").write_text(SETUP_WORKFLOW)
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "setup.py", "-m", "mpi", "-n",
+                           "2", "--no-fuse", "-o", "out.json"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "LOG" in line] == LOGGED
+    results = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert [ports["output"] for ports in results.values()] == [["raised"] * 3]
     assert_no_leftovers()
 
 

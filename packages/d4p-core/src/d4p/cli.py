@@ -2,7 +2,8 @@
 """The ``d4p`` command.
 
 Exit status: 0 success, 1 the workflow failed, 2 a usage error (bad target,
-option, input...), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+option, input...), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up
+(SIGHUP: the run is aborted; ``nohup`` keeps it going).
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # d4p ... | head: the reader has gone, which is no error
         return _reader_gone()
     finally:
-        if command and signal.getsignal(signal.SIGTERM) is _terminated:
-            signal.signal(signal.SIGTERM, _exit_terminated)  # the interpreter's exit
+        for signum in _TERMINATING if command else ():
+            if signal.getsignal(signum) is _terminated:
+                signal.signal(signum, _exit_terminated)  # the interpreter's exit
 
 
 def _main(argv: list[str]) -> int:
@@ -96,10 +98,25 @@ def _main(argv: list[str]) -> int:
             print(_failure(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT or SIGTERM
-        print(f"d4p: interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'})"
+        signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT, SIGTERM, SIGHUP
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if _running and _as_command:
+            _end_descendants()
+        print(f"d4p: interrupted ({name})"
               + ("; every worker was ended" if _running else ""), file=sys.stderr)
         return 128 + signum
+
+
+def _end_descendants() -> None:
+    """End the programs that the run's PEs started and that still run (a tool
+    a PE of the simple mapping waits for): the command is about to exit, and
+    they would live on, orphaned (the multi and mpi mappings end those of
+    their workers themselves)."""
+    from .stopping import descendants
+
+    for pid in descendants([os.getpid()]):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _open_closed_streams() -> None:
@@ -133,6 +150,10 @@ def _reader_gone() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 0
+
+
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that end the ``d4p`` command (as SIGINT does), before or after its run too."""
 
 
 def _terminated(signum, frame) -> None:
@@ -361,6 +382,10 @@ def _run(args, extra: list[str]) -> int:
     if args.monitor and not get_plugin_manager().hook.d4p_make_tracer.get_hookimpls():
         raise UsageError("--monitor needs a monitoring plugin, and none is installed: "
                          "pip install d4p-monitor")
+    if _as_command:  # from loading the workflow to the exit, a SIGTERM ends d4p with status
+        for signum in _TERMINATING:  # 143, as a Ctrl-C does with 130 (a line, no traceback)
+            if signal.getsignal(signum) != signal.SIG_IGN:  # nohup: SIGHUP stays ignored
+                signal.signal(signum, _terminated)
     target = load_target(args.target, args.attr, key_values(args.param))
     inputs = parse_inputs(args.data, args.file)
     if inputs is not None and args.iterations is not None:
@@ -380,8 +405,6 @@ def _run(args, extra: list[str]) -> int:
                                  "replace it; give another file name, such as results.json")
     live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
         and get_mapping(args.mapping).primary
-    if _as_command:  # from the run's start to the exit, a SIGTERM ends d4p with status 143
-        signal.signal(signal.SIGTERM, _terminated)
     _running = True
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from .errors import GraphError
-from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE
+from .pe import GROUPING, TYPE, GenericPE, IterativePE, SimpleFunctionPE, function_name
 
 
 class WorkflowNode:
@@ -335,7 +335,7 @@ def create_iterative_chain(functions: Iterable, FunctionPE_class=SimpleFunctionP
         fn, params = (desc[0], desc[1]) if isinstance(desc, tuple | list) else (desc, {})
         pe = FunctionPE_class()
         pe.compute_fn, pe.params = fn, dict(params)
-        pe.name = f"{name_prefix}{fn.__name__}{name_suffix}"
+        pe.name = f"{name_prefix}{function_name(fn)}{name_suffix}"
         if prev is None:
             first = pe
         else:

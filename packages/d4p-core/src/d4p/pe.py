@@ -273,7 +273,7 @@ class SimpleFunctionPE(IterativePE):
     def __init__(self, compute_fn: Callable | None = None, params: dict | None = None) -> None:
         super().__init__()
         if compute_fn is not None:
-            self.name = f"PE_{compute_fn.__name__}"
+            self.name = f"PE_{function_name(compute_fn)}"
             self.id = self.name
         self.compute_fn = compute_fn
         self.params = dict(params or {})
@@ -386,20 +386,34 @@ class _ConsumerFunctionPE(_FunctionPE):
         return None
 
 
+def function_name(fn: Callable) -> str:
+    """The name of function ``fn``, of the function a ``functools.partial``
+    wraps, or of the class of a callable object."""
+    fn = _unwrapped(fn)
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def _unwrapped(fn: Callable) -> Callable:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
 def _pe_class(base: type, fn: Callable) -> type:
     if not callable(fn):
         kind = base.__name__.strip("_").replace("FunctionPE", "").lower()
         raise GraphError(f"d4p.{kind} makes a PE class from a function, not from {fn!r}")
+    name, inner = function_name(fn), _unwrapped(fn)
     cls = type(
-        fn.__name__,
+        name,
         (base,),
         {
             "_function": staticmethod(fn),
             "_generator": inspect.isgeneratorfunction(fn),
             "_takes_item": _takes_an_item(fn),
-            "__module__": fn.__module__,
-            "__qualname__": fn.__qualname__,
-            "__doc__": fn.__doc__,
+            "__module__": getattr(inner, "__module__", None) or type(inner).__module__,
+            "__qualname__": getattr(inner, "__qualname__", name),
+            "__doc__": getattr(inner, "__doc__", None),
         },
     )
     functools.update_wrapper(cls, fn, assigned=(), updated=())

@@ -7,8 +7,10 @@ finds, but not what exists only in this process: classes and functions of
 (``d4p run wf.py``), of a test module, lambdas, local functions and classes
 made at run time. :func:`dumps` pickles the plan with cloudpickle, which
 sends such objects *by value* (their code travels with the plan) and
-everything importable by reference. What cannot travel at all (open files,
-sockets, locks) is a :class:`~d4p.UsageError` naming the PE and attribute.
+everything importable by reference; the settings made before the run (class
+attributes, module settings, logging, NumPy's error handling) travel with it. What cannot travel at
+all (open files, sockets, locks) is a :class:`~d4p.UsageError` naming the PE
+and attribute.
 
 Every mapping that starts fresh interpreters uses this module; a mapping
 whose engine pickles with its own cloudpickle copy (PySpark) registers
@@ -22,6 +24,7 @@ import collections
 import functools
 import inspect
 import io
+import logging
 import marshal
 import os
 import pickle
@@ -38,7 +41,7 @@ from typing import Any
 
 from .errors import UsageError
 
-_FIX = ("create open files, connections and locks in preprocess(), not in __init__ "
+_FIX = ("create open files, connections, locks and generators in preprocess(), not in __init__ "
         "or at module level")
 DATA_FIX = ("write data that pickle can copy (numbers, strings, NumPy arrays, and tuples, "
             "lists and dicts of them), or run the workflow on one process")
@@ -66,7 +69,7 @@ def dumps(obj: Any, *, pes: dict | None = None,
     pes = pes if pes is not None else getattr(obj, "pes", {})
     try:
         return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(pes),
-                                               _module_state(pes, modules)))
+                                               _module_state(pes, modules), _process_state()))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
     try:
@@ -188,32 +191,115 @@ def _used_modules(pes: dict) -> list[ModuleType]:
     return list(found.values())
 
 
+_NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+"""NumPy's floating-point error handling in a fresh interpreter (``np.geterr()``)."""
+
+
+def _process_state() -> dict[str, Any]:
+    """How this process logs (:func:`_logging_state`) and how NumPy handles
+    floating-point errors here when a workflow changed it
+    (``np.seterr(all="raise")``), for a fresh interpreter
+    (:func:`_set_up_process`)."""
+    state: dict[str, Any] = {"logging": _logging_state()}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and numpy.geterr() != _NUMPY_ERRORS:
+        state["numpy_errors"] = numpy.geterr()
+    return state
+
+
+def _set_up_process(state: dict[str, Any]) -> None:
+    """In a fresh interpreter: log and handle NumPy's floating-point errors as
+    the process that shipped the plan did (:func:`_process_state`)."""
+    _set_up_logging(state.get("logging", {}))
+    if "numpy_errors" in state:
+        import numpy
+
+        numpy.seterr(**state["numpy_errors"])
+
+
+def _logging_state() -> dict[str, Any]:
+    """How this process logs, for a fresh interpreter (:func:`_set_up_logging`):
+    the levels of the root logger and of the loggers given one, and the root
+    logger's handlers that write to stderr or stdout (their level and
+    format): ``logging.basicConfig(level=logging.INFO)`` in a workflow file
+    shows the PEs' log lines as under fork. Other handlers (a file) stay
+    behind: each worker would write its own."""
+    root = logging.getLogger()
+    consoles = []
+    for handler in root.handlers:
+        stream = _console(handler)
+        if stream is not None:
+            formatter = handler.formatter
+            try:
+                pickle.dumps(formatter, protocol=5)
+            except Exception:
+                formatter = None  # a class of the workflow file: the plain format
+            consoles.append((stream, handler.level, formatter))
+    levels = {name: logger.level for name, logger in root.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET}
+    return {"root": root.level, "levels": levels, "consoles": consoles}
+
+
+def _console(handler: logging.Handler) -> str | None:
+    """``"stderr"`` or ``"stdout"`` for a plain stream handler writing there."""
+    if type(handler) is not logging.StreamHandler:
+        return None
+    for name in ("stderr", "stdout"):
+        if handler.stream is not None and handler.stream in (getattr(sys, name),
+                                                             getattr(sys, f"__{name}__")):
+            return name
+    return None
+
+
+def _set_up_logging(state: dict[str, Any]) -> None:
+    """In a fresh interpreter whose root logger has no handler yet (its import
+    of the main script set up none): log as the process that shipped the
+    plan did (:func:`_logging_state`), to this process's own stderr and
+    stdout (which a worker passes on to the caller's)."""
+    root = logging.getLogger()
+    if root.handlers or not state:
+        return
+    root.setLevel(state["root"])
+    for name, level in state["levels"].items():
+        logging.getLogger(name).setLevel(level)
+    for stream, level, formatter in state["consoles"]:
+        handler = logging.StreamHandler(getattr(sys, stream))
+        handler.setLevel(level)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+
+
 class _Registering:
     """Pickles as ``obj`` that, where it is loaded, first makes the modules
-    that travelled by value importable by their names and gives the PEs'
-    classes and the user's modules their data attributes (:func:`_register`)."""
+    that travelled by value importable by their names, gives the PEs'
+    classes and the user's modules their data attributes and sets up logging
+    and NumPy's error handling (:func:`_register`)."""
 
     def __init__(self, obj: Any, definitions: dict[str, dict[str, Any]],
                  state: list[tuple[type, dict[str, Any]]] = (),
-                 settings: dict[str, dict[str, Any]] | None = None) -> None:
+                 settings: dict[str, dict[str, Any]] | None = None,
+                 process: dict[str, Any] | None = None) -> None:
         self.obj, self.definitions, self.state = obj, definitions, state
-        self.settings = settings or {}
+        self.settings, self.process = settings or {}, process or {}
 
     def __reduce__(self):
-        return _register, (self.definitions, self.obj, self.state, self.settings)
+        return _register, (self.definitions, self.obj, self.state, self.settings, self.process)
 
 
 def _register(definitions: dict[str, dict[str, Any]], obj: Any,
               state: list[tuple[type, dict[str, Any]]] = (),
-              settings: dict[str, dict[str, Any]] | None = None) -> Any:
+              settings: dict[str, dict[str, Any]] | None = None,
+              process: dict[str, Any] | None = None) -> Any:
     """In a fresh interpreter: each module of ``definitions`` that it cannot
     import becomes a module of that name holding the classes that travelled
     (the very objects ``obj`` uses), and its ``__main__`` gets those of the
     launcher's ``__main__`` that it lacks, so that data units made of them (a
     dataclass of a workflow file or a notebook) pickle between workers by
     reference, as under fork; the classes of ``state`` get the data attributes
-    they had where the plan was shipped (:func:`_class_state`), and the loaded
-    modules of ``settings`` their settings (:func:`_module_state`). Returns
+    they had where the plan was shipped (:func:`_class_state`), the loaded
+    modules of ``settings`` their settings (:func:`_module_state`), and
+    logging and NumPy's error handling are set up as ``process`` says
+    (:func:`_set_up_process`). Returns
     ``obj``."""
     for name, attrs in definitions.items():
         module = sys.modules.get(name)
@@ -229,6 +315,7 @@ def _register(definitions: dict[str, dict[str, Any]], obj: Any,
         module = sys.modules.get(name)  # loaded by unpickling obj, if the plan uses it
         for attr, value in attrs.items() if module is not None else ():
             setattr(module, attr, value)
+    _set_up_process(process or {})
     return obj
 
 
@@ -240,7 +327,8 @@ def _pickler(cloudpickle: ModuleType) -> type:
     its traceback, as it does under fork."""
 
     class Pickler(cloudpickle.Pickler):
-        dispatch_table = collections.ChainMap({types.CodeType: _code_with_its_file},
+        dispatch_table = collections.ChainMap({types.CodeType: _code_with_its_file,
+                                               io.TextIOWrapper: _no_open_file},
                                               cloudpickle.Pickler.dispatch_table)
 
     return Pickler
@@ -248,6 +336,17 @@ def _pickler(cloudpickle: ModuleType) -> type:
 
 def _code_with_its_file(code: types.CodeType) -> tuple:
     return marshal.loads, (marshal.dumps(code),)
+
+
+def _no_open_file(file: io.TextIOWrapper) -> tuple:
+    """An open text file held in a list, a dict or a global of the workflow
+    file is refused as one held by a PE is (:func:`_refuse_handles`):
+    cloudpickle would send a copy of its whole text. ``sys.stdout`` and
+    ``sys.stderr`` stand for those of the process that loads them."""
+    for name in ("stdout", "stderr"):
+        if file is getattr(sys, name):
+            return getattr, (sys, name)
+    raise TypeError(f"cannot pickle open file {getattr(file, 'name', '')!r}")
 
 
 def loads(data: bytes) -> Any:
@@ -355,17 +454,54 @@ def travel_error(pes: dict, exc: Exception) -> UsageError | None:
             if attr.startswith("_d4p"):
                 continue
             try:
-                cloudpickle.dumps(value, protocol=5)
+                _dump(cloudpickle, value)
             except Exception as err:
                 return UsageError(
                     f"PE {pe_id!r} attribute {attr!r} ({type(value).__name__}) cannot be sent "
                     f"to another process ({_reason(err)}); {_FIX}")
         try:
-            cloudpickle.dumps(pe, protocol=5)
+            _dump(cloudpickle, pe)
         except Exception as err:
-            return UsageError(f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another "
-                              f"process ({_reason(err)}); {_FIX}")
+            return _global_error(cloudpickle, pe_id, pe) or UsageError(
+                f"PE {pe_id!r} ({type(pe).__name__}) cannot be sent to another process "
+                f"({_reason(err)}); {_FIX}")
     return None
+
+
+def _global_error(cloudpickle: ModuleType, pe_id: str, pe) -> UsageError | None:
+    """The error naming the global variable that the code of ``pe``'s class
+    reads and that cannot be pickled (a lock or a file of a workflow file's
+    top level: the code of such a class travels by value, with the globals
+    it reads)."""
+    by_value = {"__main__", *(module.__name__ for module in local_modules())}
+    for cls in type(pe).__mro__:
+        if cls.__module__ not in by_value:
+            continue
+        for value in vars(cls).values():
+            function = getattr(value, "__func__", value)
+            if not isinstance(function, types.FunctionType):
+                continue
+            for name in _names(function.__code__):
+                if name not in function.__globals__:
+                    continue
+                found = function.__globals__[name]
+                try:
+                    _dump(cloudpickle, found)
+                except Exception as err:
+                    return UsageError(
+                        f"PE {pe_id!r} ({type(pe).__name__}) uses global {name!r} "
+                        f"({type(found).__name__}) of {function.__code__.co_filename}, which cannot be "
+                        f"sent to another process ({_reason(err)}); {_FIX}")
+    return None
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` and the functions nested in it may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
 
 
 def _reason(exc: Exception) -> str:

@@ -5,6 +5,9 @@
   :class:`Interrupted`: the run is aborted and every worker ended. With
   ``graceful=True`` the first signal only stops the run's sources (a
   graceful drain, said in one line on a terminal) and the second aborts.
+  SIGHUP (the terminal closed, no one is left to wait for the results)
+  always aborts, unless it is ignored (``nohup``) or handled by the program
+  that runs the workflow.
 * :func:`die_with_parent` makes a worker process end when the process that
   started it ends, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``, elsewhere a
   thread that watches the parent); :class:`ArgvDyingWithParent` does it in
@@ -27,7 +30,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(KeyboardInterrupt):
-    """A second SIGINT or SIGTERM during a run: the run was aborted.
+    """A second SIGINT or SIGTERM, or a SIGHUP, during a run: the run was aborted.
     ``signal`` is the number of the signal (exit status 128 + signal)."""
 
     def __init__(self, signum: int) -> None:
@@ -38,18 +41,19 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def signals_stop(control: Control, graceful: bool = False, say: bool = True
                  ) -> Iterator[Control]:
-    """While in this context (in the main thread), SIGINT and SIGTERM abort
-    the run (``control.abort()``) and raise :class:`Interrupted`; with
-    ``graceful`` the first one only calls ``control.stop()`` and, with
-    ``say``, says so on stderr when that is a terminal (a drain may take
-    long). Elsewhere it does nothing."""
+    """While in this context (in the main thread), SIGINT, SIGTERM and
+    SIGHUP (:func:`abort_signals`) abort the run (``control.abort()``) and
+    raise :class:`Interrupted`; with ``graceful`` the first SIGINT or
+    SIGTERM only calls ``control.stop()`` and, with ``say``, says so on
+    stderr when that is a terminal (a drain may take long). Elsewhere it
+    does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield control
         return
 
     def handler(signum, frame):
         name = signal.Signals(signum).name
-        if control.stopping or not graceful:
+        if control.stopping or not graceful or signum == signal.SIGHUP:
             control.abort(name)
             raise Interrupted(signum)
         control.stop(name)
@@ -61,12 +65,28 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
                              "again aborts)\n")
             sys.stderr.flush()
 
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, handler) for s in abort_signals()}
     try:
         yield control
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def abort_signals() -> tuple[int, ...]:
+    """The signals that end a run: :data:`STOP_SIGNALS`, and SIGHUP where it
+    would end this process at once (its default action, or d4p's own
+    handler): not where it is ignored (``nohup``: the run outlives the
+    terminal) or handled by the program that runs the workflow (one that
+    reloads its settings on SIGHUP)."""
+    hangup = signal.getsignal(signal.SIGHUP)
+    if hangup == signal.SIG_DFL or _is_d4p(getattr(hangup, "__module__", None)):
+        return (*STOP_SIGNALS, signal.SIGHUP)
+    return STOP_SIGNALS
+
+
+def _is_d4p(module: str | None) -> bool:
+    return (module or "").partition(".")[0] == "d4p"
 
 
 def aborted_by_signal(control: Control) -> Interrupted | None:

@@ -1026,3 +1026,38 @@ exec(compile(CELL, "<ipython-input-1>", "exec"), vars(main))
 workflow as a Jupyter cell does: its classes, a dataclass of data units among
 them, live in a ``__main__`` of no file. It prints ``RESULT [(1, 0), (2, 1),
 (3, 4), (4, 9), (5, 16)]``."""
+
+
+SETUP_WORKFLOW = """
+import logging
+
+import numpy as np
+
+import d4p
+from d4p.examples import NumberProducer
+
+logging.basicConfig(level=logging.INFO, format="LOG %(levelname)s %(name)s: %(message)s")
+logging.getLogger("quiet").setLevel(logging.WARNING)
+np.seterr(divide="raise")
+
+
+class Logs(d4p.IterativePE):
+    def _process(self, x):
+        logging.getLogger("wf").info("unit %s", x)
+        logging.getLogger("quiet").info("not shown %s", x)
+        try:
+            np.float64(1.0) / np.float64(0.0)
+        except FloatingPointError:
+            return "raised"
+        return "warned"
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(NumberProducer(3), "output", Logs(), "input")
+"""
+"""A workflow file that sets up logging and NumPy's error handling at its top,
+as a script does, and a PE that logs and divides by zero. On every mapping its
+run's stderr has ``LOG INFO wf: unit 0`` (and 1, 2: :data:`LOGGED`) and no line
+of logger ``quiet``, and its output is ``"raised"`` three times."""
+LOGGED = ["LOG INFO wf: unit 0", "LOG INFO wf: unit 1", "LOG INFO wf: unit 2"]
+"""The log lines of a run of :data:`SETUP_WORKFLOW`."""
