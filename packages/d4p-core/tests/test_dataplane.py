@@ -14,7 +14,14 @@ import time
 import d4p
 import numpy as np
 import pytest
-from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual, unloadable, unpicklable
+from d4p.testing.workflows import (
+    ENDLESS_FILE,
+    large_arrays,
+    masked_and_strided,
+    mutual,
+    unloadable,
+    unpicklable,
+)
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -268,6 +275,21 @@ def test_workers_in_a_false_circle_keep_to_their_budget():
     ((total, grew),) = ports["output"]
     assert total == 2 * sum(range(count))
     assert grew < 2 * buffer_mb << 20, f"a worker grew by {grew >> 20} MiB"
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_masked_arrays_and_strided_views_travel_in_bounded_memory(start_method):
+    """A worker holds about two units at a time: one it works on, one it has
+    read. Before, NumPy pickled masked arrays and strided views with their
+    bytes inside the pickle, copied again into it and out of it: workers
+    that forward 16 MiB masked arrays peaked 5 units above their start."""
+    count, nbytes = 6, 40 << 20  # over 32 MiB: freed at once (see keep_freed_memory)
+    result = d4p.run(masked_and_strided(count, nbytes), mapping="multi", processes=4,
+                     buffer_mb=8, start_method=start_method)
+    (ports,) = result.values()
+    ((good, grew),) = ports["output"]
+    assert good == count
+    assert grew < 3 * nbytes, f"a worker grew by {grew / nbytes:.1f} units"
 
 
 class _Tagged(d4p.IterativePE):

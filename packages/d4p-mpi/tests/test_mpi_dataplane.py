@@ -19,6 +19,7 @@ from d4p.testing.workflows import (
     ENDLESS_FILE,
     STDIN_FILE,
     burst_while_waiting,
+    masked_and_strided,
     stop_while_waiting,
 )
 from d4p_mpi.environment import mpiexec_command
@@ -211,6 +212,18 @@ def test_large_arrays_through_a_small_budget():
     graph.connect(scale, "output", check, "input")
     result = d4p.run(graph, mapping="mpi", processes=4, buffer_mb=1, timeout=60)
     assert result[check.id]["output"] == [40]
+
+
+def test_masked_arrays_and_strided_views_travel_in_bounded_memory_on_mpi():
+    """As on multi (core's test of the same name): before, a rank forwarding
+    40 MiB masked arrays peaked 4 units above its start."""
+    count, nbytes = 6, 40 << 20
+    result = d4p.run(masked_and_strided(count, nbytes), mapping="mpi", processes=4,
+                     buffer_mb=8, timeout=120)
+    (ports,) = result.values()
+    ((good, grew),) = ports["output"]
+    assert good == count
+    assert grew < 3 * nbytes, f"a rank grew by {grew / nbytes:.1f} units"
 
 
 def _windows(window, units):
