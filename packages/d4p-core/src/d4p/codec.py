@@ -53,16 +53,20 @@ def encode(message: Any, out_of_band: int = OUT_OF_BAND) -> tuple[bytes, list[me
 
 def _array_reducers(numpy, out_of_band: int) -> dict:
     """``copyreg``'s reducers, and d4p's for plain and masked arrays (their
-    exact types: subclasses pickle as they do)."""
+    exact types: subclasses pickle as they do), unless ``copyreg`` has one."""
     def array(a):
         if a.nbytes >= out_of_band and not (a.flags.c_contiguous or a.flags.f_contiguous):
             a = numpy.ascontiguousarray(a)  # one copy, out of band (numpy pickles it in band)
         return a.__reduce_ex__(5)
 
     def masked(m):
-        return _masked, (m._data, m._mask, m._fill_value, m._hardmask)
+        return _masked, (m.data, m.mask, m.fill_value, m.hardmask)
 
-    return {**copyreg.dispatch_table, numpy.ndarray: array, numpy.ma.MaskedArray: masked}
+    ours = {numpy.ndarray: array}
+    ma = sys.modules.get("numpy.ma")  # not loaded: no masked arrays
+    if ma is not None:
+        ours[ma.MaskedArray] = masked
+    return {**ours, **copyreg.dispatch_table}
 
 
 def _masked(data, mask, fill_value, hard_mask):
