@@ -19,6 +19,7 @@ from d4p.testing.workflows import (
     large_arrays,
     masked_and_strided,
     mutual,
+    tallied,
     unloadable,
     unpicklable,
 )
@@ -591,6 +592,24 @@ def test_max_units_is_the_reason_in_the_summary(mapping, options):
     finite.connect(_Tens(), "output", Count(), "input")  # 10 units: the limit is not reached
     assert d4p.run(finite, mapping=mapping, processes=2, max_units=500,
                    **options).summary.stopped is None
+
+
+@pytest.mark.parametrize("how", [{"max_units": 500}, {"stop_after": 0.5}])
+@pytest.mark.parametrize(("mapping", "options"), [("simple", {}), ("multi", {}),
+                                                  ("multi", {"start_method": "spawn"})])
+def test_a_stopped_source_writes_in_its_postprocess(mapping, options, how):
+    """A stop ends a source's iteration at its next write; its postprocess
+    runs and writes as any PE's. Before, the writes of a stopped source's
+    postprocess raised the stop's own signal, and the run failed with
+    ``_SourceStopped`` (on max_units and on any stop: stop_after, Ctrl-C)."""
+    graph, source, count = tallied()
+    result = d4p.run(graph, mapping=mapping, processes=2, **how, **options)
+    ([counted],), ([tally],) = result[count.id].values(), result[source.id].values()
+    if "max_units" in how:
+        assert counted == tally == 500
+    else:  # the write the stop ended was begun, not delivered (or it ended between two)
+        assert tally in (counted, counted + 1) and counted > 0
+        assert result.summary.stopped == "stop_after=0.5 s"
 
 
 SLOW_END = ENDLESS.replace("endless()", "endless(pause_at_end=60)")

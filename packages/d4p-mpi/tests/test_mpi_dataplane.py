@@ -21,6 +21,7 @@ from d4p.testing.workflows import (
     burst_while_waiting,
     masked_and_strided,
     stop_while_waiting,
+    tallied,
 )
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
@@ -43,6 +44,15 @@ def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
     (count,) = list(result.values())[0]["output"]
     assert count > 0 and result.summary.stopped == "stop_after=3 s"
     assert_no_leftovers()
+
+
+@pytest.mark.parametrize("how", [{"max_units": 500}, {"stop_after": 0.5}])
+def test_a_stopped_source_writes_in_its_postprocess_on_mpi(how):
+    """Before, the run failed with _SourceStopped (core's test of the same name)."""
+    graph, source, count = tallied()
+    result = d4p.run(graph, mapping="mpi", processes=2, timeout=60, **how)
+    ([counted],), ([tally],) = result[count.id].values(), result[source.id].values()
+    assert counted == tally == 500 if "max_units" in how else tally in (counted, counted + 1)
 
 
 @pytest.mark.parametrize(("how", "twice"), [("SIGTERM", False), ("SIGINT", False),

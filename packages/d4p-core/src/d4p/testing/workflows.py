@@ -988,6 +988,34 @@ def endless(pause_at_end: float = 0.0) -> WorkflowGraph:
     return graph
 
 
+class Tallied(ProducerPE):
+    """Writes 1, 2, 3, ... forever, in one iteration, like :class:`Endless`;
+    its ``postprocess`` writes on ``tally`` how many it began to write (a
+    source that writes after a stop: the rest of a buffer, a summary)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_output("tally")
+
+    def preprocess(self):
+        self.n = 0
+
+    def _process(self, inputs):
+        while True:
+            self.n += 1
+            self.write("output", self.n)
+
+    def postprocess(self):
+        self.write("tally", self.n)
+
+
+def tallied() -> tuple[WorkflowGraph, Tallied, Count]:
+    """:class:`Tallied` → a 'global' :class:`Count`, and those two PEs."""
+    graph, source, count = WorkflowGraph(), Tallied(), Count()
+    graph.connect(source, "output", count, "input")
+    return graph, source, count
+
+
 ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n"
 """A workflow file for ``d4p run``: :func:`endless`."""
 
