@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from d4p.testing.workflows import (
     ENDLESS_FILE,
+    PeakMemory,
     large_arrays,
     masked_and_strided,
     mutual,
@@ -212,12 +213,6 @@ def test_arrays_of_every_layout_arrive_bit_for_bit(start_method):
             assert g.flags.f_contiguous == w.flags.f_contiguous
 
 
-def _vm(field: str) -> int:
-    """A ``VmRSS``/``VmHWM`` line of this process's status, in bytes."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
-
-
 class _Arrays(d4p.ProducerPE):
     def __init__(self, count: int, nbytes: int) -> None:
         super().__init__()
@@ -232,13 +227,13 @@ class _DoubledGrowth(d4p.IterativePE):
     """Doubles arrays; at the end writes how much its process's peak RSS grew."""
 
     def preprocess(self):
-        self.start = _vm("VmRSS")
+        self.peak = PeakMemory()
 
     def _process(self, a):
         return a * 2.0
 
     def postprocess(self):
-        self.write("output", ("grew", _vm("VmHWM") - self.start))
+        self.write("output", ("grew", self.peak.growth()))
 
 
 class _SumAndGrowth(d4p.GenericPE):
@@ -291,6 +286,94 @@ def test_masked_arrays_and_strided_views_travel_in_bounded_memory(start_method):
     ((good, grew),) = ports["output"]
     assert good == count
     assert grew < 3 * nbytes, f"a worker grew by {grew / nbytes:.1f} units"
+
+
+class _Spread(d4p.ProducerPE):
+    """Writes ``count`` arrays of ``nbytes``; at the end, on ``grew``, how
+    much its process's peak RSS grew."""
+
+    def __init__(self, count: int, nbytes: int) -> None:
+        super().__init__()
+        self._add_output("grew")
+        self.count, self.nbytes = count, nbytes
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", np.full(self.nbytes // 8, float(i)))
+
+    def postprocess(self):
+        self.write("grew", self.peak.growth())
+
+
+class _First(d4p.IterativePE):
+    def _process(self, array):
+        return float(array[0])
+
+
+def test_a_worker_sending_to_many_workers_holds_no_unit_it_has_sent():
+    """Each writer thread (one per destination) kept the last message it had
+    written until the next one for its destination: a source spreading
+    36 MiB arrays over 6 workers held 7 of them, whatever ``buffer_mb``."""
+    count, nbytes = 12, 36 << 20
+    spread, first = _Spread(count, nbytes), _First()
+    first.numprocesses = 6
+    graph = d4p.WorkflowGraph()
+    graph.connect(spread, "output", first, "input")
+    result = d4p.run(graph, mapping="multi", processes=7, buffer_mb=8)
+    assert sorted(result[first.id]["output"]) == [float(i) for i in range(count)]
+    ((grew,),) = result[spread.id]["grew"],
+    assert grew < 3 * nbytes, f"the source grew by {grew / nbytes:.1f} arrays"
+
+
+class _Full(d4p.IterativePE):
+    """``i`` → an array of ``nbytes``, all ``i``."""
+
+    def __init__(self, nbytes: int) -> None:
+        super().__init__()
+        self.nbytes = nbytes
+
+    def _process(self, i):
+        return np.full(self.nbytes // 8, float(i))
+
+
+class _SlowFirsts(d4p.GenericPE):
+    """'global', 0.1 s a unit: writes the first value of every array, then how
+    much its process's peak RSS grew."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.firsts: list[float] = []
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def process(self, inputs):
+        time.sleep(0.1)
+        self.firsts.append(float(inputs["input"][0]))
+
+    def postprocess(self):
+        self.write("output", (sorted(self.firsts), self.peak.growth()))
+
+
+def test_a_worker_fed_by_many_workers_reads_within_its_budget():
+    """The reader read a message from every pipe that had one before it
+    looked at the budget again: a slow 'global' PE fed 36 MiB arrays by 6
+    workers held 5 of them with ``buffer_mb=8`` (on mpi: 1)."""
+    count, nbytes = 18, 36 << 20
+    full, slow = _Full(nbytes), _SlowFirsts()
+    full.numprocesses = 6
+    graph = d4p.WorkflowGraph()
+    graph.connect(_numbers(count), "output", full, "input")
+    graph.connect(full, "output", slow, "input")
+    result = d4p.run(graph, mapping="multi", processes=8, buffer_mb=8)
+    ((firsts, grew),) = result[slow.id]["output"]
+    assert firsts == [float(i) for i in range(count)]
+    assert grew < 2 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
 
 
 class _Tagged(d4p.IterativePE):

@@ -821,10 +821,23 @@ def large_arrays(count: int, elements: int = 1 << 18, pause: float = 0.002) -> W
     return graph
 
 
-def _status(field: str) -> int:
-    """A ``VmRSS``/``VmHWM`` line of this process's status (Linux), in bytes."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
+class PeakMemory:
+    """This process's peak resident memory from now on (Linux): made in a
+    PE's ``preprocess``, it says in ``postprocess`` how much that grew."""
+
+    def __init__(self) -> None:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # the peak (VmHWM) is now what is resident
+        self.start = self._status("VmRSS")
+
+    def growth(self) -> int:
+        """Bytes by which the peak exceeds what was resident at the start."""
+        return self._status("VmHWM") - self.start
+
+    @staticmethod
+    def _status(field: str) -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
 
 
 def _sevenths(n: int) -> np.ndarray:
@@ -857,13 +870,13 @@ class ForwardAndGrowth(IterativePE):
     process's peak resident memory grew during the run."""
 
     def preprocess(self):
-        self.start = _status("VmRSS")
+        self.peak = PeakMemory()
 
     def _process(self, unit):
         return unit
 
     def postprocess(self):
-        self.write("output", ("grew", _status("VmHWM") - self.start))
+        self.write("output", ("grew", self.peak.growth()))
 
 
 class CheckAndGrowth(GenericPE):
@@ -878,7 +891,7 @@ class CheckAndGrowth(GenericPE):
         self.good, self.grew = 0, []
 
     def preprocess(self):
-        self.start = _status("VmRSS")
+        self.peak = PeakMemory()
 
     def process(self, inputs):
         i, unit = inputs["input"]
@@ -891,7 +904,7 @@ class CheckAndGrowth(GenericPE):
             self.good += int(type(unit) is np.ndarray and bool((unit == i).all()))
 
     def postprocess(self):
-        self.grew.append(_status("VmHWM") - self.start)
+        self.grew.append(self.peak.growth())
         self.write("output", (self.good, max(self.grew)))
 
 
