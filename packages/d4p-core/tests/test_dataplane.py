@@ -316,7 +316,9 @@ class _First(d4p.IterativePE):
 def test_a_worker_sending_to_many_workers_holds_no_unit_it_has_sent():
     """Each writer thread (one per destination) kept the last message it had
     written until the next one for its destination: a source spreading
-    36 MiB arrays over 6 workers held 7 of them, whatever ``buffer_mb``."""
+    36 MiB arrays over 6 workers held 7 of them, whatever ``buffer_mb``.
+    Now 2 (one being written, the next made), or 3 when a flush that waits
+    for room runs beside the source (see ``_SourceCalls``)."""
     count, nbytes = 12, 36 << 20
     spread, first = _Spread(count, nbytes), _First()
     first.numprocesses = 6
@@ -324,8 +326,8 @@ def test_a_worker_sending_to_many_workers_holds_no_unit_it_has_sent():
     graph.connect(spread, "output", first, "input")
     result = d4p.run(graph, mapping="multi", processes=7, buffer_mb=8)
     assert sorted(result[first.id]["output"]) == [float(i) for i in range(count)]
-    ((grew,),) = result[spread.id]["grew"],
-    assert grew < 3 * nbytes, f"the source grew by {grew / nbytes:.1f} arrays"
+    (grew,) = result[spread.id]["grew"]
+    assert grew < 4 * nbytes, f"the source grew by {grew / nbytes:.1f} arrays"
 
 
 class _Full(d4p.IterativePE):
@@ -363,7 +365,8 @@ class _SlowFirsts(d4p.GenericPE):
 def test_a_worker_fed_by_many_workers_reads_within_its_budget():
     """The reader read a message from every pipe that had one before it
     looked at the budget again: a slow 'global' PE fed 36 MiB arrays by 6
-    workers held 5 of them with ``buffer_mb=8`` (on mpi: 1)."""
+    workers held 5 of them with ``buffer_mb=8`` (on mpi: 1). Now 1 or 2 (one
+    processed, one read)."""
     count, nbytes = 18, 36 << 20
     full, slow = _Full(nbytes), _SlowFirsts()
     full.numprocesses = 6
@@ -373,7 +376,7 @@ def test_a_worker_fed_by_many_workers_reads_within_its_budget():
     result = d4p.run(graph, mapping="multi", processes=8, buffer_mb=8)
     ((firsts, grew),) = result[slow.id]["output"]
     assert firsts == [float(i) for i in range(count)]
-    assert grew < 2 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
+    assert grew < 3 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
 
 
 class _Tagged(d4p.IterativePE):
@@ -691,7 +694,7 @@ def test_a_stopped_source_writes_in_its_postprocess(mapping, options, how):
     if "max_units" in how:
         assert counted == tally == 500
     else:  # the write the stop ended was begun, not delivered (or it ended between two)
-        assert tally in (counted, counted + 1) and counted > 0
+        assert tally in (counted, counted + 1)
         assert result.summary.stopped == "stop_after=0.5 s"
 
 
