@@ -14,7 +14,16 @@ import time
 import d4p
 import numpy as np
 import pytest
-from d4p.testing.workflows import ENDLESS_FILE, large_arrays, mutual, unloadable, unpicklable
+from d4p.testing.workflows import (
+    ENDLESS_FILE,
+    PeakMemory,
+    large_arrays,
+    masked_and_strided,
+    mutual,
+    tallied,
+    unloadable,
+    unpicklable,
+)
 
 MAPPINGS = [("multi", {"start_method": "fork"}), ("multi", {"start_method": "spawn"})]
 
@@ -204,12 +213,6 @@ def test_arrays_of_every_layout_arrive_bit_for_bit(start_method):
             assert g.flags.f_contiguous == w.flags.f_contiguous
 
 
-def _vm(field: str) -> int:
-    """A ``VmRSS``/``VmHWM`` line of this process's status, in bytes."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
-
-
 class _Arrays(d4p.ProducerPE):
     def __init__(self, count: int, nbytes: int) -> None:
         super().__init__()
@@ -224,13 +227,13 @@ class _DoubledGrowth(d4p.IterativePE):
     """Doubles arrays; at the end writes how much its process's peak RSS grew."""
 
     def preprocess(self):
-        self.start = _vm("VmRSS")
+        self.peak = PeakMemory()
 
     def _process(self, a):
         return a * 2.0
 
     def postprocess(self):
-        self.write("output", ("grew", _vm("VmHWM") - self.start))
+        self.write("output", ("grew", self.peak.growth()))
 
 
 class _SumAndGrowth(d4p.GenericPE):
@@ -268,6 +271,112 @@ def test_workers_in_a_false_circle_keep_to_their_budget():
     ((total, grew),) = ports["output"]
     assert total == 2 * sum(range(count))
     assert grew < 2 * buffer_mb << 20, f"a worker grew by {grew >> 20} MiB"
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_masked_arrays_and_strided_views_travel_in_bounded_memory(start_method):
+    """A worker holds about two units at a time: one it works on, one it has
+    read. Before, NumPy pickled masked arrays and strided views with their
+    bytes inside the pickle, copied again into it and out of it: workers
+    that forward 16 MiB masked arrays peaked 5 units above their start."""
+    count, nbytes = 6, 40 << 20  # over 32 MiB: freed at once (see keep_freed_memory)
+    result = d4p.run(masked_and_strided(count, nbytes), mapping="multi", processes=4,
+                     buffer_mb=8, start_method=start_method)
+    (ports,) = result.values()
+    ((good, grew),) = ports["output"]
+    assert good == count
+    assert grew < 3 * nbytes, f"a worker grew by {grew / nbytes:.1f} units"
+
+
+class _Spread(d4p.ProducerPE):
+    """Writes ``count`` arrays of ``nbytes``; at the end, on ``grew``, how
+    much its process's peak RSS grew."""
+
+    def __init__(self, count: int, nbytes: int) -> None:
+        super().__init__()
+        self._add_output("grew")
+        self.count, self.nbytes = count, nbytes
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def _process(self, inputs):
+        for i in range(self.count):
+            self.write("output", np.full(self.nbytes // 8, float(i)))
+
+    def postprocess(self):
+        self.write("grew", self.peak.growth())
+
+
+class _First(d4p.IterativePE):
+    def _process(self, array):
+        return float(array[0])
+
+
+def test_a_worker_sending_to_many_workers_holds_no_unit_it_has_sent():
+    """Each writer thread (one per destination) kept the last message it had
+    written until the next one for its destination: a source spreading
+    36 MiB arrays over 6 workers held 7 of them, whatever ``buffer_mb``.
+    Now 2 (one being written, the next made), or 3 when a flush that waits
+    for room runs beside the source (see ``_SourceCalls``)."""
+    count, nbytes = 12, 36 << 20
+    spread, first = _Spread(count, nbytes), _First()
+    first.numprocesses = 6
+    graph = d4p.WorkflowGraph()
+    graph.connect(spread, "output", first, "input")
+    result = d4p.run(graph, mapping="multi", processes=7, buffer_mb=8)
+    assert sorted(result[first.id]["output"]) == [float(i) for i in range(count)]
+    (grew,) = result[spread.id]["grew"]
+    assert grew < 4 * nbytes, f"the source grew by {grew / nbytes:.1f} arrays"
+
+
+class _Full(d4p.IterativePE):
+    """``i`` → an array of ``nbytes``, all ``i``."""
+
+    def __init__(self, nbytes: int) -> None:
+        super().__init__()
+        self.nbytes = nbytes
+
+    def _process(self, i):
+        return np.full(self.nbytes // 8, float(i))
+
+
+class _SlowFirsts(d4p.GenericPE):
+    """'global', 0.1 s a unit: writes the first value of every array, then how
+    much its process's peak RSS grew."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.firsts: list[float] = []
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def process(self, inputs):
+        time.sleep(0.1)
+        self.firsts.append(float(inputs["input"][0]))
+
+    def postprocess(self):
+        self.write("output", (sorted(self.firsts), self.peak.growth()))
+
+
+def test_a_worker_fed_by_many_workers_reads_within_its_budget():
+    """The reader read a message from every pipe that had one before it
+    looked at the budget again: a slow 'global' PE fed 36 MiB arrays by 6
+    workers held 5 of them with ``buffer_mb=8`` (on mpi: 1). Now 1 or 2 (one
+    processed, one read)."""
+    count, nbytes = 18, 36 << 20
+    full, slow = _Full(nbytes), _SlowFirsts()
+    full.numprocesses = 6
+    graph = d4p.WorkflowGraph()
+    graph.connect(_numbers(count), "output", full, "input")
+    graph.connect(full, "output", slow, "input")
+    result = d4p.run(graph, mapping="multi", processes=8, buffer_mb=8)
+    ((firsts, grew),) = result[slow.id]["output"]
+    assert firsts == [float(i) for i in range(count)]
+    assert grew < 3 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
 
 
 class _Tagged(d4p.IterativePE):
@@ -569,6 +678,24 @@ def test_max_units_is_the_reason_in_the_summary(mapping, options):
     finite.connect(_Tens(), "output", Count(), "input")  # 10 units: the limit is not reached
     assert d4p.run(finite, mapping=mapping, processes=2, max_units=500,
                    **options).summary.stopped is None
+
+
+@pytest.mark.parametrize("how", [{"max_units": 500}, {"stop_after": 0.5}])
+@pytest.mark.parametrize(("mapping", "options"), [("simple", {}), ("multi", {}),
+                                                  ("multi", {"start_method": "spawn"})])
+def test_a_stopped_source_writes_in_its_postprocess(mapping, options, how):
+    """A stop ends a source's iteration at its next write; its postprocess
+    runs and writes as any PE's. Before, the writes of a stopped source's
+    postprocess raised the stop's own signal, and the run failed with
+    ``_SourceStopped`` (on max_units and on any stop: stop_after, Ctrl-C)."""
+    graph, source, count = tallied()
+    result = d4p.run(graph, mapping=mapping, processes=2, **how, **options)
+    ([counted],), ([tally],) = result[count.id].values(), result[source.id].values()
+    if "max_units" in how:
+        assert counted == tally == 500
+    else:  # the write the stop ended was begun, not delivered (or it ended between two)
+        assert tally in (counted, counted + 1)
+        assert result.summary.stopped == "stop_after=0.5 s"
 
 
 SLOW_END = ENDLESS.replace("endless()", "endless(pause_at_end=60)")

@@ -19,7 +19,9 @@ from d4p.testing.workflows import (
     ENDLESS_FILE,
     STDIN_FILE,
     burst_while_waiting,
+    masked_and_strided,
     stop_while_waiting,
+    tallied,
 )
 from d4p_mpi.environment import mpiexec_command
 from mpi_processes import assert_no_leftovers, leftovers
@@ -42,6 +44,15 @@ def test_stop_after_and_max_units_drain_on_mpi(tmp_path):
     (count,) = list(result.values())[0]["output"]
     assert count > 0 and result.summary.stopped == "stop_after=3 s"
     assert_no_leftovers()
+
+
+@pytest.mark.parametrize("how", [{"max_units": 500}, {"stop_after": 0.5}])
+def test_a_stopped_source_writes_in_its_postprocess_on_mpi(how):
+    """Before, the run failed with _SourceStopped (core's test of the same name)."""
+    graph, source, count = tallied()
+    result = d4p.run(graph, mapping="mpi", processes=2, timeout=60, **how)
+    ([counted],), ([tally],) = result[count.id].values(), result[source.id].values()
+    assert counted == tally == 500 if "max_units" in how else tally in (counted, counted + 1)
 
 
 @pytest.mark.parametrize(("how", "twice"), [("SIGTERM", False), ("SIGINT", False),
@@ -211,6 +222,18 @@ def test_large_arrays_through_a_small_budget():
     graph.connect(scale, "output", check, "input")
     result = d4p.run(graph, mapping="mpi", processes=4, buffer_mb=1, timeout=60)
     assert result[check.id]["output"] == [40]
+
+
+def test_masked_arrays_and_strided_views_travel_in_bounded_memory_on_mpi():
+    """As on multi (core's test of the same name): before, a rank forwarding
+    40 MiB masked arrays peaked 4 units above its start."""
+    count, nbytes = 6, 40 << 20
+    result = d4p.run(masked_and_strided(count, nbytes), mapping="mpi", processes=4,
+                     buffer_mb=8, timeout=120)
+    (ports,) = result.values()
+    ((good, grew),) = ports["output"]
+    assert good == count
+    assert grew < 3 * nbytes, f"a rank grew by {grew / nbytes:.1f} units"
 
 
 def _windows(window, units):

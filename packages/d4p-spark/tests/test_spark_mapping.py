@@ -597,6 +597,16 @@ def test_a_source_stops_after_max_units_and_when_the_run_is_stopped():
     assert result.summary.stopped == "the stop event was set"
 
 
+def test_a_source_stopped_at_max_units_writes_in_its_postprocess():
+    """Before, its postprocess's write raised the stop's own signal: the run
+    failed with _SourceStopped (core's test_a_stopped_source_writes_in_its_postprocess)."""
+    from d4p.testing.workflows import tallied
+
+    graph, source, count = tallied()
+    result = d4p.run(graph, mapping="spark", max_units=500)
+    assert result[count.id] == {"output": [500]} and result[source.id] == {"tally": [500]}
+
+
 def test_an_aborted_run_leaves_no_spark_job_running():
     """A second Ctrl-C aborts the run: before, its Spark job ran on in the
     JVM (here a postprocess sleeping 30 s; in a notebook, whose Spark

@@ -1,7 +1,11 @@
 """How a message becomes bytes between processes: pickle protocol 5 with
 large buffers (NumPy arrays, bytes-likes) taken out of band, so that a
 transport sends them straight from the array's memory and receives them into
-writable buffers, with no copy into or out of a pickle.
+writable buffers, with no copy into or out of a pickle. NumPy pickles only
+contiguous arrays that way; a large strided view (``a[:, ::2]``, a column)
+is made contiguous first, and a masked array travels as its data and mask
+arrays, so that they too travel out of band (else each is copied into the
+pickle three times over, on both sides).
 
 A transport that crosses process boundaries (multi's pipes, MPI messages)
 encodes with :func:`encode`, learns the bytes a message holds from
@@ -11,7 +15,10 @@ encodes with :func:`encode`, learns the bytes a message holds from
 
 from __future__ import annotations
 
+import copyreg
+import io
 import pickle
+import sys
 from typing import Any
 
 OUT_OF_BAND = 64 * 1024
@@ -34,7 +41,39 @@ def encode(message: Any, out_of_band: int = OUT_OF_BAND) -> tuple[bytes, list[me
         buffers.append(raw)
         return False
 
-    return pickle.dumps(message, protocol=5, buffer_callback=take), buffers
+    numpy = sys.modules.get("numpy")
+    if numpy is None:  # no arrays to care for
+        return pickle.dumps(message, protocol=5, buffer_callback=take), buffers
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5, buffer_callback=take)
+    pickler.dispatch_table = _array_reducers(numpy, out_of_band)
+    pickler.dump(message)
+    return out.getvalue(), buffers
+
+
+def _array_reducers(numpy, out_of_band: int) -> dict:
+    """``copyreg``'s reducers, and d4p's for plain and masked arrays (their
+    exact types: subclasses pickle as they do), unless ``copyreg`` has one."""
+    def array(a):
+        if a.nbytes >= out_of_band and not (a.flags.c_contiguous or a.flags.f_contiguous):
+            a = numpy.ascontiguousarray(a)  # one copy, out of band (numpy pickles it in band)
+        return a.__reduce_ex__(5)
+
+    def masked(m):
+        return _masked, (m.data, m.mask, m.fill_value, m.hardmask)
+
+    ours = {numpy.ndarray: array}
+    ma = sys.modules.get("numpy.ma")  # not loaded: no masked arrays
+    if ma is not None:
+        ours[ma.MaskedArray] = masked
+    return {**ours, **copyreg.dispatch_table}
+
+
+def _masked(data, mask, fill_value, hard_mask):
+    """A masked array from what :func:`_array_reducers` took from it."""
+    from numpy.ma import MaskedArray
+
+    return MaskedArray(data, mask=mask, fill_value=fill_value, hard_mask=hard_mask, copy=False)
 
 
 def nbytes(payload: bytes, buffers: list) -> int:

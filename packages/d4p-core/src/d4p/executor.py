@@ -428,8 +428,8 @@ class Executor:
             given = self.plan.inputs[loc.pe_id]
             items = ({} for _ in range(given)) if isinstance(given, int) else given
             iterate = _source_call(loc, calls)
-            if stop is not None:
-                self._watch_source(loc, stop, max_units, between)
+            unwatch = self._watch_source(loc, stop, max_units, between) \
+                if stop is not None else None
             for n, item in enumerate(items):
                 if stop is not None and stop.is_set():
                     break
@@ -447,25 +447,45 @@ class Executor:
                 loc.busy = False
                 if between is not None:
                     between()
+            if calls is not None:
+                calls._wait()  # a flush begun in its last call has put its emitters back
+            if unwatch is not None:
+                unwatch()
             self._finish(loc)
 
     def _watch_source(self, loc: _Local, stop, max_units: int | None,
-                      between: Callable[[], None] | None = None) -> None:
+                      between: Callable[[], None] | None = None) -> Callable[[], None]:
         """Make source ``loc`` stoppable: once ``stop`` is set its next write
         ends the iteration (its emitters are swapped for ones that raise, so
         that writing costs nothing extra until then). With ``max_units`` its
         writes are counted; where other local instances receive units from
         other processes, ``between`` runs during the source's writes too (at
         most every :data:`BETWEEN_WRITES` seconds, not at every write), so
-        that a source whose one call never returns does not starve them."""
+        that a source whose one call never returns does not starve them.
+
+        Returns the call that ends the watch once the source's iterations
+        have ended: its ``postprocess`` then writes as any PE's does."""
+        wired = dict(loc.emit)
+        watching = [True]
+
+        def unwatch() -> None:
+            watching[0] = False
+            loc.emit.update(wired)
+
+        def stopped() -> None:  # from any thread, or a signal handler
+            if watching[0]:
+                loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped))
+                if not watching[0]:  # the watch ended meanwhile
+                    loc.emit.update(wired)
+
         if hasattr(stop, "on_stop"):
-            stop.on_stop(lambda: loc.emit.update(dict.fromkeys(loc.emit, _raise_stopped)))
+            stop.on_stop(stopped)
         if between is not None and not any(
                 self._proc_of[u] != self.process
                 for iid in self.local for u in self.plan.upstream[iid]):
             between = None  # nothing arrives from elsewhere
         if max_units is None and between is None:
-            return
+            return unwatch
         state = [0, 0.0]  # units written, when ``between`` runs next
         clock = time.monotonic
 
@@ -485,6 +505,7 @@ class Executor:
 
         for port, emit in list(loc.emit.items()):
             loc.emit[port] = watched(emit)
+        return unwatch
 
     def deliver(self, got: list[tuple[Data | EndOfStream, int]], read_s: float = 0.0,
                 release: Callable[[int], None] | None = None) -> None:

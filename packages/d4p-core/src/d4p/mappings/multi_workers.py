@@ -431,28 +431,34 @@ class _PipeTransport(Transport):
                     self.errors.append(exc)
                     self.wake.notify()
                 return
+            del frames  # now: it holds the units until the next message otherwise
             with self.lock:
                 queue.popleft()
                 self.queued -= size
                 self.wake.notify()
 
     def _read(self) -> None:
+        """One message at a time, while the budget allows: from the pipe that
+        has one and was read the longest time ago (the others wait their
+        turn, not for a pipe that always has more)."""
         conns = list(self.inbox)
         try:
             while conns:
                 with self.lock:
                     while self.held >= self.budget and not self.overflow:
                         self.room.wait()
-                for conn in wait(conns):
-                    try:
-                        message = _recv_frames(conn)
-                    except EOFError:
-                        conns.remove(conn)
-                        continue
-                    with self.lock:
-                        self.held += message[2]
-                        self.arrived.append(message)
-                        self.wake.notify()
+                conn = wait(conns)[0]  # in the order of ``conns``
+                conns.remove(conn)
+                try:
+                    message = _recv_frames(conn)
+                except EOFError:
+                    continue
+                conns.append(conn)
+                with self.lock:
+                    self.held += message[2]
+                    self.arrived.append(message)
+                    self.wake.notify()
+                del message  # the worker lets it go once processed
         except BaseException as exc:
             with self.lock:
                 self.errors.append(exc)

@@ -821,6 +821,106 @@ def large_arrays(count: int, elements: int = 1 << 18, pause: float = 0.002) -> W
     return graph
 
 
+class PeakMemory:
+    """This process's peak resident memory from now on (Linux): made in a
+    PE's ``preprocess``, it says in ``postprocess`` how much that grew."""
+
+    def __init__(self) -> None:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # the peak (VmHWM) is now what is resident
+        self.start = self._status("VmRSS")
+
+    def growth(self) -> int:
+        """Bytes by which the peak exceeds what was resident at the start."""
+        return self._status("VmHWM") - self.start
+
+    @staticmethod
+    def _status(field: str) -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) << 10 for line in status if line.startswith(field))
+
+
+def _sevenths(n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[::7] = True
+    return mask
+
+
+class MaskedAndStrided(ProducerPE):
+    """Writes ``(i, array)`` for ``i < count``, ``nbytes`` of float64 values
+    ``i`` each: masked arrays (every 7th value masked) and strided views (a
+    column of a 2-column array) by turns."""
+
+    def __init__(self, count: int, nbytes: int) -> None:
+        super().__init__()
+        self.count, self.nbytes = count, nbytes
+
+    def _process(self, inputs):
+        n = self.nbytes // 8
+        for i in range(self.count):
+            if i % 2:
+                unit = np.ma.masked_array(np.full(n, float(i)), mask=_sevenths(n))
+            else:
+                unit = np.full((n, 2), float(i))[:, 1]
+            self.write("output", (i, unit))
+
+
+class ForwardAndGrowth(IterativePE):
+    """Forwards units; at the end writes ``("grew", bytes)``: how much its
+    process's peak resident memory grew during the run."""
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def _process(self, unit):
+        return unit
+
+    def postprocess(self):
+        self.write("output", ("grew", self.peak.growth()))
+
+
+class CheckAndGrowth(GenericPE):
+    """'global': counts the units of :class:`MaskedAndStrided` that arrived
+    as they were written; writes that count and the largest growth of peak
+    resident memory of its own process and of those it heard of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_input("input", grouping="global")
+        self._add_output("output")
+        self.good, self.grew = 0, []
+
+    def preprocess(self):
+        self.peak = PeakMemory()
+
+    def process(self, inputs):
+        i, unit = inputs["input"]
+        if i == "grew":
+            self.grew.append(unit)
+        elif i % 2:
+            self.good += int(type(unit) is np.ma.MaskedArray and bool((unit.data == i).all())
+                             and np.array_equal(unit.mask, _sevenths(len(unit))))
+        else:
+            self.good += int(type(unit) is np.ndarray and bool((unit == i).all()))
+
+    def postprocess(self):
+        self.grew.append(self.peak.growth())
+        self.write("output", (self.good, max(self.grew)))
+
+
+def masked_and_strided(count: int, nbytes: int) -> WorkflowGraph:
+    """Masked arrays and strided views of ``nbytes`` through memory-watching
+    PEs (Linux): MaskedAndStrided → ForwardAndGrowth (2 instances) →
+    CheckAndGrowth ('global'); writes ``[(count, grew)]`` when every array
+    arrived intact, ``grew`` the largest growth of a worker's peak memory."""
+    graph = WorkflowGraph()
+    forward = ForwardAndGrowth()
+    forward.numprocesses = 2
+    graph.connect(MaskedAndStrided(count, nbytes), "output", forward, "input")
+    graph.connect(forward, "output", CheckAndGrowth(), "input")
+    return graph
+
+
 class Keyed(ProducerPE):
     """Writes ``(i % keys, i)`` for ``offset <= i < offset + units``."""
 
@@ -899,6 +999,34 @@ def endless(pause_at_end: float = 0.0) -> WorkflowGraph:
     graph = WorkflowGraph()
     graph.connect(Endless(), "output", Count(pause_at_end), "input")
     return graph
+
+
+class Tallied(ProducerPE):
+    """Writes 1, 2, 3, ... forever, in one iteration, like :class:`Endless`;
+    its ``postprocess`` writes on ``tally`` how many it began to write (a
+    source that writes after a stop: the rest of a buffer, a summary)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._add_output("tally")
+
+    def preprocess(self):
+        self.n = 0
+
+    def _process(self, inputs):
+        while True:
+            self.n += 1
+            self.write("output", self.n)
+
+    def postprocess(self):
+        self.write("tally", self.n)
+
+
+def tallied() -> tuple[WorkflowGraph, Tallied, Count]:
+    """:class:`Tallied` → a 'global' :class:`Count`, and those two PEs."""
+    graph, source, count = WorkflowGraph(), Tallied(), Count()
+    graph.connect(source, "output", count, "input")
+    return graph, source, count
 
 
 ENDLESS_FILE = "from d4p.testing.workflows import endless\n\ngraph = endless()\n"
