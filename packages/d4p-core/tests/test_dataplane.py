@@ -285,7 +285,7 @@ def test_masked_arrays_and_strided_views_travel_in_bounded_memory(start_method):
     (ports,) = result.values()
     ((good, grew),) = ports["output"]
     assert good == count
-    assert grew < 3 * nbytes, f"a worker grew by {grew / nbytes:.1f} units"
+    assert grew < 4 * nbytes, f"a worker grew by {grew / nbytes:.1f} units"  # the bug: 8
 
 
 class _Spread(d4p.ProducerPE):
@@ -376,7 +376,9 @@ def test_a_worker_fed_by_many_workers_reads_within_its_budget():
     result = d4p.run(graph, mapping="multi", processes=8, buffer_mb=8)
     ((firsts, grew),) = result[slow.id]["output"]
     assert firsts == [float(i) for i in range(count)]
-    assert grew < 3 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
+    # 1 or 2 as a rule; 3 when the next unit is read while the last one
+    # processed is still referenced (a loaded host): the bug held 5 or more
+    assert grew < 4 * nbytes, f"the 'global' PE's process grew by {grew / nbytes:.1f} arrays"
 
 
 class _Tagged(d4p.IterativePE):

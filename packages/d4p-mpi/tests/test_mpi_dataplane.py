@@ -233,7 +233,7 @@ def test_masked_arrays_and_strided_views_travel_in_bounded_memory_on_mpi():
     (ports,) = result.values()
     ((good, grew),) = ports["output"]
     assert good == count
-    assert grew < 3 * nbytes, f"a rank grew by {grew / nbytes:.1f} units"
+    assert grew < 3.5 * nbytes, f"a rank grew by {grew / nbytes:.1f} units"  # the bug: 4.5
 
 
 def _windows(window, units):
