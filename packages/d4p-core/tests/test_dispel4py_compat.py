@@ -359,6 +359,9 @@ PROGRAMS = {
         [["station", "value", "tag"], ["ST0", 20, "t"]],
         [["station", "value", "tag"], ["ST1", 10, "t"]],
         [["station", "value", "tag"], ["ST1", 30, "t"]]]}]},
+    # self.write with the keywords of dispel4py's provenance recorder (location=,
+    # format=, dep=, control=), which 1.2.1 ignores (simple, multi -n 4 and -n 8)
+    "provenance_keywords": {"StationPeak": [{"output": [["ST0", 5], ["ST1", 9], ["ST2", 3]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
