@@ -27,6 +27,7 @@ dispel4py 1.2.1 does.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import itertools
 import json
@@ -580,7 +581,6 @@ def test_ported_command_line_through_the_processor_module(ported):
     run the program and print what dispel4py 1.2.1 printed (the outputs, in
     another order; the PE's log line); a target that is no mapping is one line
     naming it and the choices."""
-    import ast
     import subprocess
 
     program = ported("even_odd").__file__
@@ -606,6 +606,27 @@ def test_ported_command_line_through_the_processor_module(ported):
     assert err.strip().splitlines() == [
         "d4p: error: unknown target 'spark': use simple, multi or mpi (for d4p's other "
         f"mappings: d4p run {program} -m MAPPING)"]
+
+
+def test_ported_simple_command_takes_a_process_count(ported, capsys):
+    """``dispel4py simple prog.py -n 4 -i 9`` ran in dispel4py 1.2.1 (its
+    simple target ignored ``-n``, so a script switches mappings by the target
+    word alone); ported, it runs too and prints the same outputs. Other
+    options are refused as dispel4py's multi refuses them."""
+    from d4p.compat.new.processor import main
+
+    program = ported("even_odd").__file__
+    assert main(["simple", program, "-n", "4", "-i", "9"]) == 0
+    out = capsys.readouterr().out
+    printed = ast.literal_eval(out.split("Outputs: ", 1)[1].strip())
+    assert {re.sub(r"\d+$", "", k): {p: sorted(u) for p, u in v.items()}
+            for k, v in printed.items()} == {
+        "PairProducer": {"left": [1], "output": [(1, 4), (5, 6), (9, 4), (9, 6)]}}
+    with pytest.raises(SystemExit) as info:
+        main(["simple", program, "-n", "4", "--nmu", "4"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "dispel4py: error: unrecognized arguments: --nmu 4"
 
 
 @pytest.mark.timeout(240)
