@@ -363,6 +363,10 @@ PROGRAMS = {
     # self.write with the keywords of dispel4py's provenance recorder (location=,
     # format=, dep=, control=), which 1.2.1 ignores (simple, multi -n 4 and -n 8)
     "provenance_keywords": {"StationPeak": [{"output": [["ST0", 5], ["ST1", 9], ["ST2", 3]]}]},
+    # inputs {"Sensor": 4} by the name of two PEs of one class: each runs 4
+    # iterations; process() returns one or two outputs (simple, multi -n 4, -n 8)
+    "twin_sensors": {"Difference": [{"alarms": ["t=2: 23 degrees"],
+                                     "output": [[1, 19], [2, 23], [3, 17], [4, 21]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
