@@ -367,6 +367,12 @@ PROGRAMS = {
     # iterations; process() returns one or two outputs (simple, multi -n 4, -n 8)
     "twin_sensors": {"Difference": [{"alarms": ["t=2: 23 degrees"],
                                      "output": [[1, 19], [2, 23], [3, 17], [4, 21]]}]},
+    # PageRank.py of dispel4py's benchmarks, one iteration in memory: grouped
+    # stages of 3 and 2 instances writing everything in postprocess (defaultdicts),
+    # a 'global' input fed by two PEs (simple, multi -n 8; 1.2.1 multi -n 16 hangs)
+    "pagerank_iteration": {"Check": [{"ranks": [[0.2375, 0.0958, 0.3083, 0.0958, 0.2375,
+                                                 0.025]]}],
+                           "Timer": [{"output": [[["end", 1, 6], ["start", 1]]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
