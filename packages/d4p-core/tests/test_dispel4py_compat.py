@@ -585,6 +585,26 @@ def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, s
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS[:2], ids=ENTRY_IDS[:2])
+def test_ported_root_with_an_input_runs_the_iterations(ported, tmp_path, mapping, start_method):
+    """station_defaults: the root PE declares an input for optional parameters.
+    dispel4py 1.2.1's ``-i 2`` runs every PE that nothing feeds twice, and
+    without ``-i`` or ``-d`` once (its default is ``-i 1``), whatever inputs
+    it declares (simple and multi -n 4 print these)."""
+    cli = pytest.importorskip("d4p.cli")
+    program = ported("station_defaults").__file__
+    out = tmp_path / "results.json"
+    once = ["1:ST1:1.0", "1:ST2:5.0", "1:ST3:10.0"]
+    for given, expected in ((["-i", "2"], once + ["2:ST1:1.0", "2:ST2:5.0", "2:ST3:10.0"]),
+                            ([], once),
+                            (["-d", '{"ReadStations": [{"input": ["ST9 3 4"]}]}'], ["1:ST9:5.0"])):
+        assert cli.main(["run", program, *given, "-m", mapping, "-n", "4", "-q",
+                         "-o", str(out)]) == 0
+        assert normalise(json.loads(out.read_text())["results"]) == {
+            "Distance": [{"output": expected}]}, given
+
+
+@pytest.mark.timeout(240)
 def test_ported_command_line_through_the_processor_module(ported):
     """``python -m dispel4py.new.processor simple prog.py -i 9`` and ``python -m
     dispel4py multi prog.py -n 4 -i 9`` ported (``dispel4py`` → ``d4p.compat``)
