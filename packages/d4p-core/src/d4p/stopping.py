@@ -19,11 +19,35 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .driver import Control
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PYTHON_DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+
+
+def set_stop_handler(handler: Callable[[int, Any], None]) -> dict:
+    """Make ``handler`` this process's SIGINT and SIGTERM handler; returns the
+    handlers it replaced. A process forked from this one (the workers of a
+    PE's own ``multiprocessing.Pool``) starts with Python's handlers
+    instead: d4p's stop a run, so there the SIGTERM of ``Pool.terminate``
+    (at the end of ``with Pool() as pool:``) would leave the worker running
+    and the pool waiting for ever, or stop the whole run."""
+    handler.d4p_stops_a_run = True
+    return {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+
+
+def _python_handlers_in_forked_child() -> None:
+    for s, default in _PYTHON_DEFAULTS.items():
+        if getattr(signal.getsignal(s), "d4p_stops_a_run", False):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(s, default)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_python_handlers_in_forked_child)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -61,7 +85,7 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
                              "again aborts)\n")
             sys.stderr.flush()
 
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    previous = set_stop_handler(handler)
     try:
         yield control
     finally:
