@@ -39,15 +39,31 @@ def set_stop_handler(handler: Callable[[int, Any], None]) -> dict:
     return {s: signal.signal(s, handler) for s in STOP_SIGNALS}
 
 
+_forking = threading.local()
+
+
+def _hold_stop_signals() -> None:
+    """Before a fork: SIGINT and SIGTERM wait (blocked) until the child has
+    Python's handlers; one that reached it before would find the handler
+    replaced and be lost ("Signal 15 ignored due to race condition")."""
+    _forking.mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _release_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, _forking.mask)
+
+
 def _python_handlers_in_forked_child() -> None:
     for s, default in _PYTHON_DEFAULTS.items():
         if getattr(signal.getsignal(s), "d4p_stops_a_run", False):
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(s, default)
+    _release_stop_signals()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_python_handlers_in_forked_child)
+if hasattr(os, "register_at_fork") and hasattr(signal, "pthread_sigmask"):
+    os.register_at_fork(before=_hold_stop_signals, after_in_parent=_release_stop_signals,
+                        after_in_child=_python_handlers_in_forked_child)
 
 
 class Interrupted(KeyboardInterrupt):
