@@ -27,6 +27,7 @@ dispel4py 1.2.1 does.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import itertools
 import json
@@ -359,6 +360,19 @@ PROGRAMS = {
         [["station", "value", "tag"], ["ST0", 20, "t"]],
         [["station", "value", "tag"], ["ST1", 10, "t"]],
         [["station", "value", "tag"], ["ST1", 30, "t"]]]}]},
+    # self.write with the keywords of dispel4py's provenance recorder (location=,
+    # format=, dep=, control=), which 1.2.1 ignores (simple, multi -n 4 and -n 8)
+    "provenance_keywords": {"StationPeak": [{"output": [["ST0", 5], ["ST1", 9], ["ST2", 3]]}]},
+    # inputs {"Sensor": 4} by the name of two PEs of one class: each runs 4
+    # iterations; process() returns one or two outputs (simple, multi -n 4, -n 8)
+    "twin_sensors": {"Difference": [{"alarms": ["t=2: 23 degrees"],
+                                     "output": [[1, 19], [2, 23], [3, 17], [4, 21]]}]},
+    # PageRank.py of dispel4py's benchmarks, one iteration in memory: grouped
+    # stages of 3 and 2 instances writing everything in postprocess (defaultdicts),
+    # a 'global' input fed by two PEs (simple, multi -n 8; 1.2.1 multi -n 16 hangs)
+    "pagerank_iteration": {"Check": [{"ranks": [[0.2375, 0.0958, 0.3083, 0.0958, 0.2375,
+                                                 0.025]]}],
+                           "Timer": [{"output": [[["end", 1, 6], ["start", 1]]]}]},
 }
 
 ENTRY_POINTS = [("simple", None)]
@@ -571,13 +585,32 @@ def test_ported_programs_on_the_command_line(ported, tmp_path, capfd, mapping, s
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize(("mapping", "start_method"), ENTRY_POINTS[:2], ids=ENTRY_IDS[:2])
+def test_ported_root_with_an_input_runs_the_iterations(ported, tmp_path, mapping, start_method):
+    """station_defaults: the root PE declares an input for optional parameters.
+    dispel4py 1.2.1's ``-i 2`` runs every PE that nothing feeds twice, and
+    without ``-i`` or ``-d`` once (its default is ``-i 1``), whatever inputs
+    it declares (simple and multi -n 4 print these)."""
+    cli = pytest.importorskip("d4p.cli")
+    program = ported("station_defaults").__file__
+    out = tmp_path / "results.json"
+    once = ["1:ST1:1.0", "1:ST2:5.0", "1:ST3:10.0"]
+    for given, expected in ((["-i", "2"], once + ["2:ST1:1.0", "2:ST2:5.0", "2:ST3:10.0"]),
+                            ([], once),
+                            (["-d", '{"ReadStations": [{"input": ["ST9 3 4"]}]}'], ["1:ST9:5.0"])):
+        assert cli.main(["run", program, *given, "-m", mapping, "-n", "4", "-q",
+                         "-o", str(out)]) == 0
+        assert normalise(json.loads(out.read_text())["results"]) == {
+            "Distance": [{"output": expected}]}, given
+
+
+@pytest.mark.timeout(240)
 def test_ported_command_line_through_the_processor_module(ported):
     """``python -m dispel4py.new.processor simple prog.py -i 9`` and ``python -m
     dispel4py multi prog.py -n 4 -i 9`` ported (``dispel4py`` → ``d4p.compat``)
     run the program and print what dispel4py 1.2.1 printed (the outputs, in
     another order; the PE's log line); a target that is no mapping is one line
     naming it and the choices."""
-    import ast
     import subprocess
 
     program = ported("even_odd").__file__
@@ -603,6 +636,27 @@ def test_ported_command_line_through_the_processor_module(ported):
     assert err.strip().splitlines() == [
         "d4p: error: unknown target 'spark': use simple, multi or mpi (for d4p's other "
         f"mappings: d4p run {program} -m MAPPING)"]
+
+
+def test_ported_simple_command_takes_a_process_count(ported, capsys):
+    """``dispel4py simple prog.py -n 4 -i 9`` ran in dispel4py 1.2.1 (its
+    simple target ignored ``-n``, so a script switches mappings by the target
+    word alone); ported, it runs too and prints the same outputs. Other
+    options are refused as dispel4py's multi refuses them."""
+    from d4p.compat.new.processor import main
+
+    program = ported("even_odd").__file__
+    assert main(["simple", program, "-n", "4", "-i", "9"]) == 0
+    out = capsys.readouterr().out
+    printed = ast.literal_eval(out.split("Outputs: ", 1)[1].strip())
+    assert {re.sub(r"\d+$", "", k): {p: sorted(u) for p, u in v.items()}
+            for k, v in printed.items()} == {
+        "PairProducer": {"left": [1], "output": [(1, 4), (5, 6), (9, 4), (9, 6)]}}
+    with pytest.raises(SystemExit) as info:
+        main(["simple", program, "-n", "4", "--nmu", "4"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "dispel4py: error: unrecognized arguments: --nmu 4"
 
 
 @pytest.mark.timeout(240)

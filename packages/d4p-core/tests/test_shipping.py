@@ -1,10 +1,13 @@
 import importlib
+import json
 import subprocess
 import sys
 import textwrap
 import traceback
 
+import pytest
 from d4p import shipping
+from d4p.plugins import installed_mappings
 
 
 def test_a_module_from_a_folder_of_this_process_only_travels_to_workers_started_elsewhere(
@@ -157,3 +160,50 @@ def test_an_open_file_in_a_pes_container_is_named_and_the_standard_streams_trave
         monkeypatch.setattr(sys, "stderr", stderr)
         pe = Holds([sys.stderr])
         assert shipping.loads(shipping.dumps(pe, pes={pe.id: pe})).held == [stderr]
+
+
+POOL_WORKFLOW = '''
+import multiprocessing
+
+import d4p
+
+
+def square(x):
+    return x * x
+
+
+@d4p.producer
+def rows():
+    for i in range(3):
+        yield list(range(i, i + 4))
+
+
+class PoolSquares(d4p.IterativePE):
+    def _process(self, data):
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            return sum(pool.map(square, data))
+
+
+graph = d4p.WorkflowGraph()
+graph.connect(rows(), "output", PoolSquares(), "input")
+'''
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("mapping", "options"), [
+    (m, o) for m, o in (("multi", ["--start-method", "spawn"]), ("mpi", []))
+    if m in installed_mappings()])
+def test_a_pe_hands_a_function_of_its_workflow_file_to_a_pool(tmp_path, mapping, options):
+    """A PE of a workflow file run by path hands one of the file's functions
+    to a ``multiprocessing.Pool``, which pickles it by name. Before, in a
+    spawned worker or an MPI rank the file's module held only its classes:
+    "PicklingError: Can't pickle <function square>: attribute lookup square
+    on d4p_workflow_pool_wf failed"."""
+    from d4p.cli import main
+
+    workflow, out = tmp_path / "pool_wf.py", tmp_path / "results.json"
+    workflow.write_text(POOL_WORKFLOW)
+    assert main(["run", str(workflow), "-m", mapping, "-n", "2", *options, "-q",
+                 "-o", str(out)]) == 0
+    assert sorted(json.loads(out.read_text())["results"]["PoolSquares1"]["output"]) == [
+        14, 30, 54]

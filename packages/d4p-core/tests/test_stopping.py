@@ -1,10 +1,14 @@
 import io
+import multiprocessing
 import os
 import signal
 import sys
+import time
 
+import d4p
 import pytest
 from d4p.driver import Control
+from d4p.plugins import installed_mappings
 from d4p.stopping import Interrupted, signals_stop
 
 
@@ -52,3 +56,48 @@ def test_sighup_aborts_a_run_unless_the_program_ignores_or_handles_it():
         assert reloaded == [signal.SIGHUP]
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def _sleep_when_started(started) -> None:
+    started.set()
+    time.sleep(600)
+
+
+class EndsItsOwnProcess(d4p.IterativePE):
+    """Starts a process of its own by fork and ends it with SIGTERM, as
+    ``multiprocessing.Pool`` does at the end of ``with Pool() as pool:``
+    (``Pool.terminate``); returns how the process ended."""
+
+    def _process(self, data):
+        context = multiprocessing.get_context("fork")
+        started = context.Event()
+        child = context.Process(target=_sleep_when_started, args=(started,))
+        child.start()
+        try:
+            assert started.wait(60)
+            child.terminate()
+            child.join(60)
+            return (data, child.exitcode)
+        finally:
+            if child.is_alive():
+                child.kill()
+                child.join()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mapping", [m for m in ("simple", "multi", "mpi")
+                                     if m in installed_mappings()])
+def test_a_process_a_pe_forks_ends_on_sigterm(mapping):
+    """A process forked in a PE (a multiprocessing.Pool's workers) starts with
+    Python's SIGINT and SIGTERM handlers, not the run's: before, it inherited
+    d4p's, which only stop a run, so SIGTERM left it running (``with Pool()``
+    then waited for ever at its end), and on MPI it stopped the whole run."""
+    graph = d4p.WorkflowGraph()
+    ends = EndsItsOwnProcess()
+    graph.connect(d4p.producer(_two)(), "output", ends, "input")
+    result = d4p.run(graph, mapping=mapping, processes=2)
+    assert sorted(result[ends.id]["output"]) == [(1, -signal.SIGTERM), (2, -signal.SIGTERM)]
+
+
+def _two():
+    yield from (1, 2)

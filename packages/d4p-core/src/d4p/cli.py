@@ -216,7 +216,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-n", "--processes", type=_positive, default=None,
                    help="number of processes (default: the mapping's choice)")
     p.add_argument("-i", "--iterations", type=_non_negative, default=None,
-                   help="iterations of every source PE (default: 1)")
+                   help="iterations of every PE that no PE feeds (default: 1)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("-d", "--data", help="inputs as JSON: {\"PE\": iterations or [items]}")
     source.add_argument("-f", "--file", help="file with the inputs as JSON")
@@ -394,8 +394,8 @@ def _run(args, extra: list[str]) -> int:
                          f"{args.iterations}}}, or leave the JSON out")
     if inputs is None:
         inputs = target.inputs
-        if args.iterations is not None:
-            inputs = _with_iterations(inputs, args.iterations)
+        if args.iterations is not None or inputs is None:  # -i 1 by default, as in dispel4py
+            inputs = _with_iterations(inputs, 1 if args.iterations is None else args.iterations)
     if args.output:
         _check_writable(args.output)
         for given, what in ((target.source, "the workflow file"), (args.file, "the input file")):
@@ -460,7 +460,7 @@ def _placement(summary, asked: int | None, fuse: bool) -> str:
 
 def _with_iterations(inputs: dict | None, iterations: int) -> dict | int:
     """The workflow's own inputs with ``-i`` for every number of iterations in
-    them, or ``-i`` for every source PE when it has none."""
+    them, or ``-i`` for every PE that no PE feeds when it has none."""
     if not inputs:
         return iterations
     return {key: iterations if isinstance(given, int) else given

@@ -125,8 +125,8 @@ def run(graph: WorkflowGraph, inputs: MappingABC | int | None = None, mapping: s
     output ports as ``{pe_id: {port: [units]}}`` (with ``.summary``).
 
     ``inputs`` maps a PE (object, id or name) to a number of iterations or a
-    list of input items, or is a number: the iterations of every source PE;
-    sources not named run once. ``processes`` defaults to the mapping's
+    list of input items, or is a number: the iterations of every PE that no
+    PE feeds; sources (PEs without inputs) not named run once. ``processes`` defaults to the mapping's
     choice. ``options`` are the mapping's options (see ``d4p mappings``).
     ``monitor`` switches monitoring on (a store URI or ``True``); ``progress``
     is called now and then with the units processed per PE, and once more at

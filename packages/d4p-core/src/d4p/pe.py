@@ -134,11 +134,12 @@ class GenericPE:
     def _postprocess(self) -> None:
         pass
 
-    def write(self, name: str, data: Any, metadata: Any = None) -> None:
-        """Emit ``data`` on output port ``name``. ``metadata`` (dispel4py's
-        ``self.write(name, data, metadata=...)``, meant for its provenance
-        recorder) is accepted and ignored: only ``data`` travels. (Not
-        ``**metadata``: that would cost every write a dict.)"""
+    def write(self, name: str, data: Any, metadata: Any = None, **provenance: Any) -> None:
+        """Emit ``data`` on output port ``name``. ``metadata`` and other
+        keywords (dispel4py's ``self.write(name, data, metadata=...,
+        location=..., format=...)``, meant for its provenance recorder) are
+        accepted and ignored, as dispel4py's ``write(name, data, **kwargs)``
+        did: only ``data`` travels."""
         try:
             emit = self._d4p_emit[name]
         except KeyError:

@@ -165,7 +165,7 @@ def make_plan(graph: WorkflowGraph, processes: int = 1, inputs: Mapping | int | 
               *, fuse: bool = True) -> Plan:
     """Plan ``graph`` on ``processes`` OS processes with the given ``inputs``
     (PE, PE id or PE name → iterations or list of input items; or a number:
-    the iterations of every source PE).
+    the iterations of every PE that no PE feeds).
 
     Raises :class:`GraphError` or :class:`InputError` naming what is wrong.
     """
@@ -272,10 +272,10 @@ def _place_inputs(pes, has_upstream, inputs):
     PE's ``process`` receives ``{port: data}``, whether a feed or the run
     hands it the item. Iterations of a PE with input ports hand it ``{}``
     (as in dispel4py); a PE that needs its input says so at the first one.
-    A number alone is the iterations of every source PE (``d4p run -i N``)."""
+    A number alone is the iterations of every PE that no PE feeds, whatever
+    inputs it declares (``d4p run -i N``, as dispel4py's ``-i N``)."""
     if isinstance(inputs, int) and not isinstance(inputs, bool):
-        inputs = {p: inputs for p, pe in pes.items()
-                  if p not in has_upstream and not pe.inputconnections}
+        inputs = {p: inputs for p in pes if p not in has_upstream}
     elif inputs is not None and not isinstance(inputs, Mapping):
         raise InputError(f"inputs must be a dict {{PE: iterations or [items]}} or a number of "
                          f"iterations for every source PE, not {type(inputs).__name__}")

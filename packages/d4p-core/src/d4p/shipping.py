@@ -68,7 +68,7 @@ def dumps(obj: Any, *, pes: dict | None = None,
         cloudpickle.register_pickle_by_value(module)
     pes = pes if pes is not None else getattr(obj, "pes", {})
     try:
-        return _dump(cloudpickle, _Registering(obj, _definitions(modules), _class_state(pes),
+        return _dump(cloudpickle, _Registering(obj, _definitions(modules, pes), _class_state(pes),
                                                _module_state(pes, modules), _process_state()))
     except Exception:
         pass  # something a module defines cannot travel: the object alone, as before
@@ -89,11 +89,12 @@ def _dump(cloudpickle: ModuleType, obj: Any) -> bytes:
     return out.getvalue()
 
 
-def _definitions(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
+def _definitions(modules: list[ModuleType], pes: dict) -> dict[str, dict[str, Any]]:
     """The classes each of ``modules`` (those that travel by value) defines
-    at its top level, by module name (dotted names left out: their packages
-    would have to be made up too). Functions stay out: one the plan does not
-    use could take large globals with it."""
+    at its top level, and the top-level functions of theirs that the PEs'
+    code names (:func:`_named_functions`), by module name (dotted names left
+    out: their packages would have to be made up too). Other functions stay
+    out: one the plan does not use could take large globals with it."""
     found = {}
     main = sys.modules.get("__main__")  # by value too (cloudpickle's rule): a notebook's
     for module in [*modules, *([main] if main is not None else [])]:  # classes, a script's
@@ -101,7 +102,42 @@ def _definitions(modules: list[ModuleType]) -> dict[str, dict[str, Any]]:
         if "." not in name:
             found[name] = {attr: value for attr, value in vars(module).items()
                            if isinstance(value, type) and value.__module__ == name}
+    for name, functions in _named_functions(pes, set(found)).items():
+        found[name].update(functions)
     return found
+
+
+def _named_functions(pes: dict, modules: set[str]) -> dict[str, dict[str, Any]]:
+    """The top-level functions of ``modules`` that the PEs' code names, and
+    those that these name, by module name: where they travel by value, a
+    worker makes them its module's again, so that a PE may hand one to
+    pickle, which finds a function by its module and name (the tasks of a
+    ``multiprocessing.Pool``)."""
+    found: dict[str, dict[str, Any]] = {}
+    todo = _pe_functions(pes)
+    seen: set[int] = set()
+    while todo:
+        function = todo.pop()
+        if id(function) in seen:
+            continue
+        seen.add(id(function))
+        for name in _names(function.__code__):
+            value = function.__globals__.get(name)
+            if isinstance(value, types.FunctionType) and value.__module__ in modules \
+                    and value.__qualname__ == name:
+                found.setdefault(value.__module__, {})[name] = value
+                todo.append(value)
+    return found
+
+
+def _names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` reads, with those of the code nested in it
+    (lambdas, comprehensions, local functions)."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
 
 
 def _class_state(pes: dict) -> list[tuple[type, dict[str, Any]]]:
@@ -174,13 +210,8 @@ def _used_modules(pes: dict) -> list[ModuleType]:
     their classes' methods and of the functions they hold (a
     ``SimpleFunctionPE``'s), and the modules those functions name
     (``mylib`` in ``mylib.THRESHOLD``)."""
-    functions = []
-    for pe in pes.values():
-        for cls in type(pe).__mro__:
-            functions += [f for f in vars(cls).values() if isinstance(f, types.FunctionType)]
-        functions += [f for f in vars(pe).values() if isinstance(f, types.FunctionType)]
     found: dict[int, ModuleType] = {}
-    for function in functions:
+    for function in _pe_functions(pes):
         module = sys.modules.get(function.__module__ or "")
         if module is not None:
             found[id(module)] = module
@@ -267,6 +298,17 @@ def _set_up_logging(state: dict[str, Any]) -> None:
         handler.setLevel(level)
         handler.setFormatter(formatter)
         root.addHandler(handler)
+
+
+def _pe_functions(pes: dict) -> list[types.FunctionType]:
+    """The methods of the PEs' classes and the functions the PEs hold (a
+    ``SimpleFunctionPE``'s)."""
+    functions = []
+    for pe in pes.values():
+        for cls in type(pe).__mro__:
+            functions += [f for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+        functions += [f for f in vars(pe).values() if isinstance(f, types.FunctionType)]
+    return functions
 
 
 class _Registering:

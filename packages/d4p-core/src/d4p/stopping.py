@@ -22,11 +22,53 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .driver import Control
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PYTHON_DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+                    signal.SIGHUP: signal.SIG_DFL}
+
+
+def set_stop_handler(handler: Callable[[int, Any], None],
+                     signals: Iterable[int] = STOP_SIGNALS) -> dict:
+    """Make ``handler`` this process's handler of ``signals`` (SIGINT and
+    SIGTERM by default); returns the handlers it replaced. A process forked
+    from this one (the workers of a PE's own ``multiprocessing.Pool``)
+    starts with Python's handlers instead: d4p's stop a run, so there the SIGTERM of ``Pool.terminate``
+    (at the end of ``with Pool() as pool:``) would leave the worker running
+    and the pool waiting for ever, or stop the whole run."""
+    handler.d4p_stops_a_run = True
+    return {s: signal.signal(s, handler) for s in signals}
+
+
+_forking = threading.local()
+
+
+def _hold_stop_signals() -> None:
+    """Before a fork: SIGINT, SIGTERM and SIGHUP wait (blocked) until the child has
+    Python's handlers; one that reached it before would find the handler
+    replaced and be lost ("Signal 15 ignored due to race condition")."""
+    _forking.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _PYTHON_DEFAULTS)
+
+
+def _release_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, _forking.mask)
+
+
+def _python_handlers_in_forked_child() -> None:
+    for s, default in _PYTHON_DEFAULTS.items():
+        if getattr(signal.getsignal(s), "d4p_stops_a_run", False):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(s, default)
+    _release_stop_signals()
+
+
+if hasattr(os, "register_at_fork") and hasattr(signal, "pthread_sigmask"):
+    os.register_at_fork(before=_hold_stop_signals, after_in_parent=_release_stop_signals,
+                        after_in_child=_python_handlers_in_forked_child)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -65,7 +107,7 @@ def signals_stop(control: Control, graceful: bool = False, say: bool = True
                              "again aborts)\n")
             sys.stderr.flush()
 
-    previous = {s: signal.signal(s, handler) for s in abort_signals()}
+    previous = set_stop_handler(handler, abort_signals())
     try:
         yield control
     finally:

@@ -18,7 +18,7 @@ import sys
 import time
 
 from d4p.mapping import Control, NoStdin, RunFolder, keep_freed_memory, supervise, whole_lines
-from d4p.stopping import STOP_SIGNALS
+from d4p.stopping import set_stop_handler
 
 from .environment import env_rank
 
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         control.stop("interrupted")
         folder.request_stop(f"{signal.Signals(signum).name} to MPI rank {rank}")
 
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, stop)
+    set_stop_handler(stop)
     comm = None
     try:
         from .environment import load_mpi

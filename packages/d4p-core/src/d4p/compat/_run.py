@@ -12,10 +12,32 @@ def run(workflow: d4p.WorkflowGraph, inputs: Any, mapping: str, processes: int |
         partitions: list | None = None, **options: Any) -> d4p.RunResult:
     """Run ``workflow``; ``partitions`` (when given) replace the graph's own
     for this run only. ``options`` are the mapping's."""
+    inputs = _named_inputs(workflow, inputs)
     if partitions is not None:
         workflow = workflow.flattened()
         workflow.partitions = partitions
     return d4p.run(workflow, inputs, mapping=mapping, processes=processes, **options)
+
+
+def _named_inputs(workflow: d4p.WorkflowGraph, inputs: Any) -> Any:
+    """``inputs`` with each name that several PEs share (two PEs of one class)
+    given to every PE of that name that is not given inputs by object or id:
+    dispel4py looks a PE's inputs up by the PE, then its name, then its id."""
+    if not isinstance(inputs, dict):
+        return inputs
+    named: dict[str, list] = {}
+    for pe in workflow.flattened().get_contained_objects():
+        named.setdefault(pe.name, []).append(pe)
+    shared = [key for key in inputs if isinstance(key, str) and len(named.get(key, ())) > 1]
+    if not shared:
+        return inputs
+    given = dict(inputs)
+    for name in shared:
+        value = given.pop(name)
+        for pe in named[name]:
+            if pe not in given and pe.id not in given:
+                given[pe.id] = list(value) if isinstance(value, list) else value
+    return given
 
 
 def outputs(result: d4p.RunResult, resultmappings: dict | None = None) -> dict:

@@ -28,7 +28,13 @@ from ..executor import Executor, unloadable_results
 from ..launcher import Gather, worker_died
 from ..mapping import Outcome, keep_freed_memory, share_cores
 from ..plan import Plan
-from ..stopping import STOP_SIGNALS, ArgvDyingWithParent, descendants, die_with_parent
+from ..stopping import (
+    STOP_SIGNALS,
+    ArgvDyingWithParent,
+    descendants,
+    die_with_parent,
+    set_stop_handler,
+)
 
 RECHECK = 0.05
 """Seconds between two looks of a waiting sender at whom the others wait for."""
@@ -582,8 +588,7 @@ def _worker(plan: Plan | bytes, k: int, inbox, outbox, report: Connection, setti
             threading.Thread(target=_quietly, args=(tell_parent, (
                 "stop", signal.Signals(signum).name)), daemon=True).start()  # not in a handler
 
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, stop)
+    set_stop_handler(stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # see _signals_held
 
     tell_parent(("ready",))

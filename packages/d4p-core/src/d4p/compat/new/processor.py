@@ -97,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unknown target {args.target!r}: use simple, multi or mpi (for "
                              f"d4p's other mappings: d4p run {args.module} -m MAPPING)")
         target = import_module(f"{__package__}.{TARGETS[args.target]}")
-        if hasattr(target, "parse_args"):
-            args = target.parse_args(remaining, args)
-        elif remaining:
-            raise UsageError(f"unrecognized arguments: {' '.join(remaining)}")
+        args = target.parse_args(remaining, args)  # its own options (-n); refuses others
         graph, inputs = load_graph_and_inputs(args)
         if graph is None:
             return 1

@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
+import argparse
+
 from d4p.errors import D4PError, WorkflowFailed
 from d4p.pe import UnitFailed
 
 from .. import _run
+
+
+def parse_args(args, namespace):
+    """The options of ``dispel4py simple``: ``-n`` is accepted and ignored (the
+    simple mapping runs in this process), as dispel4py's simple ignored it."""
+    parser = argparse.ArgumentParser(prog="dispel4py",
+                                     description="Submit a dispel4py graph to the simple mapping.")
+    parser.add_argument("-n", "--num", metavar="num_processes", type=int,
+                        help="ignored: the simple mapping runs in one process")
+    return parser.parse_args(args, namespace)
 
 
 def process_and_return(workflow, inputs, resultmappings=None) -> dict:
