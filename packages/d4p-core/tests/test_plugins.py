@@ -328,3 +328,17 @@ def test_lazy_exports_of_a_module_import_from_its_package(lazy_package):
 
     assert Engine.wheels == 4
     assert Engine.__module__ == "d4p_lazy_test_pkg.engine"
+
+
+def test_mappings_are_listed_built_ins_first_whichever_was_looked_up_first():
+    """Before: a fresh lookup of 'multi', then of 'mpi', listed the mappings
+    'multi, mpi, simple, ...' (the order lookups had loaded them in), so an
+    error's list of installed mappings changed with what ran before."""
+    plugins._plugins.cache_clear()
+    try:
+        d4p.get_mapping("multi")
+        if "mpi" in (ep.name for ep in plugins._entry_points()):
+            d4p.get_mapping("mpi")
+        assert list(d4p.installed_mappings())[:2] == ["simple", "multi"]
+    finally:
+        plugins._plugins.cache_clear()

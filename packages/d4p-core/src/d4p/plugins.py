@@ -112,6 +112,7 @@ class _Plugins:
         self.pm = pluggy.PluginManager("d4p")
         self.pm.add_hookspecs(hookspecs)
         self.pending = [_EntryPoint(n, m, "d4p-core", __version__) for n, m in BUILTINS.items()]
+        self.rank = {ep.plugin_name: k for k, ep in enumerate(self.pending)}  # the load order
         self.scanned = False  # entry points are read on first need
         self.origins: dict[str, tuple[str, str]] = {}  # top-level package → (dist, version)
 
@@ -121,7 +122,10 @@ class _Plugins:
         if not builtins and not self.scanned and (
                 name is None or all(ep.name != name for ep in self.pending)):
             self.scanned = True
-            self.pending += _entry_points()
+            found = _entry_points()
+            self.pending += found
+            for ep in found:
+                self.rank.setdefault(ep.plugin_name, len(self.rank))
         chosen = [ep for ep in self.pending if (ep.builtin if builtins else
                                                  name is None or ep.name == name)]
         for ep in chosen:
@@ -144,14 +148,19 @@ class _Plugins:
         self.pm.register(module, name=ep.plugin_name)
 
     def call(self, hook_name: str) -> list[Any]:
-        """Everything the loaded plugins return from ``hook_name``, in
-        registration order (built-ins first)."""
-        try:
-            results = getattr(self.pm.hook, hook_name)()
-        except Exception as exc:
-            raise PluginError(f"plugin {self._culprit(exc)} failed in {hook_name}: "
-                              f"{type(exc).__name__}: {exc}") from exc
-        return [item for items in reversed(results) for item in (items or ())]
+        """Everything the loaded plugins return from ``hook_name`` (a hook
+        without arguments), in load order (built-ins first, then entry points
+        in ``sys.path`` order), whichever lookups loaded them first."""
+        impls = sorted(getattr(self.pm.hook, hook_name).get_hookimpls(),
+                       key=lambda impl: self.rank.get(impl.plugin_name, len(self.rank)))
+        items: list[Any] = []
+        for impl in impls:
+            try:
+                items += impl.function() or ()
+            except Exception as exc:
+                raise PluginError(f"plugin {self._culprit(exc)} failed in {hook_name}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        return items
 
     def _culprit(self, exc: BaseException) -> str:
         """The plugin whose code raised ``exc``, named with its distribution."""
