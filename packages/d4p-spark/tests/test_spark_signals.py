@@ -128,7 +128,7 @@ def test_a_second_sigterm_ends_a_spark_run_in_one_line_with_no_jvm_left(tmp_path
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 143, err.decode()[-2000:]
-        assert err.decode().splitlines() == ["d4p: interrupted (SIGTERM); every worker was ended"]
+        assert err.decode().splitlines() == ["d4p: interrupted (SIGTERM); every worker was ended"], err.decode()
         assert not (tmp_path / "out.json").exists()
         _none_left(proc, name)
     finally:

@@ -9,6 +9,7 @@ option, input...), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import shutil
@@ -41,6 +42,9 @@ _as_command = False
 
 _running = False
 """True once the workflow has started (its workers may have to be ended)."""
+
+_aborted = False
+"""True once a signal has aborted the command's run."""
 
 COMMANDS = ("run", "mappings", "workflows", "draw")
 """The built-in sub-commands; any other is looked up among the plugins."""
@@ -100,20 +104,25 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signal", 2)  # d4p.stopping.Interrupted: SIGINT, SIGTERM, SIGHUP
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        if _running and _as_command:
-            _end_descendants()
+        global _aborted
+        _aborted = _running and _as_command  # their programs end at the exit: _end_descendants
         print(f"d4p: interrupted ({name})"
               + ("; every worker was ended" if _running else ""), file=sys.stderr)
         return 128 + signum
 
 
 def _end_descendants() -> None:
-    """End the programs that the run's PEs started and that still run (a tool
-    a PE of the simple mapping waits for): the command is about to exit, and
-    they would live on, orphaned (the multi and mpi mappings end those of
-    their workers themselves)."""
+    """At the exit of a command whose run was aborted: end the programs that
+    the run's PEs started and that still run (a tool a PE of the simple
+    mapping waits for), which would live on, orphaned (the multi and mpi
+    mappings end those of their workers themselves). Registered with
+    :mod:`atexit` before the run starts, so that it comes after what the
+    mapping registers there (Spark stops its JVM, which killed would make
+    py4j print its tracebacks)."""
     from .stopping import descendants
 
+    if not _aborted:
+        return
     for pid in descendants([os.getpid()]):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -406,6 +415,8 @@ def _run(args, extra: list[str]) -> int:
     live = args.progress and bool(sys.stderr and sys.stderr.isatty()) \
         and get_mapping(args.mapping).primary
     _running = True
+    if _as_command:
+        atexit.register(_end_descendants)
     with _progress(live, args.mapping) as progress:
         result = run(target.graph, inputs, mapping=args.mapping, processes=args.processes,
                      monitor=args.monitor, progress=progress, name=target.name,
