@@ -231,3 +231,43 @@ def environment(name: str, instances: int = 2) -> tuple[d4p.WorkflowGraph, dict]
     probe.numprocesses = instances
     graph.connect(Repeat(name, instances), "output", probe, "input")
     return graph, {}
+
+
+class Poison:
+    """Pickles, but raises when loaded (its ``__setstate__``)."""
+
+    def __init__(self) -> None:
+        self.state = 1
+
+    def __setstate__(self, state):
+        raise ValueError("Poison does not load")
+
+
+class Poisoner(d4p.GenericPE):
+    """Writes a :class:`Poison` at unit ``at``, between two pauses of
+    ``seconds``: its rank takes no input meanwhile, so its feeder waits to send."""
+
+    def __init__(self, at: int, seconds: float) -> None:
+        super().__init__()
+        self._add_input("input")
+        self._add_output("output")
+        self.at, self.seconds, self.seen = at, seconds, 0
+
+    def process(self, inputs):
+        self.seen += 1
+        if self.seen == self.at:
+            time.sleep(self.seconds)
+            self.write("output", Poison())
+            time.sleep(self.seconds)
+
+
+def poisoned(n: int = 40) -> tuple[d4p.WorkflowGraph, dict]:
+    """arrays (1 MiB) → poisoner → a sink on the arrays' rank: the poison
+    reaches that rank while its source waits to send (with a small
+    ``buffer_mb``)."""
+    graph = d4p.WorkflowGraph()
+    source, poisoner, sink = Arrays(n, 1 << 17), Poisoner(3, 2.0), Total()
+    graph.connect(source, "output", poisoner, "input")
+    graph.connect(poisoner, "output", sink, "input")
+    graph.partitions = [[source, sink], [poisoner]]
+    return graph, {source: 1}

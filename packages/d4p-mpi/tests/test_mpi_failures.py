@@ -200,3 +200,24 @@ def test_the_next_run_removes_the_shared_memory_of_a_killed_launcher(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+@pytest.mark.timeout(120)
+def test_data_that_does_not_load_while_a_send_waits_is_one_line_naming_its_pe(tmp_path):
+    """The poison reaches rank 0 while its source waits for the slow rank to
+    take its arrays: the error names the PE that wrote the poison, not the
+    source, and has no traceback."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "wf.py").write_text(f"import sys\nsys.path.insert(0, {tests!r})\n"
+                                    "from mpi_workflows import poisoned\n\n"
+                                    "graph, inputs = poisoned()\n")
+    done = subprocess.run([sys.executable, "-m", "d4p", "run", "wf.py", "-m", "mpi", "-n", "2",
+                           "--timeout", "60", "--queue-size", "1", "--buffer-mb", "4",
+                           "--batch-size", "1"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("d4p: error: PE 'Poisoner1' wrote data on output 'output' that "
+                           "cannot be loaded in another process (ValueError: Poison does not "
+                           "load); "), line
+    assert_no_leftovers()

@@ -67,7 +67,7 @@ class MPITransport(Transport):
         self.budget = max(budget // 2, 1)
         self.deadline = deadline
         self.out_of_band = out_of_band
-        self.inbox: deque = deque()  # (message, bytes)
+        self.inbox: deque = deque()  # (payload, buffers, bytes)
         self.held = 0  # bytes received and not yet released
         self.flying = 0  # bytes sent and not yet taken
         self.overflow = False  # receive past the budget (see ESCAPE)
@@ -173,7 +173,7 @@ class MPITransport(Transport):
                 buffers.append(buf)
             size = codec.nbytes(payload, buffers)
             self.held += size
-            self.inbox.append((codec.decode(payload, buffers), size))
+            self.inbox.append((payload, buffers, size))  # loaded in receive
 
     def _raise_failure(self, status) -> None:
         payload = bytearray(status.Get_count(MPI.BYTE))
@@ -183,11 +183,12 @@ class MPITransport(Transport):
         raise failure
 
     def receive(self, timeout: float | None) -> list:
+        """Loads what arrived here, where the driver names the PEs of data that fails."""
         self.take_incoming()
         if not self.inbox and timeout != 0:
             end = None if timeout is None else time.monotonic() + timeout
             self._pause(lambda: bool(self.inbox) or (end is not None and time.monotonic() > end))
-        got = list(self.inbox)
+        got = [(codec.decode(payload, buffers), size) for payload, buffers, size in self.inbox]
         self.inbox.clear()
         return got
 
