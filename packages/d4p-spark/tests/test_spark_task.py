@@ -5,6 +5,7 @@ import threading
 import time
 
 import d4p
+import numpy as np
 from d4p.plan import make_plan
 from d4p_spark.stages import layout
 from d4p_spark.task import META, ForStage, StageTask
@@ -98,3 +99,26 @@ def test_units_for_an_all_input_travel_once_and_every_instance_reads_them():
         *_, summary = StageTask(lay.plan, lay.stages[1], batch_size=64, broadcast=shared)(
             j, iter(()))
         assert summary[3][keep.id]["output"] == list(range(1_000))
+
+
+class Arrays(d4p.ProducerPE):
+    """Writes 40 arrays of 1 MiB."""
+
+    def _process(self, inputs):
+        for i in range(40):
+            self.write("output", np.full(1 << 17, float(i)))
+
+
+def test_records_of_large_arrays_hold_about_a_mebibyte_not_the_whole_stream():
+    """Before, the stage task told the executor no size, so a batch grew to
+    batch_size units (1,024): every array a source wrote to an instance of the
+    next stage waited in one record until the end (200 arrays of 8 MiB: 1.6 GiB
+    held by every worker of a 3-stage run, and records past Spark's 2 GiB)."""
+    graph = d4p.WorkflowGraph()
+    source, keep = Arrays(), Keep()
+    keep.numprocesses = 2
+    graph.connect(source, "output", keep, "input")
+    lay = layout(make_plan(graph, 1, {source: 1}))
+    *data, _ = StageTask(lay.plan, lay.stages[0], batch_size=1024)(0, iter(()))
+    assert sorted(float(a[0]) for _, _, units in data for a in units) == list(range(40))
+    assert max(len(units) for _, _, units in data) <= 2

@@ -25,9 +25,10 @@ from collections.abc import Iterable, Iterator
 from d4p import D4PError
 from d4p.codec import Unloadable
 from d4p.driver import Control, Data, EndOfStream, Handoff, Message, Transport, drive
-from d4p.executor import Executor
+from d4p.executor import BATCH_BYTES, Executor
 from d4p.mapping import StopLine, keep_freed_memory
 from d4p.plan import Plan
+from d4p.tracing import pickled_size
 
 from .stages import Stage
 
@@ -69,15 +70,40 @@ class _Stream(Transport):
         ends, self.ends = self.ends, None
         return [(end, 0) for end in ends]
 
-    def send(self, process: int, message) -> None:
+    def send(self, process: int, message) -> int | None:
+        """Hands the batches on, as records of about :data:`BATCH_BYTES` or one
+        unit each; returns their size, which sets how many units the executor
+        batches next (so large arrays travel a few per record, not all of
+        those for an instance in one at the end, past Spark's 2 GiB)."""
         if type(message) is not Data:
-            return
+            return None
         batches = message.batches
         if self.drop:
             batches = [b for b in batches if (b[0], b[1]) not in self.drop]
             if not batches:
-                return
-        self.put(batches)
+                return None
+        size = pickled_size(batches)
+        if size <= 2 * BATCH_BYTES or sum(len(b[2]) for b in batches) == 1:
+            self.put(batches)
+        else:
+            for iid, port, units in batches:
+                for part in _parts(units):
+                    self.put([(iid, port, part)])
+        return size
+
+
+def _parts(units: list) -> Iterator[list]:
+    """``units`` cut into lists of about :data:`BATCH_BYTES` (or one unit)."""
+    part, size = [], 0
+    for unit in units:
+        n = pickled_size([unit])
+        if part and size + n > BATCH_BYTES:
+            yield part
+            part, size = [], 0
+        part.append(unit)
+        size += n
+    if part:
+        yield part
 
 
 class StageTask:
