@@ -537,15 +537,6 @@ def _global_error(cloudpickle: ModuleType, pe_id: str, pe) -> UsageError | None:
     return None
 
 
-def _names(code: types.CodeType) -> set[str]:
-    """The global names ``code`` and the functions nested in it may read."""
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names(const)
-    return names
-
-
 def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
 
