@@ -82,13 +82,16 @@ class _Stream(Transport):
             batches = [b for b in batches if (b[0], b[1]) not in self.drop]
             if not batches:
                 return None
-        size = _estimated_size(batches)
-        if size <= 2 * BATCH_BYTES or sum(len(b[2]) for b in batches) == 1:
-            self.put(batches)
-        else:
-            for iid, port, units in batches:
-                for part in _parts(units):
-                    self.put([(iid, port, part)])
+        try:
+            size = _estimated_size(batches)
+            records = [batches] if size <= 2 * BATCH_BYTES or sum(
+                len(b[2]) for b in batches) == 1 else [
+                [(iid, port, part)] for iid, port, units in batches for part in _parts(units)]
+        except Exception:  # plain pickle cannot measure them (Spark's pickler says why, if
+            self.put(batches)  # it cannot either; a class of the workflow file it can send)
+            return None
+        for record in records:
+            self.put(record)
         return size
 
 
